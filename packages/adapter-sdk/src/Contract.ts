@@ -1,0 +1,146 @@
+/**
+ * The seller contract, version "v1": what bookbroker asks a seller (quote, hold, release,
+ * purchase, look up an order), what a seller may answer, what it can do (capabilities) and how
+ * hard it may be called (limits). Adapters translate a seller's own API into these shapes; the
+ * SDK validates every answer against them. Change with extreme care: a new contract version is
+ * added beside this one, never edited in place.
+ */
+import { Schema } from "effect"
+import { Isbn13 } from "./Isbn.js"
+import { Money } from "./Money.js"
+
+export const specificationVersion = "v1" as const
+
+/** An instant; adapters may hand over a `Date` or an ISO-8601 string. */
+const Instant = Schema.Union(Schema.ValidDateFromSelf, Schema.Date)
+
+export const Condition = Schema.Literal("new", "like_new", "very_good", "good", "acceptable")
+export type Condition = typeof Condition.Type
+
+/** A priced, time-limited offer for one ISBN from one seller. Totals are price + shipping. */
+export class Offer extends Schema.Class<Offer>("Offer")({
+  available: Schema.Literal(true),
+  isbn: Isbn13,
+  quoteId: Schema.NonEmptyTrimmedString,
+  price: Money,
+  shipping: Money,
+  condition: Condition,
+  /** How many the seller says it has; `null` when it doesn't say. */
+  quantity: Schema.NullOr(Schema.Int.pipe(Schema.positive())),
+  expiresAt: Instant
+}) {
+  get total(): Money {
+    return new Money({ amount: this.price.amount + this.shipping.amount, currency: this.price.currency })
+  }
+}
+
+export const UnavailableReason = Schema.Literal("out_of_stock", "not_carried")
+export type UnavailableReason = typeof UnavailableReason.Type
+
+/** The seller has no offer for this ISBN right now. */
+export class Unavailable extends Schema.Class<Unavailable>("Unavailable")({
+  available: Schema.Literal(false),
+  isbn: Isbn13,
+  reason: UnavailableReason
+}) {}
+
+/** One answer per requested ISBN. */
+export const QuoteResult = Schema.Union(Offer, Unavailable)
+export type QuoteResult = typeof QuoteResult.Type
+export type QuoteResultInput = typeof QuoteResult.Encoded
+
+export interface QuoteRequest {
+  /** At most `capabilities.batchQuotes.maxBatchSize` ISBNs; exactly one for sellers without batch quotes. */
+  readonly isbns: ReadonlyArray<Isbn13>
+}
+
+export interface HoldRequest {
+  readonly offer: Offer
+  readonly quantity: number
+}
+
+/** A reservation of an offer, valid until `expiresAt`, at the held price. */
+export class Hold extends Schema.Class<Hold>("Hold")({
+  holdId: Schema.NonEmptyTrimmedString,
+  isbn: Isbn13,
+  price: Money,
+  shipping: Money,
+  expiresAt: Instant
+}) {
+  get total(): Money {
+    return new Money({ amount: this.price.amount + this.shipping.amount, currency: this.price.currency })
+  }
+}
+export type HoldInput = typeof Hold.Encoded
+
+export interface ReleaseRequest {
+  readonly hold: Hold
+}
+
+/** Where a purchase comes from: a hold, or (sellers without holds) straight from a quote. */
+export type PurchaseSource =
+  | { readonly _tag: "Hold"; readonly hold: Hold }
+  | { readonly _tag: "Offer"; readonly offer: Offer }
+
+export interface PurchaseRequest {
+  readonly isbn: Isbn13
+  readonly source: PurchaseSource
+  /**
+   * The same key for every try of this purchase; sellers that honour it return the first
+   * outcome on a replay instead of placing a second order. bookbroker uses `{requestId}:{sellerId}`.
+   */
+  readonly idempotencyKey: string
+  /** The customer's maximum for price + shipping; adapters pass it on when the seller's API can refuse above it. */
+  readonly maxTotal: Money
+  /** bookbroker's reference for the seller's records (the purchase request id). */
+  readonly buyerReference: string
+}
+
+/** A confirmed seller order and what the seller charges for it. */
+export class Order extends Schema.Class<Order>("Order")({
+  orderId: Schema.NonEmptyTrimmedString,
+  isbn: Isbn13,
+  status: Schema.Literal("confirmed"),
+  price: Money,
+  shipping: Money
+}) {
+  get total(): Money {
+    return new Money({ amount: this.price.amount + this.shipping.amount, currency: this.price.currency })
+  }
+}
+export type OrderInput = typeof Order.Encoded
+
+export interface LookupOrderRequest {
+  readonly idempotencyKey: string
+  readonly isbn: Isbn13
+}
+
+/** What a seller can do beyond quote and purchase. */
+export class Capabilities extends Schema.Class<Capabilities>("Capabilities")({
+  /** Many ISBNs in one quote call, up to `maxBatchSize`; `null` when the seller quotes one at a time. */
+  batchQuotes: Schema.NullOr(Schema.Struct({ maxBatchSize: Schema.Int.pipe(Schema.between(2, 1000)) })),
+  holds: Schema.Boolean,
+  orderLookup: Schema.Boolean,
+  pricePush: Schema.Boolean
+}) {}
+export type CapabilitiesInput = typeof Capabilities.Encoded
+
+/** How hard bookbroker may call a seller, shared across all its processes. */
+export class Limits extends Schema.Class<Limits>("Limits")({
+  requestsPerSecond: Schema.Number.pipe(Schema.positive()),
+  burst: Schema.Int.pipe(Schema.positive()),
+  maxConcurrency: Schema.Int.pipe(Schema.positive()),
+  timeoutMillis: Schema.Int.pipe(Schema.between(1, 120_000))
+}) {}
+export type LimitsInput = typeof Limits.Encoded
+
+export const defaultLimits: Limits = new Limits({
+  requestsPerSecond: 10,
+  burst: 20,
+  maxConcurrency: 8,
+  timeoutMillis: 3_000
+})
+
+/** The five operations of the contract, as names (spans, metrics, error context). */
+export const Operation = Schema.Literal("quote", "hold", "release", "purchase", "lookupOrder")
+export type Operation = typeof Operation.Type

@@ -1,0 +1,296 @@
+/**
+ * The one service the engine sees for a seller, whatever style its adapter was written in.
+ * `make` decodes the seller's config, builds the adapter's operations and wraps each in the
+ * same guard: a timeout from the seller's limits, validation of every answer against contract
+ * v1 (a bad payload is `MalformedSellerResponse`, never a crash), mapping of anything thrown
+ * into the error taxonomy, and a span. A purchase that may have reached the seller and got no
+ * clear answer always comes out as `OutcomeUnknown`.
+ */
+import { Array as Arr, Duration, Effect, Option, ParseResult, Redacted, Schema } from "effect"
+import type { Dispatcher } from "undici"
+import type { AnyAdapter, EffectOperations, Operations } from "./Adapter.js"
+import {
+  Capabilities,
+  Hold,
+  Limits,
+  defaultLimits,
+  Offer,
+  Order,
+  QuoteResult,
+  Unavailable,
+  type LimitsInput,
+  type LookupOrderRequest,
+  type Operation,
+  type PurchaseRequest
+} from "./Contract.js"
+import { createSellerHttp } from "./Http.js"
+import type { Isbn13 } from "./Isbn.js"
+import {
+  hasSellerErrorTag,
+  isSellerError,
+  MalformedSellerResponse,
+  OutcomeUnknown,
+  SellerError,
+  SellerUnavailable
+} from "./SellerError.js"
+
+export interface SellerClient {
+  readonly sellerId: string
+  readonly kind: string
+  readonly adapterVersion: string
+  readonly capabilities: Capabilities
+  readonly limits: Limits
+  /**
+   * One answer per requested ISBN, in request order. More ISBNs than the seller's batch size
+   * are sent as several calls, one after the other.
+   */
+  readonly quote: (isbns: ReadonlyArray<Isbn13>) => Effect.Effect<ReadonlyArray<QuoteResult>, SellerError>
+  /** Reserves an offer. Dies when the seller has no holds (check `capabilities.holds`). */
+  readonly hold: (offer: Offer, quantity?: number) => Effect.Effect<Hold, SellerError>
+  /** Gives a hold back. Succeeds without a call when the seller cannot release holds. */
+  readonly release: (hold: Hold) => Effect.Effect<void, SellerError>
+  readonly purchase: (request: PurchaseRequest) => Effect.Effect<Order, SellerError>
+  /** Finds the order placed with an idempotency key. Dies without `capabilities.orderLookup`. */
+  readonly lookupOrder: (request: LookupOrderRequest) => Effect.Effect<Option.Option<Order>, SellerError>
+}
+
+/** A seller whose stored configuration does not fit its adapter. */
+export class InvalidSellerConfig extends Schema.TaggedError<InvalidSellerConfig>()("InvalidSellerConfig", {
+  sellerId: Schema.String,
+  kind: Schema.String,
+  detail: Schema.String
+}) {
+  override get message(): string {
+    return `seller ${this.sellerId} cannot use adapter "${this.kind}": ${this.detail}`
+  }
+}
+
+export interface MakeOptions {
+  readonly sellerId: string
+  /** The seller's adapter config as stored (JSON); decoded with the adapter's schema. */
+  readonly config: unknown
+  readonly credentials?: Readonly<Record<string, string | Redacted.Redacted<string>>>
+  /** Overrides of the adapter's default limits for this seller. */
+  readonly limits?: Partial<LimitsInput>
+  readonly dispatcher?: Dispatcher
+}
+
+/**
+ * Builds the client for one seller.
+ *
+ * @example
+ * const client = yield* SellerClient.make(referenceAdapter, {
+ *   sellerId: "s-1",
+ *   config: { baseUrl: "http://127.0.0.1:4010", currency: "EUR", mode: "hold" },
+ *   credentials: { apiKey: "…" }
+ * })
+ * const answers = yield* client.quote([isbn])
+ */
+export const make = (adapter: AnyAdapter, options: MakeOptions): Effect.Effect<SellerClient, InvalidSellerConfig> =>
+  Effect.gen(function* () {
+    const invalid = (detail: string) =>
+      new InvalidSellerConfig({ sellerId: options.sellerId, kind: adapter.kind, detail })
+
+    const config: unknown = yield* Schema.decodeUnknown(adapter.config)(options.config).pipe(
+      Effect.mapError((error) => invalid(`config: ${ParseResult.TreeFormatter.formatErrorSync(error)}`))
+    )
+    const credentials: Record<string, Redacted.Redacted<string>> = {}
+    for (const [name, value] of Object.entries(options.credentials ?? {})) {
+      credentials[name] = typeof value === "string" ? Redacted.make(value) : value
+    }
+    const missing = (adapter.credentials ?? []).filter((name) => credentials[name] === undefined)
+    if (missing.length > 0) return yield* invalid(`missing credentials: ${missing.join(", ")}`)
+
+    const declared = typeof adapter.capabilities === "function" ? adapter.capabilities(config) : adapter.capabilities
+    const capabilities = yield* Schema.decodeUnknown(Capabilities)(declared).pipe(
+      Effect.mapError((error) => invalid(`capabilities: ${ParseResult.TreeFormatter.formatErrorSync(error)}`))
+    )
+    const limits = yield* Schema.decodeUnknown(Limits)({
+      ...Schema.encodeSync(Limits)(defaultLimits),
+      ...adapter.limits,
+      ...options.limits
+    }).pipe(Effect.mapError((error) => invalid(`limits: ${ParseResult.TreeFormatter.formatErrorSync(error)}`)))
+
+    const context = {
+      sellerId: options.sellerId,
+      config,
+      credentials,
+      dispatcher: options.dispatcher,
+      http: (httpOptions: Parameters<typeof createSellerHttp>[0]) =>
+        createSellerHttp(
+          options.dispatcher === undefined || httpOptions.dispatcher !== undefined
+            ? httpOptions
+            : { ...httpOptions, dispatcher: options.dispatcher }
+        )
+    }
+    const operations: EffectOperations =
+      adapter.definition._tag === "Effect"
+        ? yield* adapter.definition.make(context)
+        : fromPromises(
+            yield* Effect.tryPromise({
+              try: async () => adapter.definition._tag === "Promise" ? adapter.definition.create(context) : undefined!,
+              catch: (cause) => invalid(`create() failed: ${describeCause(cause)}`)
+            })
+          )
+    if (capabilities.holds && operations.hold === undefined) {
+      return yield* invalid("the adapter declares holds but has no hold operation")
+    }
+    if (capabilities.orderLookup && operations.lookupOrder === undefined) {
+      return yield* invalid("the adapter declares order lookup but has no lookupOrder operation")
+    }
+    return build(adapter, options.sellerId, capabilities, limits, operations)
+  })
+
+const build = (
+  adapter: AnyAdapter,
+  sellerId: string,
+  capabilities: Capabilities,
+  limits: Limits,
+  operations: EffectOperations
+): SellerClient => {
+  const timeout = Duration.millis(limits.timeoutMillis)
+  const attributes = { "seller.id": sellerId, "seller.kind": adapter.kind }
+
+  const guard = <A>(operation: Operation, effect: Effect.Effect<unknown, SellerError>, check: (raw: unknown) => Effect.Effect<A, SellerError>) =>
+    effect.pipe(
+      Effect.catchAllDefect((defect) =>
+        Effect.fail(
+          new SellerUnavailable({ operation, reason: "adapter_error", detail: describeCause(defect), mayHaveBeenProcessed: true })
+        )
+      ),
+      Effect.timeoutFail({
+        duration: timeout,
+        onTimeout: () =>
+          new SellerUnavailable({
+            operation,
+            reason: "timeout",
+            detail: `no answer within ${limits.timeoutMillis} ms`,
+            mayHaveBeenProcessed: true
+          })
+      }),
+      Effect.flatMap(check),
+      Effect.mapError((error) => (error._tag === "OutcomeUnknown" && operation !== "purchase" ? notPurchaseUnknown(operation, error) : error))
+    )
+
+  const decode = <A, I>(operation: Operation, schema: Schema.Schema<A, I>) => (raw: unknown) =>
+    Schema.decodeUnknown(schema)(raw).pipe(
+      Effect.mapError(
+        (error) => new MalformedSellerResponse({ operation, detail: ParseResult.TreeFormatter.formatErrorSync(error) })
+      )
+    )
+
+  const quoteBatch = (isbns: ReadonlyArray<Isbn13>) =>
+    guard("quote", operations.quote({ isbns }), decode("quote", Schema.Array(QuoteResult))).pipe(
+      Effect.flatMap((answers) => matchAnswers(isbns, answers))
+    )
+
+  const batchSize = capabilities.batchQuotes?.maxBatchSize ?? 1
+
+  return {
+    sellerId,
+    kind: adapter.kind,
+    adapterVersion: adapter.version,
+    capabilities,
+    limits,
+    quote: (isbns) =>
+      Effect.forEach(Arr.chunksOf(Arr.dedupe(isbns), batchSize), quoteBatch).pipe(
+        Effect.map(Arr.flatten),
+        Effect.withSpan("SellerClient.quote", { attributes: { ...attributes, "quote.isbns": isbns.length } })
+      ),
+    hold: (offer, quantity = 1) =>
+      !capabilities.holds || operations.hold === undefined
+        ? Effect.dieMessage(`seller ${sellerId} (${adapter.kind}) does not support holds`)
+        : guard("hold", operations.hold({ offer, quantity }), decode("hold", Hold)).pipe(
+            Effect.filterOrFail(
+              (hold) => hold.isbn === offer.isbn && hold.price.currency === hold.shipping.currency,
+              (hold) => new MalformedSellerResponse({ operation: "hold", detail: `hold ${hold.holdId} is for ${hold.isbn} in mixed currencies or not for ${offer.isbn}` })
+            ),
+            Effect.withSpan("SellerClient.hold", { attributes })
+          ),
+    release: (hold) =>
+      !capabilities.holds || operations.release === undefined
+        ? Effect.void
+        : guard("release", operations.release({ hold }), () => Effect.void).pipe(Effect.withSpan("SellerClient.release", { attributes })),
+    purchase: (request) =>
+      guard("purchase", operations.purchase(request), decode("purchase", Order)).pipe(
+        Effect.filterOrFail(
+          (order) => order.isbn === request.isbn && order.price.currency === order.shipping.currency,
+          (order) => new MalformedSellerResponse({ operation: "purchase", detail: `order ${order.orderId} is for ${order.isbn}, not ${request.isbn}, or in mixed currencies` })
+        ),
+        Effect.mapError((error) => asPurchaseOutcome(request, error)),
+        Effect.withSpan("SellerClient.purchase", { attributes: { ...attributes, "purchase.idempotency_key": request.idempotencyKey } })
+      ),
+    lookupOrder: (request) =>
+      !capabilities.orderLookup || operations.lookupOrder === undefined
+        ? Effect.dieMessage(`seller ${sellerId} (${adapter.kind}) does not support order lookup`)
+        : guard("lookupOrder", operations.lookupOrder(request), decode("lookupOrder", Schema.NullOr(Order))).pipe(
+            Effect.map(Option.fromNullable),
+            Effect.withSpan("SellerClient.lookupOrder", { attributes })
+          )
+  }
+}
+
+/** Pairs answers with the ISBNs asked for: unasked-for or duplicate answers break the contract; silence means not carried. */
+const matchAnswers = (isbns: ReadonlyArray<Isbn13>, answers: ReadonlyArray<QuoteResult>) => {
+  const byIsbn = new Map<string, QuoteResult>()
+  for (const answer of answers) {
+    if (!isbns.includes(answer.isbn) || byIsbn.has(answer.isbn)) {
+      return Effect.fail(
+        new MalformedSellerResponse({ operation: "quote", detail: `answer for ${answer.isbn}, which was ${byIsbn.has(answer.isbn) ? "answered twice" : "not asked for"}` })
+      )
+    }
+    if (answer instanceof Offer && answer.price.currency !== answer.shipping.currency) {
+      return Effect.fail(
+        new MalformedSellerResponse({ operation: "quote", detail: `offer ${answer.quoteId} mixes ${answer.price.currency} and ${answer.shipping.currency}` })
+      )
+    }
+    byIsbn.set(answer.isbn, answer)
+  }
+  return Effect.succeed(
+    isbns.map((isbn) => byIsbn.get(isbn) ?? new Unavailable({ available: false, isbn, reason: "not_carried" }))
+  )
+}
+
+/** A purchase failure that may hide a placed order is never reported as a plain failure. */
+const asPurchaseOutcome = (request: PurchaseRequest, error: SellerError): SellerError => {
+  if (error._tag === "OutcomeUnknown") {
+    return error.idempotencyKey === request.idempotencyKey ? error : new OutcomeUnknown({ ...error, idempotencyKey: request.idempotencyKey })
+  }
+  if ((error._tag === "SellerUnavailable" && error.mayHaveBeenProcessed) || error._tag === "MalformedSellerResponse") {
+    return new OutcomeUnknown({ operation: "purchase", idempotencyKey: request.idempotencyKey, detail: error.message })
+  }
+  return error
+}
+
+const notPurchaseUnknown = (operation: Operation, error: OutcomeUnknown) =>
+  new SellerUnavailable({ operation, reason: "transport", detail: error.detail, mayHaveBeenProcessed: true })
+
+const fromPromises = (operations: Operations): EffectOperations => {
+  const lift =
+    <Req, Out>(operation: Operation, run: (request: Req, options: { signal: AbortSignal }) => Promise<Out>) =>
+    (request: Req) =>
+      Effect.tryPromise({ try: (signal) => run(request, { signal }), catch: (cause) => toSellerError(operation, cause) })
+  const { hold, release, lookupOrder } = operations
+  return {
+    quote: lift("quote", (request, options) => operations.quote(request, options)),
+    purchase: lift("purchase", (request, options) => operations.purchase(request, options)),
+    ...(hold === undefined ? {} : { hold: lift("hold", (request, options) => hold.call(operations, request, options)) }),
+    ...(release === undefined ? {} : { release: lift("release", (request, options) => release.call(operations, request, options)) }),
+    ...(lookupOrder === undefined
+      ? {}
+      : { lookupOrder: lift("lookupOrder", (request, options) => lookupOrder.call(operations, request, options)) })
+  }
+}
+
+/** Anything an adapter throws, as a seller error. Unknown throws may hide a processed request. */
+export const toSellerError = (operation: Operation, cause: unknown): SellerError => {
+  if (isSellerError(cause)) return cause
+  if (hasSellerErrorTag(cause)) {
+    const decoded = Schema.decodeUnknownOption(SellerError)(cause)
+    if (Option.isSome(decoded)) return decoded.value
+  }
+  return new SellerUnavailable({ operation, reason: "adapter_error", detail: describeCause(cause), mayHaveBeenProcessed: true })
+}
+
+const describeCause = (cause: unknown): string =>
+  cause instanceof Error ? `${cause.name}: ${cause.message}` : typeof cause === "string" ? cause : JSON.stringify(cause) ?? String(cause)

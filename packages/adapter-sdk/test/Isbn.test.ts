@@ -1,0 +1,32 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Option, Schema } from "effect"
+import * as Isbn from "../src/Isbn.js"
+import { generateIsbns } from "../src/testing/Catalog.js"
+
+describe("Isbn", () => {
+  it("normalises ISBN-10 and ISBN-13 in any usual spelling to a plain ISBN-13", () => {
+    expect(Isbn.parse("0-306-40615-2")).toEqual(Option.some("9780306406157"))
+    expect(Isbn.parse("0306406152")).toEqual(Option.some("9780306406157"))
+    expect(Isbn.parse("978-0-306-40615-7")).toEqual(Option.some("9780306406157"))
+    expect(Isbn.parse(" 9780306406157 ")).toEqual(Option.some("9780306406157"))
+    expect(Isbn.parse("080442957X")).toEqual(Option.some("9780804429573"))
+  })
+
+  it("refuses bad checksums and non-ISBNs", () => {
+    expect(Isbn.parse("9780306406158")).toEqual(Option.none())
+    expect(Isbn.parse("0306406153")).toEqual(Option.none())
+    expect(Isbn.parse("hello")).toEqual(Option.none())
+    expect(Isbn.parse("")).toEqual(Option.none())
+  })
+
+  it("decodes request input with a readable error", () => {
+    expect(Schema.decodeUnknownSync(Isbn.Isbn13FromString)("0-306-40615-2")).toBe("9780306406157")
+    expect(() => Schema.decodeUnknownSync(Isbn.Isbn13FromString)("9780306406158")).toThrow(/is not a valid ISBN/)
+    expect(() => Schema.decodeUnknownSync(Isbn.Isbn13)("0306406152")).toThrow(/not a valid ISBN-13/)
+  })
+
+  it("accepts every generated catalog ISBN and hyphenates for people", () => {
+    for (const isbn of generateIsbns({ size: 500, seed: 3 })) expect(Isbn.parse(isbn)).toEqual(Option.some(isbn))
+    expect(Isbn.hyphenate("9780306406157" as Isbn.Isbn13)).toBe("978-0-306-40615-7")
+  })
+})
