@@ -1,0 +1,5 @@
+/**
+ * `@bookbroker/adapter-sdk/conformance`: the vitest suite every adapter passes against its
+ * simulated seller. Import it from test files only (it registers vitest tests).
+ */
+export * from "./Conformance.js"

@@ -1,0 +1,383 @@
+/**
+ * A simulated seller's business: stock, prices, quotes, holds, an order book with idempotency
+ * keys, and the ways real sellers misbehave (latency with a slow tail, server errors, hangs,
+ * lost responses, price drift, stock running out, expiry, rate limits). It is protocol-free:
+ * msw handlers (see `ReferenceSeller`) translate a seller's wire API onto it, so every
+ * simulated seller shares one tested model, and the conformance kit can steer any of them.
+ */
+import { seeded, logNormal } from "./Random.js"
+
+export interface StockItem {
+  readonly isbn: string
+  /** Item price in minor units. */
+  readonly price: number
+  /** Shipping in minor units; default 0. */
+  readonly shipping?: number
+  readonly quantity: number
+  readonly condition?: "new" | "like_new" | "very_good" | "good" | "acceptable"
+}
+
+export type SimulatedOperation = "quote" | "hold" | "release" | "purchase" | "lookupOrder"
+
+/** What can go wrong on one call, by choice of a test (`inject`) or by chance (rates). */
+export type FaultKind =
+  | "server_error"
+  | "hang"
+  | "lost_response"
+  | "malformed"
+  | "rate_limited"
+  | "out_of_stock"
+  | "price_changed"
+
+export interface Fault {
+  readonly operation: SimulatedOperation | "any"
+  readonly kind: FaultKind
+  /** How many calls it hits; default 1. */
+  readonly times?: number
+}
+
+export interface SellerSimulatorOptions {
+  readonly name?: string
+  readonly currency?: string
+  readonly stock?: Iterable<StockItem>
+  readonly quoteTtlMillis?: number
+  readonly holdTtlMillis?: number
+  /** Log-normal latency around `medianMillis`; a `tailProbability` share waits up to `tailMaxMillis`. */
+  readonly latency?: { readonly medianMillis: number; readonly tailProbability?: number; readonly tailMaxMillis?: number }
+  /** Share of calls answered with a server error. */
+  readonly errorRate?: number
+  /** Share of calls that never answer. */
+  readonly hangRate?: number
+  /** Share of purchases placed, then answered by a dropped connection. */
+  readonly lostResponseRate?: number
+  /** Share of holds/purchases where the price rose since the quote, by up to `maxMinor`. */
+  readonly priceDrift?: { readonly probability: number; readonly maxMinor: number }
+  /** Token bucket; calls beyond it are answered 429 + Retry-After and counted as violations. */
+  readonly rateLimit?: { readonly requestsPerSecond: number; readonly burst: number }
+  /** Concurrent calls beyond this are counted as violations (and still served). */
+  readonly maxConcurrency?: number
+  /** The API key the seller expects, when it checks one. */
+  readonly apiKey?: string
+  readonly seed?: number
+}
+
+/** A business answer the wire layer renders as the seller's own error format. */
+export class SimulatedRejection extends Error {
+  constructor(
+    readonly code:
+      | "unknown_book"
+      | "out_of_stock"
+      | "price_changed"
+      | "quote_expired"
+      | "hold_expired"
+      | "unknown_quote"
+      | "unknown_hold"
+      | "invalid_request"
+      | "unauthorized",
+    readonly currentPrice?: number
+  ) {
+    super(code)
+  }
+}
+
+export interface SimulatedQuote {
+  readonly quoteId: string
+  readonly isbn: string
+  readonly price: number
+  readonly shipping: number
+  readonly quantity: number
+  readonly condition: NonNullable<StockItem["condition"]>
+  readonly expiresAt: number
+}
+
+export interface SimulatedHold {
+  readonly holdId: string
+  readonly quoteId: string
+  readonly isbn: string
+  readonly price: number
+  readonly shipping: number
+  readonly quantity: number
+  readonly expiresAt: number
+  released: boolean
+  used: boolean
+}
+
+export interface SimulatedOrder {
+  readonly orderId: string
+  readonly idempotencyKey: string
+  readonly isbn: string
+  readonly price: number
+  readonly shipping: number
+  readonly quantity: number
+  readonly buyerReference: string
+  readonly placedAt: number
+}
+
+type PurchaseOutcome = { readonly order: SimulatedOrder } | { readonly rejection: SimulatedRejection }
+
+export class SellerSimulator {
+  readonly name: string
+  readonly currency: string
+  readonly apiKey: string | undefined
+  readonly stock = new Map<string, { price: number; shipping: number; quantity: number; condition: NonNullable<StockItem["condition"]> }>()
+  readonly quotes = new Map<string, SimulatedQuote>()
+  readonly holds = new Map<string, SimulatedHold>()
+  /** Every order ever placed, in order: the seller's own order book. */
+  readonly orders: Array<SimulatedOrder> = []
+  /** Calls received, by operation (including the ones answered with an error). */
+  readonly calls: Record<SimulatedOperation, number> = { quote: 0, hold: 0, release: 0, purchase: 0, lookupOrder: 0 }
+  /** Calls that arrived over the rate limit or the concurrency limit. Must stay 0 behind bookbroker. */
+  readonly violations = { rate: 0, concurrency: 0 }
+  /** ISBNs asked for, per quote call (to see batching). */
+  readonly quoteCalls: Array<ReadonlyArray<string>> = []
+  inFlight = 0
+  maxInFlight = 0
+
+  private readonly options: SellerSimulatorOptions
+  private readonly random: () => number
+  private readonly faults: Array<{ operation: Fault["operation"]; kind: FaultKind; remaining: number }> = []
+  private readonly outcomes = new Map<string, PurchaseOutcome>()
+  private readonly hangs = new Set<() => void>()
+  private offsetMillis = 0
+  private sequence = 0
+  private tokens: number
+  private refilledAt: number
+
+  constructor(options: SellerSimulatorOptions = {}) {
+    this.options = options
+    this.name = options.name ?? "simulated-seller"
+    this.currency = options.currency ?? "EUR"
+    this.apiKey = options.apiKey
+    this.random = seeded(options.seed ?? 42)
+    for (const item of options.stock ?? []) this.setStock(item)
+    this.tokens = options.rateLimit?.burst ?? 0
+    this.refilledAt = this.now()
+  }
+
+  /** The seller's clock: real time plus whatever `advance` added. */
+  now(): number {
+    return Date.now() + this.offsetMillis
+  }
+
+  /** Moves the seller's clock forward (to expire quotes and holds). */
+  advance(millis: number): void {
+    this.offsetMillis += millis
+  }
+
+  setStock(item: StockItem): void {
+    this.stock.set(item.isbn, {
+      price: item.price,
+      shipping: item.shipping ?? 0,
+      quantity: item.quantity,
+      condition: item.condition ?? "new"
+    })
+  }
+
+  /** Makes the next matching call(s) fail in the given way. */
+  inject(fault: Fault): void {
+    this.faults.push({ operation: fault.operation, kind: fault.kind, remaining: fault.times ?? 1 })
+  }
+
+  /** The fault for this call, if any: injected first, then by chance. */
+  takeFault(operation: SimulatedOperation): FaultKind | undefined {
+    const index = this.faults.findIndex((fault) => fault.operation === operation || fault.operation === "any")
+    if (index >= 0) {
+      const fault = this.faults[index]!
+      fault.remaining -= 1
+      if (fault.remaining <= 0) this.faults.splice(index, 1)
+      return fault.kind
+    }
+    const { errorRate = 0, hangRate = 0, lostResponseRate = 0 } = this.options
+    const roll = this.random()
+    if (roll < hangRate) return "hang"
+    if (roll < hangRate + errorRate) return "server_error"
+    if (operation === "purchase" && this.random() < lostResponseRate) return "lost_response"
+    return undefined
+  }
+
+  /** Takes a rate-limit token; `undefined` when allowed, else the seconds to wait. */
+  admit(): number | undefined {
+    const limit = this.options.rateLimit
+    if (limit === undefined) return undefined
+    const now = this.now()
+    this.tokens = Math.min(limit.burst, this.tokens + ((now - this.refilledAt) / 1000) * limit.requestsPerSecond)
+    this.refilledAt = now
+    if (this.tokens >= 1) {
+      this.tokens -= 1
+      return undefined
+    }
+    this.violations.rate += 1
+    return Math.max(1, Math.ceil((1 - this.tokens) / limit.requestsPerSecond))
+  }
+
+  /** Marks a call in flight; returns the function that marks it done. */
+  enter(): () => void {
+    this.inFlight += 1
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight)
+    if (this.options.maxConcurrency !== undefined && this.inFlight > this.options.maxConcurrency) this.violations.concurrency += 1
+    return () => {
+      this.inFlight -= 1
+    }
+  }
+
+  /** How long this call takes, from the latency options. */
+  sampleLatency(): number {
+    const latency = this.options.latency
+    if (latency === undefined) return 0
+    if (latency.tailProbability !== undefined && this.random() < latency.tailProbability) {
+      return latency.medianMillis + this.random() * ((latency.tailMaxMillis ?? latency.medianMillis * 10) - latency.medianMillis)
+    }
+    return logNormal(this.random, latency.medianMillis)
+  }
+
+  /** A promise that never settles until `close()`: a seller that stopped answering. */
+  hang(): Promise<void> {
+    return new Promise((resolve) => this.hangs.add(resolve))
+  }
+
+  /** Lets hung calls go (servers call this when they shut down). */
+  close(): void {
+    for (const resolve of this.hangs) resolve()
+    this.hangs.clear()
+  }
+
+  checkApiKey(presented: string | null | undefined): void {
+    if (this.apiKey !== undefined && presented !== this.apiKey) throw new SimulatedRejection("unauthorized")
+  }
+
+  quote(isbn: string): SimulatedQuote | { readonly unavailable: "out_of_stock" } {
+    const item = this.stock.get(isbn)
+    if (item === undefined) throw new SimulatedRejection("unknown_book")
+    if (item.quantity <= 0) return { unavailable: "out_of_stock" }
+    const quote: SimulatedQuote = {
+      quoteId: this.id("q"),
+      isbn,
+      price: item.price,
+      shipping: item.shipping,
+      quantity: item.quantity,
+      condition: item.condition,
+      expiresAt: this.now() + (this.options.quoteTtlMillis ?? 60_000)
+    }
+    this.quotes.set(quote.quoteId, quote)
+    return quote
+  }
+
+  hold(quoteId: string, quantity: number, fault?: FaultKind): SimulatedHold {
+    const quote = this.quotes.get(quoteId)
+    if (quote === undefined) throw new SimulatedRejection("unknown_quote")
+    if (quote.expiresAt <= this.now()) throw new SimulatedRejection("quote_expired")
+    const item = this.stock.get(quote.isbn)
+    if (item === undefined || item.quantity < quantity || fault === "out_of_stock") throw new SimulatedRejection("out_of_stock")
+    this.drift(quote.isbn, fault)
+    const price = this.stock.get(quote.isbn)!.price
+    item.quantity -= quantity
+    const hold: SimulatedHold = {
+      holdId: this.id("h"),
+      quoteId,
+      isbn: quote.isbn,
+      price,
+      shipping: quote.shipping,
+      quantity,
+      expiresAt: this.now() + (this.options.holdTtlMillis ?? 120_000),
+      released: false,
+      used: false
+    }
+    this.holds.set(hold.holdId, hold)
+    return hold
+  }
+
+  release(holdId: string): void {
+    const hold = this.holds.get(holdId)
+    if (hold === undefined) throw new SimulatedRejection("unknown_hold")
+    if (hold.released || hold.used) return
+    hold.released = true
+    const item = this.stock.get(hold.isbn)
+    if (item !== undefined) item.quantity += hold.quantity
+  }
+
+  /**
+   * Places an order from a hold or (sellers without holds) a quote. The first outcome for an
+   * idempotency key — order or rejection — is the answer to every replay of that key.
+   */
+  purchase(
+    request: { readonly idempotencyKey: string; readonly buyerReference: string } & ({ readonly holdId: string } | { readonly quoteId: string }),
+    fault?: FaultKind
+  ): SimulatedOrder {
+    const previous = this.outcomes.get(request.idempotencyKey)
+    if (previous !== undefined) {
+      if ("order" in previous) return previous.order
+      throw previous.rejection
+    }
+    try {
+      const order = "holdId" in request ? this.purchaseHold(request.holdId, request, fault) : this.purchaseQuote(request.quoteId, request, fault)
+      this.outcomes.set(request.idempotencyKey, { order })
+      this.orders.push(order)
+      return order
+    } catch (error) {
+      if (error instanceof SimulatedRejection && error.code !== "unauthorized" && error.code !== "invalid_request") {
+        this.outcomes.set(request.idempotencyKey, { rejection: error })
+      }
+      throw error
+    }
+  }
+
+  lookupOrder(idempotencyKey: string): SimulatedOrder | undefined {
+    const outcome = this.outcomes.get(idempotencyKey)
+    return outcome !== undefined && "order" in outcome ? outcome.order : undefined
+  }
+
+  /** Orders placed per buyer reference: more than one is a double purchase. */
+  ordersByBuyer(): Map<string, number> {
+    const counts = new Map<string, number>()
+    for (const order of this.orders) counts.set(order.buyerReference, (counts.get(order.buyerReference) ?? 0) + 1)
+    return counts
+  }
+
+  private purchaseHold(holdId: string, request: { idempotencyKey: string; buyerReference: string }, fault?: FaultKind): SimulatedOrder {
+    const hold = this.holds.get(holdId)
+    if (hold === undefined) throw new SimulatedRejection("unknown_hold")
+    if (hold.used || hold.released || hold.expiresAt <= this.now()) throw new SimulatedRejection("hold_expired")
+    if (fault === "out_of_stock") throw new SimulatedRejection("out_of_stock")
+    hold.used = true
+    return this.placeOrder(hold.isbn, hold.price, hold.shipping, hold.quantity, request)
+  }
+
+  private purchaseQuote(quoteId: string, request: { idempotencyKey: string; buyerReference: string }, fault?: FaultKind): SimulatedOrder {
+    const quote = this.quotes.get(quoteId)
+    if (quote === undefined) throw new SimulatedRejection("unknown_quote")
+    if (quote.expiresAt <= this.now()) throw new SimulatedRejection("quote_expired")
+    const item = this.stock.get(quote.isbn)
+    if (item === undefined || item.quantity < 1 || fault === "out_of_stock") throw new SimulatedRejection("out_of_stock")
+    this.drift(quote.isbn, fault)
+    if (item.price !== quote.price) throw new SimulatedRejection("price_changed", item.price)
+    item.quantity -= 1
+    return this.placeOrder(quote.isbn, quote.price, quote.shipping, 1, request)
+  }
+
+  private drift(isbn: string, fault?: FaultKind): void {
+    const item = this.stock.get(isbn)
+    const drift = this.options.priceDrift
+    if (item === undefined) return
+    if (fault === "price_changed" || (drift !== undefined && this.random() < drift.probability)) {
+      item.price += 1 + Math.floor(this.random() * (drift?.maxMinor ?? 100))
+    }
+  }
+
+  private placeOrder(isbn: string, price: number, shipping: number, quantity: number, request: { idempotencyKey: string; buyerReference: string }): SimulatedOrder {
+    return {
+      orderId: this.id("o"),
+      idempotencyKey: request.idempotencyKey,
+      isbn,
+      price,
+      shipping,
+      quantity,
+      buyerReference: request.buyerReference,
+      placedAt: this.now()
+    }
+  }
+
+  private id(prefix: string): string {
+    this.sequence += 1
+    return `${prefix}-${this.name}-${this.sequence}`
+  }
+}

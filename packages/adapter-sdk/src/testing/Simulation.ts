@@ -1,0 +1,88 @@
+/**
+ * The wire side of a simulated seller: one function every msw handler of a simulated seller
+ * runs its work through. It counts the call, applies the rate limit, latency and faults of the
+ * {@link SellerSimulator}, and renders business rejections in the seller's own error format
+ * (given by a {@link WireErrors}). A new simulated seller is then just its routes and formats.
+ */
+import { delay, HttpResponse } from "msw"
+import { SimulatedRejection, type SellerSimulator, type SimulatedOperation } from "./SellerSimulator.js"
+
+/** How a seller's API spells its errors. */
+export interface WireErrors {
+  /** A business rejection or auth failure. */
+  readonly rejection: (rejection: SimulatedRejection) => Response
+  /** 429 with the seller's headers; `retryAfterSeconds` is what its Retry-After says. */
+  readonly rateLimited: (retryAfterSeconds: number) => Response
+  readonly serverError: () => Response
+  /** A 200 whose body breaks the seller's own format. */
+  readonly malformed: () => Response
+}
+
+/** A JSON-API default: `{ error, message }` bodies, 404 for unknown things, 409 for conflicts. */
+export const jsonErrors: WireErrors = {
+  rejection: (rejection) => {
+    const status =
+      rejection.code === "unauthorized"
+        ? 401
+        : rejection.code === "invalid_request"
+          ? 400
+          : rejection.code === "unknown_book" || rejection.code === "unknown_quote" || rejection.code === "unknown_hold"
+            ? 404
+            : 409
+    return HttpResponse.json(
+      { error: rejection.code, message: rejection.message, ...(rejection.currentPrice === undefined ? {} : { current_price: rejection.currentPrice }) },
+      { status }
+    )
+  },
+  rateLimited: (seconds) =>
+    HttpResponse.json({ error: "rate_limited", message: "slow down" }, { status: 429, headers: { "Retry-After": String(seconds) } }),
+  serverError: () => HttpResponse.json({ error: "server_error", message: "something broke" }, { status: 500 }),
+  malformed: () => HttpResponse.text("<html>definitely not json", { status: 200, headers: { "content-type": "application/json" } })
+}
+
+/**
+ * Runs one simulated call. `work` does the business part and builds the success response;
+ * it may throw {@link SimulatedRejection}. `fault` is handed to `work` for faults that are
+ * business outcomes (out of stock, price changed).
+ */
+export const simulate = async (
+  seller: SellerSimulator,
+  operation: SimulatedOperation,
+  errors: WireErrors,
+  work: (fault: "out_of_stock" | "price_changed" | undefined) => Response | Promise<Response>
+): Promise<Response> => {
+  seller.calls[operation] += 1
+  const done = seller.enter()
+  try {
+    const wait = seller.admit()
+    if (wait !== undefined) return errors.rateLimited(wait)
+    const fault = seller.takeFault(operation)
+    const latency = seller.sampleLatency()
+    if (latency > 0) await delay(latency)
+    switch (fault) {
+      case "hang":
+        await seller.hang()
+        return HttpResponse.error()
+      case "server_error":
+        return errors.serverError()
+      case "rate_limited":
+        return errors.rateLimited(1)
+      case "malformed":
+        return errors.malformed()
+      case "lost_response":
+        // The seller does the work, then the connection drops before the answer leaves.
+        try {
+          await work(undefined)
+        } catch {
+          // A rejection lost on the wire is as ambiguous to the caller as a lost order.
+        }
+        return HttpResponse.error()
+    }
+    return await work(fault)
+  } catch (error) {
+    if (error instanceof SimulatedRejection) return errors.rejection(error)
+    throw error
+  } finally {
+    done()
+  }
+}
