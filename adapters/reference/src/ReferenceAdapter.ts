@@ -1,0 +1,151 @@
+/**
+ * The adapter for sellers that expose the reference seller API
+ * (`@bookbroker/adapter-sdk/openapi/reference-seller.v1.yaml`). Configuration picks the
+ * seller's currency, whether it holds (quote → hold → order) or sells atomically from a quote,
+ * and whether it takes batch quotes. Wire types are generated from the OpenAPI document.
+ */
+import { type Adapter, Contract, defineAdapter, Http, Money, SellerError } from "@bookbroker/adapter-sdk"
+import { Either, Schema } from "effect"
+import type { components } from "./internal/wire.generated.js"
+
+type WireQuote = components["schemas"]["Quote"]
+type WireHold = components["schemas"]["Hold"]
+type WireOrder = components["schemas"]["Order"]
+type WireError = components["schemas"]["Error"]
+
+export const ReferenceConfig = Schema.Struct({
+  /** The seller's API root, e.g. `https://books.example.com`. */
+  baseUrl: Schema.String.pipe(Schema.filter((url) => URL.canParse(url) || "baseUrl must be an absolute URL")),
+  /** The currency the seller prices in (the wire carries bare decimals). */
+  currency: Money.CurrencyCode,
+  /** `hold`: quote → hold → order. `atomic`: the seller has no holds; order straight from a quote. */
+  mode: Schema.optionalWith(Schema.Literal("hold", "atomic"), { default: () => "hold" as const }),
+  /** Use `POST /api/v1/quotes` for many ISBNs per call. */
+  batch: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+  maxBatchSize: Schema.optionalWith(Schema.Int.pipe(Schema.between(2, 500)), { default: () => 50 }),
+  /** Flat shipping per item in minor units (the API has no shipping field). */
+  shipping: Schema.optionalWith(Money.MinorUnits, { default: () => 0 }),
+  /** The condition the seller sells in (the API has no condition field). */
+  condition: Schema.optionalWith(Contract.Condition, { default: () => "new" as const })
+})
+export type ReferenceConfig = typeof ReferenceConfig.Type
+
+const malformed = (operation: Contract.Operation, detail: string) =>
+  new SellerError.MalformedSellerResponse({ operation, detail })
+
+const money = (operation: Contract.Operation, value: unknown, currency: string): Money.MoneyInput => {
+  if (typeof value !== "number" && typeof value !== "string") throw malformed(operation, `price ${JSON.stringify(value)} is not a decimal`)
+  const parsed = Money.fromDecimal(value, currency)
+  if (Either.isLeft(parsed)) throw malformed(operation, parsed.left)
+  return { amount: parsed.right.amount, currency }
+}
+
+const errorCode = (body: unknown): WireError["error"] | undefined =>
+  typeof body === "object" && body !== null && "error" in body ? (body.error as WireError["error"]) : undefined
+
+export const referenceAdapter: Adapter.Adapter<ReferenceConfig, typeof ReferenceConfig.Encoded> = defineAdapter({
+  kind: "reference",
+  version: "1.0.0",
+  description: "Sellers speaking the reference seller API (quote, optional hold, idempotent orders).",
+  config: ReferenceConfig,
+  credentials: ["apiKey"],
+  capabilities: (config) => ({
+    batchQuotes: config.batch ? { maxBatchSize: config.maxBatchSize } : null,
+    holds: config.mode === "hold",
+    orderLookup: false,
+    pricePush: false
+  }),
+  limits: { requestsPerSecond: 20, burst: 40, maxConcurrency: 16, timeoutMillis: 3_000 },
+  create: ({ config, credentials, http }) => {
+    const api = http({ baseUrl: config.baseUrl, auth: Http.apiKeyHeader("X-Api-Key", credentials["apiKey"]!) })
+    const shipping = { amount: config.shipping, currency: config.currency }
+
+    const toAnswer = (isbn: string, wire: WireQuote): Contract.QuoteResultInput =>
+      wire.available
+        ? {
+            available: true,
+            isbn,
+            quoteId: wire.quote_id ?? "",
+            price: money("quote", wire.price, config.currency),
+            shipping,
+            condition: config.condition,
+            quantity: null,
+            expiresAt: wire.expires_at ?? ""
+          }
+        : { available: false, isbn, reason: "out_of_stock" }
+
+    const rejection = (operation: Contract.Operation, status: number, body: unknown): SellerError.SellerError => {
+      const code = errorCode(body)
+      const detail = `${status} ${code ?? "without an error code"}`
+      switch (code) {
+        case "out_of_stock":
+        case "unknown_book":
+          return new SellerError.SellerRejected({ operation, reason: "out_of_stock", status, detail })
+        case "quote_expired":
+        case "unknown_quote":
+          return new SellerError.SellerRejected({ operation, reason: "quote_expired", status, detail })
+        case "hold_expired":
+        case "unknown_hold":
+          return new SellerError.SellerRejected({ operation, reason: "hold_expired", status, detail })
+        case "price_changed": {
+          const current = (body as WireError).current_price
+          return new SellerError.SellerRejected({
+            operation,
+            reason: "price_changed",
+            status,
+            detail,
+            ...(current === undefined ? {} : { currentPrice: Money.make(money(operation, current, config.currency).amount, config.currency) })
+          })
+        }
+        default:
+          return malformed(operation, `unexpected ${detail}`)
+      }
+    }
+
+    return {
+      async quote({ isbns }, { signal }) {
+        if (config.batch) {
+          const response = await api.request({ operation: "quote", method: "POST", path: "/api/v1/quotes", json: { book_ids: isbns }, signal })
+          const quotes = (response.body as { quotes?: Array<WireQuote> } | undefined)?.quotes
+          if (!Array.isArray(quotes)) throw malformed("quote", "batch answer has no quotes list")
+          return quotes.map((wire) => toAnswer(wire.book_id, wire))
+        }
+        const isbn = isbns[0]!
+        const response = await api.request({ operation: "quote", method: "GET", path: `/api/v1/books/${isbn}/quote`, expect: [404], signal })
+        if (response.status === 404) return [{ available: false, isbn, reason: "not_carried" }]
+        return [toAnswer(isbn, response.body as WireQuote)]
+      },
+
+      async hold({ offer, quantity }, { signal }) {
+        const response = await api.request({
+          operation: "hold",
+          method: "POST",
+          path: "/api/v1/books/hold",
+          json: { quote_id: offer.quoteId, quantity },
+          expect: [404, 409],
+          signal
+        })
+        if (response.status !== 200 && response.status !== 201) throw rejection("hold", response.status, response.body)
+        const wire = response.body as WireHold
+        return { holdId: wire.hold_id, isbn: offer.isbn, price: money("hold", wire.price, config.currency), shipping, expiresAt: wire.expires_at }
+      },
+
+      async purchase(request, { signal }) {
+        const source =
+          request.source._tag === "Hold" ? { hold_id: request.source.hold.holdId } : { quote_id: request.source.offer.quoteId }
+        const response = await api.request({
+          operation: "purchase",
+          method: "POST",
+          path: "/api/v1/orders",
+          idempotencyKey: request.idempotencyKey,
+          json: { ...source, buyer_reference: request.buyerReference },
+          expect: [404, 409],
+          signal
+        })
+        if (response.status !== 200 && response.status !== 201) throw rejection("purchase", response.status, response.body)
+        const wire = response.body as WireOrder
+        return { orderId: wire.order_id, isbn: request.isbn, status: wire.status, price: money("purchase", wire.price, config.currency), shipping }
+      }
+    }
+  }
+})
