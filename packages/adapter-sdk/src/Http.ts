@@ -6,11 +6,11 @@
  * non-2xx status becomes a typed error here.
  */
 import { createHash, createHmac } from "node:crypto"
-import { Redacted, Schema } from "effect"
+import { Effect, Redacted, Schema } from "effect"
 import { parseRateLimit } from "ratelimit-header-parser"
 import { request, type Dispatcher } from "undici"
 import type { Operation } from "./Contract.js"
-import { MalformedSellerResponse, SellerRejected, SellerUnavailable } from "./SellerError.js"
+import { fromUnknown, MalformedSellerResponse, type SellerError, SellerRejected, SellerUnavailable } from "./SellerError.js"
 
 type Secret = string | Redacted.Redacted<string>
 const reveal = (secret: Secret): string => (typeof secret === "string" ? secret : Redacted.value(secret))
@@ -51,7 +51,7 @@ export const basic = (username: string, password: Secret): Auth => ({
 })
 
 export interface HmacOptions {
-  readonly keyId: string
+  readonly keyId: Secret
   readonly secret: Secret
   /** Header carrying the signature; default `x-signature`. */
   readonly signatureHeader?: string
@@ -78,7 +78,7 @@ export const hmac = (options: HmacOptions): Auth => ({
     const canonical = hmacCanonicalString(req.method, req.pathAndQuery, timestamp, req.body)
     const signature = createHmac("sha256", reveal(options.secret)).update(canonical).digest("hex")
     req.headers[(options.timestampHeader ?? "x-timestamp").toLowerCase()] = timestamp
-    req.headers[(options.signatureHeader ?? "x-signature").toLowerCase()] = `keyId=${options.keyId},signature=${signature}`
+    req.headers[(options.signatureHeader ?? "x-signature").toLowerCase()] = `keyId=${reveal(options.keyId)},signature=${signature}`
   }
 })
 
@@ -100,8 +100,30 @@ export const parseRetryAfter = (value: string | undefined, now: number = Date.no
   if (value === undefined || value.trim() === "") return undefined
   const text = value.trim()
   if (/^\d+$/.test(text)) return Number(text) * 1000
+  // Only an HTTP-date (day name … hh:mm:ss): `Date.parse` alone reads "1.5" or "-1" as dates in 2001.
+  if (!httpDate.test(text)) return undefined
   const date = Date.parse(text)
   return Number.isNaN(date) ? undefined : Math.max(0, date - now)
+}
+
+const httpDate = /^[a-z]{3,9},?\s.*\d{1,2}:\d{2}:\d{2}/i
+
+/**
+ * Milliseconds until a rate-limit window resets. The combined draft header counts delta seconds;
+ * split headers send delta seconds, a Unix time in seconds (large values) or an HTTP-date.
+ * Read here rather than by the header parser, which takes relative resets from its own clock.
+ */
+const resetMillisOf = (headers: Record<string, string>, now: number): number | undefined => {
+  const combined = headers["ratelimit"]
+  if (combined) {
+    const seconds = /reset\s*=\s*(\d+)/i.exec(combined)?.[1]
+    return seconds === undefined ? undefined : Number(seconds) * 1000
+  }
+  const prefix = ["ratelimit-", "x-ratelimit-", "x-rate-limit-"].find((candidate) => headers[`${candidate}remaining`])
+  const reset = prefix === undefined ? undefined : headers[`${prefix}reset`]?.trim()
+  if (reset === undefined || reset === "") return undefined
+  if (/^\d+$/.test(reset)) return Number(reset) > 1e9 ? Math.max(0, Number(reset) * 1000 - now) : Number(reset) * 1000
+  return parseRetryAfter(reset, now)
 }
 
 /** Reads `RateLimit` (IETF draft, combined or split) and `X-RateLimit-*` headers. */
@@ -113,7 +135,8 @@ export const parseRateLimitHeaders = (headers: ResponseHeaders, now: number = Da
   const info: { limit?: number; remaining?: number; resetMillis?: number } = {}
   if (Number.isFinite(parsed.limit)) info.limit = parsed.limit
   if (Number.isFinite(parsed.remaining)) info.remaining = parsed.remaining
-  if (parsed.reset !== undefined) info.resetMillis = Math.max(0, parsed.reset.getTime() - now)
+  const resetMillis = resetMillisOf(clean, now)
+  if (resetMillis !== undefined) info.resetMillis = resetMillis
   return info
 }
 
@@ -288,3 +311,34 @@ export const decodeBody = <A, I>(schema: Schema.Schema<A, I>, body: unknown, ope
   if (result._tag === "Right") return result.right
   throw new MalformedSellerResponse({ operation, detail: result.left.message })
 }
+
+/**
+ * One path segment from a value (an ISBN, an idempotency key): percent-encoded, and refused
+ * when it would change the path (`.`, `..`, empty) instead of naming a resource.
+ *
+ * @example
+ * path: `/v2/orders/${Http.pathSegment(request.idempotencyKey)}`
+ */
+export const pathSegment = (value: string): string => {
+  if (value === "" || value === "." || value === "..") {
+    throw new SellerRejected({ operation: "purchase", reason: "invalid_request", detail: `"${value}" cannot be a path segment` })
+  }
+  return encodeURIComponent(value)
+}
+
+/** The Effect form of a {@link SellerHttp}: interruption aborts the call; failures are seller errors. */
+export interface EffectSellerHttp {
+  readonly request: (call: Omit<HttpCall, "signal">) => Effect.Effect<HttpResponse, SellerError>
+}
+
+/**
+ * Wraps a {@link SellerHttp} for Effect-style adapters.
+ *
+ * @example
+ * const api = Http.effect(ctx.http({ baseUrl: config.baseUrl, auth }))
+ * const response = yield* api.request({ operation: "quote", method: "GET", path: "/books" })
+ */
+export const effect = (http: SellerHttp): EffectSellerHttp => ({
+  request: (call) =>
+    Effect.tryPromise({ try: (signal) => http.request({ ...call, signal }), catch: (cause) => fromUnknown(call.operation, cause) })
+})

@@ -26,11 +26,10 @@ import {
 import { createSellerHttp } from "./Http.js"
 import type { Isbn13 } from "./Isbn.js"
 import {
-  hasSellerErrorTag,
-  isSellerError,
+  fromUnknown,
   MalformedSellerResponse,
   OutcomeUnknown,
-  SellerError,
+  type SellerError,
   SellerUnavailable
 } from "./SellerError.js"
 
@@ -125,7 +124,9 @@ export const make = (adapter: AnyAdapter, options: MakeOptions): Effect.Effect<S
     }
     const operations: EffectOperations =
       adapter.definition._tag === "Effect"
-        ? yield* adapter.definition.make(context)
+        ? yield* adapter.definition.make(context).pipe(
+            Effect.catchAllDefect((defect) => Effect.fail(invalid(`make() failed: ${describeCause(defect)}`)))
+          )
         : fromPromises(
             yield* Effect.tryPromise({
               try: async () => adapter.definition._tag === "Promise" ? adapter.definition.create(context) : undefined!,
@@ -224,6 +225,10 @@ const build = (
       !capabilities.orderLookup || operations.lookupOrder === undefined
         ? Effect.dieMessage(`seller ${sellerId} (${adapter.kind}) does not support order lookup`)
         : guard("lookupOrder", operations.lookupOrder(request), decode("lookupOrder", Schema.NullOr(Order))).pipe(
+            Effect.filterOrFail(
+              (order) => order === null || (order.isbn === request.isbn && order.price.currency === order.shipping.currency),
+              (order) => new MalformedSellerResponse({ operation: "lookupOrder", detail: `order ${order?.orderId} is for ${order?.isbn}, not ${request.isbn}, or in mixed currencies` })
+            ),
             Effect.map(Option.fromNullable),
             Effect.withSpan("SellerClient.lookupOrder", { attributes })
           )
@@ -282,15 +287,8 @@ const fromPromises = (operations: Operations): EffectOperations => {
   }
 }
 
-/** Anything an adapter throws, as a seller error. Unknown throws may hide a processed request. */
-export const toSellerError = (operation: Operation, cause: unknown): SellerError => {
-  if (isSellerError(cause)) return cause
-  if (hasSellerErrorTag(cause)) {
-    const decoded = Schema.decodeUnknownOption(SellerError)(cause)
-    if (Option.isSome(decoded)) return decoded.value
-  }
-  return new SellerUnavailable({ operation, reason: "adapter_error", detail: describeCause(cause), mayHaveBeenProcessed: true })
-}
+/** Anything an adapter throws, as a seller error (see `SellerError.fromUnknown`). */
+export const toSellerError = fromUnknown
 
 const describeCause = (cause: unknown): string =>
   cause instanceof Error ? `${cause.name}: ${cause.message}` : typeof cause === "string" ? cause : JSON.stringify(cause) ?? String(cause)

@@ -10,7 +10,7 @@
  * - {@link OutcomeUnknown}: a purchase that may have reached the seller, with no answer. Never
  *   guessed: resolve it by retrying with the same idempotency key or by an order lookup.
  */
-import { Schema } from "effect"
+import { Option, Schema } from "effect"
 import { Operation } from "./Contract.js"
 import { Money } from "./Money.js"
 
@@ -129,3 +129,18 @@ export const isRetryable = (error: SellerError): boolean => error.retryable
 export const encode = Schema.encodeSync(SellerError)
 /** Decodes what {@link encode} produced. */
 export const decode = Schema.decodeUnknownSync(SellerError)
+
+/**
+ * Anything an adapter throws, as a seller error: taxonomy errors (or their serialised form)
+ * pass through; anything else is an `adapter_error` that may have been processed — so a
+ * purchase that threw is treated as outcome unknown, never as a clean failure.
+ */
+export const fromUnknown = (operation: Operation, cause: unknown): SellerError => {
+  if (isSellerError(cause)) return cause
+  if (hasSellerErrorTag(cause)) {
+    const decoded = Schema.decodeUnknownOption(SellerError)(cause)
+    if (Option.isSome(decoded)) return decoded.value
+  }
+  const detail = cause instanceof Error ? `${cause.name}: ${cause.message}` : typeof cause === "string" ? cause : (JSON.stringify(cause) ?? String(cause))
+  return new SellerUnavailable({ operation, reason: "adapter_error", detail, mayHaveBeenProcessed: true })
+}
