@@ -1,0 +1,263 @@
+/**
+ * The quote fan-out: every eligible seller's answer for an ISBN within a deadline, without ever
+ * breaking a seller's limits. Eligible = active, circuit not open, budget available now (a
+ * seller without budget is skipped, never waited for). Answers are cached per (ISBN, seller)
+ * for less than the quote's validity; concurrent requests for one ISBN share one fan-out
+ * (single-flight, across processes with Redis); batch-capable sellers get batched calls.
+ * `quotes` never fails: every seller's fate is an outcome in the result.
+ */
+import { Contract, type Isbn, type Money, type SellerClient } from "@bookbroker/adapter-sdk"
+import { Clock, Context, Effect, Layer, Option, Schema } from "effect"
+import { makeBatcher, type ItemResult } from "./internal/batcher.js"
+import { callSeller } from "./internal/sellerCall.js"
+import { SellerStats } from "./internal/sellerStats.js"
+import { type Seller, SellerDirectory } from "./SellerDirectory.js"
+import { SellerPool } from "./SellerPool.js"
+import { SharedState } from "./SharedState.js"
+
+export type OutcomeStatus =
+  /** The seller offered the book. */
+  | "offer"
+  /** The seller answered: out of stock or not carried. */
+  | "unavailable"
+  /** The call failed (see `reason`). */
+  | "error"
+  /** Not asked: circuit open, no rate budget, seller backing off, or a broken config. */
+  | "skipped"
+  /** Still out when the deadline hit. */
+  | "deadline"
+  /** Answered in another currency than the request's. */
+  | "excluded"
+
+export interface SellerOutcome {
+  readonly sellerId: string
+  readonly sellerName: string
+  readonly status: OutcomeStatus
+  /** Why, in a word or two: `out_of_stock`, `timeout`, `rate_limited`, `circuit_open`, … */
+  readonly reason?: string
+  readonly cached: boolean
+  readonly latencyMillis: number
+}
+
+export interface RankedOffer {
+  readonly sellerId: string
+  readonly sellerName: string
+  readonly offer: Contract.Offer
+  readonly total: Money.Money
+  /** 0..1, this process's recent success rate with the seller; breaks ties. */
+  readonly reliability: number
+  readonly cached: boolean
+}
+
+export interface OfferBook {
+  readonly isbn: Isbn.Isbn13
+  readonly currency: string
+  /** Cheapest total first, ties by reliability. */
+  readonly offers: ReadonlyArray<RankedOffer>
+  readonly outcomes: ReadonlyArray<SellerOutcome>
+  /** This request waited for another request's fan-out instead of starting one. */
+  readonly coalesced: boolean
+  readonly durationMillis: number
+}
+
+export interface QuoteOptions {
+  readonly currency: string
+  /** Overrides the engine's deadline for this request. */
+  readonly deadlineMillis?: number
+  /** Only these sellers (e.g. the purchase pipeline re-quoting); default every active seller. */
+  readonly sellerIds?: ReadonlyArray<string>
+}
+
+export interface QuoteEngineOptions {
+  /** Global deadline for one fan-out; default 10 s. */
+  readonly deadlineMillis?: number
+  /** Use cached answers; default true. */
+  readonly cache?: boolean
+  /** Longest a cached answer lives (always shorter than the quote's own validity); default 30 s. */
+  readonly cacheTtlMillis?: number
+  /** How long "out of stock" / "not carried" is remembered; default 30 s. */
+  readonly unavailableTtlMillis?: number
+  /** Concurrent requests for one ISBN share one fan-out; default true. */
+  readonly coalesce?: boolean
+  /** How long batch-capable sellers' requests are gathered; default 5 ms. */
+  readonly batchWindowMillis?: number
+}
+
+export interface QuoteEngineService {
+  readonly quotes: (isbn: Isbn.Isbn13, options: QuoteOptions) => Effect.Effect<OfferBook>
+}
+
+export class QuoteEngine extends Context.Tag("@bookbroker/engine/QuoteEngine")<QuoteEngine, QuoteEngineService>() {}
+
+interface Entry {
+  readonly seller: Seller
+  readonly client: SellerClient.SellerClient
+}
+
+interface Answer {
+  readonly answer: Contract.QuoteResult
+  readonly cached: boolean
+  readonly latencyMillis: number
+}
+
+const encodeAnswer = Schema.encodeSync(Contract.QuoteResult)
+const decodeAnswer = Schema.decodeUnknownOption(Schema.parseJson(Contract.QuoteResult))
+
+export const make = (options: QuoteEngineOptions = {}) =>
+  Effect.gen(function* () {
+    const directory = yield* SellerDirectory
+    const pool = yield* SellerPool
+    const state = yield* SharedState
+    const scope = yield* Effect.scope
+    const stats = new SellerStats()
+    const deadlineDefault = options.deadlineMillis ?? 10_000
+    const useCache = options.cache ?? true
+    const coalesce = options.coalesce ?? true
+    const cacheTtl = options.cacheTtlMillis ?? 30_000
+    const unavailableTtl = options.unavailableTtlMillis ?? 30_000
+    const call = (client: SellerClient.SellerClient, isbns: ReadonlyArray<Isbn.Isbn13>) => callSeller(state, stats, client, isbns)
+    const batcher = makeBatcher(options.batchWindowMillis ?? 5, call, scope)
+
+    const ask = (entry: Entry, isbn: Isbn.Isbn13): Effect.Effect<ItemResult> =>
+      entry.client.capabilities.batchQuotes !== null
+        ? batcher.quote(entry.client, isbn)
+        : Effect.map(call(entry.client, [isbn]), (result) =>
+            result._tag === "Answered" ? { _tag: "Answered", answer: result.answers[0]!, latencyMillis: result.latencyMillis } : result
+          )
+
+    const ttlFor = (answer: Contract.QuoteResult, now: number): number =>
+      answer instanceof Contract.Offer ? Math.min(cacheTtl, Math.floor((answer.expiresAt.getTime() - now) * 0.8)) : unavailableTtl
+
+    const readCache = (isbn: Isbn.Isbn13, entries: ReadonlyArray<Entry>, answers: Map<string, Answer>) =>
+      Effect.gen(function* () {
+        if (entries.length === 0) return
+        const values = yield* state.getQuotes(isbn, entries.map((entry) => entry.seller.id))
+        values.forEach((value, index) => {
+          if (value === undefined) return
+          const decoded = decodeAnswer(value)
+          if (Option.isSome(decoded)) answers.set(entries[index]!.seller.id, { answer: decoded.value, cached: true, latencyMillis: 0 })
+        })
+      })
+
+    /** Asks every entry in parallel until the deadline; records answers and outcomes as they come. */
+    const fanOut = (isbn: Isbn.Isbn13, entries: ReadonlyArray<Entry>, deadlineAt: number, answers: Map<string, Answer>, outcomes: Map<string, SellerOutcome>) =>
+      Effect.gen(function* () {
+        const fresh: Array<{ sellerId: string; answer: Contract.QuoteResult }> = []
+        const one = (entry: Entry) =>
+          Effect.map(ask(entry, isbn), (result) => {
+            const base = { sellerId: entry.seller.id, sellerName: entry.seller.name, cached: false }
+            switch (result._tag) {
+              case "Answered":
+                answers.set(entry.seller.id, { answer: result.answer, cached: false, latencyMillis: result.latencyMillis })
+                fresh.push({ sellerId: entry.seller.id, answer: result.answer })
+                return
+              case "Failed":
+                outcomes.set(entry.seller.id, {
+                  ...base,
+                  status: "error",
+                  reason: result.error._tag === "SellerRejected" || result.error._tag === "SellerUnavailable" ? result.error.reason : result.error._tag,
+                  latencyMillis: result.latencyMillis
+                })
+                return
+              case "Denied":
+                outcomes.set(entry.seller.id, { ...base, status: "skipped", reason: result.reason, latencyMillis: 0 })
+                return
+            }
+          })
+        const now = yield* Clock.currentTimeMillis
+        yield* Effect.forEach(entries, one, { concurrency: "unbounded", discard: true }).pipe(
+          Effect.timeoutOption(Math.max(0, deadlineAt - now))
+        )
+        const end = yield* Clock.currentTimeMillis
+        if (fresh.length > 0 && (useCache || coalesce)) {
+          yield* state.putQuotes(
+            isbn,
+            fresh.map(({ sellerId, answer }) => ({ sellerId, value: JSON.stringify(encodeAnswer(answer)), ttlMillis: ttlFor(answer, end) }))
+          )
+        }
+      })
+
+    const quotes = (isbn: Isbn.Isbn13, request: QuoteOptions): Effect.Effect<OfferBook> =>
+      Effect.gen(function* () {
+        const started = yield* Clock.currentTimeMillis
+        const deadlineAt = started + (request.deadlineMillis ?? deadlineDefault)
+        const answers = new Map<string, Answer>()
+        const outcomes = new Map<string, SellerOutcome>()
+
+        const active = yield* directory.active
+        const wanted = request.sellerIds === undefined ? active : active.filter((seller) => request.sellerIds!.includes(seller.id))
+        const entries: Array<Entry> = []
+        for (const seller of wanted) {
+          const client = yield* Effect.either(pool.client(seller))
+          if (client._tag === "Right") entries.push({ seller, client: client.right })
+          else outcomes.set(seller.id, { sellerId: seller.id, sellerName: seller.name, status: "skipped", reason: "invalid_config", cached: false, latencyMillis: 0 })
+        }
+
+        if (useCache) yield* readCache(isbn, entries, answers)
+        const pending = () => entries.filter((entry) => !answers.has(entry.seller.id) && !outcomes.has(entry.seller.id))
+        let coalesced = false
+        if (pending().length > 0) {
+          const shared = coalesce && request.sellerIds === undefined
+          const leadership = shared ? yield* state.lead(`quotes:${isbn}`, deadlineAt - started + 1_000) : Option.none()
+          if (!shared || Option.isSome(leadership)) {
+            yield* fanOut(isbn, pending(), deadlineAt, answers, outcomes).pipe(
+              Effect.ensuring(Option.isSome(leadership) ? state.finish(leadership.value) : Effect.void)
+            )
+          } else {
+            coalesced = true
+            const waited = yield* state.awaitLeader(`quotes:${isbn}`, Math.max(0, deadlineAt - (yield* Clock.currentTimeMillis)))
+            yield* readCache(isbn, pending(), answers)
+            for (const entry of pending()) {
+              outcomes.set(entry.seller.id, {
+                sellerId: entry.seller.id,
+                sellerName: entry.seller.name,
+                status: waited === "finished" ? "error" : "deadline",
+                reason: waited === "finished" ? "no_answer_in_shared_fan_out" : "deadline",
+                cached: false,
+                latencyMillis: 0
+              })
+            }
+          }
+        }
+        for (const entry of pending()) {
+          outcomes.set(entry.seller.id, { sellerId: entry.seller.id, sellerName: entry.seller.name, status: "deadline", reason: "deadline", cached: false, latencyMillis: deadlineAt - started })
+        }
+
+        const offers: Array<RankedOffer> = []
+        const byId = new Map(entries.map((entry) => [entry.seller.id, entry.seller]))
+        for (const [sellerId, { answer, cached, latencyMillis }] of answers) {
+          const seller = byId.get(sellerId)!
+          const base = { sellerId, sellerName: seller.name, cached, latencyMillis }
+          if (!(answer instanceof Contract.Offer)) {
+            outcomes.set(sellerId, { ...base, status: "unavailable", reason: answer.reason })
+          } else if (answer.price.currency !== request.currency) {
+            outcomes.set(sellerId, { ...base, status: "excluded", reason: `currency ${answer.price.currency}` })
+          } else {
+            outcomes.set(sellerId, { ...base, status: "offer" })
+            offers.push({ sellerId, sellerName: seller.name, offer: answer, total: answer.total, reliability: stats.get(sellerId).reliability, cached })
+          }
+        }
+        offers.sort(
+          (a, b) =>
+            a.total.amount - b.total.amount ||
+            b.reliability - a.reliability ||
+            stats.get(a.sellerId).latencyMillis - stats.get(b.sellerId).latencyMillis ||
+            a.sellerId.localeCompare(b.sellerId)
+        )
+        return {
+          isbn,
+          currency: request.currency,
+          offers,
+          outcomes: entries.map((entry) => outcomes.get(entry.seller.id)!).concat(
+            [...outcomes.values()].filter((outcome) => !byId.has(outcome.sellerId))
+          ),
+          coalesced,
+          durationMillis: (yield* Clock.currentTimeMillis) - started
+        }
+      }).pipe(Effect.withSpan("QuoteEngine.quotes", { attributes: { isbn, currency: request.currency } }))
+
+    return { quotes } satisfies QuoteEngineService
+  })
+
+export const layer = (options: QuoteEngineOptions = {}): Layer.Layer<QuoteEngine, never, SellerDirectory | SellerPool | SharedState> =>
+  Layer.scoped(QuoteEngine, make(options))

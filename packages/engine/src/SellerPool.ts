@@ -1,0 +1,65 @@
+/**
+ * Ready-to-call `SellerClient`s for directory sellers, built once per seller version (a config
+ * or credentials change builds a new one) on one shared undici connection pool with keep-alive.
+ */
+import { SellerClient } from "@bookbroker/adapter-sdk"
+import { Context, Effect, Layer } from "effect"
+import { Agent } from "undici"
+import { AdapterRegistry } from "./AdapterRegistry.js"
+import type { Seller } from "./SellerDirectory.js"
+
+export interface SellerPoolService {
+  /** The client for a seller, or why it can't be built (unknown kind, config the adapter refuses). */
+  readonly client: (seller: Seller) => Effect.Effect<SellerClient.SellerClient, SellerClient.InvalidSellerConfig>
+}
+
+export class SellerPool extends Context.Tag("@bookbroker/engine/SellerPool")<SellerPool, SellerPoolService>() {}
+
+export interface SellerPoolOptions {
+  /** Keep-alive connections per seller origin; default 32. */
+  readonly connectionsPerOrigin?: number
+}
+
+export const make = (options: SellerPoolOptions = {}) =>
+  Effect.gen(function* () {
+    const registry = yield* AdapterRegistry
+    const dispatcher = yield* Effect.acquireRelease(
+      Effect.sync(
+        () =>
+          new Agent({
+            connections: options.connectionsPerOrigin ?? 32,
+            keepAliveTimeout: 10_000,
+            keepAliveMaxTimeout: 60_000,
+            pipelining: 1
+          })
+      ),
+      (agent) => Effect.promise(() => agent.close())
+    )
+    const clients = new Map<string, { readonly version: number; readonly client: SellerClient.SellerClient }>()
+    const service: SellerPoolService = {
+      client: (seller) => {
+        const version = seller.updatedAt.getTime()
+        const cached = clients.get(seller.id)
+        if (cached !== undefined && cached.version === version) return Effect.succeed(cached.client)
+        return registry.get(seller.kind).pipe(
+          Effect.mapError(
+            (error) => new SellerClient.InvalidSellerConfig({ sellerId: seller.id, kind: seller.kind, detail: error.message })
+          ),
+          Effect.flatMap((adapter) =>
+            SellerClient.make(adapter, {
+              sellerId: seller.id,
+              config: seller.config,
+              credentials: seller.credentials,
+              limits: seller.limits,
+              dispatcher
+            })
+          ),
+          Effect.tap((client) => Effect.sync(() => clients.set(seller.id, { version, client })))
+        )
+      }
+    }
+    return service
+  })
+
+export const layer = (options: SellerPoolOptions = {}): Layer.Layer<SellerPool, never, AdapterRegistry> =>
+  Layer.scoped(SellerPool, make(options))

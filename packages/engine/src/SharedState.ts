@@ -1,0 +1,121 @@
+/**
+ * State every bookbroker process must agree on: per-seller admission (circuit breaker, the
+ * seller's own back-off, rate limit, concurrency permits), the quote cache and single-flight
+ * leadership. Two implementations behind this one service: Redis (`layerRedis`, many
+ * processes; Lua scripts on Redis `TIME`, so clocks don't matter) and in-process
+ * (`layerMemory`, the embedded single-process mode). Both pass one contract test suite.
+ *
+ * Methods never fail: shared state is infrastructure. The Redis implementation, when Redis is
+ * unreachable, says so loudly and falls back to in-process limits divided by the expected
+ * number of processes — never to unlimited.
+ */
+import { Context, type Effect, Layer, type Option } from "effect"
+import { makeMemoryState } from "./internal/memoryState.js"
+import { makeRedisState, type RedisStateOptions } from "./internal/redisState.js"
+
+export type { RedisStateOptions } from "./internal/redisState.js"
+
+/** The limits admission enforces for one seller (the SDK's `Limits`). */
+export interface AdmissionLimits {
+  readonly requestsPerSecond: number
+  readonly burst: number
+  readonly maxConcurrency: number
+  /** The seller's call timeout; a permit expires a little after it, so a crashed process cannot leak it. */
+  readonly timeoutMillis: number
+}
+
+export type DenialReason =
+  /** The circuit is open (or half-open with its one probe already out). */
+  | "circuit_open"
+  /** The seller told us to wait (429 / Retry-After / RateLimit). */
+  | "backoff"
+  /** No rate budget now. */
+  | "rate_limited"
+  /** All concurrency permits are taken. */
+  | "concurrency"
+
+export type Admission =
+  | {
+      readonly _tag: "Admitted"
+      /** Give it back with `complete`. */
+      readonly permit: string
+      /** This call is the half-open circuit's single probe. */
+      readonly probe: boolean
+    }
+  | { readonly _tag: "Denied"; readonly reason: DenialReason; readonly retryAfterMillis: number }
+
+/** `cancelled`: we stopped waiting (deadline); the permit goes back and the circuit learns nothing. */
+export type CallOutcome = "success" | "failure" | "cancelled"
+
+export interface CircuitSnapshot {
+  readonly state: "closed" | "open" | "half_open"
+  readonly consecutiveFailures: number
+  /** When an open circuit lets a probe through (epoch ms); 0 when closed. */
+  readonly openUntil: number
+}
+
+export interface CircuitOptions {
+  /** Consecutive failures that open the circuit. */
+  readonly failureThreshold: number
+  /** How long an open circuit refuses calls before one probe may try. */
+  readonly openMillis: number
+}
+
+export const defaultCircuitOptions: CircuitOptions = { failureThreshold: 5, openMillis: 30_000 }
+
+/** How long a 429 halves a seller's rate after its Retry-After has passed. */
+export const slowdownMillis = 60_000
+
+export interface CacheEntry {
+  readonly sellerId: string
+  /** Serialised answer. */
+  readonly value: string
+  readonly ttlMillis: number
+}
+
+export interface Leadership {
+  readonly key: string
+  readonly token: string
+}
+
+export interface SharedStateService {
+  /**
+   * One atomic decision for a call to a seller: circuit, back-off, rate (takes a token),
+   * concurrency (takes a permit). Never waits.
+   */
+  readonly admit: (sellerId: string, limits: AdmissionLimits) => Effect.Effect<Admission>
+  /** Returns the permit and records the outcome for the circuit breaker. */
+  readonly complete: (sellerId: string, permit: string, outcome: CallOutcome, probe: boolean) => Effect.Effect<void>
+  /**
+   * The seller asked us to slow down: no process calls it for `millis`, then at half its rate
+   * for {@link slowdownMillis}.
+   */
+  readonly backoff: (sellerId: string, millis: number) => Effect.Effect<void>
+  readonly circuit: (sellerId: string) => Effect.Effect<CircuitSnapshot>
+
+  /** Cached answers for one ISBN from the given sellers, in order; `undefined` where none. */
+  readonly getQuotes: (isbn: string, sellerIds: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<string | undefined>>
+  readonly putQuotes: (isbn: string, entries: ReadonlyArray<CacheEntry>) => Effect.Effect<void>
+
+  /** Becomes the leader for `key` for at most `ttlMillis`, or `None` when another holds it. */
+  readonly lead: (key: string, ttlMillis: number) => Effect.Effect<Option.Option<Leadership>>
+  /** Gives leadership up and wakes everyone waiting on the key. */
+  readonly finish: (leadership: Leadership) => Effect.Effect<void>
+  /** Waits until the key's leader finishes (or leadership expires), at most `maxWaitMillis`. */
+  readonly awaitLeader: (key: string, maxWaitMillis: number) => Effect.Effect<"finished" | "timed_out">
+}
+
+export class SharedState extends Context.Tag("@bookbroker/engine/SharedState")<SharedState, SharedStateService>() {}
+
+/** In-process shared state for the embedded single-process mode. */
+export const layerMemory = (options: Partial<CircuitOptions> & { readonly maxCacheEntries?: number } = {}): Layer.Layer<SharedState> =>
+  Layer.sync(SharedState, () =>
+    makeMemoryState({
+      circuit: { ...defaultCircuitOptions, ...options },
+      ...(options.maxCacheEntries === undefined ? {} : { maxCacheEntries: options.maxCacheEntries })
+    })
+  )
+
+/** Redis-backed shared state for several processes (see `RedisStateOptions`). */
+export const layerRedis = (options: RedisStateOptions): Layer.Layer<SharedState> =>
+  Layer.scoped(SharedState, makeRedisState(options))

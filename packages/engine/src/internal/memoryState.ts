@@ -1,0 +1,179 @@
+/**
+ * In-process shared state: the same semantics as the Redis scripts, on the Effect clock (so
+ * tests can drive it with TestClock). Used by the embedded mode and as the Redis fallback.
+ */
+import { Clock, Deferred, Effect, Option } from "effect"
+import type {
+  Admission,
+  AdmissionLimits,
+  CacheEntry,
+  CircuitOptions,
+  CircuitSnapshot,
+  Leadership,
+  SharedStateService
+} from "../SharedState.js"
+import { slowdownMillis } from "../SharedState.js"
+
+interface SellerState {
+  circuit: "closed" | "open"
+  failures: number
+  openUntil: number
+  probeUntil: number
+  backoffUntil: number
+  slowUntil: number
+  /** GCRA theoretical arrival time. */
+  tat: number
+  permits: Map<string, number>
+}
+
+export interface MemoryStateOptions {
+  readonly circuit: CircuitOptions
+  /** Upper bound on cached answers; the oldest go first. */
+  readonly maxCacheEntries?: number
+}
+
+export const makeMemoryState = (options: MemoryStateOptions): SharedStateService => {
+  const sellers = new Map<string, SellerState>()
+  const cache = new Map<string, { value: string; expiresAt: number }>()
+  const leaders = new Map<string, { token: string; expiresAt: number; done: Deferred.Deferred<void> }>()
+  const maxCacheEntries = options.maxCacheEntries ?? 200_000
+  let sequence = 0
+
+  const seller = (id: string): SellerState => {
+    let state = sellers.get(id)
+    if (state === undefined) {
+      state = { circuit: "closed", failures: 0, openUntil: 0, probeUntil: 0, backoffUntil: 0, slowUntil: 0, tat: 0, permits: new Map() }
+      sellers.set(id, state)
+    }
+    return state
+  }
+
+  const admitAt = (now: number, id: string, limits: AdmissionLimits): Admission => {
+    const state = seller(id)
+    let probe = false
+    if (state.circuit === "open") {
+      if (now < state.openUntil) return { _tag: "Denied", reason: "circuit_open", retryAfterMillis: state.openUntil - now }
+      if (state.probeUntil > now) return { _tag: "Denied", reason: "circuit_open", retryAfterMillis: state.probeUntil - now }
+      probe = true
+    }
+    if (state.backoffUntil > now) return { _tag: "Denied", reason: "backoff", retryAfterMillis: state.backoffUntil - now }
+    const rate = state.slowUntil > now ? limits.requestsPerSecond / 2 : limits.requestsPerSecond
+    const interval = 1000 / rate
+    const tat = Math.max(state.tat, now)
+    const allowAt = tat + interval - limits.burst * interval
+    if (now < allowAt) return { _tag: "Denied", reason: "rate_limited", retryAfterMillis: Math.ceil(allowAt - now) }
+    for (const [permit, expiresAt] of state.permits) if (expiresAt <= now) state.permits.delete(permit)
+    if (state.permits.size >= limits.maxConcurrency) {
+      const soonest = Math.min(...state.permits.values())
+      return { _tag: "Denied", reason: "concurrency", retryAfterMillis: Math.max(1, soonest - now) }
+    }
+    sequence += 1
+    const permit = `p${sequence}`
+    state.permits.set(permit, now + permitTtl(limits))
+    state.tat = tat + interval
+    if (probe) state.probeUntil = now + permitTtl(limits)
+    return { _tag: "Admitted", permit, probe }
+  }
+
+  return {
+    admit: (id, limits) => Effect.map(Clock.currentTimeMillis, (now) => admitAt(now, id, limits)),
+
+    complete: (id, permit, outcome, probe) =>
+      Effect.map(Clock.currentTimeMillis, (now) => {
+        const state = seller(id)
+        state.permits.delete(permit)
+        if (outcome === "cancelled") {
+          if (probe) state.probeUntil = 0
+          return
+        }
+        if (outcome === "success") {
+          if (probe || state.circuit === "open") {
+            state.circuit = "closed"
+            state.openUntil = 0
+            state.probeUntil = 0
+          }
+          state.failures = 0
+          return
+        }
+        state.failures += 1
+        if (probe || (state.circuit === "closed" && state.failures >= options.circuit.failureThreshold)) {
+          state.circuit = "open"
+          state.openUntil = now + options.circuit.openMillis
+          state.probeUntil = 0
+        }
+      }),
+
+    backoff: (id, millis) =>
+      Effect.map(Clock.currentTimeMillis, (now) => {
+        const state = seller(id)
+        state.backoffUntil = Math.max(state.backoffUntil, now + millis)
+        state.slowUntil = Math.max(state.slowUntil, now + millis + slowdownMillis)
+      }),
+
+    circuit: (id) =>
+      Effect.map(Clock.currentTimeMillis, (now): CircuitSnapshot => {
+        const state = seller(id)
+        if (state.circuit === "closed") return { state: "closed", consecutiveFailures: state.failures, openUntil: 0 }
+        return { state: now < state.openUntil ? "open" : "half_open", consecutiveFailures: state.failures, openUntil: state.openUntil }
+      }),
+
+    getQuotes: (isbn, sellerIds) =>
+      Effect.map(Clock.currentTimeMillis, (now) =>
+        sellerIds.map((id) => {
+          const key = `${isbn}:${id}`
+          const entry = cache.get(key)
+          if (entry === undefined) return undefined
+          if (entry.expiresAt <= now) {
+            cache.delete(key)
+            return undefined
+          }
+          return entry.value
+        })
+      ),
+
+    putQuotes: (isbn, entries: ReadonlyArray<CacheEntry>) =>
+      Effect.map(Clock.currentTimeMillis, (now) => {
+        for (const entry of entries) {
+          if (entry.ttlMillis <= 0) continue
+          const key = `${isbn}:${entry.sellerId}`
+          cache.delete(key)
+          cache.set(key, { value: entry.value, expiresAt: now + entry.ttlMillis })
+        }
+        // Maps iterate in insertion order: the first keys are the oldest writes.
+        while (cache.size > maxCacheEntries) cache.delete(cache.keys().next().value!)
+      }),
+
+    lead: (key, ttlMillis) =>
+      Effect.gen(function* () {
+        const now = yield* Clock.currentTimeMillis
+        const current = leaders.get(key)
+        if (current !== undefined && current.expiresAt > now) return Option.none<Leadership>()
+        if (current !== undefined) yield* Deferred.succeed(current.done, undefined)
+        sequence += 1
+        const token = `t${sequence}`
+        leaders.set(key, { token, expiresAt: now + ttlMillis, done: yield* Deferred.make<void>() })
+        return Option.some({ key, token })
+      }),
+
+    finish: (leadership) =>
+      Effect.suspend(() => {
+        const current = leaders.get(leadership.key)
+        if (current === undefined || current.token !== leadership.token) return Effect.void
+        leaders.delete(leadership.key)
+        return Deferred.succeed(current.done, undefined)
+      }),
+
+    awaitLeader: (key, maxWaitMillis) =>
+      Effect.gen(function* () {
+        const now = yield* Clock.currentTimeMillis
+        const current = leaders.get(key)
+        if (current === undefined) return "finished" as const
+        const wait = Math.min(maxWaitMillis, Math.max(0, current.expiresAt - now))
+        const finished = yield* Deferred.await(current.done).pipe(Effect.timeout(wait), Effect.option)
+        return Option.isSome(finished) || current.expiresAt <= (yield* Clock.currentTimeMillis) ? ("finished" as const) : ("timed_out" as const)
+      })
+  }
+}
+
+/** A permit outlives the call's timeout by a margin, then expires on its own. */
+export const permitTtl = (limits: AdmissionLimits): number => limits.timeoutMillis + 2_000

@@ -1,0 +1,44 @@
+/**
+ * A fleet of simulated sellers over real HTTP on 127.0.0.1, one server (origin) each, speaking
+ * the reference seller API — for engine tests, demos and load runs.
+ */
+import { referenceSellerHandlers, SellerSimulator, serveHandlers, type HandlerServer, type ReferenceSellerOptions, type SellerSimulatorOptions } from "@bookbroker/adapter-sdk/testing"
+import { Effect, type Scope } from "effect"
+
+export interface SimulatedSellerSpec extends SellerSimulatorOptions {
+  readonly name: string
+  readonly mode?: ReferenceSellerOptions["mode"]
+  readonly batch?: boolean
+}
+
+export interface RunningSeller {
+  readonly name: string
+  readonly simulator: SellerSimulator
+  readonly server: HandlerServer
+  readonly apiKey: string
+  /** Reference adapter config pointing at this seller. */
+  readonly config: { readonly baseUrl: string; readonly currency: string; readonly mode: "hold" | "atomic"; readonly batch: boolean }
+}
+
+export const startSellers = (specs: ReadonlyArray<SimulatedSellerSpec>): Effect.Effect<ReadonlyArray<RunningSeller>, never, Scope.Scope> =>
+  Effect.forEach(specs, (spec) =>
+    Effect.gen(function* () {
+      const apiKey = spec.apiKey ?? `${spec.name}-key`
+      const simulator = new SellerSimulator({ ...spec, apiKey })
+      const server = yield* Effect.acquireRelease(
+        Effect.promise(() =>
+          serveHandlers(referenceSellerHandlers(simulator, { mode: spec.mode ?? "hold", batch: spec.batch ?? false }), {
+            onClose: () => simulator.close()
+          })
+        ),
+        (server) => Effect.promise(() => server.close())
+      )
+      return {
+        name: spec.name,
+        simulator,
+        server,
+        apiKey,
+        config: { baseUrl: server.url, currency: simulator.currency, mode: spec.mode ?? "hold", batch: spec.batch ?? false }
+      }
+    })
+  )

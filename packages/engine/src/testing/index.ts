@@ -1,0 +1,3 @@
+/** `@bookbroker/engine/testing`: real throw-away databases and simulated seller fleets for tests. */
+export * as SimulatedSellers from "./SimulatedSellers.js"
+export * as TestDatabase from "./TestDatabase.js"

@@ -1,0 +1,90 @@
+import { referenceAdapter } from "@bookbroker/adapter-reference"
+import { describe, expect, it } from "@effect/vitest"
+import { SqlClient } from "@effect/sql"
+import { Effect, Layer, Redacted } from "effect"
+import * as AdapterRegistry from "../src/AdapterRegistry.js"
+import * as SecretBox from "../src/SecretBox.js"
+import { SellerDirectory, layer as directoryLayer } from "../src/SellerDirectory.js"
+import { TestDatabase } from "../src/testing/index.js"
+
+const TestLayer = directoryLayer({ refreshMillis: 60_000 }).pipe(
+  Layer.provideMerge(Layer.mergeAll(SecretBox.layer(Redacted.make(SecretBox.generateKey())), AdapterRegistry.layer([referenceAdapter]))),
+  Layer.provideMerge(TestDatabase.layer)
+)
+
+const config = { baseUrl: "http://127.0.0.1:9", currency: "EUR" }
+
+describe("SellerDirectory", () => {
+  it.layer(TestLayer, { timeout: 60_000 })((it) => {
+    it.effect("registers a seller with sealed credentials and reads it back", () =>
+      Effect.gen(function* () {
+        const directory = yield* SellerDirectory
+        const seller = yield* directory.register({
+          name: "Paper Moon",
+          kind: "reference",
+          config,
+          credentials: { apiKey: "pm-secret-key" },
+          limits: { requestsPerSecond: 5 }
+        })
+        expect(seller.status).toBe("pending")
+        expect(seller.adapterVersion).toBe(referenceAdapter.version)
+        expect(Redacted.value(seller.credentials["apiKey"]!)).toBe("pm-secret-key")
+        expect(String(seller.credentials["apiKey"])).not.toContain("pm-secret-key")
+        const sql = yield* SqlClient.SqlClient
+        const [raw] = yield* sql<{ credentials: Buffer; config: unknown }>`SELECT credentials, config FROM sellers WHERE id = ${seller.id}`
+        expect(raw!.credentials.toString("latin1")).not.toContain("pm-secret-key")
+        expect(raw!.config).toEqual(config)
+        const again = yield* directory.get(seller.id)
+        expect(again.limits).toEqual({ requestsPerSecond: 5 })
+      })
+    )
+
+    it.effect("refuses unknown kinds, invalid configs, missing credentials and duplicate names, storing nothing", () =>
+      Effect.gen(function* () {
+        const directory = yield* SellerDirectory
+        const sql = yield* SqlClient.SqlClient
+        const before = (yield* sql<{ n: string }>`SELECT count(*)::text AS n FROM sellers`)[0]!.n
+        const unknownKind = yield* Effect.flip(directory.register({ name: "X", kind: "carrier-pigeon", config }))
+        expect(unknownKind._tag).toBe("UnknownAdapterKind")
+        expect(unknownKind.message).toMatch(/installed: reference/)
+        const badConfig = yield* Effect.flip(
+          directory.register({ name: "Y", kind: "reference", config: { baseUrl: "nope", currency: "EUR" }, credentials: { apiKey: "k" } })
+        )
+        expect(badConfig._tag).toBe("InvalidSellerConfig")
+        expect(badConfig.message).toMatch(/baseUrl/)
+        const noCredentials = yield* Effect.flip(directory.register({ name: "Z", kind: "reference", config }))
+        expect(noCredentials.message).toMatch(/missing credentials: apiKey/)
+        expect((yield* sql<{ n: string }>`SELECT count(*)::text AS n FROM sellers`)[0]!.n).toBe(before)
+        yield* directory.register({ name: "Twin", kind: "reference", config, credentials: { apiKey: "k" } })
+        const duplicate = yield* Effect.flip(directory.register({ name: "twin", kind: "reference", config, credentials: { apiKey: "k" } }))
+        expect(duplicate._tag).toBe("DuplicateSellerName")
+      })
+    )
+
+    it.effect("activates, disables and updates; the active snapshot follows local writes", () =>
+      Effect.gen(function* () {
+        const directory = yield* SellerDirectory
+        const seller = yield* directory.register({ name: "Book Barn", kind: "reference", config, credentials: { apiKey: "k1" } })
+        expect((yield* directory.active).map((s) => s.id)).not.toContain(seller.id)
+        yield* directory.setStatus(seller.id, "active")
+        expect((yield* directory.active).map((s) => s.id)).toContain(seller.id)
+        const updated = yield* directory.update(seller.id, { limits: { burst: 3 }, credentials: { apiKey: "k2" } })
+        expect(updated.limits).toEqual({ burst: 3 })
+        expect(Redacted.value(updated.credentials["apiKey"]!)).toBe("k2")
+        const invalid = yield* Effect.flip(directory.update(seller.id, { limits: { requestsPerSecond: -1 } }))
+        expect(invalid._tag).toBe("InvalidSellerConfig")
+        yield* directory.setStatus(seller.id, "disabled")
+        expect((yield* directory.active).map((s) => s.id)).not.toContain(seller.id)
+        expect((yield* directory.list({ status: "disabled" })).map((s) => s.id)).toContain(seller.id)
+      })
+    )
+
+    it.effect("answers SellerNotFound for unknown and malformed ids", () =>
+      Effect.gen(function* () {
+        const directory = yield* SellerDirectory
+        expect((yield* Effect.flip(directory.get("00000000-0000-0000-0000-000000000000")))._tag).toBe("SellerNotFound")
+        expect((yield* Effect.flip(directory.get("robert'); drop table sellers;--")))._tag).toBe("SellerNotFound")
+      })
+    )
+  })
+})

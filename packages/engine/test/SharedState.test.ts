@@ -1,0 +1,509 @@
+/**
+ * One contract for both SharedState implementations: in-process and Redis (a real Redis at
+ * 127.0.0.1:6379). Time really passes (`it.live`), because the Redis scripts read Redis `TIME`.
+ */
+import { afterAll, describe, expect, it } from "@effect/vitest"
+import { randomUUID } from "node:crypto"
+import { Clock, Context, Effect, Fiber, Layer, Logger, LogLevel, Option } from "effect"
+import { Redis } from "ioredis"
+import type { Admission, AdmissionLimits } from "../src/SharedState.js"
+import * as SharedState from "../src/SharedState.js"
+import { permitTtl } from "../src/internal/memoryState.js"
+
+const circuit = { failureThreshold: 3, openMillis: 300 }
+const redisUrl = "redis://127.0.0.1:6379"
+
+const limits = (overrides: Partial<AdmissionLimits> = {}): AdmissionLimits => ({
+  requestsPerSecond: 1_000,
+  burst: 1_000,
+  maxConcurrency: 100,
+  timeoutMillis: 1_000,
+  ...overrides
+})
+
+const seller = () => `seller-${randomUUID()}`
+
+const admitted = (admission: Admission) => {
+  if (admission._tag !== "Admitted") throw new Error(`expected Admitted, got ${JSON.stringify(admission)}`)
+  return admission
+}
+
+const denied = (admission: Admission) => {
+  if (admission._tag !== "Denied") throw new Error(`expected Denied, got ${JSON.stringify(admission)}`)
+  return admission
+}
+
+const elapsed = <A, E, R>(self: Effect.Effect<A, E, R>) =>
+  Effect.gen(function* () {
+    const start = yield* Clock.currentTimeMillis
+    const value = yield* self
+    return [value, (yield* Clock.currentTimeMillis) - start] as const
+  })
+
+const contract = (name: string, makeLayer: () => Layer.Layer<SharedState.SharedState>) =>
+  describe(name, () => {
+    const test = (title: string, body: (state: SharedState.SharedStateService) => Effect.Effect<void>, timeout?: number) =>
+      it.live(
+        title,
+        () => {
+          // Nothing may be logged at error level: for Redis, that would mean the fallback answered.
+          const errors: Array<unknown> = []
+          const capture = Logger.make(({ logLevel, message }) => {
+            if (LogLevel.greaterThanEqual(logLevel, LogLevel.Error)) errors.push(message)
+          })
+          return Effect.flatMap(SharedState.SharedState, body).pipe(
+            Effect.provide(makeLayer()),
+            Effect.zipRight(Effect.sync(() => expect(errors).toEqual([]))),
+            Effect.provide(Logger.replace(Logger.defaultLogger, capture))
+          )
+        },
+        timeout
+      )
+
+    test("rate limit: a burst, then one call per interval", (state) =>
+      Effect.gen(function* () {
+        const id = seller()
+        const l = limits({ requestsPerSecond: 5, burst: 3 })
+        for (let i = 0; i < 3; i++) admitted(yield* state.admit(id, l))
+        const fourth = denied(yield* state.admit(id, l))
+        expect(fourth.reason).toBe("rate_limited")
+        expect(fourth.retryAfterMillis).toBeGreaterThan(0)
+        expect(fourth.retryAfterMillis).toBeLessThanOrEqual(200)
+        yield* Effect.sleep(220)
+        admitted(yield* state.admit(id, l))
+        // That one took the token that had come back: none is left.
+        expect(denied(yield* state.admit(id, l)).reason).toBe("rate_limited")
+      }))
+
+    test("concurrency: permits run out and come back with complete", (state) =>
+      Effect.gen(function* () {
+        const id = seller()
+        const l = limits({ maxConcurrency: 2 })
+        const first = admitted(yield* state.admit(id, l))
+        admitted(yield* state.admit(id, l))
+        const third = denied(yield* state.admit(id, l))
+        expect(third.reason).toBe("concurrency")
+        expect(third.retryAfterMillis).toBeGreaterThan(0)
+        expect(third.retryAfterMillis).toBeLessThanOrEqual(permitTtl(l))
+        expect(first.probe).toBe(false)
+        yield* state.complete(id, first.permit, "success", false)
+        admitted(yield* state.admit(id, l))
+        expect(denied(yield* state.admit(id, l)).reason).toBe("concurrency")
+        // Completing an unknown permit changes nothing.
+        yield* state.complete(id, "no-such-permit", "success", false)
+        expect(denied(yield* state.admit(id, l)).reason).toBe("concurrency")
+      }))
+
+    test(
+      "concurrency: a permit that is never completed expires after permitTtl",
+      (state) =>
+        Effect.gen(function* () {
+          const id = seller()
+          const l = limits({ maxConcurrency: 2, timeoutMillis: 50 })
+          expect(permitTtl(l)).toBe(2_050)
+          admitted(yield* state.admit(id, l))
+          yield* Effect.sleep(1_000)
+          // A younger permit: the older one must expire on its own, not with the whole set.
+          admitted(yield* state.admit(id, l))
+          yield* Effect.sleep(500)
+          const still = denied(yield* state.admit(id, l))
+          expect(still.reason).toBe("concurrency")
+          // The older permit's expiry: about 550 ms away.
+          expect(still.retryAfterMillis).toBeGreaterThan(300)
+          expect(still.retryAfterMillis).toBeLessThanOrEqual(650)
+          yield* Effect.sleep(700)
+          admitted(yield* state.admit(id, l))
+          // The younger one still holds.
+          expect(denied(yield* state.admit(id, l)).reason).toBe("concurrency")
+        }),
+      10_000
+    )
+
+    test("cancelled: the permit comes back, the circuit learns nothing, a cancelled probe lets another probe go", (state) =>
+      Effect.gen(function* () {
+        const id = seller()
+        const l = limits({ maxConcurrency: 1 })
+        const first = admitted(yield* state.admit(id, l))
+        yield* state.complete(id, first.permit, "cancelled", false)
+        const second = admitted(yield* state.admit(id, l))
+        yield* state.complete(id, second.permit, "failure", false)
+        for (let i = 0; i < 4; i++) {
+          const a = admitted(yield* state.admit(id, l))
+          yield* state.complete(id, a.permit, "cancelled", false)
+        }
+        expect((yield* state.circuit(id)).consecutiveFailures).toBe(1)
+        for (let i = 0; i < 2; i++) {
+          const a = admitted(yield* state.admit(id, l))
+          yield* state.complete(id, a.permit, "failure", false)
+        }
+        expect((yield* state.circuit(id)).state).toBe("open")
+        yield* Effect.sleep(circuit.openMillis + 50)
+        const probe = admitted(yield* state.admit(id, l))
+        expect(probe.probe).toBe(true)
+        expect(denied(yield* state.admit(id, l)).reason).toBe("circuit_open")
+        yield* state.complete(id, probe.permit, "cancelled", true)
+        const again = admitted(yield* state.admit(id, l))
+        expect(again.probe).toBe(true)
+      }))
+
+    test("circuit: opens after the threshold, one probe, closes on its success", (state) =>
+      Effect.gen(function* () {
+        const id = seller()
+        const l = limits()
+        expect(yield* state.circuit(id)).toEqual({ state: "closed", consecutiveFailures: 0, openUntil: 0 })
+        for (let i = 0; i < 3; i++) {
+          const a = admitted(yield* state.admit(id, l))
+          yield* state.complete(id, a.permit, "failure", false)
+        }
+        const open = yield* state.circuit(id)
+        expect(open.state).toBe("open")
+        expect(open.consecutiveFailures).toBe(3)
+        expect(open.openUntil).toBeGreaterThan(0)
+        const refused = denied(yield* state.admit(id, l))
+        expect(refused.reason).toBe("circuit_open")
+        expect(refused.retryAfterMillis).toBeGreaterThan(0)
+        expect(refused.retryAfterMillis).toBeLessThanOrEqual(300)
+
+        yield* Effect.sleep(350)
+        expect((yield* state.circuit(id)).state).toBe("half_open")
+        const racers = yield* Effect.all(
+          Array.from({ length: 6 }, () => state.admit(id, l)),
+          { concurrency: "unbounded" }
+        )
+        const probes = racers.filter((a) => a._tag === "Admitted")
+        expect(probes).toHaveLength(1)
+        const probe = admitted(probes[0]!)
+        expect(probe.probe).toBe(true)
+        for (const a of racers) if (a._tag === "Denied") expect(a.reason).toBe("circuit_open")
+        // Still half-open while the probe is out, and still refusing.
+        expect((yield* state.circuit(id)).state).toBe("half_open")
+        expect(denied(yield* state.admit(id, l)).reason).toBe("circuit_open")
+
+        yield* state.complete(id, probe.permit, "success", true)
+        expect(yield* state.circuit(id)).toEqual({ state: "closed", consecutiveFailures: 0, openUntil: 0 })
+        const after = admitted(yield* state.admit(id, l))
+        expect(after.probe).toBe(false)
+        admitted(yield* state.admit(id, l))
+      }))
+
+    test("circuit: a failed probe opens the circuit again", (state) =>
+      Effect.gen(function* () {
+        const id = seller()
+        const l = limits()
+        for (let i = 0; i < 3; i++) {
+          const a = admitted(yield* state.admit(id, l))
+          yield* state.complete(id, a.permit, "failure", false)
+        }
+        const firstOpen = yield* state.circuit(id)
+        yield* Effect.sleep(350)
+        const probe = admitted(yield* state.admit(id, l))
+        expect(probe.probe).toBe(true)
+        yield* state.complete(id, probe.permit, "failure", true)
+        const reopened = yield* state.circuit(id)
+        expect(reopened.state).toBe("open")
+        expect(reopened.consecutiveFailures).toBe(4)
+        expect(reopened.openUntil).toBeGreaterThan(firstOpen.openUntil)
+        const refused = denied(yield* state.admit(id, l))
+        expect(refused.reason).toBe("circuit_open")
+        expect(refused.retryAfterMillis).toBeGreaterThan(200)
+        // And after another open period, another single probe.
+        yield* Effect.sleep(350)
+        expect(admitted(yield* state.admit(id, l)).probe).toBe(true)
+        expect(denied(yield* state.admit(id, l)).reason).toBe("circuit_open")
+      }))
+
+    test("circuit: a success resets the consecutive failure count", (state) =>
+      Effect.gen(function* () {
+        const id = seller()
+        const l = limits()
+        const run = (outcome: "success" | "failure") =>
+          Effect.flatMap(state.admit(id, l), (a) => state.complete(id, admitted(a).permit, outcome, false))
+        yield* run("failure")
+        yield* run("failure")
+        expect((yield* state.circuit(id)).consecutiveFailures).toBe(2)
+        yield* run("success")
+        expect((yield* state.circuit(id)).consecutiveFailures).toBe(0)
+        yield* run("failure")
+        yield* run("failure")
+        expect(yield* state.circuit(id)).toEqual({ state: "closed", consecutiveFailures: 2, openUntil: 0 })
+        admitted(yield* state.admit(id, l))
+        // The third in a row opens it.
+        yield* run("failure")
+        expect((yield* state.circuit(id)).state).toBe("open")
+      }))
+
+    test("backoff: refuses for its duration (the longer one wins), then halves the rate", (state) =>
+      Effect.gen(function* () {
+        const slowed = seller()
+        const control = seller()
+        // Interval 200 ms normally, 400 ms while slowed; burst 1.
+        const l = limits({ requestsPerSecond: 5, burst: 1 })
+        yield* state.backoff(slowed, 300)
+        yield* state.backoff(slowed, 50)
+        const refused = denied(yield* state.admit(slowed, l))
+        expect(refused.reason).toBe("backoff")
+        expect(refused.retryAfterMillis).toBeGreaterThan(200)
+        expect(refused.retryAfterMillis).toBeLessThanOrEqual(300)
+        admitted(yield* state.admit(control, l))
+
+        yield* Effect.sleep(350)
+        admitted(yield* state.admit(slowed, l))
+        admitted(yield* state.admit(control, l))
+        yield* Effect.sleep(300)
+        // 300 ms later: past the normal interval, short of the halved rate's.
+        admitted(yield* state.admit(control, l))
+        const slow = denied(yield* state.admit(slowed, l))
+        expect(slow.reason).toBe("rate_limited")
+        expect(slow.retryAfterMillis).toBeGreaterThan(0)
+        // About 100 ms (400 - 300), give or take the calls in between.
+        expect(slow.retryAfterMillis).toBeLessThanOrEqual(150)
+      }))
+
+    test("quote cache: in order, undefined where missing, expires by TTL, ttl <= 0 not stored", (state) =>
+      Effect.gen(function* () {
+        const isbn = `978${randomUUID()}`
+        yield* state.putQuotes(isbn, [
+          { sellerId: "short", value: '{"price":1}', ttlMillis: 200 },
+          { sellerId: "long", value: '{"price":2}', ttlMillis: 5_000 },
+          { sellerId: "zero", value: '{"price":3}', ttlMillis: 0 },
+          { sellerId: "negative", value: '{"price":4}', ttlMillis: -10 }
+        ])
+        expect(yield* state.getQuotes(isbn, ["long", "missing", "short", "zero", "negative"])).toEqual([
+          '{"price":2}',
+          undefined,
+          '{"price":1}',
+          undefined,
+          undefined
+        ])
+        expect(yield* state.getQuotes(isbn, [])).toEqual([])
+        expect(yield* state.getQuotes(`978${randomUUID()}`, ["long"])).toEqual([undefined])
+        yield* Effect.sleep(300)
+        expect(yield* state.getQuotes(isbn, ["short", "long"])).toEqual([undefined, '{"price":2}'])
+        // A newer answer replaces the older one.
+        yield* state.putQuotes(isbn, [{ sellerId: "long", value: '{"price":5}', ttlMillis: 5_000 }])
+        expect(yield* state.getQuotes(isbn, ["long"])).toEqual(['{"price":5}'])
+      }))
+
+    test("single flight: one leader; waiters wake soon after finish; a stale token releases nothing", (state) =>
+      Effect.gen(function* () {
+        const key = `quote:${randomUUID()}`
+        expect(yield* state.awaitLeader(key, 1_000)).toBe("finished")
+        const leader = yield* state.lead(key, 5_000)
+        expect(Option.isSome(leader)).toBe(true)
+        expect(Option.isNone(yield* state.lead(key, 5_000))).toBe(true)
+        const waiter = yield* Effect.fork(elapsed(state.awaitLeader(key, 3_000)))
+        yield* Effect.sleep(100)
+        yield* state.finish(Option.getOrThrow(leader))
+        const [result, waited] = yield* Fiber.join(waiter)
+        expect(result).toBe("finished")
+        expect(waited).toBeGreaterThanOrEqual(90)
+        expect(waited).toBeLessThan(600)
+
+        const second = Option.getOrThrow(yield* state.lead(key, 5_000))
+        expect(second.token).not.toBe(Option.getOrThrow(leader).token)
+        // Finishing the old leadership again must not release the new one.
+        yield* state.finish(Option.getOrThrow(leader))
+        expect(Option.isNone(yield* state.lead(key, 5_000))).toBe(true)
+        yield* state.finish(second)
+        expect(Option.isSome(yield* state.lead(key, 5_000))).toBe(true)
+      }))
+
+    test("single flight: a waiter times out when the leader never finishes", (state) =>
+      Effect.gen(function* () {
+        const key = `quote:${randomUUID()}`
+        Option.getOrThrow(yield* state.lead(key, 5_000))
+        const [result, waited] = yield* elapsed(state.awaitLeader(key, 150))
+        expect(result).toBe("timed_out")
+        expect(waited).toBeGreaterThanOrEqual(140)
+        expect(waited).toBeLessThan(1_000)
+      }))
+
+    test("single flight: a lapsed leadership lets a new leader in and wakes waiters", (state) =>
+      Effect.gen(function* () {
+        const key = `quote:${randomUUID()}`
+        const first = Option.getOrThrow(yield* state.lead(key, 200))
+        const [result, waited] = yield* elapsed(state.awaitLeader(key, 3_000))
+        expect(result).toBe("finished")
+        expect(waited).toBeLessThan(1_000)
+        yield* Effect.sleep(50)
+        const next = Option.getOrThrow(yield* state.lead(key, 1_000))
+        expect(next.token).not.toBe(first.token)
+        expect(Option.isNone(yield* state.lead(key, 1_000))).toBe(true)
+      }))
+  })
+
+contract("SharedState.layerMemory", () => SharedState.layerMemory(circuit))
+
+/** Every Redis key prefix the tests used; their keys are deleted afterwards. */
+const prefixes: Array<string> = []
+const newPrefix = () => {
+  const prefix = `bbtest-${randomUUID()}`
+  prefixes.push(prefix)
+  return prefix
+}
+
+afterAll(async () => {
+  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 })
+  try {
+    await redis.connect()
+    for (const prefix of prefixes) {
+      const keys: Array<string> = []
+      for await (const batch of redis.scanStream({ match: `${prefix}:*`, count: 1_000 })) keys.push(...(batch as Array<string>))
+      if (keys.length > 0) await redis.del(...keys)
+    }
+  } finally {
+    redis.disconnect()
+  }
+})
+
+const testPrefix = newPrefix()
+contract("SharedState.layerRedis", () => SharedState.layerRedis({ url: redisUrl, keyPrefix: testPrefix, circuit }))
+
+const instance = (layer: Layer.Layer<SharedState.SharedState>) =>
+  Effect.map(Layer.build(layer), Context.get(SharedState.SharedState))
+
+describe("SharedState.layerRedis across processes", () => {
+  it.scopedLive("two instances share rate limit, permits and leadership", () =>
+    Effect.gen(function* () {
+      const options = { url: redisUrl, keyPrefix: newPrefix(), circuit }
+      const a = yield* instance(SharedState.layerRedis(options))
+      const b = yield* instance(SharedState.layerRedis(options))
+
+      const id = seller()
+      const rate = limits({ requestsPerSecond: 5, burst: 4 })
+      const answers = yield* Effect.all(
+        Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? a : b).admit(id, rate)),
+        { concurrency: "unbounded" }
+      )
+      expect(answers.filter((x) => x._tag === "Admitted")).toHaveLength(4)
+      for (const x of answers) if (x._tag === "Denied") expect(x.reason).toBe("rate_limited")
+
+      const other = seller()
+      const few = limits({ maxConcurrency: 3 })
+      const permits = yield* Effect.all(
+        Array.from({ length: 8 }, (_, i) => (i % 2 === 0 ? a : b).admit(other, few)),
+        { concurrency: "unbounded" }
+      )
+      const granted = permits.filter((x) => x._tag === "Admitted")
+      expect(granted).toHaveLength(3)
+      expect(new Set(granted.map((x) => x.permit)).size).toBe(3)
+      // A permit taken through one instance is returned through the other.
+      yield* b.complete(other, granted[0]!.permit, "success", false)
+      admitted(yield* a.admit(other, few))
+
+      // The circuit opened through one instance is open for the other.
+      const flaky = seller()
+      for (let i = 0; i < 3; i++) yield* b.complete(flaky, admitted(yield* a.admit(flaky, limits())).permit, "failure", false)
+      expect(denied(yield* b.admit(flaky, limits())).reason).toBe("circuit_open")
+
+      // Back-off told to one instance holds for the other.
+      const told = seller()
+      yield* a.backoff(told, 500)
+      expect(denied(yield* b.admit(told, limits())).reason).toBe("backoff")
+
+      // Quotes cached by one are read by the other.
+      const isbn = `978${randomUUID()}`
+      yield* a.putQuotes(isbn, [{ sellerId: "s", value: "v", ttlMillis: 5_000 }])
+      expect(yield* b.getQuotes(isbn, ["s"])).toEqual(["v"])
+
+      // Leadership taken by one: the other waits and is woken by its finish.
+      const key = `quote:${randomUUID()}`
+      const leader = Option.getOrThrow(yield* a.lead(key, 5_000))
+      expect(Option.isNone(yield* b.lead(key, 5_000))).toBe(true)
+      const waiter = yield* Effect.fork(elapsed(b.awaitLeader(key, 3_000)))
+      yield* Effect.sleep(100)
+      yield* a.finish(leader)
+      const [result, waited] = yield* Fiber.join(waiter)
+      expect(result).toBe("finished")
+      expect(waited).toBeLessThan(600)
+    }))
+
+  it.scopedLive("the finish notification alone wakes waiters in other instances", () =>
+    Effect.gen(function* () {
+      // Polling so slow that only the published notification can wake the waiters in time.
+      const options = { url: redisUrl, keyPrefix: newPrefix(), circuit, leaderPollMillis: 10_000 }
+      const a = yield* instance(SharedState.layerRedis(options))
+      const b = yield* instance(SharedState.layerRedis(options))
+      const key = `quote:${randomUUID()}`
+      const other = `quote:${randomUUID()}`
+      const leader = Option.getOrThrow(yield* a.lead(key, 5_000))
+      Option.getOrThrow(yield* a.lead(other, 5_000))
+      const waiters = yield* Effect.forEach([a, b, b], (s) => Effect.fork(elapsed(s.awaitLeader(key, 3_000))))
+      const bystander = yield* Effect.fork(b.awaitLeader(other, 1_000))
+      yield* Effect.sleep(100)
+      yield* a.finish(leader)
+      for (const waiter of waiters) {
+        const [result, waited] = yield* Fiber.join(waiter)
+        expect(result).toBe("finished")
+        expect(waited).toBeLessThan(1_000)
+      }
+      // Another key's finish woke no one else.
+      expect(yield* Fiber.join(bystander)).toBe("timed_out")
+    }))
+})
+
+describe("SharedState.layerRedis without Redis", () => {
+  it.live("falls back to in-process limits divided by the expected processes, logs loudly, never hangs", () => {
+    const logs: Array<{ level: string; message: string }> = []
+    const capture = Logger.make(({ logLevel, message }) => {
+      logs.push({ level: logLevel.label, message: Array.isArray(message) ? message.map(String).join(" ") : String(message) })
+    })
+    return Effect.gen(function* () {
+      const state = yield* SharedState.SharedState
+      const start = yield* Clock.currentTimeMillis
+
+      const id = seller()
+      const l = limits({ maxConcurrency: 8 })
+      const answers: Array<Admission> = []
+      for (let i = 0; i < 10; i++) answers.push(yield* state.admit(id, l))
+      const granted = answers.filter((a) => a._tag === "Admitted")
+      expect(granted).toHaveLength(2)
+      for (const a of answers) if (a._tag === "Denied") expect(a.reason).toBe("concurrency")
+      // Permits handed out by the fallback are returned to it.
+      yield* state.complete(id, granted[0]!.permit, "success", false)
+      admitted(yield* state.admit(id, l))
+      expect(denied(yield* state.admit(id, l)).reason).toBe("concurrency")
+
+      const rated = seller()
+      const rate = limits({ requestsPerSecond: 8, burst: 8 })
+      const rateAnswers = yield* Effect.all(Array.from({ length: 6 }, () => state.admit(rated, rate)))
+      expect(rateAnswers.filter((a) => a._tag === "Admitted")).toHaveLength(2)
+      expect(denied(rateAnswers[2]!).reason).toBe("rate_limited")
+      // 8 / 4 = 2 per second: the next token comes after about 500 ms.
+      expect(denied(rateAnswers[2]!).retryAfterMillis).toBeGreaterThan(400)
+
+      // The circuit breaker and back-off still work locally.
+      const flaky = seller()
+      for (let i = 0; i < 3; i++) yield* state.complete(flaky, admitted(yield* state.admit(flaky, limits())).permit, "failure", false)
+      expect((yield* state.circuit(flaky)).state).toBe("open")
+      const told = seller()
+      yield* state.backoff(told, 500)
+      expect(denied(yield* state.admit(told, limits())).reason).toBe("backoff")
+
+      // No cache, local single flight.
+      yield* state.putQuotes("9780000000000", [{ sellerId: "s", value: "v", ttlMillis: 5_000 }])
+      expect(yield* state.getQuotes("9780000000000", ["s", "t"])).toEqual([undefined, undefined])
+      const key = `quote:${randomUUID()}`
+      const leader = Option.getOrThrow(yield* state.lead(key, 5_000))
+      expect(Option.isNone(yield* state.lead(key, 5_000))).toBe(true)
+      expect(yield* state.awaitLeader(key, 50)).toBe("timed_out")
+      yield* state.finish(leader)
+      expect(Option.isSome(yield* state.lead(key, 5_000))).toBe(true)
+
+      expect((yield* Clock.currentTimeMillis) - start).toBeLessThan(1_000)
+
+      const errors = logs.filter((entry) => entry.level === "ERROR")
+      // Loud, but once per 10 s rather than once per call.
+      expect(errors).toHaveLength(1)
+      expect(errors[0]!.message).toMatch(/Redis unreachable/)
+      expect(errors[0]!.message).toContain("127.0.0.1:1")
+      expect(errors[0]!.message).toContain("divided by 4")
+      expect(logs.map((entry) => entry.message).join("\n")).not.toContain("secret")
+    }).pipe(
+      Effect.provide(
+        SharedState.layerRedis({ url: "redis://:secret@127.0.0.1:1", keyPrefix: `bbtest-${randomUUID()}`, circuit, expectedProcesses: 4 })
+      ),
+      Effect.provide(Logger.replace(Logger.defaultLogger, capture))
+    )
+  })
+})
