@@ -6,7 +6,7 @@
  * into the error taxonomy, and a span. A purchase that may have reached the seller and got no
  * clear answer always comes out as `OutcomeUnknown`.
  */
-import { Array as Arr, Duration, Effect, Option, ParseResult, Redacted, Schema } from "effect"
+import { Array as Arr, Duration, Effect, identity, Option, ParseResult, Redacted, Schema } from "effect"
 import type { Dispatcher } from "undici"
 import type { AnyAdapter, EffectOperations, Operations } from "./Adapter.js"
 import {
@@ -131,7 +131,8 @@ export const make = (adapter: AnyAdapter, options: MakeOptions): Effect.Effect<S
             yield* Effect.tryPromise({
               try: async () => adapter.definition._tag === "Promise" ? adapter.definition.create(context) : undefined!,
               catch: (cause) => invalid(`create() failed: ${describeCause(cause)}`)
-            })
+            }),
+            limits.timeoutMillis
           )
     if (capabilities.holds && operations.hold === undefined) {
       return yield* invalid("the adapter declares holds but has no hold operation")
@@ -159,29 +160,32 @@ const build = (
           new SellerUnavailable({ operation, reason: "adapter_error", detail: describeCause(defect), mayHaveBeenProcessed: true })
         )
       ),
-      Effect.timeoutFail({
-        duration: timeout,
-        onTimeout: () =>
-          new SellerUnavailable({
-            operation,
-            reason: "timeout",
-            detail: `no answer within ${limits.timeoutMillis} ms`,
-            mayHaveBeenProcessed: true
-          })
-      }),
+      // Promise-style operations time out inside their promise (a timer and an abort, far
+      // cheaper than racing a fiber on every seller call); Effect-style ones here.
+      adapter.definition._tag === "Promise"
+        ? identity
+        : Effect.timeoutFail({ duration: timeout, onTimeout: () => timedOut(operation, limits.timeoutMillis) }),
       Effect.flatMap(check),
       Effect.mapError((error) => (error._tag === "OutcomeUnknown" && operation !== "purchase" ? notPurchaseUnknown(operation, error) : error))
     )
 
-  const decode = <A, I>(operation: Operation, schema: Schema.Schema<A, I>) => (raw: unknown) =>
-    Schema.decodeUnknown(schema)(raw).pipe(
-      Effect.mapError(
-        (error) => new MalformedSellerResponse({ operation, detail: ParseResult.TreeFormatter.formatErrorSync(error) })
+  const decode = <A, I>(operation: Operation, schema: Schema.Schema<A, I>) => {
+    // Built once per schema: a decoder compiled per answer was the top cost of a seller call.
+    const decodeUnknown = Schema.decodeUnknown(schema)
+    return (raw: unknown) =>
+      decodeUnknown(raw).pipe(
+        Effect.mapError(
+          (error) => new MalformedSellerResponse({ operation, detail: ParseResult.TreeFormatter.formatErrorSync(error) })
+        )
       )
-    )
+  }
+  const decodeAnswers = decode("quote", QuoteAnswers)
+  const decodeHold = decode("hold", Hold)
+  const decodeOrder = decode("purchase", Order)
+  const decodeLookup = decode("lookupOrder", Schema.NullOr(Order))
 
   const quoteBatch = (isbns: ReadonlyArray<Isbn13>) =>
-    guard("quote", operations.quote({ isbns }), decode("quote", Schema.Array(QuoteResult))).pipe(
+    guard("quote", operations.quote({ isbns }), decodeAnswers).pipe(
       Effect.flatMap((answers) => matchAnswers(isbns, answers))
     )
 
@@ -196,44 +200,46 @@ const build = (
     quote: (isbns) =>
       Effect.forEach(Arr.chunksOf(Arr.dedupe(isbns), batchSize), quoteBatch).pipe(
         Effect.map(Arr.flatten),
-        Effect.withSpan("SellerClient.quote", { attributes: { ...attributes, "quote.isbns": isbns.length } })
+        Effect.withSpan("SellerClient.quote", { attributes: { ...attributes, "quote.isbns": isbns.length }, captureStackTrace: false })
       ),
     hold: (offer, quantity = 1) =>
       !capabilities.holds || operations.hold === undefined
         ? Effect.dieMessage(`seller ${sellerId} (${adapter.kind}) does not support holds`)
-        : guard("hold", operations.hold({ offer, quantity }), decode("hold", Hold)).pipe(
+        : guard("hold", operations.hold({ offer, quantity }), decodeHold).pipe(
             Effect.filterOrFail(
               (hold) => hold.isbn === offer.isbn && hold.price.currency === hold.shipping.currency,
               (hold) => new MalformedSellerResponse({ operation: "hold", detail: `hold ${hold.holdId} is for ${hold.isbn} in mixed currencies or not for ${offer.isbn}` })
             ),
-            Effect.withSpan("SellerClient.hold", { attributes })
+            Effect.withSpan("SellerClient.hold", { attributes, captureStackTrace: false })
           ),
     release: (hold) =>
       !capabilities.holds || operations.release === undefined
         ? Effect.void
-        : guard("release", operations.release({ hold }), () => Effect.void).pipe(Effect.withSpan("SellerClient.release", { attributes })),
+        : guard("release", operations.release({ hold }), () => Effect.void).pipe(Effect.withSpan("SellerClient.release", { attributes, captureStackTrace: false })),
     purchase: (request) =>
-      guard("purchase", operations.purchase(request), decode("purchase", Order)).pipe(
+      guard("purchase", operations.purchase(request), decodeOrder).pipe(
         Effect.filterOrFail(
           (order) => order.isbn === request.isbn && order.price.currency === order.shipping.currency,
           (order) => new MalformedSellerResponse({ operation: "purchase", detail: `order ${order.orderId} is for ${order.isbn}, not ${request.isbn}, or in mixed currencies` })
         ),
         Effect.mapError((error) => asPurchaseOutcome(request, error)),
-        Effect.withSpan("SellerClient.purchase", { attributes: { ...attributes, "purchase.idempotency_key": request.idempotencyKey } })
+        Effect.withSpan("SellerClient.purchase", { attributes: { ...attributes, "purchase.idempotency_key": request.idempotencyKey }, captureStackTrace: false })
       ),
     lookupOrder: (request) =>
       !capabilities.orderLookup || operations.lookupOrder === undefined
         ? Effect.dieMessage(`seller ${sellerId} (${adapter.kind}) does not support order lookup`)
-        : guard("lookupOrder", operations.lookupOrder(request), decode("lookupOrder", Schema.NullOr(Order))).pipe(
+        : guard("lookupOrder", operations.lookupOrder(request), decodeLookup).pipe(
             Effect.filterOrFail(
               (order) => order === null || (order.isbn === request.isbn && order.price.currency === order.shipping.currency),
               (order) => new MalformedSellerResponse({ operation: "lookupOrder", detail: `order ${order?.orderId} is for ${order?.isbn}, not ${request.isbn}, or in mixed currencies` })
             ),
             Effect.map(Option.fromNullable),
-            Effect.withSpan("SellerClient.lookupOrder", { attributes })
+            Effect.withSpan("SellerClient.lookupOrder", { attributes, captureStackTrace: false })
           )
   }
 }
+
+const QuoteAnswers = Schema.Array(QuoteResult)
 
 /** Pairs answers with the ISBNs asked for: unasked-for or duplicate answers break the contract; silence means not carried. */
 const matchAnswers = (isbns: ReadonlyArray<Isbn13>, answers: ReadonlyArray<QuoteResult>) => {
@@ -270,11 +276,43 @@ const asPurchaseOutcome = (request: PurchaseRequest, error: SellerError): Seller
 const notPurchaseUnknown = (operation: Operation, error: OutcomeUnknown) =>
   new SellerUnavailable({ operation, reason: "transport", detail: error.detail, mayHaveBeenProcessed: true })
 
-const fromPromises = (operations: Operations): EffectOperations => {
+const timedOut = (operation: Operation, timeoutMillis: number) =>
+  new SellerUnavailable({ operation, reason: "timeout", detail: `no answer within ${timeoutMillis} ms`, mayHaveBeenProcessed: true })
+
+const fromPromises = (operations: Operations, timeoutMillis: number): EffectOperations => {
   const lift =
     <Req, Out>(operation: Operation, run: (request: Req, options: { signal: AbortSignal }) => Promise<Out>) =>
     (request: Req) =>
-      Effect.tryPromise({ try: (signal) => run(request, { signal }), catch: (cause) => toSellerError(operation, cause) })
+      Effect.tryPromise({
+        try: (interrupted) =>
+          new Promise<Out>((resolve, reject) => {
+            const controller = new AbortController()
+            const abort = () => controller.abort(interrupted.reason)
+            interrupted.addEventListener("abort", abort, { once: true })
+            const timer = setTimeout(() => {
+              reject(timedOut(operation, timeoutMillis))
+              controller.abort(timedOut(operation, timeoutMillis))
+            }, timeoutMillis)
+            const settle = () => {
+              clearTimeout(timer)
+              interrupted.removeEventListener("abort", abort)
+            }
+            // An adapter that ignores its signal still loses the race against the timer.
+            Promise.resolve()
+              .then(() => run(request, { signal: controller.signal }))
+              .then(
+                (value) => {
+                  settle()
+                  resolve(value)
+                },
+                (error: unknown) => {
+                  settle()
+                  reject(error)
+                }
+              )
+          }),
+        catch: (cause) => toSellerError(operation, cause)
+      })
   const { hold, release, lookupOrder } = operations
   return {
     quote: lift("quote", (request, options) => operations.quote(request, options)),

@@ -50,4 +50,4 @@ export const callSeller = (
       stats.record(client.sellerId, true, latencyMillis)
       return { _tag: "Answered", answers: result.right, latencyMillis } as const
     })
-  ).pipe(Effect.withSpan("QuoteEngine.callSeller", { attributes: { "seller.id": client.sellerId, "quote.isbns": isbns.length } }))
+  )

@@ -1,0 +1,167 @@
+/**
+ * Quote fan-out benchmark, one run:
+ * 1. seller calls/s: raw undici vs the engine, against the same 200 sellers (a static
+ *    responder in another process, so the figure is the client's, not the simulator's);
+ * 2. 200-seller fan-out latency (sellers answering at once, so this is bookbroker's overhead);
+ * 3. seller calls per request at a Zipf workload, caching + coalescing on vs off, against the
+ *    full msw simulated sellers.
+ *
+ *   pnpm bench:quotes            (PostgreSQL on 127.0.0.1 needed for the seller directory)
+ */
+import { referenceAdapter } from "@bookbroker/adapter-reference"
+import type { Isbn } from "@bookbroker/adapter-sdk"
+import { generateIsbns, zipfSampler } from "@bookbroker/adapter-sdk/testing"
+import { AdapterRegistry, Database, QuoteEngine, SecretBox, SellerDirectory, SellerPool, SharedState } from "@bookbroker/engine"
+import { TestDatabase } from "@bookbroker/engine/testing"
+import { Effect, Layer, ManagedRuntime, Redacted } from "effect"
+import { parseArgs } from "node:util"
+import { Agent, request } from "undici"
+import { percentile, round, startFleet, type FleetSeller } from "./support.js"
+
+const { values } = parseArgs({
+  options: {
+    sellers: { type: "string", default: "200" },
+    catalog: { type: "string", default: "100000" },
+    seconds: { type: "string", default: "5" },
+    "zipf-requests": { type: "string", default: "400" }
+  }
+})
+const sellerCount = Number(values.sellers)
+const seconds = Number(values.seconds)
+const catalogSize = Number(values.catalog)
+
+let fleet = await startFleet({ sellers: sellerCount, catalog: catalogSize, coverage: 0.5, latency: 0, seed: 1, responder: "static" })
+const isbns = generateIsbns({ size: catalogSize, seed: 1 }) as ReadonlyArray<Isbn.Isbn13>
+const results: Record<string, unknown> = { sellers: sellerCount, catalog: catalogSize, node: process.version }
+
+// 1a. Raw undici: the floor for one process making seller calls.
+const raw = async (concurrency: number) => {
+  const agent = new Agent({ connections: 32, keepAliveTimeout: 10_000, pipelining: 1 })
+  let calls = 0
+  const until = Date.now() + seconds * 1000
+  const cpu = process.cpuUsage()
+  const started = performance.now()
+  const worker = async (offset: number) => {
+    let i = offset
+    while (Date.now() < until) {
+      const seller: FleetSeller = fleet.sellers[i % fleet.sellers.length]!
+      const isbn = isbns[(i * 7919) % isbns.length]!
+      const response = await request(`${seller.url}/api/v1/books/${isbn}/quote`, { dispatcher: agent, headers: { "x-api-key": seller.apiKey } })
+      await response.body.json().catch(() => undefined)
+      calls += 1
+      i += concurrency
+    }
+  }
+  await Promise.all(Array.from({ length: concurrency }, (_, offset) => worker(offset)))
+  const elapsed = (performance.now() - started) / 1000
+  const used = process.cpuUsage(cpu)
+  await agent.close()
+  return { callsPerSecond: round(calls / elapsed, 0), cpuMicrosPerCall: round((used.user + used.system) / calls, 0) }
+}
+results["raw"] = await raw(256)
+console.error("raw undici", results["raw"])
+
+// The engine, in this process, with its real directory in a throw-away database.
+const engineRuntime = (options: QuoteEngine.QuoteEngineOptions) =>
+  ManagedRuntime.make(
+    QuoteEngine.layer(options).pipe(
+      Layer.provideMerge(Layer.mergeAll(SellerDirectory.layer({ refreshMillis: 600_000 }), SellerPool.layer(), SharedState.layerMemory())),
+      Layer.provideMerge(Layer.mergeAll(SecretBox.layer(Redacted.make(SecretBox.generateKey())), AdapterRegistry.layer([referenceAdapter]))),
+      Layer.provideMerge(Layer.unwrapScoped(Effect.map(TestDatabase.scopedDatabase("bb_bench"), ({ url }) => Database.layer({ url }))))
+    )
+  )
+
+const registerFleet = Effect.gen(function* () {
+  const directory = yield* SellerDirectory.SellerDirectory
+  yield* Effect.forEach(
+    fleet.sellers,
+    (seller) =>
+      directory.register({
+        name: seller.name,
+        kind: "reference",
+        config: { baseUrl: seller.url, currency: "EUR" },
+        credentials: { apiKey: seller.apiKey },
+        limits: { requestsPerSecond: 1_000_000, burst: 1_000_000, maxConcurrency: 1_000, timeoutMillis: 3_000 },
+        status: "active"
+      }),
+    { concurrency: 16, discard: true }
+  )
+})
+
+// 1b + 2. Engine throughput and fan-out latency, no cache, no coalescing: every request asks every seller.
+{
+  const runtime = engineRuntime({ cache: false, coalesce: false })
+  await runtime.runPromise(registerFleet)
+  const quotes = (isbn: Isbn.Isbn13) => runtime.runPromise(Effect.flatMap(QuoteEngine.QuoteEngine, (engine) => engine.quotes(isbn, { currency: "EUR" })))
+  for (let i = 0; i < 20; i++) await quotes(isbns[i]!) // warm up connections and JIT
+
+  const latencies: Array<number> = []
+  for (let i = 0; i < 100; i++) {
+    const started = performance.now()
+    const book = await quotes(isbns[1000 + i]!)
+    latencies.push(performance.now() - started)
+    if (book.outcomes.length !== sellerCount) throw new Error(`expected ${sellerCount} outcomes, got ${book.outcomes.length}`)
+  }
+  latencies.sort((a, b) => a - b)
+  results["fanOutLatencyMillis"] = { p50: round(percentile(latencies, 50)), p99: round(percentile(latencies, 99)), max: round(latencies.at(-1)!) }
+  console.error("fan-out latency", results["fanOutLatencyMillis"])
+
+  const before = await fleet.stats()
+  const cpu = process.cpuUsage()
+  const started = performance.now()
+  const until = Date.now() + seconds * 1000
+  let requests = 0
+  const worker = async (offset: number) => {
+    let i = offset
+    while (Date.now() < until) {
+      await quotes(isbns[(2000 + i) % isbns.length]!)
+      requests += 1
+      i += 8
+    }
+  }
+  await Promise.all(Array.from({ length: 8 }, (_, offset) => worker(offset)))
+  const elapsed = (performance.now() - started) / 1000
+  const used = process.cpuUsage(cpu)
+  const calls = (await fleet.stats()).calls - before.calls
+  results["engine"] = {
+    callsPerSecond: round(calls / elapsed, 0),
+    fanOutsPerSecond: round(requests / elapsed, 1),
+    cpuMicrosPerCall: round((used.user + used.system) / calls, 0)
+  }
+  results["ratio"] = round((results["engine"] as { callsPerSecond: number }).callsPerSecond / (results["raw"] as { callsPerSecond: number }).callsPerSecond, 2)
+  console.error("engine", results["engine"], "ratio", results["ratio"])
+  await runtime.dispose()
+}
+
+// 3. Zipf workload: seller calls per request with caching + coalescing on vs off.
+fleet.stop()
+fleet = await startFleet({ sellers: sellerCount, catalog: catalogSize, coverage: 0.5, latency: 20, seed: 1, responder: "msw" })
+const zipf = async (on: boolean) => {
+  const runtime = engineRuntime({ cache: on, coalesce: on })
+  await runtime.runPromise(registerFleet)
+  const sample = zipfSampler(catalogSize, { seed: 3 })
+  const total = Number(values["zipf-requests"])
+  const before = await fleet.stats()
+  const started = performance.now()
+  let next = 0
+  const worker = async () => {
+    while (next < total) {
+      next += 1
+      await runtime.runPromise(Effect.flatMap(QuoteEngine.QuoteEngine, (engine) => engine.quotes(isbns[sample()]!, { currency: "EUR" })))
+    }
+  }
+  await Promise.all(Array.from({ length: 4 }, worker))
+  const elapsed = (performance.now() - started) / 1000
+  const calls = (await fleet.stats()).calls - before.calls
+  await runtime.dispose()
+  return { sellerCallsPerRequest: round(calls / total, 1), requestsPerSecond: round(total / elapsed, 0) }
+}
+results["zipfOff"] = await zipf(false)
+console.error("zipf off", results["zipfOff"])
+results["zipfOn"] = await zipf(true)
+console.error("zipf on", results["zipfOn"])
+results["rateViolations"] = (await fleet.stats()).rateViolations
+
+fleet.stop()
+console.log(JSON.stringify(results, null, 2))
+process.exit(0)
