@@ -1,0 +1,62 @@
+/**
+ * Workers take purchase requests from the PostgreSQL queue (`FOR UPDATE SKIP LOCKED`, under a
+ * lease with a fencing version) and run them through the pipeline. Any number of workers, in
+ * any number of processes, share one queue; a crashed or paused worker's lease expires and its
+ * requests are taken over.
+ */
+import { randomUUID } from "node:crypto"
+import { Context, Effect, Layer } from "effect"
+import { orDie } from "./internal/sql.js"
+import { PurchasePipeline, type RunResult } from "./PurchasePipeline.js"
+
+export interface WorkerOptions {
+  readonly workerId?: string
+  /** Requests processed at once. Default 32. */
+  readonly concurrency?: number
+  /** Sleep when the queue is empty. Default 100 ms. */
+  readonly pollMillis?: number
+}
+
+export interface PurchaseWorkerService {
+  readonly workerId: string
+  /** Claims up to `concurrency` runnable requests and runs them; returns what happened to each. */
+  readonly runOnce: Effect.Effect<ReadonlyArray<RunResult>>
+  /** Runs forever (until interrupted). */
+  readonly run: Effect.Effect<never>
+}
+
+export class PurchaseWorker extends Context.Tag("@bookbroker/engine/PurchaseWorker")<PurchaseWorker, PurchaseWorkerService>() {}
+
+export const make = (options: WorkerOptions = {}) =>
+  Effect.gen(function* () {
+    const pipeline = yield* PurchasePipeline
+    const workerId = options.workerId ?? `worker-${randomUUID().slice(0, 8)}`
+    const concurrency = options.concurrency ?? 32
+    const pollMillis = options.pollMillis ?? 100
+
+    const runOnce = Effect.gen(function* () {
+      const claimed = yield* orDie(pipeline.store.claim(workerId, pipeline.leaseMillis, concurrency))
+      return yield* Effect.forEach(claimed, (row) => pipeline.process(row, workerId), { concurrency: "unbounded" })
+    }).pipe(Effect.withSpan("PurchaseWorker.runOnce", { attributes: { worker: workerId } }))
+
+    const run = Effect.gen(function* () {
+      while (true) {
+        const results = yield* runOnce.pipe(
+          Effect.catchAllDefect((defect) => Effect.logError("purchase worker batch failed; continuing", defect).pipe(Effect.as([])))
+        )
+        if (results.length === 0) yield* Effect.sleep(pollMillis)
+      }
+    })
+
+    return { workerId, runOnce, run: run as Effect.Effect<never> } satisfies PurchaseWorkerService
+  })
+
+export const layer = (options: WorkerOptions = {}): Layer.Layer<PurchaseWorker, never, PurchasePipeline> =>
+  Layer.effect(PurchaseWorker, make(options))
+
+/** Runs a worker in the background for as long as the layer lives. */
+export const layerRunning = (options: WorkerOptions = {}): Layer.Layer<PurchaseWorker, never, PurchasePipeline> =>
+  Layer.scoped(
+    PurchaseWorker,
+    Effect.tap(make(options), (worker) => Effect.forkScoped(worker.run))
+  )

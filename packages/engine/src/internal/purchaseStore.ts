@@ -1,0 +1,287 @@
+/**
+ * SQL for the purchase state machine. Every write a worker makes goes through `fenced`: one
+ * transaction that first checks (and renews) the worker's lease on the request with its fencing
+ * version, so a worker that paused past its lease can't write over the one that took over.
+ */
+import { SqlClient, type SqlError } from "@effect/sql"
+import { Effect, Schema } from "effect"
+
+export const terminalStatuses = ["purchased", "price_not_met", "not_available", "failed"] as const
+export const activeStatuses = ["received", "authorized", "quoting", "deciding", "purchasing"] as const
+export const PurchaseStatus = Schema.Literal(...activeStatuses, ...terminalStatuses)
+export type PurchaseStatus = typeof PurchaseStatus.Type
+export type TerminalStatus = (typeof terminalStatuses)[number]
+export const isTerminal = (status: PurchaseStatus): status is TerminalStatus => (terminalStatuses as ReadonlyArray<string>).includes(status)
+
+export interface CustomerDetails {
+  readonly name: string
+  readonly email: string
+  readonly shipping_address: unknown
+}
+
+export interface CounterOffer {
+  readonly seller_id: string
+  readonly seller_name: string
+  readonly total: number
+  readonly currency: string
+  readonly expires_at: string
+}
+
+export interface RequestRow {
+  readonly id: string
+  readonly customer_id: string
+  readonly idempotency_key: string
+  readonly request_hash: string
+  readonly isbn: string
+  readonly currency: string
+  readonly original_max: string
+  readonly max_amount: string
+  readonly payment_token: string
+  readonly customer: CustomerDetails
+  readonly notify_url: string | null
+  readonly round: number
+  readonly status: PurchaseStatus
+  readonly reason: string | null
+  readonly final_amount: string | null
+  readonly seller_id: string | null
+  readonly order_id: string | null
+  readonly counter_offer: CounterOffer | null
+  readonly fence: string
+  readonly lease_owner: string | null
+  readonly next_run_at: Date
+  readonly created_at: Date
+  readonly updated_at: Date
+  readonly completed_at: Date | null
+}
+
+export type AttemptStatus = "pending" | "holding" | "held" | "purchasing" | "unknown" | "confirmed" | "failed"
+
+export interface AttemptRow {
+  readonly id: string
+  readonly request_id: string
+  readonly round: number
+  readonly seller_id: string
+  readonly seller_name: string
+  readonly rank: number
+  readonly idempotency_key: string
+  readonly status: AttemptStatus
+  readonly offer: unknown
+  readonly hold: unknown
+  readonly order_id: string | null
+  readonly order_total: string | null
+  readonly reason: string | null
+  readonly tries: number
+  readonly created_at: Date
+  readonly updated_at: Date
+}
+
+export type PaymentKind = "authorize" | "capture" | "void" | "refund"
+
+export interface PaymentOperationRow {
+  readonly id: string
+  readonly request_id: string
+  readonly kind: PaymentKind
+  readonly round: number
+  readonly idempotency_key: string
+  readonly amount: string
+  readonly currency: string
+  readonly status: "pending" | "succeeded" | "declined" | "rejected"
+  readonly provider_ref: string | null
+  readonly live: boolean
+  readonly detail: string | null
+  readonly tries: number
+}
+
+export interface QuoteRow {
+  readonly seller_id: string
+  readonly seller_name: string
+  readonly rank: number
+  readonly total: string
+  readonly currency: string
+  readonly offer: unknown
+}
+
+/** Another worker holds the request now: stop touching it. */
+export class LeaseLost extends Schema.TaggedError<LeaseLost>()("LeaseLost", { requestId: Schema.String }) {}
+
+export interface Lease {
+  readonly requestId: string
+  readonly worker: string
+  readonly fence: string
+  readonly leaseMillis: number
+}
+
+export const makeStore = Effect.gen(function* () {
+  const sql = yield* SqlClient.SqlClient
+
+  /** Runs `body` in a transaction after checking and renewing the lease. */
+  const fenced = <A, E, R>(lease: Lease, body: Effect.Effect<A, E, R>): Effect.Effect<A, E | LeaseLost | SqlError.SqlError, R> =>
+    sql.withTransaction(
+      Effect.gen(function* () {
+        const renewed = yield* sql`
+          UPDATE purchase_requests
+          SET lease_expires_at = now() + ${lease.leaseMillis} * interval '1 millisecond', updated_at = now()
+          WHERE id = ${lease.requestId} AND fence = ${lease.fence} AND lease_owner = ${lease.worker}
+          RETURNING id`
+        if (renewed.length === 0) return yield* new LeaseLost({ requestId: lease.requestId })
+        return yield* body
+      })
+    )
+
+  const transition = (lease: Lease, from: PurchaseStatus, to: PurchaseStatus, reason: string | null, changes: Partial<Record<string, unknown>> = {}) =>
+    Effect.gen(function* () {
+      const terminal = isTerminal(to)
+      yield* sql`
+        UPDATE purchase_requests SET
+          status = ${to},
+          reason = COALESCE(${reason}, reason),
+          final_amount = COALESCE(${(changes["final_amount"] as number | undefined) ?? null}::bigint, final_amount),
+          seller_id = COALESCE(${(changes["seller_id"] as string | undefined) ?? null}::uuid, seller_id),
+          order_id = COALESCE(${(changes["order_id"] as string | undefined) ?? null}, order_id),
+          counter_offer = COALESCE(${changes["counter_offer"] === undefined ? null : JSON.stringify(changes["counter_offer"])}::jsonb, counter_offer),
+          completed_at = ${terminal ? sql`now()` : sql`completed_at`},
+          next_run_at = now(),
+          lease_owner = ${terminal ? null : lease.worker},
+          lease_expires_at = ${terminal ? sql`NULL` : sql`lease_expires_at`}
+        WHERE id = ${lease.requestId}`
+      yield* sql`
+        INSERT INTO state_transitions (request_id, from_status, to_status, actor, reason)
+        VALUES (${lease.requestId}, ${from}, ${to}, ${lease.worker}, ${reason})`
+      if (terminal) {
+        const [row] = yield* sql<RequestRow>`SELECT * FROM purchase_requests WHERE id = ${lease.requestId}`
+        yield* sql`
+          INSERT INTO outbox (request_id, event, payload, notify_url)
+          VALUES (${lease.requestId}, ${`purchase_request.${to}`}, ${JSON.stringify(eventPayload(row!))}::jsonb, ${row!.notify_url})`
+      }
+    })
+
+  return {
+    sql,
+    fenced,
+    transition,
+
+    claim: (worker: string, leaseMillis: number, limit: number) =>
+      sql<RequestRow>`
+        WITH picked AS (
+          SELECT id FROM purchase_requests
+          WHERE status IN ('received', 'authorized', 'quoting', 'deciding', 'purchasing')
+            AND next_run_at <= now()
+            AND (lease_expires_at IS NULL OR lease_expires_at < now())
+          ORDER BY next_run_at
+          LIMIT ${limit}
+          FOR UPDATE SKIP LOCKED
+        )
+        UPDATE purchase_requests r
+        SET lease_owner = ${worker}, lease_expires_at = now() + ${leaseMillis} * interval '1 millisecond', fence = r.fence + 1
+        FROM picked WHERE r.id = picked.id
+        RETURNING r.*`,
+
+    /** Gives the request back, to be picked up again after `delayMillis`. */
+    park: (lease: Lease, delayMillis: number) =>
+      sql`
+        UPDATE purchase_requests
+        SET lease_owner = NULL, lease_expires_at = NULL, next_run_at = now() + ${delayMillis} * interval '1 millisecond'
+        WHERE id = ${lease.requestId} AND fence = ${lease.fence}`,
+
+    request: (id: string) => Effect.map(sql<RequestRow>`SELECT * FROM purchase_requests WHERE id = ${id}`, (rows) => rows[0]),
+
+    attempts: (id: string) => sql<AttemptRow>`SELECT * FROM purchase_attempts WHERE request_id = ${id} ORDER BY round, rank`,
+
+    payments: (id: string) => sql<PaymentOperationRow>`SELECT * FROM payment_operations WHERE request_id = ${id} ORDER BY id`,
+
+    quotes: (id: string, round: number) =>
+      sql<QuoteRow>`SELECT seller_id, seller_name, rank, total, currency, offer FROM purchase_quotes WHERE request_id = ${id} AND round = ${round} ORDER BY rank`,
+
+    /** The persisted intent of a payment call: created once per idempotency key, then reused. */
+    ensurePayment: (requestId: string, kind: PaymentKind, round: number, key: string, amount: number, currency: string) =>
+      Effect.gen(function* () {
+        yield* sql`
+          INSERT INTO payment_operations (request_id, kind, round, idempotency_key, amount, currency, status)
+          VALUES (${requestId}, ${kind}, ${round}, ${key}, ${amount}, ${currency}, 'pending')
+          ON CONFLICT (idempotency_key) DO NOTHING`
+        const [row] = yield* sql<PaymentOperationRow>`
+          UPDATE payment_operations SET tries = tries + 1, updated_at = now() WHERE idempotency_key = ${key} RETURNING *`
+        return row!
+      }),
+
+    settlePayment: (key: string, status: PaymentOperationRow["status"], providerRef: string | null, live: boolean, detail: string | null) =>
+      sql`
+        UPDATE payment_operations
+        SET status = ${status}, provider_ref = COALESCE(${providerRef}, provider_ref), live = ${live}, detail = ${detail}, updated_at = now()
+        WHERE idempotency_key = ${key}`,
+
+    /** The authorization that still holds money for the request, if any. */
+    liveAuthorization: (requestId: string) =>
+      Effect.map(
+        sql<PaymentOperationRow>`SELECT * FROM payment_operations WHERE request_id = ${requestId} AND kind = 'authorize' AND live`,
+        (rows) => rows[0]
+      ),
+
+    endAuthorization: (requestId: string) =>
+      sql`UPDATE payment_operations SET live = false, updated_at = now() WHERE request_id = ${requestId} AND kind = 'authorize' AND live`,
+
+    saveQuotes: (requestId: string, round: number, rows: ReadonlyArray<Omit<QuoteRow, "total"> & { readonly total: number }>) =>
+      Effect.gen(function* () {
+        yield* sql`DELETE FROM purchase_quotes WHERE request_id = ${requestId} AND round = ${round}`
+        if (rows.length === 0) return
+        yield* sql`INSERT INTO purchase_quotes ${sql.insert(
+          rows.map((row) => ({
+            request_id: requestId,
+            round,
+            seller_id: row.seller_id,
+            seller_name: row.seller_name,
+            rank: row.rank,
+            total: row.total,
+            currency: row.currency,
+            offer: JSON.stringify(row.offer)
+          }))
+        )}`
+      }),
+
+    createAttempts: (requestId: string, round: number, rows: ReadonlyArray<{ seller_id: string; seller_name: string; rank: number; offer: unknown }>): Effect.Effect<void, SqlError.SqlError> =>
+      rows.length === 0
+        ? Effect.void
+        : Effect.asVoid(sql`INSERT INTO purchase_attempts ${sql.insert(
+            rows.map((row) => ({
+              request_id: requestId,
+              round,
+              seller_id: row.seller_id,
+              seller_name: row.seller_name,
+              rank: row.rank,
+              idempotency_key: `${requestId}:${row.seller_id}`,
+              status: "pending",
+              offer: JSON.stringify(row.offer)
+            }))
+          )} ON CONFLICT (request_id, seller_id) DO NOTHING`),
+
+    updateAttempt: (
+      id: string,
+      status: AttemptStatus,
+      changes: { readonly hold?: unknown; readonly orderId?: string; readonly orderTotal?: number; readonly reason?: string; readonly tried?: boolean } = {}
+    ) =>
+      sql`
+        UPDATE purchase_attempts SET
+          status = ${status},
+          hold = COALESCE(${changes.hold === undefined ? null : JSON.stringify(changes.hold)}::jsonb, hold),
+          order_id = COALESCE(${changes.orderId ?? null}, order_id),
+          order_total = COALESCE(${changes.orderTotal ?? null}::bigint, order_total),
+          reason = ${changes.reason ?? null},
+          tries = tries + ${changes.tried === true ? 1 : 0},
+          updated_at = now()
+        WHERE id = ${id}`
+  }
+})
+
+export type PurchaseStore = Effect.Effect.Success<typeof makeStore>
+
+/** What a customer (and its webhook) sees of a finished request. */
+export const eventPayload = (row: RequestRow) => ({
+  id: row.id,
+  status: row.status,
+  isbn: row.isbn,
+  reason: row.reason,
+  final_price: row.final_amount === null ? null : { amount: Number(row.final_amount), currency: row.currency.trim() },
+  seller_id: row.seller_id,
+  order_id: row.order_id,
+  counter_offer: row.counter_offer
+})

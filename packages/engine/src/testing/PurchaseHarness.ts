@@ -1,0 +1,110 @@
+/**
+ * Everything a purchase needs, real and local: a throw-away PostgreSQL database, simulated
+ * sellers over HTTP, the in-process shared state, the sandbox payment ledger (with fault
+ * switches), the quote engine, the pipeline and workers — for engine, server and CLI tests.
+ */
+import { referenceAdapter } from "@bookbroker/adapter-reference"
+import type { Isbn } from "@bookbroker/adapter-sdk"
+import { Money } from "@bookbroker/adapter-sdk"
+import { SqlClient } from "@effect/sql"
+import { Context, Effect, Layer, Redacted, type Scope } from "effect"
+import * as AdapterRegistry from "../AdapterRegistry.js"
+import type * as PaymentGateway from "../PaymentGateway.js"
+import * as PurchasePipeline from "../PurchasePipeline.js"
+import * as Purchases from "../Purchases.js"
+import * as PurchaseWorker from "../PurchaseWorker.js"
+import * as QuoteEngine from "../QuoteEngine.js"
+import * as SandboxGateway from "../SandboxGateway.js"
+import * as SecretBox from "../SecretBox.js"
+import * as SellerDirectory from "../SellerDirectory.js"
+import * as SellerPool from "../SellerPool.js"
+import * as SharedState from "../SharedState.js"
+import * as SimulatedSellers from "./SimulatedSellers.js"
+import * as TestDatabase from "./TestDatabase.js"
+
+export interface HarnessOptions {
+  readonly pipeline?: PurchasePipeline.PipelineOptions
+  readonly quotes?: QuoteEngine.QuoteEngineOptions
+}
+
+/** The shared infrastructure (database, registry, secrets, payment ledger, directory). */
+export const infrastructure = (faults: SandboxGateway.SandboxFaults) =>
+  Layer.mergeAll(SellerDirectory.layer({ refreshMillis: 60_000 }), SandboxGateway.layer({ faults }), Purchases.layer).pipe(
+    Layer.provideMerge(Layer.mergeAll(SecretBox.layer(Redacted.make(SecretBox.generateKey())), AdapterRegistry.layer([referenceAdapter]))),
+    Layer.provideMerge(TestDatabase.layer)
+  )
+
+/** One "process" worth of engine: pool, shared state, quote engine, pipeline. */
+export const engine = (options: HarnessOptions = {}) =>
+  PurchasePipeline.layer({ leaseMillis: 2_000, maxBackoffMillis: 50, ...options.pipeline }).pipe(
+    Layer.provideMerge(QuoteEngine.layer({ cache: false, coalesce: false, deadlineMillis: 3_000, ...options.quotes })),
+    Layer.provideMerge(Layer.mergeAll(SellerPool.layer(), SharedState.layerMemory()))
+  )
+
+/** A worker over a pipeline built with its own options (e.g. one that crashes). */
+export const worker = (
+  workerId: string,
+  options: HarnessOptions = {}
+): Effect.Effect<PurchaseWorker.PurchaseWorkerService, never, Scope.Scope | SqlClient.SqlClient | SellerDirectory.SellerDirectory | PaymentGateway.PaymentGateway | AdapterRegistry.AdapterRegistry> =>
+  Effect.gen(function* () {
+    const context = yield* Layer.build(PurchaseWorker.layer({ workerId, concurrency: 8 }).pipe(Layer.provide(engine(options))))
+    return Context.get(context, PurchaseWorker.PurchaseWorker)
+  })
+
+/** Registers running simulated sellers as active reference sellers. */
+export const register = (sellers: ReadonlyArray<SimulatedSellers.RunningSeller>, limits: Record<string, number> = {}) =>
+  Effect.gen(function* () {
+    const directory = yield* SellerDirectory.SellerDirectory
+    return yield* Effect.forEach(sellers, (seller) =>
+      directory.register({
+        name: seller.name,
+        kind: "reference",
+        config: seller.config,
+        credentials: { apiKey: seller.apiKey },
+        limits: { requestsPerSecond: 1_000, burst: 1_000, timeoutMillis: 1_000, ...limits },
+        status: "active"
+      })
+    )
+  })
+
+export interface Submitted {
+  readonly id: string
+}
+
+let sequence = 0
+/** Submits a purchase for a test customer. */
+export const submit = (isbn: Isbn.Isbn13, maxMinor: number, options: { paymentToken?: string; customerId?: string; currency?: string } = {}) =>
+  Effect.gen(function* () {
+    const purchases = yield* Purchases.Purchases
+    sequence += 1
+    return yield* purchases.submit({
+      customerId: options.customerId ?? "customer-1",
+      idempotencyKey: `key-${Date.now()}-${sequence}`,
+      isbn,
+      maxPrice: Money.make(maxMinor, options.currency ?? "EUR"),
+      paymentToken: options.paymentToken ?? "tok_approve",
+      customer: { name: "Ada Reader", email: "ada@example.com", shippingAddress: { line1: "1 Book Lane", city: "Paris", country: "FR" } }
+    })
+  })
+
+/** Runs a worker until the request is terminal (or `maxRounds` claims passed). */
+export const runUntilDone = (worker: PurchaseWorker.PurchaseWorkerService, id: string, maxRounds = 200) =>
+  Effect.gen(function* () {
+    const purchases = yield* Purchases.Purchases
+    for (let round = 0; round < maxRounds; round++) {
+      const view = yield* purchases.get(id)
+      if (view.terminal) return view
+      const results = yield* worker.runOnce
+      if (results.length === 0) yield* Effect.sleep(20)
+    }
+    return yield* Effect.dieMessage(`request ${id} not terminal after ${maxRounds} rounds`)
+  })
+
+/** What the payment ledger holds for a request. */
+export const ledger = (requestId: string) =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql<{ id: string; status: string; authorized: string; captured: string }>`
+      SELECT id, status, authorized, captured FROM sandbox_payments WHERE request_id = ${requestId} ORDER BY created_at`
+  ).pipe(Effect.orDie)
+
+export { SimulatedSellers }
