@@ -24,7 +24,9 @@ import {
   type RequestRow,
   type TerminalStatus
 } from "./internal/purchaseStore.js"
+import { recordPurchaseOutcome } from "./Metrics.js"
 import { PaymentGateway, type PaymentGatewayService, PaymentUnavailable } from "./PaymentGateway.js"
+import * as PushedOffers from "./PushedOffers.js"
 import { QuoteEngine } from "./QuoteEngine.js"
 import { SellerDirectory } from "./SellerDirectory.js"
 import { SellerPool } from "./SellerPool.js"
@@ -162,12 +164,25 @@ export const make = (options: PipelineOptions = {}) =>
 
         const quote = Effect.gen(function* () {
           if (row.status === "authorized") yield* transition("quoting", null)
-          if (row.round > 0) {
-            // An accepted counter-offer buys from the offers already taken for the request.
+          if (row.round > 0 && row.counter_offer !== null) {
+            // An accepted counter-offer buys from the offers already taken for the request (a
+            // retried request has none: it quotes afresh, for its new round).
             yield* transition("deciding", null)
             return next
           }
-          const book = yield* quoteEngine.quotes(row.isbn as Isbn.Isbn13, { currency: row.currency.trim() })
+          const currency = row.currency.trim()
+          const book = yield* quoteEngine.quotes(row.isbn as Isbn.Isbn13, { currency })
+          // Prices sellers pushed are never bought from: those sellers are asked afresh.
+          const pushed = book.offers.filter((offer) => PushedOffers.isPushed(offer.offer))
+          const offers =
+            pushed.length === 0
+              ? book.offers
+              : [
+                  ...book.offers.filter((offer) => !PushedOffers.isPushed(offer.offer)),
+                  ...(yield* quoteEngine.quotes(row.isbn as Isbn.Isbn13, { currency, sellerIds: pushed.map((offer) => offer.sellerId), cache: false })).offers.filter(
+                    (offer) => !PushedOffers.isPushed(offer.offer)
+                  )
+                ].sort((a, b) => a.total.amount - b.total.amount)
           yield* crash("quote", row.id)
           yield* store.fenced(
             lease,
@@ -175,7 +190,7 @@ export const make = (options: PipelineOptions = {}) =>
               store.saveQuotes(
                 row.id,
                 row.round,
-                book.offers.map((offer, rank) => ({
+                offers.map((offer, rank) => ({
                   seller_id: offer.sellerId,
                   seller_name: offer.sellerName,
                   rank,
@@ -184,7 +199,7 @@ export const make = (options: PipelineOptions = {}) =>
                   offer: encodeOffer(offer.offer)
                 }))
               ),
-              store.transition(lease, row.status, "deciding", `${book.offers.length} offers from ${book.outcomes.length} sellers`)
+              store.transition(lease, row.status, "deciding", `${offers.length} offers from ${book.outcomes.length} sellers`)
             )
           )
           yield* refresh
@@ -192,7 +207,8 @@ export const make = (options: PipelineOptions = {}) =>
         })
 
         const decide = Effect.gen(function* () {
-          const quotes = yield* store.quotes(row.id, 0)
+          // Round 0's offers for an accepted counter-offer, the round's own otherwise.
+          const quotes = yield* store.quotes(row.id, row.counter_offer !== null ? 0 : row.round)
           const max = Number(row.max_amount)
           const within = quotes.filter((quote) => Number(quote.total) <= max)
           if (quotes.length === 0) return yield* finish("not_available", "no_offers")
@@ -372,6 +388,7 @@ export const make = (options: PipelineOptions = {}) =>
       store,
       process: (claimed, worker) =>
         run(claimed, { requestId: claimed.id, worker, fence: claimed.fence, leaseMillis }).pipe(
+          Effect.tap((result) => (result._tag === "Finished" ? recordPurchaseOutcome(result.status, claimed.created_at) : Effect.void)),
           Effect.catchTag("LeaseLost", () => Effect.succeed({ _tag: "LeaseLost" } as const)),
           // A database failure mid-step: the lease expires and the step is re-run, by this worker or another.
           Effect.catchTag("SqlError", (error) =>

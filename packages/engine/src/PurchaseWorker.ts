@@ -39,12 +39,30 @@ export const make = (options: WorkerOptions = {}) =>
       return yield* Effect.forEach(claimed, (row) => pipeline.process(row, workerId), { concurrency: "unbounded" })
     }).pipe(Effect.withSpan("PurchaseWorker.runOnce", { attributes: { worker: workerId } }))
 
+    // Keeps up to `concurrency` requests in flight: claims whenever a slot frees up instead of
+    // waiting for a whole batch to finish (one slow request must not hold up the rest).
     const run = Effect.gen(function* () {
+      const slots = yield* Effect.makeSemaphore(concurrency)
+      let inFlight = 0
       while (true) {
-        const results = yield* runOnce.pipe(
-          Effect.catchAllDefect((defect) => Effect.logError("purchase worker batch failed; continuing", defect).pipe(Effect.as([])))
-        )
-        if (results.length === 0) yield* Effect.sleep(pollMillis)
+        const free = concurrency - inFlight
+        const claimed =
+          free === 0
+            ? []
+            : yield* orDie(pipeline.store.claim(workerId, pipeline.leaseMillis, free)).pipe(
+                Effect.catchAllDefect((defect) => Effect.logError("purchase worker could not claim work; retrying", defect).pipe(Effect.as([])))
+              )
+        for (const row of claimed) {
+          inFlight += 1
+          yield* Effect.fork(
+            slots.withPermits(1)(pipeline.process(row, workerId)).pipe(
+              Effect.catchAllDefect((defect) => Effect.logError("purchase request processing failed; its lease will expire and it will be retried", defect)),
+              Effect.ensuring(Effect.sync(() => (inFlight -= 1)))
+            )
+          )
+        }
+        if (claimed.length === 0) yield* Effect.sleep(pollMillis)
+        else yield* Effect.yieldNow()
       }
     })
 

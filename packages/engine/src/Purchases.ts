@@ -1,13 +1,14 @@
 /**
  * The customer-facing side of purchases: accept a request durably (idempotent per customer and
- * `Idempotency-Key`), show it, list a customer's requests, accept a counter-offer. The work
- * itself is done by `PurchaseWorker` running `PurchasePipeline`.
+ * `Idempotency-Key`), show it, list a customer's requests, accept a counter-offer — and the
+ * operator's retry of a failed request. The work itself is done by `PurchaseWorker` running
+ * `PurchasePipeline`.
  */
 import { Money, type Isbn } from "@bookbroker/adapter-sdk"
 import { SqlClient } from "@effect/sql"
 import { createHash, randomUUID } from "node:crypto"
-import { Context, Effect, Layer, Schema } from "effect"
-import { eventPayload, isTerminal, type AttemptRow, type PurchaseStatus, type RequestRow } from "./internal/purchaseStore.js"
+import { Cause, Chunk, Context, Deferred, Effect, Layer, Queue, Schema } from "effect"
+import { eventPayload, isTerminal, type AttemptRow, type PaymentOperationRow, type PurchaseStatus, type RequestRow } from "./internal/purchaseStore.js"
 import { orDie } from "./internal/sql.js"
 
 export interface NewPurchase {
@@ -80,6 +81,23 @@ export class CounterOfferNotAvailable extends Schema.TaggedError<CounterOfferNot
   }
 }
 
+/** The request is not in a state where running it again is safe; `detail` says why. */
+export class RetryNotAllowed extends Schema.TaggedError<RetryNotAllowed>()("RetryNotAllowed", {
+  id: Schema.String,
+  detail: Schema.String
+}) {
+  override get message(): string {
+    return `purchase request ${this.id} cannot be retried: ${this.detail}`
+  }
+}
+
+export interface RetryOptions {
+  /** A new payment method token (the failed one may have been declined). */
+  readonly paymentToken?: string
+  /** Recorded in the state transition; default "operator". */
+  readonly actor?: string
+}
+
 export interface ListOptions {
   readonly status?: PurchaseStatus
   readonly cursor?: string
@@ -92,6 +110,15 @@ export interface PurchasesService {
   readonly get: (id: string, customerId?: string) => Effect.Effect<PurchaseView, PurchaseNotFound>
   readonly list: (customerId: string | undefined, options?: ListOptions) => Effect.Effect<{ readonly items: ReadonlyArray<PurchaseView>; readonly nextCursor: string | null }>
   readonly acceptCounterOffer: (id: string, customerId: string | undefined, paymentToken: string) => Effect.Effect<PurchaseView, PurchaseNotFound | CounterOfferNotAvailable>
+  /**
+   * Runs a `failed` request again, from `received` in a new round (new payment idempotency keys,
+   * fresh quotes), when that cannot buy twice or hold money twice: no confirmed seller order, no
+   * attempt whose outcome is open, no live authorization, no payment operation without a known
+   * outcome or a capture, and — after a `payment_unavailable` failure — only once the sweeper has
+   * asked the provider what it holds. Sellers already attempted for the request are not
+   * attempted again.
+   */
+  readonly retry: (id: string, options?: RetryOptions) => Effect.Effect<PurchaseView, PurchaseNotFound | RetryNotAllowed>
 }
 
 export class Purchases extends Context.Tag("@bookbroker/engine/Purchases")<Purchases, PurchasesService>() {}
@@ -111,6 +138,16 @@ const hashOf = (purchase: NewPurchase) =>
       ])
     )
     .digest("hex")
+
+interface PendingIntake {
+  readonly purchase: NewPurchase
+  readonly hash: string
+  readonly done: Deferred.Deferred<Accepted, IdempotencyKeyReused>
+}
+
+/** Rows per intake statement, and statements in flight at once. */
+const maxIntakeBatch = 256
+const intakeWriters = 4
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
@@ -164,37 +201,80 @@ export const make = Effect.gen(function* () {
       return view(row, attempts)
     })
 
+  /**
+   * Group commit: submissions that arrive while an insert is in flight go into the next one, as
+   * one multi-row statement (at most `maxIntakeBatch` rows). Each caller still waits for its row
+   * to be committed before it is answered.
+   */
+  const intake = yield* Queue.unbounded<PendingIntake>()
+  const flush = (batch: ReadonlyArray<PendingIntake>) =>
+    Effect.gen(function* () {
+      const rows = batch.map(({ purchase, hash }) => ({
+        id: randomUUID(),
+        customer_id: purchase.customerId,
+        idempotency_key: purchase.idempotencyKey,
+        request_hash: hash,
+        isbn: purchase.isbn,
+        currency: purchase.maxPrice.currency,
+        max_amount: purchase.maxPrice.amount,
+        payment_token: purchase.paymentToken,
+        customer: { name: purchase.customer.name, email: purchase.customer.email, shipping_address: purchase.customer.shippingAddress },
+        notify_url: purchase.notifyUrl ?? null
+      }))
+      const created = yield* sql<{ id: string; customer_id: string; idempotency_key: string; status: PurchaseStatus }>`
+        WITH input AS (
+          SELECT * FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS x(
+            id uuid, customer_id text, idempotency_key text, request_hash text, isbn text, currency text,
+            max_amount bigint, payment_token text, customer jsonb, notify_url text)
+        ), created AS (
+          INSERT INTO purchase_requests (id, customer_id, idempotency_key, request_hash, isbn, currency, original_max, max_amount,
+                                         payment_token, customer, notify_url, status)
+          SELECT id, customer_id, idempotency_key, request_hash, isbn, currency, max_amount, max_amount,
+                 payment_token, customer, notify_url, 'received'
+          FROM input
+          ON CONFLICT (customer_id, idempotency_key) DO NOTHING
+          RETURNING id, customer_id, idempotency_key, status
+        ), transition AS (
+          INSERT INTO state_transitions (request_id, from_status, to_status, actor, reason)
+          SELECT id, NULL, 'received', 'intake', NULL FROM created
+        )
+        SELECT id, customer_id, idempotency_key, status FROM created`
+      const createdIds = new Set(created.map((row) => row.id))
+      const byKey = new Map<string, { id: string; status: PurchaseStatus; request_hash: string }>()
+      const others = batch.filter((_, index) => !createdIds.has(rows[index]!.id))
+      if (others.length > 0) {
+        const keys = others.map(({ purchase }) => ({ customer_id: purchase.customerId, idempotency_key: purchase.idempotencyKey }))
+        const existing = yield* sql<{ id: string; status: PurchaseStatus; request_hash: string; customer_id: string; idempotency_key: string }>`
+          SELECT r.id, r.status, r.request_hash, r.customer_id, r.idempotency_key
+          FROM purchase_requests r
+          JOIN jsonb_to_recordset(${JSON.stringify(keys)}::jsonb) AS k(customer_id text, idempotency_key text)
+            ON r.customer_id = k.customer_id AND r.idempotency_key = k.idempotency_key`
+        for (const row of existing) byKey.set(`${row.customer_id}\u0000${row.idempotency_key}`, row)
+      }
+      yield* Effect.forEach(batch, ({ purchase, hash, done }, index) => {
+        const row = rows[index]!
+        if (createdIds.has(row.id)) return Deferred.succeed(done, { id: row.id, status: "received", created: true })
+        const existing = byKey.get(`${purchase.customerId}\u0000${purchase.idempotencyKey}`)
+        if (existing === undefined) return Deferred.die(done, new Error(`purchase request for key ${purchase.idempotencyKey} was neither created nor found`))
+        return existing.request_hash === hash
+          ? Deferred.succeed(done, { id: existing.id, status: existing.status, created: false })
+          : Deferred.fail(done, new IdempotencyKeyReused({ idempotencyKey: purchase.idempotencyKey, existingId: existing.id }))
+      })
+    }).pipe(
+      Effect.catchAllCause((cause) => Effect.forEach(batch, ({ done }) => Deferred.failCause(done, Cause.die(Cause.squash(cause))))),
+      Effect.withSpan("Purchases.intakeBatch", { attributes: { rows: batch.length } })
+    )
+  for (let writer = 0; writer < intakeWriters; writer++) {
+    yield* Effect.forkScoped(Effect.forever(Effect.flatMap(Queue.takeBetween(intake, 1, maxIntakeBatch), (chunk) => flush(Chunk.toReadonlyArray(chunk)))))
+  }
+
   const service: PurchasesService = {
     submit: (purchase) =>
-      orDie(
-        Effect.gen(function* () {
-          const hash = hashOf(purchase)
-          const id = randomUUID()
-          const inserted = yield* sql<{ id: string; status: PurchaseStatus }>`
-            WITH created AS (
-              INSERT INTO purchase_requests (id, customer_id, idempotency_key, request_hash, isbn, currency, original_max, max_amount,
-                                             payment_token, customer, notify_url, status)
-              VALUES (${id}, ${purchase.customerId}, ${purchase.idempotencyKey}, ${hash}, ${purchase.isbn}, ${purchase.maxPrice.currency},
-                      ${purchase.maxPrice.amount}, ${purchase.maxPrice.amount}, ${purchase.paymentToken},
-                      ${JSON.stringify({ name: purchase.customer.name, email: purchase.customer.email, shipping_address: purchase.customer.shippingAddress })}::jsonb,
-                      ${purchase.notifyUrl ?? null}, 'received')
-              ON CONFLICT (customer_id, idempotency_key) DO NOTHING
-              RETURNING id, status
-            ), transition AS (
-              INSERT INTO state_transitions (request_id, from_status, to_status, actor, reason)
-              SELECT id, NULL, 'received', 'intake', NULL FROM created
-            )
-            SELECT id, status FROM created`
-          if (inserted[0] !== undefined) return { id: inserted[0].id, status: inserted[0].status, created: true }
-          const [existing] = yield* sql<{ id: string; status: PurchaseStatus; request_hash: string }>`
-            SELECT id, status, request_hash FROM purchase_requests
-            WHERE customer_id = ${purchase.customerId} AND idempotency_key = ${purchase.idempotencyKey}`
-          if (existing!.request_hash !== hash) {
-            return yield* new IdempotencyKeyReused({ idempotencyKey: purchase.idempotencyKey, existingId: existing!.id })
-          }
-          return { id: existing!.id, status: existing!.status, created: false }
-        })
-      ).pipe(Effect.withSpan("Purchases.submit", { attributes: { isbn: purchase.isbn } })),
+      Effect.gen(function* () {
+        const done = yield* Deferred.make<Accepted, IdempotencyKeyReused>()
+        yield* Queue.offer(intake, { purchase, hash: hashOf(purchase), done })
+        return yield* Deferred.await(done)
+      }).pipe(Effect.withSpan("Purchases.submit", { attributes: { isbn: purchase.isbn }, captureStackTrace: false })),
 
     get: (id, customerId) => orDie(load(id, customerId)).pipe(Effect.withSpan("Purchases.get", { attributes: { "purchase.request_id": id } })),
 
@@ -244,9 +324,59 @@ export const make = Effect.gen(function* () {
           if (outcome !== undefined) return yield* new CounterOfferNotAvailable({ id, detail: outcome })
           return yield* load(id, customerId)
         })
-      ).pipe(Effect.withSpan("Purchases.acceptCounterOffer", { attributes: { "purchase.request_id": id } }))
+      ).pipe(Effect.withSpan("Purchases.acceptCounterOffer", { attributes: { "purchase.request_id": id } })),
+
+    retry: (id, options = {}) =>
+      orDie(
+        Effect.gen(function* () {
+          yield* load(id)
+          const refusal = yield* sql.withTransaction(
+            Effect.gen(function* () {
+              const [row] = yield* sql<RequestRow & { leased: boolean }>`
+                SELECT *, (lease_expires_at IS NOT NULL AND lease_expires_at > now()) AS leased
+                FROM purchase_requests WHERE id = ${id} FOR UPDATE`
+              if (row!.status !== "failed") return `it is ${row!.status}; only failed requests can be retried`
+              if (row!.leased) return "the sweeper or the reconciler is working on it right now; try again shortly"
+              const attempts = yield* sql<AttemptRow>`SELECT * FROM purchase_attempts WHERE request_id = ${id} ORDER BY round, rank`
+              const confirmed = attempts.find((attempt) => attempt.status === "confirmed")
+              if (confirmed !== undefined) {
+                return `${confirmed.seller_name} confirmed order ${confirmed.order_id ?? "(unknown)"} for it; settle that order instead of buying again`
+              }
+              const open = attempts.find((attempt) => attempt.status !== "pending" && attempt.status !== "failed")
+              if (open !== undefined) return `the attempt at ${open.seller_name} is ${open.status}; its outcome must be resolved first`
+              const payments = yield* sql<PaymentOperationRow>`SELECT * FROM payment_operations WHERE request_id = ${id} ORDER BY id`
+              if (payments.some((payment) => payment.kind === "authorize" && payment.live)) {
+                return "an authorization still holds the customer's money for it; it must be voided first"
+              }
+              const unsettled = payments.find((payment) => payment.status === "pending")
+              if (unsettled !== undefined) return `the outcome of its ${unsettled.kind} payment operation is not known yet`
+              if (payments.some((payment) => payment.kind === "capture" && payment.status === "succeeded")) return "money was captured for it"
+              if (row!.reason !== null && row!.reason.startsWith("payment_unavailable")) {
+                const [looked] = yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM sweeper_lookups WHERE request_id = ${id}`
+                if (looked!.n === 0) {
+                  return "the payment provider may still hold an authorization from the failed try; retry once the sweeper has looked it up"
+                }
+              }
+              yield* sql`
+                UPDATE purchase_requests SET
+                  status = 'received', round = round + 1, payment_token = ${options.paymentToken ?? row!.payment_token},
+                  reason = NULL, counter_offer = NULL, completed_at = NULL, lease_owner = NULL, lease_expires_at = NULL,
+                  next_run_at = now(), updated_at = now()
+                WHERE id = ${id}`
+              yield* sql`
+                INSERT INTO state_transitions (request_id, from_status, to_status, actor, reason)
+                VALUES (${id}, 'failed', 'received', ${options.actor ?? "operator"}, ${`retry from round ${row!.round}: ${row!.reason ?? "failed"}`})`
+              // A new failure of the new round is a new question for the sweeper.
+              yield* sql`DELETE FROM sweeper_lookups WHERE request_id = ${id}`
+              return undefined
+            })
+          )
+          if (refusal !== undefined) return yield* new RetryNotAllowed({ id, detail: refusal })
+          return yield* load(id)
+        })
+      ).pipe(Effect.withSpan("Purchases.retry", { attributes: { "purchase.request_id": id } }))
   }
   return service
 })
 
-export const layer: Layer.Layer<Purchases, never, SqlClient.SqlClient> = Layer.effect(Purchases, make)
+export const layer: Layer.Layer<Purchases, never, SqlClient.SqlClient> = Layer.scoped(Purchases, make)

@@ -1,19 +1,25 @@
 /**
  * The quote fan-out: every eligible seller's answer for an ISBN within a deadline, without ever
  * breaking a seller's limits. Eligible = active, circuit not open, budget available now (a
- * seller without budget is skipped, never waited for). Answers are cached per (ISBN, seller)
- * for less than the quote's validity; concurrent requests for one ISBN share one fan-out
- * (single-flight, across processes with Redis); batch-capable sellers get batched calls.
- * `quotes` never fails: every seller's fate is an outcome in the result.
+ * seller without budget is skipped, never waited for) and — once there are more than
+ * `selection.threshold` sellers to ask — chosen by seller selection (`SellerSelection`): the
+ * ISBN's known carriers first, then by estimated chance of carrying it, asked in waves inside
+ * the deadline. Answers are cached per (ISBN, seller) for less than the quote's validity;
+ * concurrent requests for one ISBN share one fan-out (single-flight, across processes with
+ * Redis); batch-capable sellers get batched calls. `quotes` never fails: every seller's fate is
+ * an outcome in the result.
  */
 import { Contract, type Isbn, type Money, type SellerClient } from "@bookbroker/adapter-sdk"
-import { Clock, Context, Effect, Layer, Option, Schema } from "effect"
+import { Clock, Context, Effect, Fiber, Layer, Option, Schema } from "effect"
 import { makeBatcher, type ItemResult } from "./internal/batcher.js"
 import { callSeller } from "./internal/sellerCall.js"
-import { SellerStats } from "./internal/sellerStats.js"
+import { type SellerStat, SellerStats } from "./internal/sellerStats.js"
 import { type Seller, SellerDirectory } from "./SellerDirectory.js"
 import { SellerPool } from "./SellerPool.js"
+import * as SellerSelection from "./SellerSelection.js"
 import { SharedState } from "./SharedState.js"
+
+export type { SellerStat } from "./internal/sellerStats.js"
 
 export type OutcomeStatus =
   /** The seller offered the book. */
@@ -22,7 +28,10 @@ export type OutcomeStatus =
   | "unavailable"
   /** The call failed (see `reason`). */
   | "error"
-  /** Not asked: circuit open, no rate budget, seller backing off, or a broken config. */
+  /**
+   * Not asked: circuit open, no rate budget, seller backing off, a broken config, or not chosen
+   * by seller selection (`not_selected`: in no wave, or its wave had no time left to start).
+   */
   | "skipped"
   /** Still out when the deadline hit. */
   | "deadline"
@@ -66,6 +75,11 @@ export interface QuoteOptions {
   readonly deadlineMillis?: number
   /** Only these sellers (e.g. the purchase pipeline re-quoting); default every active seller. */
   readonly sellerIds?: ReadonlyArray<string>
+  /**
+   * Read cached answers (engine-made or pushed by sellers) for this request; default true.
+   * False asks every seller afresh, e.g. the purchase pipeline re-checking pushed prices.
+   */
+  readonly cache?: boolean
 }
 
 export interface QuoteEngineOptions {
@@ -81,10 +95,34 @@ export interface QuoteEngineOptions {
   readonly coalesce?: boolean
   /** How long batch-capable sellers' requests are gathered; default 5 ms. */
   readonly batchWindowMillis?: number
+  /** Seller selection, for when there are too many sellers to ask them all (see `SellerSelection`). */
+  readonly selection?: SelectionOptions
+}
+
+export interface SelectionOptions {
+  /**
+   * More sellers to ask than this (after cached answers) and only a selection is asked, in
+   * waves; at most this many and everyone is asked at once. Default 200.
+   */
+  readonly threshold?: number
+  /** Sellers per wave; default 200. */
+  readonly waveSize?: number
+  /** Sellers asked per request, at most; default 600. */
+  readonly maxSellers?: number
+  /**
+   * The next wave starts when the previous one has finished or this long after it started,
+   * whichever comes first — and only while the deadline leaves its sellers' typical (median)
+   * timeout; default 1,500 ms.
+   */
+  readonly waveIntervalMillis?: number
+  /** Share of each wave drawn at random from sellers with little history; default 0.1. */
+  readonly explorationShare?: number
 }
 
 export interface QuoteEngineService {
   readonly quotes: (isbn: Isbn.Isbn13, options: QuoteOptions) => Effect.Effect<OfferBook>
+  /** What this process has seen of a seller lately (read-only snapshot, for health views). */
+  readonly sellerStats: (sellerId: string) => Effect.Effect<SellerStat>
 }
 
 export class QuoteEngine extends Context.Tag("@bookbroker/engine/QuoteEngine")<QuoteEngine, QuoteEngineService>() {}
@@ -99,6 +137,9 @@ interface Answer {
   readonly cached: boolean
   readonly latencyMillis: number
 }
+
+/** Known carriers read per selecting fan-out: as many as history keeps by default. */
+const carriersRead = 64
 
 const encodeAnswer = Schema.encodeSync(Contract.QuoteResult)
 const decodeAnswer = Schema.decodeUnknownOption(Schema.parseJson(Contract.QuoteResult))
@@ -115,6 +156,15 @@ export const make = (options: QuoteEngineOptions = {}) =>
     const coalesce = options.coalesce ?? true
     const cacheTtl = options.cacheTtlMillis ?? 30_000
     const unavailableTtl = options.unavailableTtlMillis ?? 30_000
+    const selection = options.selection ?? {}
+    const threshold = selection.threshold ?? SellerSelection.defaults.threshold
+    const waveInterval = selection.waveIntervalMillis ?? 1_500
+    const selectionOptions: SellerSelection.SelectionOptions = {
+      threshold,
+      ...(selection.waveSize === undefined ? {} : { waveSize: selection.waveSize }),
+      ...(selection.maxSellers === undefined ? {} : { maxSellers: selection.maxSellers }),
+      ...(selection.explorationShare === undefined ? {} : { explorationShare: selection.explorationShare })
+    }
     const call = (client: SellerClient.SellerClient, isbns: ReadonlyArray<Isbn.Isbn13>) => callSeller(state, stats, client, isbns)
     const batcher = makeBatcher(options.batchWindowMillis ?? 5, call, scope)
 
@@ -139,8 +189,42 @@ export const make = (options: QuoteEngineOptions = {}) =>
         })
       })
 
-    /** Asks every entry in parallel until the deadline; records answers and outcomes as they come. */
-    const fanOut = (isbn: Isbn.Isbn13, entries: ReadonlyArray<Entry>, deadlineAt: number, answers: Map<string, Answer>, outcomes: Map<string, SellerOutcome>) =>
+    /**
+     * Launches the waves in order: the next when the previous has finished or `waveInterval`
+     * after it started, while `SellerSelection.waveFits` says the deadline leaves it room.
+     * Marks every seller it launches in `asked`.
+     */
+    const runWaves = (waves: ReadonlyArray<ReadonlyArray<Entry>>, deadlineAt: number, one: (entry: Entry) => Effect.Effect<void>, asked: Set<string>) =>
+      Effect.gen(function* () {
+        const running: Array<Fiber.RuntimeFiber<void>> = []
+        for (const [index, wave] of waves.entries()) {
+          if (index > 0) {
+            const remaining = deadlineAt - (yield* Clock.currentTimeMillis)
+            if (!SellerSelection.waveFits(remaining, wave.map((entry) => entry.client.limits.timeoutMillis))) break
+          }
+          for (const entry of wave) asked.add(entry.seller.id)
+          const fiber = yield* Effect.fork(Effect.forEach(wave, one, { concurrency: "unbounded", discard: true }))
+          running.push(fiber)
+          if (index < waves.length - 1) yield* Effect.timeoutOption(Fiber.await(fiber), waveInterval)
+        }
+        // Forked fibers are this fiber's children: the deadline's interruption reaches them too.
+        yield* Fiber.joinAll(running)
+      })
+
+    /**
+     * Asks the entries in parallel until the deadline — all of them, or with more than
+     * `threshold` of them and no `sellerIds` in the request, the waves seller selection chooses —
+     * and records answers and outcomes as they come, then what the fan-out taught (carrier
+     * history, coverage and price stats).
+     */
+    const fanOut = (
+      isbn: Isbn.Isbn13,
+      entries: ReadonlyArray<Entry>,
+      deadlineAt: number,
+      answers: Map<string, Answer>,
+      outcomes: Map<string, SellerOutcome>,
+      context: { readonly currency: string; readonly restricted: boolean; readonly keepHistory: boolean }
+    ) =>
       Effect.gen(function* () {
         const fresh: Array<{ sellerId: string; answer: Contract.QuoteResult }> = []
         const one = (entry: Entry) =>
@@ -165,16 +249,64 @@ export const make = (options: QuoteEngineOptions = {}) =>
             }
           })
         const now = yield* Clock.currentTimeMillis
-        yield* Effect.forEach(entries, one, { concurrency: "unbounded", discard: true }).pipe(
-          Effect.timeoutOption(Math.max(0, deadlineAt - now))
-        )
+        const select = !context.restricted && entries.length > threshold
+        let knownCarriers: ReadonlySet<string> = new Set()
+        if (!select) {
+          yield* Effect.forEach(entries, one, { concurrency: "unbounded", discard: true }).pipe(
+            Effect.timeoutOption(Math.max(0, deadlineAt - now))
+          )
+        } else {
+          const carriers = yield* state.carriers(isbn, carriersRead)
+          knownCarriers = new Set(carriers.map((carrier) => carrier.sellerId))
+          const byId = new Map(entries.map((entry) => [entry.seller.id, entry]))
+          const waves = SellerSelection.plan({
+            candidates: entries.map((entry) => entry.seller.id),
+            carriers,
+            stats: (sellerId) => stats.get(sellerId),
+            now,
+            options: selectionOptions
+          })
+          const asked = new Set<string>()
+          const entryWaves = waves.map((wave) => wave.map((sellerId) => byId.get(sellerId)!))
+          yield* runWaves(entryWaves, deadlineAt, one, asked).pipe(Effect.timeoutOption(Math.max(0, deadlineAt - now)))
+          for (const entry of entries) {
+            if (asked.has(entry.seller.id)) continue
+            outcomes.set(entry.seller.id, {
+              sellerId: entry.seller.id,
+              sellerName: entry.seller.name,
+              status: "skipped",
+              reason: "not_selected",
+              cached: false,
+              latencyMillis: 0
+            })
+          }
+        }
         const end = yield* Clock.currentTimeMillis
+
+        const learned = SellerSelection.lessons(
+          fresh.map(({ sellerId, answer }) =>
+            answer instanceof Contract.Offer
+              ? answer.total.currency === context.currency
+                ? { sellerId, offered: true, total: answer.total.amount }
+                : { sellerId, offered: true }
+              : { sellerId, offered: false }
+          ),
+          { knownCarriers, coverage: !context.restricted }
+        )
+        stats.learn(learned)
+        const writes: Array<Effect.Effect<void>> = []
         if (fresh.length > 0 && (useCache || coalesce)) {
-          yield* state.putQuotes(
-            isbn,
-            fresh.map(({ sellerId, answer }) => ({ sellerId, value: JSON.stringify(encodeAnswer(answer)), ttlMillis: ttlFor(answer, end) }))
+          writes.push(
+            state.putQuotes(
+              isbn,
+              fresh.map(({ sellerId, answer }) => ({ sellerId, value: JSON.stringify(encodeAnswer(answer)), ttlMillis: ttlFor(answer, end) }))
+            )
           )
         }
+        if (context.keepHistory && (learned.carriers.length > 0 || learned.notCarrying.length > 0)) {
+          writes.push(state.recordCarriers(isbn, learned.carriers, learned.notCarrying))
+        }
+        yield* Effect.all(writes, { concurrency: "unbounded", discard: true })
       })
 
     const quotes = (isbn: Isbn.Isbn13, request: QuoteOptions): Effect.Effect<OfferBook> =>
@@ -193,25 +325,29 @@ export const make = (options: QuoteEngineOptions = {}) =>
           else outcomes.set(seller.id, { sellerId: seller.id, sellerName: seller.name, status: "skipped", reason: "invalid_config", cached: false, latencyMillis: 0 })
         }
 
-        if (useCache) yield* readCache(isbn, entries, answers)
+        if (useCache && request.cache !== false) yield* readCache(isbn, entries, answers)
         const pending = () => entries.filter((entry) => !answers.has(entry.seller.id) && !outcomes.has(entry.seller.id))
         let coalesced = false
         if (pending().length > 0) {
           const shared = coalesce && request.sellerIds === undefined
           const leadership = shared ? yield* state.lead(`quotes:${isbn}`, deadlineAt - started + 1_000) : Option.none()
           if (!shared || Option.isSome(leadership)) {
-            yield* fanOut(isbn, pending(), deadlineAt, answers, outcomes).pipe(
+            // History is kept once the fleet is big enough for selection to use it.
+            const context = { currency: request.currency, restricted: request.sellerIds !== undefined, keepHistory: active.length > threshold }
+            yield* fanOut(isbn, pending(), deadlineAt, answers, outcomes, context).pipe(
               Effect.ensuring(Option.isSome(leadership) ? state.finish(leadership.value) : Effect.void)
             )
           } else {
             coalesced = true
+            // With this many sellers to ask, the leader asked only a selection of them.
+            const selected = pending().length > threshold
             const waited = yield* state.awaitLeader(`quotes:${isbn}`, Math.max(0, deadlineAt - (yield* Clock.currentTimeMillis)))
             yield* readCache(isbn, pending(), answers)
             for (const entry of pending()) {
               outcomes.set(entry.seller.id, {
                 sellerId: entry.seller.id,
                 sellerName: entry.seller.name,
-                status: waited === "finished" ? "error" : "deadline",
+                status: waited === "finished" ? (selected ? "skipped" : "error") : "deadline",
                 reason: waited === "finished" ? "no_answer_in_shared_fan_out" : "deadline",
                 cached: false,
                 latencyMillis: 0
@@ -256,7 +392,9 @@ export const make = (options: QuoteEngineOptions = {}) =>
         }
       }).pipe(Effect.withSpan("QuoteEngine.quotes", { attributes: { isbn, currency: request.currency } }))
 
-    return { quotes } satisfies QuoteEngineService
+    const sellerStats = (sellerId: string): Effect.Effect<SellerStat> => Effect.sync(() => ({ ...stats.get(sellerId) }))
+
+    return { quotes, sellerStats } satisfies QuoteEngineService
   })
 
 export const layer = (options: QuoteEngineOptions = {}): Layer.Layer<QuoteEngine, never, SellerDirectory | SellerPool | SharedState> =>

@@ -1,7 +1,8 @@
 /**
  * State every bookbroker process must agree on: per-seller admission (circuit breaker, the
- * seller's own back-off, rate limit, concurrency permits), the quote cache and single-flight
- * leadership. Two implementations behind this one service: Redis (`layerRedis`, many
+ * seller's own back-off, rate limit, concurrency permits), the quote cache, single-flight
+ * leadership and each ISBN's carrier history (who recently offered it, for seller selection).
+ * Two implementations behind this one service: Redis (`layerRedis`, many
  * processes; Lua scripts on Redis `TIME`, so clocks don't matter) and in-process
  * (`layerMemory`, the embedded single-process mode). Both pass one contract test suite.
  *
@@ -78,6 +79,21 @@ export interface Leadership {
   readonly token: string
 }
 
+/** A seller that offered an ISBN, and the offer's total (minor units). */
+export interface CarrierEntry {
+  readonly sellerId: string
+  readonly total: number
+}
+
+export interface CarrierOptions {
+  /** Carriers kept per ISBN, the cheapest. */
+  readonly carriersPerIsbn: number
+  /** How long an ISBN's history lives after its last write. */
+  readonly carrierTtlMillis: number
+}
+
+export const defaultCarrierOptions: CarrierOptions = { carriersPerIsbn: 64, carrierTtlMillis: 7 * 24 * 60 * 60 * 1000 }
+
 export interface SharedStateService {
   /**
    * One atomic decision for a call to a seller: circuit, back-off, rate (takes a token),
@@ -103,16 +119,48 @@ export interface SharedStateService {
   readonly finish: (leadership: Leadership) => Effect.Effect<void>
   /** Waits until the key's leader finishes (or leadership expires), at most `maxWaitMillis`. */
   readonly awaitLeader: (key: string, maxWaitMillis: number) => Effect.Effect<"finished" | "timed_out">
+
+  /**
+   * Remembers that these sellers offered the ISBN at these totals (a seller's newer total
+   * replaces its older one; the last of duplicates wins) and forgets the `notCarrying` sellers
+   * for it. Keeps the cheapest `carriersPerIsbn` per ISBN, for `carrierTtlMillis` after the
+   * ISBN's last write.
+   */
+  readonly recordCarriers: (isbn: string, entries: ReadonlyArray<CarrierEntry>, notCarrying?: ReadonlyArray<string>) => Effect.Effect<void>
+  /** The ISBN's remembered carriers, cheapest first (equal totals by seller id), at most `limit`. */
+  readonly carriers: (isbn: string, limit: number) => Effect.Effect<ReadonlyArray<CarrierEntry>>
+
+  /**
+   * Whether the state is shared as intended right now: `ok`, or `degraded` when the Redis
+   * implementation cannot reach Redis within its command timeout (it then runs on its in-process
+   * fallback). The in-process implementation is always `ok`. For readiness checks.
+   */
+  readonly ping: Effect.Effect<"ok" | "degraded">
 }
 
 export class SharedState extends Context.Tag("@bookbroker/engine/SharedState")<SharedState, SharedStateService>() {}
 
 /** In-process shared state for the embedded single-process mode. */
-export const layerMemory = (options: Partial<CircuitOptions> & { readonly maxCacheEntries?: number } = {}): Layer.Layer<SharedState> =>
+export const layerMemory = (
+  options: Partial<CircuitOptions> &
+    Partial<CarrierOptions> & {
+      readonly maxCacheEntries?: number
+      /** ISBNs whose carrier history is kept; the least recently written go first. Default 200,000. */
+      readonly maxCarrierIsbns?: number
+    } = {}
+): Layer.Layer<SharedState> =>
   Layer.sync(SharedState, () =>
     makeMemoryState({
-      circuit: { ...defaultCircuitOptions, ...options },
-      ...(options.maxCacheEntries === undefined ? {} : { maxCacheEntries: options.maxCacheEntries })
+      circuit: {
+        failureThreshold: options.failureThreshold ?? defaultCircuitOptions.failureThreshold,
+        openMillis: options.openMillis ?? defaultCircuitOptions.openMillis
+      },
+      carriers: {
+        carriersPerIsbn: options.carriersPerIsbn ?? defaultCarrierOptions.carriersPerIsbn,
+        carrierTtlMillis: options.carrierTtlMillis ?? defaultCarrierOptions.carrierTtlMillis
+      },
+      ...(options.maxCacheEntries === undefined ? {} : { maxCacheEntries: options.maxCacheEntries }),
+      ...(options.maxCarrierIsbns === undefined ? {} : { maxCarrierIsbns: options.maxCarrierIsbns })
     })
   )
 

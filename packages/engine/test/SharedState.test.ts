@@ -318,6 +318,69 @@ const contract = (name: string, makeLayer: () => Layer.Layer<SharedState.SharedS
         expect(waited).toBeLessThan(1_000)
       }))
 
+    test("carrier history: cheapest first, limited, newer totals replace older, the not-carrying forgotten", (state) =>
+      Effect.gen(function* () {
+        const isbn = `978${randomUUID()}`
+        expect(yield* state.carriers(isbn, 10)).toEqual([])
+        yield* state.recordCarriers(isbn, [
+          { sellerId: "b", total: 1_500 },
+          { sellerId: "a", total: 1_200 },
+          { sellerId: "c", total: 1_500 },
+          { sellerId: "d", total: 3_000 }
+        ])
+        expect(yield* state.carriers(isbn, 10)).toEqual([
+          { sellerId: "a", total: 1_200 },
+          { sellerId: "b", total: 1_500 },
+          { sellerId: "c", total: 1_500 },
+          { sellerId: "d", total: 3_000 }
+        ])
+        expect(yield* state.carriers(isbn, 2)).toEqual([
+          { sellerId: "a", total: 1_200 },
+          { sellerId: "b", total: 1_500 }
+        ])
+        expect(yield* state.carriers(isbn, 0)).toEqual([])
+        expect(yield* state.carriers(`978${randomUUID()}`, 10)).toEqual([])
+
+        // A newer total replaces the older one; sellers that no longer have it are forgotten.
+        yield* state.recordCarriers(isbn, [{ sellerId: "d", total: 1_000 }], ["a", "never-seen"])
+        expect(yield* state.carriers(isbn, 10)).toEqual([
+          { sellerId: "d", total: 1_000 },
+          { sellerId: "b", total: 1_500 },
+          { sellerId: "c", total: 1_500 }
+        ])
+        // The last of duplicates wins; an empty write changes nothing.
+        yield* state.recordCarriers(isbn, [
+          { sellerId: "b", total: 10 },
+          { sellerId: "b", total: 2_000 }
+        ])
+        yield* state.recordCarriers(isbn, [], [])
+        expect(yield* state.carriers(isbn, 10)).toEqual([
+          { sellerId: "d", total: 1_000 },
+          { sellerId: "c", total: 1_500 },
+          { sellerId: "b", total: 2_000 }
+        ])
+        yield* state.recordCarriers(isbn, [], ["b", "c", "d"])
+        expect(yield* state.carriers(isbn, 10)).toEqual([])
+      }))
+
+    test("carrier history: keeps the cheapest 64 carriers per ISBN", (state) =>
+      Effect.gen(function* () {
+        const isbn = `978${randomUUID()}`
+        const entry = (i: number) => ({ sellerId: `seller-${String(i).padStart(3, "0")}`, total: 1_000 + i })
+        // Dearer ones first, then cheaper ones that push them out.
+        yield* state.recordCarriers(isbn, Array.from({ length: 40 }, (_, i) => entry(60 + i)))
+        yield* state.recordCarriers(isbn, Array.from({ length: 60 }, (_, i) => entry(i)))
+        const kept = yield* state.carriers(isbn, 1_000)
+        expect(kept).toEqual(Array.from({ length: 64 }, (_, i) => entry(i)))
+        // A carrier dearer than all 64 kept is not kept; a cheaper one is, and the dearest goes.
+        yield* state.recordCarriers(isbn, [{ sellerId: "dear", total: 50_000 }, { sellerId: "cheap", total: 1 }])
+        const after = yield* state.carriers(isbn, 1_000)
+        expect(after).toHaveLength(64)
+        expect(after[0]).toEqual({ sellerId: "cheap", total: 1 })
+        expect(after.at(-1)).toEqual(entry(62))
+        expect(after.map((carrier) => carrier.sellerId)).not.toContain("dear")
+      }))
+
     test("single flight: a lapsed leadership lets a new leader in and wakes waiters", (state) =>
       Effect.gen(function* () {
         const key = `quote:${randomUUID()}`
@@ -330,9 +393,64 @@ const contract = (name: string, makeLayer: () => Layer.Layer<SharedState.SharedS
         expect(next.token).not.toBe(first.token)
         expect(Option.isNone(yield* state.lead(key, 1_000))).toBe(true)
       }))
+
+    test("ping: ok while the state is shared as intended", (state) =>
+      Effect.gen(function* () {
+        expect(yield* state.ping).toBe("ok")
+        expect(yield* state.ping).toBe("ok")
+      }))
   })
 
 contract("SharedState.layerMemory", () => SharedState.layerMemory(circuit))
+
+/** Carrier history expiry, with a TTL short enough to watch (one contract for both implementations). */
+const carrierExpiry = (name: string, makeLayer: () => Layer.Layer<SharedState.SharedState>) =>
+  describe(name, () => {
+    it.live("carrier history: expires its TTL after the ISBN's last write, which refreshes it", () =>
+      Effect.gen(function* () {
+        const state = yield* SharedState.SharedState
+        const isbn = `978${randomUUID()}`
+        const other = `978${randomUUID()}`
+        yield* state.recordCarriers(isbn, [{ sellerId: "a", total: 100 }])
+        yield* state.recordCarriers(other, [{ sellerId: "a", total: 100 }])
+        yield* Effect.sleep(600)
+        // Writing refreshes the whole ISBN's TTL, also for the carriers already there.
+        yield* state.recordCarriers(isbn, [{ sellerId: "b", total: 200 }])
+        yield* Effect.sleep(600)
+        expect(yield* state.carriers(isbn, 10)).toEqual([
+          { sellerId: "a", total: 100 },
+          { sellerId: "b", total: 200 }
+        ])
+        expect(yield* state.carriers(other, 10)).toEqual([])
+        yield* Effect.sleep(600)
+        expect(yield* state.carriers(isbn, 10)).toEqual([])
+        // Gone means gone: a new write starts afresh.
+        yield* state.recordCarriers(isbn, [{ sellerId: "c", total: 300 }])
+        expect(yield* state.carriers(isbn, 10)).toEqual([{ sellerId: "c", total: 300 }])
+      }).pipe(Effect.provide(makeLayer()))
+    )
+  })
+
+carrierExpiry("SharedState.layerMemory carrier TTL", () => SharedState.layerMemory({ ...circuit, carrierTtlMillis: 1_000 }))
+
+describe("SharedState.layerMemory carrier history bounds", () => {
+  it.effect("forgets the least recently written ISBNs beyond maxCarrierIsbns", () =>
+    Effect.gen(function* () {
+      const state = yield* SharedState.SharedState
+      const carrier = [{ sellerId: "s", total: 1 }]
+      yield* state.recordCarriers("isbn-1", carrier)
+      yield* state.recordCarriers("isbn-2", carrier)
+      yield* state.recordCarriers("isbn-1", [{ sellerId: "t", total: 2 }]) // isbn-1 is now the most recent
+      yield* state.recordCarriers("isbn-3", carrier)
+      expect(yield* state.carriers("isbn-2", 10)).toEqual([])
+      expect(yield* state.carriers("isbn-1", 10)).toEqual([
+        { sellerId: "s", total: 1 },
+        { sellerId: "t", total: 2 }
+      ])
+      expect(yield* state.carriers("isbn-3", 10)).toEqual(carrier)
+    }).pipe(Effect.provide(SharedState.layerMemory({ maxCarrierIsbns: 2, carriersPerIsbn: 64 })))
+  )
+})
 
 /** Every Redis key prefix the tests used; their keys are deleted afterwards. */
 const prefixes: Array<string> = []
@@ -358,6 +476,7 @@ afterAll(async () => {
 
 const testPrefix = newPrefix()
 contract("SharedState.layerRedis", () => SharedState.layerRedis({ url: redisUrl, keyPrefix: testPrefix, circuit }))
+carrierExpiry("SharedState.layerRedis carrier TTL", () => SharedState.layerRedis({ url: redisUrl, keyPrefix: testPrefix, circuit, carrierTtlMillis: 1_000 }))
 
 const instance = (layer: Layer.Layer<SharedState.SharedState>) =>
   Effect.map(Layer.build(layer), Context.get(SharedState.SharedState))
@@ -418,6 +537,33 @@ describe("SharedState.layerRedis across processes", () => {
       expect(waited).toBeLessThan(600)
     }))
 
+  it.scopedLive("carrier history is one sorted set per ISBN, shared, capped, with a 7-day TTL", () =>
+    Effect.gen(function* () {
+      const prefix = newPrefix()
+      const options = { url: redisUrl, keyPrefix: prefix, circuit }
+      const a = yield* instance(SharedState.layerRedis(options))
+      const b = yield* instance(SharedState.layerRedis(options))
+      const isbn = `978${randomUUID()}`
+      yield* a.recordCarriers(isbn, [
+        { sellerId: "x", total: 700 },
+        { sellerId: "y", total: 650 }
+      ])
+      expect(yield* b.carriers(isbn, 10)).toEqual([
+        { sellerId: "y", total: 650 },
+        { sellerId: "x", total: 700 }
+      ])
+      yield* b.recordCarriers(isbn, [], ["y"])
+      expect(yield* a.carriers(isbn, 10)).toEqual([{ sellerId: "x", total: 700 }])
+
+      const raw = new Redis(redisUrl, { maxRetriesPerRequest: 1 })
+      yield* Effect.addFinalizer(() => Effect.sync(() => raw.disconnect()))
+      const key = `${prefix}:carriers:${isbn}`
+      const [members, ttl] = yield* Effect.promise(() => Promise.all([raw.zrange(key, 0, -1, "WITHSCORES"), raw.pttl(key)]))
+      expect(members).toEqual(["x", "700"])
+      expect(ttl).toBeGreaterThan(7 * 24 * 60 * 60 * 1000 - 60_000)
+      expect(ttl).toBeLessThanOrEqual(7 * 24 * 60 * 60 * 1000)
+    }))
+
   it.scopedLive("the finish notification alone wakes waiters in other instances", () =>
     Effect.gen(function* () {
       // Polling so slow that only the published notification can wake the waiters in time.
@@ -443,6 +589,44 @@ describe("SharedState.layerRedis across processes", () => {
 })
 
 describe("SharedState.layerRedis without Redis", () => {
+  it.live("ping: degraded, within the command timeout, while Redis is unreachable", () =>
+    Effect.gen(function* () {
+      const state = yield* SharedState.SharedState
+      const [result, waited] = yield* elapsed(state.ping)
+      expect(result).toBe("degraded")
+      expect(waited).toBeLessThan(1_000)
+    }).pipe(
+      Effect.provide(SharedState.layerRedis({ url: "redis://127.0.0.1:1", keyPrefix: `bbtest-${randomUUID()}`, circuit, commandTimeoutMillis: 250 })),
+      Effect.provide(Logger.replace(Logger.defaultLogger, Logger.none))
+    )
+  )
+
+  it.live("keeps carrier history in-process while Redis is unreachable", () => {
+    const errors: Array<string> = []
+    const capture = Logger.make(({ logLevel, message }) => {
+      if (LogLevel.greaterThanEqual(logLevel, LogLevel.Error)) errors.push(Array.isArray(message) ? message.map(String).join(" ") : String(message))
+    })
+    return Effect.gen(function* () {
+      const state = yield* SharedState.SharedState
+      const start = yield* Clock.currentTimeMillis
+      const isbn = `978${randomUUID()}`
+      yield* state.recordCarriers(isbn, [
+        { sellerId: "b", total: 900 },
+        { sellerId: "a", total: 800 }
+      ])
+      expect(yield* state.carriers(isbn, 10)).toEqual([
+        { sellerId: "a", total: 800 },
+        { sellerId: "b", total: 900 }
+      ])
+      expect((yield* Clock.currentTimeMillis) - start).toBeLessThan(1_000)
+      expect(errors).toHaveLength(1)
+      expect(errors[0]).toMatch(/Redis unreachable/)
+    }).pipe(
+      Effect.provide(SharedState.layerRedis({ url: "redis://127.0.0.1:1", keyPrefix: `bbtest-${randomUUID()}`, circuit })),
+      Effect.provide(Logger.replace(Logger.defaultLogger, capture))
+    )
+  })
+
   it.live("falls back to in-process limits divided by the expected processes, logs loudly, never hangs", () => {
     const logs: Array<{ level: string; message: string }> = []
     const capture = Logger.make(({ logLevel, message }) => {

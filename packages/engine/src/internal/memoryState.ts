@@ -7,12 +7,14 @@ import type {
   Admission,
   AdmissionLimits,
   CacheEntry,
+  CarrierEntry,
+  CarrierOptions,
   CircuitOptions,
   CircuitSnapshot,
   Leadership,
   SharedStateService
 } from "../SharedState.js"
-import { slowdownMillis } from "../SharedState.js"
+import { defaultCarrierOptions, slowdownMillis } from "../SharedState.js"
 
 interface SellerState {
   circuit: "closed" | "open"
@@ -30,13 +32,28 @@ export interface MemoryStateOptions {
   readonly circuit: CircuitOptions
   /** Upper bound on cached answers; the oldest go first. */
   readonly maxCacheEntries?: number
+  readonly carriers?: CarrierOptions
+  /**
+   * ISBNs whose carrier history is kept; the least recently written go first. Default 200,000
+   * (at 64 carriers each at most; typically a few dozen bytes per carrier).
+   */
+  readonly maxCarrierIsbns?: number
 }
+
+/** Cheapest first, equal totals by seller id (code unit order, as Redis orders equal scores). */
+const byTotal = (a: CarrierEntry, b: CarrierEntry): number =>
+  a.total - b.total || (a.sellerId < b.sellerId ? -1 : a.sellerId > b.sellerId ? 1 : 0)
 
 export const makeMemoryState = (options: MemoryStateOptions): SharedStateService => {
   const sellers = new Map<string, SellerState>()
   const cache = new Map<string, { value: string; expiresAt: number }>()
   const leaders = new Map<string, { token: string; expiresAt: number; done: Deferred.Deferred<void> }>()
   const maxCacheEntries = options.maxCacheEntries ?? 200_000
+  /** ISBN → its carriers, sorted cheapest first; Map order is write order (oldest first). */
+  const carrierHistory = new Map<string, { expiresAt: number; carriers: ReadonlyArray<CarrierEntry> }>()
+  const carriersPerIsbn = Math.max(1, Math.floor(options.carriers?.carriersPerIsbn ?? defaultCarrierOptions.carriersPerIsbn))
+  const carrierTtl = options.carriers?.carrierTtlMillis ?? defaultCarrierOptions.carrierTtlMillis
+  const maxCarrierIsbns = options.maxCarrierIsbns ?? 200_000
   let sequence = 0
 
   const seller = (id: string): SellerState => {
@@ -171,7 +188,36 @@ export const makeMemoryState = (options: MemoryStateOptions): SharedStateService
         const wait = Math.min(maxWaitMillis, Math.max(0, current.expiresAt - now))
         const finished = yield* Deferred.await(current.done).pipe(Effect.timeout(wait), Effect.option)
         return Option.isSome(finished) || current.expiresAt <= (yield* Clock.currentTimeMillis) ? ("finished" as const) : ("timed_out" as const)
-      })
+      }),
+
+    recordCarriers: (isbn, entries, notCarrying = []) =>
+      Effect.map(Clock.currentTimeMillis, (now) => {
+        if (entries.length === 0 && notCarrying.length === 0) return
+        const current = carrierHistory.get(isbn)
+        const totals = new Map<string, number>()
+        if (current !== undefined && current.expiresAt > now) for (const carrier of current.carriers) totals.set(carrier.sellerId, carrier.total)
+        for (const entry of entries) totals.set(entry.sellerId, entry.total)
+        for (const sellerId of notCarrying) totals.delete(sellerId)
+        carrierHistory.delete(isbn)
+        if (totals.size === 0) return
+        const carriers = [...totals].map(([sellerId, total]) => ({ sellerId, total })).sort(byTotal).slice(0, carriersPerIsbn)
+        carrierHistory.set(isbn, { expiresAt: now + carrierTtl, carriers })
+        // Maps iterate in insertion order: the first keys are the least recently written.
+        while (carrierHistory.size > maxCarrierIsbns) carrierHistory.delete(carrierHistory.keys().next().value!)
+      }),
+
+    carriers: (isbn, limit) =>
+      Effect.map(Clock.currentTimeMillis, (now) => {
+        const current = carrierHistory.get(isbn)
+        if (current === undefined) return []
+        if (current.expiresAt <= now) {
+          carrierHistory.delete(isbn)
+          return []
+        }
+        return current.carriers.slice(0, Math.max(0, Math.floor(limit)))
+      }),
+
+    ping: Effect.succeed("ok" as const)
   }
 }
 

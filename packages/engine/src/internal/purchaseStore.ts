@@ -134,7 +134,7 @@ export const makeStore = Effect.gen(function* () {
       yield* sql`
         UPDATE purchase_requests SET
           status = ${to},
-          reason = COALESCE(${reason}, reason),
+          reason = ${terminal ? reason : null},
           final_amount = COALESCE(${(changes["final_amount"] as number | undefined) ?? null}::bigint, final_amount),
           seller_id = COALESCE(${(changes["seller_id"] as string | undefined) ?? null}::uuid, seller_id),
           order_id = COALESCE(${(changes["order_id"] as string | undefined) ?? null}, order_id),

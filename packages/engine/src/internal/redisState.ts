@@ -14,6 +14,8 @@
  * - `${prefix}:quote:${isbn}:${sellerId}` cached answer (PX its TTL)
  * - `${prefix}:lead:${key}`             single-flight leader token (PX its TTL);
  *   `${prefix}:lead-done:${key}` is published when the leader finishes.
+ * - `${prefix}:carriers:${isbn}`        sorted set: seller id → its recent offer's total; the
+ *   cheapest `carriersPerIsbn` kept, PX `carrierTtlMillis` refreshed on every write
  */
 import { randomUUID } from "node:crypto"
 import { Clock, Data, Deferred, Duration, Effect, Exit, Option, type Scope } from "effect"
@@ -22,13 +24,14 @@ import type {
   Admission,
   AdmissionLimits,
   CallOutcome,
+  CarrierEntry,
   CircuitOptions,
   CircuitSnapshot,
   DenialReason,
   Leadership,
   SharedStateService
 } from "../SharedState.js"
-import { defaultCircuitOptions, slowdownMillis } from "../SharedState.js"
+import { defaultCarrierOptions, defaultCircuitOptions, slowdownMillis } from "../SharedState.js"
 import { makeMemoryState, permitTtl } from "./memoryState.js"
 
 export interface RedisStateOptions {
@@ -46,6 +49,10 @@ export interface RedisStateOptions {
    * notification; default 50 ms. (Tests raise it to prove the notification alone wakes waiters.)
    */
   readonly leaderPollMillis?: number
+  /** Carriers kept per ISBN, the cheapest; default 64. */
+  readonly carriersPerIsbn?: number
+  /** How long an ISBN's carrier history lives after its last write; default 7 days. */
+  readonly carrierTtlMillis?: number
 }
 
 /** How long an untouched circuit hash (a failure count) survives, beyond its open period. */
@@ -250,7 +257,11 @@ export const makeRedisState = (options: RedisStateOptions): Effect.Effect<Shared
     const prefix = options.keyPrefix
     const leaderPollMillis = options.leaderPollMillis ?? 50
     const safeUrl = redactRedisUrl(options.url)
-    const memory = makeMemoryState({ circuit: circuitOptions })
+    const carrierOptions = {
+      carriersPerIsbn: Math.max(1, Math.floor(options.carriersPerIsbn ?? defaultCarrierOptions.carriersPerIsbn)),
+      carrierTtlMillis: Math.max(1, Math.ceil(options.carrierTtlMillis ?? defaultCarrierOptions.carrierTtlMillis))
+    }
+    const memory = makeMemoryState({ circuit: circuitOptions, carriers: carrierOptions })
 
     let lastConnectionError = "not connected yet"
     let lastFallbackLog = Number.NEGATIVE_INFINITY
@@ -490,5 +501,59 @@ export const makeRedisState = (options: RedisStateOptions): Effect.Effect<Shared
         return yield* orElse(waitRemote, memory.awaitLeader(key, maxWaitMillis)).pipe(Effect.ensuring(unregister))
       })
 
-    return { admit, complete, backoff, circuit, getQuotes, putQuotes, lead, finish, awaitLeader } satisfies SharedStateService
+    const carriersKey = (isbn: string) => `${prefix}:carriers:${isbn}`
+
+    const recordCarriers: SharedStateService["recordCarriers"] = (isbn, entries, notCarrying = []) => {
+      if (entries.length === 0 && notCarrying.length === 0) return Effect.void
+      return orElse(
+        redis(async () => {
+          const key = carriersKey(isbn)
+          // One round trip, applied atomically: add, forget, cap, refresh the TTL.
+          const transaction = client.multi()
+          if (entries.length > 0) transaction.zadd(key, ...entries.flatMap((entry) => [entry.total, entry.sellerId]))
+          if (notCarrying.length > 0) transaction.zrem(key, ...notCarrying)
+          transaction.zremrangebyrank(key, carrierOptions.carriersPerIsbn, -1)
+          transaction.pexpire(key, carrierOptions.carrierTtlMillis)
+          const results = (await transaction.exec()) ?? []
+          const failed = results.find(([error]) => error !== null)
+          if (failed !== undefined) throw failed[0]
+        }),
+        memory.recordCarriers(isbn, entries, notCarrying)
+      )
+    }
+
+    const carriers = (isbn: string, limit: number): Effect.Effect<ReadonlyArray<CarrierEntry>> => {
+      const count = Math.floor(limit)
+      if (count <= 0) return Effect.succeed([])
+      return orElse(
+        redis(() => client.zrange(carriersKey(isbn), 0, count - 1, "WITHSCORES")).pipe(
+          Effect.map((reply) => {
+            const found: Array<CarrierEntry> = []
+            for (let i = 0; i + 1 < reply.length; i += 2) found.push({ sellerId: reply[i]!, total: Number(reply[i + 1]) })
+            return found
+          })
+        ),
+        memory.carriers(isbn, count)
+      )
+    }
+
+    /** One PING within the command timeout; no fallback report (the methods that fall back log it). */
+    const ping: Effect.Effect<"ok" | "degraded"> = redis(() => client.ping()).pipe(
+      Effect.match({ onFailure: () => "degraded" as const, onSuccess: (reply) => (reply === "PONG" ? ("ok" as const) : ("degraded" as const)) })
+    )
+
+    return {
+      admit,
+      complete,
+      backoff,
+      circuit,
+      getQuotes,
+      putQuotes,
+      lead,
+      finish,
+      awaitLeader,
+      recordCarriers,
+      carriers,
+      ping
+    } satisfies SharedStateService
   })

@@ -6,6 +6,7 @@
  */
 import type { Contract, Isbn, SellerClient, SellerError } from "@bookbroker/adapter-sdk"
 import { Clock, Effect, Exit } from "effect"
+import { recordSellerCall } from "../Metrics.js"
 import type { DenialReason, SharedStateService } from "../SharedState.js"
 import type { SellerStats } from "./sellerStats.js"
 
@@ -27,7 +28,12 @@ export const callSeller = (
   Effect.uninterruptibleMask((restore) =>
     Effect.gen(function* () {
       const admission = yield* state.admit(client.sellerId, client.limits)
-      if (admission._tag === "Denied") return admission
+      if (admission._tag === "Denied") {
+        // Seller selection leaves it out until then: it would be refused again.
+        stats.recordDenial(client.sellerId, (yield* Clock.currentTimeMillis) + admission.retryAfterMillis)
+        yield* recordSellerCall(client.sellerId, "denied")
+        return admission
+      }
       const started = yield* Clock.currentTimeMillis
       const exit = yield* Effect.exit(restore(Effect.either(client.quote(isbns))))
       const latencyMillis = (yield* Clock.currentTimeMillis) - started
@@ -44,10 +50,12 @@ export const callSeller = (
         }
         yield* state.complete(client.sellerId, admission.permit, unhealthy(error) ? "failure" : "success", admission.probe)
         stats.record(client.sellerId, !unhealthy(error), latencyMillis)
+        yield* recordSellerCall(client.sellerId, "failed", latencyMillis)
         return { _tag: "Failed", error, latencyMillis } as const
       }
       yield* state.complete(client.sellerId, admission.permit, "success", admission.probe)
       stats.record(client.sellerId, true, latencyMillis)
+      yield* recordSellerCall(client.sellerId, "answered", latencyMillis)
       return { _tag: "Answered", answers: result.right, latencyMillis } as const
     })
   )

@@ -4,8 +4,12 @@
  */
 import sellers from "./0001_sellers.js"
 import purchases from "./0002_purchases.js"
+import reconciliation from "./0003_reconciliation.js"
+import access from "./0004_access.js"
 
 export const migrations = {
   "0001_sellers": sellers,
-  "0002_purchases": purchases
+  "0002_purchases": purchases,
+  "0003_reconciliation": reconciliation,
+  "0004_access": access
 }

@@ -1,0 +1,74 @@
+/**
+ * The engine assembled: every service over its infrastructure, chosen by configuration — Redis
+ * or in-process shared state, Stripe or the sandbox payment ledger, a database URL. Entry points
+ * (the CLI's `serve`, tests) call `layer` once; everything else depends on services only.
+ */
+import type { Adapter } from "@bookbroker/adapter-sdk"
+import type { SqlClient } from "@effect/sql"
+import { Layer, type Redacted } from "effect"
+import * as Access from "./Access.js"
+import * as AdapterRegistry from "./AdapterRegistry.js"
+import type * as PaymentGateway from "./PaymentGateway.js"
+import * as PurchasePipeline from "./PurchasePipeline.js"
+import * as Purchases from "./Purchases.js"
+import * as PurchaseWorker from "./PurchaseWorker.js"
+import * as QuoteEngine from "./QuoteEngine.js"
+import * as SandboxGateway from "./SandboxGateway.js"
+import * as SecretBox from "./SecretBox.js"
+import * as SellerDirectory from "./SellerDirectory.js"
+import * as SellerPool from "./SellerPool.js"
+import * as SharedState from "./SharedState.js"
+
+export interface EngineOptions {
+  readonly adapters: ReadonlyArray<Adapter.AnyAdapter>
+  /** Key sealing seller credentials (base64, 32 bytes). */
+  readonly secretKey: Redacted.Redacted<string>
+  /** `{ _tag: "Redis", url }` for several processes; in-process otherwise. */
+  readonly sharedState?: { readonly _tag: "Memory" } | { readonly _tag: "Redis"; readonly url: string; readonly keyPrefix?: string; readonly expectedProcesses?: number }
+  /** A payment gateway layer (e.g. Stripe); the sandbox ledger by default. */
+  readonly payments?: Layer.Layer<PaymentGateway.PaymentGateway, never, SqlClient.SqlClient>
+  readonly quotes?: QuoteEngine.QuoteEngineOptions
+  readonly pipeline?: PurchasePipeline.PipelineOptions
+  /** Run purchase workers in this process (role worker/all). Default true. */
+  readonly workers?: false | PurchaseWorker.WorkerOptions
+  readonly directoryRefreshMillis?: number
+}
+
+export type EngineServices =
+  | Access.Access
+  | AdapterRegistry.AdapterRegistry
+  | PaymentGateway.PaymentGateway
+  | Purchases.Purchases
+  | PurchasePipeline.PurchasePipeline
+  | QuoteEngine.QuoteEngine
+  | SecretBox.SecretBox
+  | SellerDirectory.SellerDirectory
+  | SellerPool.SellerPool
+  | SharedState.SharedState
+
+/** Every engine service over a database (provide `SqlClient`, e.g. `Database.layer`). */
+export const layer = (options: EngineOptions): Layer.Layer<EngineServices, never, SqlClient.SqlClient> => {
+  const shared =
+    options.sharedState?._tag === "Redis"
+      ? SharedState.layerRedis({
+          url: options.sharedState.url,
+          keyPrefix: options.sharedState.keyPrefix ?? "bookbroker",
+          ...(options.sharedState.expectedProcesses === undefined ? {} : { expectedProcesses: options.sharedState.expectedProcesses })
+        })
+      : SharedState.layerMemory()
+  const base = Layer.mergeAll(
+    AdapterRegistry.layer(options.adapters),
+    SecretBox.layer(options.secretKey),
+    shared,
+    options.payments ?? SandboxGateway.layer(),
+    Access.layer,
+    Purchases.layer
+  )
+  const directory = SellerDirectory.layer({ refreshMillis: options.directoryRefreshMillis ?? 5_000 }).pipe(Layer.provideMerge(base))
+  const quoting = QuoteEngine.layer(options.quotes ?? {}).pipe(Layer.provideMerge(SellerPool.layer()), Layer.provideMerge(directory))
+  const pipeline = PurchasePipeline.layer(options.pipeline ?? {}).pipe(Layer.provideMerge(quoting))
+  const workers =
+    options.workers === false ? Layer.empty : PurchaseWorker.layerRunning(options.workers ?? {}).pipe(Layer.provide(pipeline))
+  return Layer.merge(pipeline, workers)
+}
+

@@ -1,0 +1,74 @@
+/**
+ * Prices and stock that sellers push (the server's `POST /v1/sellers/me/offers`) instead of
+ * waiting to be asked. A pushed answer goes into the quote cache like one the engine fetched, so
+ * offers show it at once and the fan-out skips the seller meanwhile; it lives at most
+ * `maxValiditySeconds`. A pushed offer carries a quote id of bookbroker's own (`push-…`) that
+ * the seller does not know, so it is never bought from: the purchase pipeline asks the seller
+ * afresh for every pushed offer before deciding (see `PurchasePipeline`), and the seller's own
+ * answer replaces it.
+ */
+import { Contract } from "@bookbroker/adapter-sdk"
+import { randomUUID } from "node:crypto"
+import { Clock, Effect, Schema } from "effect"
+import type { SharedStateService } from "./SharedState.js"
+
+export const quoteIdPrefix = "push-"
+
+/** Longest a pushed answer is believed. */
+export const maxValiditySeconds = 300
+
+export const isPushed = (offer: Contract.Offer): boolean => offer.quoteId.startsWith(quoteIdPrefix)
+
+export type PushedAnswer =
+  | {
+      readonly isbn: Contract.Offer["isbn"]
+      readonly available: true
+      readonly price: Contract.Offer["price"]
+      readonly shipping: Contract.Offer["shipping"]
+      readonly condition: Contract.Condition
+      readonly quantity: number | null
+      /** Capped at `maxValiditySeconds`. */
+      readonly validForSeconds: number
+    }
+  | {
+      readonly isbn: Contract.Offer["isbn"]
+      readonly available: false
+      readonly reason: Contract.UnavailableReason
+      readonly validForSeconds: number
+    }
+
+const encode = Schema.encodeSync(Contract.QuoteResult)
+
+/**
+ * Writes a seller's pushed answers into the quote cache (last one wins per ISBN). Returns when
+ * they expire, per answer. With Redis unreachable the cache is off and the push has no effect.
+ */
+export const put = (state: SharedStateService, sellerId: string, answers: ReadonlyArray<PushedAnswer>): Effect.Effect<ReadonlyArray<Date>> =>
+  Effect.gen(function* () {
+    const now = yield* Clock.currentTimeMillis
+    const byIsbn = new Map<string, Array<{ sellerId: string; value: string; ttlMillis: number }>>()
+    const expiries: Array<Date> = []
+    for (const answer of answers) {
+      const validMillis = Math.max(1, Math.min(answer.validForSeconds, maxValiditySeconds)) * 1000
+      const expiresAt = new Date(now + validMillis)
+      expiries.push(expiresAt)
+      const result: Contract.QuoteResult = answer.available
+        ? new Contract.Offer({
+            available: true,
+            isbn: answer.isbn,
+            quoteId: `${quoteIdPrefix}${randomUUID()}`,
+            price: answer.price,
+            shipping: answer.shipping,
+            condition: answer.condition,
+            quantity: answer.quantity,
+            expiresAt
+          })
+        : new Contract.Unavailable({ available: false, isbn: answer.isbn, reason: answer.reason })
+      // As for fetched offers, the cache forgets an offer a little before it expires.
+      const ttlMillis = answer.available ? Math.floor(validMillis * 0.8) : validMillis
+      const entries = byIsbn.get(answer.isbn) ?? []
+      byIsbn.set(answer.isbn, [...entries.filter((entry) => entry.sellerId !== sellerId), { sellerId, value: JSON.stringify(encode(result)), ttlMillis }])
+    }
+    yield* Effect.forEach(byIsbn, ([isbn, entries]) => state.putQuotes(isbn, entries), { concurrency: 8, discard: true })
+    return expiries
+  })

@@ -1,0 +1,386 @@
+/**
+ * The payment gateway over Stripe: PaymentIntents with manual capture, through the official
+ * `stripe` SDK.
+ *
+ * - authorize: one `paymentIntents.create` that also confirms (`capture_method: "manual"`,
+ *   `confirm: true`, the payment token as `payment_method`, `automatic_payment_methods` with
+ *   `allow_redirects: "never"`, since no customer is there to follow a redirect), for the
+ *   customer's maximum, with `metadata.request_id`. `requires_capture` is the authorization.
+ * - capture: `paymentIntents.capture` with `amount_to_capture` (Stripe releases the rest).
+ * - void: `paymentIntents.cancel`. refund: `refunds.create` on the intent.
+ * - lookup: Stripe Search on `metadata['request_id']`.
+ *
+ * Retries belong to the pipeline, never to the SDK: every POST carries bookbroker's own
+ * idempotency key (never the SDK's random one), `maxNetworkRetries` is 0, and the one retry the
+ * SDK makes on its own after a closed connection (even at 0) is switched off too — a failed
+ * call surfaces at once as `PaymentUnavailable`, and the pipeline retries under the same key.
+ *
+ * A step re-run after a crash is safe: under the same key Stripe replays its first answer; and
+ * where Stripe refuses because the intent already is where we wanted it (a void of a canceled
+ * intent, a capture of an intent captured for that amount), the gateway reads the intent and
+ * calls it success.
+ *
+ * Stripe's answers map onto the error taxonomy of `PaymentGateway.ts`: card errors (and an
+ * intent left `requires_payment_method` or `requires_action`) are `PaymentDeclined`; connection
+ * failures, timeouts, 5xx, 409 (the key is busy with a concurrent request) and 429 (with its
+ * `Retry-After`) are `PaymentUnavailable`; idempotency errors and other 4xx are
+ * `PaymentRejected`.
+ *
+ * Caveats the pipeline must know: Stripe Search is eventually consistent (usually under a minute,
+ * up to an hour in incidents, and not offered to merchants in India), so an empty `lookup` right
+ * after an authorize proves nothing; and amounts go to Stripe as `Money`'s ISO 4217 minor units,
+ * which is what Stripe expects except for its few special cases (three-decimal currencies must
+ * be multiples of 10; ISK, HUF, TWD and UGX have Stripe-specific rules).
+ *
+ * The secret key is handed to the SDK and nothing else: it is never in a span, a log or an
+ * error (any text that comes back from Stripe is scrubbed of it).
+ */
+import { Money } from "@bookbroker/adapter-sdk"
+import * as http from "node:http"
+import * as https from "node:https"
+import { Data, Effect, Either, Layer, Redacted, type Scope } from "effect"
+import Stripe from "stripe"
+import {
+  type Authorization,
+  PaymentDeclined,
+  PaymentGateway,
+  type PaymentGatewayService,
+  type PaymentRecord,
+  PaymentRejected,
+  PaymentUnavailable
+} from "./PaymentGateway.js"
+
+export interface StripeGatewayOptions {
+  readonly secretKey: Redacted.Redacted<string>
+  /** Default `api.stripe.com`; tests point it at `FakeStripe`. */
+  readonly host?: string
+  readonly port?: number
+  readonly protocol?: "http" | "https"
+  /** Per call; default 30 000 ms. A timeout is `PaymentUnavailable` (the outcome is unknown). */
+  readonly timeoutMillis?: number
+}
+
+type Operation = PaymentUnavailable["operation"]
+type MutatingOperation = Exclude<Operation, "lookup">
+
+const defaultTimeoutMillis = 30_000
+/** Search pages of 100: far more intents than one purchase request ever has. */
+const searchPageSize = 100
+const maxSearchPages = 10
+
+/** A rejected SDK promise, before it is classified. */
+class StripeCallFailed extends Data.TaggedError("StripeCallFailed")<{ readonly error: unknown }> {}
+
+const call = <A>(request: () => Promise<A>): Effect.Effect<A, StripeCallFailed> =>
+  Effect.tryPromise({ try: request, catch: (error) => new StripeCallFailed({ error }) })
+
+/**
+ * The SDK retries a request once after ECONNRESET/EPIPE even with `maxNetworkRetries: 0`
+ * (RequestSender `_shouldRetry`). Renaming those codes turns that retry off, so every retry is
+ * the pipeline's decision; the original error stays as the cause.
+ */
+const withoutSilentRetry = (inner: Stripe.HttpClient): Stripe.HttpClient => ({
+  getClientName: () => inner.getClientName(),
+  makeRequest: (...args) =>
+    inner.makeRequest(...args).catch((error: unknown) => {
+      const code = (error as { readonly code?: unknown } | null)?.code
+      if (typeof code === "string" && Stripe.HttpClient.CONNECTION_CLOSED_ERROR_CODES.includes(code)) {
+        const reason = error instanceof Error ? error.message : String(error)
+        throw Object.assign(new Error(`connection closed before an answer arrived (${code}: ${reason})`, { cause: error }), {
+          code: "BOOKBROKER_CONNECTION_CLOSED"
+        })
+      }
+      throw error
+    })
+})
+
+/** `Retry-After` (seconds or an HTTP date) in milliseconds. */
+const retryAfterMillis = (headers: Readonly<Record<string, string>> | undefined): number | undefined => {
+  const value = headers?.["retry-after"]?.trim()
+  if (value === undefined || value === "") return undefined
+  if (/^\d+(\.\d+)?$/.test(value)) return Math.ceil(Number(value) * 1000)
+  const at = Date.parse(value)
+  return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil(at - Date.now()))
+}
+
+type Classified =
+  | { readonly kind: "declined"; readonly reason: string; readonly detail: string }
+  | { readonly kind: "unavailable"; readonly detail: string; readonly retryAfterMillis?: number }
+  | { readonly kind: "rejected"; readonly detail: string }
+
+const describe = (error: Stripe.errors.StripeError): string => {
+  const status = error.statusCode === undefined ? "" : ` ${error.statusCode}`
+  const code = error.code === undefined || error.code === "" ? "" : ` ${error.code}`
+  const cause = error.detail instanceof Error ? ` (${error.detail.message})` : ""
+  const request = error.requestId === undefined ? "" : ` [request ${error.requestId}]`
+  return `Stripe ${error.rawType ?? error.type}${status}${code}: ${error.message}${cause}${request}`
+}
+
+/** Where a failed SDK call leaves us (texts not yet scrubbed). */
+const classify = (error: unknown): Classified => {
+  if (!(error instanceof Stripe.errors.StripeError)) {
+    // Not an answer from Stripe nor a transport failure: an SDK or programming error. Never
+    // retried blindly; the reconciler looks at what Stripe holds.
+    return { kind: "rejected", detail: `unexpected error from the Stripe SDK: ${error instanceof Error ? error.message : String(error)}` }
+  }
+  const detail = describe(error)
+  if (error instanceof Stripe.errors.StripeCardError) {
+    return { kind: "declined", reason: error.decline_code || error.code || "card_declined", detail }
+  }
+  if (error instanceof Stripe.errors.StripeRateLimitError) {
+    const after = retryAfterMillis(error.headers)
+    return { kind: "unavailable", detail, ...(after === undefined ? {} : { retryAfterMillis: after }) }
+  }
+  if (error instanceof Stripe.errors.StripeConnectionError) return { kind: "unavailable", detail }
+  if (error instanceof Stripe.errors.StripeIdempotencyError) return { kind: "rejected", detail }
+  if (error instanceof Stripe.errors.StripeAPIError) {
+    // 5xx, 409 (another request holds the key, or a lock timed out) and unreadable answers:
+    // the outcome is unknown, retry under the same key.
+    const status = error.statusCode
+    if (status === undefined || status >= 500 || status === 409 || status < 400) return { kind: "unavailable", detail }
+    return { kind: "rejected", detail }
+  }
+  // Invalid request, authentication, permission: Stripe refused the request itself.
+  return { kind: "rejected", detail }
+}
+
+const isUnexpectedState = (error: unknown): boolean =>
+  error instanceof Stripe.errors.StripeInvalidRequestError && error.code === "payment_intent_unexpected_state"
+
+const escapeSearchValue = (value: string): string => value.replace(/\\/g, "\\\\").replace(/'/g, "\\'")
+
+const toMoney = (amount: number, currency: string): Money.Money => Money.make(amount, currency.toUpperCase())
+
+const recordStatus = (intent: Stripe.PaymentIntent): PaymentRecord["status"] => {
+  switch (intent.status) {
+    case "requires_capture":
+      return "authorized"
+    // Cards don't normally stop here; it may still become an authorization, so it's counted as one.
+    case "processing":
+      return "authorized"
+    case "succeeded": {
+      const charge = intent.latest_charge
+      return typeof charge === "object" && charge !== null && charge.refunded ? "refunded" : "captured"
+    }
+    case "canceled":
+      return "voided"
+    // requires_payment_method (declined), requires_action (authentication we can't do),
+    // requires_confirmation: no money is held.
+    default:
+      return "declined"
+  }
+}
+
+export const make = (options: StripeGatewayOptions): Effect.Effect<PaymentGatewayService, never, Scope.Scope> =>
+  Effect.gen(function* () {
+    const protocol = options.protocol ?? "https"
+    const agent = yield* Effect.acquireRelease(
+      Effect.sync(() => (protocol === "http" ? new http.Agent({ keepAlive: true }) : new https.Agent({ keepAlive: true }))),
+      (agent) => Effect.sync(() => agent.destroy())
+    )
+    const secret = Redacted.value(options.secretKey)
+    const stripe = new Stripe(secret, {
+      maxNetworkRetries: 0,
+      timeout: options.timeoutMillis ?? defaultTimeoutMillis,
+      httpClient: withoutSilentRetry(Stripe.createNodeHttpClient(agent)),
+      telemetry: false,
+      appInfo: { name: "bookbroker" },
+      protocol,
+      ...(options.host === undefined ? {} : { host: options.host }),
+      ...(options.port === undefined ? {} : { port: options.port })
+    })
+
+    const scrub = (text: string): string => (secret === "" ? text : text.split(secret).join("[redacted secret key]"))
+
+    const paymentError = (operation: MutatingOperation, error: unknown): PaymentDeclined | PaymentUnavailable | PaymentRejected => {
+      const classified = classify(error)
+      const detail = scrub(classified.detail)
+      switch (classified.kind) {
+        case "declined":
+          return operation === "authorize"
+            ? new PaymentDeclined({ reason: classified.reason, detail })
+            : new PaymentRejected({ operation, detail: `card error outside an authorization: ${detail}` })
+        case "unavailable":
+          return new PaymentUnavailable({
+            operation,
+            detail,
+            ...(classified.retryAfterMillis === undefined ? {} : { retryAfterMillis: classified.retryAfterMillis })
+          })
+        case "rejected":
+          return new PaymentRejected({ operation, detail })
+      }
+    }
+
+    /** `paymentError` for calls whose type rules out a decline. */
+    const notDeclined = (operation: Exclude<MutatingOperation, "authorize">) => (error: unknown) => {
+      const mapped = paymentError(operation, error)
+      return mapped._tag === "PaymentDeclined" ? new PaymentRejected({ operation, detail: mapped.detail }) : mapped
+    }
+
+    const rejected = (operation: MutatingOperation, detail: string) => new PaymentRejected({ operation, detail: scrub(detail) })
+
+    /** Reads an intent to see where a refused capture or void left it. */
+    const retrieve = (operation: Exclude<MutatingOperation, "authorize">, providerRef: string) =>
+      call(() => stripe.paymentIntents.retrieve(providerRef)).pipe(Effect.mapError((failure) => notDeclined(operation)(failure.error)))
+
+    const service: PaymentGatewayService = {
+      name: "stripe",
+
+      authorize: (request) =>
+        Effect.gen(function* () {
+          const intent = yield* call(() =>
+            stripe.paymentIntents.create(
+              {
+                amount: request.amount.amount,
+                currency: request.amount.currency.toLowerCase(),
+                capture_method: "manual",
+                confirm: true,
+                payment_method: request.paymentToken,
+                automatic_payment_methods: { enabled: true, allow_redirects: "never" },
+                metadata: { request_id: request.requestId }
+              },
+              { idempotencyKey: request.idempotencyKey }
+            )
+          ).pipe(Effect.mapError((failure) => paymentError("authorize", failure.error)))
+          switch (intent.status) {
+            case "requires_capture":
+              return { providerRef: intent.id, amount: request.amount } satisfies Authorization
+            case "requires_payment_method": {
+              const last = intent.last_payment_error
+              return yield* new PaymentDeclined({
+                reason: last?.decline_code || last?.code || "card_declined",
+                detail: scrub(`PaymentIntent ${intent.id} needs another payment method: ${last?.message ?? "the payment method was refused"}`)
+              })
+            }
+            case "requires_action":
+              return yield* new PaymentDeclined({
+                reason: "authentication_required",
+                detail: `PaymentIntent ${intent.id} needs the customer to authenticate (3-D Secure), which a server-side confirmation cannot do`
+              })
+            default:
+              return yield* rejected(
+                "authorize",
+                `PaymentIntent ${intent.id} is ${intent.status} after confirmation, not requires_capture (capture_method ${intent.capture_method})`
+              )
+          }
+        }).pipe(
+          Effect.withSpan("StripeGateway.authorize", {
+            attributes: { "purchase.request_id": request.requestId, "payment.idempotency_key": request.idempotencyKey }
+          })
+        ),
+
+      capture: (request) =>
+        Effect.gen(function* () {
+          const wanted = request.amount.amount
+          const result = yield* Effect.either(
+            call(() => stripe.paymentIntents.capture(request.providerRef, { amount_to_capture: wanted }, { idempotencyKey: request.idempotencyKey }))
+          )
+          if (Either.isRight(result)) {
+            const intent = result.right
+            if (intent.status === "succeeded" && intent.amount_received === wanted) return
+            return yield* rejected("capture", `PaymentIntent ${intent.id} is ${intent.status} with ${intent.amount_received} received after capturing ${wanted}`)
+          }
+          if (!isUnexpectedState(result.left.error)) return yield* notDeclined("capture")(result.left.error)
+          // Not capturable any more: success only if it was captured, for exactly this amount.
+          const intent = yield* retrieve("capture", request.providerRef)
+          if (intent.status === "succeeded" && intent.amount_received === wanted) return
+          return yield* rejected(
+            "capture",
+            `${classify(result.left.error).detail}; PaymentIntent ${intent.id} is ${intent.status} with ${intent.amount_received} received, not ${wanted}`
+          )
+        }).pipe(
+          Effect.withSpan("StripeGateway.capture", {
+            attributes: { "payment.provider_ref": request.providerRef, "payment.idempotency_key": request.idempotencyKey }
+          })
+        ),
+
+      void: (request) =>
+        Effect.gen(function* () {
+          const result = yield* Effect.either(
+            call(() => stripe.paymentIntents.cancel(request.providerRef, { cancellation_reason: "abandoned" }, { idempotencyKey: request.idempotencyKey }))
+          )
+          if (Either.isRight(result)) {
+            if (result.right.status === "canceled") return
+            return yield* rejected("void", `PaymentIntent ${result.right.id} is ${result.right.status} after cancel`)
+          }
+          if (!isUnexpectedState(result.left.error)) return yield* notDeclined("void")(result.left.error)
+          // Not cancelable any more: success if it already is canceled (a void re-run).
+          const intent = yield* retrieve("void", request.providerRef)
+          if (intent.status === "canceled") return
+          return yield* rejected(
+            "void",
+            `${classify(result.left.error).detail}; PaymentIntent ${intent.id} is ${intent.status}` +
+              (intent.status === "succeeded" ? ` (captured ${intent.amount_received}; refund it instead)` : "")
+          )
+        }).pipe(
+          Effect.withSpan("StripeGateway.void", {
+            attributes: { "payment.provider_ref": request.providerRef, "payment.idempotency_key": request.idempotencyKey }
+          })
+        ),
+
+      refund: (request) =>
+        call(() =>
+          stripe.refunds.create({ payment_intent: request.providerRef, amount: request.amount.amount }, { idempotencyKey: request.idempotencyKey })
+        ).pipe(
+          Effect.mapError((failure) => notDeclined("refund")(failure.error)),
+          Effect.flatMap((refund) =>
+            refund.status === "failed" || refund.status === "canceled"
+              ? Effect.fail(rejected("refund", `refund ${refund.id} of PaymentIntent ${request.providerRef} is ${refund.status}`))
+              : Effect.void
+          ),
+          Effect.withSpan("StripeGateway.refund", {
+            attributes: { "payment.provider_ref": request.providerRef, "payment.idempotency_key": request.idempotencyKey }
+          })
+        ),
+
+      lookup: (requestId) =>
+        Effect.gen(function* () {
+          const query = `metadata['request_id']:'${escapeSearchValue(requestId)}'`
+          const found: Array<Stripe.PaymentIntent> = []
+          let page: string | undefined
+          for (let pages = 0; pages < maxSearchPages; pages++) {
+            const current = page
+            const result = yield* call(() =>
+              stripe.paymentIntents.search({
+                query,
+                limit: searchPageSize,
+                expand: ["data.latest_charge"],
+                ...(current === undefined ? {} : { page: current })
+              })
+            ).pipe(
+              Effect.mapError((failure) => {
+                // The service type says lookup is only ever unavailable: a refused search (a bug
+                // or a misconfiguration) says so in its detail.
+                const classified = classify(failure.error)
+                const detail = scrub(classified.kind === "rejected" ? `search refused: ${classified.detail}` : classified.detail)
+                return new PaymentUnavailable({
+                  operation: "lookup",
+                  detail,
+                  ...(classified.kind === "unavailable" && classified.retryAfterMillis !== undefined
+                    ? { retryAfterMillis: classified.retryAfterMillis }
+                    : {})
+                })
+              })
+            )
+            found.push(...result.data.filter((intent) => intent.metadata["request_id"] === requestId))
+            if (!result.has_more || result.next_page === null) break
+            page = result.next_page
+          }
+          return found
+            .sort((a, b) => a.created - b.created)
+            .map(
+              (intent): PaymentRecord => ({
+                providerRef: intent.id,
+                requestId,
+                status: recordStatus(intent),
+                authorized: toMoney(intent.amount, intent.currency),
+                captured: toMoney(intent.amount_received, intent.currency)
+              })
+            )
+        }).pipe(Effect.withSpan("StripeGateway.lookup", { attributes: { "purchase.request_id": requestId } }))
+    }
+    return service
+  })
+
+/** The Stripe gateway as the `PaymentGateway` (its HTTP agent lives as long as the layer). */
+export const layer = (options: StripeGatewayOptions): Layer.Layer<PaymentGateway> => Layer.scoped(PaymentGateway, make(options))

@@ -1,0 +1,95 @@
+/**
+ * What the sweeper and the reconciler share when they act on a finished purchase request behind
+ * the pipeline's back: a short lease on the request (the same lease columns and fencing version
+ * the workers use, so no worker runs the request while they act, and they never act on a
+ * request a live worker holds), and voiding an authorization the way the pipeline does — intent
+ * persisted as a payment operation under a stable idempotency key before the call, outcome after
+ * it — so a void the pipeline already started and the repair are one and the same operation.
+ */
+import type { SqlError } from "@effect/sql"
+import { Effect, Option } from "effect"
+import { PaymentGateway, type PaymentGatewayService } from "../PaymentGateway.js"
+import { makeStore, terminalStatuses, type RequestRow, type TerminalStatus } from "./purchaseStore.js"
+
+/** The pipeline's own key for voiding the authorization of a round; reusing it makes a started void the same operation. */
+export const pipelineVoidKey = (requestId: string, round: number) => `${requestId}:void:${round}`
+
+/** The key for voiding a provider authorization bookbroker never recorded as live (found only by a lookup). */
+export const providerVoidKey = (requestId: string, providerRef: string) => `${requestId}:void:${providerRef}`
+
+export type VoidOutcome =
+  | { readonly _tag: "Voided" }
+  /** The provider refused the void: the operation is recorded as rejected, the authorization left as it was. */
+  | { readonly _tag: "Rejected"; readonly detail: string }
+  /** Outcome unknown: the operation stays pending and is repeated with the same key next time. */
+  | { readonly _tag: "Unavailable"; readonly detail: string }
+
+export interface VoidTarget {
+  readonly requestId: string
+  readonly round: number
+  readonly currency: string
+  readonly providerRef: string
+  readonly idempotencyKey: string
+}
+
+export const makeRepair = (owner: string, leaseMillis: number) =>
+  Effect.gen(function* () {
+    const store = yield* makeStore
+    const gateway: PaymentGatewayService = yield* PaymentGateway
+    const sql = store.sql
+
+    /**
+     * Runs `body` holding the request's lease, if the request is in one of `statuses` and nobody
+     * (no live worker, no other sweeper or reconciler) holds it; `None` when it is busy or moved on.
+     */
+    const withLease = <A, E, R>(
+      requestId: string,
+      body: (request: RequestRow) => Effect.Effect<A, E, R>,
+      statuses: ReadonlyArray<TerminalStatus> = terminalStatuses
+    ): Effect.Effect<Option.Option<A>, E | SqlError.SqlError, R> =>
+      Effect.acquireUseRelease(
+        sql<RequestRow>`
+          UPDATE purchase_requests
+          SET lease_owner = ${owner}, lease_expires_at = now() + ${leaseMillis} * interval '1 millisecond', fence = fence + 1
+          WHERE id = ${requestId}
+            AND status IN ${sql.in(statuses)}
+            AND (lease_expires_at IS NULL OR lease_expires_at < now())
+          RETURNING *`,
+        ([request]) => (request === undefined ? Effect.succeed(Option.none<A>()) : Effect.map(body(request), Option.some)),
+        ([request]) =>
+          request === undefined
+            ? Effect.void
+            : sql`
+                UPDATE purchase_requests SET lease_owner = NULL, lease_expires_at = NULL
+                WHERE id = ${requestId} AND lease_owner = ${owner} AND fence = ${request.fence}`.pipe(
+                // If this fails the lease simply runs out.
+                Effect.ignoreLogged
+              )
+      )
+
+    /** Voids one authorization at the provider and records it; never retried here (the next run repeats the same key). */
+    const voidAuthorization = (target: VoidTarget): Effect.Effect<VoidOutcome, SqlError.SqlError> =>
+      Effect.gen(function* () {
+        const key = target.idempotencyKey
+        yield* store.ensurePayment(target.requestId, "void", target.round, key, 0, target.currency.trim())
+        const voided = yield* Effect.either(gateway.void({ idempotencyKey: key, providerRef: target.providerRef }))
+        if (voided._tag === "Right") {
+          yield* sql.withTransaction(
+            Effect.zipRight(
+              store.settlePayment(key, "succeeded", target.providerRef, false, null),
+              sql`
+                UPDATE payment_operations SET live = false, updated_at = now()
+                WHERE request_id = ${target.requestId} AND kind = 'authorize' AND live AND provider_ref = ${target.providerRef}`
+            )
+          )
+          return { _tag: "Voided" } as const
+        }
+        if (voided.left._tag === "PaymentRejected") {
+          yield* store.settlePayment(key, "rejected", target.providerRef, false, voided.left.detail)
+          return { _tag: "Rejected", detail: voided.left.detail } as const
+        }
+        return { _tag: "Unavailable", detail: voided.left.detail } as const
+      })
+
+    return { store, sql, gateway, withLease, voidAuthorization }
+  })

@@ -1,0 +1,61 @@
+/** Intake: durable, idempotent per customer and key, batched (group commit) under load. */
+import type { Isbn } from "@bookbroker/adapter-sdk"
+import { Money } from "@bookbroker/adapter-sdk"
+import { generateIsbns } from "@bookbroker/adapter-sdk/testing"
+import { describe, expect, it } from "@effect/vitest"
+import { SqlClient } from "@effect/sql"
+import { Effect, Either, Layer } from "effect"
+import * as Purchases from "../src/Purchases.js"
+import { TestDatabase } from "../src/testing/index.js"
+
+const [isbn] = generateIsbns({ size: 1, seed: 77 }) as [Isbn.Isbn13]
+const TestLayer = Purchases.layer.pipe(Layer.provideMerge(TestDatabase.layer))
+
+const purchase = (key: string, amount = 3000, customerId = "c1"): Purchases.NewPurchase => ({
+  customerId,
+  idempotencyKey: key,
+  isbn,
+  maxPrice: Money.make(amount, "EUR"),
+  paymentToken: "tok_approve",
+  customer: { name: "Ada", email: "ada@example.com", shippingAddress: { line1: "1 Book Lane", city: "Paris", country: "FR" } }
+})
+
+const rows = Effect.flatMap(SqlClient.SqlClient, (sql) => sql<{ n: string }>`SELECT count(*)::text AS n FROM purchase_requests`).pipe(
+  Effect.map((result) => Number(result[0]!.n)),
+  Effect.orDie
+)
+
+describe("Purchases intake", () => {
+  it.scopedLive("stores hundreds of concurrent submissions, each exactly once, with its transition", () =>
+    Effect.gen(function* () {
+      const purchases = yield* Purchases.Purchases
+      const accepted = yield* Effect.forEach(Array.from({ length: 300 }, (_, i) => i), (i) => purchases.submit(purchase(`k${i}`)), { concurrency: "unbounded" })
+      expect(new Set(accepted.map((a) => a.id)).size).toBe(300)
+      expect(accepted.every((a) => a.created && a.status === "received")).toBe(true)
+      expect(yield* rows).toBe(300)
+      const sql = yield* SqlClient.SqlClient
+      const transitions = yield* Effect.orDie(sql<{ n: string }>`SELECT count(*)::text AS n FROM state_transitions WHERE to_status = 'received'`)
+      expect(Number(transitions[0]!.n)).toBe(300)
+    }).pipe(Effect.provide(TestLayer))
+  )
+
+  it.scopedLive("the same key submitted concurrently makes one request; another body with it is refused", () =>
+    Effect.gen(function* () {
+      const purchases = yield* Purchases.Purchases
+      const same = yield* Effect.forEach(Array.from({ length: 20 }), () => purchases.submit(purchase("dup")), { concurrency: "unbounded" })
+      expect(new Set(same.map((a) => a.id)).size).toBe(1)
+      expect(same.filter((a) => a.created)).toHaveLength(1)
+      const mixed = yield* Effect.forEach([3000, 3100, 3000, 3200], (amount) => Effect.either(purchases.submit(purchase("mixed", amount))), { concurrency: "unbounded" })
+      const winners = mixed.filter(Either.isRight)
+      const refused = mixed.filter(Either.isLeft)
+      expect(new Set(winners.map((w) => w.right.id)).size).toBe(1)
+      expect(refused.every((r) => r.left._tag === "IdempotencyKeyReused")).toBe(true)
+      expect(winners.length + refused.length).toBe(4)
+      expect(refused.length).toBeGreaterThanOrEqual(2)
+      // Keys are per customer.
+      const other = yield* purchases.submit(purchase("dup", 3000, "c2"))
+      expect(other.created).toBe(true)
+      expect(yield* rows).toBe(3)
+    }).pipe(Effect.provide(TestLayer))
+  )
+})
