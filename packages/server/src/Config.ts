@@ -1,0 +1,25 @@
+/** Server settings the handlers read (limits, links, seller activation policy). */
+import { Context } from "effect"
+
+export interface ServerSettings {
+  /** Per-customer submissions: requests per second and burst, shared by all processes. */
+  readonly customerRateLimit: { readonly requestsPerSecond: number; readonly burst: number }
+  /** Seller registrations per client IP: requests per second and burst, shared by all processes. */
+  readonly sellerRegistrationRateLimit: { readonly requestsPerSecond: number; readonly burst: number }
+  /** Largest accepted request body, in bytes. */
+  readonly maxBodyBytes: number
+  /** New sellers start active (demo) instead of pending an operator's activation. */
+  readonly autoActivateSellers: boolean
+  /** How long `GET /v1/books/{isbn}/offers` waits for sellers. */
+  readonly offersDeadlineMillis: number
+}
+
+export const defaultSettings: ServerSettings = {
+  customerRateLimit: { requestsPerSecond: 20, burst: 40 },
+  sellerRegistrationRateLimit: { requestsPerSecond: 0.1, burst: 10 },
+  maxBodyBytes: 64 * 1024,
+  autoActivateSellers: false,
+  offersDeadlineMillis: 5_000
+}
+
+export class Settings extends Context.Tag("@bookbroker/server/Settings")<Settings, ServerSettings>() {}

@@ -1,0 +1,74 @@
+/**
+ * Every error the API answers is RFC 9457 problem details (`application/problem+json`): a
+ * stable `type`, a human `title` and `detail`, and for validation the offending fields as JSON
+ * pointers. One class per status, so the OpenAPI document lists what each endpoint can answer.
+ */
+import { HttpApiSchema } from "@effect/platform"
+import { Schema } from "effect"
+
+export const FieldError = Schema.Struct({
+  /** JSON pointer into the request body (`/max_price/amount`), or `header:idempotency-key`, `query:status`. */
+  pointer: Schema.String,
+  detail: Schema.String
+})
+export type FieldError = typeof FieldError.Type
+
+// The literal status keeps the classes apart: HttpApi picks the error schema a failure matches.
+const fields = <S extends number>(status: S) => ({
+  type: Schema.String,
+  title: Schema.String,
+  status: Schema.Literal(status),
+  detail: Schema.String,
+  errors: Schema.optional(Schema.Array(FieldError))
+})
+
+const typeUri = (slug: string) => `urn:bookbroker:problem:${slug}`
+
+const encoding: HttpApiSchema.Encoding = { kind: "Json", contentType: "application/problem+json" }
+
+const annotate = <A>(status: number): Schema.Annotations.Schema<A> => ({
+  ...HttpApiSchema.annotations<A>({ status }),
+  [HttpApiSchema.AnnotationEncoding]: encoding,
+  description: `${status} problem details`
+})
+
+export class BadRequest extends Schema.Class<BadRequest>("BadRequest")(fields(400), annotate<BadRequest>(400)) {}
+export class Unauthorized extends Schema.Class<Unauthorized>("Unauthorized")(fields(401), annotate<Unauthorized>(401)) {}
+export class Forbidden extends Schema.Class<Forbidden>("Forbidden")(fields(403), annotate<Forbidden>(403)) {}
+export class NotFound extends Schema.Class<NotFound>("NotFound")(fields(404), annotate<NotFound>(404)) {}
+export class Conflict extends Schema.Class<Conflict>("Conflict")(fields(409), annotate<Conflict>(409)) {}
+export class PayloadTooLarge extends Schema.Class<PayloadTooLarge>("PayloadTooLarge")(fields(413), annotate<PayloadTooLarge>(413)) {}
+export class UnsupportedMediaType extends Schema.Class<UnsupportedMediaType>("UnsupportedMediaType")(fields(415), annotate<UnsupportedMediaType>(415)) {}
+export class Unprocessable extends Schema.Class<Unprocessable>("Unprocessable")(fields(422), annotate<Unprocessable>(422)) {}
+export class TooManyRequests extends Schema.Class<TooManyRequests>("TooManyRequests")(fields(429), annotate<TooManyRequests>(429)) {}
+export class ServiceUnavailable extends Schema.Class<ServiceUnavailable>("ServiceUnavailable")(fields(503), annotate<ServiceUnavailable>(503)) {}
+
+type ProblemClass<P, S extends number> = new (props: { type: string; title: string; status: S; detail: string; errors?: ReadonlyArray<FieldError> }) => P
+
+const make =
+  <P, S extends number>(Class: ProblemClass<P, S>, status: S, slug: string, title: string) =>
+  (detail: string, errors?: ReadonlyArray<FieldError>): P =>
+    new Class({ type: typeUri(slug), title, status, detail, ...(errors === undefined ? {} : { errors }) })
+
+export const badRequest = make(BadRequest, 400, "bad-request", "Bad request")
+export const malformedJson = make(BadRequest, 400, "malformed-json", "The body is not valid JSON")
+export const unauthorized = make(Unauthorized, 401, "unauthorized", "Missing or unknown credentials")
+export const forbidden = make(Forbidden, 403, "forbidden", "Not allowed")
+export const notFound = make(NotFound, 404, "not-found", "Not found")
+export const idempotencyInFlight = make(Conflict, 409, "idempotency-key-in-flight", "A request with this Idempotency-Key is still being processed")
+export const conflict = make(Conflict, 409, "conflict", "Conflict with the current state")
+export const payloadTooLarge = make(PayloadTooLarge, 413, "payload-too-large", "The body is too large")
+export const unsupportedMediaType = make(UnsupportedMediaType, 415, "unsupported-media-type", "The body must be application/json")
+export const validation = make(Unprocessable, 422, "validation-failed", "The request is not valid")
+export const idempotencyMismatch = make(Unprocessable, 422, "idempotency-key-reused", "This Idempotency-Key was used for a different request")
+export const tooManyRequests = make(TooManyRequests, 429, "rate-limited", "Too many requests")
+export const unavailable = make(ServiceUnavailable, 503, "unavailable", "Temporarily unavailable")
+
+/** The JSON body of a problem, for the edge middleware that answers before HttpApi does. */
+export const body = (status: number, slug: string, title: string, detail: string, errors?: ReadonlyArray<FieldError>) => ({
+  type: typeUri(slug),
+  title,
+  status,
+  detail,
+  ...(errors === undefined ? {} : { errors })
+})

@@ -1,0 +1,45 @@
+/** Current offers for a book, straight from the quote engine (cache and coalescing included). */
+import { HttpApiBuilder } from "@effect/platform"
+import { QuoteEngine } from "@bookbroker/engine"
+import { Effect } from "effect"
+import { BookbrokerApi } from "../Api.js"
+import { CurrentCustomer } from "../Auth.js"
+import { Settings } from "../Config.js"
+import { limit } from "./RateLimit.js"
+
+export const BooksLive = HttpApiBuilder.group(BookbrokerApi, "books", (handlers) =>
+  Effect.gen(function* () {
+    const engine = yield* QuoteEngine.QuoteEngine
+    const settings = yield* Settings
+    return handlers.handle("offers", ({ path, urlParams }) =>
+      Effect.gen(function* () {
+        const customer = yield* CurrentCustomer
+        yield* limit(`offers:${customer.id}`, settings.customerRateLimit)
+        const book = yield* engine.quotes(path.isbn, { currency: urlParams.currency ?? "EUR", deadlineMillis: settings.offersDeadlineMillis })
+        return {
+          isbn: book.isbn,
+          currency: book.currency,
+          offers: book.offers.map((offer) => ({
+            seller_id: offer.sellerId,
+            seller_name: offer.sellerName,
+            price: { amount: offer.offer.price.amount, currency: offer.offer.price.currency },
+            shipping: { amount: offer.offer.shipping.amount, currency: offer.offer.shipping.currency },
+            total: { amount: offer.total.amount, currency: offer.total.currency },
+            condition: offer.offer.condition,
+            quantity: offer.offer.quantity,
+            expires_at: offer.offer.expiresAt.toISOString()
+          })),
+          sellers: book.outcomes.map((outcome) => ({
+            seller_id: outcome.sellerId,
+            seller_name: outcome.sellerName,
+            status: outcome.status,
+            reason: outcome.reason ?? null,
+            cached: outcome.cached,
+            latency_ms: outcome.latencyMillis
+          })),
+          duration_ms: book.durationMillis
+        }
+      })
+    )
+  })
+)

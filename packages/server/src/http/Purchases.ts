@@ -1,0 +1,115 @@
+/** Customer purchase handlers: thin mapping between the wire and the engine's `Purchases`. */
+import { HttpApiBuilder } from "@effect/platform"
+import { Purchases } from "@bookbroker/engine"
+import type { Money } from "@bookbroker/adapter-sdk"
+import { Effect } from "effect"
+import { BookbrokerApi } from "../Api.js"
+import { CurrentCustomer } from "../Auth.js"
+import { Settings } from "../Config.js"
+import * as Problem from "../Problem.js"
+import { limit } from "./RateLimit.js"
+
+const money = (value: Money.Money) => ({ amount: value.amount, currency: value.currency })
+
+export const toWire = (view: Purchases.PurchaseView) => ({
+  id: view.id,
+  status: view.status,
+  terminal: view.terminal,
+  isbn: view.isbn,
+  max_price: money(view.maxPrice),
+  reason: view.reason,
+  final_price: view.finalPrice === null ? null : money(view.finalPrice),
+  seller_id: view.sellerId,
+  order_id: view.orderId,
+  counter_offer:
+    view.counterOffer === null
+      ? null
+      : {
+          seller_id: view.counterOffer.sellerId,
+          seller_name: view.counterOffer.sellerName,
+          price: money(view.counterOffer.price),
+          expires_at: view.counterOffer.expiresAt,
+          accept_url: `/v1/purchase-requests/${view.id}/accept`
+        },
+  attempts: view.attempts.map((attempt) => ({
+    seller_id: attempt.sellerId,
+    seller_name: attempt.sellerName,
+    rank: attempt.rank,
+    status: attempt.status,
+    reason: attempt.reason,
+    order_id: attempt.orderId,
+    total: attempt.total === null ? null : money(attempt.total)
+  })),
+  created_at: view.createdAt.toISOString(),
+  updated_at: view.updatedAt.toISOString(),
+  completed_at: view.completedAt === null ? null : view.completedAt.toISOString()
+})
+
+const notFound = (id: string) => Problem.notFound(`no purchase request ${id} for this customer`)
+
+export const PurchasesLive = HttpApiBuilder.group(BookbrokerApi, "purchases", (handlers) =>
+  Effect.gen(function* () {
+    const purchases = yield* Purchases.Purchases
+    const settings = yield* Settings
+    const inFlight = new Set<string>()
+    return handlers
+      .handle("create", ({ headers, payload }) =>
+        Effect.gen(function* () {
+          const customer = yield* CurrentCustomer
+          yield* limit(`customer:${customer.id}`, settings.customerRateLimit)
+          const key = headers["idempotency-key"]
+          const slot = `${customer.id}\u0000${key}`
+          if (inFlight.has(slot)) return yield* Effect.fail(Problem.idempotencyInFlight(`a request with Idempotency-Key "${key}" is still being accepted; retry shortly`))
+          inFlight.add(slot)
+          const accepted = yield* purchases
+            .submit({
+              customerId: customer.id,
+              idempotencyKey: key,
+              isbn: payload.isbn,
+              maxPrice: payload.max_price as Money.Money,
+              paymentToken: payload.payment.token,
+              customer: { name: payload.customer.name, email: payload.customer.email, shippingAddress: payload.customer.shipping_address },
+              ...(payload.notify_url === undefined ? {} : { notifyUrl: payload.notify_url })
+            })
+            .pipe(
+              Effect.ensuring(Effect.sync(() => inFlight.delete(slot))),
+              Effect.catchTag("IdempotencyKeyReused", (error) => Effect.fail(Problem.idempotencyMismatch(error.message)))
+            )
+          return { id: accepted.id, status: accepted.status, status_url: `/v1/purchase-requests/${accepted.id}` }
+        })
+      )
+      .handle("get", ({ path }) =>
+        Effect.gen(function* () {
+          const customer = yield* CurrentCustomer
+          const view = yield* purchases.get(path.id, customer.id).pipe(Effect.catchTag("PurchaseNotFound", () => Effect.fail(notFound(path.id))))
+          return toWire(view)
+        })
+      )
+      .handle("accept", ({ path, payload }) =>
+        Effect.gen(function* () {
+          const customer = yield* CurrentCustomer
+          const view = yield* purchases.acceptCounterOffer(path.id, customer.id, payload.payment.token).pipe(
+            Effect.catchTags({
+              PurchaseNotFound: () => Effect.fail(notFound(path.id)),
+              CounterOfferNotAvailable: (error) => Effect.fail(Problem.conflict(error.message))
+            })
+          )
+          return toWire(view)
+        })
+      )
+      .handle("list", ({ urlParams }) =>
+        Effect.gen(function* () {
+          const customer = yield* CurrentCustomer
+          if (urlParams.cursor !== undefined && !/^[A-Za-z0-9_-]{10,200}$/.test(urlParams.cursor)) {
+            return yield* Effect.fail(Problem.badRequest("cursor is not one this API handed out", [{ pointer: "query:cursor", detail: "unknown cursor" }]))
+          }
+          const page = yield* purchases.list(customer.id, {
+            ...(urlParams.status === undefined ? {} : { status: urlParams.status }),
+            ...(urlParams.cursor === undefined ? {} : { cursor: urlParams.cursor }),
+            ...(urlParams.limit === undefined ? {} : { limit: urlParams.limit })
+          })
+          return { items: page.items.map(toWire), next_cursor: page.nextCursor }
+        })
+      )
+  })
+)

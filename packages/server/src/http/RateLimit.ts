@@ -1,0 +1,29 @@
+/**
+ * Per-customer rate limits on the shared state's GCRA, so every server process counts the same
+ * budget. A refusal is a 429 problem with `Retry-After` and `RateLimit` headers.
+ */
+import { HttpApp, HttpServerResponse } from "@effect/platform"
+import { SharedState } from "@bookbroker/engine"
+import { Effect } from "effect"
+import * as Problem from "../Problem.js"
+
+export const limit = (key: string, rate: { readonly requestsPerSecond: number; readonly burst: number }) =>
+  Effect.gen(function* () {
+    const state = yield* SharedState.SharedState
+    const admission = yield* state.admit(`rate:${key}`, { ...rate, maxConcurrency: 1_000_000, timeoutMillis: 1_000 })
+    if (admission._tag === "Admitted") {
+      yield* state.complete(`rate:${key}`, admission.permit, "cancelled", false)
+      return
+    }
+    const seconds = Math.max(1, Math.ceil(admission.retryAfterMillis / 1000))
+    yield* HttpApp.appendPreResponseHandler((_request, response) =>
+      Effect.succeed(
+        HttpServerResponse.setHeaders(response, {
+          "retry-after": String(seconds),
+          ratelimit: `limit=${rate.burst}, remaining=0, reset=${seconds}`,
+          "ratelimit-policy": `${rate.burst};w=${Math.max(1, Math.round(rate.burst / rate.requestsPerSecond))}`
+        })
+      )
+    )
+    return yield* Effect.fail(Problem.tooManyRequests(`slow down: try again in ${seconds} s`))
+  })

@@ -1,0 +1,120 @@
+/** Bad input gets a clear problem and changes nothing — table-driven, then a fast-check sweep. */
+import type { Isbn } from "@bookbroker/adapter-sdk"
+import { generateIsbns } from "@bookbroker/adapter-sdk/testing"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import * as fc from "fast-check"
+import * as TestServer from "./support/TestServer.js"
+
+const [isbn] = generateIsbns({ size: 1, seed: 12 }) as [Isbn.Isbn13]
+
+const valid = {
+  isbn,
+  max_price: { amount: 3000, currency: "EUR" },
+  payment: { token: "tok_approve" },
+  customer: { name: "Ada Reader", email: "ada@example.com", shipping_address: { line1: "1 Book Lane", city: "Paris", country: "FR" } }
+}
+
+const withPath = (path: ReadonlyArray<string>, value: unknown): Record<string, unknown> => {
+  const copy = structuredClone(valid) as Record<string, unknown>
+  let target = copy as Record<string, unknown>
+  for (const key of path.slice(0, -1)) target = target[key] as Record<string, unknown>
+  if (value === undefined) delete target[path.at(-1)!]
+  else target[path.at(-1)!] = value
+  return copy
+}
+
+const cases: ReadonlyArray<{ name: string; status: number; pointer?: string; body?: unknown; raw?: string; contentType?: string }> = [
+  { name: "malformed JSON", status: 400, raw: '{"isbn": "97', contentType: "application/json" },
+  { name: "no content type", status: 415, raw: JSON.stringify(valid), contentType: "" },
+  { name: "text/plain body", status: 415, raw: JSON.stringify(valid), contentType: "text/plain" },
+  { name: "invalid ISBN checksum", status: 422, pointer: "/isbn", body: withPath(["isbn"], "9780306406158") },
+  { name: "ISBN of letters", status: 422, pointer: "/isbn", body: withPath(["isbn"], "hello") },
+  { name: "zero amount", status: 422, pointer: "/max_price/amount", body: withPath(["max_price", "amount"], 0) },
+  { name: "negative amount", status: 422, pointer: "/max_price/amount", body: withPath(["max_price", "amount"], -5) },
+  { name: "fractional amount", status: 422, pointer: "/max_price/amount", body: withPath(["max_price", "amount"], 29.99) },
+  { name: "amount as a string", status: 422, pointer: "/max_price/amount", body: withPath(["max_price", "amount"], "2999") },
+  { name: "unknown currency", status: 422, pointer: "/max_price/currency", body: withPath(["max_price", "currency"], "EURO") },
+  { name: "missing payment token", status: 422, pointer: "/payment/token", body: withPath(["payment", "token"], undefined) },
+  { name: "bad email", status: 422, pointer: "/customer/email", body: withPath(["customer", "email"], "not-an-email") },
+  { name: "bad country", status: 422, pointer: "/customer/shipping_address/country", body: withPath(["customer", "shipping_address", "country"], "France") },
+  { name: "notify_url not http", status: 422, pointer: "/notify_url", body: { ...valid, notify_url: "ftp://example.com/x" } },
+  { name: "array body", status: 422, body: [valid] },
+  { name: "null body", status: 422, raw: "null", contentType: "application/json" }
+]
+
+describe("bad input on POST /v1/purchase-requests", () => {
+  it.scopedLive("each bad body is a precise problem and stores nothing", () =>
+    Effect.gen(function* () {
+      const server = yield* TestServer.start({ customerRateLimit: { requestsPerSecond: 1_000, burst: 1_000 } })
+      const ada = yield* server.customer("Ada")
+      for (const testCase of cases) {
+        const reply = yield* server.call("POST", "/v1/purchase-requests", {
+          token: ada.key,
+          headers: { "idempotency-key": `bad-${testCase.name}`, ...(testCase.contentType === undefined ? {} : testCase.contentType === "" ? {} : { "content-type": testCase.contentType }) },
+          ...(testCase.raw !== undefined ? { raw: testCase.raw } : { body: testCase.body })
+        })
+        expect({ name: testCase.name, status: reply.status }).toEqual({ name: testCase.name, status: testCase.status })
+        expect(reply.headers["content-type"]).toMatch(/^application\/problem\+json/)
+        expect(reply.body.detail.length).toBeGreaterThan(0)
+        if (testCase.pointer !== undefined) {
+          expect(reply.body.errors.map((error: { pointer: string }) => error.pointer)).toContain(testCase.pointer)
+        }
+      }
+      expect(yield* server.count("purchase_requests")).toBe(0)
+    })
+  )
+
+  it.scopedLive("an oversized body is a 413 problem", () =>
+    Effect.gen(function* () {
+      const server = yield* TestServer.start({ maxBodyBytes: 1024 })
+      const ada = yield* server.customer("Ada")
+      const reply = yield* server.call("POST", "/v1/purchase-requests", {
+        token: ada.key,
+        headers: { "idempotency-key": "big" },
+        body: { ...valid, customer: { ...valid.customer, name: "x".repeat(5_000) } }
+      })
+      expect(reply.status).toBe(413)
+      expect(reply.body.type).toBe("urn:bookbroker:problem:payload-too-large")
+      expect(yield* server.count("purchase_requests")).toBe(0)
+    })
+  )
+
+  it.scopedLive("unknown endpoints are 404 problems", () =>
+    Effect.gen(function* () {
+      const server = yield* TestServer.start()
+      const reply = yield* server.call("GET", "/v1/nothing-here")
+      expect(reply.status).toBe(404)
+      expect(reply.headers["content-type"]).toMatch(/^application\/problem\+json/)
+    })
+  )
+
+  it.scopedLive("a fast-check sweep of bodies never yields a 5xx, and only a valid body is stored", () =>
+    Effect.gen(function* () {
+      const server = yield* TestServer.start({ customerRateLimit: { requestsPerSecond: 100_000, burst: 100_000 } })
+      const ada = yield* server.customer("Ada")
+      const leaf = fc.oneof(fc.string(), fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.constant(isbn), fc.constantFrom("EUR", "USD", "XXX", ""))
+      const mutated = fc.tuple(
+        fc.constantFrom<ReadonlyArray<string>>(["isbn"], ["max_price"], ["max_price", "amount"], ["max_price", "currency"], ["payment"], ["payment", "token"], ["customer"], ["customer", "email"], ["customer", "shipping_address"], ["customer", "shipping_address", "country"]),
+        fc.oneof(leaf, fc.constant(undefined), fc.dictionary(fc.string(), leaf))
+      ).map(([path, value]) => withPath(path, value))
+      const bodies = fc.oneof(mutated, fc.jsonValue())
+      let run = 0
+      let accepted = 0
+      yield* Effect.promise(() =>
+        fc.assert(
+          fc.asyncProperty(bodies, async (candidate) => {
+            run += 1
+            const reply = await Effect.runPromise(
+              server.call("POST", "/v1/purchase-requests", { token: ada.key, headers: { "idempotency-key": `fc-${run}` }, body: candidate })
+            )
+            if (reply.status === 202) accepted += 1
+            return reply.status < 500 && (reply.status === 202 || (reply.status >= 400 && reply.headers["content-type"]?.startsWith("application/problem+json") === true))
+          }),
+          { numRuns: 150, seed: 20261122 }
+        )
+      )
+      expect(yield* server.count("purchase_requests")).toBe(accepted)
+    })
+  )
+})

@@ -1,0 +1,171 @@
+import type { Isbn } from "@bookbroker/adapter-sdk"
+import { generateIsbns } from "@bookbroker/adapter-sdk/testing"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import * as TestServer from "./support/TestServer.js"
+
+const [isbn, unknownIsbn] = generateIsbns({ size: 2, seed: 11 }) as [Isbn.Isbn13, Isbn.Isbn13]
+
+const body = (overrides: Record<string, unknown> = {}) => ({
+  isbn,
+  max_price: { amount: 3000, currency: "EUR" },
+  payment: { token: "tok_approve" },
+  customer: { name: "Ada Reader", email: "ada@example.com", shipping_address: { line1: "1 Book Lane", city: "Paris", country: "FR" } },
+  ...overrides
+})
+
+const problem = (reply: TestServer.Reply, status: number) => {
+  expect(reply.status).toBe(status)
+  expect(reply.headers["content-type"]).toMatch(/^application\/problem\+json/)
+  expect(reply.body).toMatchObject({ status, type: expect.stringMatching(/^urn:bookbroker:problem:/), title: expect.any(String), detail: expect.any(String) })
+  expect(reply.text).not.toMatch(/\n\s+at /) // no stack traces
+}
+
+describe("customer purchase API", () => {
+  it.scopedLive("buys a book: 202 with a status URL, then purchased at the cheapest price", () =>
+    Effect.gen(function* () {
+      const server = yield* TestServer.start()
+      yield* server.sellers([
+        { name: "cheap", stock: [{ isbn, price: 1700, quantity: 2 }] },
+        { name: "dear", stock: [{ isbn, price: 2500, quantity: 2 }] }
+      ])
+      const ada = yield* server.customer("Ada")
+      const created = yield* server.call("POST", "/v1/purchase-requests", { token: ada.key, body: body(), headers: { "idempotency-key": "k-1" } })
+      expect(created.status).toBe(202)
+      expect(created.body).toEqual({ id: expect.any(String), status: "received", status_url: `/v1/purchase-requests/${created.body.id}` })
+      const done = yield* server.awaitTerminal(created.body.id, ada.key)
+      expect(done.body).toMatchObject({ status: "purchased", final_price: { amount: 1700, currency: "EUR" }, terminal: true, order_id: expect.any(String) })
+      expect(done.body.attempts).toMatchObject([{ seller_name: "cheap", status: "confirmed" }, { seller_name: "dear", status: "pending" }])
+    })
+  )
+
+  it.scopedLive("idempotency: same key and body → same request; other body → 422; no key → 400", () =>
+    Effect.gen(function* () {
+      const server = yield* TestServer.start()
+      const ada = yield* server.customer("Ada")
+      const first = yield* server.call("POST", "/v1/purchase-requests", { token: ada.key, body: body(), headers: { "idempotency-key": "same" } })
+      const replay = yield* server.call("POST", "/v1/purchase-requests", { token: ada.key, body: body(), headers: { "idempotency-key": "same" } })
+      expect(replay.status).toBe(202)
+      expect(replay.body.id).toBe(first.body.id)
+      const mismatch = yield* server.call("POST", "/v1/purchase-requests", {
+        token: ada.key,
+        body: body({ max_price: { amount: 3100, currency: "EUR" } }),
+        headers: { "idempotency-key": "same" }
+      })
+      problem(mismatch, 422)
+      expect(mismatch.body.type).toBe("urn:bookbroker:problem:idempotency-key-reused")
+      const missing = yield* server.call("POST", "/v1/purchase-requests", { token: ada.key, body: body() })
+      problem(missing, 400)
+      expect(missing.body.errors).toEqual([{ pointer: "header:idempotency-key", detail: expect.any(String) }])
+      expect(yield* server.count("purchase_requests")).toBe(1)
+      // Another customer may use the same key: keys are per customer.
+      const bob = yield* server.customer("Bob")
+      const bobs = yield* server.call("POST", "/v1/purchase-requests", { token: bob.key, body: body(), headers: { "idempotency-key": "same" } })
+      expect(bobs.status).toBe(202)
+      expect(bobs.body.id).not.toBe(first.body.id)
+    })
+  )
+
+  it.scopedLive("authentication: no key, an unknown key and a revoked key are 401 problems", () =>
+    Effect.gen(function* () {
+      const server = yield* TestServer.start()
+      problem(yield* server.call("GET", "/v1/purchase-requests"), 401)
+      problem(yield* server.call("GET", "/v1/purchase-requests", { token: "bb_cus_nope" }), 401)
+      problem(yield* server.call("GET", "/v1/purchase-requests", { token: TestServer.operatorToken }), 401)
+      const ada = yield* server.customer("Ada")
+      expect((yield* server.call("GET", "/v1/purchase-requests", { token: ada.key })).status).toBe(200)
+    })
+  )
+
+  it.scopedLive("customers see only their own requests: others are 404, lists are separate", () =>
+    Effect.gen(function* () {
+      const server = yield* TestServer.start()
+      const ada = yield* server.customer("Ada")
+      const bob = yield* server.customer("Bob")
+      const adas = yield* server.call("POST", "/v1/purchase-requests", { token: ada.key, body: body(), headers: { "idempotency-key": "a" } })
+      problem(yield* server.call("GET", `/v1/purchase-requests/${adas.body.id}`, { token: bob.key }), 404)
+      problem(yield* server.call("GET", "/v1/purchase-requests/not-a-uuid", { token: ada.key }), 404)
+      expect((yield* server.call("GET", "/v1/purchase-requests", { token: bob.key })).body.items).toEqual([])
+      expect((yield* server.call("GET", "/v1/purchase-requests", { token: ada.key })).body.items.map((item: { id: string }) => item.id)).toEqual([adas.body.id])
+    })
+  )
+
+  it.scopedLive("lists with a status filter and a cursor", () =>
+    Effect.gen(function* () {
+      const server = yield* TestServer.start()
+      const ada = yield* server.customer("Ada")
+      const ids: Array<string> = []
+      for (let i = 0; i < 5; i++) {
+        ids.push((yield* server.call("POST", "/v1/purchase-requests", { token: ada.key, body: body(), headers: { "idempotency-key": `k${i}` } })).body.id)
+      }
+      const first = yield* server.call("GET", "/v1/purchase-requests?limit=2", { token: ada.key })
+      expect(first.body.items).toHaveLength(2)
+      const second = yield* server.call("GET", `/v1/purchase-requests?limit=2&cursor=${first.body.next_cursor}`, { token: ada.key })
+      const third = yield* server.call("GET", `/v1/purchase-requests?limit=2&cursor=${second.body.next_cursor}`, { token: ada.key })
+      const seen = [...first.body.items, ...second.body.items, ...third.body.items].map((item: { id: string }) => item.id)
+      expect(new Set(seen)).toEqual(new Set(ids))
+      expect(third.body.next_cursor).toBeNull()
+      problem(yield* server.call("GET", "/v1/purchase-requests?status=lost", { token: ada.key }), 422)
+      problem(yield* server.call("GET", "/v1/purchase-requests?limit=0", { token: ada.key }), 422)
+      problem(yield* server.call("GET", "/v1/purchase-requests?cursor=%3Cscript%3E", { token: ada.key }), 400)
+    })
+  )
+
+  it.scopedLive("a counter-offer is shown with its expiry and can be accepted over HTTP", () =>
+    Effect.gen(function* () {
+      const server = yield* TestServer.start()
+      yield* server.sellers([{ name: "pricey", stock: [{ isbn, price: 3600, quantity: 2 }] }])
+      const ada = yield* server.customer("Ada")
+      const created = yield* server.call("POST", "/v1/purchase-requests", { token: ada.key, body: body(), headers: { "idempotency-key": "c" } })
+      const offered = yield* server.awaitTerminal(created.body.id, ada.key)
+      expect(offered.body).toMatchObject({ status: "price_not_met", counter_offer: { seller_name: "pricey", price: { amount: 3600, currency: "EUR" } } })
+      const accepted = yield* server.call("POST", offered.body.counter_offer.accept_url, { token: ada.key, body: { payment: { token: "tok_approve" } } })
+      expect(accepted.status).toBe(202)
+      const bought = yield* server.awaitTerminal(created.body.id, ada.key)
+      expect(bought.body).toMatchObject({ status: "purchased", final_price: { amount: 3600 } })
+      problem(yield* server.call("POST", offered.body.counter_offer.accept_url, { token: ada.key, body: { payment: { token: "tok_approve" } } }), 409)
+    })
+  )
+
+  it.scopedLive("offers for a book: ranked by total; an invalid ISBN is a 422 problem", () =>
+    Effect.gen(function* () {
+      const server = yield* TestServer.start()
+      yield* server.sellers([
+        { name: "b", stock: [{ isbn, price: 2000, shipping: 0, quantity: 2 }] },
+        { name: "a", stock: [{ isbn, price: 1500, quantity: 2 }] }
+      ])
+      const ada = yield* server.customer("Ada")
+      const offers = yield* server.call("GET", `/v1/books/${isbn}/offers`, { token: ada.key })
+      expect(offers.status).toBe(200)
+      expect(offers.body.offers.map((offer: { seller_name: string; total: { amount: number } }) => [offer.seller_name, offer.total.amount])).toEqual([
+        ["a", 1500],
+        ["b", 2000]
+      ])
+      const unknown = yield* server.call("GET", `/v1/books/${unknownIsbn}/offers`, { token: ada.key })
+      expect(unknown.body.offers).toEqual([])
+      const invalid = yield* server.call("GET", "/v1/books/9780306406158/offers", { token: ada.key })
+      problem(invalid, 422)
+    })
+  )
+
+  it.scopedLive("rate limits submissions per customer with Retry-After and RateLimit headers", () =>
+    Effect.gen(function* () {
+      const server = yield* TestServer.start({ customerRateLimit: { requestsPerSecond: 1, burst: 2 } })
+      const ada = yield* server.customer("Ada")
+      const statuses: Array<number> = []
+      let limited: TestServer.Reply | undefined
+      for (let i = 0; i < 4; i++) {
+        const reply = yield* server.call("POST", "/v1/purchase-requests", { token: ada.key, body: body(), headers: { "idempotency-key": `r${i}` } })
+        statuses.push(reply.status)
+        if (reply.status === 429) limited = reply
+      }
+      expect(statuses).toEqual([202, 202, 429, 429])
+      problem(limited!, 429)
+      expect(Number(limited!.headers["retry-after"])).toBeGreaterThanOrEqual(1)
+      expect(limited!.headers["ratelimit"]).toMatch(/remaining=0/)
+      expect(yield* server.count("purchase_requests")).toBe(2)
+      const bob = yield* server.customer("Bob")
+      expect((yield* server.call("POST", "/v1/purchase-requests", { token: bob.key, body: body(), headers: { "idempotency-key": "r" } })).status).toBe(202)
+    })
+  )
+})
