@@ -1,0 +1,220 @@
+/**
+ * Every HTTP call the CLI makes goes through this one module, over the typed client generated
+ * from `/openapi.json` (`@bookbroker/server/client`: openapi-typescript types, openapi-fetch):
+ * bearer auth (customer key or operator token), problem+json answers turned into a `CliError`
+ * carrying the problem's `detail`, and a server that is not there into "nothing answers at
+ * <url>". The wire types below are the generated ones, named for the services.
+ */
+import { createBookbrokerClient, type BookbrokerClient, type operations } from "@bookbroker/server/client"
+import { Effect } from "effect"
+import { fail, type CliError } from "./CliError.js"
+import type { ClientConfig } from "./Config.js"
+
+// ---------------------------------------------------------------------------------------------
+// Wire shapes, from the generated OpenAPI types
+
+type Responses<Op extends keyof operations> = operations[Op]["responses"]
+type JsonOf<R> = R extends { content: { "application/json": infer A } } ? A : never
+type Json<Op extends keyof operations, Status extends keyof Responses<Op> = 200 & keyof Responses<Op>> = JsonOf<Responses<Op>[Status]>
+type Body<Op extends keyof operations> = operations[Op] extends { requestBody: { content: { "application/json": infer A } } } ? A : never
+
+export type PurchaseRequest = Json<"purchases.get"> & { readonly customer_id?: string }
+export type PurchaseStatus = PurchaseRequest["status"]
+export type Attempt = PurchaseRequest["attempts"][number]
+export type CounterOffer = NonNullable<PurchaseRequest["counter_offer"]>
+export type MoneyWire = PurchaseRequest["max_price"]
+export type AcceptedPurchase = Json<"purchases.create", 202>
+export type NewPurchaseRequest = Body<"purchases.create">
+export interface Page<A> {
+  readonly items: ReadonlyArray<A>
+  readonly next_cursor: string | null
+}
+export type BookOffers = Json<"books.offers">
+export type BookOffer = BookOffers["offers"][number]
+export type SellerOutcome = BookOffers["sellers"][number]
+export type Readiness = Json<"health.readyz">
+export type Seller = Json<"operator.getSeller">
+export type SellerStatus = Seller["status"]
+export type SellerHealth = Json<"operator.sellerHealth">
+export type NewSeller = Body<"sellers.register">
+export type RegisteredSeller = Json<"sellers.register", 201>
+export type Customer = Json<"operator.listCustomers">["items"][number] & { readonly api_key?: string }
+
+export const terminalStatuses: ReadonlyArray<PurchaseStatus> = ["purchased", "price_not_met", "not_available", "failed"]
+
+// ---------------------------------------------------------------------------------------------
+// Calls
+
+export type Auth = "customer" | "operator" | "none"
+
+interface Reply<A> {
+  readonly data?: A
+  readonly error?: unknown
+  readonly response: Response
+}
+
+const connectionCodes = new Set(["ECONNREFUSED", "ECONNRESET", "EHOSTUNREACH", "ENETUNREACH", "EADDRNOTAVAIL", "UND_ERR_CONNECT_TIMEOUT", "UND_ERR_SOCKET"])
+
+const errorCode = (error: unknown): string | undefined => {
+  let current: unknown = error
+  for (let depth = 0; depth < 5 && typeof current === "object" && current !== null; depth++) {
+    const code = (current as { code?: unknown }).code
+    if (typeof code === "string") return code
+    const errors = (current as { errors?: unknown }).errors
+    if (Array.isArray(errors) && errors.length > 0) current = errors[0]
+    else current = (current as { cause?: unknown }).cause
+  }
+  return undefined
+}
+
+const authHint = (auth: Auth) =>
+  auth === "operator"
+    ? "pass --operator-token or set BOOKBROKER_OPERATOR_TOKEN (serve prints it; the demo writes it to .bookbroker/demo.json)"
+    : "pass --api-key or set BOOKBROKER_API_KEY (the demo writes a fresh key to .bookbroker/demo.json each time it starts)"
+
+export interface Api {
+  readonly baseUrl: string
+  /** The same API, calling as another customer. */
+  readonly withApiKey: (apiKey: string) => Api
+
+  readonly submitPurchase: (body: NewPurchaseRequest, idempotencyKey: string) => Effect.Effect<AcceptedPurchase, CliError>
+  readonly purchase: (id: string) => Effect.Effect<PurchaseRequest, CliError>
+  readonly purchases: (query?: { readonly status?: PurchaseStatus; readonly cursor?: string; readonly limit?: number }) => Effect.Effect<Page<PurchaseRequest>, CliError>
+  readonly acceptCounterOffer: (id: string, paymentToken: string) => Effect.Effect<PurchaseRequest, CliError>
+  readonly offers: (isbn: string, currency?: string) => Effect.Effect<BookOffers, CliError>
+
+  readonly healthz: (timeoutMillis?: number) => Effect.Effect<unknown, CliError>
+  readonly readyz: (timeoutMillis?: number) => Effect.Effect<Readiness, CliError>
+  readonly metrics: Effect.Effect<string, CliError>
+  readonly registerSeller: (seller: NewSeller) => Effect.Effect<RegisteredSeller, CliError>
+
+  readonly operator: {
+    readonly sellers: (status?: SellerStatus) => Effect.Effect<ReadonlyArray<Seller>, CliError>
+    readonly seller: (id: string) => Effect.Effect<Seller, CliError>
+    readonly activate: (id: string) => Effect.Effect<Seller, CliError>
+    readonly disable: (id: string) => Effect.Effect<Seller, CliError>
+    readonly health: Effect.Effect<ReadonlyArray<SellerHealth>, CliError>
+    readonly sellerHealth: (id: string) => Effect.Effect<SellerHealth, CliError>
+    readonly purchases: (query?: { readonly status?: PurchaseStatus; readonly cursor?: string; readonly limit?: number }) => Effect.Effect<Page<PurchaseRequest>, CliError>
+    readonly purchase: (id: string) => Effect.Effect<PurchaseRequest, CliError>
+    readonly retry: (id: string, paymentToken?: string) => Effect.Effect<PurchaseRequest, CliError>
+    readonly createCustomer: (customer: { readonly name: string; readonly email?: string }) => Effect.Effect<Customer, CliError>
+    readonly customers: Effect.Effect<ReadonlyArray<Customer>, CliError>
+  }
+}
+
+export const make = (config: ClientConfig): Api => {
+  const baseUrl = config.baseUrl.replace(/\/+$/, "")
+  const clients = new Map<Auth, BookbrokerClient>()
+
+  const clientFor = (auth: Auth): Effect.Effect<BookbrokerClient, CliError> => {
+    const token = auth === "operator" ? config.operatorToken : auth === "customer" ? config.apiKey : undefined
+    if (auth !== "none" && token === undefined) return Effect.fail(fail(auth === "operator" ? "no operator token" : "no customer API key", authHint(auth)))
+    let client = clients.get(auth)
+    if (client === undefined) {
+      client = createBookbrokerClient({ baseUrl, ...(token === undefined ? {} : { apiKey: token }) })
+      clients.set(auth, client)
+    }
+    return Effect.succeed(client)
+  }
+
+  /** One call: `what` names it in messages ("GET /v1/…"). */
+  const send = <A>(auth: Auth, what: string, call: (client: BookbrokerClient, signal: AbortSignal) => Promise<Reply<A>>, timeoutMillis = 30_000): Effect.Effect<A, CliError> =>
+    Effect.gen(function* () {
+      const client = yield* clientFor(auth)
+      const reply = yield* Effect.tryPromise({
+        try: (signal) => call(client, AbortSignal.any([signal, AbortSignal.timeout(timeoutMillis)])),
+        catch: (error) => {
+          const code = errorCode(error)
+          if (code === "ENOTFOUND" || code === "EAI_AGAIN") return fail(`cannot resolve the host of ${baseUrl}`, "check --url / BOOKBROKER_URL")
+          if (code !== undefined && connectionCodes.has(code)) return fail(`nothing answers at ${baseUrl}`, "start it with: pnpm start")
+          if (error instanceof Error && error.name === "TimeoutError") {
+            return fail(`${baseUrl} did not answer ${what} within ${timeoutMillis / 1000} s`, "is the server overloaded or stuck? see: bookbroker doctor")
+          }
+          if (code === "ERR_INVALID_URL" || (error instanceof TypeError && /url/i.test(error.message))) {
+            return fail(`"${baseUrl}" is not a valid URL`, "use a URL like http://127.0.0.1:8080 (--url, BOOKBROKER_URL)")
+          }
+          const cause = error instanceof Error && error.cause instanceof Error ? error.cause : error
+          return fail(`${what} at ${baseUrl} failed: ${cause instanceof Error ? cause.message : String(cause)}`)
+        }
+      })
+      if (!reply.response.ok) return yield* Effect.fail(problem(what, auth, reply.response.status, reply.error))
+      return reply.data as A
+    })
+
+  const problem = (what: string, auth: Auth, status: number, body: unknown): CliError => {
+    const record = typeof body === "object" && body !== null ? (body as { detail?: unknown; title?: unknown }) : {}
+    const detail = typeof record.detail === "string" ? record.detail : typeof record.title === "string" ? record.title : undefined
+    const message = detail ?? `${what} answered ${status}${typeof body === "string" && body !== "" ? `: ${body.slice(0, 200)}` : ""}`
+    if (status === 401 || status === 403) return fail(message, authHint(auth))
+    if (status === 404 && detail?.startsWith("no endpoint") === true) return fail(message, `the server at ${baseUrl} does not offer this: is it an older version?`)
+    if (status === 429) return fail(message, "slow down, or ask the operator for a higher limit")
+    if (status >= 500) return fail(message, "the server had a problem; see its log, or run: bookbroker doctor")
+    return fail(message)
+  }
+
+  const pageQuery = (query: { readonly status?: PurchaseStatus; readonly cursor?: string; readonly limit?: number }) => ({
+    ...(query.status === undefined ? {} : { status: query.status }),
+    ...(query.cursor === undefined ? {} : { cursor: query.cursor }),
+    ...(query.limit === undefined ? {} : { limit: String(query.limit) })
+  })
+
+  const path = (id: string) => ({ path: { id } })
+
+  return {
+    baseUrl,
+    withApiKey: (apiKey) => make({ ...config, apiKey }),
+    submitPurchase: (body, idempotencyKey) =>
+      send("customer", "POST /v1/purchase-requests", (client, signal) =>
+        client.POST("/v1/purchase-requests", { params: { header: { "idempotency-key": idempotencyKey } }, body, signal })
+      ),
+    purchase: (id) => send("customer", `GET /v1/purchase-requests/${id}`, (client, signal) => client.GET("/v1/purchase-requests/{id}", { params: path(id), signal })),
+    purchases: (query = {}) =>
+      send("customer", "GET /v1/purchase-requests", (client, signal) => client.GET("/v1/purchase-requests", { params: { query: pageQuery(query) }, signal })),
+    acceptCounterOffer: (id, token) =>
+      send("customer", `POST /v1/purchase-requests/${id}/accept`, (client, signal) =>
+        client.POST("/v1/purchase-requests/{id}/accept", { params: path(id), body: { payment: { token } }, signal })
+      ),
+    offers: (isbn, currency) =>
+      send("customer", `GET /v1/books/${isbn}/offers`, (client, signal) =>
+        client.GET("/v1/books/{isbn}/offers", { params: { path: { isbn }, query: currency === undefined ? {} : { currency } }, signal })
+      ),
+    healthz: (timeoutMillis = 5_000) => send("none", "GET /healthz", (client, signal) => client.GET("/healthz", { signal }), timeoutMillis),
+    readyz: (timeoutMillis = 5_000) => send("none", "GET /readyz", (client, signal) => client.GET("/readyz", { signal }), timeoutMillis),
+    metrics: send("none", "GET /metrics", (client, signal) => client.GET("/metrics", { parseAs: "text", signal }) as Promise<Reply<string>>),
+    registerSeller: (seller) => send("none", "POST /v1/sellers", (client, signal) => client.POST("/v1/sellers", { body: seller, signal })),
+    operator: {
+      sellers: (status) =>
+        Effect.map(
+          send("operator", "GET /v1/operator/sellers", (client, signal) => client.GET("/v1/operator/sellers", { params: { query: status === undefined ? {} : { status } }, signal })),
+          (list) => list.items
+        ),
+      seller: (id) => send("operator", `GET /v1/operator/sellers/${id}`, (client, signal) => client.GET("/v1/operator/sellers/{id}", { params: path(id), signal })),
+      activate: (id) =>
+        send("operator", `POST /v1/operator/sellers/${id}/activate`, (client, signal) => client.POST("/v1/operator/sellers/{id}/activate", { params: path(id), signal })),
+      disable: (id) => send("operator", `POST /v1/operator/sellers/${id}/disable`, (client, signal) => client.POST("/v1/operator/sellers/{id}/disable", { params: path(id), signal })),
+      health: Effect.map(
+        send("operator", "GET /v1/operator/sellers/health", (client, signal) => client.GET("/v1/operator/sellers/health", { signal })),
+        (list) => list.items
+      ),
+      sellerHealth: (id) =>
+        send("operator", `GET /v1/operator/sellers/${id}/health`, (client, signal) => client.GET("/v1/operator/sellers/{id}/health", { params: path(id), signal })),
+      purchases: (query = {}) =>
+        send("operator", "GET /v1/operator/purchase-requests", (client, signal) => client.GET("/v1/operator/purchase-requests", { params: { query: pageQuery(query) }, signal })),
+      purchase: (id) =>
+        send("operator", `GET /v1/operator/purchase-requests/${id}`, (client, signal) => client.GET("/v1/operator/purchase-requests/{id}", { params: path(id), signal })),
+      retry: (id, token) =>
+        send("operator", `POST /v1/operator/purchase-requests/${id}/retry`, (client, signal) =>
+          client.POST("/v1/operator/purchase-requests/{id}/retry", { params: path(id), body: token === undefined ? null : { payment: { token } }, signal })
+        ),
+      createCustomer: (customer) =>
+        send("operator", "POST /v1/operator/customers", (client, signal) =>
+          client.POST("/v1/operator/customers", { body: { name: customer.name, ...(customer.email === undefined ? {} : { email: customer.email }) }, signal })
+        ),
+      customers: Effect.map(
+        send("operator", "GET /v1/operator/customers", (client, signal) => client.GET("/v1/operator/customers", { signal })),
+        (list) => list.items
+      )
+    }
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * The `bookbroker` command. Each command lives in `commands/<path>.ts`, parses its flags and
+ * calls a same-named service in `services/`, which knows nothing about flags. User errors end
+ * in one line and a non-zero exit code; bugs are reported as bugs (see `Run.ts`).
+ */
+import { Command } from "commander"
+import * as buy from "./commands/buy.js"
+import * as customers from "./commands/customers.js"
+import * as dashboard from "./commands/dashboard.js"
+import * as doctor from "./commands/doctor.js"
+import * as migrate from "./commands/migrate.js"
+import * as offers from "./commands/offers.js"
+import * as requests from "./commands/requests.js"
+import * as sellers from "./commands/sellers.js"
+import * as serve from "./commands/serve.js"
+import * as simulate from "./commands/simulate.js"
+import { examples } from "./Flags.js"
+
+const program = new Command()
+  .name("bookbroker")
+  .description("Buy a book at the best price from hundreds of independent sellers.")
+  .addCommand(serve.command)
+  .addCommand(migrate.command)
+  .addCommand(doctor.command)
+  .addCommand(buy.command)
+  .addCommand(offers.command)
+  .addCommand(requests.command)
+  .addCommand(sellers.command)
+  .addCommand(customers.command)
+  .addCommand(dashboard.command)
+  .addCommand(simulate.command)
+  .addHelpText(
+    "after",
+    examples("bookbroker serve --demo", "bookbroker buy 9784554076995 --max 30.00", "bookbroker offers 9784554076995", "bookbroker dashboard") +
+      "\nConfiguration: flags, then environment (BOOKBROKER_URL, BOOKBROKER_API_KEY, BOOKBROKER_OPERATOR_TOKEN, …), then .bookbroker/config.json, then the demo's .bookbroker/demo.json.\n"
+  )
+
+/** Every command, however deep, points at its --help after a usage error. */
+const helpAfterErrors = (command: Command): void => {
+  command.showHelpAfterError("(run with --help for usage)")
+  command.commands.forEach(helpAfterErrors)
+}
+helpAfterErrors(program)
+
+await program.parseAsync(process.argv)

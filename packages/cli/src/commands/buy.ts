@@ -1,0 +1,82 @@
+import { Command } from "commander"
+import { randomUUID } from "node:crypto"
+import * as Flags from "../Flags.js"
+import { action, run } from "../Run.js"
+import * as Buy from "../services/Buy.js"
+
+interface BuyFlags extends Flags.ClientFlags {
+  max: string
+  currency: string
+  wait: boolean
+  idempotencyKey?: string
+  paymentToken: string
+  name: string
+  email: string
+  line1: string
+  line2?: string
+  city: string
+  postalCode?: string
+  country: string
+  notifyUrl?: string
+  timeout: string
+}
+
+const demo = Buy.demoCustomer
+
+export const command = Flags.client(
+  new Command("buy")
+    .description("Buy a book at the best price within your maximum, showing the sellers, offers and attempts live.")
+    .argument("<isbn>", "ISBN-10 or ISBN-13 (hyphens allowed)")
+    .requiredOption("--max <price>", "the most you will pay, book and shipping, e.g. 30.00")
+    .option("--currency <code>", "ISO 4217 currency of --max", "EUR")
+    .option("--no-wait", "print the request id and return without following it")
+    .option("--idempotency-key <key>", "reuse to retry safely (default: a new random key per run)")
+    .option("--payment-token <token>", "payment method token (sandbox: tok_approve, tok_decline, …)", "tok_approve")
+    .option("--name <name>", "customer name", demo.name)
+    .option("--email <email>", "customer email", demo.email)
+    .option("--line1 <text>", "shipping address line 1", demo.shippingAddress.line1)
+    .option("--line2 <text>", "shipping address line 2")
+    .option("--city <city>", "shipping city", demo.shippingAddress.city)
+    .option("--postal-code <code>", "shipping postal code", demo.shippingAddress.postalCode)
+    .option("--country <code>", "shipping country (ISO 3166-1 alpha-2)", demo.shippingAddress.country)
+    .option("--notify-url <url>", "webhook to call when the request ends")
+    .option("--timeout <seconds>", "stop following after this many seconds (the purchase goes on)", "120")
+).addHelpText(
+  "after",
+  Flags.examples(
+    "bookbroker buy 9784554076995 --max 30.00",
+    "bookbroker buy 978-4-554-07699-5 --max 30 --json",
+    "bookbroker buy 9784554076995 --max 12 --no-wait"
+  ) +
+    "\nExit codes: 0 purchased, 2 price_not_met (see the counter-offer), 3 not_available, 4 failed, 1 bad input or no server.\n"
+)
+
+command.action(
+  action(async (isbn: string, flags: BuyFlags) => {
+    const timeout = Number(flags.timeout)
+    const result = await run(
+      Buy.buy(Flags.api(flags), Flags.ui(flags), {
+        isbn,
+        max: flags.max,
+        currency: flags.currency,
+        paymentToken: flags.paymentToken,
+        customer: {
+          name: flags.name,
+          email: flags.email,
+          shippingAddress: {
+            line1: flags.line1,
+            ...(flags.line2 === undefined ? {} : { line2: flags.line2 }),
+            city: flags.city,
+            ...(flags.postalCode === undefined ? {} : { postalCode: flags.postalCode }),
+            country: flags.country.toUpperCase()
+          }
+        },
+        idempotencyKey: flags.idempotencyKey ?? randomUUID(),
+        wait: flags.wait,
+        ...(flags.notifyUrl === undefined ? {} : { notifyUrl: flags.notifyUrl }),
+        ...(Number.isFinite(timeout) && timeout > 0 ? { timeoutMillis: timeout * 1000 } : {})
+      })
+    )
+    process.exitCode = result.exitCode
+  })
+)

@@ -1,0 +1,26 @@
+import { Command } from "commander"
+import * as Flags from "../../Flags.js"
+import { action, run } from "../../Run.js"
+import * as Requests from "../../services/Requests.js"
+
+export const command = Flags.client(
+  new Command("list")
+    .description("List your purchase requests, newest first (everyone's with --operator).")
+    .option("--status <status>", "only requests in this status (e.g. price_not_met)")
+    .option("--limit <n>", "at most this many (1–100)")
+    .option("--cursor <cursor>", "the next page (printed under the list)")
+    .option("--operator", "every customer's requests (operator token)", false)
+).addHelpText("after", Flags.examples("bookbroker requests list", "bookbroker requests list --status price_not_met --json", "bookbroker requests list --operator --status failed"))
+
+command.action(
+  action(async (flags: Flags.ClientFlags & { status?: string; limit?: string; cursor?: string; operator: boolean }) => {
+    await run(
+      Requests.list(Flags.api(flags), Flags.ui(flags), {
+        operator: flags.operator,
+        ...(flags.status === undefined ? {} : { status: flags.status }),
+        ...(flags.limit === undefined ? {} : { limit: flags.limit }),
+        ...(flags.cursor === undefined ? {} : { cursor: flags.cursor })
+      })
+    )
+  })
+)

@@ -1,0 +1,18 @@
+import { Command } from "commander"
+import * as Flags from "../../Flags.js"
+import { action, run } from "../../Run.js"
+import * as Requests from "../../services/Requests.js"
+
+export const command = Flags.client(new Command("retry")
+    .description("Run a failed purchase request again (operator).")
+    .argument("<id>", "purchase request id")
+    .option("--payment-token <token>", "a new payment method token (default: keep the request's)")).addHelpText(
+  "after",
+  Flags.examples("bookbroker requests retry 5c1ddb2b-4eca-40f8-b8fb-e9669bfad41b")
+)
+
+command.action(
+  action(async (id: string, flags: Flags.ClientFlags & { paymentToken?: string }) => {
+    await run(Requests.retry(Flags.api(flags), Flags.ui(flags), { id, ...(flags.paymentToken === undefined ? {} : { paymentToken: flags.paymentToken }) }))
+  })
+)

@@ -1,0 +1,14 @@
+import { Command } from "commander"
+import * as Flags from "../../Flags.js"
+import { action, run } from "../../Run.js"
+import * as Sellers from "../../services/Sellers.js"
+
+export const command = Flags.client(
+  new Command("list").description("List the sellers in the directory (operator).").option("--status <status>", "only pending, active or disabled sellers")
+).addHelpText("after", Flags.examples("bookbroker sellers list", "bookbroker sellers list --status pending --json"))
+
+command.action(
+  action(async (flags: Flags.ClientFlags & { status?: string }) => {
+    await run(Sellers.list(Flags.api(flags), Flags.ui(flags), flags.status === undefined ? {} : { status: flags.status }))
+  })
+)

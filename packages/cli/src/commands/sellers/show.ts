@@ -1,0 +1,15 @@
+import { Command } from "commander"
+import * as Flags from "../../Flags.js"
+import { action, run } from "../../Run.js"
+import * as Sellers from "../../services/Sellers.js"
+
+export const command = Flags.client(new Command("show").description("Show one seller: adapter, config, limits, capabilities (operator).").argument("<id>", "seller id (see bookbroker sellers list)")).addHelpText(
+  "after",
+  Flags.examples("bookbroker sellers show 2204a383-232f-4b98-8846-dfea707ed595")
+)
+
+command.action(
+  action(async (id: string, flags: Flags.ClientFlags) => {
+    await run(Sellers.show(Flags.api(flags), Flags.ui(flags), { id }))
+  })
+)

