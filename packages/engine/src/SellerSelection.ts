@@ -43,6 +43,7 @@
  * Cost: one pass over the candidates plus a sort of only the part of the ranking a request can
  * reach (twice `maxSellers`), about 3 ms for 10,000 candidates — small next to the 600 calls.
  */
+import { SellerStats as InternalSellerStats, type SellerStat as InternalSellerStat } from "./internal/sellerStats.js"
 
 /** A seller that offered the ISBN recently, and its total then (minor units). */
 export interface Carrier {
@@ -377,5 +378,6 @@ export const lessons = (observations: ReadonlyArray<Observation>, options: Lesso
   return { carriers, notCarrying, answers, priceRanks }
 }
 
-export { SellerStats } from "./internal/sellerStats.js"
-export type { SellerStat } from "./internal/sellerStats.js"
+/** The engine's per-seller learner, for simulations that should learn exactly as the engine does. */
+export class SellerStats extends InternalSellerStats {}
+export type SellerStat = InternalSellerStat
