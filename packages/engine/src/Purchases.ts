@@ -7,7 +7,7 @@
 import { Money, type Isbn } from "@bookbroker/adapter-sdk"
 import { SqlClient } from "@effect/sql"
 import { createHash, randomUUID } from "node:crypto"
-import { Cause, Chunk, Context, Deferred, Effect, Layer, Queue, Schema } from "effect"
+import { Cause, Chunk, Context, Deferred, Effect, Layer, Queue, Schema, type Scope } from "effect"
 import { eventPayload, isTerminal, type AttemptRow, type PaymentOperationRow, type PurchaseStatus, type RequestRow } from "./internal/purchaseStore.js"
 import { orDie } from "./internal/sql.js"
 
@@ -151,7 +151,7 @@ const intakeWriters = 4
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
-export const make = Effect.gen(function* () {
+export const make: Effect.Effect<PurchasesService, never, SqlClient.SqlClient | Scope.Scope> = Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
 
   const view = (row: RequestRow, attempts: ReadonlyArray<AttemptRow>): PurchaseView => {
