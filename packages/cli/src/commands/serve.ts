@@ -51,7 +51,8 @@ export const command = new Command("serve")
         stripeSecretKey: pick(process.env["STRIPE_SECRET_KEY"]),
         secretKey: pick(process.env["BOOKBROKER_SECRET_KEY"]),
         operatorToken: pick(process.env["BOOKBROKER_OPERATOR_TOKEN"], file.operator_token),
-        processes: flags.processes
+        processes: flags.processes,
+        otlpEndpoint: pick(process.env["OTEL_EXPORTER_OTLP_ENDPOINT"])
       }
       const scope = Effect.runSync(Scope.make())
       const stop = () => {

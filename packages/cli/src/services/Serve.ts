@@ -8,7 +8,7 @@
 import { referenceAdapter } from "@bookbroker/adapter-reference"
 import { shelfwiseAdapter } from "@bookbroker/adapter-shelfwise"
 import { HttpServer } from "@effect/platform"
-import { Access, Database, Engine, SecretBox, SellerDirectory, StripeGateway } from "@bookbroker/engine"
+import { Access, Database, Engine, SecretBox, SellerDirectory, StripeGateway, Tracing } from "@bookbroker/engine"
 import { Server } from "@bookbroker/server"
 import { Context, Effect, Layer, Redacted, type Scope } from "effect"
 import { randomBytes } from "node:crypto"
@@ -34,6 +34,8 @@ export interface ServeOptions {
   readonly operatorToken?: string | undefined
   /** Expected process count, for the fallback limits when Redis is unreachable. */
   readonly processes?: number | undefined
+  /** OTLP/HTTP collector for traces (`OTEL_EXPORTER_OTLP_ENDPOINT`); none by default. */
+  readonly otlpEndpoint?: string | undefined
 }
 
 export interface Running {
@@ -91,7 +93,11 @@ export const start = (options: ServeOptions): Effect.Effect<Running, CliError, S
         : Server.layer({ port: options.port, host: options.host, operatorToken: Redacted.make(operatorToken), settings: { autoActivateSellers: options.demo } }).pipe(
             Layer.provideMerge(engine)
           )
-    const context = yield* Layer.build(stack as Layer.Layer<Engine.EngineServices, CliError>).pipe(
+    // Tracing first, so every fiber the stack forks (server, workers) exports its spans.
+    const traced = (stack as Layer.Layer<Engine.EngineServices, CliError>).pipe(
+      Layer.provideMerge(Tracing.layer({ endpoint: options.otlpEndpoint, serviceName: `bookbroker-${options.role}` }))
+    )
+    const context = yield* Layer.build(traced).pipe(
       Effect.catchAllDefect((defect) =>
         Effect.fail(fail(`could not start: ${defect instanceof Error ? defect.message : String(defect)}`, options.role === "worker" ? undefined : `is port ${options.port} free? (--port, BOOKBROKER_PORT)`))
       )
