@@ -6,6 +6,11 @@
  *
  *   tsx bench/src/fleet.ts --sellers 200 --catalog 100000 --latency 0 --seed 1
  *
+ * `orders` on stdin answers one JSON line `{ orders: [...], violations: { rate, concurrency } }`:
+ * every order in every seller's own order book (seller, order id, idempotency key, buyer
+ * reference = purchase request id, total) — what the chaos suite's invariant checker reads.
+ * `--lost-response-rate` makes that share of purchases commit the order and drop the answer.
+ *
  * `--responder msw` (default) serves the SDK's simulated reference sellers (msw handlers over
  * SellerSimulator): faults, latency, rate limits, order books. `--responder static` answers
  * quotes only, from the same stock, with plain node:http — about ten times cheaper per call,
@@ -28,6 +33,7 @@ const { values } = parseArgs({
     "tail-probability": { type: "string", default: "0" },
     "tail-max": { type: "string", default: "0" },
     "error-rate": { type: "string", default: "0" },
+    "lost-response-rate": { type: "string", default: "0" },
     rps: { type: "string", default: "0" },
     burst: { type: "string", default: "0" },
     seed: { type: "string", default: "1" },
@@ -59,6 +65,7 @@ for (let index = 0; index < sellerCount; index++) {
       ? { latency: { medianMillis: latency, tailProbability: Number(values["tail-probability"]), tailMaxMillis: Number(values["tail-max"]) } }
       : {}),
     errorRate: Number(values["error-rate"]),
+    ...(Number(values["lost-response-rate"]) > 0 ? { lostResponseRate: Number(values["lost-response-rate"]) } : {}),
     ...(Number(values.rps) > 0 ? { rateLimit: { requestsPerSecond: Number(values.rps), burst: Number(values.burst) } } : {})
   })
   simulators.push(simulator)
@@ -120,6 +127,25 @@ lines.on("line", (line) => {
         calls: simulators.reduce((sum, s) => sum + s.calls.quote + s.calls.hold + s.calls.purchase, 0),
         rateViolations: simulators.reduce((sum, s) => sum + s.violations.rate, 0),
         concurrencyViolations: simulators.reduce((sum, s) => sum + s.violations.concurrency, 0)
+      })}\n`
+    )
+  }
+  if (line.trim() === "orders") {
+    process.stdout.write(
+      `${JSON.stringify({
+        orders: simulators.flatMap((s) =>
+          s.orders.map((order) => ({
+            seller: s.name,
+            orderId: order.orderId,
+            idempotencyKey: order.idempotencyKey,
+            buyerReference: order.buyerReference,
+            total: order.price * order.quantity + order.shipping
+          }))
+        ),
+        violations: {
+          rate: simulators.reduce((sum, s) => sum + s.violations.rate, 0),
+          concurrency: simulators.reduce((sum, s) => sum + s.violations.concurrency, 0)
+        }
       })}\n`
     )
   }

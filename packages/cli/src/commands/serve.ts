@@ -16,6 +16,15 @@ interface Flags {
   config?: string
 }
 
+/** An optional duration in milliseconds from the environment (tuning for tests and chaos runs). */
+const positiveMillis = (name: string): number | undefined => {
+  const raw = process.env[name]
+  if (raw === undefined || raw === "") return undefined
+  const value = Number(raw)
+  if (!Number.isInteger(value) || value < 1) throw fail(`${name} must be a whole number of milliseconds above 0`)
+  return value
+}
+
 export const command = new Command("serve")
   .description("Run the API and purchase workers (embedded PostgreSQL, in-process state and sandbox payments unless configured).")
   .option("--port <port>", "port to listen on, 0 for any free one (BOOKBROKER_PORT; default 8080)", (value) => Number(value))
@@ -31,7 +40,7 @@ export const command = new Command("serve")
       "bookbroker serve --demo",
       "bookbroker serve --demo --port 0 --data-dir /tmp/bb",
       "DATABASE_URL=postgres://… REDIS_URL=redis://… bookbroker serve --role worker"
-    ) + "\nEnvironment: DATABASE_URL, REDIS_URL, STRIPE_SECRET_KEY, BOOKBROKER_SECRET_KEY, BOOKBROKER_OPERATOR_TOKEN.\n"
+    ) + "\nEnvironment: DATABASE_URL, REDIS_URL, STRIPE_SECRET_KEY, BOOKBROKER_SECRET_KEY, BOOKBROKER_OPERATOR_TOKEN,\n  BOOKBROKER_LEASE_MILLIS, BOOKBROKER_MAX_BACKOFF_MILLIS (pipeline tuning).\n"
   )
   .action(
     action(async (flags: Flags) => {
@@ -52,7 +61,9 @@ export const command = new Command("serve")
         secretKey: pick(process.env["BOOKBROKER_SECRET_KEY"]),
         operatorToken: pick(process.env["BOOKBROKER_OPERATOR_TOKEN"], file.operator_token),
         processes: flags.processes,
-        otlpEndpoint: pick(process.env["OTEL_EXPORTER_OTLP_ENDPOINT"])
+        otlpEndpoint: pick(process.env["OTEL_EXPORTER_OTLP_ENDPOINT"]),
+        leaseMillis: positiveMillis("BOOKBROKER_LEASE_MILLIS"),
+        maxBackoffMillis: positiveMillis("BOOKBROKER_MAX_BACKOFF_MILLIS")
       }
       const scope = Effect.runSync(Scope.make())
       const stop = () => {

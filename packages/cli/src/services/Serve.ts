@@ -36,6 +36,10 @@ export interface ServeOptions {
   readonly processes?: number | undefined
   /** OTLP/HTTP collector for traces (`OTEL_EXPORTER_OTLP_ENDPOINT`); none by default. */
   readonly otlpEndpoint?: string | undefined
+  /** Pipeline lease (`BOOKBROKER_LEASE_MILLIS`); the engine's default (30 s) unless set. */
+  readonly leaseMillis?: number | undefined
+  /** Longest retry backoff (`BOOKBROKER_MAX_BACKOFF_MILLIS`); the engine's default (5 min) unless set. */
+  readonly maxBackoffMillis?: number | undefined
 }
 
 export interface Running {
@@ -79,7 +83,11 @@ export const start = (options: ServeOptions): Effect.Effect<Running, CliError, S
         ? {}
         : { sharedState: { _tag: "Redis" as const, url: options.redisUrl, ...(options.processes === undefined ? {} : { expectedProcesses: options.processes }) } }),
       ...(payments === undefined ? {} : { payments }),
-      workers: options.role === "api" ? false : {}
+      workers: options.role === "api" ? false : {},
+      pipeline: {
+        ...(options.leaseMillis === undefined ? {} : { leaseMillis: options.leaseMillis }),
+        ...(options.maxBackoffMillis === undefined ? {} : { maxBackoffMillis: options.maxBackoffMillis })
+      }
     }).pipe(
       Layer.provideMerge(
         Database.layer({ url: databaseUrl }).pipe(

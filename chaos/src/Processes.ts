@@ -1,0 +1,107 @@
+/**
+ * Child processes the scenarios start, kill and restart: `bookbroker serve --role worker` and a
+ * private `redis-server` (own port, no persistence) — never anything the suite did not start.
+ */
+import { type ChildProcess, spawn } from "node:child_process"
+import { mkdtempSync } from "node:fs"
+import { createServer } from "node:net"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+
+const repoRoot = fileURLToPath(new URL("../../", import.meta.url))
+
+export const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address()
+      const port = typeof address === "object" && address !== null ? address.port : 0
+      server.close(() => resolve(port))
+    })
+  })
+
+const waitFor = (child: ChildProcess, pattern: RegExp, what: string, timeoutMillis: number): Promise<void> =>
+  new Promise((resolve, reject) => {
+    let output = ""
+    const timer = setTimeout(() => reject(new Error(`${what} not ready after ${timeoutMillis} ms:\n${output.slice(-2000)}`)), timeoutMillis)
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString()
+      if (pattern.test(output)) {
+        clearTimeout(timer)
+        resolve()
+      }
+    }
+    child.stdout?.on("data", onData)
+    child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()))
+    child.once("exit", (code, signal) => {
+      clearTimeout(timer)
+      if (!pattern.test(output)) reject(new Error(`${what} exited (${code ?? signal}) before it was ready:\n${output.slice(-2000)}`))
+    })
+  })
+
+export interface WorkerProcess {
+  readonly child: ChildProcess
+  readonly ready: Promise<void>
+  readonly exited: Promise<void>
+}
+
+export interface WorkerEnvironment {
+  readonly databaseUrl: string
+  readonly redisUrl?: string
+  readonly secretKey: string
+  readonly leaseMillis: number
+  readonly maxBackoffMillis: number
+}
+
+/** `node packages/cli/bin/bookbroker.js serve --role worker` against the given database. */
+export const startWorker = (environment: WorkerEnvironment): WorkerProcess => {
+  const child = spawn(process.execPath, [join(repoRoot, "packages/cli/bin/bookbroker.js"), "serve", "--role", "worker", "--data-dir", mkdtempSync(join(tmpdir(), "bb-chaos-"))], {
+    cwd: repoRoot,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: {
+      ...process.env,
+      DATABASE_URL: environment.databaseUrl,
+      ...(environment.redisUrl === undefined ? {} : { REDIS_URL: environment.redisUrl }),
+      BOOKBROKER_SECRET_KEY: environment.secretKey,
+      BOOKBROKER_OPERATOR_TOKEN: "bb_op_chaos",
+      BOOKBROKER_LEASE_MILLIS: String(environment.leaseMillis),
+      BOOKBROKER_MAX_BACKOFF_MILLIS: String(environment.maxBackoffMillis)
+    }
+  })
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()))
+  const ready = waitFor(child, /bookbroker is running/, "worker", 30_000)
+  ready.catch(() => undefined)
+  return { child, ready, exited }
+}
+
+export interface RedisProcess {
+  readonly url: string
+  readonly port: number
+  /** SIGKILL; resolves once the process is gone. */
+  readonly kill: () => Promise<void>
+  /** Starts it again on the same port (empty: no persistence). */
+  readonly restart: () => Promise<void>
+}
+
+/** A private redis-server on a free port, without persistence. */
+export const startRedis = async (): Promise<RedisProcess> => {
+  const port = await freePort()
+  let child: ChildProcess | undefined
+  const launch = async () => {
+    child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no"], {
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    await waitFor(child, /Ready to accept connections/, "redis-server", 10_000)
+  }
+  await launch()
+  const kill = async () => {
+    const current = child
+    if (current === undefined || current.exitCode !== null || current.signalCode !== null) return
+    const gone = new Promise<void>((resolve) => current.once("exit", () => resolve()))
+    current.kill("SIGKILL")
+    await gone
+  }
+  return { url: `redis://127.0.0.1:${port}`, port, kill, restart: launch }
+}

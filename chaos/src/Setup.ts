@@ -1,0 +1,124 @@
+/**
+ * What every scenario shares: a throw-away migrated database, an engine over it (with or
+ * without workers), the fleet's sellers registered, purchases submitted like the API does, and
+ * a bounded wait until every request is terminal.
+ */
+import { referenceAdapter } from "@bookbroker/adapter-reference"
+import { Money, type Isbn } from "@bookbroker/adapter-sdk"
+import { generateIsbns } from "@bookbroker/adapter-sdk/testing"
+import { Database, Engine, Purchases, SellerDirectory } from "@bookbroker/engine"
+import { TestDatabase } from "@bookbroker/engine/testing"
+import { Effect, Exit, Layer, ManagedRuntime, Redacted, Scope } from "effect"
+import pg from "pg"
+import type { FleetSeller } from "./Fleet.js"
+
+/** A migrated throw-away database, dropped by `drop`. */
+export const createDatabase = async (): Promise<{ url: string; drop: () => Promise<void> }> => {
+  const scope = Effect.runSync(Scope.make())
+  const { url } = await Effect.runPromise(Scope.extend(TestDatabase.scopedDatabase("bb_chaos"), scope))
+  // Migrate once, here, before any worker process starts.
+  await Effect.runPromise(Effect.scoped(Layer.build(Database.layer({ url, maxConnections: 1 }))).pipe(Effect.orDie))
+  return { url, drop: () => Effect.runPromise(Scope.close(scope, Exit.void)) }
+}
+
+export type EngineRuntime = ManagedRuntime.ManagedRuntime<Engine.EngineServices, never>
+
+/** An engine over the database (`Engine.layer`), as one bookbroker process would run it. */
+export const engineRuntime = (databaseUrl: string, options: Omit<Engine.EngineOptions, "adapters">): EngineRuntime =>
+  ManagedRuntime.make(
+    Engine.layer({ adapters: [referenceAdapter], ...options }).pipe(
+      Layer.provideMerge(Database.layer({ url: databaseUrl, maxConnections: 10 })),
+      Layer.orDie
+    )
+  )
+
+export const registerSellers = (
+  runtime: EngineRuntime,
+  sellers: ReadonlyArray<FleetSeller>,
+  limits: { requestsPerSecond: number; burst: number; maxConcurrency?: number; timeoutMillis?: number }
+) =>
+  runtime.runPromise(
+    Effect.flatMap(SellerDirectory.SellerDirectory, (directory) =>
+      Effect.forEach(sellers, (seller) =>
+        directory.register({
+          name: seller.name,
+          kind: "reference",
+          config: { baseUrl: seller.url, currency: "EUR" },
+          credentials: { apiKey: seller.apiKey },
+          limits,
+          status: "active"
+        })
+      )
+    ).pipe(Effect.orDie)
+  )
+
+/** The fleet's catalog (same size and seed as its flags) and ISBNs nobody carries. */
+export const catalog = (size: number, seed: number) => {
+  const carried = generateIsbns({ size, seed }) as ReadonlyArray<Isbn.Isbn13>
+  const known = new Set<string>(carried)
+  const unknown = (generateIsbns({ size: 50, seed: seed + 1_000 }) as ReadonlyArray<Isbn.Isbn13>).filter((isbn) => !known.has(isbn))
+  return { carried, unknown }
+}
+
+export interface Purchase {
+  readonly customerId?: string
+  readonly idempotencyKey: string
+  readonly isbn: Isbn.Isbn13
+  readonly maxMinor: number
+  readonly paymentToken?: string
+}
+
+export const submit = (runtime: EngineRuntime, purchase: Purchase) =>
+  runtime.runPromise(
+    Effect.flatMap(Purchases.Purchases, (purchases) =>
+      purchases.submit({
+        customerId: purchase.customerId ?? "chaos",
+        idempotencyKey: purchase.idempotencyKey,
+        isbn: purchase.isbn,
+        maxPrice: Money.make(purchase.maxMinor, "EUR"),
+        paymentToken: purchase.paymentToken ?? "tok_approve",
+        customer: { name: "Chaos Reader", email: "chaos@example.com", shippingAddress: { line1: "1 Chaos Lane", city: "Paris", country: "FR" } }
+      })
+    )
+  )
+
+const terminal = ["purchased", "price_not_met", "not_available", "failed"]
+
+/** Requests not yet terminal. */
+export const openRequests = async (databaseUrl: string): Promise<number> => {
+  const client = new pg.Client({ connectionString: databaseUrl })
+  await client.connect()
+  try {
+    const result = await client.query<{ open: string }>("SELECT count(*) AS open FROM purchase_requests WHERE status <> ALL($1::text[])", [terminal])
+    return Number(result.rows[0]!.open)
+  } finally {
+    await client.end()
+  }
+}
+
+/** Waits (bounded) until every request is terminal; returns how many are still open. */
+export const drain = async (databaseUrl: string, timeoutMillis: number): Promise<number> => {
+  const deadline = Date.now() + timeoutMillis
+  let open = await openRequests(databaseUrl)
+  while (open > 0 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 250))
+    open = await openRequests(databaseUrl)
+  }
+  return open
+}
+
+/** A seeded random number generator, so a run can be repeated. */
+export const seeded = (seed: number) => {
+  let state = seed >>> 0
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0
+    let t = state
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+export const sleep = (millis: number) => new Promise((resolve) => setTimeout(resolve, millis))
+
+export { Redacted }
