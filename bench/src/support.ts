@@ -9,27 +9,58 @@ export interface FleetSeller {
   readonly apiKey: string
 }
 
+/** An order from a simulated seller's own book (what the seller, not bookbroker, recorded). */
+export interface FleetOrder {
+  readonly seller: string
+  readonly orderId: string
+  readonly idempotencyKey?: string
+  /** The purchase request id bookbroker sent. */
+  readonly buyerReference: string
+  readonly total: number
+}
+
 export interface Fleet {
   readonly sellers: ReadonlyArray<FleetSeller>
   readonly stats: () => Promise<{ calls: number; rateViolations: number; concurrencyViolations: number }>
+  /** Every order in every seller's own book, and the limit violations the sellers counted. */
+  readonly orders: () => Promise<{ orders: ReadonlyArray<FleetOrder>; violations: { rate: number; concurrency: number } }>
   readonly stop: () => void
 }
 
-/** Starts `bench/src/fleet.ts` in a child process with the given flags. */
+/** Starts `bench/src/fleet.ts` in a child process with the given flags; commands are answered one at a time. */
 export const startFleet = async (flags: Record<string, string | number>): Promise<Fleet> => {
   const script = fileURLToPath(new URL("./fleet.ts", import.meta.url))
   const args = ["--import", "tsx", script, ...Object.entries(flags).flatMap(([k, v]) => [`--${k}`, String(v)])]
   const child = spawn(process.execPath, args, { stdio: ["pipe", "pipe", "inherit"] })
   const lines: Interface = createInterface({ input: child.stdout })
-  const next = () => new Promise<string>((resolve) => lines.once("line", resolve))
+  const next = () =>
+    new Promise<string>((resolve, reject) => {
+      const onExit = () => reject(new Error("the seller fleet exited"))
+      child.once("exit", onExit)
+      lines.once("line", (line) => {
+        child.off("exit", onExit)
+        resolve(line)
+      })
+    })
   const first = JSON.parse(await next()) as { sellers: Array<FleetSeller> }
+  let queue: Promise<unknown> = Promise.resolve()
+  const ask = <A>(command: string): Promise<A> => {
+    const answer = queue.then(async () => {
+      const line = next()
+      child.stdin.write(`${command}\n`)
+      return JSON.parse(await line) as A
+    })
+    queue = answer.catch(() => undefined)
+    return answer
+  }
   return {
     sellers: first.sellers,
-    stats: async () => {
-      child.stdin.write("stats\n")
-      return JSON.parse(await next()) as { calls: number; rateViolations: number; concurrencyViolations: number }
-    },
-    stop: () => child.stdin.end()
+    stats: () => ask("stats"),
+    orders: () => ask("orders"),
+    stop: () => {
+      child.stdin.end()
+      setTimeout(() => child.kill("SIGKILL"), 2_000).unref()
+    }
   }
 }
 

@@ -5,6 +5,7 @@
  * hand-made violating data); `readDatabase` gathers its input from a database URL.
  */
 import pg from "pg"
+import type { FleetOrder } from "./Fleet.js"
 
 export interface RequestRecord {
   readonly id: string
@@ -26,14 +27,8 @@ export interface PaymentRecord {
 }
 
 /** One order in a seller's own order book. */
-export interface SellerOrder {
-  readonly seller: string
-  readonly orderId: string
-  readonly idempotencyKey?: string
-  /** The purchase request id bookbroker sent. */
-  readonly buyerReference: string
-  readonly total: number
-}
+/** An order from a simulated seller's own book. */
+export type SellerOrder = FleetOrder
 
 export interface CheckInput {
   readonly requests: ReadonlyArray<RequestRecord>

@@ -5,7 +5,7 @@
  */
 import { referenceAdapter } from "@bookbroker/adapter-reference"
 import { Money, type Isbn } from "@bookbroker/adapter-sdk"
-import { generateIsbns } from "@bookbroker/adapter-sdk/testing"
+import { generateIsbns, Random } from "@bookbroker/adapter-sdk/testing"
 import { Database, Engine, Purchases, SellerDirectory } from "@bookbroker/engine"
 import { TestDatabase } from "@bookbroker/engine/testing"
 import { Effect, Exit, Layer, ManagedRuntime, Redacted, Scope } from "effect"
@@ -107,17 +107,8 @@ export const drain = async (databaseUrl: string, timeoutMillis: number): Promise
   return open
 }
 
-/** A seeded random number generator, so a run can be repeated. */
-export const seeded = (seed: number) => {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+/** A seeded random number generator, so a run can be repeated (the SDK's simulations' own). */
+export const seeded = Random.seeded
 
 export const sleep = (millis: number) => new Promise((resolve) => setTimeout(resolve, millis))
 
