@@ -136,7 +136,19 @@ export interface SharedStateService {
    * fallback). The in-process implementation is always `ok`. For readiness checks.
    */
   readonly ping: Effect.Effect<"ok" | "degraded">
+  /**
+   * A plain rate limit on any key (e.g. an API client), shared by every process: one GCRA
+   * decision, no permits, no circuit. Takes a token when allowed.
+   */
+  readonly rateLimit: (key: string, rate: Rate) => Effect.Effect<RateDecision>
 }
+
+export interface Rate {
+  readonly requestsPerSecond: number
+  readonly burst: number
+}
+
+export type RateDecision = { readonly _tag: "Allowed" } | { readonly _tag: "Limited"; readonly retryAfterMillis: number }
 
 export class SharedState extends Context.Tag("@bookbroker/engine/SharedState")<SharedState, SharedStateService>() {}
 

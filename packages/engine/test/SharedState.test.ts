@@ -60,6 +60,22 @@ const contract = (name: string, makeLayer: () => Layer.Layer<SharedState.SharedS
         timeout
       )
 
+    test("plain rate limit on a key: a burst, then one per interval; keys are independent", (state) =>
+      Effect.gen(function* () {
+        const key = `client-${randomUUID()}`
+        const rate = { requestsPerSecond: 5, burst: 2 }
+        expect(yield* state.rateLimit(key, rate)).toEqual({ _tag: "Allowed" })
+        expect(yield* state.rateLimit(key, rate)).toEqual({ _tag: "Allowed" })
+        const limited = yield* state.rateLimit(key, rate)
+        expect(limited._tag).toBe("Limited")
+        expect(limited._tag === "Limited" && limited.retryAfterMillis).toBeGreaterThan(0)
+        expect(limited._tag === "Limited" && limited.retryAfterMillis).toBeLessThanOrEqual(200)
+        expect(yield* state.rateLimit(`other-${key}`, rate)).toEqual({ _tag: "Allowed" })
+        yield* Effect.sleep(230)
+        expect(yield* state.rateLimit(key, rate)).toEqual({ _tag: "Allowed" })
+        expect((yield* state.rateLimit(key, rate))._tag).toBe("Limited")
+      }))
+
     test("rate limit: a burst, then one call per interval", (state) =>
       Effect.gen(function* () {
         const id = seller()

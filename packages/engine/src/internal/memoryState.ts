@@ -12,6 +12,7 @@ import type {
   CircuitOptions,
   CircuitSnapshot,
   Leadership,
+  RateDecision,
   SharedStateService
 } from "../SharedState.js"
 import { defaultCarrierOptions, slowdownMillis } from "../SharedState.js"
@@ -92,7 +93,20 @@ export const makeMemoryState = (options: MemoryStateOptions): SharedStateService
     return { _tag: "Admitted", permit, probe }
   }
 
+  const rateTats = new Map<string, number>()
+
   return {
+    rateLimit: (key, rate) =>
+      Effect.map(Clock.currentTimeMillis, (now): RateDecision => {
+        const interval = 1000 / rate.requestsPerSecond
+        const tat = Math.max(rateTats.get(key) ?? now, now)
+        const allowAt = tat + interval - rate.burst * interval
+        if (now < allowAt) return { _tag: "Limited", retryAfterMillis: Math.ceil(allowAt - now) }
+        if (rateTats.size > 100_000) rateTats.clear()
+        rateTats.set(key, tat + interval)
+        return { _tag: "Allowed" }
+      }),
+
     admit: (id, limits) => Effect.map(Clock.currentTimeMillis, (now) => admitAt(now, id, limits)),
 
     complete: (id, permit, outcome, probe) =>

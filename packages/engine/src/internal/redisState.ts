@@ -29,6 +29,8 @@ import type {
   CircuitSnapshot,
   DenialReason,
   Leadership,
+  Rate,
+  RateDecision,
   SharedStateService
 } from "../SharedState.js"
 import { defaultCarrierOptions, defaultCircuitOptions, slowdownMillis } from "../SharedState.js"
@@ -160,6 +162,22 @@ end
 return 0
 `
 
+/**
+ * KEYS: gcra. ARGV: requestsPerSecond, burst.
+ * Returns {1, 0} when allowed (a token taken), {0, retryAfterMillis} when not.
+ */
+const rateLimitLua = `${luaNow}
+local interval = 1000 / tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1])) or now
+if tat < now then tat = now end
+local allow_at = tat + interval - burst * interval
+if now < allow_at then return {0, math.ceil(allow_at - now)} end
+tat = tat + interval
+redis.call('SET', KEYS[1], string.format('%.3f', tat), 'PX', math.max(1, math.ceil(tat - now)))
+return {1, 0}
+`
+
 /** KEYS: circuit. Returns {state, failures, open_until}. */
 const circuitLua = `${luaNow}
 local c = redis.call('HMGET', KEYS[1], 'state', 'failures', 'open_until')
@@ -188,6 +206,7 @@ interface ScriptedRedis extends Redis {
   readonly bookbrokerBackoff: Script
   readonly bookbrokerCircuit: Script
   readonly bookbrokerFinish: Script
+  readonly bookbrokerRateLimit: Script
 }
 
 class RedisUnavailable extends Data.TaggedError("RedisUnavailable")<{ readonly reason: string }> {}
@@ -282,6 +301,7 @@ export const makeRedisState = (options: RedisStateOptions): Effect.Effect<Shared
         redis.defineCommand("bookbrokerBackoff", { lua: backoffLua, numberOfKeys: 2 })
         redis.defineCommand("bookbrokerCircuit", { lua: circuitLua, numberOfKeys: 1 })
         redis.defineCommand("bookbrokerFinish", { lua: finishLua, numberOfKeys: 1 })
+        redis.defineCommand("bookbrokerRateLimit", { lua: rateLimitLua, numberOfKeys: 1 })
         return redis
       }),
       (redis) => closeClient(redis, true)
@@ -542,7 +562,24 @@ export const makeRedisState = (options: RedisStateOptions): Effect.Effect<Shared
       Effect.match({ onFailure: () => "degraded" as const, onSuccess: (reply) => (reply === "PONG" ? ("ok" as const) : ("degraded" as const)) })
     )
 
+    const rateLimit = (key: string, rate: Rate): Effect.Effect<RateDecision> =>
+      orElse(
+        redis(() => client.bookbrokerRateLimit(`${prefix}:{rate:${key}}`, rate.requestsPerSecond, rate.burst)).pipe(
+          Effect.flatMap((reply) =>
+            Effect.try({
+              try: (): RateDecision => {
+                const [allowed, retryAfter] = reply as [number, number]
+                return allowed === 1 ? { _tag: "Allowed" } : { _tag: "Limited", retryAfterMillis: Number(retryAfter) }
+              },
+              catch: (e) => new RedisUnavailable({ reason: describeError(e) })
+            })
+          )
+        ),
+        memory.rateLimit(key, { requestsPerSecond: rate.requestsPerSecond / processes, burst: Math.max(1, Math.floor(rate.burst / processes)) })
+      )
+
     return {
+      rateLimit,
       admit,
       complete,
       backoff,

@@ -10,12 +10,10 @@ import * as Problem from "../Problem.js"
 export const limit = (key: string, rate: { readonly requestsPerSecond: number; readonly burst: number }) =>
   Effect.gen(function* () {
     const state = yield* SharedState.SharedState
-    const admission = yield* state.admit(`rate:${key}`, { ...rate, maxConcurrency: 1_000_000, timeoutMillis: 1_000 })
-    if (admission._tag === "Admitted") {
-      yield* state.complete(`rate:${key}`, admission.permit, "cancelled", false)
-      return
-    }
-    const seconds = Math.max(1, Math.ceil(admission.retryAfterMillis / 1000))
+    // One GCRA decision (one Redis round trip): no seller-style permits or circuit to undo.
+    const decision = yield* state.rateLimit(key, rate)
+    if (decision._tag === "Allowed") return
+    const seconds = Math.max(1, Math.ceil(decision.retryAfterMillis / 1000))
     yield* HttpApp.appendPreResponseHandler((_request, response) =>
       Effect.succeed(
         HttpServerResponse.setHeaders(response, {
