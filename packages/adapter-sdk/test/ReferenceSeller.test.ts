@@ -199,4 +199,20 @@ describe("reference seller over HTTP", () => {
     expect(malformed.status).toBe(200)
     expect(malformed.json).toBeUndefined()
   })
+
+  it("places the order and then never answers on commit_then_hang, until the seller closes", async () => {
+    const { server, seller, quoteId, order } = await start({ mode: "atomic" })
+    seller.inject({ operation: "purchase", kind: "commit_then_hang" })
+    const quote = await quoteId(book)
+    const answer = order("hang-1", { quote_id: quote, buyer_reference: "req-hang" }).then(
+      (response) => response.status,
+      () => "failed" as const
+    )
+    await expect.poll(() => seller.orders.length).toBe(1)
+    const pending = await Promise.race([answer, new Promise((resolve) => setTimeout(() => resolve("no answer"), 100))])
+    expect(pending).toBe("no answer")
+    expect(seller.orders[0]).toMatchObject({ idempotencyKey: "hang-1", buyerReference: "req-hang" })
+    await server.close()
+    expect(await answer).toBe("failed")
+  })
 })

@@ -39,6 +39,25 @@ const rejectionCode = (run: () => unknown): string => {
 }
 
 describe("SellerSimulator", () => {
+  it("looks stock up on first use with stockFor, once per ISBN, and keeps what it sold", () => {
+    const asked: Array<string> = []
+    const seller = new SellerSimulator({
+      name: "lazy",
+      stockFor: (isbn) => {
+        asked.push(isbn)
+        return isbn === unknown ? undefined : { isbn, price: 500, quantity: 1 }
+      }
+    })
+    expect(seller.stock.size).toBe(0)
+    const quote = quoted(seller, book)
+    expect(quote).toMatchObject({ isbn: book, price: 500, quantity: 1 })
+    seller.purchase({ quoteId: quote.quoteId, idempotencyKey: "k1", buyerReference: "r1" })
+    expect(seller.quote(book)).toEqual({ unavailable: "out_of_stock" })
+    expect(rejectionCode(() => seller.quote(unknown))).toBe("unknown_book")
+    expect(rejectionCode(() => seller.quote(unknown))).toBe("unknown_book")
+    expect(asked).toEqual([book, unknown])
+  })
+
   it("quotes stock with an expiry, says out of stock, and does not know unknown books", () => {
     const seller = simulator()
     const before = seller.now()

@@ -124,7 +124,7 @@ const wireOffer = (seller: SellerSimulator, quote: SimulatedQuote) => ({
 })
 
 const wireSoldOut = (seller: SellerSimulator, isbn: string) => {
-  const item = seller.stock.get(isbn)
+  const item = seller.stockItem(isbn)
   return {
     isbn,
     in_stock: 0,

@@ -24,6 +24,7 @@ export type FaultKind =
   | "server_error"
   | "hang"
   | "lost_response"
+  | "commit_then_hang"
   | "malformed"
   | "rate_limited"
   | "out_of_stock"
@@ -40,6 +41,12 @@ export interface SellerSimulatorOptions {
   readonly name?: string
   readonly currency?: string
   readonly stock?: Iterable<StockItem>
+  /**
+   * Stock looked up on first use instead of listed up front: what the seller carries of a
+   * catalog too big to list (a million ISBNs × hundreds of sellers). Called once per ISBN;
+   * the answer is kept in `stock` from then on (so quantities go down as orders are placed).
+   */
+  readonly stockFor?: (isbn: string) => StockItem | undefined
   readonly quoteTtlMillis?: number
   readonly holdTtlMillis?: number
   /** Log-normal latency around `medianMillis`; a `tailProbability` share waits up to `tailMaxMillis`. */
@@ -50,6 +57,8 @@ export interface SellerSimulatorOptions {
   readonly hangRate?: number
   /** Share of purchases placed, then answered by a dropped connection. */
   readonly lostResponseRate?: number
+  /** Share of purchases placed, then never answered (the caller's timeout is all it gets). */
+  readonly commitThenHangRate?: number
   /** Share of holds/purchases where the price rose since the quote, by up to `maxMinor`. */
   readonly priceDrift?: { readonly probability: number; readonly maxMinor: number }
   /** Token bucket; calls beyond it are answered 429 + Retry-After and counted as violations. */
@@ -138,6 +147,7 @@ export class SellerSimulator {
   private readonly faults: Array<{ operation: Fault["operation"]; kind: FaultKind; remaining: number }> = []
   private readonly outcomes = new Map<string, PurchaseOutcome>()
   private readonly hangs = new Set<() => void>()
+  private readonly looked = new Set<string>()
   private offsetMillis = 0
   private sequence = 0
   private tokens: number
@@ -164,6 +174,17 @@ export class SellerSimulator {
     this.offsetMillis += millis
   }
 
+  /** The seller's stock of one ISBN (asking `stockFor` the first time), or undefined. */
+  stockItem(isbn: string) {
+    const known = this.stock.get(isbn)
+    if (known !== undefined || this.options.stockFor === undefined || this.looked.has(isbn)) return known
+    this.looked.add(isbn)
+    const item = this.options.stockFor(isbn)
+    if (item === undefined) return undefined
+    this.setStock(item)
+    return this.stock.get(isbn)
+  }
+
   setStock(item: StockItem): void {
     this.stock.set(item.isbn, {
       price: item.price,
@@ -187,11 +208,15 @@ export class SellerSimulator {
       if (fault.remaining <= 0) this.faults.splice(index, 1)
       return fault.kind
     }
-    const { errorRate = 0, hangRate = 0, lostResponseRate = 0 } = this.options
+    const { errorRate = 0, hangRate = 0, lostResponseRate = 0, commitThenHangRate = 0 } = this.options
     const roll = this.random()
     if (roll < hangRate) return "hang"
     if (roll < hangRate + errorRate) return "server_error"
-    if (operation === "purchase" && this.random() < lostResponseRate) return "lost_response"
+    if (operation === "purchase") {
+      const after = this.random()
+      if (after < lostResponseRate) return "lost_response"
+      if (after < lostResponseRate + commitThenHangRate) return "commit_then_hang"
+    }
     return undefined
   }
 
@@ -246,7 +271,7 @@ export class SellerSimulator {
   }
 
   quote(isbn: string): SimulatedQuote | { readonly unavailable: "out_of_stock" } {
-    const item = this.stock.get(isbn)
+    const item = this.stockItem(isbn)
     if (item === undefined) throw new SimulatedRejection("unknown_book")
     if (item.quantity <= 0) return { unavailable: "out_of_stock" }
     const quote: SimulatedQuote = {
@@ -266,10 +291,10 @@ export class SellerSimulator {
     const quote = this.quotes.get(quoteId)
     if (quote === undefined) throw new SimulatedRejection("unknown_quote")
     if (quote.expiresAt <= this.now()) throw new SimulatedRejection("quote_expired")
-    const item = this.stock.get(quote.isbn)
+    const item = this.stockItem(quote.isbn)
     if (item === undefined || item.quantity < quantity || fault === "out_of_stock") throw new SimulatedRejection("out_of_stock")
     this.drift(quote.isbn, fault)
-    const price = this.stock.get(quote.isbn)!.price
+    const price = this.stockItem(quote.isbn)!.price
     item.quantity -= quantity
     const hold: SimulatedHold = {
       holdId: this.id("h"),
@@ -291,7 +316,7 @@ export class SellerSimulator {
     if (hold === undefined) throw new SimulatedRejection("unknown_hold")
     if (hold.released || hold.used) return
     hold.released = true
-    const item = this.stock.get(hold.isbn)
+    const item = this.stockItem(hold.isbn)
     if (item !== undefined) item.quantity += hold.quantity
   }
 
@@ -346,7 +371,7 @@ export class SellerSimulator {
     const quote = this.quotes.get(quoteId)
     if (quote === undefined) throw new SimulatedRejection("unknown_quote")
     if (quote.expiresAt <= this.now()) throw new SimulatedRejection("quote_expired")
-    const item = this.stock.get(quote.isbn)
+    const item = this.stockItem(quote.isbn)
     if (item === undefined || item.quantity < 1 || fault === "out_of_stock") throw new SimulatedRejection("out_of_stock")
     this.drift(quote.isbn, fault)
     if (item.price !== quote.price) throw new SimulatedRejection("price_changed", item.price)
@@ -355,7 +380,7 @@ export class SellerSimulator {
   }
 
   private drift(isbn: string, fault?: FaultKind): void {
-    const item = this.stock.get(isbn)
+    const item = this.stockItem(isbn)
     const drift = this.options.priceDrift
     if (item === undefined) return
     if (fault === "price_changed" || (drift !== undefined && this.random() < drift.probability)) {

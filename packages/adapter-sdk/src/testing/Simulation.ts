@@ -77,6 +77,15 @@ export const simulate = async (
           // A rejection lost on the wire is as ambiguous to the caller as a lost order.
         }
         return HttpResponse.error()
+      case "commit_then_hang":
+        // The seller places the order, then never answers: the caller only sees its own timeout.
+        try {
+          await work(undefined)
+        } catch {
+          // As ambiguous to the caller as a placed order.
+        }
+        await seller.hang()
+        return HttpResponse.error()
     }
     return await work(fault)
   } catch (error) {
