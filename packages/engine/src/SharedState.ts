@@ -8,7 +8,11 @@
  *
  * Methods never fail: shared state is infrastructure. The Redis implementation, when Redis is
  * unreachable, says so loudly and falls back to in-process limits divided by the expected
- * number of processes — never to unlimited.
+ * number of processes — never to unlimited — whose rate budgets start empty at the switch. When
+ * Redis is connected but merely slow to answer (often our own stalled event loop), seller
+ * admission denies the call for now rather than fall back: the other processes are still
+ * admitting through Redis, and local budgets on top of theirs would exceed the seller's limit.
+ * (Details in `internal/redisState.ts`.)
  */
 import { Context, type Effect, Layer, type Option } from "effect"
 import { makeMemoryState } from "./internal/memoryState.js"
@@ -97,7 +101,8 @@ export const defaultCarrierOptions: CarrierOptions = { carriersPerIsbn: 64, carr
 export interface SharedStateService {
   /**
    * One atomic decision for a call to a seller: circuit, back-off, rate (takes a token),
-   * concurrency (takes a permit). Never waits.
+   * concurrency (takes a permit). Never waits. Never admits beyond the seller's limits because
+   * an answer was slow: the Redis implementation then answers `rate_limited` with a short retry.
    */
   readonly admit: (sellerId: string, limits: AdmissionLimits) => Effect.Effect<Admission>
   /** Returns the permit and records the outcome for the circuit breaker. */
@@ -132,13 +137,16 @@ export interface SharedStateService {
 
   /**
    * Whether the state is shared as intended right now: `ok`, or `degraded` when the Redis
-   * implementation cannot reach Redis within its command timeout (it then runs on its in-process
-   * fallback). The in-process implementation is always `ok`. For readiness checks.
+   * implementation gets no PING answer within its command timeout (Redis unreachable: it runs on
+   * its in-process fallback; or slow: seller calls are denied until it answers). The in-process
+   * implementation is always `ok`. For readiness checks.
    */
   readonly ping: Effect.Effect<"ok" | "degraded">
   /**
    * A plain rate limit on any key (e.g. an API client), shared by every process: one GCRA
-   * decision, no permits, no circuit. Takes a token when allowed.
+   * decision, no permits, no circuit. Takes a token when allowed. Unlike `admit`, the Redis
+   * implementation falls back to the divided in-process limit also when Redis is merely slow:
+   * it protects bookbroker, and our own stall should not become a customer's 429.
    */
   readonly rateLimit: (key: string, rate: Rate) => Effect.Effect<RateDecision>
 }

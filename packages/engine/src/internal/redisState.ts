@@ -1,9 +1,29 @@
 /**
  * Redis-backed shared state: the same semantics as `memoryState.ts`, decided atomically by Lua
- * scripts that read the clock with Redis `TIME` (process clocks never matter). When Redis is
- * unreachable, or a command errors or does not answer within `commandTimeoutMillis`, every
- * method falls back to an in-process state with limits divided by the expected number of
- * processes — never to unlimited — and says so loudly.
+ * scripts that read the clock with Redis `TIME` (process clocks never matter).
+ *
+ * Two kinds of trouble, told apart because they call for opposite answers:
+ * - Unreachable: the connection is not ready, it broke while the command was out, or the
+ *   command was refused (an error reply included: Redis ran nothing, or a global condition such
+ *   as OOM, READONLY or BUSY that every process sees alike). Every method then falls back to an
+ *   in-process state, says so loudly, and seller admission runs on limits divided by the
+ *   expected number of processes — never unlimited. Each switch to the fallback starts the
+ *   sellers' local rate budgets empty (they refill at the divided rate from the switch on), and
+ *   this process's seller permits still out through Redis count against the local concurrency,
+ *   so the switch itself adds no burst on top of what Redis already admitted.
+ * - Slow: connected, but no answer within `commandTimeoutMillis`. Usually our own event loop
+ *   stalled (CPU starvation, GC) while Redis answered at once; the command is not cancelled and
+ *   may well have run. Seller admission then denies the call for now (`rate_limited`, a short
+ *   retry) instead of falling back — falling back would admit from local budgets while the other
+ *   processes keep admitting through Redis, over the seller's limit. A permit such a late answer
+ *   handed out is given back when the answer arrives. The other methods use their in-process
+ *   fallback for that one call (each says below why that is harmless); slow answers are logged
+ *   as a rate-limited warning, not as an outage.
+ * A stalled loop runs its due timers before it reads the socket, so a timeout first lets the
+ * loop read what has arrived (one `setImmediate`, after the poll phase): an answer waiting in
+ * the socket is an answer, not a timeout. A connection that receives nothing at all for
+ * `deadConnectionMillis` while commands wait (a silent network partition) is closed and
+ * reopened, which turns "slow forever" into "unreachable" and so into the fallback.
  *
  * Keys (a seller's keys share a hash tag, so they live in one cluster slot):
  * - `${prefix}:{seller:${id}}:circuit`  hash: state, failures, open_until, probe_until
@@ -18,7 +38,7 @@
  *   cheapest `carriersPerIsbn` kept, PX `carrierTtlMillis` refreshed on every write
  */
 import { randomUUID } from "node:crypto"
-import { Clock, Data, Deferred, Duration, Effect, Exit, Option, type Scope } from "effect"
+import { Clock, Data, Deferred, Effect, Exit, Option, type Scope } from "effect"
 import { Redis } from "ioredis"
 import type {
   Admission,
@@ -44,8 +64,17 @@ export interface RedisStateOptions {
   readonly circuit?: Partial<CircuitOptions>
   /** Expected number of bookbroker processes; the fallback divides limits by it. Default 4. */
   readonly expectedProcesses?: number
-  /** Per-command timeout before falling back; default 250 ms. */
+  /**
+   * How long a command may take; default 250 ms. A connected Redis that has not answered by then
+   * is "slow" (seller admission denies the call, see the module comment), not "unreachable".
+   */
   readonly commandTimeoutMillis?: number
+  /**
+   * Commands waiting and no data at all from Redis for this long: the connection is considered
+   * dead, closed and reopened (commands on it fail, the fallback applies until it is back);
+   * default 2,000 ms. Well above any answer time, so only a stall that long trips it.
+   */
+  readonly deadConnectionMillis?: number
   /**
    * How often a single-flight waiter re-checks the leader key, in case it missed the finish
    * notification; default 50 ms. (Tests raise it to prove the notification alone wakes waiters.)
@@ -61,6 +90,10 @@ export interface RedisStateOptions {
 const circuitIdleMillis = 24 * 60 * 60 * 1000
 /** How often, at most, the fallback says Redis is unreachable. */
 const fallbackLogEveryMillis = 10_000
+/** How often, at most, slow answers from a connected Redis are reported. */
+const slowLogEveryMillis = 10_000
+/** When a seller call denied for a slow answer may ask again. */
+const slowAnswerRetryMillis = 200
 const connectTimeoutMillis = 1_000
 /** Marks permits and leadership tokens that the in-process fallback handed out. */
 const localMark = "local:"
@@ -209,7 +242,11 @@ interface ScriptedRedis extends Redis {
   readonly bookbrokerRateLimit: Script
 }
 
+/** Not connected, the connection broke under the command, or the command was refused: fall back. */
 class RedisUnavailable extends Data.TaggedError("RedisUnavailable")<{ readonly reason: string }> {}
+/** Connected, but no answer within the command timeout; the command may still run in Redis. */
+class RedisSlow extends Data.TaggedError("RedisSlow")<{ readonly reason: string }> {}
+type RedisFailure = RedisUnavailable | RedisSlow
 
 /** The URL as it may be logged: any password replaced. */
 export const redactRedisUrl = (url: string): string => {
@@ -272,7 +309,8 @@ export const makeRedisState = (options: RedisStateOptions): Effect.Effect<Shared
   Effect.gen(function* () {
     const circuitOptions: CircuitOptions = { ...defaultCircuitOptions, ...options.circuit }
     const processes = Math.max(1, Math.floor(options.expectedProcesses ?? 4))
-    const commandTimeout = Duration.millis(options.commandTimeoutMillis ?? 250)
+    const commandTimeoutMillis = Math.max(1, options.commandTimeoutMillis ?? 250)
+    const deadConnectionMillis = Math.max(1, options.deadConnectionMillis ?? 2_000)
     const prefix = options.keyPrefix
     const leaderPollMillis = options.leaderPollMillis ?? 50
     const safeUrl = redactRedisUrl(options.url)
@@ -283,19 +321,38 @@ export const makeRedisState = (options: RedisStateOptions): Effect.Effect<Shared
     const memory = makeMemoryState({ circuit: circuitOptions, carriers: carrierOptions })
 
     let lastConnectionError = "not connected yet"
+    /** Bumped on every connection error, close or reconnect: a command that saw it change is not merely slow. */
+    let connectionEvents = 0
     let lastFallbackLog = Number.NEGATIVE_INFINITY
     let degraded = false
+    let lastSlowLog = Number.NEGATIVE_INFINITY
+    let slowSinceLog = 0
+    /** When this process last switched to the fallback (Effect clock, ms). */
+    let fallbackSince = 0
+    /**
+     * The fallback's seller rate budgets (GCRA theoretical arrival times), kept here rather than
+     * in `memory` because they start empty at each switch (cleared then; a seller not in the map
+     * is empty as of `fallbackSince`).
+     */
+    const fallbackTats = new Map<string, number>()
+    /** Sellers' halved-rate periods (`backoff`), for the fallback's rate budgets. */
+    const slowUntil = new Map<string, number>()
+    /** This process's permits taken through Redis and not yet completed: seller → permit → expiry. */
+    const redisPermits = new Map<string, Map<string, number>>()
 
     const client = yield* Effect.acquireRelease(
       Effect.sync(() => {
         const redis = new Redis(options.url, {
           enableOfflineQueue: false,
           maxRetriesPerRequest: 1,
-          connectTimeout: connectTimeoutMillis
+          connectTimeout: connectTimeoutMillis,
+          socketTimeout: deadConnectionMillis
         }) as ScriptedRedis
         redis.on("error", (error: unknown) => {
           lastConnectionError = describeError(error)
+          connectionEvents += 1
         })
+        for (const event of ["close", "end", "reconnecting"]) redis.on(event, () => (connectionEvents += 1))
         redis.defineCommand("bookbrokerAdmit", { lua: admitLua, numberOfKeys: 5 })
         redis.defineCommand("bookbrokerComplete", { lua: completeLua, numberOfKeys: 2 })
         redis.defineCommand("bookbrokerBackoff", { lua: backoffLua, numberOfKeys: 2 })
@@ -313,7 +370,7 @@ export const makeRedisState = (options: RedisStateOptions): Effect.Effect<Shared
     const subscriber = yield* Effect.acquireRelease(
       Effect.sync(() => {
         // Subscribes on every (re)connection itself rather than relying on the offline queue.
-        const redis = client.duplicate({ autoResubscribe: false })
+        const redis = client.duplicate({ autoResubscribe: false, socketTimeout: undefined })
         redis.on("error", () => {})
         redis.on("ready", () => {
           redis.psubscribe(`${doneChannelPrefix}*`).catch(() => {})
@@ -333,17 +390,59 @@ export const makeRedisState = (options: RedisStateOptions): Effect.Effect<Shared
     const sellerKey = (sellerId: string, part: string) => `${prefix}:{seller:${sellerId}}:${part}`
     const leadKey = (key: string) => `${prefix}:lead:${key}`
 
-    /** One Redis command, failing fast when not connected and after `commandTimeoutMillis`. */
-    const redis = <A>(command: () => Promise<A>): Effect.Effect<A, RedisUnavailable> =>
-      Effect.suspend(() =>
-        client.status === "ready"
-          ? Effect.tryPromise({ try: command, catch: (error) => new RedisUnavailable({ reason: describeError(error) }) })
-          : Effect.fail(new RedisUnavailable({ reason: `connection ${client.status}: ${lastConnectionError}` }))
-      ).pipe(
-        Effect.timeoutFail({
-          duration: commandTimeout,
-          onTimeout: () => new RedisUnavailable({ reason: `no answer within ${Duration.toMillis(commandTimeout)} ms` })
-        }),
+    /**
+     * One Redis command, failing fast when not connected. No answer within `commandTimeoutMillis`
+     * is `RedisSlow` while the connection stayed up throughout, `RedisUnavailable` otherwise.
+     * Real timers, not the Effect clock: this is about the network and our own event loop.
+     * `onLateAnswer` gets an answer that arrives after the caller stopped waiting (timed out or
+     * interrupted).
+     */
+    const redis = <A>(command: () => Promise<A>, onLateAnswer?: (answer: A) => void): Effect.Effect<A, RedisFailure> =>
+      Effect.async<A, RedisFailure>((resume) => {
+        if (client.status !== "ready") {
+          resume(Effect.fail(new RedisUnavailable({ reason: `connection ${client.status}: ${lastConnectionError}` })))
+          return
+        }
+        const eventsBefore = connectionEvents
+        let settled = false
+        let grace: ReturnType<typeof setImmediate> | undefined
+        const settle = (result: Effect.Effect<A, RedisFailure>) => {
+          if (settled) return
+          stop()
+          resume(result)
+        }
+        const timer = setTimeout(() => {
+          // After a stall the loop runs due timers before it polls the socket: let it read what
+          // has arrived (the poll phase comes before setImmediate's) before calling it a timeout.
+          grace = setImmediate(() => {
+            const reason = `no answer within ${commandTimeoutMillis} ms`
+            settle(
+              Effect.fail(
+                client.status === "ready" && connectionEvents === eventsBefore
+                  ? new RedisSlow({ reason })
+                  : new RedisUnavailable({ reason: `${reason}; connection ${client.status}: ${lastConnectionError}` })
+              )
+            )
+          })
+        }, commandTimeoutMillis)
+        const stop = () => {
+          settled = true
+          clearTimeout(timer)
+          if (grace !== undefined) clearImmediate(grace)
+        }
+        let pending: Promise<A>
+        try {
+          pending = command()
+        } catch (error) {
+          settle(Effect.fail(new RedisUnavailable({ reason: describeError(error) })))
+          return
+        }
+        pending.then(
+          (answer) => (settled ? onLateAnswer?.(answer) : settle(Effect.succeed(answer))),
+          (error: unknown) => settle(Effect.fail(new RedisUnavailable({ reason: describeError(error) })))
+        )
+        return Effect.sync(stop)
+      }).pipe(
         Effect.tap(() =>
           degraded
             ? Effect.suspend(() => {
@@ -356,18 +455,45 @@ export const makeRedisState = (options: RedisStateOptions): Effect.Effect<Shared
 
     const reportFallback = (error: RedisUnavailable): Effect.Effect<void> =>
       Effect.flatMap(Clock.currentTimeMillis, (now) => {
-        degraded = true
+        if (!degraded) {
+          // A switch: the local rate budgets start empty, so the switch adds no burst.
+          degraded = true
+          fallbackSince = now
+          fallbackTats.clear()
+        }
         if (now - lastFallbackLog < fallbackLogEveryMillis) return Effect.void
         lastFallbackLog = now
         return Effect.logError(
           `Redis unreachable at ${safeUrl} (${error.reason}): shared state falls back to in-process state, ` +
-            `with requestsPerSecond, burst and maxConcurrency divided by ${processes} expected processes; ` +
+            `with requestsPerSecond, burst and maxConcurrency divided by ${processes} expected processes ` +
+            `(rate budgets start empty at the switch); ` +
             `the quote cache is off and single flight is per process until Redis answers again`
         ).pipe(Effect.annotateLogs({ redisUrl: safeUrl, expectedProcesses: processes }))
       })
 
-    const orElse = <A>(primary: Effect.Effect<A, RedisUnavailable>, fallback: Effect.Effect<A>): Effect.Effect<A> =>
-      Effect.catchAll(primary, (error) => Effect.zipRight(reportFallback(error), fallback))
+    const reportSlow = (operation: string, error: RedisSlow): Effect.Effect<void> =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        slowSinceLog += 1
+        if (now - lastSlowLog < slowLogEveryMillis) return Effect.void
+        lastSlowLog = now
+        const count = slowSinceLog
+        slowSinceLog = 0
+        return Effect.logWarning(
+          `Redis at ${safeUrl} is connected but gave ${operation} ${error.reason} (${count} slow answer(s) since the last report; ` +
+            `a stalled event loop or a busy Redis): seller admission denies such calls for now (retry after ${slowAnswerRetryMillis} ms) ` +
+            `instead of falling back to in-process limits; the other state uses its in-process fallback for that call`
+        ).pipe(Effect.annotateLogs({ redisUrl: safeUrl }))
+      })
+
+    /**
+     * For everything but seller admission: unreachable falls back (loudly); slow uses the same
+     * fallback for this one call, which each caller below argues is harmless.
+     */
+    const orElse = <A>(operation: string, primary: Effect.Effect<A, RedisFailure>, fallback: Effect.Effect<A>): Effect.Effect<A> =>
+      Effect.catchTags(primary, {
+        RedisUnavailable: (error) => Effect.zipRight(reportFallback(error), fallback),
+        RedisSlow: (error) => Effect.zipRight(reportSlow(operation, error), fallback)
+      })
 
     const dividedLimits = (limits: AdmissionLimits): AdmissionLimits => ({
       requestsPerSecond: limits.requestsPerSecond / processes,
@@ -376,9 +502,88 @@ export const makeRedisState = (options: RedisStateOptions): Effect.Effect<Shared
       timeoutMillis: limits.timeoutMillis
     })
 
+    /** This process's permits for the seller still out through Redis (expired ones dropped). */
+    const permitsOut = (sellerId: string, now: number): Map<string, number> | undefined => {
+      const permits = redisPermits.get(sellerId)
+      if (permits === undefined) return undefined
+      for (const [permit, expiresAt] of permits) if (expiresAt <= now) permits.delete(permit)
+      if (permits.size > 0) return permits
+      redisPermits.delete(sellerId)
+      return undefined
+    }
+
+    const completeInRedis = (sellerId: string, permit: string, outcome: CallOutcome, probe: boolean): Promise<unknown> =>
+      client.bookbrokerComplete(
+        sellerKey(sellerId, "circuit"),
+        sellerKey(sellerId, "permits"),
+        permit,
+        outcome,
+        probe ? "1" : "0",
+        circuitOptions.failureThreshold,
+        Math.ceil(circuitOptions.openMillis),
+        circuitIdleMillis
+      )
+
+    /** An admission answered after its caller stopped waiting: a permit it took goes straight back. */
+    const returnLatePermit =
+      (sellerId: string) =>
+      (reply: unknown): void => {
+        let admission: Admission
+        try {
+          admission = decodeAdmission(reply)
+        } catch {
+          return
+        }
+        // Not ready: the permit expires in Redis by itself.
+        if (admission._tag === "Admitted" && client.status === "ready") {
+          completeInRedis(sellerId, admission.permit, "cancelled", admission.probe).catch(() => undefined)
+        }
+      }
+
+    /**
+     * This process's share of the seller's limits while on the fallback, or the denial: the rate
+     * from a budget that was empty at the switch to the fallback (halved while the seller asked us
+     * to slow down), and the concurrency counting the permits still out through Redis. Takes a
+     * rate token when it answers `undefined`.
+     */
+    const takeFallbackShare = (sellerId: string, local: AdmissionLimits, now: number): Admission | undefined => {
+      const rate = (slowUntil.get(sellerId) ?? 0) > now ? local.requestsPerSecond / 2 : local.requestsPerSecond
+      const interval = 1000 / rate
+      const tat = Math.max(fallbackTats.get(sellerId) ?? fallbackSince + local.burst * interval, now)
+      const allowAt = tat + interval - local.burst * interval
+      if (now < allowAt) return { _tag: "Denied", reason: "rate_limited", retryAfterMillis: Math.ceil(allowAt - now) }
+      const out = permitsOut(sellerId, now)
+      if (out !== undefined && out.size >= local.maxConcurrency) {
+        return { _tag: "Denied", reason: "concurrency", retryAfterMillis: Math.max(1, Math.min(...out.values()) - now) }
+      }
+      fallbackTats.set(sellerId, tat + interval)
+      return undefined
+    }
+
+    /**
+     * Admission while Redis is unreachable: the in-process circuit, back-off and concurrency
+     * (`memory`, its own rate check switched off by an unlimited rate: the rate is
+     * `takeFallbackShare`'s), then this process's share. A call `memory` admitted but the share
+     * refuses is undone: cancelled gives the permit back and frees a probe, the circuit learns
+     * nothing.
+     */
+    const fallbackAdmit = (sellerId: string, limits: AdmissionLimits): Effect.Effect<Admission> =>
+      Effect.gen(function* () {
+        const local = dividedLimits(limits)
+        const start = yield* Clock.currentTimeMillis
+        // Local permits and the ones still out through Redis share the local concurrency.
+        const room = Math.max(1, local.maxConcurrency - (permitsOut(sellerId, start)?.size ?? 0))
+        const admission = yield* memory.admit(sellerId, { ...local, requestsPerSecond: Number.POSITIVE_INFINITY, maxConcurrency: room })
+        if (admission._tag === "Denied") return admission
+        const denial = takeFallbackShare(sellerId, local, yield* Clock.currentTimeMillis)
+        if (denial === undefined) return { ...admission, permit: `${localMark}${admission.permit}` }
+        yield* memory.complete(sellerId, admission.permit, "cancelled", admission.probe)
+        return denial
+      })
+
     const admit = (sellerId: string, limits: AdmissionLimits): Effect.Effect<Admission> =>
-      orElse(
-        redis(() =>
+      redis(
+        () =>
           client.bookbrokerAdmit(
             sellerKey(sellerId, "circuit"),
             sellerKey(sellerId, "backoff"),
@@ -390,38 +595,60 @@ export const makeRedisState = (options: RedisStateOptions): Effect.Effect<Shared
             limits.maxConcurrency,
             Math.ceil(permitTtl(limits)),
             randomUUID()
-          )
-        ).pipe(Effect.flatMap((reply) => Effect.try({ try: () => decodeAdmission(reply), catch: (e) => new RedisUnavailable({ reason: describeError(e) }) }))),
-        Effect.map(memory.admit(sellerId, dividedLimits(limits)), (admission) =>
-          admission._tag === "Admitted" ? { ...admission, permit: `${localMark}${admission.permit}` } : admission
-        )
+          ),
+        returnLatePermit(sellerId)
+      ).pipe(
+        Effect.flatMap((reply) => Effect.try({ try: () => decodeAdmission(reply), catch: (e) => new RedisUnavailable({ reason: describeError(e) }) })),
+        Effect.tap((admission) =>
+          admission._tag === "Admitted"
+            ? Effect.map(Clock.currentTimeMillis, (now) => {
+                const permits = permitsOut(sellerId, now) ?? new Map<string, number>()
+                permits.set(admission.permit, now + permitTtl(limits))
+                redisPermits.set(sellerId, permits)
+              })
+            : Effect.void
+        ),
+        Effect.catchTags({
+          // Connected, only slow: the script may have run and admitted in Redis, and the other
+          // processes keep admitting there. Falling back now would admit on top of them, so the
+          // call is denied for now; a permit the late answer brings goes back (returnLatePermit).
+          RedisSlow: (error) =>
+            Effect.as(reportSlow("seller admission", error), {
+              _tag: "Denied",
+              reason: "rate_limited",
+              retryAfterMillis: slowAnswerRetryMillis
+            } satisfies Admission),
+          RedisUnavailable: (error) => Effect.zipRight(reportFallback(error), fallbackAdmit(sellerId, limits))
+        })
       )
 
-    const complete = (sellerId: string, permit: string, outcome: CallOutcome, probe: boolean): Effect.Effect<void> =>
-      permit.startsWith(localMark)
-        ? memory.complete(sellerId, permit.slice(localMark.length), outcome, probe)
-        : orElse(
-            redis(() =>
-              client.bookbrokerComplete(
-                sellerKey(sellerId, "circuit"),
-                sellerKey(sellerId, "permits"),
-                permit,
-                outcome,
-                probe ? "1" : "0",
-                circuitOptions.failureThreshold,
-                Math.ceil(circuitOptions.openMillis),
-                circuitIdleMillis
-              )
-            ).pipe(Effect.asVoid),
-            // The Redis permit expires by itself; the outcome still counts for this process.
-            memory.complete(sellerId, permit, outcome, probe)
-          )
+    const complete = (sellerId: string, permit: string, outcome: CallOutcome, probe: boolean): Effect.Effect<void> => {
+      if (permit.startsWith(localMark)) return memory.complete(sellerId, permit.slice(localMark.length), outcome, probe)
+      const out = redisPermits.get(sellerId)
+      out?.delete(permit)
+      if (out?.size === 0) redisPermits.delete(sellerId)
+      return orElse(
+        "complete",
+        redis(() => completeInRedis(sellerId, permit, outcome, probe)).pipe(Effect.asVoid),
+        // Unreachable: the Redis permit expires by itself (never more permits, only fewer for a
+        // while). Slow: the command is not cancelled, Redis runs it when it gets to it. Either
+        // way the outcome also counts for this process's fallback circuit.
+        memory.complete(sellerId, permit, outcome, probe)
+      )
+    }
 
     const backoff = (sellerId: string, millis: number): Effect.Effect<void> =>
       // Kept locally too, so a seller that asked us to wait is not called during an outage.
       Effect.zipRight(
-        memory.backoff(sellerId, millis),
+        Effect.zipRight(
+          memory.backoff(sellerId, millis),
+          Effect.map(Clock.currentTimeMillis, (now) => {
+            if (slowUntil.size > 10_000) for (const [id, until] of slowUntil) if (until <= now) slowUntil.delete(id)
+            slowUntil.set(sellerId, Math.max(slowUntil.get(sellerId) ?? 0, now + millis + slowdownMillis))
+          })
+        ),
         orElse(
+          "backoff",
           redis(() =>
             client.bookbrokerBackoff(
               sellerKey(sellerId, "backoff"),
@@ -430,15 +657,20 @@ export const makeRedisState = (options: RedisStateOptions): Effect.Effect<Shared
               Math.ceil(millis + slowdownMillis)
             )
           ).pipe(Effect.asVoid),
+          // Slow: the command stays in flight and Redis applies it late; meanwhile this process
+          // already honours it.
           Effect.void
         )
       )
 
     const circuit = (sellerId: string): Effect.Effect<CircuitSnapshot> =>
       orElse(
+        "circuit",
         redis(() => client.bookbrokerCircuit(sellerKey(sellerId, "circuit"))).pipe(
           Effect.flatMap((reply) => Effect.try({ try: () => decodeCircuit(reply), catch: (e) => new RedisUnavailable({ reason: describeError(e) }) }))
         ),
+        // A report, not a decision (admission decides in its own script): a slow answer just
+        // shows this process's local view for once.
         memory.circuit(sellerId)
       )
 
@@ -446,9 +678,11 @@ export const makeRedisState = (options: RedisStateOptions): Effect.Effect<Shared
       sellerIds.length === 0
         ? Effect.succeed([])
         : orElse(
+            "quote cache read",
             redis(() => client.mget(sellerIds.map((id) => `${prefix}:quote:${isbn}:${id}`))).pipe(
               Effect.map((values) => sellerIds.map((_, i) => values[i] ?? undefined))
             ),
+            // A miss is just a miss: the seller is asked, through admission.
             Effect.succeed(sellerIds.map(() => undefined))
           )
 
@@ -456,6 +690,7 @@ export const makeRedisState = (options: RedisStateOptions): Effect.Effect<Shared
       const stored = entries.filter((entry) => entry.ttlMillis > 0)
       if (stored.length === 0) return Effect.void
       return orElse(
+        "quote cache write",
         redis(async () => {
           const pipeline = client.pipeline()
           for (const entry of stored) pipeline.set(`${prefix}:quote:${isbn}:${entry.sellerId}`, entry.value, "PX", Math.ceil(entry.ttlMillis))
@@ -463,6 +698,7 @@ export const makeRedisState = (options: RedisStateOptions): Effect.Effect<Shared
           const failed = results.find(([error]) => error !== null)
           if (failed !== undefined) throw failed[0]
         }),
+        // An answer not cached is a later miss (slow: the writes usually land anyway).
         Effect.void
       )
     }
@@ -470,9 +706,16 @@ export const makeRedisState = (options: RedisStateOptions): Effect.Effect<Shared
     const lead = (key: string, ttlMillis: number): Effect.Effect<Option.Option<Leadership>> => {
       const token = randomUUID()
       return orElse(
-        redis(() => client.set(leadKey(key), token, "PX", Math.max(1, Math.ceil(ttlMillis)), "NX")).pipe(
-          Effect.map((reply) => (reply === "OK" ? Option.some({ key, token }) : Option.none()))
-        ),
+        "single flight",
+        redis(
+          () => client.set(leadKey(key), token, "PX", Math.max(1, Math.ceil(ttlMillis)), "NX"),
+          // Leadership taken after we stopped waiting: nobody leads with it, give it up at once.
+          (reply) => {
+            if (reply === "OK" && client.status === "ready") client.bookbrokerFinish(leadKey(key), token, `${doneChannelPrefix}${key}`).catch(() => undefined)
+          }
+        ).pipe(Effect.map((reply) => (reply === "OK" ? Option.some({ key, token }) : Option.none()))),
+        // Single flight per process: at worst a duplicate fan-out, whose seller calls still go
+        // through admission.
         Effect.map(memory.lead(key, ttlMillis), Option.map((local) => ({ key, token: `${localMark}${local.token}` })))
       )
     }
@@ -481,14 +724,16 @@ export const makeRedisState = (options: RedisStateOptions): Effect.Effect<Shared
       leadership.token.startsWith(localMark)
         ? memory.finish({ key: leadership.key, token: leadership.token.slice(localMark.length) })
         : orElse(
+            "single flight",
             redis(() => client.bookbrokerFinish(leadKey(leadership.key), leadership.token, `${doneChannelPrefix}${leadership.key}`)).pipe(
               Effect.asVoid
             ),
-            // The leadership lapses by its TTL; waiters see the key gone.
+            // The leadership lapses by its TTL; waiters see the key gone. (Slow: the command
+            // still runs when Redis gets to it.)
             Effect.void
           )
 
-    const leaderGone = (key: string): Effect.Effect<boolean, RedisUnavailable> =>
+    const leaderGone = (key: string): Effect.Effect<boolean, RedisFailure> =>
       Effect.map(
         redis(() => client.exists(leadKey(key))),
         (count) => count === 0
@@ -518,7 +763,8 @@ export const makeRedisState = (options: RedisStateOptions): Effect.Effect<Shared
             Effect.timeoutTo({ duration: Math.max(0, maxWaitMillis), onSuccess: () => "finished" as const, onTimeout: () => "timed_out" as const })
           )
         })
-        return yield* orElse(waitRemote, memory.awaitLeader(key, maxWaitMillis)).pipe(Effect.ensuring(unregister))
+        // At worst the waiter stops waiting and fans out itself, through admission.
+        return yield* orElse("single flight", waitRemote, memory.awaitLeader(key, maxWaitMillis)).pipe(Effect.ensuring(unregister))
       })
 
     const carriersKey = (isbn: string) => `${prefix}:carriers:${isbn}`
@@ -526,6 +772,7 @@ export const makeRedisState = (options: RedisStateOptions): Effect.Effect<Shared
     const recordCarriers: SharedStateService["recordCarriers"] = (isbn, entries, notCarrying = []) => {
       if (entries.length === 0 && notCarrying.length === 0) return Effect.void
       return orElse(
+        "carrier history write",
         redis(async () => {
           const key = carriersKey(isbn)
           // One round trip, applied atomically: add, forget, cap, refresh the TTL.
@@ -538,6 +785,7 @@ export const makeRedisState = (options: RedisStateOptions): Effect.Effect<Shared
           const failed = results.find(([error]) => error !== null)
           if (failed !== undefined) throw failed[0]
         }),
+        // Selection hints only; a slow write usually lands anyway.
         memory.recordCarriers(isbn, entries, notCarrying)
       )
     }
@@ -546,6 +794,7 @@ export const makeRedisState = (options: RedisStateOptions): Effect.Effect<Shared
       const count = Math.floor(limit)
       if (count <= 0) return Effect.succeed([])
       return orElse(
+        "carrier history read",
         redis(() => client.zrange(carriersKey(isbn), 0, count - 1, "WITHSCORES")).pipe(
           Effect.map((reply) => {
             const found: Array<CarrierEntry> = []
@@ -553,6 +802,8 @@ export const makeRedisState = (options: RedisStateOptions): Effect.Effect<Shared
             return found
           })
         ),
+        // Selection hints only: fewer known carriers means a wider selection, not more calls
+        // than admission allows.
         memory.carriers(isbn, count)
       )
     }
@@ -562,8 +813,16 @@ export const makeRedisState = (options: RedisStateOptions): Effect.Effect<Shared
       Effect.match({ onFailure: () => "degraded" as const, onSuccess: (reply) => (reply === "PONG" ? ("ok" as const) : ("degraded" as const)) })
     )
 
+    /**
+     * Slow answers fall back like unreachable ones (not denied, unlike seller admission): this
+     * limit protects bookbroker from its API clients, not a third party from us. The fallback
+     * still enforces the limit divided by the expected processes (never unlimited), so a stall
+     * lets through at most a little more than the limit for a moment, whereas denying would turn
+     * our own stalls into 429s for customers who did nothing wrong.
+     */
     const rateLimit = (key: string, rate: Rate): Effect.Effect<RateDecision> =>
       orElse(
+        "API rate limit",
         redis(() => client.bookbrokerRateLimit(`${prefix}:{rate:${key}}`, rate.requestsPerSecond, rate.burst)).pipe(
           Effect.flatMap((reply) =>
             Effect.try({
