@@ -8,7 +8,7 @@
 import { SqlClient } from "@effect/sql"
 import { createHash, randomBytes } from "node:crypto"
 import { Context, Effect, Layer, Option, Redacted, Schema } from "effect"
-import { orDie } from "./internal/sql.js"
+import { orDie, uninterruptibleSql } from "./internal/sql.js"
 
 export type Principal = { readonly kind: "customer" | "seller"; readonly id: string }
 
@@ -87,7 +87,7 @@ export const make = Effect.gen(function* () {
         const now = Date.now()
         const known = remembered.get(digest)
         if (known !== undefined && known.until > now) return known.principal
-        const rows = yield* orDie(sql<{ kind: Principal["kind"]; owner_id: string }>`
+        const rows = yield* uninterruptibleSql(sql<{ kind: Principal["kind"]; owner_id: string }>`
           SELECT kind, owner_id FROM api_keys WHERE key_hash = ${digest} AND revoked_at IS NULL`)
         const principal = rows[0] === undefined ? Option.none<Principal>() : Option.some({ kind: rows[0].kind, id: rows[0].owner_id })
         if (remembered.size > 100_000) remembered.clear()

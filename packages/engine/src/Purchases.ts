@@ -9,7 +9,7 @@ import { SqlClient } from "@effect/sql"
 import { createHash, randomUUID } from "node:crypto"
 import { Cause, Chunk, Context, Deferred, Effect, Layer, Queue, Schema, type Scope } from "effect"
 import { eventPayload, isTerminal, type AttemptRow, type PaymentOperationRow, type PurchaseStatus, type RequestRow } from "./internal/purchaseStore.js"
-import { orDie } from "./internal/sql.js"
+import { uninterruptibleSql } from "./internal/sql.js"
 
 export interface NewPurchase {
   readonly customerId: string
@@ -276,10 +276,10 @@ export const make: Effect.Effect<PurchasesService, never, SqlClient.SqlClient | 
         return yield* Deferred.await(done)
       }).pipe(Effect.withSpan("Purchases.submit", { attributes: { isbn: purchase.isbn }, captureStackTrace: false })),
 
-    get: (id, customerId) => orDie(load(id, customerId)).pipe(Effect.withSpan("Purchases.get", { attributes: { "purchase.request_id": id } })),
+    get: (id, customerId) => uninterruptibleSql(load(id, customerId)).pipe(Effect.withSpan("Purchases.get", { attributes: { "purchase.request_id": id } })),
 
     list: (customerId, options = {}) =>
-      orDie(
+      uninterruptibleSql(
         Effect.gen(function* () {
           const limit = Math.min(Math.max(options.limit ?? 20, 1), 100)
           const [cursorAt, cursorId] = options.cursor === undefined ? [null, null] : (Buffer.from(options.cursor, "base64url").toString("utf8").split("|") as [string, string])
@@ -300,7 +300,7 @@ export const make: Effect.Effect<PurchasesService, never, SqlClient.SqlClient | 
       ).pipe(Effect.withSpan("Purchases.list")),
 
     acceptCounterOffer: (id, customerId, paymentToken) =>
-      orDie(
+      uninterruptibleSql(
         Effect.gen(function* () {
           yield* load(id, customerId)
           const outcome = yield* sql.withTransaction(
@@ -327,7 +327,7 @@ export const make: Effect.Effect<PurchasesService, never, SqlClient.SqlClient | 
       ).pipe(Effect.withSpan("Purchases.acceptCounterOffer", { attributes: { "purchase.request_id": id } })),
 
     retry: (id, options = {}) =>
-      orDie(
+      uninterruptibleSql(
         Effect.gen(function* () {
           yield* load(id)
           const refusal = yield* sql.withTransaction(

@@ -2,7 +2,8 @@
  * Exporting the engine's spans (every service method is `Effect.withSpan`, so one purchase
  * request is one trace: intake, quotes, attempts, payments) to an OpenTelemetry collector over
  * OTLP/HTTP when an endpoint is configured — `OTEL_EXPORTER_OTLP_ENDPOINT`, as OpenTelemetry
- * tools expect. Without one nothing is exported: tracing has a measurable per-request cost.
+ * tools expect. Without one, spans are switched off altogether (`Layer.setTracerEnabled(false)`):
+ * nobody would see them, and making them costs CPU on every request and seller call.
  */
 import { NodeSdk } from "@effect/opentelemetry"
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http"
@@ -18,7 +19,7 @@ export interface TracingOptions {
 
 export const layer = (options: TracingOptions): Layer.Layer<never> =>
   options.endpoint === undefined || options.endpoint === ""
-    ? Layer.empty
+    ? Layer.setTracerEnabled(false)
     : Layer.discard(
         NodeSdk.layer(() => ({
           resource: { serviceName: options.serviceName ?? "bookbroker", ...(options.serviceVersion === undefined ? {} : { serviceVersion: options.serviceVersion }) },

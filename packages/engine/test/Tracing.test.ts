@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
-import { Effect, Layer } from "effect"
+import { Effect, Tracer } from "effect"
 import * as Tracing from "../src/Tracing.js"
 
 describe("Tracing", () => {
@@ -35,7 +35,38 @@ describe("Tracing", () => {
     })
   )
 
-  it("exports nothing without an endpoint", () => {
-    expect(Tracing.layer({ endpoint: undefined })).toBe(Layer.empty)
-  })
+  it.effect("makes no spans at all without an endpoint (nobody would see them)", () =>
+    Effect.gen(function* () {
+      const started: Array<string> = []
+      const recording = Tracer.make({
+        span: (name, parent, context, links, startTime, kind) => {
+          started.push(name)
+          return {
+            _tag: "Span",
+            name,
+            spanId: `span-${started.length}`,
+            traceId: "trace",
+            parent,
+            context,
+            links: [...links],
+            sampled: true,
+            kind,
+            status: { _tag: "Started", startTime },
+            attributes: new Map(),
+            end: () => undefined,
+            attribute: () => undefined,
+            event: () => undefined,
+            addLinks: () => undefined
+          }
+        },
+        context: (f) => f()
+      })
+      const traced = Effect.withSpan(Effect.void, "Purchases.submit").pipe(Effect.withTracer(recording))
+      yield* traced
+      expect(started).toEqual(["Purchases.submit"])
+      yield* Effect.provide(traced, Tracing.layer({ endpoint: undefined }))
+      yield* Effect.provide(traced, Tracing.layer({ endpoint: "" }))
+      expect(started).toEqual(["Purchases.submit"])
+    })
+  )
 })

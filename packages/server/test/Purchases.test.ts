@@ -1,7 +1,7 @@
 import type { Isbn } from "@bookbroker/adapter-sdk"
 import { generateIsbns } from "@bookbroker/adapter-sdk/testing"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Deferred, Effect, Fiber } from "effect"
 import * as TestServer from "./support/TestServer.js"
 
 const [isbn, unknownIsbn] = generateIsbns({ size: 2, seed: 11 }) as [Isbn.Isbn13, Isbn.Isbn13]
@@ -166,6 +166,47 @@ describe("customer purchase API", () => {
       expect(yield* server.count("purchase_requests")).toBe(2)
       const bob = yield* server.customer("Bob")
       expect((yield* server.call("POST", "/v1/purchase-requests", { token: bob.key, body: body(), headers: { "idempotency-key": "r" } })).status).toBe(202)
+    })
+  )
+
+  it.scopedLive("a client hanging up does not cancel its request's database work (the cancel would hit the connection's next statement)", () =>
+    Effect.gen(function* () {
+      const server = yield* TestServer.start()
+      const ada = yield* server.customer("Ada")
+      const created = yield* server.call("POST", "/v1/purchase-requests", { token: ada.key, body: body(), headers: { "idempotency-key": "hang-up" } })
+      // Hold a lock the status read needs, so its query is certainly in flight when the client goes.
+      const release = yield* Deferred.make<void>()
+      const locked = yield* Deferred.make<void>()
+      const holder = yield* server.sql
+        .withTransaction(
+          Effect.zipRight(server.sql`LOCK TABLE purchase_attempts IN ACCESS EXCLUSIVE MODE`, Effect.zipRight(Deferred.succeed(locked, undefined), Deferred.await(release)))
+        )
+        .pipe(Effect.orDie, Effect.fork)
+      yield* Deferred.await(locked)
+      const abort = new AbortController()
+      const read = fetch(`${server.url}/v1/purchase-requests/${created.body.id}`, { headers: { authorization: `Bearer ${ada.key}` }, signal: abort.signal }).then(
+        () => "answered",
+        () => "aborted"
+      )
+      const waiting = server.sql<{ n: string }>`
+        SELECT count(*)::text AS n FROM pg_stat_activity
+        WHERE datname = current_database() AND state = 'active' AND wait_event_type = 'Lock' AND query LIKE '%purchase_attempts%'`.pipe(
+        Effect.map((rows) => Number(rows[0]!.n)),
+        Effect.orDie
+      )
+      for (let i = 0; i < 200 && (yield* waiting) === 0; i++) yield* Effect.sleep(10)
+      expect(yield* waiting).toBe(1)
+      abort.abort()
+      expect(yield* Effect.promise(() => read)).toBe("aborted")
+      yield* Effect.sleep(300)
+      // Not canceled: the read still waits for the lock, and finishes once it is released.
+      expect(yield* waiting).toBe(1)
+      yield* Deferred.succeed(release, undefined)
+      yield* Fiber.join(holder)
+      for (let i = 0; i < 200 && (yield* waiting) > 0; i++) yield* Effect.sleep(10)
+      expect(yield* waiting).toBe(0)
+      const after = yield* server.call("GET", `/v1/purchase-requests/${created.body.id}`, { token: ada.key })
+      expect(after.status).toBe(200)
     })
   )
 })

@@ -11,3 +11,13 @@ export const orDie = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A,
     (error): error is Extract<E, SqlError.SqlError> => error instanceof SqlError.SqlError,
     (error) => Effect.die(error)
   ) as Effect.Effect<A, Exclude<E, SqlError.SqlError>, R>
+
+/**
+ * `orDie` for statements a caller may abandon (an HTTP client hanging up interrupts its request):
+ * they run to the end instead. @effect/sql-pg answers an interrupted query with
+ * `pg_cancel_backend`, and a cancel that arrives just after the query finished cancels the next
+ * statement that pooled connection runs — another request's, or a whole intake batch. Only for
+ * plain statements: an `Effect.timeout` inside would wait for them too.
+ */
+export const uninterruptibleSql = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, Exclude<E, SqlError.SqlError>, R> =>
+  Effect.uninterruptible(orDie(effect))
