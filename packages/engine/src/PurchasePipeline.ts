@@ -10,7 +10,7 @@
  */
 import { Contract, Money, type Isbn, type SellerClient, type SellerError } from "@bookbroker/adapter-sdk"
 import type { SqlClient, SqlError } from "@effect/sql"
-import { Context, Effect, Layer, Option, Schedule, Schema } from "effect"
+import { Context, Effect, Either, Layer, Option, Schedule, Schema } from "effect"
 import {
   isTerminal,
   type LeaseLost,
@@ -24,12 +24,14 @@ import {
   type RequestRow,
   type TerminalStatus
 } from "./internal/purchaseStore.js"
+import { admittedCall } from "./internal/sellerCall.js"
 import { recordPurchaseOutcome } from "./Metrics.js"
 import { PaymentGateway, type PaymentGatewayService, PaymentUnavailable } from "./PaymentGateway.js"
 import * as PushedOffers from "./PushedOffers.js"
 import { QuoteEngine } from "./QuoteEngine.js"
 import { SellerDirectory } from "./SellerDirectory.js"
 import { SellerPool } from "./SellerPool.js"
+import { SharedState } from "./SharedState.js"
 
 /** Where a test (or the chaos suite) may kill a worker: right after the external call, before its result is stored. */
 export type CrashPoint = "authorize" | "quote" | "hold" | "purchase" | "capture" | "void"
@@ -83,6 +85,7 @@ export const make = (options: PipelineOptions = {}) =>
     const quoteEngine = yield* QuoteEngine
     const directory = yield* SellerDirectory
     const pool = yield* SellerPool
+    const state = yield* SharedState
     const leaseMillis = options.leaseMillis ?? 30_000
     const quickRetry = options.quickRetry ?? Schedule.intersect(Schedule.exponential("100 millis"), Schedule.recurs(2))
     const maxBackoff = options.maxBackoffMillis ?? 300_000
@@ -101,11 +104,10 @@ export const make = (options: PipelineOptions = {}) =>
     const run = (initial: RequestRow, lease: Lease) =>
       Effect.gen(function* () {
         let row = initial
-        const refresh = Effect.gen(function* () {
-          row = (yield* store.request(row.id))!
-        })
         const transition = (to: PurchaseStatus, reason: string | null, changes: Record<string, unknown> = {}) =>
-          store.fenced(lease, store.transition(lease, row.status, to, reason, changes)).pipe(Effect.zipRight(refresh))
+          Effect.map(store.fenced(lease, store.transition(lease, row.status, to, reason, changes)), (updated) => {
+            row = updated
+          })
 
         /** Ends the request, voiding a live authorization first. */
         const finish = (status: TerminalStatus, reason: string, changes: Record<string, unknown> = {}): Effect.Effect<Step, LeaseLost | SqlError.SqlError> =>
@@ -184,7 +186,7 @@ export const make = (options: PipelineOptions = {}) =>
                   )
                 ].sort((a, b) => a.total.amount - b.total.amount)
           yield* crash("quote", row.id)
-          yield* store.fenced(
+          row = yield* store.fenced(
             lease,
             Effect.zipRight(
               store.saveQuotes(
@@ -202,7 +204,6 @@ export const make = (options: PipelineOptions = {}) =>
               store.transition(lease, row.status, "deciding", `${offers.length} offers from ${book.outcomes.length} sellers`)
             )
           )
-          yield* refresh
           return next
         })
 
@@ -224,14 +225,13 @@ export const make = (options: PipelineOptions = {}) =>
             }
             return yield* finish("price_not_met", "cheapest_offer_above_max", { counter_offer: counterOffer })
           }
-          yield* store.fenced(
+          row = yield* store.fenced(
             lease,
             Effect.zipRight(
               store.createAttempts(row.id, row.round, within.map((quote) => ({ seller_id: quote.seller_id, seller_name: quote.seller_name, rank: quote.rank, offer: quote.offer }))),
               store.transition(lease, row.status, "purchasing", `${within.length} offers within the maximum`)
             )
           )
-          yield* refresh
           return next
         })
 
@@ -241,6 +241,13 @@ export const make = (options: PipelineOptions = {}) =>
             Effect.option
           )
 
+        /** No permit within the seller's shared limits: look at the request again once one is likely. */
+        const parkForSeller = (attempt: AttemptRow, retryAfterMillis: number): Step => ({
+          _tag: "Park",
+          delayMillis: Math.min(maxBackoff, Math.max(250, retryAfterMillis)),
+          why: `waiting for a permit within ${attempt.seller_name}'s limits`
+        })
+
         /** Places (or replays) the purchase of an attempt; the seller's answer decides the attempt. */
         const purchase = (attempt: AttemptRow, client: SellerClient.SellerClient) =>
           Effect.gen(function* () {
@@ -249,12 +256,15 @@ export const make = (options: PipelineOptions = {}) =>
             yield* store.fenced(lease, store.updateAttempt(attempt.id, attempt.status === "unknown" ? "unknown" : "purchasing", { tried: true }))
             const lookedUp =
               attempt.status === "unknown" && client.capabilities.orderLookup
-                ? yield* Effect.either(client.lookupOrder({ idempotencyKey: attempt.idempotency_key, isbn: offer.isbn }))
+                ? yield* admittedCall(state, client, client.lookupOrder({ idempotencyKey: attempt.idempotency_key, isbn: offer.isbn }))
                 : undefined
+            if (lookedUp?._tag === "Denied") return parkForSeller(attempt, lookedUp.retryAfterMillis)
             const result =
-              lookedUp !== undefined && lookedUp._tag === "Right" && Option.isSome(lookedUp.right)
-                ? { _tag: "Right" as const, right: lookedUp.right.value }
-                : yield* Effect.either(
+              lookedUp !== undefined && Either.isRight(lookedUp) && Option.isSome(lookedUp.right)
+                ? Either.right(lookedUp.right.value)
+                : yield* admittedCall(
+                    state,
+                    client,
                     client.purchase({
                       isbn: offer.isbn,
                       source: hold === undefined ? { _tag: "Offer", offer } : { _tag: "Hold", hold },
@@ -263,6 +273,8 @@ export const make = (options: PipelineOptions = {}) =>
                       buyerReference: row.id
                     })
                   )
+            // No permit from the seller's limits (nothing was sent): the same step, a little later.
+            if (result._tag === "Denied") return parkForSeller(attempt, result.retryAfterMillis)
             yield* crash("purchase", row.id)
             if (result._tag === "Right") {
               const order = result.right
@@ -295,14 +307,23 @@ export const make = (options: PipelineOptions = {}) =>
             // pending, or holding (we crashed while holding: a hold harms nobody, it expires; take a new one)
             if (!client.value.capabilities.holds) return yield* purchase({ ...attempt, status: "purchasing" }, client.value)
             yield* store.fenced(lease, store.updateAttempt(attempt.id, "holding"))
-            const held = yield* Effect.either(client.value.hold(decodeOffer(attempt.offer)))
+            const held = yield* admittedCall(state, client.value, client.value.hold(decodeOffer(attempt.offer)))
+            if (held._tag === "Denied") {
+              if (held.reason === "circuit_open") {
+                // The seller is failing for everyone right now: the next offer rather than a wait.
+                yield* store.fenced(lease, store.updateAttempt(attempt.id, "failed", { reason: "unavailable:circuit_open" }))
+                return next
+              }
+              return parkForSeller(attempt, held.retryAfterMillis)
+            }
             yield* crash("hold", row.id)
             if (held._tag === "Left") {
               yield* store.fenced(lease, store.updateAttempt(attempt.id, "failed", { reason: sellerReason(held.left) }))
               return next
             }
             if (held.right.total.amount > Number(row.max_amount)) {
-              yield* Effect.ignore(client.value.release(held.right))
+              // Best effort (a hold expires anyway), and only within the seller's limits.
+              yield* Effect.ignore(admittedCall(state, client.value, client.value.release(held.right), 500))
               yield* store.fenced(lease, store.updateAttempt(attempt.id, "failed", { hold: encodeHold(held.right), reason: "held_price_above_max" }))
               return next
             }
@@ -312,15 +333,28 @@ export const make = (options: PipelineOptions = {}) =>
 
         const capture = (attempt: AttemptRow) =>
           Effect.gen(function* () {
+            const orderTotal = Number(attempt.order_total)
+            const key = `${row.id}:capture:${row.round}`
             const authorization: PaymentOperationRow | undefined = yield* store.liveAuthorization(row.id)
             if (authorization === undefined) {
-              yield* transition("failed", "order_without_authorization")
+              // Settled already (the capture ends the authorization): finish from the record. Only
+              // data written before capture and `purchased` were one transaction can look like this.
+              const payments = yield* store.payments(row.id)
+              const settled = payments.find((payment) => payment.idempotency_key === key && payment.status === "succeeded")
+              if (settled === undefined) {
+                yield* transition("failed", "order_without_authorization")
+                return next
+              }
+              const authorizedBy = payments.find((payment) => payment.kind === "authorize" && payment.provider_ref === settled.provider_ref)
+              yield* transition("purchased", orderTotal > Number(authorizedBy?.amount ?? settled.amount) ? "seller_charged_above_max" : null, {
+                final_amount: Number(settled.amount),
+                seller_id: attempt.seller_id,
+                order_id: attempt.order_id
+              })
               return next
             }
-            const orderTotal = Number(attempt.order_total)
             const authorized = Number(authorization.amount)
             const amount = Math.min(orderTotal, authorized)
-            const key = `${row.id}:capture:${row.round}`
             const operation = yield* store.fenced(lease, store.ensurePayment(row.id, "capture", row.round, key, amount, row.currency.trim()))
             const captured = yield* Effect.either(
               withQuickRetry(gateway.capture({ idempotencyKey: key, providerRef: authorization.provider_ref!, amount: money(amount, row.currency) }))
@@ -334,15 +368,19 @@ export const make = (options: PipelineOptions = {}) =>
               yield* transition("failed", `capture_rejected: ${captured.left.detail}`)
               return next
             }
-            yield* store.fenced(
+            // The capture's outcome and `purchased` commit together: a worker that stops in between
+            // must not leave a charged, ordered request for the next one to find without authorization.
+            row = yield* store.fenced(
               lease,
-              Effect.zipRight(store.settlePayment(key, "succeeded", authorization.provider_ref, false, null), store.endAuthorization(row.id))
+              Effect.zipRight(
+                Effect.zipRight(store.settlePayment(key, "succeeded", authorization.provider_ref, false, null), store.endAuthorization(row.id)),
+                store.transition(lease, row.status, "purchased", orderTotal > authorized ? "seller_charged_above_max" : null, {
+                  final_amount: amount,
+                  seller_id: attempt.seller_id,
+                  order_id: attempt.order_id
+                })
+              )
             )
-            yield* transition("purchased", orderTotal > authorized ? "seller_charged_above_max" : null, {
-              final_amount: amount,
-              seller_id: attempt.seller_id,
-              order_id: attempt.order_id
-            })
             return next
           })
 
@@ -404,5 +442,5 @@ export const make = (options: PipelineOptions = {}) =>
 
 export const layer = (
   options: PipelineOptions = {}
-): Layer.Layer<PurchasePipeline, never, SqlClient.SqlClient | PaymentGateway | QuoteEngine | SellerDirectory | SellerPool> =>
+): Layer.Layer<PurchasePipeline, never, SqlClient.SqlClient | PaymentGateway | QuoteEngine | SellerDirectory | SellerPool | SharedState> =>
   Layer.effect(PurchasePipeline, make(options))

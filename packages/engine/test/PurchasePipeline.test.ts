@@ -196,6 +196,48 @@ describe("PurchasePipeline", () => {
     )
   }
 
+  it.scopedLive("a request whose capture is recorded but which is not purchased yet finishes as purchased, without charging again", () =>
+    Effect.gen(function* () {
+      const fleet = yield* sellers([{ name: "cheap", stock: [{ isbn, price: 1200, quantity: 3 }] }])
+      const worker = yield* Harness.worker("w1")
+      const { id } = yield* Harness.submit(isbn, 3000)
+      expect((yield* Harness.runUntilDone(worker, id)).status).toBe("purchased")
+      // What a worker stopping between the capture and `purchased` left behind when they were two
+      // transactions: the capture settled, the authorization ended, the request still purchasing.
+      const sql = yield* SqlClient.SqlClient
+      yield* sql`DELETE FROM outbox WHERE request_id = ${id}`
+      yield* sql`DELETE FROM state_transitions WHERE request_id = ${id} AND to_status = 'purchased'`
+      yield* sql`
+        UPDATE purchase_requests
+        SET status = 'purchasing', final_amount = NULL, seller_id = NULL, order_id = NULL, completed_at = NULL,
+            lease_owner = NULL, lease_expires_at = NULL, next_run_at = now()
+        WHERE id = ${id}`
+      const view = yield* Harness.runUntilDone(worker, id)
+      expect(view).toMatchObject({ status: "purchased", reason: null, finalPrice: { amount: 1200 }, orderId: expect.any(String) })
+      expect(ordersFor(fleet, id)).toHaveLength(1)
+      expect(yield* Harness.ledger(id)).toMatchObject([{ status: "captured", authorized: "3000", captured: "1200" }])
+      const captures = yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM payment_operations WHERE request_id = ${id} AND kind = 'capture'`
+      expect(captures[0]!.n).toBe(1)
+    }).pipe(Effect.provide(Infrastructure))
+  )
+
+  it.scopedLive("holds and orders wait for a permit within the seller's limits, like quotes: the seller counts no call over them", () =>
+    Effect.gen(function* () {
+      // The seller allows one call every 400 ms, no burst: without a permit the hold would follow the quote
+      // at once and be refused. bookbroker is registered at half that rate (a call every 800 ms), so the
+      // calls it spaces out reach the seller 400 ms apart even when a loaded machine delays one of them.
+      const fleet = yield* Harness.SimulatedSellers.startSellers([{ name: "strict", stock: [{ isbn, price: 1200, quantity: 3 }], rateLimit: { requestsPerSecond: 2.5, burst: 1 } }])
+      yield* Harness.register(fleet, { requestsPerSecond: 1.25, burst: 1 })
+      const worker = yield* Harness.worker("w1")
+      const { id } = yield* Harness.submit(isbn, 3000)
+      const view = yield* Harness.runUntilDone(worker, id)
+      expect(view.status).toBe("purchased")
+      expect(view.attempts.map((attempt) => [attempt.sellerName, attempt.status])).toEqual([["strict", "confirmed"]])
+      expect(fleet[0]!.simulator.calls).toMatchObject({ quote: 1, hold: 1, purchase: 1 })
+      expect(fleet[0]!.simulator.violations).toEqual({ rate: 0, concurrency: 0 })
+    }).pipe(Effect.provide(Infrastructure))
+  )
+
   it.scopedLive("two workers share the queue without ever processing one request twice", () =>
     Effect.gen(function* () {
       const isbns = generateIsbns({ size: 12, seed: 5 }) as ReadonlyArray<Isbn.Isbn13>

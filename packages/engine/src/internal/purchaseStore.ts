@@ -131,7 +131,7 @@ export const makeStore = Effect.gen(function* () {
   const transition = (lease: Lease, from: PurchaseStatus, to: PurchaseStatus, reason: string | null, changes: Partial<Record<string, unknown>> = {}) =>
     Effect.gen(function* () {
       const terminal = isTerminal(to)
-      yield* sql`
+      const [row] = yield* sql<RequestRow>`
         UPDATE purchase_requests SET
           status = ${to},
           reason = ${terminal ? reason : null},
@@ -143,16 +143,18 @@ export const makeStore = Effect.gen(function* () {
           next_run_at = now(),
           lease_owner = ${terminal ? null : lease.worker},
           lease_expires_at = ${terminal ? sql`NULL` : sql`lease_expires_at`}
-        WHERE id = ${lease.requestId}`
+        WHERE id = ${lease.requestId}
+        RETURNING *`
       yield* sql`
         INSERT INTO state_transitions (request_id, from_status, to_status, actor, reason)
         VALUES (${lease.requestId}, ${from}, ${to}, ${lease.worker}, ${reason})`
       if (terminal) {
-        const [row] = yield* sql<RequestRow>`SELECT * FROM purchase_requests WHERE id = ${lease.requestId}`
         yield* sql`
           INSERT INTO outbox (request_id, event, payload, notify_url)
           VALUES (${lease.requestId}, ${`purchase_request.${to}`}, ${JSON.stringify(eventPayload(row!))}::jsonb, ${row!.notify_url})`
       }
+      // The row as this transaction left it: callers need not read it again.
+      return row!
     })
 
   return {
@@ -194,15 +196,15 @@ export const makeStore = Effect.gen(function* () {
 
     /** The persisted intent of a payment call: created once per idempotency key, then reused. */
     ensurePayment: (requestId: string, kind: PaymentKind, round: number, key: string, amount: number, currency: string) =>
-      Effect.gen(function* () {
-        yield* sql`
-          INSERT INTO payment_operations (request_id, kind, round, idempotency_key, amount, currency, status)
-          VALUES (${requestId}, ${kind}, ${round}, ${key}, ${amount}, ${currency}, 'pending')
-          ON CONFLICT (idempotency_key) DO NOTHING`
-        const [row] = yield* sql<PaymentOperationRow>`
-          UPDATE payment_operations SET tries = tries + 1, updated_at = now() WHERE idempotency_key = ${key} RETURNING *`
-        return row!
-      }),
+      Effect.map(
+        // One statement: the intent the first time, one more try (same key, same row) after that.
+        sql<PaymentOperationRow>`
+          INSERT INTO payment_operations (request_id, kind, round, idempotency_key, amount, currency, status, tries)
+          VALUES (${requestId}, ${kind}, ${round}, ${key}, ${amount}, ${currency}, 'pending', 1)
+          ON CONFLICT (idempotency_key) DO UPDATE SET tries = payment_operations.tries + 1, updated_at = now()
+          RETURNING *`,
+        (rows) => rows[0]!
+      ),
 
     settlePayment: (key: string, status: PaymentOperationRow["status"], providerRef: string | null, live: boolean, detail: string | null) =>
       sql`
