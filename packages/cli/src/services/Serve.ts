@@ -8,7 +8,7 @@
 import { referenceAdapter } from "@bookbroker/adapter-reference"
 import { shelfwiseAdapter } from "@bookbroker/adapter-shelfwise"
 import { HttpServer } from "@effect/platform"
-import { Access, Database, Engine, SecretBox, SellerDirectory, StripeGateway, Tracing } from "@bookbroker/engine"
+import { Access, Database, Engine, Notifications, SecretBox, SellerDirectory, StripeGateway, Tracing } from "@bookbroker/engine"
 import { Server } from "@bookbroker/server"
 import { Context, Effect, Layer, Redacted, type Scope } from "effect"
 import { randomBytes } from "node:crypto"
@@ -32,6 +32,8 @@ export interface ServeOptions {
   readonly stripeSecretKey?: string | undefined
   readonly secretKey?: string | undefined
   readonly operatorToken?: string | undefined
+  /** Signs webhooks (`BOOKBROKER_WEBHOOK_SECRET`, `whsec_…`); kept in the data folder unless set. */
+  readonly webhookSecret?: string | undefined
   /** Expected process count, for the fallback limits when Redis is unreachable. */
   readonly processes?: number | undefined
   /** OTLP/HTTP collector for traces (`OTEL_EXPORTER_OTLP_ENDPOINT`); none by default. */
@@ -45,6 +47,8 @@ export interface ServeOptions {
 export interface Running {
   readonly baseUrl: string | undefined
   readonly operatorToken: string
+  /** Where the webhook signing secret comes from (worker roles only). */
+  readonly webhookSecretSource: string | undefined
   readonly mode: { readonly database: string; readonly sharedState: string; readonly payments: string }
   readonly demo: (Demo.DemoSetup & { readonly file: string }) | undefined
 }
@@ -70,6 +74,9 @@ export const start = (options: ServeOptions): Effect.Effect<Running, CliError, S
       return yield* fail("BOOKBROKER_SECRET_KEY must be 32 bytes, base64-encoded", "create one with: openssl rand -base64 32")
     }
     const operatorToken = options.operatorToken ?? persisted(options.dataDir, "operator-token", () => `bb_op_${randomBytes(24).toString("base64url")}`)
+    // Workers also run the sweeper, the reconciler and the webhook dispatcher (which signs with this).
+    const background = options.role !== "api"
+    const webhookSecret = background ? (options.webhookSecret ?? persisted(options.dataDir, "webhook-secret", Notifications.generateSecret)) : undefined
     const databaseUrl = options.databaseUrl ?? (yield* EmbeddedDatabase.start(options.dataDir))
 
     const payments =
@@ -84,6 +91,7 @@ export const start = (options: ServeOptions): Effect.Effect<Running, CliError, S
         : { sharedState: { _tag: "Redis" as const, url: options.redisUrl, ...(options.processes === undefined ? {} : { expectedProcesses: options.processes }) } }),
       ...(payments === undefined ? {} : { payments }),
       workers: options.role === "api" ? false : {},
+      ...(webhookSecret === undefined ? {} : { background: { webhookSecret: Redacted.make(webhookSecret) } }),
       pipeline: {
         ...(options.leaseMillis === undefined ? {} : { leaseMillis: options.leaseMillis }),
         ...(options.maxBackoffMillis === undefined ? {} : { maxBackoffMillis: options.maxBackoffMillis })
@@ -128,6 +136,7 @@ export const start = (options: ServeOptions): Effect.Effect<Running, CliError, S
     return {
       baseUrl,
       operatorToken,
+      webhookSecretSource: !background ? undefined : options.webhookSecret !== undefined ? "BOOKBROKER_WEBHOOK_SECRET" : join(options.dataDir, "webhook-secret"),
       mode: {
         database: options.databaseUrl === undefined ? `embedded PostgreSQL in ${join(options.dataDir, "postgres")}` : hidePassword(options.databaseUrl),
         sharedState: options.redisUrl === undefined ? "in-process" : `Redis at ${hidePassword(options.redisUrl)}`,
@@ -148,6 +157,9 @@ export const banner = (running: Running, role: Role): string => {
     lines.push(`  operator token ${running.operatorToken}`)
   } else {
     lines.push("  API            not served (role worker)")
+  }
+  if (running.webhookSecretSource !== undefined) {
+    lines.push(`  background     sweeper, reconciler, webhooks (signing secret: ${running.webhookSecretSource})`)
   }
   if (running.demo !== undefined) {
     lines.push(`  demo           ${running.demo.sellers.length} simulated sellers; customer key and ISBNs in ${running.demo.file}`)
