@@ -9,19 +9,42 @@
  * `orders` on stdin answers one JSON line `{ orders: [...], violations: { rate, concurrency } }`:
  * every order in every seller's own order book (seller, order id, idempotency key, buyer
  * reference = purchase request id, total) — what the chaos suite's invariant checker reads.
- * `--lost-response-rate` makes that share of purchases commit the order and drop the answer.
+ * `--lost-response-rate` makes that share of purchases commit the order and drop the answer;
+ * `--commit-then-hang-rate` makes that share commit the order and never answer.
  *
  * `--responder msw` (default) serves the SDK's simulated reference sellers (msw handlers over
  * SellerSimulator): faults, latency, rate limits, order books. `--responder static` answers
  * quotes only, from the same stock, with plain node:http — about ten times cheaper per call,
  * for throughput runs that measure bookbroker's side of a call rather than the simulator's.
+ *
+ * `--stock lazy` (default `eager`) lists nothing up front: each seller looks an ISBN up on first
+ * use in a hash-derived catalog (`e2e-stock.ts`: `--coverage` is then the mean share of sellers
+ * carrying a book, `--sold-out` the share of carried books a seller has none of, `--catalog` is
+ * not used), so 200 sellers can carry shares of a million ISBNs. Each seller's flat `shipping`
+ * is then part of the first line. `--strict-share` makes that share of the sellers enforce
+ * `--strict-rps` / `--strict-burst` instead of `--rps` / `--burst`; `--max-concurrency` makes
+ * every seller count calls beyond it as violations. Sellers with a rate limit list it
+ * (`limits`) in the first line. `stats` also answers calls by operation, violations by operation
+ * (and the latest 100, with seller, time and the calls that preceded them), quote calls per
+ * seller, the most calls any seller had in flight at once, and how late the fleet's event loop
+ * ran (p99, max) since the previous `stats`.
  */
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
 import { createInterface } from "node:readline"
+import { monitorEventLoopDelay } from "node:perf_hooks"
 import { parseArgs } from "node:util"
-import { generateIsbns, referenceSellerHandlers, SellerSimulator, serveHandlers, type HandlerServer } from "@bookbroker/adapter-sdk/testing"
+import {
+  generateIsbns,
+  referenceSellerHandlers,
+  SellerSimulator,
+  serveHandlers,
+  type HandlerServer,
+  type SellerSimulatorOptions,
+  type SimulatedOperation
+} from "@bookbroker/adapter-sdk/testing"
 import { Random } from "@bookbroker/adapter-sdk/testing"
+import { sellerShipping, stockFor, unit } from "./e2e-stock.js"
 
 const { values } = parseArgs({
   options: {
@@ -34,21 +57,109 @@ const { values } = parseArgs({
     "tail-max": { type: "string", default: "0" },
     "error-rate": { type: "string", default: "0" },
     "lost-response-rate": { type: "string", default: "0" },
+    "commit-then-hang-rate": { type: "string", default: "0" },
     rps: { type: "string", default: "0" },
     burst: { type: "string", default: "0" },
     seed: { type: "string", default: "1" },
     responder: { type: "string", default: "msw" },
+    stock: { type: "string", default: "eager" },
+    "sold-out": { type: "string", default: "0" },
+    "strict-share": { type: "string", default: "0" },
+    "strict-rps": { type: "string", default: "0" },
+    "strict-burst": { type: "string", default: "0" },
+    "max-concurrency": { type: "string", default: "0" },
     "max-seconds": { type: "string", default: "900" }
   }
 })
 
+const operations = ["quote", "hold", "release", "purchase", "lookupOrder"] as const satisfies ReadonlyArray<SimulatedOperation>
+
+/** The latest limit violations, across the fleet (at most 100 kept). */
+const violationEvents: Array<{
+  seller: string
+  operation: SimulatedOperation
+  kind: "rate" | "concurrency"
+  at: string
+  inFlight: number
+  /** The seller's previous calls: how many milliseconds before this one each arrived, and what it was. */
+  previous: Array<[number, SimulatedOperation]>
+}> = []
+
+/**
+ * A simulated seller that also tells which operation each limit violation hit: the SDK's
+ * `simulate` counts the call (`calls[operation] += 1`), then enters, then admits, all in one
+ * synchronous stretch, so the last operation counted is the one being admitted.
+ */
+class AttributedSimulator extends SellerSimulator {
+  readonly violationsBy = Object.fromEntries(operations.map((operation) => [operation, { rate: 0, concurrency: 0 }])) as Record<
+    SimulatedOperation,
+    { rate: number; concurrency: number }
+  >
+  private last: SimulatedOperation = "quote"
+  /** When the latest calls arrived (a ring of 8), to show what a violation followed. */
+  private readonly arrivals: Array<[number, SimulatedOperation]> = []
+
+  constructor(options: SellerSimulatorOptions) {
+    super(options)
+    const counts = this.calls
+    ;(this as { calls: Record<SimulatedOperation, number> }).calls = new Proxy(counts, {
+      set: (target, key, value: number) => {
+        target[key as SimulatedOperation] = value
+        this.last = key as SimulatedOperation
+        return true
+      }
+    })
+  }
+
+  private note(kind: "rate" | "concurrency") {
+    this.violationsBy[this.last][kind] += 1
+    const now = performance.now()
+    violationEvents.push({
+      seller: this.name,
+      operation: this.last,
+      kind,
+      at: new Date().toISOString(),
+      inFlight: this.inFlight,
+      // A rate violation is noted after its own arrival was recorded; a concurrency one before.
+      previous: (kind === "rate" ? this.arrivals.slice(0, -1) : this.arrivals).map(([at, operation]) => [Math.round(now - at), operation])
+    })
+    if (violationEvents.length > 100) violationEvents.shift()
+  }
+
+  override admit(): number | undefined {
+    this.arrivals.push([performance.now(), this.last])
+    if (this.arrivals.length > 8) this.arrivals.shift()
+    const wait = super.admit()
+    if (wait !== undefined) this.note("rate")
+    return wait
+  }
+
+  override enter(): () => void {
+    const before = this.violations.concurrency
+    const done = super.enter()
+    if (this.violations.concurrency > before) this.note("concurrency")
+    return done
+  }
+}
+
+// How late the fleet's own event loop runs: a starved fleet reads calls late and in bunches, so
+// its sellers' clocks (rate limits, latency) see them closer together than they were sent.
+const loopDelay = monitorEventLoopDelay({ resolution: 10 })
+loopDelay.enable()
+
 const sellerCount = Number(values.sellers)
-const isbns = generateIsbns({ size: Number(values.catalog), seed: Number(values.seed) })
-const random = Random.seeded(Number(values.seed) + 1)
+const lazy = values.stock === "lazy"
+if (!lazy && values.stock !== "eager") throw new Error(`--stock must be eager or lazy, not ${values.stock}`)
+if (!lazy && Number(values["sold-out"]) > 0) throw new Error("--sold-out needs --stock lazy")
+const seed = Number(values.seed)
+const isbns = lazy ? [] : generateIsbns({ size: Number(values.catalog), seed })
+const random = Random.seeded(seed + 1)
 const coverage = Number(values.coverage)
 const latency = Number(values.latency)
 const servers: Array<HandlerServer> = []
-const simulators: Array<SellerSimulator> = []
+const simulators: Array<AttributedSimulator> = []
+const extras: Array<{ shipping?: number; limits?: { requestsPerSecond: number; burst: number; maxConcurrency?: number } }> = []
+const maxConcurrency = Number(values["max-concurrency"])
 
 for (let index = 0; index < sellerCount; index++) {
   const name = `seller-${String(index).padStart(5, "0")}`
@@ -56,17 +167,27 @@ for (let index = 0; index < sellerCount; index++) {
   for (const isbn of isbns) {
     if (random() < coverage) stock.push({ isbn, price: 800 + Math.floor(random() * 3000), shipping: 0, quantity: 1 + Math.floor(random() * 5) })
   }
-  const simulator = new SellerSimulator({
+  const strict = Number(values["strict-share"]) > 0 && unit(seed, index, "", 9) < Number(values["strict-share"])
+  const rps = strict ? Number(values["strict-rps"]) : Number(values.rps)
+  const burst = strict ? Number(values["strict-burst"]) : Number(values.burst)
+  extras.push({
+    ...(lazy ? { shipping: sellerShipping(seed, index) } : {}),
+    ...(rps > 0 ? { limits: { requestsPerSecond: rps, burst, ...(maxConcurrency > 0 ? { maxConcurrency } : {}) } } : {})
+  })
+  const simulator = new AttributedSimulator({
     name,
     apiKey: `${name}-key`,
     stock,
-    seed: Number(values.seed) * 1000 + index,
+    ...(lazy ? { stockFor: stockFor({ seed, coverage, soldOut: Number(values["sold-out"]) }, index) } : {}),
+    seed: seed * 1000 + index,
     ...(latency > 0
       ? { latency: { medianMillis: latency, tailProbability: Number(values["tail-probability"]), tailMaxMillis: Number(values["tail-max"]) } }
       : {}),
     errorRate: Number(values["error-rate"]),
     ...(Number(values["lost-response-rate"]) > 0 ? { lostResponseRate: Number(values["lost-response-rate"]) } : {}),
-    ...(Number(values.rps) > 0 ? { rateLimit: { requestsPerSecond: Number(values.rps), burst: Number(values.burst) } } : {})
+    ...(Number(values["commit-then-hang-rate"]) > 0 ? { commitThenHangRate: Number(values["commit-then-hang-rate"]) } : {}),
+    ...(rps > 0 ? { rateLimit: { requestsPerSecond: rps, burst } } : {}),
+    ...(maxConcurrency > 0 ? { maxConcurrency } : {})
   })
   simulators.push(simulator)
   servers.push(
@@ -77,11 +198,11 @@ for (let index = 0; index < sellerCount; index++) {
 }
 
 /** Quotes only, from the simulator's stock, without msw or the simulator's per-call work. */
-async function serveStatic(simulator: SellerSimulator): Promise<HandlerServer> {
+async function serveStatic(simulator: AttributedSimulator): Promise<HandlerServer> {
   const route = /^\/api\/v1\/books\/(\d{13})\/quote$/
   const server = createServer((req, res) => {
     const match = route.exec(req.url ?? "")
-    const item = match === null ? undefined : simulator.stock.get(match[1]!)
+    const item = match === null ? undefined : simulator.stockItem(match[1]!)
     simulator.calls.quote += 1
     if (match === null || item === undefined || req.headers["x-api-key"] !== simulator.apiKey) {
       res.writeHead(404, { "content-type": "application/json" })
@@ -113,7 +234,9 @@ async function serveStatic(simulator: SellerSimulator): Promise<HandlerServer> {
   }
 }
 
-process.stdout.write(`${JSON.stringify({ sellers: servers.map((server, i) => ({ name: simulators[i]!.name, url: server.url, apiKey: simulators[i]!.apiKey })) })}\n`)
+process.stdout.write(
+  `${JSON.stringify({ sellers: servers.map((server, i) => ({ name: simulators[i]!.name, url: server.url, apiKey: simulators[i]!.apiKey, ...extras[i] })) })}\n`
+)
 
 const shutdown = async () => {
   await Promise.all(servers.map((server) => server.close()))
@@ -122,11 +245,26 @@ const shutdown = async () => {
 const lines = createInterface({ input: process.stdin })
 lines.on("line", (line) => {
   if (line.trim() === "stats") {
+    setImmediate(() => loopDelay.reset())
     process.stdout.write(
       `${JSON.stringify({
         calls: simulators.reduce((sum, s) => sum + s.calls.quote + s.calls.hold + s.calls.purchase, 0),
         rateViolations: simulators.reduce((sum, s) => sum + s.violations.rate, 0),
-        concurrencyViolations: simulators.reduce((sum, s) => sum + s.violations.concurrency, 0)
+        concurrencyViolations: simulators.reduce((sum, s) => sum + s.violations.concurrency, 0),
+        byOperation: Object.fromEntries(operations.map((operation) => [operation, simulators.reduce((sum, s) => sum + s.calls[operation], 0)])),
+        violationsByOperation: Object.fromEntries(
+          operations.map((operation) => [
+            operation,
+            {
+              rate: simulators.reduce((sum, s) => sum + s.violationsBy[operation].rate, 0),
+              concurrency: simulators.reduce((sum, s) => sum + s.violationsBy[operation].concurrency, 0)
+            }
+          ])
+        ),
+        violationEvents,
+        maxInFlight: simulators.reduce((max, s) => Math.max(max, s.maxInFlight), 0),
+        eventLoopDelayMillis: { p99: Math.round(loopDelay.percentile(99) / 1e6), max: Math.round(loopDelay.max / 1e6) },
+        quotesPerSeller: simulators.map((s) => s.calls.quote)
       })}\n`
     )
   }

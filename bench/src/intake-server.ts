@@ -5,7 +5,7 @@
  * (purchase requests stored, CPU used, the clock `--cpu-prof` uses); stops (dropping the database) when stdin closes.
  */
 import { referenceAdapter } from "@bookbroker/adapter-reference"
-import { Access, Database, Engine, SecretBox } from "@bookbroker/engine"
+import { Access, Database, Engine, SecretBox, Tracing } from "@bookbroker/engine"
 import { TestDatabase } from "@bookbroker/engine/testing"
 import { Server } from "@bookbroker/server"
 import { HttpServer } from "@effect/platform"
@@ -23,7 +23,9 @@ const program = Effect.gen(function* () {
     Layer.provideMerge(
       Engine.layer({ adapters: [referenceAdapter], secretKey: Redacted.make(SecretBox.generateKey()), workers: false, directoryRefreshMillis: 0 })
     ),
-    Layer.provideMerge(Layer.unwrapScoped(Effect.map(TestDatabase.scopedDatabase("bb_bench_intake"), ({ url }) => Database.layer({ url }))))
+    Layer.provideMerge(Layer.unwrapScoped(Effect.map(TestDatabase.scopedDatabase("bb_bench_intake"), ({ url }) => Database.layer({ url })))),
+    // As `bookbroker serve` runs it: spans only when an OTLP endpoint is configured.
+    Layer.provide(process.env["EXP_TRACING"] === "native" ? Layer.empty : Tracing.layer({ endpoint: process.env["OTEL_EXPORTER_OTLP_ENDPOINT"] }))
   )
   const context = yield* Layer.build(layer)
   const address = Context.get(context, HttpServer.HttpServer).address as HttpServer.TcpAddress
@@ -36,8 +38,8 @@ const program = Effect.gen(function* () {
       if (line.trim() !== "stats") return
       const cpu = process.cpuUsage()
       const now = Number(process.hrtime.bigint() / 1000n)
-      // A request fiber interrupted by a closing load-generator connection cancels its query; that
-      // cancel can land on the pooled connection's next statement, this one: try again.
+      // Request reads no longer cancel their queries when autocannon closes connections (see the
+      // engine's `uninterruptibleSql`); the retry stays as a guard for other interrupted statements.
       Effect.runPromise(Effect.orDie(sql<{ n: string }>`SELECT count(*)::text AS n FROM purchase_requests`.pipe(Effect.retry({ times: 5 })))).then(
         (rows) => process.stdout.write(`${JSON.stringify({ rows: Number(rows[0]!.n), cpuMicros: cpu.user + cpu.system, monotonicMicros: now })}\n`),
         (error: unknown) => process.stdout.write(`${JSON.stringify({ error: String(error) })}\n`)

@@ -8,7 +8,7 @@
  * both servers taking turns (`--rounds` × `--seconds` each), medians of the rounds' percentiles;
  * 3. one more POST run of bookbroker under `--cpu-prof`: self time grouped by package.
  *
- *   pnpm bench:intake            (PostgreSQL on 127.0.0.1 needed)
+ *   pnpm bench:intake            (PostgreSQL on 127.0.0.1 needed; `--profile false` skips 3.)
  */
 import autocannon from "autocannon"
 import { spawn } from "node:child_process"
@@ -18,6 +18,7 @@ import { join } from "node:path"
 import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
+import { groupOf, type Profile } from "./profile.js"
 import { round } from "./support.js"
 
 const { values } = parseArgs({
@@ -26,7 +27,8 @@ const { values } = parseArgs({
     rounds: { type: "string", default: "3" },
     warmup: { type: "string", default: "3" },
     connections: { type: "string", default: "64" },
-    profile: { type: "boolean", default: true }
+    /** `--profile false` skips the profiled run (Node 20 has no `--no-` flags). */
+    profile: { type: "string", default: "true" }
   }
 })
 const seconds = Number(values.seconds)
@@ -249,29 +251,6 @@ results["ratio"] = {
 console.error(JSON.stringify(results["ratio"]))
 
 // Where bookbroker's time goes on intake: a profiled run (not the measured one).
-interface ProfileNode {
-  readonly id: number
-  readonly callFrame: { readonly functionName: string; readonly url: string; readonly lineNumber: number }
-}
-interface Profile {
-  readonly nodes: ReadonlyArray<ProfileNode>
-  readonly startTime: number
-  readonly samples: ReadonlyArray<number>
-  readonly timeDeltas: ReadonlyArray<number>
-}
-const groupOf = (url: string, name: string): string => {
-  if (url === "") return name === "(garbage collector)" ? "gc" : name === "(idle)" ? "idle" : name === "(program)" ? "node/v8 (native)" : "node internals"
-  if (url.startsWith("node:")) return "node internals"
-  if (/\/effect\/dist\/.*\/(Schema|SchemaAST|ParseResult|internal\/schema\/)/.test(url)) return "effect schema"
-  if (url.includes("/node_modules/effect/")) return "effect core"
-  if (url.includes("/@effect/platform-node")) return "@effect/platform-node"
-  if (url.includes("/@effect/platform/")) return "@effect/platform"
-  if (url.includes("/@effect/sql")) return "@effect/sql(-pg)"
-  if (/\/node_modules\/(pg|pg-protocol|pg-pool|pg-types|postgres-[a-z]+)\//.test(url)) return "pg"
-  if (url.includes("/node_modules/")) return `other: ${url.replace(/.*\/node_modules\/((@[^/]+\/)?[^/]+)\/.*/, "$1")}`
-  if (url.includes("/packages/") || url.includes("/adapters/") || url.includes("/bench/")) return "bookbroker code"
-  return "other"
-}
 const profile = async () => {
   const dir = mkdtempSync(join(tmpdir(), "bb-intake-prof-"))
   try {
@@ -339,7 +318,7 @@ const profile = async () => {
     rmSync(dir, { recursive: true, force: true })
   }
 }
-if (values.profile) {
+if (values.profile !== "false") {
   results["bookbrokerProfile"] = await profile()
   console.error("profile", JSON.stringify(results["bookbrokerProfile"]))
 }

@@ -1,5 +1,6 @@
 /** Shared bits for benchmarks: the seller fleet child process and percentile maths. */
 import { spawn } from "node:child_process"
+import { createServer } from "node:net"
 import { createInterface, type Interface } from "node:readline"
 import { fileURLToPath } from "node:url"
 
@@ -7,6 +8,37 @@ export interface FleetSeller {
   readonly name: string
   readonly url: string
   readonly apiKey: string
+  /** Flat shipping in minor units (`--stock lazy`): what to register as the seller's config. */
+  readonly shipping?: number
+  /** The limits the seller enforces (with `--rps`, `--strict-*`, `--max-concurrency`). */
+  readonly limits?: { readonly requestsPerSecond: number; readonly burst: number; readonly maxConcurrency?: number }
+}
+
+/** The fleet's counters (every seller summed). */
+export interface FleetStats {
+  /** Quote, hold and purchase calls received. */
+  readonly calls: number
+  readonly rateViolations: number
+  readonly concurrencyViolations: number
+  readonly byOperation: { readonly quote: number; readonly hold: number; readonly release: number; readonly purchase: number; readonly lookupOrder: number }
+  /** Violations by the operation they hit. */
+  readonly violationsByOperation: Record<keyof FleetStats["byOperation"], { readonly rate: number; readonly concurrency: number }>
+  /** The latest violations (at most 100). */
+  readonly violationEvents: ReadonlyArray<{
+    seller: string
+    operation: string
+    kind: "rate" | "concurrency"
+    at: string
+    inFlight: number
+    /** The seller's previous calls: milliseconds before this one, and the operation. */
+    previous: ReadonlyArray<[number, string]>
+  }>
+  /** The most calls one seller had in flight at once. */
+  readonly maxInFlight: number
+  /** How late the fleet's event loop ran since the previous `stats` (a starved fleet sees calls bunched). */
+  readonly eventLoopDelayMillis: { readonly p99: number; readonly max: number }
+  /** Quote calls each seller received, in fleet order. */
+  readonly quotesPerSeller: ReadonlyArray<number>
 }
 
 /** An order from a simulated seller's own book (what the seller, not bookbroker, recorded). */
@@ -21,7 +53,9 @@ export interface FleetOrder {
 
 export interface Fleet {
   readonly sellers: ReadonlyArray<FleetSeller>
-  readonly stats: () => Promise<{ calls: number; rateViolations: number; concurrencyViolations: number }>
+  /** The fleet process (e.g. to read its memory from /proc). */
+  readonly pid: number | undefined
+  readonly stats: () => Promise<FleetStats>
   /** Every order in every seller's own book, and the limit violations the sellers counted. */
   readonly orders: () => Promise<{ orders: ReadonlyArray<FleetOrder>; violations: { rate: number; concurrency: number } }>
   readonly stop: () => void
@@ -55,6 +89,7 @@ export const startFleet = async (flags: Record<string, string | number>): Promis
   }
   return {
     sellers: first.sellers,
+    pid: child.pid,
     stats: () => ask("stats"),
     orders: () => ask("orders"),
     stop: () => {
@@ -68,3 +103,15 @@ export const percentile = (sorted: ReadonlyArray<number>, p: number): number =>
   sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!
 
 export const round = (value: number, digits = 1): number => Math.round(value * 10 ** digits) / 10 ** digits
+
+/** A port free on 127.0.0.1 right now (for a child process that takes a fixed port). */
+export const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address()
+      const port = typeof address === "object" && address !== null ? address.port : 0
+      server.close(() => resolve(port))
+    })
+  })
