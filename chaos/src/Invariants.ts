@@ -1,11 +1,19 @@
 /**
- * The invariant checker: reads bookbroker's database (purchase requests), the payment ledger
- * (the sandbox's own `sandbox_payments`) and the simulated sellers' own order books, and counts
- * every way money or books could have gone wrong. `check` is pure (unit-tested against
- * hand-made violating data); `readDatabase` gathers its input from a database URL.
+ * The invariant checker: reads bookbroker's database (purchase requests), the payment
+ * provider's own records — the sandbox's `sandbox_payments`, or a fake Stripe's PaymentIntents
+ * (`fromStripe`) — and the simulated sellers' own order books, and counts every way money or
+ * books could have gone wrong. `check` is pure (unit-tested against hand-made violating data);
+ * `readDatabase` gathers its input from a database URL.
+ *
+ * How a Stripe PaymentIntent links back to its purchase request: the gateway creates it with
+ * `metadata.request_id` (what its `lookup` searches on) under the idempotency key
+ * `{requestId}:authorize:{round}`, and bookbroker records the intent id as `provider_ref` of the
+ * request's `payment_operations` row. The checker takes the metadata as the link and bookbroker's
+ * own record as the cross-check: an intent without the metadata, naming a request that doesn't
+ * exist, or recorded by bookbroker under another request is `paymentUnlinked`.
  */
-import pg from "pg"
 import type { FleetOrder } from "./Fleet.js"
+import { connect } from "./Pg.js"
 
 export interface RequestRecord {
   readonly id: string
@@ -24,9 +32,28 @@ export interface PaymentRecord {
   readonly captured: number
   /** `authorized` means money still held: an open authorization. */
   readonly status: string
+  /** Why the payment can't be tied to exactly one purchase request, when it can't. */
+  readonly linkProblem?: string
 }
 
-/** One order in a seller's own order book. */
+/** A PaymentIntent in a (fake) Stripe's own records: the fields the checker reads (`FakeStripe.FakeIntent` fits). */
+export interface StripeIntent {
+  readonly id: string
+  readonly amount: number
+  readonly amount_capturable: number
+  readonly amount_received: number
+  readonly status: string
+  readonly metadata: Readonly<Record<string, string>>
+  readonly latest_charge: string | null
+}
+
+/** A Charge in a (fake) Stripe's own records (`FakeStripe.FakeCharge` fits): what was refunded of a capture. */
+export interface StripeCharge {
+  readonly id: string
+  readonly payment_intent: string
+  readonly amount_refunded: number
+}
+
 /** An order from a simulated seller's own book. */
 export type SellerOrder = FleetOrder
 
@@ -53,10 +80,12 @@ export const invariants = [
   "authorizationOpen",
   /** A request not in a terminal status after the run. */
   "requestNotTerminal",
-  /** bookbroker's outcome disagrees with the seller's book: purchased without an order, an order for a request not purchased or unknown. */
+  /** bookbroker's outcome disagrees with the seller's book: purchased without an order (or with another order id, or at another price than the order's total), an order for a request not purchased or unknown. */
   "outcomeMismatch",
   /** Calls over a seller's declared rate or concurrency limit. */
-  "sellerLimitViolations"
+  "sellerLimitViolations",
+  /** A provider payment not tied to exactly one known purchase request (no request id, an unknown one, or bookbroker recorded it under another). */
+  "paymentUnlinked"
 ] as const
 export type Invariant = (typeof invariants)[number]
 
@@ -106,12 +135,22 @@ export const check = (input: CheckInput): Report => {
     if (request.status === "purchased" && orders.length > 0 && request.orderId !== null && !orders.some((o) => o.orderId === request.orderId)) {
       flag("outcomeMismatch", `${request.id}: purchased as order ${request.orderId}, sellers hold ${orders.map((o) => o.orderId).join(", ")}`)
     }
+    if (request.status === "purchased" && orders.length > 0 && request.orderId === null) flag("outcomeMismatch", `${request.id}: purchased without an order id`)
+    const [only] = orders.length === 1 ? orders : []
+    if (request.status === "purchased" && only !== undefined && only.orderId === request.orderId && request.finalAmount !== null && request.finalAmount !== only.total) {
+      flag("outcomeMismatch", `${request.id}: purchased at ${request.finalAmount}, but order ${only.seller}/${only.orderId} totals ${only.total}`)
+    }
     if (request.status !== "purchased" && orders.length > 0) flag("outcomeMismatch", `${request.id}: ${request.status}, but ${orders[0]!.seller} has order ${orders[0]!.orderId}`)
   }
   for (const [reference, orders] of ordersBy) {
     if (!requests.has(reference)) flag("outcomeMismatch", `order ${orders[0]!.seller}/${orders[0]!.orderId} for unknown request ${reference}`)
   }
   for (const payment of input.payments) {
+    if (payment.linkProblem !== undefined) flag("paymentUnlinked", `payment ${payment.id}: ${payment.linkProblem}`)
+    else if (!requests.has(payment.requestId)) flag("paymentUnlinked", `payment ${payment.id}: for unknown request ${payment.requestId}`)
+    if (!requests.has(payment.requestId) && payment.captured > 0) {
+      flag("captureWithoutOrder", `payment ${payment.id} (${payment.requestId || "no request"}): captured ${payment.captured} for no known request`)
+    }
     if (payment.captured > payment.authorized) flag("capturedOverAuthorized", `payment ${payment.id} (${payment.requestId}): captured ${payment.captured} > authorized ${payment.authorized}`)
     if (payment.status === "authorized") flag("authorizationOpen", `payment ${payment.id} (${payment.requestId}): ${payment.authorized} still authorized`)
   }
@@ -130,10 +169,63 @@ export const check = (input: CheckInput): Report => {
   }
 }
 
+/** Stripe statuses in which the intent never held money (declined, authentication or confirmation missing). */
+const neverAuthorized = new Set(["requires_payment_method", "requires_action", "requires_confirmation"])
+
+/**
+ * A fake Stripe's own records as payments: `requires_capture` (and `processing`, which may still
+ * become one) is an open authorization; `succeeded` captured `amount_received` less what its
+ * charge refunded; `canceled` voided. `providerRefs` is bookbroker's own record (intent id →
+ * request id, from `payment_operations`), used to cross-check the `metadata.request_id` link.
+ */
+export const fromStripe = (
+  intents: ReadonlyArray<StripeIntent>,
+  charges: ReadonlyArray<StripeCharge> = [],
+  providerRefs: ReadonlyMap<string, string> = new Map()
+): ReadonlyArray<PaymentRecord> => {
+  const refunded = new Map<string, number>()
+  for (const charge of charges) refunded.set(charge.id, (refunded.get(charge.id) ?? 0) + charge.amount_refunded)
+  return intents.map((intent): PaymentRecord => {
+    const metadataId = intent.metadata["request_id"]
+    const recordedId = providerRefs.get(intent.id)
+    const requestId = metadataId ?? recordedId ?? ""
+    const linkProblem =
+      metadataId === undefined || metadataId === ""
+        ? `PaymentIntent ${intent.id} has no metadata.request_id${recordedId === undefined ? "" : ` (bookbroker recorded it for ${recordedId})`}`
+        : recordedId !== undefined && recordedId !== metadataId
+          ? `PaymentIntent ${intent.id} is for ${metadataId} by its metadata, for ${recordedId} by bookbroker's payment operations`
+          : undefined
+    const refund = intent.latest_charge === null ? 0 : (refunded.get(intent.latest_charge) ?? 0)
+    const captured = Math.max(0, intent.amount_received - refund)
+    const status =
+      intent.status === "requires_capture" || intent.status === "processing"
+        ? "authorized"
+        : intent.status === "succeeded"
+          ? captured === 0 && refund > 0
+            ? "refunded"
+            : "captured"
+          : intent.status === "canceled"
+            ? "voided"
+            : "declined"
+    return {
+      id: intent.id,
+      requestId,
+      authorized: neverAuthorized.has(intent.status) ? 0 : intent.amount,
+      captured,
+      status,
+      ...(linkProblem === undefined ? {} : { linkProblem })
+    }
+  })
+}
+
+/** Where the checker reads the payment side: the sandbox ledger in the database, or a fake Stripe's own records. */
+export type PaymentSource =
+  | { readonly _tag: "Sandbox" }
+  | { readonly _tag: "Stripe"; readonly intents: ReadonlyArray<StripeIntent>; readonly charges?: ReadonlyArray<StripeCharge> }
+
 /** Requests and the sandbox payment ledger, as the database holds them. */
 export const readDatabase = async (url: string): Promise<Pick<CheckInput, "requests" | "payments">> => {
-  const client = new pg.Client({ connectionString: url })
-  await client.connect()
+  const client = await connect(url)
   try {
     const requests = await client.query<{ id: string; status: string; max_amount: string; final_amount: string | null; order_id: string | null }>(
       "SELECT id, status, max_amount, final_amount, order_id FROM purchase_requests"
@@ -162,14 +254,41 @@ export const readDatabase = async (url: string): Promise<Pick<CheckInput, "reque
   }
 }
 
-/** Reads everything and checks it. */
+/** bookbroker's own record of which provider payment belongs to which request (`payment_operations.provider_ref`). */
+export const readProviderRefs = async (url: string): Promise<ReadonlyMap<string, string>> => {
+  const client = await connect(url)
+  try {
+    const rows = await client.query<{ provider_ref: string; request_id: string }>(
+      "SELECT DISTINCT provider_ref, request_id::text AS request_id FROM payment_operations WHERE provider_ref IS NOT NULL"
+    )
+    const refs = new Map<string, string>()
+    for (const row of rows.rows) {
+      // One provider reference recorded under two requests: keep both visible to the cross-check.
+      const known = refs.get(row.provider_ref)
+      refs.set(row.provider_ref, known === undefined ? row.request_id : `${known}+${row.request_id}`)
+    }
+    return refs
+  } finally {
+    await client.end()
+  }
+}
+
+/** Reads everything (the payment side from the sandbox ledger unless told otherwise) and checks it. */
 export const checkAll = async (options: {
   readonly databaseUrl: string
   readonly orders: ReadonlyArray<SellerOrder>
   readonly sellerViolations?: { readonly rate: number; readonly concurrency: number }
+  readonly payments?: PaymentSource
 }): Promise<Report> => {
   const database = await readDatabase(options.databaseUrl)
-  return check({ ...database, orders: options.orders, ...(options.sellerViolations === undefined ? {} : { sellerViolations: options.sellerViolations }) })
+  const source = options.payments ?? { _tag: "Sandbox" }
+  const payments = source._tag === "Sandbox" ? database.payments : fromStripe(source.intents, source.charges, await readProviderRefs(options.databaseUrl))
+  return check({
+    requests: database.requests,
+    payments,
+    orders: options.orders,
+    ...(options.sellerViolations === undefined ? {} : { sellerViolations: options.sellerViolations })
+  })
 }
 
 /** One line per broken invariant (or "0 violations"), for test output. */

@@ -9,8 +9,8 @@ import { generateIsbns, Random } from "@bookbroker/adapter-sdk/testing"
 import { Database, Engine, Purchases, SellerDirectory } from "@bookbroker/engine"
 import { TestDatabase } from "@bookbroker/engine/testing"
 import { Effect, Exit, Layer, ManagedRuntime, Redacted, Scope } from "effect"
-import pg from "pg"
 import type { FleetSeller } from "./Fleet.js"
+import { connect } from "./Pg.js"
 
 /** A migrated throw-away database, dropped by `drop`. */
 export const createDatabase = async (): Promise<{ url: string; drop: () => Promise<void> }> => {
@@ -86,8 +86,7 @@ const terminal = ["purchased", "price_not_met", "not_available", "failed"]
 
 /** Requests not yet terminal. */
 export const openRequests = async (databaseUrl: string): Promise<number> => {
-  const client = new pg.Client({ connectionString: databaseUrl })
-  await client.connect()
+  const client = await connect(databaseUrl)
   try {
     const result = await client.query<{ open: string }>("SELECT count(*) AS open FROM purchase_requests WHERE status <> ALL($1::text[])", [terminal])
     return Number(result.rows[0]!.open)
@@ -96,16 +95,25 @@ export const openRequests = async (databaseUrl: string): Promise<number> => {
   }
 }
 
-/** Waits (bounded) until every request is terminal; returns how many are still open. */
+/**
+ * Waits (bounded) until every request is terminal; returns how many are still open. A failed
+ * look (the server out of connections while worker processes hold theirs, a connection killed)
+ * is tried again until the deadline, then thrown.
+ */
 export const drain = async (databaseUrl: string, timeoutMillis: number): Promise<number> => {
   const deadline = Date.now() + timeoutMillis
-  let open = await openRequests(databaseUrl)
-  while (open > 0 && Date.now() < deadline) {
+  const look = () => openRequests(databaseUrl).then((open) => ({ open }), (error: unknown) => ({ open: Number.NaN, error }))
+  let last = await look()
+  while (last.open !== 0 && Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 250))
-    open = await openRequests(databaseUrl)
+    last = await look()
   }
-  return open
+  if ("error" in last) throw last.error
+  return last.open
 }
+
+/** The database name in a PostgreSQL URL. */
+export const databaseName = (url: string): string => decodeURIComponent(new URL(url).pathname.slice(1))
 
 /** A seeded random number generator, so a run can be repeated (the SDK's simulations' own). */
 export const seeded = Random.seeded

@@ -1,5 +1,5 @@
 import { describe as group, expect, it } from "vitest"
-import { check, describe, invariants, type CheckInput } from "../src/Invariants.js"
+import { check, describe, fromStripe, invariants, type CheckInput, type StripeCharge, type StripeIntent } from "../src/Invariants.js"
 
 const request = (id: string, status: string, orderId: string | null = null, maxAmount = 3_000) => ({ id, status, maxAmount, finalAmount: null, orderId })
 const order = (buyerReference: string, orderId: string, total = 1_000, seller = "seller-a") => ({ seller, orderId, buyerReference, total })
@@ -58,10 +58,11 @@ group("Invariants.check", () => {
       authorizationOpen: 1,
       requestNotTerminal: 1,
       outcomeMismatch: 2, // ghost purchased without an order, an order for an unknown request
-      sellerLimitViolations: 3
+      sellerLimitViolations: 3,
+      paymentUnlinked: 0
     })
     expect(report.violations).toBe(14)
-    for (const name of invariants) expect(report.examples[name].length).toBeGreaterThan(0)
+    for (const name of invariants.filter((name) => name !== "paymentUnlinked")) expect(report.examples[name].length).toBeGreaterThan(0)
     expect(describe(report)).toContain("ordersPerRequest: 1")
   })
 
@@ -70,5 +71,160 @@ group("Invariants.check", () => {
     expect(report.counts.outcomeMismatch).toBe(1)
     expect(report.counts.orderWithoutCapture).toBe(1)
     expect(report.violations).toBe(2)
+  })
+
+  it("flags a purchase whose recorded order or price differs from the seller's book", () => {
+    const report = check({
+      requests: [
+        { ...request("right", "purchased", "o1"), finalAmount: 1_000 },
+        { ...request("other-price", "purchased", "o2"), finalAmount: 1_100 },
+        { ...request("other-order", "purchased", "o-wrong"), finalAmount: 1_000 },
+        request("no-order-id", "purchased", null)
+      ],
+      payments: [
+        payment("p1", "right", 3_000, 1_000, "captured"),
+        payment("p2", "other-price", 3_000, 1_000, "captured"),
+        payment("p3", "other-order", 3_000, 1_000, "captured"),
+        payment("p4", "no-order-id", 3_000, 1_000, "captured")
+      ],
+      orders: [order("right", "o1"), order("other-price", "o2"), order("other-order", "o3"), order("no-order-id", "o4")]
+    })
+    expect(report.counts.outcomeMismatch).toBe(3)
+    expect(report.examples.outcomeMismatch.join(" ")).toContain("other-price: purchased at 1100, but order seller-a/o2 totals 1000")
+    expect(report.violations).toBe(3)
+  })
+
+  it("flags a ledger payment for a request that doesn't exist, and money captured for it", () => {
+    const report = check({ requests: [], payments: [payment("p1", "nobody", 3_000, 1_000, "captured")], orders: [] })
+    expect(report.counts.paymentUnlinked).toBe(1)
+    expect(report.counts.captureWithoutOrder).toBe(1)
+    expect(report.violations).toBe(2)
+  })
+})
+
+/** A PaymentIntent as the fake Stripe holds it, after the gateway's authorize (and maybe capture or cancel). */
+const intent = (
+  id: string,
+  requestId: string | undefined,
+  status: string,
+  amounts: { amount?: number; received?: number; capturable?: number } = {}
+): StripeIntent => {
+  const amount = amounts.amount ?? 3_000
+  return {
+    id,
+    amount,
+    amount_capturable: amounts.capturable ?? (status === "requires_capture" ? amount : 0),
+    amount_received: amounts.received ?? 0,
+    status,
+    metadata: requestId === undefined ? {} : { request_id: requestId },
+    latest_charge: `ch_${id}`
+  }
+}
+
+group("Invariants.check over a fake Stripe's PaymentIntents", () => {
+  it("maps intent statuses onto payments: requires_capture open, succeeded captured less refunds, canceled voided, declined never authorized", () => {
+    const charges: Array<StripeCharge> = [{ id: "ch_pi_refunded", payment_intent: "pi_refunded", amount_refunded: 1_000 }]
+    const payments = fromStripe(
+      [
+        intent("pi_open", "r1", "requires_capture"),
+        intent("pi_processing", "r1", "processing"),
+        intent("pi_captured", "r2", "succeeded", { received: 1_200 }),
+        intent("pi_refunded", "r3", "succeeded", { received: 1_000 }),
+        intent("pi_canceled", "r4", "canceled"),
+        intent("pi_declined", "r5", "requires_payment_method")
+      ],
+      charges
+    )
+    expect(payments.map((p) => [p.id, p.requestId, p.status, p.authorized, p.captured])).toEqual([
+      ["pi_open", "r1", "authorized", 3_000, 0],
+      ["pi_processing", "r1", "authorized", 3_000, 0],
+      ["pi_captured", "r2", "captured", 3_000, 1_200],
+      ["pi_refunded", "r3", "refunded", 3_000, 0],
+      ["pi_canceled", "r4", "voided", 3_000, 0],
+      ["pi_declined", "r5", "declined", 0, 0]
+    ])
+  })
+
+  it("reports nothing for a consistent run (one round voided, the next captured)", () => {
+    const report = check({
+      requests: [request("r1", "purchased", "o1"), request("r2", "price_not_met"), request("r3", "failed")],
+      payments: fromStripe(
+        [
+          intent("pi_1a", "r1", "canceled"),
+          intent("pi_1b", "r1", "succeeded", { received: 1_000 }),
+          intent("pi_2", "r2", "canceled"),
+          intent("pi_3", "r3", "requires_payment_method")
+        ],
+        [],
+        new Map([
+          ["pi_1b", "r1"],
+          ["pi_2", "r2"]
+        ])
+      ),
+      orders: [order("r1", "o1")]
+    })
+    expect(describe(report)).toContain("0 violations")
+    expect(report.violations).toBe(0)
+  })
+
+  it("detects every payment-side violation in hand-made intents", () => {
+    const report = check({
+      requests: [
+        request("no-order", "failed"),
+        request("no-capture", "purchased", "o2"),
+        request("refunded", "purchased", "o3"),
+        request("wrong-total", "purchased", "o4"),
+        request("over-auth", "purchased", "o5", 5_000),
+        request("over-max", "purchased", "o6", 1_000),
+        request("left-open", "not_available"),
+        request("processing", "price_not_met"),
+        request("twice", "purchased", "o7"),
+        request("relinked", "failed")
+      ],
+      payments: fromStripe(
+        [
+          intent("pi_no_order", "no-order", "succeeded", { received: 900 }),
+          intent("pi_no_capture", "no-capture", "canceled"),
+          intent("pi_refunded", "refunded", "succeeded", { received: 1_000 }),
+          intent("pi_wrong_total", "wrong-total", "succeeded", { received: 999 }),
+          intent("pi_over_auth", "over-auth", "succeeded", { amount: 1_000, received: 1_500 }),
+          intent("pi_over_max", "over-max", "succeeded", { amount: 3_000, received: 1_200 }),
+          intent("pi_left_open", "left-open", "requires_capture"),
+          intent("pi_processing", "processing", "processing"),
+          intent("pi_twice_a", "twice", "succeeded", { received: 1_000 }),
+          intent("pi_twice_b", "twice", "succeeded", { received: 1_000 }),
+          intent("pi_orphan", undefined, "succeeded", { received: 700 }),
+          intent("pi_stranger", "nobody", "requires_capture"),
+          intent("pi_relinked", "relinked", "canceled")
+        ],
+        [{ id: "ch_pi_refunded", payment_intent: "pi_refunded", amount_refunded: 1_000 }],
+        new Map([["pi_relinked", "no-order"]])
+      ),
+      orders: [
+        order("no-capture", "o2"),
+        order("refunded", "o3"),
+        order("wrong-total", "o4"),
+        order("over-auth", "o5", 1_500),
+        order("over-max", "o6", 1_200),
+        order("twice", "o7")
+      ]
+    })
+    expect(report.counts).toEqual({
+      ordersPerRequest: 0,
+      captureWithoutOrder: 2, // no-order; the orphan intent's capture (no request at all)
+      orderWithoutCapture: 2, // no-capture (canceled), refunded (the capture was given back)
+      captureNotOrderTotal: 2, // wrong-total; twice (two captures: 2 000 for a 1 000 order)
+      capturedOverAuthorized: 2, // over-auth above its intent's amount; over-max above the customer's maximum
+      authorizationOpen: 3, // requires_capture at the end (left-open, the stranger's), processing
+      requestNotTerminal: 0,
+      outcomeMismatch: 0,
+      sellerLimitViolations: 0,
+      paymentUnlinked: 3 // no metadata; an unknown request; metadata and bookbroker's record disagree
+    })
+    expect(report.examples.capturedOverAuthorized.join(" ")).toContain("pi_over_auth")
+    expect(report.examples.capturedOverAuthorized.join(" ")).toContain("customer maximum 1000")
+    expect(report.examples.authorizationOpen.join(" ")).toContain("pi_left_open")
+    expect(report.examples.paymentUnlinked.join(" ")).toContain("pi_relinked is for relinked by its metadata, for no-order")
+    expect(report.violations).toBe(14)
   })
 })

@@ -1,0 +1,168 @@
+/**
+ * The Stripe gateway under faults: the engine pays through `StripeGateway` (the real `stripe`
+ * SDK) against the local fake Stripe (`FakeStripe`), whose fault switches fail about a fifth of
+ * the payment calls — authorize (create + confirm), capture and cancel — the ways Stripe and a
+ * network fail: a 500 or a 429 before anything happens, the connection dropped before or after
+ * the operation committed, an answer slower than the gateway's timeout (the operation commits
+ * while bookbroker has given up; a retry meanwhile gets 409). The load has every kind of
+ * outcome (bought, above the maximum, nobody carries it, declined cards).
+ *
+ * The checker reads the payment side from the fake Stripe's own PaymentIntents (and charges),
+ * not from bookbroker's database: money captured without a seller order, an order without a
+ * capture, a capture other than the order total, captured above the authorization or the
+ * customer's maximum, authorizations left `requires_capture`, intents not linked to exactly one
+ * request (metadata.request_id against bookbroker's own payment_operations).
+ */
+import { SecretBox, StripeGateway } from "@bookbroker/engine"
+import { FakeStripe } from "@bookbroker/engine/testing"
+import { afterAll, expect, it } from "vitest"
+import { startFleet, type Fleet } from "../src/Fleet.js"
+import { checkAll, describe } from "../src/Invariants.js"
+import { connect } from "../src/Pg.js"
+import { catalog, createDatabase, drain, engineRuntime, type EngineRuntime, Redacted, registerSellers, seeded, sleep, submit } from "../src/Setup.js"
+
+const requests = 150
+const loadMillis = 15_000
+const catalogSize = 300
+const seed = 83
+const faultRate = 0.2
+const gatewayTimeoutMillis = 1_000
+const stripeKey = "sk_test_chaos_0123456789abcdef"
+
+let fleet: Fleet | undefined
+let database: { url: string; drop: () => Promise<void> } | undefined
+let runtime: EngineRuntime | undefined
+let fake: FakeStripe.FakeStripeServer | undefined
+let injector: NodeJS.Timeout | undefined
+
+afterAll(async () => {
+  if (injector !== undefined) clearInterval(injector)
+  await runtime?.dispose()
+  await fake?.close()
+  if (process.env["CHAOS_KEEP_DATABASE"] === undefined) await database?.drop()
+  else console.log(`[chaos] kept ${database?.url}`)
+  fleet?.stop()
+})
+
+const faultKinds: ReadonlyArray<readonly [weight: number, spec: Omit<FakeStripe.FaultSpec, "path">]> = [
+  [0.25, { fault: "500" }],
+  [0.1, { fault: "429", retryAfterSeconds: 1 }],
+  [0.2, { fault: "drop_before_commit" }],
+  [0.25, { fault: "drop_after_commit" }],
+  // Slower than the gateway's timeout: bookbroker gives up, Stripe commits half a second later.
+  [0.2, { fault: "delay", delayMillis: gatewayTimeoutMillis + 500 }]
+]
+
+/**
+ * Fails about `rate` of the POSTs to PaymentIntents with the fake's own fault switches: for every
+ * new POST it sees (polling the fake's request log), with probability `rate` it arms one fault
+ * for the next POST. Armed faults are consumed one per request, so in the long run that share
+ * of the calls fails.
+ */
+const randomFaults = (server: FakeStripe.FakeStripeServer, random: () => number, rate: number) => {
+  let seen = 0
+  return () => {
+    const log = server.requests()
+    const posts = log.slice(seen).filter((entry) => entry.method === "POST").length
+    seen = log.length
+    for (let i = 0; i < posts; i++) {
+      if (random() >= rate) continue
+      let roll = random()
+      const kind = faultKinds.find(([weight]) => (roll -= weight) < 0) ?? faultKinds[0]!
+      server.inject({ path: /^\/v1\/payment_intents(\/[^/]+\/(capture|cancel))?$/, method: "POST", ...kind[1] })
+    }
+  }
+}
+
+/** The faults the fake actually applied, by operation and kind. */
+const faultsTaken = (server: FakeStripe.FakeStripeServer) => {
+  const taken: Record<string, number> = {}
+  for (const entry of server.requests()) {
+    if (entry.fault === undefined) continue
+    const operation = entry.path.endsWith("/capture") ? "capture" : entry.path.endsWith("/cancel") ? "void" : "authorize"
+    taken[`${operation}:${entry.fault}`] = (taken[`${operation}:${entry.fault}`] ?? 0) + 1
+  }
+  return taken
+}
+
+const sandboxRows = async (url: string) => {
+  const client = await connect(url)
+  try {
+    return Number((await client.query<{ n: string }>("SELECT count(*) AS n FROM sandbox_payments")).rows[0]!.n)
+  } finally {
+    await client.end()
+  }
+}
+
+it("Stripe failures, timeouts and lost answers never capture without a book or leave an intent requires_capture", async () => {
+  const started = Date.now()
+  const random = seeded(seed)
+  fleet = await startFleet({ sellers: 5, catalog: catalogSize, coverage: 0.6, latency: 20, "lost-response-rate": 0.05, seed })
+  database = await createDatabase()
+  fake = await FakeStripe.start({ secretKey: stripeKey })
+  runtime = engineRuntime(database.url, {
+    secretKey: Redacted.make(SecretBox.generateKey()),
+    payments: StripeGateway.layer(fake.gatewayOptions(stripeKey, { timeoutMillis: gatewayTimeoutMillis })),
+    pipeline: { leaseMillis: 3_000, maxBackoffMillis: 500 },
+    workers: { concurrency: 16, pollMillis: 20 }
+  })
+  await registerSellers(runtime, fleet.sellers, { requestsPerSecond: 1_000, burst: 1_000, timeoutMillis: 1_000 })
+  // Its own generator: the request mix stays the same whatever the timing of the faults.
+  const tick = randomFaults(fake, seeded(seed + 1), faultRate)
+  injector = setInterval(tick, 20)
+
+  const { carried, unknown } = catalog(catalogSize, seed)
+  const outcomes = { carried: 0, unknown: 0, belowPrice: 0, declined: 0 }
+  const loadStarted = Date.now()
+  for (let i = 0; i < requests; i++) {
+    const roll = random()
+    const isbn = roll < 0.1 ? unknown[i % unknown.length]! : carried[Math.floor(random() * carried.length)]!
+    const declined = roll >= 0.1 && roll < 0.2
+    const belowPrice = roll >= 0.9
+    if (roll < 0.1) outcomes.unknown += 1
+    else if (declined) outcomes.declined += 1
+    else if (belowPrice) outcomes.belowPrice += 1
+    else outcomes.carried += 1
+    await submit(runtime, {
+      idempotencyKey: `stripe-${i}`,
+      isbn,
+      maxMinor: belowPrice ? 700 : 10_000,
+      paymentToken: declined ? (random() < 0.5 ? "pm_card_chargeDeclined" : "pm_card_insufficient_funds") : "pm_card_visa"
+    })
+    await sleep(loadStarted + ((i + 1) * loadMillis) / requests - Date.now())
+  }
+  // Stripe recovers after the load: everything parked must now settle.
+  clearInterval(injector)
+  injector = undefined
+  fake.clearFaults()
+  const open = await drain(database.url, 30_000)
+  const { orders, violations } = await fleet.orders()
+  const intents = fake.intents()
+  const report = await checkAll({
+    databaseUrl: database.url,
+    orders,
+    sellerViolations: violations,
+    payments: { _tag: "Stripe", intents, charges: fake.charges() }
+  })
+  const injected = faultsTaken(fake)
+  const total = Object.values(injected).reduce((sum, n) => sum + n, 0)
+  const posts = fake.requests().filter((entry) => entry.method === "POST").length
+  const byStatus: Record<string, number> = {}
+  for (const intent of intents) byStatus[intent.status] = (byStatus[intent.status] ?? 0) + 1
+  const sandbox = await sandboxRows(database.url)
+  console.log(
+    `[chaos stripe] requests ${requests} ${JSON.stringify(outcomes)}, Stripe faults injected ${total} of ${posts} POSTs ${JSON.stringify(injected)}, ` +
+      `PaymentIntents ${intents.length} ${JSON.stringify(byStatus)}, open after drain ${open}, duration ${((Date.now() - started) / 1000).toFixed(1)} s\n${describe(report)}`
+  )
+  expect(sandbox).toBe(0) // the payment side really was the fake Stripe
+  expect(total).toBeGreaterThanOrEqual(40)
+  for (const fault of ["500", "drop_before_commit", "drop_after_commit", "delay"]) {
+    expect(Object.keys(injected).some((key) => key.endsWith(`:${fault}`))).toBe(true)
+  }
+  expect(open).toBe(0)
+  expect(report.requests).toBe(requests)
+  expect(report.statuses["purchased"]).toBeGreaterThan(0)
+  expect(report.statuses["not_available"]).toBeGreaterThan(0)
+  expect(report.statuses["price_not_met"]).toBeGreaterThan(0)
+  expect(report.violations, describe(report)).toBe(0)
+}, 90_000)
