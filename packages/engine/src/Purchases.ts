@@ -139,6 +139,18 @@ const hashOf = (purchase: NewPurchase) =>
     )
     .digest("hex")
 
+/** The columns of a request a customer's view shows (not its payment token, contact or lease). */
+const viewColumns =
+  "r.id, r.customer_id, r.status, r.isbn, r.currency, r.max_amount, r.reason, r.final_amount, r.seller_id, r.order_id, r.counter_offer, r.created_at, r.updated_at, r.completed_at"
+type ViewRow = Pick<
+  RequestRow,
+  "id" | "customer_id" | "status" | "isbn" | "currency" | "max_amount" | "reason" | "final_amount" | "seller_id" | "order_id" | "counter_offer" | "created_at" | "updated_at" | "completed_at"
+>
+/** An attempt as the view reads it (`order_total` is a JSON number there, a string from a plain row). */
+type ViewAttempt = Pick<AttemptRow, "seller_id" | "seller_name" | "rank" | "status" | "reason" | "order_id"> & {
+  readonly order_total: string | number | null
+}
+
 interface PendingIntake {
   readonly purchase: NewPurchase
   readonly hash: string
@@ -154,7 +166,7 @@ const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
 export const make: Effect.Effect<PurchasesService, never, SqlClient.SqlClient | Scope.Scope> = Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
 
-  const view = (row: RequestRow, attempts: ReadonlyArray<AttemptRow>): PurchaseView => {
+  const view = (row: ViewRow, attempts: ReadonlyArray<ViewAttempt>): PurchaseView => {
     const currency = row.currency.trim()
     const payload = eventPayload(row)
     return {
@@ -192,13 +204,23 @@ export const make: Effect.Effect<PurchasesService, never, SqlClient.SqlClient | 
     }
   }
 
+  /**
+   * One statement per read: the request's columns a view shows and its attempts as one JSON
+   * array. Each statement costs the server more CPU than PostgreSQL's answer takes to parse
+   * (about 250 µs in `bookbroker serve`; see BENCHMARKS.md, "Intake and status reads").
+   */
   const load = (id: string, customerId?: string) =>
     Effect.gen(function* () {
       if (!uuidPattern.test(id)) return yield* new PurchaseNotFound({ id })
-      const [row] = yield* sql<RequestRow>`SELECT * FROM purchase_requests WHERE id = ${id}`
+      const [row] = yield* sql<ViewRow & { readonly attempts: ReadonlyArray<ViewAttempt> }>`
+        SELECT ${sql.literal(viewColumns)},
+               COALESCE((SELECT json_agg(json_build_object(
+                           'seller_id', a.seller_id, 'seller_name', a.seller_name, 'rank', a.rank, 'status', a.status,
+                           'reason', a.reason, 'order_id', a.order_id, 'order_total', a.order_total) ORDER BY a.round, a.rank)
+                         FROM purchase_attempts a WHERE a.request_id = r.id), '[]'::json) AS attempts
+        FROM purchase_requests r WHERE r.id = ${id}`
       if (row === undefined || (customerId !== undefined && row.customer_id !== customerId)) return yield* new PurchaseNotFound({ id })
-      const attempts = yield* sql<AttemptRow>`SELECT * FROM purchase_attempts WHERE request_id = ${id} ORDER BY round, rank`
-      return view(row, attempts)
+      return view(row, row.attempts)
     })
 
   /**
@@ -276,15 +298,16 @@ export const make: Effect.Effect<PurchasesService, never, SqlClient.SqlClient | 
         return yield* Deferred.await(done)
       }).pipe(Effect.withSpan("Purchases.submit", { attributes: { isbn: purchase.isbn }, captureStackTrace: false })),
 
-    get: (id, customerId) => uninterruptibleSql(load(id, customerId)).pipe(Effect.withSpan("Purchases.get", { attributes: { "purchase.request_id": id } })),
+    get: (id, customerId) =>
+      uninterruptibleSql(load(id, customerId)).pipe(Effect.withSpan("Purchases.get", { attributes: { "purchase.request_id": id }, captureStackTrace: false })),
 
     list: (customerId, options = {}) =>
       uninterruptibleSql(
         Effect.gen(function* () {
           const limit = Math.min(Math.max(options.limit ?? 20, 1), 100)
           const [cursorAt, cursorId] = options.cursor === undefined ? [null, null] : (Buffer.from(options.cursor, "base64url").toString("utf8").split("|") as [string, string])
-          const rows = yield* sql<RequestRow>`
-            SELECT * FROM purchase_requests
+          const rows = yield* sql<ViewRow>`
+            SELECT ${sql.literal(viewColumns)} FROM purchase_requests r
             WHERE ${customerId === undefined ? sql`TRUE` : sql`customer_id = ${customerId}`}
               AND ${options.status === undefined ? sql`TRUE` : sql`status = ${options.status}`}
               AND ${cursorAt === null ? sql`TRUE` : sql`(created_at, id) < (${cursorAt}::timestamptz, ${cursorId}::uuid)`}

@@ -277,7 +277,9 @@ export const makeStore = Effect.gen(function* () {
 export type PurchaseStore = Effect.Effect.Success<typeof makeStore>
 
 /** What a customer (and its webhook) sees of a finished request. */
-export const eventPayload = (row: RequestRow) => ({
+export const eventPayload = (
+  row: Pick<RequestRow, "id" | "status" | "isbn" | "reason" | "final_amount" | "currency" | "seller_id" | "order_id" | "counter_offer">
+) => ({
   id: row.id,
   status: row.status,
   isbn: row.isbn,
