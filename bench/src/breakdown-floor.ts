@@ -1,6 +1,7 @@
 /**
  * The floor for `breakdown.ts`: Effect HttpApi on node:http serving bookbroker's own
- * `GET /v1/purchase-requests/:id` (same path, same response schema) with a constant answer — no middleware, no engine, no database. Same stdin/stdout
+ * `GET /v1/purchase-requests/:id` and `POST /v1/purchase-requests` (same paths, same schemas)
+ * with constant answers — no middleware, no engine, no database. Same stdin/stdout
  * protocol as `intake-server.ts`.
  */
 import { Api } from "@bookbroker/server"
@@ -13,6 +14,11 @@ import { createInterface } from "node:readline"
 const FloorApi = HttpApi.make("floor").add(
   HttpApiGroup.make("purchases").add(
     HttpApiEndpoint.get("get", "/v1/purchase-requests/:id").setPath(Schema.Struct({ id: Schema.String })).addSuccess(Api.PurchaseRequest)
+  ).add(
+    HttpApiEndpoint.post("create", "/v1/purchase-requests")
+      .setHeaders(Schema.Struct({ "idempotency-key": Schema.String.pipe(Schema.minLength(1), Schema.maxLength(255)) }))
+      .setPayload(Api.NewPurchaseRequest)
+      .addSuccess(Api.AcceptedPurchase, { status: 202 })
   )
 )
 const now = new Date().toISOString()
@@ -32,8 +38,13 @@ const answer = {
   updated_at: now,
   completed_at: null
 }
+const handlers = HttpApiBuilder.group(FloorApi, "purchases", (handlers) =>
+  handlers
+    .handle("get", () => Effect.succeed(answer))
+    .handle("create", () => Effect.succeed({ id: answer.id, status: "received" as const, status_url: `/v1/purchase-requests/${answer.id}` }))
+)
 const layer = HttpApiBuilder.serve().pipe(
-  Layer.provide(HttpApiBuilder.api(FloorApi).pipe(Layer.provide(HttpApiBuilder.group(FloorApi, "purchases", (handlers) => handlers.handle("get", () => Effect.succeed(answer)))))),
+  Layer.provide(HttpApiBuilder.api(FloorApi).pipe(Layer.provide(handlers))),
   Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" })),
   Layer.provideMerge(HttpServer.layerContext)
 )

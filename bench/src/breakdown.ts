@@ -1,9 +1,11 @@
 /**
- * Where a status read's CPU goes, by taking parts away (`pnpm bench:breakdown`, about a minute;
+ * Where a status read's and an intake's CPU goes, by taking parts away (`pnpm bench:breakdown`, about a minute;
  * PostgreSQL on 127.0.0.1 needed). CPU per request or call, from `process.cpuUsage()`:
- * 1. over HTTP (autocannon, 64 connections, `GET /v1/purchase-requests/{id}`, 2 s warm-up then
- *    `--seconds`): Effect HttpApi alone serving the same endpoint with a constant answer
- *    (`breakdown-floor.ts`), then the real server (`intake-server.ts`) reading a stored request;
+ * 1. over HTTP (autocannon, 64 connections, 2 s warm-up then `--seconds`; `GET
+ *    /v1/purchase-requests/{id}`, then `POST /v1/purchase-requests` with a fresh key each):
+ *    Effect HttpApi alone serving the same endpoints and schemas with constant answers
+ *    (`breakdown-floor.ts`), then the real server (`intake-server.ts`) reading a stored request
+ *    and accepting new ones;
  * 2. in this process (64 callers at once, `--calls` each): the engine's `Purchases.get` and
  *    `Purchases.submit`, and the read's statement and `SELECT 1` through @effect/sql and through
  *    plain `pg` on a pool of the same size.
@@ -39,6 +41,13 @@ const purchase = (key: string): Purchases.NewPurchase => ({
   customer: { name: "Ada Lovelace", email: "ada@example.com", shippingAddress: { line1: "12 Rue de Rivoli", city: "Paris", country: "FR" } }
 })
 
+const wireBody = {
+  isbn: "978-0-306-40615-7",
+  max_price: { amount: 2999, currency: "EUR" },
+  payment: { token: "tok_approve" },
+  customer: { name: "Ada Lovelace", email: "ada@example.com", shipping_address: { line1: "12 Rue de Rivoli", city: "Paris", postal_code: "75001", country: "FR" } }
+}
+
 // 1. Over HTTP, each server in its own process.
 const overHttp = async (script: string) => {
   const child = spawn(process.execPath, ["--import", "tsx", fileURLToPath(new URL(script, import.meta.url))], { stdio: ["pipe", "pipe", "inherit"] })
@@ -50,23 +59,35 @@ const overHttp = async (script: string) => {
     const response = await fetch(`${url}/v1/purchase-requests`, {
       method: "POST",
       headers: { authorization: `Bearer ${key}`, "content-type": "application/json", "idempotency-key": "breakdown" },
-      body: JSON.stringify({ isbn: "9780306406157", max_price: { amount: 2999, currency: "EUR" }, payment: { token: "tok_approve" }, customer: { name: "Ada", email: "ada@example.com", shipping_address: { line1: "1 Rue", city: "Paris", country: "FR" } } })
+      body: JSON.stringify(wireBody)
     })
     path = `/v1/purchase-requests/${((await response.json()) as { id: string }).id}`
   }
-  const load = (duration: number) => autocannon({ url, connections: 64, duration, requests: [{ method: "GET", path, headers: { authorization: `Bearer ${key}` } }] })
+  let counter = 0
+  const reads: autocannon.Request = { method: "GET", path, headers: { authorization: `Bearer ${key}` } }
+  const writes: autocannon.Request = {
+    method: "POST",
+    path: "/v1/purchase-requests",
+    headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+    body: JSON.stringify(wireBody),
+    setupRequest: (request) => ({ ...request, headers: { ...request.headers, "idempotency-key": `breakdown-${++counter}` } })
+  }
   const cpu = async () => {
     child.stdin.write("stats\n")
     return (await next())["cpuMicros"] as number
   }
-  await load(2)
-  const before = await cpu()
-  const result = await load(seconds)
-  const used = (await cpu()) - before
+  const measure = async (request: autocannon.Request) => {
+    await autocannon({ url, connections: 64, duration: 2, requests: [request] })
+    const before = await cpu()
+    const result = await autocannon({ url, connections: 64, duration: seconds, requests: [request] })
+    const used = (await cpu()) - before
+    if (result.non2xx > 0 || result.errors > 0) throw new Error(`${script}: ${result.non2xx} non-2xx, ${result.errors} errors`)
+    return { requestsPerSecond: round(result["2xx"] / result.duration, 0), cpuMicrosPerRequest: round(used / result["2xx"], 0), p99Millis: result.latency.p99 }
+  }
+  const measured = { get: await measure(reads), post: await measure(writes) }
   child.stdin.end()
   await new Promise((resolve) => child.once("exit", resolve))
-  if (result.non2xx > 0 || result.errors > 0) throw new Error(`${script}: ${result.non2xx} non-2xx, ${result.errors} errors`)
-  return { requestsPerSecond: round(result["2xx"] / result.duration, 0), cpuMicrosPerRequest: round(used / result["2xx"], 0), p99Millis: result.latency.p99 }
+  return measured
 }
 
 // 2. In this process.
@@ -106,7 +127,7 @@ const inProcess = Effect.gen(function* () {
 
 const results = {
   command: `pnpm bench:breakdown --seconds ${seconds} --calls ${calls}`,
-  overHttp: { "Effect HttpApi floor (same endpoint, constant answer)": await overHttp("./breakdown-floor.ts"), "bookbroker server (PostgreSQL read)": await overHttp("./intake-server.ts") },
+  overHttp: { "Effect HttpApi floor (same endpoints and schemas, constant answers)": await overHttp("./breakdown-floor.ts"), "bookbroker server (PostgreSQL)": await overHttp("./intake-server.ts") },
   inProcessCpuMicrosPerCall: await Effect.runPromise(Effect.scoped(inProcess))
 }
 console.log(JSON.stringify(results, null, 2))

@@ -26,5 +26,5 @@ export class BookbrokerApi extends HttpApi.make("bookbroker")
   .annotate(OpenApi.Version, "1.0.0")
   .annotate(OpenApi.Description, "Buy a book at the best price from hundreds of independent sellers. Money is in integer minor units; every error is RFC 9457 problem details.") {}
 
-/** A purchase request as the API shows it (for tools that serve or check the same shape). */
-export { PurchaseRequest } from "./api/Purchases.js"
+/** The purchase request wire shapes (for tools that serve or check the same shapes, e.g. the benchmarks). */
+export { AcceptedPurchase, NewPurchaseRequest, PurchaseRequest } from "./api/Purchases.js"
