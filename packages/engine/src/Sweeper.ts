@@ -19,7 +19,8 @@
  *    released at the seller, best effort, and the attempt closed as `failed` with reason
  *    `hold_released` (or `hold_release_failed: …` once the seller refused or the hold expired):
  *    a finished request keeps no open attempt, which also keeps the one-open-attempt index free
- *    for a counter-offer round.
+ *    for a counter-offer round. The release waits for a permit within the seller's shared limits,
+ *    like every seller call; a seller not admitting calls now is asked again on a later run.
  *
  * The sweeper acts only on requests nobody holds a lease on, and takes the lease itself while it
  * acts, so it never races a worker (or another sweeper, or the reconciler).
@@ -30,10 +31,12 @@ import { randomUUID } from "node:crypto"
 import { Context, Effect, Either, Layer, Option, Schema } from "effect"
 import { makeRepair, pipelineVoidKey, providerVoidKey } from "./internal/paymentRepair.js"
 import type { AttemptRow } from "./internal/purchaseStore.js"
+import { admittedCall } from "./internal/sellerCall.js"
 import { orDie } from "./internal/sql.js"
 import type { PaymentGateway } from "./PaymentGateway.js"
 import { SellerDirectory } from "./SellerDirectory.js"
 import { SellerPool } from "./SellerPool.js"
+import { SharedState } from "./SharedState.js"
 
 export interface SweeperOptions {
   /** Rows looked at per kind of leftover and run. Default 100. */
@@ -94,6 +97,7 @@ export const make = (options: RunningSweeperOptions = {}) =>
     const { sql, gateway, withLease, voidAuthorization } = repair
     const directory = yield* SellerDirectory
     const pool = yield* SellerPool
+    const state = yield* SharedState
 
     /** Blocks a void: a confirmed order, or a capture that succeeded or may have. */
     const voidBlocked = (requestId: string) =>
@@ -237,12 +241,15 @@ export const make = (options: RunningSweeperOptions = {}) =>
                 return
               }
               const client = yield* directory.get(attempt.seller_id).pipe(Effect.flatMap((seller) => pool.client(seller)), Effect.either)
-              const released: Either.Either<void, { readonly detail: string; readonly retryable: boolean }> = Either.isLeft(client)
-                ? Either.left({ detail: "seller_not_available", retryable: true })
-                : yield* client.right.release(hold.right).pipe(
-                    Effect.mapError((error) => ({ detail: sellerDetail(error), retryable: error._tag === "SellerUnavailable" })),
-                    Effect.either
-                  )
+              // A release is a call to the seller like any other: within its shared limits and circuit
+              // (waiting at most half a second; the next run comes back for a hold not released now).
+              const outcome = Either.isLeft(client) ? undefined : yield* admittedCall(state, client.right, client.right.release(hold.right), 500)
+              const released: Either.Either<void, { readonly detail: string; readonly retryable: boolean }> =
+                outcome === undefined
+                  ? Either.left({ detail: "seller_not_available", retryable: true })
+                  : outcome._tag === "Denied"
+                    ? Either.left({ detail: `seller_not_admitted: ${outcome.reason}`, retryable: true })
+                    : Either.mapLeft(outcome, (error) => ({ detail: sellerDetail(error), retryable: error._tag === "SellerUnavailable" }))
               if (Either.isRight(released)) {
                 count.holdsReleased += 1
                 yield* close("hold_released")
@@ -294,12 +301,12 @@ export const make = (options: RunningSweeperOptions = {}) =>
 
 export const layer = (
   options: SweeperOptions = {}
-): Layer.Layer<Sweeper, never, SqlClient.SqlClient | PaymentGateway | SellerDirectory | SellerPool> => Layer.effect(Sweeper, make(options))
+): Layer.Layer<Sweeper, never, SqlClient.SqlClient | PaymentGateway | SellerDirectory | SellerPool | SharedState> => Layer.effect(Sweeper, make(options))
 
 /** Sweeps in the background, every `intervalMillis`, for as long as the layer lives. */
 export const layerRunning = (
   options: RunningSweeperOptions = {}
-): Layer.Layer<Sweeper, never, SqlClient.SqlClient | PaymentGateway | SellerDirectory | SellerPool> =>
+): Layer.Layer<Sweeper, never, SqlClient.SqlClient | PaymentGateway | SellerDirectory | SellerPool | SharedState> =>
   Layer.scoped(
     Sweeper,
     Effect.tap(make(options), (sweeper) => Effect.forkScoped(sweeper.run))

@@ -12,6 +12,7 @@ import { Context, Effect, Layer } from "effect"
 import * as AdapterRegistry from "../src/AdapterRegistry.js"
 import * as SandboxGateway from "../src/SandboxGateway.js"
 import * as SellerPool from "../src/SellerPool.js"
+import * as SharedState from "../src/SharedState.js"
 import * as Sweeper from "../src/Sweeper.js"
 import * as Harness from "../src/testing/PurchaseHarness.js"
 
@@ -22,11 +23,11 @@ const Infrastructure = Harness.infrastructure(faults)
 const sellers = (specs: ReadonlyArray<Harness.SimulatedSellers.SimulatedSellerSpec>) =>
   Effect.tap(Harness.SimulatedSellers.startSellers(specs), (running) => Harness.register(running))
 
-/** A sweeper with its own seller pool, as a separate process would have. */
+/** A sweeper with its own seller pool and shared state, as a separate process would have. */
 const sweeper = (options: Sweeper.SweeperOptions = {}, pool: Layer.Layer<SellerPool.SellerPool, never, AdapterRegistry.AdapterRegistry> = SellerPool.layer()) =>
   Effect.gen(function* () {
-    const context = yield* Layer.build(Sweeper.layer(options).pipe(Layer.provide(pool)))
-    return Context.get(context, Sweeper.Sweeper)
+    const context = yield* Layer.build(Sweeper.layer(options).pipe(Layer.provide(pool), Layer.provideMerge(SharedState.layerMemory())))
+    return Object.assign(Context.get(context, Sweeper.Sweeper), { state: Context.get(context, SharedState.SharedState) })
   })
 
 /**
@@ -197,6 +198,27 @@ describe("Sweeper", () => {
     }).pipe(Effect.provide(Infrastructure))
   )
 
+  it.scopedLive("a release waits for the seller's shared limits: a seller backing off is not called, its hold waits for a later run", () =>
+    Effect.gen(function* () {
+      const fleet = yield* sellers([{ name: "busy", stock: [{ isbn: held, price: 1000, quantity: 2 }] }])
+      const seller = fleet[0]!.simulator
+      seller.inject({ operation: "purchase", kind: "out_of_stock" })
+      const worker = yield* Harness.worker("w1")
+      const { id } = yield* Harness.submit(held, 3000)
+      expect((yield* Harness.runUntilDone(worker, id)).status).toBe("not_available")
+      const sql = yield* SqlClient.SqlClient
+      yield* sql`UPDATE purchase_attempts SET status = 'held', reason = NULL WHERE request_id = ${id}`
+      const [attempt] = yield* sql<{ seller_id: string }>`SELECT seller_id FROM purchase_attempts WHERE request_id = ${id}`
+      const releases: Array<string> = []
+      const sweep = yield* sweeper({}, SellerPool.layer().pipe(Layer.provide(AdapterRegistry.layer([releasingReference(fleet, releases)]))))
+      // The seller answered 429 "retry in 3 s": nobody calls it until then.
+      yield* sweep.state.backoff(attempt!.seller_id, 3_000)
+      expect(yield* sweep.runOnce).toEqual({ ...nothing, failures: 1 })
+      expect(releases).toEqual([])
+      expect(yield* sql<{ status: string }>`SELECT status FROM purchase_attempts WHERE request_id = ${id}`).toEqual([{ status: "held" }])
+    }).pipe(Effect.provide(Infrastructure))
+  )
+
   it.scopedLive("releases a seller hold left on a finished request and closes the attempt", () =>
     Effect.gen(function* () {
       const fleet = yield* sellers([{ name: "holdy", stock: [{ isbn: held, price: 1000, quantity: 2 }] }])
@@ -238,7 +260,7 @@ describe("Sweeper", () => {
       yield* worker.runOnce
       const sql = yield* SqlClient.SqlClient
       yield* sql`UPDATE purchase_requests SET status = 'price_not_met', completed_at = now(), lease_owner = NULL, lease_expires_at = NULL WHERE id = ${id}`
-      yield* Layer.build(Sweeper.layerRunning({ intervalMillis: 20 }).pipe(Layer.provide(SellerPool.layer())))
+      yield* Layer.build(Sweeper.layerRunning({ intervalMillis: 20 }).pipe(Layer.provide([SellerPool.layer(), SharedState.layerMemory()])))
       for (let round = 0; round < 100 && (yield* Harness.ledger(id))[0]?.status !== "voided"; round++) yield* Effect.sleep(20)
       expect(yield* Harness.ledger(id)).toMatchObject([{ status: "voided" }])
     }).pipe(Effect.provide(Infrastructure))
