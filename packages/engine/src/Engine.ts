@@ -26,8 +26,14 @@ export interface EngineOptions {
   readonly adapters: ReadonlyArray<Adapter.AnyAdapter>
   /** Key sealing seller credentials (base64, 32 bytes). */
   readonly secretKey: Redacted.Redacted<string>
-  /** `{ _tag: "Redis", url }` for several processes; in-process otherwise. */
-  readonly sharedState?: { readonly _tag: "Memory" } | { readonly _tag: "Redis"; readonly url: string; readonly keyPrefix?: string; readonly expectedProcesses?: number }
+  /**
+   * `{ _tag: "Redis", url }` for several processes (key prefix "bookbroker" unless given; every
+   * other `SharedState.RedisStateOptions` setting, e.g. `commandTimeoutMillis`, passes through);
+   * in-process otherwise.
+   */
+  readonly sharedState?:
+    | { readonly _tag: "Memory" }
+    | ({ readonly _tag: "Redis"; readonly keyPrefix?: string } & Omit<SharedState.RedisStateOptions, "keyPrefix">)
   /** A payment gateway layer (e.g. Stripe); the sandbox ledger by default. */
   readonly payments?: Layer.Layer<PaymentGateway.PaymentGateway, never, SqlClient.SqlClient>
   readonly quotes?: QuoteEngine.QuoteEngineOptions
@@ -65,11 +71,7 @@ export type EngineServices =
 export const layer = (options: EngineOptions): Layer.Layer<EngineServices, never, SqlClient.SqlClient> => {
   const shared =
     options.sharedState?._tag === "Redis"
-      ? SharedState.layerRedis({
-          url: options.sharedState.url,
-          keyPrefix: options.sharedState.keyPrefix ?? "bookbroker",
-          ...(options.sharedState.expectedProcesses === undefined ? {} : { expectedProcesses: options.sharedState.expectedProcesses })
-        })
+      ? SharedState.layerRedis({ ...options.sharedState, keyPrefix: options.sharedState.keyPrefix ?? "bookbroker" })
       : SharedState.layerMemory()
   const base = Layer.mergeAll(
     AdapterRegistry.layer(options.adapters),
