@@ -6,11 +6,12 @@
  * ISBN's known carriers first, then by estimated chance of carrying it, asked in waves inside
  * the deadline. Answers are cached per (ISBN, seller) for less than the quote's validity;
  * concurrent requests for one ISBN share one fan-out (single-flight, across processes with
- * Redis); batch-capable sellers get batched calls. `quotes` never fails: every seller's fate is
- * an outcome in the result.
+ * Redis); batch-capable sellers get batched calls. It does not wait for stragglers: once 95 %
+ * of the sellers asked at once have settled, the rest get a short grace and are then left out
+ * (`StragglerOptions`). `quotes` never fails: every seller's fate is an outcome in the result.
  */
 import { Contract, type Isbn, type Money, type SellerClient } from "@bookbroker/adapter-sdk"
-import { Clock, Context, Effect, Fiber, Layer, Option, Schema } from "effect"
+import { Clock, Context, Deferred, Effect, Fiber, Layer, Option, Schema } from "effect"
 import { makeBatcher, type ItemResult } from "./internal/batcher.js"
 import { callSeller } from "./internal/sellerCall.js"
 import { type SellerStat, SellerStats } from "./internal/sellerStats.js"
@@ -33,7 +34,10 @@ export type OutcomeStatus =
    * by seller selection (`not_selected`: in no wave, or its wave had no time left to start).
    */
   | "skipped"
-  /** Still out when the deadline hit. */
+  /**
+   * Still out when the deadline hit (`deadline`), or when the fan-out stopped waiting for the
+   * last few sellers (`straggler`, see `QuoteEngineOptions.stragglers`).
+   */
   | "deadline"
   /** Answered in another currency than the request's. */
   | "excluded"
@@ -97,7 +101,28 @@ export interface QuoteEngineOptions {
   readonly batchWindowMillis?: number
   /** Seller selection, for when there are too many sellers to ask them all (see `SellerSelection`). */
   readonly selection?: SelectionOptions
+  /** When to stop waiting for the last few sellers of a fan-out; `false`: wait for every one. */
+  readonly stragglers?: StragglerOptions | false
 }
+
+/**
+ * Not waiting for stragglers: once `quorum` of the sellers asked at once have settled (answered,
+ * failed or been refused), the fan-out waits `max(graceMillis, graceFactor × time to quorum)`
+ * more, then stops; sellers still out end as `deadline` / `straggler` and their calls are
+ * cancelled (permits go back). With 170 sellers and a 1 % slow tail, most fan-outs otherwise wait
+ * for one seller's full timeout. Fewer than `1 / (1 − quorum)` sellers (20 by default) are always
+ * all waited for; selection waves are not cut (they have their own schedule).
+ */
+export interface StragglerOptions {
+  /** Share of the sellers asked that must have settled; default 0.95. */
+  readonly quorum?: number
+  /** Least grace after the quorum; default 250 ms. */
+  readonly graceMillis?: number
+  /** Grace as a multiple of the time the quorum took; default 1. */
+  readonly graceFactor?: number
+}
+
+export const defaultStragglers: Required<StragglerOptions> = { quorum: 0.95, graceMillis: 250, graceFactor: 1 }
 
 export interface SelectionOptions {
   /**
@@ -159,6 +184,7 @@ export const make = (options: QuoteEngineOptions = {}) =>
     const selection = options.selection ?? {}
     const threshold = selection.threshold ?? SellerSelection.defaults.threshold
     const waveInterval = selection.waveIntervalMillis ?? 1_500
+    const stragglers = options.stragglers === false ? undefined : { ...defaultStragglers, ...options.stragglers }
     const selectionOptions: SellerSelection.SelectionOptions = {
       threshold,
       ...(selection.waveSize === undefined ? {} : { waveSize: selection.waveSize }),
@@ -252,9 +278,31 @@ export const make = (options: QuoteEngineOptions = {}) =>
         const select = !context.restricted && entries.length > threshold
         let knownCarriers: ReadonlySet<string> = new Set()
         if (!select) {
-          yield* Effect.forEach(entries, one, { concurrency: "unbounded", discard: true }).pipe(
-            Effect.timeoutOption(Math.max(0, deadlineAt - now))
-          )
+          const quorum = stragglers === undefined ? entries.length : Math.ceil(entries.length * stragglers.quorum)
+          if (quorum >= entries.length) {
+            yield* Effect.forEach(entries, one, { concurrency: "unbounded", discard: true }).pipe(Effect.timeoutOption(Math.max(0, deadlineAt - now)))
+          } else {
+            // Everyone at once; once `quorum` have settled, a grace period races the rest.
+            const reached = yield* Deferred.make<number>()
+            let settled = 0
+            const counted = (entry: Entry) =>
+              Effect.zipRight(
+                one(entry),
+                Effect.suspend(() => (++settled === quorum ? Effect.flatMap(Clock.currentTimeMillis, (at) => Deferred.succeed(reached, at - now)) : Effect.void))
+              )
+            const grace = Effect.flatMap(Deferred.await(reached), (took) => Effect.sleep(Math.max(stragglers!.graceMillis, took * stragglers!.graceFactor)))
+            const cut = yield* Effect.raceFirst(
+              Effect.as(Effect.forEach(entries, counted, { concurrency: "unbounded", discard: true }), false),
+              Effect.as(grace, true)
+            ).pipe(Effect.timeoutOption(Math.max(0, deadlineAt - now)))
+            if (Option.isSome(cut) && cut.value) {
+              const at = yield* Clock.currentTimeMillis
+              for (const entry of entries) {
+                if (answers.has(entry.seller.id) || outcomes.has(entry.seller.id)) continue
+                outcomes.set(entry.seller.id, { sellerId: entry.seller.id, sellerName: entry.seller.name, status: "deadline", reason: "straggler", cached: false, latencyMillis: at - now })
+              }
+            }
+          }
         } else {
           const carriers = yield* state.carriers(isbn, carriersRead)
           knownCarriers = new Set(carriers.map((carrier) => carrier.sellerId))

@@ -184,4 +184,47 @@ describe("QuoteEngine", () => {
       expect(sellers[1]!.simulator.calls.quote).toBe(1)
     }).pipe(Effect.provide(engineLayer({ cache: false, coalesce: false })), Effect.scoped)
   )
+
+  describe("stragglers", () => {
+    // 19 quick sellers and one that hangs: 95 % of 20 is 19, so the quorum is everyone but it.
+    const twenty = (timeoutMillis: number) =>
+      Effect.gen(function* () {
+        const quick = Array.from({ length: 19 }, (_, index) => ({ name: `quick-${index}`, stock: stock(1500 + index) }))
+        const sellers = yield* SimulatedSellers.startSellers([...quick, { name: "hanging", stock: stock(900), hangRate: 1 }])
+        yield* register(sellers, { timeoutMillis })
+        return sellers
+      })
+
+    it.live("stops waiting for the last seller once 95 % have answered and the grace has passed", () =>
+      Effect.gen(function* () {
+        // The grace ends at twice the quorum's time at most: far inside the hanging seller's 5 s timeout.
+        const sellers = yield* twenty(5_000)
+        const book = yield* (yield* QuoteEngine.QuoteEngine).quotes(isbnA, { currency: "EUR" })
+        expect(book.offers).toHaveLength(19)
+        expect(book.outcomes.find((outcome) => outcome.sellerName === "hanging")).toMatchObject({ status: "deadline", reason: "straggler" })
+        expect(sellers.every((seller) => seller.simulator.calls.quote === 1)).toBe(true)
+      }).pipe(Effect.provide(engineLayer({ cache: false, coalesce: false })), Effect.scoped)
+    )
+
+    it.live("with stragglers: false, the fan-out waits for the seller's own timeout", () =>
+      Effect.gen(function* () {
+        yield* twenty(1_000)
+        const book = yield* (yield* QuoteEngine.QuoteEngine).quotes(isbnA, { currency: "EUR" })
+        expect(book.offers).toHaveLength(19)
+        expect(book.outcomes.find((outcome) => outcome.sellerName === "hanging")).toMatchObject({ status: "error", reason: "timeout" })
+      }).pipe(Effect.provide(engineLayer({ cache: false, coalesce: false, stragglers: false })), Effect.scoped)
+    )
+
+    it.live("below the quorum's size every seller is waited for", () =>
+      Effect.gen(function* () {
+        const sellers = yield* SimulatedSellers.startSellers([
+          { name: "quick", stock: stock(1500) },
+          { name: "hanging", stock: stock(900), hangRate: 1 }
+        ])
+        yield* register(sellers, { timeoutMillis: 500 })
+        const book = yield* (yield* QuoteEngine.QuoteEngine).quotes(isbnA, { currency: "EUR" })
+        expect(book.outcomes.find((outcome) => outcome.sellerName === "hanging")).toMatchObject({ status: "error", reason: "timeout" })
+      }).pipe(Effect.provide(engineLayer({ cache: false, coalesce: false })), Effect.scoped)
+    )
+  })
 })
