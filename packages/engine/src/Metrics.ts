@@ -8,8 +8,8 @@
  *   status (a request that goes round again — accepted counter-offer, operator retry — is
  *   measured again from its creation).
  * - `bookbroker_seller_calls_total{seller,outcome}` — quote calls per seller: `answered`,
- *   `failed` (the seller erred or timed out) or `denied` (not sent: circuit open, back-off, no
- *   rate budget, no concurrency permit).
+ *   `failed` (the seller erred, timed out, or was left out of a fan-out as a straggler) or
+ *   `denied` (not sent: circuit open, back-off, no rate budget, no concurrency permit).
  * - `bookbroker_seller_call_duration_seconds{seller}` — latency of the quote calls sent.
  * - `bookbroker_purchase_queue_depth` and `bookbroker_seller_circuits_open` — gauges that the
  *   server sets when it is scraped (`setQueueDepth`, `setCircuitsOpen`).

@@ -13,6 +13,7 @@
 import { Contract, type Isbn, type Money, type SellerClient } from "@bookbroker/adapter-sdk"
 import { Clock, Context, Deferred, Effect, Fiber, Layer, Option, Schema } from "effect"
 import { makeBatcher, type ItemResult } from "./internal/batcher.js"
+import { recordSellerCall } from "./Metrics.js"
 import { callSeller } from "./internal/sellerCall.js"
 import { type SellerStat, SellerStats } from "./internal/sellerStats.js"
 import { type Seller, SellerDirectory } from "./SellerDirectory.js"
@@ -296,10 +297,13 @@ export const make = (options: QuoteEngineOptions = {}) =>
               Effect.as(grace, true)
             ).pipe(Effect.timeoutOption(Math.max(0, deadlineAt - now)))
             if (Option.isSome(cut) && cut.value) {
-              const at = yield* Clock.currentTimeMillis
+              const waited = (yield* Clock.currentTimeMillis) - now
               for (const entry of entries) {
                 if (answers.has(entry.seller.id) || outcomes.has(entry.seller.id)) continue
-                outcomes.set(entry.seller.id, { sellerId: entry.seller.id, sellerName: entry.seller.name, status: "deadline", reason: "straggler", cached: false, latencyMillis: at - now })
+                outcomes.set(entry.seller.id, { sellerId: entry.seller.id, sellerName: entry.seller.name, status: "deadline", reason: "straggler", cached: false, latencyMillis: waited })
+                // For the seller's health and history it did not answer in time (its circuit is not charged).
+                stats.record(entry.seller.id, false, waited)
+                yield* recordSellerCall(entry.seller.id, "failed", waited)
               }
             }
           }

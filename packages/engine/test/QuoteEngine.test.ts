@@ -4,6 +4,7 @@ import type { Isbn } from "@bookbroker/adapter-sdk"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Redacted } from "effect"
 import * as AdapterRegistry from "../src/AdapterRegistry.js"
+import * as Metrics from "../src/Metrics.js"
 import * as QuoteEngine from "../src/QuoteEngine.js"
 import * as SecretBox from "../src/SecretBox.js"
 import * as SellerDirectory from "../src/SellerDirectory.js"
@@ -201,8 +202,12 @@ describe("QuoteEngine", () => {
         const sellers = yield* twenty(5_000)
         const book = yield* (yield* QuoteEngine.QuoteEngine).quotes(isbnA, { currency: "EUR" })
         expect(book.offers).toHaveLength(19)
-        expect(book.outcomes.find((outcome) => outcome.sellerName === "hanging")).toMatchObject({ status: "deadline", reason: "straggler" })
+        const hanging = book.outcomes.find((outcome) => outcome.sellerName === "hanging")!
+        expect(hanging).toMatchObject({ status: "deadline", reason: "straggler" })
         expect(sellers.every((seller) => seller.simulator.calls.quote === 1)).toBe(true)
+        // Its health shows a call that did not answer in time.
+        expect(yield* Metrics.recentCalls(hanging.sellerId)).toMatchObject({ answered: 0, failed: 1 })
+        expect((yield* (yield* QuoteEngine.QuoteEngine).sellerStats(hanging.sellerId)).reliability).toBeLessThan(1)
       }).pipe(Effect.provide(engineLayer({ cache: false, coalesce: false })), Effect.scoped)
     )
 
