@@ -2,18 +2,21 @@
  * Workers take purchase requests from the PostgreSQL queue (`FOR UPDATE SKIP LOCKED`, under a
  * lease with a fencing version) and run them through the pipeline. Any number of workers, in
  * any number of processes, share one queue; a crashed or paused worker's lease expires and its
- * requests are taken over.
+ * requests are taken over. An idle worker sleeps `pollMillis`, or less: with @effect/sql-pg it
+ * listens for the "there is work" signal (`internal/workSignal.ts`) and claims at once.
  */
 import { randomUUID } from "node:crypto"
-import { Context, Effect, Layer } from "effect"
+import { PgClient } from "@effect/sql-pg"
+import { Context, Effect, Layer, Option, Queue, Schedule, Stream } from "effect"
 import { orDie } from "./internal/sql.js"
+import { workChannel } from "./internal/workSignal.js"
 import { PurchasePipeline, type RunResult } from "./PurchasePipeline.js"
 
 export interface WorkerOptions {
   readonly workerId?: string
   /** Requests processed at once. Default 32. */
   readonly concurrency?: number
-  /** Sleep when the queue is empty. Default 100 ms. */
+  /** Sleep when the queue is empty (unless woken by the work signal). Default 100 ms. */
   readonly pollMillis?: number
 }
 
@@ -33,6 +36,7 @@ export const make = (options: WorkerOptions = {}) =>
     const workerId = options.workerId ?? `worker-${randomUUID().slice(0, 8)}`
     const concurrency = options.concurrency ?? 32
     const pollMillis = options.pollMillis ?? 100
+    const pg = yield* Effect.serviceOption(PgClient.PgClient)
 
     const runOnce = Effect.gen(function* () {
       const claimed = yield* orDie(pipeline.store.claim(workerId, pipeline.leaseMillis, concurrency))
@@ -44,6 +48,20 @@ export const make = (options: WorkerOptions = {}) =>
     const run = Effect.gen(function* () {
       const slots = yield* Effect.makeSemaphore(concurrency)
       let inFlight = 0
+      // Woken by the work signal. @effect/sql-pg keeps quiet about a listen connection that died,
+      // so the listener is renewed every minute (a new connection once nothing holds the old
+      // one); polling covers any gap.
+      const wake = yield* Queue.sliding<void>(1)
+      if (Option.isSome(pg)) {
+        yield* Effect.fork(
+          pg.value.listen(workChannel).pipe(
+            Stream.interruptAfter("60 seconds"),
+            Stream.runForEach(() => Queue.offer(wake, undefined)),
+            Effect.catchAllCause((cause) => Effect.logWarning("purchase worker: listening for new work failed; polling until it is back", cause)),
+            Effect.repeat(Schedule.spaced("1 second"))
+          )
+        )
+      }
       while (true) {
         const free = concurrency - inFlight
         const claimed =
@@ -61,7 +79,7 @@ export const make = (options: WorkerOptions = {}) =>
             )
           )
         }
-        if (claimed.length === 0) yield* Effect.sleep(pollMillis)
+        if (claimed.length === 0) yield* Effect.raceFirst(Effect.sleep(pollMillis), Queue.take(wake))
         else yield* Effect.yieldNow()
       }
     })

@@ -10,6 +10,7 @@ import { createHash, randomUUID } from "node:crypto"
 import { Cause, Chunk, Context, Deferred, Effect, Layer, Queue, Schema, type Scope } from "effect"
 import { eventPayload, isTerminal, type AttemptRow, type PaymentOperationRow, type PurchaseStatus, type RequestRow } from "./internal/purchaseStore.js"
 import { uninterruptibleSql } from "./internal/sql.js"
+import { signalWork } from "./internal/workSignal.js"
 
 export interface NewPurchase {
   readonly customerId: string
@@ -282,6 +283,8 @@ export const make: Effect.Effect<PurchasesService, never, SqlClient.SqlClient | 
           ? Deferred.succeed(done, { id: existing.id, status: existing.status, created: false })
           : Deferred.fail(done, new IdempotencyKeyReused({ idempotencyKey: purchase.idempotencyKey, existingId: existing.id }))
       })
+      // Callers have their answers; now wake an idle worker for the new requests.
+      if (created.length > 0) yield* signalWork(sql)
     }).pipe(
       Effect.catchAllCause((cause) => Effect.forEach(batch, ({ done }) => Deferred.failCause(done, Cause.die(Cause.squash(cause))))),
       Effect.withSpan("Purchases.intakeBatch", { attributes: { rows: batch.length } })
@@ -345,6 +348,7 @@ export const make: Effect.Effect<PurchasesService, never, SqlClient.SqlClient | 
             })
           )
           if (outcome !== undefined) return yield* new CounterOfferNotAvailable({ id, detail: outcome })
+          yield* signalWork(sql)
           return yield* load(id, customerId)
         })
       ).pipe(Effect.withSpan("Purchases.acceptCounterOffer", { attributes: { "purchase.request_id": id } })),
@@ -395,6 +399,7 @@ export const make: Effect.Effect<PurchasesService, never, SqlClient.SqlClient | 
             })
           )
           if (refusal !== undefined) return yield* new RetryNotAllowed({ id, detail: refusal })
+          yield* signalWork(sql)
           return yield* load(id)
         })
       ).pipe(Effect.withSpan("Purchases.retry", { attributes: { "purchase.request_id": id } }))
