@@ -31,6 +31,23 @@ const sweeper = (options: Sweeper.SweeperOptions = {}, pool: Layer.Layer<SellerP
   })
 
 /**
+ * A finished request with a seller hold left behind: the hold succeeds, the purchase is refused
+ * (the request ends not_available with the hold stored), then the attempt is put back to `held`
+ * as if the worker had died between the hold and the purchase and the request had been ended.
+ */
+const holdLeftBehind = (name: string) =>
+  Effect.gen(function* () {
+    const fleet = yield* sellers([{ name, stock: [{ isbn: held, price: 1000, quantity: 2 }] }])
+    fleet[0]!.simulator.inject({ operation: "purchase", kind: "out_of_stock" })
+    const worker = yield* Harness.worker("w1")
+    const { id } = yield* Harness.submit(held, 3000)
+    expect((yield* Harness.runUntilDone(worker, id)).status).toBe("not_available")
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`UPDATE purchase_attempts SET status = 'held', reason = NULL WHERE request_id = ${id}`
+    return { fleet, id }
+  })
+
+/**
  * The reference seller API has no release call (the reference adapter's `release` is a no-op):
  * this is the reference adapter plus a release that reaches the simulated seller, as a seller API
  * with releases would.
@@ -200,14 +217,8 @@ describe("Sweeper", () => {
 
   it.scopedLive("a release waits for the seller's shared limits: a seller backing off is not called, its hold waits for a later run", () =>
     Effect.gen(function* () {
-      const fleet = yield* sellers([{ name: "busy", stock: [{ isbn: held, price: 1000, quantity: 2 }] }])
-      const seller = fleet[0]!.simulator
-      seller.inject({ operation: "purchase", kind: "out_of_stock" })
-      const worker = yield* Harness.worker("w1")
-      const { id } = yield* Harness.submit(held, 3000)
-      expect((yield* Harness.runUntilDone(worker, id)).status).toBe("not_available")
+      const { fleet, id } = yield* holdLeftBehind("busy")
       const sql = yield* SqlClient.SqlClient
-      yield* sql`UPDATE purchase_attempts SET status = 'held', reason = NULL WHERE request_id = ${id}`
       const [attempt] = yield* sql<{ seller_id: string }>`SELECT seller_id FROM purchase_attempts WHERE request_id = ${id}`
       const releases: Array<string> = []
       const sweep = yield* sweeper({}, SellerPool.layer().pipe(Layer.provide(AdapterRegistry.layer([releasingReference(fleet, releases)]))))
@@ -221,20 +232,12 @@ describe("Sweeper", () => {
 
   it.scopedLive("releases a seller hold left on a finished request and closes the attempt", () =>
     Effect.gen(function* () {
-      const fleet = yield* sellers([{ name: "holdy", stock: [{ isbn: held, price: 1000, quantity: 2 }] }])
+      const { fleet, id } = yield* holdLeftBehind("holdy")
       const seller = fleet[0]!.simulator
-      // The hold succeeds, the purchase is refused: the request ends not_available, the hold is stored.
-      seller.inject({ operation: "purchase", kind: "out_of_stock" })
-      const worker = yield* Harness.worker("w1")
-      const { id } = yield* Harness.submit(held, 3000)
-      expect((yield* Harness.runUntilDone(worker, id)).status).toBe("not_available")
       const [hold] = [...seller.holds.values()]
       expect(hold).toMatchObject({ released: false, used: false })
       expect(seller.stock.get(held)?.quantity).toBe(1)
-
-      // As if the worker had died between the hold and the purchase, and the request had been ended.
       const sql = yield* SqlClient.SqlClient
-      yield* sql`UPDATE purchase_attempts SET status = 'held', reason = NULL WHERE request_id = ${id}`
 
       const releases: Array<string> = []
       const sweep = yield* sweeper({}, SellerPool.layer().pipe(Layer.provide(AdapterRegistry.layer([releasingReference(fleet, releases)]))))
