@@ -5,6 +5,7 @@
 import type { Isbn } from "@bookbroker/adapter-sdk"
 import { generateIsbns } from "@bookbroker/adapter-sdk/testing"
 import { describe, expect, it } from "@effect/vitest"
+import { SqlClient } from "@effect/sql"
 import { Context, Effect, Layer } from "effect"
 import * as Purchases from "../src/Purchases.js"
 import * as PurchaseWorker from "../src/PurchaseWorker.js"
@@ -23,7 +24,14 @@ describe("PurchaseWorker", () => {
       // Polls once at start, then would sleep ten minutes: only the signal can wake it in time.
       const context = yield* Layer.build(PurchaseWorker.layerRunning({ workerId: "sleepy", pollMillis: 600_000 }).pipe(Layer.provide(Harness.engine())))
       void Context.get(context, PurchaseWorker.PurchaseWorker)
-      yield* Effect.sleep(300)
+      // Submit once its listen connection is up (a notification before that would be missed).
+      const sql = yield* SqlClient.SqlClient
+      for (let round = 0; round < 200; round++) {
+        const [listening] = yield* sql<{ n: number }>`
+          SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN %'`
+        if (listening!.n > 0) break
+        yield* Effect.sleep(50)
+      }
       const { id } = yield* Harness.submit(isbn, 3000)
       const purchases = yield* Purchases.Purchases
       // Bounded by a generous wait (not a speed claim): without the signal it would sit for ten minutes.
