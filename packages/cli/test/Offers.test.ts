@@ -61,3 +61,15 @@ it.live("offers: an invalid ISBN fails before any call", () =>
     expect(error.message).toBe('"978-0" is not a valid ISBN')
   })
 )
+
+it("offers: sellers left out say why in words (a straggler, the deadline)", () => {
+  const outcome = (seller_name: string, status: string, reason: string | null) => ({ seller_id: seller_name, seller_name, status, reason, cached: false, latency_ms: 500 })
+  const { footer } = Offers.table({
+    isbn: "9780306406157",
+    currency: "EUR",
+    offers: [],
+    sellers: [outcome("slow", "deadline", "straggler"), outcome("late", "deadline", "deadline"), outcome("odd", "error", "malformed")],
+    duration_ms: 520
+  })
+  expect(footer).toEqual(["no offer from: slow (too slow, not waited for), late (no answer by the deadline), odd (malformed)"])
+})

@@ -13,7 +13,13 @@ export interface OffersOptions {
   readonly currency: string
 }
 
-const reasons: Record<string, string> = { not_carried: "does not carry it", out_of_stock: "out of stock", timeout: "timed out" }
+const reasons: Record<string, string> = {
+  not_carried: "does not carry it",
+  out_of_stock: "out of stock",
+  timeout: "timed out",
+  straggler: "too slow, not waited for",
+  deadline: "no answer by the deadline"
+}
 
 export const table = (book: Api.BookOffers): TableProps => {
   const silent = book.sellers.filter((seller) => !book.offers.some((offer) => offer.seller_id === seller.seller_id))

@@ -45,6 +45,8 @@ const reasonWords: Record<string, string> = {
   not_carried: "does not carry it",
   out_of_stock: "out of stock",
   timeout: "timed out",
+  straggler: "too slow, not waited for",
+  deadline: "no answer by the deadline",
   circuit_open: "skipped (circuit open)",
   rate_limited: "skipped (rate limit)",
   error: "error"
