@@ -28,6 +28,10 @@ export interface PurchaseWorkerService {
   readonly run: Effect.Effect<never>
 }
 
+/** A worker's own ping on the work channel (see `run`); every other payload means work. */
+const pingPrefix = "ping:"
+const listenCheckMillis = 4_000
+
 export class PurchaseWorker extends Context.Tag("@bookbroker/engine/PurchaseWorker")<PurchaseWorker, PurchaseWorkerService>() {}
 
 export const make = (options: WorkerOptions = {}) =>
@@ -48,15 +52,33 @@ export const make = (options: WorkerOptions = {}) =>
     const run = Effect.gen(function* () {
       const slots = yield* Effect.makeSemaphore(concurrency)
       let inFlight = 0
-      // Woken by the work signal. @effect/sql-pg keeps quiet about a listen connection that died,
-      // so the listener is renewed every minute (a new connection once nothing holds the old
-      // one); polling covers any gap.
+      // Woken by the work signal. @effect/sql-pg keeps quiet about a listen connection that died
+      // (killed, PostgreSQL restarted), and a worker that no longer hears the signal would lose
+      // every race for new work to those that do. So the worker pings itself through the
+      // channel every few seconds and, when its ping does not come back, drops the listener (a
+      // new connection once nothing holds the old one). Polling covers any gap.
       const wake = yield* Queue.sliding<void>(1)
       if (Option.isSome(pg)) {
+        const ping = `${pingPrefix}${workerId}:${randomUUID()}`
+        let heard = false
+        const listen = pg.value.listen(workChannel).pipe(
+          Stream.runForEach((payload) => {
+            if (!payload.startsWith(pingPrefix)) return Queue.offer(wake, undefined)
+            if (payload === ping) heard = true
+            return Effect.void
+          })
+        )
+        const deaf = Effect.gen(function* () {
+          while (true) {
+            yield* Effect.sleep(listenCheckMillis)
+            heard = false
+            yield* Effect.ignore(pg.value.notify(workChannel, ping))
+            yield* Effect.sleep(listenCheckMillis / 2)
+            if (!heard) return yield* Effect.fail("the listen connection stopped delivering" as const)
+          }
+        })
         yield* Effect.fork(
-          pg.value.listen(workChannel).pipe(
-            Stream.interruptAfter("60 seconds"),
-            Stream.runForEach(() => Queue.offer(wake, undefined)),
+          Effect.raceFirst(listen, deaf).pipe(
             Effect.catchAllCause((cause) => Effect.logWarning("purchase worker: listening for new work failed; polling until it is back", cause)),
             Effect.repeat(Schedule.spaced("1 second"))
           )

@@ -16,7 +16,26 @@ const [isbn] = generateIsbns({ size: 1, seed: 515 }) as [Isbn.Isbn13]
 const Infrastructure = Harness.infrastructure(new SandboxGateway.SandboxFaults())
 
 describe("PurchaseWorker", () => {
-  it.scopedLive("an idle worker takes new work when it is submitted, not at its next poll", () =>
+  /** The backend pids of this database's listen connections. */
+  const listeners = Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    Effect.map(
+      sql<{ pid: number }>`SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN %'`,
+      (rows) => rows.map((row) => row.pid)
+    )
+  )
+  /** Waits (bounded) until `ok`; a failure of the test, never a speed claim. */
+  const eventually = <A>(read: Effect.Effect<A, unknown>, ok: (value: A) => boolean) =>
+    Effect.gen(function* () {
+      let value = yield* read
+      for (let round = 0; round < 400 && !ok(value); round++) {
+        yield* Effect.sleep(50)
+        value = yield* read
+      }
+      return value
+    })
+  const bought = (id: string) => Effect.flatMap(Purchases.Purchases, (purchases) => eventually(purchases.get(id), (view) => view.terminal))
+
+  it.scopedLive("an idle worker takes new work when it is submitted, not at its next poll; also after its listen connection was killed", () =>
     Effect.gen(function* () {
       yield* Effect.tap(Harness.SimulatedSellers.startSellers([{ name: "cheap", stock: [{ isbn, price: 1200, quantity: 3 }] }]), (running) =>
         Harness.register(running)
@@ -25,22 +44,17 @@ describe("PurchaseWorker", () => {
       const context = yield* Layer.build(PurchaseWorker.layerRunning({ workerId: "sleepy", pollMillis: 600_000 }).pipe(Layer.provide(Harness.engine())))
       void Context.get(context, PurchaseWorker.PurchaseWorker)
       // Submit once its listen connection is up (a notification before that would be missed).
+      const [first] = yield* eventually(listeners, (pids) => pids.length > 0)
+      expect(first).toBeDefined()
+      expect((yield* bought((yield* Harness.submit(isbn, 3000)).id)).status).toBe("purchased")
+
+      // The listen connection dies quietly; the worker notices its own ping is not coming back
+      // and listens again on a new connection.
       const sql = yield* SqlClient.SqlClient
-      for (let round = 0; round < 200; round++) {
-        const [listening] = yield* sql<{ n: number }>`
-          SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN %'`
-        if (listening!.n > 0) break
-        yield* Effect.sleep(50)
-      }
-      const { id } = yield* Harness.submit(isbn, 3000)
-      const purchases = yield* Purchases.Purchases
-      // Bounded by a generous wait (not a speed claim): without the signal it would sit for ten minutes.
-      let view = yield* purchases.get(id)
-      for (let round = 0; round < 300 && !view.terminal; round++) {
-        yield* Effect.sleep(50)
-        view = yield* purchases.get(id)
-      }
-      expect(view.status).toBe("purchased")
+      yield* sql`SELECT pg_terminate_backend(${first!})`
+      const renewed = yield* eventually(listeners, (pids) => pids.length > 0 && !pids.includes(first!))
+      expect(renewed.length).toBeGreaterThan(0)
+      expect((yield* bought((yield* Harness.submit(isbn, 3000)).id)).status).toBe("purchased")
     }).pipe(Effect.provide(Infrastructure))
   )
 })
