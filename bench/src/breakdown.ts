@@ -112,7 +112,7 @@ const inProcess = Effect.gen(function* () {
       return round((cpuMicros() - before) / calls, 0)
     })
   const run = <A, E>(effect: Effect.Effect<A, E>) => Effect.runPromise(effect)
-  // The statement `Purchases.get` sends, as text for plain pg.
+  // A statement shaped like `Purchases.get`'s (the request with its attempts as one JSON array), as text for plain pg.
   const readText = `SELECT r.id, r.status, COALESCE((SELECT json_agg(json_build_object('seller_id', a.seller_id, 'rank', a.rank, 'status', a.status) ORDER BY a.round, a.rank) FROM purchase_attempts a WHERE a.request_id = r.id), '[]'::json) AS attempts FROM purchase_requests r WHERE r.id = $1`
   let key = 0
   return {
