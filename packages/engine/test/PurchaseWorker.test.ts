@@ -24,7 +24,7 @@ describe("PurchaseWorker", () => {
     )
   )
   /** Waits (bounded) until `ok`; a failure of the test, never a speed claim. */
-  const eventually = <A>(read: Effect.Effect<A, unknown>, ok: (value: A) => boolean) =>
+  const eventually = <A, E, R>(read: Effect.Effect<A, E, R>, ok: (value: A) => boolean) =>
     Effect.gen(function* () {
       let value = yield* read
       for (let round = 0; round < 400 && !ok(value); round++) {
