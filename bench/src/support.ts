@@ -1,6 +1,5 @@
 /** Shared bits for benchmarks: the seller fleet child process and percentile maths. */
 import { spawn } from "node:child_process"
-import { createServer } from "node:net"
 import { createInterface, type Interface } from "node:readline"
 import { fileURLToPath } from "node:url"
 
@@ -105,13 +104,4 @@ export const percentile = (sorted: ReadonlyArray<number>, p: number): number =>
 export const round = (value: number, digits = 1): number => Math.round(value * 10 ** digits) / 10 ** digits
 
 /** A port free on 127.0.0.1 right now (for a child process that takes a fixed port). */
-export const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      const port = typeof address === "object" && address !== null ? address.port : 0
-      server.close(() => resolve(port))
-    })
-  })
+export { freePort } from "@bookbroker/engine/testing"

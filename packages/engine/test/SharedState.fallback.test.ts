@@ -8,10 +8,11 @@
 import { describe, expect, it } from "@effect/vitest"
 import { type ChildProcess, spawn } from "node:child_process"
 import { randomUUID } from "node:crypto"
-import { createServer } from "node:net"
+import { freePort } from "../src/testing/Ports.js"
+import { admitted, denied, limits, seller } from "./support/admission.js"
 import { Clock, Context, Effect, Fiber, Layer, Logger, LogLevel, type Scope } from "effect"
 import { Redis } from "ioredis"
-import type { Admission, AdmissionLimits } from "../src/SharedState.js"
+import type { Admission } from "../src/SharedState.js"
 import * as SharedState from "../src/SharedState.js"
 
 const circuit = { failureThreshold: 3, openMillis: 300 }
@@ -21,17 +22,6 @@ interface PrivateRedis {
   /** SIGKILL; done once the process is gone. */
   readonly kill: Effect.Effect<void>
 }
-
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      const port = typeof address === "object" && address !== null ? address.port : 0
-      server.close(() => resolve(port))
-    })
-  })
 
 const killed = (child: ChildProcess): Promise<void> =>
   new Promise((resolve) => {
@@ -88,26 +78,11 @@ const captureLogs = () => {
   return { layer: Logger.replace(Logger.defaultLogger, logger), atLeast }
 }
 
-const limits = (overrides: Partial<AdmissionLimits> = {}): AdmissionLimits => ({
-  requestsPerSecond: 1_000,
-  burst: 1_000,
-  maxConcurrency: 100,
-  timeoutMillis: 1_000,
-  ...overrides
-})
-
-const seller = () => `seller-${randomUUID()}`
-
 /** Admitted through Redis (not by the in-process fallback, whose permits are marked). */
 const admittedByRedis = (admission: Admission) => {
-  if (admission._tag !== "Admitted") throw new Error(`expected Admitted, got ${JSON.stringify(admission)}`)
-  expect(admission.permit.startsWith("local:")).toBe(false)
-  return admission
-}
-
-const denied = (admission: Admission) => {
-  if (admission._tag !== "Denied") throw new Error(`expected Denied, got ${JSON.stringify(admission)}`)
-  return admission
+  const answer = admitted(admission)
+  expect(answer.permit.startsWith("local:")).toBe(false)
+  return answer
 }
 
 /**

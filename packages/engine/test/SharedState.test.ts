@@ -6,32 +6,13 @@ import { afterAll, describe, expect, it } from "@effect/vitest"
 import { randomUUID } from "node:crypto"
 import { Clock, Context, Effect, Fiber, Layer, Logger, LogLevel, Option } from "effect"
 import { Redis } from "ioredis"
-import type { Admission, AdmissionLimits } from "../src/SharedState.js"
+import type { Admission } from "../src/SharedState.js"
 import * as SharedState from "../src/SharedState.js"
 import { permitTtl } from "../src/internal/memoryState.js"
+import { admitted, denied, limits, seller } from "./support/admission.js"
 
 const circuit = { failureThreshold: 3, openMillis: 300 }
 const redisUrl = "redis://127.0.0.1:6379"
-
-const limits = (overrides: Partial<AdmissionLimits> = {}): AdmissionLimits => ({
-  requestsPerSecond: 1_000,
-  burst: 1_000,
-  maxConcurrency: 100,
-  timeoutMillis: 1_000,
-  ...overrides
-})
-
-const seller = () => `seller-${randomUUID()}`
-
-const admitted = (admission: Admission) => {
-  if (admission._tag !== "Admitted") throw new Error(`expected Admitted, got ${JSON.stringify(admission)}`)
-  return admission
-}
-
-const denied = (admission: Admission) => {
-  if (admission._tag !== "Denied") throw new Error(`expected Denied, got ${JSON.stringify(admission)}`)
-  return admission
-}
 
 const elapsed = <A, E, R>(self: Effect.Effect<A, E, R>) =>
   Effect.gen(function* () {

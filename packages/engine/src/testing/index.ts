@@ -2,3 +2,4 @@
 export * as SimulatedSellers from "./SimulatedSellers.js"
 export * as TestDatabase from "./TestDatabase.js"
 export * as FakeStripe from "./FakeStripe.js"
+export { freePort } from "./Ports.js"
