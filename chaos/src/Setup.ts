@@ -9,7 +9,8 @@ import { generateIsbns, Random } from "@bookbroker/adapter-sdk/testing"
 import { Database, Engine, Purchases, SellerDirectory } from "@bookbroker/engine"
 import { TestDatabase } from "@bookbroker/engine/testing"
 import { Effect, Exit, Layer, ManagedRuntime, Redacted, Scope } from "effect"
-import type { FleetSeller } from "./Fleet.js"
+import { afterAll } from "vitest"
+import type { Fleet, FleetSeller } from "./Fleet.js"
 import { connect } from "./Pg.js"
 
 /** A migrated throw-away database, dropped by `drop`. */
@@ -22,6 +23,31 @@ export const createDatabase = async (): Promise<{ url: string; drop: () => Promi
 }
 
 export type EngineRuntime = ManagedRuntime.ManagedRuntime<Engine.EngineServices, never>
+
+/**
+ * Releases what an in-process scenario starts, after its tests, whatever happened: the engine
+ * runtime first, then any `also` cleanups in order, then the database (kept, and its URL printed,
+ * with CHAOS_KEEP_DATABASE set), then the seller fleet. Each registering call returns what it got.
+ */
+export const releaseAfterAll = () => {
+  let fleet: Fleet | undefined
+  let database: { url: string; drop: () => Promise<void> } | undefined
+  let runtime: EngineRuntime | undefined
+  const cleanups: Array<() => unknown> = []
+  afterAll(async () => {
+    await runtime?.dispose()
+    for (const cleanup of cleanups) await cleanup()
+    if (process.env["CHAOS_KEEP_DATABASE"] === undefined) await database?.drop()
+    else console.log(`[chaos] kept ${database?.url}`)
+    fleet?.stop()
+  })
+  return {
+    fleet: (started: Fleet) => (fleet = started),
+    database: (created: { url: string; drop: () => Promise<void> }) => (database = created),
+    runtime: (made: EngineRuntime) => (runtime = made),
+    also: (cleanup: () => unknown) => void cleanups.push(cleanup)
+  }
+}
 
 /** An engine over the database (`Engine.layer`), as one bookbroker process would run it. */
 export const engineRuntime = (databaseUrl: string, options: Omit<Engine.EngineOptions, "adapters">): EngineRuntime =>

@@ -5,33 +5,26 @@
  * random during the load; the checker must find nothing wrong.
  */
 import { type PurchasePipeline, SecretBox } from "@bookbroker/engine"
-import { afterAll, expect, it } from "vitest"
-import { startFleet, type Fleet } from "../src/Fleet.js"
+import { expect, it } from "vitest"
+import { startFleet } from "../src/Fleet.js"
 import { checkAll, describe } from "../src/Invariants.js"
-import { catalog, createDatabase, drain, engineRuntime, type EngineRuntime, Redacted, registerSellers, seeded, sleep, submit } from "../src/Setup.js"
+import { catalog, createDatabase, drain, engineRuntime, Redacted, registerSellers, releaseAfterAll, seeded, sleep, submit } from "../src/Setup.js"
 
 const requests = 150
 const catalogSize = 300
 const seed = 53
 
-let fleet: Fleet | undefined
-let database: { url: string; drop: () => Promise<void> } | undefined
-let runtime: EngineRuntime | undefined
 
-afterAll(async () => {
-  await runtime?.dispose()
-  if (process.env["CHAOS_KEEP_DATABASE"] === undefined) await database?.drop()
-  fleet?.stop()
-})
+const release = releaseAfterAll()
 
 it("a crash after any pipeline step never buys twice or leaves money held", async () => {
   const started = Date.now()
   const random = seeded(seed)
-  fleet = await startFleet({ sellers: 5, catalog: catalogSize, coverage: 0.6, latency: 20, "lost-response-rate": 0.05, seed })
-  database = await createDatabase()
+  const fleet = release.fleet(await startFleet({ sellers: 5, catalog: catalogSize, coverage: 0.6, latency: 20, "lost-response-rate": 0.05, seed }))
+  const database = release.database(await createDatabase())
   const crashes: Partial<Record<PurchasePipeline.CrashPoint, number>> = {}
   let crashing = true
-  runtime = engineRuntime(database.url, {
+  const runtime = release.runtime(engineRuntime(database.url, {
     secretKey: Redacted.make(SecretBox.generateKey()),
     pipeline: {
       leaseMillis: 1_000,
@@ -43,7 +36,7 @@ it("a crash after any pipeline step never buys twice or leaves money held", asyn
       }
     },
     workers: { concurrency: 16, pollMillis: 20 }
-  })
+  }))
   await registerSellers(runtime, fleet.sellers, { requestsPerSecond: 1_000, burst: 1_000, timeoutMillis: 1_000 })
   const { carried, unknown } = catalog(catalogSize, seed)
   for (let i = 0; i < requests; i++) {

@@ -6,10 +6,10 @@
  * a capture, and no authorization left open.
  */
 import { SandboxGateway, SecretBox } from "@bookbroker/engine"
-import { afterAll, expect, it } from "vitest"
-import { startFleet, type Fleet } from "../src/Fleet.js"
+import { expect, it } from "vitest"
+import { startFleet } from "../src/Fleet.js"
 import { checkAll, describe } from "../src/Invariants.js"
-import { catalog, createDatabase, drain, engineRuntime, type EngineRuntime, Redacted, registerSellers, seeded, sleep, submit } from "../src/Setup.js"
+import { catalog, createDatabase, drain, engineRuntime, Redacted, registerSellers, releaseAfterAll, seeded, sleep, submit } from "../src/Setup.js"
 
 /** Fails each payment call with probability `rate` while active: unavailable or a lost answer; counts what it did. */
 class RandomFaults extends SandboxGateway.SandboxFaults {
@@ -33,29 +33,21 @@ const requests = 150
 const catalogSize = 300
 const seed = 23
 
-let fleet: Fleet | undefined
-let database: { url: string; drop: () => Promise<void> } | undefined
-let runtime: EngineRuntime | undefined
 
-afterAll(async () => {
-  await runtime?.dispose()
-  if (process.env["CHAOS_KEEP_DATABASE"] === undefined) await database?.drop()
-  else console.log(`[chaos] kept ${database?.url}`)
-  fleet?.stop()
-})
+const release = releaseAfterAll()
 
 it("payment provider failures and lost answers never capture without a book or leave money held", async () => {
   const started = Date.now()
   const random = seeded(seed)
-  fleet = await startFleet({ sellers: 5, catalog: catalogSize, coverage: 0.6, latency: 20, "lost-response-rate": 0.05, seed })
-  database = await createDatabase()
+  const fleet = release.fleet(await startFleet({ sellers: 5, catalog: catalogSize, coverage: 0.6, latency: 20, "lost-response-rate": 0.05, seed }))
+  const database = release.database(await createDatabase())
   const faults = new RandomFaults(random, 0.2)
-  runtime = engineRuntime(database.url, {
+  const runtime = release.runtime(engineRuntime(database.url, {
     secretKey: Redacted.make(SecretBox.generateKey()),
     payments: SandboxGateway.layer({ faults }),
     pipeline: { leaseMillis: 2_000, maxBackoffMillis: 300 },
     workers: { concurrency: 16, pollMillis: 20 }
-  })
+  }))
   await registerSellers(runtime, fleet.sellers, { requestsPerSecond: 1_000, burst: 1_000, timeoutMillis: 1_000 })
 
   const { carried, unknown } = catalog(catalogSize, seed)

@@ -13,11 +13,11 @@
  * without an answer is a hang: their number is the attempts' extra tries.
  */
 import { SecretBox } from "@bookbroker/engine"
-import { afterAll, expect, it } from "vitest"
-import { startFleet, type Fleet } from "../src/Fleet.js"
+import { expect, it } from "vitest"
+import { startFleet } from "../src/Fleet.js"
 import { checkAll, describe } from "../src/Invariants.js"
 import { connect } from "../src/Pg.js"
-import { catalog, createDatabase, drain, engineRuntime, type EngineRuntime, Redacted, registerSellers, seeded, sleep, submit } from "../src/Setup.js"
+import { catalog, createDatabase, drain, engineRuntime, Redacted, registerSellers, releaseAfterAll, seeded, sleep, submit } from "../src/Setup.js"
 
 const requests = 150
 const loadMillis = 15_000
@@ -26,16 +26,8 @@ const seed = 71
 const hangRate = 0.2
 const sellerTimeoutMillis = 1_000
 
-let fleet: Fleet | undefined
-let database: { url: string; drop: () => Promise<void> } | undefined
-let runtime: EngineRuntime | undefined
 
-afterAll(async () => {
-  await runtime?.dispose()
-  if (process.env["CHAOS_KEEP_DATABASE"] === undefined) await database?.drop()
-  else console.log(`[chaos] kept ${database?.url}`)
-  fleet?.stop()
-})
+const release = releaseAfterAll()
 
 /** What the attempts say about purchase calls that got no answer (each extra try is one more call after a timeout). */
 const hangsSeen = async (url: string) => {
@@ -58,14 +50,14 @@ const hangsSeen = async (url: string) => {
 it("sellers that commit and then hang: each unknown outcome resolved by replay, never a second order", async () => {
   const started = Date.now()
   const random = seeded(seed)
-  fleet = await startFleet({ sellers: 5, catalog: catalogSize, coverage: 0.6, latency: 20, "commit-then-hang-rate": hangRate, seed })
-  database = await createDatabase()
-  runtime = engineRuntime(database.url, {
+  const fleet = release.fleet(await startFleet({ sellers: 5, catalog: catalogSize, coverage: 0.6, latency: 20, "commit-then-hang-rate": hangRate, seed }))
+  const database = release.database(await createDatabase())
+  const runtime = release.runtime(engineRuntime(database.url, {
     secretKey: Redacted.make(SecretBox.generateKey()),
     // The lease outlives a seller timeout: the worker that sent the purchase is the one that sees it time out.
     pipeline: { leaseMillis: 3_000, maxBackoffMillis: 500 },
     workers: { concurrency: 16, pollMillis: 20 }
-  })
+  }))
   await registerSellers(runtime, fleet.sellers, { requestsPerSecond: 1_000, burst: 1_000, timeoutMillis: sellerTimeoutMillis })
 
   const { carried, unknown } = catalog(catalogSize, seed)

@@ -15,11 +15,11 @@
  */
 import { SecretBox, StripeGateway } from "@bookbroker/engine"
 import { FakeStripe } from "@bookbroker/engine/testing"
-import { afterAll, expect, it } from "vitest"
-import { startFleet, type Fleet } from "../src/Fleet.js"
+import { expect, it } from "vitest"
+import { startFleet } from "../src/Fleet.js"
 import { checkAll, describe } from "../src/Invariants.js"
 import { connect } from "../src/Pg.js"
-import { catalog, createDatabase, drain, engineRuntime, type EngineRuntime, Redacted, registerSellers, seeded, sleep, submit } from "../src/Setup.js"
+import { catalog, createDatabase, drain, engineRuntime, Redacted, registerSellers, releaseAfterAll, seeded, sleep, submit } from "../src/Setup.js"
 
 const requests = 150
 const loadMillis = 15_000
@@ -29,20 +29,10 @@ const faultRate = 0.2
 const gatewayTimeoutMillis = 1_000
 const stripeKey = "sk_test_chaos_0123456789abcdef"
 
-let fleet: Fleet | undefined
-let database: { url: string; drop: () => Promise<void> } | undefined
-let runtime: EngineRuntime | undefined
-let fake: FakeStripe.FakeStripeServer | undefined
 let injector: NodeJS.Timeout | undefined
 
-afterAll(async () => {
-  if (injector !== undefined) clearInterval(injector)
-  await runtime?.dispose()
-  await fake?.close()
-  if (process.env["CHAOS_KEEP_DATABASE"] === undefined) await database?.drop()
-  else console.log(`[chaos] kept ${database?.url}`)
-  fleet?.stop()
-})
+const release = releaseAfterAll()
+release.also(() => clearInterval(injector))
 
 const faultKinds: ReadonlyArray<readonly [weight: number, spec: Omit<FakeStripe.FaultSpec, "path">]> = [
   [0.25, { fault: "500" }],
@@ -97,15 +87,16 @@ const sandboxRows = async (url: string) => {
 it("Stripe failures, timeouts and lost answers never capture without a book or leave an intent requires_capture", async () => {
   const started = Date.now()
   const random = seeded(seed)
-  fleet = await startFleet({ sellers: 5, catalog: catalogSize, coverage: 0.6, latency: 20, "lost-response-rate": 0.05, seed })
-  database = await createDatabase()
-  fake = await FakeStripe.start({ secretKey: stripeKey })
-  runtime = engineRuntime(database.url, {
+  const fleet = release.fleet(await startFleet({ sellers: 5, catalog: catalogSize, coverage: 0.6, latency: 20, "lost-response-rate": 0.05, seed }))
+  const database = release.database(await createDatabase())
+  const fake = await FakeStripe.start({ secretKey: stripeKey })
+  release.also(() => fake.close())
+  const runtime = release.runtime(engineRuntime(database.url, {
     secretKey: Redacted.make(SecretBox.generateKey()),
     payments: StripeGateway.layer(fake.gatewayOptions(stripeKey, { timeoutMillis: gatewayTimeoutMillis })),
     pipeline: { leaseMillis: 3_000, maxBackoffMillis: 500 },
     workers: { concurrency: 16, pollMillis: 20 }
-  })
+  }))
   await registerSellers(runtime, fleet.sellers, { requestsPerSecond: 1_000, burst: 1_000, timeoutMillis: 1_000 })
   // Its own generator: the request mix stays the same whatever the timing of the faults.
   const tick = randomFaults(fake, seeded(seed + 1), faultRate)
