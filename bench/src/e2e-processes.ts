@@ -13,7 +13,7 @@ import { fileURLToPath } from "node:url"
 import { randomUUID } from "node:crypto"
 import { TestDatabase } from "@bookbroker/engine/testing"
 import pg from "pg"
-import { freePort } from "./support.js"
+import { freePort, waitFor } from "./support.js"
 
 const repoRoot = fileURLToPath(new URL("../../", import.meta.url))
 const children = new Set<ChildProcess>()
@@ -32,27 +32,6 @@ export const killAll = (): void => {
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
   }
 }
-
-/** Resolves with the output so far once `pattern` shows up on stdout or stderr. */
-const waitFor = (child: ChildProcess, pattern: RegExp, what: string, timeoutMillis: number): Promise<string> =>
-  new Promise((resolve, reject) => {
-    let output = ""
-    const timer = setTimeout(() => reject(new Error(`${what} not ready after ${timeoutMillis} ms:\n${output.slice(-2000)}`)), timeoutMillis)
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString()
-      if (output.length > 200_000) output = output.slice(-100_000)
-      if (pattern.test(output)) {
-        clearTimeout(timer)
-        resolve(output)
-      }
-    }
-    child.stdout?.on("data", onData)
-    child.stderr?.on("data", onData)
-    child.once("exit", (code, signal) => {
-      clearTimeout(timer)
-      if (!pattern.test(output)) reject(new Error(`${what} exited (${code ?? signal}) before it was ready:\n${output.slice(-2000)}`))
-    })
-  })
 
 /** SIGTERM, then SIGKILL if it has not exited within `graceMillis`; resolves once it is gone. */
 export const stop = async (child: ChildProcess, graceMillis = 10_000): Promise<"exited" | "killed"> => {

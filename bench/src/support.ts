@@ -1,5 +1,5 @@
 /** Shared bits for benchmarks: the seller fleet child process and percentile maths. */
-import { spawn } from "node:child_process"
+import { type ChildProcess, spawn } from "node:child_process"
 import { createInterface, type Interface } from "node:readline"
 import { fileURLToPath } from "node:url"
 
@@ -105,3 +105,24 @@ export const round = (value: number, digits = 1): number => Math.round(value * 1
 
 /** A port free on 127.0.0.1 right now (for a child process that takes a fixed port). */
 export { freePort } from "@bookbroker/engine/testing"
+
+/** Resolves with the output so far once `pattern` shows up on stdout or stderr. */
+export const waitFor = (child: ChildProcess, pattern: RegExp, what: string, timeoutMillis: number): Promise<string> =>
+  new Promise((resolve, reject) => {
+    let output = ""
+    const timer = setTimeout(() => reject(new Error(`${what} not ready after ${timeoutMillis} ms:\n${output.slice(-2000)}`)), timeoutMillis)
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString()
+      if (output.length > 200_000) output = output.slice(-100_000)
+      if (pattern.test(output)) {
+        clearTimeout(timer)
+        resolve(output)
+      }
+    }
+    child.stdout?.on("data", onData)
+    child.stderr?.on("data", onData)
+    child.once("exit", (code, signal) => {
+      clearTimeout(timer)
+      if (!pattern.test(output)) reject(new Error(`${what} exited (${code ?? signal}) before it was ready:\n${output.slice(-2000)}`))
+    })
+  })

@@ -8,27 +8,9 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { freePort } from "@bookbroker/engine/testing"
+import { waitFor } from "../../bench/src/support.js"
 
 const repoRoot = fileURLToPath(new URL("../../", import.meta.url))
-
-const waitFor = (child: ChildProcess, pattern: RegExp, what: string, timeoutMillis: number): Promise<void> =>
-  new Promise((resolve, reject) => {
-    let output = ""
-    const timer = setTimeout(() => reject(new Error(`${what} not ready after ${timeoutMillis} ms:\n${output.slice(-2000)}`)), timeoutMillis)
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString()
-      if (pattern.test(output)) {
-        clearTimeout(timer)
-        resolve()
-      }
-    }
-    child.stdout?.on("data", onData)
-    child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()))
-    child.once("exit", (code, signal) => {
-      clearTimeout(timer)
-      if (!pattern.test(output)) reject(new Error(`${what} exited (${code ?? signal}) before it was ready:\n${output.slice(-2000)}`))
-    })
-  })
 
 export interface WorkerProcess {
   readonly child: ChildProcess
@@ -60,7 +42,7 @@ export const startWorker = (environment: WorkerEnvironment): WorkerProcess => {
     }
   })
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()))
-  const ready = waitFor(child, /bookbroker is running/, "worker", 30_000)
+  const ready = waitFor(child, /bookbroker is running/, "worker", 30_000).then(() => undefined)
   ready.catch(() => undefined)
   return { child, ready, exited }
 }
