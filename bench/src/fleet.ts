@@ -222,15 +222,21 @@ async function serveStatic(simulator: AttributedSimulator): Promise<HandlerServe
   server.keepAliveTimeout = 30_000
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()))
   const port = (server.address() as AddressInfo).port
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      if (!server.listening) return resolve()
+      server.close(() => resolve())
+      server.closeAllConnections()
+    })
   return {
     url: `http://127.0.0.1:${port}`,
     port,
     server,
     use: () => undefined,
-    close: () => new Promise<void>((resolve) => {
-      server.close(() => resolve())
-      server.closeAllConnections()
-    })
+    refuseConnections: stop,
+    acceptConnections: () =>
+      server.listening ? Promise.resolve() : new Promise<void>((resolve) => server.listen(port, "127.0.0.1", () => resolve())),
+    close: stop
   }
 }
 

@@ -215,4 +215,46 @@ describe("reference seller over HTTP", () => {
     await server.close()
     expect(await answer).toBe("failed")
   })
+
+  it("refuses replays of a purchase whose answer was lost (replayRefusal), then answers the first order", async () => {
+    const { quoteId, order, seller } = await start({ mode: "atomic" }, { replayRefusal: { kind: "rate_limited", times: 2 } })
+    seller.inject({ operation: "purchase", kind: "lost_response" })
+    const body = { quote_id: await quoteId(book), buyer_reference: "r-1" }
+    await expect(order("k-lost", body)).rejects.toThrow()
+    expect(seller.orders).toHaveLength(1)
+    const first = await order("k-lost", body)
+    expect(first.status).toBe(429)
+    expect(first.headers.get("retry-after")).toBe("1")
+    expect((await order("k-lost", body)).status).toBe(429)
+    const answered = await order("k-lost", body)
+    expect(answered.status).toBe(200)
+    expect(answered.json["order_id"]).toBe(seller.orders[0]!.orderId)
+    expect(seller.orders).toHaveLength(1)
+  })
+
+  it("answers 409 in_progress for an injected fault and for armed replay refusals", async () => {
+    const { quoteId, order, seller } = await start({ mode: "atomic" })
+    const body = { quote_id: await quoteId(book), buyer_reference: "r-2" }
+    seller.inject({ operation: "purchase", kind: "in_progress" })
+    const busy = await order("k-busy", body)
+    expect(busy.status).toBe(409)
+    expect(busy.json).toMatchObject({ error: "in_progress" })
+    expect(seller.orders).toHaveLength(0)
+    seller.refuseReplays("k-busy", "in_progress", 1)
+    expect((await order("k-busy", body)).status).toBe(409)
+    expect((await order("k-busy", body)).status).toBe(201)
+    expect(seller.orders).toHaveLength(1)
+  })
+
+  it("refuses connections while down and serves again on the same port", async () => {
+    const { server, call } = await start()
+    await server.refuseConnections()
+    const refused = await fetch(`${server.url}/api/v1/books/${book}/quote`, { headers: { "x-api-key": apiKey } }).then(
+      () => "answered",
+      (error: unknown) => String((error as { cause?: { code?: string } }).cause?.code)
+    )
+    expect(refused).toBe("ECONNREFUSED")
+    await server.acceptConnections()
+    expect((await call("GET", `/api/v1/books/${book}/quote`)).status).toBe(200)
+  })
 })

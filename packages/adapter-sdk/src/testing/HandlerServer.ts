@@ -22,6 +22,13 @@ export interface HandlerServer {
   readonly server: Server
   /** Swaps the handlers (e.g. another seller behaviour) without a restart. */
   readonly use: (handlers: ReadonlyArray<RequestHandler>) => void
+  /**
+   * Stops listening and drops every open connection: new calls are refused (ECONNREFUSED) —
+   * a seller that is down, as opposed to one that answers badly — until `acceptConnections`.
+   */
+  readonly refuseConnections: () => Promise<void>
+  /** Listens again, on the same port. */
+  readonly acceptConnections: () => Promise<void>
   readonly close: () => Promise<void>
 }
 
@@ -46,10 +53,15 @@ export const serveHandlers = async (
     })
   })
   server.keepAliveTimeout = 30_000
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject)
-    server.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => resolve())
-  })
+  const listen = (port: number) =>
+    new Promise<void>((resolve, reject) => {
+      server.once("error", reject)
+      server.listen(port, options.host ?? "127.0.0.1", () => {
+        server.off("error", reject)
+        resolve()
+      })
+    })
+  await listen(options.port ?? 0)
   const address = server.address() as AddressInfo
   return {
     url: `http://${options.host ?? "127.0.0.1"}:${address.port}`,
@@ -58,9 +70,17 @@ export const serveHandlers = async (
     use: (next) => {
       current = [...next]
     },
+    refuseConnections: () =>
+      new Promise<void>((resolve) => {
+        if (!server.listening) return resolve()
+        server.close(() => resolve())
+        server.closeAllConnections()
+      }),
+    acceptConnections: () => (server.listening ? Promise.resolve() : listen(address.port)),
     close: () =>
       new Promise<void>((resolve) => {
         options.onClose?.()
+        if (!server.listening) return resolve()
         server.close(() => resolve())
         server.closeAllConnections()
       })

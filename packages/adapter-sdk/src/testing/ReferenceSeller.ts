@@ -6,7 +6,7 @@
 import { http, HttpResponse, type RequestHandler } from "msw"
 import * as Money from "../Money.js"
 import { SimulatedRejection, type SellerSimulator, type SimulatedQuote } from "./SellerSimulator.js"
-import { jsonErrors, simulate, type WireErrors } from "./Simulation.js"
+import { jsonErrors, replayRefused, simulate, type WireErrors } from "./Simulation.js"
 
 export interface ReferenceSellerOptions {
   /** `hold`: quote → hold → order from the hold. `atomic`: no holds, order from a quote. Default `hold`. */
@@ -74,6 +74,8 @@ export const referenceSellerHandlers = (seller: SellerSimulator, options: Refere
         const body = await readJson(request)
         const buyerReference = typeof body["buyer_reference"] === "string" ? body["buyer_reference"] : undefined
         if (key === null || key === "" || buyerReference === undefined || buyerReference === "") throw new SimulatedRejection("invalid_request")
+        const refusal = seller.takeReplayRefusal(key)
+        if (refusal !== undefined) return replayRefused(errors, refusal)
         const replay = seller.lookupOrder(key) !== undefined
         const source =
           mode === "hold" && typeof body["hold_id"] === "string"

@@ -29,6 +29,11 @@ export type FaultKind =
   | "rate_limited"
   | "out_of_stock"
   | "price_changed"
+  /** 409: "a request with this idempotency key is in progress" — not an answer about the key. */
+  | "in_progress"
+
+/** How a seller answers replays of a purchase whose first answer was lost: it refuses to process them. */
+export type ReplayRefusal = "rate_limited" | "in_progress"
 
 export interface Fault {
   readonly operation: SimulatedOperation | "any"
@@ -65,6 +70,12 @@ export interface SellerSimulatorOptions {
   readonly rateLimit?: { readonly requestsPerSecond: number; readonly burst: number }
   /** Concurrent calls beyond this are counted as violations (and still served). */
   readonly maxConcurrency?: number
+  /**
+   * After a purchase whose answer was lost (`lost_response`, `commit_then_hang`), the next
+   * `times` replays of that idempotency key are refused with `kind` (429, or 409 "in progress")
+   * instead of being answered: what real sellers do while their first try is still settling.
+   */
+  readonly replayRefusal?: { readonly kind: ReplayRefusal; readonly times: number }
   /** The API key the seller expects, when it checks one. */
   readonly apiKey?: string
   readonly seed?: number
@@ -148,6 +159,7 @@ export class SellerSimulator {
   private readonly outcomes = new Map<string, PurchaseOutcome>()
   private readonly hangs = new Set<() => void>()
   private readonly looked = new Set<string>()
+  private readonly refusals = new Map<string, { kind: ReplayRefusal; remaining: number }>()
   private offsetMillis = 0
   private sequence = 0
   private tokens: number
@@ -328,6 +340,9 @@ export class SellerSimulator {
     request: { readonly idempotencyKey: string; readonly buyerReference: string } & ({ readonly holdId: string } | { readonly quoteId: string }),
     fault?: FaultKind
   ): SimulatedOrder {
+    if ((fault === "lost_response" || fault === "commit_then_hang") && this.options.replayRefusal !== undefined) {
+      this.refuseReplays(request.idempotencyKey, this.options.replayRefusal.kind, this.options.replayRefusal.times)
+    }
     const previous = this.outcomes.get(request.idempotencyKey)
     if (previous !== undefined) {
       if ("order" in previous) return previous.order
@@ -344,6 +359,23 @@ export class SellerSimulator {
       }
       throw error
     }
+  }
+
+  /**
+   * Refuse this replay? Takes one of the refusals armed for the key by a lost answer
+   * (`replayRefusal`, or `refuseReplays`); the wire layer answers it as 429 or 409.
+   */
+  takeReplayRefusal(idempotencyKey: string): ReplayRefusal | undefined {
+    const refusal = this.refusals.get(idempotencyKey)
+    if (refusal === undefined) return undefined
+    refusal.remaining -= 1
+    if (refusal.remaining <= 0) this.refusals.delete(idempotencyKey)
+    return refusal.kind
+  }
+
+  /** Makes the next `times` replays of an idempotency key be refused with `kind`. */
+  refuseReplays(idempotencyKey: string, kind: ReplayRefusal, times: number): void {
+    if (times > 0) this.refusals.set(idempotencyKey, { kind, remaining: times })
   }
 
   lookupOrder(idempotencyKey: string): SimulatedOrder | undefined {

@@ -16,6 +16,8 @@ export interface WireErrors {
   readonly serverError: () => Response
   /** A 200 whose body breaks the seller's own format. */
   readonly malformed: () => Response
+  /** "A request with this idempotency key is still in progress" (default: 409 `{ error: "in_progress" }`). */
+  readonly inProgress?: () => Response
 }
 
 /** A JSON-API default: `{ error, message }` bodies, 404 for unknown things, 409 for conflicts. */
@@ -37,8 +39,13 @@ export const jsonErrors: WireErrors = {
   rateLimited: (seconds) =>
     HttpResponse.json({ error: "rate_limited", message: "slow down" }, { status: 429, headers: { "Retry-After": String(seconds) } }),
   serverError: () => HttpResponse.json({ error: "server_error", message: "something broke" }, { status: 500 }),
-  malformed: () => HttpResponse.text("<html>definitely not json", { status: 200, headers: { "content-type": "application/json" } })
+  malformed: () => HttpResponse.text("<html>definitely not json", { status: 200, headers: { "content-type": "application/json" } }),
+  inProgress: () => HttpResponse.json({ error: "in_progress", message: "a request with this idempotency key is in progress" }, { status: 409 })
 }
+
+/** The seller's answer to a replay it refuses to process now (see `SellerSimulator.takeReplayRefusal`). */
+export const replayRefused = (errors: WireErrors, refusal: "rate_limited" | "in_progress"): Response =>
+  refusal === "rate_limited" ? errors.rateLimited(1) : (errors.inProgress ?? jsonErrors.inProgress!)()
 
 /**
  * Runs one simulated call. `work` does the business part and builds the success response;
@@ -49,7 +56,7 @@ export const simulate = async (
   seller: SellerSimulator,
   operation: SimulatedOperation,
   errors: WireErrors,
-  work: (fault: "out_of_stock" | "price_changed" | undefined) => Response | Promise<Response>
+  work: (fault: "out_of_stock" | "price_changed" | "lost_response" | "commit_then_hang" | undefined) => Response | Promise<Response>
 ): Promise<Response> => {
   seller.calls[operation] += 1
   const done = seller.enter()
@@ -69,10 +76,12 @@ export const simulate = async (
         return errors.rateLimited(1)
       case "malformed":
         return errors.malformed()
+      case "in_progress":
+        return (errors.inProgress ?? jsonErrors.inProgress!)()
       case "lost_response":
         // The seller does the work, then the connection drops before the answer leaves.
         try {
-          await work(undefined)
+          await work("lost_response")
         } catch {
           // A rejection lost on the wire is as ambiguous to the caller as a lost order.
         }
@@ -80,7 +89,7 @@ export const simulate = async (
       case "commit_then_hang":
         // The seller places the order, then never answers: the caller only sees its own timeout.
         try {
-          await work(undefined)
+          await work("commit_then_hang")
         } catch {
           // As ambiguous to the caller as a placed order.
         }
