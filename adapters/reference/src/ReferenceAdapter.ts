@@ -23,6 +23,8 @@ export const ReferenceConfig = Schema.Struct({
   /** Use `POST /api/v1/quotes` for many ISBNs per call. */
   batch: Schema.optionalWith(Schema.Boolean, { default: () => false }),
   maxBatchSize: Schema.optionalWith(Schema.Int.pipe(Schema.between(2, 500)), { default: () => 50 }),
+  /** The seller answers `GET /api/v1/orders/{idempotency_key}`: unknown purchase outcomes are settled by asking. */
+  orderLookup: Schema.optionalWith(Schema.Boolean, { default: () => false }),
   /** Flat shipping per item in minor units (the API has no shipping field). */
   shipping: Schema.optionalWith(Money.MinorUnits, { default: () => 0 }),
   /** The condition the seller sells in (the API has no condition field). */
@@ -52,7 +54,7 @@ export const referenceAdapter: Adapter.Adapter<ReferenceConfig, typeof Reference
   capabilities: (config) => ({
     batchQuotes: config.batch ? { maxBatchSize: config.maxBatchSize } : null,
     holds: config.mode === "hold",
-    orderLookup: false,
+    orderLookup: config.orderLookup,
     pricePush: false
   }),
   limits: { requestsPerSecond: 20, burst: 40, maxConcurrency: 16, timeoutMillis: 3_000 },
@@ -87,6 +89,9 @@ export const referenceAdapter: Adapter.Adapter<ReferenceConfig, typeof Reference
         case "hold_expired":
         case "unknown_hold":
           return new SellerError.SellerRejected({ operation, reason: "hold_expired", status, detail })
+        case "in_progress":
+          // An order under this key is still being processed: this call decided nothing.
+          return new SellerError.SellerUnavailable({ operation, reason: "conflict", status, detail })
         case "price_changed": {
           const current = (body as WireError).current_price
           return new SellerError.SellerRejected({
@@ -128,6 +133,22 @@ export const referenceAdapter: Adapter.Adapter<ReferenceConfig, typeof Reference
         if (response.status !== 200 && response.status !== 201) throw rejection("hold", response.status, response.body)
         const wire = response.body as WireHold
         return { holdId: wire.hold_id, isbn: offer.isbn, price: money("hold", wire.price, config.currency), shipping, expiresAt: wire.expires_at }
+      },
+
+      async lookupOrder({ idempotencyKey, isbn }, { signal }) {
+        const response = await api.request({
+          operation: "lookupOrder",
+          method: "GET",
+          path: `/api/v1/orders/${encodeURIComponent(idempotencyKey)}`,
+          expect: [404],
+          signal
+        })
+        if (response.status === 404) {
+          if (errorCode(response.body) === "unknown_order") return null
+          throw malformed("lookupOrder", "404 without unknown_order: the seller may not offer order lookup")
+        }
+        const wire = response.body as WireOrder
+        return { orderId: wire.order_id, isbn, status: wire.status, price: money("lookupOrder", wire.price, config.currency), shipping }
       },
 
       async purchase(request, { signal }) {

@@ -19,3 +19,15 @@ for (const mode of ["hold", "atomic"] as const) {
     })
   }
 }
+
+// Order lookup by idempotency key, on the seller API that offers it.
+runConformanceSuite({
+  name: "reference (hold, order lookup)",
+  adapter: referenceAdapter,
+  handlers: (seller) => referenceSellerHandlers(seller, { mode: "hold", orderLookup: true }),
+  config: (baseUrl) => ({ baseUrl, currency: "EUR", mode: "hold", orderLookup: true, shipping: 350 }),
+  credentials,
+  badCredentials,
+  simulator: { apiKey: credentials.apiKey, currency: "EUR" },
+  shipping: 350
+})

@@ -72,6 +72,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/orders/{idempotency_key}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The order placed under an Idempotency-Key (optional; sellers that offer order lookup) */
+        get: operations["getOrderByKey"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -100,7 +117,7 @@ export interface components {
         };
         Error: {
             /** @enum {string} */
-            error: "unknown_book" | "unknown_quote" | "unknown_hold" | "out_of_stock" | "price_changed" | "quote_expired" | "hold_expired" | "invalid_request" | "unauthorized" | "rate_limited" | "server_error";
+            error: "unknown_book" | "unknown_quote" | "unknown_hold" | "out_of_stock" | "price_changed" | "quote_expired" | "hold_expired" | "invalid_request" | "unauthorized" | "rate_limited" | "server_error" | "in_progress" | "unknown_order";
             message?: string;
             /** @description With price_changed, the new decimal price. */
             current_price?: number;
@@ -267,6 +284,40 @@ export interface operations {
             401: components["responses"]["Error"];
             404: components["responses"]["Error"];
             409: components["responses"]["Error"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Error"];
+        };
+    };
+    getOrderByKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                idempotency_key: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The order placed with this key. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Order"];
+                };
+            };
+            401: components["responses"]["Error"];
+            /** @description No order was placed with this key (`error` is `unknown_order`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             429: components["responses"]["RateLimited"];
             500: components["responses"]["Error"];
         };

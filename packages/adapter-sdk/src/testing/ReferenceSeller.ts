@@ -13,6 +13,8 @@ export interface ReferenceSellerOptions {
   readonly mode?: "hold" | "atomic"
   /** Offer `POST /api/v1/quotes`. Default true. */
   readonly batch?: boolean
+  /** Offer `GET /api/v1/orders/{idempotency_key}`. Default false. */
+  readonly orderLookup?: boolean
 }
 
 const decimal = (minor: number, currency: string): number => Number(Money.toDecimal(Money.make(minor, currency)))
@@ -92,6 +94,18 @@ export const referenceSellerHandlers = (seller: SellerSimulator, options: Refere
       })
     )
   ]
+  if (options.orderLookup === true) {
+    handlers.push(
+      http.get("*/api/v1/orders/:key", ({ request, params }) =>
+        simulate(seller, "lookupOrder", errors, () => {
+          seller.checkApiKey(request.headers.get("x-api-key"))
+          const order = seller.lookupOrder(String(params["key"]))
+          if (order === undefined) return HttpResponse.json({ error: "unknown_order", message: "no order with this key" }, { status: 404 })
+          return HttpResponse.json({ order_id: order.orderId, status: "confirmed", price: decimal(order.price, seller.currency) })
+        })
+      )
+    )
+  }
   if (mode === "hold") {
     handlers.push(
       http.post("*/api/v1/books/hold", ({ request }) =>

@@ -31,6 +31,8 @@ export type FaultKind =
   | "price_changed"
   /** 409: "a request with this idempotency key is in progress" — not an answer about the key. */
   | "in_progress"
+  /** The order is placed and confirmed at a higher price than the hold or quote it came from (+ 5.00). */
+  | "overcharge"
 
 /** How a seller answers replays of a purchase whose first answer was lost: it refuses to process them. */
 export type ReplayRefusal = "rate_limited" | "in_progress"
@@ -133,6 +135,9 @@ export interface SimulatedOrder {
   readonly placedAt: number
 }
 
+/** What an `overcharge` adds to the agreed price. */
+const overchargeMinor = 500
+
 type PurchaseOutcome = { readonly order: SimulatedOrder } | { readonly rejection: SimulatedRejection }
 
 export class SellerSimulator {
@@ -153,7 +158,7 @@ export class SellerSimulator {
   inFlight = 0
   maxInFlight = 0
 
-  private readonly options: SellerSimulatorOptions
+  private options: SellerSimulatorOptions
   private readonly random: () => number
   private readonly faults: Array<{ operation: Fault["operation"]; kind: FaultKind; remaining: number }> = []
   private readonly outcomes = new Map<string, PurchaseOutcome>()
@@ -255,6 +260,12 @@ export class SellerSimulator {
     return () => {
       this.inFlight -= 1
     }
+  }
+
+  /** Changes how long calls take from now on (`undefined`: at once). */
+  setLatency(latency: SellerSimulatorOptions["latency"]): void {
+    const { latency: _previous, ...rest } = this.options
+    this.options = latency === undefined ? rest : { ...rest, latency }
   }
 
   /** How long this call takes, from the latency options. */
@@ -396,7 +407,7 @@ export class SellerSimulator {
     if (hold.used || hold.released || hold.expiresAt <= this.now()) throw new SimulatedRejection("hold_expired")
     if (fault === "out_of_stock") throw new SimulatedRejection("out_of_stock")
     hold.used = true
-    return this.placeOrder(hold.isbn, hold.price, hold.shipping, hold.quantity, request)
+    return this.placeOrder(hold.isbn, hold.price + (fault === "overcharge" ? overchargeMinor : 0), hold.shipping, hold.quantity, request)
   }
 
   private purchaseQuote(quoteId: string, request: { idempotencyKey: string; buyerReference: string }, fault?: FaultKind): SimulatedOrder {
@@ -408,7 +419,7 @@ export class SellerSimulator {
     this.drift(quote.isbn, fault)
     if (item.price !== quote.price) throw new SimulatedRejection("price_changed", item.price)
     item.quantity -= 1
-    return this.placeOrder(quote.isbn, quote.price, quote.shipping, 1, request)
+    return this.placeOrder(quote.isbn, quote.price + (fault === "overcharge" ? overchargeMinor : 0), quote.shipping, 1, request)
   }
 
   private drift(isbn: string, fault?: FaultKind): void {

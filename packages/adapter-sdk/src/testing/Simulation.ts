@@ -56,7 +56,7 @@ export const simulate = async (
   seller: SellerSimulator,
   operation: SimulatedOperation,
   errors: WireErrors,
-  work: (fault: "out_of_stock" | "price_changed" | "lost_response" | "commit_then_hang" | undefined) => Response | Promise<Response>
+  work: (fault: "out_of_stock" | "price_changed" | "overcharge" | "lost_response" | "commit_then_hang" | undefined) => Response | Promise<Response>
 ): Promise<Response> => {
   seller.calls[operation] += 1
   const done = seller.enter()
