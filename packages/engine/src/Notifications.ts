@@ -27,6 +27,7 @@ import { Context, Effect, Layer, Redacted, Schema, type Scope } from "effect"
 import { Webhook } from "standardwebhooks"
 import { Agent, request } from "undici"
 import { orDie } from "./internal/sql.js"
+import * as OutboundAddress from "./outbound/OutboundAddress.js"
 
 export interface NotificationsOptions {
   /** The signing secret, `whsec_` + base64 (see `generateSecret`). */
@@ -75,23 +76,16 @@ interface OutboxRow {
 
 type Delivery = { readonly _tag: "Delivered" } | { readonly _tag: "Failed"; readonly error: string } | { readonly _tag: "Refused"; readonly error: string }
 
-/** Only absolute http(s) URLs are ever called; the reason otherwise. */
-const refusal = (notifyUrl: string): string | undefined => {
-  let url: URL
-  try {
-    url = new URL(notifyUrl)
-  } catch {
-    return `notify_url ${JSON.stringify(notifyUrl)} is not a URL; refused, never retried`
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    return `notify_url scheme "${url.protocol}" refused: only http and https URLs are delivered; never retried`
-  }
-  return undefined
+/** Only public http(s) URLs (or the networks the operator allowed) are ever called; the reason otherwise. */
+const refusal = (notifyUrl: string, policy: OutboundAddress.OutboundPolicyService): string | undefined => {
+  const checked = OutboundAddress.checkUrl(notifyUrl, policy)
+  return checked._tag === "Allowed" ? undefined : `notify_url ${JSON.stringify(notifyUrl.slice(0, 200))} ${checked.reason}; refused, never retried`
 }
 
 export const make = (options: NotificationsOptions): Effect.Effect<NotificationsService, InvalidWebhookSecret, SqlClient.SqlClient | Scope.Scope> =>
   Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
+    const outbound = yield* OutboundAddress.OutboundPolicy
     const webhook = yield* Effect.try({
       try: () => new Webhook(Redacted.value(options.secret)),
       catch: (error) => new InvalidWebhookSecret({ detail: error instanceof Error ? error.message : String(error) })
@@ -110,7 +104,8 @@ export const make = (options: NotificationsOptions): Effect.Effect<Notifications
       Effect.sync(
         () =>
           new Agent({
-            connect: { timeout: timeoutMillis },
+            // Every address a notify_url's name resolves to is checked at connect time (no DNS rebinding).
+            connect: { timeout: timeoutMillis, lookup: OutboundAddress.guardedLookup(outbound) },
             headersTimeout: timeoutMillis,
             bodyTimeout: timeoutMillis,
             keepAliveTimeout: 4_000
@@ -194,7 +189,7 @@ export const make = (options: NotificationsOptions): Effect.Effect<Notifications
     const deliver = (row: OutboxRow): Effect.Effect<void> => {
       const url = row.notify_url
       if (url === null) return Effect.void // marked delivered by the claim
-      const refused = refusal(url)
+      const refused = refusal(url, outbound)
       const attempt: Effect.Effect<Delivery> = refused === undefined ? send(row, url) : Effect.succeed({ _tag: "Refused", error: refused })
       return attempt.pipe(
         Effect.tap((delivery) =>

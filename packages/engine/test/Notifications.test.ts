@@ -13,6 +13,7 @@ import type { AddressInfo } from "node:net"
 import { Effect, Layer, Redacted } from "effect"
 import { Webhook } from "standardwebhooks"
 import * as Notifications from "../src/Notifications.js"
+import * as OutboundAddress from "../src/outbound/OutboundAddress.js"
 import * as Purchases from "../src/Purchases.js"
 import * as SandboxGateway from "../src/SandboxGateway.js"
 import * as Harness from "../src/testing/PurchaseHarness.js"
@@ -81,11 +82,15 @@ const submitWithUrl = (notifyUrl: string | undefined, maxMinor = 3000) =>
     })
   })
 
-/** An outbox row as the pipeline writes it, for a (not processed) request. */
+/**
+ * An outbox row as the pipeline writes it, for a (not processed) request. The URL goes straight
+ * into the row — as one stored before intake checked URLs would be — so the dispatcher's own
+ * checks are what is tested.
+ */
 const outboxRow = (notifyUrl: string | null) =>
   Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
-    const { id } = yield* submitWithUrl(notifyUrl ?? undefined)
+    const { id } = yield* submitWithUrl(undefined)
     const [row] = yield* sql<{ id: string }>`
       INSERT INTO outbox (request_id, event, payload, notify_url)
       VALUES (${id}, 'purchase_request.not_available', ${JSON.stringify({ id, status: "not_available", reason: "no_offers" })}::jsonb, ${notifyUrl})
@@ -104,8 +109,11 @@ const outboxState = (outboxId: string) =>
     Effect.orDie
   )
 
-const dispatcher = (options: Partial<Notifications.NotificationsOptions> = {}) =>
-  Notifications.make({ secret: Redacted.make(secret), timeoutMillis: 2_000, retryBaseMillis: 5, retryMaxMillis: 20, ...options })
+/** A dispatcher allowed to call this machine (the tests' receivers run on 127.0.0.1), unless told otherwise. */
+const dispatcher = (options: Partial<Notifications.NotificationsOptions> = {}, policy: OutboundAddress.OutboundPolicyService = OutboundAddress.loopback) =>
+  Notifications.make({ secret: Redacted.make(secret), timeoutMillis: 2_000, retryBaseMillis: 5, retryMaxMillis: 20, ...options }).pipe(
+    Effect.provideService(OutboundAddress.OutboundPolicy, policy)
+  )
 
 /** Runs the dispatcher until the row is delivered or given up. */
 const drain = (notifications: Notifications.NotificationsService, outboxId: string) =>
@@ -280,11 +288,28 @@ describe("Notifications", () => {
     }).pipe(Effect.provide(Infrastructure))
   )
 
+  it.scopedLive("never calls a notify_url on this machine unless the operator allowed it: refused for good", () =>
+    Effect.gen(function* () {
+      const hook = yield* receiver()
+      const { outboxId } = yield* outboxRow(hook.url)
+      const notifications = yield* dispatcher({}, { allowNetworks: [] })
+      yield* notifications.runOnce
+      expect(hook.received).toHaveLength(0)
+      const state = yield* outboxState(outboxId)
+      expect(state.delivered_at).toBeNull()
+      expect(state.last_error).toMatch(/points at 127\.0\.0\.1, which is not a public address; refused, never retried/)
+    }).pipe(Effect.provide(Infrastructure))
+  )
+
   it.scopedLive("layerRunning dispatches in the background", () =>
     Effect.gen(function* () {
       const hook = yield* receiver()
       const { outboxId } = yield* outboxRow(hook.url)
-      yield* Layer.build(Notifications.layerRunning({ secret: Redacted.make(secret), pollMillis: 10 }))
+      yield* Layer.build(
+        Notifications.layerRunning({ secret: Redacted.make(secret), pollMillis: 10 }).pipe(
+          Layer.provide(Layer.succeed(OutboundAddress.OutboundPolicy, OutboundAddress.loopback))
+        )
+      )
       for (let round = 0; round < 100 && hook.received.length === 0; round++) yield* Effect.sleep(10)
       expect(hook.received).toHaveLength(1)
       for (let round = 0; round < 100 && (yield* outboxState(outboxId)).delivered_at === null; round++) yield* Effect.sleep(10)
