@@ -17,6 +17,17 @@
  * | `capture_without_order` | money captured, no confirmed order | never (refund or find the order) |
  * | `order_without_capture` | a confirmed order on a finished request that is not purchased, or never captured | never (capture or cancel) |
  * | `captured_above_authorized` | a capture above its authorization (ours or the provider's) | never |
+ * | `seller_order_unknown` | a seller holds an order under one of our keys that bookbroker never confirmed | never (the finding says the repair: cancel at the seller, or capture while the authorization lives) |
+ *
+ * The pipeline itself adds findings a person must settle: `attempt_unresolved` (a purchase with
+ * no authoritative answer past its deadline), `order_above_agreed_price` and
+ * `order_currency_mismatch` (a seller confirmed other terms than it held or quoted).
+ *
+ * Every finished request is compared with the provider once, in the order requests finished,
+ * from a cursor stored in `reconciler_cursors` (a request the provider could not be asked about,
+ * or that someone held, stops the pass there and is the first one next time). Every attempt that
+ * was sent and did not end in a confirmed order is checked with the seller once (`lookupOrder`,
+ * for sellers that have it), after `settleMillis`.
  *
  * Only finished requests nobody holds a lease on are looked at (in-flight ones are the
  * pipeline's, which resolves them itself), and the reconciler takes the lease while it fixes
@@ -26,10 +37,15 @@
 import type { SqlClient, SqlError } from "@effect/sql"
 import { randomUUID } from "node:crypto"
 import { Context, Effect, Either, Layer, Option, Schema } from "effect"
+import type { Isbn } from "@bookbroker/adapter-sdk"
 import { makeRepair, pipelineVoidKey, providerVoidKey } from "./internal/paymentRepair.js"
-import type { PaymentOperationRow, RequestRow } from "./internal/purchaseStore.js"
+import type { AttemptRow, PaymentOperationRow, RequestRow } from "./internal/purchaseStore.js"
+import { admittedCall } from "./internal/sellerCall.js"
 import { orDie } from "./internal/sql.js"
 import type { PaymentGateway, PaymentRecord } from "./PaymentGateway.js"
+import { SellerDirectory } from "./SellerDirectory.js"
+import { SellerPool } from "./SellerPool.js"
+import { SharedState } from "./SharedState.js"
 
 export const FindingKind = Schema.Literal(
   "capture_without_order",
@@ -37,7 +53,11 @@ export const FindingKind = Schema.Literal(
   "captured_above_authorized",
   "authorization_left_open",
   "provider_mismatch",
-  "duplicate_orders"
+  "duplicate_orders",
+  "seller_order_unknown",
+  "attempt_unresolved",
+  "order_above_agreed_price",
+  "order_currency_mismatch"
 )
 export type FindingKind = typeof FindingKind.Type
 
@@ -54,10 +74,15 @@ export interface Finding {
 export interface ReconcilerOptions {
   /** Requests finished within this window are checked against our own records. Default 30 days. */
   readonly windowMillis?: number
-  /** Requests finished within this window are also compared with the provider's records. Default 7 days. */
-  readonly providerWindowMillis?: number
-  /** Provider lookups per run at most (most recently finished first). Default 200. */
+  /** Provider comparisons per run at most, oldest finished first from the stored cursor. Default 200. */
   readonly providerLimit?: number
+  /** Seller order lookups per run at most. Default 200. */
+  readonly sellerLimit?: number
+  /**
+   * How long after a request finished (an attempt was last sent) the provider (the seller) is
+   * asked about it, so its own records have caught up. Default 60 s.
+   */
+  readonly settleMillis?: number
   /** How long the reconciler holds a request while it compares and fixes it. Default 60 s. */
   readonly leaseMillis?: number
 }
@@ -101,16 +126,97 @@ export const make = (options: RunningReconcilerOptions = {}) =>
   Effect.gen(function* () {
     const owner = `reconciler-${randomUUID().slice(0, 8)}`
     const windowMillis = options.windowMillis ?? 30 * 24 * 60 * 60 * 1_000
-    const providerWindowMillis = options.providerWindowMillis ?? 7 * 24 * 60 * 60 * 1_000
     const providerLimit = options.providerLimit ?? 200
+    const sellerLimit = options.sellerLimit ?? 200
+    const settleMillis = options.settleMillis ?? 60_000
     const repair = yield* makeRepair(owner, options.leaseMillis ?? 60_000)
     const { sql, gateway, withLease, voidAuthorization } = repair
+    const directory = yield* SellerDirectory
+    const pool = yield* SellerPool
+    const state = yield* SharedState
 
     /** Finished requests within `millis`, not held by anyone. */
     const candidate = (millis: number) => sql`
       r.status IN ('purchased', 'price_not_met', 'not_available', 'failed')
       AND (r.lease_expires_at IS NULL OR r.lease_expires_at < now())
       AND r.completed_at >= now() - ${millis} * interval '1 millisecond'`
+
+    type Add = (requestId: string, kind: FindingKind, detail: string, fixed: boolean) => void
+
+    const providerPass = (add: Add) =>
+      Effect.gen(function* () {
+        const rows = yield* sql<{ id: string; compare: boolean }>`
+          SELECT r.id, EXISTS (SELECT 1 FROM payment_operations p WHERE p.request_id = r.id AND p.status <> 'declined') AS compare
+          FROM purchase_requests r
+          LEFT JOIN reconciler_cursors c ON c.name = 'provider'
+          WHERE r.completed_at IS NOT NULL
+            AND r.status IN ('purchased', 'price_not_met', 'not_available', 'failed')
+            AND r.completed_at <= now() - ${settleMillis} * interval '1 millisecond'
+            AND (c.name IS NULL OR (r.completed_at, r.id) > (c.completed_at, c.request_id))
+          ORDER BY r.completed_at, r.id
+          LIMIT ${providerLimit}`
+        for (const { id, compare: needed } of rows) {
+          if (needed) {
+            const records = yield* Effect.either(gateway.lookup(id))
+            if (Either.isLeft(records)) {
+              yield* Effect.logWarning(`could not compare purchase request ${id} with the payment provider; the next pass starts there`, records.left.detail)
+              return
+            }
+            const compared = yield* withLease(id, (request) => compare(request, records.right, add))
+            // Someone holds it (or it was re-opened): the next pass starts there.
+            if (Option.isNone(compared)) return
+          }
+          // The cursor takes the row's own timestamp, at the database's full precision.
+          yield* sql`
+            INSERT INTO reconciler_cursors (name, completed_at, request_id)
+            SELECT 'provider', completed_at, id FROM purchase_requests WHERE id = ${id} AND completed_at IS NOT NULL
+            ON CONFLICT (name) DO UPDATE SET completed_at = EXCLUDED.completed_at, request_id = EXCLUDED.request_id, updated_at = now()`
+        }
+      })
+
+    const sellerPass = (add: Add) =>
+      Effect.gen(function* () {
+        const attempts = yield* sql<
+          AttemptRow & { request_status: RequestRow["status"]; request_seller_id: string | null; live_authorization: boolean }
+        >`
+          SELECT a.*, r.status AS request_status, r.seller_id AS request_seller_id,
+            EXISTS (SELECT 1 FROM payment_operations p WHERE p.request_id = r.id AND p.kind = 'authorize' AND p.live) AS live_authorization
+          FROM purchase_attempts a JOIN purchase_requests r ON r.id = a.request_id
+          WHERE a.tries > 0 AND a.status <> 'confirmed' AND a.seller_checked_at IS NULL
+            AND r.status IN ('purchased', 'price_not_met', 'not_available', 'failed')
+            AND COALESCE(a.last_sent_at, a.updated_at) <= now() - ${settleMillis} * interval '1 millisecond'
+          ORDER BY a.id
+          LIMIT ${sellerLimit}`
+        for (const attempt of attempts) {
+          const client = yield* directory.get(attempt.seller_id).pipe(Effect.flatMap((seller) => pool.client(seller)), Effect.option)
+          // A seller gone from the directory, or one without order lookup, can't be asked: nothing to learn there.
+          if (Option.isSome(client) && client.value.capabilities.orderLookup) {
+            const isbn = (attempt.offer as { readonly isbn?: string } | null)?.isbn ?? ""
+            const looked = yield* admittedCall(
+              state,
+              client.value,
+              client.value.lookupOrder({ idempotencyKey: attempt.idempotency_key, isbn: isbn as Isbn.Isbn13 }),
+              500
+            )
+            if (looked._tag === "Denied" || Either.isLeft(looked)) continue // asked again next pass
+            if (Option.isSome(looked.right)) {
+              const order = looked.right.value
+              const where = `${attempt.seller_name} holds order ${order.orderId} (${order.total.amount} ${order.total.currency}) under key ${attempt.idempotency_key}`
+              add(
+                attempt.request_id,
+                "seller_order_unknown",
+                attempt.request_status === "purchased"
+                  ? `${where}, but the request bought from another seller: a second order — cancel it at ${attempt.seller_name}`
+                  : attempt.live_authorization
+                    ? `${where}, and the request ended ${attempt.request_status} with its authorization still live: capture it for this order, or cancel the order at ${attempt.seller_name}`
+                    : `${where}, but the request ended ${attempt.request_status} and nothing was charged: cancel the order at ${attempt.seller_name}`,
+                false
+              )
+            }
+          }
+          yield* sql`UPDATE purchase_attempts SET seller_checked_at = now() WHERE id = ${attempt.id}`
+        }
+      })
 
     const runOnce: Effect.Effect<ReadonlyArray<Finding>> = Effect.gen(function* () {
       const found = new Map<string, { requestId: string; kind: FindingKind; details: Array<string>; fixed: boolean }>()
@@ -185,21 +291,10 @@ export const make = (options: RunningReconcilerOptions = {}) =>
         }
       }
 
-      // Our payment operations against the provider's records.
-      const toCompare = yield* sql<{ id: string }>`
-        SELECT r.id FROM purchase_requests r
-        WHERE ${candidate(providerWindowMillis)}
-          AND EXISTS (SELECT 1 FROM payment_operations p WHERE p.request_id = r.id AND p.status <> 'declined')
-        ORDER BY r.completed_at DESC
-        LIMIT ${providerLimit}`
-      for (const { id } of toCompare) {
-        const records = yield* Effect.either(gateway.lookup(id))
-        if (Either.isLeft(records)) {
-          yield* Effect.logWarning(`could not compare purchase request ${id} with the payment provider; next run`, records.left.detail)
-          continue
-        }
-        yield* withLease(id, (request) => compare(request, records.right, add))
-      }
+      // Our payment operations against the provider's records: every finished request once, from the cursor.
+      yield* providerPass(add)
+      // Attempts that were sent and not confirmed: does the seller hold an order under their key?
+      yield* sellerPass(add)
 
       const captureWithoutOrder = yield* sql<{ request_id: string; amount: string; provider_ref: string | null; status: string }>`
         SELECT p.request_id, p.amount, p.provider_ref, r.status FROM payment_operations p JOIN purchase_requests r ON r.id = p.request_id
@@ -262,7 +357,7 @@ export const make = (options: RunningReconcilerOptions = {}) =>
     const compare = (
       request: RequestRow,
       records: ReadonlyArray<PaymentRecord>,
-      add: (requestId: string, kind: FindingKind, detail: string, fixed: boolean) => void
+      add: Add
     ): Effect.Effect<void, SqlError.SqlError> =>
       Effect.gen(function* () {
         const ops = yield* repair.store.payments(request.id)
@@ -393,11 +488,12 @@ export const make = (options: RunningReconcilerOptions = {}) =>
     return { runOnce, run: run as Effect.Effect<never>, findings } satisfies ReconcilerService
   })
 
-export const layer = (options: ReconcilerOptions = {}): Layer.Layer<Reconciler, never, SqlClient.SqlClient | PaymentGateway> =>
-  Layer.effect(Reconciler, make(options))
+type Requirements = SqlClient.SqlClient | PaymentGateway | SellerDirectory | SellerPool | SharedState
+
+export const layer = (options: ReconcilerOptions = {}): Layer.Layer<Reconciler, never, Requirements> => Layer.effect(Reconciler, make(options))
 
 /** Reconciles in the background, every `intervalMillis`, for as long as the layer lives. */
-export const layerRunning = (options: RunningReconcilerOptions = {}): Layer.Layer<Reconciler, never, SqlClient.SqlClient | PaymentGateway> =>
+export const layerRunning = (options: RunningReconcilerOptions = {}): Layer.Layer<Reconciler, never, Requirements> =>
   Layer.scoped(
     Reconciler,
     Effect.tap(make(options), (reconciler) => Effect.forkScoped(reconciler.run))

@@ -12,9 +12,9 @@
  *    to pay for: voiding would make it impossible to collect), and an authorization whose void the
  *    provider already refused (repeating the key only repeats the refusal).
  * 2. A request that `failed` with `payment_unavailable…` never learned whether the provider
- *    authorized it. The provider is asked once (`lookup`, after `lookupAfterMillis` so its search
- *    has caught up) and any authorization it still holds is voided, keyed
- *    `{requestId}:void:{providerRef}`.
+ *    authorized it. The provider is asked (`lookup`, first after `lookupAfterMillis`, then again
+ *    after each of `lookupRepeatMillis`: its search lags, and one empty answer proves little) and
+ *    any authorization it holds is voided, keyed `{requestId}:void:{providerRef}`.
  * 3. A seller hold (`held` attempt) on a finished request that did not buy from that seller is
  *    released at the seller, best effort, and the attempt closed as `failed` with reason
  *    `hold_released` (or `hold_release_failed: …` once the seller refused or the hold expired):
@@ -43,8 +43,10 @@ export interface SweeperOptions {
   readonly batchSize?: number
   /** How long the sweeper holds a request while it acts on it. Default 60 s. */
   readonly leaseMillis?: number
-  /** How long after a `payment_unavailable` failure the provider is asked what it holds. Default 60 s. */
+  /** How long after a `payment_unavailable` failure the provider is first asked what it holds. Default 60 s. */
   readonly lookupAfterMillis?: number
+  /** When it is asked again, after each lookup (the provider's search may lag). Default 10 min, 1 h, 6 h, 24 h. */
+  readonly lookupRepeatMillis?: ReadonlyArray<number>
 }
 
 export interface RunningSweeperOptions extends SweeperOptions {
@@ -92,6 +94,7 @@ export const make = (options: RunningSweeperOptions = {}) =>
     const owner = `sweeper-${randomUUID().slice(0, 8)}`
     const batchSize = options.batchSize ?? 100
     const lookupAfterMillis = options.lookupAfterMillis ?? 60_000
+    const lookupRepeatMillis = options.lookupRepeatMillis ?? [600_000, 3_600_000, 21_600_000, 86_400_000]
     const intervalMillis = options.intervalMillis ?? 60_000
     const repair = yield* makeRepair(owner, options.leaseMillis ?? 60_000)
     const { sql, gateway, withLease, voidAuthorization } = repair
@@ -162,11 +165,12 @@ export const make = (options: RunningSweeperOptions = {}) =>
       Effect.gen(function* () {
         const rows = yield* sql<{ id: string }>`
           SELECT r.id FROM purchase_requests r
+          LEFT JOIN sweeper_lookups s ON s.request_id = r.id
           WHERE r.status = 'failed' AND r.reason LIKE 'payment_unavailable%'
             AND r.completed_at <= now() - ${lookupAfterMillis} * interval '1 millisecond'
             AND (r.lease_expires_at IS NULL OR r.lease_expires_at < now())
             AND NOT EXISTS (SELECT 1 FROM payment_operations p WHERE p.request_id = r.id AND p.kind = 'authorize' AND p.live)
-            AND NOT EXISTS (SELECT 1 FROM sweeper_lookups s WHERE s.request_id = r.id)
+            AND (s.request_id IS NULL OR s.next_lookup_at <= now())
           ORDER BY r.completed_at
           LIMIT ${batchSize}`
         for (const { id } of rows) {
@@ -181,9 +185,18 @@ export const make = (options: RunningSweeperOptions = {}) =>
                 }
                 count.providerLookups += 1
                 const open = records.right.filter((record) => record.status === "authorized")
+                // Asked again after the next delay of the schedule, if it has one left.
+                const [previous] = yield* sql<{ lookups: number }>`SELECT lookups FROM sweeper_lookups WHERE request_id = ${request.id}`
+                const done = previous?.lookups ?? 0
+                const delay = lookupRepeatMillis[done]
                 const remember = sql`
-                  INSERT INTO sweeper_lookups (request_id, authorizations_found) VALUES (${request.id}, ${open.length})
-                  ON CONFLICT (request_id) DO NOTHING`
+                  INSERT INTO sweeper_lookups (request_id, authorizations_found, lookups, next_lookup_at)
+                  VALUES (${request.id}, ${open.length}, ${done + 1}, ${delay === undefined ? null : sql`now() + ${delay} * interval '1 millisecond'`})
+                  ON CONFLICT (request_id) DO UPDATE SET
+                    authorizations_found = sweeper_lookups.authorizations_found + EXCLUDED.authorizations_found,
+                    lookups = EXCLUDED.lookups,
+                    next_lookup_at = EXCLUDED.next_lookup_at,
+                    looked_up_at = now()`
                 if (open.length > 0 && (yield* voidBlocked(request.id))) {
                   // An order exists after all: not ours to void. The reconciler reports the mismatch.
                   yield* Effect.logWarning(`purchase request ${request.id} failed on payment but has an order or a capture; its open authorization is left for the reconciler`)

@@ -7,10 +7,12 @@ import type { Isbn } from "@bookbroker/adapter-sdk"
 import { generateIsbns } from "@bookbroker/adapter-sdk/testing"
 import { describe, expect, it } from "@effect/vitest"
 import { SqlClient } from "@effect/sql"
-import { Effect, Exit } from "effect"
+import { Effect, Exit, Layer } from "effect"
 import * as Purchases from "../src/Purchases.js"
 import * as Reconciler from "../src/Reconciler.js"
 import * as SandboxGateway from "../src/SandboxGateway.js"
+import * as SellerPool from "../src/SellerPool.js"
+import * as SharedState from "../src/SharedState.js"
 import * as Harness from "../src/testing/PurchaseHarness.js"
 
 const [cheap, pricey, nowhere] = generateIsbns({ size: 3, seed: 2024 }) as [Isbn.Isbn13, Isbn.Isbn13, Isbn.Isbn13]
@@ -33,7 +35,12 @@ const purchased = Effect.gen(function* () {
   return id
 })
 
-const reconciler = (options: Reconciler.ReconcilerOptions = {}) => Reconciler.make(options)
+/** A reconciler as one process runs it (its own seller pool and shared state), comparing at once (no settle delay). */
+const reconciler = (options: Reconciler.ReconcilerOptions = {}) =>
+  Effect.gen(function* () {
+    const context = yield* Layer.build(Layer.mergeAll(SellerPool.layer(), SharedState.layerMemory()))
+    return yield* Reconciler.make({ settleMillis: 0, ...options }).pipe(Effect.provide(context))
+  })
 
 const summary = (findings: ReadonlyArray<Reconciler.Finding>) =>
   findings.map((finding) => ({ requestId: finding.requestId, kind: finding.kind, fixed: finding.fixed })).sort((a, b) => a.kind.localeCompare(b.kind))
@@ -239,6 +246,81 @@ describe("Reconciler", () => {
       ])
       expect(findings.find((finding) => finding.kind === "captured_above_authorized")!.detail).toBe("round 0: captured 4000, authorized only 3000")
       expect(findings.find((finding) => finding.kind === "duplicate_orders")!.detail).toMatch(/ORD-ghost/)
+    }).pipe(Effect.provide(Infrastructure))
+  )
+
+  it.scopedLive("seller_order_unknown: a seller holds an order under a key bookbroker closed as failed — found once, with the repair", () =>
+    Effect.gen(function* () {
+      const fleet = yield* Harness.SimulatedSellers.startSellers([
+        { name: "keeper", stock: [{ isbn: cheap, price: 900, quantity: 5 }], orderLookup: true },
+        { name: "shop", stock: [{ isbn: cheap, price: 1000, quantity: 5 }] }
+      ])
+      const [keeper] = yield* Harness.register(fleet)
+      const worker = yield* Harness.worker("w1")
+      const sql = yield* SqlClient.SqlClient
+      // keeper sold out at hold time: the request bought from shop.
+      fleet[0]!.simulator.inject({ operation: "hold", kind: "out_of_stock" })
+      const { id } = yield* Harness.submit(cheap, 3000)
+      expect((yield* Harness.runUntilDone(worker, id)).status).toBe("purchased")
+      // What a lost answer closed by a wrong guess leaves behind: keeper has an order under our key after all.
+      const key = `${id}:${keeper!.id}`
+      const quote = fleet[0]!.simulator.quote(cheap)
+      if ("unavailable" in quote) throw new Error("keeper should quote")
+      fleet[0]!.simulator.purchase({ quoteId: quote.quoteId, idempotencyKey: key, buyerReference: id })
+      yield* sql`UPDATE purchase_attempts SET tries = 1, last_sent_at = now() WHERE idempotency_key = ${key}`
+
+      const reconcile = yield* reconciler()
+      const findings = yield* reconcile.runOnce
+      expect(summary(findings)).toEqual([{ requestId: id, kind: "seller_order_unknown", fixed: false }])
+      expect(findings[0]!.detail).toMatch(new RegExp(`keeper holds order .* under key ${key}, but the request bought from another seller: a second order — cancel it at keeper`))
+      // Each attempt is asked about once.
+      const lookups = fleet[0]!.simulator.calls.lookupOrder
+      yield* reconcile.runOnce
+      expect(fleet[0]!.simulator.calls.lookupOrder).toBe(lookups)
+      expect(lookups).toBe(1)
+    }).pipe(Effect.provide(Infrastructure))
+  )
+
+  it.scopedLive("seller_order_unknown on a request that bought nothing says: cancel at the seller, nothing was charged", () =>
+    Effect.gen(function* () {
+      const fleet = yield* Harness.SimulatedSellers.startSellers([{ name: "keeper", stock: [{ isbn: cheap, price: 900, quantity: 5 }], orderLookup: true }])
+      const [keeper] = yield* Harness.register(fleet)
+      const worker = yield* Harness.worker("w1")
+      const sql = yield* SqlClient.SqlClient
+      fleet[0]!.simulator.inject({ operation: "hold", kind: "out_of_stock" })
+      const { id } = yield* Harness.submit(cheap, 3000)
+      expect((yield* Harness.runUntilDone(worker, id)).status).toBe("not_available")
+      const key = `${id}:${keeper!.id}`
+      const quote = fleet[0]!.simulator.quote(cheap)
+      if ("unavailable" in quote) throw new Error("keeper should quote")
+      fleet[0]!.simulator.purchase({ quoteId: quote.quoteId, idempotencyKey: key, buyerReference: id })
+      yield* sql`UPDATE purchase_attempts SET tries = 1, last_sent_at = now() WHERE idempotency_key = ${key}`
+      const findings = yield* (yield* reconciler()).runOnce
+      expect(summary(findings)).toEqual([{ requestId: id, kind: "seller_order_unknown", fixed: false }])
+      expect(findings[0]!.detail).toMatch(/the request ended not_available and nothing was charged: cancel the order at keeper/)
+    }).pipe(Effect.provide(Infrastructure))
+  )
+
+  it.scopedLive("the provider comparison walks every finished request once, oldest first, from a stored cursor", () =>
+    Effect.gen(function* () {
+      yield* shop
+      const first = yield* purchased
+      const second = yield* purchased
+      const third = yield* purchased
+      // The oldest one disagrees with the provider: an authorization only the provider knows about.
+      const sql = yield* SqlClient.SqlClient
+      yield* sql`UPDATE payment_operations SET provider_ref = 'sbx_elsewhere' WHERE request_id = ${first} AND kind = 'authorize'`
+      const reconcile = yield* reconciler({ providerLimit: 1 })
+      const kinds = (findings: ReadonlyArray<Reconciler.Finding>) => summary(findings.filter((finding) => finding.kind === "provider_mismatch"))
+      // One request per pass: the oldest first (the newest-first window of old never reached it with a limit of 1).
+      expect(kinds(yield* reconcile.runOnce).map((finding) => finding.requestId)).toEqual([first])
+      const [cursor] = yield* sql<{ request_id: string }>`SELECT request_id FROM reconciler_cursors WHERE name = 'provider'`
+      expect(cursor?.request_id).toBe(first)
+      yield* reconcile.runOnce
+      yield* reconcile.runOnce
+      const [after] = yield* sql<{ request_id: string }>`SELECT request_id FROM reconciler_cursors WHERE name = 'provider'`
+      expect(after?.request_id).toBe(third)
+      expect([second, third]).not.toContain(first)
     }).pipe(Effect.provide(Infrastructure))
   )
 })

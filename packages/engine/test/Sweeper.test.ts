@@ -115,7 +115,7 @@ describe("Sweeper", () => {
       faults.inject("void", "unavailable", 3)
       const { id } = yield* Harness.submit(pricey, 3000)
       const [result] = yield* worker.runOnce
-      expect(result).toMatchObject({ _tag: "Parked", why: expect.stringMatching(/^void:/) })
+      expect(result).toMatchObject({ _tag: "Parked", why: expect.stringMatching(/^releasing the payment authorization/) })
       expect(yield* payments(id)).toMatchObject([
         { kind: "authorize", status: "succeeded", live: true },
         { kind: "void", idempotency_key: `${id}:void:0`, status: "pending", tries: 1 }
@@ -212,6 +212,27 @@ describe("Sweeper", () => {
       // Asked once only.
       expect(yield* sweep.runOnce).toEqual(nothing)
       expect(yield* voidCalls(id)).toBe(1)
+    }).pipe(Effect.provide(Infrastructure))
+  )
+
+  it.scopedLive("asks the provider again later when its search did not show the authorization yet (search lag)", () =>
+    Effect.gen(function* () {
+      yield* sellers([{ name: "shop", stock: [{ isbn: cheap, price: 1000, quantity: 3 }] }])
+      faults.inject("authorize", "lost_response", 3)
+      const worker = yield* Harness.worker("w1", { pipeline: { maxPaymentTries: 1 } })
+      const { id } = yield* Harness.submit(cheap, 3000)
+      expect((yield* Harness.runUntilDone(worker, id)).reason).toMatch(/^payment_unavailable/)
+      // The provider's search does not show the authorization yet.
+      const sql = yield* SqlClient.SqlClient
+      yield* sql`UPDATE sandbox_payments SET request_id = 'not-indexed-yet' WHERE request_id = ${id}`
+      const sweep = yield* sweeper({ lookupAfterMillis: 0, lookupRepeatMillis: [0, 0] })
+      expect(yield* sweep.runOnce).toEqual({ ...nothing, providerLookups: 1 })
+      yield* sql`UPDATE sandbox_payments SET request_id = ${id} WHERE request_id = 'not-indexed-yet'`
+      // Asked again, found, voided; then a last time, with nothing left; then never again.
+      expect(yield* sweep.runOnce).toEqual({ ...nothing, providerLookups: 1, providerAuthorizationsVoided: 1 })
+      expect(yield* sweep.runOnce).toEqual({ ...nothing, providerLookups: 1 })
+      expect(yield* sweep.runOnce).toEqual(nothing)
+      expect((yield* Harness.ledger(id))[0]).toMatchObject({ status: "voided", captured: "0" })
     }).pipe(Effect.provide(Infrastructure))
   )
 

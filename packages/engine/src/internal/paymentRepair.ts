@@ -55,7 +55,11 @@ export const makeRepair = (owner: string, leaseMillis: number) =>
             AND status IN ${sql.in(statuses)}
             AND (lease_expires_at IS NULL OR lease_expires_at < now())
           RETURNING *`,
-        ([request]) => (request === undefined ? Effect.succeed(Option.none<A>()) : Effect.map(body(request), Option.some)),
+        ([request]) =>
+          request === undefined
+            ? Effect.succeed(Option.none<A>())
+            : // Renewed while the body waits on a provider or seller call (a seller may take up to two minutes).
+              Effect.raceFirst(Effect.map(body(request), Option.some), heartbeat(requestId, request.fence)),
         ([request]) =>
           request === undefined
             ? Effect.void
@@ -66,6 +70,22 @@ export const makeRepair = (owner: string, leaseMillis: number) =>
                 Effect.ignoreLogged
               )
       )
+
+    /**
+     * Keeps the lease while the body runs. Once someone else holds the request it answers
+     * `None` (as for a busy request), which stops the body.
+     */
+    const heartbeat = (requestId: string, fence: string): Effect.Effect<Option.Option<never>, SqlError.SqlError> =>
+      Effect.gen(function* () {
+        while (true) {
+          yield* Effect.sleep(Math.max(50, Math.floor(leaseMillis / 3)))
+          const renewed = yield* sql`
+            UPDATE purchase_requests SET lease_expires_at = now() + ${leaseMillis} * interval '1 millisecond'
+            WHERE id = ${requestId} AND lease_owner = ${owner} AND fence = ${fence}
+            RETURNING id`
+          if (renewed.length === 0) return Option.none()
+        }
+      })
 
     /** Voids one authorization at the provider and records it; never retried here (the next run repeats the same key). */
     const voidAuthorization = (target: VoidTarget): Effect.Effect<VoidOutcome, SqlError.SqlError> =>
