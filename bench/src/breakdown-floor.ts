@@ -34,6 +34,7 @@ const answer = {
   order_id: null,
   counter_offer: null,
   attempts: [],
+  waiting: null,
   created_at: now,
   updated_at: now,
   completed_at: null

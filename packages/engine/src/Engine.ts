@@ -8,7 +8,9 @@ import type { SqlClient } from "@effect/sql"
 import { Layer, type Redacted } from "effect"
 import * as Access from "./Access.js"
 import * as AdapterRegistry from "./AdapterRegistry.js"
+import * as Findings from "./Findings.js"
 import * as Notifications from "./Notifications.js"
+import * as OutboundAddress from "./outbound/OutboundAddress.js"
 import type * as PaymentGateway from "./PaymentGateway.js"
 import * as PurchasePipeline from "./PurchasePipeline.js"
 import * as Purchases from "./Purchases.js"
@@ -42,6 +44,11 @@ export interface EngineOptions {
   readonly workers?: false | PurchaseWorker.WorkerOptions
   readonly directoryRefreshMillis?: number
   /**
+   * Networks besides the public internet that bookbroker may call on someone else's say-so
+   * (customers' `notify_url`): e.g. `OutboundAddress.loopback` for the demo. Default none.
+   */
+  readonly outbound?: OutboundAddress.OutboundPolicyService
+  /**
    * The jobs that keep the promises after the pipeline: the sweeper (authorizations and holds
    * left behind), the reconciler (our records against the provider's) and the webhook
    * dispatcher (the outbox, signed with `webhookSecret`). Off unless given; `bookbroker serve`
@@ -58,6 +65,7 @@ export interface EngineOptions {
 export type EngineServices =
   | Access.Access
   | AdapterRegistry.AdapterRegistry
+  | Findings.Findings
   | PaymentGateway.PaymentGateway
   | Purchases.Purchases
   | PurchasePipeline.PurchasePipeline
@@ -79,6 +87,7 @@ export const layer = (options: EngineOptions): Layer.Layer<EngineServices, never
     shared,
     options.payments ?? SandboxGateway.layer(),
     Access.layer,
+    Findings.layer,
     Purchases.layer
   )
   const directory = SellerDirectory.layer({ refreshMillis: options.directoryRefreshMillis ?? 5_000 }).pipe(Layer.provideMerge(base))
@@ -95,6 +104,7 @@ export const layer = (options: EngineOptions): Layer.Layer<EngineServices, never
           // A secret Standard Webhooks refuses is a configuration error found at start, not a request later.
           Notifications.layerRunning({ ...options.background.notifications, secret: options.background.webhookSecret }).pipe(Layer.orDie)
         ).pipe(Layer.provide(pipeline))
-  return Layer.mergeAll(pipeline, workers, background)
+  const all = Layer.mergeAll(pipeline, workers, background)
+  return options.outbound === undefined ? all : all.pipe(Layer.provide(Layer.succeed(OutboundAddress.OutboundPolicy, options.outbound)))
 }
 

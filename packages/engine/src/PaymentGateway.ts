@@ -90,6 +90,12 @@ export interface PaymentRecord {
 
 export interface PaymentGatewayService {
   readonly name: string
+  /**
+   * How long an authorization holds the customer's money before the provider lets it lapse
+   * (Stripe card payments: 7 days); `undefined` when it never lapses (the sandbox). Every
+   * deadline inside a purchase must end well within it.
+   */
+  readonly authorizationLifetimeMillis?: number
   readonly authorize: (request: AuthorizeRequest) => Effect.Effect<Authorization, PaymentError>
   readonly capture: (request: CaptureRequest) => Effect.Effect<void, PaymentUnavailable | PaymentRejected>
   readonly void: (request: VoidRequest) => Effect.Effect<void, PaymentUnavailable | PaymentRejected>

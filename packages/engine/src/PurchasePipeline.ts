@@ -4,16 +4,27 @@
  * with its idempotency key) before the external call and its outcome after it, inside a fenced
  * transaction; a step re-run after any crash repeats the same call with the same key. Purchases
  * go cheapest first, and move to the next offer only when the previous attempt is *known* to
- * have failed: an unknown outcome is resolved (order lookup or a replay with the same key)
- * before anything else happens. Money: authorize the maximum, capture the real price once an
- * order is confirmed (never more than authorized), void in every other ending.
+ * have failed (`purchases/AttemptResolution.ts`): an attempt that may have placed an order stays
+ * open until an authoritative answer about its key comes, however long that takes, and a person
+ * is asked to look once it has taken too long. Money: authorize the maximum, capture the real
+ * price once an order is confirmed (never more than authorized), void in every other ending.
+ *
+ * | status | step | moves to |
+ * | --- | --- | --- |
+ * | received | authorize the maximum | authorized · failed |
+ * | authorized, quoting | quote (or reuse the offers of an accepted counter-offer's round) | deciding |
+ * | deciding | rank the offers against the maximum | purchasing · price_not_met · not_available |
+ * | purchasing | hold → purchase, cheapest first; capture the confirmed order | purchased · not_available · failed |
+ *
+ * While a run waits on a call its lease is renewed (a heartbeat); a run whose lease was taken
+ * over stops, and its writes are refused by the fencing version.
  */
-import { Contract, Money, type Isbn, type SellerClient, type SellerError } from "@bookbroker/adapter-sdk"
+import { Contract, Money, type Isbn, type SellerClient } from "@bookbroker/adapter-sdk"
 import type { SqlClient, SqlError } from "@effect/sql"
-import { Context, Effect, Either, Layer, Option, Schedule, Schema } from "effect"
+import { Clock, Context, Effect, Layer, Option, Schedule, Schema } from "effect"
 import {
   isTerminal,
-  type LeaseLost,
+  LeaseLost,
   makeStore,
   type AttemptRow,
   type CounterOffer,
@@ -27,6 +38,8 @@ import {
 import { admittedCall } from "./internal/sellerCall.js"
 import { recordPurchaseOutcome } from "./Metrics.js"
 import { PaymentGateway, type PaymentGatewayService, PaymentUnavailable } from "./PaymentGateway.js"
+import * as AttemptResolution from "./purchases/AttemptResolution.js"
+import * as PurchaseKeys from "./purchases/PurchaseKeys.js"
 import * as PushedOffers from "./PushedOffers.js"
 import { QuoteEngine } from "./QuoteEngine.js"
 import { SellerDirectory } from "./SellerDirectory.js"
@@ -40,14 +53,22 @@ export type CrashPoint = "authorize" | "quote" | "hold" | "purchase" | "capture"
 export class SimulatedCrash extends Schema.TaggedError<SimulatedCrash>()("SimulatedCrash", { point: Schema.String, requestId: Schema.String }) {}
 
 export interface PipelineOptions {
-  /** How long a claim lasts without a write; every write renews it. Default 30 s. */
+  /** How long a claim lasts without a renewal. Default 30 s. */
   readonly leaseMillis?: number
+  /** How often a run renews its lease while it waits on a call. Default a third of the lease. */
+  readonly heartbeatMillis?: number
   /** Quick in-step retries of a call that may succeed at once (payment provider, seller unavailable). */
   readonly quickRetry?: Schedule.Schedule<unknown, unknown>
   /** Longest wait before the request is looked at again after a failed call. Default 5 min. */
   readonly maxBackoffMillis?: number
   /** Payment calls that keep failing this many times end the request as failed. Default 12. */
   readonly maxPaymentTries?: number
+  /**
+   * How long an attempt may stay without an authoritative answer (counted from its first
+   * purchase call) before a person is asked to look. It keeps being asked after that. Default
+   * 24 h; at most half of the payment authorization's lifetime (refused otherwise).
+   */
+  readonly unresolvedDeadlineMillis?: number
   /** Test hook: return true to kill the worker at this point. */
   readonly crashAt?: (point: CrashPoint, requestId: string) => boolean
 }
@@ -69,14 +90,14 @@ export class PurchasePipeline extends Context.Tag("@bookbroker/engine/PurchasePi
 
 type Step = { readonly _tag: "Continue" } | { readonly _tag: "Park"; readonly delayMillis: number; readonly why: string }
 const next: Step = { _tag: "Continue" }
+const park = (delayMillis: number, why: string): Step => ({ _tag: "Park", delayMillis, why })
 
 const encodeOffer = Schema.encodeSync(Contract.Offer)
 const decodeOffer = Schema.decodeUnknownSync(Contract.Offer)
 const encodeHold = Schema.encodeSync(Contract.Hold)
 const decodeHold = Schema.decodeUnknownSync(Contract.Hold)
 
-const sellerReason = (error: SellerError.SellerError): string =>
-  error._tag === "SellerRejected" || error._tag === "SellerUnavailable" ? `${error._tag === "SellerRejected" ? "rejected" : "unavailable"}:${error.reason}` : error._tag
+const defaultDeadlineMillis = 24 * 60 * 60 * 1_000
 
 export const make = (options: PipelineOptions = {}) =>
   Effect.gen(function* () {
@@ -87,10 +108,22 @@ export const make = (options: PipelineOptions = {}) =>
     const pool = yield* SellerPool
     const state = yield* SharedState
     const leaseMillis = options.leaseMillis ?? 30_000
+    const heartbeatMillis = options.heartbeatMillis ?? Math.max(50, Math.floor(leaseMillis / 3))
     const quickRetry = options.quickRetry ?? Schedule.intersect(Schedule.exponential("100 millis"), Schedule.recurs(2))
     const maxBackoff = options.maxBackoffMillis ?? 300_000
     const maxPaymentTries = options.maxPaymentTries ?? 12
+    const deadlineMillis = options.unresolvedDeadlineMillis ?? defaultDeadlineMillis
     const backoff = (tries: number) => Math.min(maxBackoff, 1_000 * 2 ** Math.min(tries, 16))
+    if (heartbeatMillis >= leaseMillis) {
+      return yield* Effect.dieMessage(`the lease heartbeat (${heartbeatMillis} ms) must be shorter than the lease (${leaseMillis} ms)`)
+    }
+    const lifetime = gateway.authorizationLifetimeMillis
+    if (lifetime !== undefined && deadlineMillis * 2 > lifetime) {
+      return yield* Effect.dieMessage(
+        `unresolvedDeadlineMillis (${deadlineMillis} ms) must be at most half of ${gateway.name}'s authorization lifetime (${lifetime} ms): ` +
+          "a person needs time to settle an unresolved purchase before the customer's authorization lapses"
+      )
+    }
 
     const crash = (point: CrashPoint, requestId: string) =>
       options.crashAt?.(point, requestId) === true ? Effect.die(new SimulatedCrash({ point, requestId })) : Effect.void
@@ -101,11 +134,23 @@ export const make = (options: PipelineOptions = {}) =>
 
     const money = (amount: number | string, currency: string) => Money.make(Number(amount), currency.trim())
 
-    const run = (initial: RequestRow, lease: Lease) =>
+    /** Every run's lease clock: when the lease was last renewed (by a fenced write or the heartbeat). */
+    interface LeaseClock {
+      renewedAt: number
+    }
+
+    const run = (initial: RequestRow, lease: Lease, leaseClock: LeaseClock) =>
       Effect.gen(function* () {
         let row = initial
+        const currency = row.currency.trim()
+        const fenced = <A, E, R>(body: Effect.Effect<A, E, R>) =>
+          Effect.flatMap(Clock.currentTimeMillis, (now) =>
+            Effect.tap(store.fenced(lease, body), () => {
+              leaseClock.renewedAt = now
+            })
+          )
         const transition = (to: PurchaseStatus, reason: string | null, changes: Record<string, unknown> = {}) =>
-          Effect.map(store.fenced(lease, store.transition(lease, row.status, to, reason, changes)), (updated) => {
+          Effect.map(fenced(store.transition(lease, row.status, to, reason, changes)), (updated) => {
             row = updated
           })
 
@@ -114,65 +159,61 @@ export const make = (options: PipelineOptions = {}) =>
           Effect.gen(function* () {
             const authorization = yield* store.liveAuthorization(row.id)
             if (authorization !== undefined) {
-              const key = `${row.id}:void:${authorization.round}`
-              const operation = yield* store.fenced(lease, store.ensurePayment(row.id, "void", authorization.round, key, 0, row.currency.trim()))
+              const key = PurchaseKeys.payment(row.id, "void", authorization.round)
+              const operation = yield* fenced(store.ensurePayment(row.id, "void", authorization.round, key, 0, currency))
               const voided = yield* Effect.either(withQuickRetry(gateway.void({ idempotencyKey: key, providerRef: authorization.provider_ref! })))
               yield* crash("void", row.id)
               if (voided._tag === "Left") {
                 if (voided.left._tag === "PaymentUnavailable") {
-                  return { _tag: "Park", delayMillis: backoff(operation.tries), why: `void: ${voided.left.detail}` } as const
+                  return park(backoff(operation.tries), "releasing the payment authorization: the payment provider did not answer; trying again")
                 }
                 // The provider refuses to void: leave the authorization marked live for the reconciler, end the request.
-                yield* store.fenced(lease, store.settlePayment(key, "rejected", null, false, voided.left.detail))
+                yield* fenced(store.settlePayment(key, "rejected", null, false, voided.left.detail))
                 yield* transition("failed", `void_rejected: ${voided.left.detail}`)
                 return next
               }
-              yield* store.fenced(
-                lease,
-                Effect.zipRight(store.settlePayment(key, "succeeded", authorization.provider_ref, false, null), store.endAuthorization(row.id))
-              )
+              yield* fenced(Effect.zipRight(store.settlePayment(key, "succeeded", authorization.provider_ref, false, null), store.endAuthorization(row.id)))
             }
             yield* transition(status, reason, changes)
             return next
           })
 
         const authorize = Effect.gen(function* () {
-          const key = `${row.id}:authorize:${row.round}`
+          const key = PurchaseKeys.payment(row.id, "authorize", row.round)
           const amount = Number(row.max_amount)
-          const operation = yield* store.fenced(lease, store.ensurePayment(row.id, "authorize", row.round, key, amount, row.currency.trim()))
+          const operation = yield* fenced(store.ensurePayment(row.id, "authorize", row.round, key, amount, currency))
           const result = yield* Effect.either(
-            withQuickRetry(gateway.authorize({ idempotencyKey: key, requestId: row.id, amount: money(amount, row.currency), paymentToken: row.payment_token }))
+            withQuickRetry(gateway.authorize({ idempotencyKey: key, requestId: row.id, amount: money(amount, currency), paymentToken: row.payment_token }))
           )
           yield* crash("authorize", row.id)
           if (result._tag === "Right") {
-            yield* store.fenced(lease, store.settlePayment(key, "succeeded", result.right.providerRef, true, null))
+            yield* fenced(store.settlePayment(key, "succeeded", result.right.providerRef, true, null))
             yield* transition("authorized", null)
             return next
           }
           const error = result.left
           if (error._tag === "PaymentDeclined") {
-            yield* store.fenced(lease, store.settlePayment(key, "declined", null, false, error.reason))
+            yield* fenced(store.settlePayment(key, "declined", null, false, error.reason))
             yield* transition("failed", `payment_declined: ${error.reason}`)
             return next
           }
           if (error._tag === "PaymentRejected" || operation.tries >= maxPaymentTries) {
             // Give up; the sweeper voids whatever the provider may still hold for this request.
-            yield* store.fenced(lease, store.settlePayment(key, "rejected", null, false, error.detail))
+            yield* fenced(store.settlePayment(key, "rejected", null, false, error.detail))
             yield* transition("failed", `payment_unavailable: ${error.detail}`)
             return next
           }
-          return { _tag: "Park", delayMillis: error.retryAfterMillis ?? backoff(operation.tries), why: `authorize: ${error.detail}` } as const
+          return park(error.retryAfterMillis ?? backoff(operation.tries), "authorizing the payment: the payment provider did not answer; trying again")
         })
 
         const quote = Effect.gen(function* () {
           if (row.status === "authorized") yield* transition("quoting", null)
           if (row.round > 0 && row.counter_offer !== null) {
-            // An accepted counter-offer buys from the offers already taken for the request (a
+            // An accepted counter-offer buys from the offers of the round it came from (a
             // retried request has none: it quotes afresh, for its new round).
             yield* transition("deciding", null)
             return next
           }
-          const currency = row.currency.trim()
           const book = yield* quoteEngine.quotes(row.isbn as Isbn.Isbn13, { currency })
           // Prices sellers pushed are never bought from: those sellers are asked afresh.
           const pushed = book.offers.filter((offer) => PushedOffers.isPushed(offer.offer))
@@ -186,8 +227,7 @@ export const make = (options: PipelineOptions = {}) =>
                   )
                 ].sort((a, b) => a.total.amount - b.total.amount)
           yield* crash("quote", row.id)
-          row = yield* store.fenced(
-            lease,
+          row = yield* fenced(
             Effect.zipRight(
               store.saveQuotes(
                 row.id,
@@ -208,8 +248,8 @@ export const make = (options: PipelineOptions = {}) =>
         })
 
         const decide = Effect.gen(function* () {
-          // Round 0's offers for an accepted counter-offer, the round's own otherwise.
-          const quotes = yield* store.quotes(row.id, row.counter_offer !== null ? 0 : row.round)
+          // The offers of the round an accepted counter-offer came from, the round's own otherwise.
+          const quotes = yield* store.quotes(row.id, row.counter_offer !== null ? (row.counter_offer.round ?? 0) : row.round)
           const max = Number(row.max_amount)
           const within = quotes.filter((quote) => Number(quote.total) <= max)
           if (quotes.length === 0) return yield* finish("not_available", "no_offers")
@@ -217,6 +257,7 @@ export const make = (options: PipelineOptions = {}) =>
             const cheapest = quotes[0]!
             const offer = decodeOffer(cheapest.offer)
             const counterOffer: CounterOffer = {
+              round: row.round,
               seller_id: cheapest.seller_id,
               seller_name: cheapest.seller_name,
               total: Number(cheapest.total),
@@ -225,8 +266,7 @@ export const make = (options: PipelineOptions = {}) =>
             }
             return yield* finish("price_not_met", "cheapest_offer_above_max", { counter_offer: counterOffer })
           }
-          row = yield* store.fenced(
-            lease,
+          row = yield* fenced(
             Effect.zipRight(
               store.createAttempts(row.id, row.round, within.map((quote) => ({ seller_id: quote.seller_id, seller_name: quote.seller_name, rank: quote.rank, offer: quote.offer }))),
               store.transition(lease, row.status, "purchasing", `${within.length} offers within the maximum`)
@@ -242,99 +282,175 @@ export const make = (options: PipelineOptions = {}) =>
           )
 
         /** No permit within the seller's shared limits: look at the request again once one is likely. */
-        const parkForSeller = (attempt: AttemptRow, retryAfterMillis: number): Step => ({
-          _tag: "Park",
-          delayMillis: Math.min(maxBackoff, Math.max(250, retryAfterMillis)),
-          why: `waiting for a permit within ${attempt.seller_name}'s limits`
-        })
+        const parkForSeller = (attempt: AttemptRow, retryAfterMillis: number): Step =>
+          park(Math.min(maxBackoff, Math.max(250, retryAfterMillis)), `waiting for a turn within ${attempt.seller_name}'s request limits`)
 
-        /** Places (or replays) the purchase of an attempt; the seller's answer decides the attempt. */
+        /**
+         * The attempt stays open: an order may exist. Asked again later; past its deadline a
+         * person is asked to look (once), and the customer is told so.
+         */
+        const unresolved = (attempt: AttemptRow, reason: string, retryAfterMillis: number | undefined) =>
+          Effect.gen(function* () {
+            const now = yield* Clock.currentTimeMillis
+            const since = attempt.first_sent_at?.getTime() ?? now
+            const overdue = now - since >= deadlineMillis
+            yield* fenced(
+              Effect.zipRight(
+                store.updateAttempt(attempt.id, "unknown", { reason }),
+                overdue && row.attention !== "unresolved_attempt"
+                  ? Effect.asVoid(store.flag(
+                      row.id,
+                      "unresolved_attempt",
+                      "attempt_unresolved",
+                      `the purchase at ${attempt.seller_name} (idempotency key ${attempt.idempotency_key}) has had no authoritative answer since ${new Date(since).toISOString()} ` +
+                        `(${attempt.tries + 1} tries, last: ${reason}); nothing else is bought for this request until it is settled — ask the seller whether that order exists`
+                    ))
+                  : Effect.void
+              )
+            )
+            const why = `waiting for ${attempt.seller_name} to confirm whether the order was placed${overdue ? "; an operator is checking with the seller" : ""}`
+            return park(Math.min(maxBackoff, Math.max(retryAfterMillis ?? 0, backoff(attempt.tries))), why)
+          })
+
+        /** A confirmed order: recorded, checked against what was agreed, then captured by the next step. */
+        const confirmed = (attempt: AttemptRow, order: Contract.Order, agreed: Money.Money) =>
+          Effect.gen(function* () {
+            const sameCurrency = order.total.currency === currency
+            yield* fenced(
+              Effect.gen(function* () {
+                yield* store.updateAttempt(attempt.id, "confirmed", {
+                  orderId: order.orderId,
+                  orderTotal: order.total.amount,
+                  ...(sameCurrency ? {} : { reason: `order_currency_mismatch: ${order.total.currency}` })
+                })
+                if (!sameCurrency) {
+                  yield* store.flag(
+                    row.id,
+                    "order_mismatch",
+                    "order_currency_mismatch",
+                    `${attempt.seller_name} confirmed order ${order.orderId} in ${order.total.currency} (${order.total.amount}), the request is in ${currency}: not captured — settle the order with the seller`
+                  )
+                } else if (order.total.amount > agreed.amount) {
+                  yield* store.finding(
+                    row.id,
+                    "order_above_agreed_price",
+                    `${attempt.seller_name} confirmed order ${order.orderId} at ${order.total.amount} ${currency}, above the ${agreed.amount} it held or quoted` +
+                      (order.total.amount > Number(row.max_amount) ? ` and above the customer's maximum ${row.max_amount}: the customer is charged the maximum` : "")
+                  )
+                }
+              })
+            )
+            return next
+          })
+
+        /** Places (or replays) the purchase of an attempt; only an authoritative answer closes it. */
         const purchase = (attempt: AttemptRow, client: SellerClient.SellerClient) =>
           Effect.gen(function* () {
             const offer = decodeOffer(attempt.offer)
             const hold = attempt.hold === null ? undefined : decodeHold(attempt.hold)
-            yield* store.fenced(lease, store.updateAttempt(attempt.id, attempt.status === "unknown" ? "unknown" : "purchasing", { tried: true }))
-            const lookedUp =
-              attempt.status === "unknown" && client.capabilities.orderLookup
-                ? yield* admittedCall(state, client, client.lookupOrder({ idempotencyKey: attempt.idempotency_key, isbn: offer.isbn }))
-                : undefined
-            if (lookedUp?._tag === "Denied") return parkForSeller(attempt, lookedUp.retryAfterMillis)
-            const result =
-              lookedUp !== undefined && Either.isRight(lookedUp) && Option.isSome(lookedUp.right)
-                ? Either.right(lookedUp.right.value)
-                : yield* admittedCall(
-                    state,
-                    client,
-                    client.purchase({
-                      isbn: offer.isbn,
-                      source: hold === undefined ? { _tag: "Offer", offer } : { _tag: "Hold", hold },
-                      idempotencyKey: attempt.idempotency_key,
-                      maxTotal: money(row.max_amount, row.currency),
-                      buyerReference: row.id
-                    })
-                  )
-            // No permit from the seller's limits (nothing was sent): the same step, a little later.
-            if (result._tag === "Denied") return parkForSeller(attempt, result.retryAfterMillis)
+            const agreed = hold?.total ?? offer.total
+            // An earlier try may have reached the seller (it was left unknown, or its worker stopped mid-call).
+            let maybeSent = attempt.status === "unknown" || attempt.tries > 0
+            if (maybeSent && client.capabilities.orderLookup) {
+              const looked = yield* admittedCall(state, client, client.lookupOrder({ idempotencyKey: attempt.idempotency_key, isbn: offer.isbn }))
+              if (looked._tag === "Denied") return parkForSeller(attempt, looked.retryAfterMillis)
+              const lookup = AttemptResolution.afterLookup(looked)
+              if (lookup._tag === "Found") return yield* confirmed(attempt, lookup.order, agreed)
+              if (lookup._tag === "NotFound") maybeSent = false
+            }
+            yield* fenced(store.updateAttempt(attempt.id, maybeSent ? "unknown" : "purchasing", { sending: true, ...(attempt.reason === null ? {} : { reason: attempt.reason }) }))
+            const answer = yield* admittedCall(
+              state,
+              client,
+              client.purchase({
+                isbn: offer.isbn,
+                source: hold === undefined ? { _tag: "Offer", offer } : { _tag: "Hold", hold },
+                idempotencyKey: attempt.idempotency_key,
+                maxTotal: money(row.max_amount, currency),
+                buyerReference: row.id
+              })
+            )
+            // No permit from the seller's limits (nothing was sent now): the same step, a little later.
+            if (answer._tag === "Denied") return parkForSeller(attempt, answer.retryAfterMillis)
             yield* crash("purchase", row.id)
-            if (result._tag === "Right") {
-              const order = result.right
-              yield* store.fenced(lease, store.updateAttempt(attempt.id, "confirmed", { orderId: order.orderId, orderTotal: order.total.amount }))
-              return next
+            const resolution = AttemptResolution.afterPurchase(answer, maybeSent)
+            switch (resolution._tag) {
+              case "Confirmed":
+                return yield* confirmed(attempt, resolution.order, agreed)
+              case "Failed":
+                yield* fenced(store.updateAttempt(attempt.id, "failed", { reason: resolution.reason }))
+                return next
+              case "Unresolved":
+                return yield* unresolved(attempt, resolution.reason, resolution.retryAfterMillis)
             }
-            const error = result.left
-            if (error._tag === "OutcomeUnknown") {
-              yield* store.fenced(lease, store.updateAttempt(attempt.id, "unknown", { reason: error.detail }))
-              return { _tag: "Park", delayMillis: backoff(attempt.tries), why: `purchase outcome unknown at ${attempt.seller_name}` } as const
-            }
-            yield* store.fenced(lease, store.updateAttempt(attempt.id, "failed", { reason: sellerReason(error) }))
-            return next
           })
 
-        const attemptOne = (attempt: AttemptRow) =>
+        /**
+         * Holds the offer (sellers with holds), re-checks the held price against the maximum and
+         * against the next offer in line, then purchases.
+         */
+        const holdThenPurchase = (attempt: AttemptRow, client: SellerClient.SellerClient, nextInLine: AttemptRow | undefined) =>
           Effect.gen(function* () {
-            const client = yield* clientFor(attempt)
-            if (Option.isNone(client)) {
-              if (attempt.status !== "pending") {
-                // We may have sent a purchase: never give up on it silently.
-                return { _tag: "Park", delayMillis: backoff(attempt.tries), why: `seller ${attempt.seller_name} unavailable while resolving` } as const
-              }
-              yield* store.fenced(lease, store.updateAttempt(attempt.id, "failed", { reason: "seller_not_available" }))
-              return next
-            }
-            if (attempt.status === "purchasing" || attempt.status === "unknown" || attempt.status === "held") {
-              return yield* purchase(attempt, client.value)
-            }
-            // pending, or holding (we crashed while holding: a hold harms nobody, it expires; take a new one)
-            if (!client.value.capabilities.holds) return yield* purchase({ ...attempt, status: "purchasing" }, client.value)
-            yield* store.fenced(lease, store.updateAttempt(attempt.id, "holding"))
-            const held = yield* admittedCall(state, client.value, client.value.hold(decodeOffer(attempt.offer)))
+            if (!client.capabilities.holds) return yield* purchase({ ...attempt, status: "purchasing" }, client)
+            const offer = decodeOffer(attempt.offer)
+            yield* fenced(store.updateAttempt(attempt.id, "holding"))
+            const held = yield* admittedCall(state, client, client.hold(offer))
             if (held._tag === "Denied") {
               if (held.reason === "circuit_open") {
                 // The seller is failing for everyone right now: the next offer rather than a wait.
-                yield* store.fenced(lease, store.updateAttempt(attempt.id, "failed", { reason: "unavailable:circuit_open" }))
+                yield* fenced(store.updateAttempt(attempt.id, "failed", { reason: "unavailable:circuit_open" }))
                 return next
               }
               return parkForSeller(attempt, held.retryAfterMillis)
             }
             yield* crash("hold", row.id)
             if (held._tag === "Left") {
-              yield* store.fenced(lease, store.updateAttempt(attempt.id, "failed", { reason: sellerReason(held.left) }))
+              yield* fenced(store.updateAttempt(attempt.id, "failed", { reason: AttemptResolution.describe(held.left) }))
               return next
             }
-            if (held.right.total.amount > Number(row.max_amount)) {
+            const total = held.right.total
+            const nextTotal = nextInLine === undefined ? undefined : decodeOffer(nextInLine.offer).total.amount
+            const refusal =
+              total.currency !== currency
+                ? `hold_currency_mismatch: ${total.currency}`
+                : total.amount > Number(row.max_amount)
+                  ? "held_price_above_max"
+                  : total.amount > offer.total.amount && nextTotal !== undefined && nextTotal < total.amount
+                    ? `held_price_above_next_offer: held at ${total.amount}, quoted ${offer.total.amount}, ${nextInLine!.seller_name} offers ${nextTotal}`
+                    : undefined
+            if (refusal !== undefined) {
               // Best effort (a hold expires anyway), and only within the seller's limits.
-              yield* Effect.ignore(admittedCall(state, client.value, client.value.release(held.right), 500))
-              yield* store.fenced(lease, store.updateAttempt(attempt.id, "failed", { hold: encodeHold(held.right), reason: "held_price_above_max" }))
+              yield* Effect.ignore(admittedCall(state, client, client.release(held.right), 500))
+              yield* fenced(store.updateAttempt(attempt.id, "failed", { hold: encodeHold(held.right), reason: refusal }))
               return next
             }
-            yield* store.fenced(lease, store.updateAttempt(attempt.id, "held", { hold: encodeHold(held.right) }))
-            return yield* purchase({ ...attempt, status: "held", hold: encodeHold(held.right) }, client.value)
+            yield* fenced(store.updateAttempt(attempt.id, "held", { hold: encodeHold(held.right) }))
+            return yield* purchase({ ...attempt, status: "held", hold: encodeHold(held.right) }, client)
+          })
+
+        const attemptOne = (attempt: AttemptRow, nextInLine: AttemptRow | undefined) =>
+          Effect.gen(function* () {
+            const client = yield* clientFor(attempt)
+            // A purchase may have been sent: it stays open whatever else happens.
+            const mayHaveOrdered = attempt.status === "purchasing" || attempt.status === "unknown" || attempt.tries > 0
+            if (Option.isNone(client)) {
+              if (mayHaveOrdered) return yield* unresolved(attempt, "seller_not_available: its client could not be built", undefined)
+              yield* fenced(store.updateAttempt(attempt.id, "failed", { reason: "seller_not_available" }))
+              return next
+            }
+            if (mayHaveOrdered || attempt.status === "held") return yield* purchase(attempt, client.value)
+            // pending, or holding (we crashed while holding: a hold harms nobody, it expires; take a new one)
+            return yield* holdThenPurchase(attempt, client.value, nextInLine)
           })
 
         const capture = (attempt: AttemptRow) =>
           Effect.gen(function* () {
+            if (attempt.reason?.startsWith("order_currency_mismatch") === true) {
+              // Nothing sensible to capture: a person settles it (the finding says how).
+              return park(maxBackoff, `the order at ${attempt.seller_name} needs an operator's check before payment`)
+            }
             const orderTotal = Number(attempt.order_total)
-            const key = `${row.id}:capture:${row.round}`
+            const key = PurchaseKeys.payment(row.id, "capture", row.round)
             const authorization: PaymentOperationRow | undefined = yield* store.liveAuthorization(row.id)
             if (authorization === undefined) {
               // Settled already (the capture ends the authorization): finish from the record. Only
@@ -354,24 +470,22 @@ export const make = (options: PipelineOptions = {}) =>
               return next
             }
             const authorized = Number(authorization.amount)
+            // Never more than the customer authorized; an order above it is a finding (see `confirmed`).
             const amount = Math.min(orderTotal, authorized)
-            const operation = yield* store.fenced(lease, store.ensurePayment(row.id, "capture", row.round, key, amount, row.currency.trim()))
+            const operation = yield* fenced(store.ensurePayment(row.id, "capture", row.round, key, amount, currency))
             const captured = yield* Effect.either(
-              withQuickRetry(gateway.capture({ idempotencyKey: key, providerRef: authorization.provider_ref!, amount: money(amount, row.currency) }))
+              withQuickRetry(gateway.capture({ idempotencyKey: key, providerRef: authorization.provider_ref!, amount: money(amount, currency) }))
             )
             yield* crash("capture", row.id)
             if (captured._tag === "Left") {
-              if (captured.left._tag === "PaymentUnavailable") {
-                return { _tag: "Park", delayMillis: backoff(operation.tries), why: `capture: ${captured.left.detail}` } as const
-              }
-              yield* store.fenced(lease, store.settlePayment(key, "rejected", null, false, captured.left.detail))
+              if (captured.left._tag === "PaymentUnavailable") return park(backoff(operation.tries), "taking the payment: the payment provider did not answer; trying again")
+              yield* fenced(store.settlePayment(key, "rejected", null, false, captured.left.detail))
               yield* transition("failed", `capture_rejected: ${captured.left.detail}`)
               return next
             }
             // The capture's outcome and `purchased` commit together: a worker that stops in between
             // must not leave a charged, ordered request for the next one to find without authorization.
-            row = yield* store.fenced(
-              lease,
+            row = yield* fenced(
               Effect.zipRight(
                 Effect.zipRight(store.settlePayment(key, "succeeded", authorization.provider_ref, false, null), store.endAuthorization(row.id)),
                 store.transition(lease, row.status, "purchased", orderTotal > authorized ? "seller_charged_above_max" : null, {
@@ -386,13 +500,13 @@ export const make = (options: PipelineOptions = {}) =>
 
         const purchasing = Effect.gen(function* () {
           const attempts = (yield* store.attempts(row.id)).filter((attempt) => attempt.round === row.round || attempt.status === "confirmed")
-          const confirmed = attempts.find((attempt) => attempt.status === "confirmed")
-          if (confirmed !== undefined) return yield* capture(confirmed)
+          const confirmedAttempt = attempts.find((attempt) => attempt.status === "confirmed")
+          if (confirmedAttempt !== undefined) return yield* capture(confirmedAttempt)
           const open = attempts.find((attempt) => attempt.status !== "pending" && attempt.status !== "failed")
-          const pending = attempts.find((attempt) => attempt.status === "pending")
-          const current = open ?? pending
+          const pending = attempts.filter((attempt) => attempt.status === "pending")
+          const current = open ?? pending[0]
           if (current === undefined) return yield* finish("not_available", "all_offers_failed")
-          return yield* attemptOne(current)
+          return yield* attemptOne(current, pending.find((attempt) => attempt.id !== current.id))
         })
 
         const step = (): Effect.Effect<Step, LeaseLost | SqlError.SqlError> => {
@@ -414,18 +528,41 @@ export const make = (options: PipelineOptions = {}) =>
         while (!isTerminal(row.status)) {
           const result = yield* step()
           if (result._tag === "Park") {
-            yield* store.park(lease, result.delayMillis)
+            yield* store.park(lease, result.delayMillis, result.why)
             return { _tag: "Parked", delayMillis: result.delayMillis, why: result.why } as const
           }
         }
         return { _tag: "Finished", status: row.status as TerminalStatus } as const
       })
 
+    /**
+     * Renews the lease while the run waits on a long call (a seller may take up to two minutes);
+     * fails with `LeaseLost` once another worker holds the request, which stops the run.
+     */
+    const heartbeat = (lease: Lease, leaseClock: LeaseClock): Effect.Effect<never, LeaseLost> =>
+      Effect.gen(function* () {
+        while (true) {
+          yield* Effect.sleep(heartbeatMillis)
+          const now = yield* Clock.currentTimeMillis
+          if (now - leaseClock.renewedAt < heartbeatMillis) continue
+          const renewed = yield* store.renew(lease).pipe(
+            // A database hiccup is not a lost lease: the next beat tries again (the run's own writes are fenced).
+            Effect.catchTag("SqlError", (error) => Effect.as(Effect.logWarning("purchase lease heartbeat failed; trying again", error), true))
+          )
+          if (!renewed) return yield* new LeaseLost({ requestId: lease.requestId })
+          leaseClock.renewedAt = now
+        }
+      })
+
     const service: PurchasePipelineService = {
       leaseMillis,
       store,
       process: (claimed, worker) =>
-        run(claimed, { requestId: claimed.id, worker, fence: claimed.fence, leaseMillis }).pipe(
+        Effect.gen(function* () {
+          const lease: Lease = { requestId: claimed.id, worker, fence: claimed.fence, leaseMillis }
+          const leaseClock: LeaseClock = { renewedAt: yield* Clock.currentTimeMillis }
+          return yield* Effect.raceFirst(run(claimed, lease, leaseClock), heartbeat(lease, leaseClock))
+        }).pipe(
           Effect.tap((result) => (result._tag === "Finished" ? recordPurchaseOutcome(result.status, claimed.created_at) : Effect.void)),
           Effect.catchTag("LeaseLost", () => Effect.succeed({ _tag: "LeaseLost" } as const)),
           // A database failure mid-step: the lease expires and the step is re-run, by this worker or another.

@@ -7,10 +7,13 @@
  */
 import { randomUUID } from "node:crypto"
 import { PgClient } from "@effect/sql-pg"
-import { Context, Effect, Layer, Option, Queue, Schedule, Stream } from "effect"
+import { Cause, Context, Effect, Layer, Option, Queue, Schedule, Stream } from "effect"
+import type { RequestRow } from "./internal/purchaseStore.js"
 import { orDie } from "./internal/sql.js"
-import { workChannel } from "./internal/workSignal.js"
-import { PurchasePipeline, type RunResult } from "./PurchasePipeline.js"
+import { signalWork, workChannel } from "./internal/workSignal.js"
+import { PurchasePipeline, type RunResult, SimulatedCrash } from "./PurchasePipeline.js"
+
+const describeDefect = (defect: unknown): string => (defect instanceof Error ? `${defect.name}: ${defect.message}` : String(defect)).slice(0, 500)
 
 export interface WorkerOptions {
   readonly workerId?: string
@@ -18,6 +21,14 @@ export interface WorkerOptions {
   readonly concurrency?: number
   /** Sleep when the queue is empty (unless woken by the work signal). Default 100 ms. */
   readonly pollMillis?: number
+  /**
+   * Runs of one request in a row that may end in a defect (a bug, not a seller or a database
+   * being down) before the request is set aside for an operator (`attention = dead_letter`,
+   * `requests list --stuck`). Default 5.
+   */
+  readonly maxDefects?: number
+  /** How often the worker checks that its LISTEN connection still hears the work signal. Default 4 s. */
+  readonly listenCheckMillis?: number
 }
 
 export interface PurchaseWorkerService {
@@ -30,7 +41,6 @@ export interface PurchaseWorkerService {
 
 /** A worker's own ping on the work channel (see `run`); every other payload means work. */
 const pingPrefix = "ping:"
-const listenCheckMillis = 4_000
 
 export class PurchaseWorker extends Context.Tag("@bookbroker/engine/PurchaseWorker")<PurchaseWorker, PurchaseWorkerService>() {}
 
@@ -40,11 +50,32 @@ export const make = (options: WorkerOptions = {}) =>
     const workerId = options.workerId ?? `worker-${randomUUID().slice(0, 8)}`
     const concurrency = options.concurrency ?? 32
     const pollMillis = options.pollMillis ?? 100
+    const maxDefects = options.maxDefects ?? 5
+    const listenCheckMillis = options.listenCheckMillis ?? 4_000
     const pg = yield* Effect.serviceOption(PgClient.PgClient)
+
+    /**
+     * A run that died with a defect: the lease is given back with a growing delay, and after
+     * `maxDefects` such runs in a row the request waits for an operator instead of failing
+     * forever. A simulated crash stands for a process that died: it leaves the lease to expire.
+     */
+    const onDefect = (row: RequestRow) => (defect: unknown) =>
+      defect instanceof SimulatedCrash
+        ? Effect.void
+        : Effect.zipRight(
+            Effect.logError(`processing purchase request ${row.id} failed with a defect; it will be retried`, defect),
+            pipeline.store.recordDefect(row.id, row.fence, maxDefects, describeDefect(defect)).pipe(
+              Effect.catchAllCause((cause) => Effect.logError("could not record the defect; the lease will expire instead", cause))
+            )
+          )
 
     const runOnce = Effect.gen(function* () {
       const claimed = yield* orDie(pipeline.store.claim(workerId, pipeline.leaseMillis, concurrency))
-      return yield* Effect.forEach(claimed, (row) => pipeline.process(row, workerId), { concurrency: "unbounded" })
+      return yield* Effect.forEach(
+        claimed,
+        (row) => pipeline.process(row, workerId).pipe(Effect.tapDefect((cause) => onDefect(row)(Cause.squash(cause)))),
+        { concurrency: "unbounded" }
+      )
     }).pipe(Effect.withSpan("PurchaseWorker.runOnce", { attributes: { worker: workerId } }))
 
     // Keeps up to `concurrency` requests in flight: claims whenever a slot frees up instead of
@@ -72,7 +103,8 @@ export const make = (options: WorkerOptions = {}) =>
           while (true) {
             yield* Effect.sleep(listenCheckMillis)
             heard = false
-            yield* Effect.ignore(pg.value.notify(workChannel, ping))
+            // Not `PgClient.notify`: it sends `NOTIFY channel, $1`, which PostgreSQL refuses (no parameters there).
+            yield* signalWork(pg.value, ping)
             yield* Effect.sleep(listenCheckMillis / 2)
             if (!heard) return yield* Effect.fail("the listen connection stopped delivering" as const)
           }
@@ -96,7 +128,7 @@ export const make = (options: WorkerOptions = {}) =>
           inFlight += 1
           yield* Effect.fork(
             slots.withPermits(1)(pipeline.process(row, workerId)).pipe(
-              Effect.catchAllDefect((defect) => Effect.logError("purchase request processing failed; its lease will expire and it will be retried", defect)),
+              Effect.catchAllDefect(onDefect(row)),
               Effect.ensuring(Effect.sync(() => (inFlight -= 1)))
             )
           )

@@ -8,9 +8,10 @@ import { Money, type Isbn } from "@bookbroker/adapter-sdk"
 import { SqlClient } from "@effect/sql"
 import { createHash, randomUUID } from "node:crypto"
 import { Cause, Chunk, Context, Deferred, Effect, Layer, Queue, Schema, type Scope } from "effect"
-import { eventPayload, isTerminal, type AttemptRow, type PaymentOperationRow, type PurchaseStatus, type RequestRow } from "./internal/purchaseStore.js"
+import { eventPayload, isTerminal, type Attention, type AttemptRow, type PaymentOperationRow, type PurchaseStatus, type RequestRow } from "./internal/purchaseStore.js"
 import { uninterruptibleSql } from "./internal/sql.js"
 import { signalWork } from "./internal/workSignal.js"
+import * as OutboundAddress from "./outbound/OutboundAddress.js"
 
 export interface NewPurchase {
   readonly customerId: string
@@ -52,6 +53,10 @@ export interface PurchaseView {
   readonly orderId: string | null
   readonly counterOffer: { readonly sellerId: string; readonly sellerName: string; readonly price: Money.Money; readonly expiresAt: string } | null
   readonly attempts: ReadonlyArray<AttemptView>
+  /** Why the request is waiting right now (parked until a seller, the payment provider or a permit allows), in our words. */
+  readonly waiting: string | null
+  /** Set while a person has to look at the request (`requests list --stuck`). */
+  readonly attention: { readonly kind: Attention; readonly detail: string; readonly since: Date } | null
   readonly createdAt: Date
   readonly updatedAt: Date
   readonly completedAt: Date | null
@@ -70,6 +75,13 @@ export class IdempotencyKeyReused extends Schema.TaggedError<IdempotencyKeyReuse
 }) {
   override get message(): string {
     return `Idempotency-Key "${this.idempotencyKey}" was already used for a different request (${this.existingId}); use a new key for a new request`
+  }
+}
+
+/** A `notify_url` bookbroker will not call: not http(s), credentials in it, or not a public address. */
+export class NotifyUrlRefused extends Schema.TaggedError<NotifyUrlRefused>()("NotifyUrlRefused", { notifyUrl: Schema.String, reason: Schema.String }) {
+  override get message(): string {
+    return `notify_url ${JSON.stringify(this.notifyUrl.slice(0, 200))} ${this.reason}; webhooks go to public http(s) addresses only`
   }
 }
 
@@ -101,15 +113,27 @@ export interface RetryOptions {
 
 export interface ListOptions {
   readonly status?: PurchaseStatus
+  /** Only requests a person has to look at. */
+  readonly stuck?: boolean
   readonly cursor?: string
   readonly limit?: number
 }
 
+/** A list cursor that is not one this service handed out. */
+export class InvalidCursor extends Schema.TaggedError<InvalidCursor>()("InvalidCursor", { cursor: Schema.String }) {
+  override get message(): string {
+    return `cursor ${JSON.stringify(this.cursor.slice(0, 64))} is not valid: pass back the next_cursor of a previous page unchanged`
+  }
+}
+
 export interface PurchasesService {
-  readonly submit: (purchase: NewPurchase) => Effect.Effect<Accepted, IdempotencyKeyReused>
+  readonly submit: (purchase: NewPurchase) => Effect.Effect<Accepted, IdempotencyKeyReused | NotifyUrlRefused>
   /** A request; with `customerId`, only that customer's (others are not found). */
   readonly get: (id: string, customerId?: string) => Effect.Effect<PurchaseView, PurchaseNotFound>
-  readonly list: (customerId: string | undefined, options?: ListOptions) => Effect.Effect<{ readonly items: ReadonlyArray<PurchaseView>; readonly nextCursor: string | null }>
+  readonly list: (
+    customerId: string | undefined,
+    options?: ListOptions
+  ) => Effect.Effect<{ readonly items: ReadonlyArray<PurchaseView>; readonly nextCursor: string | null }, InvalidCursor>
   readonly acceptCounterOffer: (id: string, customerId: string | undefined, paymentToken: string) => Effect.Effect<PurchaseView, PurchaseNotFound | CounterOfferNotAvailable>
   /**
    * Runs a `failed` request again, from `received` in a new round (new payment idempotency keys,
@@ -117,7 +141,8 @@ export interface PurchasesService {
    * attempt whose outcome is open, no live authorization, no payment operation without a known
    * outcome or a capture, and — after a `payment_unavailable` failure — only once the sweeper has
    * asked the provider what it holds. Sellers already attempted for the request are not
-   * attempted again.
+   * attempted again. A request set aside after repeated internal errors (`dead_letter`) is
+   * resumed where it stopped instead.
    */
   readonly retry: (id: string, options?: RetryOptions) => Effect.Effect<PurchaseView, PurchaseNotFound | RetryNotAllowed>
 }
@@ -142,10 +167,28 @@ const hashOf = (purchase: NewPurchase) =>
 
 /** The columns of a request a customer's view shows (not its payment token, contact or lease). */
 const viewColumns =
-  "r.id, r.customer_id, r.status, r.isbn, r.currency, r.max_amount, r.reason, r.final_amount, r.seller_id, r.order_id, r.counter_offer, r.created_at, r.updated_at, r.completed_at"
+  "r.id, r.customer_id, r.status, r.isbn, r.currency, r.max_amount, r.reason, r.final_amount, r.seller_id, r.order_id, r.counter_offer, " +
+  "r.waiting, r.attention, r.attention_detail, r.attention_since, r.created_at, r.updated_at, r.completed_at"
 type ViewRow = Pick<
   RequestRow,
-  "id" | "customer_id" | "status" | "isbn" | "currency" | "max_amount" | "reason" | "final_amount" | "seller_id" | "order_id" | "counter_offer" | "created_at" | "updated_at" | "completed_at"
+  | "id"
+  | "customer_id"
+  | "status"
+  | "isbn"
+  | "currency"
+  | "max_amount"
+  | "reason"
+  | "final_amount"
+  | "seller_id"
+  | "order_id"
+  | "counter_offer"
+  | "waiting"
+  | "attention"
+  | "attention_detail"
+  | "attention_since"
+  | "created_at"
+  | "updated_at"
+  | "completed_at"
 >
 /** An attempt as the view reads it (`order_total` is a JSON number there, a string from a plain row). */
 type ViewAttempt = Pick<AttemptRow, "seller_id" | "seller_name" | "rank" | "status" | "reason" | "order_id"> & {
@@ -164,8 +207,19 @@ const intakeWriters = 4
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
+/** `{microseconds since the epoch}.{id}`, base64url: opaque to clients, strictly decoded here. */
+const encodeCursor = (micros: string, id: string): string => Buffer.from(`${micros}.${id}`).toString("base64url")
+const cursorPattern = /^(\d{1,17})\.([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/i
+/** The cursor's position, or `null` for anything this service did not hand out. */
+const decodeCursor = (cursor: string): { readonly micros: string; readonly id: string } | null => {
+  if (cursor.length > 128 || !/^[A-Za-z0-9_-]+$/.test(cursor)) return null
+  const match = cursorPattern.exec(Buffer.from(cursor, "base64url").toString("utf8"))
+  return match === null ? null : { micros: match[1]!, id: match[2]! }
+}
+
 export const make: Effect.Effect<PurchasesService, never, SqlClient.SqlClient | Scope.Scope> = Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
+  const outbound = yield* OutboundAddress.OutboundPolicy
 
   const view = (row: ViewRow, attempts: ReadonlyArray<ViewAttempt>): PurchaseView => {
     const currency = row.currency.trim()
@@ -199,6 +253,9 @@ export const make: Effect.Effect<PurchasesService, never, SqlClient.SqlClient | 
         orderId: attempt.order_id,
         total: attempt.order_total === null ? null : Money.make(Number(attempt.order_total), currency)
       })),
+      waiting: isTerminal(row.status) ? null : row.waiting,
+      attention:
+        row.attention === null ? null : { kind: row.attention, detail: row.attention_detail ?? "", since: row.attention_since ?? row.updated_at },
       createdAt: row.created_at,
       updatedAt: row.updated_at,
       completedAt: row.completed_at
@@ -296,6 +353,10 @@ export const make: Effect.Effect<PurchasesService, never, SqlClient.SqlClient | 
   const service: PurchasesService = {
     submit: (purchase) =>
       Effect.gen(function* () {
+        if (purchase.notifyUrl !== undefined) {
+          const checked = OutboundAddress.checkUrl(purchase.notifyUrl, outbound)
+          if (checked._tag === "Refused") return yield* new NotifyUrlRefused({ notifyUrl: purchase.notifyUrl, reason: checked.reason })
+        }
         const done = yield* Deferred.make<Accepted, IdempotencyKeyReused>()
         yield* Queue.offer(intake, { purchase, hash: hashOf(purchase), done })
         return yield* Deferred.await(done)
@@ -305,25 +366,36 @@ export const make: Effect.Effect<PurchasesService, never, SqlClient.SqlClient | 
       uninterruptibleSql(load(id, customerId)).pipe(Effect.withSpan("Purchases.get", { attributes: { "purchase.request_id": id }, captureStackTrace: false })),
 
     list: (customerId, options = {}) =>
-      uninterruptibleSql(
-        Effect.gen(function* () {
-          const limit = Math.min(Math.max(options.limit ?? 20, 1), 100)
-          const [cursorAt, cursorId] = options.cursor === undefined ? [null, null] : (Buffer.from(options.cursor, "base64url").toString("utf8").split("|") as [string, string])
-          const rows = yield* sql<ViewRow>`
-            SELECT ${sql.literal(viewColumns)} FROM purchase_requests r
-            WHERE ${customerId === undefined ? sql`TRUE` : sql`customer_id = ${customerId}`}
-              AND ${options.status === undefined ? sql`TRUE` : sql`status = ${options.status}`}
-              AND ${cursorAt === null ? sql`TRUE` : sql`(created_at, id) < (${cursorAt}::timestamptz, ${cursorId}::uuid)`}
-            ORDER BY created_at DESC, id DESC
-            LIMIT ${limit + 1}`
-          const page = rows.slice(0, limit)
-          const last = page.at(-1)
-          return {
-            items: page.map((row) => view(row, [])),
-            nextCursor: rows.length > limit && last !== undefined ? Buffer.from(`${last.created_at.toISOString()}|${last.id}`).toString("base64url") : null
-          }
-        })
-      ).pipe(Effect.withSpan("Purchases.list")),
+      Effect.gen(function* () {
+        const limit = Math.min(Math.max(options.limit ?? 20, 1), 100)
+        const cursor = options.cursor === undefined ? undefined : decodeCursor(options.cursor)
+        if (cursor === null) return yield* new InvalidCursor({ cursor: options.cursor! })
+        return yield* uninterruptibleSql(
+          Effect.gen(function* () {
+            // Keyset on (created_at, id) at the database's full precision: one group commit gives
+            // many rows the same created_at, and a millisecond cursor would skip some of them.
+            const rows = yield* sql<ViewRow & { readonly created_micros: string }>`
+              SELECT ${sql.literal(viewColumns)}, (extract(epoch FROM r.created_at) * 1000000)::bigint AS created_micros
+              FROM purchase_requests r
+              WHERE ${customerId === undefined ? sql`TRUE` : sql`customer_id = ${customerId}`}
+                AND ${options.status === undefined ? sql`TRUE` : sql`status = ${options.status}`}
+                AND ${options.stuck === true ? sql`attention IS NOT NULL` : sql`TRUE`}
+                AND ${
+                  cursor === undefined
+                    ? sql`TRUE`
+                    : sql`(created_at, id) < (timestamptz 'epoch' + ${cursor.micros}::bigint * interval '1 microsecond', ${cursor.id}::uuid)`
+                }
+              ORDER BY created_at DESC, id DESC
+              LIMIT ${limit + 1}`
+            const page = rows.slice(0, limit)
+            const last = page.at(-1)
+            return {
+              items: page.map((row) => view(row, [])),
+              nextCursor: rows.length > limit && last !== undefined ? encodeCursor(last.created_micros, last.id) : null
+            }
+          })
+        )
+      }).pipe(Effect.withSpan("Purchases.list")),
 
     acceptCounterOffer: (id, customerId, paymentToken) =>
       uninterruptibleSql(
@@ -331,10 +403,14 @@ export const make: Effect.Effect<PurchasesService, never, SqlClient.SqlClient | 
           yield* load(id, customerId)
           const outcome = yield* sql.withTransaction(
             Effect.gen(function* () {
-              const [row] = yield* sql<RequestRow>`SELECT * FROM purchase_requests WHERE id = ${id} FOR UPDATE`
+              const [row] = yield* sql<RequestRow & { leased: boolean }>`
+                SELECT *, (lease_expires_at IS NOT NULL AND lease_expires_at > now()) AS leased
+                FROM purchase_requests WHERE id = ${id} FOR UPDATE`
               if (row!.status !== "price_not_met" || row!.counter_offer === null) {
                 return `it is ${row!.status}${row!.status === "received" || row!.status === "authorized" || row!.status === "purchasing" ? " (already accepted?)" : ""}`
               }
+              // The sweeper or the reconciler may be voiding this round's authorization right now.
+              if (row!.leased) return "bookbroker is settling its previous payment authorization right now; try again in a few seconds"
               if (Date.parse(row!.counter_offer.expires_at) <= Date.now()) return `the counter-offer expired at ${row!.counter_offer.expires_at}`
               yield* sql`
                 UPDATE purchase_requests SET
@@ -362,7 +438,19 @@ export const make: Effect.Effect<PurchasesService, never, SqlClient.SqlClient | 
               const [row] = yield* sql<RequestRow & { leased: boolean }>`
                 SELECT *, (lease_expires_at IS NOT NULL AND lease_expires_at > now()) AS leased
                 FROM purchase_requests WHERE id = ${id} FOR UPDATE`
-              if (row!.status !== "failed") return `it is ${row!.status}; only failed requests can be retried`
+              if (row!.attention === "dead_letter" && !isTerminal(row!.status)) {
+                // Set aside after repeated internal errors: resume where it stopped (its own steps are safe to re-run).
+                yield* sql`
+                  UPDATE purchase_requests SET
+                    attention = NULL, attention_detail = NULL, attention_since = NULL, defects = 0, waiting = NULL,
+                    lease_owner = NULL, lease_expires_at = NULL, next_run_at = now(), updated_at = now()
+                  WHERE id = ${id}`
+                yield* sql`
+                  INSERT INTO state_transitions (request_id, from_status, to_status, actor, reason)
+                  VALUES (${id}, ${row!.status}, ${row!.status}, ${options.actor ?? "operator"}, 'resumed after being set aside')`
+                return undefined
+              }
+              if (row!.status !== "failed") return `it is ${row!.status}; only failed requests (or ones set aside after internal errors) can be retried`
               if (row!.leased) return "the sweeper or the reconciler is working on it right now; try again shortly"
               const attempts = yield* sql<AttemptRow>`SELECT * FROM purchase_attempts WHERE request_id = ${id} ORDER BY round, rank`
               const confirmed = attempts.find((attempt) => attempt.status === "confirmed")

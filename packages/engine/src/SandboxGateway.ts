@@ -62,6 +62,8 @@ interface PaymentRow {
 
 export interface SandboxOptions {
   readonly faults?: SandboxFaults
+  /** Report authorizations as lapsing after this long, like a real provider (the sandbox itself never lets one lapse). */
+  readonly authorizationLifetimeMillis?: number
 }
 
 export const make = (options: SandboxOptions = {}) =>
@@ -114,6 +116,7 @@ export const make = (options: SandboxOptions = {}) =>
 
     const service: PaymentGatewayService = {
       name: "sandbox",
+      ...(options.authorizationLifetimeMillis === undefined ? {} : { authorizationLifetimeMillis: options.authorizationLifetimeMillis }),
       authorize: (request) =>
         Effect.gen(function* () {
           const token = request.paymentToken

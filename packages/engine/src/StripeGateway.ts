@@ -58,6 +58,8 @@ export interface StripeGatewayOptions {
   readonly protocol?: "http" | "https"
   /** Per call; default 30 000 ms. A timeout is `PaymentUnavailable` (the outcome is unknown). */
   readonly timeoutMillis?: number
+  /** How long Stripe keeps an uncaptured authorization; default 7 days (card payments). */
+  readonly authorizationLifetimeMillis?: number
 }
 
 type Operation = PaymentUnavailable["operation"]
@@ -225,6 +227,8 @@ export const make = (options: StripeGatewayOptions): Effect.Effect<PaymentGatewa
 
     const service: PaymentGatewayService = {
       name: "stripe",
+      // Stripe releases an uncaptured card authorization after 7 days.
+      authorizationLifetimeMillis: options.authorizationLifetimeMillis ?? 7 * 24 * 60 * 60 * 1_000,
 
       authorize: (request) =>
         Effect.gen(function* () {

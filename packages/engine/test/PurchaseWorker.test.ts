@@ -57,4 +57,21 @@ describe("PurchaseWorker", () => {
       expect((yield* bought((yield* Harness.submit(isbn, 3000)).id)).status).toBe("purchased")
     }).pipe(Effect.provide(Infrastructure))
   )
+
+  it.scopedLive("a quiet worker keeps its one listen connection: its own ping comes back, nothing is rebuilt", () =>
+    Effect.gen(function* () {
+      // Checks every 200 ms; a ping that never came back would drop the listener each time (a new backend every ~300 ms).
+      const context = yield* Layer.build(
+        PurchaseWorker.layerRunning({ workerId: "quiet", pollMillis: 600_000, listenCheckMillis: 200 }).pipe(Layer.provide(Harness.engine()))
+      )
+      void Context.get(context, PurchaseWorker.PurchaseWorker)
+      const [first] = yield* eventually(listeners, (pids) => pids.length > 0)
+      const seen = new Set<number>()
+      for (let round = 0; round < 20; round++) {
+        yield* Effect.sleep(100)
+        for (const pid of yield* listeners) seen.add(pid)
+      }
+      expect([...seen]).toEqual([first])
+    }).pipe(Effect.provide(Infrastructure))
+  )
 })

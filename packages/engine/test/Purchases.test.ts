@@ -58,4 +58,50 @@ describe("Purchases intake", () => {
       expect(yield* rows).toBe(3)
     }).pipe(Effect.provide(TestLayer))
   )
+
+  it.scopedLive("refuses a notify_url bookbroker would not call (private address, credentials), storing nothing", () =>
+    Effect.gen(function* () {
+      const purchases = yield* Purchases.Purchases
+      for (const notifyUrl of ["http://127.0.0.1:6379/", "http://0x7f.1/", "http://[::1]/", "http://169.254.169.254/", "https://u:p@example.com/"]) {
+        const refused = yield* Effect.flip(purchases.submit({ ...purchase(`bad-url-${notifyUrl}`), notifyUrl }))
+        expect(refused._tag).toBe("NotifyUrlRefused")
+      }
+      expect(yield* rows).toBe(0)
+      const accepted = yield* purchases.submit({ ...purchase("good-url"), notifyUrl: "https://hooks.example.com/bookbroker" })
+      expect(accepted.created).toBe(true)
+    }).pipe(Effect.provide(TestLayer))
+  )
+
+  it.scopedLive("pages through requests that share a timestamp (one group commit) without losing or repeating one", () =>
+    Effect.gen(function* () {
+      const purchases = yield* Purchases.Purchases
+      const accepted = yield* Effect.forEach(Array.from({ length: 60 }, (_, i) => purchase(`page-${i}`)), (p) => purchases.submit(p), {
+        concurrency: "unbounded"
+      })
+      const sql = yield* SqlClient.SqlClient
+      const [shared] = yield* sql<{ n: number }>`SELECT count(DISTINCT created_at)::int AS n FROM purchase_requests`
+      // Most of them share one created_at, at microsecond precision.
+      expect(shared!.n).toBeLessThan(60)
+      const seen: Array<string> = []
+      let cursor: string | undefined
+      for (let page = 0; page < 20; page++) {
+        const result = yield* purchases.list("c1", { limit: 7, ...(cursor === undefined ? {} : { cursor }) })
+        seen.push(...result.items.map((item) => item.id))
+        if (result.nextCursor === null) break
+        cursor = result.nextCursor
+      }
+      expect(seen).toHaveLength(60)
+      expect(new Set(seen)).toEqual(new Set(accepted.map((a) => a.id)))
+    }).pipe(Effect.provide(TestLayer))
+  )
+
+  it.scopedLive("refuses a cursor it did not hand out", () =>
+    Effect.gen(function* () {
+      const purchases = yield* Purchases.Purchases
+      for (const cursor of ["AAAAAAAAAAAA", "not base64!", Buffer.from("2024-01-01T00:00:00.000Z|x").toString("base64url"), "A".repeat(500)]) {
+        const refused = yield* Effect.flip(purchases.list(undefined, { cursor }))
+        expect(refused._tag).toBe("InvalidCursor")
+      }
+    }).pipe(Effect.provide(TestLayer))
+  )
 })

@@ -5,6 +5,7 @@
  */
 import { SqlClient, type SqlError } from "@effect/sql"
 import { Effect, Schema } from "effect"
+import * as PurchaseKeys from "../purchases/PurchaseKeys.js"
 
 export const terminalStatuses = ["purchased", "price_not_met", "not_available", "failed"] as const
 export const activeStatuses = ["received", "authorized", "quoting", "deciding", "purchasing"] as const
@@ -20,6 +21,8 @@ export interface CustomerDetails {
 }
 
 export interface CounterOffer {
+  /** The round whose quotes it came from: accepting it buys from those (absent on rows from before rounds were recorded: 0). */
+  readonly round?: number
   readonly seller_id: string
   readonly seller_name: string
   readonly total: number
@@ -46,6 +49,14 @@ export interface RequestRow {
   readonly seller_id: string | null
   readonly order_id: string | null
   readonly counter_offer: CounterOffer | null
+  /** Why the request is parked right now, in words a customer may read. */
+  readonly waiting: string | null
+  /** Set when a person has to look; cleared when the request moves on to a final state. */
+  readonly attention: Attention | null
+  readonly attention_detail: string | null
+  readonly attention_since: Date | null
+  /** Runs in a row that ended in a defect (reset by any regular step). */
+  readonly defects: number
   readonly fence: string
   readonly lease_owner: string | null
   readonly next_run_at: Date
@@ -53,6 +64,8 @@ export interface RequestRow {
   readonly updated_at: Date
   readonly completed_at: Date | null
 }
+
+export type Attention = "unresolved_attempt" | "dead_letter" | "order_mismatch"
 
 export type AttemptStatus = "pending" | "holding" | "held" | "purchasing" | "unknown" | "confirmed" | "failed"
 
@@ -71,6 +84,9 @@ export interface AttemptRow {
   readonly order_total: string | null
   readonly reason: string | null
   readonly tries: number
+  /** When a purchase was first / last sent for this attempt (null: never). */
+  readonly first_sent_at: Date | null
+  readonly last_sent_at: Date | null
   readonly created_at: Date
   readonly updated_at: Date
 }
@@ -140,6 +156,11 @@ export const makeStore = Effect.gen(function* () {
           order_id = COALESCE(${(changes["order_id"] as string | undefined) ?? null}, order_id),
           counter_offer = COALESCE(${changes["counter_offer"] === undefined ? null : JSON.stringify(changes["counter_offer"])}::jsonb, counter_offer),
           completed_at = ${terminal ? sql`now()` : sql`completed_at`},
+          waiting = NULL,
+          defects = 0,
+          attention = ${terminal ? sql`NULL` : sql`attention`},
+          attention_detail = ${terminal ? sql`NULL` : sql`attention_detail`},
+          attention_since = ${terminal ? sql`NULL` : sql`attention_since`},
           next_run_at = now(),
           lease_owner = ${terminal ? null : lease.worker},
           lease_expires_at = ${terminal ? sql`NULL` : sql`lease_expires_at`}
@@ -178,12 +199,66 @@ export const makeStore = Effect.gen(function* () {
         FROM picked WHERE r.id = picked.id
         RETURNING r.*`,
 
-    /** Gives the request back, to be picked up again after `delayMillis`. */
-    park: (lease: Lease, delayMillis: number) =>
+    /** Gives the request back, to be picked up again after `delayMillis`; `why` is shown on its status. */
+    park: (lease: Lease, delayMillis: number, why: string) =>
       sql`
         UPDATE purchase_requests
-        SET lease_owner = NULL, lease_expires_at = NULL, next_run_at = now() + ${delayMillis} * interval '1 millisecond'
+        SET lease_owner = NULL, lease_expires_at = NULL, next_run_at = now() + ${delayMillis} * interval '1 millisecond',
+            waiting = ${why}, defects = 0
         WHERE id = ${lease.requestId} AND fence = ${lease.fence}`,
+
+    /**
+     * A run that ended in a defect gives the request back (if it still holds it) with a delay
+     * that grows with each one in a row; after `maxDefects` it waits for an operator.
+     */
+    recordDefect: (requestId: string, fence: string, maxDefects: number, detail: string) =>
+      sql`
+        UPDATE purchase_requests SET
+          defects = defects + 1,
+          lease_owner = NULL,
+          lease_expires_at = NULL,
+          next_run_at = CASE WHEN defects + 1 >= ${maxDefects} THEN 'infinity'::timestamptz
+                             ELSE now() + least(300, power(2, defects + 1)) * interval '1 second' END,
+          attention = CASE WHEN defects + 1 >= ${maxDefects} THEN 'dead_letter' ELSE attention END,
+          attention_detail = CASE WHEN defects + 1 >= ${maxDefects}
+                                  THEN ${`processing failed ${maxDefects} times in a row with a defect; set aside for an operator (last: ${detail})`}
+                                  ELSE attention_detail END,
+          attention_since = CASE WHEN defects + 1 >= ${maxDefects} THEN now() ELSE attention_since END,
+          waiting = CASE WHEN defects + 1 >= ${maxDefects} THEN 'set aside after repeated internal errors; an operator has been asked to look'
+                         ELSE 'an internal error interrupted processing; trying again' END
+        WHERE id = ${requestId} AND fence = ${fence}`,
+
+    /** Renews the lease alone (the heartbeat of a run waiting on a long call); false when it was lost. */
+    renew: (lease: Lease) =>
+      Effect.map(
+        sql`
+          UPDATE purchase_requests
+          SET lease_expires_at = now() + ${lease.leaseMillis} * interval '1 millisecond'
+          WHERE id = ${lease.requestId} AND fence = ${lease.fence} AND lease_owner = ${lease.worker}
+          RETURNING id`,
+        (rows) => rows.length > 0
+      ),
+
+    /**
+     * Asks a person to look, once per kind: the request's attention flag and a reconciliation
+     * finding carrying what is known. The request itself goes on as it was.
+     */
+    flag: (requestId: string, attention: Attention, finding: string, detail: string) =>
+      Effect.zipRight(
+        sql`
+          UPDATE purchase_requests
+          SET attention = ${attention}, attention_detail = ${detail}, attention_since = COALESCE(attention_since, now())
+          WHERE id = ${requestId}`,
+        sql`
+          INSERT INTO reconciliation_findings (request_id, kind, detail, fixed) VALUES (${requestId}, ${finding}, ${detail}, false)
+          ON CONFLICT (request_id, kind) DO UPDATE SET detail = EXCLUDED.detail, fixed = false`
+      ),
+
+    /** A finding alone (the request is fine, something about it needs a person's eye). */
+    finding: (requestId: string, kind: string, detail: string) =>
+      sql`
+        INSERT INTO reconciliation_findings (request_id, kind, detail, fixed) VALUES (${requestId}, ${kind}, ${detail}, false)
+        ON CONFLICT (request_id, kind) DO UPDATE SET detail = EXCLUDED.detail`,
 
     request: (id: string) => Effect.map(sql<RequestRow>`SELECT * FROM purchase_requests WHERE id = ${id}`, (rows) => rows[0]),
 
@@ -250,7 +325,7 @@ export const makeStore = Effect.gen(function* () {
               seller_id: row.seller_id,
               seller_name: row.seller_name,
               rank: row.rank,
-              idempotency_key: `${requestId}:${row.seller_id}`,
+              idempotency_key: PurchaseKeys.attempt(requestId, row.seller_id),
               status: "pending",
               offer: JSON.stringify(row.offer)
             }))
@@ -259,7 +334,14 @@ export const makeStore = Effect.gen(function* () {
     updateAttempt: (
       id: string,
       status: AttemptStatus,
-      changes: { readonly hold?: unknown; readonly orderId?: string; readonly orderTotal?: number; readonly reason?: string; readonly tried?: boolean } = {}
+      changes: {
+        readonly hold?: unknown
+        readonly orderId?: string
+        readonly orderTotal?: number
+        readonly reason?: string
+        /** A purchase (or its replay) is about to be sent: counts the try and stamps the time. */
+        readonly sending?: boolean
+      } = {}
     ) =>
       sql`
         UPDATE purchase_attempts SET
@@ -268,7 +350,9 @@ export const makeStore = Effect.gen(function* () {
           order_id = COALESCE(${changes.orderId ?? null}, order_id),
           order_total = COALESCE(${changes.orderTotal ?? null}::bigint, order_total),
           reason = ${changes.reason ?? null},
-          tries = tries + ${changes.tried === true ? 1 : 0},
+          tries = tries + ${changes.sending === true ? 1 : 0},
+          first_sent_at = ${changes.sending === true ? sql`COALESCE(first_sent_at, now())` : sql`first_sent_at`},
+          last_sent_at = ${changes.sending === true ? sql`now()` : sql`last_sent_at`},
           updated_at = now()
         WHERE id = ${id}`
   }

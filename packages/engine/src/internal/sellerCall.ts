@@ -16,9 +16,14 @@ export type CallResult =
   | { readonly _tag: "Failed"; readonly error: SellerError.SellerError; readonly latencyMillis: number }
   | { readonly _tag: "Denied"; readonly reason: DenialReason; readonly retryAfterMillis: number }
 
-/** Errors that say the seller is unhealthy (count towards opening its circuit). */
+/**
+ * Errors that say the seller is unhealthy (count towards opening its circuit). "Slow down" (429)
+ * and "that key is still in progress" (409) are a healthy seller's answers.
+ */
 const unhealthy = (error: SellerError.SellerError): boolean =>
-  error._tag === "MalformedSellerResponse" || error._tag === "OutcomeUnknown" || (error._tag === "SellerUnavailable" && error.reason !== "rate_limited")
+  error._tag === "MalformedSellerResponse" ||
+  error._tag === "OutcomeUnknown" ||
+  (error._tag === "SellerUnavailable" && error.reason !== "rate_limited" && error.reason !== "conflict")
 
 /**
  * What every seller call shares: a permit first (or the denial), the call — the only part a

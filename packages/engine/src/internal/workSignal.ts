@@ -9,7 +9,10 @@ import { Effect } from "effect"
 
 export const workChannel = "bookbroker_work"
 
-/** Sends the signal (its own statement, after the write has committed); never fails the caller. */
-export const signalWork = (sql: SqlClient.SqlClient): Effect.Effect<void> =>
+/**
+ * Sends the signal (its own statement, after the write has committed); never fails the caller.
+ * `pg_notify` because a plain `NOTIFY` takes no bind parameters.
+ */
+export const signalWork = (sql: SqlClient.SqlClient, payload = "runnable"): Effect.Effect<void> =>
   // @effect/sql-pg's listener drops empty payloads.
-  Effect.ignore(sql`SELECT pg_notify(${workChannel}, 'runnable')`)
+  Effect.ignore(sql`SELECT pg_notify(${workChannel}, ${payload})`)

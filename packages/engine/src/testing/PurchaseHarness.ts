@@ -4,7 +4,7 @@
  * switches), the quote engine, the pipeline and workers — for engine, server and CLI tests.
  */
 import { referenceAdapter } from "@bookbroker/adapter-reference"
-import type { Isbn } from "@bookbroker/adapter-sdk"
+import type { Adapter, Isbn } from "@bookbroker/adapter-sdk"
 import { Money } from "@bookbroker/adapter-sdk"
 import { SqlClient } from "@effect/sql"
 import { Context, Effect, Layer, Redacted, type Scope } from "effect"
@@ -14,6 +14,7 @@ import * as PurchasePipeline from "../PurchasePipeline.js"
 import * as Purchases from "../Purchases.js"
 import * as PurchaseWorker from "../PurchaseWorker.js"
 import * as QuoteEngine from "../QuoteEngine.js"
+import * as OutboundAddress from "../outbound/OutboundAddress.js"
 import * as SandboxGateway from "../SandboxGateway.js"
 import * as SecretBox from "../SecretBox.js"
 import * as SellerDirectory from "../SellerDirectory.js"
@@ -25,12 +26,15 @@ import * as TestDatabase from "./TestDatabase.js"
 export interface HarnessOptions {
   readonly pipeline?: PurchasePipeline.PipelineOptions
   readonly quotes?: QuoteEngine.QuoteEngineOptions
+  readonly worker?: PurchaseWorker.WorkerOptions
 }
 
-/** The shared infrastructure (database, registry, secrets, payment ledger, directory). */
-export const infrastructure = (faults: SandboxGateway.SandboxFaults) =>
+/** The shared infrastructure (database, registry, secrets, payment ledger, directory); the reference adapter plus `adapters`. */
+export const infrastructure = (faults: SandboxGateway.SandboxFaults, adapters: ReadonlyArray<Adapter.AnyAdapter> = []) =>
   Layer.mergeAll(SellerDirectory.layer({ refreshMillis: 60_000 }), SandboxGateway.layer({ faults }), Purchases.layer).pipe(
-    Layer.provideMerge(Layer.mergeAll(SecretBox.layer(Redacted.make(SecretBox.generateKey())), AdapterRegistry.layer([referenceAdapter]))),
+    // The tests' webhook receivers and sellers run on this machine.
+    Layer.provide(Layer.succeed(OutboundAddress.OutboundPolicy, OutboundAddress.loopback)),
+    Layer.provideMerge(Layer.mergeAll(SecretBox.layer(Redacted.make(SecretBox.generateKey())), AdapterRegistry.layer([referenceAdapter, ...adapters]))),
     Layer.provideMerge(TestDatabase.layer)
   )
 
@@ -47,18 +51,18 @@ export const worker = (
   options: HarnessOptions = {}
 ): Effect.Effect<PurchaseWorker.PurchaseWorkerService, never, Scope.Scope | SqlClient.SqlClient | SellerDirectory.SellerDirectory | PaymentGateway.PaymentGateway | AdapterRegistry.AdapterRegistry> =>
   Effect.gen(function* () {
-    const context = yield* Layer.build(PurchaseWorker.layer({ workerId, concurrency: 8 }).pipe(Layer.provide(engine(options))))
+    const context = yield* Layer.build(PurchaseWorker.layer({ workerId, concurrency: 8, ...options.worker }).pipe(Layer.provide(engine(options))))
     return Context.get(context, PurchaseWorker.PurchaseWorker)
   })
 
-/** Registers running simulated sellers as active reference sellers. */
-export const register = (sellers: ReadonlyArray<SimulatedSellers.RunningSeller>, limits: Record<string, number> = {}) =>
+/** Registers running simulated sellers as active reference sellers (or of another kind that takes the same config). */
+export const register = (sellers: ReadonlyArray<SimulatedSellers.RunningSeller>, limits: Record<string, number> = {}, kind = "reference") =>
   Effect.gen(function* () {
     const directory = yield* SellerDirectory.SellerDirectory
     return yield* Effect.forEach(sellers, (seller) =>
       directory.register({
         name: seller.name,
-        kind: "reference",
+        kind,
         config: seller.config,
         credentials: { apiKey: seller.apiKey },
         limits: { requestsPerSecond: 1_000, burst: 1_000, timeoutMillis: 1_000, ...limits },

@@ -9,6 +9,8 @@ export interface SimulatedSellerSpec extends SellerSimulatorOptions {
   readonly name: string
   readonly mode?: ReferenceSellerOptions["mode"]
   readonly batch?: boolean
+  /** The seller answers order lookups by idempotency key. Default false. */
+  readonly orderLookup?: boolean
 }
 
 export interface RunningSeller {
@@ -17,7 +19,7 @@ export interface RunningSeller {
   readonly server: HandlerServer
   readonly apiKey: string
   /** Reference adapter config pointing at this seller. */
-  readonly config: { readonly baseUrl: string; readonly currency: string; readonly mode: "hold" | "atomic"; readonly batch: boolean }
+  readonly config: { readonly baseUrl: string; readonly currency: string; readonly mode: "hold" | "atomic"; readonly batch: boolean; readonly orderLookup: boolean }
 }
 
 export const startSellers = (specs: ReadonlyArray<SimulatedSellerSpec>): Effect.Effect<ReadonlyArray<RunningSeller>, never, Scope.Scope> =>
@@ -27,7 +29,7 @@ export const startSellers = (specs: ReadonlyArray<SimulatedSellerSpec>): Effect.
       const simulator = new SellerSimulator({ ...spec, apiKey })
       const server = yield* Effect.acquireRelease(
         Effect.promise(() =>
-          serveHandlers(referenceSellerHandlers(simulator, { mode: spec.mode ?? "hold", batch: spec.batch ?? false }), {
+          serveHandlers(referenceSellerHandlers(simulator, { mode: spec.mode ?? "hold", batch: spec.batch ?? false, orderLookup: spec.orderLookup ?? false }), {
             onClose: () => simulator.close()
           })
         ),
@@ -38,7 +40,7 @@ export const startSellers = (specs: ReadonlyArray<SimulatedSellerSpec>): Effect.
         simulator,
         server,
         apiKey,
-        config: { baseUrl: server.url, currency: simulator.currency, mode: spec.mode ?? "hold", batch: spec.batch ?? false }
+        config: { baseUrl: server.url, currency: simulator.currency, mode: spec.mode ?? "hold", batch: spec.batch ?? false, orderLookup: spec.orderLookup ?? false }
       }
     })
   )

@@ -1,0 +1,78 @@
+/**
+ * When is a purchase attempt closed? Promise 2 — at most one seller order per purchase request —
+ * rests on this rule alone: the pipeline moves to the next seller only once the attempt at this
+ * one is *known* to have no order. Once a purchase may have reached the seller, only an
+ * authoritative answer about **its idempotency key** closes the attempt:
+ *
+ * - an order (from the purchase or its replay, or from an order lookup) → `Confirmed`;
+ * - a business rejection of that key (out of stock, price changed, quote or hold expired): a
+ *   seller that honours idempotency keys answers a replay with the first try's outcome, so a
+ *   rejection now means the first try was rejected too → `Failed`;
+ * - an order lookup that finds no order for the key → the key is free; a replay that is then
+ *   not processed leaves no order behind → `Failed`.
+ *
+ * "This retry was not processed" says nothing about the first try: a 429, a 409 "in progress",
+ * a refused connection, an authentication or validation refusal of the replay, a timeout, a
+ * dropped connection. Those keep the attempt `Unresolved`: parked and asked again later, within
+ * the seller's limits, until an authoritative answer comes or its deadline sends it to a person.
+ * Before anything may have been sent, the same refusals are plain failures of this seller.
+ */
+import type { Contract, SellerError } from "@bookbroker/adapter-sdk"
+import type { Either, Option } from "effect"
+
+export type Resolution =
+  | { readonly _tag: "Confirmed"; readonly order: Contract.Order }
+  /** Known: no order exists (or will exist) under this key. The next offer may be tried. */
+  | { readonly _tag: "Failed"; readonly reason: string }
+  /** Unknown: an order may exist. Nothing else may be bought until this is settled. */
+  | { readonly _tag: "Unresolved"; readonly reason: string; readonly retryAfterMillis: number | undefined }
+
+/** Rejections that are answers about the key itself (a replay gets the first try's outcome). */
+export const authoritativeRejections: ReadonlySet<SellerError.RejectedReason> = new Set<SellerError.RejectedReason>([
+  "out_of_stock",
+  "price_changed",
+  "quote_expired",
+  "hold_expired"
+])
+
+/** How an error is written in an attempt's `reason`. */
+export const describe = (error: SellerError.SellerError): string =>
+  error._tag === "SellerRejected" || error._tag === "SellerUnavailable" ? `${error._tag === "SellerRejected" ? "rejected" : "unavailable"}:${error.reason}` : error._tag
+
+/**
+ * The attempt after one purchase call (a first try or a same-key replay).
+ *
+ * `maybeSentBefore`: an earlier try of this key may have reached the seller and was never
+ * answered authoritatively (the attempt was `unknown`, or was being purchased when its worker
+ * stopped), and no order lookup has since found the key free.
+ */
+export const afterPurchase = (answer: Either.Either<Contract.Order, SellerError.SellerError>, maybeSentBefore: boolean): Resolution => {
+  if (answer._tag === "Right") return { _tag: "Confirmed", order: answer.right }
+  const error = answer.left
+  switch (error._tag) {
+    case "OutcomeUnknown":
+    case "MalformedSellerResponse":
+      // This try itself may have placed the order.
+      return { _tag: "Unresolved", reason: `outcome_unknown: ${error.detail}`, retryAfterMillis: undefined }
+    case "SellerRejected":
+      if (authoritativeRejections.has(error.reason) || !maybeSentBefore) return { _tag: "Failed", reason: describe(error) }
+      return { _tag: "Unresolved", reason: `replay_refused: ${describe(error)}`, retryAfterMillis: undefined }
+    case "SellerUnavailable":
+      if (error.mayHaveBeenProcessed) return { _tag: "Unresolved", reason: `outcome_unknown: ${describe(error)}`, retryAfterMillis: error.retryAfterMillis }
+      if (!maybeSentBefore) return { _tag: "Failed", reason: describe(error) }
+      return { _tag: "Unresolved", reason: `replay_not_processed: ${describe(error)}`, retryAfterMillis: error.retryAfterMillis }
+  }
+}
+
+export type LookupResult =
+  | { readonly _tag: "Found"; readonly order: Contract.Order }
+  /** The seller has no order under the key: authoritative, a replay may follow as a fresh try. */
+  | { readonly _tag: "NotFound" }
+  /** The lookup told us nothing; a replay with the same key is still safe. */
+  | { readonly _tag: "NoAnswer"; readonly reason: string }
+
+/** What an order lookup says about the key. */
+export const afterLookup = (answer: Either.Either<Option.Option<Contract.Order>, SellerError.SellerError>): LookupResult => {
+  if (answer._tag === "Left") return { _tag: "NoAnswer", reason: describe(answer.left) }
+  return answer.right._tag === "Some" ? { _tag: "Found", order: answer.right.value } : { _tag: "NotFound" }
+}

@@ -1,0 +1,405 @@
+/**
+ * Exactly once against sellers (issue 11): an attempt that may have placed an order is closed
+ * only by an authoritative answer about its key; a run never outlives its lease; an attempt
+ * that stays unknown reaches a person before the customer's authorization lapses; an accepted
+ * counter-offer buys from the round the customer saw. Real PostgreSQL, simulated sellers over
+ * HTTP, the sandbox ledger. Each test here failed on the pipeline before these rules.
+ */
+import { defineAdapter, type Isbn } from "@bookbroker/adapter-sdk"
+import { referenceAdapter } from "@bookbroker/adapter-reference"
+import { generateIsbns } from "@bookbroker/adapter-sdk/testing"
+import { describe, expect, it } from "@effect/vitest"
+import { SqlClient } from "@effect/sql"
+import { Effect, Exit, Layer } from "effect"
+import * as PurchasePipeline from "../src/PurchasePipeline.js"
+import * as Purchases from "../src/Purchases.js"
+import * as SandboxGateway from "../src/SandboxGateway.js"
+import * as Harness from "../src/testing/PurchaseHarness.js"
+
+const [isbn] = generateIsbns({ size: 1, seed: 1111 }) as [Isbn.Isbn13]
+
+/** The reference seller API, but holds come back priced in US dollars: a seller answering in another currency. */
+const dollarHolds = defineAdapter({
+  kind: "dollar-holds",
+  version: "1.0.0",
+  description: "test: reference sellers whose holds are priced in USD",
+  config: referenceAdapter.config,
+  credentials: ["apiKey"],
+  capabilities: { batchQuotes: null, holds: true, orderLookup: false, pricePush: false },
+  create: async (context) => {
+    if (referenceAdapter.definition._tag !== "Promise") throw new Error("the reference adapter is Promise style")
+    const inner = await referenceAdapter.definition.create(context)
+    return {
+      quote: (request, options) => inner.quote(request, options),
+      purchase: (request, options) => inner.purchase(request, options),
+      hold: async (request, options) => {
+        const hold = await inner.hold!(request, options)
+        return { ...hold, price: { ...hold.price, currency: "USD" }, shipping: { ...hold.shipping, currency: "USD" } }
+      }
+    }
+  }
+})
+
+const faults = new SandboxGateway.SandboxFaults()
+const Infrastructure = Harness.infrastructure(faults, [dollarHolds])
+
+const sellers = (specs: ReadonlyArray<Harness.SimulatedSellers.SimulatedSellerSpec>, limits: Record<string, number> = {}) =>
+  Effect.flatMap(Harness.SimulatedSellers.startSellers(specs), (running) =>
+    Effect.map(Harness.register(running, limits), (registered) => ({ running, registered }))
+  )
+
+const ordersFor = (fleet: ReadonlyArray<Harness.SimulatedSellers.RunningSeller>, requestId: string) =>
+  fleet.flatMap((seller) => seller.simulator.orders.filter((order) => order.buyerReference === requestId).map((order) => ({ seller: seller.name, ...order })))
+
+/** Runs a worker `rounds` times (not until done: the request is meant to stay open). */
+const runRounds = (worker: { runOnce: Effect.Effect<ReadonlyArray<unknown>> }, rounds: number, pauseMillis = 30) =>
+  Effect.gen(function* () {
+    for (let round = 0; round < rounds; round++) {
+      yield* worker.runOnce
+      yield* Effect.sleep(pauseMillis)
+    }
+  })
+
+const attemptRows = (id: string) =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql<{ seller_name: string; status: string; tries: number; reason: string | null }>`
+      SELECT seller_name, status, tries, reason FROM purchase_attempts WHERE request_id = ${id} ORDER BY round, rank`
+  )
+
+describe("PurchasePipeline: an attempt closes only on an authoritative answer about its key", () => {
+  for (const refusal of ["rate_limited", "in_progress"] as const) {
+    it.scopedLive(`a lost purchase answer whose replays are refused (${refusal}) stays open; the next seller is never tried`, () =>
+      Effect.gen(function* () {
+        const { running: fleet } = yield* sellers([
+          { name: "lossy", stock: [{ isbn, price: 1000, quantity: 3 }], replayRefusal: { kind: refusal, times: 4 } },
+          { name: "backup", stock: [{ isbn, price: 1100, quantity: 3 }] }
+        ])
+        fleet[0]!.simulator.inject({ operation: "purchase", kind: "lost_response" })
+        const worker = yield* Harness.worker("w1")
+        const { id } = yield* Harness.submit(isbn, 3000)
+        const view = yield* Harness.runUntilDone(worker, id)
+        expect(view.status).toBe("purchased")
+        expect(view.finalPrice?.amount).toBe(1000)
+        expect(ordersFor(fleet, id).map((order) => order.seller)).toEqual(["lossy"])
+        // The first try, four refused replays, and the replay that got the first order back.
+        expect(fleet[0]!.simulator.calls.purchase).toBe(6)
+        expect(fleet[1]!.simulator.calls.hold + fleet[1]!.simulator.calls.purchase).toBe(0)
+        expect(yield* Harness.ledger(id)).toMatchObject([{ status: "captured", captured: "1000" }])
+      }).pipe(Effect.provide(Infrastructure))
+    )
+  }
+
+  it.scopedLive("a lost purchase answer while the seller refuses connections stays open, says why, and completes at that seller once it is back", () =>
+    Effect.gen(function* () {
+      const { running: fleet } = yield* sellers([
+        { name: "lossy", stock: [{ isbn, price: 1000, quantity: 3 }] },
+        { name: "backup", stock: [{ isbn, price: 1100, quantity: 3 }] }
+      ])
+      fleet[0]!.simulator.inject({ operation: "purchase", kind: "lost_response" })
+      const worker = yield* Harness.worker("w1")
+      const purchases = yield* Purchases.Purchases
+      const { id } = yield* Harness.submit(isbn, 3000)
+      // Quote, hold, purchase (its answer lost): then the seller goes down.
+      for (let round = 0; round < 50 && fleet[0]!.simulator.calls.purchase === 0; round++) {
+        yield* worker.runOnce
+        yield* Effect.sleep(20)
+      }
+      yield* Effect.promise(() => fleet[0]!.server.refuseConnections())
+      // Three refused replays (the seller's circuit opens at five failures, and would then wait 30 s).
+      yield* runRounds(worker, 3, 80)
+      const waiting = yield* purchases.get(id)
+      expect(waiting.status).toBe("purchasing")
+      expect(waiting.waiting).toMatch(/waiting for lossy to confirm whether the order was placed/)
+      expect((yield* attemptRows(id)).map((attempt) => [attempt.seller_name, attempt.status])).toEqual([
+        ["lossy", "unknown"],
+        ["backup", "pending"]
+      ])
+      expect(fleet[1]!.simulator.calls.hold + fleet[1]!.simulator.calls.purchase).toBe(0)
+
+      yield* Effect.promise(() => fleet[0]!.server.acceptConnections())
+      const view = yield* Harness.runUntilDone(worker, id)
+      expect(view.status).toBe("purchased")
+      expect(view.waiting).toBeNull()
+      expect(ordersFor(fleet, id).map((order) => order.seller)).toEqual(["lossy"])
+    }).pipe(Effect.provide(Infrastructure))
+  )
+
+  it.scopedLive("a worker that died after the seller confirmed: the next worker's refused replay does not move it on", () =>
+    Effect.gen(function* () {
+      const { running: fleet, registered } = yield* sellers([
+        { name: "cheap", stock: [{ isbn, price: 1200, quantity: 3 }] },
+        { name: "second", stock: [{ isbn, price: 1300, quantity: 3 }] }
+      ])
+      let crashed = false
+      const doomed = yield* Harness.worker("doomed", {
+        pipeline: { leaseMillis: 400, crashAt: (at) => at === "purchase" && !crashed && (crashed = true) }
+      })
+      const survivor = yield* Harness.worker("survivor", { pipeline: { leaseMillis: 400 } })
+      const { id } = yield* Harness.submit(isbn, 3000)
+      const exit = yield* Effect.exit(doomed.runOnce)
+      expect(Exit.isFailure(exit) && String(exit.cause)).toMatch(/SimulatedCrash/)
+      // The seller has the order; its next two replays of the key are answered 429.
+      expect(ordersFor(fleet, id)).toHaveLength(1)
+      fleet[0]!.simulator.refuseReplays(`${id}:${registered[0]!.id}`, "rate_limited", 2)
+      yield* Effect.sleep(450)
+      const view = yield* Harness.runUntilDone(survivor, id)
+      expect(view.status).toBe("purchased")
+      expect(ordersFor(fleet, id).map((order) => order.seller)).toEqual(["cheap"])
+      expect(fleet[1]!.simulator.calls.hold + fleet[1]!.simulator.calls.purchase).toBe(0)
+      expect(yield* Harness.ledger(id)).toMatchObject([{ status: "captured", captured: "1200" }])
+    }).pipe(Effect.provide(Infrastructure))
+  )
+
+  it.scopedLive("a replay answered with a business rejection of the key closes the attempt, and the next seller is tried", () =>
+    Effect.gen(function* () {
+      // An atomic seller whose price moves on every order: it refuses the key (price changed),
+      // the refusal is lost on the wire, and the replay gets the same refusal back — authoritative.
+      const { running: fleet } = yield* sellers([
+        { name: "moving", stock: [{ isbn, price: 1000, quantity: 3 }], mode: "atomic", priceDrift: { probability: 1, maxMinor: 50 } },
+        { name: "backup", stock: [{ isbn, price: 1100, quantity: 3 }] }
+      ])
+      fleet[0]!.simulator.inject({ operation: "purchase", kind: "lost_response" })
+      const worker = yield* Harness.worker("w1")
+      const { id } = yield* Harness.submit(isbn, 3000)
+      const view = yield* Harness.runUntilDone(worker, id)
+      expect(view).toMatchObject({ status: "purchased", finalPrice: { amount: 1100 } })
+      expect(view.attempts.map((attempt) => [attempt.sellerName, attempt.status, attempt.reason])).toEqual([
+        ["moving", "failed", "rejected:price_changed"],
+        ["backup", "confirmed", null]
+      ])
+      expect(fleet[0]!.simulator.calls.purchase).toBe(2)
+      expect(fleet[0]!.simulator.orders).toHaveLength(0)
+    }).pipe(Effect.provide(Infrastructure))
+  )
+})
+
+describe("PurchasePipeline: an unresolved attempt has a deadline", () => {
+  it.scopedLive("past its deadline a person is asked to look (finding + attention), the customer is told, and nothing else is bought", () =>
+    Effect.gen(function* () {
+      const { running: fleet } = yield* sellers([
+        { name: "silent", stock: [{ isbn, price: 1000, quantity: 3 }], replayRefusal: { kind: "rate_limited", times: 10_000 } },
+        { name: "backup", stock: [{ isbn, price: 1100, quantity: 3 }] }
+      ])
+      fleet[0]!.simulator.inject({ operation: "purchase", kind: "lost_response" })
+      const worker = yield* Harness.worker("w1", { pipeline: { unresolvedDeadlineMillis: 300 } })
+      const purchases = yield* Purchases.Purchases
+      const { id } = yield* Harness.submit(isbn, 3000)
+      let view = yield* purchases.get(id)
+      for (let round = 0; round < 200 && view.attention === null; round++) {
+        yield* worker.runOnce
+        yield* Effect.sleep(20)
+        view = yield* purchases.get(id)
+      }
+      expect(view.status).toBe("purchasing")
+      expect(view.attention).toMatchObject({ kind: "unresolved_attempt", detail: expect.stringMatching(/silent .*no authoritative answer since/) })
+      expect(view.waiting).toMatch(/an operator is checking with the seller/)
+      const sql = yield* SqlClient.SqlClient
+      const findings = yield* sql<{ kind: string; fixed: boolean }>`SELECT kind, fixed FROM reconciliation_findings WHERE request_id = ${id}`
+      expect(findings).toEqual([{ kind: "attempt_unresolved", fixed: false }])
+      const stuck = yield* purchases.list(undefined, { stuck: true })
+      expect(stuck.items.map((item) => item.id)).toContain(id)
+      // It is still asked, and still nothing else is bought.
+      yield* runRounds(worker, 5)
+      expect(fleet[1]!.simulator.calls.hold + fleet[1]!.simulator.calls.purchase).toBe(0)
+      expect((yield* purchases.get(id)).status).toBe("purchasing")
+    }).pipe(Effect.provide(Infrastructure))
+  )
+
+  it.scopedLive("a deadline longer than half the authorization's lifetime is refused at start", () =>
+    Effect.gen(function* () {
+      const exit = yield* Effect.exit(
+        Layer.build(
+          PurchasePipeline.layer({ unresolvedDeadlineMillis: 24 * 60 * 60 * 1_000 }).pipe(
+            Layer.provide(Harness.engine()),
+            Layer.provide(SandboxGateway.layer({ faults, authorizationLifetimeMillis: 36 * 60 * 60 * 1_000 }))
+          )
+        )
+      )
+      expect(Exit.isFailure(exit) && String(exit.cause)).toMatch(/at most half of sandbox's authorization lifetime/)
+    }).pipe(Effect.provide(Infrastructure))
+  )
+})
+
+describe("PurchasePipeline: a run never outlives its lease", () => {
+  it.scopedLive("a seller call slower than the lease keeps the lease (heartbeat): no other worker takes the request meanwhile", () =>
+    Effect.gen(function* () {
+      const { running: fleet } = yield* sellers([{ name: "slow", stock: [{ isbn, price: 1000, quantity: 3 }], mode: "atomic" }], { timeoutMillis: 5_000 })
+      const worker = yield* Harness.worker("w1", { pipeline: { leaseMillis: 300 } })
+      const other = yield* Harness.worker("w2", { pipeline: { leaseMillis: 300 } })
+      const { id } = yield* Harness.submit(isbn, 3000)
+      // Every call from now on takes 1.2 s (the seller's timeout is 5 s): four leases long.
+      fleet[0]!.simulator.setLatency({ medianMillis: 1_200 })
+      const running = yield* Effect.fork(Harness.runUntilDone(worker, id))
+      const taken: Array<number> = []
+      for (let round = 0; round < 40; round++) {
+        yield* Effect.sleep(100)
+        taken.push((yield* other.runOnce).length)
+      }
+      const view = yield* running.await.pipe(Effect.flatten)
+      expect(taken.every((count) => count === 0)).toBe(true)
+      expect(view.status).toBe("purchased")
+      expect(fleet[0]!.simulator.calls.purchase).toBe(1)
+      expect(fleet[0]!.simulator.calls.quote).toBe(1)
+    }).pipe(Effect.provide(Infrastructure))
+  )
+
+  it.scopedLive("a run whose lease was taken over stops and does not act on the answer it was waiting for", () =>
+    Effect.gen(function* () {
+      const { running: fleet } = yield* sellers([{ name: "slow", stock: [{ isbn, price: 1000, quantity: 3 }], mode: "atomic" }], { timeoutMillis: 5_000 })
+      const worker = yield* Harness.worker("w1", { pipeline: { leaseMillis: 300 } })
+      const { id } = yield* Harness.submit(isbn, 3000)
+      fleet[0]!.simulator.setLatency({ medianMillis: 800 })
+      const running = yield* Effect.fork(worker.runOnce)
+      yield* Effect.sleep(200)
+      // Another owner takes the request (as after a pause longer than the lease).
+      const sql = yield* SqlClient.SqlClient
+      yield* sql`UPDATE purchase_requests SET fence = fence + 1, lease_owner = 'thief', lease_expires_at = now() + interval '1 minute' WHERE id = ${id}`
+      const results = yield* running.await.pipe(Effect.flatten)
+      expect(results).toEqual([{ _tag: "LeaseLost" }])
+      const [row] = yield* sql<{ status: string; lease_owner: string }>`SELECT status, lease_owner FROM purchase_requests WHERE id = ${id}`
+      expect(row).toEqual({ status: "quoting", lease_owner: "thief" })
+    }).pipe(Effect.provide(Infrastructure))
+  )
+})
+
+describe("PurchasePipeline: what sellers confirm is checked", () => {
+  it.scopedLive("an order confirmed above the held price is captured at the real price within the maximum, and is a finding", () =>
+    Effect.gen(function* () {
+      const { running: fleet } = yield* sellers([{ name: "greedy", stock: [{ isbn, price: 1000, quantity: 3 }] }])
+      fleet[0]!.simulator.inject({ operation: "purchase", kind: "overcharge" })
+      const worker = yield* Harness.worker("w1")
+      const { id } = yield* Harness.submit(isbn, 3000)
+      const view = yield* Harness.runUntilDone(worker, id)
+      expect(view).toMatchObject({ status: "purchased", finalPrice: { amount: 1500 } })
+      const sql = yield* SqlClient.SqlClient
+      const findings = yield* sql<{ kind: string; detail: string }>`SELECT kind, detail FROM reconciliation_findings WHERE request_id = ${id}`
+      expect(findings).toEqual([{ kind: "order_above_agreed_price", detail: expect.stringMatching(/greedy confirmed order .* at 1500 EUR, above the 1000/) }])
+    }).pipe(Effect.provide(Infrastructure))
+  )
+
+  it.scopedLive("an order confirmed above the customer's maximum charges the maximum and says so", () =>
+    Effect.gen(function* () {
+      const { running: fleet } = yield* sellers([{ name: "greedy", stock: [{ isbn, price: 1000, quantity: 3 }] }])
+      fleet[0]!.simulator.inject({ operation: "purchase", kind: "overcharge" })
+      const worker = yield* Harness.worker("w1")
+      const { id } = yield* Harness.submit(isbn, 1200)
+      const view = yield* Harness.runUntilDone(worker, id)
+      expect(view).toMatchObject({ status: "purchased", finalPrice: { amount: 1200 }, reason: "seller_charged_above_max" })
+      const sql = yield* SqlClient.SqlClient
+      const [finding] = yield* sql<{ detail: string }>`SELECT detail FROM reconciliation_findings WHERE request_id = ${id} AND kind = 'order_above_agreed_price'`
+      expect(finding?.detail).toMatch(/above the customer's maximum 1200: the customer is charged the maximum/)
+      expect(yield* Harness.ledger(id)).toMatchObject([{ status: "captured", authorized: "1200", captured: "1200" }])
+    }).pipe(Effect.provide(Infrastructure))
+  )
+
+  it.scopedLive("a hold in another currency is released and the next offer is tried", () =>
+    Effect.gen(function* () {
+      const fleet = yield* Harness.SimulatedSellers.startSellers([{ name: "dollars", stock: [{ isbn, price: 900, quantity: 3 }] }])
+      yield* Harness.register(fleet, {}, "dollar-holds")
+      const { running: euros } = yield* sellers([{ name: "euros", stock: [{ isbn, price: 1100, quantity: 3 }] }])
+      const worker = yield* Harness.worker("w1")
+      const { id } = yield* Harness.submit(isbn, 3000)
+      const view = yield* Harness.runUntilDone(worker, id)
+      expect(view).toMatchObject({ status: "purchased", finalPrice: { amount: 1100 } })
+      expect(view.attempts.map((attempt) => [attempt.sellerName, attempt.status, attempt.reason])).toEqual([
+        ["dollars", "failed", "hold_currency_mismatch: USD"],
+        ["euros", "confirmed", null]
+      ])
+      // (The reference API has no release: the hold simply expires at the seller.)
+      expect(fleet[0]!.simulator.orders).toHaveLength(0)
+      expect(ordersFor(euros, id)).toHaveLength(1)
+    }).pipe(Effect.provide(Infrastructure))
+  )
+
+  it.scopedLive("a hold that comes back dearer than the next offer in line is released, and the cheaper offer is bought", () =>
+    Effect.gen(function* () {
+      const { running: fleet } = yield* sellers([
+        { name: "drifting", stock: [{ isbn, price: 930, quantity: 3 }], priceDrift: { probability: 0, maxMinor: 465 } },
+        { name: "steady", stock: [{ isbn, price: 942, quantity: 3 }] }
+      ])
+      fleet[0]!.simulator.inject({ operation: "hold", kind: "price_changed" })
+      const worker = yield* Harness.worker("w1")
+      const { id } = yield* Harness.submit(isbn, 3000)
+      const view = yield* Harness.runUntilDone(worker, id)
+      expect(view).toMatchObject({ status: "purchased", finalPrice: { amount: 942 } })
+      expect(view.attempts[0]).toMatchObject({ sellerName: "drifting", status: "failed", reason: expect.stringMatching(/^held_price_above_next_offer: held at \d+, quoted 930, steady offers 942$/) })
+      expect(fleet[0]!.simulator.orders).toHaveLength(0)
+    }).pipe(Effect.provide(Infrastructure))
+  )
+})
+
+describe("PurchasePipeline: counter-offers and operator retries", () => {
+  it.scopedLive("a counter-offer accepted after an operator retry buys from the round the customer saw", () =>
+    Effect.gen(function* () {
+      const { running: fleet } = yield* sellers([{ name: "pricey", stock: [{ isbn, price: 3500, quantity: 2 }] }])
+      const worker = yield* Harness.worker("w1")
+      const purchases = yield* Purchases.Purchases
+      const { id } = yield* Harness.submit(isbn, 3000, { paymentToken: "tok_decline" })
+      expect((yield* Harness.runUntilDone(worker, id)).status).toBe("failed")
+      yield* purchases.retry(id, { paymentToken: "tok_approve" })
+      const offered = yield* Harness.runUntilDone(worker, id)
+      expect(offered).toMatchObject({ status: "price_not_met", counterOffer: { sellerName: "pricey", price: { amount: 3500 } } })
+      yield* purchases.acceptCounterOffer(id, "customer-1", "tok_approve")
+      const bought = yield* Harness.runUntilDone(worker, id)
+      expect(bought).toMatchObject({ status: "purchased", finalPrice: { amount: 3500 } })
+      expect(ordersFor(fleet, id)).toHaveLength(1)
+    }).pipe(Effect.provide(Infrastructure))
+  )
+
+  it.scopedLive("a counter-offer cannot be accepted while the sweeper or the reconciler holds the request", () =>
+    Effect.gen(function* () {
+      yield* sellers([{ name: "pricey", stock: [{ isbn, price: 3500, quantity: 2 }] }])
+      const worker = yield* Harness.worker("w1")
+      const purchases = yield* Purchases.Purchases
+      const { id } = yield* Harness.submit(isbn, 3000)
+      expect((yield* Harness.runUntilDone(worker, id)).status).toBe("price_not_met")
+      const sql = yield* SqlClient.SqlClient
+      yield* sql`UPDATE purchase_requests SET lease_owner = 'sweeper-x', lease_expires_at = now() + interval '1 minute', fence = fence + 1 WHERE id = ${id}`
+      const refused = yield* Effect.flip(purchases.acceptCounterOffer(id, "customer-1", "tok_approve"))
+      expect(refused).toMatchObject({ _tag: "CounterOfferNotAvailable", detail: expect.stringMatching(/try again in a few seconds/) })
+      expect((yield* purchases.get(id)).status).toBe("price_not_met")
+      yield* sql`UPDATE purchase_requests SET lease_owner = NULL, lease_expires_at = NULL WHERE id = ${id}`
+      expect((yield* purchases.acceptCounterOffer(id, "customer-1", "tok_approve")).status).toBe("received")
+    }).pipe(Effect.provide(Infrastructure))
+  )
+})
+
+describe("PurchasePipeline: a request that keeps failing with a defect is set aside", () => {
+  it.scopedLive("after N defects in a row it waits for an operator (--stuck), and an operator resumes it", () =>
+    Effect.gen(function* () {
+      const { running: fleet } = yield* sellers([{ name: "cheap", stock: [{ isbn, price: 1000, quantity: 3 }] }])
+      const purchases = yield* Purchases.Purchases
+      const sql = yield* SqlClient.SqlClient
+      // A worker dies right after its hold (a process death, not a defect): the request stops in `purchasing`.
+      let crashed = false
+      const doomed = yield* Harness.worker("doomed", { pipeline: { crashAt: (at) => at === "hold" && !crashed && (crashed = true) } })
+      const { id } = yield* Harness.submit(isbn, 3000)
+      yield* Effect.exit(doomed.runOnce)
+      expect(crashed).toBe(true)
+      // Its attempt's stored offer is corrupt: every run of the request dies decoding it.
+      yield* sql`UPDATE purchase_attempts SET offer = '{"broken": true}'::jsonb WHERE request_id = ${id}`
+      const worker = yield* Harness.worker("w1", { worker: { maxDefects: 3 } })
+      for (let round = 0; round < 3; round++) {
+        yield* sql`UPDATE purchase_requests SET lease_expires_at = NULL, next_run_at = now() WHERE id = ${id} AND next_run_at < 'infinity'`
+        const exit = yield* Effect.exit(worker.runOnce)
+        expect(Exit.isFailure(exit)).toBe(true)
+      }
+      const stuck = yield* purchases.get(id)
+      expect(stuck.status).toBe("purchasing")
+      expect(stuck.attention).toMatchObject({ kind: "dead_letter", detail: expect.stringMatching(/failed 3 times in a row with a defect/) })
+      expect(stuck.waiting).toMatch(/set aside/)
+      // Not claimed again, however often a worker looks.
+      expect(yield* worker.runOnce).toEqual([])
+      expect((yield* purchases.list(undefined, { stuck: true })).items.map((item) => item.id)).toEqual([id])
+
+      // An operator repairs the data and resumes it.
+      yield* sql`UPDATE purchase_attempts SET offer = (SELECT offer FROM purchase_quotes q WHERE q.request_id = ${id} AND q.rank = 0) WHERE request_id = ${id}`
+      const resumed = yield* purchases.retry(id)
+      expect(resumed.attention).toBeNull()
+      const view = yield* Harness.runUntilDone(worker, id)
+      expect(view.status).toBe("purchased")
+      expect(ordersFor(fleet, id)).toHaveLength(1)
+      expect((yield* purchases.list(undefined, { stuck: true })).items).toEqual([])
+    }).pipe(Effect.provide(Infrastructure))
+  )
+})
