@@ -18,7 +18,10 @@ type JsonOf<R> = R extends { content: { "application/json": infer A } } ? A : ne
 type Json<Op extends keyof operations, Status extends keyof Responses<Op> = 200 & keyof Responses<Op>> = JsonOf<Responses<Op>[Status]>
 type Body<Op extends keyof operations> = operations[Op] extends { requestBody: { content: { "application/json": infer A } } } ? A : never
 
-export type PurchaseRequest = Json<"purchases.get"> & { readonly customer_id?: string }
+export type PurchaseRequest = Json<"purchases.get"> & {
+  readonly customer_id?: string
+  readonly attention?: Json<"operator.getPurchaseRequest">["attention"]
+}
 export type PurchaseStatus = PurchaseRequest["status"]
 export type Attempt = PurchaseRequest["attempts"][number]
 export type CounterOffer = NonNullable<PurchaseRequest["counter_offer"]>
@@ -39,6 +42,8 @@ export type SellerHealth = Json<"operator.sellerHealth">
 export type NewSeller = Body<"sellers.register">
 export type RegisteredSeller = Json<"sellers.register", 201>
 export type Customer = Json<"operator.listCustomers">["items"][number] & { readonly api_key?: string }
+export type Finding = Json<"operator.listFindings">["items"][number]
+export type FindingKind = Finding["kind"]
 
 export const terminalStatuses: ReadonlyArray<PurchaseStatus> = ["purchased", "price_not_met", "not_available", "failed"]
 
@@ -95,8 +100,15 @@ export interface Api {
     readonly disable: (id: string) => Effect.Effect<Seller, CliError>
     readonly health: Effect.Effect<ReadonlyArray<SellerHealth>, CliError>
     readonly sellerHealth: (id: string) => Effect.Effect<SellerHealth, CliError>
-    readonly purchases: (query?: { readonly status?: PurchaseStatus; readonly cursor?: string; readonly limit?: number }) => Effect.Effect<Page<PurchaseRequest>, CliError>
+    readonly purchases: (query?: {
+      readonly status?: PurchaseStatus
+      readonly stuck?: boolean
+      readonly cursor?: string
+      readonly limit?: number
+    }) => Effect.Effect<Page<PurchaseRequest>, CliError>
     readonly purchase: (id: string) => Effect.Effect<PurchaseRequest, CliError>
+    readonly findings: (query?: { readonly open?: boolean; readonly requestId?: string }) => Effect.Effect<ReadonlyArray<Finding>, CliError>
+    readonly settleFinding: (requestId: string, kind: FindingKind, note: string) => Effect.Effect<Finding, CliError>
     readonly retry: (id: string, paymentToken?: string) => Effect.Effect<PurchaseRequest, CliError>
     readonly createCustomer: (customer: { readonly name: string; readonly email?: string }) => Effect.Effect<Customer, CliError>
     readonly customers: Effect.Effect<ReadonlyArray<Customer>, CliError>
@@ -200,7 +212,23 @@ export const make = (config: ClientConfig): Api => {
       sellerHealth: (id) =>
         send("operator", `GET /v1/operator/sellers/${id}/health`, (client, signal) => client.GET("/v1/operator/sellers/{id}/health", { params: path(id), signal })),
       purchases: (query = {}) =>
-        send("operator", "GET /v1/operator/purchase-requests", (client, signal) => client.GET("/v1/operator/purchase-requests", { params: { query: pageQuery(query) }, signal })),
+        send("operator", "GET /v1/operator/purchase-requests", (client, signal) =>
+          client.GET("/v1/operator/purchase-requests", { params: { query: { ...pageQuery(query), ...(query.stuck === true ? { stuck: "true" } : {}) } }, signal })
+        ),
+      findings: (query = {}) =>
+        Effect.map(
+          send("operator", "GET /v1/operator/findings", (client, signal) =>
+            client.GET("/v1/operator/findings", {
+              params: { query: { ...(query.open === true ? { open: "true" } : {}), ...(query.requestId === undefined ? {} : { request_id: query.requestId }) } },
+              signal
+            })
+          ),
+          (list) => list.items
+        ),
+      settleFinding: (requestId, kind, note) =>
+        send("operator", `POST /v1/operator/findings/${requestId}/${kind}/settle`, (client, signal) =>
+          client.POST("/v1/operator/findings/{request_id}/{kind}/settle", { params: { path: { request_id: requestId, kind } }, body: { note }, signal })
+        ),
       purchase: (id) =>
         send("operator", `GET /v1/operator/purchase-requests/${id}`, (client, signal) => client.GET("/v1/operator/purchase-requests/{id}", { params: path(id), signal })),
       retry: (id, token) =>

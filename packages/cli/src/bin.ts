@@ -6,6 +6,7 @@
 import { Command } from "commander"
 import * as buy from "./commands/buy.js"
 import * as customers from "./commands/customers.js"
+import * as findings from "./commands/findings.js"
 import * as dashboard from "./commands/dashboard.js"
 import * as doctor from "./commands/doctor.js"
 import * as migrate from "./commands/migrate.js"
@@ -27,6 +28,7 @@ const program = new Command()
   .addCommand(requests.command)
   .addCommand(sellers.command)
   .addCommand(customers.command)
+  .addCommand(findings.command)
   .addCommand(dashboard.command)
   .addCommand(simulate.command)
   .addHelpText(

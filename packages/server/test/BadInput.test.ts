@@ -39,6 +39,10 @@ const cases: ReadonlyArray<{ name: string; status: number; pointer?: string; bod
   { name: "bad email", status: 422, pointer: "/customer/email", body: withPath(["customer", "email"], "not-an-email") },
   { name: "bad country", status: 422, pointer: "/customer/shipping_address/country", body: withPath(["customer", "shipping_address", "country"], "France") },
   { name: "notify_url not http", status: 422, pointer: "/notify_url", body: { ...valid, notify_url: "ftp://example.com/x" } },
+  { name: "notify_url on loopback", status: 422, pointer: "/notify_url", body: { ...valid, notify_url: "http://127.0.0.1:6379/" } },
+  { name: "notify_url on loopback, hex", status: 422, pointer: "/notify_url", body: { ...valid, notify_url: "http://0x7f.1/" } },
+  { name: "notify_url at the metadata address", status: 422, pointer: "/notify_url", body: { ...valid, notify_url: "http://169.254.169.254/latest" } },
+  { name: "notify_url with credentials", status: 422, pointer: "/notify_url", body: { ...valid, notify_url: "https://user:pass@hooks.example.com/" } },
   { name: "array body", status: 422, body: [valid] },
   { name: "null body", status: 422, raw: "null", contentType: "application/json" }
 ]

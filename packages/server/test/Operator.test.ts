@@ -32,7 +32,9 @@ const operatorEndpoints: ReadonlyArray<readonly [string, string, unknown?]> = [
   ["GET", "/v1/operator/purchase-requests/00000000-0000-0000-0000-000000000000"],
   ["POST", "/v1/operator/purchase-requests/00000000-0000-0000-0000-000000000000/retry", {}],
   ["POST", "/v1/operator/customers", { name: "Eve" }],
-  ["GET", "/v1/operator/customers"]
+  ["GET", "/v1/operator/customers"],
+  ["GET", "/v1/operator/findings"],
+  ["POST", "/v1/operator/findings/00000000-0000-0000-0000-000000000000/attempt_unresolved/settle", { note: "done" }]
 ]
 
 describe("operator API", () => {
@@ -195,7 +197,7 @@ describe("operator API", () => {
       // Not failed (any more): 409, and nothing changes.
       const again = yield* server.operator("POST", `/v1/operator/purchase-requests/${created.body.id}/retry`, { body: {} })
       problem(again, 409)
-      expect(again.body.detail).toMatch(/it is purchased; only failed requests can be retried/)
+      expect(again.body.detail).toMatch(/it is purchased; only failed requests \(or ones set aside after internal errors\) can be retried/)
       problem(yield* server.operator("POST", `/v1/operator/purchase-requests/${crypto.randomUUID()}/retry`, { body: {} }), 404)
       problem(yield* server.operator("POST", `/v1/operator/purchase-requests/${created.body.id}/retry`, { body: { payment: { token: "" } } }), 422)
     })
@@ -273,6 +275,43 @@ describe("operator API", () => {
       problem(yield* server.operator("POST", "/v1/operator/customers", { body: { name: "" } }), 422)
       problem(yield* server.operator("POST", "/v1/operator/customers", { body: { name: "X", email: "nope" } }), 422)
       expect(yield* server.count("customers")).toBe(2)
+    })
+  )
+
+  it.scopedLive("stuck requests and findings: listed for operators, with what a person must do; settled with a note", () =>
+    Effect.gen(function* () {
+      const server = yield* TestServer.start()
+      const ada = yield* server.customer("Ada")
+      yield* server.registerSellers([{ name: "shop", stock: [{ isbn, price: 1500, quantity: 3 }] }])
+      const created = yield* server.call("POST", "/v1/purchase-requests", { token: ada.key, body: purchase(), headers: { "idempotency-key": "stuck-1" } })
+      yield* server.awaitTerminal(created.body.id, ada.key)
+      const id = created.body.id as string
+      // What the pipeline writes when an attempt stays unknown past its deadline.
+      yield* server.sql`
+        UPDATE purchase_requests SET status = 'purchasing', completed_at = NULL, attention = 'unresolved_attempt',
+          attention_detail = 'the purchase at shop has had no authoritative answer', attention_since = now(),
+          waiting = 'waiting for shop to confirm whether the order was placed; an operator is checking with the seller'
+        WHERE id = ${id}`.pipe(Effect.orDie)
+      yield* server.sql`
+        INSERT INTO reconciliation_findings (request_id, kind, detail, fixed) VALUES (${id}, 'attempt_unresolved', 'ask shop whether the order exists', false)`.pipe(Effect.orDie)
+
+      const stuck = yield* server.operator("GET", "/v1/operator/purchase-requests?stuck=true")
+      expect(stuck.body.items.map((item: { id: string }) => item.id)).toEqual([id])
+      expect(stuck.body.items[0]).toMatchObject({ attention: { kind: "unresolved_attempt", detail: expect.stringMatching(/no authoritative answer/) } })
+      // The customer sees why it waits, in our words, and no operator detail.
+      const mine = yield* server.call("GET", `/v1/purchase-requests/${id}`, { token: ada.key })
+      expect(mine.body.waiting).toMatch(/an operator is checking with the seller/)
+      expect(mine.body).not.toHaveProperty("attention")
+
+      const open = yield* server.operator("GET", "/v1/operator/findings?open=true")
+      expect(open.body.items).toEqual([{ request_id: id, kind: "attempt_unresolved", detail: "ask shop whether the order exists", fixed: false, found_at: expect.any(String) }])
+      const settled = yield* server.operator("POST", `/v1/operator/findings/${id}/attempt_unresolved/settle`, { body: { note: "shop says no order" } })
+      expect(settled.body).toMatchObject({ fixed: true, detail: "ask shop whether the order exists — settled: shop says no order" })
+      expect((yield* server.operator("GET", "/v1/operator/findings?open=true")).body.items).toEqual([])
+      expect((yield* server.operator("GET", `/v1/operator/findings?request_id=${id}`)).body.items).toHaveLength(1)
+      problem(yield* server.operator("POST", `/v1/operator/findings/${id}/duplicate_orders/settle`, { body: { note: "x" } }), 404)
+      problem(yield* server.operator("POST", `/v1/operator/findings/${id}/no_such_kind/settle`, { body: { note: "x" } }), 422)
+      problem(yield* server.operator("POST", `/v1/operator/findings/${id}/attempt_unresolved/settle`, { body: { note: "" } }), 422)
     })
   )
 })

@@ -14,6 +14,7 @@ interface Flags {
   dataDir?: string
   processes?: number
   config?: string
+  allowNetwork: Array<string>
 }
 
 /** An optional duration in milliseconds from the environment (tuning for tests and chaos runs). */
@@ -34,13 +35,19 @@ export const command = new Command("serve")
   .option("--data-dir <dir>", "where the embedded database, keys and demo file live (BOOKBROKER_DATA_DIR; default .bookbroker)")
   .option("--processes <n>", "expected bookbroker processes (fallback limits if Redis is unreachable)", (value) => Number(value))
   .option("--config <file>", "config file (default .bookbroker/config.json)")
+  .option(
+    "--allow-network <cidr>",
+    "a private network customers' notify_urls may point at, e.g. 10.0.0.0/8 (repeatable; BOOKBROKER_ALLOW_NETWORKS, comma-separated). Public addresses only otherwise; --demo allows loopback",
+    (value: string, previous: Array<string>) => [...previous, value],
+    [] as Array<string>
+  )
   .addHelpText(
     "after",
     examples(
       "bookbroker serve --demo",
       "bookbroker serve --demo --port 0 --data-dir /tmp/bb",
       "DATABASE_URL=postgres://… REDIS_URL=redis://… bookbroker serve --role worker"
-    ) + "\nEnvironment: DATABASE_URL, REDIS_URL, STRIPE_SECRET_KEY, BOOKBROKER_SECRET_KEY, BOOKBROKER_OPERATOR_TOKEN,\n  BOOKBROKER_WEBHOOK_SECRET, BOOKBROKER_LEASE_MILLIS, BOOKBROKER_MAX_BACKOFF_MILLIS (pipeline tuning).\n"
+    ) + "\nEnvironment: DATABASE_URL, REDIS_URL, STRIPE_SECRET_KEY, BOOKBROKER_SECRET_KEY, BOOKBROKER_OPERATOR_TOKEN,\n  BOOKBROKER_WEBHOOK_SECRET, BOOKBROKER_ALLOW_NETWORKS, BOOKBROKER_LEASE_MILLIS, BOOKBROKER_MAX_BACKOFF_MILLIS (pipeline tuning).\n"
   )
   .action(
     action(async (flags: Flags) => {
@@ -64,7 +71,11 @@ export const command = new Command("serve")
         processes: flags.processes,
         otlpEndpoint: pick(process.env["OTEL_EXPORTER_OTLP_ENDPOINT"]),
         leaseMillis: positiveMillis("BOOKBROKER_LEASE_MILLIS"),
-        maxBackoffMillis: positiveMillis("BOOKBROKER_MAX_BACKOFF_MILLIS")
+        maxBackoffMillis: positiveMillis("BOOKBROKER_MAX_BACKOFF_MILLIS"),
+        allowNetworks: [
+          ...flags.allowNetwork,
+          ...(process.env["BOOKBROKER_ALLOW_NETWORKS"] ?? "").split(",").map((network) => network.trim()).filter((network) => network !== "")
+        ]
       }
       const scope = Effect.runSync(Scope.make())
       const stop = () => {

@@ -17,13 +17,15 @@ const statuses: ReadonlyArray<Api.PurchaseStatus> = ["received", "authorized", "
 
 export interface ListOptions {
   readonly operator: boolean
+  /** Only requests a person has to look at (operators). */
+  readonly stuck?: boolean
   readonly status?: string
   readonly limit?: string | number
   readonly cursor?: string
 }
 
-export const listTable = (page: Api.Page<Api.PurchaseRequest>, options: { readonly operator: boolean }, now = Date.now()): TableProps => ({
-  headers: ["id", "status", "isbn", "max", "price", ...(options.operator ? ["customer"] : []), "created"],
+export const listTable = (page: Api.Page<Api.PurchaseRequest>, options: { readonly operator: boolean; readonly stuck?: boolean }, now = Date.now()): TableProps => ({
+  headers: ["id", "status", "isbn", "max", "price", ...(options.operator ? ["customer"] : []), "created", ...(options.stuck === true ? ["needs"] : [])],
   rows: page.items.map((request) => [
     request.id,
     request.status,
@@ -31,11 +33,21 @@ export const listTable = (page: Api.Page<Api.PurchaseRequest>, options: { readon
     money(request.max_price),
     request.final_price === null ? (request.counter_offer === null ? "—" : `offer ${money(request.counter_offer.price)}`) : money(request.final_price),
     ...(options.operator ? [request.customer_id ?? "—"] : []),
-    ago(request.created_at, now)
+    ago(request.created_at, now),
+    ...(options.stuck === true ? [request.attention === null || request.attention === undefined ? "—" : `${attentionWords[request.attention.kind]} (${ago(request.attention.since, now)})`] : [])
   ]),
-  empty: "no purchase requests",
-  ...(page.next_cursor === null ? {} : { footer: [`more: bookbroker requests list${options.operator ? " --operator" : ""} --cursor ${page.next_cursor}`] })
+  empty: options.stuck === true ? "nothing needs a person" : "no purchase requests",
+  ...(page.next_cursor === null
+    ? {}
+    : { footer: [`more: bookbroker requests list${options.operator ? " --operator" : ""}${options.stuck === true ? " --stuck" : ""} --cursor ${page.next_cursor}`] })
 })
+
+/** What each attention kind asks of the operator, in a few words. */
+const attentionWords: Record<NonNullable<Api.PurchaseRequest["attention"]>["kind"], string> = {
+  unresolved_attempt: "ask the seller whether the order exists",
+  dead_letter: "internal errors: fix, then requests retry",
+  order_mismatch: "settle the order's terms with the seller"
+}
 
 export const list = (api: Api.Api, ui: Ui, options: ListOptions): Effect.Effect<Api.Page<Api.PurchaseRequest>, CliError> =>
   Effect.gen(function* () {
@@ -44,13 +56,17 @@ export const list = (api: Api.Api, ui: Ui, options: ListOptions): Effect.Effect<
       return yield* Effect.fail(fail(`unknown status "${options.status}"`, `use one of: ${statuses.join(", ")}`))
     }
     const limit = options.limit === undefined ? undefined : yield* Input.integer(options.limit, "--limit", 1, 100)
+    if (options.stuck === true && !options.operator) {
+      return yield* Effect.fail(fail("--stuck lists every customer's requests that need a person", "add --operator (it needs the operator token)"))
+    }
     const query = {
       ...(status === undefined ? {} : { status }),
+      ...(options.stuck === true ? { stuck: true } : {}),
       ...(options.cursor === undefined ? {} : { cursor: options.cursor }),
       ...(limit === undefined ? {} : { limit })
     }
     const page = options.operator ? yield* api.operator.purchases(query) : yield* api.purchases(query)
-    ui.result(page, tableView, listTable(page, options))
+    ui.result(page, tableView, listTable(page, { operator: options.operator, ...(options.stuck === true ? { stuck: true } : {}) }))
     return page
   })
 
@@ -67,6 +83,10 @@ export const details = (request: Api.PurchaseRequest): DetailsProps => {
       ...(request.seller_id === null ? [] : ([["seller", seller ?? request.seller_id]] as const)),
       ...(request.order_id === null ? [] : ([["order", request.order_id]] as const)),
       ...(request.reason === null ? [] : ([["reason", request.reason]] as const)),
+      ...(request.waiting === null ? [] : ([["waiting", request.waiting]] as const)),
+      ...(request.attention === null || request.attention === undefined
+        ? []
+        : ([["needs a person", `${request.attention.detail} (since ${request.attention.since}; see bookbroker findings --request ${request.id})`]] as const)),
       ...(request.customer_id === undefined ? [] : ([["customer", request.customer_id]] as const)),
       ["created", request.created_at],
       ...(request.completed_at === null ? [] : ([["completed", request.completed_at]] as const)),

@@ -8,7 +8,7 @@
 import { referenceAdapter } from "@bookbroker/adapter-reference"
 import { shelfwiseAdapter } from "@bookbroker/adapter-shelfwise"
 import { HttpServer } from "@effect/platform"
-import { Access, Database, Engine, Notifications, SecretBox, SellerDirectory, StripeGateway, Tracing } from "@bookbroker/engine"
+import { Access, Database, Engine, Notifications, OutboundAddress, SecretBox, SellerDirectory, StripeGateway, Tracing } from "@bookbroker/engine"
 import { Server } from "@bookbroker/server"
 import { Context, Effect, Layer, Redacted, type Scope } from "effect"
 import { randomBytes } from "node:crypto"
@@ -42,6 +42,11 @@ export interface ServeOptions {
   readonly leaseMillis?: number | undefined
   /** Longest retry backoff (`BOOKBROKER_MAX_BACKOFF_MILLIS`); the engine's default (5 min) unless set. */
   readonly maxBackoffMillis?: number | undefined
+  /**
+   * Networks besides public addresses that customers' `notify_url`s may point at
+   * (`--allow-network`, `BOOKBROKER_ALLOW_NETWORKS`); the demo adds loopback.
+   */
+  readonly allowNetworks?: ReadonlyArray<string> | undefined
 }
 
 export interface Running {
@@ -83,7 +88,12 @@ export const start = (options: ServeOptions): Effect.Effect<Running, CliError, S
       options.stripeSecretKey === undefined
         ? undefined
         : StripeGateway.layer({ secretKey: Redacted.make(options.stripeSecretKey) })
+    const allowNetworks = [...(options.allowNetworks ?? []), ...(options.demo ? OutboundAddress.loopback.allowNetworks : [])]
+    for (const network of allowNetworks) {
+      if (!OutboundAddress.isNetwork(network)) return yield* fail(`--allow-network "${network}" is not a CIDR range`, "e.g. --allow-network 10.0.0.0/8")
+    }
     const engine = Engine.layer({
+      outbound: { allowNetworks },
       adapters: [referenceAdapter, shelfwiseAdapter],
       secretKey: Redacted.make(secretKey),
       ...(options.redisUrl === undefined

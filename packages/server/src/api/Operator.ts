@@ -44,7 +44,13 @@ export const SellerHealth = Schema.Struct({
 
 export const SellerHealthList = Schema.Struct({ items: Schema.Array(SellerHealth) })
 
-export const OperatorPurchaseRequest = Schema.Struct({ ...PurchaseRequest.fields, customer_id: Schema.String })
+export const Attention = Schema.Struct({
+  kind: Schema.Literal("unresolved_attempt", "dead_letter", "order_mismatch"),
+  detail: Schema.String,
+  since: Schema.String
+}).annotations({ description: "Why a person has to look at this request (`requests list --stuck`)" })
+
+export const OperatorPurchaseRequest = Schema.Struct({ ...PurchaseRequest.fields, customer_id: Schema.String, attention: Schema.NullOr(Attention) })
 export const OperatorPurchaseRequestPage = Schema.Struct({ items: Schema.Array(OperatorPurchaseRequest), next_cursor: Schema.NullOr(Schema.String) })
 
 export const RetryRequest = Schema.NullOr(
@@ -52,6 +58,28 @@ export const RetryRequest = Schema.NullOr(
     payment: Schema.optional(Schema.Struct({ token: Text(255).annotations({ description: "A new payment method token for the new round" }) }))
   })
 ).annotations({ description: "Optional: an empty body keeps the request's payment token" })
+
+export const FindingKind = Schema.Literal(
+  "capture_without_order",
+  "order_without_capture",
+  "captured_above_authorized",
+  "authorization_left_open",
+  "provider_mismatch",
+  "duplicate_orders",
+  "seller_order_unknown",
+  "attempt_unresolved",
+  "order_above_agreed_price",
+  "order_currency_mismatch"
+)
+export const Finding = Schema.Struct({
+  request_id: Schema.String,
+  kind: FindingKind,
+  detail: Schema.String.annotations({ description: "What was found, what (if anything) was done, and the repair when a person must act" }),
+  fixed: Schema.Boolean,
+  found_at: Schema.String
+})
+export const FindingList = Schema.Struct({ items: Schema.Array(Finding) })
+export const SettleFinding = Schema.Struct({ note: Text(500).annotations({ description: "What the person did, kept with the finding" }) })
 
 export const Customer = Schema.Struct({ id: Schema.String, name: Schema.String, email: Schema.NullOr(Schema.String), created_at: Schema.String })
 export const NewCustomer = Schema.Struct({
@@ -78,6 +106,7 @@ export class OperatorApi extends HttpApiGroup.make("operator")
       .setUrlParams(
         Schema.Struct({
           status: Schema.optional(PurchaseStatus),
+          stuck: Schema.optional(Schema.BooleanFromString).annotations({ description: "Only requests a person has to look at" }),
           cursor: Schema.optional(Schema.String),
           limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 100)))
         })
@@ -102,8 +131,23 @@ export class OperatorApi extends HttpApiGroup.make("operator")
       .addError(Problem.Unprocessable, { status: 422 })
       .annotate(
         OpenApi.Description,
-        "Runs a failed request again from received, in a new round (fresh quotes, new payment keys), optionally with a new payment token — only when that cannot buy or hold money twice: no confirmed seller order, no open attempt, no live authorization, no payment operation without an outcome (409 with the reason otherwise)."
+        "Runs a failed request again from received, in a new round (fresh quotes, new payment keys), optionally with a new payment token — only when that cannot buy or hold money twice: no confirmed seller order, no open attempt, no live authorization, no payment operation without an outcome (409 with the reason otherwise). A request set aside after repeated internal errors (attention `dead_letter`) is resumed where it stopped instead."
       )
+  )
+  .add(
+    HttpApiEndpoint.get("listFindings", "/v1/operator/findings")
+      .setUrlParams(Schema.Struct({ open: Schema.optional(Schema.BooleanFromString), request_id: Schema.optional(Schema.String) }))
+      .addSuccess(FindingList)
+      .addError(Problem.Unprocessable, { status: 422 })
+      .annotate(OpenApi.Description, "What the reconciler and the purchase pipeline found that a person has to look at (at most 500, oldest first); `open=true` for the unsettled ones.")
+  )
+  .add(
+    HttpApiEndpoint.post("settleFinding", "/v1/operator/findings/:request_id/:kind/settle")
+      .setPath(Schema.Struct({ request_id: Schema.String, kind: FindingKind }))
+      .setPayload(SettleFinding)
+      .addSuccess(Finding)
+      .addError(Problem.NotFound, { status: 404 })
+      .addError(Problem.Unprocessable, { status: 422 })
   )
   .add(HttpApiEndpoint.post("createCustomer", "/v1/operator/customers").setPayload(NewCustomer).addSuccess(CreatedCustomer, { status: 201 }).addError(Problem.Unprocessable, { status: 422 }))
   .add(HttpApiEndpoint.get("listCustomers", "/v1/operator/customers").addSuccess(CustomerList))

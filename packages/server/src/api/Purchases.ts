@@ -95,6 +95,9 @@ export const PurchaseRequest = Schema.Struct({
   order_id: Schema.NullOr(Schema.String),
   counter_offer: Schema.NullOr(CounterOffer),
   attempts: Schema.Array(Attempt),
+  waiting: Schema.NullOr(Schema.String).annotations({
+    description: "Why the request is waiting right now (for a seller's answer, a payment provider, a turn within a seller's limits); null when it is moving or finished"
+  }),
   created_at: Schema.String,
   updated_at: Schema.String,
   completed_at: Schema.NullOr(Schema.String)

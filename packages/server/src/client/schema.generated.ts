@@ -86,6 +86,39 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/v1/operator/findings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description What the reconciler and the purchase pipeline found that a person has to look at (at most 500, oldest first); `open=true` for the unsettled ones. */
+        get: operations["operator.listFindings"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/operator/findings/{request_id}/{kind}/settle": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["operator.settleFinding"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/operator/purchase-requests": {
         parameters: {
             query?: never;
@@ -127,7 +160,7 @@ export type paths = {
         };
         get?: never;
         put?: never;
-        /** @description Runs a failed request again from received, in a new round (fresh quotes, new payment keys), optionally with a new payment token — only when that cannot buy or hold money twice: no confirmed seller order, no open attempt, no live authorization, no payment operation without an outcome (409 with the reason otherwise). */
+        /** @description Runs a failed request again from received, in a new round (fresh quotes, new payment keys), optionally with a new payment token — only when that cannot buy or hold money twice: no confirmed seller order, no open attempt, no live authorization, no payment operation without an outcome (409 with the reason otherwise). A request set aside after repeated internal errors (attention `dead_letter`) is resumed where it stopped instead. */
         post: operations["operator.retryPurchaseRequest"];
         delete?: never;
         options?: never;
@@ -361,6 +394,11 @@ export type components = {
             title: string;
             type: string;
         };
+        /**
+         * @description a string to be decoded into a boolean
+         * @enum {string}
+         */
+        BooleanFromString: "true" | "false";
         /** @description 409 problem details */
         Conflict: {
             detail: string;
@@ -928,10 +966,185 @@ export interface operations {
             };
         };
     };
+    "operator.listFindings": {
+        parameters: {
+            query?: {
+                open?: components["schemas"]["BooleanFromString"];
+                request_id?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            /** @description What was found, what (if anything) was done, and the repair when a person must act */
+                            detail: string;
+                            fixed: boolean;
+                            found_at: string;
+                            /** @enum {string} */
+                            kind: "capture_without_order" | "order_without_capture" | "captured_above_authorized" | "authorization_left_open" | "provider_mismatch" | "duplicate_orders" | "seller_order_unknown" | "attempt_unresolved" | "order_above_agreed_price" | "order_currency_mismatch";
+                            request_id: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description Bad request: a malformed body, a missing or invalid header, an unknown cursor */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["BadRequest"];
+                };
+            };
+            /** @description 401 problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Unauthorized"];
+                };
+            };
+            /** @description 413 problem details */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["PayloadTooLarge"];
+                };
+            };
+            /** @description 415 problem details */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["UnsupportedMediaType"];
+                };
+            };
+            /** @description 422 problem details */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Unprocessable"];
+                };
+            };
+        };
+    };
+    "operator.settleFinding": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                request_id: string;
+                kind: "capture_without_order" | "order_without_capture" | "captured_above_authorized" | "authorization_left_open" | "provider_mismatch" | "duplicate_orders" | "seller_order_unknown" | "attempt_unresolved" | "order_above_agreed_price" | "order_currency_mismatch";
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * maxLength(500)
+                     * @description What the person did, kept with the finding
+                     */
+                    note: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description What was found, what (if anything) was done, and the repair when a person must act */
+                        detail: string;
+                        fixed: boolean;
+                        found_at: string;
+                        /** @enum {string} */
+                        kind: "capture_without_order" | "order_without_capture" | "captured_above_authorized" | "authorization_left_open" | "provider_mismatch" | "duplicate_orders" | "seller_order_unknown" | "attempt_unresolved" | "order_above_agreed_price" | "order_currency_mismatch";
+                        request_id: string;
+                    };
+                };
+            };
+            /** @description Bad request: a malformed body, a missing or invalid header, an unknown cursor */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["BadRequest"];
+                };
+            };
+            /** @description 401 problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Unauthorized"];
+                };
+            };
+            /** @description 404 problem details */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["NotFound"];
+                };
+            };
+            /** @description 413 problem details */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["PayloadTooLarge"];
+                };
+            };
+            /** @description 415 problem details */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["UnsupportedMediaType"];
+                };
+            };
+            /** @description 422 problem details */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Unprocessable"];
+                };
+            };
+        };
+    };
     "operator.listPurchaseRequests": {
         parameters: {
             query?: {
                 status?: "received" | "authorized" | "quoting" | "deciding" | "purchasing" | "purchased" | "price_not_met" | "not_available" | "failed";
+                /** @description Only requests a person has to look at */
+                stuck?: components["schemas"]["BooleanFromString"];
                 cursor?: string;
                 /** @description a string to be decoded into a number */
                 limit?: string;
@@ -962,6 +1175,12 @@ export interface operations {
                                     currency: string;
                                 } | null;
                             }[];
+                            attention: {
+                                detail: string;
+                                /** @enum {string} */
+                                kind: "unresolved_attempt" | "dead_letter" | "order_mismatch";
+                                since: string;
+                            } | null;
                             completed_at: string | null;
                             counter_offer: {
                                 accept_url: string;
@@ -992,6 +1211,8 @@ export interface operations {
                             status: "received" | "authorized" | "quoting" | "deciding" | "purchasing" | "purchased" | "price_not_met" | "not_available" | "failed";
                             terminal: boolean;
                             updated_at: string;
+                            /** @description Why the request is waiting right now (for a seller's answer, a payment provider, a turn within a seller's limits); null when it is moving or finished */
+                            waiting: string | null;
                         }[];
                         next_cursor: string | null;
                     };
@@ -1074,6 +1295,12 @@ export interface operations {
                                 currency: string;
                             } | null;
                         }[];
+                        attention: {
+                            detail: string;
+                            /** @enum {string} */
+                            kind: "unresolved_attempt" | "dead_letter" | "order_mismatch";
+                            since: string;
+                        } | null;
                         completed_at: string | null;
                         counter_offer: {
                             accept_url: string;
@@ -1104,6 +1331,8 @@ export interface operations {
                         status: "received" | "authorized" | "quoting" | "deciding" | "purchasing" | "purchased" | "price_not_met" | "not_available" | "failed";
                         terminal: boolean;
                         updated_at: string;
+                        /** @description Why the request is waiting right now (for a seller's answer, a payment provider, a turn within a seller's limits); null when it is moving or finished */
+                        waiting: string | null;
                     };
                 };
             };
@@ -1196,6 +1425,12 @@ export interface operations {
                                 currency: string;
                             } | null;
                         }[];
+                        attention: {
+                            detail: string;
+                            /** @enum {string} */
+                            kind: "unresolved_attempt" | "dead_letter" | "order_mismatch";
+                            since: string;
+                        } | null;
                         completed_at: string | null;
                         counter_offer: {
                             accept_url: string;
@@ -1226,6 +1461,8 @@ export interface operations {
                         status: "received" | "authorized" | "quoting" | "deciding" | "purchasing" | "purchased" | "price_not_met" | "not_available" | "failed";
                         terminal: boolean;
                         updated_at: string;
+                        /** @description Why the request is waiting right now (for a seller's answer, a payment provider, a turn within a seller's limits); null when it is moving or finished */
+                        waiting: string | null;
                     };
                 };
             };
@@ -2066,6 +2303,8 @@ export interface operations {
                             status: "received" | "authorized" | "quoting" | "deciding" | "purchasing" | "purchased" | "price_not_met" | "not_available" | "failed";
                             terminal: boolean;
                             updated_at: string;
+                            /** @description Why the request is waiting right now (for a seller's answer, a payment provider, a turn within a seller's limits); null when it is moving or finished */
+                            waiting: string | null;
                         }[];
                         next_cursor: string | null;
                     };
@@ -2331,6 +2570,8 @@ export interface operations {
                         status: "received" | "authorized" | "quoting" | "deciding" | "purchasing" | "purchased" | "price_not_met" | "not_available" | "failed";
                         terminal: boolean;
                         updated_at: string;
+                        /** @description Why the request is waiting right now (for a seller's answer, a payment provider, a turn within a seller's limits); null when it is moving or finished */
+                        waiting: string | null;
                     };
                 };
             };
@@ -2452,6 +2693,8 @@ export interface operations {
                         status: "received" | "authorized" | "quoting" | "deciding" | "purchasing" | "purchased" | "price_not_met" | "not_available" | "failed";
                         terminal: boolean;
                         updated_at: string;
+                        /** @description Why the request is waiting right now (for a seller's answer, a payment provider, a turn within a seller's limits); null when it is moving or finished */
+                        waiting: string | null;
                     };
                 };
             };

@@ -5,11 +5,22 @@
  * errors, calls per second against the seller's limit).
  */
 import { HttpApiBuilder } from "@effect/platform"
-import { Access, Metrics, Purchases, QuoteEngine, type SellerDirectory, SellerDirectory as Directory, SellerPool, SharedState } from "@bookbroker/engine"
+import {
+  Access,
+  Findings,
+  Metrics,
+  Purchases,
+  QuoteEngine,
+  type Reconciler,
+  type SellerDirectory,
+  SellerDirectory as Directory,
+  SellerPool,
+  SharedState
+} from "@bookbroker/engine"
 import { Clock, Effect, Redacted } from "effect"
 import { BookbrokerApi } from "../Api.js"
 import * as Problem from "../Problem.js"
-import { toWire } from "./Purchases.js"
+import { invalidCursor, toWire } from "./Purchases.js"
 import { effectiveLimits, sellerToWire } from "./Sellers.js"
 
 const iso = (millis: number) => new Date(millis).toISOString()
@@ -22,6 +33,7 @@ export const OperatorLive = HttpApiBuilder.group(BookbrokerApi, "operator", (han
     const engine = yield* QuoteEngine.QuoteEngine
     const purchases = yield* Purchases.Purchases
     const access = yield* Access.Access
+    const findings = yield* Findings.Findings
 
     const show = (seller: SellerDirectory.Seller) => Effect.provideService(sellerToWire(seller), SellerPool.SellerPool, pool)
     const find = (id: string) => directory.get(id).pipe(Effect.catchTag("SellerNotFound", () => Effect.fail(Problem.notFound(`no seller ${id}`))))
@@ -58,7 +70,18 @@ export const OperatorLive = HttpApiBuilder.group(BookbrokerApi, "operator", (han
       })
 
     const requestNotFound = (id: string) => Problem.notFound(`no purchase request ${id}`)
-    const operatorView = (view: Purchases.PurchaseView) => ({ ...toWire(view), customer_id: view.customerId })
+    const operatorView = (view: Purchases.PurchaseView) => ({
+      ...toWire(view),
+      customer_id: view.customerId,
+      attention: view.attention === null ? null : { kind: view.attention.kind, detail: view.attention.detail, since: view.attention.since.toISOString() }
+    })
+    const findingToWire = (finding: Reconciler.Finding) => ({
+      request_id: finding.requestId,
+      kind: finding.kind,
+      detail: finding.detail,
+      fixed: finding.fixed,
+      found_at: finding.foundAt.toISOString()
+    })
 
     return handlers
       .handle("listSellers", ({ urlParams }) =>
@@ -89,14 +112,14 @@ export const OperatorLive = HttpApiBuilder.group(BookbrokerApi, "operator", (han
       )
       .handle("listPurchaseRequests", ({ urlParams }) =>
         Effect.gen(function* () {
-          if (urlParams.cursor !== undefined && !/^[A-Za-z0-9_-]{10,200}$/.test(urlParams.cursor)) {
-            return yield* Effect.fail(Problem.badRequest("cursor is not one this API handed out", [{ pointer: "query:cursor", detail: "unknown cursor" }]))
-          }
-          const page = yield* purchases.list(undefined, {
-            ...(urlParams.status === undefined ? {} : { status: urlParams.status }),
-            ...(urlParams.cursor === undefined ? {} : { cursor: urlParams.cursor }),
-            ...(urlParams.limit === undefined ? {} : { limit: urlParams.limit })
-          })
+          const page = yield* purchases
+            .list(undefined, {
+              ...(urlParams.status === undefined ? {} : { status: urlParams.status }),
+              ...(urlParams.stuck === undefined ? {} : { stuck: urlParams.stuck }),
+              ...(urlParams.cursor === undefined ? {} : { cursor: urlParams.cursor }),
+              ...(urlParams.limit === undefined ? {} : { limit: urlParams.limit })
+            })
+            .pipe(Effect.catchTag("InvalidCursor", () => Effect.fail(invalidCursor)))
           return { items: page.items.map(operatorView), next_cursor: page.nextCursor }
         })
       )
@@ -113,6 +136,21 @@ export const OperatorLive = HttpApiBuilder.group(BookbrokerApi, "operator", (han
             PurchaseNotFound: () => Effect.fail(requestNotFound(path.id)),
             RetryNotAllowed: (error) => Effect.fail(Problem.conflict(error.message))
           })
+        )
+      )
+      .handle("listFindings", ({ urlParams }) =>
+        Effect.map(
+          findings.list({
+            ...(urlParams.open === true ? { unfixed: true } : {}),
+            ...(urlParams.request_id === undefined ? {} : { requestId: urlParams.request_id })
+          }),
+          (items) => ({ items: items.map(findingToWire) })
+        )
+      )
+      .handle("settleFinding", ({ path, payload }) =>
+        findings.settle(path.request_id, path.kind, payload.note).pipe(
+          Effect.map(findingToWire),
+          Effect.catchTag("FindingNotFound", (error) => Effect.fail(Problem.notFound(error.message)))
         )
       )
       .handle("createCustomer", ({ payload }) =>

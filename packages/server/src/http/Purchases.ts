@@ -40,10 +40,13 @@ export const toWire = (view: Purchases.PurchaseView) => ({
     order_id: attempt.orderId,
     total: attempt.total === null ? null : money(attempt.total)
   })),
+  waiting: view.waiting,
   created_at: view.createdAt.toISOString(),
   updated_at: view.updatedAt.toISOString(),
   completed_at: view.completedAt === null ? null : view.completedAt.toISOString()
 })
+
+export const invalidCursor = Problem.badRequest("cursor is not one this API handed out", [{ pointer: "query:cursor", detail: "unknown cursor" }])
 
 const notFound = (id: string) => Problem.notFound(`no purchase request ${id} for this customer`)
 
@@ -73,7 +76,10 @@ export const PurchasesLive = HttpApiBuilder.group(BookbrokerApi, "purchases", (h
             })
             .pipe(
               Effect.ensuring(Effect.sync(() => inFlight.delete(slot))),
-              Effect.catchTag("IdempotencyKeyReused", (error) => Effect.fail(Problem.idempotencyMismatch(error.message)))
+              Effect.catchTags({
+                IdempotencyKeyReused: (error) => Effect.fail(Problem.idempotencyMismatch(error.message)),
+                NotifyUrlRefused: (error) => Effect.fail(Problem.validation(error.message, [{ pointer: "/notify_url", detail: error.reason }]))
+              })
             )
           return { id: accepted.id, status: accepted.status, status_url: `/v1/purchase-requests/${accepted.id}` }
         })
@@ -100,14 +106,13 @@ export const PurchasesLive = HttpApiBuilder.group(BookbrokerApi, "purchases", (h
       .handle("list", ({ urlParams }) =>
         Effect.gen(function* () {
           const customer = yield* CurrentCustomer
-          if (urlParams.cursor !== undefined && !/^[A-Za-z0-9_-]{10,200}$/.test(urlParams.cursor)) {
-            return yield* Effect.fail(Problem.badRequest("cursor is not one this API handed out", [{ pointer: "query:cursor", detail: "unknown cursor" }]))
-          }
-          const page = yield* purchases.list(customer.id, {
-            ...(urlParams.status === undefined ? {} : { status: urlParams.status }),
-            ...(urlParams.cursor === undefined ? {} : { cursor: urlParams.cursor }),
-            ...(urlParams.limit === undefined ? {} : { limit: urlParams.limit })
-          })
+          const page = yield* purchases
+            .list(customer.id, {
+              ...(urlParams.status === undefined ? {} : { status: urlParams.status }),
+              ...(urlParams.cursor === undefined ? {} : { cursor: urlParams.cursor }),
+              ...(urlParams.limit === undefined ? {} : { limit: urlParams.limit })
+            })
+            .pipe(Effect.catchTag("InvalidCursor", () => Effect.fail(invalidCursor)))
           return { items: page.items.map(toWire), next_cursor: page.nextCursor }
         })
       )

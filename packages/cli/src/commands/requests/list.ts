@@ -10,13 +10,18 @@ export const command = Flags.client(
     .option("--limit <n>", "at most this many (1–100)")
     .option("--cursor <cursor>", "the next page (printed under the list)")
     .option("--operator", "every customer's requests (operator token)", false)
-).addHelpText("after", Flags.examples("bookbroker requests list", "bookbroker requests list --status price_not_met --json", "bookbroker requests list --operator --status failed"))
+    .option("--stuck", "only requests a person has to look at: an order nobody can confirm, repeated internal errors (with --operator)", false)
+).addHelpText(
+  "after",
+  Flags.examples("bookbroker requests list", "bookbroker requests list --status price_not_met --json", "bookbroker requests list --operator --status failed", "bookbroker requests list --operator --stuck")
+)
 
 command.action(
-  action(async (flags: Flags.ClientFlags & { status?: string; limit?: string; cursor?: string; operator: boolean }) => {
+  action(async (flags: Flags.ClientFlags & { status?: string; limit?: string; cursor?: string; operator: boolean; stuck: boolean }) => {
     await run(
       Requests.list(Flags.api(flags), Flags.ui(flags), {
         operator: flags.operator,
+        stuck: flags.stuck,
         ...(flags.status === undefined ? {} : { status: flags.status }),
         ...(flags.limit === undefined ? {} : { limit: flags.limit }),
         ...(flags.cursor === undefined ? {} : { cursor: flags.cursor })

@@ -4,7 +4,7 @@ import { action, run } from "../../Run.js"
 import * as Requests from "../../services/Requests.js"
 
 export const command = Flags.client(new Command("retry")
-    .description("Run a failed purchase request again (operator).")
+    .description("Run a failed purchase request again, or resume one set aside after internal errors (operator).")
     .argument("<id>", "purchase request id")
     .option("--payment-token <token>", "a new payment method token (default: keep the request's)")).addHelpText(
   "after",
