@@ -1,10 +1,12 @@
 /**
  * The quote fan-out: every eligible seller's answer for an ISBN within a deadline, without ever
- * breaking a seller's limits. Eligible = active, circuit not open, budget available now (a
- * seller without budget is skipped, never waited for) and — once there are more than
+ * breaking a seller's limits. Eligible = active, circuit not open and — once there are more than
  * `selection.threshold` sellers to ask — chosen by seller selection (`SellerSelection`): the
  * ISBN's known carriers first, then by estimated chance of carrying it, asked in waves inside
- * the deadline. Answers are cached per (ISBN, seller) for less than the quote's validity;
+ * the deadline. A seller without budget right now is waited for in its queue
+ * (`quotes/SellerQueue.ts`), first come first served; one still not reached by the deadline is
+ * `not_asked` — an outcome the caller must not read as "no offer". Answers are cached per
+ * (ISBN, seller) for less than the quote's validity;
  * concurrent requests for one ISBN share one fan-out (single-flight, across processes with
  * Redis); batch-capable sellers get batched calls. It does not wait for stragglers: once 95 %
  * of the sellers asked at once have settled, the rest get a short grace and are then left out
@@ -12,10 +14,9 @@
  */
 import { Contract, type Isbn, type Money, type SellerClient } from "@bookbroker/adapter-sdk"
 import { Clock, Context, Deferred, Effect, Fiber, Layer, Option, Schema } from "effect"
-import { makeBatcher, type ItemResult } from "./internal/batcher.js"
 import { recordSellerCall } from "./Metrics.js"
-import { callSeller } from "./internal/sellerCall.js"
 import { type SellerStat, SellerStats } from "./internal/sellerStats.js"
+import * as SellerQueue from "./quotes/SellerQueue.js"
 import { type Seller, SellerDirectory } from "./SellerDirectory.js"
 import { SellerPool } from "./SellerPool.js"
 import * as SellerSelection from "./SellerSelection.js"
@@ -42,6 +43,11 @@ export type OutcomeStatus =
   | "deadline"
   /** Answered in another currency than the request's. */
   | "excluded"
+  /**
+   * Never sent: the seller's budget (rate, concurrency, its own back-off — `reason`) had no room
+   * for it before the deadline. Not an answer: ask it again later.
+   */
+  | "not_asked"
 
 export interface SellerOutcome {
   readonly sellerId: string
@@ -80,6 +86,8 @@ export interface QuoteOptions {
   readonly deadlineMillis?: number
   /** Only these sellers (e.g. the purchase pipeline re-quoting); default every active seller. */
   readonly sellerIds?: ReadonlyArray<string>
+  /** Whose request this is (the customer id): a seller's queue takes turns between customers. */
+  readonly tenant?: string
   /**
    * Read cached answers (engine-made or pushed by sellers) for this request; default true.
    * False asks every seller afresh, e.g. the purchase pipeline re-checking pushed prices.
@@ -98,7 +106,7 @@ export interface QuoteEngineOptions {
   readonly unavailableTtlMillis?: number
   /** Concurrent requests for one ISBN share one fan-out; default true. */
   readonly coalesce?: boolean
-  /** How long batch-capable sellers' requests are gathered; default 5 ms. */
+  /** How long batch-capable sellers' requests are gathered after a permit; default 5 ms. */
   readonly batchWindowMillis?: number
   /** Seller selection, for when there are too many sellers to ask them all (see `SellerSelection`). */
   readonly selection?: SelectionOptions
@@ -149,6 +157,8 @@ export interface QuoteEngineService {
   readonly quotes: (isbn: Isbn.Isbn13, options: QuoteOptions) => Effect.Effect<OfferBook>
   /** What this process has seen of a seller lately (read-only snapshot, for health views). */
   readonly sellerStats: (sellerId: string) => Effect.Effect<SellerStat>
+  /** Quotes waiting for a turn within each seller's limits in this process, by seller id. */
+  readonly queueDepth: Effect.Effect<ReadonlyMap<string, number>>
 }
 
 export class QuoteEngine extends Context.Tag("@bookbroker/engine/QuoteEngine")<QuoteEngine, QuoteEngineService>() {}
@@ -192,15 +202,10 @@ export const make = (options: QuoteEngineOptions = {}) =>
       ...(selection.maxSellers === undefined ? {} : { maxSellers: selection.maxSellers }),
       ...(selection.explorationShare === undefined ? {} : { explorationShare: selection.explorationShare })
     }
-    const call = (client: SellerClient.SellerClient, isbns: ReadonlyArray<Isbn.Isbn13>) => callSeller(state, stats, client, isbns)
-    const batcher = makeBatcher(options.batchWindowMillis ?? 5, call, scope)
-
-    const ask = (entry: Entry, isbn: Isbn.Isbn13): Effect.Effect<ItemResult> =>
-      entry.client.capabilities.batchQuotes !== null
-        ? batcher.quote(entry.client, isbn)
-        : Effect.map(call(entry.client, [isbn]), (result) =>
-            result._tag === "Answered" ? { _tag: "Answered", answer: result.answers[0]!, latencyMillis: result.latencyMillis } : result
-          )
+    const queues = SellerQueue.make(state, stats, scope, {
+      coalesce,
+      ...(options.batchWindowMillis === undefined ? {} : { batchWindowMillis: options.batchWindowMillis })
+    })
 
     const ttlFor = (answer: Contract.QuoteResult, now: number): number =>
       answer instanceof Contract.Offer ? Math.min(cacheTtl, Math.floor((answer.expiresAt.getTime() - now) * 0.8)) : unavailableTtl
@@ -250,12 +255,17 @@ export const make = (options: QuoteEngineOptions = {}) =>
       deadlineAt: number,
       answers: Map<string, Answer>,
       outcomes: Map<string, SellerOutcome>,
-      context: { readonly currency: string; readonly restricted: boolean; readonly keepHistory: boolean }
+      tickets: Map<string, SellerQueue.Ticket>,
+      context: { readonly currency: string; readonly restricted: boolean; readonly keepHistory: boolean; readonly tenant?: string }
     ) =>
       Effect.gen(function* () {
         const fresh: Array<{ sellerId: string; answer: Contract.QuoteResult }> = []
         const one = (entry: Entry) =>
-          Effect.map(ask(entry, isbn), (result) => {
+          Effect.suspend(() => {
+            const ticket: SellerQueue.Ticket = { dispatched: false, heldBy: undefined, since: Date.now() }
+            tickets.set(entry.seller.id, ticket)
+            return queues.quote(entry.client, isbn, ticket, context.tenant)
+          }).pipe(Effect.map((result) => {
             const base = { sellerId: entry.seller.id, sellerName: entry.seller.name, cached: false }
             switch (result._tag) {
               case "Answered":
@@ -270,11 +280,11 @@ export const make = (options: QuoteEngineOptions = {}) =>
                   latencyMillis: result.latencyMillis
                 })
                 return
-              case "Denied":
-                outcomes.set(entry.seller.id, { ...base, status: "skipped", reason: result.reason, latencyMillis: 0 })
+              case "CircuitOpen":
+                outcomes.set(entry.seller.id, { ...base, status: "skipped", reason: "circuit_open", latencyMillis: 0 })
                 return
             }
-          })
+          }))
         const now = yield* Clock.currentTimeMillis
         const select = !context.restricted && entries.length > threshold
         let knownCarriers: ReadonlySet<string> = new Set()
@@ -300,6 +310,9 @@ export const make = (options: QuoteEngineOptions = {}) =>
               const waited = (yield* Clock.currentTimeMillis) - now
               for (const entry of entries) {
                 if (answers.has(entry.seller.id) || outcomes.has(entry.seller.id)) continue
+                const ticket = tickets.get(entry.seller.id)
+                // Still waiting for its turn: not a slow seller, a busy one — never asked.
+                if (ticket !== undefined && !ticket.dispatched) continue
                 outcomes.set(entry.seller.id, { sellerId: entry.seller.id, sellerName: entry.seller.name, status: "deadline", reason: "straggler", cached: false, latencyMillis: waited })
                 // For the seller's health and history it did not answer in time (its circuit is not charged).
                 stats.record(entry.seller.id, false, waited)
@@ -367,6 +380,7 @@ export const make = (options: QuoteEngineOptions = {}) =>
         const deadlineAt = started + (request.deadlineMillis ?? deadlineDefault)
         const answers = new Map<string, Answer>()
         const outcomes = new Map<string, SellerOutcome>()
+        const tickets = new Map<string, SellerQueue.Ticket>()
 
         const active = yield* directory.active
         const wanted = request.sellerIds === undefined ? active : active.filter((seller) => request.sellerIds!.includes(seller.id))
@@ -385,29 +399,48 @@ export const make = (options: QuoteEngineOptions = {}) =>
           const leadership = shared ? yield* state.lead(`quotes:${isbn}`, deadlineAt - started + 1_000) : Option.none()
           if (!shared || Option.isSome(leadership)) {
             // History is kept once the fleet is big enough for selection to use it.
-            const context = { currency: request.currency, restricted: request.sellerIds !== undefined, keepHistory: active.length > threshold }
-            yield* fanOut(isbn, pending(), deadlineAt, answers, outcomes, context).pipe(
+            const context = {
+              currency: request.currency,
+              restricted: request.sellerIds !== undefined,
+              keepHistory: active.length > threshold,
+              ...(request.tenant === undefined ? {} : { tenant: request.tenant })
+            }
+            yield* fanOut(isbn, pending(), deadlineAt, answers, outcomes, tickets, context).pipe(
               Effect.ensuring(Option.isSome(leadership) ? state.finish(leadership.value) : Effect.void)
             )
           } else {
             coalesced = true
             // With this many sellers to ask, the leader asked only a selection of them.
             const selected = pending().length > threshold
-            const waited = yield* state.awaitLeader(`quotes:${isbn}`, Math.max(0, deadlineAt - (yield* Clock.currentTimeMillis)))
+            yield* state.awaitLeader(`quotes:${isbn}`, Math.max(0, deadlineAt - (yield* Clock.currentTimeMillis)))
             yield* readCache(isbn, pending(), answers)
-            for (const entry of pending()) {
-              outcomes.set(entry.seller.id, {
-                sellerId: entry.seller.id,
-                sellerName: entry.seller.name,
-                status: waited === "finished" ? (selected ? "skipped" : "error") : "deadline",
-                reason: waited === "finished" ? "no_answer_in_shared_fan_out" : "deadline",
-                cached: false,
-                latencyMillis: 0
-              })
+            if (selected) {
+              for (const entry of pending()) {
+                outcomes.set(entry.seller.id, { sellerId: entry.seller.id, sellerName: entry.seller.name, status: "skipped", reason: "not_selected", cached: false, latencyMillis: 0 })
+              }
+            } else if (pending().length > 0) {
+              // What the shared fan-out did not learn (a seller it could not reach, or that failed for
+              // it), this request asks itself, in the sellers' queues: never concluded from silence.
+              const context = { currency: request.currency, restricted: true, keepHistory: false, ...(request.tenant === undefined ? {} : { tenant: request.tenant }) }
+              yield* fanOut(isbn, pending(), deadlineAt, answers, outcomes, tickets, context)
             }
           }
         }
         for (const entry of pending()) {
+          const ticket = tickets.get(entry.seller.id)
+          if (ticket !== undefined && !ticket.dispatched) {
+            // Its turn within the seller's limits never came: not asked, and said so.
+            outcomes.set(entry.seller.id, {
+              sellerId: entry.seller.id,
+              sellerName: entry.seller.name,
+              status: "not_asked",
+              reason: ticket.heldBy ?? "queued",
+              cached: false,
+              latencyMillis: deadlineAt - ticket.since
+            })
+            yield* recordSellerCall(entry.seller.id, "denied")
+            continue
+          }
           outcomes.set(entry.seller.id, { sellerId: entry.seller.id, sellerName: entry.seller.name, status: "deadline", reason: "deadline", cached: false, latencyMillis: deadlineAt - started })
         }
 
@@ -446,7 +479,7 @@ export const make = (options: QuoteEngineOptions = {}) =>
 
     const sellerStats = (sellerId: string): Effect.Effect<SellerStat> => Effect.sync(() => ({ ...stats.get(sellerId) }))
 
-    return { quotes, sellerStats } satisfies QuoteEngineService
+    return { quotes, sellerStats, queueDepth: Effect.sync(() => queues.depth()) } satisfies QuoteEngineService
   })
 
 export const layer = (options: QuoteEngineOptions = {}): Layer.Layer<QuoteEngine, never, SellerDirectory | SellerPool | SharedState> =>

@@ -67,6 +67,7 @@ describe("QuoteEngine across processes (Redis)", () => {
         const [a, b] = yield* twoProcesses({ cache: false, coalesce: false })
         let offers = 0
         let next = 0
+        const started = Date.now()
         const loop = (engine: QuoteEngine.QuoteEngineService) =>
           Effect.gen(function* () {
             const until = Date.now() + 1_500
@@ -77,11 +78,13 @@ describe("QuoteEngine across processes (Redis)", () => {
             }
           })
         yield* Effect.all([loop(a), loop(a), loop(b), loop(b)], { concurrency: "unbounded" })
+        // Quotes wait in the seller's queue for their turn, so the last ones end after the 1.5 s of calling.
+        const elapsedSeconds = (Date.now() - started) / 1000
         const calls = seller!.simulator.calls.quote
         expect(seller!.simulator.violations.rate).toBe(0)
         expect(offers).toBe(calls)
         expect(calls).toBeGreaterThanOrEqual(10) // both kept calling within the budget…
-        expect(calls).toBeLessThanOrEqual(3 + 10 * 1.6) // …and never above it
+        expect(calls).toBeLessThanOrEqual(3 + 10 * (elapsedSeconds + 0.1)) // …and never above it
       }).pipe(Effect.provide(Shared))
     )
 
@@ -92,7 +95,7 @@ describe("QuoteEngine across processes (Redis)", () => {
         yield* register([seller!], { requestsPerSecond: 100, burst: 100 })
         const [a, b] = yield* twoProcesses({ cache: false, coalesce: false })
         expect((yield* a.quotes(isbns[0]!, { currency: "EUR" })).outcomes[0]).toMatchObject({ status: "error", reason: "rate_limited" })
-        expect((yield* b.quotes(isbns[1]!, { currency: "EUR" })).outcomes[0]).toMatchObject({ status: "skipped", reason: "backoff" })
+        expect((yield* b.quotes(isbns[1]!, { currency: "EUR", deadlineMillis: 300 })).outcomes[0]).toMatchObject({ status: "not_asked", reason: "backoff" })
         expect(seller!.simulator.calls.quote).toBe(1)
       }).pipe(Effect.provide(Shared))
     )

@@ -192,7 +192,7 @@ describe("QuoteEngine with seller selection", () => {
     }).pipe(Effect.provide(engineLayer({ cache: false, coalesce: false, selection: { threshold: 3, waveSize: 2, maxSellers: 6, waveIntervalMillis: 10_000 } })), Effect.scoped)
   )
 
-  it.live("a request that shares another's fan-out reports the sellers the leader did not answer for as skipped", () =>
+  it.live("a request that shares another's fan-out reports the sellers the leader did not select as not selected", () =>
     Effect.gen(function* () {
       const sellers = yield* sixSellers(200)
       yield* register(sellers)
@@ -203,7 +203,7 @@ describe("QuoteEngine with seller selection", () => {
       expect(counts(sellers).reduce((a, b) => a + b, 0)).toBe(4)
       expect([leader.coalesced, follower.coalesced].sort()).toEqual([false, true])
       const shared = leader.coalesced ? leader : follower
-      expect(shared.outcomes.filter((outcome) => outcome.status === "skipped" && outcome.reason === "no_answer_in_shared_fan_out")).toHaveLength(2)
+      expect(shared.outcomes.filter((outcome) => outcome.status === "skipped" && outcome.reason === "not_selected")).toHaveLength(2)
       expect(shared.offers.map((offer) => offer.total.amount)).toEqual((leader.coalesced ? follower : leader).offers.map((offer) => offer.total.amount))
     }).pipe(Effect.provide(engineLayer({ selection: { threshold: 3, waveSize: 2, maxSellers: 4 } })), Effect.scoped)
   )

@@ -88,7 +88,7 @@ describe("QuoteEngine", () => {
     }).pipe(Effect.provide(engineLayer()), Effect.scoped)
   )
 
-  it.live("backs off from a seller that answered 429 until its Retry-After has passed", () =>
+  it.live("backs off from a seller that answered 429 until its Retry-After has passed: a request waits for it, or says it could not ask", () =>
     Effect.gen(function* () {
       const [seller] = yield* SimulatedSellers.startSellers([{ name: "busy", stock: stock(1200) }])
       seller!.simulator.inject({ operation: "quote", kind: "rate_limited" })
@@ -96,12 +96,14 @@ describe("QuoteEngine", () => {
       const engine = yield* QuoteEngine.QuoteEngine
       const first = yield* engine.quotes(isbnA, { currency: "EUR" })
       expect(first.outcomes[0]).toMatchObject({ status: "error", reason: "rate_limited" })
-      const second = yield* engine.quotes(isbnB, { currency: "EUR" })
-      expect(second.outcomes[0]).toMatchObject({ status: "skipped", reason: "backoff" })
+      // The seller said Retry-After: 1. A request that cannot wait that long was not answered: not_asked, with why.
+      const impatient = yield* engine.quotes(isbnB, { currency: "EUR", deadlineMillis: 300 })
+      expect(impatient.outcomes[0]).toMatchObject({ status: "not_asked", reason: "backoff" })
       expect(seller!.simulator.calls.quote).toBe(1)
-      yield* Effect.sleep(1_100) // the simulated seller says Retry-After: 1
-      const third = yield* engine.quotes(isbns[2]!, { currency: "EUR" })
-      expect(third.outcomes[0]).toMatchObject({ status: "offer" })
+      // One that can, waits in the seller's queue and gets its answer once the back-off is over.
+      const patient = yield* engine.quotes(isbns[2]!, { currency: "EUR" })
+      expect(patient.outcomes[0]).toMatchObject({ status: "offer" })
+      expect(seller!.simulator.calls.quote).toBe(2)
     }).pipe(Effect.provide(engineLayer()), Effect.scoped)
   )
 
@@ -167,7 +169,7 @@ describe("QuoteEngine", () => {
     }).pipe(Effect.provide(engineLayer({ batchWindowMillis: 30 })), Effect.scoped)
   )
 
-  it.live("never asks disabled sellers and skips sellers without rate budget", () =>
+  it.live("never asks disabled sellers; waits for a seller's rate budget, or reports it not asked by the deadline", () =>
     Effect.gen(function* () {
       const sellers = yield* SimulatedSellers.startSellers([
         { name: "off", stock: stock(1000) },
@@ -178,11 +180,15 @@ describe("QuoteEngine", () => {
       yield* (yield* SellerDirectory.SellerDirectory).setStatus(off!.id, "disabled")
       const engine = yield* QuoteEngine.QuoteEngine
       const first = yield* engine.quotes(isbnA, { currency: "EUR" })
-      const second = yield* engine.quotes(isbnB, { currency: "EUR" })
+      const second = yield* engine.quotes(isbnB, { currency: "EUR", deadlineMillis: 200 })
       expect(first.outcomes.map((outcome) => outcome.sellerName)).toEqual(["slow-lane"])
-      expect(second.outcomes[0]).toMatchObject({ status: "skipped", reason: "rate_limited" })
+      expect(second.outcomes[0]).toMatchObject({ status: "not_asked", reason: "rate_limited" })
       expect(sellers[0]!.simulator.calls.quote).toBe(0)
       expect(sellers[1]!.simulator.calls.quote).toBe(1)
+      // With time to wait for the next token (1 per second), it is asked.
+      const third = yield* engine.quotes(isbnB, { currency: "EUR" })
+      expect(third.outcomes[0]).toMatchObject({ status: "offer" })
+      expect(sellers[1]!.simulator.calls.quote).toBe(2)
     }).pipe(Effect.provide(engineLayer({ cache: false, coalesce: false })), Effect.scoped)
   )
 

@@ -1,14 +1,15 @@
 /**
  * One guarded call to one seller: admission (circuit, back-off, rate, concurrency — shared by
  * every process) first, then the call, then the permit back with the outcome for the circuit
- * breaker. A seller that says "slow down" slows down for every process. Quotes never wait for a
- * permit (`callSeller`); holds, purchases and releases wait a little (`admittedCall`): they are
- * calls against the same limits, and a seller counts them like any other.
+ * breaker. A seller that says "slow down" slows down for every process. Quotes wait for a permit
+ * in the seller's queue (`quotes/SellerQueue.ts`, which calls `quoteWithPermit`); holds,
+ * purchases, releases and lookups wait a little here (`admittedCall`): they are calls against the
+ * same limits, and a seller counts them like any other.
  */
 import type { Contract, Isbn, SellerClient, SellerError } from "@bookbroker/adapter-sdk"
 import { Clock, Effect, Either, Exit } from "effect"
 import { recordSellerCall } from "../Metrics.js"
-import type { DenialReason, SharedStateService } from "../SharedState.js"
+import type { Admission, DenialReason, SharedStateService } from "../SharedState.js"
 import type { SellerStats } from "./sellerStats.js"
 
 export type CallResult =
@@ -25,16 +26,16 @@ const unhealthy = (error: SellerError.SellerError): boolean =>
   error._tag === "OutcomeUnknown" ||
   (error._tag === "SellerUnavailable" && error.reason !== "rate_limited" && error.reason !== "conflict")
 
+type Admitted = Extract<Admission, { readonly _tag: "Admitted" }>
+
 /**
- * What every seller call shares: a permit first (or the denial), the call — the only part a
- * deadline may interrupt, and then the permit goes back as `cancelled` —, then the permit back
- * with the outcome for the circuit, and the seller's "slow down" recorded for every process.
+ * A call under a permit already taken: the call — the only part a deadline may interrupt, and
+ * then the permit goes back as `cancelled` —, then the permit back with the outcome for the
+ * circuit, and the seller's "slow down" recorded for every process.
  */
-const guarded = <A>(state: SharedStateService, client: SellerClient.SellerClient, call: Effect.Effect<A, SellerError.SellerError>) =>
+const withPermit = <A>(state: SharedStateService, client: SellerClient.SellerClient, admission: Admitted, call: Effect.Effect<A, SellerError.SellerError>) =>
   Effect.uninterruptibleMask((restore) =>
     Effect.gen(function* () {
-      const admission = yield* state.admit(client.sellerId, client.limits)
-      if (admission._tag === "Denied") return admission
       const started = yield* Clock.currentTimeMillis
       const exit = yield* Effect.exit(restore(Effect.either(call)))
       const latencyMillis = (yield* Clock.currentTimeMillis) - started
@@ -56,21 +57,28 @@ const guarded = <A>(state: SharedStateService, client: SellerClient.SellerClient
     })
   )
 
-export const callSeller = (
+/** What every seller call shares: a permit first (or the denial), then the call under it. */
+const guarded = <A>(state: SharedStateService, client: SellerClient.SellerClient, call: Effect.Effect<A, SellerError.SellerError>) =>
+  Effect.flatMap(
+    state.admit(client.sellerId, client.limits),
+    (admission): Effect.Effect<Denial | Effect.Effect.Success<ReturnType<typeof withPermit<A>>>> =>
+      admission._tag === "Denied" ? Effect.succeed(admission) : withPermit(state, client, admission, call)
+  )
+
+/**
+ * A quote call under a permit the caller already holds (`SellerQueue` takes permits as the
+ * seller's budget allows, then sends): the answer or the failure, with the seller's health,
+ * history and metrics updated.
+ */
+export const quoteWithPermit = (
   state: SharedStateService,
   stats: SellerStats,
   client: SellerClient.SellerClient,
+  admission: Admitted,
   isbns: ReadonlyArray<Isbn.Isbn13>
-): Effect.Effect<CallResult> =>
+): Effect.Effect<Exclude<CallResult, { readonly _tag: "Denied" }>> =>
   Effect.gen(function* () {
-    const outcome = yield* guarded(state, client, client.quote(isbns))
-    if (outcome._tag === "Denied") {
-      // Seller selection leaves it out until then: it would be refused again.
-      stats.recordDenial(client.sellerId, (yield* Clock.currentTimeMillis) + outcome.retryAfterMillis)
-      yield* recordSellerCall(client.sellerId, "denied")
-      return outcome
-    }
-    const { result, latencyMillis, failed } = outcome
+    const { result, latencyMillis, failed } = yield* withPermit(state, client, admission, client.quote(isbns))
     stats.record(client.sellerId, !failed, latencyMillis)
     if (Either.isLeft(result)) {
       yield* recordSellerCall(client.sellerId, "failed", latencyMillis)

@@ -1,0 +1,238 @@
+/**
+ * Demand for each seller, served within its limits. A quote that finds no permit right now is
+ * not skipped: it waits in its seller's queue until the seller's shared budget (rate,
+ * concurrency, back-off — in Redis, across processes) lets it go or its request stops waiting.
+ * Turns go round the customers (tenants) with demand, oldest first within each: one customer
+ * flooding a seller delays the others by one call per turn, not by its whole backlog. One pump fiber per seller with demand takes
+ * a permit, then sends the oldest waiting ISBNs — several at once to a batch-capable seller, one
+ * call for every request waiting on the same ISBN — and goes on to the next permit without
+ * waiting for the answer.
+ *
+ * Whoever waits holds a ticket saying whether its ISBN was ever sent and, if not, what held it
+ * back (`rate_limited`, `concurrency`, `backoff`): "not asked" is an outcome a caller can see and
+ * act on (ask again later), never a silent "no offer". An open circuit is the one refusal the
+ * queue does not wait out: the seller is failing for everyone, and its waiting demand is answered
+ * `circuit_open` at once. A call whose every waiter gave up is interrupted, its permit returned.
+ */
+import type { Contract, Isbn, SellerClient } from "@bookbroker/adapter-sdk"
+import { Clock, Deferred, Effect, Fiber, type Scope } from "effect"
+import { quoteWithPermit, type CallResult } from "../internal/sellerCall.js"
+import type { SellerStats } from "../internal/sellerStats.js"
+import { recordSellerCall } from "../Metrics.js"
+import type { Admission, DenialReason, SharedStateService } from "../SharedState.js"
+
+export type QueueResult =
+  | { readonly _tag: "Answered"; readonly answer: Contract.QuoteResult; readonly latencyMillis: number }
+  | Extract<CallResult, { readonly _tag: "Failed" }>
+  /** The seller's circuit is open: it is failing for everyone right now. */
+  | { readonly _tag: "CircuitOpen" }
+
+/** What a waiter knows when it stops waiting: was its ISBN sent, and if not, why not yet. */
+export interface Ticket {
+  dispatched: boolean
+  /** The seller's latest refusal while this waited (undefined: never refused, just behind others). */
+  heldBy: DenialReason | undefined
+  /** When it joined the queue (epoch ms). */
+  readonly since: number
+}
+
+interface Batch {
+  /** Waiters not given up yet; at 0 the call is cancelled. */
+  waiting: number
+  call: Fiber.RuntimeFiber<unknown> | undefined
+}
+
+interface Item {
+  readonly isbn: Isbn.Isbn13
+  /** Whose request it is (the customer); turns go round them. */
+  readonly tenant: string
+  readonly ticket: Ticket
+  readonly done: Deferred.Deferred<QueueResult>
+  cancelled: boolean
+  batch: Batch | undefined
+}
+
+interface SellerLine {
+  /** The latest client (a changed config or limits replaces it; the line and its demand stay). */
+  client: SellerClient.SellerClient
+  readonly items: Array<Item>
+  pumping: boolean
+  /** When each tenant was last served (a counter), so the least recently served goes next. */
+  readonly served: Map<string, number>
+  turn: number
+}
+
+export interface SellerQueues {
+  /**
+   * The seller's answer for one ISBN, once its turn within the seller's limits came; interrupt it
+   * to stop waiting (the ticket then says whether it was sent).
+   */
+  readonly quote: (client: SellerClient.SellerClient, isbn: Isbn.Isbn13, ticket: Ticket, tenant?: string) => Effect.Effect<QueueResult>
+  /** ISBNs waiting for a turn, per seller id (for status and backpressure). */
+  readonly depth: () => ReadonlyMap<string, number>
+}
+
+export interface SellerQueueOptions {
+  /** After a permit, how long to gather more ISBNs for a batch-capable seller with few waiting. Default 5 ms. */
+  readonly batchWindowMillis?: number
+  /** Longest pause between admission tries while the seller refuses (its retry-after is used when shorter). Default 250 ms. */
+  readonly maxPauseMillis?: number
+  /** Requests waiting on the same ISBN share one call. Default true. */
+  readonly coalesce?: boolean
+}
+
+type Permit = Extract<Admission, { readonly _tag: "Admitted" }>
+
+export const make = (state: SharedStateService, stats: SellerStats, scope: Scope.Scope, options: SellerQueueOptions = {}): SellerQueues => {
+  const lines = new Map<string, SellerLine>()
+  const batchWindowMillis = options.batchWindowMillis ?? 5
+  const maxPauseMillis = options.maxPauseMillis ?? 250
+  const coalesce = options.coalesce ?? true
+
+  /** Drops the waiters that gave up; what is left, oldest first. */
+  const live = (line: SellerLine): Array<Item> => {
+    for (let index = line.items.length - 1; index >= 0; index--) if (line.items[index]!.cancelled) line.items.splice(index, 1)
+    return line.items
+  }
+
+  /**
+   * The next ISBN to send: the oldest item of the tenant served least recently (a round over the
+   * tenants with demand).
+   */
+  const nextItem = (line: SellerLine, exclude: ReadonlySet<string>): Item | undefined => {
+    let best: Item | undefined
+    let bestServed = Number.POSITIVE_INFINITY
+    for (const item of line.items) {
+      if (exclude.has(item.isbn)) continue
+      const served = line.served.get(item.tenant) ?? -1
+      if (served < bestServed) {
+        best = item
+        bestServed = served
+      }
+    }
+    return best
+  }
+
+  /** Takes the next waiting ISBNs off the line (as many as one call carries, turn by turn), with every item waiting on each. */
+  const takeBatch = (line: SellerLine): Array<Item> => {
+    const maxBatch = line.client.capabilities.batchQuotes?.maxBatchSize ?? 1
+    const isbns = new Set<string>()
+    live(line)
+    while (isbns.size < maxBatch) {
+      const item = nextItem(line, isbns)
+      if (item === undefined) break
+      isbns.add(item.isbn)
+      line.turn += 1
+      line.served.set(item.tenant, line.turn)
+    }
+    const taken: Array<Item> = []
+    const kept: Array<Item> = []
+    for (const item of line.items) {
+      // Without coalescing, one waiter per ISBN per call; the others wait for the next.
+      if (isbns.has(item.isbn) && (coalesce || !taken.some((other) => other.isbn === item.isbn))) taken.push(item)
+      else kept.push(item)
+    }
+    line.items.splice(0, line.items.length, ...kept)
+    return taken
+  }
+
+  /** Sends one batch under its permit and answers its waiters. */
+  const send = (line: SellerLine, items: ReadonlyArray<Item>, permit: Permit) =>
+    Effect.gen(function* () {
+      const batch: Batch = { waiting: items.length, call: undefined }
+      for (const item of items) {
+        item.ticket.dispatched = true
+        item.batch = batch
+      }
+      const call = yield* Effect.forkIn(quoteWithPermit(state, stats, line.client, permit, [...new Set(items.map((item) => item.isbn))]), scope)
+      batch.call = call
+      // Every waiter may have given up while the call was being started.
+      if (batch.waiting === 0) yield* Fiber.interruptFork(call)
+      const exit = yield* Fiber.await(call)
+      if (exit._tag === "Failure") return
+      const result = exit.value
+      for (const item of items) {
+        const answer: QueueResult =
+          result._tag === "Answered" ? { _tag: "Answered", answer: result.answers.find((a) => a.isbn === item.isbn)!, latencyMillis: result.latencyMillis } : result
+        yield* Deferred.succeed(item.done, answer)
+      }
+    })
+
+  /** Forgets tenants without demand, so the map stays as small as the line. */
+  const tidy = (line: SellerLine) => {
+    if (line.served.size <= 64) return
+    const waiting = new Set(line.items.map((item) => item.tenant))
+    for (const tenant of line.served.keys()) if (!waiting.has(tenant)) line.served.delete(tenant)
+  }
+
+  const pump = (line: SellerLine): Effect.Effect<void> =>
+    Effect.gen(function* () {
+      while (live(line).length > 0) {
+        const admission = yield* state.admit(line.client.sellerId, line.client.limits)
+        if (admission._tag === "Denied") {
+          if (admission.reason === "circuit_open") {
+            for (const item of line.items.splice(0)) yield* Deferred.succeed(item.done, { _tag: "CircuitOpen" })
+            // Seller selection leaves it out until then.
+            stats.recordDenial(line.client.sellerId, (yield* Clock.currentTimeMillis) + admission.retryAfterMillis)
+            yield* recordSellerCall(line.client.sellerId, "denied")
+            return
+          }
+          for (const item of line.items) item.ticket.heldBy = admission.reason
+          yield* Effect.sleep(Math.max(5, Math.min(admission.retryAfterMillis, maxPauseMillis)))
+          continue
+        }
+        const maxBatch = line.client.capabilities.batchQuotes?.maxBatchSize ?? 1
+        if (maxBatch > 1 && batchWindowMillis > 0 && new Set(live(line).map((item) => item.isbn)).size < maxBatch) yield* Effect.sleep(batchWindowMillis)
+        const batch = takeBatch(line)
+        if (batch.length === 0) {
+          // Everyone gave up between the permit and the send: the permit goes back unused.
+          yield* state.complete(line.client.sellerId, admission.permit, "cancelled", admission.probe)
+          continue
+        }
+        tidy(line)
+        yield* Effect.forkIn(send(line, batch, admission), scope)
+      }
+    }).pipe(
+      Effect.ensuring(
+        Effect.sync(() => {
+          line.pumping = false
+        })
+      )
+    )
+
+  const lineFor = (client: SellerClient.SellerClient): SellerLine => {
+    const existing = lines.get(client.sellerId)
+    if (existing !== undefined) {
+      existing.client = client
+      return existing
+    }
+    const line: SellerLine = { client, items: [], pumping: false, served: new Map(), turn: 0 }
+    lines.set(client.sellerId, line)
+    return line
+  }
+
+  const giveUp = (item: Item) =>
+    Effect.suspend(() => {
+      if (item.cancelled) return Effect.void
+      item.cancelled = true
+      const batch = item.batch
+      if (batch === undefined) return Effect.void
+      batch.waiting -= 1
+      return batch.waiting === 0 && batch.call !== undefined ? Effect.asVoid(Fiber.interruptFork(batch.call)) : Effect.void
+    })
+
+  return {
+    quote: (client, isbn, ticket, tenant = "") =>
+      Effect.gen(function* () {
+        const line = lineFor(client)
+        const item: Item = { isbn, tenant, ticket, done: yield* Deferred.make<QueueResult>(), cancelled: false, batch: undefined }
+        line.items.push(item)
+        if (!line.pumping) {
+          line.pumping = true
+          yield* Effect.forkIn(pump(line), scope)
+        }
+        return yield* Deferred.await(item.done).pipe(Effect.onInterrupt(() => giveUp(item)))
+      }),
+    depth: () => new Map([...lines].map(([sellerId, line]) => [sellerId, line.items.filter((item) => !item.cancelled).length]))
+  }
+}
