@@ -35,6 +35,7 @@ const answer = {
   counter_offer: null,
   attempts: [],
   waiting: null,
+  quote_progress: null,
   created_at: now,
   updated_at: now,
   completed_at: null
@@ -42,7 +43,7 @@ const answer = {
 const handlers = HttpApiBuilder.group(FloorApi, "purchases", (handlers) =>
   handlers
     .handle("get", () => Effect.succeed(answer))
-    .handle("create", () => Effect.succeed({ id: answer.id, status: "received" as const, status_url: `/v1/purchase-requests/${answer.id}` }))
+    .handle("create", () => Effect.succeed({ id: answer.id, status: "received" as const, status_url: `/v1/purchase-requests/${answer.id}`, queue: { depth: 1, eta_seconds: null } }))
 )
 const layer = HttpApiBuilder.serve().pipe(
   Layer.provide(HttpApiBuilder.api(FloorApi).pipe(Layer.provide(handlers))),

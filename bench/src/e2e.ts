@@ -102,7 +102,7 @@ if (!(headroom > 0 && headroom <= 1)) throw new Error("--headroom is a share: ab
 
 const logDir = mkdtempSync(join(tmpdir(), "bb-e2e-logs-"))
 const commandLine = `pnpm bench:e2e ${process.argv.slice(2).join(" ")}`.trim()
-const terminal = ["purchased", "price_not_met", "not_available", "failed"]
+const terminal = ["purchased", "price_not_met", "not_available", "sellers_busy", "failed"]
 const log = (message: string) => console.error(`[e2e ${new Date().toISOString().slice(11, 19)}] ${message}`)
 const sleep = (millis: number) => new Promise((resolve) => setTimeout(resolve, millis))
 
@@ -586,7 +586,7 @@ const rows: Array<[string, (r: Result) => string]> = [
   [
     "outcomes",
     (r) =>
-      ["purchased", "price_not_met", "not_available", "failed"]
+      ["purchased", "price_not_met", "not_available", "sellers_busy", "failed"]
         .filter((status) => (r.outcomes[status] ?? 0) > 0)
         .map((status) => `${fmt(r.outcomes[status]!)} ${status.replaceAll("_", " ")}`)
         .join(", ") + (r.notTerminal > 0 ? `, ${r.notTerminal} not terminal after the drain` : "")

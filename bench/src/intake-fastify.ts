@@ -201,7 +201,7 @@ app.get<{ Params: { id: string } }>(
     return {
       id: row.id,
       status: row.status,
-      terminal: ["purchased", "price_not_met", "not_available", "failed"].includes(row.status),
+      terminal: ["purchased", "price_not_met", "not_available", "sellers_busy", "failed"].includes(row.status),
       isbn: row.isbn,
       max_price: money(row.max_amount, currency),
       reason: row.reason,

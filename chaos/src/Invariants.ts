@@ -101,7 +101,7 @@ export interface Report {
   readonly violations: number
 }
 
-const terminal = new Set(["purchased", "price_not_met", "not_available", "failed"])
+const terminal = new Set(["purchased", "price_not_met", "not_available", "sellers_busy", "failed"])
 
 export const check = (input: CheckInput): Report => {
   const counts = Object.fromEntries(invariants.map((name) => [name, 0])) as Record<Invariant, number>

@@ -108,7 +108,7 @@ export const submit = (runtime: EngineRuntime, purchase: Purchase) =>
     )
   )
 
-const terminal = ["purchased", "price_not_met", "not_available", "failed"]
+const terminal = ["purchased", "price_not_met", "not_available", "sellers_busy", "failed"]
 
 /** Requests not yet terminal. */
 export const openRequests = async (databaseUrl: string): Promise<number> => {

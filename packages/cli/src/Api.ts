@@ -45,7 +45,7 @@ export type Customer = Json<"operator.listCustomers">["items"][number] & { reado
 export type Finding = Json<"operator.listFindings">["items"][number]
 export type FindingKind = Finding["kind"]
 
-export const terminalStatuses: ReadonlyArray<PurchaseStatus> = ["purchased", "price_not_met", "not_available", "failed"]
+export const terminalStatuses: ReadonlyArray<PurchaseStatus> = ["purchased", "price_not_met", "not_available", "sellers_busy", "failed"]
 
 // ---------------------------------------------------------------------------------------------
 // Calls

@@ -48,6 +48,8 @@ export interface EngineOptions {
    * (customers' `notify_url`): e.g. `OutboundAddress.loopback` for the demo. Default none.
    */
   readonly outbound?: OutboundAddress.OutboundPolicyService
+  /** Intake: backpressure when requests arrive faster than the sellers can answer them. */
+  readonly intake?: Purchases.PurchasesOptions
   /**
    * The jobs that keep the promises after the pipeline: the sweeper (authorizations and holds
    * left behind), the reconciler (our records against the provider's) and the webhook
@@ -88,7 +90,7 @@ export const layer = (options: EngineOptions): Layer.Layer<EngineServices, never
     options.payments ?? SandboxGateway.layer(),
     Access.layer,
     Findings.layer,
-    Purchases.layer
+    options.intake === undefined ? Purchases.layer : Purchases.layerWith(options.intake)
   )
   const directory = SellerDirectory.layer({ refreshMillis: options.directoryRefreshMillis ?? 5_000 }).pipe(Layer.provideMerge(base))
   const quoting = QuoteEngine.layer(options.quotes ?? {}).pipe(Layer.provideMerge(SellerPool.layer()), Layer.provideMerge(directory))

@@ -1,6 +1,6 @@
 /**
  * One purchase request, from `received` to exactly one of `purchased`, `price_not_met`,
- * `not_available` or `failed`. Each step persists its intent (a payment operation or an attempt
+ * `not_available`, `sellers_busy` or `failed`. Each step persists its intent (a payment operation or an attempt
  * with its idempotency key) before the external call and its outcome after it, inside a fenced
  * transaction; a step re-run after any crash repeats the same call with the same key. Purchases
  * go cheapest first, and move to the next offer only when the previous attempt is *known* to
@@ -12,8 +12,8 @@
  * | status | step | moves to |
  * | --- | --- | --- |
  * | received | authorize the maximum | authorized · failed |
- * | authorized, quoting | quote (or reuse the offers of an accepted counter-offer's round) | deciding |
- * | deciding | rank the offers against the maximum | purchasing · price_not_met · not_available |
+ * | authorized, quoting | quote; sellers not reached yet asked again until the answer time (or reuse an accepted counter-offer's round) | deciding |
+ * | deciding | rank the offers against the maximum | purchasing · price_not_met · not_available · sellers_busy |
  * | purchasing | hold → purchase, cheapest first; capture the confirmed order | purchased · not_available · failed |
  *
  * While a run waits on a call its lease is renewed (a heartbeat); a run whose lease was taken
@@ -41,7 +41,8 @@ import { PaymentGateway, type PaymentGatewayService, PaymentUnavailable } from "
 import * as AttemptResolution from "./purchases/AttemptResolution.js"
 import * as PurchaseKeys from "./purchases/PurchaseKeys.js"
 import * as PushedOffers from "./PushedOffers.js"
-import { QuoteEngine } from "./QuoteEngine.js"
+import * as QuoteEngine from "./QuoteEngine.js"
+import * as QuoteProgress from "./quotes/QuoteProgress.js"
 import { SellerDirectory } from "./SellerDirectory.js"
 import { SellerPool } from "./SellerPool.js"
 import { SharedState } from "./SharedState.js"
@@ -69,6 +70,13 @@ export interface PipelineOptions {
    * 24 h; at most half of the payment authorization's lifetime (refused otherwise).
    */
   readonly unresolvedDeadlineMillis?: number
+  /**
+   * How long a request may wait for sellers' answers when it does not say (`answer_within`):
+   * sellers whose limits had no room for it are asked again until then. Default 60 s.
+   */
+  readonly answerWithinMillis?: number
+  /** The first fan-out's deadline (later passes wait for the rest of the answer time). Default 10 s. */
+  readonly quoteDeadlineMillis?: number
   /** Test hook: return true to kill the worker at this point. */
   readonly crashAt?: (point: CrashPoint, requestId: string) => boolean
 }
@@ -103,7 +111,7 @@ export const make = (options: PipelineOptions = {}) =>
   Effect.gen(function* () {
     const store = yield* makeStore
     const gateway: PaymentGatewayService = yield* PaymentGateway
-    const quoteEngine = yield* QuoteEngine
+    const quoteEngine = yield* QuoteEngine.QuoteEngine
     const directory = yield* SellerDirectory
     const pool = yield* SellerPool
     const state = yield* SharedState
@@ -113,6 +121,10 @@ export const make = (options: PipelineOptions = {}) =>
     const maxBackoff = options.maxBackoffMillis ?? 300_000
     const maxPaymentTries = options.maxPaymentTries ?? 12
     const deadlineMillis = options.unresolvedDeadlineMillis ?? defaultDeadlineMillis
+    const answerWithinMillis = options.answerWithinMillis ?? 60_000
+    const quoteDeadlineMillis = options.quoteDeadlineMillis ?? 10_000
+    // A pass started at (or after) the answer time still gets this long: a request claimed late is asked once.
+    const minQuoteMillis = 1_000
     const backoff = (tries: number) => Math.min(maxBackoff, 1_000 * 2 ** Math.min(tries, 16))
     if (heartbeatMillis >= leaseMillis) {
       return yield* Effect.dieMessage(`the lease heartbeat (${heartbeatMillis} ms) must be shorter than the lease (${leaseMillis} ms)`)
@@ -206,6 +218,22 @@ export const make = (options: PipelineOptions = {}) =>
           return park(error.retryAfterMillis ?? backoff(operation.tries), "authorizing the payment: the payment provider did not answer; trying again")
         })
 
+        /** Offers as bought from: prices sellers pushed are never bought from, those sellers are asked afresh. */
+        const confirmedOffers = (isbn: Isbn.Isbn13, book: QuoteEngine.OfferBook, deadlineMillis: number) =>
+          Effect.gen(function* () {
+            const pushed = book.offers.filter((offer) => PushedOffers.isPushed(offer.offer))
+            if (pushed.length === 0) return { offers: book.offers, outcomes: book.outcomes }
+            const asked = yield* quoteEngine.quotes(isbn, { currency, tenant: row.customer_id, sellerIds: pushed.map((offer) => offer.sellerId), cache: false, deadlineMillis })
+            const offers = [...book.offers, ...asked.offers].filter((offer) => !PushedOffers.isPushed(offer.offer))
+            const again = new Map(asked.outcomes.map((outcome) => [outcome.sellerId, outcome]))
+            return { offers, outcomes: book.outcomes.map((outcome) => again.get(outcome.sellerId) ?? outcome) }
+          })
+
+        /**
+         * Asks every seller, then — until the request's answer time — again the ones whose limits
+         * had no room for it yet (`not_asked`): a seller that was never asked is never read as
+         * "no offer". Progress (asked, answered, not asked and why) is kept on the request.
+         */
         const quote = Effect.gen(function* () {
           if (row.status === "authorized") yield* transition("quoting", null)
           if (row.round > 0 && row.counter_offer !== null) {
@@ -214,25 +242,39 @@ export const make = (options: PipelineOptions = {}) =>
             yield* transition("deciding", null)
             return next
           }
-          const book = yield* quoteEngine.quotes(row.isbn as Isbn.Isbn13, { currency })
-          // Prices sellers pushed are never bought from: those sellers are asked afresh.
-          const pushed = book.offers.filter((offer) => PushedOffers.isPushed(offer.offer))
-          const offers =
-            pushed.length === 0
-              ? book.offers
-              : [
-                  ...book.offers.filter((offer) => !PushedOffers.isPushed(offer.offer)),
-                  ...(yield* quoteEngine.quotes(row.isbn as Isbn.Isbn13, { currency, sellerIds: pushed.map((offer) => offer.sellerId), cache: false })).offers.filter(
-                    (offer) => !PushedOffers.isPushed(offer.offer)
-                  )
-                ].sort((a, b) => a.total.amount - b.total.amount)
+          const isbn = row.isbn as Isbn.Isbn13
+          const answerBy = row.created_at.getTime() + (row.answer_within_millis ?? answerWithinMillis)
+          const offers = new Map<string, QuoteEngine.RankedOffer>()
+          const outcomes = new Map<string, QuoteEngine.SellerOutcome>()
+          let sellerIds: ReadonlyArray<string> | undefined
+          for (let pass = 0; ; pass++) {
+            const now = yield* Clock.currentTimeMillis
+            const left = Math.max(minQuoteMillis, answerBy - now)
+            // The first pass as any fan-out; later ones wait in the sellers' queues for the rest of the answer time.
+            const book = yield* quoteEngine.quotes(isbn, {
+              currency,
+              tenant: row.customer_id,
+              deadlineMillis: pass === 0 ? Math.min(left, quoteDeadlineMillis) : left,
+              ...(sellerIds === undefined ? {} : { sellerIds })
+            })
+            const confirmed = yield* confirmedOffers(isbn, book, Math.min(left, quoteDeadlineMillis))
+            for (const offer of confirmed.offers) offers.set(offer.sellerId, offer)
+            for (const outcome of confirmed.outcomes) outcomes.set(outcome.sellerId, outcome)
+            const progress = QuoteProgress.summarize(outcomes.values(), offers.size, new Date(yield* Clock.currentTimeMillis))
+            if (progress.notAsked.length === 0 || (yield* Clock.currentTimeMillis) >= answerBy) break
+            // Say how far it got (the status shows it), then ask the rest.
+            yield* fenced(store.progress(row.id, progress, `${QuoteProgress.describe(progress)}; answer by ${new Date(answerBy).toISOString()} at the latest`))
+            sellerIds = progress.notAsked.map((seller) => seller.sellerId)
+          }
           yield* crash("quote", row.id)
+          const ranked = [...offers.values()].sort((a, b) => a.total.amount - b.total.amount || b.reliability - a.reliability)
+          const progress = QuoteProgress.summarize(outcomes.values(), ranked.length, new Date(yield* Clock.currentTimeMillis))
           row = yield* fenced(
             Effect.zipRight(
               store.saveQuotes(
                 row.id,
                 row.round,
-                offers.map((offer, rank) => ({
+                ranked.map((offer, rank) => ({
                   seller_id: offer.sellerId,
                   seller_name: offer.sellerName,
                   rank,
@@ -241,7 +283,7 @@ export const make = (options: PipelineOptions = {}) =>
                   offer: encodeOffer(offer.offer)
                 }))
               ),
-              store.transition(lease, row.status, "deciding", `${offers.length} offers from ${book.outcomes.length} sellers`)
+              store.transition(lease, row.status, "deciding", `${ranked.length} offers from ${outcomes.size} sellers`, { quote_progress: progress })
             )
           )
           return next
@@ -252,6 +294,12 @@ export const make = (options: PipelineOptions = {}) =>
           const quotes = yield* store.quotes(row.id, row.counter_offer !== null ? (row.counter_offer.round ?? 0) : row.round)
           const max = Number(row.max_amount)
           const within = quotes.filter((quote) => Number(quote.total) <= max)
+          // Sellers the answer time ran out for may have had it, cheaper: no "not available" or
+          // "price not met" without them. (An accepted counter-offer buys what the customer saw.)
+          const notAsked = row.counter_offer === null ? (row.quote_progress?.notAsked.length ?? 0) : 0
+          if (within.length === 0 && notAsked > 0) {
+            return yield* finish("sellers_busy", `${notAsked} of ${row.quote_progress!.sellers} sellers could not be asked before the request's answer time`)
+          }
           if (quotes.length === 0) return yield* finish("not_available", "no_offers")
           if (within.length === 0) {
             const cheapest = quotes[0]!
@@ -269,7 +317,12 @@ export const make = (options: PipelineOptions = {}) =>
           row = yield* fenced(
             Effect.zipRight(
               store.createAttempts(row.id, row.round, within.map((quote) => ({ seller_id: quote.seller_id, seller_name: quote.seller_name, rank: quote.rank, offer: quote.offer }))),
-              store.transition(lease, row.status, "purchasing", `${within.length} offers within the maximum`)
+              store.transition(
+                lease,
+                row.status,
+                "purchasing",
+                `${within.length} offers within the maximum${notAsked > 0 ? `; ${notAsked} sellers could not be asked in time` : ""}`
+              )
             )
           )
           return next
@@ -579,5 +632,5 @@ export const make = (options: PipelineOptions = {}) =>
 
 export const layer = (
   options: PipelineOptions = {}
-): Layer.Layer<PurchasePipeline, never, SqlClient.SqlClient | PaymentGateway | QuoteEngine | SellerDirectory | SellerPool | SharedState> =>
+): Layer.Layer<PurchasePipeline, never, SqlClient.SqlClient | PaymentGateway | QuoteEngine.QuoteEngine | SellerDirectory | SellerPool | SharedState> =>
   Layer.effect(PurchasePipeline, make(options))

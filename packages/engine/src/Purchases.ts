@@ -8,10 +8,11 @@ import { Money, type Isbn } from "@bookbroker/adapter-sdk"
 import { SqlClient } from "@effect/sql"
 import { createHash, randomUUID } from "node:crypto"
 import { Cause, Chunk, Context, Deferred, Effect, Layer, Queue, Schema, type Scope } from "effect"
-import { eventPayload, isTerminal, type Attention, type AttemptRow, type PaymentOperationRow, type PurchaseStatus, type RequestRow } from "./internal/purchaseStore.js"
+import { eventPayload, isTerminal, type Attention, type QuoteProgress, type AttemptRow, type PaymentOperationRow, type PurchaseStatus, type RequestRow } from "./internal/purchaseStore.js"
 import { uninterruptibleSql } from "./internal/sql.js"
 import { signalWork } from "./internal/workSignal.js"
 import * as OutboundAddress from "./outbound/OutboundAddress.js"
+import * as Backlog from "./purchases/Backlog.js"
 
 export interface NewPurchase {
   readonly customerId: string
@@ -21,6 +22,11 @@ export interface NewPurchase {
   readonly paymentToken: string
   readonly customer: { readonly name: string; readonly email: string; readonly shippingAddress: unknown }
   readonly notifyUrl?: string
+  /**
+   * How long the customer is willing to wait for a true answer: sellers whose limits are full
+   * are asked again until then. The engine's default (60 s) otherwise.
+   */
+  readonly answerWithinMillis?: number
 }
 
 export interface Accepted {
@@ -28,6 +34,22 @@ export interface Accepted {
   readonly status: PurchaseStatus
   /** False when the idempotency key had already created this request. */
   readonly created: boolean
+  /** Requests in flight ahead of and including this one, and how long they should take at the current pace (null: no pace yet). */
+  readonly queue: { readonly depth: number; readonly etaSeconds: number | null }
+}
+
+/**
+ * Intake is full: requests arrive faster than the sellers can answer them, and this customer
+ * already has its fair share in flight. Nothing was stored; try again after `retryAfterSeconds`.
+ */
+export class Backlogged extends Schema.TaggedError<Backlogged>()("Backlogged", {
+  depth: Schema.Number,
+  share: Schema.Number,
+  retryAfterSeconds: Schema.Number
+}) {
+  override get message(): string {
+    return `bookbroker has ${this.depth} requests in flight and yours are at your share (${this.share}): try again in ${this.retryAfterSeconds} s`
+  }
 }
 
 export interface AttemptView {
@@ -55,6 +77,8 @@ export interface PurchaseView {
   readonly attempts: ReadonlyArray<AttemptView>
   /** Why the request is waiting right now (parked until a seller, the payment provider or a permit allows), in our words. */
   readonly waiting: string | null
+  /** How far asking sellers got (asked, answered, not asked yet and why), once quoting started. */
+  readonly quoteProgress: QuoteProgress | null
   /** Set while a person has to look at the request (`requests list --stuck`). */
   readonly attention: { readonly kind: Attention; readonly detail: string; readonly since: Date } | null
   readonly createdAt: Date
@@ -127,7 +151,7 @@ export class InvalidCursor extends Schema.TaggedError<InvalidCursor>()("InvalidC
 }
 
 export interface PurchasesService {
-  readonly submit: (purchase: NewPurchase) => Effect.Effect<Accepted, IdempotencyKeyReused | NotifyUrlRefused>
+  readonly submit: (purchase: NewPurchase) => Effect.Effect<Accepted, IdempotencyKeyReused | NotifyUrlRefused | Backlogged>
   /** A request; with `customerId`, only that customer's (others are not found). */
   readonly get: (id: string, customerId?: string) => Effect.Effect<PurchaseView, PurchaseNotFound>
   readonly list: (
@@ -160,7 +184,8 @@ const hashOf = (purchase: NewPurchase) =>
         purchase.customer.name,
         purchase.customer.email,
         purchase.customer.shippingAddress,
-        purchase.notifyUrl ?? null
+        purchase.notifyUrl ?? null,
+        purchase.answerWithinMillis ?? null
       ])
     )
     .digest("hex")
@@ -168,7 +193,7 @@ const hashOf = (purchase: NewPurchase) =>
 /** The columns of a request a customer's view shows (not its payment token, contact or lease). */
 const viewColumns =
   "r.id, r.customer_id, r.status, r.isbn, r.currency, r.max_amount, r.reason, r.final_amount, r.seller_id, r.order_id, r.counter_offer, " +
-  "r.waiting, r.attention, r.attention_detail, r.attention_since, r.created_at, r.updated_at, r.completed_at"
+  "r.waiting, r.quote_progress, r.attention, r.attention_detail, r.attention_since, r.created_at, r.updated_at, r.completed_at"
 type ViewRow = Pick<
   RequestRow,
   | "id"
@@ -183,6 +208,7 @@ type ViewRow = Pick<
   | "order_id"
   | "counter_offer"
   | "waiting"
+  | "quote_progress"
   | "attention"
   | "attention_detail"
   | "attention_since"
@@ -198,7 +224,7 @@ type ViewAttempt = Pick<AttemptRow, "seller_id" | "seller_name" | "rank" | "stat
 interface PendingIntake {
   readonly purchase: NewPurchase
   readonly hash: string
-  readonly done: Deferred.Deferred<Accepted, IdempotencyKeyReused>
+  readonly done: Deferred.Deferred<Omit<Accepted, "queue">, IdempotencyKeyReused>
 }
 
 /** Rows per intake statement, and statements in flight at once. */
@@ -217,9 +243,15 @@ const decodeCursor = (cursor: string): { readonly micros: string; readonly id: s
   return match === null ? null : { micros: match[1]!, id: match[2]! }
 }
 
-export const make: Effect.Effect<PurchasesService, never, SqlClient.SqlClient | Scope.Scope> = Effect.gen(function* () {
+export interface PurchasesOptions {
+  /** Backpressure at the door (see `purchases/Backlog.ts`). */
+  readonly backlog?: Backlog.BacklogOptions
+}
+
+export const makeWith = (options: PurchasesOptions = {}): Effect.Effect<PurchasesService, never, SqlClient.SqlClient | Scope.Scope> => Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
   const outbound = yield* OutboundAddress.OutboundPolicy
+  const backlog = yield* Backlog.make(sql, options.backlog)
 
   const view = (row: ViewRow, attempts: ReadonlyArray<ViewAttempt>): PurchaseView => {
     const currency = row.currency.trim()
@@ -254,6 +286,7 @@ export const make: Effect.Effect<PurchasesService, never, SqlClient.SqlClient | 
         total: attempt.order_total === null ? null : Money.make(Number(attempt.order_total), currency)
       })),
       waiting: isTerminal(row.status) ? null : row.waiting,
+      quoteProgress: row.quote_progress,
       attention:
         row.attention === null ? null : { kind: row.attention, detail: row.attention_detail ?? "", since: row.attention_since ?? row.updated_at },
       createdAt: row.created_at,
@@ -299,18 +332,19 @@ export const make: Effect.Effect<PurchasesService, never, SqlClient.SqlClient | 
         max_amount: purchase.maxPrice.amount,
         payment_token: purchase.paymentToken,
         customer: { name: purchase.customer.name, email: purchase.customer.email, shipping_address: purchase.customer.shippingAddress },
-        notify_url: purchase.notifyUrl ?? null
+        notify_url: purchase.notifyUrl ?? null,
+        answer_within_millis: purchase.answerWithinMillis ?? null
       }))
       const created = yield* sql<{ id: string; customer_id: string; idempotency_key: string; status: PurchaseStatus }>`
         WITH input AS (
           SELECT * FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS x(
             id uuid, customer_id text, idempotency_key text, request_hash text, isbn text, currency text,
-            max_amount bigint, payment_token text, customer jsonb, notify_url text)
+            max_amount bigint, payment_token text, customer jsonb, notify_url text, answer_within_millis integer)
         ), created AS (
           INSERT INTO purchase_requests (id, customer_id, idempotency_key, request_hash, isbn, currency, original_max, max_amount,
-                                         payment_token, customer, notify_url, status)
+                                         payment_token, customer, notify_url, answer_within_millis, status)
           SELECT id, customer_id, idempotency_key, request_hash, isbn, currency, max_amount, max_amount,
-                 payment_token, customer, notify_url, 'received'
+                 payment_token, customer, notify_url, answer_within_millis, 'received'
           FROM input
           ON CONFLICT (customer_id, idempotency_key) DO NOTHING
           RETURNING id, customer_id, idempotency_key, status
@@ -357,9 +391,14 @@ export const make: Effect.Effect<PurchasesService, never, SqlClient.SqlClient | 
           const checked = OutboundAddress.checkUrl(purchase.notifyUrl, outbound)
           if (checked._tag === "Refused") return yield* new NotifyUrlRefused({ notifyUrl: purchase.notifyUrl, reason: checked.reason })
         }
-        const done = yield* Deferred.make<Accepted, IdempotencyKeyReused>()
+        const admission = yield* backlog.admit(purchase.customerId)
+        if (admission._tag === "Refused") {
+          return yield* new Backlogged({ depth: admission.depth, share: admission.share, retryAfterSeconds: admission.retryAfterSeconds })
+        }
+        const done = yield* Deferred.make<Omit<Accepted, "queue">, IdempotencyKeyReused>()
         yield* Queue.offer(intake, { purchase, hash: hashOf(purchase), done })
-        return yield* Deferred.await(done)
+        const accepted = yield* Deferred.await(done)
+        return { ...accepted, queue: { depth: admission.depth, etaSeconds: admission.etaSeconds } }
       }).pipe(Effect.withSpan("Purchases.submit", { attributes: { isbn: purchase.isbn }, captureStackTrace: false })),
 
     get: (id, customerId) =>
@@ -475,7 +514,7 @@ export const make: Effect.Effect<PurchasesService, never, SqlClient.SqlClient | 
               yield* sql`
                 UPDATE purchase_requests SET
                   status = 'received', round = round + 1, payment_token = ${options.paymentToken ?? row!.payment_token},
-                  reason = NULL, counter_offer = NULL, completed_at = NULL, lease_owner = NULL, lease_expires_at = NULL,
+                  reason = NULL, counter_offer = NULL, quote_progress = NULL, completed_at = NULL, lease_owner = NULL, lease_expires_at = NULL,
                   next_run_at = now(), updated_at = now()
                 WHERE id = ${id}`
               yield* sql`
@@ -495,4 +534,8 @@ export const make: Effect.Effect<PurchasesService, never, SqlClient.SqlClient | 
   return service
 })
 
+export const make: Effect.Effect<PurchasesService, never, SqlClient.SqlClient | Scope.Scope> = makeWith()
+
 export const layer: Layer.Layer<Purchases, never, SqlClient.SqlClient> = Layer.scoped(Purchases, make)
+
+export const layerWith = (options: PurchasesOptions): Layer.Layer<Purchases, never, SqlClient.SqlClient> => Layer.scoped(Purchases, makeWith(options))

@@ -39,7 +39,7 @@ import { randomUUID } from "node:crypto"
 import { Context, Effect, Either, Layer, Option, Schema } from "effect"
 import type { Isbn } from "@bookbroker/adapter-sdk"
 import { makeRepair, pipelineVoidKey, providerVoidKey } from "./internal/paymentRepair.js"
-import type { AttemptRow, PaymentOperationRow, RequestRow } from "./internal/purchaseStore.js"
+import { terminalStatuses, unboughtStatuses, type AttemptRow, type PaymentOperationRow, type RequestRow } from "./internal/purchaseStore.js"
 import { admittedCall } from "./internal/sellerCall.js"
 import { orDie } from "./internal/sql.js"
 import type { PaymentGateway, PaymentRecord } from "./PaymentGateway.js"
@@ -137,7 +137,7 @@ export const make = (options: RunningReconcilerOptions = {}) =>
 
     /** Finished requests within `millis`, not held by anyone. */
     const candidate = (millis: number) => sql`
-      r.status IN ('purchased', 'price_not_met', 'not_available', 'failed')
+      r.status IN ${sql.in(terminalStatuses)}
       AND (r.lease_expires_at IS NULL OR r.lease_expires_at < now())
       AND r.completed_at >= now() - ${millis} * interval '1 millisecond'`
 
@@ -150,7 +150,7 @@ export const make = (options: RunningReconcilerOptions = {}) =>
           FROM purchase_requests r
           LEFT JOIN reconciler_cursors c ON c.name = 'provider'
           WHERE r.completed_at IS NOT NULL
-            AND r.status IN ('purchased', 'price_not_met', 'not_available', 'failed')
+            AND r.status IN ${sql.in(terminalStatuses)}
             AND r.completed_at <= now() - ${settleMillis} * interval '1 millisecond'
             AND (c.name IS NULL OR (r.completed_at, r.id) > (c.completed_at, c.request_id))
           ORDER BY r.completed_at, r.id
@@ -183,7 +183,7 @@ export const make = (options: RunningReconcilerOptions = {}) =>
             EXISTS (SELECT 1 FROM payment_operations p WHERE p.request_id = r.id AND p.kind = 'authorize' AND p.live) AS live_authorization
           FROM purchase_attempts a JOIN purchase_requests r ON r.id = a.request_id
           WHERE a.tries > 0 AND a.status <> 'confirmed' AND a.seller_checked_at IS NULL
-            AND r.status IN ('purchased', 'price_not_met', 'not_available', 'failed')
+            AND r.status IN ${sql.in(terminalStatuses)}
             AND COALESCE(a.last_sent_at, a.updated_at) <= now() - ${settleMillis} * interval '1 millisecond'
           ORDER BY a.id
           LIMIT ${sellerLimit}`
@@ -281,7 +281,7 @@ export const make = (options: RunningReconcilerOptions = {}) =>
                   idempotencyKey: pipelineVoidKey(request.id, still.round)
                 })
               }),
-            ["price_not_met", "not_available", "failed"]
+            unboughtStatuses
           )
           if (Option.isNone(outcome) || outcome.value === undefined) continue // busy, or ended meanwhile
           const result = outcome.value

@@ -3,7 +3,8 @@
  * states a crash, a forced state change or a lost provider answer leave behind — so no customer's
  * money and no seller's stock stays blocked for nothing:
  *
- * 1. A live authorization on a request that ended `price_not_met`, `not_available` or `failed` is
+ * 1. A live authorization on a request that ended without a purchase (`price_not_met`,
+ *    `not_available`, `sellers_busy`, `failed`) is
  *    voided, with the pipeline's own key `{requestId}:void:{round}`: a void the pipeline had
  *    started (and parked on) is the same operation, never a second one. Left alone, for the
  *    reconciler and a person: a `purchased` request (its authorization should have ended with the
@@ -30,7 +31,7 @@ import type { SqlClient, SqlError } from "@effect/sql"
 import { randomUUID } from "node:crypto"
 import { Context, Effect, Either, Layer, Option, Schema } from "effect"
 import { makeRepair, pipelineVoidKey, providerVoidKey } from "./internal/paymentRepair.js"
-import type { AttemptRow } from "./internal/purchaseStore.js"
+import { terminalStatuses, unboughtStatuses, type AttemptRow } from "./internal/purchaseStore.js"
 import { admittedCall } from "./internal/sellerCall.js"
 import { orDie } from "./internal/sql.js"
 import type { PaymentGateway } from "./PaymentGateway.js"
@@ -119,7 +120,7 @@ export const make = (options: RunningSweeperOptions = {}) =>
           SELECT p.request_id FROM payment_operations p
           JOIN purchase_requests r ON r.id = p.request_id
           WHERE p.kind = 'authorize' AND p.live AND p.provider_ref IS NOT NULL
-            AND r.status IN ('price_not_met', 'not_available', 'failed')
+            AND r.status IN ${sql.in(unboughtStatuses)}
             AND (r.lease_expires_at IS NULL OR r.lease_expires_at < now())
             AND NOT EXISTS (SELECT 1 FROM purchase_attempts a WHERE a.request_id = r.id AND a.status = 'confirmed')
             AND NOT EXISTS (
@@ -154,7 +155,7 @@ export const make = (options: RunningSweeperOptions = {}) =>
                   yield* Effect.logWarning(`the provider refused to void the authorization of purchase request ${request.id}; left for the reconciler`, outcome.detail)
                 } else count.failures += 1
               }),
-            ["price_not_met", "not_available", "failed"]
+            unboughtStatuses
           )
           if (Option.isNone(done)) count.busy += 1
         }
@@ -235,7 +236,7 @@ export const make = (options: RunningSweeperOptions = {}) =>
           SELECT a.request_id, a.id FROM purchase_attempts a
           JOIN purchase_requests r ON r.id = a.request_id
           WHERE a.status = 'held' AND a.hold IS NOT NULL
-            AND r.status IN ('purchased', 'price_not_met', 'not_available', 'failed')
+            AND r.status IN ${sql.in(terminalStatuses)}
             AND (r.seller_id IS NULL OR r.seller_id <> a.seller_id)
             AND (r.lease_expires_at IS NULL OR r.lease_expires_at < now())
           ORDER BY a.updated_at

@@ -32,7 +32,12 @@ describe("customer purchase API", () => {
       const ada = yield* server.customer("Ada")
       const created = yield* server.call("POST", "/v1/purchase-requests", { token: ada.key, body: body(), headers: { "idempotency-key": "k-1" } })
       expect(created.status).toBe(202)
-      expect(created.body).toEqual({ id: expect.any(String), status: "received", status_url: `/v1/purchase-requests/${created.body.id}` })
+      expect(created.body).toEqual({
+        id: expect.any(String),
+        status: "received",
+        status_url: `/v1/purchase-requests/${created.body.id}`,
+        queue: { depth: 1, eta_seconds: null }
+      })
       const done = yield* server.awaitTerminal(created.body.id, ada.key)
       expect(done.body).toMatchObject({ status: "purchased", final_price: { amount: 1700, currency: "EUR" }, terminal: true, order_id: expect.any(String) })
       expect(done.body.attempts).toMatchObject([{ seller_name: "cheap", status: "confirmed" }, { seller_name: "dear", status: "pending" }])
@@ -207,6 +212,28 @@ describe("customer purchase API", () => {
       expect(yield* waiting).toBe(0)
       const after = yield* server.call("GET", `/v1/purchase-requests/${created.body.id}`, { token: ada.key })
       expect(after.status).toBe(200)
+    })
+  )
+
+  it.scopedLive("intake says where a request stands, and past the backlog refuses a flooding customer with 429 and Retry-After", () =>
+    Effect.gen(function* () {
+      // No workers: nothing leaves the backlog while the test fills it.
+      const server = yield* TestServer.start({}, { intake: { backlog: { maxBacklog: 3, refreshMillis: 60_000 } }, workers: false })
+      const ada = yield* server.customer("Ada")
+      const bob = yield* server.customer("Bob")
+      for (let i = 0; i < 3; i++) {
+        const accepted = yield* server.call("POST", "/v1/purchase-requests", { token: ada.key, body: body(), headers: { "idempotency-key": `flood-${i}` } })
+        expect(accepted.status).toBe(202)
+        expect(accepted.body.queue).toEqual({ depth: i + 1, eta_seconds: null })
+      }
+      const refused = yield* server.call("POST", "/v1/purchase-requests", { token: ada.key, body: body(), headers: { "idempotency-key": "flood-3" } })
+      expect(refused.status).toBe(429)
+      expect(refused.headers["content-type"]).toMatch(/^application\/problem\+json/)
+      expect(Number(refused.headers["retry-after"])).toBeGreaterThanOrEqual(1)
+      expect(refused.body.detail).toMatch(/3 requests in flight and yours are at your share \(3\)/)
+      expect(yield* server.count("purchase_requests")).toBe(3)
+      const other = yield* server.call("POST", "/v1/purchase-requests", { token: bob.key, body: body(), headers: { "idempotency-key": "bob-0" } })
+      expect(other.status).toBe(202)
     })
   )
 })

@@ -18,6 +18,7 @@ interface BuyFlags extends Flags.ClientFlags {
   postalCode?: string
   country: string
   notifyUrl?: string
+  answerWithin?: string
   timeout: string
 }
 
@@ -40,6 +41,7 @@ export const command = Flags.client(
     .option("--postal-code <code>", "shipping postal code", demo.shippingAddress.postalCode)
     .option("--country <code>", "shipping country (ISO 3166-1 alpha-2)", demo.shippingAddress.country)
     .option("--notify-url <url>", "webhook to call when the request ends")
+    .option("--answer-within <seconds>", "how long you will wait for a true answer while sellers are busy (5–86400; server default 60)")
     .option("--timeout <seconds>", "stop following after this many seconds (the purchase goes on)", "120")
 ).addHelpText(
   "after",
@@ -48,7 +50,7 @@ export const command = Flags.client(
     "bookbroker buy 978-4-554-07699-5 --max 30 --json",
     "bookbroker buy 9784554076995 --max 12 --no-wait"
   ) +
-    "\nExit codes: 0 purchased, 2 price_not_met (see the counter-offer), 3 not_available, 4 failed, 1 bad input or no server.\n"
+    "\nExit codes: 0 purchased, 2 price_not_met (see the counter-offer), 3 not_available, 4 failed, 5 sellers_busy (try again later), 1 bad input or no server.\n"
 )
 
 command.action(
@@ -74,6 +76,7 @@ command.action(
         idempotencyKey: flags.idempotencyKey ?? randomUUID(),
         wait: flags.wait,
         ...(flags.notifyUrl === undefined ? {} : { notifyUrl: flags.notifyUrl }),
+        ...(flags.answerWithin === undefined ? {} : { answerWithin: flags.answerWithin }),
         ...(Number.isFinite(timeout) && timeout > 0 ? { timeoutMillis: timeout * 1000 } : {})
       })
     )

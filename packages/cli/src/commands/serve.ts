@@ -17,12 +17,12 @@ interface Flags {
   allowNetwork: Array<string>
 }
 
-/** An optional duration in milliseconds from the environment (tuning for tests and chaos runs). */
-const positiveMillis = (name: string): number | undefined => {
+/** An optional positive whole number from the environment (durations, counts: tuning for operators, tests and chaos runs). */
+const positiveInteger = (name: string): number | undefined => {
   const raw = process.env[name]
   if (raw === undefined || raw === "") return undefined
   const value = Number(raw)
-  if (!Number.isInteger(value) || value < 1) throw fail(`${name} must be a whole number of milliseconds above 0`)
+  if (!Number.isInteger(value) || value < 1) throw fail(`${name} must be a whole number above 0`)
   return value
 }
 
@@ -47,7 +47,7 @@ export const command = new Command("serve")
       "bookbroker serve --demo",
       "bookbroker serve --demo --port 0 --data-dir /tmp/bb",
       "DATABASE_URL=postgres://… REDIS_URL=redis://… bookbroker serve --role worker"
-    ) + "\nEnvironment: DATABASE_URL, REDIS_URL, STRIPE_SECRET_KEY, BOOKBROKER_SECRET_KEY, BOOKBROKER_OPERATOR_TOKEN,\n  BOOKBROKER_WEBHOOK_SECRET, BOOKBROKER_ALLOW_NETWORKS, BOOKBROKER_LEASE_MILLIS, BOOKBROKER_MAX_BACKOFF_MILLIS (pipeline tuning).\n"
+    ) + "\nEnvironment: DATABASE_URL, REDIS_URL, STRIPE_SECRET_KEY, BOOKBROKER_SECRET_KEY, BOOKBROKER_OPERATOR_TOKEN,\n  BOOKBROKER_WEBHOOK_SECRET, BOOKBROKER_ALLOW_NETWORKS, BOOKBROKER_MAX_BACKLOG, BOOKBROKER_ANSWER_WITHIN_SECONDS,\n  BOOKBROKER_LEASE_MILLIS, BOOKBROKER_MAX_BACKOFF_MILLIS (pipeline tuning).\n"
   )
   .action(
     action(async (flags: Flags) => {
@@ -70,8 +70,13 @@ export const command = new Command("serve")
         webhookSecret: pick(process.env["BOOKBROKER_WEBHOOK_SECRET"]),
         processes: flags.processes,
         otlpEndpoint: pick(process.env["OTEL_EXPORTER_OTLP_ENDPOINT"]),
-        leaseMillis: positiveMillis("BOOKBROKER_LEASE_MILLIS"),
-        maxBackoffMillis: positiveMillis("BOOKBROKER_MAX_BACKOFF_MILLIS"),
+        leaseMillis: positiveInteger("BOOKBROKER_LEASE_MILLIS"),
+        maxBackoffMillis: positiveInteger("BOOKBROKER_MAX_BACKOFF_MILLIS"),
+        maxBacklog: positiveInteger("BOOKBROKER_MAX_BACKLOG"),
+        answerWithinMillis: (() => {
+          const seconds = positiveInteger("BOOKBROKER_ANSWER_WITHIN_SECONDS")
+          return seconds === undefined ? undefined : seconds * 1_000
+        })(),
         allowNetworks: [
           ...flags.allowNetwork,
           ...(process.env["BOOKBROKER_ALLOW_NETWORKS"] ?? "").split(",").map((network) => network.trim()).filter((network) => network !== "")

@@ -30,6 +30,8 @@ export interface BuyOptions {
   /** false: print the id and return. */
   readonly wait: boolean
   readonly notifyUrl?: string
+  /** Seconds the customer will wait for a true answer while sellers are busy (`--answer-within`). */
+  readonly answerWithin?: string | number
   /** How long to follow the request before giving up (it keeps going on the server). */
   readonly timeoutMillis?: number
   readonly pollMillis?: number
@@ -43,7 +45,7 @@ export const demoCustomer: BuyOptions["customer"] = {
 }
 
 /** Exit codes by outcome (documented in `buy --help`). */
-export const exitCodes: Readonly<Record<string, number>> = { purchased: 0, price_not_met: 2, not_available: 3, failed: 4 }
+export const exitCodes: Readonly<Record<string, number>> = { purchased: 0, price_not_met: 2, not_available: 3, failed: 4, sellers_busy: 5 }
 
 export type BuyResult =
   | { readonly _tag: "Submitted"; readonly accepted: Api.AcceptedPurchase; readonly exitCode: 0 }
@@ -64,6 +66,7 @@ export const buy = (api: Api.Api, ui: Ui, options: BuyOptions): Effect.Effect<Bu
     if (options.idempotencyKey.trim() === "" || options.idempotencyKey.length > 255) {
       return yield* Effect.fail(fail("the idempotency key must be 1 to 255 characters"))
     }
+    const answerWithin = options.answerWithin === undefined ? undefined : yield* Input.integer(options.answerWithin, "--answer-within", 5, 86_400)
     const address = options.customer.shippingAddress
     const body: Api.NewPurchaseRequest = {
       isbn,
@@ -80,7 +83,8 @@ export const buy = (api: Api.Api, ui: Ui, options: BuyOptions): Effect.Effect<Bu
           country: address.country
         }
       },
-      ...(options.notifyUrl === undefined ? {} : { notify_url: options.notifyUrl })
+      ...(options.notifyUrl === undefined ? {} : { notify_url: options.notifyUrl }),
+      ...(answerWithin === undefined ? {} : { answer_within_seconds: answerWithin })
     }
 
     const started = yield* Clock.currentTimeMillis
@@ -89,7 +93,9 @@ export const buy = (api: Api.Api, ui: Ui, options: BuyOptions): Effect.Effect<Bu
       if (ui.json) ui.printJson(accepted)
       else {
         ui.print(accepted.id)
-        ui.note(`follow it with: bookbroker requests show ${accepted.id}`)
+        ui.note(
+          `${accepted.queue.depth} requests in flight${accepted.queue.eta_seconds === null ? "" : `, about ${accepted.queue.eta_seconds} s at the current pace`}; follow it with: bookbroker requests show ${accepted.id}`
+        )
       }
       return { _tag: "Submitted", accepted, exitCode: 0 } as const
     }

@@ -83,6 +83,15 @@ export const details = (request: Api.PurchaseRequest): DetailsProps => {
       ...(request.seller_id === null ? [] : ([["seller", seller ?? request.seller_id]] as const)),
       ...(request.order_id === null ? [] : ([["order", request.order_id]] as const)),
       ...(request.reason === null ? [] : ([["reason", request.reason]] as const)),
+      ...(request.quote_progress === null
+        ? []
+        : ([
+            [
+              "sellers",
+              `${request.quote_progress.answered + request.quote_progress.failed} of ${request.quote_progress.sellers} asked, ${request.quote_progress.answered} answered, ${request.quote_progress.offers} offers` +
+                (request.quote_progress.not_asked === 0 ? "" : `, ${request.quote_progress.not_asked} not asked (their request limits were full)`)
+            ]
+          ] as const)),
       ...(request.waiting === null ? [] : ([["waiting", request.waiting]] as const)),
       ...(request.attention === null || request.attention === undefined
         ? []

@@ -42,6 +42,10 @@ export interface ServeOptions {
   readonly leaseMillis?: number | undefined
   /** Longest retry backoff (`BOOKBROKER_MAX_BACKOFF_MILLIS`); the engine's default (5 min) unless set. */
   readonly maxBackoffMillis?: number | undefined
+  /** Requests in flight beyond which customers at their fair share get 429 (`BOOKBROKER_MAX_BACKLOG`); the engine's default (10,000) unless set. */
+  readonly maxBacklog?: number | undefined
+  /** How long a request waits for busy sellers unless it says (`BOOKBROKER_ANSWER_WITHIN_SECONDS`); the engine's default (60 s) unless set. */
+  readonly answerWithinMillis?: number | undefined
   /**
    * Networks besides public addresses that customers' `notify_url`s may point at
    * (`--allow-network`, `BOOKBROKER_ALLOW_NETWORKS`); the demo adds loopback.
@@ -94,6 +98,7 @@ export const start = (options: ServeOptions): Effect.Effect<Running, CliError, S
     }
     const engine = Engine.layer({
       outbound: { allowNetworks },
+      ...(options.maxBacklog === undefined ? {} : { intake: { backlog: { maxBacklog: options.maxBacklog } } }),
       adapters: [referenceAdapter, shelfwiseAdapter],
       secretKey: Redacted.make(secretKey),
       ...(options.redisUrl === undefined
@@ -104,7 +109,8 @@ export const start = (options: ServeOptions): Effect.Effect<Running, CliError, S
       ...(webhookSecret === undefined ? {} : { background: { webhookSecret: Redacted.make(webhookSecret) } }),
       pipeline: {
         ...(options.leaseMillis === undefined ? {} : { leaseMillis: options.leaseMillis }),
-        ...(options.maxBackoffMillis === undefined ? {} : { maxBackoffMillis: options.maxBackoffMillis })
+        ...(options.maxBackoffMillis === undefined ? {} : { maxBackoffMillis: options.maxBackoffMillis }),
+        ...(options.answerWithinMillis === undefined ? {} : { answerWithinMillis: options.answerWithinMillis })
       }
     }).pipe(
       Layer.provideMerge(

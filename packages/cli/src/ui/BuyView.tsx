@@ -38,6 +38,7 @@ const statusWords: Record<string, string> = {
   purchased: "purchased",
   price_not_met: "price not met",
   not_available: "not available",
+  sellers_busy: "sellers busy",
   failed: "failed"
 }
 
@@ -48,7 +49,10 @@ const reasonWords: Record<string, string> = {
   straggler: "too slow, not waited for",
   deadline: "no answer by the deadline",
   circuit_open: "skipped (circuit open)",
-  rate_limited: "skipped (rate limit)",
+  rate_limited: "not asked yet (its request limit was full)",
+  concurrency: "not asked yet (too many calls in flight)",
+  backoff: "not asked yet (it asked us to slow down)",
+  queued: "not asked yet (waiting behind other requests)",
   error: "error"
 }
 
@@ -93,6 +97,11 @@ export const outcomeLines = (request: PurchaseRequest, sellerName: string | null
     }
     case "not_available":
       return [`✗ not available: no seller has this book right now${request.reason === null ? "" : ` (${request.reason})`}`]
+    case "sellers_busy":
+      return [
+        `✗ sellers busy: ${request.reason ?? "some sellers could not be asked in time"} — nothing was charged`,
+        `  they may have it: try again in a little while, or give more time with --answer-within`
+      ]
     case "failed":
       return [`✗ failed${request.reason === null ? "" : `: ${request.reason}`} — nothing was charged`, `  details: bookbroker requests show ${request.id}`]
     default:

@@ -38,6 +38,7 @@ export interface DashboardFrame {
 const outcomeOrder = ["purchased", "price_not_met", "not_available", "failed"]
 
 const outcomeCells = (frame: DashboardFrame) => {
+  // Any other outcome (sellers_busy: sellers too busy to ask in time) shows once it happened.
   const keys = [...outcomeOrder, ...Object.keys(frame.outcomes).filter((key) => !outcomeOrder.includes(key))]
   return keys.map((key) => {
     const count = frame.outcomes[key] ?? 0

@@ -37,6 +37,7 @@ export const bar = (done: number, total: number, width = 30): string => {
 }
 
 export const summaryLines = (summary: SimulateSummary): ReadonlyArray<string> => {
+  // Any other outcome (sellers_busy: sellers too busy to ask in time) shows once it happened.
   const order = ["purchased", "price_not_met", "not_available", "failed"]
   const keys = [...order, ...Object.keys(summary.outcomes).filter((key) => !order.includes(key))]
   return [

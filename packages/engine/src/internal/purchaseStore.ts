@@ -7,7 +7,9 @@ import { SqlClient, type SqlError } from "@effect/sql"
 import { Effect, Schema } from "effect"
 import * as PurchaseKeys from "../purchases/PurchaseKeys.js"
 
-export const terminalStatuses = ["purchased", "price_not_met", "not_available", "failed"] as const
+export const terminalStatuses = ["purchased", "price_not_met", "not_available", "sellers_busy", "failed"] as const
+/** The endings that bought nothing: their authorization is voided, their holds released. */
+export const unboughtStatuses = ["price_not_met", "not_available", "sellers_busy", "failed"] as const satisfies ReadonlyArray<TerminalStatus>
 export const activeStatuses = ["received", "authorized", "quoting", "deciding", "purchasing"] as const
 export const PurchaseStatus = Schema.Literal(...activeStatuses, ...terminalStatuses)
 export type PurchaseStatus = typeof PurchaseStatus.Type
@@ -49,6 +51,10 @@ export interface RequestRow {
   readonly seller_id: string | null
   readonly order_id: string | null
   readonly counter_offer: CounterOffer | null
+  /** How long after `created_at` the request may wait for sellers' answers (null: the engine's default). */
+  readonly answer_within_millis: number | null
+  /** How far asking sellers got: asked, answered, still not asked and why (while quoting and after). */
+  readonly quote_progress: QuoteProgress | null
   /** Why the request is parked right now, in words a customer may read. */
   readonly waiting: string | null
   /** Set when a person has to look; cleared when the request moves on to a final state. */
@@ -63,6 +69,19 @@ export interface RequestRow {
   readonly created_at: Date
   readonly updated_at: Date
   readonly completed_at: Date | null
+}
+
+export interface QuoteProgress {
+  /** Sellers that were to be asked. */
+  readonly sellers: number
+  /** Sellers that answered (an offer, or "not carried / out of stock"). */
+  readonly answered: number
+  /** Sellers whose call failed or timed out (asked, no answer). */
+  readonly failed: number
+  /** Sellers not asked yet: their limits were full; with why (`rate_limited`, `concurrency`, `backoff`, `queued`). */
+  readonly notAsked: ReadonlyArray<{ readonly sellerId: string; readonly sellerName: string; readonly reason: string }>
+  readonly offers: number
+  readonly updatedAt: string
 }
 
 export type Attention = "unresolved_attempt" | "dead_letter" | "order_mismatch"
@@ -155,6 +174,7 @@ export const makeStore = Effect.gen(function* () {
           seller_id = COALESCE(${(changes["seller_id"] as string | undefined) ?? null}::uuid, seller_id),
           order_id = COALESCE(${(changes["order_id"] as string | undefined) ?? null}, order_id),
           counter_offer = COALESCE(${changes["counter_offer"] === undefined ? null : JSON.stringify(changes["counter_offer"])}::jsonb, counter_offer),
+          quote_progress = COALESCE(${changes["quote_progress"] === undefined ? null : JSON.stringify(changes["quote_progress"])}::jsonb, quote_progress),
           completed_at = ${terminal ? sql`now()` : sql`completed_at`},
           waiting = NULL,
           defects = 0,
@@ -183,16 +203,30 @@ export const makeStore = Effect.gen(function* () {
     fenced,
     transition,
 
+    /**
+     * Claims up to `limit` runnable requests, taking turns between customers: each customer's
+     * oldest first, then the oldest overall — one customer's flood waits behind everyone else's
+     * oldest request instead of holding every worker.
+     */
     claim: (worker: string, leaseMillis: number, limit: number) =>
       sql<RequestRow>`
-        WITH picked AS (
-          SELECT id FROM purchase_requests
+        WITH runnable AS (
+          SELECT id, customer_id, next_run_at FROM purchase_requests
           WHERE status IN ('received', 'authorized', 'quoting', 'deciding', 'purchasing')
             AND next_run_at <= now()
             AND (lease_expires_at IS NULL OR lease_expires_at < now())
-          ORDER BY next_run_at
+        ), heads AS (
+          SELECT DISTINCT ON (customer_id) id, next_run_at, 0 AS turn FROM runnable ORDER BY customer_id, next_run_at
+        ), oldest AS (
+          SELECT id, next_run_at, 1 AS turn FROM runnable ORDER BY next_run_at LIMIT ${limit}
+        ), candidates AS (
+          SELECT id, min(turn) AS turn, min(next_run_at) AS next_run_at FROM (SELECT * FROM heads UNION ALL SELECT * FROM oldest) c GROUP BY id
+        ), picked AS (
+          SELECT r.id FROM purchase_requests r JOIN candidates c ON c.id = r.id
+          WHERE r.next_run_at <= now() AND (r.lease_expires_at IS NULL OR r.lease_expires_at < now())
+          ORDER BY c.turn, c.next_run_at
           LIMIT ${limit}
-          FOR UPDATE SKIP LOCKED
+          FOR UPDATE OF r SKIP LOCKED
         )
         UPDATE purchase_requests r
         SET lease_owner = ${worker}, lease_expires_at = now() + ${leaseMillis} * interval '1 millisecond', fence = r.fence + 1
@@ -227,6 +261,10 @@ export const makeStore = Effect.gen(function* () {
           waiting = CASE WHEN defects + 1 >= ${maxDefects} THEN 'set aside after repeated internal errors; an operator has been asked to look'
                          ELSE 'an internal error interrupted processing; trying again' END
         WHERE id = ${requestId} AND fence = ${fence}`,
+
+    /** Records how far quoting got (shown on the request's status while it waits for sellers). */
+    progress: (requestId: string, progress: QuoteProgress, waiting: string) =>
+      sql`UPDATE purchase_requests SET quote_progress = ${JSON.stringify(progress)}::jsonb, waiting = ${waiting} WHERE id = ${requestId}`,
 
     /** Renews the lease alone (the heartbeat of a run waiting on a long call); false when it was lost. */
     renew: (lease: Lease) =>

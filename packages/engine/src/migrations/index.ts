@@ -7,11 +7,13 @@ import purchases from "./0002_purchases.js"
 import reconciliation from "./0003_reconciliation.js"
 import access from "./0004_access.js"
 import attention from "./0005_attention.js"
+import answerBudget from "./0006_answer_budget.js"
 
 export const migrations = {
   "0001_sellers": sellers,
   "0002_purchases": purchases,
   "0003_reconciliation": reconciliation,
   "0004_access": access,
-  "0005_attention": attention
+  "0005_attention": attention,
+  "0006_answer_budget": answerBudget
 }

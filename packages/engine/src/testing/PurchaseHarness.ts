@@ -77,7 +77,11 @@ export interface Submitted {
 
 let sequence = 0
 /** Submits a purchase for a test customer. */
-export const submit = (isbn: Isbn.Isbn13, maxMinor: number, options: { paymentToken?: string; customerId?: string; currency?: string } = {}) =>
+export const submit = (
+  isbn: Isbn.Isbn13,
+  maxMinor: number,
+  options: { paymentToken?: string; customerId?: string; currency?: string; answerWithinMillis?: number } = {}
+) =>
   Effect.gen(function* () {
     const purchases = yield* Purchases.Purchases
     sequence += 1
@@ -87,7 +91,8 @@ export const submit = (isbn: Isbn.Isbn13, maxMinor: number, options: { paymentTo
       isbn,
       maxPrice: Money.make(maxMinor, options.currency ?? "EUR"),
       paymentToken: options.paymentToken ?? "tok_approve",
-      customer: { name: "Ada Reader", email: "ada@example.com", shippingAddress: { line1: "1 Book Lane", city: "Paris", country: "FR" } }
+      customer: { name: "Ada Reader", email: "ada@example.com", shippingAddress: { line1: "1 Book Lane", city: "Paris", country: "FR" } },
+      ...(options.answerWithinMillis === undefined ? {} : { answerWithinMillis: options.answerWithinMillis })
     })
   })
 

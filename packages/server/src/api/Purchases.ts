@@ -48,7 +48,13 @@ export const NewPurchaseRequest = Schema.Struct({
   max_price: MoneyAmount,
   payment: Schema.Struct({ token: Text(255).annotations({ description: "Payment method token (sandbox: tok_approve, tok_decline, …)" }) }),
   customer: Schema.Struct({ name: Text(200), email: Email, shipping_address: ShippingAddress }),
-  notify_url: Schema.optional(HttpUrl)
+  notify_url: Schema.optional(HttpUrl),
+  answer_within_seconds: Schema.optional(
+    Schema.Int.pipe(Schema.between(5, 86_400, { message: () => "must be a whole number of seconds from 5 to 86400" }))
+  ).annotations({
+    description:
+      "How long you are willing to wait for a true answer (default 60): sellers whose request limits are full are asked again until then, and a request they keep from answering ends sellers_busy, never not_available"
+  })
 })
 
 export const PurchaseStatus = Schema.Literal(
@@ -60,10 +66,19 @@ export const PurchaseStatus = Schema.Literal(
   "purchased",
   "price_not_met",
   "not_available",
+  "sellers_busy",
   "failed"
 )
 
-export const AcceptedPurchase = Schema.Struct({ id: Schema.String, status: PurchaseStatus, status_url: Schema.String })
+export const AcceptedPurchase = Schema.Struct({
+  id: Schema.String,
+  status: PurchaseStatus,
+  status_url: Schema.String,
+  queue: Schema.Struct({
+    depth: Schema.Int.annotations({ description: "Requests in flight, this one included" }),
+    eta_seconds: Schema.NullOr(Schema.Int).annotations({ description: "How long they should take at the current pace; null before there is a pace" })
+  }).annotations({ description: "Where this request stands: answers come at the pace the sellers' limits allow" })
+})
 
 export const Attempt = Schema.Struct({
   seller_id: Schema.String,
@@ -74,6 +89,15 @@ export const Attempt = Schema.Struct({
   order_id: Schema.NullOr(Schema.String),
   total: Schema.NullOr(MoneyOut)
 })
+
+export const QuoteProgress = Schema.Struct({
+  sellers: Schema.Int.annotations({ description: "Sellers to ask" }),
+  answered: Schema.Int.annotations({ description: "Sellers that answered (an offer, or that they do not have it)" }),
+  failed: Schema.Int.annotations({ description: "Sellers asked that did not answer in time" }),
+  not_asked: Schema.Int.annotations({ description: "Sellers not asked yet: their request limits were full (asked again until the answer time)" }),
+  offers: Schema.Int,
+  updated_at: Schema.String
+}).annotations({ description: "How far asking sellers got" })
 
 export const CounterOffer = Schema.Struct({
   seller_id: Schema.String,
@@ -95,6 +119,7 @@ export const PurchaseRequest = Schema.Struct({
   order_id: Schema.NullOr(Schema.String),
   counter_offer: Schema.NullOr(CounterOffer),
   attempts: Schema.Array(Attempt),
+  quote_progress: Schema.NullOr(QuoteProgress),
   waiting: Schema.NullOr(Schema.String).annotations({
     description: "Why the request is waiting right now (for a seller's answer, a payment provider, a turn within a seller's limits); null when it is moving or finished"
   }),

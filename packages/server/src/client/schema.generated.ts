@@ -1142,7 +1142,7 @@ export interface operations {
     "operator.listPurchaseRequests": {
         parameters: {
             query?: {
-                status?: "received" | "authorized" | "quoting" | "deciding" | "purchasing" | "purchased" | "price_not_met" | "not_available" | "failed";
+                status?: "received" | "authorized" | "quoting" | "deciding" | "purchasing" | "purchased" | "price_not_met" | "not_available" | "sellers_busy" | "failed";
                 /** @description Only requests a person has to look at */
                 stuck?: components["schemas"]["BooleanFromString"];
                 cursor?: string;
@@ -1205,10 +1205,34 @@ export interface operations {
                                 currency: string;
                             };
                             order_id: string | null;
+                            quote_progress: {
+                                /**
+                                 * int
+                                 * @description Sellers that answered (an offer, or that they do not have it)
+                                 */
+                                answered: number;
+                                /**
+                                 * int
+                                 * @description Sellers asked that did not answer in time
+                                 */
+                                failed: number;
+                                /**
+                                 * int
+                                 * @description Sellers not asked yet: their request limits were full (asked again until the answer time)
+                                 */
+                                not_asked: number;
+                                offers: components["schemas"]["Int"];
+                                /**
+                                 * int
+                                 * @description Sellers to ask
+                                 */
+                                sellers: number;
+                                updated_at: string;
+                            } | null;
                             reason: string | null;
                             seller_id: string | null;
                             /** @enum {string} */
-                            status: "received" | "authorized" | "quoting" | "deciding" | "purchasing" | "purchased" | "price_not_met" | "not_available" | "failed";
+                            status: "received" | "authorized" | "quoting" | "deciding" | "purchasing" | "purchased" | "price_not_met" | "not_available" | "sellers_busy" | "failed";
                             terminal: boolean;
                             updated_at: string;
                             /** @description Why the request is waiting right now (for a seller's answer, a payment provider, a turn within a seller's limits); null when it is moving or finished */
@@ -1325,10 +1349,34 @@ export interface operations {
                             currency: string;
                         };
                         order_id: string | null;
+                        quote_progress: {
+                            /**
+                             * int
+                             * @description Sellers that answered (an offer, or that they do not have it)
+                             */
+                            answered: number;
+                            /**
+                             * int
+                             * @description Sellers asked that did not answer in time
+                             */
+                            failed: number;
+                            /**
+                             * int
+                             * @description Sellers not asked yet: their request limits were full (asked again until the answer time)
+                             */
+                            not_asked: number;
+                            offers: components["schemas"]["Int"];
+                            /**
+                             * int
+                             * @description Sellers to ask
+                             */
+                            sellers: number;
+                            updated_at: string;
+                        } | null;
                         reason: string | null;
                         seller_id: string | null;
                         /** @enum {string} */
-                        status: "received" | "authorized" | "quoting" | "deciding" | "purchasing" | "purchased" | "price_not_met" | "not_available" | "failed";
+                        status: "received" | "authorized" | "quoting" | "deciding" | "purchasing" | "purchased" | "price_not_met" | "not_available" | "sellers_busy" | "failed";
                         terminal: boolean;
                         updated_at: string;
                         /** @description Why the request is waiting right now (for a seller's answer, a payment provider, a turn within a seller's limits); null when it is moving or finished */
@@ -1455,10 +1503,34 @@ export interface operations {
                             currency: string;
                         };
                         order_id: string | null;
+                        quote_progress: {
+                            /**
+                             * int
+                             * @description Sellers that answered (an offer, or that they do not have it)
+                             */
+                            answered: number;
+                            /**
+                             * int
+                             * @description Sellers asked that did not answer in time
+                             */
+                            failed: number;
+                            /**
+                             * int
+                             * @description Sellers not asked yet: their request limits were full (asked again until the answer time)
+                             */
+                            not_asked: number;
+                            offers: components["schemas"]["Int"];
+                            /**
+                             * int
+                             * @description Sellers to ask
+                             */
+                            sellers: number;
+                            updated_at: string;
+                        } | null;
                         reason: string | null;
                         seller_id: string | null;
                         /** @enum {string} */
-                        status: "received" | "authorized" | "quoting" | "deciding" | "purchasing" | "purchased" | "price_not_met" | "not_available" | "failed";
+                        status: "received" | "authorized" | "quoting" | "deciding" | "purchasing" | "purchased" | "price_not_met" | "not_available" | "sellers_busy" | "failed";
                         terminal: boolean;
                         updated_at: string;
                         /** @description Why the request is waiting right now (for a seller's answer, a payment provider, a turn within a seller's limits); null when it is moving or finished */
@@ -2243,7 +2315,7 @@ export interface operations {
     "purchases.list": {
         parameters: {
             query?: {
-                status?: "received" | "authorized" | "quoting" | "deciding" | "purchasing" | "purchased" | "price_not_met" | "not_available" | "failed";
+                status?: "received" | "authorized" | "quoting" | "deciding" | "purchasing" | "purchased" | "price_not_met" | "not_available" | "sellers_busy" | "failed";
                 cursor?: string;
                 /** @description a string to be decoded into a number */
                 limit?: string;
@@ -2297,10 +2369,34 @@ export interface operations {
                                 currency: string;
                             };
                             order_id: string | null;
+                            quote_progress: {
+                                /**
+                                 * int
+                                 * @description Sellers that answered (an offer, or that they do not have it)
+                                 */
+                                answered: number;
+                                /**
+                                 * int
+                                 * @description Sellers asked that did not answer in time
+                                 */
+                                failed: number;
+                                /**
+                                 * int
+                                 * @description Sellers not asked yet: their request limits were full (asked again until the answer time)
+                                 */
+                                not_asked: number;
+                                offers: components["schemas"]["Int"];
+                                /**
+                                 * int
+                                 * @description Sellers to ask
+                                 */
+                                sellers: number;
+                                updated_at: string;
+                            } | null;
                             reason: string | null;
                             seller_id: string | null;
                             /** @enum {string} */
-                            status: "received" | "authorized" | "quoting" | "deciding" | "purchasing" | "purchased" | "price_not_met" | "not_available" | "failed";
+                            status: "received" | "authorized" | "quoting" | "deciding" | "purchasing" | "purchased" | "price_not_met" | "not_available" | "sellers_busy" | "failed";
                             terminal: boolean;
                             updated_at: string;
                             /** @description Why the request is waiting right now (for a seller's answer, a payment provider, a turn within a seller's limits); null when it is moving or finished */
@@ -2370,6 +2466,8 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
+                    /** @description How long you are willing to wait for a true answer (default 60): sellers whose request limits are full are asked again until then, and a request they keep from answering ends sellers_busy, never not_available */
+                    answer_within_seconds?: components["schemas"]["Int"];
                     customer: {
                         /**
                          * maxLength(254)
@@ -2440,8 +2538,18 @@ export interface operations {
                 content: {
                     "application/json": {
                         id: string;
+                        /** @description Where this request stands: answers come at the pace the sellers' limits allow */
+                        queue: {
+                            /**
+                             * int
+                             * @description Requests in flight, this one included
+                             */
+                            depth: number;
+                            /** @description How long they should take at the current pace; null before there is a pace */
+                            eta_seconds: components["schemas"]["Int"] | null;
+                        };
                         /** @enum {string} */
-                        status: "received" | "authorized" | "quoting" | "deciding" | "purchasing" | "purchased" | "price_not_met" | "not_available" | "failed";
+                        status: "received" | "authorized" | "quoting" | "deciding" | "purchasing" | "purchased" | "price_not_met" | "not_available" | "sellers_busy" | "failed";
                         status_url: string;
                     };
                 };
@@ -2564,10 +2672,34 @@ export interface operations {
                             currency: string;
                         };
                         order_id: string | null;
+                        quote_progress: {
+                            /**
+                             * int
+                             * @description Sellers that answered (an offer, or that they do not have it)
+                             */
+                            answered: number;
+                            /**
+                             * int
+                             * @description Sellers asked that did not answer in time
+                             */
+                            failed: number;
+                            /**
+                             * int
+                             * @description Sellers not asked yet: their request limits were full (asked again until the answer time)
+                             */
+                            not_asked: number;
+                            offers: components["schemas"]["Int"];
+                            /**
+                             * int
+                             * @description Sellers to ask
+                             */
+                            sellers: number;
+                            updated_at: string;
+                        } | null;
                         reason: string | null;
                         seller_id: string | null;
                         /** @enum {string} */
-                        status: "received" | "authorized" | "quoting" | "deciding" | "purchasing" | "purchased" | "price_not_met" | "not_available" | "failed";
+                        status: "received" | "authorized" | "quoting" | "deciding" | "purchasing" | "purchased" | "price_not_met" | "not_available" | "sellers_busy" | "failed";
                         terminal: boolean;
                         updated_at: string;
                         /** @description Why the request is waiting right now (for a seller's answer, a payment provider, a turn within a seller's limits); null when it is moving or finished */
@@ -2687,10 +2819,34 @@ export interface operations {
                             currency: string;
                         };
                         order_id: string | null;
+                        quote_progress: {
+                            /**
+                             * int
+                             * @description Sellers that answered (an offer, or that they do not have it)
+                             */
+                            answered: number;
+                            /**
+                             * int
+                             * @description Sellers asked that did not answer in time
+                             */
+                            failed: number;
+                            /**
+                             * int
+                             * @description Sellers not asked yet: their request limits were full (asked again until the answer time)
+                             */
+                            not_asked: number;
+                            offers: components["schemas"]["Int"];
+                            /**
+                             * int
+                             * @description Sellers to ask
+                             */
+                            sellers: number;
+                            updated_at: string;
+                        } | null;
                         reason: string | null;
                         seller_id: string | null;
                         /** @enum {string} */
-                        status: "received" | "authorized" | "quoting" | "deciding" | "purchasing" | "purchased" | "price_not_met" | "not_available" | "failed";
+                        status: "received" | "authorized" | "quoting" | "deciding" | "purchasing" | "purchased" | "price_not_met" | "not_available" | "sellers_busy" | "failed";
                         terminal: boolean;
                         updated_at: string;
                         /** @description Why the request is waiting right now (for a seller's answer, a payment provider, a turn within a seller's limits); null when it is moving or finished */

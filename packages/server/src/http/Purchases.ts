@@ -7,7 +7,7 @@ import { BookbrokerApi } from "../Api.js"
 import { CurrentCustomer } from "../Auth.js"
 import { Settings } from "../Config.js"
 import * as Problem from "../Problem.js"
-import { limit } from "./RateLimit.js"
+import { limit, retryLater } from "./RateLimit.js"
 
 const money = (value: Money.Money) => ({ amount: value.amount, currency: value.currency })
 
@@ -40,6 +40,17 @@ export const toWire = (view: Purchases.PurchaseView) => ({
     order_id: attempt.orderId,
     total: attempt.total === null ? null : money(attempt.total)
   })),
+  quote_progress:
+    view.quoteProgress === null
+      ? null
+      : {
+          sellers: view.quoteProgress.sellers,
+          answered: view.quoteProgress.answered,
+          failed: view.quoteProgress.failed,
+          not_asked: view.quoteProgress.notAsked.length,
+          offers: view.quoteProgress.offers,
+          updated_at: view.quoteProgress.updatedAt
+        },
   waiting: view.waiting,
   created_at: view.createdAt.toISOString(),
   updated_at: view.updatedAt.toISOString(),
@@ -72,16 +83,23 @@ export const PurchasesLive = HttpApiBuilder.group(BookbrokerApi, "purchases", (h
               maxPrice: payload.max_price as Money.Money,
               paymentToken: payload.payment.token,
               customer: { name: payload.customer.name, email: payload.customer.email, shippingAddress: payload.customer.shipping_address },
-              ...(payload.notify_url === undefined ? {} : { notifyUrl: payload.notify_url })
+              ...(payload.notify_url === undefined ? {} : { notifyUrl: payload.notify_url }),
+              ...(payload.answer_within_seconds === undefined ? {} : { answerWithinMillis: payload.answer_within_seconds * 1_000 })
             })
             .pipe(
               Effect.ensuring(Effect.sync(() => inFlight.delete(slot))),
               Effect.catchTags({
                 IdempotencyKeyReused: (error) => Effect.fail(Problem.idempotencyMismatch(error.message)),
-                NotifyUrlRefused: (error) => Effect.fail(Problem.validation(error.message, [{ pointer: "/notify_url", detail: error.reason }]))
+                NotifyUrlRefused: (error) => Effect.fail(Problem.validation(error.message, [{ pointer: "/notify_url", detail: error.reason }])),
+                Backlogged: (error) => retryLater(error.retryAfterSeconds, error.message)
               })
             )
-          return { id: accepted.id, status: accepted.status, status_url: `/v1/purchase-requests/${accepted.id}` }
+          return {
+            id: accepted.id,
+            status: accepted.status,
+            status_url: `/v1/purchase-requests/${accepted.id}`,
+            queue: { depth: accepted.queue.depth, eta_seconds: accepted.queue.etaSeconds }
+          }
         })
       )
       .handle("get", ({ path }) =>

@@ -25,3 +25,10 @@ export const limit = (key: string, rate: { readonly requestsPerSecond: number; r
     )
     return yield* Effect.fail(Problem.tooManyRequests(`slow down: try again in ${seconds} s`))
   })
+
+/** A 429 problem with `Retry-After`: intake is full (see the engine's `purchases/Backlog.ts`). */
+export const retryLater = (seconds: number, detail: string) =>
+  Effect.zipRight(
+    HttpApp.appendPreResponseHandler((_request, response) => Effect.succeed(HttpServerResponse.setHeader(response, "retry-after", String(seconds)))),
+    Effect.fail(Problem.tooManyRequests(detail))
+  )

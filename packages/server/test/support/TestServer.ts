@@ -33,6 +33,9 @@ export interface RequestOptions {
 export interface StartOptions {
   /** Shared state for the engine; in-process by default. */
   readonly sharedState?: Engine.EngineOptions["sharedState"]
+  readonly intake?: Engine.EngineOptions["intake"]
+  /** Run purchase workers (default true). */
+  readonly workers?: boolean
 }
 
 /** A seller registered over HTTP, with its API key and the simulated seller behind it. */
@@ -49,11 +52,12 @@ export const start = (settings: Partial<ServerSettings> = {}, options: StartOpti
       Layer.provideMerge(
         Engine.layer({
           ...(options.sharedState === undefined ? {} : { sharedState: options.sharedState }),
+          ...(options.intake === undefined ? {} : { intake: options.intake }),
           adapters: [referenceAdapter],
           secretKey: Redacted.make(SecretBox.generateKey()),
           pipeline: { leaseMillis: 2_000, maxBackoffMillis: 50 },
           quotes: { deadlineMillis: 2_000 },
-          workers: { pollMillis: 20 },
+          workers: options.workers === false ? false : { pollMillis: 20 },
           directoryRefreshMillis: 0
         })
       ),

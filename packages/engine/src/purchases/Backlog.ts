@@ -1,0 +1,87 @@
+/**
+ * Backpressure at the door. The sellers' combined budget, not bookbroker, decides how fast
+ * requests can be answered; when requests arrive faster than that, the backlog (requests accepted
+ * and not yet finished) grows. Intake says how deep it is and how long it should take (every 202
+ * carries the depth and an estimate), and past `maxBacklog` it refuses — but only customers at or
+ * above their fair share (`maxBacklog` over the customers with requests in flight): one customer's
+ * flood fills the backlog, another customer still gets in.
+ *
+ * The counts come from PostgreSQL every `refreshMillis` (shared by every API process), plus what
+ * this process accepted since; `admit` is a decision on those numbers, with no statement of its own.
+ */
+import type { SqlClient } from "@effect/sql"
+import { Effect, type Scope } from "effect"
+import { activeStatuses } from "../internal/purchaseStore.js"
+
+export interface BacklogOptions {
+  /** Requests in flight beyond which customers at their fair share are refused. Default 10,000. */
+  readonly maxBacklog?: number
+  /** How often the counts are read. Default 500 ms. */
+  readonly refreshMillis?: number
+}
+
+export type Admission =
+  | { readonly _tag: "Admitted"; readonly depth: number; readonly etaSeconds: number | null }
+  | { readonly _tag: "Refused"; readonly depth: number; readonly retryAfterSeconds: number; readonly share: number }
+
+export interface Counts {
+  readonly total: number
+  readonly byCustomer: ReadonlyMap<string, number>
+  /** Requests finished per second over the last minute. */
+  readonly completedPerSecond: number
+}
+
+/** The decision, on the counts: pure, tested alone. */
+export const decide = (counts: Counts, customerId: string, maxBacklog: number): Admission => {
+  const mine = counts.byCustomer.get(customerId) ?? 0
+  const customers = counts.byCustomer.size + (mine === 0 ? 1 : 0)
+  const share = Math.max(1, Math.floor(maxBacklog / customers))
+  const eta = (depth: number) => (counts.completedPerSecond > 0 ? Math.ceil(depth / counts.completedPerSecond) : null)
+  if (counts.total >= maxBacklog && mine >= share) {
+    // When would this customer be back under its share, at the current pace?
+    const excess = mine - share + 1
+    const retryAfterSeconds = Math.min(3_600, Math.max(1, eta(excess * Math.max(1, customers)) ?? 30))
+    return { _tag: "Refused", depth: counts.total, retryAfterSeconds, share }
+  }
+  return { _tag: "Admitted", depth: counts.total + 1, etaSeconds: eta(counts.total + 1) }
+}
+
+export interface Backlog {
+  readonly admit: (customerId: string) => Effect.Effect<Admission>
+}
+
+export const make = (sql: SqlClient.SqlClient, options: BacklogOptions = {}): Effect.Effect<Backlog, never, Scope.Scope> =>
+  Effect.gen(function* () {
+    const maxBacklog = options.maxBacklog ?? 10_000
+    const refreshMillis = options.refreshMillis ?? 500
+    let counts: { total: number; byCustomer: Map<string, number>; completedPerSecond: number } = { total: 0, byCustomer: new Map(), completedPerSecond: 0 }
+
+    const read = Effect.gen(function* () {
+      const rows = yield* sql<{ customer_id: string; n: number }>`
+        SELECT customer_id, count(*)::int AS n FROM purchase_requests WHERE status IN ${sql.in(activeStatuses)} GROUP BY customer_id`
+      const [done] = yield* sql<{ n: number }>`
+        SELECT count(*)::int AS n FROM purchase_requests WHERE completed_at > now() - interval '60 seconds'`
+      counts = {
+        total: rows.reduce((sum, row) => sum + row.n, 0),
+        byCustomer: new Map(rows.map((row) => [row.customer_id, row.n])),
+        completedPerSecond: (done?.n ?? 0) / 60
+      }
+    })
+    yield* Effect.ignore(read)
+    yield* Effect.forkScoped(
+      Effect.forever(Effect.zipRight(Effect.sleep(refreshMillis), read.pipe(Effect.catchAllCause((cause) => Effect.logWarning("backlog counts not refreshed", cause)))))
+    )
+
+    return {
+      admit: (customerId) =>
+        Effect.sync(() => {
+          const decision = decide(counts, customerId, maxBacklog)
+          if (decision._tag === "Admitted") {
+            // Until the next read, this process counts what it let in.
+            counts.total += 1
+            counts.byCustomer.set(customerId, (counts.byCustomer.get(customerId) ?? 0) + 1)
+          }
+          return decision
+        })
+    }
+  })

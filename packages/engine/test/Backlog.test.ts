@@ -1,0 +1,68 @@
+/** Backpressure at the door: who is let in when the backlog is full (a pure rule), and intake using it. */
+import type { Isbn } from "@bookbroker/adapter-sdk"
+import { Money } from "@bookbroker/adapter-sdk"
+import { generateIsbns } from "@bookbroker/adapter-sdk/testing"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Layer } from "effect"
+import * as Backlog from "../src/purchases/Backlog.js"
+import * as Purchases from "../src/Purchases.js"
+import { TestDatabase } from "../src/testing/index.js"
+
+const counts = (byCustomer: Record<string, number>, completedPerSecond = 2): Backlog.Counts => ({
+  total: Object.values(byCustomer).reduce((sum, n) => sum + n, 0),
+  byCustomer: new Map(Object.entries(byCustomer)),
+  completedPerSecond
+})
+
+describe("Backlog.decide", () => {
+  it("admits everyone below the backlog limit, with the depth and an estimate at the current pace", () => {
+    expect(Backlog.decide(counts({ a: 10 }), "a", 100)).toEqual({ _tag: "Admitted", depth: 11, etaSeconds: 6 })
+    expect(Backlog.decide(counts({}, 0), "a", 100)).toEqual({ _tag: "Admitted", depth: 1, etaSeconds: null })
+  })
+
+  it("past the limit refuses a customer at its fair share, and still admits one below it", () => {
+    const full = counts({ flooder: 100 })
+    expect(Backlog.decide(full, "flooder", 100)).toMatchObject({ _tag: "Refused", share: 100, depth: 100 })
+    // A newcomer's share is half the backlog: it gets in although the backlog is full.
+    expect(Backlog.decide(full, "newcomer", 100)).toMatchObject({ _tag: "Admitted", depth: 101 })
+    // Two customers in flight: each may have half.
+    expect(Backlog.decide(counts({ flooder: 80, calm: 20 }), "calm", 100)._tag).toBe("Admitted")
+    expect(Backlog.decide(counts({ flooder: 80, calm: 20 }), "flooder", 100)._tag).toBe("Refused")
+  })
+
+  it("asks to come back when the customer would be under its share again, within bounds", () => {
+    const refused = Backlog.decide(counts({ flooder: 100 }, 10), "flooder", 100)
+    expect(refused).toMatchObject({ _tag: "Refused", retryAfterSeconds: 1 })
+    const slow = Backlog.decide(counts({ flooder: 150, other: 50 }, 0.5), "flooder", 100)
+    expect(slow._tag === "Refused" && slow.retryAfterSeconds).toBe(404)
+    const stalled = Backlog.decide(counts({ flooder: 100 }, 0), "flooder", 100)
+    expect(stalled).toMatchObject({ _tag: "Refused", retryAfterSeconds: 30 })
+  })
+})
+
+const [isbn] = generateIsbns({ size: 1, seed: 99 }) as [Isbn.Isbn13]
+const submission = (key: string, customerId: string): Purchases.NewPurchase => ({
+  customerId,
+  idempotencyKey: key,
+  isbn,
+  maxPrice: Money.make(3000, "EUR"),
+  paymentToken: "tok_approve",
+  customer: { name: "Ada", email: "ada@example.com", shippingAddress: { line1: "1 Book Lane", city: "Paris", country: "FR" } }
+})
+
+describe("intake under backpressure", () => {
+  it.scopedLive("a flooding customer is refused at its share with a retry time; another customer still gets in", () =>
+    Effect.gen(function* () {
+      const purchases = yield* Purchases.Purchases
+      for (let i = 0; i < 5; i++) {
+        const accepted = yield* purchases.submit(submission(`flood-${i}`, "flooder"))
+        expect(accepted.queue.depth).toBe(i + 1)
+      }
+      const refused = yield* Effect.flip(purchases.submit(submission("flood-5", "flooder")))
+      expect(refused).toMatchObject({ _tag: "Backlogged", depth: 5, share: 5 })
+      expect(refused._tag === "Backlogged" && refused.retryAfterSeconds).toBeGreaterThanOrEqual(1)
+      const calm = yield* purchases.submit(submission("calm-0", "calm"))
+      expect(calm.created).toBe(true)
+    }).pipe(Effect.provide(Purchases.layerWith({ backlog: { maxBacklog: 5, refreshMillis: 60_000 } }).pipe(Layer.provideMerge(TestDatabase.layer))))
+  )
+})
