@@ -45,6 +45,7 @@ import { Agent, request } from "undici"
 import { catalogIsbns } from "./e2e-catalog.js"
 import * as Processes from "./e2e-processes.js"
 import { summarize } from "./profile.js"
+import * as Truth from "./e2e-truth.js"
 import { basePrice } from "./e2e-stock.js"
 import { type Fleet, type FleetStats, percentile, round, startFleet } from "./support.js"
 
@@ -53,6 +54,11 @@ const { values } = parseArgs({
     /** Purchase requests per second, submitted on schedule whatever the answers do (open loop). */
     rate: { type: "string", default: "3" },
     duration: { type: "string", default: "60" },
+    /**
+     * Instead of --rate × --duration: phases of the arrival rate, `rate x seconds` comma-separated,
+     * e.g. `--phases 12x60,2x60` (the overload shape: above the sellers' budget, then below it).
+     */
+    phases: { type: "string", default: "" },
     sellers: { type: "string", default: "200" },
     catalog: { type: "string", default: "1000000" },
     /** Worker processes per configuration, comma-separated: one run each. */
@@ -88,8 +94,16 @@ const { values } = parseArgs({
   }
 })
 
-const rate = Number(values.rate)
-const duration = Number(values.duration)
+const phases: ReadonlyArray<{ readonly rate: number; readonly seconds: number }> =
+  values.phases.trim() === ""
+    ? [{ rate: Number(values.rate), seconds: Number(values.duration) }]
+    : values.phases.split(",").map((phase) => {
+        const [r, d] = phase.trim().split("x").map(Number)
+        if (!(r! > 0) || !(d! > 0)) throw new Error(`--phases takes rate x seconds, comma-separated (e.g. 12x60,2x60), not "${phase}"`)
+        return { rate: r!, seconds: d! }
+      })
+const rate = Math.max(...phases.map((phase) => phase.rate))
+const duration = phases.reduce((sum, phase) => sum + phase.seconds, 0)
 const sellerCount = Number(values.sellers)
 const catalogSize = Number(values.catalog)
 const seed = Number(values.seed)
@@ -124,7 +138,17 @@ process.once("SIGTERM", () => void abort("terminated", 143))
 // ---------------------------------------------------------------------------------------------
 // The request sequence: the same for every configuration.
 
-const total = Math.round(rate * duration)
+/** When each request is due, in ms after the load starts: phase after phase, evenly within each. */
+const dueAt: Array<number> = []
+{
+  let phaseStart = 0
+  for (const phase of phases) {
+    const count = Math.round(phase.rate * phase.seconds)
+    for (let i = 0; i < count; i++) dueAt.push(phaseStart + (i * 1000) / phase.rate)
+    phaseStart += phase.seconds * 1000
+  }
+}
+const total = dueAt.length
 const planned = (() => {
   const sample = zipfSampler(catalogSize, { exponent: 1, seed: seed + 3 })
   const random = Random.seeded(seed + 17)
@@ -280,14 +304,21 @@ const runConfiguration = async (workers: number) => {
       return { cpu, machine: Processes.machineCpu(), fleet: await fleet.stats(), at: performance.now() }
     }
 
-    // Resident memory every 5 s while the load and the drain run (does anything keep growing?).
+    // Resident memory every 5 s while the load and the drain run (does anything keep growing?), and the backlog.
     const timeline: Array<{ second: number } & Record<string, number | undefined>> = []
+    const backlogTimeline: Array<{ second: number; inFlight: number }> = []
     const timelineStart = performance.now()
-    const recordMemory = () =>
+    const recordMemory = () => {
+      const second = Math.round((performance.now() - timelineStart) / 1000)
       timeline.push({
-        second: Math.round((performance.now() - timelineStart) / 1000),
+        second,
         ...Object.fromEntries(processes.filter(({ name }) => name !== "redis").map(({ name, pid }) => [name, round(Processes.memory(pid)?.rssMiB ?? Number.NaN, 0)]))
       })
+      void db
+        .query<{ n: string }>("SELECT count(*) AS n FROM purchase_requests WHERE status <> ALL($1::text[])", [terminal])
+        .then((result) => backlogTimeline.push({ second, inFlight: Number(result.rows[0]!.n) }))
+        .catch(() => undefined)
+    }
     recordMemory()
     const memoryTimer = setInterval(recordMemory, 5_000)
 
@@ -301,7 +332,7 @@ const runConfiguration = async (workers: number) => {
     const prefix = `e2e-${workers}w-${process.pid}-${Date.now()}`
     const loadStart = performance.now() + 100
     for (let i = 0; i < total; i++) {
-      const due = loadStart + (i * 1000) / rate
+      const due = loadStart + dueAt[i]!
       const wait = due - performance.now()
       if (wait > 0) await sleep(wait)
       const sent = performance.now()
@@ -338,7 +369,7 @@ const runConfiguration = async (workers: number) => {
       )
       if (i > 0 && i % Math.max(1, Math.round(rate * 10)) === 0) log(`  ${i} submitted`)
     }
-    const loadEnd = loadStart + (total * 1000) / rate
+    const loadEnd = loadStart + duration * 1000
     await Promise.all(inFlight)
     const intakeDone = performance.now()
     const afterLoad = await sample()
@@ -376,6 +407,29 @@ const runConfiguration = async (workers: number) => {
     ).rows
     const quotesStored = Number((await db.query<{ n: string }>("SELECT count(*) AS n FROM purchase_quotes", [])).rows[0]!.n)
     const attempts = (await db.query<{ status: string; n: string }>("SELECT status, count(*) AS n FROM purchase_attempts GROUP BY status", [])).rows
+
+    // ----- were the answers true? Against the sellers' own books.
+    const finished = (
+      await db.query<{ id: string; isbn: string; status: string; max_amount: string; final_amount: string | null; created: string; completed: string | null }>(
+        `SELECT id, isbn, status, max_amount, final_amount, extract(epoch FROM created_at) * 1000 AS created, extract(epoch FROM completed_at) * 1000 AS completed
+           FROM purchase_requests WHERE completed_at IS NOT NULL`,
+        []
+      )
+    ).rows
+    const truth = Truth.check(
+      finished.map((row) => ({
+        id: row.id,
+        isbn: row.isbn,
+        status: row.status,
+        maxMinor: Number(row.max_amount),
+        finalMinor: row.final_amount === null ? null : Number(row.final_amount),
+        createdAt: Number(row.created),
+        completedAt: Number(row.completed)
+      })),
+      { asked: await fleet.asked(), orders: (await fleet.orders()).orders },
+      { seed, coverage: Number(values.coverage), soldOut: Number(values["sold-out"]) },
+      30_000
+    )
 
     const logged = Object.fromEntries(started.map((each, i) => [i === 0 ? "api" : `worker ${i}`, each.problems()]))
 
@@ -469,6 +523,7 @@ const runConfiguration = async (workers: number) => {
     const result = {
       workers,
       targetRate: rate,
+      phases: phases.map((phase) => `${phase.rate}/s × ${phase.seconds} s`).join(", "),
       durationSeconds: duration,
       submitted: total,
       accepted,
@@ -484,6 +539,16 @@ const runConfiguration = async (workers: number) => {
       phasesMillis: { acceptToQuoting: p(waiting), quoting: p(quoting), decidingToPurchased: p(buying) },
       outcomes,
       reasons,
+      truth: {
+        falseAnswers: truth.falseAnswers.length,
+        falseAnswerExamples: truth.falseAnswers.slice(0, 5),
+        purchases: truth.purchases,
+        purchasesAtCheapest: truth.purchasesAtCheapest,
+        atCheapestPercent: truth.purchases === 0 ? null : round((100 * truth.purchasesAtCheapest) / truth.purchases, 1),
+        worstOverpayMinor: truth.worstOverpayMinor
+      },
+      backlogTimeline,
+      backlogPeak: Math.max(0, ...backlogTimeline.map((point) => point.inFlight)),
       sellerCallsPerRequest: {
         total: perRequest(calls.quote + calls.hold + calls.purchase),
         quote: perRequest(calls.quote),
@@ -570,7 +635,7 @@ const rows: Array<[string, (r: Result) => string]> = [
   [
     "accepted/s (target)",
     (r) =>
-      `${r.acceptedPerSecond} (${r.targetRate}): ${fmt(r.accepted)} of ${fmt(r.submitted)} accepted` +
+      `${r.acceptedPerSecond} (${r.phases}): ${fmt(r.accepted)} of ${fmt(r.submitted)} accepted` +
       (r.accepted === r.submitted
         ? ""
         : ` (${Object.entries(r.statusCodes)
@@ -591,6 +656,12 @@ const rows: Array<[string, (r: Result) => string]> = [
         .map((status) => `${fmt(r.outcomes[status]!)} ${status.replaceAll("_", " ")}`)
         .join(", ") + (r.notTerminal > 0 ? `, ${r.notTerminal} not terminal after the drain` : "")
   ],
+  ["false answers (not_available / price_not_met while a seller that had it was never asked)", (r) => String(r.truth.falseAnswers)],
+  [
+    "purchases at the cheapest in-stock seller",
+    (r) => (r.truth.atCheapestPercent === null ? "—" : `${r.truth.atCheapestPercent} % (${r.truth.purchasesAtCheapest} of ${r.truth.purchases}; worst overpay ${r.truth.worstOverpayMinor} cents)`)
+  ],
+  ["requests in flight, peak (sampled every 5 s)", (r) => String(r.backlogPeak)],
   ["seller calls per request (quote + hold + order)", (r) => `${r.sellerCallsPerRequest.total} (${r.sellerCallsPerRequest.quote} + ${r.sellerCallsPerRequest.hold} + ${r.sellerCallsPerRequest.purchase})`],
   ["offers per quoted request", (r) => String(r.offersPerQuotedRequest)],
   [

@@ -96,6 +96,8 @@ class AttributedSimulator extends SellerSimulator {
     { rate: number; concurrency: number }
   >
   private last: SimulatedOperation = "quote"
+  /** Every ISBN this seller was asked to quote, with when (epoch ms): the seller's own record of being asked. */
+  readonly asked: Array<[string, number]> = []
   /** When the latest calls arrived (a ring of 8), to show what a violation followed. */
   private readonly arrivals: Array<[number, SimulatedOperation]> = []
 
@@ -124,6 +126,11 @@ class AttributedSimulator extends SellerSimulator {
       previous: (kind === "rate" ? this.arrivals.slice(0, -1) : this.arrivals).map(([at, operation]) => [Math.round(now - at), operation])
     })
     if (violationEvents.length > 100) violationEvents.shift()
+  }
+
+  override quote(isbn: string) {
+    this.asked.push([isbn, Date.now()])
+    return super.quote(isbn)
   }
 
   override admit(): number | undefined {
@@ -283,7 +290,10 @@ lines.on("line", (line) => {
             orderId: order.orderId,
             idempotencyKey: order.idempotencyKey,
             buyerReference: order.buyerReference,
-            total: order.price * order.quantity + order.shipping
+            total: order.price * order.quantity + order.shipping,
+            isbn: order.isbn,
+            quantity: order.quantity,
+            placedAt: order.placedAt
           }))
         ),
         violations: {
@@ -292,6 +302,12 @@ lines.on("line", (line) => {
         }
       })}\n`
     )
+  }
+})
+lines.on("line", (line) => {
+  if (line.trim() === "asked") {
+    // Who was asked to quote which ISBN, when: for checking answers against what was never asked.
+    process.stdout.write(`${JSON.stringify({ sellers: simulators.map((s) => ({ name: s.name, asked: s.asked })) })}\n`)
   }
 })
 lines.on("close", () => void shutdown())

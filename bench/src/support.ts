@@ -48,6 +48,15 @@ export interface FleetOrder {
   /** The purchase request id bookbroker sent. */
   readonly buyerReference: string
   readonly total: number
+  readonly isbn?: string
+  readonly quantity?: number
+  /** When the seller placed it (epoch ms). */
+  readonly placedAt?: number
+}
+
+/** Every ISBN each seller was asked to quote, with when (epoch ms), in fleet order. */
+export interface FleetAsked {
+  readonly sellers: ReadonlyArray<{ readonly name: string; readonly asked: ReadonlyArray<readonly [string, number]> }>
 }
 
 export interface Fleet {
@@ -57,6 +66,7 @@ export interface Fleet {
   readonly stats: () => Promise<FleetStats>
   /** Every order in every seller's own book, and the limit violations the sellers counted. */
   readonly orders: () => Promise<{ orders: ReadonlyArray<FleetOrder>; violations: { rate: number; concurrency: number } }>
+  readonly asked: () => Promise<FleetAsked>
   readonly stop: () => void
 }
 
@@ -91,6 +101,7 @@ export const startFleet = async (flags: Record<string, string | number>): Promis
     pid: child.pid,
     stats: () => ask("stats"),
     orders: () => ask("orders"),
+    asked: () => ask("asked"),
     stop: () => {
       child.stdin.end()
       setTimeout(() => child.kill("SIGKILL"), 2_000).unref()

@@ -1,0 +1,102 @@
+/**
+ * Were bookbroker's answers true? Checked against the simulated sellers' own books, not against
+ * what bookbroker recorded: what each seller had of a book (the lazy catalog, `e2e-stock.ts`,
+ * less what it sold before), which ISBNs it was asked to quote and when, and its orders.
+ *
+ * - A **false answer**: a request ended `not_available` while some seller had the book in stock
+ *   and was never asked about it, or `price_not_met` while some seller had it at a total within
+ *   the customer's maximum and was never asked. "Asked" counts any quote call for the ISBN from
+ *   `cacheMillis` before the request was accepted (a cached answer is an answer) until it ended.
+ *   `sellers_busy` is never false: it says sellers were not asked.
+ * - **At the cheapest**: a purchase whose price is the lowest total any seller had in stock when
+ *   the request was accepted.
+ */
+import { sellerShipping, stockFor, type LazyStockOptions } from "./e2e-stock.js"
+import type { FleetAsked, FleetOrder } from "./support.js"
+
+export interface FinishedRequest {
+  readonly id: string
+  readonly isbn: string
+  readonly status: string
+  readonly maxMinor: number
+  readonly finalMinor: number | null
+  /** Epoch ms. */
+  readonly createdAt: number
+  readonly completedAt: number
+}
+
+export interface Truth {
+  /** Requests whose outcome a seller never asked contradicts, with one such seller each. */
+  readonly falseAnswers: ReadonlyArray<{ readonly id: string; readonly status: string; readonly seller: string; readonly total: number; readonly max: number }>
+  readonly purchases: number
+  readonly purchasesAtCheapest: number
+  /** Purchases above the cheapest in-stock total: how much above, at most. */
+  readonly worstOverpayMinor: number
+}
+
+/** Index of who was asked about which ISBN: seller → ISBN → sorted times. */
+const indexAsked = (asked: FleetAsked): Array<Map<string, Array<number>>> =>
+  asked.sellers.map((seller) => {
+    const byIsbn = new Map<string, Array<number>>()
+    for (const [isbn, at] of seller.asked) {
+      const times = byIsbn.get(isbn)
+      if (times === undefined) byIsbn.set(isbn, [at])
+      else times.push(at)
+    }
+    return byIsbn
+  })
+
+export const check = (
+  requests: ReadonlyArray<FinishedRequest>,
+  fleet: { readonly asked: FleetAsked; readonly orders: ReadonlyArray<FleetOrder> },
+  stock: LazyStockOptions,
+  cacheMillis: number
+): Truth => {
+  const askedIndex = indexAsked(fleet.asked)
+  const sellerIndex = new Map(fleet.asked.sellers.map((seller, index) => [seller.name, index]))
+  const sold = new Map<string, Array<{ at: number; quantity: number }>>()
+  for (const order of fleet.orders) {
+    if (order.isbn === undefined) continue
+    const key = `${sellerIndex.get(order.seller)}|${order.isbn}`
+    const list = sold.get(key) ?? []
+    list.push({ at: order.placedAt ?? 0, quantity: order.quantity ?? 1 })
+    sold.set(key, list)
+  }
+  const stockers = fleet.asked.sellers.map((_, index) => stockFor(stock, index))
+  /** What the seller had of the ISBN at `at`: its catalog quantity less what it sold before then. */
+  const inStockAt = (seller: number, isbn: string, at: number) => {
+    const item = stockers[seller]!(isbn)
+    if (item === undefined) return undefined
+    const before = (sold.get(`${seller}|${isbn}`) ?? []).filter((order) => order.at < at).reduce((sum, order) => sum + order.quantity, 0)
+    return item.quantity - before > 0 ? { total: item.price + sellerShipping(stock.seed, seller) } : undefined
+  }
+  const wasAsked = (seller: number, isbn: string, from: number, to: number) => (askedIndex[seller]!.get(isbn) ?? []).some((at) => at >= from && at <= to)
+
+  const falseAnswers: Array<Truth["falseAnswers"][number]> = []
+  let purchases = 0
+  let purchasesAtCheapest = 0
+  let worstOverpayMinor = 0
+  for (const request of requests) {
+    if (request.status === "not_available" || request.status === "price_not_met") {
+      for (let seller = 0; seller < stockers.length; seller++) {
+        const had = inStockAt(seller, request.isbn, request.createdAt)
+        if (had === undefined) continue
+        if (request.status === "price_not_met" && had.total > request.maxMinor) continue
+        if (wasAsked(seller, request.isbn, request.createdAt - cacheMillis, request.completedAt)) continue
+        falseAnswers.push({ id: request.id, status: request.status, seller: fleet.asked.sellers[seller]!.name, total: had.total, max: request.maxMinor })
+        break
+      }
+    }
+    if (request.status === "purchased" && request.finalMinor !== null) {
+      purchases += 1
+      let cheapest = Number.POSITIVE_INFINITY
+      for (let seller = 0; seller < stockers.length; seller++) {
+        const had = inStockAt(seller, request.isbn, request.createdAt)
+        if (had !== undefined) cheapest = Math.min(cheapest, had.total)
+      }
+      if (request.finalMinor <= cheapest) purchasesAtCheapest += 1
+      else worstOverpayMinor = Math.max(worstOverpayMinor, request.finalMinor - cheapest)
+    }
+  }
+  return { falseAnswers, purchases, purchasesAtCheapest, worstOverpayMinor }
+}
