@@ -8,8 +8,9 @@
  *   the customer's maximum and was never asked. "Asked" counts any quote call for the ISBN from
  *   `cacheMillis` before the request was accepted (a cached answer is an answer) until it ended.
  *   `sellers_busy` is never false: it says sellers were not asked.
- * - **At the cheapest**: a purchase whose price is the lowest total any seller had in stock when
- *   the request was accepted.
+ * - **At the cheapest**: a purchase whose price is the lowest total among the sellers that had the
+ *   book in stock when the request was accepted and answered about it cleanly (no injected
+ *   error) while it was open — the cheapest *clean* in-stock seller.
  */
 import { sellerShipping, stockFor, type LazyStockOptions } from "./e2e-stock.js"
 import type { FleetAsked, FleetOrder } from "./support.js"
@@ -34,11 +35,11 @@ export interface Truth {
   readonly worstOverpayMinor: number
 }
 
-/** Index of who was asked about which ISBN: seller → ISBN → sorted times. */
-const indexAsked = (asked: FleetAsked): Array<Map<string, Array<number>>> =>
+/** Index of calls about which ISBN: seller → ISBN → times. */
+const index = (asked: FleetAsked, which: "asked" | "answered"): Array<Map<string, Array<number>>> =>
   asked.sellers.map((seller) => {
     const byIsbn = new Map<string, Array<number>>()
-    for (const [isbn, at] of seller.asked) {
+    for (const [isbn, at] of seller[which]) {
       const times = byIsbn.get(isbn)
       if (times === undefined) byIsbn.set(isbn, [at])
       else times.push(at)
@@ -52,7 +53,8 @@ export const check = (
   stock: LazyStockOptions,
   cacheMillis: number
 ): Truth => {
-  const askedIndex = indexAsked(fleet.asked)
+  const askedIndex = index(fleet.asked, "asked")
+  const answeredIndex = index(fleet.asked, "answered")
   const sellerIndex = new Map(fleet.asked.sellers.map((seller, index) => [seller.name, index]))
   const sold = new Map<string, Array<{ at: number; quantity: number }>>()
   for (const order of fleet.orders) {
@@ -70,7 +72,9 @@ export const check = (
     const before = (sold.get(`${seller}|${isbn}`) ?? []).filter((order) => order.at < at).reduce((sum, order) => sum + order.quantity, 0)
     return item.quantity - before > 0 ? { total: item.price + sellerShipping(stock.seed, seller) } : undefined
   }
-  const wasAsked = (seller: number, isbn: string, from: number, to: number) => (askedIndex[seller]!.get(isbn) ?? []).some((at) => at >= from && at <= to)
+  const within = (times: ReadonlyArray<number> | undefined, from: number, to: number) => (times ?? []).some((at) => at >= from && at <= to)
+  const wasAsked = (seller: number, isbn: string, from: number, to: number) => within(askedIndex[seller]!.get(isbn), from, to)
+  const answeredCleanly = (seller: number, isbn: string, from: number, to: number) => within(answeredIndex[seller]!.get(isbn), from, to)
 
   const falseAnswers: Array<Truth["falseAnswers"][number]> = []
   let purchases = 0
@@ -92,7 +96,7 @@ export const check = (
       let cheapest = Number.POSITIVE_INFINITY
       for (let seller = 0; seller < stockers.length; seller++) {
         const had = inStockAt(seller, request.isbn, request.createdAt)
-        if (had !== undefined) cheapest = Math.min(cheapest, had.total)
+        if (had !== undefined && answeredCleanly(seller, request.isbn, request.createdAt - cacheMillis, request.completedAt)) cheapest = Math.min(cheapest, had.total)
       }
       if (request.finalMinor <= cheapest) purchasesAtCheapest += 1
       else worstOverpayMinor = Math.max(worstOverpayMinor, request.finalMinor - cheapest)

@@ -29,6 +29,7 @@
  * seller, the most calls any seller had in flight at once, and how late the fleet's event loop
  * ran (p99, max) since the previous `stats`.
  */
+import { http } from "msw"
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
 import { createInterface } from "node:readline"
@@ -96,8 +97,10 @@ class AttributedSimulator extends SellerSimulator {
     { rate: number; concurrency: number }
   >
   private last: SimulatedOperation = "quote"
-  /** Every ISBN this seller was asked to quote, with when (epoch ms): the seller's own record of being asked. */
+  /** Every ISBN this seller was asked to quote, with when (epoch ms), whatever it answered: its own record of being asked. */
   readonly asked: Array<[string, number]> = []
+  /** Every ISBN it answered cleanly (no injected fault), with when. */
+  readonly answered: Array<[string, number]> = []
   /** When the latest calls arrived (a ring of 8), to show what a violation followed. */
   private readonly arrivals: Array<[number, SimulatedOperation]> = []
 
@@ -129,7 +132,7 @@ class AttributedSimulator extends SellerSimulator {
   }
 
   override quote(isbn: string) {
-    this.asked.push([isbn, Date.now()])
+    this.answered.push([isbn, Date.now()])
     return super.quote(isbn)
   }
 
@@ -200,8 +203,16 @@ for (let index = 0; index < sellerCount; index++) {
   servers.push(
     values.responder === "static"
       ? await serveStatic(simulator)
-      : await serveHandlers(referenceSellerHandlers(simulator, { mode: "hold", batch: false }), { onClose: () => simulator.close() })
+      : await serveHandlers([askedRecorder(simulator), ...referenceSellerHandlers(simulator, { mode: "hold", batch: false })], { onClose: () => simulator.close() })
   )
+}
+
+/** Notes every quote call's ISBN as it arrives (before faults are applied), then lets the seller's own route answer. */
+function askedRecorder(simulator: AttributedSimulator) {
+  return http.get("*/api/v1/books/:isbn/quote", ({ params }) => {
+    simulator.asked.push([String(params["isbn"]), Date.now()])
+    return undefined
+  })
 }
 
 /** Quotes only, from the simulator's stock, without msw or the simulator's per-call work. */
@@ -307,7 +318,7 @@ lines.on("line", (line) => {
 lines.on("line", (line) => {
   if (line.trim() === "asked") {
     // Who was asked to quote which ISBN, when: for checking answers against what was never asked.
-    process.stdout.write(`${JSON.stringify({ sellers: simulators.map((s) => ({ name: s.name, asked: s.asked })) })}\n`)
+    process.stdout.write(`${JSON.stringify({ sellers: simulators.map((s) => ({ name: s.name, asked: s.asked, answered: s.answered })) })}\n`)
   }
 })
 lines.on("close", () => void shutdown())

@@ -54,9 +54,13 @@ export interface FleetOrder {
   readonly placedAt?: number
 }
 
-/** Every ISBN each seller was asked to quote, with when (epoch ms), in fleet order. */
+/** Every ISBN each seller was asked to quote, and answered without a fault, with when (epoch ms), in fleet order. */
 export interface FleetAsked {
-  readonly sellers: ReadonlyArray<{ readonly name: string; readonly asked: ReadonlyArray<readonly [string, number]> }>
+  readonly sellers: ReadonlyArray<{
+    readonly name: string
+    readonly asked: ReadonlyArray<readonly [string, number]>
+    readonly answered: ReadonlyArray<readonly [string, number]>
+  }>
 }
 
 export interface Fleet {

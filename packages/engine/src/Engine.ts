@@ -90,7 +90,12 @@ export const layer = (options: EngineOptions): Layer.Layer<EngineServices, never
     options.payments ?? SandboxGateway.layer(),
     Access.layer,
     Findings.layer,
-    options.intake === undefined ? Purchases.layer : Purchases.layerWith(options.intake)
+    options.intake === undefined && options.pipeline?.answerWithinMillis === undefined
+      ? Purchases.layer
+      : Purchases.layerWith({
+          ...options.intake,
+          ...(options.pipeline?.answerWithinMillis === undefined ? {} : { answerWithinMillis: options.pipeline.answerWithinMillis })
+        })
   )
   const directory = SellerDirectory.layer({ refreshMillis: options.directoryRefreshMillis ?? 5_000 }).pipe(Layer.provideMerge(base))
   const quoting = QuoteEngine.layer(options.quotes ?? {}).pipe(Layer.provideMerge(SellerPool.layer()), Layer.provideMerge(directory))

@@ -32,6 +32,7 @@ import {
   type PaymentOperationRow,
   type PurchaseStatus,
   type PurchaseStore,
+  type QuoteRow,
   type RequestRow,
   type TerminalStatus
 } from "./internal/purchaseStore.js"
@@ -289,6 +290,16 @@ export const make = (options: PipelineOptions = {}) =>
           return next
         })
 
+        /** The customer may accept this offer (above their maximum) in a new round. */
+        const counterOfferFrom = (quote: QuoteRow): CounterOffer => ({
+          round: row.round,
+          seller_id: quote.seller_id,
+          seller_name: quote.seller_name,
+          total: Number(quote.total),
+          currency: quote.currency.trim(),
+          expires_at: decodeOffer(quote.offer).expiresAt.toISOString()
+        })
+
         const decide = Effect.gen(function* () {
           // The offers of the round an accepted counter-offer came from, the round's own otherwise.
           const quotes = yield* store.quotes(row.id, row.counter_offer !== null ? (row.counter_offer.round ?? 0) : row.round)
@@ -301,19 +312,7 @@ export const make = (options: PipelineOptions = {}) =>
             return yield* finish("sellers_busy", `${notAsked} of ${row.quote_progress!.sellers} sellers could not be asked before the request's answer time`)
           }
           if (quotes.length === 0) return yield* finish("not_available", "no_offers")
-          if (within.length === 0) {
-            const cheapest = quotes[0]!
-            const offer = decodeOffer(cheapest.offer)
-            const counterOffer: CounterOffer = {
-              round: row.round,
-              seller_id: cheapest.seller_id,
-              seller_name: cheapest.seller_name,
-              total: Number(cheapest.total),
-              currency: cheapest.currency.trim(),
-              expires_at: offer.expiresAt.toISOString()
-            }
-            return yield* finish("price_not_met", "cheapest_offer_above_max", { counter_offer: counterOffer })
-          }
+          if (within.length === 0) return yield* finish("price_not_met", "cheapest_offer_above_max", { counter_offer: counterOfferFrom(quotes[0]!) })
           row = yield* fenced(
             Effect.zipRight(
               store.createAttempts(row.id, row.round, within.map((quote) => ({ seller_id: quote.seller_id, seller_name: quote.seller_name, rank: quote.rank, offer: quote.offer }))),
@@ -558,8 +557,26 @@ export const make = (options: PipelineOptions = {}) =>
           const open = attempts.find((attempt) => attempt.status !== "pending" && attempt.status !== "failed")
           const pending = attempts.filter((attempt) => attempt.status === "pending")
           const current = open ?? pending[0]
-          if (current === undefined) return yield* finish("not_available", "all_offers_failed")
+          if (current === undefined) return yield* everyOfferFailed
           return yield* attemptOne(current, pending.find((attempt) => attempt.id !== current.id))
+        })
+
+        /**
+         * Every offer within the maximum failed at purchase. Still only a true answer: sellers the
+         * answer time ran out for may have it (`sellers_busy`); offers above the maximum make a
+         * counter-offer (`price_not_met`); only otherwise is it `not_available`.
+         */
+        const everyOfferFailed = Effect.gen(function* () {
+          const notAsked = row.counter_offer === null ? (row.quote_progress?.notAsked.length ?? 0) : 0
+          if (notAsked > 0) {
+            return yield* finish("sellers_busy", `every offer within the maximum failed, and ${notAsked} sellers could not be asked before the request's answer time`)
+          }
+          const above = (yield* store.quotes(row.id, row.counter_offer !== null ? (row.counter_offer.round ?? 0) : row.round)).filter(
+            (quote) => Number(quote.total) > Number(row.max_amount)
+          )
+          const cheapest = above[0]
+          if (cheapest === undefined || row.counter_offer !== null) return yield* finish("not_available", "all_offers_failed")
+          return yield* finish("price_not_met", "offers_within_max_failed", { counter_offer: counterOfferFrom(cheapest) })
         })
 
         const step = (): Effect.Effect<Step, LeaseLost | SqlError.SqlError> => {

@@ -246,6 +246,8 @@ const decodeCursor = (cursor: string): { readonly micros: string; readonly id: s
 export interface PurchasesOptions {
   /** Backpressure at the door (see `purchases/Backlog.ts`). */
   readonly backlog?: Backlog.BacklogOptions
+  /** The answer time of a request that does not say (the pipeline's `answerWithinMillis`): what the backlog must clear within. Default 60 s. */
+  readonly answerWithinMillis?: number
 }
 
 export const makeWith = (options: PurchasesOptions = {}): Effect.Effect<PurchasesService, never, SqlClient.SqlClient | Scope.Scope> => Effect.gen(function* () {
@@ -391,7 +393,7 @@ export const makeWith = (options: PurchasesOptions = {}): Effect.Effect<Purchase
           const checked = OutboundAddress.checkUrl(purchase.notifyUrl, outbound)
           if (checked._tag === "Refused") return yield* new NotifyUrlRefused({ notifyUrl: purchase.notifyUrl, reason: checked.reason })
         }
-        const admission = yield* backlog.admit(purchase.customerId)
+        const admission = yield* backlog.admit(purchase.customerId, purchase.answerWithinMillis ?? options.answerWithinMillis ?? 60_000)
         if (admission._tag === "Refused") {
           return yield* new Backlogged({ depth: admission.depth, share: admission.share, retryAfterSeconds: admission.retryAfterSeconds })
         }

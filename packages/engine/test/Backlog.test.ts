@@ -8,6 +8,9 @@ import * as Backlog from "../src/purchases/Backlog.js"
 import * as Purchases from "../src/Purchases.js"
 import { TestDatabase } from "../src/testing/index.js"
 
+/** Limits where only `maxBacklog` matters (an answer time far longer than the backlog takes to clear). */
+const only = (maxBacklog: number): Backlog.Limits => ({ maxBacklog, minBacklog: 1, answerWithinSeconds: 1_000_000 })
+
 const counts = (byCustomer: Record<string, number>, completedPerSecond = 2): Backlog.Counts => ({
   total: Object.values(byCustomer).reduce((sum, n) => sum + n, 0),
   byCustomer: new Map(Object.entries(byCustomer)),
@@ -16,26 +19,39 @@ const counts = (byCustomer: Record<string, number>, completedPerSecond = 2): Bac
 
 describe("Backlog.decide", () => {
   it("admits everyone below the backlog limit, with the depth and an estimate at the current pace", () => {
-    expect(Backlog.decide(counts({ a: 10 }), "a", 100)).toEqual({ _tag: "Admitted", depth: 11, etaSeconds: 6 })
-    expect(Backlog.decide(counts({}, 0), "a", 100)).toEqual({ _tag: "Admitted", depth: 1, etaSeconds: null })
+    expect(Backlog.decide(counts({ a: 10 }), "a", only(100))).toEqual({ _tag: "Admitted", depth: 11, etaSeconds: 6 })
+    expect(Backlog.decide(counts({}, 0), "a", only(100))).toEqual({ _tag: "Admitted", depth: 1, etaSeconds: null })
   })
 
   it("past the limit refuses a customer at its fair share, and still admits one below it", () => {
     const full = counts({ flooder: 100 })
-    expect(Backlog.decide(full, "flooder", 100)).toMatchObject({ _tag: "Refused", share: 100, depth: 100 })
+    expect(Backlog.decide(full, "flooder", only(100))).toMatchObject({ _tag: "Refused", share: 100, depth: 100 })
     // A newcomer's share is half the backlog: it gets in although the backlog is full.
-    expect(Backlog.decide(full, "newcomer", 100)).toMatchObject({ _tag: "Admitted", depth: 101 })
+    expect(Backlog.decide(full, "newcomer", only(100))).toMatchObject({ _tag: "Admitted", depth: 101 })
     // Two customers in flight: each may have half.
-    expect(Backlog.decide(counts({ flooder: 80, calm: 20 }), "calm", 100)._tag).toBe("Admitted")
-    expect(Backlog.decide(counts({ flooder: 80, calm: 20 }), "flooder", 100)._tag).toBe("Refused")
+    expect(Backlog.decide(counts({ flooder: 80, calm: 20 }), "calm", only(100))._tag).toBe("Admitted")
+    expect(Backlog.decide(counts({ flooder: 80, calm: 20 }), "flooder", only(100))._tag).toBe("Refused")
+  })
+
+  it("limits the backlog to what can be answered within the request's answer time at the measured pace", () => {
+    // 2 answers a second, 60 s to answer: 120 requests can be answered in time.
+    const limits: Backlog.Limits = { maxBacklog: 10_000, minBacklog: 10, answerWithinSeconds: 60 }
+    expect(Backlog.decide(counts({ a: 119 }, 2), "a", limits)._tag).toBe("Admitted")
+    expect(Backlog.decide(counts({ a: 120 }, 2), "a", limits)).toMatchObject({ _tag: "Refused", share: 120 })
+    // A customer willing to wait longer gets in.
+    expect(Backlog.decide(counts({ a: 120 }, 2), "a", { ...limits, answerWithinSeconds: 600 })._tag).toBe("Admitted")
+    // A slow minute does not shrink the limit below minBacklog; no pace yet: only maxBacklog.
+    expect(Backlog.decide(counts({ a: 9 }, 0.01), "a", limits)._tag).toBe("Admitted")
+    expect(Backlog.decide(counts({ a: 10 }, 0.01), "a", limits)._tag).toBe("Refused")
+    expect(Backlog.decide(counts({ a: 5_000 }, 0), "a", limits)._tag).toBe("Admitted")
   })
 
   it("asks to come back when the customer would be under its share again, within bounds", () => {
-    const refused = Backlog.decide(counts({ flooder: 100 }, 10), "flooder", 100)
+    const refused = Backlog.decide(counts({ flooder: 100 }, 10), "flooder", only(100))
     expect(refused).toMatchObject({ _tag: "Refused", retryAfterSeconds: 1 })
-    const slow = Backlog.decide(counts({ flooder: 150, other: 50 }, 0.5), "flooder", 100)
+    const slow = Backlog.decide(counts({ flooder: 150, other: 50 }, 0.5), "flooder", only(100))
     expect(slow._tag === "Refused" && slow.retryAfterSeconds).toBe(404)
-    const stalled = Backlog.decide(counts({ flooder: 100 }, 0), "flooder", 100)
+    const stalled = Backlog.decide(counts({ flooder: 100 }, 0), "flooder", only(100))
     expect(stalled).toMatchObject({ _tag: "Refused", retryAfterSeconds: 30 })
   })
 })

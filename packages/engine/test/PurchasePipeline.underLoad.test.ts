@@ -116,4 +116,24 @@ describe("PurchasePipeline under load", () => {
       expect(first?.customer_id).toBe("flooder")
     }).pipe(Effect.provide(Infrastructure))
   )
+
+  it.scopedLive("when every offer within the maximum fails, an offer above it is a counter-offer, not 'not available'", () =>
+    Effect.gen(function* () {
+      const fleet = yield* Harness.SimulatedSellers.startSellers([
+        { name: "gone", stock: stocked(1000) },
+        { name: "dear", stock: stocked(2000) }
+      ])
+      yield* Harness.register(fleet)
+      fleet[0]!.simulator.inject({ operation: "hold", kind: "out_of_stock" })
+      const worker = yield* Harness.worker("w1")
+      const { id } = yield* Harness.submit(isbns[0]!, 1500)
+      const [view] = yield* drain(worker, [id])
+      expect(view).toMatchObject({
+        status: "price_not_met",
+        reason: "offers_within_max_failed",
+        counterOffer: { sellerName: "dear", price: { amount: 2000 } }
+      })
+      expect(yield* Harness.ledger(id)).toMatchObject([{ status: "voided", captured: "0" }])
+    }).pipe(Effect.provide(Infrastructure))
+  )
 })

@@ -2,9 +2,11 @@
  * Backpressure at the door. The sellers' combined budget, not bookbroker, decides how fast
  * requests can be answered; when requests arrive faster than that, the backlog (requests accepted
  * and not yet finished) grows. Intake says how deep it is and how long it should take (every 202
- * carries the depth and an estimate), and past `maxBacklog` it refuses — but only customers at or
- * above their fair share (`maxBacklog` over the customers with requests in flight): one customer's
- * flood fills the backlog, another customer still gets in.
+ * carries the depth and an estimate), and refuses once the backlog is more than can be answered
+ * within a request's answer time at the pace measured over the last minute (never more than
+ * `maxBacklog`) — but only customers at or above their fair share of it (that limit over the
+ * customers with requests in flight): one customer's flood fills the backlog, another customer
+ * still gets in. Until there is a pace to measure, only `maxBacklog` applies.
  *
  * The counts come from PostgreSQL every `refreshMillis` (shared by every API process), plus what
  * this process accepted since; `admit` is a decision on those numbers, with no statement of its own.
@@ -18,6 +20,8 @@ export interface BacklogOptions {
   readonly maxBacklog?: number
   /** How often the counts are read. Default 500 ms. */
   readonly refreshMillis?: number
+  /** The least backlog the measured pace may shrink the limit to (a slow minute is not a verdict). Default 64. */
+  readonly minBacklog?: number
 }
 
 export type Admission =
@@ -31,13 +35,23 @@ export interface Counts {
   readonly completedPerSecond: number
 }
 
+export interface Limits {
+  readonly maxBacklog: number
+  readonly minBacklog: number
+  /** The request's answer time: a backlog that takes longer than this to clear answers it too late. */
+  readonly answerWithinSeconds: number
+}
+
 /** The decision, on the counts: pure, tested alone. */
-export const decide = (counts: Counts, customerId: string, maxBacklog: number): Admission => {
+export const decide = (counts: Counts, customerId: string, limits: Limits): Admission => {
   const mine = counts.byCustomer.get(customerId) ?? 0
   const customers = counts.byCustomer.size + (mine === 0 ? 1 : 0)
-  const share = Math.max(1, Math.floor(maxBacklog / customers))
   const eta = (depth: number) => (counts.completedPerSecond > 0 ? Math.ceil(depth / counts.completedPerSecond) : null)
-  if (counts.total >= maxBacklog && mine >= share) {
+  // What can be answered within the answer time at the measured pace.
+  const answerable = counts.completedPerSecond > 0 ? Math.max(limits.minBacklog, Math.floor(counts.completedPerSecond * limits.answerWithinSeconds)) : limits.maxBacklog
+  const limit = Math.min(limits.maxBacklog, answerable)
+  const share = Math.max(1, Math.floor(limit / customers))
+  if (counts.total >= limit && mine >= share) {
     // When would this customer be back under its share, at the current pace?
     const excess = mine - share + 1
     const retryAfterSeconds = Math.min(3_600, Math.max(1, eta(excess * Math.max(1, customers)) ?? 30))
@@ -47,12 +61,13 @@ export const decide = (counts: Counts, customerId: string, maxBacklog: number): 
 }
 
 export interface Backlog {
-  readonly admit: (customerId: string) => Effect.Effect<Admission>
+  readonly admit: (customerId: string, answerWithinMillis: number) => Effect.Effect<Admission>
 }
 
 export const make = (sql: SqlClient.SqlClient, options: BacklogOptions = {}): Effect.Effect<Backlog, never, Scope.Scope> =>
   Effect.gen(function* () {
     const maxBacklog = options.maxBacklog ?? 10_000
+    const minBacklog = options.minBacklog ?? 64
     const refreshMillis = options.refreshMillis ?? 500
     let counts: { total: number; byCustomer: Map<string, number>; completedPerSecond: number } = { total: 0, byCustomer: new Map(), completedPerSecond: 0 }
 
@@ -73,9 +88,9 @@ export const make = (sql: SqlClient.SqlClient, options: BacklogOptions = {}): Ef
     )
 
     return {
-      admit: (customerId) =>
+      admit: (customerId, answerWithinMillis) =>
         Effect.sync(() => {
-          const decision = decide(counts, customerId, maxBacklog)
+          const decision = decide(counts, customerId, { maxBacklog, minBacklog, answerWithinSeconds: answerWithinMillis / 1_000 })
           if (decision._tag === "Admitted") {
             // Until the next read, this process counts what it let in.
             counts.total += 1
