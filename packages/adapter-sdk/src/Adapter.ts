@@ -67,7 +67,7 @@ interface Description<Config, ConfigEncoded> {
   readonly version: string
   readonly description?: string
   /** Schema of the per-seller config (base URL, currency, modes…). */
-  readonly config: Schema.Schema<Config, ConfigEncoded>
+  readonly config: Schema.Codec<Config, ConfigEncoded>
   /** Names of the secrets each seller must supply, e.g. `["apiKey"]`. */
   readonly credentials?: ReadonlyArray<string>
   readonly capabilities: CapabilitiesInput | ((config: Config) => CapabilitiesInput)

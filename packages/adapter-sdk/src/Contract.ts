@@ -11,22 +11,25 @@ import { Money } from "./Money.js"
 
 export const specificationVersion = "v1" as const
 
-/** An instant; adapters may hand over a `Date` or an ISO-8601 string. */
-const Instant = Schema.Union(Schema.ValidDateFromSelf, Schema.Date)
+/** An identifier a seller gave: non-empty, no surrounding spaces. */
+const NonEmptyTrimmedString = Schema.Trimmed.check(Schema.isNonEmpty())
 
-export const Condition = Schema.Literal("new", "like_new", "very_good", "good", "acceptable")
+/** An instant; adapters may hand over a `Date` or an ISO-8601 string. */
+const Instant = Schema.Union([Schema.Date, Schema.DateFromString])
+
+export const Condition = Schema.Literals(["new", "like_new", "very_good", "good", "acceptable"])
 export type Condition = typeof Condition.Type
 
 /** A priced, time-limited offer for one ISBN from one seller. Totals are price + shipping. */
 export class Offer extends Schema.Class<Offer>("Offer")({
   available: Schema.Literal(true),
   isbn: Isbn13,
-  quoteId: Schema.NonEmptyTrimmedString,
+  quoteId: NonEmptyTrimmedString,
   price: Money,
   shipping: Money,
   condition: Condition,
   /** How many the seller says it has; `null` when it doesn't say. */
-  quantity: Schema.NullOr(Schema.Int.pipe(Schema.positive())),
+  quantity: Schema.NullOr(Schema.Int.check(Schema.isGreaterThan(0))),
   expiresAt: Instant
 }) {
   get total(): Money {
@@ -34,7 +37,7 @@ export class Offer extends Schema.Class<Offer>("Offer")({
   }
 }
 
-export const UnavailableReason = Schema.Literal("out_of_stock", "not_carried")
+export const UnavailableReason = Schema.Literals(["out_of_stock", "not_carried"])
 export type UnavailableReason = typeof UnavailableReason.Type
 
 /** The seller has no offer for this ISBN right now. */
@@ -45,7 +48,7 @@ export class Unavailable extends Schema.Class<Unavailable>("Unavailable")({
 }) {}
 
 /** One answer per requested ISBN. */
-export const QuoteResult = Schema.Union(Offer, Unavailable)
+export const QuoteResult = Schema.Union([Offer, Unavailable])
 export type QuoteResult = typeof QuoteResult.Type
 export type QuoteResultInput = typeof QuoteResult.Encoded
 
@@ -61,7 +64,7 @@ export interface HoldRequest {
 
 /** A reservation of an offer, valid until `expiresAt`, at the held price. */
 export class Hold extends Schema.Class<Hold>("Hold")({
-  holdId: Schema.NonEmptyTrimmedString,
+  holdId: NonEmptyTrimmedString,
   isbn: Isbn13,
   price: Money,
   shipping: Money,
@@ -98,7 +101,7 @@ export interface PurchaseRequest {
 
 /** A confirmed seller order and what the seller charges for it. */
 export class Order extends Schema.Class<Order>("Order")({
-  orderId: Schema.NonEmptyTrimmedString,
+  orderId: NonEmptyTrimmedString,
   isbn: Isbn13,
   status: Schema.Literal("confirmed"),
   price: Money,
@@ -118,7 +121,7 @@ export interface LookupOrderRequest {
 /** What a seller can do beyond quote and purchase. */
 export class Capabilities extends Schema.Class<Capabilities>("Capabilities")({
   /** Many ISBNs in one quote call, up to `maxBatchSize`; `null` when the seller quotes one at a time. */
-  batchQuotes: Schema.NullOr(Schema.Struct({ maxBatchSize: Schema.Int.pipe(Schema.between(2, 1000)) })),
+  batchQuotes: Schema.NullOr(Schema.Struct({ maxBatchSize: Schema.Int.check(Schema.isBetween({ minimum: 2, maximum: 1000 })) })),
   holds: Schema.Boolean,
   orderLookup: Schema.Boolean,
   pricePush: Schema.Boolean
@@ -127,10 +130,11 @@ export type CapabilitiesInput = typeof Capabilities.Encoded
 
 /** How hard bookbroker may call a seller, shared across all its processes. */
 export class Limits extends Schema.Class<Limits>("Limits")({
-  requestsPerSecond: Schema.Number.pipe(Schema.positive()),
-  burst: Schema.Int.pipe(Schema.positive()),
-  maxConcurrency: Schema.Int.pipe(Schema.positive()),
-  timeoutMillis: Schema.Int.pipe(Schema.between(1, 120_000))
+  // Sane bounds: a seller's own numbers decide budgets shared by every process (1e-300 would break them).
+  requestsPerSecond: Schema.Finite.check(Schema.isBetween({ minimum: 0.01, maximum: 100_000 })),
+  burst: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 100_000 })),
+  maxConcurrency: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 10_000 })),
+  timeoutMillis: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 120_000 }))
 }) {}
 export type LimitsInput = typeof Limits.Encoded
 
@@ -142,5 +146,5 @@ export const defaultLimits: Limits = new Limits({
 })
 
 /** The five operations of the contract, as names (spans, metrics, error context). */
-export const Operation = Schema.Literal("quote", "hold", "release", "purchase", "lookupOrder")
+export const Operation = Schema.Literals(["quote", "hold", "release", "purchase", "lookupOrder"])
 export type Operation = typeof Operation.Type

@@ -6,10 +6,11 @@
  * non-2xx status becomes a typed error here.
  */
 import { createHash, createHmac } from "node:crypto"
-import { Effect, Redacted, Schema } from "effect"
+import { Effect, Exit, Redacted, Schema } from "effect"
 import { parseRateLimit } from "ratelimit-header-parser"
 import { request, type Dispatcher } from "undici"
 import type { Operation } from "./Contract.js"
+import * as SchemaError from "./internal/schemaError.js"
 import { fromUnknown, MalformedSellerResponse, type SellerError, SellerRejected, SellerUnavailable } from "./SellerError.js"
 
 type Secret = string | Redacted.Redacted<string>
@@ -306,10 +307,10 @@ const statusError = (call: HttpCall, status: number, headers: ResponseHeaders, t
  * @example
  * const quote = decodeBody(WireQuote, res.body, "quote")
  */
-export const decodeBody = <A, I>(schema: Schema.Schema<A, I>, body: unknown, operation: Operation): A => {
-  const result = Schema.decodeUnknownEither(schema, { errors: "first", onExcessProperty: "ignore" })(body)
-  if (result._tag === "Right") return result.right
-  throw new MalformedSellerResponse({ operation, detail: result.left.message })
+export const decodeBody = <A, I>(schema: Schema.Codec<A, I>, body: unknown, operation: Operation): A => {
+  const result = Schema.decodeUnknownExit(schema, { errors: "first", onExcessProperty: "ignore" })(body)
+  if (Exit.isSuccess(result)) return result.value
+  throw new MalformedSellerResponse({ operation, detail: SchemaError.ofExit(result) })
 }
 
 /**

@@ -3,14 +3,13 @@
  * (checksum and registration group, via the `isbn3` library) and normalised to a plain ISBN-13.
  * Inside bookbroker an ISBN is always an {@link Isbn13}.
  */
-import { Option, ParseResult, Schema } from "effect"
+import { Effect, Option, Schema, SchemaGetter, SchemaIssue } from "effect"
 import ISBN from "isbn3"
 
 /** A valid ISBN-13 of 13 digits, normalised (no hyphens). */
-export const Isbn13 = Schema.String.pipe(
-  Schema.filter((value) => (/^97[89]\d{10}$/.test(value) && ISBN.parse(value) !== null) || `"${value}" is not a valid ISBN-13`),
-  Schema.brand("Isbn13")
-)
+export const Isbn13 = Schema.String.check(
+  Schema.makeFilter((value: string) => (/^97[89]\d{10}$/.test(value) && ISBN.parse(value) !== null) || `"${value}" is not a valid ISBN-13`)
+).pipe(Schema.brand("Isbn13"))
 export type Isbn13 = typeof Isbn13.Type
 
 /**
@@ -26,18 +25,18 @@ export const parse = (input: string): Option.Option<Isbn13> => {
 }
 
 /** A schema decoding any ISBN spelling into an {@link Isbn13}; for request bodies and CLI arguments. */
-export const Isbn13FromString = Schema.transformOrFail(Schema.String, Isbn13, {
-  strict: true,
-  decode: (input, _, ast) =>
-    Option.match(parse(input), {
-      onNone: () =>
-        ParseResult.fail(
-          new ParseResult.Type(ast, input, `"${input}" is not a valid ISBN (check the digits and the checksum)`)
-        ),
-      onSome: ParseResult.succeed
-    }),
-  encode: ParseResult.succeed
-})
+export const Isbn13FromString = Schema.String.pipe(
+  Schema.decodeTo(Isbn13, {
+    decode: SchemaGetter.transformEffect((input: string, options) =>
+      Option.match(parse(input), {
+        onNone: () =>
+          Effect.fail(new SchemaIssue.InvalidValue({ message: `"${input}" is not a valid ISBN (check the digits and the checksum)` }, input, options)),
+        onSome: (isbn) => Effect.succeed(isbn)
+      })
+    ),
+    encode: SchemaGetter.passthrough()
+  })
+)
 
 /** Formats with hyphens for people: `978-0-306-40615-7`. */
 export const hyphenate = (isbn: Isbn13): string => ISBN.parse(isbn)?.isbn13h ?? isbn

@@ -3,19 +3,18 @@
  * sellers that speak decimals are converted through their decimal string, and the number of
  * minor digits comes from the runtime's ISO 4217 data (`Intl`), not from a hand-kept table.
  */
-import { Either, Schema } from "effect"
+import { Result, Schema } from "effect"
 
 const knownCurrencies: ReadonlySet<string> = new Set(Intl.supportedValuesOf("currency"))
 
 /** An ISO 4217 alphabetic code the runtime knows, e.g. `"EUR"`. */
-export const CurrencyCode = Schema.String.pipe(
-  Schema.filter((code) => knownCurrencies.has(code) || `unknown ISO 4217 currency code "${code}"`),
-  Schema.brand("CurrencyCode")
-)
+export const CurrencyCode = Schema.String.check(
+  Schema.makeFilter((code: string) => knownCurrencies.has(code) || `unknown ISO 4217 currency code "${code}"`)
+).pipe(Schema.brand("CurrencyCode"))
 export type CurrencyCode = typeof CurrencyCode.Type
 
 /** A non-negative whole number of minor units (cents for EUR, yen for JPY). */
-export const MinorUnits = Schema.Int.pipe(Schema.nonNegative(), Schema.lessThanOrEqualTo(Number.MAX_SAFE_INTEGER))
+export const MinorUnits = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0), Schema.isLessThanOrEqualTo(Number.MAX_SAFE_INTEGER))
 
 /**
  * An amount of money.
@@ -32,8 +31,8 @@ export class Money extends Schema.Class<Money>("Money")({
 export type MoneyInput = typeof Money.Encoded
 
 /** Builds a Money, throwing on a non-integer amount or an unknown currency (programming errors). */
-export const make = (amount: number, currency: string): Money =>
-  new Money({ amount, currency: Schema.decodeSync(CurrencyCode)(currency) })
+export const make = (amount: number, currency: string): Money => new Money({ amount, currency: decodeCurrency(currency) })
+const decodeCurrency = Schema.decodeSync(CurrencyCode)
 
 /** How many minor digits a currency has (2 for EUR, 0 for JPY, 3 for KWD). */
 export const minorDigits = (currency: string): number => {
@@ -52,19 +51,19 @@ const digitsByCurrency = new Map<string, number>()
  * minor units, exactly. Fails when the value has more decimals than the currency allows or is
  * not a plain non-negative decimal.
  */
-export const fromDecimal = (value: number | string, currency: string): Either.Either<Money, string> => {
+export const fromDecimal = (value: number | string, currency: string): Result.Result<Money, string> => {
   const text = typeof value === "number" ? decimalText(value) : value.trim()
   const match = /^(\d+)(?:\.(\d+))?$/.exec(text)
-  if (match === null) return Either.left(`"${String(value)}" is not a non-negative decimal amount`)
+  if (match === null) return Result.fail(`"${String(value)}" is not a non-negative decimal amount`)
   const digits = minorDigits(currency)
   const fraction = (match[2] ?? "").replace(/0+$/, "")
   if (fraction.length > digits) {
-    return Either.left(`"${String(value)}" has more than ${digits} decimals for ${currency}`)
+    return Result.fail(`"${String(value)}" has more than ${digits} decimals for ${currency}`)
   }
   const amount = Number(match[1]! + fraction.padEnd(digits, "0"))
-  if (!Number.isSafeInteger(amount)) return Either.left(`"${String(value)}" is too large`)
-  const decoded = Schema.decodeEither(Money)({ amount, currency })
-  return Either.mapLeft(decoded, () => `unknown currency "${currency}"`)
+  if (!Number.isSafeInteger(amount)) return Result.fail(`"${String(value)}" is too large`)
+  if (!knownCurrencies.has(currency)) return Result.fail(`unknown currency "${currency}"`)
+  return Result.succeed(new Money({ amount, currency: currency as CurrencyCode }))
 }
 
 /** Renders minor units as a decimal string without rounding: `toDecimal(make(1299, "EUR"))` is `"12.99"`. */

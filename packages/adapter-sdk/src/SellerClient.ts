@@ -6,7 +6,7 @@
  * into the error taxonomy, and a span. A purchase that may have reached the seller and got no
  * clear answer always comes out as `OutcomeUnknown`.
  */
-import { Array as Arr, Duration, Effect, identity, Option, ParseResult, Redacted, Schema } from "effect"
+import { Array as Arr, Duration, Effect, identity, Option, Redacted, Schema } from "effect"
 import type { Dispatcher } from "undici"
 import type { AnyAdapter, EffectOperations, Operations } from "./Adapter.js"
 import {
@@ -90,8 +90,8 @@ export const make = (adapter: AnyAdapter, options: MakeOptions): Effect.Effect<S
     const invalid = (detail: string) =>
       new InvalidSellerConfig({ sellerId: options.sellerId, kind: adapter.kind, detail })
 
-    const config: unknown = yield* Schema.decodeUnknown(adapter.config)(options.config).pipe(
-      Effect.mapError((error) => invalid(`config: ${ParseResult.TreeFormatter.formatErrorSync(error)}`))
+    const config: unknown = yield* Schema.decodeUnknownEffect(adapter.config)(options.config).pipe(
+      Effect.mapError((error) => invalid(`config: ${error.message}`))
     )
     const credentials: Record<string, Redacted.Redacted<string>> = {}
     for (const [name, value] of Object.entries(options.credentials ?? {})) {
@@ -101,14 +101,14 @@ export const make = (adapter: AnyAdapter, options: MakeOptions): Effect.Effect<S
     if (missing.length > 0) return yield* invalid(`missing credentials: ${missing.join(", ")}`)
 
     const declared = typeof adapter.capabilities === "function" ? adapter.capabilities(config) : adapter.capabilities
-    const capabilities = yield* Schema.decodeUnknown(Capabilities)(declared).pipe(
-      Effect.mapError((error) => invalid(`capabilities: ${ParseResult.TreeFormatter.formatErrorSync(error)}`))
+    const capabilities = yield* Schema.decodeUnknownEffect(Capabilities)(declared).pipe(
+      Effect.mapError((error) => invalid(`capabilities: ${error.message}`))
     )
-    const limits = yield* Schema.decodeUnknown(Limits)({
+    const limits = yield* Schema.decodeUnknownEffect(Limits)({
       ...Schema.encodeSync(Limits)(defaultLimits),
       ...adapter.limits,
       ...options.limits
-    }).pipe(Effect.mapError((error) => invalid(`limits: ${ParseResult.TreeFormatter.formatErrorSync(error)}`)))
+    }).pipe(Effect.mapError((error) => invalid(`limits: ${error.message}`)))
 
     const context = {
       sellerId: options.sellerId,
@@ -125,7 +125,7 @@ export const make = (adapter: AnyAdapter, options: MakeOptions): Effect.Effect<S
     const operations: EffectOperations =
       adapter.definition._tag === "Effect"
         ? yield* adapter.definition.make(context).pipe(
-            Effect.catchAllDefect((defect) => Effect.fail(invalid(`make() failed: ${describeCause(defect)}`)))
+            Effect.catchDefect((defect) => Effect.fail(invalid(`make() failed: ${describeCause(defect)}`)))
           )
         : fromPromises(
             yield* Effect.tryPromise({
@@ -155,7 +155,7 @@ const build = (
 
   const guard = <A>(operation: Operation, effect: Effect.Effect<unknown, SellerError>, check: (raw: unknown) => Effect.Effect<A, SellerError>) =>
     effect.pipe(
-      Effect.catchAllDefect((defect) =>
+      Effect.catchDefect((defect) =>
         Effect.fail(
           new SellerUnavailable({ operation, reason: "adapter_error", detail: describeCause(defect), mayHaveBeenProcessed: true })
         )
@@ -164,20 +164,16 @@ const build = (
       // cheaper than racing a fiber on every seller call); Effect-style ones here.
       adapter.definition._tag === "Promise"
         ? identity
-        : Effect.timeoutFail({ duration: timeout, onTimeout: () => timedOut(operation, limits.timeoutMillis) }),
+        : Effect.timeoutOrElse({ duration: timeout, orElse: () => Effect.fail(timedOut(operation, limits.timeoutMillis)) }),
       Effect.flatMap(check),
       Effect.mapError((error) => (error._tag === "OutcomeUnknown" && operation !== "purchase" ? notPurchaseUnknown(operation, error) : error))
     )
 
-  const decode = <A, I>(operation: Operation, schema: Schema.Schema<A, I>) => {
+  const decode = <A, I>(operation: Operation, schema: Schema.Codec<A, I>) => {
     // Built once per schema: a decoder compiled per answer was the top cost of a seller call.
-    const decodeUnknown = Schema.decodeUnknown(schema)
+    const decodeUnknown = Schema.decodeUnknownEffect(schema)
     return (raw: unknown) =>
-      decodeUnknown(raw).pipe(
-        Effect.mapError(
-          (error) => new MalformedSellerResponse({ operation, detail: ParseResult.TreeFormatter.formatErrorSync(error) })
-        )
-      )
+      decodeUnknown(raw).pipe(Effect.mapError((error) => new MalformedSellerResponse({ operation, detail: error.message })))
   }
   const decodeAnswers = decode("quote", QuoteAnswers)
   const decodeHold = decode("hold", Hold)
@@ -200,22 +196,22 @@ const build = (
     quote: (isbns) =>
       Effect.forEach(Arr.chunksOf(Arr.dedupe(isbns), batchSize), quoteBatch).pipe(
         Effect.map(Arr.flatten),
-        Effect.withSpan("SellerClient.quote", { attributes: { ...attributes, "quote.isbns": isbns.length }, captureStackTrace: false })
+        Effect.withSpan("SellerClient.quote", { attributes: { ...attributes, "quote.isbns": isbns.length } })
       ),
     hold: (offer, quantity = 1) =>
       !capabilities.holds || operations.hold === undefined
-        ? Effect.dieMessage(`seller ${sellerId} (${adapter.kind}) does not support holds`)
+        ? Effect.die(new Error(`seller ${sellerId} (${adapter.kind}) does not support holds`))
         : guard("hold", operations.hold({ offer, quantity }), decodeHold).pipe(
             Effect.filterOrFail(
               (hold) => hold.isbn === offer.isbn && hold.price.currency === hold.shipping.currency,
               (hold) => new MalformedSellerResponse({ operation: "hold", detail: `hold ${hold.holdId} is for ${hold.isbn} in mixed currencies or not for ${offer.isbn}` })
             ),
-            Effect.withSpan("SellerClient.hold", { attributes, captureStackTrace: false })
+            Effect.withSpan("SellerClient.hold", { attributes })
           ),
     release: (hold) =>
       !capabilities.holds || operations.release === undefined
         ? Effect.void
-        : guard("release", operations.release({ hold }), () => Effect.void).pipe(Effect.withSpan("SellerClient.release", { attributes, captureStackTrace: false })),
+        : guard("release", operations.release({ hold }), () => Effect.void).pipe(Effect.withSpan("SellerClient.release", { attributes })),
     purchase: (request) =>
       guard("purchase", operations.purchase(request), decodeOrder).pipe(
         Effect.filterOrFail(
@@ -223,18 +219,18 @@ const build = (
           (order) => new MalformedSellerResponse({ operation: "purchase", detail: `order ${order.orderId} is for ${order.isbn}, not ${request.isbn}, or in mixed currencies` })
         ),
         Effect.mapError((error) => asPurchaseOutcome(request, error)),
-        Effect.withSpan("SellerClient.purchase", { attributes: { ...attributes, "purchase.idempotency_key": request.idempotencyKey }, captureStackTrace: false })
+        Effect.withSpan("SellerClient.purchase", { attributes: { ...attributes, "purchase.idempotency_key": request.idempotencyKey } })
       ),
     lookupOrder: (request) =>
       !capabilities.orderLookup || operations.lookupOrder === undefined
-        ? Effect.dieMessage(`seller ${sellerId} (${adapter.kind}) does not support order lookup`)
+        ? Effect.die(new Error(`seller ${sellerId} (${adapter.kind}) does not support order lookup`))
         : guard("lookupOrder", operations.lookupOrder(request), decodeLookup).pipe(
             Effect.filterOrFail(
               (order) => order === null || (order.isbn === request.isbn && order.price.currency === order.shipping.currency),
               (order) => new MalformedSellerResponse({ operation: "lookupOrder", detail: `order ${order?.orderId} is for ${order?.isbn}, not ${request.isbn}, or in mixed currencies` })
             ),
-            Effect.map(Option.fromNullable),
-            Effect.withSpan("SellerClient.lookupOrder", { attributes, captureStackTrace: false })
+            Effect.map(Option.fromNullishOr),
+            Effect.withSpan("SellerClient.lookupOrder", { attributes })
           )
   }
 }

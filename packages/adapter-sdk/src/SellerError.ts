@@ -10,18 +10,11 @@
  * - {@link OutcomeUnknown}: a purchase that may have reached the seller, with no answer. Never
  *   guessed: resolve it by retrying with the same idempotency key or by an order lookup.
  */
-import { Option, Schema } from "effect"
+import { Effect, Exit, Schema } from "effect"
 import { Operation } from "./Contract.js"
 import { Money } from "./Money.js"
 
-export const UnavailableReason = Schema.Literal(
-  "transport",
-  "timeout",
-  "server_error",
-  "rate_limited",
-  "conflict",
-  "adapter_error"
-)
+export const UnavailableReason = Schema.Literals(["transport", "timeout", "server_error", "rate_limited", "conflict", "adapter_error"])
 export type UnavailableReason = typeof UnavailableReason.Type
 
 export class SellerUnavailable extends Schema.TaggedError<SellerUnavailable>()("SellerUnavailable", {
@@ -30,12 +23,12 @@ export class SellerUnavailable extends Schema.TaggedError<SellerUnavailable>()("
   detail: Schema.String,
   status: Schema.optional(Schema.Int),
   /** The seller asked us to wait this long (Retry-After / RateLimit headers). */
-  retryAfterMillis: Schema.optional(Schema.Int.pipe(Schema.nonNegative())),
+  retryAfterMillis: Schema.optional(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))),
   /**
    * True when the request may have been processed before it failed (sent, then no answer or a
    * 5xx). For a purchase this turns into {@link OutcomeUnknown}.
    */
-  mayHaveBeenProcessed: Schema.optionalWith(Schema.Boolean, { default: () => false })
+  mayHaveBeenProcessed: Schema.Boolean.pipe(Schema.withConstructorDefault(Effect.succeed(false)), Schema.withDecodingDefault(Effect.succeed(false)))
 }) {
   get retryable(): boolean {
     return this.reason !== "adapter_error"
@@ -46,14 +39,7 @@ export class SellerUnavailable extends Schema.TaggedError<SellerUnavailable>()("
   }
 }
 
-export const RejectedReason = Schema.Literal(
-  "out_of_stock",
-  "price_changed",
-  "quote_expired",
-  "hold_expired",
-  "invalid_request",
-  "auth_failed"
-)
+export const RejectedReason = Schema.Literals(["out_of_stock", "price_changed", "quote_expired", "hold_expired", "invalid_request", "auth_failed"])
 export type RejectedReason = typeof RejectedReason.Type
 
 export class SellerRejected extends Schema.TaggedError<SellerRejected>()("SellerRejected", {
@@ -107,7 +93,7 @@ export class OutcomeUnknown extends Schema.TaggedError<OutcomeUnknown>()("Outcom
   }
 }
 
-export const SellerError = Schema.Union(SellerUnavailable, SellerRejected, MalformedSellerResponse, OutcomeUnknown)
+export const SellerError = Schema.Union([SellerUnavailable, SellerRejected, MalformedSellerResponse, OutcomeUnknown])
 export type SellerError = typeof SellerError.Type
 
 const tags: ReadonlySet<string> = new Set(["SellerUnavailable", "SellerRejected", "MalformedSellerResponse", "OutcomeUnknown"])
@@ -129,6 +115,7 @@ export const isRetryable = (error: SellerError): boolean => error.retryable
 export const encode = Schema.encodeSync(SellerError)
 /** Decodes what {@link encode} produced. */
 export const decode = Schema.decodeUnknownSync(SellerError)
+const decodeExit = Schema.decodeUnknownExit(SellerError)
 
 /**
  * Anything an adapter throws, as a seller error: taxonomy errors (or their serialised form)
@@ -138,8 +125,8 @@ export const decode = Schema.decodeUnknownSync(SellerError)
 export const fromUnknown = (operation: Operation, cause: unknown): SellerError => {
   if (isSellerError(cause)) return cause
   if (hasSellerErrorTag(cause)) {
-    const decoded = Schema.decodeUnknownOption(SellerError)(cause)
-    if (Option.isSome(decoded)) return decoded.value
+    const decoded = decodeExit(cause)
+    if (Exit.isSuccess(decoded)) return decoded.value
   }
   const detail = cause instanceof Error ? `${cause.name}: ${cause.message}` : typeof cause === "string" ? cause : (JSON.stringify(cause) ?? String(cause))
   return new SellerUnavailable({ operation, reason: "adapter_error", detail, mayHaveBeenProcessed: true })

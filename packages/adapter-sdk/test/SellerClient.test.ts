@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Option, Redacted, Schema } from "effect"
+import { Cause, Effect, Exit, Option, Redacted, Schema } from "effect"
 import { defineAdapter, defineEffectAdapter, type AdapterContext, type EffectOperations, type Operations } from "../src/Adapter.js"
 import {
   defaultLimits,
@@ -23,7 +23,7 @@ const [a, b, c, d, e, f] = isbns as [Isbn13, Isbn13, Isbn13, Isbn13, Isbn13, Isb
 
 const Config = Schema.Struct({
   currency: Money.CurrencyCode,
-  region: Schema.optionalWith(Schema.Literal("eu", "us"), { default: () => "eu" as const })
+  region: Schema.Literals(["eu", "us"]).pipe(Schema.withDecodingDefaultKey(Effect.succeed("eu" as const)))
 })
 type Config = typeof Config.Type
 
@@ -113,9 +113,10 @@ const makeClient = (adapter: ReturnType<typeof promiseAdapter>, options: MakeOpt
 const failure = <E>(effect: Effect.Effect<unknown, E>) =>
   Effect.gen(function* () {
     const exit = yield* Effect.exit(effect)
-    if (Exit.isSuccess(exit)) return yield* Effect.dieMessage(`expected a failure, got ${JSON.stringify(exit.value)}`)
-    if (exit.cause._tag !== "Fail") return yield* Effect.dieMessage(`expected a typed failure, got ${String(exit.cause)}`)
-    return exit.cause.error
+    if (Exit.isSuccess(exit)) return yield* Effect.die(new Error(`expected a failure, got ${JSON.stringify(exit.value)}`))
+    const reason = exit.cause.reasons.find(Cause.isFailReason)
+    if (reason === undefined) return yield* Effect.die(new Error(`expected a typed failure, got ${String(exit.cause)}`))
+    return reason.error
   })
 
 /**
@@ -537,7 +538,7 @@ describe("SellerClient purchases", () => {
 
   it.effect("turns a dying Effect purchase into OutcomeUnknown", () =>
     Effect.gen(function* () {
-      const client = yield* makeClient(effectAdapter({ purchase: () => Effect.dieMessage("boom") }))
+      const client = yield* makeClient(effectAdapter({ purchase: () => Effect.die(new Error("boom")) }))
       expect(yield* failure(client.purchase(purchaseRequest(a, "k-die")))).toMatchObject({ _tag: "OutcomeUnknown", idempotencyKey: "k-die" })
     })
   )
@@ -596,9 +597,9 @@ describe("SellerClient holds and order lookup", () => {
         })
       )
       const holdExit = yield* Effect.exit(client.hold(offerOf(a)))
-      expect(Exit.isFailure(holdExit) && holdExit.cause._tag === "Die").toBe(true)
+      expect(Exit.isFailure(holdExit) && Cause.hasDies(holdExit.cause)).toBe(true)
       const lookupExit = yield* Effect.exit(client.lookupOrder({ idempotencyKey: "k", isbn: a }))
-      expect(Exit.isFailure(lookupExit) && lookupExit.cause._tag === "Die").toBe(true)
+      expect(Exit.isFailure(lookupExit) && Cause.hasDies(lookupExit.cause)).toBe(true)
       yield* client.release(Schema.decodeUnknownSync(Hold)(holdInput(a)))
       expect(released).toBe(0)
     })
@@ -752,7 +753,7 @@ describe("SellerClient guards added after the second adapter", () => {
         version: "1.0.0",
         config: Config,
         capabilities,
-        make: () => Effect.dieMessage("no base URL")
+        make: () => Effect.die(new Error("no base URL"))
       })
       const error = yield* failure(SellerClient.make(broken, { sellerId: "s", config: { currency: "EUR" } }))
       expect(error).toBeInstanceOf(SellerClient.InvalidSellerConfig)

@@ -15,7 +15,7 @@
  *   simulator: { apiKey: "good" }
  * })
  */
-import { Effect, Exit, Option } from "effect"
+import { Cause, Effect, Exit, Option } from "effect"
 import type { RequestHandler } from "msw"
 import { afterEach, describe, expect, it } from "vitest"
 import type { AnyAdapter } from "../Adapter.js"
@@ -95,7 +95,7 @@ export const runConformanceSuite = (options: ConformanceOptions): void => {
   const fail = async (effect: Effect.Effect<unknown, SellerError>): Promise<SellerError> => {
     const exit = await Effect.runPromiseExit(effect)
     if (Exit.isSuccess(exit)) throw new Error(`expected a seller error, got ${JSON.stringify(exit.value)}`)
-    const failure = exit.cause._tag === "Fail" ? exit.cause.error : undefined
+    const failure = exit.cause.reasons.find(Cause.isFailReason)?.error
     if (failure === undefined) throw new Error(`expected a typed seller error, got a defect: ${String(exit.cause)}`)
     return failure
   }
