@@ -5,7 +5,7 @@
  * and whether it takes batch quotes. Wire types are generated from the OpenAPI document.
  */
 import { type Adapter, Contract, defineAdapter, Http, Money, SellerError } from "@bookbroker/adapter-sdk"
-import { Either, Schema } from "effect"
+import { Effect, Result, Schema } from "effect"
 import type { components } from "./internal/wire.generated.js"
 
 type WireQuote = components["schemas"]["Quote"]
@@ -15,20 +15,20 @@ type WireError = components["schemas"]["Error"]
 
 export const ReferenceConfig = Schema.Struct({
   /** The seller's API root, e.g. `https://books.example.com`. */
-  baseUrl: Schema.String.pipe(Schema.filter((url) => URL.canParse(url) || "baseUrl must be an absolute URL")),
+  baseUrl: Schema.String.check(Schema.makeFilter((url: string) => URL.canParse(url) || "baseUrl must be an absolute URL")),
   /** The currency the seller prices in (the wire carries bare decimals). */
   currency: Money.CurrencyCode,
   /** `hold`: quote → hold → order. `atomic`: the seller has no holds; order straight from a quote. */
-  mode: Schema.optionalWith(Schema.Literal("hold", "atomic"), { default: () => "hold" as const }),
+  mode: Schema.Literals(["hold", "atomic"]).pipe(Schema.withDecodingDefaultKey(Effect.succeed("hold" as const))),
   /** Use `POST /api/v1/quotes` for many ISBNs per call. */
-  batch: Schema.optionalWith(Schema.Boolean, { default: () => false }),
-  maxBatchSize: Schema.optionalWith(Schema.Int.pipe(Schema.between(2, 500)), { default: () => 50 }),
+  batch: Schema.Boolean.pipe(Schema.withDecodingDefaultKey(Effect.succeed(false))),
+  maxBatchSize: Schema.Int.check(Schema.isBetween({ minimum: 2, maximum: 500 })).pipe(Schema.withDecodingDefaultKey(Effect.succeed(50))),
   /** The seller answers `GET /api/v1/orders/{idempotency_key}`: unknown purchase outcomes are settled by asking. */
-  orderLookup: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+  orderLookup: Schema.Boolean.pipe(Schema.withDecodingDefaultKey(Effect.succeed(false))),
   /** Flat shipping per item in minor units (the API has no shipping field). */
-  shipping: Schema.optionalWith(Money.MinorUnits, { default: () => 0 }),
+  shipping: Money.MinorUnits.pipe(Schema.withDecodingDefaultKey(Effect.succeed(0))),
   /** The condition the seller sells in (the API has no condition field). */
-  condition: Schema.optionalWith(Contract.Condition, { default: () => "new" as const })
+  condition: Contract.Condition.pipe(Schema.withDecodingDefaultKey(Effect.succeed("new" as const)))
 })
 export type ReferenceConfig = typeof ReferenceConfig.Type
 
@@ -38,8 +38,8 @@ const malformed = (operation: Contract.Operation, detail: string) =>
 const money = (operation: Contract.Operation, value: unknown, currency: string): Money.MoneyInput => {
   if (typeof value !== "number" && typeof value !== "string") throw malformed(operation, `price ${JSON.stringify(value)} is not a decimal`)
   const parsed = Money.fromDecimal(value, currency)
-  if (Either.isLeft(parsed)) throw malformed(operation, parsed.left)
-  return { amount: parsed.right.amount, currency }
+  if (Result.isFailure(parsed)) throw malformed(operation, parsed.failure)
+  return { amount: parsed.success.amount, currency }
 }
 
 const errorCode = (body: unknown): WireError["error"] | undefined =>

@@ -9,21 +9,21 @@
  * taxonomy; the SDK's `SellerClient` adds timeouts, contract validation and spans.
  */
 import { type Adapter, type Contract, defineEffectAdapter, Http, Money, SellerClient, SellerError } from "@bookbroker/adapter-sdk"
-import { Effect, Option, ParseResult, Redacted, Schema } from "effect"
+import { Effect, Option, Redacted, Schema } from "effect"
 
 /** Shelfwise's documented maximum number of ISBNs per `POST /v2/availability`. */
 export const shelfwiseMaxBatchSize = 25
 
 export const ShelfwiseConfig = Schema.Struct({
   /** The seller's Shelfwise API root, e.g. `https://api.shelfwise.example`. */
-  baseUrl: Schema.String.pipe(Schema.filter((url) => URL.canParse(url) || "baseUrl must be an absolute URL")),
+  baseUrl: Schema.String.check(Schema.makeFilter((url: string) => URL.canParse(url) || "baseUrl must be an absolute URL")),
   /**
    * ISBNs per availability call: Shelfwise accepts up to 25; lower it for sellers on a smaller
    * plan. 1 turns batching off (one ISBN per call).
    */
-  maxBatchSize: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, shelfwiseMaxBatchSize)), {
-    default: () => shelfwiseMaxBatchSize
-  })
+  maxBatchSize: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: shelfwiseMaxBatchSize })).pipe(
+    Schema.withDecodingDefaultKey(Effect.succeed(shelfwiseMaxBatchSize))
+  )
 })
 export type ShelfwiseConfig = typeof ShelfwiseConfig.Type
 
@@ -31,7 +31,7 @@ export type ShelfwiseConfig = typeof ShelfwiseConfig.Type
 // The Shelfwise wire format
 
 /** Shelfwise's condition grades, and what they are in contract v1. */
-export const ShelfwiseCondition = Schema.Literal("new", "used_like_new", "used_very_good", "used_good", "used_acceptable")
+export const ShelfwiseCondition = Schema.Literals(["new", "used_like_new", "used_very_good", "used_good", "used_acceptable"])
 export type ShelfwiseCondition = typeof ShelfwiseCondition.Type
 
 export const conditionFromShelfwise: Readonly<Record<ShelfwiseCondition, Contract.Condition>> = {
@@ -43,18 +43,18 @@ export const conditionFromShelfwise: Readonly<Record<ShelfwiseCondition, Contrac
 }
 
 /** Integer minor units ("cents"; yen for JPY). */
-const Cents = Schema.Int.pipe(Schema.nonNegative())
+const Cents = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
 
 const WireOffer = Schema.Struct({
   isbn: Schema.String,
-  in_stock: Schema.Int.pipe(Schema.positive()),
+  in_stock: Schema.Int.check(Schema.isGreaterThan(0)),
   unit_price_cents: Cents,
   shipping_cents: Cents,
   currency: Schema.String,
   condition: ShelfwiseCondition,
-  offer_token: Schema.NonEmptyTrimmedString,
+  offer_token: Schema.Trimmed.check(Schema.isNonEmpty()),
   /** Unix seconds. */
-  valid_until: Schema.Int.pipe(Schema.positive())
+  valid_until: Schema.Int.check(Schema.isGreaterThan(0))
 })
 
 /** A book Shelfwise carries but has none of: `in_stock: 0`, the rest is not an offer. */
@@ -64,12 +64,12 @@ const WireSoldOut = Schema.Struct({
 })
 
 const WireAvailability = Schema.Struct({
-  items: Schema.Array(Schema.Union(WireSoldOut, WireOffer))
+  items: Schema.Array(Schema.Union([WireSoldOut, WireOffer]))
 })
 
 const WireOrder = Schema.Struct({
   order: Schema.Struct({
-    id: Schema.NonEmptyTrimmedString,
+    id: Schema.Trimmed.check(Schema.isNonEmpty()),
     isbn: Schema.String,
     unit_price_cents: Cents,
     shipping_cents: Cents,
@@ -93,11 +93,9 @@ const invalid = (operation: Contract.Operation, detail: string) =>
 
 /** Decodes a Shelfwise body; anything off-format is a `MalformedSellerResponse` naming the field. */
 const decodeWire =
-  <A, I>(schema: Schema.Schema<A, I>, operation: Contract.Operation) =>
+  <A, I>(schema: Schema.Codec<A, I>, operation: Contract.Operation) =>
   (body: unknown): Effect.Effect<A, SellerError.SellerError> =>
-    Schema.decodeUnknown(schema, { onExcessProperty: "ignore" })(body).pipe(
-      Effect.mapError((error) => malformed(operation, ParseResult.TreeFormatter.formatErrorSync(error)))
-    )
+    Schema.decodeUnknownEffect(schema, { onExcessProperty: "ignore", reportInput: true })(body).pipe(Effect.mapError((error) => malformed(operation, error.message)))
 
 /**
  * The order path for an idempotency key. The key is URL-encoded into one path segment; keys

@@ -112,7 +112,7 @@ const expectSigned = (request: Recorded) => {
 }
 
 describe("Shelfwise adapter: quotes", () => {
-  it.scopedLive("asks POST /v2/availability for the ISBNs in one signed call", () =>
+  it.live("asks POST /v2/availability for the ISBNs in one signed call", () =>
     Effect.gen(function* () {
       const { client, requests } = yield* recordingSeller(["availability.json"])
       yield* client.quote([inStock, usedGood, acceptable, soldOut, notCarried])
@@ -126,7 +126,7 @@ describe("Shelfwise adapter: quotes", () => {
     })
   )
 
-  it.scopedLive("reads cents, per-item currency, conditions, stock and expiry; in_stock 0 and omitted books are unavailable", () =>
+  it.live("reads cents, per-item currency, conditions, stock and expiry; in_stock 0 and omitted books are unavailable", () =>
     Effect.gen(function* () {
       const { client } = yield* recordingSeller(["availability.json"])
       const [first, second, third, fourth, fifth] = yield* client.quote([inStock, usedGood, acceptable, soldOut, notCarried])
@@ -149,7 +149,7 @@ describe("Shelfwise adapter: quotes", () => {
     })
   )
 
-  it.scopedLive("splits a quote into calls of the configured batch size", () =>
+  it.live("splits a quote into calls of the configured batch size", () =>
     Effect.gen(function* () {
       const { client, requests } = yield* recordingSeller(["availability-empty.json", "availability-empty.json"], { maxBatchSize: 2 })
       expect(client.capabilities.batchQuotes).toEqual({ maxBatchSize: 2 })
@@ -159,7 +159,7 @@ describe("Shelfwise adapter: quotes", () => {
     })
   )
 
-  it.scopedLive("reports a decimal price where cents belong as MalformedSellerResponse naming the field", () =>
+  it.live("reports a decimal price where cents belong as MalformedSellerResponse naming the field", () =>
     Effect.gen(function* () {
       const { client } = yield* recordingSeller(["availability-decimal-price.json"])
       const error = yield* Effect.flip(client.quote([inStock]))
@@ -168,7 +168,7 @@ describe("Shelfwise adapter: quotes", () => {
     })
   )
 
-  it.scopedLive("reports a condition Shelfwise never documented as MalformedSellerResponse", () =>
+  it.live("reports a condition Shelfwise never documented as MalformedSellerResponse", () =>
     Effect.gen(function* () {
       const { client } = yield* recordingSeller(["availability-unknown-condition.json"])
       const error = yield* Effect.flip(client.quote([inStock]))
@@ -177,7 +177,7 @@ describe("Shelfwise adapter: quotes", () => {
     })
   )
 
-  it.scopedLive("maps 401 BAD_SIGNATURE, 429 and 503 through the SDK's taxonomy", () =>
+  it.live("maps 401 BAD_SIGNATURE, 429 and 503 through the SDK's taxonomy", () =>
     Effect.gen(function* () {
       const { client } = yield* recordingSeller(["bad-signature.json", "rate-limited.json", "maintenance.json"])
       expect(yield* Effect.flip(client.quote([inStock]))).toMatchObject({ _tag: "SellerRejected", reason: "auth_failed", status: 401 })
@@ -197,7 +197,7 @@ describe("Shelfwise adapter: quotes", () => {
 })
 
 describe("Shelfwise adapter: purchases", () => {
-  it.scopedLive("PUTs the order at the URL-encoded idempotency key with the offer token, customer ref and cap", () =>
+  it.live("PUTs the order at the URL-encoded idempotency key with the offer token, customer ref and cap", () =>
     Effect.gen(function* () {
       const { client, requests } = yield* recordingSeller(["order-accepted.json"])
       const order = yield* client.purchase(purchase())
@@ -226,7 +226,7 @@ describe("Shelfwise adapter: purchases", () => {
     })
   )
 
-  it.scopedLive("maps 409 SOLD_OUT, 410 OFFER_EXPIRED, 412 PRICE_MOVED and 422 INVALID to rejections", () =>
+  it.live("maps 409 SOLD_OUT, 410 OFFER_EXPIRED, 412 PRICE_MOVED and 422 INVALID to rejections", () =>
     Effect.gen(function* () {
       const { client } = yield* recordingSeller(["order-sold-out.json", "order-offer-expired.json", "order-price-moved.json", "order-invalid.json"])
       expect(yield* Effect.flip(client.purchase(purchase()))).toMatchObject({ _tag: "SellerRejected", reason: "out_of_stock", status: 409 })
@@ -241,7 +241,7 @@ describe("Shelfwise adapter: purchases", () => {
     })
   )
 
-  it.scopedLive("reports an order in a state it cannot read as OutcomeUnknown for the key", () =>
+  it.live("reports an order in a state it cannot read as OutcomeUnknown for the key", () =>
     Effect.gen(function* () {
       const { client } = yield* recordingSeller(["order-pending.json"])
       const error = yield* Effect.flip(client.purchase(purchase()))
@@ -250,7 +250,7 @@ describe("Shelfwise adapter: purchases", () => {
     })
   )
 
-  it.scopedLive("reports a refusal code it does not know as OutcomeUnknown, never as a clean rejection", () =>
+  it.live("reports a refusal code it does not know as OutcomeUnknown, never as a clean rejection", () =>
     Effect.gen(function* () {
       const { client } = yield* recordingSeller(["order-conflict-unknown-code.json"])
       const error = yield* Effect.flip(client.purchase(purchase()))
@@ -259,7 +259,7 @@ describe("Shelfwise adapter: purchases", () => {
     })
   )
 
-  it.scopedLive("refuses without a call what Shelfwise cannot express: holds, a cap in another currency, a dot-only key", () =>
+  it.live("refuses without a call what Shelfwise cannot express: holds, a cap in another currency, a dot-only key", () =>
     Effect.gen(function* () {
       const { client, requests } = yield* recordingSeller([])
       const hold = new Contract.Hold({
@@ -284,7 +284,7 @@ describe("Shelfwise adapter: purchases", () => {
 })
 
 describe("Shelfwise adapter: order lookup", () => {
-  it.scopedLive("GETs the order at the URL-encoded key, signed over an empty body, and reads it", () =>
+  it.live("GETs the order at the URL-encoded key, signed over an empty body, and reads it", () =>
     Effect.gen(function* () {
       const { client, requests } = yield* recordingSeller(["order-accepted.json"])
       expect(client.capabilities.orderLookup).toBe(true)
@@ -298,7 +298,7 @@ describe("Shelfwise adapter: order lookup", () => {
     })
   )
 
-  it.scopedLive("answers none for 404 NO_SUCH_ORDER, but fails for a 404 that is not Shelfwise's", () =>
+  it.live("answers none for 404 NO_SUCH_ORDER, but fails for a 404 that is not Shelfwise's", () =>
     Effect.gen(function* () {
       const { client } = yield* recordingSeller(["order-not-found.json", "gateway-not-found.json"])
       expect(Option.isNone(yield* client.lookupOrder({ idempotencyKey: "req-7:shelfwise", isbn: inStock }))).toBe(true)
@@ -307,7 +307,7 @@ describe("Shelfwise adapter: order lookup", () => {
     })
   )
 
-  it.scopedLive("reports an order found for another ISBN as MalformedSellerResponse", () =>
+  it.live("reports an order found for another ISBN as MalformedSellerResponse", () =>
     Effect.gen(function* () {
       const { client } = yield* recordingSeller(["order-other-isbn.json"])
       const error = yield* Effect.flip(client.lookupOrder({ idempotencyKey: "req-42:shelfwise/eu 1", isbn: inStock }))

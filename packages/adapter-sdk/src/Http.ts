@@ -308,7 +308,7 @@ const statusError = (call: HttpCall, status: number, headers: ResponseHeaders, t
  * const quote = decodeBody(WireQuote, res.body, "quote")
  */
 export const decodeBody = <A, I>(schema: Schema.Codec<A, I>, body: unknown, operation: Operation): A => {
-  const result = Schema.decodeUnknownExit(schema, { errors: "first", onExcessProperty: "ignore" })(body)
+  const result = Schema.decodeUnknownExit(schema, { errors: "first", onExcessProperty: "ignore", reportInput: true })(body)
   if (Exit.isSuccess(result)) return result.value
   throw new MalformedSellerResponse({ operation, detail: SchemaError.ofExit(result) })
 }

@@ -171,7 +171,8 @@ const build = (
 
   const decode = <A, I>(operation: Operation, schema: Schema.Codec<A, I>) => {
     // Built once per schema: a decoder compiled per answer was the top cost of a seller call.
-    const decodeUnknown = Schema.decodeUnknownEffect(schema)
+    // The seller's own (wrong) value goes into the message: it is what an operator needs to see.
+    const decodeUnknown = Schema.decodeUnknownEffect(schema, { reportInput: true })
     return (raw: unknown) =>
       decodeUnknown(raw).pipe(Effect.mapError((error) => new MalformedSellerResponse({ operation, detail: error.message })))
   }
