@@ -5,7 +5,7 @@
  * for a few seconds so the hot path doesn't query the database per request; a revoked key can
  * therefore live on for at most that long.
  */
-import { SqlClient } from "@effect/sql"
+import { SqlClient } from "effect/sql"
 import { createHash, randomBytes } from "node:crypto"
 import { Context, Effect, Layer, Option, Redacted, Schema } from "effect"
 import { orDie, uninterruptibleSql } from "./internal/sql.js"
@@ -33,7 +33,7 @@ export interface AccessService {
   readonly authenticate: (key: Redacted.Redacted<string>) => Effect.Effect<Option.Option<Principal>>
 }
 
-export class Access extends Context.Tag("@bookbroker/engine/Access")<Access, AccessService>() {}
+export class Access extends Context.Service<Access, AccessService>()("@bookbroker/engine/Access") {}
 
 const hash = (key: string) => createHash("sha256").update(key).digest("hex")
 const prefixes = { customer: "bb_cus_", seller: "bb_sel_" } as const
@@ -93,7 +93,7 @@ export const make = Effect.gen(function* () {
         if (remembered.size > 100_000) remembered.clear()
         remembered.set(digest, { principal, until: now + rememberMillis })
         return principal
-      }).pipe(Effect.withSpan("Access.authenticate", { captureStackTrace: false }))
+      }).pipe(Effect.withSpan("Access.authenticate", ))
   }
   return service
 })

@@ -19,7 +19,7 @@ export interface AdapterRegistryService {
   readonly kinds: ReadonlyArray<string>
 }
 
-export class AdapterRegistry extends Context.Tag("@bookbroker/engine/AdapterRegistry")<AdapterRegistry, AdapterRegistryService>() {}
+export class AdapterRegistry extends Context.Service<AdapterRegistry, AdapterRegistryService>()("@bookbroker/engine/AdapterRegistry") {}
 
 export const make = (adapters: ReadonlyArray<Adapter.AnyAdapter>): AdapterRegistryService => {
   const byKind = new Map<string, Adapter.AnyAdapter>()

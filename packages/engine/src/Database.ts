@@ -2,9 +2,10 @@
  * PostgreSQL, the source of truth: the connection pool (@effect/sql-pg) and the schema
  * migrations, run at start under the migrator's lock so several processes can start at once.
  */
-import { Migrator, type SqlClient, type SqlError } from "@effect/sql"
+import { Migrator, type SqlClient, type SqlError } from "effect/sql"
 import { PgClient } from "@effect/sql-pg"
 import { Effect, Layer, Redacted } from "effect"
+import * as pgTypes from "./internal/pgTypes.js"
 import { migrations } from "./migrations/index.js"
 
 export interface DatabaseOptions {
@@ -28,7 +29,8 @@ export const layerClient = (options: DatabaseOptions): Layer.Layer<PgClient.PgCl
   PgClient.layer({
     url: typeof options.url === "string" ? Redacted.make(options.url) : options.url,
     maxConnections: options.maxConnections ?? 20,
-    applicationName: options.applicationName ?? "bookbroker"
+    applicationName: options.applicationName ?? "bookbroker",
+    types: pgTypes.registry()
   })
 
 /** The pool, with the schema migrated before anything uses it. */

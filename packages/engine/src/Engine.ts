@@ -4,7 +4,7 @@
  * (the CLI's `serve`, tests) call `layer` once; everything else depends on services only.
  */
 import type { Adapter } from "@bookbroker/adapter-sdk"
-import type { SqlClient } from "@effect/sql"
+import type { SqlClient } from "effect/sql"
 import { Layer, type Redacted } from "effect"
 import * as Access from "./Access.js"
 import * as AdapterRegistry from "./AdapterRegistry.js"

@@ -4,7 +4,7 @@
  * a person has dealt with it, is all this does; finding them is the reconciler's and the
  * pipeline's job.
  */
-import { SqlClient } from "@effect/sql"
+import { SqlClient } from "effect/sql"
 import { Context, Effect, Layer, Schema } from "effect"
 import { orDie } from "./internal/sql.js"
 import { type Finding, type FindingKind, type FindingsFilter } from "./Reconciler.js"
@@ -22,7 +22,7 @@ export interface FindingsService {
   readonly settle: (requestId: string, kind: FindingKind, note: string) => Effect.Effect<Finding, FindingNotFound>
 }
 
-export class Findings extends Context.Tag("@bookbroker/engine/Findings")<Findings, FindingsService>() {}
+export class Findings extends Context.Service<Findings, FindingsService>()("@bookbroker/engine/Findings") {}
 
 interface Row {
   readonly request_id: string

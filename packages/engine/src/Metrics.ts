@@ -18,29 +18,27 @@
  * Besides the metrics, each process keeps the last minute of calls per seller (`recentCalls`) for
  * the operator's seller health view.
  */
-import { Clock, Effect, Metric, MetricBoundaries } from "effect"
+import { Clock, Effect, Metric } from "effect"
 
 export const purchasesTotal = Metric.counter("bookbroker_purchases_total", {
   description: "Purchase requests that reached a terminal status, by outcome",
   incremental: true
 })
 
-export const decisionSeconds = Metric.histogram(
-  "bookbroker_purchase_decision_seconds",
-  MetricBoundaries.fromIterable([0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 3600]),
-  "Time from a purchase request's creation to its terminal status, in seconds"
-)
+export const decisionSeconds = Metric.histogram("bookbroker_purchase_decision_seconds", {
+  description: "Time from a purchase request's creation to its terminal status, in seconds",
+  boundaries: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 3600]
+})
 
 export const sellerCallsTotal = Metric.counter("bookbroker_seller_calls_total", {
   description: "Quote calls to sellers by outcome: answered, failed, or denied by admission (not sent)",
   incremental: true
 })
 
-export const sellerCallSeconds = Metric.histogram(
-  "bookbroker_seller_call_duration_seconds",
-  MetricBoundaries.fromIterable([0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]),
-  "Latency of quote calls sent to sellers, in seconds"
-)
+export const sellerCallSeconds = Metric.histogram("bookbroker_seller_call_duration_seconds", {
+  description: "Latency of quote calls sent to sellers, in seconds",
+  boundaries: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
+})
 
 export const queueDepth = Metric.gauge("bookbroker_purchase_queue_depth", {
   description: "Purchase requests not yet terminal (received, authorized, quoting, deciding, purchasing)"
@@ -69,8 +67,8 @@ type Bucket = [second: number, answered: number, failed: number, denied: number]
 interface SellerSeries {
   /** One-second buckets with calls in them, oldest first, none older than the window. */
   readonly buckets: Array<Bucket>
-  readonly calls: Record<SellerCallOutcome, Metric.Metric.Counter<number>>
-  readonly latency: Metric.Metric.Histogram<number>
+  readonly calls: Record<SellerCallOutcome, Metric.Counter<number>>
+  readonly latency: Metric.Histogram<number>
 }
 
 const series = new Map<string, SellerSeries>()
@@ -78,15 +76,14 @@ const series = new Map<string, SellerSeries>()
 const seriesFor = (sellerId: string): SellerSeries => {
   let found = series.get(sellerId)
   if (found === undefined) {
-    const calls = Metric.tagged(sellerCallsTotal, "seller", sellerId)
     found = {
       buckets: [],
       calls: {
-        answered: Metric.tagged(calls, "outcome", "answered"),
-        failed: Metric.tagged(calls, "outcome", "failed"),
-        denied: Metric.tagged(calls, "outcome", "denied")
+        answered: Metric.withAttributes(sellerCallsTotal, { seller: sellerId, outcome: "answered" }),
+        failed: Metric.withAttributes(sellerCallsTotal, { seller: sellerId, outcome: "failed" }),
+        denied: Metric.withAttributes(sellerCallsTotal, { seller: sellerId, outcome: "denied" })
       },
-      latency: Metric.tagged(sellerCallSeconds, "seller", sellerId)
+      latency: Metric.withAttributes(sellerCallSeconds, { seller: sellerId })
     }
     series.set(sellerId, found)
   }
@@ -109,7 +106,7 @@ export const recordSellerCall = (sellerId: string, outcome: SellerCallOutcome, l
       seller.buckets.push(last)
     }
     last[outcome === "answered" ? 1 : outcome === "failed" ? 2 : 3] += 1
-    yield* Metric.increment(seller.calls[outcome])
+    yield* Metric.update(seller.calls[outcome], 1)
     if (latencyMillis !== undefined) yield* Metric.update(seller.latency, latencyMillis / 1000)
   })
 
@@ -117,7 +114,7 @@ export const recordSellerCall = (sellerId: string, outcome: SellerCallOutcome, l
 export const recordPurchaseOutcome = (outcome: string, createdAt: Date): Effect.Effect<void> =>
   Effect.gen(function* () {
     const now = yield* Clock.currentTimeMillis
-    yield* Metric.increment(Metric.tagged(purchasesTotal, "outcome", outcome))
+    yield* Metric.update(Metric.withAttributes(purchasesTotal, { outcome }), 1)
     yield* Metric.update(decisionSeconds, Math.max(0, now - createdAt.getTime()) / 1000)
   })
 
@@ -137,6 +134,6 @@ export const recentCalls = (sellerId: string): Effect.Effect<RecentCalls> =>
     return { answered, failed, denied, sentPerSecond: (answered + failed) / windowSeconds, windowSeconds }
   })
 
-export const setQueueDepth = (depth: number): Effect.Effect<void> => Metric.set(queueDepth, depth)
+export const setQueueDepth = (depth: number): Effect.Effect<void> => Metric.update(queueDepth, depth)
 
-export const setCircuitsOpen = (count: number): Effect.Effect<void> => Metric.set(circuitsOpen, count)
+export const setCircuitsOpen = (count: number): Effect.Effect<void> => Metric.update(circuitsOpen, count)

@@ -21,7 +21,7 @@
  * Events of one request are not ordered against each other across retries: receivers should
  * order by `timestamp` (or the `status` in `data`), and deduplicate by `webhook-id`.
  */
-import { SqlClient } from "@effect/sql"
+import { SqlClient } from "effect/sql"
 import { randomBytes } from "node:crypto"
 import { Context, Effect, Layer, Redacted, Schema, type Scope } from "effect"
 import { Webhook } from "standardwebhooks"
@@ -53,7 +53,7 @@ export interface NotificationsService {
   readonly run: Effect.Effect<never>
 }
 
-export class Notifications extends Context.Tag("@bookbroker/engine/Notifications")<Notifications, NotificationsService>() {}
+export class Notifications extends Context.Service<Notifications, NotificationsService>()("@bookbroker/engine/Notifications") {}
 
 export class InvalidWebhookSecret extends Schema.TaggedError<InvalidWebhookSecret>()("InvalidWebhookSecret", { detail: Schema.String }) {
   override get message(): string {
@@ -154,7 +154,7 @@ export const make = (options: NotificationsOptions): Effect.Effect<Notifications
         },
         catch: (error) => error
       }).pipe(
-        Effect.catchAll((error) =>
+        Effect.catch((error) =>
           Effect.succeed<Delivery>({
             _tag: "Failed",
             error:
@@ -224,7 +224,7 @@ export const make = (options: NotificationsOptions): Effect.Effect<Notifications
     const run = Effect.gen(function* () {
       while (true) {
         const handled = yield* runOnce.pipe(
-          Effect.catchAllDefect((defect) => Effect.logError("webhook dispatch failed; continuing", defect).pipe(Effect.as(0)))
+          Effect.catchDefect((defect) => Effect.logError("webhook dispatch failed; continuing", defect).pipe(Effect.as(0)))
         )
         if (handled === 0) yield* Effect.sleep(pollMillis)
       }
@@ -234,11 +234,11 @@ export const make = (options: NotificationsOptions): Effect.Effect<Notifications
   })
 
 export const layer = (options: NotificationsOptions): Layer.Layer<Notifications, InvalidWebhookSecret, SqlClient.SqlClient> =>
-  Layer.scoped(Notifications, make(options))
+  Layer.effect(Notifications, make(options))
 
 /** Dispatches in the background for as long as the layer lives. */
 export const layerRunning = (options: NotificationsOptions): Layer.Layer<Notifications, InvalidWebhookSecret, SqlClient.SqlClient> =>
-  Layer.scoped(
+  Layer.effect(
     Notifications,
     Effect.tap(make(options), (notifications) => Effect.forkScoped(notifications.run))
   )

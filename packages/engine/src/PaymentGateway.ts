@@ -26,7 +26,7 @@ export class PaymentDeclined extends Schema.TaggedError<PaymentDeclined>()("Paym
 }
 
 export class PaymentUnavailable extends Schema.TaggedError<PaymentUnavailable>()("PaymentUnavailable", {
-  operation: Schema.Literal("authorize", "capture", "void", "refund", "lookup"),
+  operation: Schema.Literals(["authorize", "capture", "void", "refund", "lookup"]),
   detail: Schema.String,
   retryAfterMillis: Schema.optional(Schema.Int)
 }) {
@@ -36,7 +36,7 @@ export class PaymentUnavailable extends Schema.TaggedError<PaymentUnavailable>()
 }
 
 export class PaymentRejected extends Schema.TaggedError<PaymentRejected>()("PaymentRejected", {
-  operation: Schema.Literal("authorize", "capture", "void", "refund", "lookup"),
+  operation: Schema.Literals(["authorize", "capture", "void", "refund", "lookup"]),
   detail: Schema.String
 }) {
   override get message(): string {
@@ -104,4 +104,4 @@ export interface PaymentGatewayService {
   readonly lookup: (requestId: string) => Effect.Effect<ReadonlyArray<PaymentRecord>, PaymentUnavailable>
 }
 
-export class PaymentGateway extends Context.Tag("@bookbroker/engine/PaymentGateway")<PaymentGateway, PaymentGatewayService>() {}
+export class PaymentGateway extends Context.Service<PaymentGateway, PaymentGatewayService>()("@bookbroker/engine/PaymentGateway") {}

@@ -20,7 +20,7 @@
  * over stops, and its writes are refused by the fencing version.
  */
 import { Contract, Money, type Isbn, type SellerClient } from "@bookbroker/adapter-sdk"
-import type { SqlClient, SqlError } from "@effect/sql"
+import type { SqlClient, SqlError } from "effect/sql"
 import { Clock, Context, Effect, Layer, Option, Schedule, Schema } from "effect"
 import {
   isTerminal,
@@ -95,7 +95,7 @@ export interface PurchasePipelineService {
   readonly store: PurchaseStore
 }
 
-export class PurchasePipeline extends Context.Tag("@bookbroker/engine/PurchasePipeline")<PurchasePipeline, PurchasePipelineService>() {}
+export class PurchasePipeline extends Context.Service<PurchasePipeline, PurchasePipelineService>()("@bookbroker/engine/PurchasePipeline") {}
 
 type Step = { readonly _tag: "Continue" } | { readonly _tag: "Park"; readonly delayMillis: number; readonly why: string }
 const next: Step = { _tag: "Continue" }
@@ -118,7 +118,7 @@ export const make = (options: PipelineOptions = {}) =>
     const state = yield* SharedState
     const leaseMillis = options.leaseMillis ?? 30_000
     const heartbeatMillis = options.heartbeatMillis ?? Math.max(50, Math.floor(leaseMillis / 3))
-    const quickRetry = options.quickRetry ?? Schedule.intersect(Schedule.exponential("100 millis"), Schedule.recurs(2))
+    const quickRetry = options.quickRetry ?? Schedule.max([Schedule.exponential("100 millis"), Schedule.recurs(2)])
     const maxBackoff = options.maxBackoffMillis ?? 300_000
     const maxPaymentTries = options.maxPaymentTries ?? 12
     const deadlineMillis = options.unresolvedDeadlineMillis ?? defaultDeadlineMillis
@@ -128,14 +128,14 @@ export const make = (options: PipelineOptions = {}) =>
     const minQuoteMillis = 1_000
     const backoff = (tries: number) => Math.min(maxBackoff, 1_000 * 2 ** Math.min(tries, 16))
     if (heartbeatMillis >= leaseMillis) {
-      return yield* Effect.dieMessage(`the lease heartbeat (${heartbeatMillis} ms) must be shorter than the lease (${leaseMillis} ms)`)
+      return yield* Effect.die(new Error(`the lease heartbeat (${heartbeatMillis} ms) must be shorter than the lease (${leaseMillis} ms)`))
     }
     const lifetime = gateway.authorizationLifetimeMillis
     if (lifetime !== undefined && deadlineMillis * 2 > lifetime) {
-      return yield* Effect.dieMessage(
+      return yield* Effect.die(new Error(
         `unresolvedDeadlineMillis (${deadlineMillis} ms) must be at most half of ${gateway.name}'s authorization lifetime (${lifetime} ms): ` +
           "a person needs time to settle an unresolved purchase before the customer's authorization lapses"
-      )
+      ))
     }
 
     const crash = (point: CrashPoint, requestId: string) =>
@@ -158,9 +158,12 @@ export const make = (options: PipelineOptions = {}) =>
         const currency = row.currency.trim()
         const fenced = <A, E, R>(body: Effect.Effect<A, E, R>) =>
           Effect.flatMap(Clock.currentTimeMillis, (now) =>
-            Effect.tap(store.fenced(lease, body), () => {
-              leaseClock.renewedAt = now
-            })
+            Effect.tap(
+              store.fenced(lease, body),
+              Effect.sync(() => {
+                leaseClock.renewedAt = now
+              })
+            )
           )
         const transition = (to: PurchaseStatus, reason: string | null, changes: Record<string, unknown> = {}) =>
           Effect.map(fenced(store.transition(lease, row.status, to, reason, changes)), (updated) => {
@@ -174,18 +177,18 @@ export const make = (options: PipelineOptions = {}) =>
             if (authorization !== undefined) {
               const key = PurchaseKeys.payment(row.id, "void", authorization.round)
               const operation = yield* fenced(store.ensurePayment(row.id, "void", authorization.round, key, 0, currency))
-              const voided = yield* Effect.either(withQuickRetry(gateway.void({ idempotencyKey: key, providerRef: authorization.provider_ref! })))
+              const voided = yield* Effect.result(withQuickRetry(gateway.void({ idempotencyKey: key, providerRef: authorization.provider_ref! })))
               yield* crash("void", row.id)
-              if (voided._tag === "Left") {
-                if (voided.left._tag === "PaymentUnavailable") {
+              if (voided._tag === "Failure") {
+                if (voided.failure._tag === "PaymentUnavailable") {
                   return park(backoff(operation.tries), "releasing the payment authorization: the payment provider did not answer; trying again")
                 }
                 // The provider refuses to void: leave the authorization marked live for the reconciler, end the request.
-                yield* fenced(store.settlePayment(key, "rejected", null, false, voided.left.detail))
-                yield* transition("failed", `void_rejected: ${voided.left.detail}`)
+                yield* fenced(store.settlePayment(key, "rejected", null, false, voided.failure.detail))
+                yield* transition("failed", `void_rejected: ${voided.failure.detail}`)
                 return next
               }
-              yield* fenced(Effect.zipRight(store.settlePayment(key, "succeeded", authorization.provider_ref, false, null), store.endAuthorization(row.id)))
+              yield* fenced(Effect.andThen(store.settlePayment(key, "succeeded", authorization.provider_ref, false, null), store.endAuthorization(row.id)))
             }
             yield* transition(status, reason, changes)
             return next
@@ -195,16 +198,16 @@ export const make = (options: PipelineOptions = {}) =>
           const key = PurchaseKeys.payment(row.id, "authorize", row.round)
           const amount = Number(row.max_amount)
           const operation = yield* fenced(store.ensurePayment(row.id, "authorize", row.round, key, amount, currency))
-          const result = yield* Effect.either(
+          const result = yield* Effect.result(
             withQuickRetry(gateway.authorize({ idempotencyKey: key, requestId: row.id, amount: money(amount, currency), paymentToken: row.payment_token }))
           )
           yield* crash("authorize", row.id)
-          if (result._tag === "Right") {
-            yield* fenced(store.settlePayment(key, "succeeded", result.right.providerRef, true, null))
+          if (result._tag === "Success") {
+            yield* fenced(store.settlePayment(key, "succeeded", result.success.providerRef, true, null))
             yield* transition("authorized", null)
             return next
           }
-          const error = result.left
+          const error = result.failure
           if (error._tag === "PaymentDeclined") {
             yield* fenced(store.settlePayment(key, "declined", null, false, error.reason))
             yield* transition("failed", `payment_declined: ${error.reason}`)
@@ -271,7 +274,7 @@ export const make = (options: PipelineOptions = {}) =>
           const ranked = [...offers.values()].sort((a, b) => a.total.amount - b.total.amount || b.reliability - a.reliability)
           const progress = QuoteProgress.summarize(outcomes.values(), ranked.length, new Date(yield* Clock.currentTimeMillis))
           row = yield* fenced(
-            Effect.zipRight(
+            Effect.andThen(
               store.saveQuotes(
                 row.id,
                 row.round,
@@ -314,7 +317,7 @@ export const make = (options: PipelineOptions = {}) =>
           if (quotes.length === 0) return yield* finish("not_available", "no_offers")
           if (within.length === 0) return yield* finish("price_not_met", "cheapest_offer_above_max", { counter_offer: counterOfferFrom(quotes[0]!) })
           row = yield* fenced(
-            Effect.zipRight(
+            Effect.andThen(
               store.createAttempts(row.id, row.round, within.map((quote) => ({ seller_id: quote.seller_id, seller_name: quote.seller_name, rank: quote.rank, offer: quote.offer }))),
               store.transition(
                 lease,
@@ -347,7 +350,7 @@ export const make = (options: PipelineOptions = {}) =>
             const since = attempt.first_sent_at?.getTime() ?? now
             const overdue = now - since >= deadlineMillis
             yield* fenced(
-              Effect.zipRight(
+              Effect.andThen(
                 store.updateAttempt(attempt.id, "unknown", { reason }),
                 overdue && row.attention !== "unresolved_attempt"
                   ? Effect.asVoid(store.flag(
@@ -456,11 +459,11 @@ export const make = (options: PipelineOptions = {}) =>
               return parkForSeller(attempt, held.retryAfterMillis)
             }
             yield* crash("hold", row.id)
-            if (held._tag === "Left") {
-              yield* fenced(store.updateAttempt(attempt.id, "failed", { reason: AttemptResolution.describe(held.left) }))
+            if (held._tag === "Failure") {
+              yield* fenced(store.updateAttempt(attempt.id, "failed", { reason: AttemptResolution.describe(held.failure) }))
               return next
             }
-            const total = held.right.total
+            const total = held.success.total
             const nextTotal = nextInLine === undefined ? undefined : decodeOffer(nextInLine.offer).total.amount
             const refusal =
               total.currency !== currency
@@ -472,12 +475,12 @@ export const make = (options: PipelineOptions = {}) =>
                     : undefined
             if (refusal !== undefined) {
               // Best effort (a hold expires anyway), and only within the seller's limits.
-              yield* Effect.ignore(admittedCall(state, client, client.release(held.right), 500))
-              yield* fenced(store.updateAttempt(attempt.id, "failed", { hold: encodeHold(held.right), reason: refusal }))
+              yield* Effect.ignore(admittedCall(state, client, client.release(held.success), 500))
+              yield* fenced(store.updateAttempt(attempt.id, "failed", { hold: encodeHold(held.success), reason: refusal }))
               return next
             }
-            yield* fenced(store.updateAttempt(attempt.id, "held", { hold: encodeHold(held.right) }))
-            return yield* purchase({ ...attempt, status: "held", hold: encodeHold(held.right) }, client)
+            yield* fenced(store.updateAttempt(attempt.id, "held", { hold: encodeHold(held.success) }))
+            return yield* purchase({ ...attempt, status: "held", hold: encodeHold(held.success) }, client)
           })
 
         const attemptOne = (attempt: AttemptRow, nextInLine: AttemptRow | undefined) =>
@@ -525,21 +528,21 @@ export const make = (options: PipelineOptions = {}) =>
             // Never more than the customer authorized; an order above it is a finding (see `confirmed`).
             const amount = Math.min(orderTotal, authorized)
             const operation = yield* fenced(store.ensurePayment(row.id, "capture", row.round, key, amount, currency))
-            const captured = yield* Effect.either(
+            const captured = yield* Effect.result(
               withQuickRetry(gateway.capture({ idempotencyKey: key, providerRef: authorization.provider_ref!, amount: money(amount, currency) }))
             )
             yield* crash("capture", row.id)
-            if (captured._tag === "Left") {
-              if (captured.left._tag === "PaymentUnavailable") return park(backoff(operation.tries), "taking the payment: the payment provider did not answer; trying again")
-              yield* fenced(store.settlePayment(key, "rejected", null, false, captured.left.detail))
-              yield* transition("failed", `capture_rejected: ${captured.left.detail}`)
+            if (captured._tag === "Failure") {
+              if (captured.failure._tag === "PaymentUnavailable") return park(backoff(operation.tries), "taking the payment: the payment provider did not answer; trying again")
+              yield* fenced(store.settlePayment(key, "rejected", null, false, captured.failure.detail))
+              yield* transition("failed", `capture_rejected: ${captured.failure.detail}`)
               return next
             }
             // The capture's outcome and `purchased` commit together: a worker that stops in between
             // must not leave a charged, ordered request for the next one to find without authorization.
             row = yield* fenced(
-              Effect.zipRight(
-                Effect.zipRight(store.settlePayment(key, "succeeded", authorization.provider_ref, false, null), store.endAuthorization(row.id)),
+              Effect.andThen(
+                Effect.andThen(store.settlePayment(key, "succeeded", authorization.provider_ref, false, null), store.endAuthorization(row.id)),
                 store.transition(lease, row.status, "purchased", orderTotal > authorized ? "seller_charged_above_max" : null, {
                   final_amount: amount,
                   seller_id: attempt.seller_id,

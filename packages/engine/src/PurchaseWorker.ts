@@ -7,7 +7,7 @@
  */
 import { randomUUID } from "node:crypto"
 import { PgClient } from "@effect/sql-pg"
-import { Cause, Context, Effect, Layer, Option, Queue, Schedule, Stream } from "effect"
+import { Context, Effect, Layer, Option, Queue, Schedule, Semaphore, Stream } from "effect"
 import type { RequestRow } from "./internal/purchaseStore.js"
 import { orDie } from "./internal/sql.js"
 import { signalWork, workChannel } from "./internal/workSignal.js"
@@ -46,7 +46,7 @@ export interface PurchaseWorkerService {
 /** A worker's own ping on the work channel (see `run`); every other payload means work. */
 const pingPrefix = "ping:"
 
-export class PurchaseWorker extends Context.Tag("@bookbroker/engine/PurchaseWorker")<PurchaseWorker, PurchaseWorkerService>() {}
+export class PurchaseWorker extends Context.Service<PurchaseWorker, PurchaseWorkerService>()("@bookbroker/engine/PurchaseWorker") {}
 
 export const make = (options: WorkerOptions = {}) =>
   Effect.gen(function* () {
@@ -66,10 +66,10 @@ export const make = (options: WorkerOptions = {}) =>
     const onDefect = (row: RequestRow) => (defect: unknown) =>
       defect instanceof SimulatedCrash
         ? Effect.void
-        : Effect.zipRight(
+        : Effect.andThen(
             Effect.logError(`processing purchase request ${row.id} failed with a defect; it will be retried`, defect),
             pipeline.store.recordDefect(row.id, row.fence, maxDefects, describeDefect(defect)).pipe(
-              Effect.catchAllCause((cause) => Effect.logError("could not record the defect; the lease will expire instead", cause))
+              Effect.catchCause((cause) => Effect.logError("could not record the defect; the lease will expire instead", cause))
             )
           )
 
@@ -77,7 +77,7 @@ export const make = (options: WorkerOptions = {}) =>
       const claimed = yield* orDie(pipeline.store.claim(workerId, pipeline.leaseMillis, concurrency))
       return yield* Effect.forEach(
         claimed,
-        (row) => pipeline.process(row, workerId).pipe(Effect.tapDefect((cause) => onDefect(row)(Cause.squash(cause)))),
+        (row) => pipeline.process(row, workerId).pipe(Effect.tapDefect(onDefect(row))),
         { concurrency: "unbounded" }
       )
     }).pipe(Effect.withSpan("PurchaseWorker.runOnce", { attributes: { worker: workerId } }))
@@ -85,7 +85,7 @@ export const make = (options: WorkerOptions = {}) =>
     // Keeps up to `concurrency` requests in flight: claims whenever a slot frees up instead of
     // waiting for a whole batch to finish (one slow request must not hold up the rest).
     const run = Effect.gen(function* () {
-      const slots = yield* Effect.makeSemaphore(concurrency)
+      const slots = yield* Semaphore.make(concurrency)
       let inFlight = 0
       // Woken by the work signal. @effect/sql-pg keeps quiet about a listen connection that died
       // (killed, PostgreSQL restarted), and a worker that no longer hears the signal would lose
@@ -96,12 +96,16 @@ export const make = (options: WorkerOptions = {}) =>
       if (Option.isSome(pg)) {
         const ping = `${pingPrefix}${workerId}:${randomUUID()}`
         let heard = false
-        const listen = pg.value.listen(workChannel).pipe(
-          Stream.runForEach((payload) => {
-            if (!payload.startsWith(pingPrefix)) return Queue.offer(wake, undefined)
-            if (payload === ping) heard = true
-            return Effect.void
-          })
+        const listen = Effect.scoped(
+          Effect.flatMap(pg.value.listen(workChannel), (notifications) =>
+            Stream.fromQueue(notifications).pipe(
+              Stream.runForEach(({ payload }) => {
+                if (!payload.startsWith(pingPrefix)) return Queue.offer(wake, undefined)
+                if (payload === ping) heard = true
+                return Effect.void
+              })
+            )
+          )
         )
         const deaf = Effect.gen(function* () {
           while (true) {
@@ -113,9 +117,9 @@ export const make = (options: WorkerOptions = {}) =>
             if (!heard) return yield* Effect.fail("the listen connection stopped delivering" as const)
           }
         })
-        yield* Effect.fork(
+        yield* Effect.forkChild(
           Effect.raceFirst(listen, deaf).pipe(
-            Effect.catchAllCause((cause) => Effect.logWarning("purchase worker: listening for new work failed; polling until it is back", cause)),
+            Effect.catchCause((cause) => Effect.logWarning("purchase worker: listening for new work failed; polling until it is back", cause)),
             Effect.repeat(Schedule.spaced("1 second"))
           )
         )
@@ -126,19 +130,19 @@ export const make = (options: WorkerOptions = {}) =>
           free === 0
             ? []
             : yield* orDie(pipeline.store.claim(workerId, pipeline.leaseMillis, free)).pipe(
-                Effect.catchAllDefect((defect) => Effect.logError("purchase worker could not claim work; retrying", defect).pipe(Effect.as([])))
+                Effect.catchDefect((defect) => Effect.logError("purchase worker could not claim work; retrying", defect).pipe(Effect.as([])))
               )
         for (const row of claimed) {
           inFlight += 1
-          yield* Effect.fork(
-            slots.withPermits(1)(pipeline.process(row, workerId)).pipe(
-              Effect.catchAllDefect(onDefect(row)),
+          yield* Effect.forkChild(
+            Semaphore.withPermits(slots, 1, pipeline.process(row, workerId)).pipe(
+              Effect.catchDefect(onDefect(row)),
               Effect.ensuring(Effect.sync(() => (inFlight -= 1)))
             )
           )
         }
         if (claimed.length === 0) yield* Effect.raceFirst(Effect.sleep(pollMillis), Queue.take(wake))
-        else yield* Effect.yieldNow()
+        else yield* Effect.yieldNow
       }
     })
 
@@ -150,7 +154,7 @@ export const layer = (options: WorkerOptions = {}): Layer.Layer<PurchaseWorker, 
 
 /** Runs a worker in the background for as long as the layer lives. */
 export const layerRunning = (options: WorkerOptions = {}): Layer.Layer<PurchaseWorker, never, PurchasePipeline> =>
-  Layer.scoped(
+  Layer.effect(
     PurchaseWorker,
     Effect.tap(make(options), (worker) => Effect.forkScoped(worker.run))
   )

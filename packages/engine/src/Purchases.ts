@@ -5,9 +5,9 @@
  * `PurchasePipeline`.
  */
 import { Money, type Isbn } from "@bookbroker/adapter-sdk"
-import { SqlClient } from "@effect/sql"
+import { SqlClient } from "effect/sql"
 import { createHash, randomUUID } from "node:crypto"
-import { Cause, Chunk, Context, Deferred, Effect, Layer, Queue, Schema, type Scope } from "effect"
+import { Cause, Context, Deferred, Effect, Layer, Queue, Schema, type Scope } from "effect"
 import { eventPayload, isTerminal, type Attention, type QuoteProgress, type AttemptRow, type PaymentOperationRow, type PurchaseStatus, type RequestRow } from "./internal/purchaseStore.js"
 import { uninterruptibleSql } from "./internal/sql.js"
 import { signalWork } from "./internal/workSignal.js"
@@ -171,7 +171,7 @@ export interface PurchasesService {
   readonly retry: (id: string, options?: RetryOptions) => Effect.Effect<PurchaseView, PurchaseNotFound | RetryNotAllowed>
 }
 
-export class Purchases extends Context.Tag("@bookbroker/engine/Purchases")<Purchases, PurchasesService>() {}
+export class Purchases extends Context.Service<Purchases, PurchasesService>()("@bookbroker/engine/Purchases") {}
 
 const hashOf = (purchase: NewPurchase) =>
   createHash("sha256")
@@ -379,11 +379,11 @@ export const makeWith = (options: PurchasesOptions = {}): Effect.Effect<Purchase
       // Callers have their answers; now wake an idle worker for the new requests.
       if (created.length > 0) yield* signalWork(sql)
     }).pipe(
-      Effect.catchAllCause((cause) => Effect.forEach(batch, ({ done }) => Deferred.failCause(done, Cause.die(Cause.squash(cause))))),
+      Effect.catchCause((cause) => Effect.forEach(batch, ({ done }) => Deferred.failCause(done, Cause.die(Cause.squash(cause))))),
       Effect.withSpan("Purchases.intakeBatch", { attributes: { rows: batch.length } })
     )
   for (let writer = 0; writer < intakeWriters; writer++) {
-    yield* Effect.forkScoped(Effect.forever(Effect.flatMap(Queue.takeBetween(intake, 1, maxIntakeBatch), (chunk) => flush(Chunk.toReadonlyArray(chunk)))))
+    yield* Effect.forkScoped(Effect.forever(Effect.flatMap(Queue.takeBetween(intake, 1, maxIntakeBatch), flush)))
   }
 
   const service: PurchasesService = {
@@ -401,10 +401,10 @@ export const makeWith = (options: PurchasesOptions = {}): Effect.Effect<Purchase
         yield* Queue.offer(intake, { purchase, hash: hashOf(purchase), done })
         const accepted = yield* Deferred.await(done)
         return { ...accepted, queue: { depth: admission.depth, etaSeconds: admission.etaSeconds } }
-      }).pipe(Effect.withSpan("Purchases.submit", { attributes: { isbn: purchase.isbn }, captureStackTrace: false })),
+      }).pipe(Effect.withSpan("Purchases.submit", { attributes: { isbn: purchase.isbn } })),
 
     get: (id, customerId) =>
-      uninterruptibleSql(load(id, customerId)).pipe(Effect.withSpan("Purchases.get", { attributes: { "purchase.request_id": id }, captureStackTrace: false })),
+      uninterruptibleSql(load(id, customerId)).pipe(Effect.withSpan("Purchases.get", { attributes: { "purchase.request_id": id } })),
 
     list: (customerId, options = {}) =>
       Effect.gen(function* () {
@@ -538,6 +538,6 @@ export const makeWith = (options: PurchasesOptions = {}): Effect.Effect<Purchase
 
 export const make: Effect.Effect<PurchasesService, never, SqlClient.SqlClient | Scope.Scope> = makeWith()
 
-export const layer: Layer.Layer<Purchases, never, SqlClient.SqlClient> = Layer.scoped(Purchases, make)
+export const layer: Layer.Layer<Purchases, never, SqlClient.SqlClient> = Layer.effect(Purchases, make)
 
-export const layerWith = (options: PurchasesOptions): Layer.Layer<Purchases, never, SqlClient.SqlClient> => Layer.scoped(Purchases, makeWith(options))
+export const layerWith = (options: PurchasesOptions): Layer.Layer<Purchases, never, SqlClient.SqlClient> => Layer.effect(Purchases, makeWith(options))

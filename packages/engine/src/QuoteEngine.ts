@@ -161,7 +161,7 @@ export interface QuoteEngineService {
   readonly queueDepth: Effect.Effect<ReadonlyMap<string, number>>
 }
 
-export class QuoteEngine extends Context.Tag("@bookbroker/engine/QuoteEngine")<QuoteEngine, QuoteEngineService>() {}
+export class QuoteEngine extends Context.Service<QuoteEngine, QuoteEngineService>()("@bookbroker/engine/QuoteEngine") {}
 
 interface Entry {
   readonly seller: Seller
@@ -178,7 +178,7 @@ interface Answer {
 const carriersRead = 64
 
 const encodeAnswer = Schema.encodeSync(Contract.QuoteResult)
-const decodeAnswer = Schema.decodeUnknownOption(Schema.parseJson(Contract.QuoteResult))
+const decodeAnswer = Schema.decodeUnknownOption(Schema.fromJsonString(Contract.QuoteResult))
 
 export const make = (options: QuoteEngineOptions = {}) =>
   Effect.gen(function* () {
@@ -228,14 +228,14 @@ export const make = (options: QuoteEngineOptions = {}) =>
      */
     const runWaves = (waves: ReadonlyArray<ReadonlyArray<Entry>>, deadlineAt: number, one: (entry: Entry) => Effect.Effect<void>, asked: Set<string>) =>
       Effect.gen(function* () {
-        const running: Array<Fiber.RuntimeFiber<void>> = []
+        const running: Array<Fiber.Fiber<void>> = []
         for (const [index, wave] of waves.entries()) {
           if (index > 0) {
             const remaining = deadlineAt - (yield* Clock.currentTimeMillis)
             if (!SellerSelection.waveFits(remaining, wave.map((entry) => entry.client.limits.timeoutMillis))) break
           }
           for (const entry of wave) asked.add(entry.seller.id)
-          const fiber = yield* Effect.fork(Effect.forEach(wave, one, { concurrency: "unbounded", discard: true }))
+          const fiber = yield* Effect.forkChild(Effect.forEach(wave, one, { concurrency: "unbounded", discard: true }))
           running.push(fiber)
           if (index < waves.length - 1) yield* Effect.timeoutOption(Fiber.await(fiber), waveInterval)
         }
@@ -297,7 +297,7 @@ export const make = (options: QuoteEngineOptions = {}) =>
             const reached = yield* Deferred.make<number>()
             let settled = 0
             const counted = (entry: Entry) =>
-              Effect.zipRight(
+              Effect.andThen(
                 one(entry),
                 Effect.suspend(() => (++settled === quorum ? Effect.flatMap(Clock.currentTimeMillis, (at) => Deferred.succeed(reached, at - now)) : Effect.void))
               )
@@ -386,8 +386,8 @@ export const make = (options: QuoteEngineOptions = {}) =>
         const wanted = request.sellerIds === undefined ? active : active.filter((seller) => request.sellerIds!.includes(seller.id))
         const entries: Array<Entry> = []
         for (const seller of wanted) {
-          const client = yield* Effect.either(pool.client(seller))
-          if (client._tag === "Right") entries.push({ seller, client: client.right })
+          const client = yield* Effect.result(pool.client(seller))
+          if (client._tag === "Success") entries.push({ seller, client: client.success })
           else outcomes.set(seller.id, { sellerId: seller.id, sellerName: seller.name, status: "skipped", reason: "invalid_config", cached: false, latencyMillis: 0 })
         }
 
@@ -483,4 +483,4 @@ export const make = (options: QuoteEngineOptions = {}) =>
   })
 
 export const layer = (options: QuoteEngineOptions = {}): Layer.Layer<QuoteEngine, never, SellerDirectory | SellerPool | SharedState> =>
-  Layer.scoped(QuoteEngine, make(options))
+  Layer.effect(QuoteEngine, make(options))

@@ -34,31 +34,20 @@
  * one, so it never races a worker or the sweeper. A later run updates a finding's detail and
  * `fixed`; a finding a person resolved is theirs to mark fixed.
  */
-import type { SqlClient, SqlError } from "@effect/sql"
+import type { SqlClient, SqlError } from "effect/sql"
 import { randomUUID } from "node:crypto"
-import { Context, Effect, Either, Layer, Option, Schema } from "effect"
+import { Context, Effect, Layer, Option, Result, Schema } from "effect"
 import type { Isbn } from "@bookbroker/adapter-sdk"
 import { makeRepair, pipelineVoidKey, providerVoidKey } from "./internal/paymentRepair.js"
 import { terminalStatuses, unboughtStatuses, type AttemptRow, type PaymentOperationRow, type RequestRow } from "./internal/purchaseStore.js"
 import { admittedCall } from "./internal/sellerCall.js"
-import { orDie } from "./internal/sql.js"
+import { nonEmptyRows, orDie } from "./internal/sql.js"
 import type { PaymentGateway, PaymentRecord } from "./PaymentGateway.js"
 import { SellerDirectory } from "./SellerDirectory.js"
 import { SellerPool } from "./SellerPool.js"
 import { SharedState } from "./SharedState.js"
 
-export const FindingKind = Schema.Literal(
-  "capture_without_order",
-  "order_without_capture",
-  "captured_above_authorized",
-  "authorization_left_open",
-  "provider_mismatch",
-  "duplicate_orders",
-  "seller_order_unknown",
-  "attempt_unresolved",
-  "order_above_agreed_price",
-  "order_currency_mismatch"
-)
+export const FindingKind = Schema.Literals(["capture_without_order", "order_without_capture", "captured_above_authorized", "authorization_left_open", "provider_mismatch", "duplicate_orders", "seller_order_unknown", "attempt_unresolved", "order_above_agreed_price", "order_currency_mismatch"])
 export type FindingKind = typeof FindingKind.Type
 
 export interface Finding {
@@ -107,7 +96,7 @@ export interface ReconcilerService {
   readonly findings: (filter?: FindingsFilter) => Effect.Effect<ReadonlyArray<Finding>>
 }
 
-export class Reconciler extends Context.Tag("@bookbroker/engine/Reconciler")<Reconciler, ReconcilerService>() {}
+export class Reconciler extends Context.Service<Reconciler, ReconcilerService>()("@bookbroker/engine/Reconciler") {}
 
 interface FindingRow {
   readonly request_id: string
@@ -157,12 +146,12 @@ export const make = (options: RunningReconcilerOptions = {}) =>
           LIMIT ${providerLimit}`
         for (const { id, compare: needed } of rows) {
           if (needed) {
-            const records = yield* Effect.either(gateway.lookup(id))
-            if (Either.isLeft(records)) {
-              yield* Effect.logWarning(`could not compare purchase request ${id} with the payment provider; the next pass starts there`, records.left.detail)
+            const records = yield* Effect.result(gateway.lookup(id))
+            if (Result.isFailure(records)) {
+              yield* Effect.logWarning(`could not compare purchase request ${id} with the payment provider; the next pass starts there`, records.failure.detail)
               return
             }
-            const compared = yield* withLease(id, (request) => compare(request, records.right, add))
+            const compared = yield* withLease(id, (request) => compare(request, records.success, add))
             // Someone holds it (or it was re-opened): the next pass starts there.
             if (Option.isNone(compared)) return
           }
@@ -198,9 +187,9 @@ export const make = (options: RunningReconcilerOptions = {}) =>
               client.value.lookupOrder({ idempotencyKey: attempt.idempotency_key, isbn: isbn as Isbn.Isbn13 }),
               500
             )
-            if (looked._tag === "Denied" || Either.isLeft(looked)) continue // asked again next pass
-            if (Option.isSome(looked.right)) {
-              const order = looked.right.value
+            if (looked._tag === "Denied" || Result.isFailure(looked)) continue // asked again next pass
+            if (Option.isSome(looked.success)) {
+              const order = looked.success.value
               const where = `${attempt.seller_name} holds order ${order.orderId} (${order.total.amount} ${order.total.currency}) under key ${attempt.idempotency_key}`
               add(
                 attempt.request_id,
@@ -337,7 +326,7 @@ export const make = (options: RunningReconcilerOptions = {}) =>
       if (found.size === 0) return []
       const rows = yield* sql<FindingRow>`
         INSERT INTO reconciliation_findings ${sql.insert(
-          [...found.values()].map((finding) => ({ request_id: finding.requestId, kind: finding.kind, detail: finding.details.join("; "), fixed: finding.fixed }))
+          nonEmptyRows([...found.values()].map((finding) => ({ request_id: finding.requestId, kind: finding.kind, detail: finding.details.join("; "), fixed: finding.fixed })))
         )}
         ON CONFLICT (request_id, kind) DO UPDATE SET detail = EXCLUDED.detail, fixed = EXCLUDED.fixed
         RETURNING request_id, kind, detail, fixed, found_at`
@@ -423,7 +412,7 @@ export const make = (options: RunningReconcilerOptions = {}) =>
                 }
               } else if (capturePending !== undefined && Number(capturePending.amount) === record.captured.amount) {
                 yield* sql.withTransaction(
-                  Effect.zipRight(repair.store.settlePayment(capturePending.idempotency_key, "succeeded", ref, false, "recorded by the reconciler from the provider"), endAuthorization(ref))
+                  Effect.andThen(repair.store.settlePayment(capturePending.idempotency_key, "succeeded", ref, false, "recorded by the reconciler from the provider"), endAuthorization(ref))
                 )
                 mismatch(`the provider captured ${money(record.captured.amount)} on ${ref} while our capture was pending: recorded as succeeded`, true)
               } else {
@@ -480,7 +469,7 @@ export const make = (options: RunningReconcilerOptions = {}) =>
 
     const run = Effect.gen(function* () {
       while (true) {
-        yield* runOnce.pipe(Effect.catchAllDefect((defect) => Effect.logError("reconciliation pass failed; trying again at the next interval", defect)))
+        yield* runOnce.pipe(Effect.catchDefect((defect) => Effect.logError("reconciliation pass failed; trying again at the next interval", defect)))
         yield* Effect.sleep(options.intervalMillis ?? 60 * 60 * 1_000)
       }
     })
@@ -494,7 +483,7 @@ export const layer = (options: ReconcilerOptions = {}): Layer.Layer<Reconciler, 
 
 /** Reconciles in the background, every `intervalMillis`, for as long as the layer lives. */
 export const layerRunning = (options: RunningReconcilerOptions = {}): Layer.Layer<Reconciler, never, Requirements> =>
-  Layer.scoped(
+  Layer.effect(
     Reconciler,
     Effect.tap(make(options), (reconciler) => Effect.forkScoped(reconciler.run))
   )

@@ -15,7 +15,7 @@
  * Fault switches (`SandboxFaults`) let tests and the chaos suite fail any operation.
  */
 import { Money } from "@bookbroker/adapter-sdk"
-import { SqlClient } from "@effect/sql"
+import { SqlClient } from "effect/sql"
 import { randomUUID } from "node:crypto"
 import { Effect, Layer } from "effect"
 import { orDie } from "./internal/sql.js"

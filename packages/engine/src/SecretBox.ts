@@ -21,7 +21,7 @@ export interface SecretBoxService {
   readonly open: (sealed: Uint8Array) => Effect.Effect<Redacted.Redacted<string>, SecretBoxError>
 }
 
-export class SecretBox extends Context.Tag("@bookbroker/engine/SecretBox")<SecretBox, SecretBoxService>() {}
+export class SecretBox extends Context.Service<SecretBox, SecretBoxService>()("@bookbroker/engine/SecretBox") {}
 
 /** A fresh random key, base64 (for `bookbroker serve` to create one in its data folder). */
 export const generateKey = (): string => randomBytes(32).toString("base64")

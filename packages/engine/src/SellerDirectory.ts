@@ -6,13 +6,13 @@
  * the hot path does not touch the database.
  */
 import { SellerClient, type Contract } from "@bookbroker/adapter-sdk"
-import { SqlClient } from "@effect/sql"
+import { SqlClient } from "effect/sql"
 import { Context, Duration, Effect, Layer, Option, Redacted, Schema, SynchronizedRef } from "effect"
 import { AdapterRegistry, type UnknownAdapterKind } from "./AdapterRegistry.js"
 import { orDie } from "./internal/sql.js"
 import { SecretBox } from "./SecretBox.js"
 
-export const SellerStatus = Schema.Literal("pending", "active", "disabled")
+export const SellerStatus = Schema.Literals(["pending", "active", "disabled"])
 export type SellerStatus = typeof SellerStatus.Type
 
 export interface Seller {
@@ -73,7 +73,7 @@ export interface SellerDirectoryService {
   readonly active: Effect.Effect<ReadonlyArray<Seller>>
 }
 
-export class SellerDirectory extends Context.Tag("@bookbroker/engine/SellerDirectory")<SellerDirectory, SellerDirectoryService>() {}
+export class SellerDirectory extends Context.Service<SellerDirectory, SellerDirectoryService>()("@bookbroker/engine/SellerDirectory") {}
 
 interface Row {
   readonly id: string

@@ -13,7 +13,7 @@ export interface SellerPoolService {
   readonly client: (seller: Seller) => Effect.Effect<SellerClient.SellerClient, SellerClient.InvalidSellerConfig>
 }
 
-export class SellerPool extends Context.Tag("@bookbroker/engine/SellerPool")<SellerPool, SellerPoolService>() {}
+export class SellerPool extends Context.Service<SellerPool, SellerPoolService>()("@bookbroker/engine/SellerPool") {}
 
 export interface SellerPoolOptions {
   /** Keep-alive connections per seller origin; default 32. */
@@ -62,4 +62,4 @@ export const make = (options: SellerPoolOptions = {}) =>
   })
 
 export const layer = (options: SellerPoolOptions = {}): Layer.Layer<SellerPool, never, AdapterRegistry> =>
-  Layer.scoped(SellerPool, make(options))
+  Layer.effect(SellerPool, make(options))

@@ -158,7 +158,7 @@ export interface Rate {
 
 export type RateDecision = { readonly _tag: "Allowed" } | { readonly _tag: "Limited"; readonly retryAfterMillis: number }
 
-export class SharedState extends Context.Tag("@bookbroker/engine/SharedState")<SharedState, SharedStateService>() {}
+export class SharedState extends Context.Service<SharedState, SharedStateService>()("@bookbroker/engine/SharedState") {}
 
 /** In-process shared state for the embedded single-process mode. */
 export const layerMemory = (
@@ -186,4 +186,4 @@ export const layerMemory = (
 
 /** Redis-backed shared state for several processes (see `RedisStateOptions`). */
 export const layerRedis = (options: RedisStateOptions): Layer.Layer<SharedState> =>
-  Layer.scoped(SharedState, makeRedisState(options))
+  Layer.effect(SharedState, makeRedisState(options))

@@ -38,7 +38,7 @@
 import { Money } from "@bookbroker/adapter-sdk"
 import * as http from "node:http"
 import * as https from "node:https"
-import { Data, Effect, Either, Layer, Redacted, type Scope } from "effect"
+import { Data, Effect, Layer, Redacted, Result, type Scope } from "effect"
 import Stripe from "stripe"
 import {
   type Authorization,
@@ -276,21 +276,21 @@ export const make = (options: StripeGatewayOptions): Effect.Effect<PaymentGatewa
       capture: (request) =>
         Effect.gen(function* () {
           const wanted = request.amount.amount
-          const result = yield* Effect.either(
+          const result = yield* Effect.result(
             call(() => stripe.paymentIntents.capture(request.providerRef, { amount_to_capture: wanted }, { idempotencyKey: request.idempotencyKey }))
           )
-          if (Either.isRight(result)) {
-            const intent = result.right
+          if (Result.isSuccess(result)) {
+            const intent = result.success
             if (intent.status === "succeeded" && intent.amount_received === wanted) return
             return yield* rejected("capture", `PaymentIntent ${intent.id} is ${intent.status} with ${intent.amount_received} received after capturing ${wanted}`)
           }
-          if (!isUnexpectedState(result.left.error)) return yield* notDeclined("capture")(result.left.error)
+          if (!isUnexpectedState(result.failure.error)) return yield* notDeclined("capture")(result.failure.error)
           // Not capturable any more: success only if it was captured, for exactly this amount.
           const intent = yield* retrieve("capture", request.providerRef)
           if (intent.status === "succeeded" && intent.amount_received === wanted) return
           return yield* rejected(
             "capture",
-            `${classify(result.left.error).detail}; PaymentIntent ${intent.id} is ${intent.status} with ${intent.amount_received} received, not ${wanted}`
+            `${classify(result.failure.error).detail}; PaymentIntent ${intent.id} is ${intent.status} with ${intent.amount_received} received, not ${wanted}`
           )
         }).pipe(
           Effect.withSpan("StripeGateway.capture", {
@@ -300,20 +300,20 @@ export const make = (options: StripeGatewayOptions): Effect.Effect<PaymentGatewa
 
       void: (request) =>
         Effect.gen(function* () {
-          const result = yield* Effect.either(
+          const result = yield* Effect.result(
             call(() => stripe.paymentIntents.cancel(request.providerRef, { cancellation_reason: "abandoned" }, { idempotencyKey: request.idempotencyKey }))
           )
-          if (Either.isRight(result)) {
-            if (result.right.status === "canceled") return
-            return yield* rejected("void", `PaymentIntent ${result.right.id} is ${result.right.status} after cancel`)
+          if (Result.isSuccess(result)) {
+            if (result.success.status === "canceled") return
+            return yield* rejected("void", `PaymentIntent ${result.success.id} is ${result.success.status} after cancel`)
           }
-          if (!isUnexpectedState(result.left.error)) return yield* notDeclined("void")(result.left.error)
+          if (!isUnexpectedState(result.failure.error)) return yield* notDeclined("void")(result.failure.error)
           // Not cancelable any more: success if it already is canceled (a void re-run).
           const intent = yield* retrieve("void", request.providerRef)
           if (intent.status === "canceled") return
           return yield* rejected(
             "void",
-            `${classify(result.left.error).detail}; PaymentIntent ${intent.id} is ${intent.status}` +
+            `${classify(result.failure.error).detail}; PaymentIntent ${intent.id} is ${intent.status}` +
               (intent.status === "succeeded" ? ` (captured ${intent.amount_received}; refund it instead)` : "")
           )
         }).pipe(
@@ -387,4 +387,4 @@ export const make = (options: StripeGatewayOptions): Effect.Effect<PaymentGatewa
   })
 
 /** The Stripe gateway as the `PaymentGateway` (its HTTP agent lives as long as the layer). */
-export const layer = (options: StripeGatewayOptions): Layer.Layer<PaymentGateway> => Layer.scoped(PaymentGateway, make(options))
+export const layer = (options: StripeGatewayOptions): Layer.Layer<PaymentGateway> => Layer.effect(PaymentGateway, make(options))

@@ -27,9 +27,9 @@
  * acts, so it never races a worker (or another sweeper, or the reconciler).
  */
 import { Contract, type SellerError } from "@bookbroker/adapter-sdk"
-import type { SqlClient, SqlError } from "@effect/sql"
+import type { SqlClient, SqlError } from "effect/sql"
 import { randomUUID } from "node:crypto"
-import { Context, Effect, Either, Layer, Option, Schema } from "effect"
+import { Context, Effect, Layer, Option, Result, Schema } from "effect"
 import { makeRepair, pipelineVoidKey, providerVoidKey } from "./internal/paymentRepair.js"
 import { terminalStatuses, unboughtStatuses, type AttemptRow } from "./internal/purchaseStore.js"
 import { admittedCall } from "./internal/sellerCall.js"
@@ -81,11 +81,11 @@ export interface SweeperService {
   readonly run: Effect.Effect<never>
 }
 
-export class Sweeper extends Context.Tag("@bookbroker/engine/Sweeper")<Sweeper, SweeperService>() {}
+export class Sweeper extends Context.Service<Sweeper, SweeperService>()("@bookbroker/engine/Sweeper") {}
 
 type Counter = { -readonly [K in keyof SweepReport]: number }
 
-const decodeHold = Schema.decodeUnknownEither(Contract.Hold)
+const decodeHold = Schema.decodeUnknownResult(Contract.Hold)
 
 const sellerDetail = (error: SellerError.SellerError): string =>
   error._tag === "SellerRejected" || error._tag === "SellerUnavailable" ? `${error._tag === "SellerRejected" ? "rejected" : "unavailable"}:${error.reason}` : error._tag
@@ -179,13 +179,13 @@ export const make = (options: RunningSweeperOptions = {}) =>
             id,
             (request) =>
               Effect.gen(function* () {
-                const records = yield* Effect.either(gateway.lookup(request.id))
-                if (Either.isLeft(records)) {
+                const records = yield* Effect.result(gateway.lookup(request.id))
+                if (Result.isFailure(records)) {
                   count.failures += 1
                   return
                 }
                 count.providerLookups += 1
-                const open = records.right.filter((record) => record.status === "authorized")
+                const open = records.success.filter((record) => record.status === "authorized")
                 // Asked again after the next delay of the schedule, if it has one left.
                 const [previous] = yield* sql<{ lookups: number }>`SELECT lookups FROM sweeper_lookups WHERE request_id = ${request.id}`
                 const done = previous?.lookups ?? 0
@@ -249,28 +249,28 @@ export const make = (options: RunningSweeperOptions = {}) =>
               const close = (reason: string) =>
                 sql`UPDATE purchase_attempts SET status = 'failed', reason = ${reason}, updated_at = now() WHERE id = ${attempt.id} AND status = 'held'`
               const hold = decodeHold(attempt.hold)
-              if (Either.isLeft(hold)) {
+              if (Result.isFailure(hold)) {
                 count.holdsAbandoned += 1
                 yield* close("hold_release_failed: the stored hold is unreadable")
                 return
               }
-              const client = yield* directory.get(attempt.seller_id).pipe(Effect.flatMap((seller) => pool.client(seller)), Effect.either)
+              const client = yield* directory.get(attempt.seller_id).pipe(Effect.flatMap((seller) => pool.client(seller)), Effect.result)
               // A release is a call to the seller like any other: within its shared limits and circuit
               // (waiting at most half a second; the next run comes back for a hold not released now).
-              const outcome = Either.isLeft(client) ? undefined : yield* admittedCall(state, client.right, client.right.release(hold.right), 500)
-              const released: Either.Either<void, { readonly detail: string; readonly retryable: boolean }> =
+              const outcome = Result.isFailure(client) ? undefined : yield* admittedCall(state, client.success, client.success.release(hold.success), 500)
+              const released: Result.Result<void, { readonly detail: string; readonly retryable: boolean }> =
                 outcome === undefined
-                  ? Either.left({ detail: "seller_not_available", retryable: true })
+                  ? Result.fail({ detail: "seller_not_available", retryable: true })
                   : outcome._tag === "Denied"
-                    ? Either.left({ detail: `seller_not_admitted: ${outcome.reason}`, retryable: true })
-                    : Either.mapLeft(outcome, (error) => ({ detail: sellerDetail(error), retryable: error._tag === "SellerUnavailable" }))
-              if (Either.isRight(released)) {
+                    ? Result.fail({ detail: `seller_not_admitted: ${outcome.reason}`, retryable: true })
+                    : Result.mapError(outcome, (error) => ({ detail: sellerDetail(error), retryable: error._tag === "SellerUnavailable" }))
+              if (Result.isSuccess(released)) {
                 count.holdsReleased += 1
                 yield* close("hold_released")
                 return
               }
-              const error = released.left
-              if (error.retryable && hold.right.expiresAt.getTime() > Date.now()) {
+              const error = released.failure
+              if (error.retryable && hold.success.expiresAt.getTime() > Date.now()) {
                 // The seller may answer next time; the hold still blocks its stock until then.
                 count.failures += 1
                 return
@@ -305,7 +305,7 @@ export const make = (options: RunningSweeperOptions = {}) =>
 
     const run = Effect.gen(function* () {
       while (true) {
-        yield* runOnce.pipe(Effect.catchAllDefect((defect) => Effect.logError("sweep failed; trying again at the next interval", defect)))
+        yield* runOnce.pipe(Effect.catchDefect((defect) => Effect.logError("sweep failed; trying again at the next interval", defect)))
         yield* Effect.sleep(intervalMillis)
       }
     })
@@ -321,7 +321,7 @@ export const layer = (
 export const layerRunning = (
   options: RunningSweeperOptions = {}
 ): Layer.Layer<Sweeper, never, SqlClient.SqlClient | PaymentGateway | SellerDirectory | SellerPool | SharedState> =>
-  Layer.scoped(
+  Layer.effect(
     Sweeper,
     Effect.tap(make(options), (sweeper) => Effect.forkScoped(sweeper.run))
   )

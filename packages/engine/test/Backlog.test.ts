@@ -67,7 +67,7 @@ const submission = (key: string, customerId: string): Purchases.NewPurchase => (
 })
 
 describe("intake under backpressure", () => {
-  it.scopedLive("a flooding customer is refused at its share with a retry time; another customer still gets in", () =>
+  it.live("a flooding customer is refused at its share with a retry time; another customer still gets in", () =>
     Effect.gen(function* () {
       const purchases = yield* Purchases.Purchases
       for (let i = 0; i < 5; i++) {

@@ -7,7 +7,7 @@ import type { Isbn } from "@bookbroker/adapter-sdk"
 import { Money } from "@bookbroker/adapter-sdk"
 import { generateIsbns } from "@bookbroker/adapter-sdk/testing"
 import { describe, expect, it } from "@effect/vitest"
-import { SqlClient } from "@effect/sql"
+import { SqlClient } from "effect/sql"
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
 import { Effect, Layer, Redacted } from "effect"
@@ -36,7 +36,7 @@ interface Receiver {
 /** A webhook receiver on 127.0.0.1 answering each request with `answer(n)` (n counts from 1). */
 const receiver = (answer: (n: number) => { status: number; headers?: Record<string, string> } = () => ({ status: 200 }), delayMillis = 0) =>
   Effect.acquireRelease(
-    Effect.async<Receiver & { readonly server: Server }>((resume) => {
+    Effect.callback<Receiver & { readonly server: Server }>((resume) => {
       const received: Array<Received> = []
       const server = createServer((req, res) => {
         const chunks: Array<Buffer> = []
@@ -56,7 +56,7 @@ const receiver = (answer: (n: number) => { status: number; headers?: Record<stri
       })
     }),
     ({ server }) =>
-      Effect.async<void>((resume) => {
+      Effect.callback<void>((resume) => {
         server.closeAllConnections()
         server.close(() => resume(Effect.void))
       })
@@ -124,11 +124,11 @@ const drain = (notifications: Notifications.NotificationsService, outboxId: stri
       if (state.delivered_at !== null || state.last_error?.startsWith("gave up") === true) return state
       yield* Effect.sleep(10)
     }
-    return yield* Effect.dieMessage(`outbox row ${outboxId} neither delivered nor given up`)
+    return yield* Effect.die(new Error(`outbox row ${outboxId} neither delivered nor given up`))
   })
 
 describe("Notifications", () => {
-  it.scopedLive("posts a finished purchase's event, signed the Standard Webhooks way, once", () =>
+  it.live("posts a finished purchase's event, signed the Standard Webhooks way, once", () =>
     Effect.gen(function* () {
       const fleet = yield* Harness.SimulatedSellers.startSellers([{ name: "cheap", stock: [{ isbn, price: 1500, quantity: 3 }] }])
       yield* Harness.register(fleet)
@@ -173,7 +173,7 @@ describe("Notifications", () => {
     }).pipe(Effect.provide(Infrastructure))
   )
 
-  it.scopedLive("retries a failing receiver with backoff, the same message each time, until it answers 2xx", () =>
+  it.live("retries a failing receiver with backoff, the same message each time, until it answers 2xx", () =>
     Effect.gen(function* () {
       const hook = yield* receiver((n) => ({ status: n <= 2 ? 500 : 200 }))
       const { outboxId } = yield* outboxRow(hook.url)
@@ -194,7 +194,7 @@ describe("Notifications", () => {
     }).pipe(Effect.provide(Infrastructure))
   )
 
-  it.scopedLive("gives up after maxAttempts, leaving the last error", () =>
+  it.live("gives up after maxAttempts, leaving the last error", () =>
     Effect.gen(function* () {
       const hook = yield* receiver(() => ({ status: 503 }))
       const { outboxId } = yield* outboxRow(hook.url)
@@ -207,7 +207,7 @@ describe("Notifications", () => {
     }).pipe(Effect.provide(Infrastructure))
   )
 
-  it.scopedLive("counts a receiver that does not answer within timeoutMillis as a failed attempt", () =>
+  it.live("counts a receiver that does not answer within timeoutMillis as a failed attempt", () =>
     Effect.gen(function* () {
       const slow = yield* receiver(() => ({ status: 200 }), 1_000)
       const { outboxId } = yield* outboxRow(slow.url)
@@ -221,7 +221,7 @@ describe("Notifications", () => {
     }).pipe(Effect.provide(Infrastructure))
   )
 
-  it.scopedLive("refuses URLs that are not http(s), and never follows a redirect", () =>
+  it.live("refuses URLs that are not http(s), and never follows a redirect", () =>
     Effect.gen(function* () {
       const elsewhere = yield* receiver()
       const redirecting = yield* receiver(() => ({ status: 307, headers: { location: elsewhere.url } }))
@@ -246,7 +246,7 @@ describe("Notifications", () => {
     }).pipe(Effect.provide(Infrastructure))
   )
 
-  it.scopedLive("marks an event without notify_url delivered without sending anything", () =>
+  it.live("marks an event without notify_url delivered without sending anything", () =>
     Effect.gen(function* () {
       const hook = yield* receiver()
       const { outboxId } = yield* outboxRow(null)
@@ -258,7 +258,7 @@ describe("Notifications", () => {
     }).pipe(Effect.provide(Infrastructure))
   )
 
-  it.scopedLive("two dispatchers at once never deliver one row twice", () =>
+  it.live("two dispatchers at once never deliver one row twice", () =>
     Effect.gen(function* () {
       const hook = yield* receiver(() => ({ status: 200 }), 15)
       const rows = yield* Effect.forEach(Array.from({ length: 30 }), () => outboxRow(hook.url))
@@ -288,7 +288,7 @@ describe("Notifications", () => {
     }).pipe(Effect.provide(Infrastructure))
   )
 
-  it.scopedLive("never calls a notify_url on this machine unless the operator allowed it: refused for good", () =>
+  it.live("never calls a notify_url on this machine unless the operator allowed it: refused for good", () =>
     Effect.gen(function* () {
       const hook = yield* receiver()
       const { outboxId } = yield* outboxRow(hook.url)
@@ -301,7 +301,7 @@ describe("Notifications", () => {
     }).pipe(Effect.provide(Infrastructure))
   )
 
-  it.scopedLive("layerRunning dispatches in the background", () =>
+  it.live("layerRunning dispatches in the background", () =>
     Effect.gen(function* () {
       const hook = yield* receiver()
       const { outboxId } = yield* outboxRow(hook.url)
@@ -317,7 +317,7 @@ describe("Notifications", () => {
     }).pipe(Effect.provide(Infrastructure))
   )
 
-  it.scopedLive("generates secrets in the whsec_/base64 form, and refuses others", () =>
+  it.live("generates secrets in the whsec_/base64 form, and refuses others", () =>
     Effect.gen(function* () {
       expect(Notifications.generateSecret()).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/)
       for (const bad of ["whsec_", "whsec_not base64!"]) {

@@ -9,8 +9,8 @@ import { defineAdapter, type Isbn } from "@bookbroker/adapter-sdk"
 import { referenceAdapter } from "@bookbroker/adapter-reference"
 import { generateIsbns } from "@bookbroker/adapter-sdk/testing"
 import { describe, expect, it } from "@effect/vitest"
-import { SqlClient } from "@effect/sql"
-import { Effect, Exit, Layer } from "effect"
+import { SqlClient } from "effect/sql"
+import { Effect, Exit, Fiber, Layer } from "effect"
 import * as PurchasePipeline from "../src/PurchasePipeline.js"
 import * as Purchases from "../src/Purchases.js"
 import * as SandboxGateway from "../src/SandboxGateway.js"
@@ -68,7 +68,7 @@ const attemptRows = (id: string) =>
 
 describe("PurchasePipeline: an attempt closes only on an authoritative answer about its key", () => {
   for (const refusal of ["rate_limited", "in_progress"] as const) {
-    it.scopedLive(`a lost purchase answer whose replays are refused (${refusal}) stays open; the next seller is never tried`, () =>
+    it.live(`a lost purchase answer whose replays are refused (${refusal}) stays open; the next seller is never tried`, () =>
       Effect.gen(function* () {
         const { running: fleet } = yield* sellers([
           { name: "lossy", stock: [{ isbn, price: 1000, quantity: 3 }], replayRefusal: { kind: refusal, times: 4 } },
@@ -89,7 +89,7 @@ describe("PurchasePipeline: an attempt closes only on an authoritative answer ab
     )
   }
 
-  it.scopedLive("a lost purchase answer while the seller refuses connections stays open, says why, and completes at that seller once it is back", () =>
+  it.live("a lost purchase answer while the seller refuses connections stays open, says why, and completes at that seller once it is back", () =>
     Effect.gen(function* () {
       const { running: fleet } = yield* sellers([
         { name: "lossy", stock: [{ isbn, price: 1000, quantity: 3 }] },
@@ -124,7 +124,7 @@ describe("PurchasePipeline: an attempt closes only on an authoritative answer ab
     }).pipe(Effect.provide(Infrastructure))
   )
 
-  it.scopedLive("a worker that died after the seller confirmed: the next worker's refused replay does not move it on", () =>
+  it.live("a worker that died after the seller confirmed: the next worker's refused replay does not move it on", () =>
     Effect.gen(function* () {
       const { running: fleet, registered } = yield* sellers([
         { name: "cheap", stock: [{ isbn, price: 1200, quantity: 3 }] },
@@ -150,7 +150,7 @@ describe("PurchasePipeline: an attempt closes only on an authoritative answer ab
     }).pipe(Effect.provide(Infrastructure))
   )
 
-  it.scopedLive("a replay answered with a business rejection of the key closes the attempt, and the next seller is tried", () =>
+  it.live("a replay answered with a business rejection of the key closes the attempt, and the next seller is tried", () =>
     Effect.gen(function* () {
       // An atomic seller whose price moves on every order: it refuses the key (price changed),
       // the refusal is lost on the wire, and the replay gets the same refusal back — authoritative.
@@ -174,7 +174,7 @@ describe("PurchasePipeline: an attempt closes only on an authoritative answer ab
 })
 
 describe("PurchasePipeline: an unresolved attempt has a deadline", () => {
-  it.scopedLive("past its deadline a person is asked to look (finding + attention), the customer is told, and nothing else is bought", () =>
+  it.live("past its deadline a person is asked to look (finding + attention), the customer is told, and nothing else is bought", () =>
     Effect.gen(function* () {
       const { running: fleet } = yield* sellers([
         { name: "silent", stock: [{ isbn, price: 1000, quantity: 3 }], replayRefusal: { kind: "rate_limited", times: 10_000 } },
@@ -205,7 +205,7 @@ describe("PurchasePipeline: an unresolved attempt has a deadline", () => {
     }).pipe(Effect.provide(Infrastructure))
   )
 
-  it.scopedLive("a deadline longer than half the authorization's lifetime is refused at start", () =>
+  it.live("a deadline longer than half the authorization's lifetime is refused at start", () =>
     Effect.gen(function* () {
       const exit = yield* Effect.exit(
         Layer.build(
@@ -221,7 +221,7 @@ describe("PurchasePipeline: an unresolved attempt has a deadline", () => {
 })
 
 describe("PurchasePipeline: a run never outlives its lease", () => {
-  it.scopedLive("a seller call slower than the lease keeps the lease (heartbeat): no other worker takes the request meanwhile", () =>
+  it.live("a seller call slower than the lease keeps the lease (heartbeat): no other worker takes the request meanwhile", () =>
     Effect.gen(function* () {
       const { running: fleet } = yield* sellers([{ name: "slow", stock: [{ isbn, price: 1000, quantity: 3 }], mode: "atomic" }], { timeoutMillis: 5_000 })
       const worker = yield* Harness.worker("w1", { pipeline: { leaseMillis: 300 } })
@@ -229,13 +229,13 @@ describe("PurchasePipeline: a run never outlives its lease", () => {
       const { id } = yield* Harness.submit(isbn, 3000)
       // Every call from now on takes 1.2 s (the seller's timeout is 5 s): four leases long.
       fleet[0]!.simulator.setLatency({ medianMillis: 1_200 })
-      const running = yield* Effect.fork(Harness.runUntilDone(worker, id))
+      const running = yield* Effect.forkChild(Harness.runUntilDone(worker, id))
       const taken: Array<number> = []
       for (let round = 0; round < 40; round++) {
         yield* Effect.sleep(100)
         taken.push((yield* other.runOnce).length)
       }
-      const view = yield* running.await.pipe(Effect.flatten)
+      const view = yield* Fiber.join(running)
       expect(taken.every((count) => count === 0)).toBe(true)
       expect(view.status).toBe("purchased")
       expect(fleet[0]!.simulator.calls.purchase).toBe(1)
@@ -243,18 +243,18 @@ describe("PurchasePipeline: a run never outlives its lease", () => {
     }).pipe(Effect.provide(Infrastructure))
   )
 
-  it.scopedLive("a run whose lease was taken over stops and does not act on the answer it was waiting for", () =>
+  it.live("a run whose lease was taken over stops and does not act on the answer it was waiting for", () =>
     Effect.gen(function* () {
       const { running: fleet } = yield* sellers([{ name: "slow", stock: [{ isbn, price: 1000, quantity: 3 }], mode: "atomic" }], { timeoutMillis: 5_000 })
       const worker = yield* Harness.worker("w1", { pipeline: { leaseMillis: 300 } })
       const { id } = yield* Harness.submit(isbn, 3000)
       fleet[0]!.simulator.setLatency({ medianMillis: 800 })
-      const running = yield* Effect.fork(worker.runOnce)
+      const running = yield* Effect.forkChild(worker.runOnce)
       yield* Effect.sleep(200)
       // Another owner takes the request (as after a pause longer than the lease).
       const sql = yield* SqlClient.SqlClient
       yield* sql`UPDATE purchase_requests SET fence = fence + 1, lease_owner = 'thief', lease_expires_at = now() + interval '1 minute' WHERE id = ${id}`
-      const results = yield* running.await.pipe(Effect.flatten)
+      const results = yield* Fiber.join(running)
       expect(results).toEqual([{ _tag: "LeaseLost" }])
       const [row] = yield* sql<{ status: string; lease_owner: string }>`SELECT status, lease_owner FROM purchase_requests WHERE id = ${id}`
       expect(row).toEqual({ status: "quoting", lease_owner: "thief" })
@@ -263,7 +263,7 @@ describe("PurchasePipeline: a run never outlives its lease", () => {
 })
 
 describe("PurchasePipeline: what sellers confirm is checked", () => {
-  it.scopedLive("an order confirmed above the held price is captured at the real price within the maximum, and is a finding", () =>
+  it.live("an order confirmed above the held price is captured at the real price within the maximum, and is a finding", () =>
     Effect.gen(function* () {
       const { running: fleet } = yield* sellers([{ name: "greedy", stock: [{ isbn, price: 1000, quantity: 3 }] }])
       fleet[0]!.simulator.inject({ operation: "purchase", kind: "overcharge" })
@@ -277,7 +277,7 @@ describe("PurchasePipeline: what sellers confirm is checked", () => {
     }).pipe(Effect.provide(Infrastructure))
   )
 
-  it.scopedLive("an order confirmed above the customer's maximum charges the maximum and says so", () =>
+  it.live("an order confirmed above the customer's maximum charges the maximum and says so", () =>
     Effect.gen(function* () {
       const { running: fleet } = yield* sellers([{ name: "greedy", stock: [{ isbn, price: 1000, quantity: 3 }] }])
       fleet[0]!.simulator.inject({ operation: "purchase", kind: "overcharge" })
@@ -292,7 +292,7 @@ describe("PurchasePipeline: what sellers confirm is checked", () => {
     }).pipe(Effect.provide(Infrastructure))
   )
 
-  it.scopedLive("a hold in another currency is released and the next offer is tried", () =>
+  it.live("a hold in another currency is released and the next offer is tried", () =>
     Effect.gen(function* () {
       const fleet = yield* Harness.SimulatedSellers.startSellers([{ name: "dollars", stock: [{ isbn, price: 900, quantity: 3 }] }])
       yield* Harness.register(fleet, {}, "dollar-holds")
@@ -311,7 +311,7 @@ describe("PurchasePipeline: what sellers confirm is checked", () => {
     }).pipe(Effect.provide(Infrastructure))
   )
 
-  it.scopedLive("a hold that comes back dearer than the next offer in line is released, and the cheaper offer is bought", () =>
+  it.live("a hold that comes back dearer than the next offer in line is released, and the cheaper offer is bought", () =>
     Effect.gen(function* () {
       const { running: fleet } = yield* sellers([
         { name: "drifting", stock: [{ isbn, price: 930, quantity: 3 }], priceDrift: { probability: 0, maxMinor: 465 } },
@@ -329,7 +329,7 @@ describe("PurchasePipeline: what sellers confirm is checked", () => {
 })
 
 describe("PurchasePipeline: counter-offers and operator retries", () => {
-  it.scopedLive("a counter-offer accepted after an operator retry buys from the round the customer saw", () =>
+  it.live("a counter-offer accepted after an operator retry buys from the round the customer saw", () =>
     Effect.gen(function* () {
       const { running: fleet } = yield* sellers([{ name: "pricey", stock: [{ isbn, price: 3500, quantity: 2 }] }])
       const worker = yield* Harness.worker("w1")
@@ -346,7 +346,7 @@ describe("PurchasePipeline: counter-offers and operator retries", () => {
     }).pipe(Effect.provide(Infrastructure))
   )
 
-  it.scopedLive("a counter-offer cannot be accepted while the sweeper or the reconciler holds the request", () =>
+  it.live("a counter-offer cannot be accepted while the sweeper or the reconciler holds the request", () =>
     Effect.gen(function* () {
       yield* sellers([{ name: "pricey", stock: [{ isbn, price: 3500, quantity: 2 }] }])
       const worker = yield* Harness.worker("w1")
@@ -365,7 +365,7 @@ describe("PurchasePipeline: counter-offers and operator retries", () => {
 })
 
 describe("PurchasePipeline: a request that keeps failing with a defect is set aside", () => {
-  it.scopedLive("after N defects in a row it waits for an operator (--stuck), and an operator resumes it", () =>
+  it.live("after N defects in a row it waits for an operator (--stuck), and an operator resumes it", () =>
     Effect.gen(function* () {
       const { running: fleet } = yield* sellers([{ name: "cheap", stock: [{ isbn, price: 1000, quantity: 3 }] }])
       const purchases = yield* Purchases.Purchases

@@ -5,7 +5,7 @@
 import type { Isbn } from "@bookbroker/adapter-sdk"
 import { generateIsbns } from "@bookbroker/adapter-sdk/testing"
 import { describe, expect, it } from "@effect/vitest"
-import { SqlClient } from "@effect/sql"
+import { SqlClient } from "effect/sql"
 import { Effect, Exit } from "effect"
 import * as Purchases from "../src/Purchases.js"
 import type { CrashPoint } from "../src/PurchasePipeline.js"
@@ -23,7 +23,7 @@ const ordersFor = (fleet: ReadonlyArray<Harness.SimulatedSellers.RunningSeller>,
   fleet.flatMap((seller) => seller.simulator.orders.filter((order) => order.buyerReference === requestId).map((order) => ({ seller: seller.name, ...order })))
 
 describe("PurchasePipeline", () => {
-  it.scopedLive("buys from the cheapest seller within the maximum and charges its real price", () =>
+  it.live("buys from the cheapest seller within the maximum and charges its real price", () =>
     Effect.gen(function* () {
       const fleet = yield* sellers([
         { name: "dear", stock: [{ isbn, price: 2400, shipping: 0, quantity: 3 }] },
@@ -40,7 +40,7 @@ describe("PurchasePipeline", () => {
     }).pipe(Effect.provide(Infrastructure))
   )
 
-  it.scopedLive("moves to the next cheapest when the cheapest sells out, prices above the maximum, or fails", () =>
+  it.live("moves to the next cheapest when the cheapest sells out, prices above the maximum, or fails", () =>
     Effect.gen(function* () {
       const fleet = yield* sellers([
         { name: "sold-out", stock: [{ isbn, price: 1000, quantity: 3 }] },
@@ -67,7 +67,7 @@ describe("PurchasePipeline", () => {
     }).pipe(Effect.provide(Infrastructure))
   )
 
-  it.scopedLive("answers with a counter-offer above the maximum, voids, and buys when it is accepted", () =>
+  it.live("answers with a counter-offer above the maximum, voids, and buys when it is accepted", () =>
     Effect.gen(function* () {
       const fleet = yield* sellers([
         { name: "pricey", stock: [{ isbn, price: 3500, quantity: 2 }] },
@@ -97,7 +97,7 @@ describe("PurchasePipeline", () => {
     }).pipe(Effect.provide(Infrastructure))
   )
 
-  it.scopedLive("answers not_available when nobody has the book, and voids the authorization", () =>
+  it.live("answers not_available when nobody has the book, and voids the authorization", () =>
     Effect.gen(function* () {
       yield* sellers([
         { name: "other-books", stock: [{ isbn: other, price: 900, quantity: 1 }] },
@@ -111,7 +111,7 @@ describe("PurchasePipeline", () => {
     }).pipe(Effect.provide(Infrastructure))
   )
 
-  it.scopedLive("fails a declined payment and does nothing else", () =>
+  it.live("fails a declined payment and does nothing else", () =>
     Effect.gen(function* () {
       const fleet = yield* sellers([{ name: "cheap", stock: [{ isbn, price: 1000, quantity: 1 }] }])
       const worker = yield* Harness.worker("w1")
@@ -123,7 +123,7 @@ describe("PurchasePipeline", () => {
     }).pipe(Effect.provide(Infrastructure))
   )
 
-  it.scopedLive("resolves a lost purchase response with the same key: one order, no move to another seller", () =>
+  it.live("resolves a lost purchase response with the same key: one order, no move to another seller", () =>
     Effect.gen(function* () {
       const fleet = yield* sellers([
         { name: "lossy", stock: [{ isbn, price: 1000, quantity: 3 }] },
@@ -144,7 +144,7 @@ describe("PurchasePipeline", () => {
     }).pipe(Effect.provide(Infrastructure))
   )
 
-  it.scopedLive("survives lost payment answers: authorization and capture retried with the same keys", () =>
+  it.live("survives lost payment answers: authorization and capture retried with the same keys", () =>
     Effect.gen(function* () {
       yield* sellers([{ name: "cheap", stock: [{ isbn, price: 1000, quantity: 3 }] }])
       faults.inject("authorize", "lost_response")
@@ -158,7 +158,7 @@ describe("PurchasePipeline", () => {
   )
 
   for (const point of ["authorize", "quote", "hold", "purchase", "capture"] as const satisfies ReadonlyArray<CrashPoint>) {
-    it.scopedLive(`a worker killed right after ${point} leaves a request another worker finishes: one order, one charge`, () =>
+    it.live(`a worker killed right after ${point} leaves a request another worker finishes: one order, one charge`, () =>
       Effect.gen(function* () {
         const fleet = yield* sellers([
           { name: "cheap", stock: [{ isbn, price: 1200, quantity: 3 }] },
@@ -196,7 +196,7 @@ describe("PurchasePipeline", () => {
     )
   }
 
-  it.scopedLive("a request whose capture is recorded but which is not purchased yet finishes as purchased, without charging again", () =>
+  it.live("a request whose capture is recorded but which is not purchased yet finishes as purchased, without charging again", () =>
     Effect.gen(function* () {
       const fleet = yield* sellers([{ name: "cheap", stock: [{ isbn, price: 1200, quantity: 3 }] }])
       const worker = yield* Harness.worker("w1")
@@ -221,7 +221,7 @@ describe("PurchasePipeline", () => {
     }).pipe(Effect.provide(Infrastructure))
   )
 
-  it.scopedLive("holds and orders wait for a permit within the seller's limits, like quotes: the seller counts no call over them", () =>
+  it.live("holds and orders wait for a permit within the seller's limits, like quotes: the seller counts no call over them", () =>
     Effect.gen(function* () {
       // The seller allows one call every 400 ms, no burst: without a permit the hold would follow the quote
       // at once and be refused. bookbroker is registered at half that rate (a call every 800 ms), so the
@@ -238,7 +238,7 @@ describe("PurchasePipeline", () => {
     }).pipe(Effect.provide(Infrastructure))
   )
 
-  it.scopedLive("two workers share the queue without ever processing one request twice", () =>
+  it.live("two workers share the queue without ever processing one request twice", () =>
     Effect.gen(function* () {
       const isbns = generateIsbns({ size: 12, seed: 5 }) as ReadonlyArray<Isbn.Isbn13>
       const fleet = yield* sellers([

@@ -7,7 +7,7 @@
 import type { Isbn } from "@bookbroker/adapter-sdk"
 import { generateIsbns } from "@bookbroker/adapter-sdk/testing"
 import { describe, expect, it } from "@effect/vitest"
-import { SqlClient } from "@effect/sql"
+import { SqlClient } from "effect/sql"
 import { Effect } from "effect"
 import * as Purchases from "../src/Purchases.js"
 import * as SandboxGateway from "../src/SandboxGateway.js"
@@ -26,14 +26,14 @@ const drain = (worker: { runOnce: Effect.Effect<ReadonlyArray<unknown>> }, ids: 
     for (let round = 0; round < 2_000; round++) {
       const views = yield* Effect.forEach(ids, (id) => purchases.get(id))
       if (views.every((view) => view.terminal)) return [...views].sort((a, b) => a.completedAt!.getTime() - b.completedAt!.getTime())
-      yield* Effect.fork(worker.runOnce)
+      yield* Effect.forkChild(worker.runOnce)
       yield* Effect.sleep(50)
     }
-    return yield* Effect.dieMessage("requests not terminal after 100 s")
+    return yield* Effect.die(new Error("requests not terminal after 100 s"))
   })
 
 describe("PurchasePipeline under load", () => {
-  it.scopedLive("sellers whose limits are far below demand: every seller is asked, every request bought at the cheapest, none over a limit", () =>
+  it.live("sellers whose limits are far below demand: every seller is asked, every request bought at the cheapest, none over a limit", () =>
     Effect.gen(function* () {
       // Each seller takes 4 calls a second (burst 2); bookbroker is registered at half that.
       const fleet = yield* Harness.SimulatedSellers.startSellers([
@@ -52,7 +52,7 @@ describe("PurchasePipeline under load", () => {
     }).pipe(Effect.provide(Infrastructure))
   )
 
-  it.scopedLive("when the answer time runs out with sellers not asked, the request ends sellers_busy, says why, and is charged nothing", () =>
+  it.live("when the answer time runs out with sellers not asked, the request ends sellers_busy, says why, and is charged nothing", () =>
     Effect.gen(function* () {
       // One call every two seconds: four requests can't all be asked within four seconds.
       const fleet = yield* Harness.SimulatedSellers.startSellers([{ name: "trickle", stock: stocked(1000), rateLimit: { requestsPerSecond: 1, burst: 2 } }])
@@ -73,7 +73,7 @@ describe("PurchasePipeline under load", () => {
     }).pipe(Effect.provide(Infrastructure))
   )
 
-  it.scopedLive("while its sellers are busy a request says how far it got and until when it waits", () =>
+  it.live("while its sellers are busy a request says how far it got and until when it waits", () =>
     Effect.gen(function* () {
       const fleet = yield* Harness.SimulatedSellers.startSellers([{ name: "trickle", stock: stocked(1000), rateLimit: { requestsPerSecond: 1, burst: 2 } }])
       yield* Harness.register(fleet, { requestsPerSecond: 0.25, burst: 1 })
@@ -81,7 +81,7 @@ describe("PurchasePipeline under load", () => {
       const worker = yield* Harness.worker("w1", { pipeline: { quoteDeadlineMillis: 300 } })
       const purchases = yield* Purchases.Purchases
       const [first, second] = yield* Effect.forEach(isbns.slice(0, 2), (isbn) => Effect.map(Harness.submit(isbn, 3000), (accepted) => accepted.id))
-      yield* Effect.fork(worker.runOnce)
+      yield* Effect.forkChild(worker.runOnce)
       let seen: Purchases.PurchaseView | undefined
       for (let round = 0; round < 200 && seen === undefined; round++) {
         yield* Effect.sleep(25)
@@ -93,7 +93,7 @@ describe("PurchasePipeline under load", () => {
     }).pipe(Effect.provide(Infrastructure))
   )
 
-  it.scopedLive("one customer's flood does not push another customer's request to the back of the line", () =>
+  it.live("one customer's flood does not push another customer's request to the back of the line", () =>
     Effect.gen(function* () {
       const fleet = yield* Harness.SimulatedSellers.startSellers([{ name: "only", stock: stocked(1000), rateLimit: { requestsPerSecond: 16, burst: 2 } }])
       yield* Harness.register(fleet, { requestsPerSecond: 8, burst: 1 })
@@ -102,7 +102,7 @@ describe("PurchasePipeline under load", () => {
       for (const isbn of many) fleet[0]!.simulator.setStock({ isbn, price: 1000, quantity: 5 })
       const flood = yield* Effect.forEach(many.slice(0, 24), (isbn) => Effect.map(Harness.submit(isbn, 3000, { customerId: "flooder" }), (accepted) => accepted.id))
       // The flood is being worked on before the other customer even arrives.
-      yield* Effect.fork(worker.runOnce)
+      yield* Effect.forkChild(worker.runOnce)
       yield* Effect.sleep(300)
       const calm = (yield* Harness.submit(many[24]!, 3000, { customerId: "calm" })).id
       const views = yield* drain(worker, [...flood, calm])
@@ -117,7 +117,7 @@ describe("PurchasePipeline under load", () => {
     }).pipe(Effect.provide(Infrastructure))
   )
 
-  it.scopedLive("when every offer within the maximum fails, an offer above it is a counter-offer, not 'not available'", () =>
+  it.live("when every offer within the maximum fails, an offer above it is a counter-offer, not 'not available'", () =>
     Effect.gen(function* () {
       const fleet = yield* Harness.SimulatedSellers.startSellers([
         { name: "gone", stock: stocked(1000) },

@@ -5,7 +5,7 @@
 import type { Isbn } from "@bookbroker/adapter-sdk"
 import { generateIsbns } from "@bookbroker/adapter-sdk/testing"
 import { describe, expect, it } from "@effect/vitest"
-import { SqlClient } from "@effect/sql"
+import { SqlClient } from "effect/sql"
 import { Context, Effect, Layer } from "effect"
 import * as Purchases from "../src/Purchases.js"
 import * as PurchaseWorker from "../src/PurchaseWorker.js"
@@ -35,7 +35,7 @@ describe("PurchaseWorker", () => {
     })
   const bought = (id: string) => Effect.flatMap(Purchases.Purchases, (purchases) => eventually(purchases.get(id), (view) => view.terminal))
 
-  it.scopedLive("an idle worker takes new work when it is submitted, not at its next poll; also after its listen connection was killed", () =>
+  it.live("an idle worker takes new work when it is submitted, not at its next poll; also after its listen connection was killed", () =>
     Effect.gen(function* () {
       yield* Effect.tap(Harness.SimulatedSellers.startSellers([{ name: "cheap", stock: [{ isbn, price: 1200, quantity: 3 }] }]), (running) =>
         Harness.register(running)
@@ -58,7 +58,7 @@ describe("PurchaseWorker", () => {
     }).pipe(Effect.provide(Infrastructure))
   )
 
-  it.scopedLive("a quiet worker keeps its one listen connection: its own ping comes back, nothing is rebuilt", () =>
+  it.live("a quiet worker keeps its one listen connection: its own ping comes back, nothing is rebuilt", () =>
     Effect.gen(function* () {
       // Checks every 200 ms; a ping that never came back would drop the listener each time (a new backend every ~300 ms).
       const context = yield* Layer.build(

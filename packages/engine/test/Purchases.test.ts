@@ -3,8 +3,8 @@ import type { Isbn } from "@bookbroker/adapter-sdk"
 import { Money } from "@bookbroker/adapter-sdk"
 import { generateIsbns } from "@bookbroker/adapter-sdk/testing"
 import { describe, expect, it } from "@effect/vitest"
-import { SqlClient } from "@effect/sql"
-import { Effect, Either, Layer } from "effect"
+import { SqlClient } from "effect/sql"
+import { Effect, Layer, Result } from "effect"
 import * as Purchases from "../src/Purchases.js"
 import { TestDatabase } from "../src/testing/index.js"
 
@@ -26,7 +26,7 @@ const rows = Effect.flatMap(SqlClient.SqlClient, (sql) => sql<{ n: string }>`SEL
 )
 
 describe("Purchases intake", () => {
-  it.scopedLive("stores hundreds of concurrent submissions, each exactly once, with its transition", () =>
+  it.live("stores hundreds of concurrent submissions, each exactly once, with its transition", () =>
     Effect.gen(function* () {
       const purchases = yield* Purchases.Purchases
       const accepted = yield* Effect.forEach(Array.from({ length: 300 }, (_, i) => i), (i) => purchases.submit(purchase(`k${i}`)), { concurrency: "unbounded" })
@@ -39,17 +39,17 @@ describe("Purchases intake", () => {
     }).pipe(Effect.provide(TestLayer))
   )
 
-  it.scopedLive("the same key submitted concurrently makes one request; another body with it is refused", () =>
+  it.live("the same key submitted concurrently makes one request; another body with it is refused", () =>
     Effect.gen(function* () {
       const purchases = yield* Purchases.Purchases
       const same = yield* Effect.forEach(Array.from({ length: 20 }), () => purchases.submit(purchase("dup")), { concurrency: "unbounded" })
       expect(new Set(same.map((a) => a.id)).size).toBe(1)
       expect(same.filter((a) => a.created)).toHaveLength(1)
-      const mixed = yield* Effect.forEach([3000, 3100, 3000, 3200], (amount) => Effect.either(purchases.submit(purchase("mixed", amount))), { concurrency: "unbounded" })
-      const winners = mixed.filter(Either.isRight)
-      const refused = mixed.filter(Either.isLeft)
-      expect(new Set(winners.map((w) => w.right.id)).size).toBe(1)
-      expect(refused.every((r) => r.left._tag === "IdempotencyKeyReused")).toBe(true)
+      const mixed = yield* Effect.forEach([3000, 3100, 3000, 3200], (amount) => Effect.result(purchases.submit(purchase("mixed", amount))), { concurrency: "unbounded" })
+      const winners = mixed.filter(Result.isSuccess)
+      const refused = mixed.filter(Result.isFailure)
+      expect(new Set(winners.map((w) => w.success.id)).size).toBe(1)
+      expect(refused.every((r) => r.failure._tag === "IdempotencyKeyReused")).toBe(true)
       expect(winners.length + refused.length).toBe(4)
       expect(refused.length).toBeGreaterThanOrEqual(2)
       // Keys are per customer.
@@ -59,7 +59,7 @@ describe("Purchases intake", () => {
     }).pipe(Effect.provide(TestLayer))
   )
 
-  it.scopedLive("refuses a notify_url bookbroker would not call (private address, credentials), storing nothing", () =>
+  it.live("refuses a notify_url bookbroker would not call (private address, credentials), storing nothing", () =>
     Effect.gen(function* () {
       const purchases = yield* Purchases.Purchases
       for (const notifyUrl of ["http://127.0.0.1:6379/", "http://0x7f.1/", "http://[::1]/", "http://169.254.169.254/", "https://u:p@example.com/"]) {
@@ -72,7 +72,7 @@ describe("Purchases intake", () => {
     }).pipe(Effect.provide(TestLayer))
   )
 
-  it.scopedLive("pages through requests that share a timestamp (one group commit) without losing or repeating one", () =>
+  it.live("pages through requests that share a timestamp (one group commit) without losing or repeating one", () =>
     Effect.gen(function* () {
       const purchases = yield* Purchases.Purchases
       const accepted = yield* Effect.forEach(Array.from({ length: 60 }, (_, i) => purchase(`page-${i}`)), (p) => purchases.submit(p), {
@@ -95,7 +95,7 @@ describe("Purchases intake", () => {
     }).pipe(Effect.provide(TestLayer))
   )
 
-  it.scopedLive("refuses a cursor it did not hand out", () =>
+  it.live("refuses a cursor it did not hand out", () =>
     Effect.gen(function* () {
       const purchases = yield* Purchases.Purchases
       for (const cursor of ["AAAAAAAAAAAA", "not base64!", Buffer.from("2024-01-01T00:00:00.000Z|x").toString("base64url"), "A".repeat(500)]) {

@@ -6,7 +6,7 @@ import { referenceAdapter } from "@bookbroker/adapter-reference"
 import type { Isbn } from "@bookbroker/adapter-sdk"
 import { generateIsbns } from "@bookbroker/adapter-sdk/testing"
 import { describe, expect, it } from "@effect/vitest"
-import type { SqlClient } from "@effect/sql"
+import type { SqlClient } from "effect/sql"
 import { randomUUID } from "node:crypto"
 import { Context, Effect, Layer, Redacted } from "effect"
 import * as AdapterRegistry from "../src/AdapterRegistry.js"
@@ -56,7 +56,7 @@ const register = (sellers: ReadonlyArray<SimulatedSellers.RunningSeller>, limits
   }).pipe(Effect.provide(SellerDirectory.layer()))
 
 describe("QuoteEngine across processes (Redis)", () => {
-    it.scopedLive("two processes together never exceed a seller's rate", () =>
+    it.live("two processes together never exceed a seller's rate", () =>
       Effect.gen(function* () {
         // bookbroker may send 10/s with a burst of 3; the seller counts a violation past 10/s
         // with a burst of 4 (one request of slack for network jitter between the two clocks).
@@ -88,7 +88,7 @@ describe("QuoteEngine across processes (Redis)", () => {
       }).pipe(Effect.provide(Shared))
     )
 
-    it.scopedLive("a 429 seen by one process throttles the seller for the other", () =>
+    it.live("a 429 seen by one process throttles the seller for the other", () =>
       Effect.gen(function* () {
         const [seller] = yield* SimulatedSellers.startSellers([{ name: `busy-${randomUUID()}`, stock: stock(1500) }])
         seller!.simulator.inject({ operation: "quote", kind: "rate_limited" })
@@ -100,7 +100,7 @@ describe("QuoteEngine across processes (Redis)", () => {
       }).pipe(Effect.provide(Shared))
     )
 
-    it.scopedLive("concurrent requests for one ISBN in two processes make one fan-out", () =>
+    it.live("concurrent requests for one ISBN in two processes make one fan-out", () =>
       Effect.gen(function* () {
         const sellers = yield* SimulatedSellers.startSellers([
           { name: `slow-a-${randomUUID()}`, stock: stock(1500), latency: { medianMillis: 80 } },

@@ -84,7 +84,7 @@ describe("QuoteEngine with seller selection", () => {
       const state = yield* SharedState.SharedState
 
       // First request, nothing known: 4 of 6 asked, two waves of two, one after the other.
-      const first = yield* Effect.fork(engine.quotes(isbnA, { currency: "EUR" }))
+      const first = yield* Effect.forkChild(engine.quotes(isbnA, { currency: "EUR" }))
       yield* Effect.sleep(150)
       const wave1 = calledSince(sellers, [0, 0, 0, 0, 0, 0])
       expect(wave1).toHaveLength(2)
@@ -111,7 +111,7 @@ describe("QuoteEngine with seller selection", () => {
       const strangers = registered.filter((seller) => notSelected.includes(seller.name))
       yield* state.recordCarriers(isbnB, strangers.map((seller, i) => ({ sellerId: seller.id, total: 1_000 + i })))
       const beforeB = counts(sellers)
-      const forB = yield* Effect.fork(engine.quotes(isbnB, { currency: "EUR" }))
+      const forB = yield* Effect.forkChild(engine.quotes(isbnB, { currency: "EUR" }))
       yield* Effect.sleep(150)
       expect(calledSince(sellers, beforeB)).toEqual(notSelected)
       const bookB = statusOf(yield* Fiber.join(forB))
@@ -124,7 +124,7 @@ describe("QuoteEngine with seller selection", () => {
 
       // Second request for isbnA: wave 1 is its two cheapest known carriers.
       const before = counts(sellers)
-      const second = yield* Effect.fork(engine.quotes(isbnA, { currency: "EUR" }))
+      const second = yield* Effect.forkChild(engine.quotes(isbnA, { currency: "EUR" }))
       yield* Effect.sleep(150)
       expect(calledSince(sellers, before)).toEqual([nameOf.get(history[0]!.sellerId)!, nameOf.get(history[1]!.sellerId)!].sort())
       const again = yield* Fiber.join(second)
@@ -136,7 +136,7 @@ describe("QuoteEngine with seller selection", () => {
       }
       expect(nameOf.get((yield* state.carriers(isbnA, 64))[0]!.sellerId)).toBe("s2")
       const last = counts(sellers)
-      const third = yield* Effect.fork(engine.quotes(isbnA, { currency: "EUR" }))
+      const third = yield* Effect.forkChild(engine.quotes(isbnA, { currency: "EUR" }))
       yield* Effect.sleep(150)
       expect(calledSince(sellers, last)).toContain("s2")
       expect((yield* Fiber.join(third)).offers[0]?.sellerName).toBe("s2")
@@ -149,7 +149,7 @@ describe("QuoteEngine with seller selection", () => {
       yield* register(sellers)
       const engine = yield* QuoteEngine.QuoteEngine
       const state = yield* SharedState.SharedState
-      const fiber = yield* Effect.fork(engine.quotes(isbnA, { currency: "EUR" }))
+      const fiber = yield* Effect.forkChild(engine.quotes(isbnA, { currency: "EUR" }))
       yield* Effect.sleep(150)
       expect(calledSince(sellers, [0, 0, 0, 0, 0, 0])).toHaveLength(6)
       const book = yield* Fiber.join(fiber)
@@ -164,7 +164,7 @@ describe("QuoteEngine with seller selection", () => {
       const sellers = yield* sixSellers(1_500)
       yield* register(sellers)
       const engine = yield* QuoteEngine.QuoteEngine
-      const fiber = yield* Effect.fork(engine.quotes(isbnA, { currency: "EUR" }))
+      const fiber = yield* Effect.forkChild(engine.quotes(isbnA, { currency: "EUR" }))
       const none = [0, 0, 0, 0, 0, 0]
       yield* Effect.sleep(200)
       expect(calledSince(sellers, none)).toHaveLength(2)

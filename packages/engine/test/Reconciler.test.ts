@@ -6,7 +6,7 @@
 import type { Isbn } from "@bookbroker/adapter-sdk"
 import { generateIsbns } from "@bookbroker/adapter-sdk/testing"
 import { describe, expect, it } from "@effect/vitest"
-import { SqlClient } from "@effect/sql"
+import { SqlClient } from "effect/sql"
 import { Effect, Exit, Layer } from "effect"
 import * as Purchases from "../src/Purchases.js"
 import * as Reconciler from "../src/Reconciler.js"
@@ -46,7 +46,7 @@ const summary = (findings: ReadonlyArray<Reconciler.Finding>) =>
   findings.map((finding) => ({ requestId: finding.requestId, kind: finding.kind, fixed: finding.fixed })).sort((a, b) => a.kind.localeCompare(b.kind))
 
 describe("Reconciler", () => {
-  it.scopedLive("finds nothing when everything went by the book", () =>
+  it.live("finds nothing when everything went by the book", () =>
     Effect.gen(function* () {
       yield* shop
       const worker = yield* Harness.worker("w1")
@@ -67,7 +67,7 @@ describe("Reconciler", () => {
     }).pipe(Effect.provide(Infrastructure))
   )
 
-  it.scopedLive("capture_without_order: money captured, the confirmed order gone", () =>
+  it.live("capture_without_order: money captured, the confirmed order gone", () =>
     Effect.gen(function* () {
       yield* shop
       const id = yield* purchased
@@ -81,7 +81,7 @@ describe("Reconciler", () => {
     }).pipe(Effect.provide(Infrastructure))
   )
 
-  it.scopedLive("authorization_left_open on a purchased request is flagged, never voided", () =>
+  it.live("authorization_left_open on a purchased request is flagged, never voided", () =>
     Effect.gen(function* () {
       yield* shop
       const id = yield* purchased
@@ -107,7 +107,7 @@ describe("Reconciler", () => {
     }).pipe(Effect.provide(Infrastructure))
   )
 
-  it.scopedLive("authorization_left_open on a request that bought nothing is voided with the pipeline's key — unless it is leased", () =>
+  it.live("authorization_left_open on a request that bought nothing is voided with the pipeline's key — unless it is leased", () =>
     Effect.gen(function* () {
       yield* shop
       faults.inject("void", "unavailable", 3)
@@ -134,7 +134,7 @@ describe("Reconciler", () => {
     }).pipe(Effect.provide(Infrastructure))
   )
 
-  it.scopedLive("order_without_capture: the authorization lapsed at the provider before the capture (a real crash and restart)", () =>
+  it.live("order_without_capture: the authorization lapsed at the provider before the capture (a real crash and restart)", () =>
     Effect.gen(function* () {
       const fleet = yield* shop
       let crashed = false
@@ -179,7 +179,7 @@ describe("Reconciler", () => {
     }).pipe(Effect.provide(Infrastructure))
   )
 
-  it.scopedLive("provider_mismatch: the provider captured while we recorded the capture as pending — recorded", () =>
+  it.live("provider_mismatch: the provider captured while we recorded the capture as pending — recorded", () =>
     Effect.gen(function* () {
       yield* shop
       const id = yield* purchased
@@ -197,7 +197,7 @@ describe("Reconciler", () => {
     }).pipe(Effect.provide(Infrastructure))
   )
 
-  it.scopedLive("provider_mismatch: a capture the provider does not show is flagged, and its authorization never voided", () =>
+  it.live("provider_mismatch: a capture the provider does not show is flagged, and its authorization never voided", () =>
     Effect.gen(function* () {
       yield* shop
       const id = yield* purchased
@@ -212,7 +212,7 @@ describe("Reconciler", () => {
     }).pipe(Effect.provide(Infrastructure))
   )
 
-  it.scopedLive("provider_mismatch: an authorization only the provider knows about is voided", () =>
+  it.live("provider_mismatch: an authorization only the provider knows about is voided", () =>
     Effect.gen(function* () {
       yield* shop
       faults.inject("authorize", "lost_response", 3)
@@ -228,7 +228,7 @@ describe("Reconciler", () => {
     }).pipe(Effect.provide(Infrastructure))
   )
 
-  it.scopedLive("captured_above_authorized, and duplicate_orders (with the unique index out of the way)", () =>
+  it.live("captured_above_authorized, and duplicate_orders (with the unique index out of the way)", () =>
     Effect.gen(function* () {
       yield* shop
       const over = yield* purchased
@@ -249,7 +249,7 @@ describe("Reconciler", () => {
     }).pipe(Effect.provide(Infrastructure))
   )
 
-  it.scopedLive("seller_order_unknown: a seller holds an order under a key bookbroker closed as failed — found once, with the repair", () =>
+  it.live("seller_order_unknown: a seller holds an order under a key bookbroker closed as failed — found once, with the repair", () =>
     Effect.gen(function* () {
       const fleet = yield* Harness.SimulatedSellers.startSellers([
         { name: "keeper", stock: [{ isbn: cheap, price: 900, quantity: 5 }], orderLookup: true },
@@ -281,7 +281,7 @@ describe("Reconciler", () => {
     }).pipe(Effect.provide(Infrastructure))
   )
 
-  it.scopedLive("seller_order_unknown on a request that bought nothing says: cancel at the seller, nothing was charged", () =>
+  it.live("seller_order_unknown on a request that bought nothing says: cancel at the seller, nothing was charged", () =>
     Effect.gen(function* () {
       const fleet = yield* Harness.SimulatedSellers.startSellers([{ name: "keeper", stock: [{ isbn: cheap, price: 900, quantity: 5 }], orderLookup: true }])
       const [keeper] = yield* Harness.register(fleet)
@@ -301,7 +301,7 @@ describe("Reconciler", () => {
     }).pipe(Effect.provide(Infrastructure))
   )
 
-  it.scopedLive("the provider comparison walks every finished request once, oldest first, from a stored cursor", () =>
+  it.live("the provider comparison walks every finished request once, oldest first, from a stored cursor", () =>
     Effect.gen(function* () {
       yield* shop
       const first = yield* purchased

@@ -1,6 +1,6 @@
 import { referenceAdapter } from "@bookbroker/adapter-reference"
 import { describe, expect, it } from "@effect/vitest"
-import { SqlClient } from "@effect/sql"
+import { SqlClient } from "effect/sql"
 import { Effect, Layer, Redacted } from "effect"
 import * as AdapterRegistry from "../src/AdapterRegistry.js"
 import * as SecretBox from "../src/SecretBox.js"

@@ -74,8 +74,8 @@ const captureLogs = () => {
   const logger = Logger.make(({ logLevel, message }) => {
     logs.push({ level: logLevel, message: Array.isArray(message) ? message.map(String).join(" ") : String(message) })
   })
-  const atLeast = (level: LogLevel.LogLevel) => logs.filter((entry) => LogLevel.greaterThanEqual(entry.level, level)).map((entry) => entry.message)
-  return { layer: Logger.replace(Logger.defaultLogger, logger), atLeast }
+  const atLeast = (level: LogLevel.LogLevel) => logs.filter((entry) => LogLevel.isGreaterThanOrEqualTo(entry.level, level)).map((entry) => entry.message)
+  return { layer: Logger.layer([logger]), atLeast }
 }
 
 /** Admitted through Redis (not by the in-process fallback, whose permits are marked). */
@@ -92,7 +92,7 @@ const admittedByRedis = (admission: Admission) => {
  * libuv reads its clock once per iteration, so those timers wait for the next one.)
  */
 const stallEventLoop = (millis: number) =>
-  Effect.async<void>((resume) => {
+  Effect.callback<void>((resume) => {
     setImmediate(() => {
       const until = Date.now() + millis
       while (Date.now() < until) {
@@ -113,7 +113,7 @@ const waitFor = <E, R>(condition: Effect.Effect<boolean, E, R>, timeoutMillis = 
   })
 
 describe("SharedState.layerRedis when Redis is slow or gone", () => {
-  it.scopedLive(
+  it.live(
     "a command that times out while connected denies the seller call instead of falling back; a late permit goes back",
     () => {
       const logs = captureLogs()
@@ -147,8 +147,8 @@ describe("SharedState.layerRedis when Redis is slow or gone", () => {
         expect(denied(yield* state.admit(id, l)).reason).toBe("concurrency")
 
         // No fallback: nothing at error level; one (rate-limited) warning for the three slow answers.
-        expect(logs.atLeast(LogLevel.Error)).toEqual([])
-        const warnings = logs.atLeast(LogLevel.Warning)
+        expect(logs.atLeast("Error")).toEqual([])
+        const warnings = logs.atLeast("Warn")
         expect(warnings).toHaveLength(1)
         expect(warnings[0]).toMatch(/connected but gave seller admission no answer within 100 ms/)
       }).pipe(Effect.provide(logs.layer))
@@ -156,7 +156,7 @@ describe("SharedState.layerRedis when Redis is slow or gone", () => {
     15_000
   )
 
-  it.scopedLive(
+  it.live(
     "an answer that arrived while the event loop was stalled is an answer, not a timeout",
     () => {
       const logs = captureLogs()
@@ -171,18 +171,18 @@ describe("SharedState.layerRedis when Redis is slow or gone", () => {
           // for 150 ms, far past the 20 ms timeout, and the answer arrives in the socket during
           // the stall. When the loop runs again, the due timer comes before the socket is read.
           yield* Effect.promise(() => raw.client("PAUSE", 50, "WRITE"))
-          const admission = yield* Effect.fork(state.admit(id, l))
+          const admission = yield* Effect.forkChild(state.admit(id, l))
           yield* Effect.sleep(5)
           yield* stallEventLoop(150)
           yield* state.complete(id, admittedByRedis(yield* Fiber.join(admission)).permit, "success", false)
         }
-        expect(logs.atLeast(LogLevel.Warning)).toEqual([])
+        expect(logs.atLeast("Warn")).toEqual([])
       }).pipe(Effect.provide(logs.layer))
     },
     15_000
   )
 
-  it.scopedLive(
+  it.live(
     "after a real disconnect the fallback admits at most the divided limit, from an empty budget",
     () => {
       const logs = captureLogs()
@@ -227,7 +227,7 @@ describe("SharedState.layerRedis when Redis is slow or gone", () => {
         for (let i = 0; i < 10; i++) burst.push(yield* state.admit(id, l))
         expect(burst.filter((answer) => answer._tag === "Admitted")).toHaveLength(5)
 
-        const errors = logs.atLeast(LogLevel.Error)
+        const errors = logs.atLeast("Error")
         expect(errors).toHaveLength(1)
         expect(errors[0]).toMatch(/Redis unreachable/)
         expect(errors[0]).toContain("divided by 2")
@@ -236,7 +236,7 @@ describe("SharedState.layerRedis when Redis is slow or gone", () => {
     15_000
   )
 
-  it.scopedLive("after a real disconnect, the permits still out through Redis count against the fallback's concurrency", () =>
+  it.live("after a real disconnect, the permits still out through Redis count against the fallback's concurrency", () =>
     Effect.gen(function* () {
       const server = yield* privateRedis
       const state = yield* instance({ url: server.url, keyPrefix: `bbtest-${randomUUID()}`, circuit, expectedProcesses: 2 })
@@ -260,10 +260,10 @@ describe("SharedState.layerRedis when Redis is slow or gone", () => {
       const local = yield* state.admit(id, l)
       expect(local._tag === "Admitted" && local.permit.startsWith("local:")).toBe(true)
       expect(denied(yield* state.admit(id, l)).reason).toBe("concurrency")
-    }).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, Logger.none)))
+    }).pipe(Effect.provide(Logger.layer([])))
   )
 
-  it.scopedLive(
+  it.live(
     "a connection that receives nothing for deadConnectionMillis is reopened: slow turns into unreachable, then back",
     () => {
       const logs = captureLogs()
@@ -287,13 +287,13 @@ describe("SharedState.layerRedis when Redis is slow or gone", () => {
         yield* Effect.sleep(50)
         const slow = denied(yield* state.admit(id, l))
         expect(slow.reason).toBe("rate_limited")
-        expect(logs.atLeast(LogLevel.Error)).toEqual([])
+        expect(logs.atLeast("Error")).toEqual([])
 
         // Nothing received for 400 ms: the connection is dropped, and the fallback takes over.
         yield* Effect.sleep(500)
         expect(yield* state.ping).toBe("degraded")
         yield* state.admit(id, l)
-        expect(logs.atLeast(LogLevel.Error).join("\n")).toMatch(/Redis unreachable/)
+        expect(logs.atLeast("Error").join("\n")).toMatch(/Redis unreachable/)
 
         yield* Effect.promise(() => sleeping)
         yield* waitFor(Effect.map(state.ping, (ping) => ping === "ok"))

@@ -30,12 +30,12 @@ const contract = (name: string, makeLayer: () => Layer.Layer<SharedState.SharedS
           // Nothing may be logged at error level: for Redis, that would mean the fallback answered.
           const errors: Array<unknown> = []
           const capture = Logger.make(({ logLevel, message }) => {
-            if (LogLevel.greaterThanEqual(logLevel, LogLevel.Error)) errors.push(message)
+            if (LogLevel.isGreaterThanOrEqualTo(logLevel, "Error")) errors.push(message)
           })
           return Effect.flatMap(SharedState.SharedState, body).pipe(
             Effect.provide(makeLayer()),
-            Effect.zipRight(Effect.sync(() => expect(errors).toEqual([]))),
-            Effect.provide(Logger.replace(Logger.defaultLogger, capture))
+            Effect.andThen(Effect.sync(() => expect(errors).toEqual([]))),
+            Effect.provide(Logger.layer([capture]))
           )
         },
         timeout
@@ -288,7 +288,7 @@ const contract = (name: string, makeLayer: () => Layer.Layer<SharedState.SharedS
         const leader = yield* state.lead(key, 5_000)
         expect(Option.isSome(leader)).toBe(true)
         expect(Option.isNone(yield* state.lead(key, 5_000))).toBe(true)
-        const waiter = yield* Effect.fork(elapsed(state.awaitLeader(key, 3_000)))
+        const waiter = yield* Effect.forkChild(elapsed(state.awaitLeader(key, 3_000)))
         yield* Effect.sleep(100)
         yield* state.finish(Option.getOrThrow(leader))
         const [result, waited] = yield* Fiber.join(waiter)
@@ -479,7 +479,7 @@ const instance = (layer: Layer.Layer<SharedState.SharedState>) =>
   Effect.map(Layer.build(layer), Context.get(SharedState.SharedState))
 
 describe("SharedState.layerRedis across processes", () => {
-  it.scopedLive("two instances share rate limit, permits and leadership", () =>
+  it.live("two instances share rate limit, permits and leadership", () =>
     Effect.gen(function* () {
       const options = { url: redisUrl, keyPrefix: newPrefix(), circuit }
       const a = yield* instance(SharedState.layerRedis(options))
@@ -526,7 +526,7 @@ describe("SharedState.layerRedis across processes", () => {
       const key = `quote:${randomUUID()}`
       const leader = Option.getOrThrow(yield* a.lead(key, 5_000))
       expect(Option.isNone(yield* b.lead(key, 5_000))).toBe(true)
-      const waiter = yield* Effect.fork(elapsed(b.awaitLeader(key, 3_000)))
+      const waiter = yield* Effect.forkChild(elapsed(b.awaitLeader(key, 3_000)))
       yield* Effect.sleep(100)
       yield* a.finish(leader)
       const [result, waited] = yield* Fiber.join(waiter)
@@ -534,7 +534,7 @@ describe("SharedState.layerRedis across processes", () => {
       expect(waited).toBeLessThan(600)
     }))
 
-  it.scopedLive("carrier history is one sorted set per ISBN, shared, capped, with a 7-day TTL", () =>
+  it.live("carrier history is one sorted set per ISBN, shared, capped, with a 7-day TTL", () =>
     Effect.gen(function* () {
       const prefix = newPrefix()
       const options = { url: redisUrl, keyPrefix: prefix, circuit }
@@ -561,7 +561,7 @@ describe("SharedState.layerRedis across processes", () => {
       expect(ttl).toBeLessThanOrEqual(7 * 24 * 60 * 60 * 1000)
     }))
 
-  it.scopedLive("the finish notification alone wakes waiters in other instances", () =>
+  it.live("the finish notification alone wakes waiters in other instances", () =>
     Effect.gen(function* () {
       // Polling so slow that only the published notification can wake the waiters in time.
       const options = { url: redisUrl, keyPrefix: newPrefix(), circuit, leaderPollMillis: 10_000 }
@@ -571,8 +571,8 @@ describe("SharedState.layerRedis across processes", () => {
       const other = `quote:${randomUUID()}`
       const leader = Option.getOrThrow(yield* a.lead(key, 5_000))
       Option.getOrThrow(yield* a.lead(other, 5_000))
-      const waiters = yield* Effect.forEach([a, b, b], (s) => Effect.fork(elapsed(s.awaitLeader(key, 3_000))))
-      const bystander = yield* Effect.fork(b.awaitLeader(other, 1_000))
+      const waiters = yield* Effect.forEach([a, b, b], (s) => Effect.forkChild(elapsed(s.awaitLeader(key, 3_000))))
+      const bystander = yield* Effect.forkChild(b.awaitLeader(other, 1_000))
       yield* Effect.sleep(100)
       yield* a.finish(leader)
       for (const waiter of waiters) {
@@ -594,14 +594,14 @@ describe("SharedState.layerRedis without Redis", () => {
       expect(waited).toBeLessThan(1_000)
     }).pipe(
       Effect.provide(SharedState.layerRedis({ url: "redis://127.0.0.1:1", keyPrefix: `bbtest-${randomUUID()}`, circuit, commandTimeoutMillis: 250 })),
-      Effect.provide(Logger.replace(Logger.defaultLogger, Logger.none))
+      Effect.provide(Logger.layer([]))
     )
   )
 
   it.live("keeps carrier history in-process while Redis is unreachable", () => {
     const errors: Array<string> = []
     const capture = Logger.make(({ logLevel, message }) => {
-      if (LogLevel.greaterThanEqual(logLevel, LogLevel.Error)) errors.push(Array.isArray(message) ? message.map(String).join(" ") : String(message))
+      if (LogLevel.isGreaterThanOrEqualTo(logLevel, "Error")) errors.push(Array.isArray(message) ? message.map(String).join(" ") : String(message))
     })
     return Effect.gen(function* () {
       const state = yield* SharedState.SharedState
@@ -620,14 +620,14 @@ describe("SharedState.layerRedis without Redis", () => {
       expect(errors[0]).toMatch(/Redis unreachable/)
     }).pipe(
       Effect.provide(SharedState.layerRedis({ url: "redis://127.0.0.1:1", keyPrefix: `bbtest-${randomUUID()}`, circuit })),
-      Effect.provide(Logger.replace(Logger.defaultLogger, capture))
+      Effect.provide(Logger.layer([capture]))
     )
   })
 
   it.live("falls back to in-process limits divided by the expected processes, logs loudly, never hangs", () => {
     const logs: Array<{ level: string; message: string }> = []
     const capture = Logger.make(({ logLevel, message }) => {
-      logs.push({ level: logLevel.label, message: Array.isArray(message) ? message.map(String).join(" ") : String(message) })
+      logs.push({ level: logLevel, message: Array.isArray(message) ? message.map(String).join(" ") : String(message) })
     })
     return Effect.gen(function* () {
       const state = yield* SharedState.SharedState
@@ -681,7 +681,7 @@ describe("SharedState.layerRedis without Redis", () => {
 
       expect((yield* Clock.currentTimeMillis) - start).toBeLessThan(1_000)
 
-      const errors = logs.filter((entry) => entry.level === "ERROR")
+      const errors = logs.filter((entry) => entry.level === "Error")
       // Loud, but once per 10 s rather than once per call.
       expect(errors).toHaveLength(1)
       expect(errors[0]!.message).toMatch(/Redis unreachable/)
@@ -692,7 +692,7 @@ describe("SharedState.layerRedis without Redis", () => {
       Effect.provide(
         SharedState.layerRedis({ url: "redis://:secret@127.0.0.1:1", keyPrefix: `bbtest-${randomUUID()}`, circuit, expectedProcesses: 4 })
       ),
-      Effect.provide(Logger.replace(Logger.defaultLogger, capture))
+      Effect.provide(Logger.layer([capture]))
     )
   })
 })

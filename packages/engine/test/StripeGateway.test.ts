@@ -52,7 +52,7 @@ const authorize = (service: PaymentGatewayService, options: { request?: string; 
 }
 
 describe("StripeGateway against FakeStripe", () => {
-  it.scopedLive("authorizes with manual capture, our idempotency key and the request id in metadata", () =>
+  it.live("authorizes with manual capture, our idempotency key and the request id in metadata", () =>
     Effect.gen(function* () {
       const service = yield* gateway()
       const auth = yield* authorize(service, { amount: 4_250 })
@@ -71,7 +71,7 @@ describe("StripeGateway against FakeStripe", () => {
     })
   )
 
-  it.scopedLive("authorizing twice with the same key gives the same intent, once", () =>
+  it.live("authorizing twice with the same key gives the same intent, once", () =>
     Effect.gen(function* () {
       const service = yield* gateway()
       const first = yield* authorize(service)
@@ -83,7 +83,7 @@ describe("StripeGateway against FakeStripe", () => {
     })
   )
 
-  it.scopedLive("the same key with other parameters is PaymentRejected, and nothing new is authorized", () =>
+  it.live("the same key with other parameters is PaymentRejected, and nothing new is authorized", () =>
     Effect.gen(function* () {
       const service = yield* gateway()
       const first = yield* authorize(service, { amount: 1_000 })
@@ -93,7 +93,7 @@ describe("StripeGateway against FakeStripe", () => {
     })
   )
 
-  it.scopedLive("a declined card is PaymentDeclined with Stripe's decline code; the replay declines again", () =>
+  it.live("a declined card is PaymentDeclined with Stripe's decline code; the replay declines again", () =>
     Effect.gen(function* () {
       const service = yield* gateway()
       const request = requestId()
@@ -114,7 +114,7 @@ describe("StripeGateway against FakeStripe", () => {
     })
   )
 
-  it.scopedLive("a card that needs 3-D Secure is declined as authentication_required", () =>
+  it.live("a card that needs 3-D Secure is declined as authentication_required", () =>
     Effect.gen(function* () {
       const service = yield* gateway()
       const error = expectTag(yield* failureOf(authorize(service, { token: "pm_card_authenticationRequired" })), "PaymentDeclined")
@@ -122,7 +122,7 @@ describe("StripeGateway against FakeStripe", () => {
     })
   )
 
-  it.scopedLive("captures exactly a smaller amount; a replay and a re-run with a new key are success", () =>
+  it.live("captures exactly a smaller amount; a replay and a re-run with a new key are success", () =>
     Effect.gen(function* () {
       const service = yield* gateway()
       const auth = yield* authorize(service, { amount: 5_000 })
@@ -148,7 +148,7 @@ describe("StripeGateway against FakeStripe", () => {
     })
   )
 
-  it.scopedLive("a capture above the authorization is PaymentRejected and captures nothing", () =>
+  it.live("a capture above the authorization is PaymentRejected and captures nothing", () =>
     Effect.gen(function* () {
       const service = yield* gateway()
       const auth = yield* authorize(service, { amount: 2_000 })
@@ -164,7 +164,7 @@ describe("StripeGateway against FakeStripe", () => {
     })
   )
 
-  it.scopedLive("void cancels; a replay and a re-run with a new key are success; a captured intent is PaymentRejected", () =>
+  it.live("void cancels; a replay and a re-run with a new key are success; a captured intent is PaymentRejected", () =>
     Effect.gen(function* () {
       const service = yield* gateway()
       const auth = yield* authorize(service)
@@ -188,7 +188,7 @@ describe("StripeGateway against FakeStripe", () => {
     })
   )
 
-  it.scopedLive("refunds what was captured, once per key, never more than captured", () =>
+  it.live("refunds what was captured, once per key, never more than captured", () =>
     Effect.gen(function* () {
       const service = yield* gateway()
       const auth = yield* authorize(service, { amount: 5_000 })
@@ -212,7 +212,7 @@ describe("StripeGateway against FakeStripe", () => {
     })
   )
 
-  it.scopedLive("lookup finds every intent of a request id (and only those) with their state", () =>
+  it.live("lookup finds every intent of a request id (and only those) with their state", () =>
     Effect.gen(function* () {
       const service = yield* gateway()
       const request = `req-'quoted'\\-${randomUUID()}`
@@ -240,7 +240,7 @@ describe("StripeGateway against FakeStripe", () => {
     })
   )
 
-  it.scopedLive("lookup follows Search's pages", () =>
+  it.live("lookup follows Search's pages", () =>
     Effect.gen(function* () {
       const service = yield* gateway()
       const request = requestId()
@@ -253,7 +253,7 @@ describe("StripeGateway against FakeStripe", () => {
     })
   )
 
-  it.scopedLive("a 500 is PaymentUnavailable; the retry with the same key authorizes once", () =>
+  it.live("a 500 is PaymentUnavailable; the retry with the same key authorizes once", () =>
     Effect.gen(function* () {
       const service = yield* gateway()
       const request = requestId()
@@ -270,7 +270,7 @@ describe("StripeGateway against FakeStripe", () => {
     })
   )
 
-  it.scopedLive("an answer lost after the authorization committed: PaymentUnavailable, then the retry gets the same intent", () =>
+  it.live("an answer lost after the authorization committed: PaymentUnavailable, then the retry gets the same intent", () =>
     Effect.gen(function* () {
       const service = yield* gateway()
       const request = requestId()
@@ -292,7 +292,7 @@ describe("StripeGateway against FakeStripe", () => {
     })
   )
 
-  it.scopedLive("a connection dropped before anything happened: PaymentUnavailable, and the retry authorizes once", () =>
+  it.live("a connection dropped before anything happened: PaymentUnavailable, and the retry authorizes once", () =>
     Effect.gen(function* () {
       const service = yield* gateway()
       const request = requestId()
@@ -305,7 +305,7 @@ describe("StripeGateway against FakeStripe", () => {
     })
   )
 
-  it.scopedLive("a capture whose answer was lost is captured once; the retry is success", () =>
+  it.live("a capture whose answer was lost is captured once; the retry is success", () =>
     Effect.gen(function* () {
       const service = yield* gateway()
       const auth = yield* authorize(service, { amount: 5_000 })
@@ -318,7 +318,7 @@ describe("StripeGateway against FakeStripe", () => {
     })
   )
 
-  it.scopedLive("a 429 is PaymentUnavailable with Retry-After in milliseconds", () =>
+  it.live("a 429 is PaymentUnavailable with Retry-After in milliseconds", () =>
     Effect.gen(function* () {
       const service = yield* gateway()
       const request = requestId()
@@ -332,7 +332,7 @@ describe("StripeGateway against FakeStripe", () => {
     })
   )
 
-  it.scopedLive("a timeout is PaymentUnavailable; a retry while Stripe still works on it is told so (409); later it gets the intent", () =>
+  it.live("a timeout is PaymentUnavailable; a retry while Stripe still works on it is told so (409); later it gets the intent", () =>
     Effect.gen(function* () {
       const service = yield* gateway({ timeoutMillis: 300 })
       const request = requestId()
@@ -348,23 +348,23 @@ describe("StripeGateway against FakeStripe", () => {
     })
   )
 
-  it.scopedLive("concurrent authorizations under one key make one intent", () =>
+  it.live("concurrent authorizations under one key make one intent", () =>
     Effect.gen(function* () {
       const service = yield* gateway()
       const request = requestId()
       const idempotencyKey = key("auth")
       fake.inject({ path: "/v1/payment_intents", method: "POST", fault: "delay", delayMillis: 200 })
-      const first = yield* Effect.fork(Effect.either(authorize(service, { request, idempotencyKey })))
+      const first = yield* Effect.forkChild(Effect.result(authorize(service, { request, idempotencyKey })))
       yield* Effect.sleep("50 millis")
-      const second = yield* Effect.either(authorize(service, { request, idempotencyKey }))
+      const second = yield* Effect.result(authorize(service, { request, idempotencyKey }))
       const firstResult = yield* Fiber.join(first)
-      expect(firstResult._tag).toBe("Right")
-      expect(second._tag === "Left" && second.left._tag).toBe("PaymentUnavailable")
+      expect(firstResult._tag).toBe("Success")
+      expect(second._tag === "Failure" && second.failure._tag).toBe("PaymentUnavailable")
       expect(intentsFor(request)).toHaveLength(1)
     })
   )
 
-  it.scopedLive("a wrong secret key is PaymentRejected, and no error repeats the key", () =>
+  it.live("a wrong secret key is PaymentRejected, and no error repeats the key", () =>
     Effect.gen(function* () {
       const strict = yield* Effect.acquireRelease(
         Effect.promise(() => FakeStripe.start({ secretKey, revealInvalidKeys: true })),

@@ -7,7 +7,7 @@ import { referenceAdapter } from "@bookbroker/adapter-reference"
 import type { Adapter, Isbn } from "@bookbroker/adapter-sdk"
 import { generateIsbns } from "@bookbroker/adapter-sdk/testing"
 import { describe, expect, it } from "@effect/vitest"
-import { SqlClient } from "@effect/sql"
+import { SqlClient } from "effect/sql"
 import { Context, Effect, Layer } from "effect"
 import * as AdapterRegistry from "../src/AdapterRegistry.js"
 import * as SandboxGateway from "../src/SandboxGateway.js"
@@ -100,7 +100,7 @@ const voidCalls = (requestId: string) =>
   )
 
 describe("Sweeper", () => {
-  it.scopedLive("voids the live authorization a crash left on a finished request, once, as the pipeline's own void", () =>
+  it.live("voids the live authorization a crash left on a finished request, once, as the pipeline's own void", () =>
     Effect.gen(function* () {
       yield* sellers([{ name: "shop", stock: [{ isbn: pricey, price: 3500, quantity: 3 }, { isbn: cheap, price: 1000, quantity: 3 }] }])
       const sql = yield* SqlClient.SqlClient
@@ -155,7 +155,7 @@ describe("Sweeper", () => {
     }).pipe(Effect.provide(Infrastructure))
   )
 
-  it.scopedLive("leaves a live authorization alone when a seller order exists, or when the provider refused the void", () =>
+  it.live("leaves a live authorization alone when a seller order exists, or when the provider refused the void", () =>
     Effect.gen(function* () {
       yield* sellers([{ name: "shop", stock: [{ isbn: cheap, price: 1000, quantity: 3 }, { isbn: pricey, price: 3500, quantity: 3 }] }])
       const sql = yield* SqlClient.SqlClient
@@ -185,7 +185,7 @@ describe("Sweeper", () => {
     }).pipe(Effect.provide(Infrastructure))
   )
 
-  it.scopedLive("asks the provider about an authorization whose answer was lost, and voids what it holds", () =>
+  it.live("asks the provider about an authorization whose answer was lost, and voids what it holds", () =>
     Effect.gen(function* () {
       yield* sellers([{ name: "shop", stock: [{ isbn: cheap, price: 1000, quantity: 3 }] }])
       faults.inject("authorize", "lost_response", 3)
@@ -215,7 +215,7 @@ describe("Sweeper", () => {
     }).pipe(Effect.provide(Infrastructure))
   )
 
-  it.scopedLive("asks the provider again later when its search did not show the authorization yet (search lag)", () =>
+  it.live("asks the provider again later when its search did not show the authorization yet (search lag)", () =>
     Effect.gen(function* () {
       yield* sellers([{ name: "shop", stock: [{ isbn: cheap, price: 1000, quantity: 3 }] }])
       faults.inject("authorize", "lost_response", 3)
@@ -236,7 +236,7 @@ describe("Sweeper", () => {
     }).pipe(Effect.provide(Infrastructure))
   )
 
-  it.scopedLive("a release waits for the seller's shared limits: a seller backing off is not called, its hold waits for a later run", () =>
+  it.live("a release waits for the seller's shared limits: a seller backing off is not called, its hold waits for a later run", () =>
     Effect.gen(function* () {
       const { fleet, id } = yield* holdLeftBehind("busy")
       const sql = yield* SqlClient.SqlClient
@@ -251,7 +251,7 @@ describe("Sweeper", () => {
     }).pipe(Effect.provide(Infrastructure))
   )
 
-  it.scopedLive("releases a seller hold left on a finished request and closes the attempt", () =>
+  it.live("releases a seller hold left on a finished request and closes the attempt", () =>
     Effect.gen(function* () {
       const { fleet, id } = yield* holdLeftBehind("holdy")
       const seller = fleet[0]!.simulator
@@ -275,7 +275,7 @@ describe("Sweeper", () => {
     }).pipe(Effect.provide(Infrastructure))
   )
 
-  it.scopedLive("layerRunning sweeps in the background", () =>
+  it.live("layerRunning sweeps in the background", () =>
     Effect.gen(function* () {
       yield* sellers([{ name: "shop", stock: [{ isbn: pricey, price: 3500, quantity: 3 }] }])
       faults.inject("void", "unavailable", 3)

@@ -6,7 +6,7 @@
  * persisted as a payment operation under a stable idempotency key before the call, outcome after
  * it — so a void the pipeline already started and the repair are one and the same operation.
  */
-import type { SqlError } from "@effect/sql"
+import type { SqlError } from "effect/sql"
 import { Effect, Option } from "effect"
 import { PaymentGateway, type PaymentGatewayService } from "../PaymentGateway.js"
 import { makeStore, terminalStatuses, type RequestRow, type TerminalStatus } from "./purchaseStore.js"
@@ -67,7 +67,7 @@ export const makeRepair = (owner: string, leaseMillis: number) =>
                 UPDATE purchase_requests SET lease_owner = NULL, lease_expires_at = NULL
                 WHERE id = ${requestId} AND lease_owner = ${owner} AND fence = ${request.fence}`.pipe(
                 // If this fails the lease simply runs out.
-                Effect.ignoreLogged
+                Effect.ignore
               )
       )
 
@@ -92,10 +92,10 @@ export const makeRepair = (owner: string, leaseMillis: number) =>
       Effect.gen(function* () {
         const key = target.idempotencyKey
         yield* store.ensurePayment(target.requestId, "void", target.round, key, 0, target.currency.trim())
-        const voided = yield* Effect.either(gateway.void({ idempotencyKey: key, providerRef: target.providerRef }))
-        if (voided._tag === "Right") {
+        const voided = yield* Effect.result(gateway.void({ idempotencyKey: key, providerRef: target.providerRef }))
+        if (voided._tag === "Success") {
           yield* sql.withTransaction(
-            Effect.zipRight(
+            Effect.andThen(
               store.settlePayment(key, "succeeded", target.providerRef, false, null),
               sql`
                 UPDATE payment_operations SET live = false, updated_at = now()
@@ -104,11 +104,11 @@ export const makeRepair = (owner: string, leaseMillis: number) =>
           )
           return { _tag: "Voided" } as const
         }
-        if (voided.left._tag === "PaymentRejected") {
-          yield* store.settlePayment(key, "rejected", target.providerRef, false, voided.left.detail)
-          return { _tag: "Rejected", detail: voided.left.detail } as const
+        if (voided.failure._tag === "PaymentRejected") {
+          yield* store.settlePayment(key, "rejected", target.providerRef, false, voided.failure.detail)
+          return { _tag: "Rejected", detail: voided.failure.detail } as const
         }
-        return { _tag: "Unavailable", detail: voided.left.detail } as const
+        return { _tag: "Unavailable", detail: voided.failure.detail } as const
       })
 
     return { store, sql, gateway, withLease, voidAuthorization }

@@ -3,15 +3,16 @@
  * transaction that first checks (and renews) the worker's lease on the request with its fencing
  * version, so a worker that paused past its lease can't write over the one that took over.
  */
-import { SqlClient, type SqlError } from "@effect/sql"
+import { SqlClient, type SqlError } from "effect/sql"
 import { Effect, Schema } from "effect"
 import * as PurchaseKeys from "../purchases/PurchaseKeys.js"
+import { nonEmptyRows } from "./sql.js"
 
 export const terminalStatuses = ["purchased", "price_not_met", "not_available", "sellers_busy", "failed"] as const
 /** The endings that bought nothing: their authorization is voided, their holds released. */
 export const unboughtStatuses = ["price_not_met", "not_available", "sellers_busy", "failed"] as const satisfies ReadonlyArray<TerminalStatus>
 export const activeStatuses = ["received", "authorized", "quoting", "deciding", "purchasing"] as const
-export const PurchaseStatus = Schema.Literal(...activeStatuses, ...terminalStatuses)
+export const PurchaseStatus = Schema.Literals([...activeStatuses, ...terminalStatuses])
 export type PurchaseStatus = typeof PurchaseStatus.Type
 export type TerminalStatus = (typeof terminalStatuses)[number]
 export const isTerminal = (status: PurchaseStatus): status is TerminalStatus => (terminalStatuses as ReadonlyArray<string>).includes(status)
@@ -282,7 +283,7 @@ export const makeStore = Effect.gen(function* () {
      * finding carrying what is known. The request itself goes on as it was.
      */
     flag: (requestId: string, attention: Attention, finding: string, detail: string) =>
-      Effect.zipRight(
+      Effect.andThen(
         sql`
           UPDATE purchase_requests
           SET attention = ${attention}, attention_detail = ${detail}, attention_since = COALESCE(attention_since, now())
@@ -340,7 +341,7 @@ export const makeStore = Effect.gen(function* () {
         yield* sql`DELETE FROM purchase_quotes WHERE request_id = ${requestId} AND round = ${round}`
         if (rows.length === 0) return
         yield* sql`INSERT INTO purchase_quotes ${sql.insert(
-          rows.map((row) => ({
+          nonEmptyRows(rows.map((row) => ({
             request_id: requestId,
             round,
             seller_id: row.seller_id,
@@ -349,7 +350,7 @@ export const makeStore = Effect.gen(function* () {
             total: row.total,
             currency: row.currency,
             offer: JSON.stringify(row.offer)
-          }))
+          })))
         )}`
       }),
 
@@ -357,7 +358,7 @@ export const makeStore = Effect.gen(function* () {
       rows.length === 0
         ? Effect.void
         : Effect.asVoid(sql`INSERT INTO purchase_attempts ${sql.insert(
-            rows.map((row) => ({
+            nonEmptyRows(rows.map((row) => ({
               request_id: requestId,
               round,
               seller_id: row.seller_id,
@@ -366,7 +367,7 @@ export const makeStore = Effect.gen(function* () {
               idempotency_key: PurchaseKeys.attempt(requestId, row.seller_id),
               status: "pending",
               offer: JSON.stringify(row.offer)
-            }))
+            })))
           )} ON CONFLICT (request_id, seller_id) DO NOTHING`),
 
     updateAttempt: (
@@ -396,7 +397,7 @@ export const makeStore = Effect.gen(function* () {
   }
 })
 
-export type PurchaseStore = Effect.Effect.Success<typeof makeStore>
+export type PurchaseStore = Effect.Success<typeof makeStore>
 
 /** What a customer (and its webhook) sees of a finished request. */
 export const eventPayload = (

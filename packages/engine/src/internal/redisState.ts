@@ -281,7 +281,7 @@ const decodeCircuit = (reply: unknown): CircuitSnapshot => {
 
 /** Waits (bounded) for the client's first connection attempt to succeed or fail. */
 const awaitConnection = (client: Redis): Effect.Effect<void> =>
-  Effect.async<void>((resume) => {
+  Effect.callback<void>((resume) => {
     if (client.status === "ready") return resume(Effect.void)
     const done = () => {
       cleanup()
@@ -302,7 +302,7 @@ const closeClient = (client: Redis, graceful: boolean): Effect.Effect<void> =>
   Effect.promise(() => (graceful && client.status === "ready" ? client.quit().then(() => undefined, () => undefined) : Promise.resolve())).pipe(
     Effect.timeout(1_000),
     Effect.ignore,
-    Effect.zipRight(Effect.sync(() => client.disconnect()))
+    Effect.andThen(Effect.sync(() => client.disconnect()))
   )
 
 export const makeRedisState = (options: RedisStateOptions): Effect.Effect<SharedStateService, never, Scope.Scope> =>
@@ -398,7 +398,7 @@ export const makeRedisState = (options: RedisStateOptions): Effect.Effect<Shared
      * interrupted).
      */
     const redis = <A>(command: () => Promise<A>, onLateAnswer?: (answer: A) => void): Effect.Effect<A, RedisFailure> =>
-      Effect.async<A, RedisFailure>((resume) => {
+      Effect.callback<A, RedisFailure>((resume) => {
         if (client.status !== "ready") {
           resume(Effect.fail(new RedisUnavailable({ reason: `connection ${client.status}: ${lastConnectionError}` })))
           return
@@ -491,8 +491,8 @@ export const makeRedisState = (options: RedisStateOptions): Effect.Effect<Shared
      */
     const orElse = <A>(operation: string, primary: Effect.Effect<A, RedisFailure>, fallback: Effect.Effect<A>): Effect.Effect<A> =>
       Effect.catchTags(primary, {
-        RedisUnavailable: (error) => Effect.zipRight(reportFallback(error), fallback),
-        RedisSlow: (error) => Effect.zipRight(reportSlow(operation, error), fallback)
+        RedisUnavailable: (error) => Effect.andThen(reportFallback(error), fallback),
+        RedisSlow: (error) => Effect.andThen(reportSlow(operation, error), fallback)
       })
 
     const dividedLimits = (limits: AdmissionLimits): AdmissionLimits => ({
@@ -618,7 +618,7 @@ export const makeRedisState = (options: RedisStateOptions): Effect.Effect<Shared
               reason: "rate_limited",
               retryAfterMillis: slowAnswerRetryMillis
             } satisfies Admission),
-          RedisUnavailable: (error) => Effect.zipRight(reportFallback(error), fallbackAdmit(sellerId, limits))
+          RedisUnavailable: (error) => Effect.andThen(reportFallback(error), fallbackAdmit(sellerId, limits))
         })
       )
 
@@ -639,8 +639,8 @@ export const makeRedisState = (options: RedisStateOptions): Effect.Effect<Shared
 
     const backoff = (sellerId: string, millis: number): Effect.Effect<void> =>
       // Kept locally too, so a seller that asked us to wait is not called during an outage.
-      Effect.zipRight(
-        Effect.zipRight(
+      Effect.andThen(
+        Effect.andThen(
           memory.backoff(sellerId, millis),
           Effect.map(Clock.currentTimeMillis, (now) => {
             if (slowUntil.size > 10_000) for (const [id, until] of slowUntil) if (until <= now) slowUntil.delete(id)
@@ -742,7 +742,7 @@ export const makeRedisState = (options: RedisStateOptions): Effect.Effect<Shared
     const awaitLeader = (key: string, maxWaitMillis: number): Effect.Effect<"finished" | "timed_out"> =>
       Effect.gen(function* () {
         const done = yield* Deferred.make<void>()
-        const wake = () => Deferred.unsafeDone(done, Exit.void)
+        const wake = () => Deferred.doneUnsafe(done, Exit.void)
         let forKey = waiters.get(key)
         if (forKey === undefined) waiters.set(key, (forKey = new Set()))
         forKey.add(wake)
@@ -755,12 +755,13 @@ export const makeRedisState = (options: RedisStateOptions): Effect.Effect<Shared
         const waitRemote = Effect.gen(function* () {
           if (yield* leaderGone(key)) return "finished" as const
           const poll = leaderGone(key).pipe(
-            Effect.catchAll(() => Effect.succeed(false)),
+            Effect.catch(() => Effect.succeed(false)),
             Effect.delay(leaderPollMillis),
             Effect.repeat({ until: (gone) => gone })
           )
           return yield* Effect.raceFirst(Deferred.await(done), poll).pipe(
-            Effect.timeoutTo({ duration: Math.max(0, maxWaitMillis), onSuccess: () => "finished" as const, onTimeout: () => "timed_out" as const })
+            Effect.as("finished" as const),
+            Effect.timeoutOrElse({ duration: Math.max(0, maxWaitMillis), orElse: () => Effect.succeed("timed_out" as const) })
           )
         })
         // At worst the waiter stops waiting and fans out itself, through admission.

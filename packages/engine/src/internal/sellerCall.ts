@@ -7,7 +7,7 @@
  * same limits, and a seller counts them like any other.
  */
 import type { Contract, Isbn, SellerClient, SellerError } from "@bookbroker/adapter-sdk"
-import { Clock, Effect, Either, Exit } from "effect"
+import { Clock, Effect, Exit, Result } from "effect"
 import { recordSellerCall } from "../Metrics.js"
 import type { Admission, DenialReason, SharedStateService } from "../SharedState.js"
 import type { SellerStats } from "./sellerStats.js"
@@ -37,7 +37,7 @@ const withPermit = <A>(state: SharedStateService, client: SellerClient.SellerCli
   Effect.uninterruptibleMask((restore) =>
     Effect.gen(function* () {
       const started = yield* Clock.currentTimeMillis
-      const exit = yield* Effect.exit(restore(Effect.either(call)))
+      const exit = yield* Effect.exit(restore(Effect.result(call)))
       const latencyMillis = (yield* Clock.currentTimeMillis) - started
       if (Exit.isFailure(exit)) {
         // Interrupted (the request's deadline): not the seller's fault, give the permit back.
@@ -45,13 +45,13 @@ const withPermit = <A>(state: SharedStateService, client: SellerClient.SellerCli
         return yield* Effect.interrupt
       }
       const result = exit.value
-      if (Either.isLeft(result)) {
-        const error = result.left
+      if (Result.isFailure(result)) {
+        const error = result.failure
         if (error._tag === "SellerUnavailable" && (error.reason === "rate_limited" || error.retryAfterMillis !== undefined)) {
           yield* state.backoff(client.sellerId, error.retryAfterMillis ?? 1_000)
         }
       }
-      const failed = Either.isLeft(result) && unhealthy(result.left)
+      const failed = Result.isFailure(result) && unhealthy(result.failure)
       yield* state.complete(client.sellerId, admission.permit, failed ? "failure" : "success", admission.probe)
       return { _tag: "Called", result, latencyMillis, failed } as const
     })
@@ -61,7 +61,7 @@ const withPermit = <A>(state: SharedStateService, client: SellerClient.SellerCli
 const guarded = <A>(state: SharedStateService, client: SellerClient.SellerClient, call: Effect.Effect<A, SellerError.SellerError>) =>
   Effect.flatMap(
     state.admit(client.sellerId, client.limits),
-    (admission): Effect.Effect<Denial | Effect.Effect.Success<ReturnType<typeof withPermit<A>>>> =>
+    (admission): Effect.Effect<Denial | Effect.Success<ReturnType<typeof withPermit<A>>>> =>
       admission._tag === "Denied" ? Effect.succeed(admission) : withPermit(state, client, admission, call)
   )
 
@@ -80,12 +80,12 @@ export const quoteWithPermit = (
   Effect.gen(function* () {
     const { result, latencyMillis, failed } = yield* withPermit(state, client, admission, client.quote(isbns))
     stats.record(client.sellerId, !failed, latencyMillis)
-    if (Either.isLeft(result)) {
+    if (Result.isFailure(result)) {
       yield* recordSellerCall(client.sellerId, "failed", latencyMillis)
-      return { _tag: "Failed", error: result.left, latencyMillis } as const
+      return { _tag: "Failed", error: result.failure, latencyMillis } as const
     }
     yield* recordSellerCall(client.sellerId, "answered", latencyMillis)
-    return { _tag: "Answered", answers: result.right, latencyMillis } as const
+    return { _tag: "Answered", answers: result.success, latencyMillis } as const
   })
 
 export type Denial = { readonly _tag: "Denied"; readonly reason: DenialReason; readonly retryAfterMillis: number }
@@ -101,7 +101,7 @@ export const admittedCall = <A>(
   client: SellerClient.SellerClient,
   call: Effect.Effect<A, SellerError.SellerError>,
   patienceMillis = 2_000
-): Effect.Effect<Either.Either<A, SellerError.SellerError> | Denial> =>
+): Effect.Effect<Result.Result<A, SellerError.SellerError> | Denial> =>
   Effect.gen(function* () {
     const giveUpAt = (yield* Clock.currentTimeMillis) + patienceMillis
     for (;;) {

@@ -1,5 +1,5 @@
-import { SqlError } from "@effect/sql"
-import { Effect } from "effect"
+import { SqlError } from "effect/sql"
+import { Array as Arr, Effect } from "effect"
 
 /**
  * Database failures are infrastructure failures: callers can't fix them, so they become
@@ -21,3 +21,9 @@ export const orDie = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A,
  */
 export const uninterruptibleSql = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, Exclude<E, SqlError.SqlError>, R> =>
   Effect.uninterruptible(orDie(effect))
+
+/** Rows for `sql.insert`, which takes a non-empty list: callers return early when there are none. */
+export const nonEmptyRows = <A>(rows: ReadonlyArray<A>): Arr.NonEmptyReadonlyArray<A> => {
+  if (!Arr.isReadonlyArrayNonEmpty(rows)) throw new Error("an INSERT needs at least one row")
+  return rows
+}

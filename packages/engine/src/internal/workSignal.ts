@@ -4,7 +4,7 @@
  * it at once instead of at its next poll. Delivered only after the sending transaction commits,
  * so a woken worker finds the row. A hint, never the only path: workers still poll.
  */
-import type { SqlClient } from "@effect/sql"
+import type { SqlClient } from "effect/sql"
 import { Effect } from "effect"
 
 export const workChannel = "bookbroker_work"

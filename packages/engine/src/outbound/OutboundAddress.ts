@@ -17,9 +17,9 @@ export interface OutboundPolicyService {
 }
 
 /** The operator's outbound policy; by default only public addresses. */
-export class OutboundPolicy extends Context.Reference<OutboundPolicy>()("@bookbroker/engine/OutboundPolicy", {
-  defaultValue: (): OutboundPolicyService => ({ allowNetworks: [] })
-}) {}
+export const OutboundPolicy = Context.Reference<OutboundPolicyService>("@bookbroker/engine/OutboundPolicy", {
+  defaultValue: () => ({ allowNetworks: [] })
+})
 
 /** Loopback only: what the demo and the tests allow (their sellers and receivers run on this machine). */
 export const loopback: OutboundPolicyService = { allowNetworks: ["127.0.0.0/8", "::1/128"] }

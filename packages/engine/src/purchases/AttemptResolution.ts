@@ -18,7 +18,7 @@
  * Before anything may have been sent, the same refusals are plain failures of this seller.
  */
 import type { Contract, SellerError } from "@bookbroker/adapter-sdk"
-import type { Either, Option } from "effect"
+import type { Option, Result } from "effect"
 
 export type Resolution =
   | { readonly _tag: "Confirmed"; readonly order: Contract.Order }
@@ -46,9 +46,9 @@ export const describe = (error: SellerError.SellerError): string =>
  * answered authoritatively (the attempt was `unknown`, or was being purchased when its worker
  * stopped), and no order lookup has since found the key free.
  */
-export const afterPurchase = (answer: Either.Either<Contract.Order, SellerError.SellerError>, maybeSentBefore: boolean): Resolution => {
-  if (answer._tag === "Right") return { _tag: "Confirmed", order: answer.right }
-  const error = answer.left
+export const afterPurchase = (answer: Result.Result<Contract.Order, SellerError.SellerError>, maybeSentBefore: boolean): Resolution => {
+  if (answer._tag === "Success") return { _tag: "Confirmed", order: answer.success }
+  const error = answer.failure
   switch (error._tag) {
     case "OutcomeUnknown":
     case "MalformedSellerResponse":
@@ -72,7 +72,7 @@ export type LookupResult =
   | { readonly _tag: "NoAnswer"; readonly reason: string }
 
 /** What an order lookup says about the key. */
-export const afterLookup = (answer: Either.Either<Option.Option<Contract.Order>, SellerError.SellerError>): LookupResult => {
-  if (answer._tag === "Left") return { _tag: "NoAnswer", reason: describe(answer.left) }
-  return answer.right._tag === "Some" ? { _tag: "Found", order: answer.right.value } : { _tag: "NotFound" }
+export const afterLookup = (answer: Result.Result<Option.Option<Contract.Order>, SellerError.SellerError>): LookupResult => {
+  if (answer._tag === "Failure") return { _tag: "NoAnswer", reason: describe(answer.failure) }
+  return answer.success._tag === "Some" ? { _tag: "Found", order: answer.success.value } : { _tag: "NotFound" }
 }

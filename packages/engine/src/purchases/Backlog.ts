@@ -11,7 +11,7 @@
  * The counts come from PostgreSQL every `refreshMillis` (shared by every API process), plus what
  * this process accepted since; `admit` is a decision on those numbers, with no statement of its own.
  */
-import type { SqlClient } from "@effect/sql"
+import type { SqlClient } from "effect/sql"
 import { Effect, type Scope } from "effect"
 import { activeStatuses } from "../internal/purchaseStore.js"
 
@@ -84,7 +84,7 @@ export const make = (sql: SqlClient.SqlClient, options: BacklogOptions = {}): Ef
     })
     yield* Effect.ignore(read)
     yield* Effect.forkScoped(
-      Effect.forever(Effect.zipRight(Effect.sleep(refreshMillis), read.pipe(Effect.catchAllCause((cause) => Effect.logWarning("backlog counts not refreshed", cause)))))
+      Effect.forever(Effect.andThen(Effect.sleep(refreshMillis), read.pipe(Effect.catchCause((cause) => Effect.logWarning("backlog counts not refreshed", cause)))))
     )
 
     return {

@@ -39,7 +39,7 @@ export interface Ticket {
 interface Batch {
   /** Waiters not given up yet; at 0 the call is cancelled. */
   waiting: number
-  call: Fiber.RuntimeFiber<unknown> | undefined
+  call: Fiber.Fiber<unknown, unknown> | undefined
 }
 
 interface Item {
@@ -147,7 +147,7 @@ export const make = (state: SharedStateService, stats: SellerStats, scope: Scope
       const call = yield* Effect.forkIn(quoteWithPermit(state, stats, line.client, permit, [...new Set(items.map((item) => item.isbn))]), scope)
       batch.call = call
       // Every waiter may have given up while the call was being started.
-      if (batch.waiting === 0) yield* Fiber.interruptFork(call)
+      if (batch.waiting === 0) yield* Effect.sync(() => call.interruptUnsafe())
       const exit = yield* Fiber.await(call)
       if (exit._tag === "Failure") return
       const result = exit.value
@@ -218,7 +218,7 @@ export const make = (state: SharedStateService, stats: SellerStats, scope: Scope
       const batch = item.batch
       if (batch === undefined) return Effect.void
       batch.waiting -= 1
-      return batch.waiting === 0 && batch.call !== undefined ? Effect.asVoid(Fiber.interruptFork(batch.call)) : Effect.void
+      return batch.waiting === 0 && batch.call !== undefined ? Effect.sync(() => batch.call!.interruptUnsafe()) : Effect.void
     })
 
   return {

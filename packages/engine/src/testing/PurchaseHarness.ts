@@ -6,7 +6,7 @@
 import { referenceAdapter } from "@bookbroker/adapter-reference"
 import type { Adapter, Isbn } from "@bookbroker/adapter-sdk"
 import { Money } from "@bookbroker/adapter-sdk"
-import { SqlClient } from "@effect/sql"
+import { SqlClient } from "effect/sql"
 import { Context, Effect, Layer, Redacted, type Scope } from "effect"
 import * as AdapterRegistry from "../AdapterRegistry.js"
 import type * as PaymentGateway from "../PaymentGateway.js"
@@ -106,7 +106,7 @@ export const runUntilDone = (worker: PurchaseWorker.PurchaseWorkerService, id: s
       const results = yield* worker.runOnce
       if (results.length === 0) yield* Effect.sleep(20)
     }
-    return yield* Effect.dieMessage(`request ${id} not terminal after ${maxRounds} rounds`)
+    return yield* Effect.die(new Error(`request ${id} not terminal after ${maxRounds} rounds`))
   })
 
 /** What the payment ledger holds for a request. */

@@ -4,7 +4,7 @@
  * migrated, and dropped when the layer is released. Tests never share or mock a database.
  */
 import { randomUUID } from "node:crypto"
-import { type Migrator, SqlClient, type SqlError } from "@effect/sql"
+import { type Migrator, SqlClient, type SqlError } from "effect/sql"
 import { PgClient } from "@effect/sql-pg"
 import { Effect, Layer, Redacted, type Scope } from "effect"
 import * as Database from "../Database.js"
@@ -37,6 +37,6 @@ export const scopedDatabase = (prefix = "bb_test"): Effect.Effect<{ readonly nam
   )
 
 /** A fresh migrated database for the layer's lifetime. */
-export const layer: Layer.Layer<PgClient.PgClient | SqlClient.SqlClient, SqlError.SqlError | Migrator.MigrationError> = Layer.unwrapScoped(
+export const layer: Layer.Layer<PgClient.PgClient | SqlClient.SqlClient, SqlError.SqlError | Migrator.MigrationError> = Layer.unwrap(
   Effect.map(scopedDatabase(), ({ url }) => Database.layer({ url, maxConnections: 10 }))
 )
