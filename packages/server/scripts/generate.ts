@@ -2,7 +2,7 @@
  * The API's OpenAPI 3.1 document and the TypeScript types generated from it, in memory: the
  * `openapi` script writes them, `test/OpenApi.test.ts` fails when the committed files differ.
  */
-import { OpenApi } from "@effect/platform"
+import { OpenApi } from "effect/http-api"
 import openapiTS, { astToString, COMMENT_HEADER } from "openapi-typescript"
 import { fileURLToPath } from "node:url"
 import { BookbrokerApi } from "../src/Api.js"
@@ -26,7 +26,7 @@ export const document = () => sortKeys(OpenApi.fromApi(BookbrokerApi)) as OpenAp
 export const generate = async (): Promise<{ readonly openapi: string; readonly schema: string }> => {
   const spec = document()
   const openapi = `${JSON.stringify(spec, null, 2)}\n`
-  const ast = await openapiTS(JSON.parse(openapi), { exportType: true })
+  const ast = await openapiTS(JSON.parse(openapi), { exportType: true, emptyObjectsUnknown: true })
   const schema = `${COMMENT_HEADER}// Generated from packages/server/openapi.json by \`pnpm --filter @bookbroker/server openapi\`.\n\n${astToString(ast)}`
   return { openapi, schema }
 }

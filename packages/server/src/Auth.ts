@@ -3,38 +3,35 @@
  * the database, see the engine's `Access`), operators with the operator token from the server
  * configuration. A missing or unknown credential is a 401 problem; a key of the wrong kind too.
  */
-import { HttpApiMiddleware, HttpApiSecurity } from "@effect/platform"
 import { Access } from "@bookbroker/engine"
 import { Context, Effect, Layer, Option, Redacted } from "effect"
+import { HttpApiMiddleware, HttpApiSecurity } from "effect/http-api"
 import { timingSafeEqual } from "node:crypto"
 import * as Problem from "./Problem.js"
 
-export class CurrentCustomer extends Context.Tag("@bookbroker/server/CurrentCustomer")<CurrentCustomer, { readonly id: string }>() {}
-export class CurrentSeller extends Context.Tag("@bookbroker/server/CurrentSeller")<CurrentSeller, { readonly id: string }>() {}
+export class CurrentCustomer extends Context.Service<CurrentCustomer, { readonly id: string }>()("@bookbroker/server/CurrentCustomer") {}
+export class CurrentSeller extends Context.Service<CurrentSeller, { readonly id: string }>()("@bookbroker/server/CurrentSeller") {}
 
-export class CustomerAuth extends HttpApiMiddleware.Tag<CustomerAuth>()("CustomerAuth", {
-  failure: Problem.Unauthorized,
-  provides: CurrentCustomer,
+export class CustomerAuth extends HttpApiMiddleware.Service<CustomerAuth, { provides: CurrentCustomer }>()("CustomerAuth", {
+  error: Problem.Unauthorized,
   security: { bearer: HttpApiSecurity.bearer }
 }) {}
 
-export class SellerAuth extends HttpApiMiddleware.Tag<SellerAuth>()("SellerAuth", {
-  failure: Problem.Unauthorized,
-  provides: CurrentSeller,
+export class SellerAuth extends HttpApiMiddleware.Service<SellerAuth, { provides: CurrentSeller }>()("SellerAuth", {
+  error: Problem.Unauthorized,
   security: { bearer: HttpApiSecurity.bearer }
 }) {}
 
-export class OperatorAuth extends HttpApiMiddleware.Tag<OperatorAuth>()("OperatorAuth", {
-  failure: Problem.Unauthorized,
+export class OperatorAuth extends HttpApiMiddleware.Service<OperatorAuth>()("OperatorAuth", {
+  error: Problem.Unauthorized,
   security: { bearer: HttpApiSecurity.bearer }
 }) {}
 
 /** The operator token the server was started with. */
-export class OperatorToken extends Context.Tag("@bookbroker/server/OperatorToken")<OperatorToken, Redacted.Redacted<string>>() {}
+export class OperatorToken extends Context.Service<OperatorToken, Redacted.Redacted<string>>()("@bookbroker/server/OperatorToken") {}
 
-const principal = (kind: "customer" | "seller") => (token: Redacted.Redacted<string>) =>
+const principal = (access: Access.AccessService, kind: "customer" | "seller", token: Redacted.Redacted<string>) =>
   Effect.gen(function* () {
-    const access = yield* Access.Access
     const found = yield* access.authenticate(token)
     if (Option.isNone(found) || found.value.kind !== kind) {
       return yield* Effect.fail(Problem.unauthorized(`send a ${kind} API key as "Authorization: Bearer <key>"`))
@@ -44,25 +41,33 @@ const principal = (kind: "customer" | "seller") => (token: Redacted.Redacted<str
 
 export const CustomerAuthLive = Layer.effect(
   CustomerAuth,
-  Effect.map(Access.Access, (access) => ({ bearer: (token: Redacted.Redacted<string>) => Effect.provideService(principal("customer")(token), Access.Access, access) }))
+  Effect.map(Access.Access, (access) =>
+    CustomerAuth.of({
+      bearer: (httpEffect, { credential }) => Effect.flatMap(principal(access, "customer", credential), (customer) => Effect.provideService(httpEffect, CurrentCustomer, customer))
+    })
+  )
 )
 
 export const SellerAuthLive = Layer.effect(
   SellerAuth,
-  Effect.map(Access.Access, (access) => ({ bearer: (token: Redacted.Redacted<string>) => Effect.provideService(principal("seller")(token), Access.Access, access) }))
+  Effect.map(Access.Access, (access) =>
+    SellerAuth.of({
+      bearer: (httpEffect, { credential }) => Effect.flatMap(principal(access, "seller", credential), (seller) => Effect.provideService(httpEffect, CurrentSeller, seller))
+    })
+  )
 )
 
 export const OperatorAuthLive = Layer.effect(
   OperatorAuth,
   Effect.map(OperatorToken, (expected) => {
     const want = Buffer.from(Redacted.value(expected))
-    return {
-      bearer: (token: Redacted.Redacted<string>) => {
-        const got = Buffer.from(Redacted.value(token))
+    return OperatorAuth.of({
+      bearer: (httpEffect, { credential }) => {
+        const got = Buffer.from(Redacted.value(credential))
         return got.length === want.length && timingSafeEqual(got, want)
-          ? Effect.void
+          ? httpEffect
           : Effect.fail(Problem.unauthorized('send the operator token as "Authorization: Bearer <token>"'))
       }
-    }
+    })
   })
 )

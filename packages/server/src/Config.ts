@@ -22,4 +22,4 @@ export const defaultSettings: ServerSettings = {
   offersDeadlineMillis: 5_000
 }
 
-export class Settings extends Context.Tag("@bookbroker/server/Settings")<Settings, ServerSettings>() {}
+export class Settings extends Context.Service<Settings, ServerSettings>()("@bookbroker/server/Settings") {}

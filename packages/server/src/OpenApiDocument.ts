@@ -1,9 +1,8 @@
 /**
- * Corrections to the generated OpenAPI document, so it says what the server answers (see
- * `Edge.ts`): every error is `application/problem+json`, including the statuses several schemas
- * share (HttpApi falls back to `application/json` there); a decode failure is never
- * HttpApi's own error but a 400 problem (headers) or a 422 one (body, query, path), which every
- * operation that takes input may answer.
+ * Corrections to the generated OpenAPI document, so it reads well and says what the server
+ * answers: problem schemas keep their own names (`BadRequest`, not `BadRequestEncoded`), the 400
+ * says everything it covers, and the 422 that `InputErrors` declares on the whole API is listed
+ * only on operations that take input (a body, a query, a path value that can fail to decode).
  * Applied to the served `/openapi.json` and the committed `openapi.json` alike.
  */
 type Json = Record<string, unknown>
@@ -12,28 +11,32 @@ const problemRef = (name: string) => ({ $ref: `#/components/schemas/${name}` })
 
 const problem = (name: string, description: string) => ({ description, content: { "application/problem+json": { schema: problemRef(name) } } })
 
-/** `anyOf` of one and the same `$ref` twice (an error declared at two levels) is that `$ref`. */
-const dedupe = (schema: Json): Json => {
-  const anyOf = schema["anyOf"]
-  if (!Array.isArray(anyOf)) return schema
-  const unique = [...new Map(anyOf.map((entry) => [JSON.stringify(entry), entry as Json])).values()]
-  return unique.length === 1 ? unique[0]! : { ...schema, anyOf: unique }
+/** Renames `XEncoded` components to `X` (when `X` is free), references included. */
+const plainNames = (spec: Json): Json => {
+  const schemas = ((spec["components"] as Json | undefined)?.["schemas"] ?? {}) as Json
+  const renames = new Map<string, string>()
+  for (const name of Object.keys(schemas)) {
+    const plain = name.replace(/Encoded$/, "")
+    if (plain !== name && !(plain in schemas)) renames.set(name, plain)
+  }
+  if (renames.size === 0) return spec
+  const text = JSON.stringify(spec).replace(/"#\/components\/schemas\/([A-Za-z0-9_.-]+)"/g, (whole, name: string) =>
+    renames.has(name) ? `"#/components/schemas/${renames.get(name)}"` : whole
+  )
+  const renamed = JSON.parse(text) as Json
+  const renamedSchemas = (renamed["components"] as Json)["schemas"] as Json
+  ;(renamed["components"] as Json)["schemas"] = Object.fromEntries(Object.entries(renamedSchemas).map(([name, schema]) => [renames.get(name) ?? name, schema]))
+  return renamed
 }
 
-export const transform = (spec: Record<string, unknown>): Record<string, unknown> => {
+export const transform = (raw: Record<string, unknown>): Record<string, unknown> => {
+  const spec = plainNames(raw)
   const paths = (spec["paths"] ?? {}) as Record<string, Record<string, Json>>
   for (const item of Object.values(paths)) {
     for (const operation of Object.values(item)) {
       const responses = (operation["responses"] ?? {}) as Record<string, Json>
-      for (const [status, response] of Object.entries(responses)) {
-        if (Number(status) < 400) continue
-        if (status === "400") {
-          responses[status] = problem("BadRequest", "Bad request: a malformed body, a missing or invalid header, an unknown cursor")
-          continue
-        }
-        const content = response["content"] as Record<string, { schema: Json }> | undefined
-        const media = content?.["application/json"] ?? content?.["application/problem+json"]
-        if (media !== undefined) response["content"] = { "application/problem+json": { schema: dedupe(media.schema) } }
+      if (responses["400"] !== undefined) {
+        responses["400"] = problem("BadRequest", "Bad request: a malformed body, a missing or invalid header, an unknown cursor")
       }
       const takesInput =
         operation["requestBody"] !== undefined ||
@@ -41,17 +44,11 @@ export const transform = (spec: Record<string, unknown>): Record<string, unknown
           // A path parameter that is any string never fails to decode.
           (parameter) => parameter["in"] === "query" || (parameter["in"] === "path" && JSON.stringify(parameter["schema"]) !== '{"type":"string"}')
         )
-      if (takesInput && responses["422"] === undefined) {
-        responses["422"] = problem("Unprocessable", "422 problem details: the request does not match the schema (one entry per offending field)")
+      if (!takesInput) delete responses["422"]
+      else if (responses["422"] !== undefined) {
+        responses["422"] = problem("Unprocessable", "422 problem details: the request does not match the schema (one entry per offending field), or the engine refused it")
       }
     }
-  }
-  const schemas = ((spec["components"] as Json | undefined)?.["schemas"] ?? {}) as Record<string, unknown>
-  // Only HttpApi's own 400 used these; the server never answers them (decode errors become problems).
-  if (!JSON.stringify(paths).includes("#/components/schemas/HttpApiDecodeError")) {
-    delete schemas["HttpApiDecodeError"]
-    delete schemas["Issue"]
-    delete schemas["PropertyKey"]
   }
   return spec
 }

@@ -3,7 +3,6 @@
  * stable `type`, a human `title` and `detail`, and for validation the offending fields as JSON
  * pointers. One class per status, so the OpenAPI document lists what each endpoint can answer.
  */
-import { HttpApiSchema } from "@effect/platform"
 import { Schema } from "effect"
 
 export const FieldError = Schema.Struct({
@@ -19,29 +18,28 @@ const fields = <S extends number>(status: S) => ({
   title: Schema.String,
   status: Schema.Literal(status),
   detail: Schema.String,
-  errors: Schema.optional(Schema.Array(FieldError))
+  errors: Schema.optionalKey(Schema.Array(FieldError))
 })
 
 const typeUri = (slug: string) => `urn:bookbroker:problem:${slug}`
 
-const encoding: HttpApiSchema.Encoding = { kind: "Json", contentType: "application/problem+json" }
-
-const annotate = <A>(status: number): Schema.Annotations.Schema<A> => ({
-  ...HttpApiSchema.annotations<A>({ status }),
-  [HttpApiSchema.AnnotationEncoding]: encoding,
+/** What HttpApi reads off an error schema: its status, and that it is sent as problem+json. */
+const annotate = (status: number) => ({
+  httpApiStatus: status,
+  "~httpApiEncoding": { _tag: "Json", contentType: "application/problem+json" },
   description: `${status} problem details`
 })
 
-export class BadRequest extends Schema.Class<BadRequest>("BadRequest")(fields(400), annotate<BadRequest>(400)) {}
-export class Unauthorized extends Schema.Class<Unauthorized>("Unauthorized")(fields(401), annotate<Unauthorized>(401)) {}
-export class Forbidden extends Schema.Class<Forbidden>("Forbidden")(fields(403), annotate<Forbidden>(403)) {}
-export class NotFound extends Schema.Class<NotFound>("NotFound")(fields(404), annotate<NotFound>(404)) {}
-export class Conflict extends Schema.Class<Conflict>("Conflict")(fields(409), annotate<Conflict>(409)) {}
-export class PayloadTooLarge extends Schema.Class<PayloadTooLarge>("PayloadTooLarge")(fields(413), annotate<PayloadTooLarge>(413)) {}
-export class UnsupportedMediaType extends Schema.Class<UnsupportedMediaType>("UnsupportedMediaType")(fields(415), annotate<UnsupportedMediaType>(415)) {}
-export class Unprocessable extends Schema.Class<Unprocessable>("Unprocessable")(fields(422), annotate<Unprocessable>(422)) {}
-export class TooManyRequests extends Schema.Class<TooManyRequests>("TooManyRequests")(fields(429), annotate<TooManyRequests>(429)) {}
-export class ServiceUnavailable extends Schema.Class<ServiceUnavailable>("ServiceUnavailable")(fields(503), annotate<ServiceUnavailable>(503)) {}
+export class BadRequest extends Schema.Class<BadRequest>("BadRequest")(fields(400), annotate(400)) {}
+export class Unauthorized extends Schema.Class<Unauthorized>("Unauthorized")(fields(401), annotate(401)) {}
+export class Forbidden extends Schema.Class<Forbidden>("Forbidden")(fields(403), annotate(403)) {}
+export class NotFound extends Schema.Class<NotFound>("NotFound")(fields(404), annotate(404)) {}
+export class Conflict extends Schema.Class<Conflict>("Conflict")(fields(409), annotate(409)) {}
+export class PayloadTooLarge extends Schema.Class<PayloadTooLarge>("PayloadTooLarge")(fields(413), annotate(413)) {}
+export class UnsupportedMediaType extends Schema.Class<UnsupportedMediaType>("UnsupportedMediaType")(fields(415), annotate(415)) {}
+export class Unprocessable extends Schema.Class<Unprocessable>("Unprocessable")(fields(422), annotate(422)) {}
+export class TooManyRequests extends Schema.Class<TooManyRequests>("TooManyRequests")(fields(429), annotate(429)) {}
+export class ServiceUnavailable extends Schema.Class<ServiceUnavailable>("ServiceUnavailable")(fields(503), annotate(503)) {}
 
 type ProblemClass<P, S extends number> = new (props: { type: string; title: string; status: S; detail: string; errors?: ReadonlyArray<FieldError> }) => P
 

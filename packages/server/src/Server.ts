@@ -3,9 +3,10 @@
  * and `/docs`, on node:http. Entry points (the CLI's `serve`) provide the engine's layers and
  * the settings; nothing here builds infrastructure.
  */
-import { HttpApiBuilder, HttpApiScalar, HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Layer, type Redacted } from "effect"
+import { HttpRouter } from "effect/http"
+import { HttpApiBuilder, HttpApiScalar } from "effect/http-api"
 import { createServer } from "node:http"
 import { BookbrokerApi } from "./Api.js"
 import { CustomerAuthLive, OperatorAuthLive, OperatorToken, SellerAuthLive } from "./Auth.js"
@@ -17,6 +18,7 @@ import * as Metrics from "./http/Metrics.js"
 import { OperatorLive } from "./http/Operator.js"
 import { PurchasesLive } from "./http/Purchases.js"
 import { SellersLive } from "./http/Sellers.js"
+import * as InputErrors from "./InputErrors.js"
 
 export interface ServerOptions {
   readonly port: number
@@ -25,21 +27,22 @@ export interface ServerOptions {
   readonly settings?: Partial<ServerSettings>
 }
 
-/** The API with its handlers, needing the engine's services. */
-export const ApiLive = HttpApiBuilder.api(BookbrokerApi).pipe(
-  Layer.provide([PurchasesLive, BooksLive, SellersLive, OperatorLive, HealthLive]),
-  Layer.provide([CustomerAuthLive, SellerAuthLive, OperatorAuthLive, Metrics.layer])
-)
+/** The API's routes with their handlers, `/openapi.json` and `/docs`, needing the engine's services. */
+export const routes = (options: { readonly maxBodyBytes: number }) =>
+  Layer.mergeAll(
+    HttpApiBuilder.layer(BookbrokerApi, { openapiPath: "/openapi.json" }).pipe(
+      Layer.provide([PurchasesLive, BooksLive, SellersLive, OperatorLive, HealthLive]),
+      Layer.provide([CustomerAuthLive, SellerAuthLive, OperatorAuthLive, InputErrors.layer, Metrics.layer])
+    ),
+    HttpApiScalar.layer(BookbrokerApi, { path: "/docs" }),
+    Edge.layer(options)
+  )
 
 /** The whole server on a port (0 picks a free one; read it from `HttpServer.HttpServer`). */
 export const layer = (options: ServerOptions) => {
   const settings = { ...defaultSettings, ...options.settings }
-  return HttpApiBuilder.serve(Edge.middleware({ maxBodyBytes: settings.maxBodyBytes })).pipe(
-    Layer.provide(HttpApiScalar.layer({ path: "/docs" })),
-    Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
-    Layer.provide(ApiLive),
+  return HttpRouter.serve(routes({ maxBodyBytes: settings.maxBodyBytes })).pipe(
     Layer.provide(Layer.mergeAll(Layer.succeed(Settings, settings), Layer.succeed(OperatorToken, options.operatorToken))),
-    Layer.provideMerge(NodeHttpServer.layer(createServer, { port: options.port, host: options.host ?? "127.0.0.1" })),
-    Layer.provideMerge(HttpServer.layerContext)
+    Layer.provideMerge(NodeHttpServer.layer(createServer, { port: options.port, host: options.host ?? "127.0.0.1" }))
   )
 }

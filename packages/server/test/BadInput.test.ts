@@ -48,7 +48,7 @@ const cases: ReadonlyArray<{ name: string; status: number; pointer?: string; bod
 ]
 
 describe("bad input on POST /v1/purchase-requests", () => {
-  it.scopedLive("each bad body is a precise problem and stores nothing", () =>
+  it.live("each bad body is a precise problem and stores nothing", () =>
     Effect.gen(function* () {
       const server = yield* TestServer.start({ customerRateLimit: { requestsPerSecond: 1_000, burst: 1_000 } })
       const ada = yield* server.customer("Ada")
@@ -69,7 +69,7 @@ describe("bad input on POST /v1/purchase-requests", () => {
     })
   )
 
-  it.scopedLive("an oversized body is a 413 problem", () =>
+  it.live("an oversized body is a 413 problem", () =>
     Effect.gen(function* () {
       const server = yield* TestServer.start({ maxBodyBytes: 1024 })
       const ada = yield* server.customer("Ada")
@@ -84,7 +84,7 @@ describe("bad input on POST /v1/purchase-requests", () => {
     })
   )
 
-  it.scopedLive("unknown endpoints are 404 problems", () =>
+  it.live("unknown endpoints are 404 problems", () =>
     Effect.gen(function* () {
       const server = yield* TestServer.start()
       const reply = yield* server.call("GET", "/v1/nothing-here")
@@ -93,7 +93,7 @@ describe("bad input on POST /v1/purchase-requests", () => {
     })
   )
 
-  it.scopedLive("a fast-check sweep of bodies never yields a 5xx, and only a valid body is stored", () =>
+  it.live("a fast-check sweep of bodies never yields a 5xx, and only a valid body is stored", () =>
     Effect.gen(function* () {
       const server = yield* TestServer.start({ customerRateLimit: { requestsPerSecond: 100_000, burst: 100_000 } })
       const ada = yield* server.customer("Ada")

@@ -1,7 +1,7 @@
 import type { Isbn } from "@bookbroker/adapter-sdk"
 import { generateIsbns } from "@bookbroker/adapter-sdk/testing"
 import { TestDatabase } from "@bookbroker/engine/testing"
-import { SqlClient } from "@effect/sql"
+import { SqlClient } from "effect/sql"
 import { PgClient } from "@effect/sql-pg"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Logger, Metric, Redacted } from "effect"
@@ -10,12 +10,12 @@ import * as TestServer from "./support/TestServer.js"
 const [isbn] = generateIsbns({ size: 1, seed: 41 }) as [Isbn.Isbn13]
 
 describe("health, metrics and documentation", () => {
-  it.scopedLive("healthz, readyz, metrics, openapi.json and docs answer without credentials", () =>
+  it.live("healthz, readyz, metrics, openapi.json and docs answer without credentials", () =>
     Effect.gen(function* () {
       const server = yield* TestServer.start()
       expect((yield* server.call("GET", "/healthz")).body).toEqual({ status: "ok" })
       expect((yield* server.call("GET", "/readyz")).body).toEqual({ status: "ready", checks: { database: "ok", shared_state: "ok" } })
-      yield* Metric.increment(Metric.counter("bookbroker_test_probe_total", { description: "a probe" }))
+      yield* Metric.update(Metric.counter("bookbroker_test_probe_total", { description: "a probe" }), 1)
       const metrics = yield* server.call("GET", "/metrics")
       expect(metrics.status).toBe(200)
       expect(metrics.text).toMatch(/# TYPE bookbroker_test_probe_total counter\nbookbroker_test_probe_total 1/)
@@ -30,7 +30,7 @@ describe("health, metrics and documentation", () => {
     })
   )
 
-  it.scopedLive("metrics after a purchase: outcomes, time to decision, seller calls and latency, queue depth, open circuits", () =>
+  it.live("metrics after a purchase: outcomes, time to decision, seller calls and latency, queue depth, open circuits", () =>
     Effect.gen(function* () {
       const server = yield* TestServer.start()
       const [shop] = yield* server.registerSellers([{ name: "shop", stock: [{ isbn, price: 1500, quantity: 3 }] }])
@@ -63,23 +63,23 @@ describe("health, metrics and documentation", () => {
     })
   )
 
-  it.scopedLive("readyz: Redis unreachable is degraded shared state, still ready (the engine falls back)", () =>
+  it.live("readyz: Redis unreachable is degraded shared state, still ready (the engine falls back)", () =>
     Effect.gen(function* () {
       const server = yield* TestServer.start({}, { sharedState: { _tag: "Redis", url: "redis://127.0.0.1:1", keyPrefix: `bbtest-${crypto.randomUUID()}` } })
       const ready = yield* server.call("GET", "/readyz")
       expect(ready.status).toBe(200)
       expect(ready.body).toEqual({ status: "ready", checks: { database: "ok", shared_state: "degraded" } })
-    }).pipe(Effect.provide(Logger.remove(Logger.defaultLogger)))
+    }).pipe(Effect.provide(Logger.layer([])))
   )
 
-  it.scopedLive("readyz: a Redis that answers is ok", () =>
+  it.live("readyz: a Redis that answers is ok", () =>
     Effect.gen(function* () {
       const server = yield* TestServer.start({}, { sharedState: { _tag: "Redis", url: "redis://127.0.0.1:6379", keyPrefix: `bbtest-${crypto.randomUUID()}` } })
       expect((yield* server.call("GET", "/readyz")).body.checks).toEqual({ database: "ok", shared_state: "ok" })
     })
   )
 
-  it.scopedLive("readyz: 503 problem when the database is gone; healthz still answers", () =>
+  it.live("readyz: 503 problem when the database is gone; healthz still answers", () =>
     Effect.gen(function* () {
       const server = yield* TestServer.start()
       const rows = yield* server.sql<{ name: string }>`SELECT current_database() AS name`.pipe(Effect.orDie)
@@ -93,6 +93,6 @@ describe("health, metrics and documentation", () => {
       expect(ready.headers["content-type"]).toMatch(/^application\/problem\+json/)
       expect(ready.body).toMatchObject({ status: 503, detail: expect.stringMatching(/database not reachable/) })
       expect((yield* server.call("GET", "/healthz")).status).toBe(200)
-    }).pipe(Effect.provide(Logger.remove(Logger.defaultLogger)))
+    }).pipe(Effect.provide(Logger.layer([])))
   )
 })

@@ -60,7 +60,7 @@ describe("OpenAPI document and typed client", () => {
     expect(Object.keys(byName.get("GET /readyz")!.responses)).toContain("503")
   })
 
-  it.scopedLive("the served /openapi.json is the committed document", () =>
+  it.live("the served /openapi.json is the committed document", () =>
     Effect.gen(function* () {
       const server = yield* TestServer.start()
       const served = (yield* server.call("GET", "/openapi.json")).body
@@ -69,7 +69,7 @@ describe("OpenAPI document and typed client", () => {
     })
   )
 
-  it.scopedLive("the typed client: an operator creates a customer, a seller registers, the customer buys", () =>
+  it.live("the typed client: an operator creates a customer, a seller registers, the customer buys", () =>
     Effect.gen(function* () {
       const server = yield* TestServer.start()
       const operator = createBookbrokerClient({ baseUrl: server.url, apiKey: TestServer.operatorToken })

@@ -38,7 +38,7 @@ const operatorEndpoints: ReadonlyArray<readonly [string, string, unknown?]> = [
 ]
 
 describe("operator API", () => {
-  it.scopedLive("authentication: no token, a wrong token, a customer key and a seller key are 401 on every operator endpoint", () =>
+  it.live("authentication: no token, a wrong token, a customer key and a seller key are 401 on every operator endpoint", () =>
     Effect.gen(function* () {
       const server = yield* TestServer.start()
       const ada = yield* server.customer("Ada")
@@ -52,7 +52,7 @@ describe("operator API", () => {
     })
   )
 
-  it.scopedLive("sellers: list with a status filter, show, activate, disable; unknown is 404; credentials never shown", () =>
+  it.live("sellers: list with a status filter, show, activate, disable; unknown is 404; credentials never shown", () =>
     Effect.gen(function* () {
       const server = yield* TestServer.start()
       const [a, b] = yield* server.registerSellers(
@@ -95,7 +95,7 @@ describe("operator API", () => {
     })
   )
 
-  it.scopedLive("seller health: circuit, calls, latency and error rate after quotes; an erring seller's circuit opens; unknown is 404", () =>
+  it.live("seller health: circuit, calls, latency and error rate after quotes; an erring seller's circuit opens; unknown is 404", () =>
     Effect.gen(function* () {
       const server = yield* TestServer.start({ customerRateLimit: { requestsPerSecond: 1_000, burst: 1_000 } })
       const [good, bad] = yield* server.registerSellers([
@@ -135,7 +135,7 @@ describe("operator API", () => {
     })
   )
 
-  it.scopedLive("purchase requests: every customer's, filtered by status, paged; any one shown with its customer; unknown is 404", () =>
+  it.live("purchase requests: every customer's, filtered by status, paged; any one shown with its customer; unknown is 404", () =>
     Effect.gen(function* () {
       const server = yield* TestServer.start()
       yield* server.registerSellers([{ name: "shop", stock: [{ isbn, price: 1500, quantity: 10 }] }])
@@ -168,7 +168,7 @@ describe("operator API", () => {
     })
   )
 
-  it.scopedLive("retry: a request that failed on a declined payment runs again with a new token and is bought; anything else is 409", () =>
+  it.live("retry: a request that failed on a declined payment runs again with a new token and is bought; anything else is 409", () =>
     Effect.gen(function* () {
       const server = yield* TestServer.start()
       yield* server.registerSellers([{ name: "shop", stock: [{ isbn, price: 1500, quantity: 10 }] }])
@@ -203,7 +203,7 @@ describe("operator API", () => {
     })
   )
 
-  it.scopedLive("retry refuses a failed request that may still buy or hold money twice, saying why", () =>
+  it.live("retry refuses a failed request that may still buy or hold money twice, saying why", () =>
     Effect.gen(function* () {
       const server = yield* TestServer.start()
       const ada = yield* server.customer("Ada")
@@ -260,7 +260,7 @@ describe("operator API", () => {
     })
   )
 
-  it.scopedLive("customers: created with a key shown once that works at once; listed; a bad body is 422", () =>
+  it.live("customers: created with a key shown once that works at once; listed; a bad body is 422", () =>
     Effect.gen(function* () {
       const server = yield* TestServer.start()
       const created = yield* server.operator("POST", "/v1/operator/customers", { body: { name: "Grace", email: "grace@example.com" } })
@@ -278,7 +278,7 @@ describe("operator API", () => {
     })
   )
 
-  it.scopedLive("stuck requests and findings: listed for operators, with what a person must do; settled with a note", () =>
+  it.live("stuck requests and findings: listed for operators, with what a person must do; settled with a note", () =>
     Effect.gen(function* () {
       const server = yield* TestServer.start()
       const ada = yield* server.customer("Ada")

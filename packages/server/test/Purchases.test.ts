@@ -22,7 +22,7 @@ const problem = (reply: TestServer.Reply, status: number) => {
 }
 
 describe("customer purchase API", () => {
-  it.scopedLive("buys a book: 202 with a status URL, then purchased at the cheapest price", () =>
+  it.live("buys a book: 202 with a status URL, then purchased at the cheapest price", () =>
     Effect.gen(function* () {
       const server = yield* TestServer.start()
       yield* server.sellers([
@@ -44,7 +44,7 @@ describe("customer purchase API", () => {
     })
   )
 
-  it.scopedLive("idempotency: same key and body → same request; other body → 422; no key → 400", () =>
+  it.live("idempotency: same key and body → same request; other body → 422; no key → 400", () =>
     Effect.gen(function* () {
       const server = yield* TestServer.start()
       const ada = yield* server.customer("Ada")
@@ -71,7 +71,7 @@ describe("customer purchase API", () => {
     })
   )
 
-  it.scopedLive("authentication: no key, an unknown key and a revoked key are 401 problems", () =>
+  it.live("authentication: no key, an unknown key and a revoked key are 401 problems", () =>
     Effect.gen(function* () {
       const server = yield* TestServer.start()
       problem(yield* server.call("GET", "/v1/purchase-requests"), 401)
@@ -82,7 +82,7 @@ describe("customer purchase API", () => {
     })
   )
 
-  it.scopedLive("customers see only their own requests: others are 404, lists are separate", () =>
+  it.live("customers see only their own requests: others are 404, lists are separate", () =>
     Effect.gen(function* () {
       const server = yield* TestServer.start()
       const ada = yield* server.customer("Ada")
@@ -95,7 +95,7 @@ describe("customer purchase API", () => {
     })
   )
 
-  it.scopedLive("lists with a status filter and a cursor", () =>
+  it.live("lists with a status filter and a cursor", () =>
     Effect.gen(function* () {
       const server = yield* TestServer.start()
       const ada = yield* server.customer("Ada")
@@ -116,7 +116,7 @@ describe("customer purchase API", () => {
     })
   )
 
-  it.scopedLive("a counter-offer is shown with its expiry and can be accepted over HTTP", () =>
+  it.live("a counter-offer is shown with its expiry and can be accepted over HTTP", () =>
     Effect.gen(function* () {
       const server = yield* TestServer.start()
       yield* server.sellers([{ name: "pricey", stock: [{ isbn, price: 3600, quantity: 2 }] }])
@@ -132,7 +132,7 @@ describe("customer purchase API", () => {
     })
   )
 
-  it.scopedLive("offers for a book: ranked by total; an invalid ISBN is a 422 problem", () =>
+  it.live("offers for a book: ranked by total; an invalid ISBN is a 422 problem", () =>
     Effect.gen(function* () {
       const server = yield* TestServer.start()
       yield* server.sellers([
@@ -153,7 +153,7 @@ describe("customer purchase API", () => {
     })
   )
 
-  it.scopedLive("rate limits submissions per customer with Retry-After and RateLimit headers", () =>
+  it.live("rate limits submissions per customer with Retry-After and RateLimit headers", () =>
     Effect.gen(function* () {
       const server = yield* TestServer.start({ customerRateLimit: { requestsPerSecond: 1, burst: 2 } })
       const ada = yield* server.customer("Ada")
@@ -174,7 +174,7 @@ describe("customer purchase API", () => {
     })
   )
 
-  it.scopedLive("a client hanging up does not cancel its request's database work (the cancel would hit the connection's next statement)", () =>
+  it.live("a client hanging up does not cancel its request's database work (the cancel would hit the connection's next statement)", () =>
     Effect.gen(function* () {
       const server = yield* TestServer.start()
       const ada = yield* server.customer("Ada")
@@ -184,9 +184,9 @@ describe("customer purchase API", () => {
       const locked = yield* Deferred.make<void>()
       const holder = yield* server.sql
         .withTransaction(
-          Effect.zipRight(server.sql`LOCK TABLE purchase_attempts IN ACCESS EXCLUSIVE MODE`, Effect.zipRight(Deferred.succeed(locked, undefined), Deferred.await(release)))
+          Effect.andThen(server.sql`LOCK TABLE purchase_attempts IN ACCESS EXCLUSIVE MODE`, Effect.andThen(Deferred.succeed(locked, undefined), Deferred.await(release)))
         )
-        .pipe(Effect.orDie, Effect.fork)
+        .pipe(Effect.orDie, Effect.forkChild)
       yield* Deferred.await(locked)
       const abort = new AbortController()
       const read = fetch(`${server.url}/v1/purchase-requests/${created.body.id}`, { headers: { authorization: `Bearer ${ada.key}` }, signal: abort.signal }).then(
@@ -215,7 +215,7 @@ describe("customer purchase API", () => {
     })
   )
 
-  it.scopedLive("intake says where a request stands, and past the backlog refuses a flooding customer with 429 and Retry-After", () =>
+  it.live("intake says where a request stands, and past the backlog refuses a flooding customer with 429 and Retry-After", () =>
     Effect.gen(function* () {
       // No workers: nothing leaves the backlog while the test fills it.
       const server = yield* TestServer.start({}, { intake: { backlog: { maxBacklog: 3, refreshMillis: 60_000 } }, workers: false })

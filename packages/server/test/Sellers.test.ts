@@ -24,7 +24,7 @@ const purchase = (overrides: Record<string, unknown> = {}) => ({
 })
 
 describe("seller API", () => {
-  it.scopedLive("registration: 201 with the id, pending status and an API key shown once and stored hashed; credentials never shown", () =>
+  it.live("registration: 201 with the id, pending status and an API key shown once and stored hashed; credentials never shown", () =>
     Effect.gen(function* () {
       const server = yield* TestServer.start()
       const [seller] = yield* SimulatedSellers.startSellers([{ name: "paper-moon", apiKey: "upstream-secret-123", stock: [{ isbn, price: 1500, quantity: 3 }] }])
@@ -60,7 +60,7 @@ describe("seller API", () => {
     })
   )
 
-  it.scopedLive("with autoActivateSellers, a new seller starts active and is quoted at once", () =>
+  it.live("with autoActivateSellers, a new seller starts active and is quoted at once", () =>
     Effect.gen(function* () {
       const server = yield* TestServer.start({ autoActivateSellers: true })
       const [registered] = yield* server.registerSellers([{ name: "quick", stock: [{ isbn, price: 1200, quantity: 1 }] }], { activate: false })
@@ -71,7 +71,7 @@ describe("seller API", () => {
     })
   )
 
-  it.scopedLive("registration errors: unknown adapter 422, refused config 422 with a pointer, duplicate name 409, bad body 422; nothing stored", () =>
+  it.live("registration errors: unknown adapter 422, refused config 422 with a pointer, duplicate name 409, bad body 422; nothing stored", () =>
     Effect.gen(function* () {
       const server = yield* TestServer.start()
       const [seller] = yield* SimulatedSellers.startSellers([{ name: "dup" }])
@@ -108,7 +108,7 @@ describe("seller API", () => {
     })
   )
 
-  it.scopedLive("registration is rate limited per client IP, with Retry-After", () =>
+  it.live("registration is rate limited per client IP, with Retry-After", () =>
     Effect.gen(function* () {
       const server = yield* TestServer.start({ sellerRegistrationRateLimit: { requestsPerSecond: 0.01, burst: 2 } })
       const running = yield* SimulatedSellers.startSellers([{ name: "r1" }, { name: "r2" }, { name: "r3" }])
@@ -126,7 +126,7 @@ describe("seller API", () => {
     })
   )
 
-  it.scopedLive("PATCH /v1/sellers/me changes contact, config, limits and credentials; a refused change is 422 and changes nothing", () =>
+  it.live("PATCH /v1/sellers/me changes contact, config, limits and credentials; a refused change is 422 and changes nothing", () =>
     Effect.gen(function* () {
       const server = yield* TestServer.start()
       const [registered] = yield* server.registerSellers([{ name: "mutable", apiKey: "old-upstream", stock: [{ isbn, price: 1000, quantity: 2 }] }])
@@ -161,7 +161,7 @@ describe("seller API", () => {
     })
   )
 
-  it.scopedLive("key rotation: the new key works at once, every older key is revoked", () =>
+  it.live("key rotation: the new key works at once, every older key is revoked", () =>
     Effect.gen(function* () {
       const server = yield* TestServer.start()
       const [registered] = yield* server.registerSellers([{ name: "rotator" }])
@@ -174,7 +174,7 @@ describe("seller API", () => {
     })
   )
 
-  it.scopedLive("authentication and isolation: each seller key acts on its own seller only; other credentials are 401", () =>
+  it.live("authentication and isolation: each seller key acts on its own seller only; other credentials are 401", () =>
     Effect.gen(function* () {
       const server = yield* TestServer.start()
       const [a, b] = yield* server.registerSellers([{ name: "alpha" }, { name: "beta" }])
@@ -208,7 +208,7 @@ describe("seller API", () => {
     })
   )
 
-  it.scopedLive("pushed offers: 403 until active; then cached offers customers see; invalid pushes are 422", () =>
+  it.live("pushed offers: 403 until active; then cached offers customers see; invalid pushes are 422", () =>
     Effect.gen(function* () {
       const server = yield* TestServer.start()
       const [registered] = yield* server.registerSellers([{ name: "pusher", stock: [{ isbn, price: 2000, quantity: 5 }] }], { activate: false })
@@ -272,7 +272,7 @@ describe("seller API", () => {
     })
   )
 
-  it.scopedLive("a purchase never buys from a pushed price: it asks the seller and buys at the seller's own price", () =>
+  it.live("a purchase never buys from a pushed price: it asks the seller and buys at the seller's own price", () =>
     Effect.gen(function* () {
       const server = yield* TestServer.start()
       const [registered] = yield* server.registerSellers([{ name: "optimist", stock: [{ isbn, price: 2200, quantity: 5 }] }])

@@ -1,7 +1,7 @@
 /** Current offers for a book, for customers deciding on a maximum. */
-import { HttpApiEndpoint, HttpApiGroup } from "@effect/platform"
 import { Isbn, Money } from "@bookbroker/adapter-sdk"
 import { Schema } from "effect"
+import { HttpApiEndpoint, HttpApiGroup } from "effect/http-api"
 import { CustomerAuth } from "../Auth.js"
 import * as Problem from "../Problem.js"
 import { MoneyOut } from "./Purchases.js"
@@ -36,11 +36,11 @@ export const BookOffers = Schema.Struct({
 
 export class BooksApi extends HttpApiGroup.make("books")
   .add(
-    HttpApiEndpoint.get("offers", "/v1/books/:isbn/offers")
-      .setPath(Schema.Struct({ isbn: Isbn.Isbn13FromString }))
-      .setUrlParams(Schema.Struct({ currency: Schema.optional(Money.CurrencyCode) }))
-      .addSuccess(BookOffers)
-      .addError(Problem.Unprocessable, { status: 422 })
-      .addError(Problem.TooManyRequests, { status: 429 })
+    HttpApiEndpoint.get("offers", "/v1/books/:isbn/offers", {
+      params: { isbn: Isbn.Isbn13FromString },
+      query: { currency: Schema.optionalKey(Money.CurrencyCode) },
+      success: BookOffers,
+      error: [Problem.Unprocessable, Problem.TooManyRequests]
+    })
   )
   .middleware(CustomerAuth) {}

@@ -1,39 +1,45 @@
 /** The customer purchase endpoints and their wire shapes (snake_case, money in minor units). */
-import { HttpApiEndpoint, HttpApiGroup } from "@effect/platform"
 import { Isbn, Money } from "@bookbroker/adapter-sdk"
 import { Schema } from "effect"
+import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema } from "effect/http-api"
 import { CustomerAuth } from "../Auth.js"
 import * as Problem from "../Problem.js"
 
 export const MoneyAmount = Schema.Struct({
-  amount: Schema.Int.pipe(
-    Schema.positive({ message: () => "must be a positive whole number of minor units (e.g. 2999 for 29.99)" }),
-    Schema.lessThanOrEqualTo(100_000_000, { message: () => "is above the largest accepted amount" })
-  ).annotations({ description: "Integer minor units (cents)", message: () => "must be an integer number of minor units" }),
-  currency: Money.CurrencyCode.annotations({ description: "ISO 4217 code", message: () => "must be an ISO 4217 currency code such as EUR" })
+  amount: Schema.Int.annotate({ description: "Integer minor units (cents)", message: "must be an integer number of minor units" }).check(
+    Schema.isGreaterThan(0, { message: "must be a positive whole number of minor units (e.g. 2999 for 29.99)" }),
+    Schema.isLessThanOrEqualTo(100_000_000, { message: "is above the largest accepted amount" })
+  ),
+  currency: Money.CurrencyCode.annotate({ description: "ISO 4217 code", message: "must be an ISO 4217 currency code such as EUR" })
 })
 
 export const MoneyOut = Schema.Struct({ amount: Schema.Int, currency: Schema.String })
 
-const Email = Schema.String.pipe(
-  Schema.trimmed(),
-  Schema.pattern(/^[^\s@]+@[^\s@]+\.[^\s@]+$/, { message: () => "must be an email address" }),
-  Schema.maxLength(254)
+const Email = Schema.String.check(
+  Schema.isTrimmed(),
+  Schema.isPattern(/^[^\s@]+@[^\s@]+\.[^\s@]+$/, { message: "must be an email address" }),
+  Schema.isMaxLength(254)
 )
 
-const Text = (max: number) => Schema.String.pipe(Schema.trimmed({ message: () => "must not start or end with spaces" }), Schema.minLength(1, { message: () => "must not be empty" }), Schema.maxLength(max))
+/** Text a person typed: not blank, no surrounding spaces, at most `max` characters. */
+export const Text = (max: number) =>
+  Schema.String.check(
+    Schema.isTrimmed({ message: "must not start or end with spaces" }),
+    Schema.isMinLength(1, { message: "must not be empty" }),
+    Schema.isMaxLength(max, { message: `must be at most ${max} characters` })
+  )
 
 export const ShippingAddress = Schema.Struct({
   line1: Text(200),
-  line2: Schema.optional(Text(200)),
+  line2: Schema.optionalKey(Text(200)),
   city: Text(100),
-  postal_code: Schema.optional(Text(20)),
-  country: Schema.String.pipe(Schema.pattern(/^[A-Z]{2}$/, { message: () => "must be an ISO 3166-1 alpha-2 country code such as FR" }))
+  postal_code: Schema.optionalKey(Text(20)),
+  country: Schema.String.check(Schema.isPattern(/^[A-Z]{2}$/, { message: "must be an ISO 3166-1 alpha-2 country code such as FR" }))
 })
 
-const HttpUrl = Schema.String.pipe(
-  Schema.maxLength(2048),
-  Schema.filter((value) => {
+const HttpUrl = Schema.String.check(
+  Schema.isMaxLength(2048),
+  Schema.makeFilter((value: string) => {
     try {
       const url = new URL(value)
       return url.protocol === "https:" || url.protocol === "http:" || "must be an http(s) URL"
@@ -44,40 +50,29 @@ const HttpUrl = Schema.String.pipe(
 )
 
 export const NewPurchaseRequest = Schema.Struct({
-  isbn: Isbn.Isbn13FromString.annotations({ description: "ISBN-10 or ISBN-13, hyphens allowed" }),
+  isbn: Isbn.Isbn13FromString.annotate({ description: "ISBN-10 or ISBN-13, hyphens allowed" }),
   max_price: MoneyAmount,
-  payment: Schema.Struct({ token: Text(255).annotations({ description: "Payment method token (sandbox: tok_approve, tok_decline, …)" }) }),
+  payment: Schema.Struct({ token: Text(255).annotate({ description: "Payment method token (sandbox: tok_approve, tok_decline, …)" }) }),
   customer: Schema.Struct({ name: Text(200), email: Email, shipping_address: ShippingAddress }),
-  notify_url: Schema.optional(HttpUrl),
-  answer_within_seconds: Schema.optional(
-    Schema.Int.pipe(Schema.between(5, 86_400, { message: () => "must be a whole number of seconds from 5 to 86400" }))
-  ).annotations({
-    description:
-      "How long you are willing to wait for a true answer (default 60): sellers whose request limits are full are asked again until then, and a request they keep from answering ends sellers_busy, never not_available"
-  })
+  notify_url: Schema.optionalKey(HttpUrl),
+  answer_within_seconds: Schema.optionalKey(
+    Schema.Int.check(Schema.isBetween({ minimum: 5, maximum: 86_400 }, { message: "must be a whole number of seconds from 5 to 86400" })).annotate({
+      description:
+        "How long you are willing to wait for a true answer (default 60): sellers whose request limits are full are asked again until then, and a request they keep from answering ends sellers_busy, never not_available"
+    })
+  )
 })
 
-export const PurchaseStatus = Schema.Literal(
-  "received",
-  "authorized",
-  "quoting",
-  "deciding",
-  "purchasing",
-  "purchased",
-  "price_not_met",
-  "not_available",
-  "sellers_busy",
-  "failed"
-)
+export const PurchaseStatus = Schema.Literals(["received", "authorized", "quoting", "deciding", "purchasing", "purchased", "price_not_met", "not_available", "sellers_busy", "failed"])
 
 export const AcceptedPurchase = Schema.Struct({
   id: Schema.String,
   status: PurchaseStatus,
   status_url: Schema.String,
   queue: Schema.Struct({
-    depth: Schema.Int.annotations({ description: "Requests in flight, this one included" }),
-    eta_seconds: Schema.NullOr(Schema.Int).annotations({ description: "How long they should take at the current pace; null before there is a pace" })
-  }).annotations({ description: "Where this request stands: answers come at the pace the sellers' limits allow" })
+    depth: Schema.Int.annotate({ description: "Requests in flight, this one included" }),
+    eta_seconds: Schema.NullOr(Schema.Int).annotate({ description: "How long they should take at the current pace; null before there is a pace" })
+  }).annotate({ description: "Where this request stands: answers come at the pace the sellers' limits allow" })
 })
 
 export const Attempt = Schema.Struct({
@@ -91,13 +86,13 @@ export const Attempt = Schema.Struct({
 })
 
 export const QuoteProgress = Schema.Struct({
-  sellers: Schema.Int.annotations({ description: "Sellers to ask" }),
-  answered: Schema.Int.annotations({ description: "Sellers that answered (an offer, or that they do not have it)" }),
-  failed: Schema.Int.annotations({ description: "Sellers asked that did not answer in time" }),
-  not_asked: Schema.Int.annotations({ description: "Sellers not asked yet: their request limits were full (asked again until the answer time)" }),
+  sellers: Schema.Int.annotate({ description: "Sellers to ask" }),
+  answered: Schema.Int.annotate({ description: "Sellers that answered (an offer, or that they do not have it)" }),
+  failed: Schema.Int.annotate({ description: "Sellers asked that did not answer in time" }),
+  not_asked: Schema.Int.annotate({ description: "Sellers not asked yet: their request limits were full (asked again until the answer time)" }),
   offers: Schema.Int,
   updated_at: Schema.String
-}).annotations({ description: "How far asking sellers got" })
+}).annotate({ description: "How far asking sellers got" })
 
 export const CounterOffer = Schema.Struct({
   seller_id: Schema.String,
@@ -120,7 +115,7 @@ export const PurchaseRequest = Schema.Struct({
   counter_offer: Schema.NullOr(CounterOffer),
   attempts: Schema.Array(Attempt),
   quote_progress: Schema.NullOr(QuoteProgress),
-  waiting: Schema.NullOr(Schema.String).annotations({
+  waiting: Schema.NullOr(Schema.String).annotate({
     description: "Why the request is waiting right now (for a seller's answer, a payment provider, a turn within a seller's limits); null when it is moving or finished"
   }),
   created_at: Schema.String,
@@ -130,39 +125,29 @@ export const PurchaseRequest = Schema.Struct({
 
 export const PurchaseRequestPage = Schema.Struct({ items: Schema.Array(PurchaseRequest), next_cursor: Schema.NullOr(Schema.String) })
 
-const IdPath = Schema.Struct({ id: Schema.String })
+const IdPath = { id: Schema.String }
+
+export const Limit = Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 100 }, { message: "must be a whole number from 1 to 100" }))
 
 export class PurchasesApi extends HttpApiGroup.make("purchases")
   .add(
-    HttpApiEndpoint.post("create", "/v1/purchase-requests")
-      .setHeaders(Schema.Struct({ "idempotency-key": Schema.String.pipe(Schema.minLength(1), Schema.maxLength(255)) }))
-      .setPayload(NewPurchaseRequest)
-      .addSuccess(AcceptedPurchase, { status: 202 })
-      .addError(Problem.Conflict, { status: 409 })
-      .addError(Problem.Unprocessable, { status: 422 })
-      .addError(Problem.TooManyRequests, { status: 429 })
-  )
-  .add(HttpApiEndpoint.get("get", "/v1/purchase-requests/:id").setPath(IdPath).addSuccess(PurchaseRequest).addError(Problem.NotFound, { status: 404 }))
-  .add(
-    HttpApiEndpoint.post("accept", "/v1/purchase-requests/:id/accept")
-      .setPath(IdPath)
-      .setPayload(Schema.Struct({ payment: Schema.Struct({ token: Text(255) }) }))
-      .addSuccess(PurchaseRequest, { status: 202 })
-      .addError(Problem.NotFound, { status: 404 })
-      .addError(Problem.Conflict, { status: 409 })
-      .addError(Problem.Unprocessable, { status: 422 })
-  )
-  .add(
-    HttpApiEndpoint.get("list", "/v1/purchase-requests")
-      .setUrlParams(
-        Schema.Struct({
-          status: Schema.optional(PurchaseStatus),
-          cursor: Schema.optional(Schema.String),
-          limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 100)))
-        })
-      )
-      .addSuccess(PurchaseRequestPage)
-      .addError(Problem.BadRequest, { status: 400 })
-      .addError(Problem.Unprocessable, { status: 422 })
+    HttpApiEndpoint.post("create", "/v1/purchase-requests", {
+      headers: { "idempotency-key": Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(255)) },
+      payload: NewPurchaseRequest,
+      success: AcceptedPurchase.pipe(HttpApiSchema.status(202)),
+      error: [Problem.Conflict, Problem.Unprocessable, Problem.TooManyRequests]
+    }),
+    HttpApiEndpoint.get("get", "/v1/purchase-requests/:id", { params: IdPath, success: PurchaseRequest, error: Problem.NotFound }),
+    HttpApiEndpoint.post("accept", "/v1/purchase-requests/:id/accept", {
+      params: IdPath,
+      payload: Schema.Struct({ payment: Schema.Struct({ token: Text(255) }) }),
+      success: PurchaseRequest.pipe(HttpApiSchema.status(202)),
+      error: [Problem.NotFound, Problem.Conflict, Problem.Unprocessable]
+    }),
+    HttpApiEndpoint.get("list", "/v1/purchase-requests", {
+      query: { status: Schema.optionalKey(PurchaseStatus), cursor: Schema.optionalKey(Schema.String), limit: Schema.optionalKey(Limit) },
+      success: PurchaseRequestPage,
+      error: [Problem.BadRequest, Problem.Unprocessable]
+    })
   )
   .middleware(CustomerAuth) {}

@@ -382,7 +382,6 @@ export type paths = {
 export type webhooks = Record<string, never>;
 export type components = {
     schemas: {
-        /** @description 400 problem details */
         BadRequest: {
             detail: string;
             errors?: {
@@ -394,12 +393,6 @@ export type components = {
             title: string;
             type: string;
         };
-        /**
-         * @description a string to be decoded into a boolean
-         * @enum {string}
-         */
-        BooleanFromString: "true" | "false";
-        /** @description 409 problem details */
         Conflict: {
             detail: string;
             errors?: {
@@ -411,7 +404,6 @@ export type components = {
             title: string;
             type: string;
         };
-        /** @description 403 problem details */
         Forbidden: {
             detail: string;
             errors?: {
@@ -423,12 +415,6 @@ export type components = {
             title: string;
             type: string;
         };
-        /**
-         * int
-         * @description an integer
-         */
-        Int: number;
-        /** @description 404 problem details */
         NotFound: {
             detail: string;
             errors?: {
@@ -440,7 +426,6 @@ export type components = {
             title: string;
             type: string;
         };
-        /** @description 413 problem details */
         PayloadTooLarge: {
             detail: string;
             errors?: {
@@ -452,7 +437,6 @@ export type components = {
             title: string;
             type: string;
         };
-        /** @description 503 problem details */
         ServiceUnavailable: {
             detail: string;
             errors?: {
@@ -464,7 +448,6 @@ export type components = {
             title: string;
             type: string;
         };
-        /** @description 429 problem details */
         TooManyRequests: {
             detail: string;
             errors?: {
@@ -476,7 +459,6 @@ export type components = {
             title: string;
             type: string;
         };
-        /** @description 401 problem details */
         Unauthorized: {
             detail: string;
             errors?: {
@@ -488,7 +470,6 @@ export type components = {
             title: string;
             type: string;
         };
-        /** @description 422 problem details */
         Unprocessable: {
             detail: string;
             errors?: {
@@ -500,7 +481,6 @@ export type components = {
             title: string;
             type: string;
         };
-        /** @description 415 problem details */
         UnsupportedMediaType: {
             detail: string;
             errors?: {
@@ -551,15 +531,6 @@ export interface operations {
                     "application/problem+json": components["schemas"]["BadRequest"];
                 };
             };
-            /** @description 401 problem details */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Unauthorized"];
-                };
-            };
             /** @description 413 problem details */
             413: {
                 headers: {
@@ -589,7 +560,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description a string */
+            /** @description Success */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -605,15 +576,6 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": components["schemas"]["BadRequest"];
-                };
-            };
-            /** @description 401 problem details */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Unauthorized"];
                 };
             };
             /** @description 413 problem details */
@@ -669,15 +631,6 @@ export interface operations {
                     "application/problem+json": components["schemas"]["BadRequest"];
                 };
             };
-            /** @description 401 problem details */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Unauthorized"];
-                };
-            };
             /** @description 413 problem details */
             413: {
                 headers: {
@@ -728,30 +681,30 @@ export interface operations {
                 content: {
                     "application/json": {
                         currency: string;
-                        duration_ms: number;
+                        duration_ms: number | ("Infinity" | "-Infinity" | "NaN");
                         isbn: string;
                         offers: {
                             condition: string;
                             expires_at: string;
                             price: {
-                                amount: components["schemas"]["Int"];
+                                amount: number;
                                 currency: string;
                             };
-                            quantity: components["schemas"]["Int"] | null;
+                            quantity: number | null;
                             seller_id: string;
                             seller_name: string;
                             shipping: {
-                                amount: components["schemas"]["Int"];
+                                amount: number;
                                 currency: string;
                             };
                             total: {
-                                amount: components["schemas"]["Int"];
+                                amount: number;
                                 currency: string;
                             };
                         }[];
                         sellers: {
                             cached: boolean;
-                            latency_ms: number;
+                            latency_ms: number | ("Infinity" | "-Infinity" | "NaN");
                             reason: string | null;
                             seller_id: string;
                             seller_name: string;
@@ -796,7 +749,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["UnsupportedMediaType"];
                 };
             };
-            /** @description 422 problem details */
+            /** @description 422 problem details: the request does not match the schema (one entry per offending field), or the engine refused it */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -889,15 +842,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    /**
-                     * maxLength(254)
-                     * @description a string at most 254 character(s) long
-                     */
-                    email?: string & unknown;
-                    /**
-                     * maxLength(200)
-                     * @description a string at most 200 character(s) long
-                     */
+                    email?: string;
                     name: string;
                 };
             };
@@ -955,7 +900,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["UnsupportedMediaType"];
                 };
             };
-            /** @description 422 problem details */
+            /** @description 422 problem details: the request does not match the schema (one entry per offending field), or the engine refused it */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -969,7 +914,7 @@ export interface operations {
     "operator.listFindings": {
         parameters: {
             query?: {
-                open?: components["schemas"]["BooleanFromString"];
+                open?: "true" | "false";
                 request_id?: string;
             };
             header?: never;
@@ -1033,7 +978,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["UnsupportedMediaType"];
                 };
             };
-            /** @description 422 problem details */
+            /** @description 422 problem details: the request does not match the schema (one entry per offending field), or the engine refused it */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1057,10 +1002,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    /**
-                     * maxLength(500)
-                     * @description What the person did, kept with the finding
-                     */
+                    /** @description What the person did, kept with the finding */
                     note: string;
                 };
             };
@@ -1128,7 +1070,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["UnsupportedMediaType"];
                 };
             };
-            /** @description 422 problem details */
+            /** @description 422 problem details: the request does not match the schema (one entry per offending field), or the engine refused it */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1143,10 +1085,8 @@ export interface operations {
         parameters: {
             query?: {
                 status?: "received" | "authorized" | "quoting" | "deciding" | "purchasing" | "purchased" | "price_not_met" | "not_available" | "sellers_busy" | "failed";
-                /** @description Only requests a person has to look at */
-                stuck?: components["schemas"]["BooleanFromString"];
+                stuck?: "true" | "false";
                 cursor?: string;
-                /** @description a string to be decoded into a number */
                 limit?: string;
             };
             header?: never;
@@ -1165,13 +1105,13 @@ export interface operations {
                         items: {
                             attempts: {
                                 order_id: string | null;
-                                rank: components["schemas"]["Int"];
+                                rank: number;
                                 reason: string | null;
                                 seller_id: string;
                                 seller_name: string;
                                 status: string;
                                 total: {
-                                    amount: components["schemas"]["Int"];
+                                    amount: number;
                                     currency: string;
                                 } | null;
                             }[];
@@ -1186,7 +1126,7 @@ export interface operations {
                                 accept_url: string;
                                 expires_at: string;
                                 price: {
-                                    amount: components["schemas"]["Int"];
+                                    amount: number;
                                     currency: string;
                                 };
                                 seller_id: string;
@@ -1195,37 +1135,25 @@ export interface operations {
                             created_at: string;
                             customer_id: string;
                             final_price: {
-                                amount: components["schemas"]["Int"];
+                                amount: number;
                                 currency: string;
                             } | null;
                             id: string;
                             isbn: string;
                             max_price: {
-                                amount: components["schemas"]["Int"];
+                                amount: number;
                                 currency: string;
                             };
                             order_id: string | null;
                             quote_progress: {
-                                /**
-                                 * int
-                                 * @description Sellers that answered (an offer, or that they do not have it)
-                                 */
+                                /** @description Sellers that answered (an offer, or that they do not have it) */
                                 answered: number;
-                                /**
-                                 * int
-                                 * @description Sellers asked that did not answer in time
-                                 */
+                                /** @description Sellers asked that did not answer in time */
                                 failed: number;
-                                /**
-                                 * int
-                                 * @description Sellers not asked yet: their request limits were full (asked again until the answer time)
-                                 */
+                                /** @description Sellers not asked yet: their request limits were full (asked again until the answer time) */
                                 not_asked: number;
-                                offers: components["schemas"]["Int"];
-                                /**
-                                 * int
-                                 * @description Sellers to ask
-                                 */
+                                offers: number;
+                                /** @description Sellers to ask */
                                 sellers: number;
                                 updated_at: string;
                             } | null;
@@ -1278,7 +1206,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["UnsupportedMediaType"];
                 };
             };
-            /** @description 422 problem details */
+            /** @description 422 problem details: the request does not match the schema (one entry per offending field), or the engine refused it */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1309,13 +1237,13 @@ export interface operations {
                     "application/json": {
                         attempts: {
                             order_id: string | null;
-                            rank: components["schemas"]["Int"];
+                            rank: number;
                             reason: string | null;
                             seller_id: string;
                             seller_name: string;
                             status: string;
                             total: {
-                                amount: components["schemas"]["Int"];
+                                amount: number;
                                 currency: string;
                             } | null;
                         }[];
@@ -1330,7 +1258,7 @@ export interface operations {
                             accept_url: string;
                             expires_at: string;
                             price: {
-                                amount: components["schemas"]["Int"];
+                                amount: number;
                                 currency: string;
                             };
                             seller_id: string;
@@ -1339,37 +1267,25 @@ export interface operations {
                         created_at: string;
                         customer_id: string;
                         final_price: {
-                            amount: components["schemas"]["Int"];
+                            amount: number;
                             currency: string;
                         } | null;
                         id: string;
                         isbn: string;
                         max_price: {
-                            amount: components["schemas"]["Int"];
+                            amount: number;
                             currency: string;
                         };
                         order_id: string | null;
                         quote_progress: {
-                            /**
-                             * int
-                             * @description Sellers that answered (an offer, or that they do not have it)
-                             */
+                            /** @description Sellers that answered (an offer, or that they do not have it) */
                             answered: number;
-                            /**
-                             * int
-                             * @description Sellers asked that did not answer in time
-                             */
+                            /** @description Sellers asked that did not answer in time */
                             failed: number;
-                            /**
-                             * int
-                             * @description Sellers not asked yet: their request limits were full (asked again until the answer time)
-                             */
+                            /** @description Sellers not asked yet: their request limits were full (asked again until the answer time) */
                             not_asked: number;
-                            offers: components["schemas"]["Int"];
-                            /**
-                             * int
-                             * @description Sellers to ask
-                             */
+                            offers: number;
+                            /** @description Sellers to ask */
                             sellers: number;
                             updated_at: string;
                         } | null;
@@ -1444,10 +1360,7 @@ export interface operations {
             content: {
                 "application/json": {
                     payment?: {
-                        /**
-                         * maxLength(255)
-                         * @description A new payment method token for the new round
-                         */
+                        /** @description A new payment method token for the new round */
                         token: string;
                     };
                 } | null;
@@ -1463,13 +1376,13 @@ export interface operations {
                     "application/json": {
                         attempts: {
                             order_id: string | null;
-                            rank: components["schemas"]["Int"];
+                            rank: number;
                             reason: string | null;
                             seller_id: string;
                             seller_name: string;
                             status: string;
                             total: {
-                                amount: components["schemas"]["Int"];
+                                amount: number;
                                 currency: string;
                             } | null;
                         }[];
@@ -1484,7 +1397,7 @@ export interface operations {
                             accept_url: string;
                             expires_at: string;
                             price: {
-                                amount: components["schemas"]["Int"];
+                                amount: number;
                                 currency: string;
                             };
                             seller_id: string;
@@ -1493,37 +1406,25 @@ export interface operations {
                         created_at: string;
                         customer_id: string;
                         final_price: {
-                            amount: components["schemas"]["Int"];
+                            amount: number;
                             currency: string;
                         } | null;
                         id: string;
                         isbn: string;
                         max_price: {
-                            amount: components["schemas"]["Int"];
+                            amount: number;
                             currency: string;
                         };
                         order_id: string | null;
                         quote_progress: {
-                            /**
-                             * int
-                             * @description Sellers that answered (an offer, or that they do not have it)
-                             */
+                            /** @description Sellers that answered (an offer, or that they do not have it) */
                             answered: number;
-                            /**
-                             * int
-                             * @description Sellers asked that did not answer in time
-                             */
+                            /** @description Sellers asked that did not answer in time */
                             failed: number;
-                            /**
-                             * int
-                             * @description Sellers not asked yet: their request limits were full (asked again until the answer time)
-                             */
+                            /** @description Sellers not asked yet: their request limits were full (asked again until the answer time) */
                             not_asked: number;
-                            offers: components["schemas"]["Int"];
-                            /**
-                             * int
-                             * @description Sellers to ask
-                             */
+                            offers: number;
+                            /** @description Sellers to ask */
                             sellers: number;
                             updated_at: string;
                         } | null;
@@ -1592,7 +1493,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["UnsupportedMediaType"];
                 };
             };
-            /** @description 422 problem details */
+            /** @description 422 problem details: the request does not match the schema (one entry per offending field), or the engine refused it */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1624,9 +1525,7 @@ export interface operations {
                         items: {
                             adapter: {
                                 /** @description The adapter's configuration (not secret), e.g. the reference adapter's { baseUrl, currency, mode, batch, shipping, condition } */
-                                config: {
-                                    [key: string]: unknown;
-                                };
+                                config: Record<string, unknown>;
                                 /** @description The names of the stored credentials (never their values) */
                                 credentials: string[];
                                 kind: string;
@@ -1634,7 +1533,7 @@ export interface operations {
                             };
                             capabilities: {
                                 batch_quotes: {
-                                    max_batch_size: components["schemas"]["Int"];
+                                    max_batch_size: number;
                                 } | null;
                                 holds: boolean;
                                 order_lookup: boolean;
@@ -1646,33 +1545,17 @@ export interface operations {
                             created_at: string;
                             id: string;
                             limit_overrides: {
-                                /**
-                                 * lessThanOrEqualTo(100000)
-                                 * @description a number less than or equal to 100000
-                                 */
-                                burst?: components["schemas"]["Int"];
-                                /**
-                                 * lessThanOrEqualTo(10000)
-                                 * @description a number less than or equal to 10000
-                                 */
-                                max_concurrency?: components["schemas"]["Int"];
-                                /**
-                                 * lessThanOrEqualTo(10000)
-                                 * @description a number less than or equal to 10000
-                                 */
+                                burst?: number;
+                                max_concurrency?: number;
                                 requests_per_second?: number;
-                                /**
-                                 * between(1, 120000)
-                                 * @description a number between 1 and 120000
-                                 */
-                                timeout_ms?: components["schemas"]["Int"];
+                                timeout_ms?: number;
                             };
                             /** @description The limits in force: the adapter's defaults with the overrides; null when the config is not usable */
                             limits: {
-                                burst: components["schemas"]["Int"];
-                                max_concurrency: components["schemas"]["Int"];
-                                requests_per_second: number;
-                                timeout_ms: components["schemas"]["Int"];
+                                burst: number;
+                                max_concurrency: number;
+                                requests_per_second: number | ("Infinity" | "-Infinity" | "NaN");
+                                timeout_ms: number;
                             } | null;
                             name: string;
                             /** @enum {string} */
@@ -1718,7 +1601,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["UnsupportedMediaType"];
                 };
             };
-            /** @description 422 problem details */
+            /** @description 422 problem details: the request does not match the schema (one entry per offending field), or the engine refused it */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1748,41 +1631,35 @@ export interface operations {
                         items: {
                             /** @description Until when admission last refused the seller, if still ahead */
                             blocked_until: string | null;
-                            /**
-                             * int
-                             * @description Quote calls this process has made to the seller
-                             */
+                            /** @description Quote calls this process has made to the seller */
                             calls: number;
                             /** @description The circuit breaker, as every process sees it (shared state) */
                             circuit: {
-                                consecutive_failures: components["schemas"]["Int"];
+                                consecutive_failures: number;
                                 open_until: string | null;
                                 /** @enum {string} */
                                 state: "closed" | "open" | "half_open";
                             };
                             /** @description Recent share of failed calls (exponentially weighted), this process; null before any call */
-                            error_rate: number | null;
+                            error_rate: number | ("Infinity" | "-Infinity" | "NaN") | null;
                             /** @description Recent quote latency (exponentially weighted), this process; null before any call */
-                            latency_ms: number | null;
+                            latency_ms: number | ("Infinity" | "-Infinity" | "NaN") | null;
                             limits: {
-                                burst: components["schemas"]["Int"];
-                                max_concurrency: components["schemas"]["Int"];
-                                requests_per_second: number;
-                                timeout_ms: components["schemas"]["Int"];
+                                burst: number;
+                                max_concurrency: number;
+                                requests_per_second: number | ("Infinity" | "-Infinity" | "NaN");
+                                timeout_ms: number;
                             } | null;
                             /** @description Quote calls in the last window, from this server process */
                             rate: {
-                                answered: components["schemas"]["Int"];
-                                /**
-                                 * int
-                                 * @description Calls not sent: circuit open, back-off, no rate budget or no concurrency permit
-                                 */
+                                answered: number;
+                                /** @description Calls not sent: circuit open, back-off, no rate budget or no concurrency permit */
                                 denied: number;
-                                failed: components["schemas"]["Int"];
-                                sent_per_second: number;
+                                failed: number;
+                                sent_per_second: number | ("Infinity" | "-Infinity" | "NaN");
                                 /** @description sent_per_second / limits.requests_per_second */
-                                utilization: number | null;
-                                window_seconds: components["schemas"]["Int"];
+                                utilization: number | ("Infinity" | "-Infinity" | "NaN") | null;
+                                window_seconds: number;
                             };
                             seller_id: string;
                             seller_name: string;
@@ -1850,9 +1727,7 @@ export interface operations {
                     "application/json": {
                         adapter: {
                             /** @description The adapter's configuration (not secret), e.g. the reference adapter's { baseUrl, currency, mode, batch, shipping, condition } */
-                            config: {
-                                [key: string]: unknown;
-                            };
+                            config: Record<string, unknown>;
                             /** @description The names of the stored credentials (never their values) */
                             credentials: string[];
                             kind: string;
@@ -1860,7 +1735,7 @@ export interface operations {
                         };
                         capabilities: {
                             batch_quotes: {
-                                max_batch_size: components["schemas"]["Int"];
+                                max_batch_size: number;
                             } | null;
                             holds: boolean;
                             order_lookup: boolean;
@@ -1872,33 +1747,17 @@ export interface operations {
                         created_at: string;
                         id: string;
                         limit_overrides: {
-                            /**
-                             * lessThanOrEqualTo(100000)
-                             * @description a number less than or equal to 100000
-                             */
-                            burst?: components["schemas"]["Int"];
-                            /**
-                             * lessThanOrEqualTo(10000)
-                             * @description a number less than or equal to 10000
-                             */
-                            max_concurrency?: components["schemas"]["Int"];
-                            /**
-                             * lessThanOrEqualTo(10000)
-                             * @description a number less than or equal to 10000
-                             */
+                            burst?: number;
+                            max_concurrency?: number;
                             requests_per_second?: number;
-                            /**
-                             * between(1, 120000)
-                             * @description a number between 1 and 120000
-                             */
-                            timeout_ms?: components["schemas"]["Int"];
+                            timeout_ms?: number;
                         };
                         /** @description The limits in force: the adapter's defaults with the overrides; null when the config is not usable */
                         limits: {
-                            burst: components["schemas"]["Int"];
-                            max_concurrency: components["schemas"]["Int"];
-                            requests_per_second: number;
-                            timeout_ms: components["schemas"]["Int"];
+                            burst: number;
+                            max_concurrency: number;
+                            requests_per_second: number | ("Infinity" | "-Infinity" | "NaN");
+                            timeout_ms: number;
                         } | null;
                         name: string;
                         /** @enum {string} */
@@ -1974,9 +1833,7 @@ export interface operations {
                     "application/json": {
                         adapter: {
                             /** @description The adapter's configuration (not secret), e.g. the reference adapter's { baseUrl, currency, mode, batch, shipping, condition } */
-                            config: {
-                                [key: string]: unknown;
-                            };
+                            config: Record<string, unknown>;
                             /** @description The names of the stored credentials (never their values) */
                             credentials: string[];
                             kind: string;
@@ -1984,7 +1841,7 @@ export interface operations {
                         };
                         capabilities: {
                             batch_quotes: {
-                                max_batch_size: components["schemas"]["Int"];
+                                max_batch_size: number;
                             } | null;
                             holds: boolean;
                             order_lookup: boolean;
@@ -1996,33 +1853,17 @@ export interface operations {
                         created_at: string;
                         id: string;
                         limit_overrides: {
-                            /**
-                             * lessThanOrEqualTo(100000)
-                             * @description a number less than or equal to 100000
-                             */
-                            burst?: components["schemas"]["Int"];
-                            /**
-                             * lessThanOrEqualTo(10000)
-                             * @description a number less than or equal to 10000
-                             */
-                            max_concurrency?: components["schemas"]["Int"];
-                            /**
-                             * lessThanOrEqualTo(10000)
-                             * @description a number less than or equal to 10000
-                             */
+                            burst?: number;
+                            max_concurrency?: number;
                             requests_per_second?: number;
-                            /**
-                             * between(1, 120000)
-                             * @description a number between 1 and 120000
-                             */
-                            timeout_ms?: components["schemas"]["Int"];
+                            timeout_ms?: number;
                         };
                         /** @description The limits in force: the adapter's defaults with the overrides; null when the config is not usable */
                         limits: {
-                            burst: components["schemas"]["Int"];
-                            max_concurrency: components["schemas"]["Int"];
-                            requests_per_second: number;
-                            timeout_ms: components["schemas"]["Int"];
+                            burst: number;
+                            max_concurrency: number;
+                            requests_per_second: number | ("Infinity" | "-Infinity" | "NaN");
+                            timeout_ms: number;
                         } | null;
                         name: string;
                         /** @enum {string} */
@@ -2098,9 +1939,7 @@ export interface operations {
                     "application/json": {
                         adapter: {
                             /** @description The adapter's configuration (not secret), e.g. the reference adapter's { baseUrl, currency, mode, batch, shipping, condition } */
-                            config: {
-                                [key: string]: unknown;
-                            };
+                            config: Record<string, unknown>;
                             /** @description The names of the stored credentials (never their values) */
                             credentials: string[];
                             kind: string;
@@ -2108,7 +1947,7 @@ export interface operations {
                         };
                         capabilities: {
                             batch_quotes: {
-                                max_batch_size: components["schemas"]["Int"];
+                                max_batch_size: number;
                             } | null;
                             holds: boolean;
                             order_lookup: boolean;
@@ -2120,33 +1959,17 @@ export interface operations {
                         created_at: string;
                         id: string;
                         limit_overrides: {
-                            /**
-                             * lessThanOrEqualTo(100000)
-                             * @description a number less than or equal to 100000
-                             */
-                            burst?: components["schemas"]["Int"];
-                            /**
-                             * lessThanOrEqualTo(10000)
-                             * @description a number less than or equal to 10000
-                             */
-                            max_concurrency?: components["schemas"]["Int"];
-                            /**
-                             * lessThanOrEqualTo(10000)
-                             * @description a number less than or equal to 10000
-                             */
+                            burst?: number;
+                            max_concurrency?: number;
                             requests_per_second?: number;
-                            /**
-                             * between(1, 120000)
-                             * @description a number between 1 and 120000
-                             */
-                            timeout_ms?: components["schemas"]["Int"];
+                            timeout_ms?: number;
                         };
                         /** @description The limits in force: the adapter's defaults with the overrides; null when the config is not usable */
                         limits: {
-                            burst: components["schemas"]["Int"];
-                            max_concurrency: components["schemas"]["Int"];
-                            requests_per_second: number;
-                            timeout_ms: components["schemas"]["Int"];
+                            burst: number;
+                            max_concurrency: number;
+                            requests_per_second: number | ("Infinity" | "-Infinity" | "NaN");
+                            timeout_ms: number;
                         } | null;
                         name: string;
                         /** @enum {string} */
@@ -2222,41 +2045,35 @@ export interface operations {
                     "application/json": {
                         /** @description Until when admission last refused the seller, if still ahead */
                         blocked_until: string | null;
-                        /**
-                         * int
-                         * @description Quote calls this process has made to the seller
-                         */
+                        /** @description Quote calls this process has made to the seller */
                         calls: number;
                         /** @description The circuit breaker, as every process sees it (shared state) */
                         circuit: {
-                            consecutive_failures: components["schemas"]["Int"];
+                            consecutive_failures: number;
                             open_until: string | null;
                             /** @enum {string} */
                             state: "closed" | "open" | "half_open";
                         };
                         /** @description Recent share of failed calls (exponentially weighted), this process; null before any call */
-                        error_rate: number | null;
+                        error_rate: number | ("Infinity" | "-Infinity" | "NaN") | null;
                         /** @description Recent quote latency (exponentially weighted), this process; null before any call */
-                        latency_ms: number | null;
+                        latency_ms: number | ("Infinity" | "-Infinity" | "NaN") | null;
                         limits: {
-                            burst: components["schemas"]["Int"];
-                            max_concurrency: components["schemas"]["Int"];
-                            requests_per_second: number;
-                            timeout_ms: components["schemas"]["Int"];
+                            burst: number;
+                            max_concurrency: number;
+                            requests_per_second: number | ("Infinity" | "-Infinity" | "NaN");
+                            timeout_ms: number;
                         } | null;
                         /** @description Quote calls in the last window, from this server process */
                         rate: {
-                            answered: components["schemas"]["Int"];
-                            /**
-                             * int
-                             * @description Calls not sent: circuit open, back-off, no rate budget or no concurrency permit
-                             */
+                            answered: number;
+                            /** @description Calls not sent: circuit open, back-off, no rate budget or no concurrency permit */
                             denied: number;
-                            failed: components["schemas"]["Int"];
-                            sent_per_second: number;
+                            failed: number;
+                            sent_per_second: number | ("Infinity" | "-Infinity" | "NaN");
                             /** @description sent_per_second / limits.requests_per_second */
-                            utilization: number | null;
-                            window_seconds: components["schemas"]["Int"];
+                            utilization: number | ("Infinity" | "-Infinity" | "NaN") | null;
+                            window_seconds: number;
                         };
                         seller_id: string;
                         seller_name: string;
@@ -2317,7 +2134,6 @@ export interface operations {
             query?: {
                 status?: "received" | "authorized" | "quoting" | "deciding" | "purchasing" | "purchased" | "price_not_met" | "not_available" | "sellers_busy" | "failed";
                 cursor?: string;
-                /** @description a string to be decoded into a number */
                 limit?: string;
             };
             header?: never;
@@ -2336,13 +2152,13 @@ export interface operations {
                         items: {
                             attempts: {
                                 order_id: string | null;
-                                rank: components["schemas"]["Int"];
+                                rank: number;
                                 reason: string | null;
                                 seller_id: string;
                                 seller_name: string;
                                 status: string;
                                 total: {
-                                    amount: components["schemas"]["Int"];
+                                    amount: number;
                                     currency: string;
                                 } | null;
                             }[];
@@ -2351,7 +2167,7 @@ export interface operations {
                                 accept_url: string;
                                 expires_at: string;
                                 price: {
-                                    amount: components["schemas"]["Int"];
+                                    amount: number;
                                     currency: string;
                                 };
                                 seller_id: string;
@@ -2359,37 +2175,25 @@ export interface operations {
                             } | null;
                             created_at: string;
                             final_price: {
-                                amount: components["schemas"]["Int"];
+                                amount: number;
                                 currency: string;
                             } | null;
                             id: string;
                             isbn: string;
                             max_price: {
-                                amount: components["schemas"]["Int"];
+                                amount: number;
                                 currency: string;
                             };
                             order_id: string | null;
                             quote_progress: {
-                                /**
-                                 * int
-                                 * @description Sellers that answered (an offer, or that they do not have it)
-                                 */
+                                /** @description Sellers that answered (an offer, or that they do not have it) */
                                 answered: number;
-                                /**
-                                 * int
-                                 * @description Sellers asked that did not answer in time
-                                 */
+                                /** @description Sellers asked that did not answer in time */
                                 failed: number;
-                                /**
-                                 * int
-                                 * @description Sellers not asked yet: their request limits were full (asked again until the answer time)
-                                 */
+                                /** @description Sellers not asked yet: their request limits were full (asked again until the answer time) */
                                 not_asked: number;
-                                offers: components["schemas"]["Int"];
-                                /**
-                                 * int
-                                 * @description Sellers to ask
-                                 */
+                                offers: number;
+                                /** @description Sellers to ask */
                                 sellers: number;
                                 updated_at: string;
                             } | null;
@@ -2442,7 +2246,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["UnsupportedMediaType"];
                 };
             };
-            /** @description 422 problem details */
+            /** @description 422 problem details: the request does not match the schema (one entry per offending field), or the engine refused it */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2457,7 +2261,6 @@ export interface operations {
         parameters: {
             query?: never;
             header: {
-                /** @description a string at most 255 character(s) long */
                 "idempotency-key": string;
             };
             path?: never;
@@ -2467,63 +2270,27 @@ export interface operations {
             content: {
                 "application/json": {
                     /** @description How long you are willing to wait for a true answer (default 60): sellers whose request limits are full are asked again until then, and a request they keep from answering ends sellers_busy, never not_available */
-                    answer_within_seconds?: components["schemas"]["Int"];
+                    answer_within_seconds?: number;
                     customer: {
-                        /**
-                         * maxLength(254)
-                         * @description a string at most 254 character(s) long
-                         */
-                        email: string & unknown;
-                        /**
-                         * maxLength(200)
-                         * @description a string at most 200 character(s) long
-                         */
+                        email: string;
                         name: string;
                         shipping_address: {
-                            /**
-                             * maxLength(100)
-                             * @description a string at most 100 character(s) long
-                             */
                             city: string;
-                            /** @description a string matching the pattern ^[A-Z]{2}$ */
                             country: string;
-                            /**
-                             * maxLength(200)
-                             * @description a string at most 200 character(s) long
-                             */
                             line1: string;
-                            /**
-                             * maxLength(200)
-                             * @description a string at most 200 character(s) long
-                             */
                             line2?: string;
-                            /**
-                             * maxLength(20)
-                             * @description a string at most 20 character(s) long
-                             */
                             postal_code?: string;
                         };
                     };
-                    /** @description ISBN-10 or ISBN-13, hyphens allowed */
                     isbn: string;
                     max_price: {
-                        /**
-                         * lessThanOrEqualTo(100000000)
-                         * @description Integer minor units (cents)
-                         */
-                        amount: components["schemas"]["Int"];
+                        /** @description Integer minor units (cents) */
+                        amount: number;
                         currency: string;
                     };
-                    /**
-                     * maxLength(2048)
-                     * @description a string at most 2048 character(s) long
-                     */
                     notify_url?: string;
                     payment: {
-                        /**
-                         * maxLength(255)
-                         * @description Payment method token (sandbox: tok_approve, tok_decline, …)
-                         */
+                        /** @description Payment method token (sandbox: tok_approve, tok_decline, …) */
                         token: string;
                     };
                 };
@@ -2540,13 +2307,10 @@ export interface operations {
                         id: string;
                         /** @description Where this request stands: answers come at the pace the sellers' limits allow */
                         queue: {
-                            /**
-                             * int
-                             * @description Requests in flight, this one included
-                             */
+                            /** @description Requests in flight, this one included */
                             depth: number;
                             /** @description How long they should take at the current pace; null before there is a pace */
-                            eta_seconds: components["schemas"]["Int"] | null;
+                            eta_seconds: number | null;
                         };
                         /** @enum {string} */
                         status: "received" | "authorized" | "quoting" | "deciding" | "purchasing" | "purchased" | "price_not_met" | "not_available" | "sellers_busy" | "failed";
@@ -2599,7 +2363,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["UnsupportedMediaType"];
                 };
             };
-            /** @description 422 problem details */
+            /** @description 422 problem details: the request does not match the schema (one entry per offending field), or the engine refused it */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2639,13 +2403,13 @@ export interface operations {
                     "application/json": {
                         attempts: {
                             order_id: string | null;
-                            rank: components["schemas"]["Int"];
+                            rank: number;
                             reason: string | null;
                             seller_id: string;
                             seller_name: string;
                             status: string;
                             total: {
-                                amount: components["schemas"]["Int"];
+                                amount: number;
                                 currency: string;
                             } | null;
                         }[];
@@ -2654,7 +2418,7 @@ export interface operations {
                             accept_url: string;
                             expires_at: string;
                             price: {
-                                amount: components["schemas"]["Int"];
+                                amount: number;
                                 currency: string;
                             };
                             seller_id: string;
@@ -2662,37 +2426,25 @@ export interface operations {
                         } | null;
                         created_at: string;
                         final_price: {
-                            amount: components["schemas"]["Int"];
+                            amount: number;
                             currency: string;
                         } | null;
                         id: string;
                         isbn: string;
                         max_price: {
-                            amount: components["schemas"]["Int"];
+                            amount: number;
                             currency: string;
                         };
                         order_id: string | null;
                         quote_progress: {
-                            /**
-                             * int
-                             * @description Sellers that answered (an offer, or that they do not have it)
-                             */
+                            /** @description Sellers that answered (an offer, or that they do not have it) */
                             answered: number;
-                            /**
-                             * int
-                             * @description Sellers asked that did not answer in time
-                             */
+                            /** @description Sellers asked that did not answer in time */
                             failed: number;
-                            /**
-                             * int
-                             * @description Sellers not asked yet: their request limits were full (asked again until the answer time)
-                             */
+                            /** @description Sellers not asked yet: their request limits were full (asked again until the answer time) */
                             not_asked: number;
-                            offers: components["schemas"]["Int"];
-                            /**
-                             * int
-                             * @description Sellers to ask
-                             */
+                            offers: number;
+                            /** @description Sellers to ask */
                             sellers: number;
                             updated_at: string;
                         } | null;
@@ -2767,10 +2519,6 @@ export interface operations {
             content: {
                 "application/json": {
                     payment: {
-                        /**
-                         * maxLength(255)
-                         * @description a string at most 255 character(s) long
-                         */
                         token: string;
                     };
                 };
@@ -2786,13 +2534,13 @@ export interface operations {
                     "application/json": {
                         attempts: {
                             order_id: string | null;
-                            rank: components["schemas"]["Int"];
+                            rank: number;
                             reason: string | null;
                             seller_id: string;
                             seller_name: string;
                             status: string;
                             total: {
-                                amount: components["schemas"]["Int"];
+                                amount: number;
                                 currency: string;
                             } | null;
                         }[];
@@ -2801,7 +2549,7 @@ export interface operations {
                             accept_url: string;
                             expires_at: string;
                             price: {
-                                amount: components["schemas"]["Int"];
+                                amount: number;
                                 currency: string;
                             };
                             seller_id: string;
@@ -2809,37 +2557,25 @@ export interface operations {
                         } | null;
                         created_at: string;
                         final_price: {
-                            amount: components["schemas"]["Int"];
+                            amount: number;
                             currency: string;
                         } | null;
                         id: string;
                         isbn: string;
                         max_price: {
-                            amount: components["schemas"]["Int"];
+                            amount: number;
                             currency: string;
                         };
                         order_id: string | null;
                         quote_progress: {
-                            /**
-                             * int
-                             * @description Sellers that answered (an offer, or that they do not have it)
-                             */
+                            /** @description Sellers that answered (an offer, or that they do not have it) */
                             answered: number;
-                            /**
-                             * int
-                             * @description Sellers asked that did not answer in time
-                             */
+                            /** @description Sellers asked that did not answer in time */
                             failed: number;
-                            /**
-                             * int
-                             * @description Sellers not asked yet: their request limits were full (asked again until the answer time)
-                             */
+                            /** @description Sellers not asked yet: their request limits were full (asked again until the answer time) */
                             not_asked: number;
-                            offers: components["schemas"]["Int"];
-                            /**
-                             * int
-                             * @description Sellers to ask
-                             */
+                            offers: number;
+                            /** @description Sellers to ask */
                             sellers: number;
                             updated_at: string;
                         } | null;
@@ -2908,7 +2644,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["UnsupportedMediaType"];
                 };
             };
-            /** @description 422 problem details */
+            /** @description 422 problem details: the request does not match the schema (one entry per offending field), or the engine refused it */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2931,50 +2667,21 @@ export interface operations {
                 "application/json": {
                     adapter: {
                         /** @description The adapter's configuration (not secret), e.g. the reference adapter's { baseUrl, currency, mode, batch, shipping, condition } */
-                        config: {
-                            [key: string]: unknown;
-                        };
+                        config: Record<string, unknown>;
                         /** @description Secrets the adapter needs (e.g. { apiKey }); stored encrypted, never shown again */
                         credentials?: {
                             [key: string]: string;
                         };
-                        /**
-                         * maxLength(64)
-                         * @description An installed adapter kind, e.g. "reference"
-                         */
+                        /** @description An installed adapter kind, e.g. "reference" */
                         kind: string;
                     };
-                    /**
-                     * maxLength(254)
-                     * @description a string at most 254 character(s) long
-                     */
                     contact?: string;
                     limits?: {
-                        /**
-                         * lessThanOrEqualTo(100000)
-                         * @description a number less than or equal to 100000
-                         */
-                        burst?: components["schemas"]["Int"];
-                        /**
-                         * lessThanOrEqualTo(10000)
-                         * @description a number less than or equal to 10000
-                         */
-                        max_concurrency?: components["schemas"]["Int"];
-                        /**
-                         * lessThanOrEqualTo(10000)
-                         * @description a number less than or equal to 10000
-                         */
+                        burst?: number;
+                        max_concurrency?: number;
                         requests_per_second?: number;
-                        /**
-                         * between(1, 120000)
-                         * @description a number between 1 and 120000
-                         */
-                        timeout_ms?: components["schemas"]["Int"];
+                        timeout_ms?: number;
                     };
-                    /**
-                     * maxLength(100)
-                     * @description a string at most 100 character(s) long
-                     */
                     name: string;
                 };
             };
@@ -3004,15 +2711,6 @@ export interface operations {
                     "application/problem+json": components["schemas"]["BadRequest"];
                 };
             };
-            /** @description 401 problem details */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Unauthorized"];
-                };
-            };
             /** @description 409 problem details */
             409: {
                 headers: {
@@ -3040,7 +2738,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["UnsupportedMediaType"];
                 };
             };
-            /** @description 422 problem details */
+            /** @description 422 problem details: the request does not match the schema (one entry per offending field), or the engine refused it */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3078,9 +2776,7 @@ export interface operations {
                     "application/json": {
                         adapter: {
                             /** @description The adapter's configuration (not secret), e.g. the reference adapter's { baseUrl, currency, mode, batch, shipping, condition } */
-                            config: {
-                                [key: string]: unknown;
-                            };
+                            config: Record<string, unknown>;
                             /** @description The names of the stored credentials (never their values) */
                             credentials: string[];
                             kind: string;
@@ -3088,7 +2784,7 @@ export interface operations {
                         };
                         capabilities: {
                             batch_quotes: {
-                                max_batch_size: components["schemas"]["Int"];
+                                max_batch_size: number;
                             } | null;
                             holds: boolean;
                             order_lookup: boolean;
@@ -3100,33 +2796,17 @@ export interface operations {
                         created_at: string;
                         id: string;
                         limit_overrides: {
-                            /**
-                             * lessThanOrEqualTo(100000)
-                             * @description a number less than or equal to 100000
-                             */
-                            burst?: components["schemas"]["Int"];
-                            /**
-                             * lessThanOrEqualTo(10000)
-                             * @description a number less than or equal to 10000
-                             */
-                            max_concurrency?: components["schemas"]["Int"];
-                            /**
-                             * lessThanOrEqualTo(10000)
-                             * @description a number less than or equal to 10000
-                             */
+                            burst?: number;
+                            max_concurrency?: number;
                             requests_per_second?: number;
-                            /**
-                             * between(1, 120000)
-                             * @description a number between 1 and 120000
-                             */
-                            timeout_ms?: components["schemas"]["Int"];
+                            timeout_ms?: number;
                         };
                         /** @description The limits in force: the adapter's defaults with the overrides; null when the config is not usable */
                         limits: {
-                            burst: components["schemas"]["Int"];
-                            max_concurrency: components["schemas"]["Int"];
-                            requests_per_second: number;
-                            timeout_ms: components["schemas"]["Int"];
+                            burst: number;
+                            max_concurrency: number;
+                            requests_per_second: number | ("Infinity" | "-Infinity" | "NaN");
+                            timeout_ms: number;
                         } | null;
                         name: string;
                         /** @enum {string} */
@@ -3185,9 +2865,7 @@ export interface operations {
                 "application/json": {
                     adapter?: {
                         /** @description Replaces the whole config */
-                        config?: {
-                            [key: string]: unknown;
-                        };
+                        config?: Record<string, unknown>;
                         /** @description Replace the credentials of the same names; the others are kept */
                         credentials?: {
                             [key: string]: string;
@@ -3196,26 +2874,10 @@ export interface operations {
                     contact?: string | null;
                     /** @description Merged into the current overrides */
                     limits?: {
-                        /**
-                         * lessThanOrEqualTo(100000)
-                         * @description a number less than or equal to 100000
-                         */
-                        burst?: components["schemas"]["Int"];
-                        /**
-                         * lessThanOrEqualTo(10000)
-                         * @description a number less than or equal to 10000
-                         */
-                        max_concurrency?: components["schemas"]["Int"];
-                        /**
-                         * lessThanOrEqualTo(10000)
-                         * @description a number less than or equal to 10000
-                         */
+                        burst?: number;
+                        max_concurrency?: number;
                         requests_per_second?: number;
-                        /**
-                         * between(1, 120000)
-                         * @description a number between 1 and 120000
-                         */
-                        timeout_ms?: components["schemas"]["Int"];
+                        timeout_ms?: number;
                     };
                 };
             };
@@ -3230,9 +2892,7 @@ export interface operations {
                     "application/json": {
                         adapter: {
                             /** @description The adapter's configuration (not secret), e.g. the reference adapter's { baseUrl, currency, mode, batch, shipping, condition } */
-                            config: {
-                                [key: string]: unknown;
-                            };
+                            config: Record<string, unknown>;
                             /** @description The names of the stored credentials (never their values) */
                             credentials: string[];
                             kind: string;
@@ -3240,7 +2900,7 @@ export interface operations {
                         };
                         capabilities: {
                             batch_quotes: {
-                                max_batch_size: components["schemas"]["Int"];
+                                max_batch_size: number;
                             } | null;
                             holds: boolean;
                             order_lookup: boolean;
@@ -3252,33 +2912,17 @@ export interface operations {
                         created_at: string;
                         id: string;
                         limit_overrides: {
-                            /**
-                             * lessThanOrEqualTo(100000)
-                             * @description a number less than or equal to 100000
-                             */
-                            burst?: components["schemas"]["Int"];
-                            /**
-                             * lessThanOrEqualTo(10000)
-                             * @description a number less than or equal to 10000
-                             */
-                            max_concurrency?: components["schemas"]["Int"];
-                            /**
-                             * lessThanOrEqualTo(10000)
-                             * @description a number less than or equal to 10000
-                             */
+                            burst?: number;
+                            max_concurrency?: number;
                             requests_per_second?: number;
-                            /**
-                             * between(1, 120000)
-                             * @description a number between 1 and 120000
-                             */
-                            timeout_ms?: components["schemas"]["Int"];
+                            timeout_ms?: number;
                         };
                         /** @description The limits in force: the adapter's defaults with the overrides; null when the config is not usable */
                         limits: {
-                            burst: components["schemas"]["Int"];
-                            max_concurrency: components["schemas"]["Int"];
-                            requests_per_second: number;
-                            timeout_ms: components["schemas"]["Int"];
+                            burst: number;
+                            max_concurrency: number;
+                            requests_per_second: number | ("Infinity" | "-Infinity" | "NaN");
+                            timeout_ms: number;
                         } | null;
                         name: string;
                         /** @enum {string} */
@@ -3323,7 +2967,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["UnsupportedMediaType"];
                 };
             };
-            /** @description 422 problem details */
+            /** @description 422 problem details: the request does not match the schema (one entry per offending field), or the engine refused it */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3403,26 +3047,18 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    /**
-                     * maxItems(500)
-                     * @description an array of at most 500 item(s)
-                     */
                     offers: {
                         available: boolean;
                         /** @enum {string} */
                         condition?: "new" | "like_new" | "very_good" | "good" | "acceptable";
-                        /** @description ISBN-10 or ISBN-13, hyphens allowed */
                         isbn: string;
                         /** @description Required when available */
                         price?: {
-                            /**
-                             * lessThanOrEqualTo(100000000)
-                             * @description Integer minor units (cents)
-                             */
-                            amount: components["schemas"]["Int"];
+                            /** @description Integer minor units (cents) */
+                            amount: number;
                             currency: string;
                         };
-                        quantity?: components["schemas"]["Int"] | null;
+                        quantity?: number | null;
                         /**
                          * @description When not available; default out_of_stock
                          * @enum {string}
@@ -3430,15 +3066,11 @@ export interface operations {
                         reason?: "out_of_stock" | "not_carried";
                         /** @description Default: free, in the price's currency */
                         shipping?: {
-                            /**
-                             * lessThanOrEqualTo(100000000)
-                             * @description a number less than or equal to 100000000
-                             */
-                            amount: components["schemas"]["Int"];
+                            amount: number;
                             currency: string;
                         };
                         /** @description How long the answer holds; default and at most 300 */
-                        valid_for_seconds?: components["schemas"]["Int"];
+                        valid_for_seconds?: number;
                     }[];
                 };
             };
@@ -3451,7 +3083,7 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        accepted: components["schemas"]["Int"];
+                        accepted: number;
                         offers: {
                             available: boolean;
                             expires_at: string;
@@ -3505,7 +3137,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["UnsupportedMediaType"];
                 };
             };
-            /** @description 422 problem details */
+            /** @description 422 problem details: the request does not match the schema (one entry per offending field), or the engine refused it */
             422: {
                 headers: {
                     [name: string]: unknown;

@@ -1,5 +1,5 @@
 /** Current offers for a book, straight from the quote engine (cache and coalescing included). */
-import { HttpApiBuilder } from "@effect/platform"
+import { HttpApiBuilder } from "effect/http-api"
 import { QuoteEngine } from "@bookbroker/engine"
 import { Effect } from "effect"
 import { BookbrokerApi } from "../Api.js"
@@ -11,11 +11,11 @@ export const BooksLive = HttpApiBuilder.group(BookbrokerApi, "books", (handlers)
   Effect.gen(function* () {
     const engine = yield* QuoteEngine.QuoteEngine
     const settings = yield* Settings
-    return handlers.handle("offers", ({ path, urlParams }) =>
+    return handlers.handle("offers", ({ params, query }) =>
       Effect.gen(function* () {
         const customer = yield* CurrentCustomer
         yield* limit(`offers:${customer.id}`, settings.customerRateLimit)
-        const book = yield* engine.quotes(path.isbn, { currency: urlParams.currency ?? "EUR", deadlineMillis: settings.offersDeadlineMillis })
+        const book = yield* engine.quotes(params.isbn, { currency: query.currency ?? "EUR", deadlineMillis: settings.offersDeadlineMillis })
         return {
           isbn: book.isbn,
           currency: book.currency,

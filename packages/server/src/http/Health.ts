@@ -3,9 +3,9 @@
  * the shared state's health (Redis down is `degraded`, not unready: the engine falls back to
  * in-process limits). `/metrics` samples the queue depth and open circuits at each scrape.
  */
-import { HttpApiBuilder } from "@effect/platform"
+import { HttpApiBuilder } from "effect/http-api"
 import { Metrics as EngineMetrics, SellerDirectory, SharedState } from "@bookbroker/engine"
-import { SqlClient } from "@effect/sql"
+import { SqlClient } from "effect/sql"
 import { Effect } from "effect"
 import { BookbrokerApi } from "../Api.js"
 import * as Problem from "../Problem.js"
@@ -26,13 +26,13 @@ export const HealthLive = HttpApiBuilder.group(BookbrokerApi, "health", (handler
           WHERE status IN ('received', 'authorized', 'quoting', 'deciding', 'purchasing')`.pipe(
           Effect.timeout("2 seconds"),
           Effect.flatMap((rows) => EngineMetrics.setQueueDepth(rows[0]?.n ?? 0)),
-          Effect.catchAll((error) => Effect.logWarning("metrics: could not count the purchase queue", error))
+          Effect.catch((error) => Effect.logWarning("metrics: could not count the purchase queue", error))
         ),
         directory.active.pipe(
           Effect.flatMap((sellers) => Effect.forEach(sellers, (seller) => state.circuit(seller.id), { concurrency: 16 })),
           Effect.flatMap((circuits) => EngineMetrics.setCircuitsOpen(circuits.filter((circuit) => circuit.state !== "closed").length)),
           Effect.timeout("2 seconds"),
-          Effect.catchAll((error) => Effect.logWarning("metrics: could not read the sellers' circuits", error))
+          Effect.catch((error) => Effect.logWarning("metrics: could not read the sellers' circuits", error))
         )
       ],
       { concurrency: 2, discard: true }
@@ -47,7 +47,7 @@ export const HealthLive = HttpApiBuilder.group(BookbrokerApi, "health", (handler
               sql`SELECT 1`.pipe(
                 Effect.timeout("2 seconds"),
                 Effect.as(undefined),
-                Effect.catchAll((error) => Effect.succeed(String(error)))
+                Effect.catch((error) => Effect.succeed(String(error)))
               ),
               state.ping
             ],
@@ -59,6 +59,6 @@ export const HealthLive = HttpApiBuilder.group(BookbrokerApi, "health", (handler
           return { status: "ready" as const, checks: { database: "ok", shared_state: shared } }
         })
       )
-      .handle("metrics", () => Effect.zipRight(sample, metrics.render))
+      .handle("metrics", () => Effect.andThen(sample, metrics.render))
   })
 )

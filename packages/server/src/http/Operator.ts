@@ -4,7 +4,7 @@
  * breaker (shared by every process) with what this process saw of the seller lately (latency,
  * errors, calls per second against the seller's limit).
  */
-import { HttpApiBuilder } from "@effect/platform"
+import { HttpApiBuilder } from "effect/http-api"
 import {
   Access,
   Findings,
@@ -44,10 +44,10 @@ export const OperatorLive = HttpApiBuilder.group(BookbrokerApi, "operator", (han
           state.circuit(seller.id),
           engine.sellerStats(seller.id),
           Metrics.recentCalls(seller.id),
-          Effect.either(pool.client(seller)),
+          Effect.result(pool.client(seller)),
           Clock.currentTimeMillis
         ])
-        const limits = client._tag === "Right" ? effectiveLimits(client.right.limits) : null
+        const limits = client._tag === "Success" ? effectiveLimits(client.success.limits) : null
         return {
           seller_id: seller.id,
           seller_name: seller.name,
@@ -84,9 +84,9 @@ export const OperatorLive = HttpApiBuilder.group(BookbrokerApi, "operator", (han
     })
 
     return handlers
-      .handle("listSellers", ({ urlParams }) =>
+      .handle("listSellers", ({ query }) =>
         Effect.map(
-          Effect.flatMap(directory.list(urlParams.status === undefined ? {} : { status: urlParams.status }), (sellers) => Effect.forEach(sellers, show)),
+          Effect.flatMap(directory.list(query.status === undefined ? {} : { status: query.status }), (sellers) => Effect.forEach(sellers, show)),
           (items) => ({ items })
         )
       )
@@ -96,59 +96,59 @@ export const OperatorLive = HttpApiBuilder.group(BookbrokerApi, "operator", (han
           (items) => ({ items })
         )
       )
-      .handle("getSeller", ({ path }) => Effect.flatMap(find(path.id), show))
-      .handle("sellerHealth", ({ path }) => Effect.flatMap(find(path.id), health))
-      .handle("activateSeller", ({ path }) =>
+      .handle("getSeller", ({ params }) => Effect.flatMap(find(params.id), show))
+      .handle("sellerHealth", ({ params }) => Effect.flatMap(find(params.id), health))
+      .handle("activateSeller", ({ params }) =>
         Effect.flatMap(
-          directory.setStatus(path.id, "active").pipe(Effect.catchTag("SellerNotFound", () => Effect.fail(Problem.notFound(`no seller ${path.id}`)))),
+          directory.setStatus(params.id, "active").pipe(Effect.catchTag("SellerNotFound", () => Effect.fail(Problem.notFound(`no seller ${params.id}`)))),
           show
         )
       )
-      .handle("disableSeller", ({ path }) =>
+      .handle("disableSeller", ({ params }) =>
         Effect.flatMap(
-          directory.setStatus(path.id, "disabled").pipe(Effect.catchTag("SellerNotFound", () => Effect.fail(Problem.notFound(`no seller ${path.id}`)))),
+          directory.setStatus(params.id, "disabled").pipe(Effect.catchTag("SellerNotFound", () => Effect.fail(Problem.notFound(`no seller ${params.id}`)))),
           show
         )
       )
-      .handle("listPurchaseRequests", ({ urlParams }) =>
+      .handle("listPurchaseRequests", ({ query }) =>
         Effect.gen(function* () {
           const page = yield* purchases
             .list(undefined, {
-              ...(urlParams.status === undefined ? {} : { status: urlParams.status }),
-              ...(urlParams.stuck === undefined ? {} : { stuck: urlParams.stuck }),
-              ...(urlParams.cursor === undefined ? {} : { cursor: urlParams.cursor }),
-              ...(urlParams.limit === undefined ? {} : { limit: urlParams.limit })
+              ...(query.status === undefined ? {} : { status: query.status }),
+              ...(query.stuck === undefined ? {} : { stuck: query.stuck }),
+              ...(query.cursor === undefined ? {} : { cursor: query.cursor }),
+              ...(query.limit === undefined ? {} : { limit: query.limit })
             })
             .pipe(Effect.catchTag("InvalidCursor", () => Effect.fail(invalidCursor)))
           return { items: page.items.map(operatorView), next_cursor: page.nextCursor }
         })
       )
-      .handle("getPurchaseRequest", ({ path }) =>
-        purchases.get(path.id).pipe(
+      .handle("getPurchaseRequest", ({ params }) =>
+        purchases.get(params.id).pipe(
           Effect.map(operatorView),
-          Effect.catchTag("PurchaseNotFound", () => Effect.fail(requestNotFound(path.id)))
+          Effect.catchTag("PurchaseNotFound", () => Effect.fail(requestNotFound(params.id)))
         )
       )
-      .handle("retryPurchaseRequest", ({ path, payload }) =>
-        purchases.retry(path.id, payload?.payment === undefined ? {} : { paymentToken: payload.payment.token }).pipe(
+      .handle("retryPurchaseRequest", ({ params, payload }) =>
+        purchases.retry(params.id, payload?.payment === undefined ? {} : { paymentToken: payload.payment.token }).pipe(
           Effect.map(operatorView),
           Effect.catchTags({
-            PurchaseNotFound: () => Effect.fail(requestNotFound(path.id)),
+            PurchaseNotFound: () => Effect.fail(requestNotFound(params.id)),
             RetryNotAllowed: (error) => Effect.fail(Problem.conflict(error.message))
           })
         )
       )
-      .handle("listFindings", ({ urlParams }) =>
+      .handle("listFindings", ({ query }) =>
         Effect.map(
           findings.list({
-            ...(urlParams.open === true ? { unfixed: true } : {}),
-            ...(urlParams.request_id === undefined ? {} : { requestId: urlParams.request_id })
+            ...(query.open === true ? { unfixed: true } : {}),
+            ...(query.request_id === undefined ? {} : { requestId: query.request_id })
           }),
           (items) => ({ items: items.map(findingToWire) })
         )
       )
-      .handle("settleFinding", ({ path, payload }) =>
-        findings.settle(path.request_id, path.kind, payload.note).pipe(
+      .handle("settleFinding", ({ params, payload }) =>
+        findings.settle(params.request_id, params.kind, payload.note).pipe(
           Effect.map(findingToWire),
           Effect.catchTag("FindingNotFound", (error) => Effect.fail(Problem.notFound(error.message)))
         )

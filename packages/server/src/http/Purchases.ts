@@ -1,5 +1,5 @@
 /** Customer purchase handlers: thin mapping between the wire and the engine's `Purchases`. */
-import { HttpApiBuilder } from "@effect/platform"
+import { HttpApiBuilder } from "effect/http-api"
 import { Purchases } from "@bookbroker/engine"
 import type { Money } from "@bookbroker/adapter-sdk"
 import { Effect } from "effect"
@@ -102,33 +102,33 @@ export const PurchasesLive = HttpApiBuilder.group(BookbrokerApi, "purchases", (h
           }
         })
       )
-      .handle("get", ({ path }) =>
+      .handle("get", ({ params }) =>
         Effect.gen(function* () {
           const customer = yield* CurrentCustomer
-          const view = yield* purchases.get(path.id, customer.id).pipe(Effect.catchTag("PurchaseNotFound", () => Effect.fail(notFound(path.id))))
+          const view = yield* purchases.get(params.id, customer.id).pipe(Effect.catchTag("PurchaseNotFound", () => Effect.fail(notFound(params.id))))
           return toWire(view)
         })
       )
-      .handle("accept", ({ path, payload }) =>
+      .handle("accept", ({ params, payload }) =>
         Effect.gen(function* () {
           const customer = yield* CurrentCustomer
-          const view = yield* purchases.acceptCounterOffer(path.id, customer.id, payload.payment.token).pipe(
+          const view = yield* purchases.acceptCounterOffer(params.id, customer.id, payload.payment.token).pipe(
             Effect.catchTags({
-              PurchaseNotFound: () => Effect.fail(notFound(path.id)),
+              PurchaseNotFound: () => Effect.fail(notFound(params.id)),
               CounterOfferNotAvailable: (error) => Effect.fail(Problem.conflict(error.message))
             })
           )
           return toWire(view)
         })
       )
-      .handle("list", ({ urlParams }) =>
+      .handle("list", ({ query }) =>
         Effect.gen(function* () {
           const customer = yield* CurrentCustomer
           const page = yield* purchases
             .list(customer.id, {
-              ...(urlParams.status === undefined ? {} : { status: urlParams.status }),
-              ...(urlParams.cursor === undefined ? {} : { cursor: urlParams.cursor }),
-              ...(urlParams.limit === undefined ? {} : { limit: urlParams.limit })
+              ...(query.status === undefined ? {} : { status: query.status }),
+              ...(query.cursor === undefined ? {} : { cursor: query.cursor }),
+              ...(query.limit === undefined ? {} : { limit: query.limit })
             })
             .pipe(Effect.catchTag("InvalidCursor", () => Effect.fail(invalidCursor)))
           return { items: page.items.map(toWire), next_cursor: page.nextCursor }

@@ -2,7 +2,7 @@
  * Per-customer rate limits on the shared state's GCRA, so every server process counts the same
  * budget. A refusal is a 429 problem with `Retry-After` and `RateLimit` headers.
  */
-import { HttpApp, HttpServerResponse } from "@effect/platform"
+import { HttpEffect, HttpServerResponse } from "effect/http"
 import { SharedState } from "@bookbroker/engine"
 import { Effect } from "effect"
 import * as Problem from "../Problem.js"
@@ -14,7 +14,7 @@ export const limit = (key: string, rate: { readonly requestsPerSecond: number; r
     const decision = yield* state.rateLimit(key, rate)
     if (decision._tag === "Allowed") return
     const seconds = Math.max(1, Math.ceil(decision.retryAfterMillis / 1000))
-    yield* HttpApp.appendPreResponseHandler((_request, response) =>
+    yield* HttpEffect.appendPreResponseHandler((_request, response) =>
       Effect.succeed(
         HttpServerResponse.setHeaders(response, {
           "retry-after": String(seconds),
@@ -28,7 +28,7 @@ export const limit = (key: string, rate: { readonly requestsPerSecond: number; r
 
 /** A 429 problem with `Retry-After`: intake is full (see the engine's `purchases/Backlog.ts`). */
 export const retryLater = (seconds: number, detail: string) =>
-  Effect.zipRight(
-    HttpApp.appendPreResponseHandler((_request, response) => Effect.succeed(HttpServerResponse.setHeader(response, "retry-after", String(seconds)))),
+  Effect.andThen(
+    HttpEffect.appendPreResponseHandler((_request, response) => Effect.succeed(HttpServerResponse.setHeader(response, "retry-after", String(seconds)))),
     Effect.fail(Problem.tooManyRequests(detail))
   )

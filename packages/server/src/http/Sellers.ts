@@ -4,10 +4,11 @@
  * the quote cache (see the engine's `PushedOffers`): any active seller may push, an answer
  * lives at most 5 minutes, and a purchase never buys from a pushed price — it asks the seller.
  */
-import { HttpApiBuilder, HttpServerRequest } from "@effect/platform"
+import { HttpServerRequest } from "effect/http"
+import { HttpApiBuilder } from "effect/http-api"
 import { Money, type Contract, type Isbn } from "@bookbroker/adapter-sdk"
 import { Access, PushedOffers, type SellerDirectory, SellerDirectory as Directory, SellerPool, SharedState } from "@bookbroker/engine"
-import { SqlClient } from "@effect/sql"
+import { SqlClient } from "effect/sql"
 import { Effect, Option, Redacted } from "effect"
 import { BookbrokerApi } from "../Api.js"
 import { CurrentSeller } from "../Auth.js"
@@ -50,7 +51,7 @@ const asRecord = (config: unknown): Record<string, unknown> =>
 export const sellerToWire = (seller: SellerDirectory.Seller) =>
   Effect.gen(function* () {
     const pool = yield* SellerPool.SellerPool
-    const client = yield* Effect.either(pool.client(seller))
+    const client = yield* Effect.result(pool.client(seller))
     return {
       id: seller.id,
       name: seller.name,
@@ -58,17 +59,17 @@ export const sellerToWire = (seller: SellerDirectory.Seller) =>
       contact: seller.contact,
       adapter: { kind: seller.kind, version: seller.adapterVersion, config: asRecord(seller.config), credentials: Object.keys(seller.credentials).sort() },
       limit_overrides: limitsToWire(seller.limits),
-      limits: client._tag === "Right" ? effectiveLimits(client.right.limits) : null,
+      limits: client._tag === "Success" ? effectiveLimits(client.success.limits) : null,
       capabilities:
-        client._tag === "Right"
+        client._tag === "Success"
           ? {
-              batch_quotes: client.right.capabilities.batchQuotes === null ? null : { max_batch_size: client.right.capabilities.batchQuotes.maxBatchSize },
-              holds: client.right.capabilities.holds,
-              order_lookup: client.right.capabilities.orderLookup,
-              price_push: client.right.capabilities.pricePush
+              batch_quotes: client.success.capabilities.batchQuotes === null ? null : { max_batch_size: client.success.capabilities.batchQuotes.maxBatchSize },
+              holds: client.success.capabilities.holds,
+              order_lookup: client.success.capabilities.orderLookup,
+              price_push: client.success.capabilities.pricePush
             }
           : null,
-      config_error: client._tag === "Left" ? client.left.detail : null,
+      config_error: client._tag === "Failure" ? client.failure.detail : null,
       created_at: seller.createdAt.toISOString(),
       updated_at: seller.updatedAt.toISOString()
     }

@@ -3,11 +3,12 @@
  * sandbox payment ledger; requests go over real HTTP (undici).
  */
 import { referenceAdapter } from "@bookbroker/adapter-reference"
-import { HttpServer } from "@effect/platform"
+import { HttpServer } from "effect/http"
 import { Access, Engine, SecretBox, SellerDirectory } from "@bookbroker/engine"
 import { SimulatedSellers, TestDatabase } from "@bookbroker/engine/testing"
-import { SqlClient } from "@effect/sql"
+import { SqlClient } from "effect/sql"
 import { Context, Effect, Layer, Redacted, type Scope } from "effect"
+import type { NetAddress } from "effect/net"
 import { request } from "undici"
 import * as Server from "../../src/Server.js"
 import type { ServerSettings } from "../../src/Config.js"
@@ -64,7 +65,7 @@ export const start = (settings: Partial<ServerSettings> = {}, options: StartOpti
       Layer.provideMerge(TestDatabase.layer)
     )
     const context = yield* Layer.build(layer)
-    const address = Context.get(context, HttpServer.HttpServer).address as HttpServer.TcpAddress
+    const address = Context.get(context, HttpServer.HttpServer).address as NetAddress.InetAddress
     const url = `http://127.0.0.1:${address.port}`
     const access = Context.get(context, Access.Access)
     const sql = Context.get(context, SqlClient.SqlClient)
@@ -130,11 +131,11 @@ export const start = (settings: Partial<ServerSettings> = {}, options: StartOpti
         return yield* Effect.forEach(running, (seller) =>
           Effect.gen(function* () {
             const reply = yield* call("POST", "/v1/sellers", { body: registration(seller) })
-            if (reply.status !== 201) return yield* Effect.dieMessage(`registering ${seller.name}: ${reply.status} ${reply.text}`)
+            if (reply.status !== 201) return yield* Effect.die(new Error(`registering ${seller.name}: ${reply.status} ${reply.text}`))
             let status: string = reply.body.status
             if (registerOptions.activate !== false && status !== "active") {
               const activated = yield* operator("POST", `/v1/operator/sellers/${reply.body.id}/activate`)
-              if (activated.status !== 200) return yield* Effect.dieMessage(`activating ${seller.name}: ${activated.status} ${activated.text}`)
+              if (activated.status !== 200) return yield* Effect.die(new Error(`activating ${seller.name}: ${activated.status} ${activated.text}`))
               status = activated.body.status
             }
             return { id: reply.body.id as string, key: reply.body.api_key as string, status, seller } satisfies RegisteredSeller
@@ -152,11 +153,11 @@ export const start = (settings: Partial<ServerSettings> = {}, options: StartOpti
           if (reply.body?.terminal === true) return reply
           yield* Effect.sleep(20)
         }
-        return yield* Effect.dieMessage(`purchase request ${id} did not finish`)
+        return yield* Effect.die(new Error(`purchase request ${id} did not finish`))
       })
 
     return { url, call, operator, customer, sellers, registration, registerSellers, count, awaitTerminal, access, sql, directory }
   })
 
-export type TestServer = Effect.Effect.Success<ReturnType<typeof start>>
+export type TestServer = Effect.Success<ReturnType<typeof start>>
 export type { Scope }
