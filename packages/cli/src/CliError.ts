@@ -3,12 +3,12 @@
  * running). Printed as one line with a hint and exit code 1 — never a stack trace. Anything
  * else is a bug and is reported as such.
  */
-import { Schema } from "effect"
+import { Effect, Schema } from "effect"
 
 export class CliError extends Schema.TaggedError<CliError>()("CliError", {
   message: Schema.String,
-  hint: Schema.optional(Schema.String),
-  exitCode: Schema.optionalWith(Schema.Int, { default: () => 1 })
+  hint: Schema.optionalKey(Schema.String),
+  exitCode: Schema.Int.pipe(Schema.withConstructorDefault(Effect.succeed(1)))
 }) {}
 
 export const fail = (message: string, hint?: string) => new CliError({ message, ...(hint === undefined ? {} : { hint }) })

@@ -4,7 +4,7 @@
  * through a float — and currency codes.
  */
 import { Isbn, Money } from "@bookbroker/adapter-sdk"
-import { Effect, Either, Option, Schema } from "effect"
+import { Effect, Option, Result, Schema } from "effect"
 import { fail, type CliError } from "./CliError.js"
 
 export const isbn = (raw: string): Effect.Effect<Isbn.Isbn13, CliError> =>
@@ -14,17 +14,17 @@ export const isbn = (raw: string): Effect.Effect<Isbn.Isbn13, CliError> =>
   })
 
 export const currency = (raw: string): Effect.Effect<Money.CurrencyCode, CliError> =>
-  Either.match(Schema.decodeUnknownEither(Money.CurrencyCode)(raw.trim().toUpperCase()), {
-    onLeft: () => Effect.fail(fail(`"${raw}" is not an ISO 4217 currency code`, "use a code such as EUR, USD or GBP")),
-    onRight: Effect.succeed
+  Result.match(Schema.decodeUnknownResult(Money.CurrencyCode)(raw.trim().toUpperCase()), {
+    onFailure: () => Effect.fail(fail(`"${raw}" is not an ISO 4217 currency code`, "use a code such as EUR, USD or GBP")),
+    onSuccess: Effect.succeed
   })
 
 /** A positive price from a decimal string (`30`, `30.00`, `12.5`) in minor units. */
 export const price = (raw: string, currencyCode: string, what = "price"): Effect.Effect<Money.Money, CliError> =>
   Effect.flatMap(currency(currencyCode), (code) =>
-    Either.match(Money.fromDecimal(raw.trim(), code), {
-      onLeft: (reason) => Effect.fail(fail(`${what} ${reason}`, `write it as a decimal amount in ${code}, e.g. 30.00`)),
-      onRight: (money) =>
+    Result.match(Money.fromDecimal(raw.trim(), code), {
+      onFailure: (reason) => Effect.fail(fail(`${what} ${reason}`, `write it as a decimal amount in ${code}, e.g. 30.00`)),
+      onSuccess: (money) =>
         money.amount > 0 ? Effect.succeed(money) : Effect.fail(fail(`${what} must be more than 0`, `write it as a decimal amount in ${code}, e.g. 30.00`))
     })
   )

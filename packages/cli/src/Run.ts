@@ -8,11 +8,11 @@ import { CliError } from "./CliError.js"
 export const bugExitCode = 70
 
 const userError = (cause: Cause.Cause<CliError>): CliError | undefined => {
-  const failure = Cause.failureOption(cause)
+  const failure = Cause.findErrorOption(cause)
   if (Option.isSome(failure)) return failure.value
   // Synchronous helpers (config reading) throw CliError; they are still user errors.
-  const defect = Cause.dieOption(cause)
-  return Option.isSome(defect) && defect.value instanceof CliError ? defect.value : undefined
+  const defect = Cause.findDefect(cause)
+  return defect._tag === "Success" && defect.success instanceof CliError ? defect.success : undefined
 }
 
 const report = (error: CliError): never => {
@@ -26,7 +26,7 @@ export const run = async <A>(effect: Effect.Effect<A, CliError>): Promise<A> => 
   if (Exit.isSuccess(exit)) return exit.value
   const error = userError(exit.cause)
   if (error !== undefined) return report(error)
-  if (Cause.isInterruptedOnly(exit.cause)) process.exit(130)
+  if (Cause.hasInterruptsOnly(exit.cause)) process.exit(130)
   process.stderr.write(`bookbroker crashed (this is a bug):\n${Cause.pretty(exit.cause)}\n`)
   process.exit(bugExitCode)
 }

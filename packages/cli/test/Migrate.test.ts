@@ -4,7 +4,7 @@ import { Effect } from "effect"
 import * as Migrate from "../src/services/Migrate.js"
 import * as Render from "../src/ui/Render.js"
 
-it.scopedLive(
+it.live(
   "migrate: runs the engine's migrations on DATABASE_URL once, then finds it up to date",
   () =>
     Effect.gen(function* () {

@@ -20,7 +20,7 @@ const buy = (overrides: Partial<Buy.BuyOptions> = {}) =>
       pollMillis: 50,
       ...overrides
     })
-    if (result._tag !== "Finished") return yield* Effect.dieMessage("expected a finished request")
+    if (result._tag !== "Finished") return yield* Effect.die(new Error("expected a finished request"))
     return result.request
   })
 

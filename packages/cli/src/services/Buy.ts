@@ -118,8 +118,8 @@ export const buy = (api: Api.Api, ui: Ui, options: BuyOptions): Effect.Effect<Bu
         offers = book
         return push({ _tag: "Sellers", sellers: book.sellers, offers: book.offers, durationMillis: book.duration_ms })
       }),
-      Effect.catchAll((error) => push({ _tag: "SellersFailed", message: error.message })),
-      Effect.fork
+      Effect.catch((error) => push({ _tag: "SellersFailed", message: error.message })),
+      Effect.forkChild
     )
 
     const seen = new Map<string, string>()
@@ -152,13 +152,13 @@ export const buy = (api: Api.Api, ui: Ui, options: BuyOptions): Effect.Effect<Bu
       }
     })
     const final = yield* follow.pipe(
-      Effect.timeoutFail({
+      Effect.timeoutOrElse({
         duration: Duration.millis(timeout),
-        onTimeout: () =>
-          fail(
+        orElse: () =>
+          Effect.fail(fail(
             `request ${accepted.id} is still ${lastStatus ?? "received"} after ${Math.round(timeout / 1000)} s; it goes on on the server`,
             `follow it with: bookbroker requests show ${accepted.id}`
-          )
+          ))
       }),
       Effect.tapError(() => Effect.flatMap(elapsed, (millis) => live.done(props(millis))))
     )
@@ -177,5 +177,5 @@ const nameOf = (request: Api.PurchaseRequest, offers: Api.BookOffers | undefined
   if (request.seller_id === null) return request.counter_offer?.seller_name ?? null
   const fromAttempts = request.attempts.find((attempt) => attempt.seller_id === request.seller_id)?.seller_name
   const fromOffers = offers?.sellers.find((seller) => seller.seller_id === request.seller_id)?.seller_name
-  return Option.getOrNull(Option.fromNullable(fromAttempts ?? fromOffers))
+  return Option.getOrNull(Option.fromNullishOr(fromAttempts ?? fromOffers))
 }

@@ -7,7 +7,7 @@
  * Metric names are the engine's (`packages/engine/src/Metrics.ts`); whatever is missing shows
  * as "—" rather than failing, so the dashboard works against older and newer servers.
  */
-import { Clock, Duration, Effect, Either } from "effect"
+import { Clock, Duration, Effect, Result } from "effect"
 import type * as Api from "../Api.js"
 import type { CliError } from "../CliError.js"
 import * as Prometheus from "../Prometheus.js"
@@ -129,14 +129,14 @@ export const frame = (url: string, now: Scrape, before: Scrape | undefined, maxS
 export const scrape = (api: Api.Api, withHealth: boolean): Effect.Effect<Scrape, CliError> =>
   Effect.gen(function* () {
     const [metrics, health] = yield* Effect.all(
-      [api.metrics, withHealth ? Effect.either(api.operator.health) : Effect.succeed(Either.left({ message: "no operator token (--operator-token, BOOKBROKER_OPERATOR_TOKEN)" }))],
+      [api.metrics, withHealth ? Effect.result(api.operator.health) : Effect.succeed(Result.fail({ message: "no operator token (--operator-token, BOOKBROKER_OPERATOR_TOKEN)" }))],
       { concurrency: 2 }
     )
     return {
       at: yield* Clock.currentTimeMillis,
       samples: Prometheus.parse(metrics),
-      health: Either.isRight(health) ? health.right : undefined,
-      healthError: Either.isLeft(health) ? health.left.message : undefined
+      health: Result.isSuccess(health) ? health.success : undefined,
+      healthError: Result.isFailure(health) ? health.failure.message : undefined
     }
   })
 

@@ -3,7 +3,7 @@
  * reports them), which payment provider it uses, does the customer key work, are there active
  * sellers and are their circuits closed. One line per check and, for each problem, what to do.
  */
-import { Clock, Effect, Either } from "effect"
+import { Clock, Effect, Result } from "effect"
 import type * as Api from "../Api.js"
 import type { CliError } from "../CliError.js"
 import { doctorView, type Check } from "../ui/DoctorView.js"
@@ -39,39 +39,39 @@ export const doctor = (api: Api.Api, ui: Ui, options: { readonly hasApiKey: bool
 
     // 1. Something answers.
     const started = yield* Clock.currentTimeMillis
-    const live = yield* Effect.either(api.healthz())
-    if (Either.isLeft(live)) {
-      checks.push({ name: "API", status: "fail", detail: live.left.message, fix: live.left.hint ?? "start it with: pnpm start" })
+    const live = yield* Effect.result(api.healthz())
+    if (Result.isFailure(live)) {
+      checks.push({ name: "API", status: "fail", detail: live.failure.message, fix: live.failure.hint ?? "start it with: pnpm start" })
       return finish()
     }
     checks.push({ name: "API", status: "ok", detail: `answers at ${api.baseUrl} (${(yield* Clock.currentTimeMillis) - started} ms)` })
 
     // 2. Ready: the server's own dependency checks.
-    const ready = yield* Effect.either(api.readyz())
-    if (Either.isLeft(ready)) {
-      const detail = ready.left.message
+    const ready = yield* Effect.result(api.readyz())
+    if (Result.isFailure(ready)) {
+      const detail = ready.failure.message
       const about = /redis/i.test(detail) ? "redis" : "database"
       checks.push({ name: "readiness", status: "fail", detail, fix: fixes[about]! })
     } else {
-      for (const [key, value] of Object.entries(ready.right.checks)) {
+      for (const [key, value] of Object.entries(ready.success.checks)) {
         const ok = healthy(value)
         checks.push({ name: checkNames[key] ?? key, status: ok ? "ok" : "fail", detail: value, ...(ok ? {} : { fix: fixes[key] ?? "see the server's log" }) })
       }
-      if (!("redis" in ready.right.checks) && !("shared_state" in ready.right.checks)) {
+      if (!("redis" in ready.success.checks) && !("shared_state" in ready.success.checks)) {
         checks.push({ name: "Redis", status: "info", detail: "not reported by /readyz (serve uses in-process shared state unless REDIS_URL is set)" })
       }
-      if (!("payments" in ready.right.checks) && !("payment_provider" in ready.right.checks)) {
+      if (!("payments" in ready.success.checks) && !("payment_provider" in ready.success.checks)) {
         checks.push({ name: "payments", status: "info", detail: "not reported by /readyz (serve uses the sandbox ledger unless STRIPE_SECRET_KEY is set; its banner says which)" })
       }
     }
 
     // 3. The customer key, if one is configured.
     if (options.hasApiKey) {
-      const key = yield* Effect.either(api.purchases({ limit: 1 }))
+      const key = yield* Effect.result(api.purchases({ limit: 1 }))
       checks.push(
-        Either.isRight(key)
+        Result.isSuccess(key)
           ? { name: "customer key", status: "ok", detail: "accepted" }
-          : { name: "customer key", status: "fail", detail: key.left.message, fix: key.left.hint ?? "check --api-key / BOOKBROKER_API_KEY" }
+          : { name: "customer key", status: "fail", detail: key.failure.message, fix: key.failure.hint ?? "check --api-key / BOOKBROKER_API_KEY" }
       )
     } else {
       checks.push({ name: "customer key", status: "info", detail: "none configured (buy and offers need one: --api-key, BOOKBROKER_API_KEY, or the demo's .bookbroker/demo.json)" })
@@ -87,20 +87,20 @@ export const doctor = (api: Api.Api, ui: Ui, options: { readonly hasApiKey: bool
       })
       return finish()
     }
-    const sellers = yield* Effect.either(api.operator.sellers())
-    if (Either.isLeft(sellers)) {
-      checks.push({ name: "sellers", status: "fail", detail: sellers.left.message, ...(sellers.left.hint === undefined ? {} : { fix: sellers.left.hint }) })
+    const sellers = yield* Effect.result(api.operator.sellers())
+    if (Result.isFailure(sellers)) {
+      checks.push({ name: "sellers", status: "fail", detail: sellers.failure.message, ...(sellers.failure.hint === undefined ? {} : { fix: sellers.failure.hint }) })
       return finish()
     }
-    const active = sellers.right.filter((seller) => seller.status === "active")
-    const pending = sellers.right.filter((seller) => seller.status === "pending")
+    const active = sellers.success.filter((seller) => seller.status === "active")
+    const pending = sellers.success.filter((seller) => seller.status === "pending")
     const broken = active.filter((seller) => seller.config_error !== null)
     checks.push(
       active.length === 0
         ? {
             name: "sellers",
             status: "fail",
-            detail: `none active (${sellers.right.length} registered, ${pending.length} pending)`,
+            detail: `none active (${sellers.success.length} registered, ${pending.length} pending)`,
             fix:
               pending.length > 0
                 ? `activate one: bookbroker sellers activate ${pending[0]!.id}`
@@ -117,9 +117,9 @@ export const doctor = (api: Api.Api, ui: Ui, options: { readonly hasApiKey: bool
     }
 
     // 5. Circuits, when the server reports seller health.
-    const health = yield* Effect.either(api.operator.health)
-    if (Either.isRight(health)) {
-      const open = health.right.filter((entry) => entry.status === "active" && circuitOf(entry) !== "closed")
+    const health = yield* Effect.result(api.operator.health)
+    if (Result.isSuccess(health)) {
+      const open = health.success.filter((entry) => entry.status === "active" && circuitOf(entry) !== "closed")
       checks.push(
         open.length === 0
           ? { name: "seller health", status: "ok", detail: `every active seller's circuit is closed` }
@@ -131,7 +131,7 @@ export const doctor = (api: Api.Api, ui: Ui, options: { readonly hasApiKey: bool
             }
       )
     } else {
-      checks.push({ name: "seller health", status: "info", detail: health.left.message })
+      checks.push({ name: "seller health", status: "info", detail: health.failure.message })
     }
     return finish()
   })

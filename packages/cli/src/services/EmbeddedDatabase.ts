@@ -51,7 +51,7 @@ export const start = (dataDir: string): Effect.Effect<string, CliError, Scope.Sc
             "stop it first (serve migrates at start anyway), or use another --data-dir"
           )
         )
-  }).pipe(Effect.zipRight(acquire(dataDir)))
+  }).pipe(Effect.andThen(acquire(dataDir)))
 
 const acquire = (dataDir: string): Effect.Effect<string, CliError, Scope.Scope> =>
   Effect.acquireRelease(

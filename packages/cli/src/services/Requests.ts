@@ -127,9 +127,9 @@ export const awaitTerminal = (api: Api.Api, id: string, options: { readonly time
       yield* Effect.sleep(Duration.millis(options.pollMillis ?? 200))
     }
   }).pipe(
-    Effect.timeoutFail({
+    Effect.timeoutOrElse({
       duration: Duration.millis(options.timeoutMillis ?? 120_000),
-      onTimeout: () => fail(`request ${id} has not finished yet; it goes on on the server`, `follow it with: bookbroker requests show ${id}`)
+      orElse: () => Effect.fail(fail(`request ${id} has not finished yet; it goes on on the server`, `follow it with: bookbroker requests show ${id}`))
     })
   )
 

@@ -7,14 +7,15 @@
  */
 import { referenceAdapter } from "@bookbroker/adapter-reference"
 import { shelfwiseAdapter } from "@bookbroker/adapter-shelfwise"
-import { HttpServer } from "@effect/platform"
+import { HttpServer } from "effect/http"
 import { Access, Database, Engine, Notifications, OutboundAddress, SecretBox, SellerDirectory, StripeGateway, Tracing } from "@bookbroker/engine"
 import { Server } from "@bookbroker/server"
 import { Context, Effect, Layer, Redacted, type Scope } from "effect"
+import type { NetAddress } from "effect/net"
 import { randomBytes } from "node:crypto"
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { fail, type CliError } from "../CliError.js"
+import { CliError, fail } from "../CliError.js"
 import type { DemoFile } from "../Config.js"
 import * as Demo from "./Demo.js"
 import * as EmbeddedDatabase from "./EmbeddedDatabase.js"
@@ -113,11 +114,7 @@ export const start = (options: ServeOptions): Effect.Effect<Running, CliError, S
         ...(options.answerWithinMillis === undefined ? {} : { answerWithinMillis: options.answerWithinMillis })
       }
     }).pipe(
-      Layer.provideMerge(
-        Database.layer({ url: databaseUrl }).pipe(
-          Layer.mapError((error) => fail(`cannot use the database at ${hidePassword(databaseUrl)}: ${error.message}`, "is PostgreSQL running and DATABASE_URL right?"))
-        )
-      )
+      Layer.provideMerge(Database.layer({ url: databaseUrl }))
     )
     const stack =
       options.role === "worker"
@@ -126,16 +123,21 @@ export const start = (options: ServeOptions): Effect.Effect<Running, CliError, S
             Layer.provideMerge(engine)
           )
     // Tracing first, so every fiber the stack forks (server, workers) exports its spans.
-    const traced = (stack as Layer.Layer<Engine.EngineServices, CliError>).pipe(
+    const traced = (stack as Layer.Layer<Engine.EngineServices, unknown>).pipe(
       Layer.provideMerge(Tracing.layer({ endpoint: options.otlpEndpoint, serviceName: `bookbroker-${options.role}` }))
     )
     const context = yield* Layer.build(traced).pipe(
-      Effect.catchAllDefect((defect) =>
+      Effect.mapError((error) =>
+        error instanceof CliError
+          ? error
+          : fail(`cannot use the database at ${hidePassword(databaseUrl)}: ${error instanceof Error ? error.message : String(error)}`, "is PostgreSQL running and DATABASE_URL right?")
+      ),
+      Effect.catchDefect((defect) =>
         Effect.fail(fail(`could not start: ${defect instanceof Error ? defect.message : String(defect)}`, options.role === "worker" ? undefined : `is port ${options.port} free? (--port, BOOKBROKER_PORT)`))
       )
     )
     const server = options.role === "worker" ? undefined : Context.getOption(context as Context.Context<unknown>, HttpServer.HttpServer)
-    const address = server?._tag === "Some" ? (server.value.address as HttpServer.TcpAddress) : undefined
+    const address = server?._tag === "Some" ? (server.value.address as NetAddress.InetAddress) : undefined
     const baseUrl = address === undefined ? undefined : `http://${options.host}:${address.port}`
 
     let demo: Running["demo"]

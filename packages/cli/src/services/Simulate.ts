@@ -7,7 +7,7 @@
  * sellers are disabled again when it ends, so a dead seller never lingers in the directory.
  */
 import { generateIsbns, Random, referenceSellerHandlers, SellerSimulator, serveHandlers, type StockItem } from "@bookbroker/adapter-sdk/testing"
-import { Clock, Duration, Effect, Either, Fiber, Ref } from "effect"
+import { Clock, Duration, Effect, Fiber, Ref, Result } from "effect"
 import { randomUUID } from "node:crypto"
 import type * as Api from "../Api.js"
 import { fail, type CliError } from "../CliError.js"
@@ -82,7 +82,7 @@ export const simulate = (api: Api.Api, ui: Ui, options: SimulateOptions): Effect
       const sellers: Array<SimSeller> = []
       yield* Effect.addFinalizer(() =>
         Effect.forEach(sellers, (seller) => Effect.ignore(api.operator.disable(seller.id)), { concurrency: 8, discard: true }).pipe(
-          Effect.zipRight(Effect.promise(() => Promise.all(sellers.map((seller) => closeServer(seller.url)))))
+          Effect.andThen(Effect.promise(() => Promise.all(sellers.map((seller) => closeServer(seller.url)))))
         )
       )
       const servers = new Map<string, () => Promise<void>>()
@@ -128,8 +128,8 @@ export const simulate = (api: Api.Api, ui: Ui, options: SimulateOptions): Effect
           yield* Effect.forEach(
             open,
             (id) =>
-              Effect.map(Effect.either(asCustomer.purchase(id)), (reply) => {
-                if (Either.isRight(reply) && reply.right.terminal) finished.set(id, reply.right)
+              Effect.map(Effect.result(asCustomer.purchase(id)), (reply) => {
+                if (Result.isSuccess(reply) && reply.success.terminal) finished.set(id, reply.success)
               }),
             { concurrency: 16, discard: true }
           )
@@ -137,13 +137,13 @@ export const simulate = (api: Api.Api, ui: Ui, options: SimulateOptions): Effect
           yield* Effect.sleep(Duration.millis(250))
         }
       })
-      const poller = yield* Effect.fork(poll)
+      const poller = yield* Effect.forkChild(poll)
       const submitOne = (index: number) =>
         Effect.gen(function* () {
           const isbn = catalog[Math.floor(random() * catalog.length)]!
           // Mostly generous maximums, some too low (price_not_met).
           const max = random() < 0.15 ? 500 : 3_000
-          const accepted = yield* Effect.either(
+          const accepted = yield* Effect.result(
             asCustomer.submitPurchase(
               {
                 isbn,
@@ -158,10 +158,10 @@ export const simulate = (api: Api.Api, ui: Ui, options: SimulateOptions): Effect
               `simulate-${run}-${index}`
             )
           )
-          if (Either.isRight(accepted)) ids.push(accepted.right.id)
+          if (Result.isSuccess(accepted)) ids.push(accepted.success.id)
           else {
             rejected++
-            rejections.set(accepted.left.message, (rejections.get(accepted.left.message) ?? 0) + 1)
+            rejections.set(accepted.failure.message, (rejections.get(accepted.failure.message) ?? 0) + 1)
           }
           yield* show({ submitted: ids.length, rejected, elapsedMillis: yield* elapsed })
         })

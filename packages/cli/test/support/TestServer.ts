@@ -10,8 +10,9 @@ import { generateIsbns } from "@bookbroker/adapter-sdk/testing"
 import { Access, Engine, SecretBox, SellerDirectory } from "@bookbroker/engine"
 import { SimulatedSellers, TestDatabase } from "@bookbroker/engine/testing"
 import { Server } from "@bookbroker/server"
-import { HttpServer } from "@effect/platform"
+import { HttpServer } from "effect/http"
 import { Context, Effect, Layer, Redacted } from "effect"
+import type { NetAddress } from "effect/net"
 import * as Api from "../../src/Api.js"
 
 export const operatorToken = "cli-test-operator-token-0123456789"
@@ -34,9 +35,9 @@ export interface Fixture {
   readonly sellers: ReadonlyArray<SimulatedSellers.RunningSeller & { readonly id: string }>
 }
 
-export class TestServer extends Context.Tag("@bookbroker/cli/test/TestServer")<TestServer, Fixture>() {}
+export class TestServer extends Context.Service<TestServer, Fixture>()("@bookbroker/cli/test/TestServer") {}
 
-export const layer: Layer.Layer<TestServer> = Layer.scoped(
+export const layer: Layer.Layer<TestServer> = Layer.effect(
   TestServer,
   Effect.gen(function* () {
     const stack = Server.layer({ port: 0, operatorToken: Redacted.make(operatorToken) }).pipe(
@@ -53,7 +54,7 @@ export const layer: Layer.Layer<TestServer> = Layer.scoped(
       Layer.provideMerge(TestDatabase.layer)
     )
     const context = yield* Layer.build(stack)
-    const address = Context.get(context, HttpServer.HttpServer).address as HttpServer.TcpAddress
+    const address = Context.get(context, HttpServer.HttpServer).address as NetAddress.InetAddress
     const url = `http://127.0.0.1:${address.port}`
     const access = Context.get(context, Access.Access)
     const directory = Context.get(context, SellerDirectory.SellerDirectory)

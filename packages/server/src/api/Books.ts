@@ -23,7 +23,7 @@ export const SellerOutcome = Schema.Struct({
   status: Schema.String,
   reason: Schema.NullOr(Schema.String),
   cached: Schema.Boolean,
-  latency_ms: Schema.Number
+  latency_ms: Schema.Finite
 })
 
 export const BookOffers = Schema.Struct({
@@ -31,7 +31,7 @@ export const BookOffers = Schema.Struct({
   currency: Schema.String,
   offers: Schema.Array(BookOffer),
   sellers: Schema.Array(SellerOutcome),
-  duration_ms: Schema.Number
+  duration_ms: Schema.Finite
 })
 
 export class BooksApi extends HttpApiGroup.make("books")

@@ -26,11 +26,11 @@ export const SellerHealth = Schema.Struct({
     answered: Schema.Int,
     failed: Schema.Int,
     denied: Schema.Int.annotate({ description: "Calls not sent: circuit open, back-off, no rate budget or no concurrency permit" }),
-    sent_per_second: Schema.Number,
-    utilization: Schema.NullOr(Schema.Number).annotate({ description: "sent_per_second / limits.requests_per_second" })
+    sent_per_second: Schema.Finite,
+    utilization: Schema.NullOr(Schema.Finite).annotate({ description: "sent_per_second / limits.requests_per_second" })
   }).annotate({ description: "Quote calls in the last window, from this server process" }),
-  latency_ms: Schema.NullOr(Schema.Number).annotate({ description: "Recent quote latency (exponentially weighted), this process; null before any call" }),
-  error_rate: Schema.NullOr(Schema.Number).annotate({ description: "Recent share of failed calls (exponentially weighted), this process; null before any call" }),
+  latency_ms: Schema.NullOr(Schema.Finite).annotate({ description: "Recent quote latency (exponentially weighted), this process; null before any call" }),
+  error_rate: Schema.NullOr(Schema.Finite).annotate({ description: "Recent share of failed calls (exponentially weighted), this process; null before any call" }),
   calls: Schema.Int.annotate({ description: "Quote calls this process has made to the seller" }),
   blocked_until: Schema.NullOr(Schema.String).annotate({ description: "Until when admission last refused the seller, if still ahead" })
 })

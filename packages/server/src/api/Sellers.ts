@@ -50,7 +50,7 @@ export const RegisteredSeller = Schema.Struct({
 })
 
 export const EffectiveLimits = Schema.Struct({
-  requests_per_second: Schema.Number,
+  requests_per_second: Schema.Finite,
   burst: Schema.Int,
   max_concurrency: Schema.Int,
   timeout_ms: Schema.Int

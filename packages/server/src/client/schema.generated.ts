@@ -681,7 +681,7 @@ export interface operations {
                 content: {
                     "application/json": {
                         currency: string;
-                        duration_ms: number | ("Infinity" | "-Infinity" | "NaN");
+                        duration_ms: number;
                         isbn: string;
                         offers: {
                             condition: string;
@@ -704,7 +704,7 @@ export interface operations {
                         }[];
                         sellers: {
                             cached: boolean;
-                            latency_ms: number | ("Infinity" | "-Infinity" | "NaN");
+                            latency_ms: number;
                             reason: string | null;
                             seller_id: string;
                             seller_name: string;
@@ -1554,7 +1554,7 @@ export interface operations {
                             limits: {
                                 burst: number;
                                 max_concurrency: number;
-                                requests_per_second: number | ("Infinity" | "-Infinity" | "NaN");
+                                requests_per_second: number;
                                 timeout_ms: number;
                             } | null;
                             name: string;
@@ -1641,13 +1641,13 @@ export interface operations {
                                 state: "closed" | "open" | "half_open";
                             };
                             /** @description Recent share of failed calls (exponentially weighted), this process; null before any call */
-                            error_rate: number | ("Infinity" | "-Infinity" | "NaN") | null;
+                            error_rate: number | null;
                             /** @description Recent quote latency (exponentially weighted), this process; null before any call */
-                            latency_ms: number | ("Infinity" | "-Infinity" | "NaN") | null;
+                            latency_ms: number | null;
                             limits: {
                                 burst: number;
                                 max_concurrency: number;
-                                requests_per_second: number | ("Infinity" | "-Infinity" | "NaN");
+                                requests_per_second: number;
                                 timeout_ms: number;
                             } | null;
                             /** @description Quote calls in the last window, from this server process */
@@ -1656,9 +1656,9 @@ export interface operations {
                                 /** @description Calls not sent: circuit open, back-off, no rate budget or no concurrency permit */
                                 denied: number;
                                 failed: number;
-                                sent_per_second: number | ("Infinity" | "-Infinity" | "NaN");
+                                sent_per_second: number;
                                 /** @description sent_per_second / limits.requests_per_second */
-                                utilization: number | ("Infinity" | "-Infinity" | "NaN") | null;
+                                utilization: number | null;
                                 window_seconds: number;
                             };
                             seller_id: string;
@@ -1756,7 +1756,7 @@ export interface operations {
                         limits: {
                             burst: number;
                             max_concurrency: number;
-                            requests_per_second: number | ("Infinity" | "-Infinity" | "NaN");
+                            requests_per_second: number;
                             timeout_ms: number;
                         } | null;
                         name: string;
@@ -1862,7 +1862,7 @@ export interface operations {
                         limits: {
                             burst: number;
                             max_concurrency: number;
-                            requests_per_second: number | ("Infinity" | "-Infinity" | "NaN");
+                            requests_per_second: number;
                             timeout_ms: number;
                         } | null;
                         name: string;
@@ -1968,7 +1968,7 @@ export interface operations {
                         limits: {
                             burst: number;
                             max_concurrency: number;
-                            requests_per_second: number | ("Infinity" | "-Infinity" | "NaN");
+                            requests_per_second: number;
                             timeout_ms: number;
                         } | null;
                         name: string;
@@ -2055,13 +2055,13 @@ export interface operations {
                             state: "closed" | "open" | "half_open";
                         };
                         /** @description Recent share of failed calls (exponentially weighted), this process; null before any call */
-                        error_rate: number | ("Infinity" | "-Infinity" | "NaN") | null;
+                        error_rate: number | null;
                         /** @description Recent quote latency (exponentially weighted), this process; null before any call */
-                        latency_ms: number | ("Infinity" | "-Infinity" | "NaN") | null;
+                        latency_ms: number | null;
                         limits: {
                             burst: number;
                             max_concurrency: number;
-                            requests_per_second: number | ("Infinity" | "-Infinity" | "NaN");
+                            requests_per_second: number;
                             timeout_ms: number;
                         } | null;
                         /** @description Quote calls in the last window, from this server process */
@@ -2070,9 +2070,9 @@ export interface operations {
                             /** @description Calls not sent: circuit open, back-off, no rate budget or no concurrency permit */
                             denied: number;
                             failed: number;
-                            sent_per_second: number | ("Infinity" | "-Infinity" | "NaN");
+                            sent_per_second: number;
                             /** @description sent_per_second / limits.requests_per_second */
-                            utilization: number | ("Infinity" | "-Infinity" | "NaN") | null;
+                            utilization: number | null;
                             window_seconds: number;
                         };
                         seller_id: string;
@@ -2805,7 +2805,7 @@ export interface operations {
                         limits: {
                             burst: number;
                             max_concurrency: number;
-                            requests_per_second: number | ("Infinity" | "-Infinity" | "NaN");
+                            requests_per_second: number;
                             timeout_ms: number;
                         } | null;
                         name: string;
@@ -2921,7 +2921,7 @@ export interface operations {
                         limits: {
                             burst: number;
                             max_concurrency: number;
-                            requests_per_second: number | ("Infinity" | "-Infinity" | "NaN");
+                            requests_per_second: number;
                             timeout_ms: number;
                         } | null;
                         name: string;
