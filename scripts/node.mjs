@@ -11,6 +11,7 @@ import { execFileSync, spawn } from "node:child_process"
 import { existsSync, mkdirSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
+import process from "node:process"
 
 const minimum = [22, 19]
 const [major, minor] = process.versions.node.split(".").map(Number)

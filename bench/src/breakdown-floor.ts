@@ -5,20 +5,22 @@
  * protocol as `intake-server.ts`.
  */
 import { Api } from "@bookbroker/server"
-import { HttpApi, HttpApiBuilder, HttpApiEndpoint, HttpApiGroup, HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Context, Effect, Layer, Schema } from "effect"
+import { HttpRouter, HttpServer } from "effect/http"
+import { HttpApi, HttpApiBuilder, HttpApiEndpoint, HttpApiGroup, HttpApiSchema } from "effect/http-api"
+import type { NetAddress } from "effect/net"
 import { createServer } from "node:http"
 import { createInterface } from "node:readline"
 
 const FloorApi = HttpApi.make("floor").add(
   HttpApiGroup.make("purchases").add(
-    HttpApiEndpoint.get("get", "/v1/purchase-requests/:id").setPath(Schema.Struct({ id: Schema.String })).addSuccess(Api.PurchaseRequest)
-  ).add(
-    HttpApiEndpoint.post("create", "/v1/purchase-requests")
-      .setHeaders(Schema.Struct({ "idempotency-key": Schema.String.pipe(Schema.minLength(1), Schema.maxLength(255)) }))
-      .setPayload(Api.NewPurchaseRequest)
-      .addSuccess(Api.AcceptedPurchase, { status: 202 })
+    HttpApiEndpoint.get("get", "/v1/purchase-requests/:id", { params: { id: Schema.String }, success: Api.PurchaseRequest }),
+    HttpApiEndpoint.post("create", "/v1/purchase-requests", {
+      headers: { "idempotency-key": Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(255)) },
+      payload: Api.NewPurchaseRequest,
+      success: Api.AcceptedPurchase.pipe(HttpApiSchema.status(202))
+    })
   )
 )
 const now = new Date().toISOString()
@@ -45,18 +47,16 @@ const handlers = HttpApiBuilder.group(FloorApi, "purchases", (handlers) =>
     .handle("get", () => Effect.succeed(answer))
     .handle("create", () => Effect.succeed({ id: answer.id, status: "received" as const, status_url: `/v1/purchase-requests/${answer.id}`, queue: { depth: 1, eta_seconds: null } }))
 )
-const layer = HttpApiBuilder.serve().pipe(
-  Layer.provide(HttpApiBuilder.api(FloorApi).pipe(Layer.provide(handlers))),
-  Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" })),
-  Layer.provideMerge(HttpServer.layerContext)
+const layer = HttpRouter.serve(HttpApiBuilder.layer(FloorApi).pipe(Layer.provide(handlers))).pipe(
+  Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" }))
 )
 
 const program = Effect.gen(function* () {
   const context = yield* Layer.build(layer)
-  const address = Context.get(context, HttpServer.HttpServer).address as HttpServer.TcpAddress
+  const address = Context.get(context, HttpServer.HttpServer).address as NetAddress.InetAddress
   process.stdout.write(`${JSON.stringify({ url: `http://127.0.0.1:${address.port}`, key: "none", id: answer.id })}\n`)
   const lines = createInterface({ input: process.stdin })
-  yield* Effect.async<void>((resume) => {
+  yield* Effect.callback<void>((resume) => {
     lines.on("line", () => {
       const cpu = process.cpuUsage()
       process.stdout.write(`${JSON.stringify({ rows: 0, cpuMicros: cpu.user + cpu.system })}\n`)

@@ -14,7 +14,7 @@
 import { Database, Purchases } from "@bookbroker/engine"
 import { TestDatabase } from "@bookbroker/engine/testing"
 import type { Isbn, Money } from "@bookbroker/adapter-sdk"
-import { SqlClient } from "@effect/sql"
+import { SqlClient } from "effect/sql"
 import autocannon from "autocannon"
 import { Context, Effect, Layer } from "effect"
 import { spawn } from "node:child_process"
@@ -118,9 +118,9 @@ const inProcess = Effect.gen(function* () {
   return {
     "Purchases.get": yield* measure(() => run(purchases.get(id, "bench"))),
     "Purchases.submit (group commit)": yield* measure(() => run(purchases.submit(purchase(`k${++key}`)))),
-    "read statement, @effect/sql": yield* measure(() => run(sql.unsafe(readText, [id]))),
+    "read statement, effect/sql": yield* measure(() => run(sql.unsafe(readText, [id]))),
     "read statement, plain pg": yield* measure(() => pool.query(readText, [id])),
-    "SELECT 1, @effect/sql": yield* measure(() => run(sql`SELECT 1`)),
+    "SELECT 1, effect/sql": yield* measure(() => run(sql`SELECT 1`)),
     "SELECT 1, plain pg": yield* measure(() => pool.query("SELECT 1"))
   }
 })

@@ -16,7 +16,7 @@ import pg from "pg"
 // A throw-away database with the engine's schema (setup only: nothing Effect on the request path).
 const scope = Effect.runSync(Scope.make())
 const { url } = await Effect.runPromise(
-  Scope.extend(
+  Scope.provide(
     Effect.gen(function* () {
       const database = yield* TestDatabase.scopedDatabase("bb_bench_fastify")
       yield* Effect.orDie(Layer.buildWithScope(Database.layer({ url: database.url, maxConnections: 1 }), scope))

@@ -8,9 +8,10 @@ import { referenceAdapter } from "@bookbroker/adapter-reference"
 import { Access, Database, Engine, SecretBox, Tracing } from "@bookbroker/engine"
 import { TestDatabase } from "@bookbroker/engine/testing"
 import { Server } from "@bookbroker/server"
-import { HttpServer } from "@effect/platform"
-import { SqlClient } from "@effect/sql"
+import { HttpServer } from "effect/http"
+import { SqlClient } from "effect/sql"
 import { Context, Effect, Layer, Redacted } from "effect"
+import type { NetAddress } from "effect/net"
 import { createInterface } from "node:readline"
 
 const program = Effect.gen(function* () {
@@ -23,17 +24,17 @@ const program = Effect.gen(function* () {
     Layer.provideMerge(
       Engine.layer({ adapters: [referenceAdapter], secretKey: Redacted.make(SecretBox.generateKey()), workers: false, directoryRefreshMillis: 0 })
     ),
-    Layer.provideMerge(Layer.unwrapScoped(Effect.map(TestDatabase.scopedDatabase("bb_bench_intake"), ({ url }) => Database.layer({ url })))),
+    Layer.provideMerge(Layer.unwrap(Effect.map(TestDatabase.scopedDatabase("bb_bench_intake"), ({ url }) => Database.layer({ url })))),
     // As `bookbroker serve` runs it: spans only when an OTLP endpoint is configured.
     Layer.provide(process.env["EXP_TRACING"] === "native" ? Layer.empty : Tracing.layer({ endpoint: process.env["OTEL_EXPORTER_OTLP_ENDPOINT"] }))
   )
   const context = yield* Layer.build(layer)
-  const address = Context.get(context, HttpServer.HttpServer).address as HttpServer.TcpAddress
+  const address = Context.get(context, HttpServer.HttpServer).address as NetAddress.InetAddress
   const sql = Context.get(context, SqlClient.SqlClient)
   const { apiKey } = yield* Context.get(context, Access.Access).createCustomer("Bench", "bench@example.com")
   process.stdout.write(`${JSON.stringify({ url: `http://127.0.0.1:${address.port}`, key: Redacted.value(apiKey) })}\n`)
   const lines = createInterface({ input: process.stdin })
-  yield* Effect.async<void>((resume) => {
+  yield* Effect.callback<void>((resume) => {
     lines.on("line", (line) => {
       if (line.trim() !== "stats") return
       const cpu = process.cpuUsage()

@@ -42,7 +42,7 @@ const runtime = ManagedRuntime.make(
     secretKey: Redacted.make(SecretBox.generateKey()),
     quotes: { cache: false, coalesce: false },
     workers: { concurrency: Number(values.workers), pollMillis: 5 }
-  }).pipe(Layer.provideMerge(Layer.unwrapScoped(Effect.map(TestDatabase.scopedDatabase("bb_bench"), ({ url }) => Database.layer({ url, maxConnections: 20 })))))
+  }).pipe(Layer.provideMerge(Layer.unwrap(Effect.map(TestDatabase.scopedDatabase("bb_bench"), ({ url }) => Database.layer({ url, maxConnections: 20 })))))
 )
 
 await runtime.runPromise(

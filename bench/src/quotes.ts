@@ -67,7 +67,7 @@ const engineRuntime = (options: QuoteEngine.QuoteEngineOptions) =>
     QuoteEngine.layer(options).pipe(
       Layer.provideMerge(Layer.mergeAll(SellerDirectory.layer({ refreshMillis: 600_000 }), SellerPool.layer(), SharedState.layerMemory())),
       Layer.provideMerge(Layer.mergeAll(SecretBox.layer(Redacted.make(SecretBox.generateKey())), AdapterRegistry.layer([referenceAdapter]))),
-      Layer.provideMerge(Layer.unwrapScoped(Effect.map(TestDatabase.scopedDatabase("bb_bench"), ({ url }) => Database.layer({ url }))))
+      Layer.provideMerge(Layer.unwrap(Effect.map(TestDatabase.scopedDatabase("bb_bench"), ({ url }) => Database.layer({ url }))))
     )
   )
 

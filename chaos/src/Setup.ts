@@ -16,7 +16,7 @@ import { connect } from "./Pg.js"
 /** A migrated throw-away database, dropped by `drop`. */
 export const createDatabase = async (): Promise<{ url: string; drop: () => Promise<void> }> => {
   const scope = Effect.runSync(Scope.make())
-  const { url } = await Effect.runPromise(Scope.extend(TestDatabase.scopedDatabase("bb_chaos"), scope))
+  const { url } = await Effect.runPromise(Scope.provide(TestDatabase.scopedDatabase("bb_chaos"), scope))
   // Migrate once, here, before any worker process starts.
   await Effect.runPromise(Effect.scoped(Layer.build(Database.layer({ url, maxConnections: 1 }))).pipe(Effect.orDie))
   return { url, drop: () => Effect.runPromise(Scope.close(scope, Exit.void)) }

@@ -8,11 +8,12 @@ import { generateIsbns } from "@bookbroker/adapter-sdk/testing"
 import { Access, Engine, SecretBox, SellerDirectory } from "@bookbroker/engine"
 import { SimulatedSellers, TestDatabase } from "@bookbroker/engine/testing"
 import { Server } from "@bookbroker/server"
-import { HttpServer } from "@effect/platform"
+import { HttpServer } from "effect/http"
 import { describe, expect, it } from "@effect/vitest"
 import { execFile } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { Context, Effect, Layer, Redacted } from "effect"
+import type { NetAddress } from "effect/net"
 import { buy } from "../src/ApiClient.js"
 
 const [isbn] = generateIsbns({ size: 1, seed: 61 }) as [Isbn.Isbn13]
@@ -32,7 +33,7 @@ const startServer = Effect.gen(function* () {
     Layer.provideMerge(TestDatabase.layer)
   )
   const context = yield* Layer.build(layer)
-  const address = Context.get(context, HttpServer.HttpServer).address as HttpServer.TcpAddress
+  const address = Context.get(context, HttpServer.HttpServer).address as NetAddress.InetAddress
   const directory = Context.get(context, SellerDirectory.SellerDirectory)
   const sellers = yield* SimulatedSellers.startSellers([
     { name: "corner-books", stock: [{ isbn, price: 1650, shipping: 0, quantity: 2 }] },
@@ -46,7 +47,7 @@ const startServer = Effect.gen(function* () {
 })
 
 const run = (args: ReadonlyArray<string>, env: Record<string, string>) =>
-  Effect.async<{ code: number; stdout: string; stderr: string }>((resume) => {
+  Effect.callback<{ code: number; stdout: string; stderr: string }>((resume) => {
     execFile(
       process.execPath,
       ["--import", "tsx", "src/main.ts", ...args],
@@ -56,7 +57,7 @@ const run = (args: ReadonlyArray<string>, env: Record<string, string>) =>
   })
 
 describe("api-client example", () => {
-  it.scopedLive("src/main.ts lists the offers and buys the cheapest through the typed client", () =>
+  it.live("src/main.ts lists the offers and buys the cheapest through the typed client", () =>
     Effect.gen(function* () {
       const server = yield* startServer
       const result = yield* run([isbn], { BOOKBROKER_URL: server.url, BOOKBROKER_API_KEY: server.apiKey, BOOKBROKER_MAX_PRICE: "2000" })
@@ -69,7 +70,7 @@ describe("api-client example", () => {
     60_000
   )
 
-  it.scopedLive("buy: a maximum below every offer ends price_not_met; a bad key is a clear error", () =>
+  it.live("buy: a maximum below every offer ends price_not_met; a bad key is a clear error", () =>
     Effect.gen(function* () {
       const server = yield* startServer
       const result = yield* Effect.promise(() => buy({ baseUrl: server.url, apiKey: server.apiKey, isbn, maxPrice: { amount: 1000, currency: "EUR" }, paymentToken: "tok_approve" }))

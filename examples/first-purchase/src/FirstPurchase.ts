@@ -6,7 +6,7 @@
 import { referenceAdapter } from "@bookbroker/adapter-reference"
 import { Contract, SellerClient, type Isbn, type Money, type SellerError } from "@bookbroker/adapter-sdk"
 import { generateIsbns, referenceSellerHandlers, SellerSimulator, serveHandlers } from "@bookbroker/adapter-sdk/testing"
-import { Effect, Either } from "effect"
+import { Effect, Result } from "effect"
 
 export interface Outcome {
   readonly isbn: Isbn.Isbn13
@@ -51,28 +51,28 @@ export const firstPurchase = (maxTotal: Money.Money): Effect.Effect<Outcome, Sel
 
     const answers = yield* Effect.forEach(
       clients,
-      (client) => Effect.either(client.quote([isbn])).pipe(Effect.map((answer) => ({ client, answer }))),
+      (client) => Effect.result(client.quote([isbn])).pipe(Effect.map((answer) => ({ client, answer }))),
       { concurrency: "unbounded" }
     )
     const skipped: Array<{ seller: string; why: string }> = []
     const offers: Array<{ client: SellerClient.SellerClient; offer: Contract.Offer }> = []
     for (const { client, answer } of answers) {
-      if (Either.isLeft(answer)) skipped.push({ seller: client.sellerId, why: answer.left.message })
-      else for (const result of answer.right) if (result instanceof Contract.Offer) offers.push({ client, offer: result })
+      if (Result.isFailure(answer)) skipped.push({ seller: client.sellerId, why: answer.failure.message })
+      else for (const result of answer.success) if (result instanceof Contract.Offer) offers.push({ client, offer: result })
     }
     offers.sort((a, b) => a.offer.total.amount - b.offer.total.amount)
 
     let bought: Outcome["bought"]
     for (const { client, offer } of offers) {
       if (offer.total.amount > maxTotal.amount) break
-      const held = yield* Effect.either(client.hold(offer))
-      if (Either.isLeft(held)) {
-        skipped.push({ seller: client.sellerId, why: held.left.message })
+      const held = yield* Effect.result(client.hold(offer))
+      if (Result.isFailure(held)) {
+        skipped.push({ seller: client.sellerId, why: held.failure.message })
         continue
       }
       const order = yield* client.purchase({
         isbn,
-        source: { _tag: "Hold", hold: held.right },
+        source: { _tag: "Hold", hold: held.success },
         idempotencyKey: `first-purchase:${client.sellerId}`,
         maxTotal,
         buyerReference: "first-purchase"

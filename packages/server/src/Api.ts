@@ -18,6 +18,8 @@ export class BookbrokerApi extends HttpApi.make("bookbroker")
   .add(OperatorApi)
   .add(HealthApi)
   .middleware(InputErrors)
+  // Every offending field is reported, not just the first.
+  .annotate(HttpApi.ParseOptions, { errors: "all" })
   .annotateMerge(
     OpenApi.annotations({
       title: "bookbroker",

@@ -69,6 +69,23 @@ describe("bad input on POST /v1/purchase-requests", () => {
     })
   )
 
+  it.live("every offending field is named at once, not just the first", () =>
+    Effect.gen(function* () {
+      const server = yield* TestServer.start()
+      const ada = yield* server.customer("Ada")
+      const reply = yield* server.call("POST", "/v1/purchase-requests", {
+        token: ada.key,
+        headers: { "idempotency-key": "many" },
+        body: { ...valid, isbn: "123", max_price: { amount: -1, currency: "EUR" }, customer: { ...valid.customer, email: "nope" } }
+      })
+      expect(reply.status).toBe(422)
+      expect(reply.body.errors.map((error: { pointer: string }) => error.pointer)).toEqual(expect.arrayContaining(["/isbn", "/max_price/amount", "/customer/email"]))
+      const query = yield* server.call("GET", "/v1/purchase-requests?limit=abc&status=lost", { token: ada.key })
+      expect(query.status).toBe(422)
+      expect(query.body.errors.map((error: { pointer: string }) => error.pointer)).toEqual(expect.arrayContaining(["query:limit", "query:status"]))
+    })
+  )
+
   it.live("an oversized body is a 413 problem", () =>
     Effect.gen(function* () {
       const server = yield* TestServer.start({ maxBodyBytes: 1024 })
