@@ -59,6 +59,10 @@ const { values } = parseArgs({
     "error-rate": { type: "string", default: "0" },
     "lost-response-rate": { type: "string", default: "0" },
     "commit-then-hang-rate": { type: "string", default: "0" },
+    // After a lost purchase answer, refuse the key's next replays: rate_limited (429),
+    // in_progress (409) or mixed (by seller); `replay-refusals` is how many.
+    "replay-refusal": { type: "string", default: "none" },
+    "replay-refusals": { type: "string", default: "2" },
     rps: { type: "string", default: "0" },
     burst: { type: "string", default: "0" },
     seed: { type: "string", default: "1" },
@@ -101,6 +105,12 @@ class AttributedSimulator extends SellerSimulator {
   readonly asked: Array<[string, number]> = []
   /** Every ISBN it answered cleanly (no injected fault), with when. */
   readonly answered: Array<[string, number]> = []
+  /**
+   * Every purchase call this seller processed (refused replays are never processed), with when
+   * and the fault injected: `lost_response` / `commit_then_hang` placed an order whose answer
+   * never reached bookbroker. The history the checker reads.
+   */
+  readonly purchases: Array<{ readonly buyer: string; readonly key: string; readonly at: number; readonly fault: string | null }> = []
   /** When the latest calls arrived (a ring of 8), to show what a violation followed. */
   private readonly arrivals: Array<[number, SimulatedOperation]> = []
 
@@ -129,6 +139,11 @@ class AttributedSimulator extends SellerSimulator {
       previous: (kind === "rate" ? this.arrivals.slice(0, -1) : this.arrivals).map(([at, operation]) => [Math.round(now - at), operation])
     })
     if (violationEvents.length > 100) violationEvents.shift()
+  }
+
+  override purchase(request: Parameters<SellerSimulator["purchase"]>[0], fault?: Parameters<SellerSimulator["purchase"]>[1]) {
+    this.purchases.push({ buyer: request.buyerReference, key: request.idempotencyKey, at: Date.now(), fault: fault ?? null })
+    return super.purchase(request, fault)
   }
 
   override quote(isbn: string) {
@@ -196,6 +211,14 @@ for (let index = 0; index < sellerCount; index++) {
     errorRate: Number(values["error-rate"]),
     ...(Number(values["lost-response-rate"]) > 0 ? { lostResponseRate: Number(values["lost-response-rate"]) } : {}),
     ...(Number(values["commit-then-hang-rate"]) > 0 ? { commitThenHangRate: Number(values["commit-then-hang-rate"]) } : {}),
+    ...(values["replay-refusal"] === "none"
+      ? {}
+      : {
+          replayRefusal: {
+            kind: values["replay-refusal"] === "mixed" ? (index % 2 === 0 ? ("rate_limited" as const) : ("in_progress" as const)) : (values["replay-refusal"] as "rate_limited" | "in_progress"),
+            times: Number(values["replay-refusals"])
+          }
+        }),
     ...(rps > 0 ? { rateLimit: { requestsPerSecond: rps, burst } } : {}),
     ...(maxConcurrency > 0 ? { maxConcurrency } : {})
   })
@@ -316,6 +339,27 @@ lines.on("line", (line) => {
   }
 })
 lines.on("line", (line) => {
+  const [command, ...args] = line.trim().split(/\s+/)
+  if (command === "history") {
+    // Every processed purchase call, and the holds still open (neither used, released nor expired).
+    const now = Date.now()
+    process.stdout.write(
+      `${JSON.stringify({
+        sellers: simulators.map((s) => ({
+          name: s.name,
+          purchases: s.purchases,
+          openHolds: [...s.holds.values()].filter((hold) => !hold.used && !hold.released && hold.expiresAt > now).map((hold) => hold.holdId)
+        }))
+      })}\n`
+    )
+  }
+  if (command === "offline") {
+    // `offline <seller index> <millis>`: the seller refuses connections for a while.
+    const server = servers[Number(args[0])]
+    const millis = Number(args[1])
+    if (server !== undefined) void server.refuseConnections().then(() => setTimeout(() => void server.acceptConnections(), millis))
+    process.stdout.write(`${JSON.stringify({ ok: server !== undefined })}\n`)
+  }
   if (line.trim() === "asked") {
     // Who was asked to quote which ISBN, when: for checking answers against what was never asked.
     process.stdout.write(`${JSON.stringify({ sellers: simulators.map((s) => ({ name: s.name, asked: s.asked, answered: s.answered })) })}\n`)

@@ -71,7 +71,24 @@ export interface Fleet {
   /** Every order in every seller's own book, and the limit violations the sellers counted. */
   readonly orders: () => Promise<{ orders: ReadonlyArray<FleetOrder>; violations: { rate: number; concurrency: number } }>
   readonly asked: () => Promise<FleetAsked>
+  /** Every purchase call each seller processed (with the fault injected) and the holds still open. */
+  readonly history: () => Promise<FleetHistory>
+  /** Takes a seller offline (connections refused) for a while. */
+  readonly offline: (index: number, millis: number) => Promise<{ ok: boolean }>
   readonly stop: () => void
+}
+
+/** One purchase call a seller processed: for which request (`buyer`), under which key, when, and the fault injected. */
+export interface FleetPurchaseCall {
+  readonly buyer: string
+  readonly key: string
+  readonly at: number
+  /** `lost_response` / `commit_then_hang`: an order was placed and its answer never reached the caller. */
+  readonly fault: string | null
+}
+
+export interface FleetHistory {
+  readonly sellers: ReadonlyArray<{ readonly name: string; readonly purchases: ReadonlyArray<FleetPurchaseCall>; readonly openHolds: ReadonlyArray<string> }>
 }
 
 /** Starts `bench/src/fleet.ts` in a child process with the given flags; commands are answered one at a time. */
@@ -106,6 +123,8 @@ export const startFleet = async (flags: Record<string, string | number>): Promis
     stats: () => ask("stats"),
     orders: () => ask("orders"),
     asked: () => ask("asked"),
+    history: () => ask("history"),
+    offline: (index: number, millis: number) => ask(`offline ${index} ${millis}`),
     stop: () => {
       child.stdin.end()
       setTimeout(() => child.kill("SIGKILL"), 2_000).unref()

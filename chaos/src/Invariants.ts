@@ -12,7 +12,7 @@
  * own record as the cross-check: an intent without the metadata, naming a request that doesn't
  * exist, or recorded by bookbroker under another request is `paymentUnlinked`.
  */
-import type { FleetOrder } from "./Fleet.js"
+import type { FleetHistory, FleetOrder } from "./Fleet.js"
 import { connect } from "./Pg.js"
 
 export interface RequestRecord {
@@ -63,7 +63,25 @@ export interface CheckInput {
   readonly orders: ReadonlyArray<SellerOrder>
   /** Calls the simulated sellers received over their rate or concurrency limits. */
   readonly sellerViolations?: { readonly rate: number; readonly concurrency: number }
+  /** Every purchase call the sellers processed, with when and the fault injected (the history). */
+  readonly purchaseCalls?: ReadonlyArray<PurchaseCall>
+  /** Reconciliation findings nobody has fixed or settled. */
+  readonly openFindings?: ReadonlyArray<{ readonly requestId: string; readonly kind: string; readonly detail: string }>
+  /** Payment operations still without an outcome. */
+  readonly pendingPayments?: ReadonlyArray<{ readonly requestId: string; readonly kind: string }>
 }
+
+/** One purchase call a seller processed. */
+export interface PurchaseCall {
+  readonly seller: string
+  /** The purchase request it was for (the buyer reference). */
+  readonly buyer: string
+  readonly at: number
+  /** `lost_response` / `commit_then_hang`: the seller placed an order whose answer never came back. */
+  readonly fault: string | null
+}
+
+const lostAnswers = new Set(["lost_response", "commit_then_hang"])
 
 export const invariants = [
   /** More than one seller order for one purchase request (a double purchase). */
@@ -85,7 +103,16 @@ export const invariants = [
   /** Calls over a seller's declared rate or concurrency limit. */
   "sellerLimitViolations",
   /** A provider payment not tied to exactly one known purchase request (no request id, an unknown one, or bookbroker recorded it under another). */
-  "paymentUnlinked"
+  "paymentUnlinked",
+  /**
+   * History: a purchase sent to seller B after seller A placed an order for the same request
+   * whose answer was lost — moving on while A's attempt was unresolved (even when B refused).
+   */
+  "purchaseWhileUnresolved",
+  /** A reconciliation finding left open after the run (something a person would have to repair). */
+  "openFindings",
+  /** A payment operation without an outcome after the run. */
+  "paymentPending"
 ] as const
 export type Invariant = (typeof invariants)[number]
 
@@ -154,6 +181,19 @@ export const check = (input: CheckInput): Report => {
     if (payment.captured > payment.authorized) flag("capturedOverAuthorized", `payment ${payment.id} (${payment.requestId}): captured ${payment.captured} > authorized ${payment.authorized}`)
     if (payment.status === "authorized") flag("authorizationOpen", `payment ${payment.id} (${payment.requestId}): ${payment.authorized} still authorized`)
   }
+  const callsBy = new Map<string, Array<PurchaseCall>>()
+  for (const call of input.purchaseCalls ?? []) callsBy.set(call.buyer, [...(callsBy.get(call.buyer) ?? []), call])
+  for (const [buyer, calls] of callsBy) {
+    const sorted = [...calls].sort((a, b) => a.at - b.at)
+    const lost = sorted.find((call) => call.fault !== null && lostAnswers.has(call.fault))
+    if (lost === undefined) continue
+    const elsewhere = sorted.filter((call) => call.at >= lost.at && call.seller !== lost.seller)
+    if (elsewhere.length > 0) {
+      flag("purchaseWhileUnresolved", `${buyer}: ${lost.seller} placed an order (${lost.fault}), then a purchase went to ${elsewhere.map((call) => call.seller).join(", ")}`, elsewhere.length)
+    }
+  }
+  for (const finding of input.openFindings ?? []) flag("openFindings", `${finding.requestId} ${finding.kind}: ${finding.detail}`)
+  for (const payment of input.pendingPayments ?? []) flag("paymentPending", `${payment.requestId}: ${payment.kind} still pending`)
   const sellerViolations = (input.sellerViolations?.rate ?? 0) + (input.sellerViolations?.concurrency ?? 0)
   if (sellerViolations > 0) {
     flag("sellerLimitViolations", `rate ${input.sellerViolations?.rate ?? 0}, concurrency ${input.sellerViolations?.concurrency ?? 0}`, sellerViolations)
@@ -224,7 +264,7 @@ export type PaymentSource =
   | { readonly _tag: "Stripe"; readonly intents: ReadonlyArray<StripeIntent>; readonly charges?: ReadonlyArray<StripeCharge> }
 
 /** Requests and the sandbox payment ledger, as the database holds them. */
-export const readDatabase = async (url: string): Promise<Pick<CheckInput, "requests" | "payments">> => {
+export const readDatabase = async (url: string): Promise<Pick<CheckInput, "requests" | "payments" | "openFindings" | "pendingPayments">> => {
   const client = await connect(url)
   try {
     const requests = await client.query<{ id: string; status: string; max_amount: string; final_amount: string | null; order_id: string | null }>(
@@ -233,6 +273,10 @@ export const readDatabase = async (url: string): Promise<Pick<CheckInput, "reque
     const payments = await client.query<{ id: string; request_id: string; authorized: string; captured: string; status: string }>(
       "SELECT id, request_id, authorized, captured, status FROM sandbox_payments"
     )
+    const findings = await client.query<{ request_id: string; kind: string; detail: string }>(
+      "SELECT request_id::text AS request_id, kind, detail FROM reconciliation_findings WHERE NOT fixed"
+    )
+    const pending = await client.query<{ request_id: string; kind: string }>("SELECT request_id::text AS request_id, kind FROM payment_operations WHERE status = 'pending'")
     return {
       requests: requests.rows.map((row) => ({
         id: row.id,
@@ -247,7 +291,9 @@ export const readDatabase = async (url: string): Promise<Pick<CheckInput, "reque
         authorized: Number(row.authorized),
         captured: Number(row.captured),
         status: row.status
-      }))
+      })),
+      openFindings: findings.rows.map((row) => ({ requestId: row.request_id, kind: row.kind, detail: row.detail })),
+      pendingPayments: pending.rows.map((row) => ({ requestId: row.request_id, kind: row.kind }))
     }
   } finally {
     await client.end()
@@ -279,6 +325,8 @@ export const checkAll = async (options: {
   readonly orders: ReadonlyArray<SellerOrder>
   readonly sellerViolations?: { readonly rate: number; readonly concurrency: number }
   readonly payments?: PaymentSource
+  /** The fleet's history (`fleet.history()`): the purchase calls the sellers processed. */
+  readonly history?: FleetHistory
 }): Promise<Report> => {
   const database = await readDatabase(options.databaseUrl)
   const source = options.payments ?? { _tag: "Sandbox" }
@@ -287,7 +335,14 @@ export const checkAll = async (options: {
     requests: database.requests,
     payments,
     orders: options.orders,
-    ...(options.sellerViolations === undefined ? {} : { sellerViolations: options.sellerViolations })
+    ...(options.sellerViolations === undefined ? {} : { sellerViolations: options.sellerViolations }),
+    ...(database.openFindings === undefined ? {} : { openFindings: database.openFindings }),
+    ...(database.pendingPayments === undefined ? {} : { pendingPayments: database.pendingPayments }),
+    ...(options.history === undefined
+      ? {}
+      : {
+          purchaseCalls: options.history.sellers.flatMap((seller) => seller.purchases.map((call) => ({ seller: seller.name, buyer: call.buyer, at: call.at, fault: call.fault })))
+        })
   })
 }
 

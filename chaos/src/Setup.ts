@@ -6,7 +6,7 @@
 import { referenceAdapter } from "@bookbroker/adapter-reference"
 import { Money, type Isbn } from "@bookbroker/adapter-sdk"
 import { generateIsbns, Random } from "@bookbroker/adapter-sdk/testing"
-import { Database, Engine, Purchases, SellerDirectory } from "@bookbroker/engine"
+import { Database, Engine, Purchases, Reconciler, SellerDirectory, Sweeper } from "@bookbroker/engine"
 import { TestDatabase } from "@bookbroker/engine/testing"
 import { Effect, Exit, Layer, ManagedRuntime, Redacted, Scope } from "effect"
 import { afterAll } from "vitest"
@@ -139,6 +139,24 @@ export const drain = async (databaseUrl: string, timeoutMillis: number): Promise
 }
 
 /** The database name in a PostgreSQL URL. */
+/**
+ * One sweep and one reconciliation pass now, from this runtime (as a worker's background jobs
+ * would at their next interval): holds left at sellers released, leftover authorizations voided,
+ * finished requests compared with the provider and the sellers' books.
+ */
+export const sweepAndReconcile = (runtime: EngineRuntime) =>
+  (runtime as unknown as ManagedRuntime.ManagedRuntime<never, never>).runPromise(
+    Effect.scoped(
+      Effect.gen(function* () {
+        const sweeper = yield* Sweeper.make({ lookupAfterMillis: 0 })
+        const reconciler = yield* Reconciler.make({ settleMillis: 0 })
+        const swept = yield* sweeper.runOnce
+        const findings = yield* reconciler.runOnce
+        return { swept, findings }
+      })
+    ) as Effect.Effect<{ swept: Sweeper.SweepReport; findings: ReadonlyArray<Reconciler.Finding> }>
+  )
+
 export const databaseName = (url: string): string => decodeURIComponent(new URL(url).pathname.slice(1))
 
 /** A seeded random number generator, so a run can be repeated (the SDK's simulations' own). */

@@ -1,5 +1,5 @@
 import { describe as group, expect, it } from "vitest"
-import { check, describe, fromStripe, invariants, type CheckInput, type StripeCharge, type StripeIntent } from "../src/Invariants.js"
+import { check, describe, fromStripe, type CheckInput, type StripeCharge, type StripeIntent } from "../src/Invariants.js"
 
 const request = (id: string, status: string, orderId: string | null = null, maxAmount = 3_000) => ({ id, status, maxAmount, finalAmount: null, orderId })
 const order = (buyerReference: string, orderId: string, total = 1_000, seller = "seller-a") => ({ seller, orderId, buyerReference, total })
@@ -59,11 +59,45 @@ group("Invariants.check", () => {
       requestNotTerminal: 1,
       outcomeMismatch: 2, // ghost purchased without an order, an order for an unknown request
       sellerLimitViolations: 3,
-      paymentUnlinked: 0
+      paymentUnlinked: 0,
+      purchaseWhileUnresolved: 0,
+      openFindings: 0,
+      paymentPending: 0
     })
     expect(report.violations).toBe(14)
-    for (const name of invariants.filter((name) => name !== "paymentUnlinked")) expect(report.examples[name].length).toBeGreaterThan(0)
+    for (const name of ["ordersPerRequest", "captureWithoutOrder", "orderWithoutCapture", "captureNotOrderTotal", "capturedOverAuthorized", "authorizationOpen", "requestNotTerminal", "outcomeMismatch", "sellerLimitViolations"] as const) {
+      expect(report.examples[name].length).toBeGreaterThan(0)
+    }
     expect(describe(report)).toContain("ordersPerRequest: 1")
+  })
+
+  it("reads the history: a purchase sent elsewhere after a seller placed an order whose answer was lost", () => {
+    const consistent = { requests: [request("r1", "purchased", "o1")], payments: [payment("p1", "r1", 3_000, 1_000, "captured")], orders: [order("r1", "o1")] }
+    const calls = [
+      { seller: "seller-a", buyer: "r1", at: 1, fault: null },
+      // A rejects (out of stock: authoritative), then B is tried: fine.
+      { seller: "seller-b", buyer: "r1", at: 2, fault: null },
+      // C places an order and loses the answer; its own replay is fine, D's purchase is not.
+      { seller: "seller-c", buyer: "r2", at: 3, fault: "lost_response" },
+      { seller: "seller-c", buyer: "r2", at: 4, fault: null },
+      { seller: "seller-d", buyer: "r2", at: 5, fault: null }
+    ]
+    const report = check({ ...consistent, purchaseCalls: calls })
+    expect(report.counts.purchaseWhileUnresolved).toBe(1)
+    expect(report.examples.purchaseWhileUnresolved[0]).toMatch(/seller-c placed an order \(lost_response\), then a purchase went to seller-d/)
+    expect(check({ ...consistent, purchaseCalls: calls.slice(0, 4) }).violations).toBe(0)
+  })
+
+  it("counts open findings and payment operations left pending", () => {
+    const report = check({
+      requests: [request("r1", "not_available")],
+      payments: [],
+      orders: [],
+      openFindings: [{ requestId: "r1", kind: "seller_order_unknown", detail: "seller-a has order o9 under r1's key" }],
+      pendingPayments: [{ requestId: "r1", kind: "void" }]
+    })
+    expect(report.counts).toMatchObject({ openFindings: 1, paymentPending: 1 })
+    expect(report.violations).toBe(2)
   })
 
   it("flags a seller order for a request that did not end purchased", () => {
@@ -219,7 +253,10 @@ group("Invariants.check over a fake Stripe's PaymentIntents", () => {
       requestNotTerminal: 0,
       outcomeMismatch: 0,
       sellerLimitViolations: 0,
-      paymentUnlinked: 3 // no metadata; an unknown request; metadata and bookbroker's record disagree
+      paymentUnlinked: 3, // no metadata; an unknown request; metadata and bookbroker's record disagree
+      purchaseWhileUnresolved: 0,
+      openFindings: 0,
+      paymentPending: 0
     })
     expect(report.examples.capturedOverAuthorized.join(" ")).toContain("pi_over_auth")
     expect(report.examples.capturedOverAuthorized.join(" ")).toContain("customer maximum 1000")

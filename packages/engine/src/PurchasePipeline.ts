@@ -473,13 +473,18 @@ export const make = (options: PipelineOptions = {}) =>
                   : total.amount > offer.total.amount && nextTotal !== undefined && nextTotal < total.amount
                     ? `held_price_above_next_offer: held at ${total.amount}, quoted ${offer.total.amount}, ${nextInLine!.seller_name} offers ${nextTotal}`
                     : undefined
+            // Best effort (a hold expires anyway), and only within the seller's limits.
+            const release = Effect.ignore(admittedCall(state, client, client.release(held.success), 500))
             if (refusal !== undefined) {
-              // Best effort (a hold expires anyway), and only within the seller's limits.
-              yield* Effect.ignore(admittedCall(state, client, client.release(held.success), 500))
+              yield* release
               yield* fenced(store.updateAttempt(attempt.id, "failed", { hold: encodeHold(held.success), reason: refusal }))
               return next
             }
-            yield* fenced(store.updateAttempt(attempt.id, "held", { hold: encodeHold(held.success) }))
+            // A run that lost its lease meanwhile cannot record the hold, and nobody else knows of
+            // it (holds carry no key; the new owner takes its own): it gives it back.
+            yield* fenced(store.updateAttempt(attempt.id, "held", { hold: encodeHold(held.success) })).pipe(
+              Effect.tapError((error) => (error._tag === "LeaseLost" ? release : Effect.void))
+            )
             return yield* purchase({ ...attempt, status: "held", hold: encodeHold(held.success) }, client)
           })
 

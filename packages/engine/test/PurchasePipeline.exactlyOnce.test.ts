@@ -40,8 +40,31 @@ const dollarHolds = defineAdapter({
   }
 })
 
+/** The reference seller API with a release (the reference API has none): notes every hold given back. */
+const released: Array<string> = []
+const releasingHolds = defineAdapter({
+  kind: "releasing-holds",
+  version: "1.0.0",
+  description: "test: reference sellers that can release holds",
+  config: referenceAdapter.config,
+  credentials: ["apiKey"],
+  capabilities: { batchQuotes: null, holds: true, orderLookup: false, pricePush: false },
+  create: async (context) => {
+    if (referenceAdapter.definition._tag !== "Promise") throw new Error("the reference adapter is Promise style")
+    const inner = await referenceAdapter.definition.create(context)
+    return {
+      quote: (request, options) => inner.quote(request, options),
+      purchase: (request, options) => inner.purchase(request, options),
+      hold: (request, options) => inner.hold!(request, options),
+      release: async ({ hold }) => {
+        released.push(hold.holdId)
+      }
+    }
+  }
+})
+
 const faults = new SandboxGateway.SandboxFaults()
-const Infrastructure = Harness.infrastructure(faults, [dollarHolds])
+const Infrastructure = Harness.infrastructure(faults, [dollarHolds, releasingHolds])
 
 const sellers = (specs: ReadonlyArray<Harness.SimulatedSellers.SimulatedSellerSpec>, limits: Record<string, number> = {}) =>
   Effect.flatMap(Harness.SimulatedSellers.startSellers(specs), (running) =>
@@ -240,6 +263,30 @@ describe("PurchasePipeline: a run never outlives its lease", () => {
       expect(view.status).toBe("purchased")
       expect(fleet[0]!.simulator.calls.purchase).toBe(1)
       expect(fleet[0]!.simulator.calls.quote).toBe(1)
+    }).pipe(Effect.provide(Infrastructure))
+  )
+
+  it.live("a run that lost its lease while a hold was on its way gives the hold back (nobody else knows of it)", () =>
+    Effect.gen(function* () {
+      const fleet = yield* Harness.SimulatedSellers.startSellers([{ name: "slow-holds", stock: [{ isbn, price: 1000, quantity: 3 }], mode: "hold" }])
+      yield* Harness.register(fleet, { timeoutMillis: 5_000 }, "releasing-holds")
+      // A long lease: the heartbeat does not notice the takeover before the hold comes back.
+      const worker = yield* Harness.worker("w1", { pipeline: { leaseMillis: 30_000 } })
+      const { id } = yield* Harness.submit(isbn, 3000)
+      fleet[0]!.simulator.setLatency({ medianMillis: 600 })
+      const running = yield* Effect.forkChild(worker.runOnce)
+      const sql = yield* SqlClient.SqlClient
+      for (let i = 0; i < 200; i++) {
+        const holding = yield* sql`SELECT 1 FROM purchase_attempts WHERE request_id = ${id} AND status = 'holding'`
+        if (holding.length > 0) break
+        yield* Effect.sleep(20)
+      }
+      yield* sql`UPDATE purchase_requests SET fence = fence + 1, lease_owner = 'thief', lease_expires_at = now() + interval '1 minute' WHERE id = ${id}`
+      expect(yield* Fiber.join(running)).toEqual([{ _tag: "LeaseLost" }])
+      const holds = [...fleet[0]!.simulator.holds.values()]
+      expect(holds).toHaveLength(1)
+      expect(released).toEqual([holds[0]!.holdId])
+      expect(fleet[0]!.simulator.calls.purchase).toBe(0)
     }).pipe(Effect.provide(Infrastructure))
   )
 

@@ -1,0 +1,139 @@
+/**
+ * Lost answers whose replays are refused, paused workers and sellers that go offline: purchases
+ * whose answer is lost after the seller placed the order (or that commit and then hang), with
+ * the key's next replays answered 429 or 409 "in progress" (by seller), sellers refusing
+ * connections for a while, and `bookbroker serve --role worker` processes paused (SIGSTOP,
+ * longer than the lease: they come back as zombie writers) or killed. The sweeper and the
+ * reconciler run beside them. Afterwards the checker also reads the sellers' history: no
+ * purchase may go to another seller once one has placed an order for the request whose answer
+ * was lost — only an authoritative answer about that key closes the attempt.
+ */
+import { Notifications, SecretBox } from "@bookbroker/engine"
+import { afterAll, expect, it } from "vitest"
+import { startFleet, type Fleet } from "../src/Fleet.js"
+import { checkAll, describe } from "../src/Invariants.js"
+import { startRedis, startWorker, type RedisProcess, type WorkerEnvironment, type WorkerProcess } from "../src/Processes.js"
+import { catalog, createDatabase, drain, engineRuntime, type EngineRuntime, Redacted, registerSellers, seeded, sleep, submit, sweepAndReconcile } from "../src/Setup.js"
+
+const requests = 150
+const loadMillis = 20_000
+const catalogSize = 300
+const leaseMillis = 2_000
+const seed = 23
+
+let fleet: Fleet | undefined
+let redis: RedisProcess | undefined
+let database: { url: string; drop: () => Promise<void> } | undefined
+let runtime: EngineRuntime | undefined
+const workers = new Set<WorkerProcess>()
+
+afterAll(async () => {
+  for (const worker of workers) {
+    worker.child.kill("SIGCONT")
+    worker.child.kill("SIGKILL")
+  }
+  await Promise.all([...workers].map((worker) => worker.exited))
+  await runtime?.dispose()
+  if (process.env["CHAOS_KEEP_DATABASE"] === undefined) await database?.drop()
+  else console.log(`[chaos] kept ${database?.url}`)
+  await redis?.kill()
+  fleet?.stop()
+})
+
+it("refused replays, paused workers and offline sellers never move a purchase on while its outcome is unknown", async () => {
+  const started = Date.now()
+  const random = seeded(seed)
+  fleet = await startFleet({
+    sellers: 6,
+    catalog: catalogSize,
+    coverage: 0.6,
+    latency: 20,
+    "error-rate": 0.02,
+    "lost-response-rate": 0.12,
+    "commit-then-hang-rate": 0.04,
+    "replay-refusal": "mixed",
+    "replay-refusals": 3,
+    seed
+  })
+  redis = await startRedis()
+  database = await createDatabase()
+  const secretKey = SecretBox.generateKey()
+  // The submitting side, without workers; it also runs the sweeper and the reconciler often.
+  runtime = engineRuntime(database.url, {
+    secretKey: Redacted.make(secretKey),
+    workers: false,
+    background: {
+      webhookSecret: Redacted.make(Notifications.generateSecret()),
+      sweeper: { intervalMillis: 1_000, lookupAfterMillis: 3_000 },
+      reconciler: { intervalMillis: 2_000, settleMillis: 3_000 }
+    }
+  })
+  await registerSellers(runtime, fleet.sellers, { requestsPerSecond: 1_000, burst: 1_000, timeoutMillis: 1_000 })
+  const environment: WorkerEnvironment = { databaseUrl: database.url, redisUrl: redis.url, secretKey, leaseMillis, maxBackoffMillis: 500 }
+  const spawnWorker = () => {
+    const worker = startWorker(environment)
+    workers.add(worker)
+    void worker.exited.then(() => workers.delete(worker))
+    return worker
+  }
+  await Promise.all([spawnWorker().ready, spawnWorker().ready, spawnWorker().ready])
+
+  const { carried, unknown } = catalog(catalogSize, seed)
+  const faults = { pauses: 0, kills: 0, offline: 0 }
+  let submitted = 0
+  const loadStarted = Date.now()
+  const load = (async () => {
+    for (let i = 0; i < requests; i++) {
+      const roll = random()
+      const isbn = roll < 0.05 ? unknown[i % unknown.length]! : carried[Math.floor(random() * carried.length)]!
+      await submit(runtime!, { idempotencyKey: `replays-${i}`, isbn, maxMinor: roll > 0.95 ? 500 : 10_000 })
+      submitted += 1
+      await sleep(loadStarted + ((i + 1) * loadMillis) / requests - Date.now())
+    }
+  })()
+  const pauses: Array<Promise<void>> = []
+  while (Date.now() - loadStarted < loadMillis) {
+    await sleep(700 + random() * 800)
+    const roll = random()
+    const alive = [...workers]
+    const victim = alive[Math.floor(random() * alive.length)]
+    if (roll < 0.45 && victim !== undefined) {
+      // A pause longer than the lease: another worker takes the request over meanwhile.
+      victim.child.kill("SIGSTOP")
+      faults.pauses += 1
+      pauses.push(sleep(leaseMillis * 1.5 + random() * leaseMillis).then(() => void victim.child.kill("SIGCONT")))
+    } else if (roll < 0.8) {
+      await fleet.offline(Math.floor(random() * fleet.sellers.length), 800 + Math.floor(random() * 1_200))
+      faults.offline += 1
+    } else if (victim !== undefined) {
+      victim.child.kill("SIGCONT")
+      victim.child.kill("SIGKILL")
+      faults.kills += 1
+      await victim.exited
+      spawnWorker()
+    }
+  }
+  await load
+  await Promise.all(pauses)
+  await spawnWorker().ready
+  const open = await drain(database.url, 90_000)
+  // What a worker's background jobs would do at their next interval, now.
+  const { swept } = await sweepAndReconcile(runtime)
+  const [{ orders, violations }, history] = await Promise.all([fleet.orders(), fleet.history()])
+  const report = await checkAll({ databaseUrl: database.url, orders, sellerViolations: violations, history })
+  const calls = history.sellers.flatMap((seller) => seller.purchases)
+  const lost = calls.filter((call) => call.fault === "lost_response" || call.fault === "commit_then_hang").length
+  // The reference seller API has no release: a hold bookbroker does not use expires at the seller.
+  const openHolds = history.sellers.reduce((sum, seller) => sum + seller.openHolds.length, 0)
+  console.log(
+    `[chaos replays] requests ${submitted}, purchase calls processed ${calls.length} (answers lost ${lost}, each replay refused 3 times), ` +
+      `worker pauses ${faults.pauses}, kills ${faults.kills}, sellers offline ${faults.offline}, holds still open at the sellers ${openHolds} (no release in the reference API; they expire), sweep ${JSON.stringify(swept)}, ` +
+      `open after drain ${open}, duration ${((Date.now() - started) / 1000).toFixed(1)} s\n${describe(report)}`
+  )
+  expect(submitted).toBe(requests)
+  expect(lost).toBeGreaterThanOrEqual(5)
+  expect(faults.pauses).toBeGreaterThanOrEqual(3)
+  expect(open).toBe(0)
+  expect(report.requests).toBe(requests)
+  expect(report.violations).toBe(0)
+}, 240_000)
