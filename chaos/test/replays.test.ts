@@ -4,11 +4,14 @@
  * the key's next replays answered 429 or 409 "in progress" (by seller), sellers refusing
  * connections for a while, and `bookbroker serve --role worker` processes paused (SIGSTOP,
  * longer than the lease: they come back as zombie writers) or killed. The sweeper and the
- * reconciler run beside them. Afterwards the checker also reads the sellers' history: no
+ * reconciler run beside them, and customers and operators act meanwhile: counter-offers are
+ * accepted (requests whose maximum was too low) and declined payments retried by an operator
+ * with a new token. Afterwards the checker also reads the sellers' history: no
  * purchase may go to another seller once one has placed an order for the request whose answer
  * was lost — only an authoritative answer about that key closes the attempt.
  */
-import { Notifications, SecretBox } from "@bookbroker/engine"
+import { Notifications, Purchases, SecretBox } from "@bookbroker/engine"
+import { Effect } from "effect"
 import { afterAll, expect, it } from "vitest"
 import { startFleet, type Fleet } from "../src/Fleet.js"
 import { checkAll, describe } from "../src/Invariants.js"
@@ -86,9 +89,41 @@ it("refused replays, paused workers and offline sellers never move a purchase on
     for (let i = 0; i < requests; i++) {
       const roll = random()
       const isbn = roll < 0.05 ? unknown[i % unknown.length]! : carried[Math.floor(random() * carried.length)]!
-      await submit(runtime!, { idempotencyKey: `replays-${i}`, isbn, maxMinor: roll > 0.95 ? 500 : 10_000 })
+      // Some maxima are too low (a counter-offer follows), some payments are declined (an operator retries).
+      await submit(runtime!, {
+        idempotencyKey: `replays-${i}`,
+        isbn,
+        maxMinor: roll > 0.9 ? 700 : 10_000,
+        ...(roll > 0.05 && roll < 0.1 ? { paymentToken: "tok_decline" } : {})
+      })
       submitted += 1
       await sleep(loadStarted + ((i + 1) * loadMillis) / requests - Date.now())
+    }
+  })()
+  // Customers accept counter-offers and operators retry declined payments while the faults go on.
+  const acted = { accepted: 0, retried: 0 }
+  const handled = new Set<string>()
+  let acting = true
+  const act = (async () => {
+    while (acting) {
+      await sleep(400)
+      const [notMet, failed] = await runtime!.runPromise(
+        Effect.flatMap(Purchases.Purchases, (purchases) =>
+          Effect.all([purchases.list(undefined, { status: "price_not_met", limit: 100 }), purchases.list(undefined, { status: "failed", limit: 100 })])
+        )
+      )
+      for (const view of notMet.items) {
+        if (view.counterOffer === null || handled.has(view.id)) continue
+        handled.add(view.id)
+        const accepted = await runtime!.runPromise(Effect.result(Effect.flatMap(Purchases.Purchases, (purchases) => purchases.acceptCounterOffer(view.id, undefined, "tok_approve"))))
+        if (accepted._tag === "Success") acted.accepted += 1
+      }
+      for (const view of failed.items) {
+        if (!(view.reason ?? "").startsWith("payment_declined") || handled.has(view.id)) continue
+        handled.add(view.id)
+        const retried = await runtime!.runPromise(Effect.result(Effect.flatMap(Purchases.Purchases, (purchases) => purchases.retry(view.id, { paymentToken: "tok_approve" }))))
+        if (retried._tag === "Success") acted.retried += 1
+      }
     }
   })()
   const pauses: Array<Promise<void>> = []
@@ -115,6 +150,10 @@ it("refused replays, paused workers and offline sellers never move a purchase on
   }
   await load
   await Promise.all(pauses)
+  // The last counter-offers and retries (requests finishing now) before the drain.
+  await sleep(3_000)
+  acting = false
+  await act
   await spawnWorker().ready
   const open = await drain(database.url, 90_000)
   // What a worker's background jobs would do at their next interval, now.
@@ -127,12 +166,14 @@ it("refused replays, paused workers and offline sellers never move a purchase on
   const openHolds = history.sellers.reduce((sum, seller) => sum + seller.openHolds.length, 0)
   console.log(
     `[chaos replays] requests ${submitted}, purchase calls processed ${calls.length} (answers lost ${lost}, each replay refused 3 times), ` +
-      `worker pauses ${faults.pauses}, kills ${faults.kills}, sellers offline ${faults.offline}, holds still open at the sellers ${openHolds} (no release in the reference API; they expire), sweep ${JSON.stringify(swept)}, ` +
+      `worker pauses ${faults.pauses}, kills ${faults.kills}, sellers offline ${faults.offline}, counter-offers accepted ${acted.accepted}, operator retries ${acted.retried}, holds still open at the sellers ${openHolds} (no release in the reference API; they expire), sweep ${JSON.stringify(swept)}, ` +
       `open after drain ${open}, duration ${((Date.now() - started) / 1000).toFixed(1)} s\n${describe(report)}`
   )
   expect(submitted).toBe(requests)
   expect(lost).toBeGreaterThanOrEqual(5)
   expect(faults.pauses).toBeGreaterThanOrEqual(3)
+  expect(acted.accepted).toBeGreaterThanOrEqual(3)
+  expect(acted.retried).toBeGreaterThanOrEqual(2)
   expect(open).toBe(0)
   expect(report.requests).toBe(requests)
   expect(report.violations).toBe(0)
