@@ -8,7 +8,7 @@ import { Money, type Isbn } from "@bookbroker/adapter-sdk"
 import { generateIsbns, Random } from "@bookbroker/adapter-sdk/testing"
 import { Database, Engine, Purchases, Reconciler, SellerDirectory, Sweeper } from "@bookbroker/engine"
 import { TestDatabase } from "@bookbroker/engine/testing"
-import { Effect, Exit, Layer, ManagedRuntime, Redacted, Scope } from "effect"
+import { Effect, Exit, Layer, ManagedRuntime, Redacted, Schedule, Scope } from "effect"
 import { afterAll } from "vitest"
 import type { Fleet, FleetSeller } from "./Fleet.js"
 import { connect } from "./Pg.js"
@@ -94,17 +94,29 @@ export interface Purchase {
   readonly paymentToken?: string
 }
 
+/**
+ * Submits like a well-behaved client: when intake is full (`Backlogged`, a 429 at the door) it
+ * waits as told and submits again under the same key, for up to two minutes. A machine slowed
+ * by other work fills the backlog sooner; that is backpressure, not a failure.
+ */
 export const submit = (runtime: EngineRuntime, purchase: Purchase) =>
   runtime.runPromise(
     Effect.flatMap(Purchases.Purchases, (purchases) =>
-      purchases.submit({
-        customerId: purchase.customerId ?? "chaos",
-        idempotencyKey: purchase.idempotencyKey,
-        isbn: purchase.isbn,
-        maxPrice: Money.make(purchase.maxMinor, "EUR"),
-        paymentToken: purchase.paymentToken ?? "tok_approve",
-        customer: { name: "Chaos Reader", email: "chaos@example.com", shippingAddress: { line1: "1 Chaos Lane", city: "Paris", country: "FR" } }
-      })
+      purchases
+        .submit({
+          customerId: purchase.customerId ?? "chaos",
+          idempotencyKey: purchase.idempotencyKey,
+          isbn: purchase.isbn,
+          maxPrice: Money.make(purchase.maxMinor, "EUR"),
+          paymentToken: purchase.paymentToken ?? "tok_approve",
+          customer: { name: "Chaos Reader", email: "chaos@example.com", shippingAddress: { line1: "1 Chaos Lane", city: "Paris", country: "FR" } }
+        })
+        .pipe(
+          Effect.retry({
+            while: (error) => error._tag === "Backlogged",
+            schedule: Schedule.spaced("1 second").pipe(Schedule.upTo({ duration: "2 minutes" }))
+          })
+        )
     )
   )
 

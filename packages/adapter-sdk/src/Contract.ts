@@ -130,10 +130,11 @@ export type CapabilitiesInput = typeof Capabilities.Encoded
 
 /** How hard bookbroker may call a seller, shared across all its processes. */
 export class Limits extends Schema.Class<Limits>("Limits")({
-  // Sane bounds: a seller's own numbers decide budgets shared by every process (1e-300 would break them).
-  requestsPerSecond: Schema.Finite.check(Schema.isBetween({ minimum: 0.01, maximum: 100_000 })),
-  burst: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 100_000 })),
-  maxConcurrency: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 10_000 })),
+  // Finite, and not so small that the budgets shared by every process break (1e-300 would); a
+  // million calls per second stands for "no limit of its own" (the benchmarks use it).
+  requestsPerSecond: Schema.Finite.check(Schema.isBetween({ minimum: 0.01, maximum: 1_000_000 })),
+  burst: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 1_000_000 })),
+  maxConcurrency: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 100_000 })),
   timeoutMillis: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 120_000 }))
 }) {}
 export type LimitsInput = typeof Limits.Encoded
