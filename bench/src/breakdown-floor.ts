@@ -47,7 +47,7 @@ const handlers = HttpApiBuilder.group(FloorApi, "purchases", (handlers) =>
     .handle("get", () => Effect.succeed(answer))
     .handle("create", () => Effect.succeed({ id: answer.id, status: "received" as const, status_url: `/v1/purchase-requests/${answer.id}`, queue: { depth: 1, eta_seconds: null } }))
 )
-const layer = HttpRouter.serve(HttpApiBuilder.layer(FloorApi).pipe(Layer.provide(handlers))).pipe(
+const layer = HttpRouter.serve(HttpApiBuilder.layer(FloorApi).pipe(Layer.provide(handlers)), { disableLogger: true, disableListenLog: true }).pipe(
   Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" }))
 )
 

@@ -93,7 +93,8 @@ const overHttp = async (script: string) => {
 // 2. In this process.
 const inProcess = Effect.gen(function* () {
   const { url } = yield* TestDatabase.scopedDatabase("bb_bench_breakdown")
-  const context = yield* Layer.build(Purchases.layer.pipe(Layer.provideMerge(Database.layer({ url, maxConnections: 20 }))))
+  // Nothing drains the queue here: no backlog limit (it would refuse after 10,000 requests in flight).
+  const context = yield* Layer.build(Purchases.layerWith({ backlog: { maxBacklog: 100_000_000 } }).pipe(Layer.provideMerge(Database.layer({ url, maxConnections: 20 }))))
   const purchases = Context.get(context, Purchases.Purchases)
   const sql = Context.get(context, SqlClient.SqlClient)
   const pool = new pg.Pool({ connectionString: url, max: 20 })

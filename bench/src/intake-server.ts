@@ -22,7 +22,15 @@ const program = Effect.gen(function* () {
     settings: { customerRateLimit: { requestsPerSecond: 1_000_000, burst: 1_000_000 } }
   }).pipe(
     Layer.provideMerge(
-      Engine.layer({ adapters: [referenceAdapter], secretKey: Redacted.make(SecretBox.generateKey()), workers: false, directoryRefreshMillis: 0 })
+      Engine.layer({
+        adapters: [referenceAdapter],
+        secretKey: Redacted.make(SecretBox.generateKey()),
+        workers: false,
+        directoryRefreshMillis: 0,
+        // Nothing drains the queue here (workers off), so the backlog limit (10,000 requests in
+        // flight by default) would turn the run into a 429 test after a few seconds.
+        intake: { backlog: { maxBacklog: 100_000_000 } }
+      })
     ),
     Layer.provideMerge(Layer.unwrap(Effect.map(TestDatabase.scopedDatabase("bb_bench_intake"), ({ url }) => Database.layer({ url })))),
     // As `bookbroker serve` runs it: spans only when an OTLP endpoint is configured.

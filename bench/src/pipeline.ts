@@ -10,9 +10,9 @@ import { Money, type Isbn } from "@bookbroker/adapter-sdk"
 import { generateIsbns } from "@bookbroker/adapter-sdk/testing"
 import { Database, Engine, Purchases, SecretBox, SellerDirectory } from "@bookbroker/engine"
 import { TestDatabase } from "@bookbroker/engine/testing"
-import { Effect, Layer, ManagedRuntime, Redacted } from "effect"
+import { Effect, Layer, ManagedRuntime, Redacted, Tracer } from "effect"
+import { Statement } from "effect/sql"
 import { parseArgs } from "node:util"
-import pg from "pg"
 import { percentile, round, startFleet } from "./support.js"
 
 const { values } = parseArgs({
@@ -24,13 +24,24 @@ const { values } = parseArgs({
 })
 const total = Number(values.purchases)
 
-// Count every statement the pool sends (node-postgres is what @effect/sql-pg drives).
+// Count every statement sent: each one passes effect/sql's statement transformer, and each
+// transaction (a span of its own) adds BEGIN and COMMIT — or SAVEPOINT and RELEASE when nested.
 let queries = 0
-const original = pg.Client.prototype.query
-pg.Client.prototype.query = function (this: pg.Client, ...args: Array<unknown>) {
-  queries += 1
-  return (original as (...a: Array<unknown>) => unknown).apply(this, args)
-} as typeof original
+const counting = Layer.mergeAll(
+  Layer.succeed(Statement.CurrentTransformer, (statement) => {
+    queries += 1
+    return Effect.succeed(statement)
+  }),
+  Layer.succeed(
+    Tracer.Tracer,
+    Tracer.make({
+      span(options) {
+        if (options.name === "sql.transaction") queries += 2
+        return Tracer.nativeTracer.span(options)
+      }
+    })
+  )
+)
 
 const catalogSize = 5_000
 const fleet = await startFleet({ sellers: Number(values.sellers), catalog: catalogSize, coverage: 1, latency: 0, seed: 3 })
@@ -41,8 +52,14 @@ const runtime = ManagedRuntime.make(
     adapters: [referenceAdapter],
     secretKey: Redacted.make(SecretBox.generateKey()),
     quotes: { cache: false, coalesce: false },
-    workers: { concurrency: Number(values.workers), pollMillis: 5 }
-  }).pipe(Layer.provideMerge(Layer.unwrap(Effect.map(TestDatabase.scopedDatabase("bb_bench"), ({ url }) => Database.layer({ url, maxConnections: 20 })))))
+    workers: { concurrency: Number(values.workers), pollMillis: 5 },
+    // One customer submits everything at once: the backlog's fair share would send most of it
+    // back with a 429 (that is `bench:e2e --phases`'s subject, not this one's).
+    intake: { backlog: { maxBacklog: 100_000_000, minBacklog: 100_000_000 } }
+  }).pipe(
+    Layer.provideMerge(Layer.unwrap(Effect.map(TestDatabase.scopedDatabase("bb_bench"), ({ url }) => Database.layer({ url, maxConnections: 20 })))),
+    Layer.provideMerge(counting)
+  )
 )
 
 await runtime.runPromise(

@@ -4,7 +4,7 @@
  * a defect a bare 500 problem without a stack trace. (Bodies, queries and paths that do not
  * match the schemas are answered by `InputErrors`.) Bad input never changes state.
  */
-import { ByteSize, Effect } from "effect"
+import { ByteSize, Cause, Effect } from "effect"
 import { HttpEffect, HttpIncomingMessage, HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
 import * as Problem from "./Problem.js"
 
@@ -57,7 +57,8 @@ export const layer = (options: { readonly maxBodyBytes: number }) =>
         // Errors (the router's own among them: an unknown route, a defect) become responses
         // after this middleware, so they are rewritten just before the response is sent.
         yield* HttpEffect.appendPreResponseHandler((_request, response) => Effect.succeed(rewrite(request, response)))
-        return yield* httpEffect
+        // A defect is a bug: logged with its cause (the client sees a bare 500 problem).
+        return yield* httpEffect.pipe(Effect.tapCause((cause) => (Cause.hasDies(cause) ? Effect.logError("request failed", cause) : Effect.void)))
       }),
     { global: true }
   )

@@ -41,7 +41,9 @@ export const routes = (options: { readonly maxBodyBytes: number }) =>
 /** The whole server on a port (0 picks a free one; read it from `HttpServer.HttpServer`). */
 export const layer = (options: ServerOptions) => {
   const settings = { ...defaultSettings, ...options.settings }
-  return HttpRouter.serve(routes({ maxBodyBytes: settings.maxBodyBytes })).pipe(
+  // No access log and no "Listening on" line: entry points print their own banner, and a log
+  // line per request costs more CPU than the request (defects are logged by the edge).
+  return HttpRouter.serve(routes({ maxBodyBytes: settings.maxBodyBytes }), { disableLogger: true, disableListenLog: true }).pipe(
     Layer.provide(Layer.mergeAll(Layer.succeed(Settings, settings), Layer.succeed(OperatorToken, options.operatorToken))),
     Layer.provideMerge(NodeHttpServer.layer(createServer, { port: options.port, host: options.host ?? "127.0.0.1" }))
   )
