@@ -7,13 +7,16 @@
  * while bookbroker has given up; a retry meanwhile gets 409). The load has every kind of
  * outcome (bought, above the maximum, nobody carries it, declined cards).
  *
+ * Stripe's search lags (2 s here, up to a minute at Stripe): the sweeper and the reconciler run
+ * beside the load, as a worker runs them, with their waits set above that lag.
+ *
  * The checker reads the payment side from the fake Stripe's own PaymentIntents (and charges),
  * not from bookbroker's database: money captured without a seller order, an order without a
  * capture, a capture other than the order total, captured above the authorization or the
  * customer's maximum, authorizations left `requires_capture`, intents not linked to exactly one
  * request (metadata.request_id against bookbroker's own payment_operations).
  */
-import { SecretBox, StripeGateway } from "@bookbroker/engine"
+import { Notifications, SecretBox, StripeGateway } from "@bookbroker/engine"
 import { FakeStripe } from "@bookbroker/engine/testing"
 import { expect, it } from "vitest"
 import { startFleet } from "../src/Fleet.js"
@@ -28,6 +31,7 @@ const seed = 83
 const faultRate = 0.2
 const gatewayTimeoutMillis = 1_000
 const stripeKey = "sk_test_chaos_0123456789abcdef"
+const searchLagMillis = 2_000
 
 let injector: NodeJS.Timeout | undefined
 
@@ -89,13 +93,19 @@ it("Stripe failures, timeouts and lost answers never capture without a book or l
   const random = seeded(seed)
   const fleet = release.fleet(await startFleet({ sellers: 5, catalog: catalogSize, coverage: 0.6, latency: 20, "lost-response-rate": 0.05, seed }))
   const database = release.database(await createDatabase())
-  const fake = await FakeStripe.start({ secretKey: stripeKey })
+  const fake = await FakeStripe.start({ secretKey: stripeKey, searchLagMillis })
   release.also(() => fake.close())
   const runtime = release.runtime(engineRuntime(database.url, {
     secretKey: Redacted.make(SecretBox.generateKey()),
     payments: StripeGateway.layer(fake.gatewayOptions(stripeKey, { timeoutMillis: gatewayTimeoutMillis })),
     pipeline: { leaseMillis: 3_000, maxBackoffMillis: 500 },
-    workers: { concurrency: 16, pollMillis: 20 }
+    workers: { concurrency: 16, pollMillis: 20 },
+    // What a worker process runs beside the pipeline, with every wait above the search lag.
+    background: {
+      webhookSecret: Redacted.make(Notifications.generateSecret()),
+      sweeper: { intervalMillis: 1_000, lookupAfterMillis: searchLagMillis + 500, lookupRepeatMillis: [searchLagMillis * 2, 10_000] },
+      reconciler: { intervalMillis: 1_000, settleMillis: searchLagMillis + 1_000 }
+    }
   }))
   await registerSellers(runtime, fleet.sellers, { requestsPerSecond: 1_000, burst: 1_000, timeoutMillis: 1_000 })
   // Its own generator: the request mix stays the same whatever the timing of the faults.
@@ -127,6 +137,9 @@ it("Stripe failures, timeouts and lost answers never capture without a book or l
   injector = undefined
   fake.clearFaults()
   const open = await drain(database.url, 30_000)
+  // Authorizations whose answer was lost are the sweeper's: let it (and the reconciler) pass
+  // over the last requests once the search has caught up.
+  await sleep(searchLagMillis * 3)
   const { orders, violations } = await fleet.orders()
   const intents = fake.intents()
   const report = await checkAll({

@@ -69,7 +69,8 @@ export interface ReconcilerOptions {
   readonly sellerLimit?: number
   /**
    * How long after a request finished (an attempt was last sent) the provider (the seller) is
-   * asked about it, so its own records have caught up. Default 60 s.
+   * asked about it, so its own records have caught up. Default 2 min: above Stripe's search lag
+   * ("under a minute" normally), which would otherwise show a fresh capture as missing.
    */
   readonly settleMillis?: number
   /** How long the reconciler holds a request while it compares and fixes it. Default 60 s. */
@@ -117,7 +118,7 @@ export const make = (options: RunningReconcilerOptions = {}) =>
     const windowMillis = options.windowMillis ?? 30 * 24 * 60 * 60 * 1_000
     const providerLimit = options.providerLimit ?? 200
     const sellerLimit = options.sellerLimit ?? 200
-    const settleMillis = options.settleMillis ?? 60_000
+    const settleMillis = options.settleMillis ?? 120_000
     const repair = yield* makeRepair(owner, options.leaseMillis ?? 60_000)
     const { sql, gateway, withLease, voidAuthorization } = repair
     const directory = yield* SellerDirectory

@@ -44,7 +44,11 @@ export interface SweeperOptions {
   readonly batchSize?: number
   /** How long the sweeper holds a request while it acts on it. Default 60 s. */
   readonly leaseMillis?: number
-  /** How long after a `payment_unavailable` failure the provider is first asked what it holds. Default 60 s. */
+  /**
+   * How long after a `payment_unavailable` failure the provider is first asked what it holds.
+   * Default 2 min: above Stripe's search lag ("under a minute" normally), so the first look
+   * already sees what the lost call created.
+   */
   readonly lookupAfterMillis?: number
   /** When it is asked again, after each lookup (the provider's search may lag). Default 10 min, 1 h, 6 h, 24 h. */
   readonly lookupRepeatMillis?: ReadonlyArray<number>
@@ -94,7 +98,7 @@ export const make = (options: RunningSweeperOptions = {}) =>
   Effect.gen(function* () {
     const owner = `sweeper-${randomUUID().slice(0, 8)}`
     const batchSize = options.batchSize ?? 100
-    const lookupAfterMillis = options.lookupAfterMillis ?? 60_000
+    const lookupAfterMillis = options.lookupAfterMillis ?? 120_000
     const lookupRepeatMillis = options.lookupRepeatMillis ?? [600_000, 3_600_000, 21_600_000, 86_400_000]
     const intervalMillis = options.intervalMillis ?? 60_000
     const repair = yield* makeRepair(owner, options.leaseMillis ?? 60_000)

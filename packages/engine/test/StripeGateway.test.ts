@@ -364,6 +364,24 @@ describe("StripeGateway against FakeStripe", () => {
     })
   )
 
+  it.live("with a search lag (as Stripe's), lookup does not see a fresh intent yet; retrieve-by-key replays still find it", () =>
+    Effect.gen(function* () {
+      const lagging = yield* Effect.acquireRelease(
+        Effect.promise(() => FakeStripe.start({ secretKey, searchLagMillis: 400 })),
+        (server) => Effect.promise(() => server.close())
+      )
+      const service = yield* StripeGateway.make(lagging.gatewayOptions(secretKey))
+      const request = requestId()
+      const idempotencyKey = key("auth")
+      const first = yield* authorize(service, { request, idempotencyKey })
+      expect(yield* service.lookup(request)).toEqual([])
+      // The same key answers with the same intent at once: the pipeline never relies on search.
+      expect((yield* authorize(service, { request, idempotencyKey })).providerRef).toBe(first.providerRef)
+      yield* Effect.sleep(500)
+      expect((yield* service.lookup(request)).map((record) => record.providerRef)).toEqual([first.providerRef])
+    })
+  )
+
   it.live("a wrong secret key is PaymentRejected, and no error repeats the key", () =>
     Effect.gen(function* () {
       const strict = yield* Effect.acquireRelease(

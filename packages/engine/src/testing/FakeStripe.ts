@@ -159,6 +159,11 @@ export interface FakeStripeOptions {
    * Stripe, so tests can prove a client never repeats what it is told.
    */
   readonly revealInvalidKeys?: boolean
+  /**
+   * How long a new PaymentIntent stays out of search results (Stripe's search index lags by up
+   * to a minute; retrieve by id is immediate). Default 0: searchable at once.
+   */
+  readonly searchLagMillis?: number
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -352,6 +357,8 @@ export class FakeStripeServer {
   private readonly faults: Array<Mutable<FaultSpec> & { remaining: number }> = []
   private readonly log: Array<Mutable<RecordedRequest>> = []
   private readonly timers = new Set<NodeJS.Timeout>()
+  /** When each PaymentIntent becomes visible to search (`searchLagMillis`). */
+  private readonly searchableAt = new Map<string, number>()
 
   private constructor(
     private readonly server: Server,
@@ -705,6 +712,7 @@ export class FakeStripeServer {
       description: text(params, "description") ?? null
     }
     this.intentsById.set(id, intent)
+    this.searchableAt.set(id, Date.now() + (this.options.searchLagMillis ?? 0))
     const expand = list(params, "expand")
     if (!confirm || card === undefined) return { status: 200, body: this.render(intent, expand), store: true }
 
@@ -897,8 +905,11 @@ export class FakeStripeServer {
     const page = text(params, "page")
     const offset = page === undefined ? 0 : Number(Buffer.from(page.replace(/^page_/, ""), "base64url").toString("utf8"))
     if (!Number.isInteger(offset) || offset < 0) return invalid(`Invalid page: ${page}`, "page")
-    // Newest first, as Stripe lists.
-    const matches = [...this.intentsById.values()].reverse().filter((intent) => predicates.every((predicate) => predicate(intent)))
+    // Newest first, as Stripe lists; intents still inside the search lag are not found yet.
+    const now = Date.now()
+    const matches = [...this.intentsById.values()]
+      .reverse()
+      .filter((intent) => (this.searchableAt.get(intent.id) ?? 0) <= now && predicates.every((predicate) => predicate(intent)))
     const slice = matches.slice(offset, offset + limit)
     const hasMore = offset + limit < matches.length
     const expand = list(params, "expand")
