@@ -34,6 +34,12 @@ export interface PaymentRecord {
   readonly status: string
   /** Why the payment can't be tied to exactly one purchase request, when it can't. */
   readonly linkProblem?: string
+  /**
+   * When the authorization held money (epoch ms): from its creation until it was captured or
+   * voided (`liveUntil` undefined while it still holds). Known for the sandbox ledger.
+   */
+  readonly liveFrom?: number
+  readonly liveUntil?: number
 }
 
 /** A PaymentIntent in a (fake) Stripe's own records: the fields the checker reads (`FakeStripe.FakeIntent` fits). */
@@ -112,7 +118,9 @@ export const invariants = [
   /** A reconciliation finding left open after the run (something a person would have to repair). */
   "openFindings",
   /** A payment operation without an outcome after the run. */
-  "paymentPending"
+  "paymentPending",
+  /** Two authorizations of one request holding money at the same time (history of the provider's ledger). */
+  "authorizationsOverlap"
 ] as const
 export type Invariant = (typeof invariants)[number]
 
@@ -193,6 +201,18 @@ export const check = (input: CheckInput): Report => {
     }
   }
   for (const finding of input.openFindings ?? []) flag("openFindings", `${finding.requestId} ${finding.kind}: ${finding.detail}`)
+  for (const [requestId, payments] of paymentsBy) {
+    const live = payments
+      .filter((payment) => payment.liveFrom !== undefined && payment.authorized > 0 && payment.status !== "declined")
+      .sort((a, b) => a.liveFrom! - b.liveFrom!)
+    for (let i = 1; i < live.length; i++) {
+      const before = live[i - 1]!
+      const after = live[i]!
+      if (before.liveUntil === undefined || after.liveFrom! < before.liveUntil) {
+        flag("authorizationsOverlap", `${requestId}: ${after.id} authorized while ${before.id} still held ${before.authorized}`)
+      }
+    }
+  }
   for (const payment of input.pendingPayments ?? []) flag("paymentPending", `${payment.requestId}: ${payment.kind} still pending`)
   const sellerViolations = (input.sellerViolations?.rate ?? 0) + (input.sellerViolations?.concurrency ?? 0)
   if (sellerViolations > 0) {
@@ -270,8 +290,8 @@ export const readDatabase = async (url: string): Promise<Pick<CheckInput, "reque
     const requests = await client.query<{ id: string; status: string; max_amount: string; final_amount: string | null; order_id: string | null }>(
       "SELECT id, status, max_amount, final_amount, order_id FROM purchase_requests"
     )
-    const payments = await client.query<{ id: string; request_id: string; authorized: string; captured: string; status: string }>(
-      "SELECT id, request_id, authorized, captured, status FROM sandbox_payments"
+    const payments = await client.query<{ id: string; request_id: string; authorized: string; captured: string; status: string; created_at: Date; updated_at: Date }>(
+      "SELECT id, request_id, authorized, captured, status, created_at, updated_at FROM sandbox_payments"
     )
     const findings = await client.query<{ request_id: string; kind: string; detail: string }>(
       "SELECT request_id::text AS request_id, kind, detail FROM reconciliation_findings WHERE NOT fixed"
@@ -290,7 +310,9 @@ export const readDatabase = async (url: string): Promise<Pick<CheckInput, "reque
         requestId: row.request_id,
         authorized: Number(row.authorized),
         captured: Number(row.captured),
-        status: row.status
+        status: row.status,
+        liveFrom: row.created_at.getTime(),
+        ...(row.status === "authorized" ? {} : { liveUntil: row.updated_at.getTime() })
       })),
       openFindings: findings.rows.map((row) => ({ requestId: row.request_id, kind: row.kind, detail: row.detail })),
       pendingPayments: pending.rows.map((row) => ({ requestId: row.request_id, kind: row.kind }))

@@ -62,7 +62,8 @@ group("Invariants.check", () => {
       paymentUnlinked: 0,
       purchaseWhileUnresolved: 0,
       openFindings: 0,
-      paymentPending: 0
+      paymentPending: 0,
+      authorizationsOverlap: 0
     })
     expect(report.violations).toBe(14)
     for (const name of ["ordersPerRequest", "captureWithoutOrder", "orderWithoutCapture", "captureNotOrderTotal", "capturedOverAuthorized", "authorizationOpen", "requestNotTerminal", "outcomeMismatch", "sellerLimitViolations"] as const) {
@@ -98,6 +99,22 @@ group("Invariants.check", () => {
     })
     expect(report.counts).toMatchObject({ openFindings: 1, paymentPending: 1 })
     expect(report.violations).toBe(2)
+  })
+
+  it("reads the ledger's history: two authorizations of one request may not hold money at once", () => {
+    const base = { requests: [request("r1", "purchased", "o1")], orders: [order("r1", "o1")] }
+    const voidedThenCaptured = [
+      { ...payment("p1", "r1", 3_000, 0, "voided"), liveFrom: 1_000, liveUntil: 2_000 },
+      { ...payment("p2", "r1", 3_000, 1_000, "captured"), liveFrom: 2_500, liveUntil: 3_000 }
+    ]
+    expect(check({ ...base, payments: voidedThenCaptured }).violations).toBe(0)
+    const overlapping = [
+      { ...payment("p1", "r1", 3_000, 0, "voided"), liveFrom: 1_000, liveUntil: 2_600 },
+      { ...payment("p2", "r1", 3_000, 1_000, "captured"), liveFrom: 2_500, liveUntil: 3_000 }
+    ]
+    const report = check({ ...base, payments: overlapping })
+    expect(report.counts.authorizationsOverlap).toBe(1)
+    expect(report.examples.authorizationsOverlap[0]).toMatch(/p2 authorized while p1 still held 3000/)
   })
 
   it("flags a seller order for a request that did not end purchased", () => {
@@ -256,7 +273,8 @@ group("Invariants.check over a fake Stripe's PaymentIntents", () => {
       paymentUnlinked: 3, // no metadata; an unknown request; metadata and bookbroker's record disagree
       purchaseWhileUnresolved: 0,
       openFindings: 0,
-      paymentPending: 0
+      paymentPending: 0,
+      authorizationsOverlap: 0
     })
     expect(report.examples.capturedOverAuthorized.join(" ")).toContain("pi_over_auth")
     expect(report.examples.capturedOverAuthorized.join(" ")).toContain("customer maximum 1000")

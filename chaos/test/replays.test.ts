@@ -1,7 +1,8 @@
 /**
  * Lost answers whose replays are refused, paused workers and sellers that go offline: purchases
  * whose answer is lost after the seller placed the order (or that commit and then hang), with
- * the key's next replays answered 429 or 409 "in progress" (by seller), sellers refusing
+ * the key's next replays answered 429 or 409 "in progress" (by seller), calls slower than the
+ * lease (up to 4 s against a 2 s lease, within a 5 s seller timeout), sellers refusing
  * connections for a while, and `bookbroker serve --role worker` processes paused (SIGSTOP,
  * longer than the lease: they come back as zombie writers) or killed. The sweeper and the
  * reconciler run beside them, and customers and operators act meanwhile: counter-offers are
@@ -51,6 +52,9 @@ it("refused replays, paused workers and offline sellers never move a purchase on
     catalog: catalogSize,
     coverage: 0.6,
     latency: 20,
+    // Some calls take up to 4 s, twice the lease: the heartbeat must keep the request meanwhile.
+    "tail-probability": 0.03,
+    "tail-max": 4_000,
     "error-rate": 0.02,
     "lost-response-rate": 0.12,
     "commit-then-hang-rate": 0.04,
@@ -71,7 +75,7 @@ it("refused replays, paused workers and offline sellers never move a purchase on
       reconciler: { intervalMillis: 2_000, settleMillis: 3_000 }
     }
   })
-  await registerSellers(runtime, fleet.sellers, { requestsPerSecond: 1_000, burst: 1_000, timeoutMillis: 1_000 })
+  await registerSellers(runtime, fleet.sellers, { requestsPerSecond: 1_000, burst: 1_000, timeoutMillis: 5_000 })
   const environment: WorkerEnvironment = { databaseUrl: database.url, redisUrl: redis.url, secretKey, leaseMillis, maxBackoffMillis: 500 }
   const spawnWorker = () => {
     const worker = startWorker(environment)
