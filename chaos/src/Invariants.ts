@@ -75,6 +75,18 @@ export interface CheckInput {
   readonly openFindings?: ReadonlyArray<{ readonly requestId: string; readonly kind: string; readonly detail: string }>
   /** Payment operations still without an outcome. */
   readonly pendingPayments?: ReadonlyArray<{ readonly requestId: string; readonly kind: string }>
+  /** The webhook side: what the outbox holds and what the customer's receiver got. */
+  readonly webhooks?: WebhookInput
+}
+
+export interface WebhookInput {
+  /** Outbox rows that have a `notify_url`. */
+  readonly outbox: ReadonlyArray<{ readonly id: string; readonly requestId: string; readonly event: string; readonly delivered: boolean }>
+  /** Terminal requests that asked to be notified, with their final status. */
+  readonly notified: ReadonlyArray<{ readonly id: string; readonly status: string }>
+  /** `webhook-id`s the receiver accepted with a valid signature. */
+  readonly received: ReadonlySet<string>
+  readonly badSignatures: number
 }
 
 /** One purchase call a seller processed. */
@@ -120,7 +132,14 @@ export const invariants = [
   /** A payment operation without an outcome after the run. */
   "paymentPending",
   /** Two authorizations of one request holding money at the same time (history of the provider's ledger). */
-  "authorizationsOverlap"
+  "authorizationsOverlap",
+  /**
+   * A customer not told: a terminal request with a `notify_url` and no event for its final
+   * status, an event not delivered, or one the outbox calls delivered that the receiver never got.
+   */
+  "webhookUndelivered",
+  /** A delivery whose Standard Webhooks signature did not verify. */
+  "webhookBadSignature"
 ] as const
 export type Invariant = (typeof invariants)[number]
 
@@ -214,6 +233,20 @@ export const check = (input: CheckInput): Report => {
     }
   }
   for (const payment of input.pendingPayments ?? []) flag("paymentPending", `${payment.requestId}: ${payment.kind} still pending`)
+  if (input.webhooks !== undefined) {
+    const { outbox, notified, received, badSignatures } = input.webhooks
+    const events = new Set(outbox.map((row) => `${row.requestId} ${row.event}`))
+    for (const request of notified) {
+      if (terminal.has(request.status) && !events.has(`${request.id} purchase_request.${request.status}`)) {
+        flag("webhookUndelivered", `${request.id}: ${request.status}, but no event for it in the outbox`)
+      }
+    }
+    for (const row of outbox) {
+      if (!row.delivered) flag("webhookUndelivered", `outbox ${row.id} (${row.requestId} ${row.event}) not delivered`)
+      else if (!received.has(`msg_${row.id}`)) flag("webhookUndelivered", `outbox ${row.id} (${row.requestId} ${row.event}) marked delivered, never received`)
+    }
+    if (badSignatures > 0) flag("webhookBadSignature", `${badSignatures} deliveries with a signature that did not verify`, badSignatures)
+  }
   const sellerViolations = (input.sellerViolations?.rate ?? 0) + (input.sellerViolations?.concurrency ?? 0)
   if (sellerViolations > 0) {
     flag("sellerLimitViolations", `rate ${input.sellerViolations?.rate ?? 0}, concurrency ${input.sellerViolations?.concurrency ?? 0}`, sellerViolations)
@@ -322,6 +355,23 @@ export const readDatabase = async (url: string): Promise<Pick<CheckInput, "reque
   }
 }
 
+/** The outbox rows with a `notify_url`, and the requests that asked to be notified. */
+export const readOutbox = async (url: string): Promise<Pick<WebhookInput, "outbox" | "notified">> => {
+  const client = await connect(url)
+  try {
+    const outbox = await client.query<{ id: string; request_id: string; event: string; delivered: boolean }>(
+      "SELECT id::text AS id, request_id::text AS request_id, event, delivered_at IS NOT NULL AS delivered FROM outbox WHERE notify_url IS NOT NULL"
+    )
+    const notified = await client.query<{ id: string; status: string }>("SELECT id::text AS id, status FROM purchase_requests WHERE notify_url IS NOT NULL")
+    return {
+      outbox: outbox.rows.map((row) => ({ id: row.id, requestId: row.request_id, event: row.event, delivered: row.delivered })),
+      notified: notified.rows
+    }
+  } finally {
+    await client.end()
+  }
+}
+
 /** bookbroker's own record of which provider payment belongs to which request (`payment_operations.provider_ref`). */
 export const readProviderRefs = async (url: string): Promise<ReadonlyMap<string, string>> => {
   const client = await connect(url)
@@ -349,8 +399,11 @@ export const checkAll = async (options: {
   readonly payments?: PaymentSource
   /** The fleet's history (`fleet.history()`): the purchase calls the sellers processed. */
   readonly history?: FleetHistory
+  /** The customer's webhook receiver (`Webhooks.startReceiver`): the outbox is checked against it. */
+  readonly webhooks?: { readonly received: ReadonlyArray<{ readonly msgId: string }>; readonly badSignatures: number }
 }): Promise<Report> => {
   const database = await readDatabase(options.databaseUrl)
+  const webhooks = options.webhooks === undefined ? undefined : { ...(await readOutbox(options.databaseUrl)), received: new Set(options.webhooks.received.map((d) => d.msgId)), badSignatures: options.webhooks.badSignatures }
   const source = options.payments ?? { _tag: "Sandbox" }
   const payments = source._tag === "Sandbox" ? database.payments : fromStripe(source.intents, source.charges, await readProviderRefs(options.databaseUrl))
   return check({
@@ -360,6 +413,7 @@ export const checkAll = async (options: {
     ...(options.sellerViolations === undefined ? {} : { sellerViolations: options.sellerViolations }),
     ...(database.openFindings === undefined ? {} : { openFindings: database.openFindings }),
     ...(database.pendingPayments === undefined ? {} : { pendingPayments: database.pendingPayments }),
+    ...(webhooks === undefined ? {} : { webhooks }),
     ...(options.history === undefined
       ? {}
       : {

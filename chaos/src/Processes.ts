@@ -24,6 +24,10 @@ export interface WorkerEnvironment {
   readonly secretKey: string
   readonly leaseMillis: number
   readonly maxBackoffMillis: number
+  /** Signs the webhooks this worker's dispatcher sends (the same for every process). */
+  readonly webhookSecret?: string
+  /** Networks customers' notify_urls may point at (`BOOKBROKER_ALLOW_NETWORKS`). */
+  readonly allowNetworks?: ReadonlyArray<string>
 }
 
 /** `node packages/cli/bin/bookbroker.js serve --role worker` against the given database. */
@@ -38,7 +42,9 @@ export const startWorker = (environment: WorkerEnvironment): WorkerProcess => {
       BOOKBROKER_SECRET_KEY: environment.secretKey,
       BOOKBROKER_OPERATOR_TOKEN: "bb_op_chaos",
       BOOKBROKER_LEASE_MILLIS: String(environment.leaseMillis),
-      BOOKBROKER_MAX_BACKOFF_MILLIS: String(environment.maxBackoffMillis)
+      BOOKBROKER_MAX_BACKOFF_MILLIS: String(environment.maxBackoffMillis),
+      ...(environment.webhookSecret === undefined ? {} : { BOOKBROKER_WEBHOOK_SECRET: environment.webhookSecret }),
+      ...(environment.allowNetworks === undefined ? {} : { BOOKBROKER_ALLOW_NETWORKS: environment.allowNetworks.join(",") })
     }
   })
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()))

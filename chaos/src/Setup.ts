@@ -92,6 +92,7 @@ export interface Purchase {
   readonly isbn: Isbn.Isbn13
   readonly maxMinor: number
   readonly paymentToken?: string
+  readonly notifyUrl?: string
 }
 
 /**
@@ -109,6 +110,7 @@ export const submit = (runtime: EngineRuntime, purchase: Purchase) =>
           isbn: purchase.isbn,
           maxPrice: Money.make(purchase.maxMinor, "EUR"),
           paymentToken: purchase.paymentToken ?? "tok_approve",
+          ...(purchase.notifyUrl === undefined ? {} : { notifyUrl: purchase.notifyUrl }),
           customer: { name: "Chaos Reader", email: "chaos@example.com", shippingAddress: { line1: "1 Chaos Lane", city: "Paris", country: "FR" } }
         })
         .pipe(
@@ -168,6 +170,20 @@ export const sweepAndReconcile = (runtime: EngineRuntime) =>
       })
     ) as Effect.Effect<{ swept: Sweeper.SweepReport; findings: ReadonlyArray<Reconciler.Finding> }>
   )
+
+/** Waits (bounded) until the outbox has nothing left to deliver; returns how many rows are still undelivered. */
+export const outboxDrained = async (databaseUrl: string, timeoutMillis: number): Promise<number> => {
+  const deadline = Date.now() + timeoutMillis
+  for (;;) {
+    const client = await connect(databaseUrl)
+    const pending = await client
+      .query<{ n: string }>("SELECT count(*) AS n FROM outbox WHERE notify_url IS NOT NULL AND delivered_at IS NULL")
+      .then((result) => Number(result.rows[0]!.n))
+      .finally(() => client.end())
+    if (pending === 0 || Date.now() > deadline) return pending
+    await sleep(250)
+  }
+}
 
 export const databaseName = (url: string): string => decodeURIComponent(new URL(url).pathname.slice(1))
 

@@ -63,7 +63,9 @@ group("Invariants.check", () => {
       purchaseWhileUnresolved: 0,
       openFindings: 0,
       paymentPending: 0,
-      authorizationsOverlap: 0
+      authorizationsOverlap: 0,
+      webhookUndelivered: 0,
+      webhookBadSignature: 0
     })
     expect(report.violations).toBe(14)
     for (const name of ["ordersPerRequest", "captureWithoutOrder", "orderWithoutCapture", "captureNotOrderTotal", "capturedOverAuthorized", "authorizationOpen", "requestNotTerminal", "outcomeMismatch", "sellerLimitViolations"] as const) {
@@ -115,6 +117,34 @@ group("Invariants.check", () => {
     const report = check({ ...base, payments: overlapping })
     expect(report.counts.authorizationsOverlap).toBe(1)
     expect(report.examples.authorizationsOverlap[0]).toMatch(/p2 authorized while p1 still held 3000/)
+  })
+
+  it("checks the outbox against the customer's receiver: every final status told, delivered, signed", () => {
+    const base = { requests: [request("r1", "not_available"), request("r2", "not_available")], payments: [], orders: [] }
+    const told = {
+      outbox: [{ id: "1", requestId: "r1", event: "purchase_request.not_available", delivered: true }],
+      notified: [{ id: "r1", status: "not_available" }],
+      received: new Set(["msg_1"]),
+      badSignatures: 0
+    }
+    expect(check({ ...base, webhooks: told }).violations).toBe(0)
+    const report = check({
+      ...base,
+      webhooks: {
+        outbox: [
+          { id: "1", requestId: "r1", event: "purchase_request.not_available", delivered: true },
+          { id: "2", requestId: "r2", event: "purchase_request.price_not_met", delivered: false }
+        ],
+        notified: [
+          { id: "r1", status: "not_available" },
+          { id: "r2", status: "not_available" }
+        ],
+        received: new Set<string>(),
+        badSignatures: 2
+      }
+    })
+    // r1 marked delivered but never received; r2's event not delivered and none for its final status.
+    expect(report.counts).toMatchObject({ webhookUndelivered: 3, webhookBadSignature: 2 })
   })
 
   it("flags a seller order for a request that did not end purchased", () => {
@@ -274,7 +304,9 @@ group("Invariants.check over a fake Stripe's PaymentIntents", () => {
       purchaseWhileUnresolved: 0,
       openFindings: 0,
       paymentPending: 0,
-      authorizationsOverlap: 0
+      authorizationsOverlap: 0,
+      webhookUndelivered: 0,
+      webhookBadSignature: 0
     })
     expect(report.examples.capturedOverAuthorized.join(" ")).toContain("pi_over_auth")
     expect(report.examples.capturedOverAuthorized.join(" ")).toContain("customer maximum 1000")

@@ -7,17 +7,20 @@
  * longer than the lease: they come back as zombie writers) or killed. The sweeper and the
  * reconciler run beside them, and customers and operators act meanwhile: counter-offers are
  * accepted (requests whose maximum was too low) and declined payments retried by an operator
- * with a new token. Afterwards the checker also reads the sellers' history: no
+ * with a new token. Every request asks to be told at a webhook receiver that refuses some first
+ * deliveries; the dispatcher runs in every worker. Afterwards the checker also reads the outbox
+ * against what the receiver got (every final status told, signed) and the sellers' history: no
  * purchase may go to another seller once one has placed an order for the request whose answer
  * was lost — only an authoritative answer about that key closes the attempt.
  */
-import { Notifications, Purchases, SecretBox } from "@bookbroker/engine"
+import { Notifications, OutboundAddress, Purchases, SecretBox } from "@bookbroker/engine"
 import { Effect } from "effect"
 import { afterAll, expect, it } from "vitest"
 import { startFleet, type Fleet } from "../src/Fleet.js"
 import { checkAll, describe } from "../src/Invariants.js"
 import { startRedis, startWorker, type RedisProcess, type WorkerEnvironment, type WorkerProcess } from "../src/Processes.js"
-import { catalog, createDatabase, drain, engineRuntime, type EngineRuntime, Redacted, registerSellers, seeded, sleep, submit, sweepAndReconcile } from "../src/Setup.js"
+import { catalog, createDatabase, drain, engineRuntime, type EngineRuntime, outboxDrained, Redacted, registerSellers, seeded, sleep, submit, sweepAndReconcile } from "../src/Setup.js"
+import { startReceiver, type WebhookReceiver } from "../src/Webhooks.js"
 
 const requests = 150
 const loadMillis = 20_000
@@ -29,6 +32,7 @@ let fleet: Fleet | undefined
 let redis: RedisProcess | undefined
 let database: { url: string; drop: () => Promise<void> } | undefined
 let runtime: EngineRuntime | undefined
+let receiver: WebhookReceiver | undefined
 const workers = new Set<WorkerProcess>()
 
 afterAll(async () => {
@@ -41,6 +45,7 @@ afterAll(async () => {
   if (process.env["CHAOS_KEEP_DATABASE"] === undefined) await database?.drop()
   else console.log(`[chaos] kept ${database?.url}`)
   await redis?.kill()
+  await receiver?.close()
   fleet?.stop()
 })
 
@@ -65,18 +70,30 @@ it("refused replays, paused workers and offline sellers never move a purchase on
   redis = await startRedis()
   database = await createDatabase()
   const secretKey = SecretBox.generateKey()
+  const webhookSecret = Notifications.generateSecret()
+  receiver = await startReceiver(webhookSecret, { failFirstRate: 0.1, random: seeded(seed + 7) })
   // The submitting side, without workers; it also runs the sweeper and the reconciler often.
   runtime = engineRuntime(database.url, {
     secretKey: Redacted.make(secretKey),
     workers: false,
+    outbound: OutboundAddress.loopback,
     background: {
-      webhookSecret: Redacted.make(Notifications.generateSecret()),
+      webhookSecret: Redacted.make(webhookSecret),
+      notifications: { retryBaseMillis: 1_000 },
       sweeper: { intervalMillis: 1_000, lookupAfterMillis: 3_000 },
       reconciler: { intervalMillis: 2_000, settleMillis: 3_000 }
     }
   })
   await registerSellers(runtime, fleet.sellers, { requestsPerSecond: 1_000, burst: 1_000, timeoutMillis: 5_000 })
-  const environment: WorkerEnvironment = { databaseUrl: database.url, redisUrl: redis.url, secretKey, leaseMillis, maxBackoffMillis: 500 }
+  const environment: WorkerEnvironment = {
+    databaseUrl: database.url,
+    redisUrl: redis.url,
+    secretKey,
+    leaseMillis,
+    maxBackoffMillis: 500,
+    webhookSecret,
+    allowNetworks: OutboundAddress.loopback.allowNetworks
+  }
   const spawnWorker = () => {
     const worker = startWorker(environment)
     workers.add(worker)
@@ -98,6 +115,7 @@ it("refused replays, paused workers and offline sellers never move a purchase on
         idempotencyKey: `replays-${i}`,
         isbn,
         maxMinor: roll > 0.9 ? 700 : 10_000,
+        notifyUrl: receiver!.url,
         ...(roll > 0.05 && roll < 0.1 ? { paymentToken: "tok_decline" } : {})
       })
       submitted += 1
@@ -162,8 +180,16 @@ it("refused replays, paused workers and offline sellers never move a purchase on
   const open = await drain(database.url, 90_000)
   // What a worker's background jobs would do at their next interval, now.
   const { swept } = await sweepAndReconcile(runtime)
+  // Webhooks refused once are sent again (1–10 s later): wait for the outbox to empty.
+  const undelivered = await outboxDrained(database.url, 60_000)
   const [{ orders, violations }, history] = await Promise.all([fleet.orders(), fleet.history()])
-  const report = await checkAll({ databaseUrl: database.url, orders, sellerViolations: violations, history })
+  const report = await checkAll({
+    databaseUrl: database.url,
+    orders,
+    sellerViolations: violations,
+    history,
+    webhooks: { received: receiver.delivered(), badSignatures: receiver.badSignatures() }
+  })
   const calls = history.sellers.flatMap((seller) => seller.purchases)
   const lost = calls.filter((call) => call.fault === "lost_response" || call.fault === "commit_then_hang").length
   // The reference seller API has no release: a hold bookbroker does not use expires at the seller.
@@ -171,13 +197,14 @@ it("refused replays, paused workers and offline sellers never move a purchase on
   console.log(
     `[chaos replays] requests ${submitted}, purchase calls processed ${calls.length} (answers lost ${lost}, each replay refused 3 times), ` +
       `worker pauses ${faults.pauses}, kills ${faults.kills}, sellers offline ${faults.offline}, counter-offers accepted ${acted.accepted}, operator retries ${acted.retried}, holds still open at the sellers ${openHolds} (no release in the reference API; they expire), sweep ${JSON.stringify(swept)}, ` +
-      `open after drain ${open}, duration ${((Date.now() - started) / 1000).toFixed(1)} s\n${describe(report)}`
+      `webhooks delivered ${receiver.delivered().length} (first deliveries refused ${receiver.refused()}, still undelivered ${undelivered}), open after drain ${open}, duration ${((Date.now() - started) / 1000).toFixed(1)} s\n${describe(report)}`
   )
   expect(submitted).toBe(requests)
   expect(lost).toBeGreaterThanOrEqual(5)
   expect(faults.pauses).toBeGreaterThanOrEqual(3)
   expect(acted.accepted).toBeGreaterThanOrEqual(3)
   expect(acted.retried).toBeGreaterThanOrEqual(2)
+  expect(receiver.refused()).toBeGreaterThanOrEqual(3)
   expect(open).toBe(0)
   expect(report.requests).toBe(requests)
   expect(report.violations).toBe(0)
