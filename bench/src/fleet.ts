@@ -59,6 +59,8 @@ const { values } = parseArgs({
     "error-rate": { type: "string", default: "0" },
     "lost-response-rate": { type: "string", default: "0" },
     "commit-then-hang-rate": { type: "string", default: "0" },
+    // Share of purchases confirmed above the agreed price (5.00 extra).
+    "overcharge-rate": { type: "string", default: "0" },
     // After a lost purchase answer, refuse the key's next replays: rate_limited (429),
     // in_progress (409) or mixed (by seller); `replay-refusals` is how many.
     "replay-refusal": { type: "string", default: "none" },
@@ -110,7 +112,7 @@ class AttributedSimulator extends SellerSimulator {
    * and the fault injected: `lost_response` / `commit_then_hang` placed an order whose answer
    * never reached bookbroker. The history the checker reads.
    */
-  readonly purchases: Array<{ readonly buyer: string; readonly key: string; readonly at: number; readonly fault: string | null }> = []
+  readonly purchases: Array<{ readonly buyer: string; readonly key: string; readonly at: number; readonly fault: string | null; placed: boolean }> = []
   /** When the latest calls arrived (a ring of 8), to show what a violation followed. */
   private readonly arrivals: Array<[number, SimulatedOperation]> = []
 
@@ -142,8 +144,15 @@ class AttributedSimulator extends SellerSimulator {
   }
 
   override purchase(request: Parameters<SellerSimulator["purchase"]>[0], fault?: Parameters<SellerSimulator["purchase"]>[1]) {
-    this.purchases.push({ buyer: request.buyerReference, key: request.idempotencyKey, at: Date.now(), fault: fault ?? null })
-    return super.purchase(request, fault)
+    // `placed`: this call placed a new order (a replay answers with the key's first outcome).
+    const call = { buyer: request.buyerReference, key: request.idempotencyKey, at: Date.now(), fault: fault ?? null, placed: false }
+    this.purchases.push(call)
+    const before = this.orders.length
+    try {
+      return super.purchase(request, fault)
+    } finally {
+      call.placed = this.orders.length > before
+    }
   }
 
   override quote(isbn: string) {
@@ -211,6 +220,7 @@ for (let index = 0; index < sellerCount; index++) {
     errorRate: Number(values["error-rate"]),
     ...(Number(values["lost-response-rate"]) > 0 ? { lostResponseRate: Number(values["lost-response-rate"]) } : {}),
     ...(Number(values["commit-then-hang-rate"]) > 0 ? { commitThenHangRate: Number(values["commit-then-hang-rate"]) } : {}),
+    ...(Number(values["overcharge-rate"]) > 0 ? { overchargeRate: Number(values["overcharge-rate"]) } : {}),
     ...(values["replay-refusal"] === "none"
       ? {}
       : {
@@ -338,6 +348,8 @@ lines.on("line", (line) => {
     )
   }
 })
+/** Sellers in an outage right now (`offline`). */
+const offline = new Set<number>()
 lines.on("line", (line) => {
   const [command, ...args] = line.trim().split(/\s+/)
   if (command === "history") {
@@ -354,11 +366,21 @@ lines.on("line", (line) => {
     )
   }
   if (command === "offline") {
-    // `offline <seller index> <millis>`: the seller refuses connections for a while.
-    const server = servers[Number(args[0])]
+    // `offline <seller index> <millis>`: the seller refuses connections for a while. One outage
+    // at a time per seller: overlapping close / listen calls would race on the port.
+    const index = Number(args[0])
+    const server = servers[index]
     const millis = Number(args[1])
-    if (server !== undefined) void server.refuseConnections().then(() => setTimeout(() => void server.acceptConnections(), millis))
-    process.stdout.write(`${JSON.stringify({ ok: server !== undefined })}\n`)
+    const ok = server !== undefined && !offline.has(index)
+    if (ok) {
+      offline.add(index)
+      void server
+        .refuseConnections()
+        .then(() => new Promise((resolve) => setTimeout(resolve, millis)))
+        .then(() => server.acceptConnections())
+        .finally(() => offline.delete(index))
+    }
+    process.stdout.write(`${JSON.stringify({ ok })}\n`)
   }
   if (line.trim() === "asked") {
     // Who was asked to quote which ISBN, when: for checking answers against what was never asked.

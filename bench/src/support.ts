@@ -85,6 +85,8 @@ export interface FleetPurchaseCall {
   readonly at: number
   /** `lost_response` / `commit_then_hang`: an order was placed and its answer never reached the caller. */
   readonly fault: string | null
+  /** This call placed a new order (a replay answers with the key's first outcome instead). */
+  readonly placed: boolean
 }
 
 export interface FleetHistory {

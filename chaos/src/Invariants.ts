@@ -97,6 +97,8 @@ export interface PurchaseCall {
   readonly at: number
   /** `lost_response` / `commit_then_hang`: the seller placed an order whose answer never came back. */
   readonly fault: string | null
+  /** The call placed a new order (a replay answers with the key's first outcome). Default true. */
+  readonly placed?: boolean
 }
 
 const lostAnswers = new Set(["lost_response", "commit_then_hang"])
@@ -139,7 +141,9 @@ export const invariants = [
    */
   "webhookUndelivered",
   /** A delivery whose Standard Webhooks signature did not verify. */
-  "webhookBadSignature"
+  "webhookBadSignature",
+  /** A seller confirmed above the agreed price (the history says so) and no `order_above_agreed_price` finding says it. */
+  "overchargeUnreported"
 ] as const
 export type Invariant = (typeof invariants)[number]
 
@@ -171,6 +175,12 @@ export const check = (input: CheckInput): Report => {
   const paymentsBy = new Map<string, Array<PaymentRecord>>()
   for (const payment of input.payments) paymentsBy.set(payment.requestId, [...(paymentsBy.get(payment.requestId) ?? []), payment])
 
+  // Requests a seller overcharged (its history says so): capturing other than the order total is
+  // then right (never above the customer's maximum), and the finding that says so is expected.
+  // Only a call that placed the order can have overcharged it (a replay returns the first order).
+  const overcharged = new Set((input.purchaseCalls ?? []).filter((call) => call.fault === "overcharge" && call.placed !== false).map((call) => call.buyer))
+  const reportedOvercharge = new Set((input.openFindings ?? []).filter((finding) => finding.kind === "order_above_agreed_price").map((finding) => finding.requestId))
+
   const statuses: Record<string, number> = {}
   for (const request of input.requests) {
     statuses[request.status] = (statuses[request.status] ?? 0) + 1
@@ -181,7 +191,11 @@ export const check = (input: CheckInput): Report => {
     const captured = payments.reduce((sum, payment) => sum + payment.captured, 0)
     if (captured > 0 && orders.length === 0) flag("captureWithoutOrder", `${request.id}: captured ${captured}, no seller order`)
     if (orders.length > 0 && captured === 0) flag("orderWithoutCapture", `${request.id}: order ${orders[0]!.seller}/${orders[0]!.orderId}, nothing captured`)
-    if (orders.length === 1 && captured > 0 && captured !== orders[0]!.total) {
+    const overchargedOrder = overcharged.has(request.id) && orders.length === 1
+    if (overchargedOrder && !reportedOvercharge.has(request.id)) {
+      flag("overchargeUnreported", `${request.id}: ${orders[0]!.seller} confirmed order ${orders[0]!.orderId} above the agreed price, no finding says so`)
+    }
+    if (orders.length === 1 && captured > 0 && captured !== orders[0]!.total && !overchargedOrder) {
       flag("captureNotOrderTotal", `${request.id}: captured ${captured}, order total ${orders[0]!.total}`)
     }
     if (captured > request.maxAmount) flag("capturedOverAuthorized", `${request.id}: captured ${captured} > customer maximum ${request.maxAmount}`)
@@ -191,7 +205,14 @@ export const check = (input: CheckInput): Report => {
     }
     if (request.status === "purchased" && orders.length > 0 && request.orderId === null) flag("outcomeMismatch", `${request.id}: purchased without an order id`)
     const [only] = orders.length === 1 ? orders : []
-    if (request.status === "purchased" && only !== undefined && only.orderId === request.orderId && request.finalAmount !== null && request.finalAmount !== only.total) {
+    if (
+      request.status === "purchased" &&
+      only !== undefined &&
+      only.orderId === request.orderId &&
+      request.finalAmount !== null &&
+      request.finalAmount !== only.total &&
+      !overchargedOrder
+    ) {
       flag("outcomeMismatch", `${request.id}: purchased at ${request.finalAmount}, but order ${only.seller}/${only.orderId} totals ${only.total}`)
     }
     if (request.status !== "purchased" && orders.length > 0) flag("outcomeMismatch", `${request.id}: ${request.status}, but ${orders[0]!.seller} has order ${orders[0]!.orderId}`)
@@ -219,7 +240,10 @@ export const check = (input: CheckInput): Report => {
       flag("purchaseWhileUnresolved", `${buyer}: ${lost.seller} placed an order (${lost.fault}), then a purchase went to ${elsewhere.map((call) => call.seller).join(", ")}`, elsewhere.length)
     }
   }
-  for (const finding of input.openFindings ?? []) flag("openFindings", `${finding.requestId} ${finding.kind}: ${finding.detail}`)
+  for (const finding of input.openFindings ?? []) {
+    if (finding.kind === "order_above_agreed_price" && overcharged.has(finding.requestId)) continue
+    flag("openFindings", `${finding.requestId} ${finding.kind}: ${finding.detail}`)
+  }
   for (const [requestId, payments] of paymentsBy) {
     const live = payments
       .filter((payment) => payment.liveFrom !== undefined && payment.authorized > 0 && payment.status !== "declined")
@@ -417,7 +441,9 @@ export const checkAll = async (options: {
     ...(options.history === undefined
       ? {}
       : {
-          purchaseCalls: options.history.sellers.flatMap((seller) => seller.purchases.map((call) => ({ seller: seller.name, buyer: call.buyer, at: call.at, fault: call.fault })))
+          purchaseCalls: options.history.sellers.flatMap((seller) =>
+            seller.purchases.map((call) => ({ seller: seller.name, buyer: call.buyer, at: call.at, fault: call.fault, placed: call.placed }))
+          )
         })
   })
 }

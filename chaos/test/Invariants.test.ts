@@ -65,7 +65,8 @@ group("Invariants.check", () => {
       paymentPending: 0,
       authorizationsOverlap: 0,
       webhookUndelivered: 0,
-      webhookBadSignature: 0
+      webhookBadSignature: 0,
+      overchargeUnreported: 0
     })
     expect(report.violations).toBe(14)
     for (const name of ["ordersPerRequest", "captureWithoutOrder", "orderWithoutCapture", "captureNotOrderTotal", "capturedOverAuthorized", "authorizationOpen", "requestNotTerminal", "outcomeMismatch", "sellerLimitViolations"] as const) {
@@ -145,6 +146,27 @@ group("Invariants.check", () => {
     })
     // r1 marked delivered but never received; r2's event not delivered and none for its final status.
     expect(report.counts).toMatchObject({ webhookUndelivered: 3, webhookBadSignature: 2 })
+  })
+
+  it("a seller that overcharged (by its history) explains a capture below the order total — when a finding reports it", () => {
+    const input = {
+      requests: [{ ...request("r1", "purchased", "o1", 1_200), finalAmount: 1_200 }],
+      payments: [payment("p1", "r1", 1_200, 1_200, "captured")],
+      orders: [order("r1", "o1", 1_500)],
+      purchaseCalls: [{ seller: "seller-a", buyer: "r1", at: 1, fault: "overcharge" }]
+    }
+    const reported = check({ ...input, openFindings: [{ requestId: "r1", kind: "order_above_agreed_price", detail: "confirmed at 1500 above 1000; charged the maximum" }] })
+    expect(reported.violations).toBe(0)
+    const silent = check(input)
+    expect(silent.counts.overchargeUnreported).toBe(1)
+    expect(silent.violations).toBe(1)
+    // An overcharge on a replay changes nothing: the replay answers with the first order.
+    expect(check({ ...input, purchaseCalls: [{ seller: "seller-a", buyer: "r1", at: 1, fault: "overcharge", placed: false }] }).counts).toMatchObject({
+      captureNotOrderTotal: 1,
+      overchargeUnreported: 0
+    })
+    // Without the seller's own record of overcharging, the same data is a plain mismatch.
+    expect(check({ ...input, purchaseCalls: [] }).counts).toMatchObject({ captureNotOrderTotal: 1, outcomeMismatch: 1 })
   })
 
   it("flags a seller order for a request that did not end purchased", () => {
@@ -306,7 +328,8 @@ group("Invariants.check over a fake Stripe's PaymentIntents", () => {
       paymentPending: 0,
       authorizationsOverlap: 0,
       webhookUndelivered: 0,
-      webhookBadSignature: 0
+      webhookBadSignature: 0,
+      overchargeUnreported: 0
     })
     expect(report.examples.capturedOverAuthorized.join(" ")).toContain("pi_over_auth")
     expect(report.examples.capturedOverAuthorized.join(" ")).toContain("customer maximum 1000")

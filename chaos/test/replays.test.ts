@@ -7,7 +7,8 @@
  * longer than the lease: they come back as zombie writers) or killed. The sweeper and the
  * reconciler run beside them, and customers and operators act meanwhile: counter-offers are
  * accepted (requests whose maximum was too low) and declined payments retried by an operator
- * with a new token. Every request asks to be told at a webhook receiver that refuses some first
+ * with a new token; some sellers confirm above the agreed price (the customer pays at most the
+ * maximum, and a finding says so). Every request asks to be told at a webhook receiver that refuses some first
  * deliveries; the dispatcher runs in every worker. Afterwards the checker also reads the outbox
  * against what the receiver got (every final status told, signed) and the sellers' history: no
  * purchase may go to another seller once one has placed an order for the request whose answer
@@ -15,11 +16,14 @@
  */
 import { Notifications, OutboundAddress, Purchases, SecretBox } from "@bookbroker/engine"
 import { Effect } from "effect"
+import { writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { afterAll, expect, it } from "vitest"
 import { startFleet, type Fleet } from "../src/Fleet.js"
 import { checkAll, describe } from "../src/Invariants.js"
 import { startRedis, startWorker, type RedisProcess, type WorkerEnvironment, type WorkerProcess } from "../src/Processes.js"
-import { catalog, createDatabase, drain, engineRuntime, type EngineRuntime, outboxDrained, Redacted, registerSellers, seeded, sleep, submit, sweepAndReconcile } from "../src/Setup.js"
+import { catalog, createDatabase, databaseName, drain, engineRuntime, type EngineRuntime, outboxDrained, Redacted, registerSellers, seeded, sleep, submit, sweepAndReconcile } from "../src/Setup.js"
 import { startReceiver, type WebhookReceiver } from "../src/Webhooks.js"
 
 const requests = 150
@@ -63,6 +67,8 @@ it("refused replays, paused workers and offline sellers never move a purchase on
     "error-rate": 0.02,
     "lost-response-rate": 0.12,
     "commit-then-hang-rate": 0.04,
+    // Sellers confirming 5.00 above the agreed price: charged at most the customer's maximum, reported.
+    "overcharge-rate": 0.05,
     "replay-refusal": "mixed",
     "replay-refusals": 3,
     seed
@@ -160,8 +166,8 @@ it("refused replays, paused workers and offline sellers never move a purchase on
       faults.pauses += 1
       pauses.push(sleep(leaseMillis * 1.5 + random() * leaseMillis).then(() => void victim.child.kill("SIGCONT")))
     } else if (roll < 0.8) {
-      await fleet.offline(Math.floor(random() * fleet.sellers.length), 800 + Math.floor(random() * 1_200))
-      faults.offline += 1
+      const outage = await fleet.offline(Math.floor(random() * fleet.sellers.length), 800 + Math.floor(random() * 1_200))
+      if (outage.ok) faults.offline += 1
     } else if (victim !== undefined) {
       victim.child.kill("SIGCONT")
       victim.child.kill("SIGKILL")
@@ -183,6 +189,10 @@ it("refused replays, paused workers and offline sellers never move a purchase on
   // Webhooks refused once are sent again (1–10 s later): wait for the outbox to empty.
   const undelivered = await outboxDrained(database.url, 60_000)
   const [{ orders, violations }, history] = await Promise.all([fleet.orders(), fleet.history()])
+  if (process.env["CHAOS_KEEP_DATABASE"] !== undefined) {
+    // Beside the kept database: the sellers' own history, to read a violation against.
+    writeFileSync(join(tmpdir(), `${databaseName(database.url)}-history.json`), JSON.stringify({ history, orders }, null, 1))
+  }
   const report = await checkAll({
     databaseUrl: database.url,
     orders,
@@ -192,10 +202,11 @@ it("refused replays, paused workers and offline sellers never move a purchase on
   })
   const calls = history.sellers.flatMap((seller) => seller.purchases)
   const lost = calls.filter((call) => call.fault === "lost_response" || call.fault === "commit_then_hang").length
+  const overcharged = calls.filter((call) => call.fault === "overcharge").length
   // The reference seller API has no release: a hold bookbroker does not use expires at the seller.
   const openHolds = history.sellers.reduce((sum, seller) => sum + seller.openHolds.length, 0)
   console.log(
-    `[chaos replays] requests ${submitted}, purchase calls processed ${calls.length} (answers lost ${lost}, each replay refused 3 times), ` +
+    `[chaos replays] requests ${submitted}, purchase calls processed ${calls.length} (answers lost ${lost}, each replay refused 3 times; ${overcharged} confirmed above the agreed price), ` +
       `worker pauses ${faults.pauses}, kills ${faults.kills}, sellers offline ${faults.offline}, counter-offers accepted ${acted.accepted}, operator retries ${acted.retried}, holds still open at the sellers ${openHolds} (no release in the reference API; they expire), sweep ${JSON.stringify(swept)}, ` +
       `webhooks delivered ${receiver.delivered().length} (first deliveries refused ${receiver.refused()}, still undelivered ${undelivered}), open after drain ${open}, duration ${((Date.now() - started) / 1000).toFixed(1)} s\n${describe(report)}`
   )

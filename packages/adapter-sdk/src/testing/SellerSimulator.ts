@@ -66,6 +66,8 @@ export interface SellerSimulatorOptions {
   readonly lostResponseRate?: number
   /** Share of purchases placed, then never answered (the caller's timeout is all it gets). */
   readonly commitThenHangRate?: number
+  /** Share of purchases confirmed at more than the agreed price (a seller charging 5.00 extra). */
+  readonly overchargeRate?: number
   /** Share of holds/purchases where the price rose since the quote, by up to `maxMinor`. */
   readonly priceDrift?: { readonly probability: number; readonly maxMinor: number }
   /** Token bucket; calls beyond it are answered 429 + Retry-After and counted as violations. */
@@ -225,7 +227,7 @@ export class SellerSimulator {
       if (fault.remaining <= 0) this.faults.splice(index, 1)
       return fault.kind
     }
-    const { errorRate = 0, hangRate = 0, lostResponseRate = 0, commitThenHangRate = 0 } = this.options
+    const { errorRate = 0, hangRate = 0, lostResponseRate = 0, commitThenHangRate = 0, overchargeRate = 0 } = this.options
     const roll = this.random()
     if (roll < hangRate) return "hang"
     if (roll < hangRate + errorRate) return "server_error"
@@ -233,6 +235,7 @@ export class SellerSimulator {
       const after = this.random()
       if (after < lostResponseRate) return "lost_response"
       if (after < lostResponseRate + commitThenHangRate) return "commit_then_hang"
+      if (after < lostResponseRate + commitThenHangRate + overchargeRate) return "overcharge"
     }
     return undefined
   }
