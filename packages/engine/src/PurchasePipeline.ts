@@ -126,6 +126,8 @@ export const make = (options: PipelineOptions = {}) =>
     const quoteDeadlineMillis = options.quoteDeadlineMillis ?? 10_000
     // A pass started at (or after) the answer time still gets this long: a request claimed late is asked once.
     const minQuoteMillis = 1_000
+    /** Pause before asking again the sellers that did not answer (within the answer time). */
+    const retryFailedMillis = 1_000
     const backoff = (tries: number) => Math.min(maxBackoff, 1_000 * 2 ** Math.min(tries, 16))
     if (heartbeatMillis >= leaseMillis) {
       return yield* Effect.die(new Error(`the lease heartbeat (${heartbeatMillis} ms) must be shorter than the lease (${leaseMillis} ms)`))
@@ -235,8 +237,10 @@ export const make = (options: PipelineOptions = {}) =>
 
         /**
          * Asks every seller, then — until the request's answer time — again the ones whose limits
-         * had no room for it yet (`not_asked`): a seller that was never asked is never read as
-         * "no offer". Progress (asked, answered, not asked and why) is kept on the request.
+         * had no room for it yet (`not_asked`) and the ones that did not answer (an error, a
+         * refused connection, no answer by the fan-out's deadline): a seller that never answered is
+         * never read as "no offer". Progress (asked, answered, not asked and why) is kept on the
+         * request.
          */
         const quote = Effect.gen(function* () {
           if (row.status === "authorized") yield* transition("quoting", null)
@@ -265,10 +269,17 @@ export const make = (options: PipelineOptions = {}) =>
             for (const offer of confirmed.offers) offers.set(offer.sellerId, offer)
             for (const outcome of confirmed.outcomes) outcomes.set(outcome.sellerId, outcome)
             const progress = QuoteProgress.summarize(outcomes.values(), offers.size, new Date(yield* Clock.currentTimeMillis))
-            if (progress.notAsked.length === 0 || (yield* Clock.currentTimeMillis) >= answerBy) break
+            // With an offer within the maximum the request can buy: sellers that failed are not
+            // waited for (as stragglers are not); without one, the answer must not rest on them.
+            const canBuy = [...offers.values()].some((offer) => offer.total.amount <= Number(row.max_amount))
+            const unanswered = canBuy ? progress.notAsked.map((seller) => seller.sellerId) : QuoteProgress.unanswered(outcomes.values())
+            if (unanswered.length === 0 || (yield* Clock.currentTimeMillis) >= answerBy) break
             // Say how far it got (the status shows it), then ask the rest.
             yield* fenced(store.progress(row.id, progress, `${QuoteProgress.describe(progress)}; answer by ${new Date(answerBy).toISOString()} at the latest`))
-            sellerIds = progress.notAsked.map((seller) => seller.sellerId)
+            // Sellers waiting for room in their limits wait in their queues; sellers that failed
+            // are asked again after a pause, not in a tight loop.
+            if (progress.notAsked.length === 0) yield* Effect.sleep(Math.min(retryFailedMillis, Math.max(0, answerBy - (yield* Clock.currentTimeMillis))))
+            sellerIds = unanswered
           }
           yield* crash("quote", row.id)
           const ranked = [...offers.values()].sort((a, b) => a.total.amount - b.total.amount || b.reliability - a.reliability)
@@ -310,9 +321,9 @@ export const make = (options: PipelineOptions = {}) =>
           const within = quotes.filter((quote) => Number(quote.total) <= max)
           // Sellers the answer time ran out for may have had it, cheaper: no "not available" or
           // "price not met" without them. (An accepted counter-offer buys what the customer saw.)
-          const notAsked = row.counter_offer === null ? (row.quote_progress?.notAsked.length ?? 0) : 0
+          const notAsked = row.counter_offer === null ? QuoteProgress.unansweredCount(row.quote_progress) : 0
           if (within.length === 0 && notAsked > 0) {
-            return yield* finish("sellers_busy", `${notAsked} of ${row.quote_progress!.sellers} sellers could not be asked before the request's answer time`)
+            return yield* finish("sellers_busy", `${notAsked} of ${row.quote_progress!.sellers} sellers could not be asked or did not answer before the request's answer time`)
           }
           if (quotes.length === 0) return yield* finish("not_available", "no_offers")
           if (within.length === 0) return yield* finish("price_not_met", "cheapest_offer_above_max", { counter_offer: counterOfferFrom(quotes[0]!) })
@@ -323,7 +334,7 @@ export const make = (options: PipelineOptions = {}) =>
                 lease,
                 row.status,
                 "purchasing",
-                `${within.length} offers within the maximum${notAsked > 0 ? `; ${notAsked} sellers could not be asked in time` : ""}`
+                `${within.length} offers within the maximum${notAsked > 0 ? `; ${notAsked} sellers could not be asked or did not answer in time` : ""}`
               )
             )
           )
@@ -575,9 +586,9 @@ export const make = (options: PipelineOptions = {}) =>
          * counter-offer (`price_not_met`); only otherwise is it `not_available`.
          */
         const everyOfferFailed = Effect.gen(function* () {
-          const notAsked = row.counter_offer === null ? (row.quote_progress?.notAsked.length ?? 0) : 0
+          const notAsked = row.counter_offer === null ? QuoteProgress.unansweredCount(row.quote_progress) : 0
           if (notAsked > 0) {
-            return yield* finish("sellers_busy", `every offer within the maximum failed, and ${notAsked} sellers could not be asked before the request's answer time`)
+            return yield* finish("sellers_busy", `every offer within the maximum failed, and ${notAsked} sellers could not be asked or did not answer before the request's answer time`)
           }
           const above = (yield* store.quotes(row.id, row.counter_offer !== null ? (row.counter_offer.round ?? 0) : row.round)).filter(
             (quote) => Number(quote.total) > Number(row.max_amount)

@@ -205,23 +205,28 @@ export const makeStore = Effect.gen(function* () {
     transition,
 
     /**
-     * Claims up to `limit` runnable requests, taking turns between customers: each customer's
-     * oldest first, then the oldest overall — one customer's flood waits behind everyone else's
-     * oldest request instead of holding every worker.
+     * Claims up to `limit` runnable requests, taking turns between customers: a customer's n-th
+     * oldest runnable request comes after every customer's (n-1)-th, counting the requests each
+     * customer already has in progress (leased) — so a worker with one free slot gives it to the
+     * customer with the least in progress, and one customer's flood waits behind everyone else's
+     * requests instead of holding every worker.
      */
     claim: (worker: string, leaseMillis: number, limit: number) =>
       sql<RequestRow>`
-        WITH runnable AS (
-          SELECT id, customer_id, next_run_at FROM purchase_requests
+        WITH active AS (
+          SELECT id, customer_id, next_run_at, lease_expires_at FROM purchase_requests
           WHERE status IN ('received', 'authorized', 'quoting', 'deciding', 'purchasing')
-            AND next_run_at <= now()
-            AND (lease_expires_at IS NULL OR lease_expires_at < now())
-        ), heads AS (
-          SELECT DISTINCT ON (customer_id) id, next_run_at, 0 AS turn FROM runnable ORDER BY customer_id, next_run_at
-        ), oldest AS (
-          SELECT id, next_run_at, 1 AS turn FROM runnable ORDER BY next_run_at LIMIT ${limit}
+        ), in_progress AS (
+          SELECT customer_id, count(*) AS n FROM active WHERE lease_expires_at >= now() GROUP BY customer_id
+        ), runnable AS (
+          SELECT id, customer_id, next_run_at,
+                 row_number() OVER (PARTITION BY customer_id ORDER BY next_run_at) AS nth
+          FROM active
+          WHERE next_run_at <= now() AND (lease_expires_at IS NULL OR lease_expires_at < now())
         ), candidates AS (
-          SELECT id, min(turn) AS turn, min(next_run_at) AS next_run_at FROM (SELECT * FROM heads UNION ALL SELECT * FROM oldest) c GROUP BY id
+          SELECT r.id, r.next_run_at, r.nth + coalesce(p.n, 0) AS turn
+          FROM runnable r LEFT JOIN in_progress p USING (customer_id)
+          WHERE r.nth <= ${limit}
         ), picked AS (
           SELECT r.id FROM purchase_requests r JOIN candidates c ON c.id = r.id
           WHERE r.next_run_at <= now() AND (r.lease_expires_at IS NULL OR r.lease_expires_at < now())

@@ -1,8 +1,11 @@
 /**
  * How far asking sellers got for one request, in numbers a customer can read: how many sellers
- * there were, how many answered, how many failed (asked, no answer), and which ones were not asked
+ * there were, how many answered, how many failed (asked with no answer, or down: circuit open),
+ * and which ones were not asked
  * yet and why (their limits had no room: `rate_limited`, `concurrency`, `backoff`, or `queued`
- * behind other requests). "Not asked" is the one outcome that is never read as "no offer".
+ * behind other requests). Neither "not asked" nor "failed" is ever read as "no offer": a request
+ * asks them again until its answer time, and one that ends without an offer while some of them
+ * never answered is `sellers_busy`, not `not_available`.
  */
 import type { QuoteProgress } from "../internal/purchaseStore.js"
 import type { SellerOutcome } from "../QuoteEngine.js"
@@ -30,7 +33,9 @@ export const summarize = (outcomes: Iterable<SellerOutcome>, offers: number, at:
         failed += 1
         break
       case "skipped":
-        // Down (open circuit), misconfigured or not chosen by seller selection: not waited for.
+        // Down (its circuit is open): no answer from it yet, like a failed call. Misconfigured or
+        // not chosen by seller selection: not a candidate, not waited for.
+        if (outcome.reason === "circuit_open") failed += 1
         break
     }
   }
@@ -41,5 +46,23 @@ export const summarize = (outcomes: Iterable<SellerOutcome>, offers: number, at:
 export const describe = (progress: QuoteProgress): string => {
   const waiting = progress.notAsked.length
   const asked = progress.answered + progress.failed
-  return `${asked} of ${progress.sellers} sellers asked, ${progress.answered} answered` + (waiting === 0 ? "" : `, ${waiting} waiting for a turn within their request limits`)
+  return (
+    `${asked} of ${progress.sellers} sellers asked, ${progress.answered} answered` +
+    (progress.failed === 0 ? "" : `, ${progress.failed} to ask again (no answer yet)`) +
+    (waiting === 0 ? "" : `, ${waiting} waiting for a turn within their request limits`)
+  )
 }
+
+/** The sellers to ask again: not asked yet, or asked without an answer (an error, no answer in time). */
+export const unanswered = (outcomes: Iterable<SellerOutcome>): ReadonlyArray<string> => {
+  const ids: Array<string> = []
+  for (const outcome of outcomes) {
+    if (outcome.status === "not_asked" || outcome.status === "error" || outcome.status === "deadline" || (outcome.status === "skipped" && outcome.reason === "circuit_open")) {
+      ids.push(outcome.sellerId)
+    }
+  }
+  return ids
+}
+
+/** How many sellers a stored progress says never answered (not asked, or failed). */
+export const unansweredCount = (progress: QuoteProgress | null): number => (progress === null ? 0 : progress.notAsked.length + progress.failed)
