@@ -194,6 +194,8 @@ const servers: Array<HandlerServer> = []
 const simulators: Array<AttributedSimulator> = []
 const extras: Array<{ shipping?: number; limits?: { requestsPerSecond: number; burst: number; maxConcurrency?: number } }> = []
 const maxConcurrency = Number(values["max-concurrency"])
+/** Each seller's stock at the start (eager stock): ISBN, quantity, total in minor units. */
+const initialStock: Array<ReadonlyArray<readonly [string, number, number]>> = []
 
 for (let index = 0; index < sellerCount; index++) {
   const name = `seller-${String(index).padStart(5, "0")}`
@@ -208,6 +210,7 @@ for (let index = 0; index < sellerCount; index++) {
     ...(lazy ? { shipping: sellerShipping(seed, index) } : {}),
     ...(rps > 0 ? { limits: { requestsPerSecond: rps, burst, ...(maxConcurrency > 0 ? { maxConcurrency } : {}) } } : {})
   })
+  initialStock.push(stock.map((item) => [item.isbn, item.quantity, item.price + item.shipping] as const))
   const simulator = new AttributedSimulator({
     name,
     apiKey: `${name}-key`,
@@ -384,7 +387,9 @@ lines.on("line", (line) => {
   }
   if (line.trim() === "asked") {
     // Who was asked to quote which ISBN, when: for checking answers against what was never asked.
-    process.stdout.write(`${JSON.stringify({ sellers: simulators.map((s) => ({ name: s.name, asked: s.asked, answered: s.answered })) })}\n`)
+    process.stdout.write(
+      `${JSON.stringify({ sellers: simulators.map((s, i) => ({ name: s.name, asked: s.asked, answered: s.answered, ...(lazy ? {} : { stock: initialStock[i] }) })) })}\n`
+    )
   }
 })
 lines.on("close", () => void shutdown())

@@ -60,6 +60,8 @@ export interface FleetAsked {
     readonly name: string
     readonly asked: ReadonlyArray<readonly [string, number]>
     readonly answered: ReadonlyArray<readonly [string, number]>
+    /** With eager stock: what the seller had at the start — ISBN, quantity, total in minor units. */
+    readonly stock?: ReadonlyArray<readonly [string, number, number]>
   }>
 }
 

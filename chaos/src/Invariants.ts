@@ -12,12 +12,16 @@
  * own record as the cross-check: an intent without the metadata, naming a request that doesn't
  * exist, or recorded by bookbroker under another request is `paymentUnlinked`.
  */
-import type { FleetHistory, FleetOrder } from "./Fleet.js"
+import type { FleetAsked, FleetHistory, FleetOrder } from "./Fleet.js"
 import { connect } from "./Pg.js"
 
 export interface RequestRecord {
   readonly id: string
   readonly status: string
+  readonly isbn?: string
+  /** Epoch ms: when it was accepted, and when it reached its terminal status. */
+  readonly createdAt?: number
+  readonly completedAt?: number | null
   /** The most the customer agreed to pay (minor units), after any accepted counter-offer. */
   readonly maxAmount: number
   readonly finalAmount: number | null
@@ -77,7 +81,12 @@ export interface CheckInput {
   readonly pendingPayments?: ReadonlyArray<{ readonly requestId: string; readonly kind: string }>
   /** The webhook side: what the outbox holds and what the customer's receiver got. */
   readonly webhooks?: WebhookInput
+  /** What each seller had at the start and which ISBNs it was asked to quote, when (the fleet's `asked`). */
+  readonly asked?: FleetAsked
 }
+
+/** A quote answered within this long before a request may have served it from the cache. */
+const cacheWindowMillis = 120_000
 
 export interface WebhookInput {
   /** Outbox rows that have a `notify_url`. */
@@ -143,7 +152,13 @@ export const invariants = [
   /** A delivery whose Standard Webhooks signature did not verify. */
   "webhookBadSignature",
   /** A seller confirmed above the agreed price (the history says so) and no `order_above_agreed_price` finding says it. */
-  "overchargeUnreported"
+  "overchargeUnreported",
+  /**
+   * A false answer: `not_available` while a seller had the book in stock and was never asked
+   * about it (from a little before the request until it ended), or `price_not_met` while one had
+   * it within the maximum and was never asked. From the sellers' own stock and call records.
+   */
+  "falseAnswer"
 ] as const
 export type Invariant = (typeof invariants)[number]
 
@@ -271,6 +286,36 @@ export const check = (input: CheckInput): Report => {
     }
     if (badSignatures > 0) flag("webhookBadSignature", `${badSignatures} deliveries with a signature that did not verify`, badSignatures)
   }
+  if (input.asked !== undefined) {
+    const sold = new Map<string, Array<{ at: number; quantity: number }>>()
+    for (const order of input.orders) {
+      if (order.isbn === undefined) continue
+      const key = `${order.seller} ${order.isbn}`
+      sold.set(key, [...(sold.get(key) ?? []), { at: order.placedAt ?? 0, quantity: order.quantity ?? 1 }])
+    }
+    const sellers = input.asked.sellers.map((seller) => {
+      const askedAt = new Map<string, Array<number>>()
+      for (const [isbn, at] of seller.asked) askedAt.set(isbn, [...(askedAt.get(isbn) ?? []), at])
+      return { name: seller.name, askedAt, stock: new Map((seller.stock ?? []).map(([isbn, quantity, total]) => [isbn, { quantity, total }])) }
+    })
+    for (const request of input.requests) {
+      if ((request.status !== "not_available" && request.status !== "price_not_met") || request.isbn === undefined || request.createdAt === undefined) continue
+      const from = request.createdAt - cacheWindowMillis
+      const until = request.completedAt ?? Number.POSITIVE_INFINITY
+      for (const seller of sellers) {
+        const item = seller.stock.get(request.isbn)
+        if (item === undefined) continue
+        const soldBefore = (sold.get(`${seller.name} ${request.isbn}`) ?? []).filter((sale) => sale.at <= request.createdAt!).reduce((sum, sale) => sum + sale.quantity, 0)
+        if (item.quantity - soldBefore <= 0) continue
+        if (request.status === "price_not_met" && item.total > request.maxAmount) continue
+        const asked = (seller.askedAt.get(request.isbn) ?? []).some((at) => at >= from && at <= until)
+        if (!asked) {
+          flag("falseAnswer", `${request.id}: ${request.status}, but ${seller.name} had ${request.isbn} at ${item.total} and was never asked`)
+          break
+        }
+      }
+    }
+  }
   const sellerViolations = (input.sellerViolations?.rate ?? 0) + (input.sellerViolations?.concurrency ?? 0)
   if (sellerViolations > 0) {
     flag("sellerLimitViolations", `rate ${input.sellerViolations?.rate ?? 0}, concurrency ${input.sellerViolations?.concurrency ?? 0}`, sellerViolations)
@@ -344,9 +389,16 @@ export type PaymentSource =
 export const readDatabase = async (url: string): Promise<Pick<CheckInput, "requests" | "payments" | "openFindings" | "pendingPayments">> => {
   const client = await connect(url)
   try {
-    const requests = await client.query<{ id: string; status: string; max_amount: string; final_amount: string | null; order_id: string | null }>(
-      "SELECT id, status, max_amount, final_amount, order_id FROM purchase_requests"
-    )
+    const requests = await client.query<{
+      id: string
+      status: string
+      max_amount: string
+      final_amount: string | null
+      order_id: string | null
+      isbn: string
+      created_at: Date
+      completed_at: Date | null
+    }>("SELECT id, status, max_amount, final_amount, order_id, isbn, created_at, completed_at FROM purchase_requests")
     const payments = await client.query<{ id: string; request_id: string; authorized: string; captured: string; status: string; created_at: Date; updated_at: Date }>(
       "SELECT id, request_id, authorized, captured, status, created_at, updated_at FROM sandbox_payments"
     )
@@ -360,7 +412,10 @@ export const readDatabase = async (url: string): Promise<Pick<CheckInput, "reque
         status: row.status,
         maxAmount: Number(row.max_amount),
         finalAmount: row.final_amount === null ? null : Number(row.final_amount),
-        orderId: row.order_id
+        orderId: row.order_id,
+        isbn: row.isbn.trim(),
+        createdAt: row.created_at.getTime(),
+        completedAt: row.completed_at === null ? null : row.completed_at.getTime()
       })),
       payments: payments.rows.map((row) => ({
         id: row.id,
@@ -425,6 +480,8 @@ export const checkAll = async (options: {
   readonly history?: FleetHistory
   /** The customer's webhook receiver (`Webhooks.startReceiver`): the outbox is checked against it. */
   readonly webhooks?: { readonly received: ReadonlyArray<{ readonly msgId: string }>; readonly badSignatures: number }
+  /** The fleet's stock and quote calls (`fleet.asked()`): every answer is checked for truth. */
+  readonly asked?: FleetAsked
 }): Promise<Report> => {
   const database = await readDatabase(options.databaseUrl)
   const webhooks = options.webhooks === undefined ? undefined : { ...(await readOutbox(options.databaseUrl)), received: new Set(options.webhooks.received.map((d) => d.msgId)), badSignatures: options.webhooks.badSignatures }
@@ -438,6 +495,7 @@ export const checkAll = async (options: {
     ...(database.openFindings === undefined ? {} : { openFindings: database.openFindings }),
     ...(database.pendingPayments === undefined ? {} : { pendingPayments: database.pendingPayments }),
     ...(webhooks === undefined ? {} : { webhooks }),
+    ...(options.asked === undefined ? {} : { asked: options.asked }),
     ...(options.history === undefined
       ? {}
       : {

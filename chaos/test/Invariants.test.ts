@@ -66,7 +66,8 @@ group("Invariants.check", () => {
       authorizationsOverlap: 0,
       webhookUndelivered: 0,
       webhookBadSignature: 0,
-      overchargeUnreported: 0
+      overchargeUnreported: 0,
+      falseAnswer: 0
     })
     expect(report.violations).toBe(14)
     for (const name of ["ordersPerRequest", "captureWithoutOrder", "orderWithoutCapture", "captureNotOrderTotal", "capturedOverAuthorized", "authorizationOpen", "requestNotTerminal", "outcomeMismatch", "sellerLimitViolations"] as const) {
@@ -163,10 +164,34 @@ group("Invariants.check", () => {
     // An overcharge on a replay changes nothing: the replay answers with the first order.
     expect(check({ ...input, purchaseCalls: [{ seller: "seller-a", buyer: "r1", at: 1, fault: "overcharge", placed: false }] }).counts).toMatchObject({
       captureNotOrderTotal: 1,
-      overchargeUnreported: 0
+      overchargeUnreported: 0,
+      falseAnswer: 0
     })
     // Without the seller's own record of overcharging, the same data is a plain mismatch.
     expect(check({ ...input, purchaseCalls: [] }).counts).toMatchObject({ captureNotOrderTotal: 1, outcomeMismatch: 1 })
+  })
+
+  it("flags a false answer: not available while a seller had the book and was never asked", () => {
+    const at = 1_000_000
+    const asked = (isbnAskedAt: ReadonlyArray<readonly [string, number]>) => ({
+      sellers: [
+        { name: "seller-a", asked: isbnAskedAt, answered: [], stock: [["9780000000001", 1, 1_500] as const] },
+        { name: "seller-b", asked: [], answered: [], stock: [] }
+      ]
+    })
+    const notAvailable = { ...request("r1", "not_available"), isbn: "9780000000001", createdAt: at, completedAt: at + 2_000 }
+    const base = { requests: [notAvailable], payments: [], orders: [] }
+    expect(check({ ...base, asked: asked([["9780000000001", at + 100]]) }).violations).toBe(0)
+    const never = check({ ...base, asked: asked([]) })
+    expect(never.counts.falseAnswer).toBe(1)
+    expect(never.examples.falseAnswer[0]).toMatch(/seller-a had 9780000000001 at 1500 and was never asked/)
+    // Sold out before the request came: true.
+    const soldOut = [{ seller: "seller-a", orderId: "o1", buyerReference: "r0", total: 1_500, isbn: "9780000000001", quantity: 1, placedAt: at - 10 }]
+    expect(check({ ...base, requests: [...base.requests, request("r0", "purchased", "o1")], payments: [payment("p0", "r0", 3_000, 1_500, "captured")], orders: soldOut, asked: asked([]) }).counts.falseAnswer).toBe(0)
+    // price_not_met is false only when the unasked seller was within the maximum.
+    const notMet = { ...notAvailable, status: "price_not_met", maxAmount: 1_000 }
+    expect(check({ ...base, requests: [notMet], asked: asked([]) }).counts.falseAnswer).toBe(0)
+    expect(check({ ...base, requests: [{ ...notMet, maxAmount: 2_000 }], asked: asked([]) }).counts.falseAnswer).toBe(1)
   })
 
   it("flags a seller order for a request that did not end purchased", () => {
@@ -329,7 +354,8 @@ group("Invariants.check over a fake Stripe's PaymentIntents", () => {
       authorizationsOverlap: 0,
       webhookUndelivered: 0,
       webhookBadSignature: 0,
-      overchargeUnreported: 0
+      overchargeUnreported: 0,
+      falseAnswer: 0
     })
     expect(report.examples.capturedOverAuthorized.join(" ")).toContain("pi_over_auth")
     expect(report.examples.capturedOverAuthorized.join(" ")).toContain("customer maximum 1000")

@@ -49,7 +49,7 @@ it("a crash after any pipeline step never buys twice or leaves money held", asyn
   crashing = false
   const open = await drain(database.url, 40_000)
   const { orders, violations } = await fleet.orders()
-  const report = await checkAll({ databaseUrl: database.url, orders, sellerViolations: violations })
+  const report = await checkAll({ databaseUrl: database.url, orders, sellerViolations: violations, asked: await fleet.asked() })
   const total = Object.values(crashes).reduce((sum, n) => sum + n, 0)
   console.log(
     `[chaos crashpoints] requests ${requests}, worker crashes ${total} ${JSON.stringify(crashes)}, open after drain ${open}, ` +

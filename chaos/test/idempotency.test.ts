@@ -78,7 +78,7 @@ it("one Idempotency-Key, many concurrent submissions: one request, one order", a
   await client.end()
   const views = await runtimes[0]!.runPromise(Effect.flatMap(Purchases.Purchases, (purchases) => purchases.list(undefined, { limit: 100 })))
   const { orders, violations } = await fleet.orders()
-  const report = await checkAll({ databaseUrl: database.url, orders, sellerViolations: violations })
+  const report = await checkAll({ databaseUrl: database.url, orders, sellerViolations: violations, asked: await fleet.asked() })
   console.log(
     `[chaos idempotency] keys ${keys}, concurrent submissions ${submissions}, refused (other body) ${refused}, requests ${report.requests}, ` +
       `seller orders ${orders.length}, duration ${((Date.now() - started) / 1000).toFixed(1)} s\n${describe(report)}`

@@ -73,7 +73,7 @@ it("payment provider failures and lost answers never capture without a book or l
   faults.active = false
   const open = await drain(database.url, 40_000)
   const { orders, violations } = await fleet.orders()
-  const report = await checkAll({ databaseUrl: database.url, orders, sellerViolations: violations })
+  const report = await checkAll({ databaseUrl: database.url, orders, sellerViolations: violations, asked: await fleet.asked() })
   const injected = faults.taken
   const total = Object.values(injected).reduce((sum, n) => sum + n, 0)
   console.log(

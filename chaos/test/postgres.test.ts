@@ -193,7 +193,7 @@ it("PostgreSQL connections killed mid-transaction: the pools recover, nothing bo
     [lastBatch]
   )
   const { orders, violations } = await fleet.orders()
-  const report = await checkAll({ databaseUrl: database.url, orders, sellerViolations: violations })
+  const report = await checkAll({ databaseUrl: database.url, orders, sellerViolations: violations, asked: await fleet.asked() })
   stopping = true
   console.log(
     `[chaos postgres] requests ${requests} (${afterwards} after the kills), backends killed ${kills.total} (${kills.inTransaction} mid-transaction ` +

@@ -70,7 +70,7 @@ it("a Redis restart mid-load loses no purchase and breaks no seller limit", asyn
   await chaos
   const open = await drain(database.url, 40_000)
   const { orders, violations } = await fleet.orders()
-  const report = await checkAll({ databaseUrl: database.url, orders, sellerViolations: violations })
+  const report = await checkAll({ databaseUrl: database.url, orders, sellerViolations: violations, asked: await fleet.asked() })
   console.log(
     `[chaos redis] requests ${requests}, Redis SIGKILLs ${restarts} (each restarted empty), seller limit violations ${violations.rate + violations.concurrency}, ` +
       `open after drain ${open}, duration ${((Date.now() - started) / 1000).toFixed(1)} s\n${describe(report)}`

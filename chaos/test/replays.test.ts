@@ -198,7 +198,8 @@ it("refused replays, paused workers and offline sellers never move a purchase on
     orders,
     sellerViolations: violations,
     history,
-    webhooks: { received: receiver.delivered(), badSignatures: receiver.badSignatures() }
+    webhooks: { received: receiver.delivered(), badSignatures: receiver.badSignatures() },
+    asked: await fleet.asked()
   })
   const calls = history.sellers.flatMap((seller) => seller.purchases)
   const lost = calls.filter((call) => call.fault === "lost_response" || call.fault === "commit_then_hang").length

@@ -71,7 +71,7 @@ it("sellers that commit and then hang: each unknown outcome resolved by replay, 
   const open = await drain(database.url, 30_000)
   const hangs = await hangsSeen(database.url)
   const { orders, violations } = await fleet.orders()
-  const report = await checkAll({ databaseUrl: database.url, orders, sellerViolations: violations })
+  const report = await checkAll({ databaseUrl: database.url, orders, sellerViolations: violations, asked: await fleet.asked() })
   console.log(
     `[chaos seller-hang] requests ${requests}, purchase calls unanswered (seller committed then hung, timed out at ${sellerTimeoutMillis} ms) ${hangs.unanswered}, ` +
       `resolved by replay: ${hangs.resolvedOrders} orders, ${hangs.resolvedFailed} refusals (most tries on one attempt ${hangs.maxTries}), ` +

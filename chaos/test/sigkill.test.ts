@@ -81,7 +81,7 @@ it("SIGKILLed workers never buy twice, lose money or leave requests open", async
   await spawnWorker().ready
   const open = await drain(database.url, 60_000)
   const { orders, violations } = await fleet.orders()
-  const report = await checkAll({ databaseUrl: database.url, orders, sellerViolations: violations })
+  const report = await checkAll({ databaseUrl: database.url, orders, sellerViolations: violations, asked: await fleet.asked() })
   console.log(
     `[chaos sigkill] requests ${submitted}, worker SIGKILLs ${kills}, seller orders ${orders.length}, open after drain ${open}, ` +
       `duration ${((Date.now() - started) / 1000).toFixed(1)} s\n${describe(report)}`

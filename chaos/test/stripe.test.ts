@@ -146,7 +146,8 @@ it("Stripe failures, timeouts and lost answers never capture without a book or l
     databaseUrl: database.url,
     orders,
     sellerViolations: violations,
-    payments: { _tag: "Stripe", intents, charges: fake.charges() }
+    payments: { _tag: "Stripe", intents, charges: fake.charges() },
+    asked: await fleet.asked()
   })
   const injected = faultsTaken(fake)
   const total = Object.values(injected).reduce((sum, n) => sum + n, 0)
