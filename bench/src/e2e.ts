@@ -431,6 +431,23 @@ const runConfiguration = async (workers: number) => {
       30_000
     )
 
+    // What bookbroker itself knew of each false answer: its reason, how far asking got, its offers
+    // and attempts (which sellers, at what) — so a false answer can be explained after the run.
+    const falseAnswerExamples = await Promise.all(
+      truth.falseAnswers.slice(0, 5).map(async (example) => {
+        const [known] = (
+          await db.query<{ reason: string | null; quote_progress: unknown; offers: unknown; attempts: unknown }>(
+            `SELECT r.reason, r.quote_progress,
+                    (SELECT json_agg(json_build_object('seller', q.seller_name, 'round', q.round, 'total', q.total) ORDER BY q.total) FROM purchase_quotes q WHERE q.request_id = r.id) AS offers,
+                    (SELECT json_agg(json_build_object('seller', a.seller_name, 'status', a.status, 'reason', a.reason) ORDER BY a.rank) FROM purchase_attempts a WHERE a.request_id = r.id) AS attempts
+               FROM purchase_requests r WHERE r.id = $1`,
+            [example.id]
+          )
+        ).rows
+        return { ...example, ...(known === undefined ? {} : { reason: known.reason, quoteProgress: known.quote_progress, offers: known.offers, attempts: known.attempts }) }
+      })
+    )
+
     const logged = Object.fromEntries(started.map((each, i) => [i === 0 ? "api" : `worker ${i}`, each.problems()]))
 
     // ----- peak memory, read just before each process exits
@@ -541,7 +558,7 @@ const runConfiguration = async (workers: number) => {
       reasons,
       truth: {
         falseAnswers: truth.falseAnswers.length,
-        falseAnswerExamples: truth.falseAnswers.slice(0, 5),
+        falseAnswerExamples: falseAnswerExamples,
         purchases: truth.purchases,
         purchasesAtCheapest: truth.purchasesAtCheapest,
         atCheapestPercent: truth.purchases === 0 ? null : round((100 * truth.purchasesAtCheapest) / truth.purchases, 1),

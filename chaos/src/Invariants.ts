@@ -44,6 +44,8 @@ export interface PaymentRecord {
    */
   readonly liveFrom?: number
   readonly liveUntil?: number
+  /** The provider ended the authorization itself (it expired: Stripe cancels it after 7 days), not bookbroker. */
+  readonly lapsed?: boolean
 }
 
 /** A PaymentIntent in a (fake) Stripe's own records: the fields the checker reads (`FakeStripe.FakeIntent` fits). */
@@ -55,6 +57,8 @@ export interface StripeIntent {
   readonly status: string
   readonly metadata: Readonly<Record<string, string>>
   readonly latest_charge: string | null
+  /** `"automatic"` when Stripe canceled it itself (the authorization expired). */
+  readonly cancellation_reason?: string | null
 }
 
 /** A Charge in a (fake) Stripe's own records (`FakeStripe.FakeCharge` fits): what was refunded of a capture. */
@@ -195,6 +199,10 @@ export const check = (input: CheckInput): Report => {
   // Only a call that placed the order can have overcharged it (a replay returns the first order).
   const overcharged = new Set((input.purchaseCalls ?? []).filter((call) => call.fault === "overcharge" && call.placed !== false).map((call) => call.buyer))
   const reportedOvercharge = new Set((input.openFindings ?? []).filter((finding) => finding.kind === "order_above_agreed_price").map((finding) => finding.requestId))
+  // Requests whose authorization the provider let lapse (expired) before the capture: the seller's
+  // order then cannot be paid for, and the `order_without_capture` finding for a person is expected.
+  const lapsed = new Set(input.payments.filter((payment) => payment.lapsed === true).map((payment) => payment.requestId))
+  const reportedUncaptured = new Set((input.openFindings ?? []).filter((finding) => finding.kind === "order_without_capture").map((finding) => finding.requestId))
 
   const statuses: Record<string, number> = {}
   for (const request of input.requests) {
@@ -205,7 +213,10 @@ export const check = (input: CheckInput): Report => {
     const payments = paymentsBy.get(request.id) ?? []
     const captured = payments.reduce((sum, payment) => sum + payment.captured, 0)
     if (captured > 0 && orders.length === 0) flag("captureWithoutOrder", `${request.id}: captured ${captured}, no seller order`)
-    if (orders.length > 0 && captured === 0) flag("orderWithoutCapture", `${request.id}: order ${orders[0]!.seller}/${orders[0]!.orderId}, nothing captured`)
+    const lapsedAndReported = lapsed.has(request.id) && reportedUncaptured.has(request.id) && captured === 0
+    if (orders.length > 0 && captured === 0 && !lapsedAndReported) {
+      flag("orderWithoutCapture", `${request.id}: order ${orders[0]!.seller}/${orders[0]!.orderId}, nothing captured${lapsed.has(request.id) ? " (the authorization lapsed, and no finding says so)" : ""}`)
+    }
     const overchargedOrder = overcharged.has(request.id) && orders.length === 1
     if (overchargedOrder && !reportedOvercharge.has(request.id)) {
       flag("overchargeUnreported", `${request.id}: ${orders[0]!.seller} confirmed order ${orders[0]!.orderId} above the agreed price, no finding says so`)
@@ -230,7 +241,7 @@ export const check = (input: CheckInput): Report => {
     ) {
       flag("outcomeMismatch", `${request.id}: purchased at ${request.finalAmount}, but order ${only.seller}/${only.orderId} totals ${only.total}`)
     }
-    if (request.status !== "purchased" && orders.length > 0) flag("outcomeMismatch", `${request.id}: ${request.status}, but ${orders[0]!.seller} has order ${orders[0]!.orderId}`)
+    if (request.status !== "purchased" && orders.length > 0 && !lapsedAndReported) flag("outcomeMismatch", `${request.id}: ${request.status}, but ${orders[0]!.seller} has order ${orders[0]!.orderId}`)
   }
   for (const [reference, orders] of ordersBy) {
     if (!requests.has(reference)) flag("outcomeMismatch", `order ${orders[0]!.seller}/${orders[0]!.orderId} for unknown request ${reference}`)
@@ -257,6 +268,7 @@ export const check = (input: CheckInput): Report => {
   }
   for (const finding of input.openFindings ?? []) {
     if (finding.kind === "order_above_agreed_price" && overcharged.has(finding.requestId)) continue
+    if (finding.kind === "order_without_capture" && lapsed.has(finding.requestId)) continue
     flag("openFindings", `${finding.requestId} ${finding.kind}: ${finding.detail}`)
   }
   for (const [requestId, payments] of paymentsBy) {
@@ -375,6 +387,7 @@ export const fromStripe = (
       authorized: neverAuthorized.has(intent.status) ? 0 : intent.amount,
       captured,
       status,
+      ...(intent.status === "canceled" && intent.cancellation_reason === "automatic" ? { lapsed: true } : {}),
       ...(linkProblem === undefined ? {} : { linkProblem })
     }
   })

@@ -363,4 +363,18 @@ group("Invariants.check over a fake Stripe's PaymentIntents", () => {
     expect(report.examples.paymentUnlinked.join(" ")).toContain("pi_relinked is for relinked by its metadata, for no-order")
     expect(report.violations).toBe(14)
   })
+
+  it("an authorization Stripe let lapse before the capture: the seller's order without a capture is expected only with an open order_without_capture finding", () => {
+    const lapsed = { ...intent("pi_lapsed", "r1", "canceled"), cancellation_reason: "automatic" }
+    const input = { requests: [request("r1", "failed")], payments: fromStripe([lapsed], [], new Map([["pi_lapsed", "r1"]])), orders: [order("r1", "o1")] }
+    expect(input.payments[0]).toMatchObject({ status: "voided", lapsed: true })
+    const reported = check({ ...input, openFindings: [{ requestId: "r1", kind: "order_without_capture", detail: "order o1 confirmed, but the request is failed (capture_rejected)" }] })
+    expect(describe(reported)).toContain("0 violations")
+    const silent = check(input)
+    expect(silent.counts).toMatchObject({ orderWithoutCapture: 1, outcomeMismatch: 1 })
+    expect(silent.examples.orderWithoutCapture[0]).toMatch(/the authorization lapsed, and no finding says so/)
+    // Canceled by bookbroker (no cancellation reason from Stripe itself): the finding does not excuse it.
+    const voided = check({ ...input, payments: fromStripe([intent("pi_voided", "r1", "canceled")], [], new Map([["pi_voided", "r1"]])), openFindings: [{ requestId: "r1", kind: "order_without_capture", detail: "" }] })
+    expect(voided.counts).toMatchObject({ orderWithoutCapture: 1, outcomeMismatch: 1, openFindings: 1 })
+  })
 })

@@ -7,6 +7,13 @@
  * while bookbroker has given up; a retry meanwhile gets 409). The load has every kind of
  * outcome (bought, above the maximum, nobody carries it, declined cards).
  *
+ * Authorizations lapse: every half second, with probability 0.3, one open authorization
+ * (`requires_capture`) is canceled by the fake as Stripe cancels an uncaptured PaymentIntent after
+ * 7 days (`cancellation_reason: "automatic"`). One that lapsed before its capture cannot be
+ * captured: the request fails (`capture_rejected`) and, when the seller's order was already
+ * placed, the reconciler must leave an `order_without_capture` finding for a person — the checker
+ * accepts that order without a capture only with that finding open.
+ *
  * Stripe's search lags (2 s here, up to a minute at Stripe): the sweeper and the reconciler run
  * beside the load, as a worker runs them, with their waits set above that lag.
  *
@@ -34,9 +41,13 @@ const stripeKey = "sk_test_chaos_0123456789abcdef"
 const searchLagMillis = 2_000
 
 let injector: NodeJS.Timeout | undefined
+let lapser: NodeJS.Timeout | undefined
 
 const release = releaseAfterAll()
-release.also(() => clearInterval(injector))
+release.also(() => {
+  clearInterval(injector)
+  clearInterval(lapser)
+})
 
 const faultKinds: ReadonlyArray<readonly [weight: number, spec: Omit<FakeStripe.FaultSpec, "path">]> = [
   [0.25, { fault: "500" }],
@@ -88,6 +99,20 @@ const sandboxRows = async (url: string) => {
   }
 }
 
+/** What became of the requests whose authorization lapsed: their statuses and reasons. */
+const lapsedRequests = async (url: string, ids: ReadonlyArray<string>) => {
+  const client = await connect(url)
+  try {
+    const rows = await client.query<{ outcome: string; n: string }>(
+      "SELECT status || coalesce(' ' || split_part(reason, ':', 1), '') AS outcome, count(*) AS n FROM purchase_requests WHERE id::text = ANY($1::text[]) GROUP BY 1 ORDER BY 1",
+      [ids]
+    )
+    return rows.rows.map((row) => `${row.outcome} ${row.n}`).join(", ")
+  } finally {
+    await client.end()
+  }
+}
+
 it("Stripe failures, timeouts and lost answers never capture without a book or leave an intent requires_capture", async () => {
   const started = Date.now()
   const random = seeded(seed)
@@ -111,6 +136,14 @@ it("Stripe failures, timeouts and lost answers never capture without a book or l
   // Its own generator: the request mix stays the same whatever the timing of the faults.
   const tick = randomFaults(fake, seeded(seed + 1), faultRate)
   injector = setInterval(tick, 20)
+  const lapseRandom = seeded(seed + 2)
+  const lapsed: Array<string> = []
+  lapser = setInterval(() => {
+    if (lapseRandom() >= 0.3) return
+    const open = fake.intents().filter((intent) => intent.status === "requires_capture")
+    const chosen = open[Math.floor(lapseRandom() * open.length)]
+    if (chosen !== undefined && fake.expireAuthorization(chosen.id)) lapsed.push(chosen.metadata["request_id"] ?? chosen.id)
+  }, 500)
 
   const { carried, unknown } = catalog(catalogSize, seed)
   const outcomes = { carried: 0, unknown: 0, belowPrice: 0, declined: 0 }
@@ -135,6 +168,8 @@ it("Stripe failures, timeouts and lost answers never capture without a book or l
   // Stripe recovers after the load: everything parked must now settle.
   clearInterval(injector)
   injector = undefined
+  clearInterval(lapser)
+  lapser = undefined
   fake.clearFaults()
   const open = await drain(database.url, 30_000)
   // Authorizations whose answer was lost are the sweeper's: let it (and the reconciler) pass
@@ -155,12 +190,14 @@ it("Stripe failures, timeouts and lost answers never capture without a book or l
   const byStatus: Record<string, number> = {}
   for (const intent of intents) byStatus[intent.status] = (byStatus[intent.status] ?? 0) + 1
   const sandbox = await sandboxRows(database.url)
+  const lapsedOutcomes = await lapsedRequests(database.url, lapsed)
   console.log(
     `[chaos stripe] requests ${requests} ${JSON.stringify(outcomes)}, Stripe faults injected ${total} of ${posts} POSTs ${JSON.stringify(injected)}, ` +
-      `PaymentIntents ${intents.length} ${JSON.stringify(byStatus)}, open after drain ${open}, duration ${((Date.now() - started) / 1000).toFixed(1)} s\n${describe(report)}`
+      `PaymentIntents ${intents.length} ${JSON.stringify(byStatus)}, authorizations lapsed ${lapsed.length} (${lapsedOutcomes}), open after drain ${open}, duration ${((Date.now() - started) / 1000).toFixed(1)} s\n${describe(report)}`
   )
   expect(sandbox).toBe(0) // the payment side really was the fake Stripe
   expect(total).toBeGreaterThanOrEqual(40)
+  expect(lapsed.length).toBeGreaterThan(0)
   for (const fault of ["500", "drop_before_commit", "drop_after_commit", "delay"]) {
     expect(Object.keys(injected).some((key) => key.endsWith(`:${fault}`))).toBe(true)
   }

@@ -37,7 +37,13 @@ export class PaymentUnavailable extends Schema.TaggedError<PaymentUnavailable>()
 
 export class PaymentRejected extends Schema.TaggedError<PaymentRejected>()("PaymentRejected", {
   operation: Schema.Literals(["authorize", "capture", "void", "refund", "lookup"]),
-  detail: Schema.String
+  detail: Schema.String,
+  /**
+   * The provider said (authoritatively: its own record of the payment) that the authorization no
+   * longer holds money — it lapsed (Stripe cancels an uncaptured card authorization after 7
+   * days) or was voided — so a capture can never succeed and there is nothing left to void.
+   */
+  authorizationEnded: Schema.optional(Schema.Boolean)
 }) {
   override get message(): string {
     return `payment provider refused ${this.operation}: ${this.detail}`

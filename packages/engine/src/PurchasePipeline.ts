@@ -550,6 +550,18 @@ export const make = (options: PipelineOptions = {}) =>
             yield* crash("capture", row.id)
             if (captured._tag === "Failure") {
               if (captured.failure._tag === "PaymentUnavailable") return park(backoff(operation.tries), "taking the payment: the payment provider did not answer; trying again")
+              if (captured.failure.authorizationEnded === true) {
+                // The provider's own record says the authorization is gone (it lapsed, or was
+                // voided): recorded as ended with the refusal, so nobody tries to void or count it
+                // as held. The seller's order stays unpaid: the reconciler's order_without_capture.
+                row = yield* fenced(
+                  Effect.andThen(
+                    Effect.andThen(store.settlePayment(key, "rejected", null, false, captured.failure.detail), store.endAuthorization(row.id)),
+                    store.transition(lease, row.status, "failed", `capture_rejected: the authorization ended at the payment provider before the capture (${captured.failure.detail})`)
+                  )
+                )
+                return next
+              }
               yield* fenced(store.settlePayment(key, "rejected", null, false, captured.failure.detail))
               yield* transition("failed", `capture_rejected: ${captured.failure.detail}`)
               return next

@@ -48,7 +48,7 @@ export class SandboxFaults {
 
 type Outcome =
   | { readonly ok: true; readonly providerRef?: string }
-  | { readonly ok: false; readonly declined?: string; readonly rejected?: string }
+  | { readonly ok: false; readonly declined?: string; readonly rejected?: string; readonly authorizationEnded?: boolean }
 
 interface PaymentRow {
   readonly id: string
@@ -106,7 +106,9 @@ export const make = (options: SandboxOptions = {}) =>
       })
 
     const fail = (kind: Kind, outcome: Outcome): Effect.Effect<void, PaymentRejected> =>
-      outcome.ok ? Effect.void : Effect.fail(new PaymentRejected({ operation: kind, detail: outcome.rejected ?? "refused" }))
+      outcome.ok
+        ? Effect.void
+        : Effect.fail(new PaymentRejected({ operation: kind, detail: outcome.rejected ?? "refused", ...(outcome.authorizationEnded === true ? { authorizationEnded: true } : {}) }))
     const failAuthorize = (outcome: Outcome): Effect.Effect<void, PaymentDeclined | PaymentRejected> =>
       !outcome.ok && outcome.declined !== undefined
         ? Effect.fail(new PaymentDeclined({ reason: outcome.declined, detail: `sandbox declined the payment (${outcome.declined})` }))
@@ -149,6 +151,7 @@ export const make = (options: SandboxOptions = {}) =>
             Effect.gen(function* () {
               const [row] = yield* payment(request.providerRef)
               if (row === undefined) return { ok: false, rejected: `no payment ${request.providerRef}` } satisfies Outcome
+              if (row.status === "voided") return { ok: false, rejected: `payment ${row.id} is voided: nothing left to capture`, authorizationEnded: true } satisfies Outcome
               if (row.status !== "authorized") return { ok: false, rejected: `payment ${row.id} is ${row.status}, not authorized` } satisfies Outcome
               if (request.amount.amount > Number(row.authorized)) {
                 return { ok: false, rejected: `capture of ${request.amount.amount} exceeds the authorized ${row.authorized}` } satisfies Outcome

@@ -219,7 +219,8 @@ export const make = (options: StripeGatewayOptions): Effect.Effect<PaymentGatewa
       return mapped._tag === "PaymentDeclined" ? new PaymentRejected({ operation, detail: mapped.detail }) : mapped
     }
 
-    const rejected = (operation: MutatingOperation, detail: string) => new PaymentRejected({ operation, detail: scrub(detail) })
+    const rejected = (operation: MutatingOperation, detail: string, authorizationEnded?: boolean) =>
+      new PaymentRejected({ operation, detail: scrub(detail), ...(authorizationEnded === true ? { authorizationEnded } : {}) })
 
     /** Reads an intent to see where a refused capture or void left it. */
     const retrieve = (operation: Exclude<MutatingOperation, "authorize">, providerRef: string) =>
@@ -288,6 +289,15 @@ export const make = (options: StripeGatewayOptions): Effect.Effect<PaymentGatewa
           // Not capturable any more: success only if it was captured, for exactly this amount.
           const intent = yield* retrieve("capture", request.providerRef)
           if (intent.status === "succeeded" && intent.amount_received === wanted) return
+          if (intent.status === "canceled") {
+            // Stripe cancels an uncaptured authorization after its lifetime (7 days for cards):
+            // `cancellation_reason` "automatic". Either way nothing is held any more.
+            return yield* rejected(
+              "capture",
+              `PaymentIntent ${intent.id} is canceled (${intent.cancellation_reason === "automatic" ? "the authorization lapsed at Stripe" : `cancellation_reason ${intent.cancellation_reason ?? "none"}`}): nothing left to capture`,
+              true
+            )
+          }
           return yield* rejected(
             "capture",
             `${classify(result.failure.error).detail}; PaymentIntent ${intent.id} is ${intent.status} with ${intent.amount_received} received, not ${wanted}`

@@ -158,6 +158,7 @@ describe("StripeGateway against FakeStripe", () => {
       )
       expect(error.operation).toBe("capture")
       expect(error.detail).toContain("amount_too_large")
+      expect(error.authorizationEnded).toBeUndefined()
       const intent = fake.intent(auth.providerRef)!
       expect(intent.status).toBe("requires_capture")
       expect(intent.amount_received).toBe(0)
@@ -185,6 +186,40 @@ describe("StripeGateway against FakeStripe", () => {
       const error = expectTag(yield* failureOf(service.void({ idempotencyKey: key("void"), providerRef: captured.providerRef })), "PaymentRejected")
       expect(error.detail).toContain("refund it instead")
       expect(fake.intent(captured.providerRef)?.status).toBe("succeeded")
+    })
+  )
+
+  it.live("an authorization that lapsed (Stripe cancels it after its lifetime) is PaymentRejected on capture, voided in lookup, and voiding it is success", () =>
+    Effect.gen(function* () {
+      // A fake whose authorizations live 300 ms (Stripe: 7 days for cards).
+      const short = yield* Effect.acquireRelease(
+        Effect.promise(() => FakeStripe.start({ secretKey, authorizationLifetimeMillis: 300 })),
+        (server) => Effect.promise(() => server.close())
+      )
+      const service = yield* StripeGateway.make(short.gatewayOptions(secretKey))
+      const auth = yield* authorize(service, { amount: 2_000 })
+      expect(short.intent(auth.providerRef)?.status).toBe("requires_capture")
+      yield* Effect.sleep(400)
+      const error = expectTag(
+        yield* failureOf(service.capture({ idempotencyKey: key("capture"), providerRef: auth.providerRef, amount: eur(2_000) })),
+        "PaymentRejected"
+      )
+      expect(error.detail).toMatch(/is canceled \(the authorization lapsed at Stripe\): nothing left to capture/)
+      expect(error.authorizationEnded).toBe(true)
+      expect(short.intent(auth.providerRef)).toMatchObject({ status: "canceled", cancellation_reason: "automatic", amount_received: 0 })
+      expect(short.charges().find((charge) => charge.payment_intent === auth.providerRef)).toMatchObject({ captured: false, refunded: true })
+      expect((yield* service.lookup(auth.request)).map((record) => [record.status, record.captured.amount])).toEqual([["voided", 0]])
+      yield* service.void({ idempotencyKey: key("void"), providerRef: auth.providerRef })
+      // One captured in time is not touched by its lifetime.
+      const captured = yield* authorize(service, { amount: 1_000 })
+      yield* service.capture({ idempotencyKey: key("capture"), providerRef: captured.providerRef, amount: eur(1_000) })
+      yield* Effect.sleep(400)
+      expect(short.intent(captured.providerRef)).toMatchObject({ status: "succeeded", amount_received: 1_000 })
+      // And `expireAuthorization` lets one lapse at once.
+      const held = yield* authorize(service)
+      expect(short.expireAuthorization(held.providerRef)).toBe(true)
+      expect(short.intent(held.providerRef)?.status).toBe("canceled")
+      expect(short.expireAuthorization(held.providerRef)).toBe(false)
     })
   )
 

@@ -21,6 +21,11 @@
  * slow answer. Everything it holds (`intents`, `charges`, `refunds`, `requests`) is there for
  * tests to check invariants against.
  *
+ * Authorizations lapse as Stripe's do: an uncaptured PaymentIntent (`requires_capture`) is
+ * canceled `authorizationLifetimeMillis` after it was authorized (Stripe: 7 days for cards) with
+ * `cancellation_reason: "automatic"`, its charge shown refunded; a capture then fails with
+ * `payment_intent_unexpected_state`. `expireAuthorization(id)` makes one lapse now.
+ *
  * Simplified against real Stripe: no minimum amounts, currencies must already be lowercase, the
  * uncaptured remainder of a partial capture is not shown as refunded on the charge, Search is
  * immediately consistent (Stripe's lags by up to a minute), and a 500 is never stored under its
@@ -164,7 +169,15 @@ export interface FakeStripeOptions {
    * to a minute; retrieve by id is immediate). Default 0: searchable at once.
    */
   readonly searchLagMillis?: number
+  /**
+   * How long an uncaptured authorization lives before Stripe cancels it (`cancellation_reason:
+   * "automatic"`). Default 7 days, as for cards.
+   */
+  readonly authorizationLifetimeMillis?: number
 }
+
+/** Stripe cancels an uncaptured card authorization after 7 days. */
+const defaultAuthorizationLifetimeMillis = 7 * 24 * 60 * 60 * 1000
 
 // ---------------------------------------------------------------------------------------------
 // Form bodies and query strings
@@ -359,6 +372,8 @@ export class FakeStripeServer {
   private readonly timers = new Set<NodeJS.Timeout>()
   /** When each PaymentIntent becomes visible to search (`searchLagMillis`). */
   private readonly searchableAt = new Map<string, number>()
+  /** When each uncaptured authorization lapses (`authorizationLifetimeMillis`), by intent id. */
+  private readonly lapsesAt = new Map<string, number>()
 
   private constructor(
     private readonly server: Server,
@@ -403,20 +418,53 @@ export class FakeStripeServer {
   }
 
   intents(): ReadonlyArray<FakeIntent> {
+    this.lapse()
     return structuredClone([...this.intentsById.values()])
   }
 
   intent(id: string): FakeIntent | undefined {
+    this.lapse()
     const intent = this.intentsById.get(id)
     return intent === undefined ? undefined : structuredClone(intent)
   }
 
   charges(): ReadonlyArray<FakeCharge> {
+    this.lapse()
     return structuredClone([...this.chargesById.values()])
   }
 
   refunds(): ReadonlyArray<FakeRefund> {
     return structuredClone([...this.refundsById.values()])
+  }
+
+  /**
+   * Lets an uncaptured authorization lapse now, as Stripe does after its lifetime: the intent is
+   * canceled (`cancellation_reason: "automatic"`) and its charge shown refunded. False when it
+   * is not `requires_capture`.
+   */
+  expireAuthorization(id: string): boolean {
+    const intent = this.intentsById.get(id)
+    if (intent === undefined || intent.status !== "requires_capture") return false
+    this.lapsesAt.delete(id)
+    intent.status = "canceled"
+    intent.amount_capturable = 0
+    intent.canceled_at = now()
+    intent.cancellation_reason = "automatic"
+    const charge = intent.latest_charge === null ? undefined : this.chargesById.get(intent.latest_charge)
+    if (charge !== undefined) {
+      charge.refunded = true
+      charge.amount_refunded = charge.amount
+    }
+    return true
+  }
+
+  /** Authorizations whose lifetime is over lapse (checked on every request and read). */
+  private lapse(): void {
+    if (this.lapsesAt.size === 0) return
+    const at = Date.now()
+    for (const [id, lapsesAt] of this.lapsesAt) {
+      if (lapsesAt <= at) this.expireAuthorization(id)
+    }
   }
 
   /** Every request received, in order. */
@@ -602,6 +650,7 @@ export class FakeStripeServer {
   // Endpoints
 
   private route(method: string, path: string, params: Params): Answer {
+    this.lapse()
     const segments = path.split("/").filter((segment) => segment !== "")
     if (segments[0] === "v1" && segments[1] === "payment_intents") {
       const id = segments[2]
@@ -757,6 +806,7 @@ export class FakeStripeServer {
     if (captureMethod === "manual") {
       intent.status = "requires_capture"
       intent.amount_capturable = amount
+      this.lapsesAt.set(intent.id, Date.now() + (this.options.authorizationLifetimeMillis ?? defaultAuthorizationLifetimeMillis))
     } else {
       intent.status = "succeeded"
       intent.amount_received = amount
@@ -800,6 +850,7 @@ export class FakeStripeServer {
     intent.status = "succeeded"
     intent.amount_received = amount
     intent.amount_capturable = 0
+    this.lapsesAt.delete(id)
     const charge = intent.latest_charge === null ? undefined : this.chargesById.get(intent.latest_charge)
     if (charge !== undefined) {
       charge.captured = true
@@ -827,6 +878,7 @@ export class FakeStripeServer {
     intent.amount_capturable = 0
     intent.canceled_at = now()
     intent.cancellation_reason = reason ?? null
+    this.lapsesAt.delete(id)
     intent.next_action = null
     return { status: 200, body: this.render(intent, list(params, "expand")), store: true }
   }
