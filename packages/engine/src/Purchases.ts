@@ -322,7 +322,7 @@ export const makeWith = (options: PurchasesOptions = {}): Effect.Effect<Purchase
    * to be committed before it is answered.
    */
   const intake = yield* Queue.unbounded<PendingIntake>()
-  const flush = (batch: ReadonlyArray<PendingIntake>) =>
+  const flushTogether = (batch: ReadonlyArray<PendingIntake>) =>
     Effect.gen(function* () {
       const rows = batch.map(({ purchase, hash }) => ({
         id: randomUUID(),
@@ -378,9 +378,19 @@ export const makeWith = (options: PurchasesOptions = {}): Effect.Effect<Purchase
       })
       // Callers have their answers; now wake an idle worker for the new requests.
       if (created.length > 0) yield* signalWork(sql)
-    }).pipe(
-      Effect.catchCause((cause) => Effect.forEach(batch, ({ done }) => Deferred.failCause(done, Cause.die(Cause.squash(cause))))),
-      Effect.withSpan("Purchases.intakeBatch", { attributes: { rows: batch.length } })
+    }).pipe(Effect.withSpan("Purchases.intakeBatch", { attributes: { rows: batch.length } }))
+  /**
+   * One submission must never fail another's: when the batch's statement fails (a row the
+   * database refuses, whatever got past validation), each row is tried on its own, so only the
+   * one at fault is answered with the error. (An already answered caller is not answered again.)
+   */
+  const flush = (batch: ReadonlyArray<PendingIntake>): Effect.Effect<void> =>
+    flushTogether(batch).pipe(
+      Effect.catchCause((cause) =>
+        batch.length > 1 && !Cause.hasInterrupts(cause)
+          ? Effect.forEach(batch, (one) => flush([one]), { discard: true })
+          : Effect.forEach(batch, ({ done }) => Deferred.failCause(done, Cause.die(Cause.squash(cause))), { discard: true })
+      )
     )
   for (let writer = 0; writer < intakeWriters; writer++) {
     yield* Effect.forkScoped(Effect.forever(Effect.flatMap(Queue.takeBetween(intake, 1, maxIntakeBatch), flush)))

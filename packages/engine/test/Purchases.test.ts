@@ -59,6 +59,23 @@ describe("Purchases intake", () => {
     }).pipe(Effect.provide(TestLayer))
   )
 
+  it.live("a row the database refuses fails only its own submission, not the others in its group commit", () =>
+    Effect.gen(function* () {
+      const purchases = yield* Purchases.Purchases
+      // PostgreSQL refuses a NUL in text: the HTTP edge never lets one through, the intake must
+      // still not fail the 24 valid submissions that share the poisoned one's statement.
+      const poisoned = { ...purchase("poisoned"), customer: { ...purchase("poisoned").customer, name: "Ad\u0000a" } }
+      const results = yield* Effect.forEach(
+        Array.from({ length: 25 }, (_, i) => i),
+        (i) => Effect.exit(purchases.submit(i === 12 ? poisoned : purchase(`fine-${i}`))),
+        { concurrency: "unbounded" }
+      )
+      expect(results.filter((exit) => exit._tag === "Success")).toHaveLength(24)
+      expect(results[12]!._tag).toBe("Failure")
+      expect(yield* rows).toBe(24)
+    }).pipe(Effect.provide(TestLayer))
+  )
+
   it.live("refuses a notify_url bookbroker would not call (private address, credentials), storing nothing", () =>
     Effect.gen(function* () {
       const purchases = yield* Purchases.Purchases

@@ -1,12 +1,14 @@
 /**
- * The edge in front of the API: bodies must be JSON, not too large and well-formed before the
- * typed handlers see them, and every error leaves as problem details — unknown routes 404, and
+ * The edge in front of the API: bodies must be `application/json`, not too large, well-formed
+ * and free of text PostgreSQL refuses (`SafeText`: NUL and control characters, lone surrogates,
+ * nesting past 32 levels; query strings too) before the typed handlers see them, and every error leaves as problem details — unknown routes 404, and
  * a defect a bare 500 problem without a stack trace. (Bodies, queries and paths that do not
  * match the schemas are answered by `InputErrors`.) Bad input never changes state.
  */
 import { ByteSize, Cause, Effect } from "effect"
 import { HttpEffect, HttpIncomingMessage, HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
 import * as Problem from "./Problem.js"
+import * as SafeText from "./SafeText.js"
 
 const json = (status: number, body: unknown) => HttpServerResponse.jsonUnsafe(body, { status, contentType: "application/problem+json" })
 
@@ -35,13 +37,19 @@ const checkBody = (request: HttpServerRequest.HttpServerRequest, maxBodyBytes: n
     const text = yield* Effect.result(Effect.provideService(request.text, HttpIncomingMessage.MaxBodySize, ByteSize.bytes(maxBodyBytes)))
     if (text._tag === "Failure") return tooLarge(maxBodyBytes)
     if (text.success.length === 0 && !(length > 0)) return undefined
-    if (!/^application\/([a-z.+-]*\+)?json\b/i.test(type)) {
+    // Only `application/json` (with parameters): another type the framework would not read as JSON.
+    if (!/^application\/json\s*(;|$)/i.test(type)) {
       return json(415, Problem.body(415, "unsupported-media-type", "The body must be application/json", `send "Content-Type: application/json" (got "${type || "none"}")`))
     }
+    let parsed: unknown
     try {
-      JSON.parse(text.success)
+      parsed = JSON.parse(text.success)
     } catch (error) {
       return json(400, Problem.body(400, "malformed-json", "The body is not valid JSON", error instanceof Error ? error.message : "unparseable JSON"))
+    }
+    const unsafe = SafeText.checkJson(parsed)
+    if (unsafe.length > 0) {
+      return json(422, Problem.body(422, "validation-failed", "The request is not valid", unsafe.map((e) => `${e.pointer} ${e.detail}`).join("; "), unsafe))
     }
     return undefined
   })
@@ -52,6 +60,10 @@ export const layer = (options: { readonly maxBodyBytes: number }) =>
     (httpEffect) =>
       Effect.gen(function* () {
         const request = yield* HttpServerRequest.HttpServerRequest
+        const query = SafeText.checkQuery(request.url)
+        if (query.length > 0) {
+          return json(400, Problem.body(400, "bad-request", "Bad request", query.map((e) => `${e.pointer.slice(6)}: ${e.detail}`).join("; "), query))
+        }
         const refused = yield* checkBody(request, options.maxBodyBytes)
         if (refused !== undefined) return refused
         // Errors (the router's own among them: an unknown route, a defect) become responses

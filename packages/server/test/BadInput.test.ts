@@ -43,6 +43,13 @@ const cases: ReadonlyArray<{ name: string; status: number; pointer?: string; bod
   { name: "notify_url on loopback, hex", status: 422, pointer: "/notify_url", body: { ...valid, notify_url: "http://0x7f.1/" } },
   { name: "notify_url at the metadata address", status: 422, pointer: "/notify_url", body: { ...valid, notify_url: "http://169.254.169.254/latest" } },
   { name: "notify_url with credentials", status: 422, pointer: "/notify_url", body: { ...valid, notify_url: "https://user:pass@hooks.example.com/" } },
+  { name: "a NUL in a name", status: 422, pointer: "/customer/name", body: withPath(["customer", "name"], "Ad\u0000a") },
+  { name: "a lone surrogate in a token", status: 422, pointer: "/payment/token", body: withPath(["payment", "token"], "tok_\ud800approve") },
+  { name: "a control character in a city", status: 422, pointer: "/customer/shipping_address/city", body: withPath(["customer", "shipping_address", "city"], "Par\u0007is") },
+  { name: "a NUL in a key", status: 422, pointer: "/customer/na\u0000me", body: { ...valid, customer: { ...valid.customer, "na\u0000me": "x" } } },
+  { name: "nested 40 deep", status: 422, body: { ...valid, extra: JSON.parse("[".repeat(40) + "]".repeat(40)) } },
+  { name: "nested 10,000 deep", status: 422, raw: "[".repeat(10_000) + "]".repeat(10_000), contentType: "application/json" },
+  { name: "an application/*+json type", status: 415, raw: JSON.stringify(valid), contentType: "application/vnd.api+json" },
   { name: "array body", status: 422, body: [valid] },
   { name: "null body", status: 422, raw: "null", contentType: "application/json" }
 ]
@@ -66,6 +73,35 @@ describe("bad input on POST /v1/purchase-requests", () => {
         }
       }
       expect(yield* server.count("purchase_requests")).toBe(0)
+    })
+  )
+
+  it.live("one customer's NUL never fails another customer's submission sent at the same moment", () =>
+    Effect.gen(function* () {
+      const server = yield* TestServer.start({ customerRateLimit: { requestsPerSecond: 1_000, burst: 1_000 } })
+      const ada = yield* server.customer("Ada")
+      const eve = yield* server.customer("Eve")
+      const replies = yield* Effect.forEach(
+        Array.from({ length: 13 }, (_, i) => i),
+        (i) =>
+          i === 6
+            ? server.call("POST", "/v1/purchase-requests", { token: eve.key, headers: { "idempotency-key": "poison" }, body: withPath(["customer", "name"], "E\u0000ve") })
+            : server.call("POST", "/v1/purchase-requests", { token: ada.key, headers: { "idempotency-key": `calm-${i}` }, body: valid }),
+        { concurrency: "unbounded" }
+      )
+      expect(replies.map((reply) => reply.status)).toEqual(Array.from({ length: 13 }, (_, i) => (i === 6 ? 422 : 202)))
+      expect(yield* server.count("purchase_requests")).toBe(12)
+    })
+  )
+
+  it.live("query strings with a NUL or control character are a 400 problem naming the parameter", () =>
+    Effect.gen(function* () {
+      const server = yield* TestServer.start()
+      const ada = yield* server.customer("Ada")
+      const reply = yield* server.call("GET", "/v1/purchase-requests?status=purchased&cursor=%00abc", { token: ada.key })
+      expect(reply.status).toBe(400)
+      expect(reply.headers["content-type"]).toMatch(/^application\/problem\+json/)
+      expect(reply.body.errors).toEqual([{ pointer: "query:cursor", detail: "contains a NUL character" }])
     })
   )
 
