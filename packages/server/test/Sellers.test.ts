@@ -94,6 +94,10 @@ describe("seller API", () => {
       const badLimits = yield* server.call("POST", "/v1/sellers", { body: { ...base, limits: { requests_per_second: 1, timeout_ms: 999_999 } } })
       problem(badLimits, 422)
       expect(badLimits.body.errors.map((error: { pointer: string }) => error.pointer)).toContain("/limits/timeout_ms")
+      // A rate near zero (refill times no clock or Redis script can represent) is refused too.
+      const tinyRate = yield* server.call("POST", "/v1/sellers", { body: { ...base, limits: { requests_per_second: 1e-300 } } })
+      problem(tinyRate, 422)
+      expect(tinyRate.body.errors).toEqual([{ pointer: "/limits/requests_per_second", detail: expect.stringMatching(/at least 0.01/) }])
 
       const noName = yield* server.call("POST", "/v1/sellers", { body: { ...base, name: "  " } })
       problem(noName, 422)

@@ -16,7 +16,12 @@ export const SellerStatus = Schema.Literals(["pending", "active", "disabled"])
 /** Overrides of the adapter's default limits; bookbroker never calls the seller harder, across all its processes. */
 export const SellerLimits = Schema.Struct({
   requests_per_second: Schema.optionalKey(
-    Schema.Finite.check(Schema.isGreaterThan(0, { message: "must be positive" }), Schema.isLessThanOrEqualTo(10_000, { message: "must be at most 10000" }))
+    // At least one call every 100 seconds: slower is no seller bookbroker can serve (and a rate
+    // near zero turns into refill times no clock or Redis script can represent).
+    Schema.Finite.check(
+      Schema.isGreaterThanOrEqualTo(0.01, { message: "must be at least 0.01 (one call every 100 seconds)" }),
+      Schema.isLessThanOrEqualTo(10_000, { message: "must be at most 10000" })
+    )
   ),
   burst: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThan(0, { message: "must be a positive integer" }), Schema.isLessThanOrEqualTo(100_000))),
   max_concurrency: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThan(0, { message: "must be a positive integer" }), Schema.isLessThanOrEqualTo(10_000))),
