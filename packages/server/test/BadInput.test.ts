@@ -102,6 +102,10 @@ describe("bad input on POST /v1/purchase-requests", () => {
       expect(reply.status).toBe(400)
       expect(reply.headers["content-type"]).toMatch(/^application\/problem\+json/)
       expect(reply.body.errors).toEqual([{ pointer: "query:cursor", detail: "contains a NUL character" }])
+      // A cursor the API never handed out is a 400 too, not a 500.
+      const forged = yield* server.call("GET", "/v1/purchase-requests?cursor=AAAAAAAAAAAA", { token: ada.key })
+      expect(forged.status).toBe(400)
+      expect(forged.body.errors).toEqual([{ pointer: "query:cursor", detail: "unknown cursor" }])
     })
   )
 
