@@ -79,6 +79,10 @@ export interface CheckInput {
   readonly sellerViolations?: { readonly rate: number; readonly concurrency: number }
   /** Every purchase call the sellers processed, with when and the fault injected (the history). */
   readonly purchaseCalls?: ReadonlyArray<PurchaseCall>
+  /** Holds still open at the sellers at the end (neither used, released nor expired), from the fleet's history. */
+  readonly openHolds?: ReadonlyArray<{ readonly seller: string; readonly holdId: string }>
+  /** Every hold bookbroker recorded on a purchase attempt: hold id → request id. */
+  readonly recordedHolds?: ReadonlyMap<string, string>
   /** Reconciliation findings nobody has fixed or settled. */
   readonly openFindings?: ReadonlyArray<{ readonly requestId: string; readonly kind: string; readonly detail: string }>
   /** Payment operations still without an outcome. */
@@ -162,7 +166,13 @@ export const invariants = [
    * about it (from a little before the request until it ended), or `price_not_met` while one had
    * it within the maximum and was never asked. From the sellers' own stock and call records.
    */
-  "falseAnswer"
+  "falseAnswer",
+  /**
+   * A hold bookbroker knew of (recorded on an attempt) still open at the seller after every
+   * request ended: it blocks the seller's copy until it expires. (Holds whose answer never reached
+   * bookbroker are reported by the scenario, not counted: nobody can know of them.)
+   */
+  "holdLeaked"
 ] as const
 export type Invariant = (typeof invariants)[number]
 
@@ -328,6 +338,10 @@ export const check = (input: CheckInput): Report => {
       }
     }
   }
+  for (const hold of input.openHolds ?? []) {
+    const requestId = input.recordedHolds?.get(hold.holdId)
+    if (requestId !== undefined) flag("holdLeaked", `${hold.seller} still holds ${hold.holdId} for ${requestId}, which ended ${requests.get(requestId)?.status ?? "unknown"}`)
+  }
   const sellerViolations = (input.sellerViolations?.rate ?? 0) + (input.sellerViolations?.concurrency ?? 0)
   if (sellerViolations > 0) {
     flag("sellerLimitViolations", `rate ${input.sellerViolations?.rate ?? 0}, concurrency ${input.sellerViolations?.concurrency ?? 0}`, sellerViolations)
@@ -464,6 +478,19 @@ export const readOutbox = async (url: string): Promise<Pick<WebhookInput, "outbo
   }
 }
 
+/** The holds bookbroker recorded on purchase attempts: hold id → request id. */
+export const readRecordedHolds = async (url: string): Promise<ReadonlyMap<string, string>> => {
+  const client = await connect(url)
+  try {
+    const rows = await client.query<{ hold_id: string; request_id: string }>(
+      "SELECT hold->>'holdId' AS hold_id, request_id::text AS request_id FROM purchase_attempts WHERE hold IS NOT NULL"
+    )
+    return new Map(rows.rows.map((row) => [row.hold_id, row.request_id]))
+  } finally {
+    await client.end()
+  }
+}
+
 /** bookbroker's own record of which provider payment belongs to which request (`payment_operations.provider_ref`). */
 export const readProviderRefs = async (url: string): Promise<ReadonlyMap<string, string>> => {
   const client = await connect(url)
@@ -498,6 +525,7 @@ export const checkAll = async (options: {
 }): Promise<Report> => {
   const database = await readDatabase(options.databaseUrl)
   const webhooks = options.webhooks === undefined ? undefined : { ...(await readOutbox(options.databaseUrl)), received: new Set(options.webhooks.received.map((d) => d.msgId)), badSignatures: options.webhooks.badSignatures }
+  const recordedHolds = options.history === undefined ? undefined : await readRecordedHolds(options.databaseUrl)
   const source = options.payments ?? { _tag: "Sandbox" }
   const payments = source._tag === "Sandbox" ? database.payments : fromStripe(source.intents, source.charges, await readProviderRefs(options.databaseUrl))
   return check({
@@ -512,6 +540,8 @@ export const checkAll = async (options: {
     ...(options.history === undefined
       ? {}
       : {
+          openHolds: options.history.sellers.flatMap((seller) => seller.openHolds.map((holdId) => ({ seller: seller.name, holdId }))),
+          ...(recordedHolds === undefined ? {} : { recordedHolds }),
           purchaseCalls: options.history.sellers.flatMap((seller) =>
             seller.purchases.map((call) => ({ seller: seller.name, buyer: call.buyer, at: call.at, fault: call.fault, placed: call.placed }))
           )

@@ -67,7 +67,8 @@ group("Invariants.check", () => {
       webhookUndelivered: 0,
       webhookBadSignature: 0,
       overchargeUnreported: 0,
-      falseAnswer: 0
+      falseAnswer: 0,
+      holdLeaked: 0
     })
     expect(report.violations).toBe(14)
     for (const name of ["ordersPerRequest", "captureWithoutOrder", "orderWithoutCapture", "captureNotOrderTotal", "capturedOverAuthorized", "authorizationOpen", "requestNotTerminal", "outcomeMismatch", "sellerLimitViolations"] as const) {
@@ -355,7 +356,8 @@ group("Invariants.check over a fake Stripe's PaymentIntents", () => {
       webhookUndelivered: 0,
       webhookBadSignature: 0,
       overchargeUnreported: 0,
-      falseAnswer: 0
+      falseAnswer: 0,
+      holdLeaked: 0
     })
     expect(report.examples.capturedOverAuthorized.join(" ")).toContain("pi_over_auth")
     expect(report.examples.capturedOverAuthorized.join(" ")).toContain("customer maximum 1000")
@@ -376,5 +378,14 @@ group("Invariants.check over a fake Stripe's PaymentIntents", () => {
     // Canceled by bookbroker (no cancellation reason from Stripe itself): the finding does not excuse it.
     const voided = check({ ...input, payments: fromStripe([intent("pi_voided", "r1", "canceled")], [], new Map([["pi_voided", "r1"]])), openFindings: [{ requestId: "r1", kind: "order_without_capture", detail: "" }] })
     expect(voided.counts).toMatchObject({ orderWithoutCapture: 1, outcomeMismatch: 1, openFindings: 1 })
+  })
+
+  it("flags a hold bookbroker recorded that is still open at the seller; one it never learned of is not counted", () => {
+    const base = { requests: [request("r1", "not_available")], payments: [payment("p1", "r1", 3_000, 0, "voided")], orders: [] }
+    const openHolds = [{ seller: "seller-a", holdId: "h-1" }, { seller: "seller-a", holdId: "h-lost" }]
+    const report = check({ ...base, openHolds, recordedHolds: new Map([["h-1", "r1"]]) })
+    expect(report.counts.holdLeaked).toBe(1)
+    expect(report.examples.holdLeaked[0]).toBe("seller-a still holds h-1 for r1, which ended not_available")
+    expect(check({ ...base, openHolds: [openHolds[1]!], recordedHolds: new Map([["h-1", "r1"]]) }).violations).toBe(0)
   })
 })

@@ -208,7 +208,7 @@ it("refused replays, paused workers and offline sellers never move a purchase on
   const openHolds = history.sellers.reduce((sum, seller) => sum + seller.openHolds.length, 0)
   console.log(
     `[chaos replays] requests ${submitted}, purchase calls processed ${calls.length} (answers lost ${lost}, each replay refused 3 times; ${overcharged} confirmed above the agreed price), ` +
-      `worker pauses ${faults.pauses}, kills ${faults.kills}, sellers offline ${faults.offline}, counter-offers accepted ${acted.accepted}, operator retries ${acted.retried}, holds still open at the sellers ${openHolds} (no release in the reference API; they expire), sweep ${JSON.stringify(swept)}, ` +
+      `worker pauses ${faults.pauses}, kills ${faults.kills}, sellers offline ${faults.offline}, counter-offers accepted ${acted.accepted}, operator retries ${acted.retried}, holds still open at the sellers ${openHolds} (unknown to bookbroker: a hold answer that never reached it, or a hold taken by a worker that lost its lease and was stopped before giving it back; they expire), sweep ${JSON.stringify(swept)}, ` +
       `webhooks delivered ${receiver.delivered().length} (first deliveries refused ${receiver.refused()}, still undelivered ${undelivered}), open after drain ${open}, duration ${((Date.now() - started) / 1000).toFixed(1)} s\n${describe(report)}`
   )
   expect(submitted).toBe(requests)

@@ -135,6 +135,19 @@ export const referenceAdapter: Adapter.Adapter<ReferenceConfig, typeof Reference
         return { holdId: wire.hold_id, isbn: offer.isbn, price: money("hold", wire.price, config.currency), shipping, expiresAt: wire.expires_at }
       },
 
+      async release({ hold }, { signal }) {
+        const response = await api.request({
+          operation: "release",
+          method: "DELETE",
+          path: `/api/v1/books/hold/${encodeURIComponent(hold.holdId)}`,
+          expect: [204, 404],
+          signal
+        })
+        // Unknown to the seller: nothing reserved under it any more (the seller forgot an expired hold).
+        if (response.status === 404 && errorCode(response.body) === "unknown_hold") return
+        if (response.status !== 204 && response.status !== 200) throw rejection("release", response.status, response.body)
+      },
+
       async lookupOrder({ idempotencyKey, isbn }, { signal }) {
         const response = await api.request({
           operation: "lookupOrder",

@@ -445,6 +445,9 @@ export const make = (options: PipelineOptions = {}) =>
                 return yield* confirmed(attempt, resolution.order, agreed)
               case "Failed":
                 yield* fenced(store.updateAttempt(attempt.id, "failed", { reason: resolution.reason }))
+                // The seller refused the order (an authoritative answer): the hold it came from is
+                // given back, not left to block the copy until it expires. Best effort, within limits.
+                if (hold !== undefined) yield* Effect.ignore(admittedCall(state, client, client.release(hold), 500))
                 return next
               case "Unresolved":
                 return yield* unresolved(attempt, resolution.reason, resolution.retryAfterMillis)

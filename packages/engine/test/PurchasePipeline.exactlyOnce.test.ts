@@ -40,7 +40,7 @@ const dollarHolds = defineAdapter({
   }
 })
 
-/** The reference seller API with a release (the reference API has none): notes every hold given back. */
+/** The reference seller API, with a release that only notes every hold given back. */
 const released: Array<string> = []
 const releasingHolds = defineAdapter({
   kind: "releasing-holds",
@@ -352,7 +352,7 @@ describe("PurchasePipeline: what sellers confirm is checked", () => {
         ["dollars", "failed", "hold_currency_mismatch: USD"],
         ["euros", "confirmed", null]
       ])
-      // (The reference API has no release: the hold simply expires at the seller.)
+      // (This test's adapter has no release: the hold simply expires at the seller.)
       expect(fleet[0]!.simulator.orders).toHaveLength(0)
       expect(ordersFor(euros, id)).toHaveLength(1)
     }).pipe(Effect.provide(Infrastructure))
@@ -371,6 +371,32 @@ describe("PurchasePipeline: what sellers confirm is checked", () => {
       expect(view).toMatchObject({ status: "purchased", finalPrice: { amount: 942 } })
       expect(view.attempts[0]).toMatchObject({ sellerName: "drifting", status: "failed", reason: expect.stringMatching(/^held_price_above_next_offer: held at \d+, quoted 930, steady offers 942$/) })
       expect(fleet[0]!.simulator.orders).toHaveLength(0)
+      // Given back at the seller (the reference API releases holds): its copies are for sale again.
+      expect([...fleet[0]!.simulator.holds.values()].map((hold) => hold.released)).toEqual([true])
+    }).pipe(Effect.provide(Infrastructure))
+  )
+
+  it.live("a purchase from a hold that the seller refuses gives the hold back, and the next offer is bought", () =>
+    Effect.gen(function* () {
+      const { running: fleet } = yield* sellers([
+        { name: "refusing", stock: [{ isbn, price: 900, quantity: 1 }] },
+        { name: "next", stock: [{ isbn, price: 950, quantity: 3 }] }
+      ])
+      // The seller refuses the order from its hold (an authoritative answer): nothing was bought there.
+      fleet[0]!.simulator.inject({ operation: "purchase", kind: "out_of_stock" })
+      const worker = yield* Harness.worker("w1")
+      const { id } = yield* Harness.submit(isbn, 3000)
+      const view = yield* Harness.runUntilDone(worker, id)
+      expect(view).toMatchObject({ status: "purchased", finalPrice: { amount: 950 } })
+      expect(view.attempts.map((attempt) => [attempt.sellerName, attempt.status])).toEqual([
+        ["refusing", "failed"],
+        ["next", "confirmed"]
+      ])
+      const holds = [...fleet[0]!.simulator.holds.values()]
+      expect(holds.map((hold) => [hold.used, hold.released])).toEqual([[false, true]])
+      // Its one copy is for sale again.
+      expect(fleet[0]!.simulator.stock.get(isbn)?.quantity).toBe(1)
+      expect(ordersFor(fleet, id)).toHaveLength(1)
     }).pipe(Effect.provide(Infrastructure))
   )
 })

@@ -259,6 +259,19 @@ export const runConformanceSuite = (options: ConformanceOptions): void => {
       expect(fixture.seller.orders).toHaveLength(0)
     })
 
+    it("gives a hold back when the adapter can release: the copy is for sale again, and releasing twice is fine", async () => {
+      const fixture = await setup()
+      if (!fixture.client.capabilities.holds) return
+      const hold = await run(fixture.client.hold(await offerFor(fixture, lastCopy)))
+      await run(fixture.client.release(hold))
+      // An adapter without release succeeds without a call: its holds only expire.
+      if (fixture.seller.calls.release === 0) return
+      await run(fixture.client.release(hold))
+      const again = await run(fixture.client.hold(await offerFor(fixture, lastCopy)))
+      expect(again.holdId).not.toBe(hold.holdId)
+      expect(fixture.seller.orders).toHaveLength(0)
+    })
+
     it("rejects a request the seller refuses as invalid (invalid_request)", async () => {
       const fixture = await setup()
       const offer = await offerFor(fixture, inStock)

@@ -123,6 +123,13 @@ export const referenceSellerHandlers = (seller: SellerSimulator, options: Refere
             expires_at: new Date(hold.expiresAt).toISOString()
           })
         })
+      ),
+      http.delete("*/api/v1/books/hold/:holdId", ({ request, params }) =>
+        simulate(seller, "release", errors, () => {
+          seller.checkApiKey(request.headers.get("x-api-key"))
+          seller.release(String(params["holdId"]))
+          return new HttpResponse(null, { status: 204 })
+        })
       )
     )
   }
