@@ -428,7 +428,9 @@ const runConfiguration = async (workers: number) => {
       })),
       { asked: await fleet.asked(), orders: (await fleet.orders()).orders },
       { seed, coverage: Number(values.coverage), soldOut: Number(values["sold-out"]) },
-      30_000
+      // A cached answer lives 30 s from the end of the fan-out that stored it, which is up to the
+      // fan-out's 10 s deadline after the call reached the seller: 40 s back from the call.
+      40_000
     )
 
     // What bookbroker itself knew of each false answer: its reason, how far asking got, its offers
