@@ -1,9 +1,12 @@
 /**
  * The demo: a fleet of simulated sellers over HTTP on 127.0.0.1 (varied prices, latency, stock
- * and failures), registered and active, plus a demo customer with a fresh API key — so
+ * and failures) — sellers on the reference seller API, one WooCommerce shop and one Shopify shop
+ * (their real API shapes, through their adapters) — registered and active, plus a demo customer with a fresh API key — so
  * `bookbroker buy` works at once. Restarting the demo points the same sellers at their new ports.
  */
 import { referenceSellerHandlers, SellerSimulator, serveHandlers, generateIsbns, type StockItem } from "@bookbroker/adapter-sdk/testing"
+import { shopifyShopHandlers } from "@bookbroker/adapter-shopify/testing"
+import { wooCommerceShopHandlers } from "@bookbroker/adapter-woocommerce/testing"
 import { Access, SellerDirectory } from "@bookbroker/engine"
 import { Effect, Redacted, type Scope } from "effect"
 
@@ -21,6 +24,8 @@ export interface DemoSetup {
 
 interface Spec {
   readonly name: string
+  /** The seller's platform (its API and adapter); default the reference seller API. */
+  readonly platform?: "reference" | "woocommerce" | "shopify"
   readonly mode: "hold" | "atomic"
   readonly batch: boolean
   /** Price = base + offset per book; lower base = cheaper seller. */
@@ -39,8 +44,37 @@ const specs: ReadonlyArray<Spec> = [
   { name: "demo-chapter-one", mode: "atomic", batch: true, base: 1750, latency: 120, coverage: 0.7 },
   { name: "demo-flaky-folio", mode: "hold", batch: false, base: 1900, latency: 80, coverage: 0.9, errorRate: 0.2 },
   { name: "demo-lost-letters", mode: "hold", batch: false, base: 2050, latency: 70, coverage: 0.9, lostResponseRate: 0.3 },
-  { name: "demo-last-copy", mode: "atomic", batch: false, base: 2200, latency: 150, coverage: 0.6 }
+  { name: "demo-last-copy", mode: "atomic", batch: false, base: 2200, latency: 150, coverage: 0.6 },
+  { name: "demo-woo-corner", platform: "woocommerce", mode: "atomic", batch: true, base: 1320, latency: 70, coverage: 0.8 },
+  { name: "demo-shopify-stacks", platform: "shopify", mode: "atomic", batch: true, base: 1440, latency: 50, coverage: 0.8 }
 ]
+
+/** How each platform's simulated shop is served, and what its adapter is told. */
+const platformOf = (spec: Spec, simulator: SellerSimulator, key: string) => {
+  switch (spec.platform ?? "reference") {
+    case "woocommerce":
+      return {
+        kind: "woocommerce",
+        handlers: wooCommerceShopHandlers(simulator, { consumerKey: `ck_${spec.name}` }),
+        config: (baseUrl: string) => ({ baseUrl, quoteTtlSeconds: 60 }),
+        credentials: { consumerKey: `ck_${spec.name}`, consumerSecret: key }
+      }
+    case "shopify":
+      return {
+        kind: "shopify",
+        handlers: shopifyShopHandlers(simulator),
+        config: (baseUrl: string) => ({ shopUrl: baseUrl, quoteTtlSeconds: 60 }),
+        credentials: { accessToken: key }
+      }
+    case "reference":
+      return {
+        kind: "reference",
+        handlers: referenceSellerHandlers(simulator, { mode: spec.mode, batch: spec.batch }),
+        config: (baseUrl: string) => ({ baseUrl, currency: "EUR", mode: spec.mode, batch: spec.batch }),
+        credentials: { apiKey: key }
+      }
+  }
+}
 
 export const catalog = generateIsbns({ size: 12, seed: 2026 })
 
@@ -58,26 +92,29 @@ export const setup = (): Effect.Effect<DemoSetup, never, Scope.Scope | SellerDir
     const existing = new Map((yield* directory.list()).map((seller) => [seller.name, seller]))
     const sellers = yield* Effect.forEach(specs, (spec, index) =>
       Effect.gen(function* () {
+        const key = `${spec.name}-key`
         const simulator = new SellerSimulator({
           name: spec.name,
-          apiKey: `${spec.name}-key`,
+          apiKey: key,
+          currency: "EUR",
           stock: stockFor(spec, index),
           latency: { medianMillis: spec.latency, tailProbability: 0.02, tailMaxMillis: spec.latency * 10 },
           ...(spec.errorRate === undefined ? {} : { errorRate: spec.errorRate }),
           ...(spec.lostResponseRate === undefined ? {} : { lostResponseRate: spec.lostResponseRate }),
           seed: index + 1
         })
+        const platform = platformOf(spec, simulator, key)
         const server = yield* Effect.acquireRelease(
-          Effect.promise(() => serveHandlers(referenceSellerHandlers(simulator, { mode: spec.mode, batch: spec.batch }), { onClose: () => simulator.close() })),
+          Effect.promise(() => serveHandlers(platform.handlers, { onClose: () => simulator.close() })),
           (server) => Effect.promise(() => server.close())
         )
-        const config = { baseUrl: server.url, currency: "EUR", mode: spec.mode, batch: spec.batch }
+        const config = platform.config(server.url)
         const known = existing.get(spec.name)
         const limits = { requestsPerSecond: 50, burst: 100, maxConcurrency: 32, timeoutMillis: 2_000 }
         if (known === undefined) {
-          yield* Effect.orDie(directory.register({ name: spec.name, kind: "reference", config, credentials: { apiKey: `${spec.name}-key` }, limits, status: "active" }))
+          yield* Effect.orDie(directory.register({ name: spec.name, kind: platform.kind, config, credentials: platform.credentials, limits, status: "active" }))
         } else {
-          yield* Effect.orDie(directory.update(known.id, { config, credentials: { apiKey: `${spec.name}-key` }, limits }))
+          yield* Effect.orDie(directory.update(known.id, { config, credentials: platform.credentials, limits }))
           if (known.status !== "active") yield* Effect.orDie(directory.setStatus(known.id, "active"))
         }
         return { name: spec.name, baseUrl: server.url }

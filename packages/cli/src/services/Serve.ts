@@ -7,6 +7,8 @@
  */
 import { referenceAdapter } from "@bookbroker/adapter-reference"
 import { shelfwiseAdapter } from "@bookbroker/adapter-shelfwise"
+import { shopifyAdapter } from "@bookbroker/adapter-shopify"
+import { wooCommerceAdapter } from "@bookbroker/adapter-woocommerce"
 import { HttpServer } from "effect/http"
 import { Access, Database, Engine, Notifications, OutboundAddress, SecretBox, SellerDirectory, StripeGateway, Tracing } from "@bookbroker/engine"
 import { Server } from "@bookbroker/server"
@@ -100,7 +102,7 @@ export const start = (options: ServeOptions): Effect.Effect<Running, CliError, S
     const engine = Engine.layer({
       outbound: { allowNetworks },
       ...(options.maxBacklog === undefined ? {} : { intake: { backlog: { maxBacklog: options.maxBacklog } } }),
-      adapters: [referenceAdapter, shelfwiseAdapter],
+      adapters: [referenceAdapter, shelfwiseAdapter, wooCommerceAdapter, shopifyAdapter],
       secretKey: Redacted.make(secretKey),
       ...(options.redisUrl === undefined
         ? {}
