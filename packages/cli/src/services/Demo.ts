@@ -4,11 +4,10 @@
  * (their real API shapes, through their adapters) — registered and active, plus a demo customer with a fresh API key — so
  * `bookbroker buy` works at once. Restarting the demo points the same sellers at their new ports.
  */
-import { referenceSellerHandlers, SellerSimulator, serveHandlers, generateIsbns, type StockItem } from "@bookbroker/adapter-sdk/testing"
-import { shopifyShopHandlers } from "@bookbroker/adapter-shopify/testing"
-import { wooCommerceShopHandlers } from "@bookbroker/adapter-woocommerce/testing"
+import { SellerSimulator, serveHandlers, generateIsbns, type StockItem } from "@bookbroker/adapter-sdk/testing"
 import { Access, SellerDirectory } from "@bookbroker/engine"
 import { Effect, Redacted, type Scope } from "effect"
+import * as SimulatedPlatforms from "./SimulatedPlatforms.js"
 
 export interface DemoSeller {
   readonly name: string
@@ -25,7 +24,7 @@ export interface DemoSetup {
 interface Spec {
   readonly name: string
   /** The seller's platform (its API and adapter); default the reference seller API. */
-  readonly platform?: "reference" | "woocommerce" | "shopify"
+  readonly platform?: SimulatedPlatforms.Platform
   readonly mode: "hold" | "atomic"
   readonly batch: boolean
   /** Price = base + offset per book; lower base = cheaper seller. */
@@ -48,33 +47,6 @@ const specs: ReadonlyArray<Spec> = [
   { name: "demo-woo-corner", platform: "woocommerce", mode: "atomic", batch: true, base: 1320, latency: 70, coverage: 0.8 },
   { name: "demo-shopify-stacks", platform: "shopify", mode: "atomic", batch: true, base: 1440, latency: 50, coverage: 0.8 }
 ]
-
-/** How each platform's simulated shop is served, and what its adapter is told. */
-const platformOf = (spec: Spec, simulator: SellerSimulator, key: string) => {
-  switch (spec.platform ?? "reference") {
-    case "woocommerce":
-      return {
-        kind: "woocommerce",
-        handlers: wooCommerceShopHandlers(simulator, { consumerKey: `ck_${spec.name}` }),
-        config: (baseUrl: string) => ({ baseUrl, quoteTtlSeconds: 60 }),
-        credentials: { consumerKey: `ck_${spec.name}`, consumerSecret: key }
-      }
-    case "shopify":
-      return {
-        kind: "shopify",
-        handlers: shopifyShopHandlers(simulator),
-        config: (baseUrl: string) => ({ shopUrl: baseUrl, quoteTtlSeconds: 60 }),
-        credentials: { accessToken: key }
-      }
-    case "reference":
-      return {
-        kind: "reference",
-        handlers: referenceSellerHandlers(simulator, { mode: spec.mode, batch: spec.batch }),
-        config: (baseUrl: string) => ({ baseUrl, currency: "EUR", mode: spec.mode, batch: spec.batch }),
-        credentials: { apiKey: key }
-      }
-  }
-}
 
 export const catalog = generateIsbns({ size: 12, seed: 2026 })
 
@@ -103,7 +75,7 @@ export const setup = (): Effect.Effect<DemoSetup, never, Scope.Scope | SellerDir
           ...(spec.lostResponseRate === undefined ? {} : { lostResponseRate: spec.lostResponseRate }),
           seed: index + 1
         })
-        const platform = platformOf(spec, simulator, key)
+        const platform = SimulatedPlatforms.shop(spec.platform ?? "reference", simulator, { name: spec.name, key, mode: spec.mode, batch: spec.batch })
         const server = yield* Effect.acquireRelease(
           Effect.promise(() => serveHandlers(platform.handlers, { onClose: () => simulator.close() })),
           (server) => Effect.promise(() => server.close())

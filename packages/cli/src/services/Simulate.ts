@@ -1,12 +1,13 @@
 /**
  * `bookbroker simulate`: a load test against a running server on this machine. It creates a
  * customer (operator API), starts N simulated sellers itself (the SDK's `SellerSimulator` over
- * real HTTP on 127.0.0.1) and registers them, submits purchase requests at a fixed rate for a
+ * real HTTP on 127.0.0.1; with 3 or more, the last two are a WooCommerce and a Shopify shop, the
+ * rest speak the reference seller API) and registers them, submits purchase requests at a fixed rate for a
  * fixed time, waits (bounded) for them to end, and reports the outcomes, the decision latency
  * percentiles and how many seller calls each request cost, counted at the simulators. The
  * sellers are disabled again when it ends, so a dead seller never lingers in the directory.
  */
-import { generateIsbns, Random, referenceSellerHandlers, SellerSimulator, serveHandlers, type StockItem } from "@bookbroker/adapter-sdk/testing"
+import { generateIsbns, Random, SellerSimulator, serveHandlers, type StockItem } from "@bookbroker/adapter-sdk/testing"
 import { Clock, Duration, Effect, Fiber, Ref, Result } from "effect"
 import { randomUUID } from "node:crypto"
 import type * as Api from "../Api.js"
@@ -15,6 +16,7 @@ import * as Input from "../Input.js"
 import type { Ui } from "../ui/Render.js"
 import { simulateView, type SimulateProgress, type SimulateSummary } from "../ui/SimulateView.js"
 import { demoCustomer } from "./Buy.js"
+import * as SimulatedPlatforms from "./SimulatedPlatforms.js"
 
 export interface SimulateOptions {
   readonly sellers: string | number
@@ -93,24 +95,27 @@ export const simulate = (api: Api.Api, ui: Ui, options: SimulateOptions): Effect
         const simulator = new SellerSimulator({
           name,
           apiKey,
+          currency: "EUR",
           stock: stockFor(index),
           latency: { medianMillis: 20 + index * 10, tailProbability: 0.02, tailMaxMillis: 300 },
           seed: Math.floor(random() * 2 ** 31)
         })
         const mode = index % 2 === 0 ? "hold" : "atomic"
-        const server = yield* Effect.promise(() => serveHandlers(referenceSellerHandlers(simulator, { mode, batch: index % 3 !== 2 }), { onClose: () => simulator.close() }))
+        const platform: SimulatedPlatforms.Platform = sellerCount >= 3 && index === sellerCount - 2 ? "woocommerce" : sellerCount >= 3 && index === sellerCount - 1 ? "shopify" : "reference"
+        const shop = SimulatedPlatforms.shop(platform, simulator, { name, key: apiKey, mode, batch: index % 3 !== 2 })
+        const server = yield* Effect.promise(() => serveHandlers(shop.handlers, { onClose: () => simulator.close() }))
         servers.set(server.url, () => server.close())
         const registered = yield* api
           .registerSeller({
             name,
             contact: `${name}@bookbroker.local`,
-            adapter: { kind: "reference", config: { baseUrl: server.url, currency: "EUR", mode, batch: index % 3 !== 2 }, credentials: { apiKey } },
+            adapter: { kind: shop.kind, config: shop.config(server.url), credentials: shop.credentials },
             limits: { requests_per_second: 500, burst: 500, timeout_ms: 2_000 }
           })
           .pipe(Effect.tapError(() => Effect.promise(() => server.close())))
         sellers.push({ simulator, url: server.url, id: registered.id })
         if (registered.status !== "active") yield* api.operator.activate(registered.id)
-        yield* note(`seller ${name} at ${server.url} (${mode}${index % 3 !== 2 ? ", batch quotes" : ""})`)
+        yield* note(`seller ${name} at ${server.url} (${platform === "reference" ? `${mode}${index % 3 !== 2 ? ", batch quotes" : ""}` : platform})`)
       }
 
       // The load: request i is submitted at start + i / rate, while a poller follows the
