@@ -1,7 +1,8 @@
 /**
  * The demo: a fleet of simulated sellers over HTTP on 127.0.0.1 (varied prices, latency, stock
- * and failures) — sellers on the reference seller API, one WooCommerce shop and one Shopify shop
- * (their real API shapes, through their adapters) — registered and active, plus a demo customer with a fresh API key — so
+ * and failures) — sellers on the reference seller API and one on each platform with an adapter
+ * (WooCommerce, Shopify, eBay, AbeBooks: their API shapes, through their adapters) — registered
+ * and active, plus a demo customer with a fresh API key — so
  * `bookbroker buy` works at once. Restarting the demo points the same sellers at their new ports.
  */
 import { SellerSimulator, serveHandlers, generateIsbns, type StockItem } from "@bookbroker/adapter-sdk/testing"
@@ -45,7 +46,9 @@ const specs: ReadonlyArray<Spec> = [
   { name: "demo-lost-letters", mode: "hold", batch: false, base: 2050, latency: 70, coverage: 0.9, lostResponseRate: 0.3 },
   { name: "demo-last-copy", mode: "atomic", batch: false, base: 2200, latency: 150, coverage: 0.6 },
   { name: "demo-woo-corner", platform: "woocommerce", mode: "atomic", batch: true, base: 1320, latency: 70, coverage: 0.8 },
-  { name: "demo-shopify-stacks", platform: "shopify", mode: "atomic", batch: true, base: 1440, latency: 50, coverage: 0.8 }
+  { name: "demo-shopify-stacks", platform: "shopify", mode: "atomic", batch: true, base: 1440, latency: 50, coverage: 0.8 },
+  { name: "demo-ebay-finds", platform: "ebay", mode: "atomic", batch: false, base: 1530, latency: 40, coverage: 0.8 },
+  { name: "demo-abe-antiquarian", platform: "abebooks", mode: "atomic", batch: false, base: 1580, latency: 30, coverage: 0.8 }
 ]
 
 export const catalog = generateIsbns({ size: 12, seed: 2026 })

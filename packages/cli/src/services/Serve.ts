@@ -6,6 +6,8 @@
  * splits the HTTP API from the purchase workers for scale-out.
  */
 import { referenceAdapter } from "@bookbroker/adapter-reference"
+import { abeBooksAdapter } from "@bookbroker/adapter-abebooks"
+import { ebayAdapter } from "@bookbroker/adapter-ebay"
 import { shelfwiseAdapter } from "@bookbroker/adapter-shelfwise"
 import { shopifyAdapter } from "@bookbroker/adapter-shopify"
 import { wooCommerceAdapter } from "@bookbroker/adapter-woocommerce"
@@ -102,7 +104,7 @@ export const start = (options: ServeOptions): Effect.Effect<Running, CliError, S
     const engine = Engine.layer({
       outbound: { allowNetworks },
       ...(options.maxBacklog === undefined ? {} : { intake: { backlog: { maxBacklog: options.maxBacklog } } }),
-      adapters: [referenceAdapter, shelfwiseAdapter, wooCommerceAdapter, shopifyAdapter],
+      adapters: [referenceAdapter, shelfwiseAdapter, wooCommerceAdapter, shopifyAdapter, ebayAdapter, abeBooksAdapter],
       secretKey: Redacted.make(secretKey),
       ...(options.redisUrl === undefined
         ? {}

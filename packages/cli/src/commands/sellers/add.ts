@@ -19,7 +19,7 @@ export const command = Flags.client(
   new Command("add")
     .description("Register a seller (it starts pending until an operator activates it; its API key is shown once).")
     .requiredOption("--name <name>", "the seller's name")
-    .option("--kind <kind>", "adapter kind (reference, shelfwise, woocommerce, shopify)", "reference")
+    .option("--kind <kind>", "adapter kind (reference, shelfwise, woocommerce, shopify, ebay, abebooks)", "reference")
     .requiredOption("--adapter-config <json>", "the adapter's config as JSON")
     .option("--credential <name=value>", "a credential the adapter needs (repeatable)", Flags.collect, [])
     .option("--contact <email>", "who to contact about this seller")
