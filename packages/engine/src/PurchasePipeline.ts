@@ -78,6 +78,13 @@ export interface PipelineOptions {
   readonly answerWithinMillis?: number
   /** The first fan-out's deadline (later passes wait for the rest of the answer time). Default 10 s. */
   readonly quoteDeadlineMillis?: number
+  /**
+   * How long, from the start of quoting, sellers that failed (an error, a refused connection, no
+   * answer in time, an open circuit) are asked again while nothing within the maximum is offered.
+   * After that their failure is final: a dead seller means fewer quotes, and the request is
+   * answered from the sellers that did answer. Default 10 s (capped by the answer time).
+   */
+  readonly retryFailedForMillis?: number
   /** Test hook: return true to kill the worker at this point. */
   readonly crashAt?: (point: CrashPoint, requestId: string) => boolean
 }
@@ -128,6 +135,7 @@ export const make = (options: PipelineOptions = {}) =>
     const minQuoteMillis = 1_000
     /** Pause before asking again the sellers that did not answer (within the answer time). */
     const retryFailedMillis = 1_000
+    const retryFailedForMillis = options.retryFailedForMillis ?? 10_000
     const backoff = (tries: number) => Math.min(maxBackoff, 1_000 * 2 ** Math.min(tries, 16))
     if (heartbeatMillis >= leaseMillis) {
       return yield* Effect.die(new Error(`the lease heartbeat (${heartbeatMillis} ms) must be shorter than the lease (${leaseMillis} ms)`))
@@ -255,6 +263,7 @@ export const make = (options: PipelineOptions = {}) =>
           const offers = new Map<string, QuoteEngine.RankedOffer>()
           const outcomes = new Map<string, QuoteEngine.SellerOutcome>()
           let sellerIds: ReadonlyArray<string> | undefined
+          const retryFailedUntil = (yield* Clock.currentTimeMillis) + retryFailedForMillis
           for (let pass = 0; ; pass++) {
             const now = yield* Clock.currentTimeMillis
             const left = Math.max(minQuoteMillis, answerBy - now)
@@ -270,20 +279,26 @@ export const make = (options: PipelineOptions = {}) =>
             for (const outcome of confirmed.outcomes) outcomes.set(outcome.sellerId, outcome)
             const progress = QuoteProgress.summarize(outcomes.values(), offers.size, new Date(yield* Clock.currentTimeMillis))
             // With an offer within the maximum the request can buy: sellers that failed are not
-            // waited for (as stragglers are not); without one, the answer must not rest on them.
+            // waited for (as stragglers are not); without one, they are asked again for a while
+            // (a refused connection is often a blip), then their failure is final.
             const canBuy = [...offers.values()].some((offer) => offer.total.amount <= Number(row.max_amount))
-            const unanswered = canBuy ? progress.notAsked.map((seller) => seller.sellerId) : QuoteProgress.unanswered(outcomes.values())
+            const retryFailed = !canBuy && (yield* Clock.currentTimeMillis) < retryFailedUntil
+            const unanswered = retryFailed ? QuoteProgress.unanswered(outcomes.values()) : progress.notAsked.map((seller) => seller.sellerId)
             if (unanswered.length === 0 || (yield* Clock.currentTimeMillis) >= answerBy) break
             // Say how far it got (the status shows it), then ask the rest.
             yield* fenced(store.progress(row.id, progress, `${QuoteProgress.describe(progress)}; answer by ${new Date(answerBy).toISOString()} at the latest`))
             // Sellers waiting for room in their limits wait in their queues; sellers that failed
             // are asked again after a pause, not in a tight loop.
-            if (progress.notAsked.length === 0) yield* Effect.sleep(Math.min(retryFailedMillis, Math.max(0, answerBy - (yield* Clock.currentTimeMillis))))
+            if (progress.notAsked.length === 0) {
+              const now = yield* Clock.currentTimeMillis
+              yield* Effect.sleep(Math.max(0, Math.min(retryFailedMillis, answerBy - now, retryFailedUntil - now)))
+            }
             sellerIds = unanswered
           }
           yield* crash("quote", row.id)
           const ranked = [...offers.values()].sort((a, b) => a.total.amount - b.total.amount || b.reliability - a.reliability)
-          const progress = QuoteProgress.summarize(outcomes.values(), ranked.length, new Date(yield* Clock.currentTimeMillis))
+          const quotedAt = yield* Clock.currentTimeMillis
+          const progress = { ...QuoteProgress.summarize(outcomes.values(), ranked.length, new Date(quotedAt)), ...(quotedAt >= retryFailedUntil ? { failedFinal: true } : {}) }
           row = yield* fenced(
             Effect.andThen(
               store.saveQuotes(

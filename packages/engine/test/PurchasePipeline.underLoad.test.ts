@@ -76,7 +76,7 @@ describe("PurchasePipeline under load", () => {
     }).pipe(Effect.provide(Infrastructure))
   )
 
-  it.live("a seller unreachable for the whole answer time makes the request sellers_busy, not not_available, and nothing is charged", () =>
+  it.live("a seller unreachable until the answer time runs out (inside its retry window) makes the request sellers_busy, not not_available, and nothing is charged", () =>
     Effect.gen(function* () {
       const fleet = yield* Harness.SimulatedSellers.startSellers([
         { name: "down", stock: stocked(1000) },
@@ -90,6 +90,28 @@ describe("PurchasePipeline under load", () => {
       yield* Effect.promise(() => fleet[0]!.server.acceptConnections())
       expect(view!.status).toBe("sellers_busy")
       expect(view!.reason).toMatch(/could not be asked or did not answer before the request's answer time/)
+      expect(view!.quoteProgress).toMatchObject({ sellers: 2, answered: 1, failed: 1 })
+      expect(yield* Harness.ledger(view!.id)).toMatchObject([{ status: "voided", captured: "0" }])
+    }).pipe(Effect.provide(Infrastructure))
+  )
+
+  it.live("a seller down for longer than the retry window is a failed seller, not a reason to wait: the request is answered from the others", () =>
+    Effect.gen(function* () {
+      const fleet = yield* Harness.SimulatedSellers.startSellers([
+        { name: "dead", stock: stocked(1000) },
+        { name: "has-nothing", stock: [] }
+      ])
+      yield* Harness.register(fleet)
+      // Failed sellers are asked again for 1.5 s, well inside the 20 s answer time.
+      const worker = yield* Harness.worker("w1", { pipeline: { retryFailedForMillis: 1_500 } })
+      yield* Effect.promise(() => fleet[0]!.server.refuseConnections())
+      const { id } = yield* Harness.submit(isbns[2]!, 3000, { answerWithinMillis: 20_000 })
+      const [view] = yield* drain(worker, [id])
+      yield* Effect.promise(() => fleet[0]!.server.acceptConnections())
+      // "A dead seller means fewer quotes, not a failed request": not_available from the sellers
+      // that answered, with the failed one shown in the progress (waiting out the answer time
+      // would have ended it sellers_busy).
+      expect(view).toMatchObject({ status: "not_available", reason: "no_offers" })
       expect(view!.quoteProgress).toMatchObject({ sellers: 2, answered: 1, failed: 1 })
       expect(yield* Harness.ledger(view!.id)).toMatchObject([{ status: "voided", captured: "0" }])
     }).pipe(Effect.provide(Infrastructure))

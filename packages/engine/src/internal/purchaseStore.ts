@@ -81,6 +81,11 @@ export interface QuoteProgress {
   readonly failed: number
   /** Sellers not asked yet: their limits were full; with why (`rate_limited`, `concurrency`, `backoff`, `queued`). */
   readonly notAsked: ReadonlyArray<{ readonly sellerId: string; readonly sellerName: string; readonly reason: string }>
+  /**
+   * The failed sellers were asked again until the retry window (`retryFailedForMillis`) ran out:
+   * their failure is final ("a dead seller means fewer quotes"), not a reason to wait.
+   */
+  readonly failedFinal?: boolean
   readonly offers: number
   readonly updatedAt: string
 }

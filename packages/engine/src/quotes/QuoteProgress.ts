@@ -64,5 +64,9 @@ export const unanswered = (outcomes: Iterable<SellerOutcome>): ReadonlyArray<str
   return ids
 }
 
-/** How many sellers a stored progress says never answered (not asked, or failed). */
-export const unansweredCount = (progress: QuoteProgress | null): number => (progress === null ? 0 : progress.notAsked.length + progress.failed)
+/**
+ * How many sellers a stored progress says never answered and could still have: not asked, or
+ * failed while the retry window was still open (once it ran out, a failure is final).
+ */
+export const unansweredCount = (progress: QuoteProgress | null): number =>
+  progress === null ? 0 : progress.notAsked.length + (progress.failedFinal === true ? 0 : progress.failed)
