@@ -6,8 +6,10 @@
  */
 import type { Isbn } from "@bookbroker/adapter-sdk"
 import { generateIsbns } from "@bookbroker/adapter-sdk/testing"
+import { SqlClient } from "effect/sql"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
+import * as Store from "../src/internal/purchaseStore.js"
 import * as Purchases from "../src/Purchases.js"
 import * as SandboxGateway from "../src/SandboxGateway.js"
 import * as Harness from "../src/testing/PurchaseHarness.js"
@@ -174,13 +176,38 @@ describe("PurchasePipeline under load", () => {
       yield* waitUntil(Effect.map(Effect.forEach(flood, (id) => purchases.get(id)), (views) => views.some((view) => view.status !== "received")))
       const calm = (yield* Harness.submit(many[24]!, 3000, { customerId: "calm" })).id
       yield* waitUntil(Effect.map(Effect.forEach([...flood, calm], (id) => purchases.get(id)), (views) => views.every((view) => view.terminal)))
-      const views = [...(yield* Effect.forEach([...flood, calm], (id) => purchases.get(id)))].sort((a, b) => a.completedAt!.getTime() - b.completedAt!.getTime())
+      const views = yield* Effect.forEach([...flood, calm], (id) => purchases.get(id))
       expect(views.every((view) => view.status === "purchased")).toBe(true)
-      // First come, first served would finish it among the last (it is claimed once 16 of the flood's
-      // 24 are done, 8 run at once); taking turns claims it at the first free slot, so it finishes
-      // among the first 8 + 8 at worst, however slow the machine.
-      const position = views.findIndex((view) => view.id === calm)
-      expect(position, `finished ${position + 1}th of 25`).toBeLessThan(16)
+      // Finishing order depends on the machine once its CPU, not the seller, is the bottleneck
+      // (then every request runs as fast as it can): the calm customer is not the last to finish.
+      // (On a quiet machine, first come, first served finished it 25th of 25; the claim's turns
+      // are checked exactly below.)
+      const finished = [...views].sort((x, y) => x.completedAt!.getTime() - y.completedAt!.getTime())
+      const position = finished.findIndex((view) => view.id === calm)
+      expect(position, `finished ${position + 1}th of 25`).toBeLessThan(24)
+    }).pipe(Effect.provide(Infrastructure))
+  )
+
+  it.live("the claim takes turns: a worker's one free slot goes to the customer with the least in progress", () =>
+    Effect.gen(function* () {
+      const sql = yield* SqlClient.SqlClient
+      const store = yield* Store.makeStore
+      const many = generateIsbns({ size: 14, seed: 1414 }) as ReadonlyArray<Isbn.Isbn13>
+      // Everyone else's requests in this database are out of the way.
+      yield* sql`UPDATE purchase_requests SET next_run_at = now() + interval '1 hour' WHERE status NOT IN ('purchased', 'price_not_met', 'not_available', 'sellers_busy', 'failed')`
+      // The flood: 13 requests, 8 of them in progress (leased) before another customer arrives.
+      const flood = yield* Effect.forEach(many.slice(0, 13), (isbn) => Effect.map(Harness.submit(isbn, 3000, { customerId: "flood-2" }), (accepted) => accepted.id))
+      const busy = yield* store.claim("w-busy", 60_000, 8)
+      expect(busy.map((row) => row.customer_id)).toEqual(Array(8).fill("flood-2"))
+      const calm = (yield* Harness.submit(many[13]!, 3000, { customerId: "calm-2" })).id
+      const ours = [...flood, calm]
+      // A worker has one free slot: it goes to the customer with nothing in progress.
+      const [next] = yield* store.claim("w-free", 60_000, 1)
+      expect(next?.id).toBe(calm)
+      // With nobody else waiting, the flood's next oldest comes next.
+      const [after] = yield* store.claim("w-free", 60_000, 1)
+      expect(after?.customer_id).toBe("flood-2")
+      yield* sql`UPDATE purchase_requests SET status = 'failed', lease_owner = NULL, lease_expires_at = NULL, completed_at = now() WHERE id IN ${sql.in(ours)}`
     }).pipe(Effect.provide(Infrastructure))
   )
 
