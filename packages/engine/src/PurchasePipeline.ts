@@ -21,8 +21,9 @@
  */
 import { Contract, Money, type Isbn, type SellerClient } from "@bookbroker/adapter-sdk"
 import type { SqlClient, SqlError } from "effect/sql"
-import { Clock, Context, Effect, Layer, Option, Schedule, Schema } from "effect"
+import { Clock, Context, Effect, Layer, Option, Result, Schedule, Schema } from "effect"
 import {
+  holdNotGivenBack,
   isTerminal,
   LeaseLost,
   makeStore,
@@ -82,7 +83,9 @@ export interface PipelineOptions {
    * How long, from the start of quoting, sellers that failed (an error, a refused connection, no
    * answer in time, an open circuit) are asked again while nothing within the maximum is offered.
    * After that their failure is final: a dead seller means fewer quotes, and the request is
-   * answered from the sellers that did answer. Default 10 s (capped by the answer time).
+   * answered from the sellers that did answer. Default 40 s (capped by the answer time): longer
+   * than a shared circuit stays open (30 s), so a seller that was only briefly down is asked
+   * again once its circuit lets a call through, never skipped for good by an open circuit.
    */
   readonly retryFailedForMillis?: number
   /** Test hook: return true to kill the worker at this point. */
@@ -135,7 +138,7 @@ export const make = (options: PipelineOptions = {}) =>
     const minQuoteMillis = 1_000
     /** Pause before asking again the sellers that did not answer (within the answer time). */
     const retryFailedMillis = 1_000
-    const retryFailedForMillis = options.retryFailedForMillis ?? 10_000
+    const retryFailedForMillis = options.retryFailedForMillis ?? 40_000
     const backoff = (tries: number) => Math.min(maxBackoff, 1_000 * 2 ** Math.min(tries, 16))
     if (heartbeatMillis >= leaseMillis) {
       return yield* Effect.die(new Error(`the lease heartbeat (${heartbeatMillis} ms) must be shorter than the lease (${leaseMillis} ms)`))
@@ -424,6 +427,10 @@ export const make = (options: PipelineOptions = {}) =>
             return next
           })
 
+        /** Gives a hold back within the seller's limits (waiting half a second at most): true when the seller took it. */
+        const releaseHold = (client: SellerClient.SellerClient, hold: Contract.Hold) =>
+          Effect.map(admittedCall(state, client, client.release(hold), 500), (outcome) => outcome._tag !== "Denied" && Result.isSuccess(outcome))
+
         /** Places (or replays) the purchase of an attempt; only an authoritative answer closes it. */
         const purchase = (attempt: AttemptRow, client: SellerClient.SellerClient) =>
           Effect.gen(function* () {
@@ -458,12 +465,14 @@ export const make = (options: PipelineOptions = {}) =>
             switch (resolution._tag) {
               case "Confirmed":
                 return yield* confirmed(attempt, resolution.order, agreed)
-              case "Failed":
-                yield* fenced(store.updateAttempt(attempt.id, "failed", { reason: resolution.reason }))
+              case "Failed": {
                 // The seller refused the order (an authoritative answer): the hold it came from is
-                // given back, not left to block the copy until it expires. Best effort, within limits.
-                if (hold !== undefined) yield* Effect.ignore(admittedCall(state, client, client.release(hold), 500))
+                // given back, not left to block the copy until it expires — now if the seller's
+                // limits allow, else by the sweeper (`holdNotGivenBack`).
+                const released = hold === undefined ? true : yield* releaseHold(client, hold)
+                yield* fenced(store.updateAttempt(attempt.id, "failed", { reason: released ? resolution.reason : `${resolution.reason}${holdNotGivenBack}` }))
                 return next
+              }
               case "Unresolved":
                 return yield* unresolved(attempt, resolution.reason, resolution.retryAfterMillis)
             }
@@ -503,10 +512,10 @@ export const make = (options: PipelineOptions = {}) =>
                     ? `held_price_above_next_offer: held at ${total.amount}, quoted ${offer.total.amount}, ${nextInLine!.seller_name} offers ${nextTotal}`
                     : undefined
             // Best effort (a hold expires anyway), and only within the seller's limits.
-            const release = Effect.ignore(admittedCall(state, client, client.release(held.success), 500))
+            const release = Effect.asVoid(releaseHold(client, held.success))
             if (refusal !== undefined) {
-              yield* release
-              yield* fenced(store.updateAttempt(attempt.id, "failed", { hold: encodeHold(held.success), reason: refusal }))
+              const released = yield* releaseHold(client, held.success)
+              yield* fenced(store.updateAttempt(attempt.id, "failed", { hold: encodeHold(held.success), reason: released ? refusal : `${refusal}${holdNotGivenBack}` }))
               return next
             }
             // A run that lost its lease meanwhile cannot record the hold, and nobody else knows of

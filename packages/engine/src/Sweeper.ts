@@ -31,7 +31,7 @@ import type { SqlClient, SqlError } from "effect/sql"
 import { randomUUID } from "node:crypto"
 import { Context, Effect, Layer, Option, Result, Schema } from "effect"
 import { makeRepair, pipelineVoidKey, providerVoidKey } from "./internal/paymentRepair.js"
-import { terminalStatuses, unboughtStatuses, type AttemptRow } from "./internal/purchaseStore.js"
+import { holdNotGivenBack, terminalStatuses, unboughtStatuses, type AttemptRow } from "./internal/purchaseStore.js"
 import { admittedCall } from "./internal/sellerCall.js"
 import { orDie } from "./internal/sql.js"
 import type { PaymentGateway } from "./PaymentGateway.js"
@@ -239,19 +239,25 @@ export const make = (options: RunningSweeperOptions = {}) =>
         const rows = yield* sql<{ request_id: string; id: string }>`
           SELECT a.request_id, a.id FROM purchase_attempts a
           JOIN purchase_requests r ON r.id = a.request_id
-          WHERE a.status = 'held' AND a.hold IS NOT NULL
+          WHERE a.hold IS NOT NULL
+            AND ((a.status = 'held' AND (r.seller_id IS NULL OR r.seller_id <> a.seller_id))
+                 OR (a.status = 'failed' AND a.reason LIKE ${`%${holdNotGivenBack}`}))
             AND r.status IN ${sql.in(terminalStatuses)}
-            AND (r.seller_id IS NULL OR r.seller_id <> a.seller_id)
             AND (r.lease_expires_at IS NULL OR r.lease_expires_at < now())
           ORDER BY a.updated_at
           LIMIT ${batchSize}`
         for (const row of rows) {
           const done = yield* withLease(row.request_id, (request) =>
             Effect.gen(function* () {
-              const [attempt] = yield* sql<AttemptRow>`SELECT * FROM purchase_attempts WHERE id = ${row.id} AND status = 'held'`
-              if (attempt === undefined || attempt.hold === null || request.seller_id === attempt.seller_id) return
+              const [attempt] = yield* sql<AttemptRow>`SELECT * FROM purchase_attempts WHERE id = ${row.id} AND status IN ('held', 'failed')`
+              if (attempt === undefined || attempt.hold === null) return
+              // A failed attempt whose hold the pipeline could not give back at once (its reason says so).
+              const leftOver = attempt.status === "failed" && attempt.reason?.endsWith(holdNotGivenBack) === true
+              if (!leftOver && (attempt.status !== "held" || request.seller_id === attempt.seller_id)) return
               const close = (reason: string) =>
-                sql`UPDATE purchase_attempts SET status = 'failed', reason = ${reason}, updated_at = now() WHERE id = ${attempt.id} AND status = 'held'`
+                leftOver
+                  ? sql`UPDATE purchase_attempts SET reason = ${`${attempt.reason!.slice(0, -holdNotGivenBack.length)}; ${reason}`}, updated_at = now() WHERE id = ${attempt.id} AND status = 'failed'`
+                  : sql`UPDATE purchase_attempts SET status = 'failed', reason = ${reason}, updated_at = now() WHERE id = ${attempt.id} AND status = 'held'`
               const hold = decodeHold(attempt.hold)
               if (Result.isFailure(hold)) {
                 count.holdsAbandoned += 1

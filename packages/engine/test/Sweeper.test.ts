@@ -9,6 +9,7 @@ import { generateIsbns } from "@bookbroker/adapter-sdk/testing"
 import { describe, expect, it } from "@effect/vitest"
 import { SqlClient } from "effect/sql"
 import { Context, Effect, Layer } from "effect"
+import { holdNotGivenBack } from "../src/internal/purchaseStore.js"
 import * as AdapterRegistry from "../src/AdapterRegistry.js"
 import * as SandboxGateway from "../src/SandboxGateway.js"
 import * as SellerPool from "../src/SellerPool.js"
@@ -35,7 +36,7 @@ const sweeper = (options: Sweeper.SweeperOptions = {}, pool: Layer.Layer<SellerP
  * (the request ends not_available with the hold stored), then the attempt is put back to `held`
  * as if the worker had died between the hold and the purchase and the request had been ended.
  */
-const holdLeftBehind = (name: string) =>
+const holdLeftBehind = (name: string, as: "held" | "failed, not given back" = "held") =>
   Effect.gen(function* () {
     const fleet = yield* sellers([{ name, stock: [{ isbn: held, price: 1000, quantity: 2 }] }])
     fleet[0]!.simulator.inject({ operation: "purchase", kind: "out_of_stock" })
@@ -51,7 +52,8 @@ const holdLeftBehind = (name: string) =>
       seller.stock.get(hold.isbn)!.quantity -= hold.quantity
     }
     const sql = yield* SqlClient.SqlClient
-    yield* sql`UPDATE purchase_attempts SET status = 'held', reason = NULL WHERE request_id = ${id}`
+    if (as === "held") yield* sql`UPDATE purchase_attempts SET status = 'held', reason = NULL WHERE request_id = ${id}`
+    else yield* sql`UPDATE purchase_attempts SET status = 'failed', reason = ${`out_of_stock${holdNotGivenBack}`} WHERE request_id = ${id}`
     return { fleet, id }
   })
 
@@ -276,6 +278,22 @@ describe("Sweeper", () => {
 
       expect(yield* sweep.runOnce).toEqual(nothing)
       expect(releases).toHaveLength(1)
+    }).pipe(Effect.provide(Infrastructure))
+  )
+
+  it.live("gives back the hold of a failed attempt the pipeline could not give back at once, and says so on the attempt", () =>
+    Effect.gen(function* () {
+      const { fleet, id } = yield* holdLeftBehind("refusing", "failed, not given back")
+      const seller = fleet[0]!.simulator
+      const [hold] = [...seller.holds.values()]
+      expect(hold).toMatchObject({ released: false, used: false })
+      const releases: Array<string> = []
+      const sweep = yield* sweeper({}, SellerPool.layer().pipe(Layer.provide(AdapterRegistry.layer([releasingReference(fleet, releases)]))))
+      expect(yield* sweep.runOnce).toEqual({ ...nothing, holdsReleased: 1 })
+      expect(releases).toEqual([hold!.holdId])
+      const sql = yield* SqlClient.SqlClient
+      expect(yield* sql`SELECT status, reason FROM purchase_attempts WHERE request_id = ${id}`).toEqual([{ status: "failed", reason: "out_of_stock; hold_released" }])
+      expect(yield* sweep.runOnce).toEqual(nothing)
     }).pipe(Effect.provide(Infrastructure))
   )
 

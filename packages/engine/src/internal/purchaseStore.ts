@@ -11,6 +11,12 @@ import { nonEmptyRows } from "./sql.js"
 export const terminalStatuses = ["purchased", "price_not_met", "not_available", "sellers_busy", "failed"] as const
 /** The endings that bought nothing: their authorization is voided, their holds released. */
 export const unboughtStatuses = ["price_not_met", "not_available", "sellers_busy", "failed"] as const satisfies ReadonlyArray<TerminalStatus>
+/**
+ * Ends the reason of a failed attempt whose seller hold could not be given back at once (the
+ * seller's limits had no room, or it did not answer): the sweeper gives it back later.
+ */
+export const holdNotGivenBack = "; hold not given back yet"
+
 export const activeStatuses = ["received", "authorized", "quoting", "deciding", "purchasing"] as const
 export const PurchaseStatus = Schema.Literals([...activeStatuses, ...terminalStatuses])
 export type PurchaseStatus = typeof PurchaseStatus.Type
