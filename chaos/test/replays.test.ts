@@ -178,8 +178,12 @@ it("refused replays, paused workers and offline sellers never move a purchase on
   }
   await load
   await Promise.all(pauses)
-  // The last counter-offers and retries (requests finishing now) before the drain.
+  // The last counter-offers and retries (requests finishing now) before the drain: a request
+  // that waits for a seller that did not answer ends when its answer time runs out, so the
+  // customers keep acting a while longer (bounded) until enough counter-offers have come.
+  const actUntil = Date.now() + 45_000
   await sleep(3_000)
+  while ((acted.accepted < 3 || acted.retried < 2) && Date.now() < actUntil) await sleep(500)
   acting = false
   await act
   await spawnWorker().ready
