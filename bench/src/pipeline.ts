@@ -10,7 +10,7 @@ import { Money, type Isbn } from "@bookbroker/adapter-sdk"
 import { generateIsbns } from "@bookbroker/adapter-sdk/testing"
 import { Database, Engine, Purchases, SecretBox, SellerDirectory } from "@bookbroker/engine"
 import { TestDatabase } from "@bookbroker/engine/testing"
-import { Effect, Layer, ManagedRuntime, Redacted, Tracer } from "effect"
+import { Effect, Layer, ManagedRuntime, Option, Redacted, Tracer } from "effect"
 import { Statement } from "effect/sql"
 import { parseArgs } from "node:util"
 import { percentile, round, startFleet } from "./support.js"
@@ -19,24 +19,45 @@ const { values } = parseArgs({
   options: {
     purchases: { type: "string", default: "2000" },
     sellers: { type: "string", default: "20" },
-    workers: { type: "string", default: "64" }
+    workers: { type: "string", default: "64" },
+    /** Also print the statements counted, by kind (their first words). */
+    statements: { type: "boolean", default: false }
   }
 })
 const total = Number(values.purchases)
 
 // Count every statement sent: each one passes effect/sql's statement transformer, and each
 // transaction (a span of its own) adds BEGIN and COMMIT — or SAVEPOINT and RELEASE when nested.
+// The sandbox payment provider keeps its ledger in the same database: its statements (made
+// under a `SandboxGateway.*` span) are counted apart — with Stripe they are Stripe's calls.
 let queries = 0
+let providerQueries = 0
+const byKind = new Map<string, number>()
+const kindOf = (text: string) => text.replace(/\s+/g, " ").trim().slice(0, 90)
+const underProvider = (span: Tracer.AnySpan | undefined): boolean => {
+  for (let at = span; at !== undefined; at = at._tag === "Span" ? Option.getOrUndefined(at.parent) : undefined) {
+    if (at._tag === "Span" && at.name.startsWith("SandboxGateway.")) return true
+  }
+  return false
+}
+const count = (statements: number, provider: boolean, kind: () => string) => {
+  queries += statements
+  if (provider) providerQueries += statements
+  if (values.statements) {
+    const key = `${provider ? "[payment provider] " : ""}${kind()}`
+    byKind.set(key, (byKind.get(key) ?? 0) + statements)
+  }
+}
 const counting = Layer.mergeAll(
-  Layer.succeed(Statement.CurrentTransformer, (statement) => {
-    queries += 1
+  Layer.succeed(Statement.CurrentTransformer, (statement, _sql, _fiber, span) => {
+    count(1, underProvider(span), () => kindOf(statement.compile()[0]))
     return Effect.succeed(statement)
   }),
   Layer.succeed(
     Tracer.Tracer,
     Tracer.make({
       span(options) {
-        if (options.name === "sql.transaction") queries += 2
+        if (options.name === "sql.transaction") count(2, underProvider(Option.getOrUndefined(options.parent)), () => "BEGIN + COMMIT")
         return Tracer.nativeTracer.span(options)
       }
     })
@@ -93,6 +114,7 @@ const submit = (i: number) =>
   )
 
 const queriesBefore = queries
+const providerBefore = providerQueries
 const started = performance.now()
 const submitted = new Map<string, number>()
 let nextIndex = 0
@@ -105,16 +127,18 @@ await Promise.all(
   })
 )
 const intakeSeconds = (performance.now() - started) / 1000
-let pollQueries = 0
 const latencies: Array<number> = []
 const outcomes: Record<string, number> = {}
 const pending = new Set(submitted.keys())
 while (pending.size > 0) {
   await new Promise((resolve) => setTimeout(resolve, 50))
   const ids = [...pending]
-  const views = await runtime.runPromise(Effect.flatMap(Purchases.Purchases, (purchases) => Effect.forEach(ids, (id) => purchases.get(id), { concurrency: 8 })))
-  // Purchases.get is two statements (the request, its attempts).
-  pollQueries += 2 * ids.length
+  // Not counted: this benchmark's own status polling.
+  const views = await runtime.runPromise(
+    Effect.flatMap(Purchases.Purchases, (purchases) => Effect.forEach(ids, (id) => purchases.get(id), { concurrency: 8 })).pipe(
+      Effect.provideService(Statement.CurrentTransformer, undefined)
+    )
+  )
   for (const view of views) {
     if (!view.terminal) continue
     pending.delete(view.id)
@@ -132,10 +156,16 @@ const result = {
   purchasesPerSecond: round(total / seconds, 1),
   intakePerSecondWhileProcessing: round(total / intakeSeconds, 0),
   decisionLatencyMillis: { p50: round(percentile(latencies, 50)), p99: round(percentile(latencies, 99)) },
-  /** Intake + pipeline statements (BEGIN/COMMIT included), without this benchmark's status polling. */
-  queriesPerPurchase: round((queries - queriesBefore - pollQueries) / total, 1)
+  /** Intake + pipeline statements (BEGIN/COMMIT included), without this benchmark's status polling or the sandbox provider's ledger. */
+  queriesPerPurchase: round((queries - queriesBefore - (providerQueries - providerBefore)) / total, 1),
+  /** The sandbox payment provider's own ledger statements (Stripe's side of the calls, with Stripe). */
+  paymentProviderQueriesPerPurchase: round((providerQueries - providerBefore) / total, 1)
 }
 console.log(JSON.stringify(result, null, 2))
+if (values.statements) {
+  const rows = [...byKind].sort((a, b) => b[1] - a[1]).map(([kind, count]) => `${round(count / total, 2).toString().padStart(7)}  ${kind}`)
+  console.log(`statements per purchase, by kind (from the start, migrations and registration included):\n${rows.join("\n")}`)
+}
 fleet.stop()
 await runtime.dispose()
 process.exit(0)

@@ -1,8 +1,9 @@
 /**
  * One purchase request, from `received` to exactly one of `purchased`, `price_not_met`,
  * `not_available`, `sellers_busy` or `failed`. Each step persists its intent (a payment operation or an attempt
- * with its idempotency key) before the external call and its outcome after it, inside a fenced
- * transaction; a step re-run after any crash repeats the same call with the same key. Purchases
+ * with its idempotency key) before the external call and its outcome after it, each write one
+ * fenced statement (`store.step`: the lease check and every change of the step, all or nothing,
+ * in one round trip); a step re-run after any crash repeats the same call with the same key. Purchases
  * go cheapest first, and move to the next offer only when the previous attempt is *known* to
  * have failed (`purchases/AttemptResolution.ts`): an attempt that may have placed an order stays
  * open until an authoritative answer about its key comes, however long that takes, and a person
@@ -20,7 +21,7 @@
  * over stops, and its writes are refused by the fencing version.
  */
 import { Contract, Money, type Isbn, type SellerClient } from "@bookbroker/adapter-sdk"
-import type { SqlClient, SqlError } from "effect/sql"
+import type { SqlClient, SqlError, Statement } from "effect/sql"
 import { Clock, Context, Effect, Layer, Option, Result, Schedule, Schema } from "effect"
 import {
   holdNotGivenBack,
@@ -30,11 +31,14 @@ import {
   type AttemptRow,
   type CounterOffer,
   type Lease,
+  type PaymentKind,
   type PaymentOperationRow,
   type PurchaseStatus,
   type PurchaseStore,
   type QuoteRow,
+  type RequestChanges,
   type RequestRow,
+  type StepChanges,
   type TerminalStatus
 } from "./internal/purchaseStore.js"
 import { admittedCall } from "./internal/sellerCall.js"
@@ -122,6 +126,7 @@ const defaultDeadlineMillis = 24 * 60 * 60 * 1_000
 export const make = (options: PipelineOptions = {}) =>
   Effect.gen(function* () {
     const store = yield* makeStore
+    const writes = store.writes
     const gateway: PaymentGatewayService = yield* PaymentGateway
     const quoteEngine = yield* QuoteEngine.QuoteEngine
     const directory = yield* SellerDirectory
@@ -170,27 +175,36 @@ export const make = (options: PipelineOptions = {}) =>
       Effect.gen(function* () {
         let row = initial
         const currency = row.currency.trim()
-        const fenced = <A, E, R>(body: Effect.Effect<A, E, R>) =>
+        /** The quotes this run saved (the decision reads them from here instead of the database). */
+        let saved: { readonly round: number; readonly quotes: ReadonlyArray<QuoteRow> } | undefined
+        /** Whatever a write renews, the heartbeat need not. */
+        const renewing = <A, E>(write: Effect.Effect<A, E>) =>
           Effect.flatMap(Clock.currentTimeMillis, (now) =>
             Effect.tap(
-              store.fenced(lease, body),
+              write,
               Effect.sync(() => {
                 leaseClock.renewedAt = now
               })
             )
           )
-        const transition = (to: PurchaseStatus, reason: string | null, changes: Record<string, unknown> = {}) =>
-          Effect.map(fenced(store.transition(lease, row.status, to, reason, changes)), (updated) => {
+        /** One step's writes, as one statement that commits only while this run holds the lease. */
+        const commit = (changes: StepChanges) =>
+          Effect.map(renewing(store.step(lease, row, changes)), (updated) => {
             row = updated
           })
+        const transition = (to: PurchaseStatus, reason: string | null, changes?: RequestChanges, also: ReadonlyArray<Statement.Fragment> = []) =>
+          commit({ transition: { to, reason, ...(changes === undefined ? {} : { changes }) }, writes: also })
+        /** A payment call's intent, recorded before the call (with the lease check). */
+        const intent = (kind: PaymentKind, round: number, key: string, amount: number) =>
+          renewing(store.paymentIntent(lease, kind, round, key, amount, currency))
 
         /** Ends the request, voiding a live authorization first. */
-        const finish = (status: TerminalStatus, reason: string, changes: Record<string, unknown> = {}): Effect.Effect<Step, LeaseLost | SqlError.SqlError> =>
+        const finish = (status: TerminalStatus, reason: string, changes?: RequestChanges): Effect.Effect<Step, LeaseLost | SqlError.SqlError> =>
           Effect.gen(function* () {
             const authorization = yield* store.liveAuthorization(row.id)
             if (authorization !== undefined) {
               const key = PurchaseKeys.payment(row.id, "void", authorization.round)
-              const operation = yield* fenced(store.ensurePayment(row.id, "void", authorization.round, key, 0, currency))
+              const operation = yield* intent("void", authorization.round, key, 0)
               const voided = yield* Effect.result(withQuickRetry(gateway.void({ idempotencyKey: key, providerRef: authorization.provider_ref! })))
               yield* crash("void", row.id)
               if (voided._tag === "Failure") {
@@ -198,11 +212,11 @@ export const make = (options: PipelineOptions = {}) =>
                   return park(backoff(operation.tries), "releasing the payment authorization: the payment provider did not answer; trying again")
                 }
                 // The provider refuses to void: leave the authorization marked live for the reconciler, end the request.
-                yield* fenced(store.settlePayment(key, "rejected", null, false, voided.failure.detail))
-                yield* transition("failed", `void_rejected: ${voided.failure.detail}`)
+                yield* transition("failed", `void_rejected: ${voided.failure.detail}`, undefined, [writes.settlePayment(key, "rejected", null, false, voided.failure.detail)])
                 return next
               }
-              yield* fenced(Effect.andThen(store.settlePayment(key, "succeeded", authorization.provider_ref, false, null), store.endAuthorization(row.id)))
+              yield* transition(status, reason, changes, [writes.settlePayment(key, "succeeded", authorization.provider_ref, false, null), writes.endAuthorization()])
+              return next
             }
             yield* transition(status, reason, changes)
             return next
@@ -211,26 +225,27 @@ export const make = (options: PipelineOptions = {}) =>
         const authorize = Effect.gen(function* () {
           const key = PurchaseKeys.payment(row.id, "authorize", row.round)
           const amount = Number(row.max_amount)
-          const operation = yield* fenced(store.ensurePayment(row.id, "authorize", row.round, key, amount, currency))
+          const operation = yield* intent("authorize", row.round, key, amount)
           const result = yield* Effect.result(
             withQuickRetry(gateway.authorize({ idempotencyKey: key, requestId: row.id, amount: money(amount, currency), paymentToken: row.payment_token }))
           )
           yield* crash("authorize", row.id)
           if (result._tag === "Success") {
-            yield* fenced(store.settlePayment(key, "succeeded", result.success.providerRef, true, null))
-            yield* transition("authorized", null)
+            // Authorized, and quoting starts at once: one write for both.
+            yield* commit({
+              transition: { to: "quoting", through: ["authorized"], reason: null },
+              writes: [writes.settlePayment(key, "succeeded", result.success.providerRef, true, null)]
+            })
             return next
           }
           const error = result.failure
           if (error._tag === "PaymentDeclined") {
-            yield* fenced(store.settlePayment(key, "declined", null, false, error.reason))
-            yield* transition("failed", `payment_declined: ${error.reason}`)
+            yield* transition("failed", `payment_declined: ${error.reason}`, undefined, [writes.settlePayment(key, "declined", null, false, error.reason)])
             return next
           }
           if (error._tag === "PaymentRejected" || operation.tries >= maxPaymentTries) {
             // Give up; the sweeper voids whatever the provider may still hold for this request.
-            yield* fenced(store.settlePayment(key, "rejected", null, false, error.detail))
-            yield* transition("failed", `payment_unavailable: ${error.detail}`)
+            yield* transition("failed", `payment_unavailable: ${error.detail}`, undefined, [writes.settlePayment(key, "rejected", null, false, error.detail)])
             return next
           }
           return park(error.retryAfterMillis ?? backoff(operation.tries), "authorizing the payment: the payment provider did not answer; trying again")
@@ -290,7 +305,7 @@ export const make = (options: PipelineOptions = {}) =>
             const unanswered = retryFailed ? QuoteProgress.unanswered(outcomes.values()) : progress.notAsked.map((seller) => seller.sellerId)
             if (unanswered.length === 0 || (yield* Clock.currentTimeMillis) >= answerBy) break
             // Say how far it got (the status shows it), then ask the rest.
-            yield* fenced(store.progress(row.id, progress, `${QuoteProgress.describe(progress)}; answer by ${new Date(answerBy).toISOString()} at the latest`))
+            yield* commit({ progress: { progress, waiting: `${QuoteProgress.describe(progress)}; answer by ${new Date(answerBy).toISOString()} at the latest` } })
             // Sellers waiting for room in their limits wait in their queues; sellers that failed
             // are asked again after a pause, not in a tight loop.
             if (progress.notAsked.length === 0) {
@@ -303,23 +318,17 @@ export const make = (options: PipelineOptions = {}) =>
           const ranked = [...offers.values()].sort((a, b) => a.total.amount - b.total.amount || b.reliability - a.reliability)
           const quotedAt = yield* Clock.currentTimeMillis
           const progress = { ...QuoteProgress.summarize(outcomes.values(), ranked.length, new Date(quotedAt)), ...(quotedAt >= retryFailedUntil ? { failedFinal: true } : {}) }
-          row = yield* fenced(
-            Effect.andThen(
-              store.saveQuotes(
-                row.id,
-                row.round,
-                ranked.map((offer, rank) => ({
-                  seller_id: offer.sellerId,
-                  seller_name: offer.sellerName,
-                  rank,
-                  total: offer.total.amount,
-                  currency: offer.total.currency,
-                  offer: encodeOffer(offer.offer)
-                }))
-              ),
-              store.transition(lease, row.status, "deciding", `${ranked.length} offers from ${outcomes.size} sellers`, { quote_progress: progress })
-            )
-          )
+          const quotes = ranked.map((offer, rank) => ({
+            seller_id: offer.sellerId,
+            seller_name: offer.sellerName,
+            rank,
+            total: offer.total.amount,
+            currency: offer.total.currency,
+            offer: encodeOffer(offer.offer)
+          }))
+          const round = row.round
+          yield* transition("deciding", `${ranked.length} offers from ${outcomes.size} sellers`, { quote_progress: progress }, [writes.saveQuotes(round, quotes)])
+          saved = { round, quotes: quotes.map((quote) => ({ ...quote, total: String(quote.total) })) }
           return next
         })
 
@@ -335,7 +344,8 @@ export const make = (options: PipelineOptions = {}) =>
 
         const decide = Effect.gen(function* () {
           // The offers of the round an accepted counter-offer came from, the round's own otherwise.
-          const quotes = yield* store.quotes(row.id, row.counter_offer !== null ? (row.counter_offer.round ?? 0) : row.round)
+          const round = row.counter_offer !== null ? (row.counter_offer.round ?? 0) : row.round
+          const quotes = saved?.round === round ? saved.quotes : yield* store.quotes(row.id, round)
           const max = Number(row.max_amount)
           const within = quotes.filter((quote) => Number(quote.total) <= max)
           // Sellers the answer time ran out for may have had it, cheaper: no "not available" or
@@ -346,16 +356,11 @@ export const make = (options: PipelineOptions = {}) =>
           }
           if (quotes.length === 0) return yield* finish("not_available", "no_offers")
           if (within.length === 0) return yield* finish("price_not_met", "cheapest_offer_above_max", { counter_offer: counterOfferFrom(quotes[0]!) })
-          row = yield* fenced(
-            Effect.andThen(
-              store.createAttempts(row.id, row.round, within.map((quote) => ({ seller_id: quote.seller_id, seller_name: quote.seller_name, rank: quote.rank, offer: quote.offer }))),
-              store.transition(
-                lease,
-                row.status,
-                "purchasing",
-                `${within.length} offers within the maximum${notAsked > 0 ? `; ${notAsked} sellers could not be asked or did not answer in time` : ""}`
-              )
-            )
+          yield* transition(
+            "purchasing",
+            `${within.length} offers within the maximum${notAsked > 0 ? `; ${notAsked} sellers could not be asked or did not answer in time` : ""}`,
+            undefined,
+            [writes.createAttempts(row.id, row.round, within.map((quote) => ({ seller_id: quote.seller_id, seller_name: quote.seller_name, rank: quote.rank, offer: quote.offer })))]
           )
           return next
         })
@@ -379,53 +384,42 @@ export const make = (options: PipelineOptions = {}) =>
             const now = yield* Clock.currentTimeMillis
             const since = attempt.first_sent_at?.getTime() ?? now
             const overdue = now - since >= deadlineMillis
-            yield* fenced(
-              Effect.andThen(
-                store.updateAttempt(attempt.id, "unknown", { reason }),
-                overdue && row.attention !== "unresolved_attempt"
-                  ? Effect.asVoid(store.flag(
-                      row.id,
-                      "unresolved_attempt",
-                      "attempt_unresolved",
-                      `the purchase at ${attempt.seller_name} (idempotency key ${attempt.idempotency_key}) has had no authoritative answer since ${new Date(since).toISOString()} ` +
-                        `(${attempt.tries + 1} tries, last: ${reason}); nothing else is bought for this request until it is settled — ask the seller whether that order exists`
-                    ))
-                  : Effect.void
-              )
-            )
+            // Past the deadline a person is asked to look, once: the request's flag and a finding saying what is known.
+            const detail =
+              `the purchase at ${attempt.seller_name} (idempotency key ${attempt.idempotency_key}) has had no authoritative answer since ${new Date(since).toISOString()} ` +
+              `(${attempt.tries + 1} tries, last: ${reason}); nothing else is bought for this request until it is settled — ask the seller whether that order exists`
+            const flag = overdue && row.attention !== "unresolved_attempt"
+            yield* commit({
+              writes: [writes.updateAttempt(attempt.id, "unknown", { reason }), ...(flag ? [writes.finding("attempt_unresolved", detail, true)] : [])],
+              ...(flag ? { attention: { kind: "unresolved_attempt", detail } } : {})
+            })
             const why = `waiting for ${attempt.seller_name} to confirm whether the order was placed${overdue ? "; an operator is checking with the seller" : ""}`
             return park(Math.min(maxBackoff, Math.max(retryAfterMillis ?? 0, backoff(attempt.tries))), why)
           })
 
-        /** A confirmed order: recorded, checked against what was agreed, then captured by the next step. */
+        /** A confirmed order: recorded, checked against what was agreed, then captured. */
         const confirmed = (attempt: AttemptRow, order: Contract.Order, agreed: Money.Money) =>
           Effect.gen(function* () {
             const sameCurrency = order.total.currency === currency
-            yield* fenced(
-              Effect.gen(function* () {
-                yield* store.updateAttempt(attempt.id, "confirmed", {
-                  orderId: order.orderId,
-                  orderTotal: order.total.amount,
-                  ...(sameCurrency ? {} : { reason: `order_currency_mismatch: ${order.total.currency}` })
-                })
-                if (!sameCurrency) {
-                  yield* store.flag(
-                    row.id,
-                    "order_mismatch",
-                    "order_currency_mismatch",
-                    `${attempt.seller_name} confirmed order ${order.orderId} in ${order.total.currency} (${order.total.amount}), the request is in ${currency}: not captured — settle the order with the seller`
-                  )
-                } else if (order.total.amount > agreed.amount) {
-                  yield* store.finding(
-                    row.id,
-                    "order_above_agreed_price",
-                    `${attempt.seller_name} confirmed order ${order.orderId} at ${order.total.amount} ${currency}, above the ${agreed.amount} it held or quoted` +
-                      (order.total.amount > Number(row.max_amount) ? ` and above the customer's maximum ${row.max_amount}: the customer is charged the maximum` : "")
-                  )
-                }
-              })
-            )
-            return next
+            const reason = sameCurrency ? null : `order_currency_mismatch: ${order.total.currency}`
+            const mismatch = `${attempt.seller_name} confirmed order ${order.orderId} in ${order.total.currency} (${order.total.amount}), the request is in ${currency}: not captured — settle the order with the seller`
+            yield* commit({
+              writes: [
+                writes.updateAttempt(attempt.id, "confirmed", { orderId: order.orderId, orderTotal: order.total.amount, ...(reason === null ? {} : { reason }) }),
+                ...(!sameCurrency
+                  ? [writes.finding("order_currency_mismatch", mismatch, true)]
+                  : order.total.amount > agreed.amount
+                    ? [writes.finding(
+                        "order_above_agreed_price",
+                        `${attempt.seller_name} confirmed order ${order.orderId} at ${order.total.amount} ${currency}, above the ${agreed.amount} it held or quoted` +
+                          (order.total.amount > Number(row.max_amount) ? ` and above the customer's maximum ${row.max_amount}: the customer is charged the maximum` : ""),
+                        false
+                      )]
+                    : [])
+              ],
+              ...(sameCurrency ? {} : { attention: { kind: "order_mismatch", detail: mismatch } })
+            })
+            return yield* capture({ ...attempt, status: "confirmed", order_id: order.orderId, order_total: String(order.total.amount), reason })
           })
 
         /** Gives a hold back within the seller's limits (waiting half a second at most): true when the seller took it. */
@@ -433,10 +427,10 @@ export const make = (options: PipelineOptions = {}) =>
           Effect.map(admittedCall(state, client, client.release(hold), 500), (outcome) => outcome._tag !== "Denied" && Result.isSuccess(outcome))
 
         /** Places (or replays) the purchase of an attempt; only an authoritative answer closes it. */
-        const purchase = (attempt: AttemptRow, client: SellerClient.SellerClient) =>
+        const purchase = (attempt: AttemptRow, client: SellerClient.SellerClient, freshHold?: Contract.Hold) =>
           Effect.gen(function* () {
             const offer = decodeOffer(attempt.offer)
-            const hold = attempt.hold === null ? undefined : decodeHold(attempt.hold)
+            const hold = freshHold ?? (attempt.hold === null ? undefined : decodeHold(attempt.hold))
             const agreed = hold?.total ?? offer.total
             // An earlier try may have reached the seller (it was left unknown, or its worker stopped mid-call).
             let maybeSent = attempt.status === "unknown" || attempt.tries > 0
@@ -447,7 +441,16 @@ export const make = (options: PipelineOptions = {}) =>
               if (lookup._tag === "Found") return yield* confirmed(attempt, lookup.order, agreed)
               if (lookup._tag === "NotFound") maybeSent = false
             }
-            yield* fenced(store.updateAttempt(attempt.id, maybeSent ? "unknown" : "purchasing", { sending: true, ...(attempt.reason === null ? {} : { reason: attempt.reason }) }))
+            // The purchase's intent (with the hold just taken, if any) before it is sent. A run that
+            // lost its lease meanwhile cannot record the hold, and nobody else knows of it (holds
+            // carry no key; the new owner takes its own): it gives it back.
+            yield* commit({
+              writes: [writes.updateAttempt(attempt.id, maybeSent ? "unknown" : "purchasing", {
+                sending: true,
+                ...(freshHold === undefined ? {} : { hold: encodeHold(freshHold) }),
+                ...(attempt.reason === null ? {} : { reason: attempt.reason })
+              })]
+            }).pipe(Effect.tapError((error) => (error._tag === "LeaseLost" && freshHold !== undefined ? Effect.asVoid(releaseHold(client, freshHold)) : Effect.void)))
             const answer = yield* admittedCall(
               state,
               client,
@@ -471,7 +474,7 @@ export const make = (options: PipelineOptions = {}) =>
                 // given back, not left to block the copy until it expires — now if the seller's
                 // limits allow, else by the sweeper (`holdNotGivenBack`).
                 const released = hold === undefined ? true : yield* releaseHold(client, hold)
-                yield* fenced(store.updateAttempt(attempt.id, "failed", { reason: released ? resolution.reason : `${resolution.reason}${holdNotGivenBack}` }))
+                yield* commit({ writes: [writes.updateAttempt(attempt.id, "failed", { reason: released ? resolution.reason : `${resolution.reason}${holdNotGivenBack}` })] })
                 return next
               }
               case "Unresolved":
@@ -487,19 +490,18 @@ export const make = (options: PipelineOptions = {}) =>
           Effect.gen(function* () {
             if (!client.capabilities.holds) return yield* purchase({ ...attempt, status: "purchasing" }, client)
             const offer = decodeOffer(attempt.offer)
-            yield* fenced(store.updateAttempt(attempt.id, "holding"))
             const held = yield* admittedCall(state, client, client.hold(offer))
             if (held._tag === "Denied") {
               if (held.reason === "circuit_open") {
                 // The seller is failing for everyone right now: the next offer rather than a wait.
-                yield* fenced(store.updateAttempt(attempt.id, "failed", { reason: "unavailable:circuit_open" }))
+                yield* commit({ writes: [writes.updateAttempt(attempt.id, "failed", { reason: "unavailable:circuit_open" })] })
                 return next
               }
               return parkForSeller(attempt, held.retryAfterMillis)
             }
             yield* crash("hold", row.id)
             if (held._tag === "Failure") {
-              yield* fenced(store.updateAttempt(attempt.id, "failed", { reason: AttemptResolution.describe(held.failure) }))
+              yield* commit({ writes: [writes.updateAttempt(attempt.id, "failed", { reason: AttemptResolution.describe(held.failure) })] })
               return next
             }
             const total = held.success.total
@@ -512,19 +514,13 @@ export const make = (options: PipelineOptions = {}) =>
                   : total.amount > offer.total.amount && nextTotal !== undefined && nextTotal < total.amount
                     ? `held_price_above_next_offer: held at ${total.amount}, quoted ${offer.total.amount}, ${nextInLine!.seller_name} offers ${nextTotal}`
                     : undefined
-            // Best effort (a hold expires anyway), and only within the seller's limits.
-            const release = Effect.asVoid(releaseHold(client, held.success))
             if (refusal !== undefined) {
+              // Given back (best effort within the seller's limits; a hold expires anyway).
               const released = yield* releaseHold(client, held.success)
-              yield* fenced(store.updateAttempt(attempt.id, "failed", { hold: encodeHold(held.success), reason: released ? refusal : `${refusal}${holdNotGivenBack}` }))
+              yield* commit({ writes: [writes.updateAttempt(attempt.id, "failed", { hold: encodeHold(held.success), reason: released ? refusal : `${refusal}${holdNotGivenBack}` })] })
               return next
             }
-            // A run that lost its lease meanwhile cannot record the hold, and nobody else knows of
-            // it (holds carry no key; the new owner takes its own): it gives it back.
-            yield* fenced(store.updateAttempt(attempt.id, "held", { hold: encodeHold(held.success) })).pipe(
-              Effect.tapError((error) => (error._tag === "LeaseLost" ? release : Effect.void))
-            )
-            return yield* purchase({ ...attempt, status: "held", hold: encodeHold(held.success) }, client)
+            return yield* purchase(attempt, client, held.success)
           })
 
         const attemptOne = (attempt: AttemptRow, nextInLine: AttemptRow | undefined) =>
@@ -534,11 +530,12 @@ export const make = (options: PipelineOptions = {}) =>
             const mayHaveOrdered = attempt.status === "purchasing" || attempt.status === "unknown" || attempt.tries > 0
             if (Option.isNone(client)) {
               if (mayHaveOrdered) return yield* unresolved(attempt, "seller_not_available: its client could not be built", undefined)
-              yield* fenced(store.updateAttempt(attempt.id, "failed", { reason: "seller_not_available" }))
+              yield* commit({ writes: [writes.updateAttempt(attempt.id, "failed", { reason: "seller_not_available" })] })
               return next
             }
             if (mayHaveOrdered || attempt.status === "held") return yield* purchase(attempt, client.value)
-            // pending, or holding (we crashed while holding: a hold harms nobody, it expires; take a new one)
+            // pending (a run that stopped while a hold was on its way left it so: a hold harms nobody, it
+            // expires; take a new one), or `holding`, which older versions wrote before the hold call
             return yield* holdThenPurchase(attempt, client.value, nextInLine)
           })
 
@@ -571,7 +568,7 @@ export const make = (options: PipelineOptions = {}) =>
             const authorized = Number(authorization.amount)
             // Never more than the customer authorized; an order above it is a finding (see `confirmed`).
             const amount = Math.min(orderTotal, authorized)
-            const operation = yield* fenced(store.ensurePayment(row.id, "capture", row.round, key, amount, currency))
+            const operation = yield* intent("capture", row.round, key, amount)
             const captured = yield* Effect.result(
               withQuickRetry(gateway.capture({ idempotencyKey: key, providerRef: authorization.provider_ref!, amount: money(amount, currency) }))
             )
@@ -582,29 +579,22 @@ export const make = (options: PipelineOptions = {}) =>
                 // The provider's own record says the authorization is gone (it lapsed, or was
                 // voided): recorded as ended with the refusal, so nobody tries to void or count it
                 // as held. The seller's order stays unpaid: the reconciler's order_without_capture.
-                row = yield* fenced(
-                  Effect.andThen(
-                    Effect.andThen(store.settlePayment(key, "rejected", null, false, captured.failure.detail), store.endAuthorization(row.id)),
-                    store.transition(lease, row.status, "failed", `capture_rejected: the authorization ended at the payment provider before the capture (${captured.failure.detail})`)
-                  )
-                )
+                yield* transition("failed", `capture_rejected: the authorization ended at the payment provider before the capture (${captured.failure.detail})`, undefined, [
+                  writes.settlePayment(key, "rejected", null, false, captured.failure.detail),
+                  writes.endAuthorization()
+                ])
                 return next
               }
-              yield* fenced(store.settlePayment(key, "rejected", null, false, captured.failure.detail))
-              yield* transition("failed", `capture_rejected: ${captured.failure.detail}`)
+              yield* transition("failed", `capture_rejected: ${captured.failure.detail}`, undefined, [writes.settlePayment(key, "rejected", null, false, captured.failure.detail)])
               return next
             }
             // The capture's outcome and `purchased` commit together: a worker that stops in between
             // must not leave a charged, ordered request for the next one to find without authorization.
-            row = yield* fenced(
-              Effect.andThen(
-                Effect.andThen(store.settlePayment(key, "succeeded", authorization.provider_ref, false, null), store.endAuthorization(row.id)),
-                store.transition(lease, row.status, "purchased", orderTotal > authorized ? "seller_charged_above_max" : null, {
-                  final_amount: amount,
-                  seller_id: attempt.seller_id,
-                  order_id: attempt.order_id
-                })
-              )
+            yield* transition(
+              "purchased",
+              orderTotal > authorized ? "seller_charged_above_max" : null,
+              { final_amount: amount, seller_id: attempt.seller_id, order_id: attempt.order_id },
+              [writes.settlePayment(key, "succeeded", authorization.provider_ref, false, null), writes.endAuthorization()]
             )
             return next
           })

@@ -276,11 +276,9 @@ describe("PurchasePipeline: a run never outlives its lease", () => {
       fleet[0]!.simulator.setLatency({ medianMillis: 600 })
       const running = yield* Effect.forkChild(worker.runOnce)
       const sql = yield* SqlClient.SqlClient
-      for (let i = 0; i < 200; i++) {
-        const holding = yield* sql`SELECT 1 FROM purchase_attempts WHERE request_id = ${id} AND status = 'holding'`
-        if (holding.length > 0) break
-        yield* Effect.sleep(20)
-      }
+      // The hold is on its way (the seller counts a call when it arrives, before its latency).
+      for (let i = 0; i < 200 && fleet[0]!.simulator.calls.hold === 0; i++) yield* Effect.sleep(20)
+      expect(fleet[0]!.simulator.calls.hold).toBe(1)
       yield* sql`UPDATE purchase_requests SET fence = fence + 1, lease_owner = 'thief', lease_expires_at = now() + interval '1 minute' WHERE id = ${id}`
       expect(yield* Fiber.join(running)).toEqual([{ _tag: "LeaseLost" }])
       const holds = [...fleet[0]!.simulator.holds.values()]

@@ -286,9 +286,10 @@ describe("operator API", () => {
       const created = yield* server.call("POST", "/v1/purchase-requests", { token: ada.key, body: purchase(), headers: { "idempotency-key": "stuck-1" } })
       yield* server.awaitTerminal(created.body.id, ada.key)
       const id = created.body.id as string
-      // What the pipeline writes when an attempt stays unknown past its deadline.
+      // What the pipeline writes when an attempt stays unknown past its deadline (parked: no
+      // worker picks it up again before this test is done).
       yield* server.sql`
-        UPDATE purchase_requests SET status = 'purchasing', completed_at = NULL, attention = 'unresolved_attempt',
+        UPDATE purchase_requests SET status = 'purchasing', completed_at = NULL, next_run_at = now() + interval '1 hour', attention = 'unresolved_attempt',
           attention_detail = 'the purchase at shop has had no authoritative answer', attention_since = now(),
           waiting = 'waiting for shop to confirm whether the order was placed; an operator is checking with the seller'
         WHERE id = ${id}`.pipe(Effect.orDie)

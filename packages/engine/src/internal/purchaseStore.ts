@@ -3,10 +3,9 @@
  * transaction that first checks (and renews) the worker's lease on the request with its fencing
  * version, so a worker that paused past its lease can't write over the one that took over.
  */
-import { SqlClient, type SqlError } from "effect/sql"
+import { SqlClient, type SqlError, type Statement } from "effect/sql"
 import { Effect, Schema } from "effect"
 import * as PurchaseKeys from "../purchases/PurchaseKeys.js"
-import { nonEmptyRows } from "./sql.js"
 
 export const terminalStatuses = ["purchased", "price_not_met", "not_available", "sellers_busy", "failed"] as const
 /** The endings that bought nothing: their authorization is voided, their holds released. */
@@ -158,62 +157,195 @@ export interface Lease {
   readonly leaseMillis: number
 }
 
+/** What a step changes on the request besides its status. */
+export interface RequestChanges {
+  readonly final_amount?: number
+  readonly seller_id?: string
+  readonly order_id?: string | null
+  readonly counter_offer?: CounterOffer
+  readonly quote_progress?: QuoteProgress
+}
+
+/** A move of the purchase state machine, recorded in `state_transitions` (and the outbox when final). */
+export interface Transition {
+  readonly to: PurchaseStatus
+  /** Statuses passed on the way, in order (each recorded as a transition of its own, without a reason). */
+  readonly through?: ReadonlyArray<PurchaseStatus>
+  readonly reason: string | null
+  readonly changes?: RequestChanges
+}
+
+/**
+ * Everything one step of a run writes: it commits as one statement, and only while the run
+ * still holds the request's lease (`store.step`).
+ */
+export interface StepChanges {
+  readonly transition?: Transition
+  /** How far quoting got, and why the request waits (shown on its status). */
+  readonly progress?: { readonly progress: QuoteProgress; readonly waiting: string }
+  /** Asks a person to look (cleared when the request reaches a final state). */
+  readonly attention?: { readonly kind: Attention; readonly detail: string }
+  /** Writes to the request's other records, from `store.writes`. */
+  readonly writes?: ReadonlyArray<Statement.Fragment>
+}
+
 export const makeStore = Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
 
-  /** Runs `body` in a transaction after checking and renewing the lease. */
-  const fenced = <A, E, R>(lease: Lease, body: Effect.Effect<A, E, R>): Effect.Effect<A, E | LeaseLost | SqlError.SqlError, R> =>
-    sql.withTransaction(
-      Effect.gen(function* () {
-        const renewed = yield* sql`
-          UPDATE purchase_requests
-          SET lease_expires_at = now() + ${lease.leaseMillis} * interval '1 millisecond', updated_at = now()
-          WHERE id = ${lease.requestId} AND fence = ${lease.fence} AND lease_owner = ${lease.worker}
-          RETURNING id`
-        if (renewed.length === 0) return yield* new LeaseLost({ requestId: lease.requestId })
-        return yield* body
-      })
-    )
+  const leaseHeld = (lease: Lease) => sql`id = ${lease.requestId} AND fence = ${lease.fence} AND lease_owner = ${lease.worker}`
+  /** A payment call's outcome, on its intent. */
+  const settled = (status: PaymentOperationRow["status"], providerRef: string | null, live: boolean, detail: string | null) =>
+    sql`status = ${status}, provider_ref = COALESCE(${providerRef}, provider_ref), live = ${live}, detail = ${detail}, updated_at = now()`
+  const leaseUntil = (lease: Lease) => sql`now() + ${lease.leaseMillis} * interval '1 millisecond'`
 
-  const transition = (lease: Lease, from: PurchaseStatus, to: PurchaseStatus, reason: string | null, changes: Partial<Record<string, unknown>> = {}) =>
+  /**
+   * A step's writes as one statement: `req` checks (and renews) the lease with its fencing
+   * version and applies the request's own changes; every other write is a data-modifying CTE
+   * that only acts when `req` found the lease held. So a step commits in one round trip, all or
+   * nothing, and a worker that paused past its lease can't write over the one that took over.
+   */
+  const step = (lease: Lease, current: RequestRow, changes: StepChanges): Effect.Effect<RequestRow, LeaseLost | SqlError.SqlError> =>
     Effect.gen(function* () {
-      const terminal = isTerminal(to)
-      const [row] = yield* sql<RequestRow>`
-        UPDATE purchase_requests SET
-          status = ${to},
-          reason = ${terminal ? reason : null},
-          final_amount = COALESCE(${(changes["final_amount"] as number | undefined) ?? null}::bigint, final_amount),
-          seller_id = COALESCE(${(changes["seller_id"] as string | undefined) ?? null}::uuid, seller_id),
-          order_id = COALESCE(${(changes["order_id"] as string | undefined) ?? null}, order_id),
-          counter_offer = COALESCE(${changes["counter_offer"] === undefined ? null : JSON.stringify(changes["counter_offer"])}::jsonb, counter_offer),
-          quote_progress = COALESCE(${changes["quote_progress"] === undefined ? null : JSON.stringify(changes["quote_progress"])}::jsonb, quote_progress),
+      const transition = changes.transition
+      const terminal = transition !== undefined && isTerminal(transition.to)
+      const set: Array<Statement.Fragment> = [sql`lease_expires_at = ${terminal ? sql`NULL` : leaseUntil(lease)}`, sql`updated_at = now()`]
+      if (transition !== undefined) {
+        const c = transition.changes ?? {}
+        set.push(sql`
+          status = ${transition.to},
+          reason = ${terminal ? transition.reason : null},
+          final_amount = COALESCE(${c.final_amount ?? null}::bigint, final_amount),
+          seller_id = COALESCE(${c.seller_id ?? null}::uuid, seller_id),
+          order_id = COALESCE(${c.order_id ?? null}, order_id),
+          counter_offer = COALESCE(${c.counter_offer === undefined ? null : JSON.stringify(c.counter_offer)}::jsonb, counter_offer),
+          quote_progress = COALESCE(${c.quote_progress === undefined ? null : JSON.stringify(c.quote_progress)}::jsonb, quote_progress),
           completed_at = ${terminal ? sql`now()` : sql`completed_at`},
           waiting = NULL,
           defects = 0,
-          attention = ${terminal ? sql`NULL` : sql`attention`},
-          attention_detail = ${terminal ? sql`NULL` : sql`attention_detail`},
-          attention_since = ${terminal ? sql`NULL` : sql`attention_since`},
           next_run_at = now(),
-          lease_owner = ${terminal ? null : lease.worker},
-          lease_expires_at = ${terminal ? sql`NULL` : sql`lease_expires_at`}
-        WHERE id = ${lease.requestId}
-        RETURNING *`
-      yield* sql`
-        INSERT INTO state_transitions (request_id, from_status, to_status, actor, reason)
-        VALUES (${lease.requestId}, ${from}, ${to}, ${lease.worker}, ${reason})`
-      if (terminal) {
-        yield* sql`
-          INSERT INTO outbox (request_id, event, payload, notify_url)
-          VALUES (${lease.requestId}, ${`purchase_request.${to}`}, ${JSON.stringify(eventPayload(row!))}::jsonb, ${row!.notify_url})`
+          lease_owner = ${terminal ? null : lease.worker}`)
       }
-      // The row as this transaction left it: callers need not read it again.
-      return row!
+      if (changes.progress !== undefined) {
+        set.push(sql`quote_progress = ${JSON.stringify(changes.progress.progress)}::jsonb, waiting = ${changes.progress.waiting}`)
+      }
+      if (terminal) {
+        set.push(sql`attention = NULL, attention_detail = NULL, attention_since = NULL`)
+      } else if (changes.attention !== undefined) {
+        set.push(sql`attention = ${changes.attention.kind}, attention_detail = ${changes.attention.detail}, attention_since = COALESCE(attention_since, now())`)
+      }
+      const ctes: Array<Statement.Fragment> = [sql`req AS (UPDATE purchase_requests SET ${sql.csv(set)} WHERE ${leaseHeld(lease)} RETURNING *)`]
+      ;(changes.writes ?? []).forEach((write, i) => ctes.push(sql`${sql.literal(`w${i}`)} AS (${write})`))
+      if (transition !== undefined) {
+        const moves = [...(transition.through ?? []), transition.to]
+        const values = moves.map((to, n) => sql`(${n}, ${n === 0 ? current.status : moves[n - 1]!}::text, ${to}::text, ${n === moves.length - 1 ? transition.reason : null}::text)`)
+        ctes.push(sql`
+          moved AS (
+            INSERT INTO state_transitions (request_id, from_status, to_status, actor, reason)
+            SELECT req.id, v.from_status, v.to_status, ${lease.worker}::text, v.reason
+            FROM req, (VALUES ${sql.csv(values)}) AS v (n, from_status, to_status, reason)
+            ORDER BY v.n)`)
+        if (terminal) {
+          const c = transition.changes ?? {}
+          const payload = eventPayload({
+            id: current.id,
+            status: transition.to,
+            isbn: current.isbn,
+            reason: transition.reason,
+            final_amount: c.final_amount === undefined ? current.final_amount : String(c.final_amount),
+            currency: current.currency,
+            seller_id: c.seller_id ?? current.seller_id,
+            order_id: c.order_id ?? current.order_id,
+            counter_offer: c.counter_offer ?? current.counter_offer
+          })
+          ctes.push(sql`
+            told AS (
+              INSERT INTO outbox (request_id, event, payload, notify_url)
+              SELECT req.id, ${`purchase_request.${transition.to}`}::text, ${JSON.stringify(payload)}::jsonb, req.notify_url FROM req)`)
+        }
+      }
+      const [row] = yield* sql<RequestRow>`WITH ${sql.csv(ctes)} SELECT * FROM req`
+      if (row === undefined) return yield* new LeaseLost({ requestId: lease.requestId })
+      // The row as this statement left it: callers need not read it again.
+      return row
     })
+
+  /** Writes a step may carry (`StepChanges.writes`): each acts only when the step's lease check (`req`) held. */
+  const writes = {
+    settlePayment: (key: string, status: PaymentOperationRow["status"], providerRef: string | null, live: boolean, detail: string | null) =>
+      sql`UPDATE payment_operations SET ${settled(status, providerRef, live, detail)} WHERE idempotency_key = ${key} AND EXISTS (SELECT 1 FROM req)`,
+
+    endAuthorization: () =>
+      sql`UPDATE payment_operations SET live = false, updated_at = now() WHERE request_id = (SELECT id FROM req) AND kind = 'authorize' AND live`,
+
+    saveQuotes: (round: number, rows: ReadonlyArray<Omit<QuoteRow, "total"> & { readonly total: number }>) =>
+      sql`
+        INSERT INTO purchase_quotes (request_id, round, seller_id, seller_name, rank, total, currency, offer)
+        SELECT req.id, ${round}::int, x.seller_id, x.seller_name, x.rank, x.total, x.currency, x.offer
+        FROM req, jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS x (seller_id uuid, seller_name text, rank int, total bigint, currency text, offer jsonb)
+        ON CONFLICT (request_id, round, seller_id) DO UPDATE SET
+          seller_name = EXCLUDED.seller_name, rank = EXCLUDED.rank, total = EXCLUDED.total, currency = EXCLUDED.currency, offer = EXCLUDED.offer, taken_at = now()`,
+
+    createAttempts: (requestId: string, round: number, rows: ReadonlyArray<{ seller_id: string; seller_name: string; rank: number; offer: unknown }>) =>
+      sql`
+        INSERT INTO purchase_attempts (request_id, round, seller_id, seller_name, rank, idempotency_key, status, offer)
+        SELECT req.id, ${round}::int, x.seller_id, x.seller_name, x.rank, x.idempotency_key, 'pending', x.offer
+        FROM req, jsonb_to_recordset(${JSON.stringify(rows.map((row) => ({ ...row, idempotency_key: PurchaseKeys.attempt(requestId, row.seller_id) })))}::jsonb)
+          AS x (seller_id uuid, seller_name text, rank int, idempotency_key text, offer jsonb)
+        ORDER BY x.rank
+        ON CONFLICT (request_id, seller_id) DO NOTHING`,
+
+    updateAttempt: (
+      id: string,
+      status: AttemptStatus,
+      changes: {
+        readonly hold?: unknown
+        readonly orderId?: string
+        readonly orderTotal?: number
+        readonly reason?: string
+        /** A purchase (or its replay) is about to be sent: counts the try and stamps the time. */
+        readonly sending?: boolean
+      } = {}
+    ) =>
+      sql`
+        UPDATE purchase_attempts SET
+          status = ${status},
+          hold = COALESCE(${changes.hold === undefined ? null : JSON.stringify(changes.hold)}::jsonb, hold),
+          order_id = COALESCE(${changes.orderId ?? null}, order_id),
+          order_total = COALESCE(${changes.orderTotal ?? null}::bigint, order_total),
+          reason = ${changes.reason ?? null},
+          tries = tries + ${changes.sending === true ? 1 : 0},
+          first_sent_at = ${changes.sending === true ? sql`COALESCE(first_sent_at, now())` : sql`first_sent_at`},
+          last_sent_at = ${changes.sending === true ? sql`now()` : sql`last_sent_at`},
+          updated_at = now()
+        WHERE id = ${id} AND EXISTS (SELECT 1 FROM req)`,
+
+    /** A reconciliation finding about the request (`reopen`: marked not fixed again if it was). */
+    finding: (kind: string, detail: string, reopen: boolean) =>
+      sql`
+        INSERT INTO reconciliation_findings (request_id, kind, detail, fixed)
+        SELECT req.id, ${kind}::text, ${detail}::text, false FROM req
+        ON CONFLICT (request_id, kind) DO UPDATE SET detail = EXCLUDED.detail${reopen ? sql`, fixed = false` : sql``}`
+  }
 
   return {
     sql,
-    fenced,
-    transition,
+    step,
+    writes,
+
+    /**
+     * The persisted intent of a payment call, before the call, in one statement with the lease
+     * check: created once per idempotency key, one more try (same key, same row) after that.
+     */
+    paymentIntent: (lease: Lease, kind: PaymentKind, round: number, key: string, amount: number, currency: string) =>
+      Effect.flatMap(
+        sql<PaymentOperationRow>`
+          WITH req AS (UPDATE purchase_requests SET lease_expires_at = ${leaseUntil(lease)}, updated_at = now() WHERE ${leaseHeld(lease)} RETURNING id)
+          INSERT INTO payment_operations (request_id, kind, round, idempotency_key, amount, currency, status, tries)
+          SELECT req.id, ${kind}::text, ${round}::int, ${key}::text, ${amount}::bigint, ${currency}::text, 'pending', 1 FROM req
+          ON CONFLICT (idempotency_key) DO UPDATE SET tries = payment_operations.tries + 1, updated_at = now()
+          RETURNING *`,
+        ([operation]) => (operation === undefined ? Effect.fail(new LeaseLost({ requestId: lease.requestId })) : Effect.succeed(operation))
+      ),
 
     /**
      * Claims up to `limit` runnable requests, taking turns between customers: a customer's n-th
@@ -279,10 +411,6 @@ export const makeStore = Effect.gen(function* () {
                          ELSE 'an internal error interrupted processing; trying again' END
         WHERE id = ${requestId} AND fence = ${fence}`,
 
-    /** Records how far quoting got (shown on the request's status while it waits for sellers). */
-    progress: (requestId: string, progress: QuoteProgress, waiting: string) =>
-      sql`UPDATE purchase_requests SET quote_progress = ${JSON.stringify(progress)}::jsonb, waiting = ${waiting} WHERE id = ${requestId}`,
-
     /** Renews the lease alone (the heartbeat of a run waiting on a long call); false when it was lost. */
     renew: (lease: Lease) =>
       Effect.map(
@@ -293,27 +421,6 @@ export const makeStore = Effect.gen(function* () {
           RETURNING id`,
         (rows) => rows.length > 0
       ),
-
-    /**
-     * Asks a person to look, once per kind: the request's attention flag and a reconciliation
-     * finding carrying what is known. The request itself goes on as it was.
-     */
-    flag: (requestId: string, attention: Attention, finding: string, detail: string) =>
-      Effect.andThen(
-        sql`
-          UPDATE purchase_requests
-          SET attention = ${attention}, attention_detail = ${detail}, attention_since = COALESCE(attention_since, now())
-          WHERE id = ${requestId}`,
-        sql`
-          INSERT INTO reconciliation_findings (request_id, kind, detail, fixed) VALUES (${requestId}, ${finding}, ${detail}, false)
-          ON CONFLICT (request_id, kind) DO UPDATE SET detail = EXCLUDED.detail, fixed = false`
-      ),
-
-    /** A finding alone (the request is fine, something about it needs a person's eye). */
-    finding: (requestId: string, kind: string, detail: string) =>
-      sql`
-        INSERT INTO reconciliation_findings (request_id, kind, detail, fixed) VALUES (${requestId}, ${kind}, ${detail}, false)
-        ON CONFLICT (request_id, kind) DO UPDATE SET detail = EXCLUDED.detail`,
 
     request: (id: string) => Effect.map(sql<RequestRow>`SELECT * FROM purchase_requests WHERE id = ${id}`, (rows) => rows[0]),
 
@@ -337,10 +444,7 @@ export const makeStore = Effect.gen(function* () {
       ),
 
     settlePayment: (key: string, status: PaymentOperationRow["status"], providerRef: string | null, live: boolean, detail: string | null) =>
-      sql`
-        UPDATE payment_operations
-        SET status = ${status}, provider_ref = COALESCE(${providerRef}, provider_ref), live = ${live}, detail = ${detail}, updated_at = now()
-        WHERE idempotency_key = ${key}`,
+      sql`UPDATE payment_operations SET ${settled(status, providerRef, live, detail)} WHERE idempotency_key = ${key}`,
 
     /** The authorization that still holds money for the request, if any. */
     liveAuthorization: (requestId: string) =>
@@ -350,66 +454,7 @@ export const makeStore = Effect.gen(function* () {
       ),
 
     endAuthorization: (requestId: string) =>
-      sql`UPDATE payment_operations SET live = false, updated_at = now() WHERE request_id = ${requestId} AND kind = 'authorize' AND live`,
-
-    saveQuotes: (requestId: string, round: number, rows: ReadonlyArray<Omit<QuoteRow, "total"> & { readonly total: number }>) =>
-      Effect.gen(function* () {
-        yield* sql`DELETE FROM purchase_quotes WHERE request_id = ${requestId} AND round = ${round}`
-        if (rows.length === 0) return
-        yield* sql`INSERT INTO purchase_quotes ${sql.insert(
-          nonEmptyRows(rows.map((row) => ({
-            request_id: requestId,
-            round,
-            seller_id: row.seller_id,
-            seller_name: row.seller_name,
-            rank: row.rank,
-            total: row.total,
-            currency: row.currency,
-            offer: JSON.stringify(row.offer)
-          })))
-        )}`
-      }),
-
-    createAttempts: (requestId: string, round: number, rows: ReadonlyArray<{ seller_id: string; seller_name: string; rank: number; offer: unknown }>): Effect.Effect<void, SqlError.SqlError> =>
-      rows.length === 0
-        ? Effect.void
-        : Effect.asVoid(sql`INSERT INTO purchase_attempts ${sql.insert(
-            nonEmptyRows(rows.map((row) => ({
-              request_id: requestId,
-              round,
-              seller_id: row.seller_id,
-              seller_name: row.seller_name,
-              rank: row.rank,
-              idempotency_key: PurchaseKeys.attempt(requestId, row.seller_id),
-              status: "pending",
-              offer: JSON.stringify(row.offer)
-            })))
-          )} ON CONFLICT (request_id, seller_id) DO NOTHING`),
-
-    updateAttempt: (
-      id: string,
-      status: AttemptStatus,
-      changes: {
-        readonly hold?: unknown
-        readonly orderId?: string
-        readonly orderTotal?: number
-        readonly reason?: string
-        /** A purchase (or its replay) is about to be sent: counts the try and stamps the time. */
-        readonly sending?: boolean
-      } = {}
-    ) =>
-      sql`
-        UPDATE purchase_attempts SET
-          status = ${status},
-          hold = COALESCE(${changes.hold === undefined ? null : JSON.stringify(changes.hold)}::jsonb, hold),
-          order_id = COALESCE(${changes.orderId ?? null}, order_id),
-          order_total = COALESCE(${changes.orderTotal ?? null}::bigint, order_total),
-          reason = ${changes.reason ?? null},
-          tries = tries + ${changes.sending === true ? 1 : 0},
-          first_sent_at = ${changes.sending === true ? sql`COALESCE(first_sent_at, now())` : sql`first_sent_at`},
-          last_sent_at = ${changes.sending === true ? sql`now()` : sql`last_sent_at`},
-          updated_at = now()
-        WHERE id = ${id}`
+      sql`UPDATE payment_operations SET live = false, updated_at = now() WHERE request_id = ${requestId} AND kind = 'authorize' AND live`
   }
 })
 
