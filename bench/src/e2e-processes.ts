@@ -73,7 +73,7 @@ export interface BookbrokerEnvironment {
   readonly nodeArgs?: ReadonlyArray<string>
 }
 
-/** `node packages/cli/bin/bookbroker.js serve --role <role>`, as production runs it; resolves once it is running. */
+/** `node packages/cli/dist/bin.js serve --role <role>`, as production runs it (built JavaScript; `pnpm bench:e2e` builds it first); resolves once it is running. */
 export const startBookbroker = async (role: "api" | "worker", environment: BookbrokerEnvironment, logFile: string): Promise<BookbrokerProcess> => {
   const dataDir = mkdtempSync(join(tmpdir(), "bb-e2e-"))
   directories.add(dataDir)
@@ -87,7 +87,7 @@ export const startBookbroker = async (role: "api" | "worker", environment: Bookb
       [
         ...(environment.nodeArgs ?? []),
         ...(environment.cpuProfileDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${environment.cpuProfileDir}`]),
-        join(repoRoot, "packages/cli/bin/bookbroker.js"),
+        join(repoRoot, "packages/cli/dist/bin.js"),
         "serve",
         "--role",
         role,
