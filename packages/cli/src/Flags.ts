@@ -5,7 +5,8 @@
 import type { Command } from "commander"
 import * as Api from "./Api.js"
 import { clientConfig } from "./Config.js"
-import * as Render from "./ui/Render.js"
+// Type only: the UI (ink, React) loads when a command renders, not for every command (`serve` never does).
+import type * as Render from "./ui/Render.js"
 
 export interface ClientFlags {
   readonly url?: string
@@ -36,10 +37,6 @@ export const api = (flags: ClientFlags): Api.Api =>
     })
   )
 
-export const ui = (flags: { readonly json?: boolean }): Render.Ui => Render.make({ json: flags.json === true })
+export const ui = async (flags: { readonly json?: boolean }): Promise<Render.Ui> => (await import("./ui/Render.js")).make({ json: flags.json === true })
 
-/** The `--help` footer with examples. */
-export const examples = (...lines: ReadonlyArray<string>) => `\nExamples:\n${lines.map((line) => `  ${line}`).join("\n")}\n`
-
-/** Collects a repeatable option into an array. */
-export const collect = (value: string, previous: ReadonlyArray<string> = []): ReadonlyArray<string> => [...previous, value]
+export { collect, examples } from "./Help.js"

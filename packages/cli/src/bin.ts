@@ -15,7 +15,7 @@ import * as requests from "./commands/requests.js"
 import * as sellers from "./commands/sellers.js"
 import * as serve from "./commands/serve.js"
 import * as simulate from "./commands/simulate.js"
-import { examples } from "./Flags.js"
+import { examples } from "./Help.js"
 
 const program = new Command()
   .name("bookbroker")

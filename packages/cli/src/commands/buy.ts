@@ -2,7 +2,7 @@ import { Command } from "commander"
 import { randomUUID } from "node:crypto"
 import * as Flags from "../Flags.js"
 import { action, run } from "../Run.js"
-import * as Buy from "../services/Buy.js"
+import { demoCustomer } from "../DemoCustomer.js"
 
 interface BuyFlags extends Flags.ClientFlags {
   max: string
@@ -22,7 +22,7 @@ interface BuyFlags extends Flags.ClientFlags {
   timeout: string
 }
 
-const demo = Buy.demoCustomer
+const demo = demoCustomer
 
 export const command = Flags.client(
   new Command("buy")
@@ -57,7 +57,7 @@ command.action(
   action(async (isbn: string, flags: BuyFlags) => {
     const timeout = Number(flags.timeout)
     const result = await run(
-      Buy.buy(Flags.api(flags), Flags.ui(flags), {
+      (await import("../services/Buy.js")).buy(Flags.api(flags), await Flags.ui(flags), {
         isbn,
         max: flags.max,
         currency: flags.currency,

@@ -2,7 +2,6 @@ import { Command } from "commander"
 import { clientConfig } from "../Config.js"
 import * as Flags from "../Flags.js"
 import { action, run } from "../Run.js"
-import * as Dashboard from "../services/Dashboard.js"
 
 export const command = Flags.client(
   new Command("dashboard")
@@ -16,7 +15,7 @@ command.action(
     const seconds = Number(flags.interval)
     const config = clientConfig({ ...flags })
     await run(
-      Dashboard.dashboard(Flags.api(flags), Flags.ui(flags), {
+      (await import("../services/Dashboard.js")).dashboard(Flags.api(flags), await Flags.ui(flags), {
         once: flags.once,
         intervalMillis: Number.isFinite(seconds) && seconds >= 0.1 ? seconds * 1000 : 1000,
         withHealth: config.operatorToken !== undefined

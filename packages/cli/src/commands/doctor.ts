@@ -2,7 +2,6 @@ import { Command } from "commander"
 import { clientConfig } from "../Config.js"
 import * as Flags from "../Flags.js"
 import { action, run } from "../Run.js"
-import * as Doctor from "../services/Doctor.js"
 
 export const command = Flags.client(
   new Command("doctor").description("Check the API, its database and Redis, the payment provider, the customer key and the sellers; say what to fix.")
@@ -11,7 +10,7 @@ export const command = Flags.client(
 command.action(
   action(async (flags: Flags.ClientFlags) => {
     const config = clientConfig({ ...flags })
-    const result = await run(Doctor.doctor(Flags.api(flags), Flags.ui(flags), { hasApiKey: config.apiKey !== undefined, hasOperatorToken: config.operatorToken !== undefined }))
+    const result = await run((await import("../services/Doctor.js")).doctor(Flags.api(flags), await Flags.ui(flags), { hasApiKey: config.apiKey !== undefined, hasOperatorToken: config.operatorToken !== undefined }))
     if (!result.ok) process.exitCode = 1
   })
 )

@@ -2,7 +2,6 @@ import { Command } from "commander"
 import { dataDir, pick, readConfigFile } from "../Config.js"
 import * as Flags from "../Flags.js"
 import { action, run } from "../Run.js"
-import * as Migrate from "../services/Migrate.js"
 
 export const command = new Command("migrate")
   .description("Run the database migrations (DATABASE_URL, or the embedded PostgreSQL in the data folder).")
@@ -14,6 +13,7 @@ export const command = new Command("migrate")
 command.action(
   action(async (flags: { dataDir?: string; config?: string; json: boolean }) => {
     const file = readConfigFile(flags.config)
-    await run(Migrate.migrate(Flags.ui(flags), { databaseUrl: pick(process.env["DATABASE_URL"], file.database_url), dataDir: dataDir(flags.dataDir) }))
+    const { migrate } = await import("../services/Migrate.js")
+    await run(migrate(await Flags.ui(flags), { databaseUrl: pick(process.env["DATABASE_URL"], file.database_url), dataDir: dataDir(flags.dataDir) }))
   })
 )

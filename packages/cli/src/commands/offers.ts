@@ -1,7 +1,6 @@
 import { Command } from "commander"
 import * as Flags from "../Flags.js"
 import { action, run } from "../Run.js"
-import * as Offers from "../services/Offers.js"
 
 export const command = Flags.client(
   new Command("offers")
@@ -12,6 +11,6 @@ export const command = Flags.client(
 
 command.action(
   action(async (isbn: string, flags: Flags.ClientFlags & { currency: string }) => {
-    await run(Offers.offers(Flags.api(flags), Flags.ui(flags), { isbn, currency: flags.currency }))
+    await run((await import("../services/Offers.js")).offers(Flags.api(flags), await Flags.ui(flags), { isbn, currency: flags.currency }))
   })
 )

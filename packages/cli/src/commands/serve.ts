@@ -2,9 +2,10 @@ import { Command, Option } from "commander"
 import { Effect, Exit, Scope } from "effect"
 import { fail } from "../CliError.js"
 import { dataDir, pick, readConfigFile } from "../Config.js"
-import { examples } from "../Flags.js"
+import { examples } from "../Help.js"
 import { action, run } from "../Run.js"
-import * as Serve from "../services/Serve.js"
+// Types only here: the engine, the server and the adapters load when `serve` runs, not for every command.
+import type * as Serve from "../services/Serve.js"
 
 interface Flags {
   port?: number
@@ -88,7 +89,8 @@ export const command = new Command("serve")
       }
       process.once("SIGINT", stop)
       process.once("SIGTERM", stop)
-      const running = await run(Effect.provideService(Serve.start(options), Scope.Scope, scope).pipe(Effect.tapError(() => Scope.close(scope, Exit.void))))
-      process.stdout.write(`${Serve.banner(running, options.role)}\n`)
+      const { banner, start } = await import("../services/Serve.js")
+      const running = await run(Effect.provideService(start(options), Scope.Scope, scope).pipe(Effect.tapError(() => Scope.close(scope, Exit.void))))
+      process.stdout.write(`${banner(running, options.role)}\n`)
     })
   )

@@ -1,7 +1,6 @@
 import { Command } from "commander"
 import * as Flags from "../Flags.js"
 import { action, run } from "../Run.js"
-import * as Simulate from "../services/Simulate.js"
 
 export const command = Flags.client(
   new Command("simulate")
@@ -18,7 +17,7 @@ command.action(
     const wait = Number(flags.wait)
     const seed = flags.seed === undefined ? undefined : Number(flags.seed)
     await run(
-      Simulate.simulate(Flags.api(flags), Flags.ui(flags), {
+      (await import("../services/Simulate.js")).simulate(Flags.api(flags), await Flags.ui(flags), {
         sellers: flags.sellers,
         rate: flags.rate,
         duration: flags.duration,

@@ -37,12 +37,7 @@ export interface BuyOptions {
   readonly pollMillis?: number
 }
 
-/** The sandbox's demo customer, used unless flags say otherwise. */
-export const demoCustomer: BuyOptions["customer"] = {
-  name: "Demo Customer",
-  email: "demo@bookbroker.local",
-  shippingAddress: { line1: "1 Demo Street", city: "Paris", postalCode: "75001", country: "FR" }
-}
+export { demoCustomer } from "../DemoCustomer.js"
 
 /** Exit codes by outcome (documented in `buy --help`). */
 export const exitCodes: Readonly<Record<string, number>> = { purchased: 0, price_not_met: 2, not_available: 3, failed: 4, sellers_busy: 5 }

@@ -6,22 +6,12 @@
 import { Effect } from "effect"
 import type * as Api from "../Api.js"
 import { fail, type CliError } from "../CliError.js"
+import { kinds } from "../FindingKinds.js"
 import { ago } from "../ui/Format.js"
 import type { Ui } from "../ui/Render.js"
 import { detailsView, tableView } from "../ui/Table.js"
 
-export const kinds: ReadonlyArray<Api.FindingKind> = [
-  "attempt_unresolved",
-  "seller_order_unknown",
-  "order_above_agreed_price",
-  "order_currency_mismatch",
-  "capture_without_order",
-  "order_without_capture",
-  "captured_above_authorized",
-  "authorization_left_open",
-  "provider_mismatch",
-  "duplicate_orders"
-]
+export { kinds }
 
 export const list = (api: Api.Api, ui: Ui, options: { readonly all: boolean; readonly requestId?: string }): Effect.Effect<ReadonlyArray<Api.Finding>, CliError> =>
   Effect.gen(function* () {

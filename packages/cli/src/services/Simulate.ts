@@ -15,7 +15,7 @@ import { fail, type CliError } from "../CliError.js"
 import * as Input from "../Input.js"
 import type { Ui } from "../ui/Render.js"
 import { simulateView, type SimulateProgress, type SimulateSummary } from "../ui/SimulateView.js"
-import { demoCustomer } from "./Buy.js"
+import { demoCustomer } from "../DemoCustomer.js"
 import * as SimulatedPlatforms from "./SimulatedPlatforms.js"
 
 export interface SimulateOptions {

@@ -1,7 +1,6 @@
 import { Command } from "commander"
 import * as Flags from "../../Flags.js"
 import { action, run } from "../../Run.js"
-import * as Customers from "../../services/Customers.js"
 
 export const command = Flags.client(
   new Command("add").description("Create a customer and its API key (shown once) (operator).").requiredOption("--name <name>", "the customer's name").option("--email <email>", "the customer's email")
@@ -9,6 +8,6 @@ export const command = Flags.client(
 
 command.action(
   action(async (flags: Flags.ClientFlags & { name: string; email?: string }) => {
-    await run(Customers.add(Flags.api(flags), Flags.ui(flags), { name: flags.name, ...(flags.email === undefined ? {} : { email: flags.email }) }))
+    await run((await import("../../services/Customers.js")).add(Flags.api(flags), await Flags.ui(flags), { name: flags.name, ...(flags.email === undefined ? {} : { email: flags.email }) }))
   })
 )

@@ -1,7 +1,6 @@
 import { Command } from "commander"
 import * as Flags from "../../Flags.js"
 import { action, run } from "../../Run.js"
-import * as Findings from "../../services/Findings.js"
 
 export const command = Flags.client(
   new Command("list")
@@ -12,6 +11,6 @@ export const command = Flags.client(
 
 command.action(
   action(async (flags: Flags.ClientFlags & { all: boolean; request?: string }) => {
-    await run(Findings.list(Flags.api(flags), Flags.ui(flags), { all: flags.all, ...(flags.request === undefined ? {} : { requestId: flags.request }) }))
+    await run((await import("../../services/Findings.js")).list(Flags.api(flags), await Flags.ui(flags), { all: flags.all, ...(flags.request === undefined ? {} : { requestId: flags.request }) }))
   })
 )

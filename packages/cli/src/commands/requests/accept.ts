@@ -1,7 +1,6 @@
 import { Command } from "commander"
 import * as Flags from "../../Flags.js"
 import { action, run } from "../../Run.js"
-import * as Requests from "../../services/Requests.js"
 
 export const command = Flags.client(
   new Command("accept")
@@ -13,7 +12,7 @@ export const command = Flags.client(
 
 command.action(
   action(async (id: string, flags: Flags.ClientFlags & { paymentToken: string; wait: boolean }) => {
-    const result = await run(Requests.accept(Flags.api(flags), Flags.ui(flags), { id, paymentToken: flags.paymentToken, wait: flags.wait }))
+    const result = await run((await import("../../services/Requests.js")).accept(Flags.api(flags), await Flags.ui(flags), { id, paymentToken: flags.paymentToken, wait: flags.wait }))
     process.exitCode = result.exitCode
   })
 )

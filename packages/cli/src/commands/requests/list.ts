@@ -1,7 +1,6 @@
 import { Command } from "commander"
 import * as Flags from "../../Flags.js"
 import { action, run } from "../../Run.js"
-import * as Requests from "../../services/Requests.js"
 
 export const command = Flags.client(
   new Command("list")
@@ -19,7 +18,7 @@ export const command = Flags.client(
 command.action(
   action(async (flags: Flags.ClientFlags & { status?: string; limit?: string; cursor?: string; operator: boolean; stuck: boolean }) => {
     await run(
-      Requests.list(Flags.api(flags), Flags.ui(flags), {
+      (await import("../../services/Requests.js")).list(Flags.api(flags), await Flags.ui(flags), {
         operator: flags.operator,
         stuck: flags.stuck,
         ...(flags.status === undefined ? {} : { status: flags.status }),

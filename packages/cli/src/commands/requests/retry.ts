@@ -1,7 +1,6 @@
 import { Command } from "commander"
 import * as Flags from "../../Flags.js"
 import { action, run } from "../../Run.js"
-import * as Requests from "../../services/Requests.js"
 
 export const command = Flags.client(new Command("retry")
     .description("Run a failed purchase request again, or resume one set aside after internal errors (operator).")
@@ -13,6 +12,6 @@ export const command = Flags.client(new Command("retry")
 
 command.action(
   action(async (id: string, flags: Flags.ClientFlags & { paymentToken?: string }) => {
-    await run(Requests.retry(Flags.api(flags), Flags.ui(flags), { id, ...(flags.paymentToken === undefined ? {} : { paymentToken: flags.paymentToken }) }))
+    await run((await import("../../services/Requests.js")).retry(Flags.api(flags), await Flags.ui(flags), { id, ...(flags.paymentToken === undefined ? {} : { paymentToken: flags.paymentToken }) }))
   })
 )

@@ -1,7 +1,6 @@
 import { Command } from "commander"
 import * as Flags from "../../Flags.js"
 import { action, run } from "../../Run.js"
-import * as Requests from "../../services/Requests.js"
 
 export const command = Flags.client(
   new Command("show").description("Show a purchase request: status, price, seller, attempts, counter-offer.").argument("<id>", "purchase request id").option("--operator", "any customer's request (operator token)", false)
@@ -9,6 +8,6 @@ export const command = Flags.client(
 
 command.action(
   action(async (id: string, flags: Flags.ClientFlags & { operator: boolean }) => {
-    await run(Requests.show(Flags.api(flags), Flags.ui(flags), { id, operator: flags.operator }))
+    await run((await import("../../services/Requests.js")).show(Flags.api(flags), await Flags.ui(flags), { id, operator: flags.operator }))
   })
 )

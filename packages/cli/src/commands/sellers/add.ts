@@ -1,7 +1,6 @@
 import { Command } from "commander"
 import * as Flags from "../../Flags.js"
 import { action, run } from "../../Run.js"
-import * as Sellers from "../../services/Sellers.js"
 
 interface AddFlags extends Flags.ClientFlags {
   name: string
@@ -35,7 +34,7 @@ export const command = Flags.client(
 command.action(
   action(async (flags: AddFlags) => {
     await run(
-      Sellers.add(Flags.api(flags), Flags.ui(flags), {
+      (await import("../../services/Sellers.js")).add(Flags.api(flags), await Flags.ui(flags), {
         name: flags.name,
         kind: flags.kind,
         config: flags.adapterConfig,

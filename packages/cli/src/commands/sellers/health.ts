@@ -1,7 +1,6 @@
 import { Command } from "commander"
 import * as Flags from "../../Flags.js"
 import { action, run } from "../../Run.js"
-import * as Sellers from "../../services/Sellers.js"
 
 export const command = Flags.client(
   new Command("health").description("Seller health: circuit state, recent calls, errors and latency (operator).").argument("[id]", "one seller's id (default: all)")
@@ -9,6 +8,6 @@ export const command = Flags.client(
 
 command.action(
   action(async (id: string | undefined, flags: Flags.ClientFlags) => {
-    await run(Sellers.health(Flags.api(flags), Flags.ui(flags), id === undefined ? {} : { id }))
+    await run((await import("../../services/Sellers.js")).health(Flags.api(flags), await Flags.ui(flags), id === undefined ? {} : { id }))
   })
 )

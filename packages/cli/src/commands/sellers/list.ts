@@ -1,7 +1,6 @@
 import { Command } from "commander"
 import * as Flags from "../../Flags.js"
 import { action, run } from "../../Run.js"
-import * as Sellers from "../../services/Sellers.js"
 
 export const command = Flags.client(
   new Command("list").description("List the sellers in the directory (operator).").option("--status <status>", "only pending, active or disabled sellers")
@@ -9,6 +8,6 @@ export const command = Flags.client(
 
 command.action(
   action(async (flags: Flags.ClientFlags & { status?: string }) => {
-    await run(Sellers.list(Flags.api(flags), Flags.ui(flags), flags.status === undefined ? {} : { status: flags.status }))
+    await run((await import("../../services/Sellers.js")).list(Flags.api(flags), await Flags.ui(flags), flags.status === undefined ? {} : { status: flags.status }))
   })
 )

@@ -1,7 +1,6 @@
 import { Command } from "commander"
 import * as Flags from "../../Flags.js"
 import { action, run } from "../../Run.js"
-import * as Sellers from "../../services/Sellers.js"
 
 export const command = Flags.client(new Command("show").description("Show one seller: adapter, config, limits, capabilities (operator).").argument("<id>", "seller id (see bookbroker sellers list)")).addHelpText(
   "after",
@@ -10,6 +9,6 @@ export const command = Flags.client(new Command("show").description("Show one se
 
 command.action(
   action(async (id: string, flags: Flags.ClientFlags) => {
-    await run(Sellers.show(Flags.api(flags), Flags.ui(flags), { id }))
+    await run((await import("../../services/Sellers.js")).show(Flags.api(flags), await Flags.ui(flags), { id }))
   })
 )
