@@ -21,7 +21,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { CliError, fail } from "../CliError.js"
 import type { DemoFile } from "../Config.js"
-import * as Demo from "./Demo.js"
+// Type only: the simulated sellers (msw) load with --demo, not in every server.
+import type * as Demo from "./Demo.js"
 import * as EmbeddedDatabase from "./EmbeddedDatabase.js"
 
 export type Role = "api" | "worker" | "all"
@@ -146,7 +147,8 @@ export const start = (options: ServeOptions): Effect.Effect<Running, CliError, S
 
     let demo: Running["demo"]
     if (options.demo && baseUrl !== undefined) {
-      const setup = yield* Demo.setup().pipe(
+      const { setup: demoSetup } = yield* Effect.promise(() => import("./Demo.js"))
+      const setup = yield* demoSetup().pipe(
         Effect.provideService(SellerDirectory.SellerDirectory, Context.get(context, SellerDirectory.SellerDirectory)),
         Effect.provideService(Access.Access, Context.get(context, Access.Access))
       )
