@@ -19,6 +19,7 @@ import { OperatorLive } from "./http/Operator.js"
 import { PurchasesLive } from "./http/Purchases.js"
 import { SellersLive } from "./http/Sellers.js"
 import * as InputErrors from "./InputErrors.js"
+import * as MalformedHttp from "./MalformedHttp.js"
 
 export interface ServerOptions {
   readonly port: number
@@ -45,6 +46,7 @@ export const layer = (options: ServerOptions) => {
   // line per request costs more CPU than the request (defects are logged by the edge).
   return HttpRouter.serve(routes({ maxBodyBytes: settings.maxBodyBytes }), { disableLogger: true, disableListenLog: true }).pipe(
     Layer.provide(Layer.mergeAll(Layer.succeed(Settings, settings), Layer.succeed(OperatorToken, options.operatorToken))),
-    Layer.provideMerge(NodeHttpServer.layer(createServer, { port: options.port, host: options.host ?? "127.0.0.1" }))
+    // node's own bare 400 for bytes that are not HTTP becomes a problem+json too.
+    Layer.provideMerge(NodeHttpServer.layer(() => MalformedHttp.answerWithProblems(createServer()), { port: options.port, host: options.host ?? "127.0.0.1" }))
   )
 }

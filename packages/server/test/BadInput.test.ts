@@ -4,6 +4,7 @@ import { generateIsbns } from "@bookbroker/adapter-sdk/testing"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as fc from "fast-check"
+import { connect } from "node:net"
 import * as TestServer from "./support/TestServer.js"
 
 const [isbn] = generateIsbns({ size: 1, seed: 12 }) as [Isbn.Isbn13]
@@ -138,6 +139,44 @@ describe("bad input on POST /v1/purchase-requests", () => {
       expect(reply.status).toBe(413)
       expect(reply.body.type).toBe("urn:bookbroker:problem:payload-too-large")
       expect(yield* server.count("purchase_requests")).toBe(0)
+    })
+  )
+
+  it.live("bytes that are not HTTP/1.1 get a problem+json, not node's bare 400, and the server goes on", () =>
+    Effect.gen(function* () {
+      const server = yield* TestServer.start()
+      const { port } = new URL(server.url)
+      /** Sends `raw` on a fresh connection and reads until the server closes it. */
+      const send = (raw: string) =>
+        Effect.promise(
+          () =>
+            new Promise<{ status: number; contentType: string | undefined; body: { type: string; status: number; detail: string } }>((done, failed) => {
+              const socket = connect(Number(port), "127.0.0.1", () => socket.write(raw, "latin1"))
+              let received = ""
+              socket.on("data", (chunk: Buffer) => (received += chunk.toString("utf8")))
+              socket.on("error", failed)
+              socket.on("close", () => {
+                const [head = "", body = ""] = received.split("\r\n\r\n")
+                const lines = head.split("\r\n")
+                const contentType = lines.find((line) => line.toLowerCase().startsWith("content-type:"))?.slice("content-type:".length).trim()
+                try {
+                  done({ status: Number(lines[0]?.split(" ")[1]), contentType, body: JSON.parse(body) })
+                } catch {
+                  failed(new Error(`the answer has no JSON body: ${JSON.stringify(received.slice(0, 200))}`))
+                }
+              })
+            })
+        )
+      const garbage = yield* send("THIS IS NOT HTTP\r\n\r\n")
+      expect(garbage).toMatchObject({ status: 400, contentType: "application/problem+json", body: { type: "urn:bookbroker:problem:malformed-http", status: 400 } })
+      const badHeader = yield* send("GET /v1/health HTTP/1.1\r\nHost: x\r\nX-Bad: a\x01b\r\n\r\n")
+      expect(badHeader).toMatchObject({ status: 400, body: { type: "urn:bookbroker:problem:malformed-http" } })
+      // The detail is node's words, never the bytes sent.
+      expect(badHeader.body.detail).not.toContain("\x01")
+      const huge = yield* send(`GET /v1/health HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(20_000)}\r\n\r\n`)
+      expect(huge).toMatchObject({ status: 431, contentType: "application/problem+json", body: { type: "urn:bookbroker:problem:headers-too-large", status: 431 } })
+      // Still serving.
+      expect((yield* server.call("GET", "/v1/nothing-here")).status).toBe(404)
     })
   )
 
