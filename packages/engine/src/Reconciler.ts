@@ -32,13 +32,16 @@
  * Only finished requests nobody holds a lease on are looked at (in-flight ones are the
  * pipeline's, which resolves them itself), and the reconciler takes the lease while it fixes
  * one, so it never races a worker or the sweeper. A later run updates a finding's detail and
- * `fixed`; a finding a person resolved is theirs to mark fixed.
+ * `fixed`; a finding whose condition is gone — the authorization no longer live, no purchase
+ * waiting for an answer any more — is closed with a note saying so
+ * (`internal/findingsResolved.ts`); any other finding a person resolved is theirs to mark fixed.
  */
 import type { SqlClient, SqlError } from "effect/sql"
 import { randomUUID } from "node:crypto"
 import { Context, Effect, Layer, Option, Result, Schema } from "effect"
 import type { Isbn } from "@bookbroker/adapter-sdk"
 import { makeRepair, pipelineVoidKey, providerVoidKey } from "./internal/paymentRepair.js"
+import * as FindingsResolved from "./internal/findingsResolved.js"
 import { terminalStatuses, unboughtStatuses, type AttemptRow, type PaymentOperationRow, type RequestRow } from "./internal/purchaseStore.js"
 import { admittedCall } from "./internal/sellerCall.js"
 import { nonEmptyRows, orDie } from "./internal/sql.js"
@@ -324,17 +327,22 @@ export const make = (options: RunningReconcilerOptions = {}) =>
         add(row.request_id, "captured_above_authorized", `round ${row.round}: captured ${row.captured}, authorized only ${row.authorized}`, false)
       }
 
-      if (found.size === 0) return []
-      const rows = yield* sql<FindingRow>`
-        INSERT INTO reconciliation_findings ${sql.insert(
-          nonEmptyRows([...found.values()].map((finding) => ({ request_id: finding.requestId, kind: finding.kind, detail: finding.details.join("; "), fixed: finding.fixed })))
-        )}
-        ON CONFLICT (request_id, kind) DO UPDATE SET detail = EXCLUDED.detail, fixed = EXCLUDED.fixed
-        RETURNING request_id, kind, detail, fixed, found_at`
-      for (const finding of rows) {
+      const rows =
+        found.size === 0
+          ? []
+          : yield* sql<FindingRow>`
+              INSERT INTO reconciliation_findings ${sql.insert(
+                nonEmptyRows([...found.values()].map((finding) => ({ request_id: finding.requestId, kind: finding.kind, detail: finding.details.join("; "), fixed: finding.fixed })))
+              )}
+              ON CONFLICT (request_id, kind) DO UPDATE SET detail = EXCLUDED.detail, fixed = EXCLUDED.fixed
+              RETURNING request_id, kind, detail, fixed, found_at`
+      const resolved = yield* FindingsResolved.close(sql)
+      for (const finding of [...rows, ...resolved]) {
         yield* (finding.fixed ? Effect.logInfo : Effect.logWarning)(`reconciliation: ${finding.kind} on purchase request ${finding.request_id}: ${finding.detail}`)
       }
-      return rows.map(toFinding)
+      // One finding per request and kind: a finding closed at the end of the run it was found in is reported closed.
+      const latest = new Map([...rows, ...resolved].map((row) => [`${row.request_id}|${row.kind}`, row] as const))
+      return [...latest.values()].map(toFinding)
     }).pipe(
       (effect: Effect.Effect<ReadonlyArray<Finding>, SqlError.SqlError>) => orDie(effect),
       Effect.withSpan("Reconciler.runOnce")

@@ -90,11 +90,12 @@ describe("Reconciler", () => {
       const reconcile = yield* reconciler()
       const findings = yield* reconcile.runOnce
       expect(summary(findings)).toEqual([
-        { requestId: id, kind: "authorization_left_open", fixed: false },
+        // Not voided; then the same run recorded the provider's capture, which ended it: closed, saying so.
+        { requestId: id, kind: "authorization_left_open", fixed: true },
         // The provider shows it captured: that much is recorded.
         { requestId: id, kind: "provider_mismatch", fixed: true }
       ])
-      expect(findings.find((finding) => finding.kind === "authorization_left_open")!.detail).toMatch(/not voided/)
+      expect(findings.find((finding) => finding.kind === "authorization_left_open")!.detail).toMatch(/not voided.*; resolved since: the authorization is no longer live$/)
       expect(yield* Harness.ledger(id)).toMatchObject([{ status: "captured", captured: "1000" }])
       const operations = yield* sql<{ kind: string; live: boolean }>`SELECT kind, live FROM payment_operations WHERE request_id = ${id} ORDER BY id`
       expect(operations).toEqual([
@@ -103,7 +104,28 @@ describe("Reconciler", () => {
       ])
       expect(yield* reconcile.runOnce).toEqual([])
       expect(summary(yield* reconcile.findings())).toHaveLength(2)
-      expect(summary(yield* reconcile.findings({ unfixed: true }))).toEqual([{ requestId: id, kind: "authorization_left_open", fixed: false }])
+      expect(summary(yield* reconcile.findings({ unfixed: true }))).toEqual([])
+    }).pipe(Effect.provide(Infrastructure))
+  )
+
+  it.live("an open finding whose condition is gone is closed with a note; one whose condition holds stays open", () =>
+    Effect.gen(function* () {
+      yield* shop
+      const settled = yield* purchased
+      const waiting = yield* purchased
+      const sql = yield* SqlClient.SqlClient
+      // What the pipeline writes past an attempt's deadline; then one of the two gets its answer.
+      for (const id of [settled, waiting]) {
+        yield* sql`INSERT INTO reconciliation_findings (request_id, kind, detail, fixed) VALUES (${id}, 'attempt_unresolved', 'ask shop whether the order exists', false)`
+      }
+      yield* sql`UPDATE purchase_attempts SET status = 'unknown' WHERE request_id = ${waiting} AND status = 'confirmed'`
+      const reconcile = yield* reconciler()
+      const closed = (yield* reconcile.runOnce).filter((finding) => finding.kind === "attempt_unresolved")
+      expect(closed).toEqual([
+        expect.objectContaining({ requestId: settled, fixed: true, detail: "ask shop whether the order exists; resolved since: no purchase of this request is waiting for an answer any more" })
+      ])
+      expect((yield* reconcile.findings({ unfixed: true })).filter((finding) => finding.kind === "attempt_unresolved").map((finding) => finding.requestId)).toEqual([waiting])
+      yield* sql`UPDATE purchase_attempts SET status = 'confirmed' WHERE request_id = ${waiting} AND status = 'unknown'`
     }).pipe(Effect.provide(Infrastructure))
   )
 
