@@ -143,10 +143,11 @@ export const abeBooksAdapter: Adapter.Adapter<AbeBooksConfig, typeof AbeBooksCon
       const pollInterval = Duration.millis(config.pollIntervalMillis)
       /** Request ids whose order request got no answer, with when: AbeBooks may still be processing them. */
       const unanswered = new Map<string, number>()
-      const stillSettling = (requestId: string) => {
+      /** Whether an order request under `requestId` got no answer less than `settleSeconds` ago — from this process, or any (`previouslySentAt`). */
+      const stillSettling = (requestId: string, previouslySentAt: Date | undefined) => {
         const sentAt = unanswered.get(requestId)
         if (sentAt !== undefined && Date.now() - sentAt >= config.settleSeconds * 1000) unanswered.delete(requestId)
-        return unanswered.has(requestId)
+        return unanswered.has(requestId) || (previouslySentAt !== undefined && Date.now() - previouslySentAt.getTime() < config.settleSeconds * 1000)
       }
 
       /** One signed call; every call carries a request id (a fresh one unless it is an order's). */
@@ -276,7 +277,7 @@ export const abeBooksAdapter: Adapter.Adapter<AbeBooksConfig, typeof AbeBooksCon
           if (found.order !== undefined) return yield* purchaseAnswer(request, found.order, deadline)
 
           // 3. The quote's expiry, by AbeBooks' clock — unless an unanswered order request of ours may still become an order.
-          if (!stillSettling(requestId) && found.now >= offer.expiresAt.getTime()) {
+          if (!stillSettling(requestId, request.previouslySentAt) && found.now >= offer.expiresAt.getTime()) {
             return yield* new SellerError.SellerRejected({
               operation: "purchase",
               reason: "quote_expired",
@@ -328,12 +329,12 @@ export const abeBooksAdapter: Adapter.Adapter<AbeBooksConfig, typeof AbeBooksCon
           return yield* purchaseAnswer(request, created.order, deadline)
         })
 
-      const lookupOrder = ({ idempotencyKey, isbn }: Contract.LookupOrderRequest) =>
+      const lookupOrder = ({ idempotencyKey, isbn, previouslySentAt }: Contract.LookupOrderRequest) =>
         Effect.gen(function* () {
           const requestId = Signing.requestIdFor(idempotencyKey)
           const found = yield* findOrder("lookupOrder", requestId)
           if (found.order === undefined) {
-            if (!stillSettling(requestId)) return null
+            if (!stillSettling(requestId, previouslySentAt)) return null
             return yield* new SellerError.SellerUnavailable({
               operation: "lookupOrder",
               reason: "conflict",

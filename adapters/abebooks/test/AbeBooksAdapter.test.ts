@@ -363,6 +363,19 @@ describe("AbeBooks adapter: order lookup", () => {
     })
   )
 
+  it.live("nor while one sent by another process got no answer (previouslySentAt, the engine's record), until it settles", () =>
+    Effect.gen(function* () {
+      // A fresh adapter, as in the process that took the purchase over after a crash.
+      const { client } = yield* recordingSeller(["orders-none.json", "orders-none.json"])
+      const tenSecondsAgo = new Date(Date.now() - 10_000)
+      expect(yield* Effect.flip(client.lookupOrder({ idempotencyKey, isbn: pride, previouslySentAt: tenSecondsAgo }))).toMatchObject({
+        _tag: "SellerUnavailable",
+        reason: "conflict"
+      })
+      expect(Option.isNone(yield* client.lookupOrder({ idempotencyKey, isbn: pride, previouslySentAt: new Date(Date.now() - 3_600_000) }))).toBe(true)
+    })
+  )
+
   it.live("fails on a 404 that is not AbeBooks' and on an order for another ISBN", () =>
     Effect.gen(function* () {
       const { client } = yield* recordingSeller(["gateway-not-found.json", "orders-none.json", "order-created.json", "order-other-isbn.json"])

@@ -266,11 +266,16 @@ export const wooCommerceAdapter: Adapter.Adapter<WooCommerceConfig, typeof WooCo
           })
         })
 
-      /** Fails while a create for the key got no answer less than `settleSeconds` ago. */
-      const unsettled = (operation: Contract.Operation, idempotencyKey: string) => {
-        const sentAt = unanswered.get(idempotencyKey)
+      /**
+       * Fails while a create for the key got no answer less than `settleSeconds` ago — sent by
+       * this process, or by any (`previouslySentAt`: the engine's durable record, so a process
+       * that took over after a crash does not create the order again either).
+       */
+      const unsettled = (operation: Contract.Operation, idempotencyKey: string, previouslySentAt: Date | undefined) => {
+        const mine = unanswered.get(idempotencyKey)
+        const sentAt = mine === undefined && previouslySentAt === undefined ? undefined : Math.max(mine ?? 0, previouslySentAt?.getTime() ?? 0)
         const left = sentAt === undefined ? 0 : sentAt + settleMillis - Date.now()
-        if (sentAt !== undefined && left <= 0) unanswered.delete(idempotencyKey)
+        if (mine !== undefined && left <= 0) unanswered.delete(idempotencyKey)
         return left > 0
           ? Effect.fail(
               new SellerError.SellerUnavailable({
@@ -405,21 +410,21 @@ export const wooCommerceAdapter: Adapter.Adapter<WooCommerceConfig, typeof WooCo
             const currency = offer.price.currency
             const existing = yield* findTagged("purchase", request.idempotencyKey, orderFilterId(ref))
             if (existing !== undefined) return yield* toOrder("purchase", existing, offer.isbn, currency)
-            yield* unsettled("purchase", request.idempotencyKey)
+            yield* unsettled("purchase", request.idempotencyKey, request.previouslySentAt)
             const shipping = yield* shippingIn("purchase", currency)
             yield* recheck(offer, ref, request.maxTotal, shipping)
             const created = yield* create(request, ref, shipping)
             return yield* toOrder("purchase", created, offer.isbn, currency)
           }),
 
-        lookupOrder: ({ idempotencyKey, isbn }) =>
+        lookupOrder: ({ idempotencyKey, isbn, previouslySentAt }) =>
           Effect.gen(function* () {
             const { products } = yield* productsBySku("lookupOrder", [isbn], false)
             // One product: search its orders; none or several (SKU moved, product deleted): search them all.
             const productId = products.length === 1 ? orderFilterId({ productId: products[0]!.id, parentId: products[0]!.parent_id ?? 0 }) : undefined
             const order = yield* findTagged("lookupOrder", idempotencyKey, productId)
             if (order !== undefined) return yield* toOrder("lookupOrder", order, isbn, order.currency)
-            yield* unsettled("lookupOrder", idempotencyKey)
+            yield* unsettled("lookupOrder", idempotencyKey, previouslySentAt)
             return null
           })
       }

@@ -371,6 +371,30 @@ describe("WooCommerce adapter: purchases", () => {
     })
   )
 
+  it.live("a create another process sent (previouslySentAt, from the engine's record) is not sent again while the shop may still be saving it", () =>
+    Effect.gen(function* () {
+      // A fresh adapter, as in the process that took the purchase over after a crash: it has no memory of the create.
+      const { client, requests } = yield* recordingShop([
+        "orders-empty.json",
+        "products-by-sku.json",
+        "orders-empty.json",
+        "orders-empty.json",
+        "product-794.json",
+        "order-created.json"
+      ])
+      const tenSecondsAgo = new Date(Date.now() - 10_000)
+      const again = yield* Effect.flip(client.purchase({ ...purchase(), previouslySentAt: tenSecondsAgo }))
+      expect(again).toMatchObject({ _tag: "OutcomeUnknown", idempotencyKey: "req-42:woo-1" })
+      expect(again.message).toContain("may still be saving")
+      const lookup = yield* Effect.flip(client.lookupOrder({ idempotencyKey: "req-42:woo-1", isbn: pride, previouslySentAt: tenSecondsAgo }))
+      expect(lookup).toMatchObject({ _tag: "SellerUnavailable", reason: "conflict" })
+      expect(requests.filter((r) => r.method === "POST")).toHaveLength(0)
+      // Once the create settled (default 120 s) without an order tagged, it is sent.
+      expect((yield* client.purchase({ ...purchase(), previouslySentAt: new Date(Date.now() - 121_000) })).orderId).toBe("727")
+      expect(requests.filter((r) => r.method === "POST")).toHaveLength(1)
+    })
+  )
+
   it.live("with settleSeconds 0, a retry after a 500 searches again and creates", () =>
     Effect.gen(function* () {
       const { client, requests } = yield* recordingShop(

@@ -97,6 +97,13 @@ export interface PurchaseRequest {
   readonly maxTotal: Money
   /** bookbroker's reference for the seller's records (the purchase request id). */
   readonly buyerReference: string
+  /**
+   * When a purchase with this key was last sent (by any bookbroker process; the engine keeps it
+   * durably), absent on the first try. An adapter whose platform has no idempotency keys and may
+   * still be saving an order it got no answer for must not place it again before that settles —
+   * whichever process sent it.
+   */
+  readonly previouslySentAt?: Date
 }
 
 /** A confirmed seller order and what the seller charges for it. */
@@ -116,6 +123,8 @@ export type OrderInput = typeof Order.Encoded
 export interface LookupOrderRequest {
   readonly idempotencyKey: string
   readonly isbn: Isbn13
+  /** When a purchase with this key was last sent, by any process (see `PurchaseRequest.previouslySentAt`). */
+  readonly previouslySentAt?: Date
 }
 
 /** What a seller can do beyond quote and purchase. */

@@ -432,10 +432,12 @@ export const make = (options: PipelineOptions = {}) =>
             const offer = decodeOffer(attempt.offer)
             const hold = freshHold ?? (attempt.hold === null ? undefined : decodeHold(attempt.hold))
             const agreed = hold?.total ?? offer.total
+            // When the last try was sent, by whichever worker: adapters for platforms without idempotency keys wait for it to settle.
+            const previouslySent = attempt.last_sent_at === null ? {} : { previouslySentAt: attempt.last_sent_at }
             // An earlier try may have reached the seller (it was left unknown, or its worker stopped mid-call).
             let maybeSent = attempt.status === "unknown" || attempt.tries > 0
             if (maybeSent && client.capabilities.orderLookup) {
-              const looked = yield* admittedCall(state, client, client.lookupOrder({ idempotencyKey: attempt.idempotency_key, isbn: offer.isbn }))
+              const looked = yield* admittedCall(state, client, client.lookupOrder({ idempotencyKey: attempt.idempotency_key, isbn: offer.isbn, ...previouslySent }))
               if (looked._tag === "Denied") return parkForSeller(attempt, looked.retryAfterMillis)
               const lookup = AttemptResolution.afterLookup(looked)
               if (lookup._tag === "Found") return yield* confirmed(attempt, lookup.order, agreed)
@@ -459,7 +461,8 @@ export const make = (options: PipelineOptions = {}) =>
                 source: hold === undefined ? { _tag: "Offer", offer } : { _tag: "Hold", hold },
                 idempotencyKey: attempt.idempotency_key,
                 maxTotal: money(row.max_amount, currency),
-                buyerReference: row.id
+                buyerReference: row.id,
+                ...previouslySent
               })
             )
             // No permit from the seller's limits (nothing was sent now): the same step, a little later.
