@@ -71,6 +71,8 @@ export interface BookbrokerEnvironment {
   readonly cpuProfileDir?: string
   /** More node flags (diagnostics, e.g. `--max-old-space-size=256`). */
   readonly nodeArgs?: ReadonlyArray<string>
+  /** More environment (e.g. `BOOKBROKER_CUSTOMER_RPS`). */
+  readonly env?: Readonly<Record<string, string>>
 }
 
 /** `node packages/cli/dist/bin.js serve --role <role>`, as production runs it (built JavaScript; `pnpm bench:e2e` builds it first); resolves once it is running. */
@@ -109,7 +111,8 @@ export const startBookbroker = async (role: "api" | "worker", environment: Bookb
           DATABASE_URL: environment.databaseUrl,
           REDIS_URL: environment.redisUrl,
           BOOKBROKER_SECRET_KEY: environment.secretKey,
-          BOOKBROKER_OPERATOR_TOKEN: environment.operatorToken
+          BOOKBROKER_OPERATOR_TOKEN: environment.operatorToken,
+          ...environment.env
         }
       }
     )

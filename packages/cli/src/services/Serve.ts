@@ -50,6 +50,8 @@ export interface ServeOptions {
   readonly maxBackoffMillis?: number | undefined
   /** Requests in flight beyond which customers at their fair share get 429 (`BOOKBROKER_MAX_BACKLOG`); the engine's default (10,000) unless set. */
   readonly maxBacklog?: number | undefined
+  /** Requests a second each customer may make to the API, burst twice that (`BOOKBROKER_CUSTOMER_RPS`); the server's default (20) unless set. */
+  readonly customerRequestsPerSecond?: number | undefined
   /** How long a request waits for busy sellers unless it says (`BOOKBROKER_ANSWER_WITHIN_SECONDS`); the engine's default (60 s) unless set. */
   readonly answerWithinMillis?: number | undefined
   /**
@@ -121,10 +123,16 @@ export const start = (options: ServeOptions): Effect.Effect<Running, CliError, S
     }).pipe(
       Layer.provideMerge(Database.layer({ url: databaseUrl }))
     )
+    const serverSettings = {
+      autoActivateSellers: options.demo,
+      ...(options.customerRequestsPerSecond === undefined
+        ? {}
+        : { customerRateLimit: { requestsPerSecond: options.customerRequestsPerSecond, burst: 2 * options.customerRequestsPerSecond } })
+    }
     const stack =
       options.role === "worker"
         ? engine
-        : Server.layer({ port: options.port, host: options.host, operatorToken: Redacted.make(operatorToken), settings: { autoActivateSellers: options.demo } }).pipe(
+        : Server.layer({ port: options.port, host: options.host, operatorToken: Redacted.make(operatorToken), settings: serverSettings }).pipe(
             Layer.provideMerge(engine)
           )
     // Tracing first, so every fiber the stack forks (server, workers) exports its spans.
