@@ -26,7 +26,7 @@
  * The sweeper acts only on requests nobody holds a lease on, and takes the lease itself while it
  * acts, so it never races a worker (or another sweeper, or the reconciler).
  */
-import { Contract, type SellerError } from "@bookbroker/adapter-sdk"
+import { Contract } from "@bookbroker/adapter-sdk"
 import type { SqlClient, SqlError } from "effect/sql"
 import { randomUUID } from "node:crypto"
 import { Context, Effect, Layer, Option, Result, Schema } from "effect"
@@ -35,6 +35,7 @@ import { holdNotGivenBack, terminalStatuses, unboughtStatuses, type AttemptRow }
 import { admittedCall } from "./internal/sellerCall.js"
 import { orDie } from "./internal/sql.js"
 import type { PaymentGateway } from "./PaymentGateway.js"
+import * as AttemptResolution from "./purchases/AttemptResolution.js"
 import { SellerDirectory } from "./SellerDirectory.js"
 import { SellerPool } from "./SellerPool.js"
 import { SharedState } from "./SharedState.js"
@@ -91,8 +92,6 @@ type Counter = { -readonly [K in keyof SweepReport]: number }
 
 const decodeHold = Schema.decodeUnknownResult(Contract.Hold)
 
-const sellerDetail = (error: SellerError.SellerError): string =>
-  error._tag === "SellerRejected" || error._tag === "SellerUnavailable" ? `${error._tag === "SellerRejected" ? "rejected" : "unavailable"}:${error.reason}` : error._tag
 
 export const make = (options: RunningSweeperOptions = {}) =>
   Effect.gen(function* () {
@@ -273,7 +272,7 @@ export const make = (options: RunningSweeperOptions = {}) =>
                   ? Result.fail({ detail: "seller_not_available", retryable: true })
                   : outcome._tag === "Denied"
                     ? Result.fail({ detail: `seller_not_admitted: ${outcome.reason}`, retryable: true })
-                    : Result.mapError(outcome, (error) => ({ detail: sellerDetail(error), retryable: error._tag === "SellerUnavailable" }))
+                    : Result.mapError(outcome, (error) => ({ detail: AttemptResolution.describe(error), retryable: error._tag === "SellerUnavailable" }))
               if (Result.isSuccess(released)) {
                 count.holdsReleased += 1
                 yield* close("hold_released")
