@@ -63,8 +63,36 @@ const releasingHolds = defineAdapter({
   }
 })
 
+/** What the engine told the adapter about earlier sends of a purchase (`previouslySentAt`), call by call. */
+const sends: Array<{ readonly operation: "purchase" | "lookupOrder"; readonly previouslySentAt: Date | undefined }> = []
+const recordingSends = defineAdapter({
+  kind: "recording-sends",
+  version: "1.0.0",
+  description: "test: reference sellers, recording previouslySentAt",
+  config: referenceAdapter.config,
+  credentials: ["apiKey"],
+  capabilities: { batchQuotes: null, holds: true, orderLookup: true, pricePush: false },
+  create: async (context) => {
+    if (referenceAdapter.definition._tag !== "Promise") throw new Error("the reference adapter is Promise style")
+    const inner = await referenceAdapter.definition.create(context)
+    return {
+      quote: (request, options) => inner.quote(request, options),
+      hold: (request, options) => inner.hold!(request, options),
+      release: (request, options) => inner.release!(request, options),
+      purchase: (request, options) => {
+        sends.push({ operation: "purchase", previouslySentAt: request.previouslySentAt })
+        return inner.purchase(request, options)
+      },
+      lookupOrder: (request, options) => {
+        sends.push({ operation: "lookupOrder", previouslySentAt: request.previouslySentAt })
+        return inner.lookupOrder!(request, options)
+      }
+    }
+  }
+})
+
 const faults = new SandboxGateway.SandboxFaults()
-const Infrastructure = Harness.infrastructure(faults, [dollarHolds, releasingHolds])
+const Infrastructure = Harness.infrastructure(faults, [dollarHolds, releasingHolds, recordingSends])
 
 const sellers = (specs: ReadonlyArray<Harness.SimulatedSellers.SimulatedSellerSpec>, limits: Record<string, number> = {}) =>
   Effect.flatMap(Harness.SimulatedSellers.startSellers(specs), (running) =>
@@ -111,6 +139,27 @@ describe("PurchasePipeline: an attempt closes only on an authoritative answer ab
       }).pipe(Effect.provide(Infrastructure))
     )
   }
+
+  it.live("a replay tells the adapter when the purchase was last sent (previouslySentAt, from the database), for platforms without idempotency keys", () =>
+    Effect.gen(function* () {
+      sends.length = 0
+      const fleet = yield* Harness.SimulatedSellers.startSellers([{ name: "recorded", stock: [{ isbn, price: 1000, quantity: 3 }] }])
+      yield* Harness.register(fleet, {}, "recording-sends")
+      fleet[0]!.simulator.inject({ operation: "purchase", kind: "lost_response" })
+      const worker = yield* Harness.worker("w1")
+      const { id } = yield* Harness.submit(isbn, 3000)
+      expect((yield* Harness.runUntilDone(worker, id)).status).toBe("purchased")
+      const sql = yield* SqlClient.SqlClient
+      const [attempt] = yield* sql<{ first_sent_at: Date }>`SELECT first_sent_at FROM purchase_attempts WHERE request_id = ${id}`
+      // The first try knows of none; the replay — a lookup, then the purchase again under the same key — gets the first try's time.
+      expect(sends[0]).toEqual({ operation: "purchase", previouslySentAt: undefined })
+      expect(sends.slice(1)).toEqual([
+        { operation: "lookupOrder", previouslySentAt: attempt!.first_sent_at },
+        { operation: "purchase", previouslySentAt: attempt!.first_sent_at }
+      ])
+      expect(fleet[0]!.simulator.orders.filter((order) => order.buyerReference === id)).toHaveLength(1)
+    }).pipe(Effect.provide(Infrastructure))
+  )
 
   it.live("a lost purchase answer while the seller refuses connections stays open, says why, and completes at that seller once it is back", () =>
     Effect.gen(function* () {
