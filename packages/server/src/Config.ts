@@ -6,6 +6,8 @@ export interface ServerSettings {
   readonly customerRateLimit: { readonly requestsPerSecond: number; readonly burst: number }
   /** Seller registrations per client IP: requests per second and burst, shared by all processes. */
   readonly sellerRegistrationRateLimit: { readonly requestsPerSecond: number; readonly burst: number }
+  /** Failed sign-ins (unknown keys, wrong operator tokens) per client address: per second and burst, shared by all processes (`SignInFailures.ts`). */
+  readonly signInFailureLimit: { readonly requestsPerSecond: number; readonly burst: number }
   /** Largest accepted request body, in bytes. */
   readonly maxBodyBytes: number
   /** New sellers start active (demo) instead of pending an operator's activation. */
@@ -17,6 +19,7 @@ export interface ServerSettings {
 export const defaultSettings: ServerSettings = {
   customerRateLimit: { requestsPerSecond: 20, burst: 40 },
   sellerRegistrationRateLimit: { requestsPerSecond: 0.1, burst: 10 },
+  signInFailureLimit: { requestsPerSecond: 0.5, burst: 30 },
   maxBodyBytes: 64 * 1024,
   autoActivateSellers: false,
   offersDeadlineMillis: 5_000

@@ -20,6 +20,7 @@ import { PurchasesLive } from "./http/Purchases.js"
 import { SellersLive } from "./http/Sellers.js"
 import * as InputErrors from "./InputErrors.js"
 import * as MalformedHttp from "./MalformedHttp.js"
+import * as SignInFailures from "./SignInFailures.js"
 
 export interface ServerOptions {
   readonly port: number
@@ -33,7 +34,9 @@ export const routes = (options: { readonly maxBodyBytes: number }) =>
   Layer.mergeAll(
     HttpApiBuilder.layer(BookbrokerApi, { openapiPath: "/openapi.json" }).pipe(
       Layer.provide([PurchasesLive, BooksLive, SellersLive, OperatorLive, HealthLive]),
-      Layer.provide([CustomerAuthLive, SellerAuthLive, OperatorAuthLive, InputErrors.layer, Metrics.layer])
+      Layer.provide([CustomerAuthLive, SellerAuthLive, OperatorAuthLive, InputErrors.layer, Metrics.layer]),
+      // One record of blocked addresses for the three authentications.
+      Layer.provide(SignInFailures.layer)
     ),
     HttpApiScalar.layer(BookbrokerApi, { path: "/docs" }),
     Edge.layer(options)

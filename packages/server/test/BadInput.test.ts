@@ -180,6 +180,27 @@ describe("bad input on POST /v1/purchase-requests", () => {
     })
   )
 
+  it.live("guessing keys: after 30 failed sign-ins from one address, a 429 for any key — a right one too — until the budget refills", () =>
+    Effect.gen(function* () {
+      const server = yield* TestServer.start()
+      const ada = yield* server.customer("Ada")
+      for (let i = 0; i < 30; i++) {
+        expect((yield* server.call("GET", "/v1/purchase-requests", { token: `bb_cus_guess${i}` })).status).toBe(401)
+      }
+      const refused = yield* server.call("GET", "/v1/purchase-requests", { token: "bb_cus_guess-more" })
+      expect(refused.status).toBe(429)
+      expect(refused.headers["content-type"]).toMatch(/^application\/problem\+json/)
+      expect(refused.body.detail).toMatch(/too many failed sign-ins/)
+      const wait = Number(refused.headers["retry-after"])
+      expect(wait).toBeGreaterThanOrEqual(1)
+      // A block tells a guesser nothing: the right key is refused the same way, the operator token too.
+      expect((yield* server.call("GET", "/v1/purchase-requests", { token: ada.key })).status).toBe(429)
+      expect((yield* server.operator("GET", "/v1/operator/purchase-requests")).status).toBe(429)
+      yield* Effect.sleep(wait * 1000 + 100)
+      expect((yield* server.call("GET", "/v1/purchase-requests", { token: ada.key })).status).toBe(200)
+    })
+  )
+
   it.live("unknown endpoints are 404 problems", () =>
     Effect.gen(function* () {
       const server = yield* TestServer.start()

@@ -830,6 +830,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["UnsupportedMediaType"];
                 };
             };
+            /** @description 429 problem details */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["TooManyRequests"];
+                };
+            };
         };
     };
     "operator.createCustomer": {
@@ -909,6 +918,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Unprocessable"];
                 };
             };
+            /** @description 429 problem details */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["TooManyRequests"];
+                };
+            };
         };
     };
     "operator.listFindings": {
@@ -985,6 +1003,15 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Unprocessable"];
+                };
+            };
+            /** @description 429 problem details */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["TooManyRequests"];
                 };
             };
         };
@@ -1077,6 +1104,15 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Unprocessable"];
+                };
+            };
+            /** @description 429 problem details */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["TooManyRequests"];
                 };
             };
         };
@@ -1215,6 +1251,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Unprocessable"];
                 };
             };
+            /** @description 429 problem details */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["TooManyRequests"];
+                };
+            };
         };
     };
     "operator.getPurchaseRequest": {
@@ -1343,6 +1388,15 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": components["schemas"]["UnsupportedMediaType"];
+                };
+            };
+            /** @description 429 problem details */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["TooManyRequests"];
                 };
             };
         };
@@ -1502,6 +1556,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Unprocessable"];
                 };
             };
+            /** @description 429 problem details */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["TooManyRequests"];
+                };
+            };
         };
     };
     "operator.listSellers": {
@@ -1610,6 +1673,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Unprocessable"];
                 };
             };
+            /** @description 429 problem details */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["TooManyRequests"];
+                };
+            };
         };
     };
     "operator.sellersHealth": {
@@ -1703,6 +1775,15 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": components["schemas"]["UnsupportedMediaType"];
+                };
+            };
+            /** @description 429 problem details */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["TooManyRequests"];
                 };
             };
         };
@@ -1811,6 +1892,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["UnsupportedMediaType"];
                 };
             };
+            /** @description 429 problem details */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["TooManyRequests"];
+                };
+            };
         };
     };
     "operator.activateSeller": {
@@ -1915,6 +2005,15 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": components["schemas"]["UnsupportedMediaType"];
+                };
+            };
+            /** @description 429 problem details */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["TooManyRequests"];
                 };
             };
         };
@@ -2023,6 +2122,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["UnsupportedMediaType"];
                 };
             };
+            /** @description 429 problem details */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["TooManyRequests"];
+                };
+            };
         };
     };
     "operator.sellerHealth": {
@@ -2125,6 +2233,15 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": components["schemas"]["UnsupportedMediaType"];
+                };
+            };
+            /** @description 429 problem details */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["TooManyRequests"];
                 };
             };
         };
@@ -2253,6 +2370,15 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Unprocessable"];
+                };
+            };
+            /** @description 429 problem details */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["TooManyRequests"];
                 };
             };
         };
@@ -2504,6 +2630,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["UnsupportedMediaType"];
                 };
             };
+            /** @description 429 problem details */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["TooManyRequests"];
+                };
+            };
         };
     };
     "purchases.accept": {
@@ -2651,6 +2786,15 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Unprocessable"];
+                };
+            };
+            /** @description 429 problem details */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["TooManyRequests"];
                 };
             };
         };
@@ -2851,6 +2995,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["UnsupportedMediaType"];
                 };
             };
+            /** @description 429 problem details */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["TooManyRequests"];
+                };
+            };
         };
     };
     "sellers.update": {
@@ -2976,6 +3129,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Unprocessable"];
                 };
             };
+            /** @description 429 problem details */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["TooManyRequests"];
+                };
+            };
         };
     };
     "sellers.rotateKey": {
@@ -3033,6 +3195,15 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": components["schemas"]["UnsupportedMediaType"];
+                };
+            };
+            /** @description 429 problem details */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["TooManyRequests"];
                 };
             };
         };
@@ -3144,6 +3315,15 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Unprocessable"];
+                };
+            };
+            /** @description 429 problem details */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["TooManyRequests"];
                 };
             };
         };
