@@ -6,8 +6,11 @@ export interface ServerSettings {
   readonly customerRateLimit: { readonly requestsPerSecond: number; readonly burst: number }
   /** Seller registrations per client IP: requests per second and burst, shared by all processes. */
   readonly sellerRegistrationRateLimit: { readonly requestsPerSecond: number; readonly burst: number }
-  /** Failed sign-ins (unknown keys, wrong operator tokens) per client address: per second and burst, shared by all processes (`SignInFailures.ts`). */
-  readonly signInFailureLimit: { readonly requestsPerSecond: number; readonly burst: number }
+  /**
+   * Failed sign-ins (unknown keys, wrong operator tokens) per client address: per second and
+   * burst, shared by all processes; past them the address is refused for `blockMillis` (`SignInFailures.ts`).
+   */
+  readonly signInFailureLimit: { readonly requestsPerSecond: number; readonly burst: number; readonly blockMillis: number }
   /** Largest accepted request body, in bytes. */
   readonly maxBodyBytes: number
   /** New sellers start active (demo) instead of pending an operator's activation. */
@@ -19,7 +22,8 @@ export interface ServerSettings {
 export const defaultSettings: ServerSettings = {
   customerRateLimit: { requestsPerSecond: 20, burst: 40 },
   sellerRegistrationRateLimit: { requestsPerSecond: 0.1, burst: 10 },
-  signInFailureLimit: { requestsPerSecond: 0.5, burst: 30 },
+  // Generous for people and scripts that get a key wrong; a guesser gets two tries a second.
+  signInFailureLimit: { requestsPerSecond: 2, burst: 100, blockMillis: 10_000 },
   maxBodyBytes: 64 * 1024,
   autoActivateSellers: false,
   offersDeadlineMillis: 5_000

@@ -1,10 +1,10 @@
 /**
  * Guessing credentials is slowed down per client address: a missing, unknown or wrong-kind API
  * key or operator token counts as a failed sign-in on the shared state's GCRA (every server
- * process counts the same budget; `signInFailureLimit`, by default 30 at once, then one every 2 s). Past that the address gets a
- * 429 problem with `Retry-After` for any credential, before it is looked up, until its budget
- * refills: a right key does not get through a block either, so a block tells a guesser nothing.
- * Sign-ins that succeed cost nothing.
+ * process counts the same budget; `signInFailureLimit`, by default 100 at once, then two a
+ * second). Past that the address gets a 429 problem with `Retry-After` for any credential,
+ * before it is looked up, for `blockMillis` (10 s by default): a right key does not get through
+ * a block either, so a block tells a guesser nothing. Sign-ins that succeed cost nothing.
  */
 import { SharedState } from "@bookbroker/engine"
 import { Context, Effect, Layer, Option } from "effect"
@@ -41,7 +41,7 @@ export const make = (state: SharedState.SharedStateService, budget: ServerSettin
       if (Option.isSome(proven)) return proven.value
       const decision = yield* state.rateLimit(`sign-in-failures:${address}`, budget)
       if (decision._tag === "Allowed") return yield* Effect.fail(unauthorized)
-      const blockedUntil = Date.now() + decision.retryAfterMillis
+      const blockedUntil = Date.now() + Math.max(decision.retryAfterMillis, budget.blockMillis)
       if (blocked.size >= 100_000) blocked.clear()
       blocked.set(address, blockedUntil)
       return yield* refuse(blockedUntil)

@@ -41,7 +41,7 @@ describe("operator API", () => {
   it.live("authentication: no token, a wrong token, a customer key and a seller key are 401 on every operator endpoint", () =>
     Effect.gen(function* () {
       // Far more failed sign-ins than an address is allowed by default (that limit: BadInput.test.ts "guessing keys").
-      const server = yield* TestServer.start({ signInFailureLimit: { requestsPerSecond: 1_000, burst: 10_000 } })
+      const server = yield* TestServer.start({ signInFailureLimit: { requestsPerSecond: 1_000, burst: 10_000, blockMillis: 1_000 } })
       const ada = yield* server.customer("Ada")
       const [seller] = yield* server.registerSellers([{ name: "s" }])
       for (const [method, path, body] of operatorEndpoints) {
