@@ -443,16 +443,22 @@ export const make = (options: PipelineOptions = {}) =>
               if (lookup._tag === "Found") return yield* confirmed(attempt, lookup.order, agreed)
               if (lookup._tag === "NotFound") maybeSent = false
             }
-            // The purchase's intent (with the hold just taken, if any) before it is sent. A run that
-            // lost its lease meanwhile cannot record the hold, and nobody else knows of it (holds
-            // carry no key; the new owner takes its own): it gives it back.
-            yield* commit({
-              writes: [writes.updateAttempt(attempt.id, maybeSent ? "unknown" : "purchasing", {
-                sending: true,
-                ...(freshHold === undefined ? {} : { hold: encodeHold(freshHold) }),
-                ...(attempt.reason === null ? {} : { reason: attempt.reason })
-              })]
-            }).pipe(Effect.tapError((error) => (error._tag === "LeaseLost" && freshHold !== undefined ? Effect.asVoid(releaseHold(client, freshHold)) : Effect.void)))
+            const carried = attempt.reason === null ? {} : { reason: attempt.reason }
+            // A run that lost its lease cannot record a hold it just took, and nobody else knows of
+            // it (holds carry no key; the new owner takes its own): it gives it back.
+            const recording = (write: Effect.Effect<void, LeaseLost | SqlError.SqlError>) =>
+              write.pipe(Effect.tapError((error) => (error._tag === "LeaseLost" && freshHold !== undefined ? Effect.asVoid(releaseHold(client, freshHold)) : Effect.void)))
+            // The purchase's intent (with the hold just taken, if any), written once the seller's
+            // permit is held, right before the call: a denied permit sent nothing and stamps nothing.
+            const intentToSend = recording(
+              commit({
+                writes: [writes.updateAttempt(attempt.id, maybeSent ? "unknown" : "purchasing", {
+                  sending: true,
+                  ...(freshHold === undefined ? {} : { hold: encodeHold(freshHold) }),
+                  ...carried
+                })]
+              })
+            )
             const answer = yield* admittedCall(
               state,
               client,
@@ -463,10 +469,16 @@ export const make = (options: PipelineOptions = {}) =>
                 maxTotal: money(row.max_amount, currency),
                 buyerReference: row.id,
                 ...previouslySent
-              })
+              }),
+              undefined,
+              intentToSend
             )
-            // No permit from the seller's limits (nothing was sent now): the same step, a little later.
-            if (answer._tag === "Denied") return parkForSeller(attempt, answer.retryAfterMillis)
+            // No permit from the seller's limits (nothing was sent now): the same step, a little
+            // later — from the hold just taken, which is recorded for it.
+            if (answer._tag === "Denied") {
+              if (freshHold !== undefined) yield* recording(commit({ writes: [writes.updateAttempt(attempt.id, "held", { hold: encodeHold(freshHold), ...carried })] }))
+              return parkForSeller(attempt, answer.retryAfterMillis)
+            }
             yield* crash("purchase", row.id)
             const resolution = AttemptResolution.afterPurchase(answer, maybeSent)
             switch (resolution._tag) {

@@ -140,6 +140,27 @@ describe("PurchasePipeline: an attempt closes only on an authoritative answer ab
     )
   }
 
+  it.live("a purchase whose permit the seller's limits deny sends nothing and stamps nothing; the hold just taken is kept for the next try", () =>
+    Effect.gen(function* () {
+      // Two calls at once, then one every 10 s: the quote and the hold take both.
+      const { running: fleet } = yield* sellers([{ name: "strict", stock: [{ isbn, price: 1000, quantity: 3 }] }], { requestsPerSecond: 0.1, burst: 2 })
+      const worker = yield* Harness.worker("w1")
+      const { id } = yield* Harness.submit(isbn, 3000)
+      const sql = yield* SqlClient.SqlClient
+      const attempt = () =>
+        Effect.map(
+          sql<{ status: string; tries: number; first_sent_at: Date | null; last_sent_at: Date | null; hold: unknown }>`
+            SELECT status, tries, first_sent_at, last_sent_at, hold FROM purchase_attempts WHERE request_id = ${id}`,
+          (rows) => rows[0]
+        )
+      for (let round = 0; round < 20 && (yield* attempt())?.status !== "held"; round++) yield* worker.runOnce
+      expect(yield* attempt()).toMatchObject({ status: "held", tries: 0, first_sent_at: null, last_sent_at: null })
+      expect((yield* attempt())!.hold).not.toBeNull()
+      expect(fleet[0]!.simulator.calls.purchase).toBe(0)
+      expect(fleet[0]!.simulator.calls.hold).toBe(1)
+    }).pipe(Effect.provide(Infrastructure))
+  )
+
   it.live("a replay tells the adapter when the purchase was last sent (previouslySentAt, from the database), for platforms without idempotency keys", () =>
     Effect.gen(function* () {
       sends.length = 0

@@ -29,13 +29,25 @@ const unhealthy = (error: SellerError.SellerError): boolean =>
 type Admitted = Extract<Admission, { readonly _tag: "Admitted" }>
 
 /**
- * A call under a permit already taken: the call — the only part a deadline may interrupt, and
- * then the permit goes back as `cancelled` —, then the permit back with the outcome for the
- * circuit, and the seller's "slow down" recorded for every process.
+ * A call under a permit already taken: `beforeSend` (what must be recorded before anything is
+ * sent: a purchase's intent), then the call — the only parts a deadline may interrupt, and then
+ * the permit goes back as `cancelled`, as it does when `beforeSend` fails —, then the permit
+ * back with the outcome for the circuit, and the seller's "slow down" recorded for every process.
  */
-const withPermit = <A>(state: SharedStateService, client: SellerClient.SellerClient, admission: Admitted, call: Effect.Effect<A, SellerError.SellerError>) =>
+const withPermit = <A, E = never>(
+  state: SharedStateService,
+  client: SellerClient.SellerClient,
+  admission: Admitted,
+  call: Effect.Effect<A, SellerError.SellerError>,
+  beforeSend: Effect.Effect<void, E> = Effect.void
+) =>
   Effect.uninterruptibleMask((restore) =>
     Effect.gen(function* () {
+      const ready = yield* Effect.exit(restore(beforeSend))
+      if (Exit.isFailure(ready)) {
+        yield* state.complete(client.sellerId, admission.permit, "cancelled", admission.probe)
+        return yield* Effect.failCause(ready.cause)
+      }
       const started = yield* Clock.currentTimeMillis
       const exit = yield* Effect.exit(restore(Effect.result(call)))
       const latencyMillis = (yield* Clock.currentTimeMillis) - started
@@ -58,11 +70,11 @@ const withPermit = <A>(state: SharedStateService, client: SellerClient.SellerCli
   )
 
 /** What every seller call shares: a permit first (or the denial), then the call under it. */
-const guarded = <A>(state: SharedStateService, client: SellerClient.SellerClient, call: Effect.Effect<A, SellerError.SellerError>) =>
+const guarded = <A, E>(state: SharedStateService, client: SellerClient.SellerClient, call: Effect.Effect<A, SellerError.SellerError>, beforeSend: Effect.Effect<void, E>) =>
   Effect.flatMap(
     state.admit(client.sellerId, client.limits),
-    (admission): Effect.Effect<Denial | Effect.Success<ReturnType<typeof withPermit<A>>>> =>
-      admission._tag === "Denied" ? Effect.succeed(admission) : withPermit(state, client, admission, call)
+    (admission): Effect.Effect<Denial | Effect.Success<ReturnType<typeof withPermit<A, E>>>, E> =>
+      admission._tag === "Denied" ? Effect.succeed(admission) : withPermit(state, client, admission, call, beforeSend)
   )
 
 /**
@@ -95,17 +107,21 @@ export type Denial = { readonly _tag: "Denied"; readonly reason: DenialReason; r
  * denied for rate, concurrency or back-off is waited for (in steps of at most 500 ms) until
  * `patienceMillis` have passed; an open circuit, or no permit within that time, answers the
  * denial and the caller decides (move on, or park the request: it is never lost).
+ * `beforeSend` runs once the permit is held, right before the call (a purchase records its
+ * intent there: a denied permit sent nothing, and records nothing); when it fails, nothing is
+ * sent and the failure is the answer.
  */
-export const admittedCall = <A>(
+export const admittedCall = <A, E = never>(
   state: SharedStateService,
   client: SellerClient.SellerClient,
   call: Effect.Effect<A, SellerError.SellerError>,
-  patienceMillis = 2_000
-): Effect.Effect<Result.Result<A, SellerError.SellerError> | Denial> =>
+  patienceMillis = 2_000,
+  beforeSend: Effect.Effect<void, E> = Effect.void
+): Effect.Effect<Result.Result<A, SellerError.SellerError> | Denial, E> =>
   Effect.gen(function* () {
     const giveUpAt = (yield* Clock.currentTimeMillis) + patienceMillis
     for (;;) {
-      const outcome = yield* guarded(state, client, call)
+      const outcome = yield* guarded(state, client, call, beforeSend)
       if (outcome._tag === "Called") return outcome.result
       const wait = Math.max(10, Math.min(outcome.retryAfterMillis, 500))
       if (outcome.reason === "circuit_open" || (yield* Clock.currentTimeMillis) + wait > giveUpAt) return outcome
