@@ -32,35 +32,36 @@ export class OperatorAuth extends HttpApiMiddleware.Service<OperatorAuth>()("Ope
 /** The operator token the server was started with. */
 export class OperatorToken extends Context.Service<OperatorToken, Redacted.Redacted<string>>()("@bookbroker/server/OperatorToken") {}
 
-/** The customer or seller a key belongs to (a key of the other kind proves nothing here); failed sign-ins are slowed down (`SignInFailures.ts`). */
-const principal = (access: Access.AccessService, guard: SignInFailures.Guard, kind: "customer" | "seller", token: Redacted.Redacted<string>) =>
-  guard(
-    Effect.map(access.authenticate(token), Option.flatMap((found) => (found.kind === kind ? Option.some({ id: found.id }) : Option.none()))),
-    Problem.unauthorized(`send a ${kind} API key as "Authorization: Bearer <key>"`)
-  )
+/**
+ * The customer or seller a key belongs to (a key of the other kind proves nothing here); failed
+ * sign-ins are slowed down (`SignInFailures.ts`).
+ */
+const principals = Effect.gen(function* () {
+  const access = yield* Access.Access
+  const guard = yield* SignInFailures.SignInGuard
+  return (kind: "customer" | "seller", token: Redacted.Redacted<string>) =>
+    guard(
+      Effect.map(access.authenticate(token), Option.flatMap((found) => (found.kind === kind ? Option.some({ id: found.id }) : Option.none()))),
+      Problem.unauthorized(`send a ${kind} API key as "Authorization: Bearer <key>"`)
+    )
+})
 
 export const CustomerAuthLive = Layer.effect(
   CustomerAuth,
-  Effect.gen(function* () {
-    const access = yield* Access.Access
-    const guard = yield* SignInFailures.SignInGuard
-    return CustomerAuth.of({
-      bearer: (httpEffect, { credential }) =>
-        Effect.flatMap(principal(access, guard, "customer", credential), (customer) => Effect.provideService(httpEffect, CurrentCustomer, customer))
+  Effect.map(principals, (principal) =>
+    CustomerAuth.of({
+      bearer: (httpEffect, { credential }) => Effect.flatMap(principal("customer", credential), (customer) => Effect.provideService(httpEffect, CurrentCustomer, customer))
     })
-  })
+  )
 )
 
 export const SellerAuthLive = Layer.effect(
   SellerAuth,
-  Effect.gen(function* () {
-    const access = yield* Access.Access
-    const guard = yield* SignInFailures.SignInGuard
-    return SellerAuth.of({
-      bearer: (httpEffect, { credential }) =>
-        Effect.flatMap(principal(access, guard, "seller", credential), (seller) => Effect.provideService(httpEffect, CurrentSeller, seller))
+  Effect.map(principals, (principal) =>
+    SellerAuth.of({
+      bearer: (httpEffect, { credential }) => Effect.flatMap(principal("seller", credential), (seller) => Effect.provideService(httpEffect, CurrentSeller, seller))
     })
-  })
+  )
 )
 
 export const OperatorAuthLive = Layer.effect(
