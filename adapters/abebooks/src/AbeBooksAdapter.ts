@@ -120,7 +120,7 @@ export const abeBooksAdapter: Adapter.Adapter<AbeBooksConfig, typeof AbeBooksCon
   // AbeBooks publishes no limit values (4291 exists, its numbers are not documented): stay gentle.
   // The timeout covers an order request plus `confirmWithinMillis` of polling.
   limits: { requestsPerSecond: 2, burst: 4, maxConcurrency: 2, timeoutMillis: 30_000 },
-  make: ({ config, credentials, http }) =>
+  make: ({ config, credentials, http, fetch }) =>
     Effect.sync(() => {
       const api = http({
         baseUrl: config.purchaseBaseUrl,
@@ -137,7 +137,8 @@ export const abeBooksAdapter: Adapter.Adapter<AbeBooksConfig, typeof AbeBooksCon
         currency: config.currency,
         destinationCountry: config.destinationCountry,
         minimumCondition: config.minimumCondition,
-        quoteTtlSeconds: config.quoteTtlSeconds
+        quoteTtlSeconds: config.quoteTtlSeconds,
+        fetch
       }
       const creditCardToken = credentials["creditCardToken"]!
       const pollInterval = Duration.millis(config.pollIntervalMillis)

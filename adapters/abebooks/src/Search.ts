@@ -1,11 +1,11 @@
 /**
  * Quotes through AbeBooks Search Web Services: one `GET /search?clientkey=…&isbn=…` per ISBN,
  * an XML answer, the cheapest acceptable copy as the offer. The SDK's HTTP client speaks JSON
- * only, so this call goes through `fetch` and maps its outcomes into the taxonomy itself the way
+ * only, so this call goes through the pool's `fetch` (the adapter context's) and maps its outcomes into the taxonomy itself the way
  * the SDK would: 401/403 → auth_failed, 429 → rate_limited with the seller's wait, 5xx →
  * server_error, a body that is not a search answer → MalformedSellerResponse.
  */
-import { type Contract, Http, SellerError } from "@bookbroker/adapter-sdk"
+import { type Adapter, type Contract, Http, SellerError } from "@bookbroker/adapter-sdk"
 import { Effect, Redacted, Result } from "effect"
 import { readBooks } from "./internal/searchXml.js"
 import { choose, listingOf, type Listing } from "./Listings.js"
@@ -17,9 +17,11 @@ export interface SearchOptions {
   readonly destinationCountry: string
   readonly minimumCondition: Contract.Condition
   readonly quoteTtlSeconds: number
+  /** The adapter context's `fetch` (bookbroker's connection pool). */
+  readonly fetch: Adapter.SellerFetch
 }
 
-const notSentCodes = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "UND_ERR_CONNECT_TIMEOUT"])
+const notSentCodes = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "UND_ERR_CONNECT_TIMEOUT", "EADDRNOTALLOWED"])
 
 const transportError = (cause: unknown, signal: AbortSignal): SellerError.SellerUnavailable => {
   const inner = cause instanceof Error && cause.cause !== undefined ? cause.cause : cause
@@ -61,7 +63,7 @@ export const quoteOne = (options: SearchOptions, isbn: string): Effect.Effect<Co
     const { status, headers, text } = yield* Effect.tryPromise({
       try: async (signal) => {
         try {
-          const response = await fetch(url, { signal, headers: { accept: "application/xml, text/xml" } })
+          const response = await options.fetch(url, { signal, headers: { accept: "application/xml, text/xml" } })
           const flat: Record<string, string> = {}
           response.headers.forEach((value, name) => {
             flat[name] = value

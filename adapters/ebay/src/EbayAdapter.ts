@@ -109,7 +109,7 @@ export const ebayAdapter: Adapter.Adapter<EbayConfig, typeof EbayConfig.Encoded>
   // Browse allows 5,000 calls a day by default and a quote takes two or more: about one quote
   // every 40 s, in bursts. Raise after eBay's Application Growth Check.
   limits: { requestsPerSecond: 0.025, burst: 20, maxConcurrency: 4, timeoutMillis: 10_000 },
-  make: ({ config, credentials, http }) =>
+  make: ({ config, credentials, http, fetch }) =>
     Effect.gen(function* () {
       const cardNumber = credentials["cardNumber"]
       const cardSecurityCode = credentials["cardSecurityCode"]
@@ -128,7 +128,8 @@ export const ebayAdapter: Adapter.Adapter<EbayConfig, typeof EbayConfig.Encoded>
           clientId: credentials["clientId"]!,
           clientSecret: credentials["clientSecret"]!,
           scopes: scopesOf(config),
-          timeoutMillis: 10_000
+          timeoutMillis: 10_000,
+          fetch
         }),
         marketplaceId: config.marketplaceId,
         contextualLocation: address === undefined ? undefined : `country=${address.country},zip=${address.postalCode}`

@@ -6,7 +6,7 @@
  * service the engine talks to.
  */
 import type { Effect, Redacted, Schema } from "effect"
-import type { Dispatcher } from "undici"
+import type { Dispatcher, RequestInit as FetchInit, Response as FetchResponse } from "undici"
 import type {
   CapabilitiesInput,
   HoldInput,
@@ -56,9 +56,18 @@ export interface AdapterContext<Config> {
   readonly credentials: Readonly<Record<string, Redacted.Redacted<string>>>
   /** A JSON client on bookbroker's connection pool. */
   readonly http: (options: SellerHttpOptions) => SellerHttp
+  /**
+   * `fetch` on bookbroker's connection pool, for sellers that do not speak JSON (XML, form posts,
+   * token endpoints). Use it, never the global `fetch`: the pool is where bookbroker's outbound
+   * policy (public addresses only, unless the operator allows a network) is enforced.
+   */
+  readonly fetch: SellerFetch
   /** The connection pool itself, for adapters that bring their own HTTP code. */
   readonly dispatcher: Dispatcher | undefined
 }
+
+/** undici's `fetch`, bound to the seller connection pool. */
+export type SellerFetch = (input: string | URL, init?: FetchInit) => Promise<FetchResponse>
 
 interface Description<Config, ConfigEncoded> {
   /** A short lowercase name, unique in a registry: `"reference"`. */

@@ -7,7 +7,7 @@
  * clear answer always comes out as `OutcomeUnknown`.
  */
 import { Array as Arr, Duration, Effect, identity, Option, Redacted, Schema } from "effect"
-import type { Dispatcher } from "undici"
+import { fetch, type Dispatcher, type RequestInit as FetchInit } from "undici"
 import type { AnyAdapter, EffectOperations, Operations } from "./Adapter.js"
 import {
   Capabilities,
@@ -115,6 +115,7 @@ export const make = (adapter: AnyAdapter, options: MakeOptions): Effect.Effect<S
       config,
       credentials,
       dispatcher: options.dispatcher,
+      fetch: (input: string | URL, init?: FetchInit) => fetch(input, options.dispatcher === undefined ? init : { ...init, dispatcher: options.dispatcher }),
       http: (httpOptions: Parameters<typeof createSellerHttp>[0]) =>
         createSellerHttp(
           options.dispatcher === undefined || httpOptions.dispatcher !== undefined

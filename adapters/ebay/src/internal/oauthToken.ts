@@ -3,9 +3,10 @@
  * allows about 1,000 mints a day per app, and every Buy API call needs a token. A token is
  * reused until shortly before it lapses (10 % of its lifetime, at most 5 minutes, early), and
  * only one mint runs at a time: callers that need a token while one is being minted wait for
- * that one. The form-encoded grant does not fit the SDK's JSON client, so this uses `fetch`.
+ * that one. The form-encoded grant does not fit the SDK's JSON client, so this uses the adapter
+ * context's `fetch` (bookbroker's connection pool).
  */
-import { type Contract, Http, SellerError } from "@bookbroker/adapter-sdk"
+import { type Adapter, type Contract, Http, SellerError } from "@bookbroker/adapter-sdk"
 import { Effect, Option, Redacted, Schema } from "effect"
 import { WireOAuthError, WireToken } from "../Wire.js"
 
@@ -18,6 +19,8 @@ export interface TokenOptions {
   /** Gives up on one mint after this long. */
   readonly timeoutMillis: number
   readonly now?: () => number
+  /** The adapter context's `fetch`. */
+  readonly fetch: Adapter.SellerFetch
 }
 
 export interface TokenCache {
@@ -46,10 +49,10 @@ export const make = (options: TokenOptions): TokenCache => {
 
   const mint = async (): Promise<string> => {
     const basic = Buffer.from(`${Redacted.value(options.clientId)}:${Redacted.value(options.clientSecret)}`).toString("base64")
-    let response: Response
+    let response: Awaited<ReturnType<Adapter.SellerFetch>>
     let text: string
     try {
-      response = await fetch(options.tokenUrl, {
+      response = await options.fetch(options.tokenUrl, {
         method: "POST",
         headers: { authorization: `Basic ${basic}`, "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
         body: `grant_type=client_credentials&scope=${encodeURIComponent(options.scopes.join(" "))}`,
