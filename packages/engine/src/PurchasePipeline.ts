@@ -379,15 +379,22 @@ export const make = (options: PipelineOptions = {}) =>
          * The attempt stays open: an order may exist. Asked again later; past its deadline a
          * person is asked to look (once), and the customer is told so.
          */
-        const unresolved = (attempt: AttemptRow, reason: string, retryAfterMillis: number | undefined) =>
+        /** `sellerSaid`: the seller's own words about the last try, for operators (logs, the finding), never the customer. */
+        const unresolved = (attempt: AttemptRow, reason: string, retryAfterMillis: number | undefined, sellerSaid?: string) =>
           Effect.gen(function* () {
             const now = yield* Clock.currentTimeMillis
             const since = attempt.first_sent_at?.getTime() ?? now
             const overdue = now - since >= deadlineMillis
+            if (sellerSaid !== undefined) {
+              yield* Effect.logWarning("purchase outcome unknown").pipe(
+                Effect.annotateLogs({ "seller.id": attempt.seller_id, "attempt.id": attempt.id, reason, seller_said: sellerSaid.slice(0, 500) })
+              )
+            }
             // Past the deadline a person is asked to look, once: the request's flag and a finding saying what is known.
             const detail =
               `the purchase at ${attempt.seller_name} (idempotency key ${attempt.idempotency_key}) has had no authoritative answer since ${new Date(since).toISOString()} ` +
-              `(${attempt.tries + 1} tries, last: ${reason}); nothing else is bought for this request until it is settled — ask the seller whether that order exists`
+              `(${attempt.tries + 1} tries, last: ${reason}${sellerSaid === undefined ? "" : `; the seller said: ${sellerSaid.slice(0, 500)}`}); ` +
+              `nothing else is bought for this request until it is settled — ask the seller whether that order exists`
             const flag = overdue && row.attention !== "unresolved_attempt"
             yield* commit({
               writes: [writes.updateAttempt(attempt.id, "unknown", { reason }), ...(flag ? [writes.finding("attempt_unresolved", detail, true)] : [])],
@@ -493,7 +500,7 @@ export const make = (options: PipelineOptions = {}) =>
                 return next
               }
               case "Unresolved":
-                return yield* unresolved(attempt, resolution.reason, resolution.retryAfterMillis)
+                return yield* unresolved(attempt, resolution.reason, resolution.retryAfterMillis, resolution.detail)
             }
           })
 

@@ -24,8 +24,11 @@ export type Resolution =
   | { readonly _tag: "Confirmed"; readonly order: Contract.Order }
   /** Known: no order exists (or will exist) under this key. The next offer may be tried. */
   | { readonly _tag: "Failed"; readonly reason: string }
-  /** Unknown: an order may exist. Nothing else may be bought until this is settled. */
-  | { readonly _tag: "Unresolved"; readonly reason: string; readonly retryAfterMillis: number | undefined }
+  /**
+   * Unknown: an order may exist. Nothing else may be bought until this is settled. `detail` is
+   * the seller's own account (its bytes), for operators only: never where a customer reads it.
+   */
+  | { readonly _tag: "Unresolved"; readonly reason: string; readonly retryAfterMillis: number | undefined; readonly detail?: string }
 
 /** Rejections that are answers about the key itself (a replay gets the first try's outcome). */
 export const authoritativeRejections: ReadonlySet<SellerError.RejectedReason> = new Set<SellerError.RejectedReason>([
@@ -35,9 +38,22 @@ export const authoritativeRejections: ReadonlySet<SellerError.RejectedReason> = 
   "hold_expired"
 ])
 
-/** How an error is written in an attempt's `reason`. */
-export const describe = (error: SellerError.SellerError): string =>
-  error._tag === "SellerRejected" || error._tag === "SellerUnavailable" ? `${error._tag === "SellerRejected" ? "rejected" : "unavailable"}:${error.reason}` : error._tag
+/**
+ * How an error is written in an attempt's `reason`, which the customer reads: our words (the
+ * error's kind and reason), never the seller's answer — its bytes stay in `detail` and the logs.
+ */
+export const describe = (error: SellerError.SellerError): string => {
+  switch (error._tag) {
+    case "SellerRejected":
+      return `rejected:${error.reason}`
+    case "SellerUnavailable":
+      return `unavailable:${error.reason}`
+    case "MalformedSellerResponse":
+      return "malformed_response"
+    case "OutcomeUnknown":
+      return "no_answer"
+  }
+}
 
 /**
  * The attempt after one purchase call (a first try or a same-key replay).
@@ -53,12 +69,12 @@ export const afterPurchase = (answer: Result.Result<Contract.Order, SellerError.
     case "OutcomeUnknown":
     case "MalformedSellerResponse":
       // This try itself may have placed the order.
-      return { _tag: "Unresolved", reason: `outcome_unknown: ${error.detail}`, retryAfterMillis: undefined }
+      return { _tag: "Unresolved", reason: `outcome_unknown: ${describe(error)}`, retryAfterMillis: undefined, detail: error.detail }
     case "SellerRejected":
       if (authoritativeRejections.has(error.reason) || !maybeSentBefore) return { _tag: "Failed", reason: describe(error) }
       return { _tag: "Unresolved", reason: `replay_refused: ${describe(error)}`, retryAfterMillis: undefined }
     case "SellerUnavailable":
-      if (error.mayHaveBeenProcessed) return { _tag: "Unresolved", reason: `outcome_unknown: ${describe(error)}`, retryAfterMillis: error.retryAfterMillis }
+      if (error.mayHaveBeenProcessed) return { _tag: "Unresolved", reason: `outcome_unknown: ${describe(error)}`, retryAfterMillis: error.retryAfterMillis, detail: error.detail }
       if (!maybeSentBefore) return { _tag: "Failed", reason: describe(error) }
       return { _tag: "Unresolved", reason: `replay_not_processed: ${describe(error)}`, retryAfterMillis: error.retryAfterMillis }
   }
