@@ -100,7 +100,10 @@ export const startBookbroker = async (role: "api" | "worker", environment: Bookb
         "--data-dir",
         dataDir,
         "--processes",
-        String(environment.processes)
+        String(environment.processes),
+        // The bench's sellers run on this machine: bookbroker calls loopback only when allowed.
+        "--allow-network",
+        "127.0.0.0/8"
       ],
       {
         cwd: repoRoot,

@@ -34,7 +34,7 @@
  */
 import { referenceAdapter } from "@bookbroker/adapter-reference"
 import { Random, zipfSampler } from "@bookbroker/adapter-sdk/testing"
-import { AdapterRegistry, Database, SecretBox, SellerDirectory } from "@bookbroker/engine"
+import { AdapterRegistry, Database, OutboundAddress, SecretBox, SellerDirectory } from "@bookbroker/engine"
 import { Effect, Layer, ManagedRuntime, Redacted } from "effect"
 import { mkdtempSync } from "node:fs"
 import { availableParallelism, loadavg, tmpdir } from "node:os"
@@ -202,7 +202,7 @@ const registeredLimits = (limits: NonNullable<Fleet["sellers"][number]["limits"]
 const registerSellers = async (databaseUrl: string, secretKey: string, fleet: Fleet) => {
   const runtime = ManagedRuntime.make(
     SellerDirectory.layer({ refreshMillis: 600_000 }).pipe(
-      Layer.provideMerge(Layer.mergeAll(SecretBox.layer(Redacted.make(secretKey)), AdapterRegistry.layer([referenceAdapter]))),
+      Layer.provideMerge(Layer.mergeAll(SecretBox.layer(Redacted.make(secretKey)), AdapterRegistry.layer([referenceAdapter]), OutboundAddress.layerLoopback)),
       // Migrates the fresh database too, before any bookbroker process starts.
       Layer.provideMerge(Database.layer({ url: databaseUrl, maxConnections: 4 })),
       Layer.orDie

@@ -5,7 +5,7 @@
  * (purchase requests stored, CPU used, the clock `--cpu-prof` uses); stops (dropping the database) when stdin closes.
  */
 import { referenceAdapter } from "@bookbroker/adapter-reference"
-import { Access, Database, Engine, SecretBox, Tracing } from "@bookbroker/engine"
+import { Access, Database, Engine, OutboundAddress, SecretBox, Tracing } from "@bookbroker/engine"
 import { TestDatabase } from "@bookbroker/engine/testing"
 import { Server } from "@bookbroker/server"
 import { HttpServer } from "effect/http"
@@ -27,6 +27,7 @@ const program = Effect.gen(function* () {
         secretKey: Redacted.make(SecretBox.generateKey()),
         workers: false,
         directoryRefreshMillis: 0,
+        outbound: OutboundAddress.loopback,
         // Nothing drains the queue here (workers off), so the backlog limit (10,000 requests in
         // flight by default) would turn the run into a 429 test after a few seconds.
         intake: { backlog: { maxBacklog: 100_000_000 } }

@@ -8,7 +8,7 @@
 import { referenceAdapter } from "@bookbroker/adapter-reference"
 import { Money, type Isbn } from "@bookbroker/adapter-sdk"
 import { generateIsbns } from "@bookbroker/adapter-sdk/testing"
-import { Database, Engine, Purchases, SecretBox, SellerDirectory } from "@bookbroker/engine"
+import { Database, Engine, OutboundAddress, Purchases, SecretBox, SellerDirectory } from "@bookbroker/engine"
 import { TestDatabase } from "@bookbroker/engine/testing"
 import { Effect, Layer, ManagedRuntime, Option, Redacted, Tracer } from "effect"
 import { Statement } from "effect/sql"
@@ -74,6 +74,8 @@ const runtime = ManagedRuntime.make(
     secretKey: Redacted.make(SecretBox.generateKey()),
     quotes: { cache: false, coalesce: false },
     workers: { concurrency: Number(values.workers), pollMillis: 5 },
+    // The bench's sellers run on this machine.
+    outbound: OutboundAddress.loopback,
     // One customer submits everything at once: the backlog's fair share would send most of it
     // back with a 429 (that is `bench:e2e --phases`'s subject, not this one's).
     intake: { backlog: { maxBacklog: 100_000_000, minBacklog: 100_000_000 } }

@@ -26,7 +26,7 @@ export interface WorkerEnvironment {
   readonly maxBackoffMillis: number
   /** Signs the webhooks this worker's dispatcher sends (the same for every process). */
   readonly webhookSecret?: string
-  /** Networks customers' notify_urls may point at (`BOOKBROKER_ALLOW_NETWORKS`). */
+  /** Networks bookbroker may call besides public addresses (`BOOKBROKER_ALLOW_NETWORKS`); default loopback, where the chaos sellers run. */
   readonly allowNetworks?: ReadonlyArray<string>
 }
 
@@ -44,7 +44,7 @@ export const startWorker = (environment: WorkerEnvironment): WorkerProcess => {
       BOOKBROKER_LEASE_MILLIS: String(environment.leaseMillis),
       BOOKBROKER_MAX_BACKOFF_MILLIS: String(environment.maxBackoffMillis),
       ...(environment.webhookSecret === undefined ? {} : { BOOKBROKER_WEBHOOK_SECRET: environment.webhookSecret }),
-      ...(environment.allowNetworks === undefined ? {} : { BOOKBROKER_ALLOW_NETWORKS: environment.allowNetworks.join(",") })
+      BOOKBROKER_ALLOW_NETWORKS: (environment.allowNetworks ?? ["127.0.0.0/8", "::1/128"]).join(",")
     }
   })
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()))

@@ -6,7 +6,7 @@
 import { referenceAdapter } from "@bookbroker/adapter-reference"
 import { Money, type Isbn } from "@bookbroker/adapter-sdk"
 import { generateIsbns, Random } from "@bookbroker/adapter-sdk/testing"
-import { Database, Engine, Purchases, Reconciler, SellerDirectory, Sweeper } from "@bookbroker/engine"
+import { Database, Engine, OutboundAddress, Purchases, Reconciler, SellerDirectory, Sweeper } from "@bookbroker/engine"
 import { TestDatabase } from "@bookbroker/engine/testing"
 import { Effect, Exit, Layer, ManagedRuntime, Redacted, Schedule, Scope } from "effect"
 import { afterAll } from "vitest"
@@ -52,7 +52,8 @@ export const releaseAfterAll = () => {
 /** An engine over the database (`Engine.layer`), as one bookbroker process would run it. */
 export const engineRuntime = (databaseUrl: string, options: Omit<Engine.EngineOptions, "adapters">): EngineRuntime =>
   ManagedRuntime.make(
-    Engine.layer({ adapters: [referenceAdapter], ...options }).pipe(
+    // The chaos sellers run on this machine.
+    Engine.layer({ adapters: [referenceAdapter], outbound: OutboundAddress.loopback, ...options }).pipe(
       Layer.provideMerge(Database.layer({ url: databaseUrl, maxConnections: 10 })),
       Layer.orDie
     )

@@ -5,7 +5,7 @@
 import { referenceAdapter } from "@bookbroker/adapter-reference"
 import type { Isbn } from "@bookbroker/adapter-sdk"
 import { generateIsbns } from "@bookbroker/adapter-sdk/testing"
-import { Access, Engine, SecretBox, SellerDirectory } from "@bookbroker/engine"
+import { Access, Engine, OutboundAddress, SecretBox, SellerDirectory } from "@bookbroker/engine"
 import { SimulatedSellers, TestDatabase } from "@bookbroker/engine/testing"
 import { Server } from "@bookbroker/server"
 import { HttpServer } from "effect/http"
@@ -27,7 +27,9 @@ const startServer = Effect.gen(function* () {
         secretKey: Redacted.make(SecretBox.generateKey()),
         pipeline: { leaseMillis: 2_000, maxBackoffMillis: 50 },
         workers: { pollMillis: 20 },
-        directoryRefreshMillis: 0
+        directoryRefreshMillis: 0,
+        // The simulated sellers run on this machine.
+        outbound: OutboundAddress.loopback
       })
     ),
     Layer.provideMerge(TestDatabase.layer)

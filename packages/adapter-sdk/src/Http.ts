@@ -196,7 +196,9 @@ const notSentCodes = new Set([
   "EHOSTUNREACH",
   "ENETUNREACH",
   "UND_ERR_CONNECT_TIMEOUT",
-  "ERR_INVALID_URL"
+  "ERR_INVALID_URL",
+  // The engine's connection pool refused the address (not public, not allowed by the operator).
+  "EADDRNOTALLOWED"
 ])
 
 /**

@@ -104,8 +104,8 @@ export const make = (options: NotificationsOptions): Effect.Effect<Notifications
       Effect.sync(
         () =>
           new Agent({
-            // Every address a notify_url's name resolves to is checked at connect time (no DNS rebinding).
-            connect: { timeout: timeoutMillis, lookup: OutboundAddress.guardedLookup(outbound) },
+            // The host (every address a notify_url's name resolves to) is checked at connect time: no DNS rebinding.
+            connect: OutboundAddress.guardedConnector(outbound, { timeout: timeoutMillis }),
             headersTimeout: timeoutMillis,
             bodyTimeout: timeoutMillis,
             keepAliveTimeout: 4_000

@@ -1,8 +1,9 @@
 /**
  * The seller directory in PostgreSQL: who the sellers are, which adapter speaks to them with
  * which config, their credentials (sealed with the SecretBox, handed out only as `Redacted`),
- * their limits and their status. Registration checks the config against the adapter before
- * anything is stored. The fan-out reads `active`, a snapshot refreshed every few seconds, so
+ * their limits and their status. Registration checks the config against the adapter, and every
+ * URL in it against the outbound policy (public addresses only, unless the operator allows a
+ * network), before anything is stored. The fan-out reads `active`, a snapshot refreshed every few seconds, so
  * the hot path does not touch the database.
  */
 import { SellerClient, type Contract } from "@bookbroker/adapter-sdk"
@@ -10,6 +11,7 @@ import { SqlClient } from "effect/sql"
 import { Context, Duration, Effect, Layer, Option, Redacted, Schema, SynchronizedRef } from "effect"
 import { AdapterRegistry, type UnknownAdapterKind } from "./AdapterRegistry.js"
 import { orDie } from "./internal/sql.js"
+import * as OutboundAddress from "./outbound/OutboundAddress.js"
 import { SecretBox } from "./SecretBox.js"
 
 export const SellerStatus = Schema.Literals(["pending", "active", "disabled"])
@@ -45,6 +47,8 @@ export interface SellerChanges {
   readonly credentials?: Readonly<Record<string, string | Redacted.Redacted<string>>>
   readonly limits?: Partial<Contract.LimitsInput>
   readonly contact?: string | null
+  /** E.g. back to `pending` when the seller changed what an operator approved (`SellerReview`). */
+  readonly status?: SellerStatus
 }
 
 export class SellerNotFound extends Schema.TaggedError<SellerNotFound>()("SellerNotFound", { id: Schema.String }) {
@@ -99,6 +103,7 @@ export const make = (options: SellerDirectoryOptions = {}) =>
     const sql = yield* SqlClient.SqlClient
     const box = yield* SecretBox
     const registry = yield* AdapterRegistry
+    const outbound = yield* OutboundAddress.OutboundPolicy
     const refresh = Duration.millis(options.refreshMillis ?? 5_000)
 
     const fromRow = (row: Row): Effect.Effect<Seller> =>
@@ -132,7 +137,10 @@ export const make = (options: SellerDirectoryOptions = {}) =>
       return box.seal(Redacted.make(JSON.stringify(plain)))
     }
 
-    /** The adapter must accept the config, credentials and limits before anything is stored. */
+    /**
+     * The adapter must accept the config, credentials and limits, and every URL in the config must
+     * be one bookbroker may call, before anything is stored.
+     */
     const validate = (name: string, kind: string, config: unknown, credentials: NewSeller["credentials"], limits: NewSeller["limits"]) =>
       Effect.gen(function* () {
         const adapter = yield* registry.get(kind)
@@ -142,6 +150,15 @@ export const make = (options: SellerDirectoryOptions = {}) =>
           ...(credentials === undefined ? {} : { credentials }),
           ...(limits === undefined ? {} : { limits })
         })
+        const refused = OutboundAddress.checkConfigUrls(config, outbound)
+        if (refused.length > 0) {
+          const detail = refused.map((problem) => `config ${problem.pointer} ${JSON.stringify(problem.url)} ${problem.reason}`).join("; ")
+          return yield* new SellerClient.InvalidSellerConfig({
+            sellerId: name,
+            kind,
+            detail: `${detail}: sellers are called on public addresses only (an operator can allow a network: serve --allow-network)`
+          })
+        }
         return adapter
       })
 
@@ -216,6 +233,7 @@ export const make = (options: SellerDirectoryOptions = {}) =>
                 credentials = ${seal(credentials)},
                 limits = ${JSON.stringify(limits)}::jsonb,
                 contact = ${changes.contact === undefined ? current.contact : changes.contact},
+                status = COALESCE(${changes.status ?? null}, status),
                 adapter_version = ${adapter.version},
                 updated_at = now()
               WHERE id = ${id}

@@ -1,11 +1,15 @@
 /**
  * Ready-to-call `SellerClient`s for directory sellers, built once per seller version (a config
  * or credentials change builds a new one) on one shared undici connection pool with keep-alive.
+ * The pool connects only where the operator's outbound policy allows (public addresses, plus the
+ * networks the operator named): a seller's base URL is someone else's say-so, checked again at
+ * every connect, after DNS.
  */
 import { SellerClient } from "@bookbroker/adapter-sdk"
 import { Context, Effect, Layer } from "effect"
 import { Agent } from "undici"
 import { AdapterRegistry } from "./AdapterRegistry.js"
+import * as OutboundAddress from "./outbound/OutboundAddress.js"
 import type { Seller } from "./SellerDirectory.js"
 
 export interface SellerPoolService {
@@ -23,6 +27,7 @@ export interface SellerPoolOptions {
 export const make = (options: SellerPoolOptions = {}) =>
   Effect.gen(function* () {
     const registry = yield* AdapterRegistry
+    const outbound = yield* OutboundAddress.OutboundPolicy
     const dispatcher = yield* Effect.acquireRelease(
       Effect.sync(
         () =>
@@ -30,7 +35,8 @@ export const make = (options: SellerPoolOptions = {}) =>
             connections: options.connectionsPerOrigin ?? 32,
             keepAliveTimeout: 10_000,
             keepAliveMaxTimeout: 60_000,
-            pipelining: 1
+            pipelining: 1,
+            connect: OutboundAddress.guardedConnector(outbound)
           })
       ),
       (agent) => Effect.promise(() => agent.close())

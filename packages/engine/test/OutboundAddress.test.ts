@@ -70,3 +70,62 @@ describe("OutboundAddress.guardedLookup", () => {
     expect(await resolve("localhost", OutboundAddress.loopback)).toMatch(/^(127\.0\.0\.1|::1)$/)
   })
 })
+
+describe("OutboundAddress.checkConfigUrls", () => {
+  it("checks every URL-looking string of an adapter config, at any depth, and points at each refused one", () => {
+    const config = {
+      baseUrl: "http://127.0.0.1:6379",
+      currency: "EUR",
+      nested: { feeds: ["https://feeds.example.com/a.tsv", "file:///etc/passwd"], metadata: "http://169.254.169.254/latest" },
+      "odd/key": "http://user:secret@shop.example.com/",
+      note: "no URL here: just text"
+    }
+    expect(OutboundAddress.checkConfigUrls(config, none)).toEqual([
+      { pointer: "/baseUrl", url: "http://127.0.0.1:6379", reason: "points at 127.0.0.1, which is not a public address" },
+      { pointer: "/nested/feeds/1", url: "file:///etc/passwd", reason: 'uses "file:": only http and https are allowed' },
+      { pointer: "/nested/metadata", url: "http://169.254.169.254/latest", reason: "points at 169.254.169.254, which is not a public address" },
+      { pointer: "/odd~1key", url: "http://user:secret@shop.example.com/", reason: "carries credentials (user:password@): put secrets elsewhere" }
+    ])
+  })
+
+  it("finds nothing to refuse in a public config, or where the operator allowed the network", () => {
+    expect(OutboundAddress.checkConfigUrls({ baseUrl: "https://api.seller.example", shop: "books.myshopify.com" }, none)).toEqual([])
+    expect(OutboundAddress.checkConfigUrls({ baseUrl: "http://127.0.0.1:4010" }, OutboundAddress.loopback)).toEqual([])
+  })
+})
+
+describe("OutboundAddress.guardedConnector", () => {
+  /** A TCP listener on 127.0.0.1 that counts the connections it accepted. */
+  const listener = async () => {
+    const { createServer } = await import("node:net")
+    let accepted = 0
+    const server = createServer((socket) => {
+      accepted += 1
+      socket.destroy()
+    })
+    await new Promise<void>((ready) => server.listen(0, "127.0.0.1", ready))
+    const port = (server.address() as { port: number }).port
+    return { port, accepted: () => accepted, close: () => new Promise<void>((done) => server.close(() => done())) }
+  }
+  const connect = (policy: OutboundAddress.OutboundPolicyService, hostname: string, port: number) =>
+    new Promise<string>((done) =>
+      OutboundAddress.guardedConnector(policy, { timeout: 5_000 })({ hostname, protocol: "http:", port: String(port) }, (error, socket) => {
+        if (error !== null) return done(`${(error as { code?: string }).code}: ${error.message}`)
+        socket!.destroy()
+        done("connected")
+      })
+    )
+
+  it("refuses an IP literal the policy does not allow before opening a connection (the OS never looks literals up)", async () => {
+    const server = await listener()
+    try {
+      expect(await connect(none, "127.0.0.1", server.port)).toBe("EADDRNOTALLOWED: 127.0.0.1 is not a public address; not connecting")
+      expect(await connect(none, "[::ffff:127.0.0.1]", server.port)).toMatch(/^EADDRNOTALLOWED: /)
+      expect(await connect(none, "localhost", server.port)).toMatch(/^EADDRNOTALLOWED: localhost resolves to/)
+      expect(server.accepted()).toBe(0)
+      expect(await connect(OutboundAddress.loopback, "127.0.0.1", server.port)).toBe("connected")
+    } finally {
+      await server.close()
+    }
+  })
+})

@@ -10,6 +10,7 @@ import type { SqlClient } from "effect/sql"
 import { randomUUID } from "node:crypto"
 import { Context, Effect, Layer, Redacted } from "effect"
 import * as AdapterRegistry from "../src/AdapterRegistry.js"
+import * as OutboundAddress from "../src/outbound/OutboundAddress.js"
 import * as QuoteEngine from "../src/QuoteEngine.js"
 import * as SecretBox from "../src/SecretBox.js"
 import * as SellerDirectory from "../src/SellerDirectory.js"
@@ -20,7 +21,8 @@ import { SimulatedSellers, TestDatabase } from "../src/testing/index.js"
 const isbns = generateIsbns({ size: 400, seed: 7 }) as ReadonlyArray<Isbn.Isbn13>
 const stock = (price: number) => isbns.map((isbn) => ({ isbn, price, quantity: 50 }))
 
-const Shared = Layer.mergeAll(SecretBox.layer(Redacted.make(SecretBox.generateKey())), AdapterRegistry.layer([referenceAdapter])).pipe(
+// The simulated sellers run on this machine.
+const Shared = Layer.mergeAll(SecretBox.layer(Redacted.make(SecretBox.generateKey())), AdapterRegistry.layer([referenceAdapter]), OutboundAddress.layerLoopback).pipe(
   Layer.provideMerge(TestDatabase.layer)
 )
 

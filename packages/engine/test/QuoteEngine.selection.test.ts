@@ -9,6 +9,7 @@ import { generateIsbns } from "@bookbroker/adapter-sdk/testing"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber, Layer, Redacted } from "effect"
 import * as AdapterRegistry from "../src/AdapterRegistry.js"
+import * as OutboundAddress from "../src/outbound/OutboundAddress.js"
 import * as QuoteEngine from "../src/QuoteEngine.js"
 import * as SecretBox from "../src/SecretBox.js"
 import * as SellerDirectory from "../src/SellerDirectory.js"
@@ -21,7 +22,9 @@ const [isbnA, isbnB] = isbns as [Isbn.Isbn13, Isbn.Isbn13]
 
 const Infrastructure = Layer.mergeAll(
   SecretBox.layer(Redacted.make(SecretBox.generateKey())),
-  AdapterRegistry.layer([referenceAdapter])
+  AdapterRegistry.layer([referenceAdapter]),
+  // The simulated sellers run on this machine.
+  OutboundAddress.layerLoopback
 ).pipe(Layer.provideMerge(TestDatabase.layer))
 
 const engineLayer = (options: QuoteEngine.QuoteEngineOptions) =>

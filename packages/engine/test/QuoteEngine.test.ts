@@ -5,6 +5,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Redacted } from "effect"
 import * as AdapterRegistry from "../src/AdapterRegistry.js"
 import * as Metrics from "../src/Metrics.js"
+import * as OutboundAddress from "../src/outbound/OutboundAddress.js"
 import * as QuoteEngine from "../src/QuoteEngine.js"
 import * as SecretBox from "../src/SecretBox.js"
 import * as SellerDirectory from "../src/SellerDirectory.js"
@@ -17,7 +18,9 @@ const [isbnA, isbnB] = isbns as [Isbn.Isbn13, Isbn.Isbn13]
 
 const Infrastructure = Layer.mergeAll(
   SecretBox.layer(Redacted.make(SecretBox.generateKey())),
-  AdapterRegistry.layer([referenceAdapter])
+  AdapterRegistry.layer([referenceAdapter]),
+  // The simulated sellers run on this machine.
+  OutboundAddress.layerLoopback
 ).pipe(Layer.provideMerge(TestDatabase.layer))
 
 /** A quote engine with in-process shared state over a fresh directory. */

@@ -3,14 +3,20 @@ import { describe, expect, it } from "@effect/vitest"
 import { SqlClient } from "effect/sql"
 import { Effect, Layer, Redacted } from "effect"
 import * as AdapterRegistry from "../src/AdapterRegistry.js"
+import * as OutboundAddress from "../src/outbound/OutboundAddress.js"
 import * as SecretBox from "../src/SecretBox.js"
 import { SellerDirectory, layer as directoryLayer } from "../src/SellerDirectory.js"
 import { TestDatabase } from "../src/testing/index.js"
 
-const TestLayer = directoryLayer({ refreshMillis: 60_000 }).pipe(
-  Layer.provideMerge(Layer.mergeAll(SecretBox.layer(Redacted.make(SecretBox.generateKey())), AdapterRegistry.layer([referenceAdapter]))),
+const Infrastructure = Layer.mergeAll(SecretBox.layer(Redacted.make(SecretBox.generateKey())), AdapterRegistry.layer([referenceAdapter])).pipe(
   Layer.provideMerge(TestDatabase.layer)
 )
+
+// These sellers are "on this machine": the operator allowed loopback.
+const TestLayer = directoryLayer({ refreshMillis: 60_000 }).pipe(Layer.provide(OutboundAddress.layerLoopback), Layer.provideMerge(Infrastructure))
+
+// bookbroker's default: sellers on public addresses only.
+const PublicOnly = directoryLayer({ refreshMillis: 60_000 }).pipe(Layer.provideMerge(Infrastructure))
 
 const config = { baseUrl: "http://127.0.0.1:9", currency: "EUR" }
 
@@ -84,6 +90,32 @@ describe("SellerDirectory", () => {
         const directory = yield* SellerDirectory
         expect((yield* Effect.flip(directory.get("00000000-0000-0000-0000-000000000000")))._tag).toBe("SellerNotFound")
         expect((yield* Effect.flip(directory.get("robert'); drop table sellers;--")))._tag).toBe("SellerNotFound")
+      })
+    )
+  })
+
+  it.layer(PublicOnly, { timeout: 60_000 })((it) => {
+    it.effect("refuses a config that points anywhere but a public address (registration and update), storing nothing", () =>
+      Effect.gen(function* () {
+        const directory = yield* SellerDirectory
+        const sql = yield* SqlClient.SqlClient
+        const count = Effect.map(sql<{ n: string }>`SELECT count(*)::text AS n FROM sellers`, (rows) => rows[0]!.n)
+        const before = yield* count
+        for (const baseUrl of ["http://127.0.0.1:6379", "http://[::1]:5432", "http://0x7f.1:8080", "http://169.254.169.254/latest/meta-data", "http://10.0.0.7", "http://localhost:4010"]) {
+          const refused = yield* Effect.flip(directory.register({ name: `Probe ${baseUrl}`, kind: "reference", config: { baseUrl, currency: "EUR" }, credentials: { apiKey: "k" } }))
+          expect(refused._tag).toBe("InvalidSellerConfig")
+          expect(refused.message).toMatch(/config \/baseUrl ".*" points at .*, which is not a public address: sellers are called on public addresses only/)
+        }
+        const withCredentials = yield* Effect.flip(
+          directory.register({ name: "Userinfo", kind: "reference", config: { baseUrl: "https://user:pw@api.seller.example", currency: "EUR" }, credentials: { apiKey: "k" } })
+        )
+        expect(withCredentials.message).toMatch(/carries credentials/)
+        expect(yield* count).toBe(before)
+
+        const seller = yield* directory.register({ name: "Public Books", kind: "reference", config: { baseUrl: "https://api.publicbooks.example", currency: "EUR" }, credentials: { apiKey: "k" } })
+        const moved = yield* Effect.flip(directory.update(seller.id, { config: { baseUrl: "http://127.0.0.1:5432", currency: "EUR" } }))
+        expect(moved._tag).toBe("InvalidSellerConfig")
+        expect(((yield* directory.get(seller.id)).config as { baseUrl: string }).baseUrl).toBe("https://api.publicbooks.example")
       })
     )
   })

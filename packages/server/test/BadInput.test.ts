@@ -58,7 +58,8 @@ const cases: ReadonlyArray<{ name: string; status: number; pointer?: string; bod
 describe("bad input on POST /v1/purchase-requests", () => {
   it.live("each bad body is a precise problem and stores nothing", () =>
     Effect.gen(function* () {
-      const server = yield* TestServer.start({ customerRateLimit: { requestsPerSecond: 1_000, burst: 1_000 } })
+      // bookbroker's default outbound policy: public addresses only (the notify_url cases).
+      const server = yield* TestServer.start({ customerRateLimit: { requestsPerSecond: 1_000, burst: 1_000 } }, { outbound: { allowNetworks: [] } })
       const ada = yield* server.customer("Ada")
       for (const testCase of cases) {
         const reply = yield* server.call("POST", "/v1/purchase-requests", {

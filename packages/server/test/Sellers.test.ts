@@ -165,6 +165,55 @@ describe("seller API", () => {
     })
   )
 
+  it.live("a seller that changes its config or credentials goes back to review: pending, not asked for quotes, until the operator activates it again", () =>
+    Effect.gen(function* () {
+      const server = yield* TestServer.start()
+      const [registered] = yield* server.registerSellers([{ name: "mover", apiKey: "mover-key", stock: [{ isbn, price: 1100, quantity: 2 }] }])
+      const key = registered!.key
+      const config = registered!.seller.config
+      const ada = yield* server.customer("Ada")
+      const quotedBy = Effect.map(server.call("GET", `/v1/books/${isbn}/offers`, { token: ada.key }), (reply) => reply.body.sellers.map((seller: { seller_id: string }) => seller.seller_id))
+      expect(yield* quotedBy).toEqual([registered!.id])
+
+      // Limits, contact, and the same config sent again keep what the operator approved.
+      const same = yield* server.call("PATCH", "/v1/sellers/me", { token: key, body: { contact: "desk@mover.example", limits: { max_concurrency: 2 }, adapter: { config, credentials: { apiKey: "mover-key" } } } })
+      expect(same.body.status).toBe("active")
+
+      // A new base URL (here: the same shop on another port of this machine) is not what was approved.
+      const moved = yield* server.call("PATCH", "/v1/sellers/me", { token: key, body: { adapter: { config: { ...config, baseUrl: config.baseUrl.replace(/:(\d+)/, ":9") } } } })
+      expect(moved.status).toBe(200)
+      expect(moved.body.status).toBe("pending")
+      expect(yield* quotedBy).toEqual([])
+      const back = yield* server.operator("POST", `/v1/operator/sellers/${registered!.id}/activate`)
+      expect(back.body.status).toBe("active")
+
+      // New credentials too.
+      const rekeyed = yield* server.call("PATCH", "/v1/sellers/me", { token: key, body: { adapter: { credentials: { apiKey: "another-key" } } } })
+      expect(rekeyed.body.status).toBe("pending")
+    })
+  )
+
+  it.live("a base URL that is not a public address is refused at registration and on PATCH (the default outbound policy); nothing stored", () =>
+    Effect.gen(function* () {
+      const server = yield* TestServer.start({}, { outbound: { allowNetworks: [] } })
+      const [seller] = yield* SimulatedSellers.startSellers([{ name: "probe" }])
+      const base = server.registration(seller!)
+      for (const baseUrl of ["http://127.0.0.1:6379", "http://[::1]:5432/", "http://169.254.169.254/latest/meta-data/", "file:///etc/passwd", "http://0x7f.1:4000"]) {
+        const refused = yield* server.call("POST", "/v1/sellers", { body: { ...base, adapter: { ...base.adapter, config: { ...base.adapter.config, baseUrl } } } })
+        problem(refused, 422)
+        expect(refused.body.errors[0].pointer).toBe("/adapter/config")
+        expect(refused.body.detail).toMatch(/baseUrl/)
+      }
+      expect(yield* server.count("sellers")).toBe(0)
+
+      const accepted = yield* server.call("POST", "/v1/sellers", { body: { ...base, adapter: { ...base.adapter, config: { ...base.adapter.config, baseUrl: "https://api.probe.example" } } } })
+      expect(accepted.status).toBe(201)
+      const moved = yield* server.call("PATCH", "/v1/sellers/me", { token: accepted.body.api_key, body: { adapter: { config: { ...base.adapter.config, baseUrl: "http://10.1.2.3/" } } } })
+      problem(moved, 422)
+      expect((yield* server.call("GET", "/v1/sellers/me", { token: accepted.body.api_key })).body.adapter.config.baseUrl).toBe("https://api.probe.example")
+    })
+  )
+
   it.live("key rotation: the new key works at once, every older key is revoked", () =>
     Effect.gen(function* () {
       const server = yield* TestServer.start()

@@ -38,7 +38,7 @@ export const command = new Command("serve")
   .option("--config <file>", "config file (default .bookbroker/config.json)")
   .option(
     "--allow-network <cidr>",
-    "a private network customers' notify_urls may point at, e.g. 10.0.0.0/8 (repeatable; BOOKBROKER_ALLOW_NETWORKS, comma-separated). Public addresses only otherwise; --demo allows loopback",
+    "a private network bookbroker may call: sellers' base URLs and customers' notify_urls, e.g. 10.0.0.0/8 (repeatable; BOOKBROKER_ALLOW_NETWORKS, comma-separated). Public addresses only otherwise; --demo allows loopback",
     (value: string, previous: Array<string>) => [...previous, value],
     [] as Array<string>
   )

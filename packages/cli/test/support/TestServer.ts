@@ -7,7 +7,7 @@
 import { referenceAdapter } from "@bookbroker/adapter-reference"
 import type { Isbn } from "@bookbroker/adapter-sdk"
 import { generateIsbns } from "@bookbroker/adapter-sdk/testing"
-import { Access, Engine, SecretBox, SellerDirectory } from "@bookbroker/engine"
+import { Access, Engine, OutboundAddress, SecretBox, SellerDirectory } from "@bookbroker/engine"
 import { SimulatedSellers, TestDatabase } from "@bookbroker/engine/testing"
 import { Server } from "@bookbroker/server"
 import { HttpServer } from "effect/http"
@@ -48,7 +48,9 @@ export const layer: Layer.Layer<TestServer> = Layer.effect(
           pipeline: { leaseMillis: 2_000, maxBackoffMillis: 50 },
           quotes: { deadlineMillis: 2_000 },
           workers: { pollMillis: 20 },
-          directoryRefreshMillis: 0
+          directoryRefreshMillis: 0,
+          // The simulated sellers run on this machine.
+          outbound: OutboundAddress.loopback
         })
       ),
       Layer.provideMerge(TestDatabase.layer)

@@ -1,15 +1,17 @@
 /**
- * Where bookbroker may send requests on someone else's say-so (a customer's `notify_url`, later a
- * seller's base URL or feed URL): only to public addresses, unless the operator allowed a network
- * (the demo and the tests allow 127.0.0.1). Checked twice: when the URL is given (`checkUrl`:
- * scheme, no credentials in it, an IP literal in a private range — in any of the spellings the
- * URL parser normalises, `0x7f.1`, `[::ffff:127.0.0.1]`, …) and when connecting (`guardedLookup`:
+ * Where bookbroker may send requests on someone else's say-so (a customer's `notify_url`, a
+ * seller's base URL — every URL in a seller's adapter config —, later a feed URL): only to public
+ * addresses, unless the operator allowed a network (the demo and the tests allow 127.0.0.1).
+ * Checked twice: when the URL is given (`checkUrl`, `checkConfigUrls`: scheme, no credentials in
+ * it, an IP literal in a private range — in any of the spellings the URL parser normalises,
+ * `0x7f.1`, `[::ffff:127.0.0.1]`, …) and when connecting (`guardedConnector`: an IP literal, and
  * every address a name resolves to, so a name that resolves — or later re-resolves — to a
  * private address is refused: no DNS rebinding).
  */
 import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions, type LookupOneOptions, type LookupOptions } from "node:dns"
-import { Context } from "effect"
+import { Context, Layer } from "effect"
 import ipaddr from "ipaddr.js"
+import { buildConnector } from "undici"
 
 export interface OutboundPolicyService {
   /** CIDR ranges the operator allows besides public addresses, e.g. `["127.0.0.0/8", "::1/128"]`. */
@@ -23,6 +25,9 @@ export const OutboundPolicy = Context.Reference<OutboundPolicyService>("@bookbro
 
 /** Loopback only: what the demo and the tests allow (their sellers and receivers run on this machine). */
 export const loopback: OutboundPolicyService = { allowNetworks: ["127.0.0.0/8", "::1/128"] }
+
+/** The `loopback` policy as a layer, for tests and benches whose sellers run on this machine. */
+export const layerLoopback: Layer.Layer<never> = Layer.succeed(OutboundPolicy, loopback)
 
 type Parsed = ipaddr.IPv4 | ipaddr.IPv6
 
@@ -92,8 +97,41 @@ export const checkUrl = (raw: string, policy: OutboundPolicyService): UrlCheck =
 export class AddressNotAllowed extends Error {
   readonly code = "EADDRNOTALLOWED"
   constructor(readonly hostname: string, readonly address: string) {
-    super(`${hostname} resolves to ${address}, which is not a public address; not connecting`)
+    super(`${hostname === address ? address : `${hostname} resolves to ${address}, which`} is not a public address; not connecting`)
   }
+}
+
+/** A URL-looking string in a config: `scheme://…`, or a scheme that names no network at all. */
+const urlLike = /^(?:[a-z][a-z0-9+.-]*:\/\/|(?:file|data|javascript|jar|unix):)/i
+
+export interface ConfigUrlProblem {
+  /** JSON pointer into the config, e.g. `/baseUrl`. */
+  readonly pointer: string
+  readonly url: string
+  readonly reason: string
+}
+
+/**
+ * Every URL in an adapter config (any string value, at any depth, that looks like one), checked
+ * as `checkUrl` checks a notify_url. An adapter's config is its own shape, so the check does not
+ * guess field names: a URL anywhere in it is where the adapter will send requests.
+ */
+export const checkConfigUrls = (config: unknown, policy: OutboundPolicyService): ReadonlyArray<ConfigUrlProblem> => {
+  const problems: Array<ConfigUrlProblem> = []
+  const pending: Array<{ readonly value: unknown; readonly pointer: string }> = [{ value: config, pointer: "" }]
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const { value, pointer } = next
+    if (typeof value === "string") {
+      if (!urlLike.test(value.trim())) continue
+      const checked = checkUrl(value.trim(), policy)
+      if (checked._tag === "Refused") problems.push({ pointer: pointer === "" ? "/" : pointer, url: value.slice(0, 200), reason: checked.reason })
+    } else if (Array.isArray(value)) {
+      value.forEach((item, index) => pending.push({ value: item, pointer: `${pointer}/${index}` }))
+    } else if (typeof value === "object" && value !== null) {
+      for (const [key, item] of Object.entries(value)) pending.push({ value: item, pointer: `${pointer}/${key.replace(/~/g, "~0").replace(/\//g, "~1")}` })
+    }
+  }
+  return problems.sort((a, b) => a.pointer.localeCompare(b.pointer))
 }
 
 type LookupCallback = (error: NodeJS.ErrnoException | null, address: string | Array<LookupAddress>, family?: number) => void
@@ -115,3 +153,22 @@ export const guardedLookup =
       callback(null, first.address, first.family)
     })
   }
+
+const bare = (hostname: string) => (hostname.startsWith("[") && hostname.endsWith("]") ? hostname.slice(1, -1) : hostname)
+
+/**
+ * An undici `connect` that refuses, before any byte is sent, a host the policy does not allow: an
+ * IP literal at once (the OS never looks those up), a name once it resolves (`guardedLookup`).
+ * The refusal is an `AddressNotAllowed` (code `EADDRNOTALLOWED`): nothing was sent.
+ */
+export const guardedConnector = (policy: OutboundPolicyService, options: buildConnector.BuildOptions = {}): buildConnector.connector => {
+  const connect = buildConnector({ ...options, lookup: guardedLookup(policy) } as buildConnector.BuildOptions)
+  return (target, callback) => {
+    const host = bare(target.hostname)
+    if (ipaddr.isValid(host) && !allowsAddress(policy, host)) {
+      callback(new AddressNotAllowed(host, host), null)
+      return
+    }
+    connect(target, callback)
+  }
+}

@@ -32,8 +32,8 @@ export interface HarnessOptions {
 /** The shared infrastructure (database, registry, secrets, payment ledger, directory); the reference adapter plus `adapters`. */
 export const infrastructure = (faults: SandboxGateway.SandboxFaults, adapters: ReadonlyArray<Adapter.AnyAdapter> = []) =>
   Layer.mergeAll(SellerDirectory.layer({ refreshMillis: 60_000 }), SandboxGateway.layer({ faults }), Purchases.layer).pipe(
-    // The tests' webhook receivers and sellers run on this machine.
-    Layer.provide(Layer.succeed(OutboundAddress.OutboundPolicy, OutboundAddress.loopback)),
+    // The tests' webhook receivers and sellers run on this machine (the policy stays in the context, for the pools built on it).
+    Layer.provideMerge(OutboundAddress.layerLoopback),
     Layer.provideMerge(Layer.mergeAll(SecretBox.layer(Redacted.make(SecretBox.generateKey())), AdapterRegistry.layer([referenceAdapter, ...adapters]))),
     Layer.provideMerge(TestDatabase.layer)
   )

@@ -7,7 +7,7 @@
 import { HttpServerRequest } from "effect/http"
 import { HttpApiBuilder } from "effect/http-api"
 import { Money, type Contract, type Isbn } from "@bookbroker/adapter-sdk"
-import { Access, PushedOffers, type SellerDirectory, SellerDirectory as Directory, SellerPool, SharedState } from "@bookbroker/engine"
+import { Access, PushedOffers, type SellerDirectory, SellerDirectory as Directory, SellerPool, SellerReview, SharedState } from "@bookbroker/engine"
 import { SqlClient } from "effect/sql"
 import { Effect, Option, Redacted } from "effect"
 import { BookbrokerApi } from "../Api.js"
@@ -141,13 +141,16 @@ export const SellersLive = HttpApiBuilder.group(BookbrokerApi, "sellers", (handl
         Effect.gen(function* () {
           const current = yield* me
           const credentials = payload.adapter?.credentials
+          const changes: SellerDirectory.SellerChanges = {
+            ...(payload.adapter?.config === undefined ? {} : { config: payload.adapter.config }),
+            ...(credentials === undefined ? {} : { credentials: { ...current.credentials, ...credentials } }),
+            ...(payload.limits === undefined ? {} : { limits: limitsFromWire(payload.limits) }),
+            ...(payload.contact === undefined ? {} : { contact: payload.contact })
+          }
+          // A new base URL or new credentials were not what an operator approved: back to review.
+          const review = !settings.autoActivateSellers && SellerReview.needsReview(current, changes)
           const updated = yield* directory
-            .update(current.id, {
-              ...(payload.adapter?.config === undefined ? {} : { config: payload.adapter.config }),
-              ...(credentials === undefined ? {} : { credentials: { ...current.credentials, ...credentials } }),
-              ...(payload.limits === undefined ? {} : { limits: limitsFromWire(payload.limits) }),
-              ...(payload.contact === undefined ? {} : { contact: payload.contact })
-            })
+            .update(current.id, review ? { ...changes, status: "pending" } : changes)
             .pipe(
               Effect.catchTags({
                 // The name (the only unique field) and the kind cannot change here.

@@ -4,7 +4,7 @@
  */
 import { referenceAdapter } from "@bookbroker/adapter-reference"
 import { HttpServer } from "effect/http"
-import { Access, Engine, SecretBox, SellerDirectory } from "@bookbroker/engine"
+import { Access, Engine, OutboundAddress, SecretBox, SellerDirectory } from "@bookbroker/engine"
 import { SimulatedSellers, TestDatabase } from "@bookbroker/engine/testing"
 import { SqlClient } from "effect/sql"
 import { Context, Effect, Layer, Redacted, type Scope } from "effect"
@@ -37,6 +37,8 @@ export interface StartOptions {
   readonly intake?: Engine.EngineOptions["intake"]
   /** Run purchase workers (default true). */
   readonly workers?: boolean
+  /** Where bookbroker may call (sellers, notify_urls); default loopback, where the simulated sellers run. */
+  readonly outbound?: OutboundAddress.OutboundPolicyService
 }
 
 /** A seller registered over HTTP, with its API key and the simulated seller behind it. */
@@ -59,7 +61,8 @@ export const start = (settings: Partial<ServerSettings> = {}, options: StartOpti
           pipeline: { leaseMillis: 2_000, maxBackoffMillis: 50 },
           quotes: { deadlineMillis: 2_000 },
           workers: options.workers === false ? false : { pollMillis: 20 },
-          directoryRefreshMillis: 0
+          directoryRefreshMillis: 0,
+          outbound: options.outbound ?? OutboundAddress.loopback
         })
       ),
       Layer.provideMerge(TestDatabase.layer)

@@ -1,0 +1,54 @@
+/**
+ * The seller connection pool connects only where the outbound policy allows, at every connect:
+ * a seller whose address is (or has become) private is never sent a byte, and the refusal is a
+ * "not sent" failure, so a purchase there is a plain failure, never an unknown outcome.
+ */
+import { referenceAdapter } from "@bookbroker/adapter-reference"
+import type { Isbn } from "@bookbroker/adapter-sdk"
+import { generateIsbns } from "@bookbroker/adapter-sdk/testing"
+import { describe, expect, it } from "@effect/vitest"
+import { Context, Effect, Layer, Redacted } from "effect"
+import * as AdapterRegistry from "../src/AdapterRegistry.js"
+import * as OutboundAddress from "../src/outbound/OutboundAddress.js"
+import * as SecretBox from "../src/SecretBox.js"
+import * as SellerDirectory from "../src/SellerDirectory.js"
+import * as SellerPool from "../src/SellerPool.js"
+import { SimulatedSellers, TestDatabase } from "../src/testing/index.js"
+
+const [isbn] = generateIsbns({ size: 1, seed: 91 }) as [Isbn.Isbn13]
+
+const Infrastructure = Layer.mergeAll(SecretBox.layer(Redacted.make(SecretBox.generateKey())), AdapterRegistry.layer([referenceAdapter])).pipe(
+  Layer.provideMerge(TestDatabase.layer)
+)
+
+const pool = (policy: OutboundAddress.OutboundPolicyService) =>
+  Effect.map(Layer.build(SellerPool.layer().pipe(Layer.provide(Layer.succeed(OutboundAddress.OutboundPolicy, policy)))), (context) =>
+    Context.get(context, SellerPool.SellerPool)
+  )
+
+describe("SellerPool", () => {
+  it.live("never connects to a seller on an address the policy does not allow; the refusal says nothing was sent", () =>
+      Effect.gen(function* () {
+        const [running] = yield* SimulatedSellers.startSellers([{ name: "loopback-books", stock: [{ isbn, price: 1500, quantity: 2 }] }])
+        // Registered while loopback was allowed (an operator's choice that was later withdrawn).
+        const seller = yield* SellerDirectory.SellerDirectory.pipe(
+          Effect.flatMap((directory) =>
+            directory.register({ name: running!.name, kind: "reference", config: running!.config, credentials: { apiKey: running!.apiKey }, status: "active" })
+          ),
+          Effect.provide(SellerDirectory.layer().pipe(Layer.provide(OutboundAddress.layerLoopback)))
+        )
+
+        const publicOnly = yield* (yield* pool({ allowNetworks: [] })).client(seller)
+        const refused = yield* Effect.flip(publicOnly.quote([isbn]))
+        expect(refused).toMatchObject({ _tag: "SellerUnavailable", reason: "transport", mayHaveBeenProcessed: false })
+        expect(refused._tag === "SellerUnavailable" && refused.detail).toMatch(/127\.0\.0\.1 is not a public address; not connecting/)
+        expect(running!.simulator.calls.quote).toBe(0)
+
+        const allowed = yield* (yield* pool(OutboundAddress.loopback)).client(seller)
+        const quoted = yield* allowed.quote([isbn])
+        expect(quoted[0]).toMatchObject({ isbn, available: true })
+        expect(running!.simulator.calls.quote).toBe(1)
+      }).pipe(Effect.provide(Infrastructure), Effect.scoped),
+    60_000
+  )
+})
