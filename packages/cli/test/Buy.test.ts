@@ -4,13 +4,14 @@ import { randomUUID } from "node:crypto"
 import * as Buy from "../src/services/Buy.js"
 import * as Render from "../src/ui/Render.js"
 import * as TestServer from "./support/TestServer.js"
+import { demoCustomer } from "../src/DemoCustomer.js"
 
 const options = (overrides: Partial<Buy.BuyOptions> = {}): Buy.BuyOptions => ({
   isbn: TestServer.carried,
   max: "30.00",
   currency: "EUR",
   paymentToken: "tok_approve",
-  customer: Buy.demoCustomer,
+  customer: demoCustomer,
   idempotencyKey: randomUUID(),
   wait: true,
   pollMillis: 50,

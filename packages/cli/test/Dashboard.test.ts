@@ -5,6 +5,7 @@ import * as Buy from "../src/services/Buy.js"
 import * as Dashboard from "../src/services/Dashboard.js"
 import * as Render from "../src/ui/Render.js"
 import * as TestServer from "./support/TestServer.js"
+import { demoCustomer } from "../src/DemoCustomer.js"
 
 layer(TestServer.layer, { timeout: 60_000, excludeTestServices: true })("dashboard", (it) => {
   it.effect("--once: one frame with the outcomes, queue and every seller's health", () =>
@@ -16,7 +17,7 @@ layer(TestServer.layer, { timeout: 60_000, excludeTestServices: true })("dashboa
           max,
           currency: "EUR",
           paymentToken: "tok_approve",
-          customer: Buy.demoCustomer,
+          customer: demoCustomer,
           idempotencyKey: randomUUID(),
           wait: true,
           pollMillis: 50

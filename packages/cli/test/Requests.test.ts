@@ -5,6 +5,7 @@ import * as Buy from "../src/services/Buy.js"
 import * as Requests from "../src/services/Requests.js"
 import * as Render from "../src/ui/Render.js"
 import * as TestServer from "./support/TestServer.js"
+import { demoCustomer } from "../src/DemoCustomer.js"
 
 const buy = (overrides: Partial<Buy.BuyOptions> = {}) =>
   Effect.gen(function* () {
@@ -14,7 +15,7 @@ const buy = (overrides: Partial<Buy.BuyOptions> = {}) =>
       max: "30.00",
       currency: "EUR",
       paymentToken: "tok_approve",
-      customer: Buy.demoCustomer,
+      customer: demoCustomer,
       idempotencyKey: randomUUID(),
       wait: true,
       pollMillis: 50,

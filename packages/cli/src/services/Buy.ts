@@ -37,8 +37,6 @@ export interface BuyOptions {
   readonly pollMillis?: number
 }
 
-export { demoCustomer } from "../DemoCustomer.js"
-
 /** Exit codes by outcome (documented in `buy --help`). */
 export const exitCodes: Readonly<Record<string, number>> = { purchased: 0, price_not_met: 2, not_available: 3, failed: 4, sellers_busy: 5 }
 

@@ -14,8 +14,8 @@ import type {
   Leadership,
   RateDecision,
   SharedStateService
-} from "../SharedState.js"
-import { defaultCarrierOptions, slowdownMillis } from "../SharedState.js"
+} from "../state/SharedStateService.js"
+import { defaultCarrierOptions, slowdownMillis } from "../state/SharedStateService.js"
 
 interface SellerState {
   circuit: "closed" | "open"

@@ -52,8 +52,8 @@ import type {
   Rate,
   RateDecision,
   SharedStateService
-} from "../SharedState.js"
-import { defaultCarrierOptions, defaultCircuitOptions, slowdownMillis } from "../SharedState.js"
+} from "../state/SharedStateService.js"
+import { defaultCarrierOptions, defaultCircuitOptions, slowdownMillis } from "../state/SharedStateService.js"
 import { makeMemoryState, permitTtl } from "./memoryState.js"
 
 export interface RedisStateOptions {

@@ -4,7 +4,7 @@
  * were offers), where its offers usually rank on price, and until when admission refused it.
  * Breaks ties between equal offers and feeds seller selection.
  */
-import type { Lessons, SellerProfile } from "../SellerSelection.js"
+import type { Lessons, SellerProfile } from "../quotes/SellerProfile.js"
 
 export interface SellerStat extends SellerProfile {
   /** 0..1, 1 = every recent call answered. */
