@@ -29,7 +29,6 @@ import {
   LeaseLost,
   makeStore,
   type AttemptRow,
-  type CounterOffer,
   type Lease,
   type PaymentKind,
   type PaymentOperationRow,
@@ -45,6 +44,7 @@ import { admittedCall } from "./internal/sellerCall.js"
 import { recordPurchaseOutcome } from "./Metrics.js"
 import { PaymentGateway, type PaymentGatewayService, PaymentUnavailable } from "./PaymentGateway.js"
 import * as AttemptResolution from "./purchases/AttemptResolution.js"
+import * as FallbackPolicy from "./purchases/FallbackPolicy.js"
 import * as PurchaseKeys from "./purchases/PurchaseKeys.js"
 import * as PushedOffers from "./PushedOffers.js"
 import * as QuoteEngine from "./QuoteEngine.js"
@@ -332,36 +332,28 @@ export const make = (options: PipelineOptions = {}) =>
           return next
         })
 
-        /** The customer may accept this offer (above their maximum) in a new round. */
-        const counterOfferFrom = (quote: QuoteRow): CounterOffer => ({
-          round: row.round,
-          seller_id: quote.seller_id,
-          seller_name: quote.seller_name,
-          total: Number(quote.total),
-          currency: quote.currency.trim(),
-          expires_at: decodeOffer(quote.offer).expiresAt.toISOString()
-        })
+        /** Ends the request as the fallback policy says (a counter-offer with `price_not_met`). */
+        const end = (ending: FallbackPolicy.Ending) => {
+          switch (ending._tag) {
+            case "SellersBusy":
+              return finish("sellers_busy", ending.reason)
+            case "NotAvailable":
+              return finish("not_available", ending.reason)
+            case "PriceNotMet":
+              return finish("price_not_met", ending.reason, {
+                counter_offer: FallbackPolicy.counterOffer(row.round, ending.cheapest, decodeOffer(ending.cheapest.offer).expiresAt)
+              })
+          }
+        }
 
         const decide = Effect.gen(function* () {
-          // The offers of the round an accepted counter-offer came from, the round's own otherwise.
-          const round = row.counter_offer !== null ? (row.counter_offer.round ?? 0) : row.round
+          const round = FallbackPolicy.offersRound(row)
           const quotes = saved?.round === round ? saved.quotes : yield* store.quotes(row.id, round)
-          const max = Number(row.max_amount)
-          const within = quotes.filter((quote) => Number(quote.total) <= max)
-          // Sellers the answer time ran out for may have had it, cheaper: no "not available" or
-          // "price not met" without them. (An accepted counter-offer buys what the customer saw.)
-          const notAsked = row.counter_offer === null ? QuoteProgress.unansweredCount(row.quote_progress) : 0
-          if (within.length === 0 && notAsked > 0) {
-            return yield* finish("sellers_busy", `${notAsked} of ${row.quote_progress!.sellers} sellers could not be asked or did not answer before the request's answer time`)
-          }
-          if (quotes.length === 0) return yield* finish("not_available", "no_offers")
-          if (within.length === 0) return yield* finish("price_not_met", "cheapest_offer_above_max", { counter_offer: counterOfferFrom(quotes[0]!) })
-          yield* transition(
-            "purchasing",
-            `${within.length} offers within the maximum${notAsked > 0 ? `; ${notAsked} sellers could not be asked or did not answer in time` : ""}`,
-            undefined,
-            [writes.createAttempts(row.id, row.round, within.map((quote) => ({ seller_id: quote.seller_id, seller_name: quote.seller_name, rank: quote.rank, offer: quote.offer })))]
-          )
+          const decision = FallbackPolicy.decide(row, quotes)
+          if (decision._tag !== "Purchase") return yield* end(decision)
+          yield* transition("purchasing", decision.reason, undefined, [
+            writes.createAttempts(row.id, row.round, decision.within.map((quote) => ({ seller_id: quote.seller_id, seller_name: quote.seller_name, rank: quote.rank, offer: quote.offer })))
+          ])
           return next
         })
 
@@ -526,16 +518,13 @@ export const make = (options: PipelineOptions = {}) =>
               yield* commit({ writes: [writes.updateAttempt(attempt.id, "failed", { reason: AttemptResolution.describe(held.failure) })] })
               return next
             }
-            const total = held.success.total
-            const nextTotal = nextInLine === undefined ? undefined : decodeOffer(nextInLine.offer).total.amount
-            const refusal =
-              total.currency !== currency
-                ? `hold_currency_mismatch: ${total.currency}`
-                : total.amount > Number(row.max_amount)
-                  ? "held_price_above_max"
-                  : total.amount > offer.total.amount && nextTotal !== undefined && nextTotal < total.amount
-                    ? `held_price_above_next_offer: held at ${total.amount}, quoted ${offer.total.amount}, ${nextInLine!.seller_name} offers ${nextTotal}`
-                    : undefined
+            const refusal = FallbackPolicy.heldPriceRefusal({
+              total: held.success.total,
+              currency,
+              maxAmount: Number(row.max_amount),
+              quotedTotal: offer.total.amount,
+              nextInLine: nextInLine === undefined ? undefined : { sellerName: nextInLine.seller_name, total: decodeOffer(nextInLine.offer).total.amount }
+            })
             if (refusal !== undefined) {
               // Given back (best effort within the seller's limits; a hold expires anyway).
               const released = yield* releaseHold(client, held.success)
@@ -549,7 +538,7 @@ export const make = (options: PipelineOptions = {}) =>
           Effect.gen(function* () {
             const client = yield* clientFor(attempt)
             // A purchase may have been sent: it stays open whatever else happens.
-            const mayHaveOrdered = attempt.status === "purchasing" || attempt.status === "unknown" || attempt.tries > 0
+            const mayHaveOrdered = FallbackPolicy.mayHaveOrdered(attempt)
             if (Option.isNone(client)) {
               if (mayHaveOrdered) return yield* unresolved(attempt, "seller_not_available: its client could not be built", undefined)
               yield* commit({ writes: [writes.updateAttempt(attempt.id, "failed", { reason: "seller_not_available" })] })
@@ -622,32 +611,15 @@ export const make = (options: PipelineOptions = {}) =>
           })
 
         const purchasing = Effect.gen(function* () {
-          const attempts = (yield* store.attempts(row.id)).filter((attempt) => attempt.round === row.round || attempt.status === "confirmed")
-          const confirmedAttempt = attempts.find((attempt) => attempt.status === "confirmed")
-          if (confirmedAttempt !== undefined) return yield* capture(confirmedAttempt)
-          const open = attempts.find((attempt) => attempt.status !== "pending" && attempt.status !== "failed")
-          const pending = attempts.filter((attempt) => attempt.status === "pending")
-          const current = open ?? pending[0]
-          if (current === undefined) return yield* everyOfferFailed
-          return yield* attemptOne(current, pending.find((attempt) => attempt.id !== current.id))
-        })
-
-        /**
-         * Every offer within the maximum failed at purchase. Still only a true answer: sellers the
-         * answer time ran out for may have it (`sellers_busy`); offers above the maximum make a
-         * counter-offer (`price_not_met`); only otherwise is it `not_available`.
-         */
-        const everyOfferFailed = Effect.gen(function* () {
-          const notAsked = row.counter_offer === null ? QuoteProgress.unansweredCount(row.quote_progress) : 0
-          if (notAsked > 0) {
-            return yield* finish("sellers_busy", `every offer within the maximum failed, and ${notAsked} sellers could not be asked or did not answer before the request's answer time`)
+          const next = FallbackPolicy.nextAttempt(yield* store.attempts(row.id), row.round)
+          switch (next._tag) {
+            case "Capture":
+              return yield* capture(next.attempt)
+            case "Try":
+              return yield* attemptOne(next.attempt, next.nextInLine)
+            case "EveryOfferFailed":
+              return yield* end(FallbackPolicy.afterEveryOfferFailed(row, yield* store.quotes(row.id, FallbackPolicy.offersRound(row))))
           }
-          const above = (yield* store.quotes(row.id, row.counter_offer !== null ? (row.counter_offer.round ?? 0) : row.round)).filter(
-            (quote) => Number(quote.total) > Number(row.max_amount)
-          )
-          const cheapest = above[0]
-          if (cheapest === undefined || row.counter_offer !== null) return yield* finish("not_available", "all_offers_failed")
-          return yield* finish("price_not_met", "offers_within_max_failed", { counter_offer: counterOfferFrom(cheapest) })
         })
 
         const step = (): Effect.Effect<Step, LeaseLost | SqlError.SqlError> => {
