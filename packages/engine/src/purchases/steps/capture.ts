@@ -1,0 +1,68 @@
+/**
+ * A confirmed order: capture the real price (never more than authorized) and end `purchased`,
+ * the capture's outcome and the status in one write.
+ */
+import { Effect } from "effect"
+import type { AttemptRow, PaymentOperationRow } from "../../internal/purchaseStore.js"
+import * as PurchaseKeys from "../PurchaseKeys.js"
+import { next, park, type RunContext } from "./Run.js"
+
+export const capture = (ctx: RunContext, attempt: AttemptRow) =>
+  Effect.gen(function* () {
+    if (attempt.reason?.startsWith("order_currency_mismatch") === true) {
+      // Nothing sensible to capture: a person settles it (the finding says how).
+      return park(ctx.maxBackoff, `the order at ${attempt.seller_name} needs an operator's check before payment`)
+    }
+    const orderTotal = Number(attempt.order_total)
+    const key = PurchaseKeys.payment(ctx.row.id, "capture", ctx.row.round)
+    const authorization: PaymentOperationRow | undefined = yield* ctx.store.liveAuthorization(ctx.row.id)
+    if (authorization === undefined) {
+      // Settled already (the capture ends the authorization): finish from the record. Only
+      // data written before capture and `purchased` were one transaction can look like this.
+      const payments = yield* ctx.store.payments(ctx.row.id)
+      const settled = payments.find((payment) => payment.idempotency_key === key && payment.status === "succeeded")
+      if (settled === undefined) {
+        yield* ctx.transition("failed", "order_without_authorization")
+        return next
+      }
+      const authorizedBy = payments.find((payment) => payment.kind === "authorize" && payment.provider_ref === settled.provider_ref)
+      yield* ctx.transition("purchased", orderTotal > Number(authorizedBy?.amount ?? settled.amount) ? "seller_charged_above_max" : null, {
+        final_amount: Number(settled.amount),
+        seller_id: attempt.seller_id,
+        order_id: attempt.order_id
+      })
+      return next
+    }
+    const authorized = Number(authorization.amount)
+    // Never more than the customer authorized; an order above it is a finding (see `confirmed`).
+    const amount = Math.min(orderTotal, authorized)
+    const operation = yield* ctx.intent("capture", ctx.row.round, key, amount)
+    const captured = yield* Effect.result(
+      ctx.withQuickRetry(ctx.gateway.capture({ idempotencyKey: key, providerRef: authorization.provider_ref!, amount: ctx.money(amount, ctx.currency) }))
+    )
+    yield* ctx.crash("capture", ctx.row.id)
+    if (captured._tag === "Failure") {
+      if (captured.failure._tag === "PaymentUnavailable") return park(ctx.backoff(operation.tries), "taking the payment: the payment provider did not answer; trying again")
+      if (captured.failure.authorizationEnded === true) {
+        // The provider's own record says the authorization is gone (it lapsed, or was
+        // voided): recorded as ended with the refusal, so nobody tries to void or count it
+        // as held. The seller's order stays unpaid: the reconciler's order_without_capture.
+        yield* ctx.transition("failed", `capture_rejected: the authorization ended at the payment provider before the capture (${captured.failure.detail})`, undefined, [
+          ctx.writes.settlePayment(key, "rejected", null, false, captured.failure.detail),
+          ctx.writes.endAuthorization()
+        ])
+        return next
+      }
+      yield* ctx.transition("failed", `capture_rejected: ${captured.failure.detail}`, undefined, [ctx.writes.settlePayment(key, "rejected", null, false, captured.failure.detail)])
+      return next
+    }
+    // The capture's outcome and `purchased` ctx.commit together: a worker that stops in between
+    // must not leave a charged, ordered request for the next one to find without authorization.
+    yield* ctx.transition(
+      "purchased",
+      orderTotal > authorized ? "seller_charged_above_max" : null,
+      { final_amount: amount, seller_id: attempt.seller_id, order_id: attempt.order_id },
+      [ctx.writes.settlePayment(key, "succeeded", authorization.provider_ref, false, null), ctx.writes.endAuthorization()]
+    )
+    return next
+  })
