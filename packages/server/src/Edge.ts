@@ -15,11 +15,27 @@ const json = (status: number, body: unknown) => HttpServerResponse.jsonUnsafe(bo
 const tooLarge = (maxBodyBytes: number) =>
   json(413, Problem.body(413, "payload-too-large", "The body is too large", `bodies are limited to ${maxBodyBytes} bytes`))
 
+/** Past the limit the rest of the body is never read: the connection cannot carry another request, and says so. */
+const tooLargeAndClose = (maxBodyBytes: number) => HttpServerResponse.setHeader(tooLarge(maxBodyBytes), "connection", "close")
+
+const unsupportedType = (type: string) =>
+  json(415, Problem.body(415, "unsupported-media-type", "The body must be application/json", `send "Content-Type: application/json" (got "${type || "none"}")`))
+
+/** node's HTTP version of the request ("1.1", "1.0"), when the server is node's. */
+const httpVersion = (request: HttpServerRequest.HttpServerRequest): string | undefined => {
+  const source = request.source as { readonly httpVersion?: unknown }
+  return typeof source.httpVersion === "string" ? source.httpVersion : undefined
+}
+
 const rewrite = (request: HttpServerRequest.HttpServerRequest, response: HttpServerResponse.HttpServerResponse): HttpServerResponse.HttpServerResponse => {
   if (response.status === 404 && response.body._tag === "Empty") {
     return json(404, Problem.body(404, "not-found", "Not found", `no endpoint ${request.method} ${request.url.split("?")[0]}`))
   }
   if (response.status === 413 && response.body._tag === "Empty") return tooLarge(0)
+  // The framework's own refusals of a content type (a text body) are problems too.
+  if (response.status === 415 && response.body._tag !== "Empty" && response.headers["content-type"]?.startsWith("application/problem+json") !== true) {
+    return unsupportedType(request.headers["content-type"] ?? "")
+  }
   if (response.status >= 500 && response.body._tag === "Empty") {
     return json(response.status, Problem.body(response.status, "internal-error", "Internal error", "something went wrong on our side; it has been logged"))
   }
@@ -32,15 +48,16 @@ const checkBody = (request: HttpServerRequest.HttpServerRequest, maxBodyBytes: n
     if (request.method !== "POST" && request.method !== "PUT" && request.method !== "PATCH") return undefined
     const type = request.headers["content-type"] ?? ""
     const length = Number(request.headers["content-length"] ?? "0")
-    if (length > maxBodyBytes) return tooLarge(maxBodyBytes)
+    if (length > maxBodyBytes) return tooLargeAndClose(maxBodyBytes)
     // Also bounds a chunked body, which announces no length: reading stops past the limit.
     const text = yield* Effect.result(Effect.provideService(request.text, HttpIncomingMessage.MaxBodySize, ByteSize.bytes(maxBodyBytes)))
-    if (text._tag === "Failure") return tooLarge(maxBodyBytes)
+    if (text._tag === "Failure") return tooLargeAndClose(maxBodyBytes)
+    // Only `application/json` (with parameters): another type the framework would not read as
+    // JSON — refused whether or not a body came with it. No type and no body: the schemas say.
+    const isJson = /^application\/json\s*(;|$)/i.test(type)
+    if (type !== "" && !isJson) return unsupportedType(type)
     if (text.success.length === 0 && !(length > 0)) return undefined
-    // Only `application/json` (with parameters): another type the framework would not read as JSON.
-    if (!/^application\/json\s*(;|$)/i.test(type)) {
-      return json(415, Problem.body(415, "unsupported-media-type", "The body must be application/json", `send "Content-Type: application/json" (got "${type || "none"}")`))
-    }
+    if (!isJson) return unsupportedType(type)
     let parsed: unknown
     try {
       parsed = JSON.parse(text.success)
@@ -60,6 +77,10 @@ export const layer = (options: { readonly maxBodyBytes: number }) =>
     (httpEffect) =>
       Effect.gen(function* () {
         const request = yield* HttpServerRequest.HttpServerRequest
+        // HTTP/1.1 requires Host (node's own check is off, so that the refusal is a problem too).
+        if (request.headers["host"] === undefined && httpVersion(request) === "1.1") {
+          return HttpServerResponse.setHeader(json(400, Problem.body(400, "missing-host", "The request has no Host header", "HTTP/1.1 requests must carry a Host header")), "connection", "close")
+        }
         const query = SafeText.checkQuery(request.url)
         if (query.length > 0) {
           return json(400, Problem.body(400, "bad-request", "Bad request", query.map((e) => `${e.pointer.slice(6)}: ${e.detail}`).join("; "), query))

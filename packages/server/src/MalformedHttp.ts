@@ -6,7 +6,7 @@
  * closed (after a parse error nothing more on it can be trusted). The detail names what was
  * wrong in node's words, never the bytes that were sent.
  */
-import type { Server } from "node:http"
+import type { IncomingMessage, Server, ServerResponse } from "node:http"
 import type { Socket } from "node:net"
 import * as Problem from "./Problem.js"
 
@@ -55,9 +55,23 @@ export const response = (error: Error & { readonly code?: string }): string => {
   )
 }
 
-/** Answers what node's parser refuses with a problem+json (instead of its bare 400). */
+/**
+ * An `Expect` other than `100-continue`: node would answer a bare 417; a problem+json instead,
+ * and the connection closed (the body, if any, was never read).
+ */
+const expectationFailed = (_request: IncomingMessage, response: ServerResponse): void => {
+  const body = JSON.stringify(Problem.body(417, "expectation-failed", "The Expect header cannot be met", 'the only expectation this server meets is "100-continue"'))
+  response.writeHead(417, { "content-type": "application/problem+json", "content-length": Buffer.byteLength(body), connection: "close" })
+  response.end(body)
+}
+
+/**
+ * Answers what node's parser refuses with a problem+json (instead of its bare 400), and what
+ * node would refuse before any handler (an unmet `Expect`). A missing `Host` is left to the
+ * edge (`requireHostHeader: false`, see `Edge.ts`).
+ */
 export const answerWithProblems = <S extends Server>(server: S): S =>
-  server.on("clientError", (error: Error & { readonly code?: string }, socket: Socket) => {
+  server.on("checkExpectation", expectationFailed).on("clientError", (error: Error & { readonly code?: string }, socket: Socket) => {
     // A reset or an already closed socket: nobody to answer.
     if (error.code === "ECONNRESET" || !socket.writable) {
       socket.destroy()

@@ -50,6 +50,6 @@ export const layer = (options: ServerOptions) => {
   return HttpRouter.serve(routes({ maxBodyBytes: settings.maxBodyBytes }), { disableLogger: true, disableListenLog: true }).pipe(
     Layer.provide(Layer.mergeAll(Layer.succeed(Settings, settings), Layer.succeed(OperatorToken, options.operatorToken))),
     // node's own bare 400 for bytes that are not HTTP becomes a problem+json too.
-    Layer.provideMerge(NodeHttpServer.layer(() => MalformedHttp.answerWithProblems(createServer()), { port: options.port, host: options.host ?? "127.0.0.1" }))
+    Layer.provideMerge(NodeHttpServer.layer(() => MalformedHttp.answerWithProblems(createServer({ requireHostHeader: false })), { port: options.port, host: options.host ?? "127.0.0.1" }))
   )
 }

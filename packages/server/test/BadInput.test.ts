@@ -52,7 +52,10 @@ const cases: ReadonlyArray<{ name: string; status: number; pointer?: string; bod
   { name: "nested 10,000 deep", status: 422, raw: "[".repeat(10_000) + "]".repeat(10_000), contentType: "application/json" },
   { name: "an application/*+json type", status: 415, raw: JSON.stringify(valid), contentType: "application/vnd.api+json" },
   { name: "array body", status: 422, body: [valid] },
-  { name: "null body", status: 422, raw: "null", contentType: "application/json" }
+  { name: "null body", status: 422, raw: "null", contentType: "application/json" },
+  // Found by the fuzz suite: the framework answered these itself, in text/plain.
+  { name: "empty body, type */*", status: 415, raw: "", contentType: "*/*" },
+  { name: "empty body, type text/plain", status: 415, raw: "", contentType: "text/plain" }
 ]
 
 describe("bad input on POST /v1/purchase-requests", () => {
@@ -139,6 +142,8 @@ describe("bad input on POST /v1/purchase-requests", () => {
       })
       expect(reply.status).toBe(413)
       expect(reply.body.type).toBe("urn:bookbroker:problem:payload-too-large")
+      // The rest of the body is never read: the connection is not reused for another request (found by the fuzz suite).
+      expect(reply.headers["connection"]).toBe("close")
       expect(yield* server.count("purchase_requests")).toBe(0)
     })
   )
@@ -176,6 +181,11 @@ describe("bad input on POST /v1/purchase-requests", () => {
       expect(badHeader.body.detail).not.toContain("\x01")
       const huge = yield* send(`GET /v1/health HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(20_000)}\r\n\r\n`)
       expect(huge).toMatchObject({ status: 431, contentType: "application/problem+json", body: { type: "urn:bookbroker:problem:headers-too-large", status: 431 } })
+      // Found by the fuzz suite: node answered these itself, with no body.
+      const noHost = yield* send("GET /v1/health HTTP/1.1\r\n\r\n")
+      expect(noHost).toMatchObject({ status: 400, contentType: "application/problem+json", body: { type: "urn:bookbroker:problem:missing-host", status: 400 } })
+      const expectation = yield* send("POST /v1/sellers HTTP/1.1\r\nHost: x\r\nExpect: tea\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
+      expect(expectation).toMatchObject({ status: 417, contentType: "application/problem+json", body: { type: "urn:bookbroker:problem:expectation-failed", status: 417 } })
       // Still serving.
       expect((yield* server.call("GET", "/v1/nothing-here")).status).toBe(404)
     })

@@ -141,14 +141,6 @@ const answerProblems = (status: number, contentType: string | undefined, text: s
   return problems
 }
 
-/**
- * Known failures, reproduced by the `it.fails` tests under "fuzz: raw sockets": an answer that
- * matches one is counted in the summary (`known failures met`) instead of failing the sweep again.
- * Remove an entry with its `.fails` once the server is fixed.
- */
-const knownFailure = (status: number, contentType: string | undefined, text: string): string | undefined =>
-  status === 415 && /^text\/plain/i.test(contentType ?? "") && text.startsWith("Unsupported content-type") ? "415 text/plain for an empty body of another type" : undefined
-
 /** The checks every answer gets besides its status: secrets, other tenants, logs, the prototype. */
 const watcher = (setup: Setup, logs: ReadonlyArray<string>) => {
   const prototypeKeys = Object.getOwnPropertyNames(Object.prototype).join(",")
@@ -194,7 +186,6 @@ describe("fuzz: requests generated from /openapi.json", () => {
         const watch = watcher(setup, logs.lines)
         // The request before on the same keep-alive connection, for reports: a close can be its doing.
         let previous = "none"
-        let previousWasChunked413 = false
 
         const check = async (operation: OpenApi.Operation, request: OpenApi.FuzzRequest): Promise<boolean> => {
           const answer = await Harness.send(connection, request, setup.keys)
@@ -202,19 +193,12 @@ describe("fuzz: requests generated from /openapi.json", () => {
           figures.record(operation.label, answer, what)
           const before = previous
           previous = `${what()}\n→ ${answer.outcome} ${answer.status} ${JSON.stringify(answer.headers)}`
-          // The known failure (see "KNOWN FAILURE: … chunked body past the limit" below): after a
-          // chunked body past the limit the server answers 413 saying keep-alive, then closes the
-          // connection, and the request sent next on it is lost. Counted, not failed here.
-          const victimOfChunked413 = previousWasChunked413 && answer.outcome === "closed"
-          previousWasChunked413 = request.body?.chunked === true && answer.status === 413 && answer.headers["connection"] !== "close"
-          const known = victimOfChunked413 ? "the request after a chunked 413 lost" : answer.outcome === "answered" ? knownFailure(answer.status, answer.headers["content-type"], answer.text) : undefined
-          if (known !== undefined) figures.known.set(known, (figures.known.get(known) ?? 0) + 1)
           if (answer.outcome === "unsendable") return true
           const problems: Array<string> = []
           if (answer.outcome === "timeout") problems.push(`no answer within ${settings.hangMillis} ms (${answer.error})`)
           // A body past the limit may be cut off with the connection; anything else must be answered.
-          if (answer.outcome === "closed" && request.body?.oversized !== true && !victimOfChunked413) problems.push(`the connection closed without an answer (${answer.error})`)
-          if (answer.outcome === "answered" && known === undefined) {
+          if (answer.outcome === "closed" && request.body?.oversized !== true) problems.push(`the connection closed without an answer (${answer.error})`)
+          if (answer.outcome === "answered") {
             problems.push(...answerProblems(answer.status, answer.headers["content-type"], answer.text, request.method === "HEAD"))
             const asDocumented = request.method === operation.method && !request.tags.some((tag) => tag.startsWith("path:"))
             if (asDocumented && !operation.statuses.includes(answer.status)) {
@@ -548,9 +532,7 @@ describe("fuzz: raw sockets", () => {
           const outcome = answer.outcome === "answered" ? String(answer.status) : answer.outcome
           figures.rawOutcomes.set(outcome, (figures.rawOutcomes.get(outcome) ?? 0) + 1)
           figures.record("raw socket", answer.outcome === "answered" ? { outcome: "answered", status: answer.status ?? 0, headers: answer.headers, text: answer.body, millis: answer.millis } : { outcome: answer.outcome, status: 0, headers: {}, text: "", millis: answer.millis }, () => name)
-          const known = answer.outcome === "answered" ? knownFailure(answer.status ?? 0, answer.headers["content-type"], answer.body) : undefined
-          if (known !== undefined) figures.known.set(known, (figures.known.get(known) ?? 0) + 1)
-          const problems = known === undefined ? rawProblems(answer, expectation, head) : []
+          const problems = rawProblems(answer, expectation, head)
           problems.push(...watch(answer.raw, "", undefined))
           const after = await Effect.runPromise(take)
           // A connection closed without an answer was cut by our half-close, maybe mid-handler: only answered refusals are checked.
@@ -627,10 +609,9 @@ describe("fuzz: raw sockets", () => {
     (settings.long ? 240_000 : 60_000) + settings.runs * 30
   )
 
-  // Known failures, reproduced: node's HTTP server answers these itself, before the router and
-  // outside MalformedHttp's `clientError` hook, with a bare status and no problem+json body.
-  // Marked `it.fails` so the suite stays green; remove `.fails` once the server answers them.
-  it.live.fails("KNOWN FAILURE: an HTTP/1.1 request without a Host header gets a 400 problem+json (node answers a bare 400 with no body)", () =>
+  // Found by the fuzz suite (each failed before its fix): node's HTTP server or the framework
+  // answered these itself, with a bare status or text/plain, or lost the next request.
+  it.live("an HTTP/1.1 request without a Host header gets a 400 problem+json (node answered a bare 400 with no body)", () =>
     Effect.gen(function* () {
       const server = yield* TestServer.start()
       const answer = yield* Effect.promise(() => RawHttp.exchange(["GET /healthz HTTP/1.1\r\n\r\n"], { port: Number(new URL(server.url).port), timeoutMillis: settings.hangMillis }))
@@ -639,8 +620,8 @@ describe("fuzz: raw sockets", () => {
     })
   )
 
-  it.live.fails(
-    "KNOWN FAILURE: after a chunked body past the limit (413, \"Connection: keep-alive\") the server closes the connection, and the next request sent on it gets no answer",
+  it.live(
+    "after a chunked body past the limit the 413 says \"Connection: close\" (it said keep-alive, closed anyway, and the next request on the connection was lost)",
     () =>
       Effect.gen(function* () {
         const server = yield* TestServer.start()
@@ -657,27 +638,26 @@ describe("fuzz: raw sockets", () => {
         }
         const refused = yield* Effect.promise(() => Harness.send(connection, oversized, {}))
         expect(refused.status).toBe(413)
-        expect(refused.headers["connection"]).toBe("keep-alive")
+        expect(refused.headers["connection"]).toBe("close")
         const next = yield* Effect.promise(() => Harness.send(connection, { ...oversized, method: "GET", path: "/healthz", body: undefined }, {}))
-        // Today: closed (undici: "SocketError: other side closed"). Either the 413 says
-        // "Connection: close", or the connection stays usable.
+        // Before the fix: closed (undici: "SocketError: other side closed").
         expect({ outcome: next.outcome, status: next.status }).toEqual({ outcome: "answered", status: 200 })
       })
   )
 
-  it.live.fails("KNOWN FAILURE: an empty body with a Content-Type other than JSON gets a 415 problem+json (the framework answers 415 text/plain)", () =>
+  it.live("an empty body with a Content-Type other than JSON gets a 415 problem+json (the framework answered 415 text/plain)", () =>
     Effect.gen(function* () {
       const server = yield* TestServer.start()
       const ada = yield* server.customer("Ada")
       // Found by the long run (`POST /v1/sellers`, `Content-Type: */*`, no body); any body-taking endpoint, any such type.
       const reply = yield* server.call("POST", "/v1/purchase-requests", { token: ada.key, headers: { "content-type": "text/plain", "idempotency-key": "empty" }, raw: "" })
-      // Today: 415, "text/plain", "Unsupported content-type: text/plain".
+      // Before the fix: 415, "text/plain", "Unsupported content-type: text/plain".
       expect(answerProblems(reply.status, reply.headers["content-type"], reply.text, false)).toEqual([])
       expect(yield* server.count("purchase_requests")).toBe(0)
     })
   )
 
-  it.live.fails("KNOWN FAILURE: an Expect other than 100-continue gets a 417 problem+json (node answers a bare 417 with no body)", () =>
+  it.live("an Expect other than 100-continue gets a 417 problem+json (node answered a bare 417 with no body)", () =>
     Effect.gen(function* () {
       const server = yield* TestServer.start()
       const answer = yield* Effect.promise(() =>

@@ -100,8 +100,6 @@ export class Figures {
   serverErrors = 0
   hangs = 0
   closes = 0
-  /** Answers that match a known failure (each has an `it.fails` test of its own), by name: counted, not failed again. */
-  readonly known = new Map<string, number>()
   unsendable = 0
   stateChecks = 0
   logLines = 0
@@ -142,7 +140,6 @@ export class Figures {
       `fuzz summary (seed ${settings.seed}, runs ${settings.runs}, hang bound ${settings.hangMillis} ms)`,
       `  requests sent: ${this.requests} over ${this.operations.size} operations; statuses: ${sorted(this.statuses)}`,
       `  5xx: ${this.serverErrors}   hangs: ${this.hangs}   closed without an answer: ${this.closes}   refused by the client library: ${this.unsendable}`,
-      `  known failures met (see their it.fails tests): ${this.known.size === 0 ? "none" : sorted(this.known)}`,
       `  rejected requests checked for state changes: ${this.stateChecks}   server log lines: ${this.logLines}`,
       `  slowest answer: ${this.slowest.millis.toFixed(1)} ms — ${this.slowest.what.split("\n")[0] ?? ""}`,
       `  raw-socket cases: ${this.rawCases}; outcomes: ${sorted(this.rawOutcomes)}`
@@ -177,7 +174,6 @@ export class Figures {
       serverErrors: this.serverErrors,
       hangs: this.hangs,
       closes: this.closes,
-      known: Object.fromEntries(this.known),
       slowestMillis: Math.round(this.slowest.millis),
       slowest: this.slowest.what,
       rawCases: this.rawCases,
