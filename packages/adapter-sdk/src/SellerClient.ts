@@ -153,6 +153,8 @@ const build = (
 ): SellerClient => {
   const timeout = Duration.millis(limits.timeoutMillis)
   const attributes = { "seller.id": sellerId, "seller.kind": adapter.kind }
+  // Spans here skip the call-site stack (`captureStackTrace: false`): capturing it builds an
+  // Error on every seller call; the span's name and attributes already say where it comes from.
 
   const guard = <A>(operation: Operation, effect: Effect.Effect<unknown, SellerError>, check: (raw: unknown) => Effect.Effect<A, SellerError>) =>
     effect.pipe(
@@ -198,7 +200,7 @@ const build = (
     quote: (isbns) =>
       Effect.forEach(Arr.chunksOf(Arr.dedupe(isbns), batchSize), quoteBatch).pipe(
         Effect.map(Arr.flatten),
-        Effect.withSpan("SellerClient.quote", { attributes: { ...attributes, "quote.isbns": isbns.length } })
+        Effect.withSpan("SellerClient.quote", { attributes: { ...attributes, "quote.isbns": isbns.length } }, { captureStackTrace: false })
       ),
     hold: (offer, quantity = 1) =>
       !capabilities.holds || operations.hold === undefined
@@ -208,12 +210,12 @@ const build = (
               (hold) => hold.isbn === offer.isbn && hold.price.currency === hold.shipping.currency,
               (hold) => new MalformedSellerResponse({ operation: "hold", detail: `hold ${hold.holdId} is for ${hold.isbn} in mixed currencies or not for ${offer.isbn}` })
             ),
-            Effect.withSpan("SellerClient.hold", { attributes })
+            Effect.withSpan("SellerClient.hold", { attributes }, { captureStackTrace: false })
           ),
     release: (hold) =>
       !capabilities.holds || operations.release === undefined
         ? Effect.void
-        : guard("release", operations.release({ hold }), () => Effect.void).pipe(Effect.withSpan("SellerClient.release", { attributes })),
+        : guard("release", operations.release({ hold }), () => Effect.void).pipe(Effect.withSpan("SellerClient.release", { attributes }, { captureStackTrace: false })),
     purchase: (request) =>
       guard("purchase", operations.purchase(request), decodeOrder).pipe(
         Effect.filterOrFail(
@@ -221,7 +223,7 @@ const build = (
           (order) => new MalformedSellerResponse({ operation: "purchase", detail: `order ${order.orderId} is for ${order.isbn}, not ${request.isbn}, or in mixed currencies` })
         ),
         Effect.mapError((error) => asPurchaseOutcome(request, error)),
-        Effect.withSpan("SellerClient.purchase", { attributes: { ...attributes, "purchase.idempotency_key": request.idempotencyKey } })
+        Effect.withSpan("SellerClient.purchase", { attributes: { ...attributes, "purchase.idempotency_key": request.idempotencyKey } }, { captureStackTrace: false })
       ),
     lookupOrder: (request) =>
       !capabilities.orderLookup || operations.lookupOrder === undefined
@@ -232,7 +234,7 @@ const build = (
               (order) => new MalformedSellerResponse({ operation: "lookupOrder", detail: `order ${order?.orderId} is for ${order?.isbn}, not ${request.isbn}, or in mixed currencies` })
             ),
             Effect.map(Option.fromNullishOr),
-            Effect.withSpan("SellerClient.lookupOrder", { attributes })
+            Effect.withSpan("SellerClient.lookupOrder", { attributes }, { captureStackTrace: false })
           )
   }
 }

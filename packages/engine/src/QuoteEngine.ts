@@ -475,7 +475,7 @@ export const make = (options: QuoteEngineOptions = {}) =>
           coalesced,
           durationMillis: (yield* Clock.currentTimeMillis) - started
         }
-      }).pipe(Effect.withSpan("QuoteEngine.quotes", { attributes: { isbn, currency: request.currency } }))
+      }).pipe(Effect.withSpan("QuoteEngine.quotes", { attributes: { isbn, currency: request.currency } }, { captureStackTrace: false }))
 
     const sellerStats = (sellerId: string): Effect.Effect<SellerStat> => Effect.sync(() => ({ ...stats.get(sellerId) }))
 
