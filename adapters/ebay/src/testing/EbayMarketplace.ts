@@ -24,8 +24,8 @@
  * 429s carry `Retry-After` (whether eBay sends it is not documented).
  */
 import { Money } from "@bookbroker/adapter-sdk"
-import type { FaultKind, SellerSimulator, SimulatedOperation } from "@bookbroker/adapter-sdk/testing"
-import { delay, http, HttpResponse, type RequestHandler } from "msw"
+import { type CallPlan, type FaultKind, type SellerSimulator, simulateCall, type WireFormat } from "@bookbroker/adapter-sdk/testing"
+import { http, HttpResponse, type RequestHandler } from "msw"
 
 export interface EbayMarketplaceOptions {
   readonly marketplaceId?: string
@@ -399,60 +399,27 @@ export class EbayMarketplace {
     }
   }
 
-  /** One call as the SDK's `simulate` runs it (count, rate limit, latency, fault), with eBay's errors. */
-  private async serve(
-    plan: { readonly count?: SimulatedOperation; readonly fault: () => FaultKind | undefined },
-    work: (fault: FaultKind | undefined) => Response | Promise<Response>
-  ): Promise<Response> {
-    const seller = this.seller
-    if (plan.count !== undefined) seller.calls[plan.count] += 1
-    const done = seller.enter()
-    const run = async (fault: FaultKind | undefined) => {
-      try {
-        return await work(fault)
-      } catch (error) {
-        if (error instanceof EbayError) return ebayErrorResponse(error)
-        throw error
-      }
-    }
-    try {
-      const wait = seller.admit()
-      if (wait !== undefined) return rateLimited(wait)
-      const fault = plan.fault()
-      const latency = seller.sampleLatency()
-      if (latency > 0) await delay(latency)
-      switch (fault) {
-        case "hang":
-          await seller.hang()
-          return HttpResponse.error()
-        case "server_error":
-          return ebayErrorResponse(new EbayError(500, 15000, "API_ORDER", "APPLICATION", "There was a problem with an eBay internal system or process."))
-        case "rate_limited":
-          return rateLimited(1)
-        case "malformed":
-          // An edge proxy's page instead of eBay's JSON.
-          return HttpResponse.text("<html><body>Service Temporarily Unavailable</body></html>", { status: 200, headers: { "content-type": "application/json" } })
-        case "in_progress":
-          return rateLimited(1)
-        case "lost_response":
-          // eBay places the order, then the connection drops before the answer leaves.
-          await run(fault)
-          return HttpResponse.error()
-        case "commit_then_hang":
-          await run(fault)
-          await seller.hang()
-          return HttpResponse.error()
-      }
-      return await run(fault)
-    } finally {
-      done()
-    }
+  /** One call, run by the SDK's `simulateCall` (count, rate limit, latency, fault) with eBay's errors. */
+  private serve(plan: CallPlan, work: (fault: FaultKind | undefined) => Response | Promise<Response>): Promise<Response> {
+    return simulateCall(this.seller, plan, ebayFormat, work)
   }
 }
 
 /** eBay's "too many requests" (errorId 2001); the Retry-After header is an assumption. */
 const rateLimited = (seconds: number) =>
   ebayErrorResponse(new EbayError(429, 2001, "ACCESS", "REQUEST", "Too many requests. The request limit has been reached for the resource.", { "Retry-After": String(seconds) }))
+
+/** How eBay answers the simulator's faults; handlers throw `EbayError`, rendered as eBay would. */
+const ebayFormat: WireFormat = {
+  rateLimited,
+  serverError: () => ebayErrorResponse(new EbayError(500, 15000, "API_ORDER", "APPLICATION", "There was a problem with an eBay internal system or process.")),
+  // An edge proxy's page instead of eBay's JSON.
+  malformed: () => HttpResponse.text("<html><body>Service Temporarily Unavailable</body></html>", { status: 200, headers: { "content-type": "application/json" } }),
+  inProgress: () => rateLimited(1),
+  // The marketplace's handlers throw EbayError, never the simulator's generic rejection.
+  rejection: (rejection) => ebayErrorResponse(new EbayError(409, 15004, "API_ORDER", "REQUEST", rejection.message)),
+  rescue: (error) => (error instanceof EbayError ? ebayErrorResponse(error) : undefined)
+}
 
 /**
  * The marketplace's routes for a simulator, e.g. for the conformance kit.

@@ -20,8 +20,8 @@
  * meta data — for bookkeeping only: the shop itself never looks at them.
  */
 import { Money } from "@bookbroker/adapter-sdk"
-import { type FaultKind, type SellerSimulator, type SimulatedOperation, type WireErrors } from "@bookbroker/adapter-sdk/testing"
-import { delay, http, HttpResponse, type RequestHandler } from "msw"
+import { type CallPlan, type FaultKind, type SellerSimulator, simulateCall, type WireErrors, type WireFormat } from "@bookbroker/adapter-sdk/testing"
+import { http, HttpResponse, type RequestHandler } from "msw"
 
 export interface WooCommerceShopOptions {
   /** The consumer key the shop issued (the simulator's `apiKey` is its secret). Default `ck_bookbroker`. */
@@ -75,6 +75,12 @@ export const wooCommerceErrors: WireErrors = {
       { status: 200, headers: { "content-type": "application/json; charset=UTF-8" } }
     ),
   inProgress: () => HttpResponse.text("Service Unavailable", { status: 503, headers: { "Retry-After": "1" } })
+}
+
+/** WooCommerce's errors, and its own error class rendered as the shop would. */
+const wooCommerceFormat: WireFormat = {
+  ...wooCommerceErrors,
+  rescue: (error) => (error instanceof WooCommerceError ? wooCommerceErrorResponse(error) : undefined)
 }
 
 type Json = Record<string, unknown>
@@ -386,56 +392,9 @@ export class WooCommerceShop {
     return this.json(order, 201, { location: `/wp-json/wc/v3/orders/${id}` })
   }
 
-  /**
-   * One simulated call, as the SDK's `simulate` runs it (call count, rate limit, latency, the
-   * fault), with WooCommerce's errors. `count` names the simulator operation the call counts as.
-   */
-  private async serve(
-    plan: { readonly count?: SimulatedOperation; readonly fault: () => FaultKind | undefined },
-    work: (fault: FaultKind | undefined) => Response | Promise<Response>
-  ): Promise<Response> {
-    const seller = this.seller
-    if (plan.count !== undefined) seller.calls[plan.count] += 1
-    const done = seller.enter()
-    const run = async (fault: FaultKind | undefined) => {
-      try {
-        return await work(fault)
-      } catch (error) {
-        if (error instanceof WooCommerceError) return wooCommerceErrorResponse(error)
-        throw error
-      }
-    }
-    try {
-      const wait = seller.admit()
-      if (wait !== undefined) return wooCommerceErrors.rateLimited(wait)
-      const fault = plan.fault()
-      const latency = seller.sampleLatency()
-      if (latency > 0) await delay(latency)
-      switch (fault) {
-        case "hang":
-          await seller.hang()
-          return HttpResponse.error()
-        case "server_error":
-          return wooCommerceErrors.serverError()
-        case "rate_limited":
-          return wooCommerceErrors.rateLimited(1)
-        case "malformed":
-          return wooCommerceErrors.malformed()
-        case "in_progress":
-          return wooCommerceErrors.inProgress!()
-        case "lost_response":
-          // The shop saves the order, then the connection drops before the answer leaves.
-          await run(fault)
-          return HttpResponse.error()
-        case "commit_then_hang":
-          await run(fault)
-          await seller.hang()
-          return HttpResponse.error()
-      }
-      return await run(fault)
-    } finally {
-      done()
-    }
+  /** One simulated call, run by the SDK's `simulateCall` (count, rate limit, latency, fault) with WooCommerce's errors. */
+  private serve(plan: CallPlan, work: (fault: FaultKind | undefined) => Response | Promise<Response>): Promise<Response> {
+    return simulateCall(this.seller, plan, wooCommerceFormat, work)
   }
 }
 

@@ -5,7 +5,7 @@
  * (given by a {@link WireErrors}). A new simulated seller is then just its routes and formats.
  */
 import { delay, HttpResponse } from "msw"
-import { SimulatedRejection, type SellerSimulator, type SimulatedOperation } from "./SellerSimulator.js"
+import { type FaultKind, SimulatedRejection, type SellerSimulator, type SimulatedOperation } from "./SellerSimulator.js"
 
 /** How a seller's API spells its errors. */
 export interface WireErrors {
@@ -47,23 +47,59 @@ export const jsonErrors: WireErrors = {
 export const replayRefused = (errors: WireErrors, refusal: "rate_limited" | "in_progress"): Response =>
   refusal === "rate_limited" ? errors.rateLimited(1) : (errors.inProgress ?? jsonErrors.inProgress!)()
 
+/** Where a call's fault comes from and which operation it counts as. */
+export interface CallPlan {
+  /** The simulator operation the call counts as (none: not counted, e.g. a token request). */
+  readonly count?: SimulatedOperation
+  /** The fault this call gets (e.g. `seller.takeFault("quote")`, or a per-order queue). */
+  readonly fault: () => FaultKind | undefined
+}
+
+/** A seller's error format, plus how it renders its own error class (`rescue`: `undefined` for errors it does not know). */
+export interface WireFormat extends WireErrors {
+  readonly rescue?: (error: unknown) => Response | undefined
+}
+
 /**
  * Runs one simulated call. `work` does the business part and builds the success response;
  * it may throw {@link SimulatedRejection}. `fault` is handed to `work` for faults that are
  * business outcomes (out of stock, price changed).
  */
-export const simulate = async (
+export const simulate = (
   seller: SellerSimulator,
   operation: SimulatedOperation,
   errors: WireErrors,
   work: (fault: "out_of_stock" | "price_changed" | "overcharge" | "lost_response" | "commit_then_hang" | undefined) => Response | Promise<Response>
+): Promise<Response> =>
+  simulateCall(seller, { count: operation, fault: () => seller.takeFault(operation) }, errors, work as (fault: FaultKind | undefined) => Response | Promise<Response>)
+
+/**
+ * `simulate` for a seller whose calls do not map one to one onto the simulator's operations
+ * (a platform's token endpoint, a search that counts as a quote, an order's own fault queue),
+ * and whose handlers throw the platform's own error class (`format.rescue` renders it).
+ */
+export const simulateCall = async (
+  seller: SellerSimulator,
+  plan: CallPlan,
+  format: WireFormat,
+  work: (fault: FaultKind | undefined) => Response | Promise<Response>
 ): Promise<Response> => {
-  seller.calls[operation] += 1
+  if (plan.count !== undefined) seller.calls[plan.count] += 1
   const done = seller.enter()
+  const run = async (fault: FaultKind | undefined) => {
+    try {
+      return await work(fault)
+    } catch (error) {
+      const rescued = format.rescue?.(error)
+      if (rescued !== undefined) return rescued
+      if (error instanceof SimulatedRejection) return format.rejection(error)
+      throw error
+    }
+  }
   try {
     const wait = seller.admit()
-    if (wait !== undefined) return errors.rateLimited(wait)
-    const fault = seller.takeFault(operation)
+    if (wait !== undefined) return format.rateLimited(wait)
+    const fault = plan.fault()
     const latency = seller.sampleLatency()
     if (latency > 0) await delay(latency)
     switch (fault) {
@@ -71,35 +107,25 @@ export const simulate = async (
         await seller.hang()
         return HttpResponse.error()
       case "server_error":
-        return errors.serverError()
+        return format.serverError()
       case "rate_limited":
-        return errors.rateLimited(1)
+        return format.rateLimited(1)
       case "malformed":
-        return errors.malformed()
+        return format.malformed()
       case "in_progress":
-        return (errors.inProgress ?? jsonErrors.inProgress!)()
+        return (format.inProgress ?? jsonErrors.inProgress!)()
       case "lost_response":
-        // The seller does the work, then the connection drops before the answer leaves.
-        try {
-          await work("lost_response")
-        } catch {
-          // A rejection lost on the wire is as ambiguous to the caller as a lost order.
-        }
+        // The seller does the work, then the connection drops before the answer leaves. A
+        // rejection lost on the wire is as ambiguous to the caller as a lost order.
+        await run(fault).catch(() => undefined)
         return HttpResponse.error()
       case "commit_then_hang":
         // The seller places the order, then never answers: the caller only sees its own timeout.
-        try {
-          await work("commit_then_hang")
-        } catch {
-          // As ambiguous to the caller as a placed order.
-        }
+        await run(fault).catch(() => undefined)
         await seller.hang()
         return HttpResponse.error()
     }
-    return await work(fault)
-  } catch (error) {
-    if (error instanceof SimulatedRejection) return errors.rejection(error)
-    throw error
+    return await run(fault)
   } finally {
     done()
   }
