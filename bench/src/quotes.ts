@@ -11,7 +11,7 @@
 import { referenceAdapter } from "@bookbroker/adapter-reference"
 import type { Isbn } from "@bookbroker/adapter-sdk"
 import { generateIsbns, zipfSampler } from "@bookbroker/adapter-sdk/testing"
-import { AdapterRegistry, Database, OutboundAddress, QuoteEngine, SecretBox, SellerDirectory, SellerPool, SharedState } from "@bookbroker/engine"
+import { AdapterRegistry, Database, OutboundAddress, QuoteEngine, SecretBox, SellerDirectory, SellerPool, SharedState, Tracing } from "@bookbroker/engine"
 import { TestDatabase } from "@bookbroker/engine/testing"
 import { Effect, Layer, ManagedRuntime, Redacted } from "effect"
 import { parseArgs } from "node:util"
@@ -67,7 +67,9 @@ const engineRuntime = (options: QuoteEngine.QuoteEngineOptions) =>
     QuoteEngine.layer(options).pipe(
       Layer.provideMerge(Layer.mergeAll(SellerDirectory.layer({ refreshMillis: 600_000 }), SellerPool.layer(), SharedState.layerMemory())),
       Layer.provideMerge(Layer.mergeAll(SecretBox.layer(Redacted.make(SecretBox.generateKey())), AdapterRegistry.layer([referenceAdapter]), OutboundAddress.layerLoopback)),
-      Layer.provideMerge(Layer.unwrap(Effect.map(TestDatabase.scopedDatabase("bb_bench"), ({ url }) => Database.layer({ url }))))
+      Layer.provideMerge(Layer.unwrap(Effect.map(TestDatabase.scopedDatabase("bb_bench"), ({ url }) => Database.layer({ url })))),
+      // As production runs without a collector configured: spans off.
+      Layer.provideMerge(Tracing.layer({ endpoint: process.env["OTEL_EXPORTER_OTLP_ENDPOINT"] }))
     )
   )
 
