@@ -42,6 +42,8 @@ export type SellerHealth = Json<"operator.sellerHealth">
 export type NewSeller = Body<"sellers.register">
 export type RegisteredSeller = Json<"sellers.register", 201>
 export type Customer = Json<"operator.listCustomers">["items"][number] & { readonly api_key?: string }
+export type RevokedKeys = Json<"operator.revokeCustomerKeys">
+export type ReplacedKey = Json<"operator.replaceCustomerKey", 201>
 export type Finding = Json<"operator.listFindings">["items"][number]
 export type FindingKind = Finding["kind"]
 
@@ -112,6 +114,8 @@ export interface Api {
     readonly retry: (id: string, paymentToken?: string) => Effect.Effect<PurchaseRequest, CliError>
     readonly createCustomer: (customer: { readonly name: string; readonly email?: string }) => Effect.Effect<Customer, CliError>
     readonly customers: Effect.Effect<ReadonlyArray<Customer>, CliError>
+    readonly revokeCustomerKeys: (id: string) => Effect.Effect<RevokedKeys, CliError>
+    readonly replaceCustomerKey: (id: string) => Effect.Effect<ReplacedKey, CliError>
   }
 }
 
@@ -242,7 +246,11 @@ export const make = (config: ClientConfig): Api => {
       customers: Effect.map(
         send("operator", "GET /v1/operator/customers", (client, signal) => client.GET("/v1/operator/customers", { signal })),
         (list) => list.items
-      )
+      ),
+      revokeCustomerKeys: (id) =>
+        send("operator", `DELETE /v1/operator/customers/${id}/keys`, (client, signal) => client.DELETE("/v1/operator/customers/{id}/keys", { params: path(id), signal })),
+      replaceCustomerKey: (id) =>
+        send("operator", `POST /v1/operator/customers/${id}/keys`, (client, signal) => client.POST("/v1/operator/customers/{id}/keys", { params: path(id), signal }))
     }
   }
 }

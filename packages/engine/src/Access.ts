@@ -1,9 +1,11 @@
 /**
  * Who is calling: customers and their API keys, sellers' API keys. A key is 32 random bytes
  * shown once at creation and stored only as its SHA-256 (high-entropy keys need no slow hash);
- * its first characters are kept to tell keys apart in listings. Verified keys are remembered
- * for a few seconds so the hot path doesn't query the database per request; a revoked key can
- * therefore live on for at most that long.
+ * its first characters are kept to tell keys apart in listings. A key is revoked by stamping
+ * `revoked_at` (rotation, an operator's revocation). Verified keys are remembered for
+ * `rememberMillis` (2 s) so the hot path doesn't query the database per request: the process
+ * that revokes a key forgets it at once, every other process refuses it at most 2 s later —
+ * the bound is this cache, nothing else (no revocation marker to lose with Redis).
  */
 import { SqlClient } from "effect/sql"
 import { createHash, randomBytes } from "node:crypto"
@@ -25,11 +27,24 @@ export class CustomerNotFound extends Schema.TaggedError<CustomerNotFound>()("Cu
   }
 }
 
+/** A customer whose keys an operator revoked or replaced, and how many keys were live. */
+export interface KeysRevoked {
+  readonly customer: Customer
+  readonly revoked: number
+}
+
 export interface AccessService {
   readonly createCustomer: (name: string, email?: string) => Effect.Effect<{ readonly customer: Customer; readonly apiKey: Redacted.Redacted<string> }>
   readonly listCustomers: Effect.Effect<ReadonlyArray<Customer>>
   /** A new key for a customer or seller; with `rotate`, the owner's other keys are revoked. */
   readonly issueKey: (principal: Principal, options?: { readonly rotate?: boolean }) => Effect.Effect<Redacted.Redacted<string>>
+  /**
+   * Revokes every live key of a customer: none of them signs in again (in this process at once,
+   * in the others within `rememberMillis`). The customer and its requests stay.
+   */
+  readonly revokeCustomerKeys: (customerId: string) => Effect.Effect<KeysRevoked, CustomerNotFound>
+  /** A new key for a customer, every earlier one revoked (an operator replacing a leaked key). */
+  readonly replaceCustomerKey: (customerId: string) => Effect.Effect<KeysRevoked & { readonly apiKey: Redacted.Redacted<string> }, CustomerNotFound>
   readonly authenticate: (key: Redacted.Redacted<string>) => Effect.Effect<Option.Option<Principal>>
 }
 
@@ -37,47 +52,106 @@ export class Access extends Context.Service<Access, AccessService>()("@bookbroke
 
 const hash = (key: string) => createHash("sha256").update(key).digest("hex")
 const prefixes = { customer: "bb_cus_", seller: "bb_sel_" } as const
-const rememberMillis = 10_000
+/** How long a verified (or unknown) key is remembered: how long another process may still accept a revoked key. */
+export const rememberMillis = 2_000
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+type CustomerRow = { id: string; name: string; email: string | null; created_at: Date }
+const customerFromRow = (row: CustomerRow): Customer => ({ id: row.id, name: row.name, email: row.email, createdAt: row.created_at })
 
 export const make = Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
   const remembered = new Map<string, { readonly principal: Option.Option<Principal>; readonly until: number }>()
 
+  /** This process forgets the owner's keys at once (the others within `rememberMillis`). */
+  const forget = (principal: Principal) => {
+    for (const [digest, known] of remembered) {
+      if (Option.isSome(known.principal) && known.principal.value.kind === principal.kind && known.principal.value.id === principal.id) remembered.delete(digest)
+    }
+  }
+
+  const revokeAll = (principal: Principal) =>
+    Effect.map(
+      sql<{ id: string }>`
+        UPDATE api_keys SET revoked_at = now() WHERE kind = ${principal.kind} AND owner_id = ${principal.id} AND revoked_at IS NULL RETURNING id`,
+      (rows) => rows.length
+    )
+
+  const insertKey = (principal: Principal) =>
+    Effect.gen(function* () {
+      const key = `${prefixes[principal.kind]}${randomBytes(32).toString("base64url")}`
+      yield* sql`
+        INSERT INTO api_keys (kind, owner_id, key_hash, key_prefix)
+        VALUES (${principal.kind}, ${principal.id}, ${hash(key)}, ${key.slice(0, 12)})`
+      return Redacted.make(key)
+    })
+
   const issueKey = (principal: Principal, options: { readonly rotate?: boolean } = {}) =>
     orDie(
       sql.withTransaction(
         Effect.gen(function* () {
-          if (options.rotate === true) {
-            yield* sql`UPDATE api_keys SET revoked_at = now() WHERE kind = ${principal.kind} AND owner_id = ${principal.id} AND revoked_at IS NULL`
-            remembered.clear()
-          }
-          const key = `${prefixes[principal.kind]}${randomBytes(32).toString("base64url")}`
-          yield* sql`
-            INSERT INTO api_keys (kind, owner_id, key_hash, key_prefix)
-            VALUES (${principal.kind}, ${principal.id}, ${hash(key)}, ${key.slice(0, 12)})`
-          return Redacted.make(key)
+          if (options.rotate === true) yield* revokeAll(principal)
+          return yield* insertKey(principal)
         })
       )
-    ).pipe(Effect.withSpan("Access.issueKey", { attributes: { "principal.kind": principal.kind } }))
+    ).pipe(
+      Effect.tap(() => Effect.sync(() => options.rotate === true && forget(principal))),
+      Effect.withSpan("Access.issueKey", { attributes: { "principal.kind": principal.kind } })
+    )
+
+  /** The customer, locked for the change (so two revocations or replacements queue up), or `CustomerNotFound`. */
+  const lockCustomer = (id: string) =>
+    Effect.gen(function* () {
+      if (!uuidPattern.test(id)) return yield* new CustomerNotFound({ id })
+      const [row] = yield* sql<CustomerRow>`SELECT * FROM customers WHERE id = ${id} FOR UPDATE`
+      if (row === undefined) return yield* new CustomerNotFound({ id })
+      return customerFromRow(row)
+    })
 
   const service: AccessService = {
     createCustomer: (name, email) =>
       orDie(
         Effect.gen(function* () {
-          const [row] = yield* sql<{ id: string; name: string; email: string | null; created_at: Date }>`
-            INSERT INTO customers (name, email) VALUES (${name}, ${email ?? null}) RETURNING *`
-          const customer = { id: row!.id, name: row!.name, email: row!.email, createdAt: row!.created_at }
+          const [row] = yield* sql<CustomerRow>`INSERT INTO customers (name, email) VALUES (${name}, ${email ?? null}) RETURNING *`
+          const customer = customerFromRow(row!)
           const apiKey = yield* issueKey({ kind: "customer", id: customer.id })
           return { customer, apiKey }
         })
       ).pipe(Effect.withSpan("Access.createCustomer")),
 
-    listCustomers: orDie(sql<{ id: string; name: string; email: string | null; created_at: Date }>`SELECT * FROM customers ORDER BY created_at`).pipe(
-      Effect.map((rows) => rows.map((row) => ({ id: row.id, name: row.name, email: row.email, createdAt: row.created_at }))),
+    listCustomers: orDie(sql<CustomerRow>`SELECT * FROM customers ORDER BY created_at`).pipe(
+      Effect.map((rows) => rows.map(customerFromRow)),
       Effect.withSpan("Access.listCustomers")
     ),
 
     issueKey,
+
+    revokeCustomerKeys: (customerId) =>
+      orDie(
+        sql.withTransaction(
+          Effect.gen(function* () {
+            const customer = yield* lockCustomer(customerId)
+            return { customer, revoked: yield* revokeAll({ kind: "customer", id: customer.id }) }
+          })
+        )
+      ).pipe(
+        Effect.tap(({ customer }) => Effect.sync(() => forget({ kind: "customer", id: customer.id }))),
+        Effect.withSpan("Access.revokeCustomerKeys")
+      ),
+
+    replaceCustomerKey: (customerId) =>
+      orDie(
+        sql.withTransaction(
+          Effect.gen(function* () {
+            const customer = yield* lockCustomer(customerId)
+            const revoked = yield* revokeAll({ kind: "customer", id: customer.id })
+            return { customer, revoked, apiKey: yield* insertKey({ kind: "customer", id: customer.id }) }
+          })
+        )
+      ).pipe(
+        Effect.tap(({ customer }) => Effect.sync(() => forget({ kind: "customer", id: customer.id }))),
+        Effect.withSpan("Access.replaceCustomerKey")
+      ),
 
     authenticate: (key) =>
       Effect.gen(function* () {
@@ -93,7 +167,7 @@ export const make = Effect.gen(function* () {
         if (remembered.size > 100_000) remembered.clear()
         remembered.set(digest, { principal, until: now + rememberMillis })
         return principal
-      }).pipe(Effect.withSpan("Access.authenticate", ))
+      }).pipe(Effect.withSpan("Access.authenticate"))
   }
   return service
 })

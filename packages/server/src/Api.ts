@@ -4,6 +4,7 @@
  */
 import { HttpApi, OpenApi } from "effect/http-api"
 import { BooksApi } from "./api/Books.js"
+import { CustomersApi } from "./api/Customers.js"
 import { HealthApi } from "./api/Health.js"
 import { OperatorApi } from "./api/Operator.js"
 import { PurchasesApi } from "./api/Purchases.js"
@@ -14,6 +15,7 @@ import { transform } from "./OpenApiDocument.js"
 export class BookbrokerApi extends HttpApi.make("bookbroker")
   .add(PurchasesApi)
   .add(BooksApi)
+  .add(CustomersApi)
   .add(SellersApi)
   .add(OperatorApi)
   .add(HealthApi)

@@ -13,6 +13,7 @@ import { CustomerAuthLive, OperatorAuthLive, OperatorToken, SellerAuthLive } fro
 import { defaultSettings, Settings, type ServerSettings } from "./Config.js"
 import * as Edge from "./Edge.js"
 import { BooksLive } from "./http/Books.js"
+import { CustomersLive } from "./http/Customers.js"
 import { HealthLive } from "./http/Health.js"
 import * as Metrics from "./http/Metrics.js"
 import { OperatorLive } from "./http/Operator.js"
@@ -33,7 +34,7 @@ export interface ServerOptions {
 export const routes = (options: { readonly maxBodyBytes: number }) =>
   Layer.mergeAll(
     HttpApiBuilder.layer(BookbrokerApi, { openapiPath: "/openapi.json" }).pipe(
-      Layer.provide([PurchasesLive, BooksLive, SellersLive, OperatorLive, HealthLive]),
+      Layer.provide([PurchasesLive, BooksLive, CustomersLive, SellersLive, OperatorLive, HealthLive]),
       Layer.provide([CustomerAuthLive, SellerAuthLive, OperatorAuthLive, InputErrors.layer, Metrics.layer]),
       // One record of blocked addresses for the three authentications.
       Layer.provide(SignInFailures.layer)

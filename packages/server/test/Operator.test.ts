@@ -33,6 +33,8 @@ const operatorEndpoints: ReadonlyArray<readonly [string, string, unknown?]> = [
   ["POST", "/v1/operator/purchase-requests/00000000-0000-0000-0000-000000000000/retry", {}],
   ["POST", "/v1/operator/customers", { name: "Eve" }],
   ["GET", "/v1/operator/customers"],
+  ["DELETE", "/v1/operator/customers/00000000-0000-0000-0000-000000000000/keys"],
+  ["POST", "/v1/operator/customers/00000000-0000-0000-0000-000000000000/keys"],
   ["GET", "/v1/operator/findings"],
   ["POST", "/v1/operator/findings/00000000-0000-0000-0000-000000000000/attempt_unresolved/settle", { note: "done" }]
 ]

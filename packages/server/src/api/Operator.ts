@@ -71,6 +71,15 @@ export const CreatedCustomer = Schema.Struct({
   api_key: Schema.String.annotate({ description: "The customer API key: shown only this once" })
 })
 export const CustomerList = Schema.Struct({ items: Schema.Array(Customer) })
+export const RevokedKeys = Schema.Struct({
+  customer_id: Schema.String,
+  name: Schema.String,
+  revoked: Schema.Int.annotate({ description: "How many live keys were revoked (0: it had none)" })
+})
+export const ReplacedKey = Schema.Struct({
+  ...RevokedKeys.fields,
+  api_key: Schema.String.annotate({ description: "The customer's new API key: shown only this once" })
+})
 
 const IdPath = { id: Schema.String }
 
@@ -122,6 +131,15 @@ export class OperatorApi extends HttpApiGroup.make("operator")
       success: CreatedCustomer.pipe(HttpApiSchema.status(201)),
       error: Problem.Unprocessable
     }),
-    HttpApiEndpoint.get("listCustomers", "/v1/operator/customers", { success: CustomerList })
+    HttpApiEndpoint.get("listCustomers", "/v1/operator/customers", { success: CustomerList }),
+    HttpApiEndpoint.delete("revokeCustomerKeys", "/v1/operator/customers/:id/keys", { params: IdPath, success: RevokedKeys, error: Problem.NotFound }).annotate(
+      OpenApi.Description,
+      "Revokes every API key of the customer: each is refused (401) by this server at once and by every other server process within 2 s. The customer and its purchase requests stay; give it a new key with POST on the same path."
+    ),
+    HttpApiEndpoint.post("replaceCustomerKey", "/v1/operator/customers/:id/keys", {
+      params: IdPath,
+      success: ReplacedKey.pipe(HttpApiSchema.status(201)),
+      error: Problem.NotFound
+    }).annotate(OpenApi.Description, "A new API key for the customer (shown only this once); every earlier key is revoked, as by DELETE.")
   )
   .middleware(OperatorAuth) {}

@@ -1,6 +1,6 @@
 /**
  * Operator handlers: the seller directory and each seller's health, any customer's purchase
- * requests and the retry of a failed one, customers and their keys. Health joins the circuit
+ * requests and the retry of a failed one, customers and their keys (created, revoked, replaced). Health joins the circuit
  * breaker (shared by every process) with what this process saw of the seller lately (latency,
  * errors, calls per second against the seller's limit).
  */
@@ -161,6 +161,18 @@ export const OperatorLive = HttpApiBuilder.group(BookbrokerApi, "operator", (han
           created_at: customer.createdAt.toISOString(),
           api_key: Redacted.value(apiKey)
         }))
+      )
+      .handle("revokeCustomerKeys", ({ params }) =>
+        access.revokeCustomerKeys(params.id).pipe(
+          Effect.map(({ customer, revoked }) => ({ customer_id: customer.id, name: customer.name, revoked })),
+          Effect.catchTag("CustomerNotFound", (error) => Effect.fail(Problem.notFound(error.message)))
+        )
+      )
+      .handle("replaceCustomerKey", ({ params }) =>
+        access.replaceCustomerKey(params.id).pipe(
+          Effect.map(({ customer, revoked, apiKey }) => ({ customer_id: customer.id, name: customer.name, revoked, api_key: Redacted.value(apiKey) })),
+          Effect.catchTag("CustomerNotFound", (error) => Effect.fail(Problem.notFound(error.message)))
+        )
       )
       .handle("listCustomers", () =>
         Effect.map(access.listCustomers, (customers) => ({

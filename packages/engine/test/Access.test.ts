@@ -1,0 +1,71 @@
+/**
+ * API keys against real PostgreSQL: revocation and rotation, and how long a revoked key may
+ * still sign in. Two `Access` services on one database stand for two server processes: each
+ * remembers verified keys for `rememberMillis`, which is the whole bound — the one that revokes
+ * forgets the owner's keys at once, the other refuses them once its memory runs out.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Option, type Redacted } from "effect"
+import * as Access from "../src/Access.js"
+import * as TestDatabase from "../src/testing/TestDatabase.js"
+
+const signedIn = (access: Access.AccessService, key: Redacted.Redacted<string>) => Effect.map(access.authenticate(key), Option.getOrUndefined)
+
+describe("Access", () => {
+  it.live("a revoked customer key is refused at once by the process that revoked it and within rememberMillis by every other", () =>
+    Effect.gen(function* () {
+      // The documented bound (docs/security.md, the revocation endpoints' descriptions).
+      expect(Access.rememberMillis).toBeLessThanOrEqual(2_000)
+      const here = yield* Access.make
+      const there = yield* Access.make
+      const { customer: ada, apiKey: adaKey } = yield* here.createCustomer("Ada")
+      const { customer: bob, apiKey: bobKey } = yield* here.createCustomer("Bob")
+      // Both processes have verified both keys (and remember them).
+      for (const access of [here, there]) {
+        expect(yield* signedIn(access, adaKey)).toEqual({ kind: "customer", id: ada.id })
+        expect(yield* signedIn(access, bobKey)).toEqual({ kind: "customer", id: bob.id })
+      }
+      const revokedAt = Date.now()
+      expect(yield* here.revokeCustomerKeys(ada.id)).toMatchObject({ customer: { id: ada.id, name: "Ada" }, revoked: 1 })
+      expect(yield* signedIn(here, adaKey)).toBeUndefined()
+      // The other process still remembers the key, for at most rememberMillis after it verified it.
+      let refusedAfter: number | undefined
+      while (refusedAfter === undefined) {
+        if ((yield* signedIn(there, adaKey)) === undefined) refusedAfter = Date.now() - revokedAt
+        else yield* Effect.sleep(50)
+        expect(Date.now() - revokedAt).toBeLessThanOrEqual(Access.rememberMillis + 500)
+      }
+      expect(refusedAfter).toBeLessThanOrEqual(Access.rememberMillis + 500)
+      // Bob signs in everywhere throughout.
+      for (const access of [here, there]) expect(yield* signedIn(access, bobKey)).toEqual({ kind: "customer", id: bob.id })
+    }).pipe(Effect.provide(TestDatabase.layer))
+  )
+
+  it.live("replacing a key revokes the others and issues one that works; unknown customers are CustomerNotFound", () =>
+    Effect.gen(function* () {
+      const access = yield* Access.make
+      const { customer, apiKey: first } = yield* access.createCustomer("Ada", "ada@example.com")
+      expect(yield* signedIn(access, first)).toEqual({ kind: "customer", id: customer.id })
+      const replaced = yield* access.replaceCustomerKey(customer.id)
+      expect(replaced).toMatchObject({ customer: { id: customer.id, email: "ada@example.com" }, revoked: 1 })
+      expect(yield* signedIn(access, first)).toBeUndefined()
+      expect(yield* signedIn(access, replaced.apiKey)).toEqual({ kind: "customer", id: customer.id })
+      // A customer's own rotation (issueKey with rotate) does the same.
+      const rotated = yield* access.issueKey({ kind: "customer", id: customer.id }, { rotate: true })
+      expect(yield* signedIn(access, replaced.apiKey)).toBeUndefined()
+      expect(yield* signedIn(access, rotated)).toEqual({ kind: "customer", id: customer.id })
+
+      for (const id of [crypto.randomUUID(), "not-a-uuid", ""]) {
+        const revoke = yield* Effect.flip(access.revokeCustomerKeys(id))
+        expect(revoke).toMatchObject({ _tag: "CustomerNotFound", id })
+        expect(revoke.message).toBe(`no customer ${id}`)
+        expect((yield* Effect.flip(access.replaceCustomerKey(id)))._tag).toBe("CustomerNotFound")
+      }
+      // A seller's keys are not a customer's: revoking a customer never touches them.
+      const sellerId = crypto.randomUUID()
+      const sellerKey = yield* access.issueKey({ kind: "seller", id: sellerId })
+      expect((yield* Effect.flip(access.revokeCustomerKeys(sellerId)))._tag).toBe("CustomerNotFound")
+      expect(yield* signedIn(access, sellerKey)).toEqual({ kind: "seller", id: sellerId })
+    }).pipe(Effect.provide(TestDatabase.layer))
+  )
+})
