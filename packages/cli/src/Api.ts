@@ -92,6 +92,7 @@ export interface Api {
 
   readonly healthz: (timeoutMillis?: number) => Effect.Effect<unknown, CliError>
   readonly readyz: (timeoutMillis?: number) => Effect.Effect<Readiness, CliError>
+  /** `/metrics` (operator token). */
   readonly metrics: Effect.Effect<string, CliError>
   readonly registerSeller: (seller: NewSeller) => Effect.Effect<RegisteredSeller, CliError>
 
@@ -197,7 +198,7 @@ export const make = (config: ClientConfig): Api => {
       ),
     healthz: (timeoutMillis = 5_000) => send("none", "GET /healthz", (client, signal) => client.GET("/healthz", { signal }), timeoutMillis),
     readyz: (timeoutMillis = 5_000) => send("none", "GET /readyz", (client, signal) => client.GET("/readyz", { signal }), timeoutMillis),
-    metrics: send("none", "GET /metrics", (client, signal) => client.GET("/metrics", { parseAs: "text", signal }) as Promise<Reply<string>>),
+    metrics: send("operator", "GET /metrics", (client, signal) => client.GET("/metrics", { parseAs: "text", signal }) as Promise<Reply<string>>),
     registerSeller: (seller) => send("none", "POST /v1/sellers", (client, signal) => client.POST("/v1/sellers", { body: seller, signal })),
     operator: {
       sellers: (status) =>

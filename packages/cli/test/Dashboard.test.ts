@@ -1,6 +1,7 @@
 import { expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import { randomUUID } from "node:crypto"
+import * as Api from "../src/Api.js"
 import * as Buy from "../src/services/Buy.js"
 import * as Dashboard from "../src/services/Dashboard.js"
 import * as Render from "../src/ui/Render.js"
@@ -27,7 +28,7 @@ layer(TestServer.layer, { timeout: 60_000, excludeTestServices: true })("dashboa
       yield* purchase("1")
 
       const ui = Render.capture()
-      const frame = yield* Dashboard.dashboard(api, ui, { once: true, intervalMillis: 200, withHealth: true })
+      const frame = yield* Dashboard.dashboard(api, ui, { once: true, intervalMillis: 200 })
       // The metric registry is per process (other test files' servers share it): at least ours.
       expect(frame.outcomes["purchased"]).toBeGreaterThanOrEqual(2)
       expect(frame.outcomes["price_not_met"]).toBeGreaterThanOrEqual(1)
@@ -51,13 +52,18 @@ layer(TestServer.layer, { timeout: 60_000, excludeTestServices: true })("dashboa
     })
   )
 
-  it.effect("without the operator token: metrics only, and a note saying why", () =>
+  it.effect("without the operator token (the metrics need it): a readable error naming what to pass, before anything is shown", () =>
     Effect.gen(function* () {
-      const { api } = yield* TestServer.TestServer
+      const { url, customerKey } = yield* TestServer.TestServer
       const ui = Render.capture({ json: true })
-      const frame = yield* Dashboard.dashboard(api, ui, { once: true, intervalMillis: 100, withHealth: false })
-      expect(frame.notes.join(" ")).toMatch(/seller health: no operator token/)
-      expect(ui.values[0]).toMatchObject({ url: api.baseUrl, queueDepth: 0 })
+      const error = yield* Effect.flip(Dashboard.dashboard(Api.make({ baseUrl: url, apiKey: customerKey, operatorToken: undefined }), ui, { once: true, intervalMillis: 100 }))
+      expect(error.message).toBe("no operator token")
+      expect(error.hint).toMatch(/--operator-token or set BOOKBROKER_OPERATOR_TOKEN/)
+      expect(ui.values).toEqual([])
+      // A wrong token: the server's 401, with the same hint.
+      const wrong = yield* Effect.flip(Dashboard.dashboard(Api.make({ baseUrl: url, apiKey: undefined, operatorToken: "not-the-operator-token-0123" }), ui, { once: true, intervalMillis: 100 }))
+      expect(wrong.message).toMatch(/operator token/)
+      expect(wrong.hint).toMatch(/BOOKBROKER_OPERATOR_TOKEN/)
     })
   )
 
@@ -65,7 +71,7 @@ layer(TestServer.layer, { timeout: 60_000, excludeTestServices: true })("dashboa
     Effect.gen(function* () {
       const { api } = yield* TestServer.TestServer
       const ui = Render.capture()
-      yield* Dashboard.dashboard(api, ui, { once: false, intervalMillis: 100, durationMillis: 350, withHealth: true })
+      yield* Dashboard.dashboard(api, ui, { once: false, intervalMillis: 100, durationMillis: 350 })
       // Plain output prints a frame per refresh that changed (at least the first and the last).
       expect(ui.stdout.filter((line) => line.startsWith("bookbroker dashboard")).length).toBeGreaterThanOrEqual(2)
     })

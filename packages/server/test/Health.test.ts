@@ -10,15 +10,26 @@ import * as TestServer from "./support/TestServer.js"
 const [isbn] = generateIsbns({ size: 1, seed: 41 }) as [Isbn.Isbn13]
 
 describe("health, metrics and documentation", () => {
-  it.live("healthz, readyz, metrics, openapi.json and docs answer without credentials", () =>
+  it.live("healthz, readyz, openapi.json and docs answer without credentials; metrics only with the operator token", () =>
     Effect.gen(function* () {
       const server = yield* TestServer.start()
       expect((yield* server.call("GET", "/healthz")).body).toEqual({ status: "ok" })
       expect((yield* server.call("GET", "/readyz")).body).toEqual({ status: "ready", checks: { database: "ok", shared_state: "ok" } })
       yield* Metric.update(Metric.counter("bookbroker_test_probe_total", { description: "a probe" }), 1)
-      const metrics = yield* server.call("GET", "/metrics")
+      const metrics = yield* server.operator("GET", "/metrics")
       expect(metrics.status).toBe(200)
+      expect(metrics.headers["content-type"]).toMatch(/^text\/plain/)
       expect(metrics.text).toMatch(/# TYPE bookbroker_test_probe_total counter\nbookbroker_test_probe_total 1/)
+      // Without it — nothing, a wrong token, a customer's or a seller's key — a 401 problem that shows no metric.
+      const ada = yield* server.customer("Ada")
+      const [seller] = yield* server.registerSellers([{ name: "shop" }])
+      for (const token of [undefined, "wrong-operator-token", ada.key, seller!.key]) {
+        const refused = yield* server.call("GET", "/metrics", token === undefined ? {} : { token })
+        expect(refused.status).toBe(401)
+        expect(refused.headers["content-type"]).toMatch(/^application\/problem\+json/)
+        expect(refused.body).toMatchObject({ status: 401, type: "urn:bookbroker:problem:unauthorized", detail: expect.stringMatching(/operator token/) })
+        expect(refused.text).not.toContain("bookbroker_")
+      }
       const openapi = yield* server.call("GET", "/openapi.json")
       expect(openapi.body.openapi).toMatch(/^3\./)
       expect(Object.keys(openapi.body.paths)).toEqual(
@@ -46,7 +57,7 @@ describe("health, metrics and documentation", () => {
         }
       })
       yield* server.awaitTerminal(created.body.id, ada.key)
-      const text = (yield* server.call("GET", "/metrics")).text
+      const text = (yield* server.operator("GET", "/metrics")).text
       expect(text).toMatch(/# TYPE bookbroker_purchases_total counter\n(.*\n)*bookbroker_purchases_total\{outcome="purchased"\} 1\n/)
       expect(text).toMatch(/# TYPE bookbroker_purchase_decision_seconds histogram/)
       expect(text).toMatch(/bookbroker_purchase_decision_seconds_count 1\n/)
@@ -59,7 +70,7 @@ describe("health, metrics and documentation", () => {
       yield* server.sql`
         INSERT INTO purchase_requests (id, customer_id, idempotency_key, request_hash, isbn, currency, original_max, max_amount, payment_token, customer, status, next_run_at)
         VALUES (${crypto.randomUUID()}, 'nobody', 'later', 'h', ${isbn}, 'EUR', 100, 100, 'tok', '{}'::jsonb, 'received', now() + interval '1 hour')`.pipe(Effect.orDie)
-      expect((yield* server.call("GET", "/metrics")).text).toMatch(/bookbroker_purchase_queue_depth 1\n/)
+      expect((yield* server.operator("GET", "/metrics")).text).toMatch(/bookbroker_purchase_queue_depth 1\n/)
     })
   )
 

@@ -35,6 +35,7 @@ const operatorEndpoints: ReadonlyArray<readonly [string, string, unknown?]> = [
   ["GET", "/v1/operator/customers"],
   ["DELETE", "/v1/operator/customers/00000000-0000-0000-0000-000000000000/keys"],
   ["POST", "/v1/operator/customers/00000000-0000-0000-0000-000000000000/keys"],
+  ["GET", "/metrics"],
   ["GET", "/v1/operator/findings"],
   ["POST", "/v1/operator/findings/00000000-0000-0000-0000-000000000000/attempt_unresolved/settle", { note: "done" }]
 ]

@@ -1,5 +1,5 @@
 /**
- * `bookbroker dashboard`: scrapes `/metrics` and the operator's seller health every second and
+ * `bookbroker dashboard` (operator token): scrapes `/metrics` and the operator's seller health every second and
  * shows intake and completion rates, outcomes, queue depth, decision time and, per seller, the
  * circuit, call rate and rate usage, errors and p50/p99 latency — redrawn in place. `once`
  * scrapes twice an interval apart (so rates are real), shows one frame and returns.
@@ -126,12 +126,10 @@ export const frame = (url: string, now: Scrape, before: Scrape | undefined, maxS
   }
 }
 
-export const scrape = (api: Api.Api, withHealth: boolean): Effect.Effect<Scrape, CliError> =>
+/** Both need the operator token: without it the metrics fail with what to pass; a failing health read is a note. */
+export const scrape = (api: Api.Api): Effect.Effect<Scrape, CliError> =>
   Effect.gen(function* () {
-    const [metrics, health] = yield* Effect.all(
-      [api.metrics, withHealth ? Effect.result(api.operator.health) : Effect.succeed(Result.fail({ message: "no operator token (--operator-token, BOOKBROKER_OPERATOR_TOKEN)" }))],
-      { concurrency: 2 }
-    )
+    const [metrics, health] = yield* Effect.all([api.metrics, Effect.result(api.operator.health)], { concurrency: 2 })
     return {
       at: yield* Clock.currentTimeMillis,
       samples: Prometheus.parse(metrics),
@@ -146,16 +144,15 @@ export interface DashboardOptions {
   readonly intervalMillis: number
   /** Stop after this long (default: until interrupted). */
   readonly durationMillis?: number
-  readonly withHealth: boolean
 }
 
 export const dashboard = (api: Api.Api, ui: Ui, options: DashboardOptions): Effect.Effect<DashboardFrame, CliError> =>
   Effect.gen(function* () {
     const interval = Duration.millis(options.intervalMillis)
-    let before = yield* scrape(api, options.withHealth)
+    let before = yield* scrape(api)
     if (options.once) {
       yield* Effect.sleep(interval)
-      const now = yield* scrape(api, options.withHealth)
+      const now = yield* scrape(api)
       const result = frame(api.baseUrl, now, before)
       ui.result(result, dashboardView, result)
       return result
@@ -166,7 +163,7 @@ export const dashboard = (api: Api.Api, ui: Ui, options: DashboardOptions): Effe
     const loop = Effect.gen(function* () {
       for (;;) {
         yield* Effect.sleep(interval)
-        const now = yield* scrape(api, options.withHealth)
+        const now = yield* scrape(api)
         current = frame(api.baseUrl, now, before)
         before = now
         if (ui.json) ui.printJson(current, { line: true })

@@ -29,6 +29,7 @@ export type paths = {
             path?: never;
             cookie?: never;
         };
+        /** @description Prometheus text format; needs the operator token (`Authorization: Bearer <operator token>`). */
         get: operations["health.metrics"];
         put?: never;
         post?: never;
@@ -613,6 +614,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["BadRequest"];
                 };
             };
+            /** @description 401 problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Unauthorized"];
+                };
+            };
             /** @description 413 problem details */
             413: {
                 headers: {
@@ -629,6 +639,15 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": components["schemas"]["UnsupportedMediaType"];
+                };
+            };
+            /** @description 429 problem details */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["TooManyRequests"];
                 };
             };
         };
