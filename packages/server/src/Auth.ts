@@ -1,13 +1,18 @@
 /**
  * Who is calling, per group: customers and sellers with their own bearer API keys (hashed in
  * the database, see the engine's `Access`), operators with the operator token from the server
- * configuration. A missing or unknown credential is a 401 problem; a key of the wrong kind too;
- * too many of those from one address, a 429 (`SignInFailures.ts`).
+ * configuration. A missing, unknown or revoked credential is a 401 problem; a key of the wrong
+ * kind too; too many of those from one address, a 429 (`SignInFailures.ts`). Every request a
+ * customer or seller key signs in counts against that principal's budget (`principalRateLimit`,
+ * reads included), so no key reads or looks up as fast as it can: past it, a 429 problem with
+ * `Retry-After`. Operator calls are not counted.
  */
-import { Access } from "@bookbroker/engine"
+import { Access, SharedState } from "@bookbroker/engine"
 import { Context, Effect, Layer, Option, Redacted } from "effect"
 import { HttpApiMiddleware, HttpApiSecurity } from "effect/http-api"
 import { timingSafeEqual } from "node:crypto"
+import { Settings } from "./Config.js"
+import { limitOn } from "./http/RateLimit.js"
 import * as Problem from "./Problem.js"
 import * as SignInFailures from "./SignInFailures.js"
 
@@ -34,15 +39,21 @@ export class OperatorToken extends Context.Service<OperatorToken, Redacted.Redac
 
 /**
  * The customer or seller a key belongs to (a key of the other kind proves nothing here); failed
- * sign-ins are slowed down (`SignInFailures.ts`).
+ * sign-ins are slowed down (`SignInFailures.ts`), and each signed-in request is one of the
+ * principal's budget.
  */
 const principals = Effect.gen(function* () {
   const access = yield* Access.Access
   const guard = yield* SignInFailures.SignInGuard
+  const state = yield* SharedState.SharedState
+  const budget = (yield* Settings).principalRateLimit
   return (kind: "customer" | "seller", token: Redacted.Redacted<string>) =>
-    guard(
-      Effect.map(access.authenticate(token), Option.flatMap((found) => (found.kind === kind ? Option.some({ id: found.id }) : Option.none()))),
-      Problem.unauthorized(`send a ${kind} API key as "Authorization: Bearer <key>"`)
+    Effect.tap(
+      guard(
+        Effect.map(access.authenticate(token), Option.flatMap((found) => (found.kind === kind ? Option.some({ id: found.id }) : Option.none()))),
+        Problem.unauthorized(`send a ${kind} API key as "Authorization: Bearer <key>"`)
+      ),
+      (principal) => limitOn(state, `requests:${kind}:${principal.id}`, budget)
     )
 })
 

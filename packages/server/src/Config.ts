@@ -2,8 +2,17 @@
 import { Context } from "effect"
 
 export interface ServerSettings {
-  /** Per-customer submissions: requests per second and burst, shared by all processes. */
+  /** Per-customer submissions (and offer look-ups, a budget of their own): requests per second and burst, shared by all processes. */
   readonly customerRateLimit: { readonly requestsPerSecond: number; readonly burst: number }
+  /**
+   * Every request a customer or seller key makes, reads included, per principal: requests per
+   * second and burst, shared by all processes; submissions count here and against
+   * `customerRateLimit`. Operator calls are not limited (one token held by the people running
+   * the service; guessing it is `signInFailureLimit`'s). Left unset, it is never below
+   * `customerRateLimit` (`effectiveSettings`): a submission is a request too, so a smaller
+   * budget here would quietly lower a raised submission limit.
+   */
+  readonly principalRateLimit: { readonly requestsPerSecond: number; readonly burst: number }
   /** Seller registrations per client IP: requests per second and burst, shared by all processes. */
   readonly sellerRegistrationRateLimit: { readonly requestsPerSecond: number; readonly burst: number }
   /**
@@ -21,12 +30,29 @@ export interface ServerSettings {
 
 export const defaultSettings: ServerSettings = {
   customerRateLimit: { requestsPerSecond: 20, burst: 40 },
+  // A client polling a few requests every 200 ms never meets it; a loop reading as fast as it can does.
+  principalRateLimit: { requestsPerSecond: 100, burst: 200 },
   sellerRegistrationRateLimit: { requestsPerSecond: 0.1, burst: 10 },
   // Generous for people and scripts that get a key wrong; a guesser gets two tries a second.
   signInFailureLimit: { requestsPerSecond: 2, burst: 100, blockMillis: 10_000 },
   maxBodyBytes: 64 * 1024,
   autoActivateSellers: false,
   offersDeadlineMillis: 5_000
+}
+
+/** The defaults with `overrides`; an unset `principalRateLimit` is raised to at least `customerRateLimit`. */
+export const effectiveSettings = (overrides: Partial<ServerSettings> = {}): ServerSettings => {
+  const settings = { ...defaultSettings, ...overrides }
+  if (overrides.principalRateLimit !== undefined) return settings
+  const submissions = settings.customerRateLimit
+  const requests = settings.principalRateLimit
+  return {
+    ...settings,
+    principalRateLimit: {
+      requestsPerSecond: Math.max(requests.requestsPerSecond, submissions.requestsPerSecond),
+      burst: Math.max(requests.burst, submissions.burst)
+    }
+  }
 }
 
 export class Settings extends Context.Service<Settings, ServerSettings>()("@bookbroker/server/Settings") {}

@@ -10,7 +10,7 @@ import { HttpApiBuilder, HttpApiScalar } from "effect/http-api"
 import { createServer } from "node:http"
 import { BookbrokerApi } from "./Api.js"
 import { CustomerAuthLive, OperatorAuthLive, OperatorToken, SellerAuthLive } from "./Auth.js"
-import { defaultSettings, Settings, type ServerSettings } from "./Config.js"
+import { effectiveSettings, Settings, type ServerSettings } from "./Config.js"
 import * as Edge from "./Edge.js"
 import { BooksLive } from "./http/Books.js"
 import { CustomersLive } from "./http/Customers.js"
@@ -45,7 +45,7 @@ export const routes = (options: { readonly maxBodyBytes: number }) =>
 
 /** The whole server on a port (0 picks a free one; read it from `HttpServer.HttpServer`). */
 export const layer = (options: ServerOptions) => {
-  const settings = { ...defaultSettings, ...options.settings }
+  const settings = effectiveSettings(options.settings)
   // No access log and no "Listening on" line: entry points print their own banner, and a log
   // line per request costs more CPU than the request (defects are logged by the edge).
   return HttpRouter.serve(routes({ maxBodyBytes: settings.maxBodyBytes }), { disableLogger: true, disableListenLog: true }).pipe(

@@ -48,7 +48,7 @@ export const command = new Command("serve")
       "bookbroker serve --demo",
       "bookbroker serve --demo --port 0 --data-dir /tmp/bb",
       "DATABASE_URL=postgres://… REDIS_URL=redis://… bookbroker serve --role worker"
-    ) + "\nEnvironment: DATABASE_URL, REDIS_URL, STRIPE_SECRET_KEY, BOOKBROKER_SECRET_KEY, BOOKBROKER_OPERATOR_TOKEN,\n  BOOKBROKER_WEBHOOK_SECRET, BOOKBROKER_ALLOW_NETWORKS, BOOKBROKER_MAX_BACKLOG, BOOKBROKER_CUSTOMER_RPS, BOOKBROKER_ANSWER_WITHIN_SECONDS,\n  BOOKBROKER_LEASE_MILLIS, BOOKBROKER_MAX_BACKOFF_MILLIS (pipeline tuning).\n"
+    ) + "\nEnvironment: DATABASE_URL, REDIS_URL, STRIPE_SECRET_KEY, BOOKBROKER_SECRET_KEY, BOOKBROKER_OPERATOR_TOKEN,\n  BOOKBROKER_WEBHOOK_SECRET, BOOKBROKER_ALLOW_NETWORKS, BOOKBROKER_MAX_BACKLOG, BOOKBROKER_CUSTOMER_RPS, BOOKBROKER_PRINCIPAL_RPS,\n  BOOKBROKER_ANSWER_WITHIN_SECONDS, BOOKBROKER_LEASE_MILLIS, BOOKBROKER_MAX_BACKOFF_MILLIS (pipeline tuning).\n"
   )
   .action(
     action(async (flags: Flags) => {
@@ -75,6 +75,7 @@ export const command = new Command("serve")
         maxBackoffMillis: positiveInteger("BOOKBROKER_MAX_BACKOFF_MILLIS"),
         maxBacklog: positiveInteger("BOOKBROKER_MAX_BACKLOG"),
         customerRequestsPerSecond: positiveInteger("BOOKBROKER_CUSTOMER_RPS"),
+        principalRequestsPerSecond: positiveInteger("BOOKBROKER_PRINCIPAL_RPS"),
         answerWithinMillis: (() => {
           const seconds = positiveInteger("BOOKBROKER_ANSWER_WITHIN_SECONDS")
           return seconds === undefined ? undefined : seconds * 1_000

@@ -50,8 +50,13 @@ export interface ServeOptions {
   readonly maxBackoffMillis?: number | undefined
   /** Requests in flight beyond which customers at their fair share get 429 (`BOOKBROKER_MAX_BACKLOG`); the engine's default (10,000) unless set. */
   readonly maxBacklog?: number | undefined
-  /** Requests a second each customer may make to the API, burst twice that (`BOOKBROKER_CUSTOMER_RPS`); the server's default (20) unless set. */
+  /** Submissions a second each customer may make to the API, burst twice that (`BOOKBROKER_CUSTOMER_RPS`); the server's default (20) unless set. */
   readonly customerRequestsPerSecond?: number | undefined
+  /**
+   * Requests a second each customer or seller key may make, reads included, burst twice that
+   * (`BOOKBROKER_PRINCIPAL_RPS`); the server's default (100, and never below the submissions') unless set.
+   */
+  readonly principalRequestsPerSecond?: number | undefined
   /** How long a request waits for busy sellers unless it says (`BOOKBROKER_ANSWER_WITHIN_SECONDS`); the engine's default (60 s) unless set. */
   readonly answerWithinMillis?: number | undefined
   /**
@@ -138,7 +143,10 @@ export const start = (options: ServeOptions): Effect.Effect<Running, CliError, S
       autoActivateSellers: options.demo,
       ...(options.customerRequestsPerSecond === undefined
         ? {}
-        : { customerRateLimit: { requestsPerSecond: options.customerRequestsPerSecond, burst: 2 * options.customerRequestsPerSecond } })
+        : { customerRateLimit: { requestsPerSecond: options.customerRequestsPerSecond, burst: 2 * options.customerRequestsPerSecond } }),
+      ...(options.principalRequestsPerSecond === undefined
+        ? {}
+        : { principalRateLimit: { requestsPerSecond: options.principalRequestsPerSecond, burst: 2 * options.principalRequestsPerSecond } })
     }
     const stack =
       options.role === "worker"

@@ -1,15 +1,24 @@
 /**
- * Per-customer rate limits on the shared state's GCRA, so every server process counts the same
- * budget. A refusal is a 429 problem with `Retry-After` and `RateLimit` headers.
+ * Rate limits per customer, seller or client address on the shared state's GCRA, so every
+ * server process counts the same budget. A refusal is a 429 problem with `Retry-After` and
+ * `RateLimit` headers.
  */
 import { HttpEffect, HttpServerResponse } from "effect/http"
 import { SharedState } from "@bookbroker/engine"
 import { Effect } from "effect"
 import * as Problem from "../Problem.js"
 
-export const limit = (key: string, rate: { readonly requestsPerSecond: number; readonly burst: number }) =>
+export interface Rate {
+  readonly requestsPerSecond: number
+  readonly burst: number
+}
+
+/** One request against the budget `key` (the shared state from the context). */
+export const limit = (key: string, rate: Rate) => Effect.flatMap(SharedState.SharedState, (state) => limitOn(state, key, rate))
+
+/** One request against the budget `key` on `state` (for middlewares, which get their services when built). */
+export const limitOn = (state: SharedState.SharedStateService, key: string, rate: Rate) =>
   Effect.gen(function* () {
-    const state = yield* SharedState.SharedState
     // One GCRA decision (one Redis round trip): no seller-style permits or circuit to undo.
     const decision = yield* state.rateLimit(key, rate)
     if (decision._tag === "Allowed") return
