@@ -5,12 +5,6 @@
  * `STRIPE_SECRET_KEY` switch to the real ones: same code, other layers. `--role api|worker|all`
  * splits the HTTP API from the purchase workers for scale-out.
  */
-import { referenceAdapter } from "@bookbroker/adapter-reference"
-import { abeBooksAdapter } from "@bookbroker/adapter-abebooks"
-import { ebayAdapter } from "@bookbroker/adapter-ebay"
-import { shelfwiseAdapter } from "@bookbroker/adapter-shelfwise"
-import { shopifyAdapter } from "@bookbroker/adapter-shopify"
-import { wooCommerceAdapter } from "@bookbroker/adapter-woocommerce"
 import { HttpServer } from "effect/http"
 import { Access, Database, Engine, Notifications, OutboundAddress, SecretBox, SellerDirectory, StripeGateway, Tracing } from "@bookbroker/engine"
 import { Server } from "@bookbroker/server"
@@ -24,6 +18,7 @@ import type { DemoFile } from "../Config.js"
 // Type only: the simulated sellers (msw) load with --demo, not in every server.
 import type * as Demo from "./Demo.js"
 import * as EmbeddedDatabase from "./EmbeddedDatabase.js"
+import { installedAdapters } from "../InstalledAdapters.js"
 
 export type Role = "api" | "worker" | "all"
 
@@ -123,7 +118,7 @@ export const start = (options: ServeOptions): Effect.Effect<Running, CliError, S
     const engine = Engine.layer({
       outbound: { allowNetworks },
       ...(options.maxBacklog === undefined ? {} : { intake: { backlog: { maxBacklog: options.maxBacklog } } }),
-      adapters: [referenceAdapter, shelfwiseAdapter, wooCommerceAdapter, shopifyAdapter, ebayAdapter, abeBooksAdapter],
+      adapters: installedAdapters,
       secretKey: Redacted.make(secretKey),
       ...(options.redisUrl === undefined
         ? {}
