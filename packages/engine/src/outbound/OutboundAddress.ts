@@ -124,7 +124,8 @@ export const checkConfigUrls = (config: unknown, policy: OutboundPolicyService):
     if (typeof value === "string") {
       if (!urlLike.test(value.trim())) continue
       const checked = checkUrl(value.trim(), policy)
-      if (checked._tag === "Refused") problems.push({ pointer: pointer === "" ? "/" : pointer, url: value.slice(0, 200), reason: checked.reason })
+      // The URL is repeated in the refusal without any `user:password@` in it (never echo a secret).
+      if (checked._tag === "Refused") problems.push({ pointer: pointer === "" ? "/" : pointer, url: value.trim().replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, "$1***@").slice(0, 200), reason: checked.reason })
     } else if (Array.isArray(value)) {
       value.forEach((item, index) => pending.push({ value: item, pointer: `${pointer}/${index}` }))
     } else if (typeof value === "object" && value !== null) {
