@@ -56,7 +56,7 @@ export const capture = (ctx: RunContext, attempt: AttemptRow) =>
       yield* ctx.transition("failed", `capture_rejected: ${captured.failure.detail}`, undefined, [ctx.writes.settlePayment(key, "rejected", null, false, captured.failure.detail)])
       return next
     }
-    // The capture's outcome and `purchased` ctx.commit together: a worker that stops in between
+    // The capture's outcome and `purchased` commit together: a worker that stops in between
     // must not leave a charged, ordered request for the next one to find without authorization.
     yield* ctx.transition(
       "purchased",

@@ -104,7 +104,7 @@ export const purchase = (ctx: RunContext, attempt: AttemptRow, client: SellerCli
     // it (holds carry no key; the new owner takes its own): it gives it back.
     const recording = (write: Effect.Effect<void, LeaseLost | SqlError.SqlError>) =>
       write.pipe(Effect.tapError((error) => (error._tag === "LeaseLost" && freshHold !== undefined ? Effect.asVoid(releaseHold(ctx, client, freshHold)) : Effect.void)))
-    // The purchase's ctx.intent (with the hold just taken, if any), written once the seller's
+    // The purchase's intent (with the hold just taken, if any), written once the seller's
     // permit is held, right before the call: a denied permit sent nothing and stamps nothing.
     const intentToSend = recording(
       ctx.commit({
