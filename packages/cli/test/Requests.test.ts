@@ -116,6 +116,11 @@ layer(TestServer.layer, { timeout: 60_000, excludeTestServices: true })("request
       const shown = yield* Requests.show(api, Render.capture(), { id: failed.id, operator: true })
       expect(shown.customer_id).toBe(customerId)
 
+      // Its token was dropped when it failed: without a new one, what to pass.
+      const tokenless = yield* Effect.flip(Requests.retry(api, Render.capture(), { id: failed.id }))
+      expect(tokenless.message).toMatch(/keeps no payment method token after it ended/)
+      expect(tokenless.hint).toBe("pass --payment-token <token>")
+
       const retryUi = Render.capture()
       const retried = yield* Requests.retry(api, retryUi, { id: failed.id, paymentToken: "tok_approve" })
       expect(retried.id).toBe(failed.id)

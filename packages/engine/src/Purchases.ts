@@ -128,8 +128,18 @@ export class RetryNotAllowed extends Schema.TaggedError<RetryNotAllowed>()("Retr
   }
 }
 
+/**
+ * A failed request is retried without a new payment method token, and it has none: tokens are
+ * dropped when a request ends (the one it had may have been declined anyway).
+ */
+export class PaymentTokenRequired extends Schema.TaggedError<PaymentTokenRequired>()("PaymentTokenRequired", { id: Schema.String }) {
+  override get message(): string {
+    return `purchase request ${this.id} keeps no payment method token after it ended: send a new one to retry it`
+  }
+}
+
 export interface RetryOptions {
-  /** A new payment method token (the failed one may have been declined). */
+  /** A new payment method token; required for a `failed` request (its token was dropped when it ended). */
   readonly paymentToken?: string
   /** Recorded in the state transition; default "operator". */
   readonly actor?: string
@@ -166,9 +176,10 @@ export interface PurchasesService {
    * outcome or a capture, and — after a `payment_unavailable` failure — only once the sweeper has
    * asked the provider what it holds. Sellers already attempted for the request are not
    * attempted again. A request set aside after repeated internal errors (`dead_letter`) is
-   * resumed where it stopped instead.
+   * resumed where it stopped instead. A new round needs a new payment token (`PaymentTokenRequired`
+   * otherwise): a request's token is dropped when it ends.
    */
-  readonly retry: (id: string, options?: RetryOptions) => Effect.Effect<PurchaseView, PurchaseNotFound | RetryNotAllowed>
+  readonly retry: (id: string, options?: RetryOptions) => Effect.Effect<PurchaseView, PurchaseNotFound | RetryNotAllowed | PaymentTokenRequired>
 }
 
 export class Purchases extends Context.Service<Purchases, PurchasesService>()("@bookbroker/engine/Purchases") {}
@@ -523,9 +534,11 @@ export const makeWith = (options: PurchasesOptions = {}): Effect.Effect<Purchase
                   return "the payment provider may still hold an authorization from the failed try; retry once the sweeper has looked it up"
                 }
               }
+              const paymentToken = options.paymentToken ?? row!.payment_token
+              if (paymentToken === null) return new PaymentTokenRequired({ id })
               yield* sql`
                 UPDATE purchase_requests SET
-                  status = 'received', round = round + 1, payment_token = ${options.paymentToken ?? row!.payment_token},
+                  status = 'received', round = round + 1, payment_token = ${paymentToken},
                   reason = NULL, counter_offer = NULL, quote_progress = NULL, completed_at = NULL, lease_owner = NULL, lease_expires_at = NULL,
                   next_run_at = now(), updated_at = now()
                 WHERE id = ${id}`
@@ -537,6 +550,7 @@ export const makeWith = (options: PurchasesOptions = {}): Effect.Effect<Purchase
               return undefined
             })
           )
+          if (refusal instanceof PaymentTokenRequired) return yield* refusal
           if (refusal !== undefined) return yield* new RetryNotAllowed({ id, detail: refusal })
           yield* signalWork(sql)
           return yield* load(id)

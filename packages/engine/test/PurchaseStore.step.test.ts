@@ -45,6 +45,7 @@ describe("PurchaseStore.step", () => {
   it.live("commits the request's change, its transitions, the outbox event and the other writes in one statement", () =>
     Effect.gen(function* () {
       const { store, sql, row, lease } = yield* claimed(isbns[0]!, "w-step")
+      expect(row.payment_token).toBe("tok_approve")
       const { result, statements } = yield* counted(
         store.step(lease, row, {
           transition: { to: "not_available", through: ["authorized"], reason: "no_offers" },
@@ -54,7 +55,8 @@ describe("PurchaseStore.step", () => {
       expect(statements).toBe(1)
       expect(result._tag).toBe("Success")
       const after = yield* store.request(row.id)
-      expect(after).toMatchObject({ status: "not_available", reason: "no_offers", lease_owner: null, lease_expires_at: null })
+      // The payment token goes in the same statement as the final status.
+      expect(after).toMatchObject({ status: "not_available", reason: "no_offers", lease_owner: null, lease_expires_at: null, payment_token: null })
       expect(after!.completed_at).not.toBeNull()
       const moves = yield* sql<{ from_status: string | null; to_status: string; reason: string | null; actor: string }>`
         SELECT from_status, to_status, reason, actor FROM state_transitions WHERE request_id = ${row.id} AND actor = 'w-step' ORDER BY id`
@@ -85,7 +87,7 @@ describe("PurchaseStore.step", () => {
       const intent = yield* Effect.result(store.paymentIntent(lease, "authorize", 0, `${row.id}:late`, 3000, "EUR"))
       expect(intent._tag === "Failure" && intent.failure._tag).toBe("LeaseLost")
 
-      expect(yield* store.request(row.id)).toMatchObject({ status: "received", attention: null, lease_owner: "w-thief", completed_at: null })
+      expect(yield* store.request(row.id)).toMatchObject({ status: "received", attention: null, lease_owner: "w-thief", completed_at: null, payment_token: "tok_approve" })
       expect(yield* sql`SELECT id FROM state_transitions WHERE request_id = ${row.id}`).toEqual(transitionsBefore)
       expect(yield* sql`SELECT id FROM outbox WHERE request_id = ${row.id}`).toEqual([])
       expect(yield* sql`SELECT id FROM reconciliation_findings WHERE request_id = ${row.id}`).toEqual([])

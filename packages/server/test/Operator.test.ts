@@ -181,6 +181,13 @@ describe("operator API", () => {
       const failed = yield* server.awaitTerminal(created.body.id, ada.key)
       expect(failed.body).toMatchObject({ status: "failed", reason: expect.stringMatching(/^payment_declined/) })
 
+      // Its token was dropped when it failed: a retry without a new one is a 422 naming the field, and nothing moves.
+      const tokenless = yield* server.operator("POST", `/v1/operator/purchase-requests/${created.body.id}/retry`)
+      problem(tokenless, 422)
+      expect(tokenless.body.detail).toMatch(/keeps no payment method token after it ended: send a new one/)
+      expect(tokenless.body.errors).toEqual([{ pointer: "/payment/token", detail: expect.stringMatching(/required/) }])
+      expect((yield* server.operator("GET", `/v1/operator/purchase-requests/${created.body.id}`)).body.status).toBe("failed")
+
       const retried = yield* server.operator("POST", `/v1/operator/purchase-requests/${created.body.id}/retry`, { body: { payment: { token: "tok_approve" } } })
       expect(retried.status).toBe(202)
       expect(retried.body).toMatchObject({ id: created.body.id, customer_id: ada.id, status: "received", terminal: false, reason: null })
@@ -217,7 +224,7 @@ describe("operator API", () => {
           yield* server.awaitTerminal(created.body.id, ada.key)
           return created.body.id as string
         })
-      // No body: the request keeps its payment token.
+      // Each refusal below is about money, and comes before the missing token (no body) is looked at.
       const retry = (id: string) => server.operator("POST", `/v1/operator/purchase-requests/${id}/retry`)
       const sql = server.sql
 
@@ -254,7 +261,9 @@ describe("operator API", () => {
       problem(unavailableReply, 409)
       expect(unavailableReply.body.detail).toMatch(/sweeper/)
       yield* sql`INSERT INTO sweeper_lookups (request_id, authorizations_found) VALUES (${unavailable}, 0)`.pipe(Effect.orDie)
-      expect((yield* retry(unavailable)).status).toBe(202)
+      problem(yield* retry(unavailable), 422)
+      const withToken = yield* server.operator("POST", `/v1/operator/purchase-requests/${unavailable}/retry`, { body: { payment: { token: "tok_approve" } } })
+      expect(withToken.status).toBe(202)
       expect(yield* server.count("sweeper_lookups")).toBe(0)
 
       // None of the refused ones moved.

@@ -157,7 +157,9 @@ export const accept = (api: Api.Api, ui: Ui, options: AcceptOptions): Effect.Eff
 /** Operators: runs a failed (or stuck) request's pipeline again. */
 export const retry = (api: Api.Api, ui: Ui, options: { readonly id: string; readonly paymentToken?: string }): Effect.Effect<Api.PurchaseRequest, CliError> =>
   Effect.gen(function* () {
-    const request = yield* api.operator.retry(options.id, options.paymentToken)
+    const request = yield* api.operator.retry(options.id, options.paymentToken).pipe(
+      Effect.mapError((error) => (options.paymentToken === undefined && /keeps no payment method token/.test(error.message) ? fail(error.message, "pass --payment-token <token>") : error))
+    )
     ui.result(request, detailsView, {
       ...details(request),
       title: `retrying purchase request ${request.id}`,

@@ -47,7 +47,8 @@ export interface RequestRow {
   readonly currency: string
   readonly original_max: string
   readonly max_amount: string
-  readonly payment_token: string
+  /** The customer's payment method token; null once the request is final (cleared by the step that ends it). */
+  readonly payment_token: string | null
   readonly customer: CustomerDetails
   readonly notify_url: string | null
   readonly round: number
@@ -229,7 +230,8 @@ export const makeStore = Effect.gen(function* () {
         set.push(sql`quote_progress = ${JSON.stringify(changes.progress.progress)}::jsonb, waiting = ${changes.progress.waiting}`)
       }
       if (terminal) {
-        set.push(sql`attention = NULL, attention_detail = NULL, attention_since = NULL`)
+        // The token is for authorizing; nothing after the end uses it (captures, voids and refunds go by the provider's reference).
+        set.push(sql`attention = NULL, attention_detail = NULL, attention_since = NULL, payment_token = NULL`)
       } else if (changes.attention !== undefined) {
         set.push(sql`attention = ${changes.attention.kind}, attention_detail = ${changes.attention.detail}, attention_since = COALESCE(attention_since, now())`)
       }

@@ -8,6 +8,7 @@ import reconciliation from "./0003_reconciliation.js"
 import access from "./0004_access.js"
 import attention from "./0005_attention.js"
 import answerBudget from "./0006_answer_budget.js"
+import paymentTokens from "./0007_payment_tokens.js"
 
 export const migrations = {
   "0001_sellers": sellers,
@@ -15,5 +16,6 @@ export const migrations = {
   "0003_reconciliation": reconciliation,
   "0004_access": access,
   "0005_attention": attention,
-  "0006_answer_budget": answerBudget
+  "0006_answer_budget": answerBudget,
+  "0007_payment_tokens": paymentTokens
 }

@@ -48,7 +48,10 @@ export const OperatorPurchaseRequestPage = Schema.Struct({ items: Schema.Array(O
 
 export const RetryRequest = Schema.Struct({
   payment: Schema.optionalKey(Schema.Struct({ token: Text(255).annotate({ description: "A new payment method token for the new round" }) }))
-}).annotate({ description: "Optional: an empty body keeps the request's payment token" })
+}).annotate({
+  description:
+    "A failed request needs a new payment token (its own was dropped when it ended: 422 without one); a request set aside after internal errors is resumed with the token it has, so an empty body will do"
+})
 
 export const FindingKind = Schema.Literals(["capture_without_order", "order_without_capture", "captured_above_authorized", "authorization_left_open", "provider_mismatch", "duplicate_orders", "seller_order_unknown", "attempt_unresolved", "order_above_agreed_price", "order_currency_mismatch"])
 export const Finding = Schema.Struct({
@@ -104,13 +107,13 @@ export class OperatorApi extends HttpApiGroup.make("operator")
     HttpApiEndpoint.get("getPurchaseRequest", "/v1/operator/purchase-requests/:id", { params: IdPath, success: OperatorPurchaseRequest, error: Problem.NotFound }),
     HttpApiEndpoint.post("retryPurchaseRequest", "/v1/operator/purchase-requests/:id/retry", {
       params: IdPath,
-      // An empty body is `null`: the request keeps its payment token.
+      // An empty body is `null`: enough to resume a request set aside; a failed one needs a new token.
       payload: [RetryRequest, Schema.Null],
       success: OperatorPurchaseRequest.pipe(HttpApiSchema.status(202)),
       error: [Problem.NotFound, Problem.Conflict, Problem.Unprocessable]
     }).annotate(
       OpenApi.Description,
-      "Runs a failed request again from received, in a new round (fresh quotes, new payment keys), optionally with a new payment token — only when that cannot buy or hold money twice: no confirmed seller order, no open attempt, no live authorization, no payment operation without an outcome (409 with the reason otherwise). A request set aside after repeated internal errors (attention `dead_letter`) is resumed where it stopped instead."
+      "Runs a failed request again from received, in a new round (fresh quotes, new payment keys), with a new payment token (422 without one: a request's token is dropped when it ends) — only when that cannot buy or hold money twice: no confirmed seller order, no open attempt, no live authorization, no payment operation without an outcome (409 with the reason otherwise). A request set aside after repeated internal errors (attention `dead_letter`) is resumed where it stopped instead."
     ),
     HttpApiEndpoint.get("listFindings", "/v1/operator/findings", {
       query: { open: Schema.optionalKey(Schema.Boolean), request_id: Schema.optionalKey(Schema.String) },

@@ -196,7 +196,7 @@ export type paths = {
         };
         get?: never;
         put?: never;
-        /** @description Runs a failed request again from received, in a new round (fresh quotes, new payment keys), optionally with a new payment token — only when that cannot buy or hold money twice: no confirmed seller order, no open attempt, no live authorization, no payment operation without an outcome (409 with the reason otherwise). A request set aside after repeated internal errors (attention `dead_letter`) is resumed where it stopped instead. */
+        /** @description Runs a failed request again from received, in a new round (fresh quotes, new payment keys), with a new payment token (422 without one: a request's token is dropped when it ends) — only when that cannot buy or hold money twice: no confirmed seller order, no open attempt, no live authorization, no payment operation without an outcome (409 with the reason otherwise). A request set aside after repeated internal errors (attention `dead_letter`) is resumed where it stopped instead. */
         post: operations["operator.retryPurchaseRequest"];
         delete?: never;
         options?: never;

@@ -134,7 +134,9 @@ export const OperatorLive = HttpApiBuilder.group(BookbrokerApi, "operator", (han
           Effect.map(operatorView),
           Effect.catchTags({
             PurchaseNotFound: () => Effect.fail(requestNotFound(params.id)),
-            RetryNotAllowed: (error) => Effect.fail(Problem.conflict(error.message))
+            RetryNotAllowed: (error) => Effect.fail(Problem.conflict(error.message)),
+            PaymentTokenRequired: (error) =>
+              Effect.fail(Problem.validation(error.message, [{ pointer: "/payment/token", detail: "required: the request's token was dropped when it ended" }]))
           })
         )
       )

@@ -5,9 +5,9 @@ import { action, run } from "../../Run.js"
 export const command = Flags.client(new Command("retry")
     .description("Run a failed purchase request again, or resume one set aside after internal errors (operator).")
     .argument("<id>", "purchase request id")
-    .option("--payment-token <token>", "a new payment method token (default: keep the request's)")).addHelpText(
+    .option("--payment-token <token>", "a new payment method token: needed for a failed request (bookbroker drops a request's token when it ends)")).addHelpText(
   "after",
-  Flags.examples("bookbroker requests retry 5c1ddb2b-4eca-40f8-b8fb-e9669bfad41b")
+  Flags.examples("bookbroker requests retry 5c1ddb2b-4eca-40f8-b8fb-e9669bfad41b --payment-token tok_approve")
 )
 
 command.action(

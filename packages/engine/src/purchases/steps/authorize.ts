@@ -5,11 +5,18 @@ import { next, park, type RunContext } from "./Run.js"
 
 export const authorize = (ctx: RunContext) =>
   Effect.gen(function* () {
+    const paymentToken = ctx.row.payment_token
+    // Only a final request has none (cleared when it ended; whatever reopens one brings a new one):
+    // nothing to authorize with, and nothing was sent.
+    if (paymentToken === null) {
+      yield* ctx.transition("failed", "payment_declined: no payment method token on the request")
+      return next
+    }
     const key = PurchaseKeys.payment(ctx.row.id, "authorize", ctx.row.round)
     const amount = Number(ctx.row.max_amount)
     const operation = yield* ctx.intent("authorize", ctx.row.round, key, amount)
     const result = yield* Effect.result(
-      ctx.withQuickRetry(ctx.gateway.authorize({ idempotencyKey: key, requestId: ctx.row.id, amount: ctx.money(amount, ctx.currency), paymentToken: ctx.row.payment_token }))
+      ctx.withQuickRetry(ctx.gateway.authorize({ idempotencyKey: key, requestId: ctx.row.id, amount: ctx.money(amount, ctx.currency), paymentToken }))
     )
     yield* ctx.crash("authorize", ctx.row.id)
     if (result._tag === "Success") {
