@@ -114,7 +114,9 @@ const setUp = Effect.gen(function* () {
     sellerConfigs: [shopA.seller.config, shopB.seller.config],
     maxBodyBytes: 64 * 1024
   }
-  return { server, world, keys, secrets, foreign, port: Number(new URL(server.url).port) }
+  /** Customers by credential name: the fuzz may revoke or rotate their keys (the harness then issues them a new one). */
+  const customerIds: Readonly<Record<string, string>> = { ada: ada.id, bob: bob.id }
+  return { server, world, keys, secrets, foreign, customerIds, port: Number(new URL(server.url).port) }
 })
 
 type Setup = Effect.Success<typeof setUp>
@@ -208,7 +210,7 @@ describe("fuzz: requests generated from /openapi.json", () => {
           }
           const credential = request.auth._tag === "Key" && request.auth.form === "bearer" ? request.auth.credential : undefined
           const sent = `${request.path} ${typeof request.body?.bytes === "string" ? request.body.bytes : ""}`
-          // Tenants: only where the answer depends on who asks (`/metrics` is open to all, see docs/security.md).
+          // Tenants: only where the answer depends on who asks (secured operations).
           problems.push(...watch(`${answer.text} ${JSON.stringify(answer.headers)}`, sent, operation.secured ? credential : undefined))
           // State: a rejected request, or a read, changes no row.
           const after = await Effect.runPromise(take)
@@ -234,6 +236,22 @@ describe("fuzz: requests generated from /openapi.json", () => {
                 if (probe.status === 401) setup.keys[credential] = apiKey
               }
             }
+          }
+          // A customer whose keys the fuzz revoked or rotated (its own rotation, or the operator's)
+          // gets a new key from the operator, so the rest of the run still speaks for it.
+          if (answer.outcome === "answered" && answer.status < 300 && /\/keys$/.test(request.path.split("?")[0]!)) {
+            let reissued = false
+            for (const [name, id] of Object.entries(setup.customerIds)) {
+              const probe = await Harness.send(connection, { ...request, method: "GET", path: "/v1/purchase-requests?limit=1", auth: { _tag: "Key", credential: name, form: "bearer" }, headers: [], body: undefined, tags: [] }, setup.keys)
+              if (probe.status !== 401) continue
+              const issued = await Harness.send(connection, { ...request, method: "POST", path: `/v1/operator/customers/${id}/keys`, auth: { _tag: "Key", credential: "operator", form: "bearer" }, headers: [], body: undefined, tags: [] }, setup.keys)
+              const apiKey = (JSON.parse(issued.text) as { api_key?: unknown }).api_key
+              if (typeof apiKey !== "string") throw new Error(`could not issue ${name} a new key: ${issued.status} ${issued.text.slice(0, 200)}`)
+              setup.keys[name] = apiKey
+              setup.secrets.add(apiKey)
+              reissued = true
+            }
+            if (reissued) baseline = await Effect.runPromise(take)
           }
           if (problems.length > 0) {
             const report = `${problems.join("; ")}\nrequest:\n${what()}\nanswer: ${answer.outcome} ${answer.status} ${answer.text.slice(0, 600)}\nthe request before it on the connection:\n${before.slice(0, 1_500)}`
@@ -738,7 +756,7 @@ describe("fuzz: the checks see what they are meant to", () => {
       expect(Harness.differences(after, yield* take)).toHaveLength(1)
       // A warning the server logs while answering (the metrics endpoint cannot count the queue).
       yield* server.sql`ALTER TABLE purchase_requests RENAME TO purchase_requests_away`.pipe(Effect.orDie)
-      yield* server.call("GET", "/metrics")
+      yield* server.operator("GET", "/metrics")
       yield* server.sql`ALTER TABLE purchase_requests_away RENAME TO purchase_requests`.pipe(Effect.orDie)
       expect(logs.lines.some((line) => line.includes("purchase_requests"))).toBe(true)
     }).pipe(Effect.provide(logs.layer))
