@@ -31,7 +31,9 @@ export interface ServerSettings {
 export const defaultSettings: ServerSettings = {
   customerRateLimit: { requestsPerSecond: 20, burst: 40 },
   // A client polling a few requests every 200 ms never meets it; a loop reading as fast as it can does.
-  principalRateLimit: { requestsPerSecond: 100, burst: 200 },
+  // Generous: an integrator polling the status of a few hundred open requests stays within it;
+  // a key reading as fast as it can does not.
+  principalRateLimit: { requestsPerSecond: 1_000, burst: 2_000 },
   sellerRegistrationRateLimit: { requestsPerSecond: 0.1, burst: 10 },
   // Generous for people and scripts that get a key wrong; a guesser gets two tries a second.
   signInFailureLimit: { requestsPerSecond: 2, burst: 100, blockMillis: 10_000 },

@@ -68,12 +68,12 @@ describe("rate limits per principal", () => {
     })
   )
 
-  it("the default: 100 requests a second (burst 200) per key, never below a raised submission limit unless set", () => {
-    expect(effectiveSettings().principalRateLimit).toEqual({ requestsPerSecond: 100, burst: 200 })
+  it("the default: 1,000 requests a second (burst 2,000) per key, never below a raised submission limit unless set", () => {
+    expect(effectiveSettings().principalRateLimit).toEqual({ requestsPerSecond: 1_000, burst: 2_000 })
     expect(effectiveSettings().principalRateLimit).toEqual(defaultSettings.principalRateLimit)
     // A deployment (or a load test) that raises submissions raises the budget they count against.
-    expect(effectiveSettings({ customerRateLimit: { requestsPerSecond: 1_000, burst: 2_000 } }).principalRateLimit).toEqual({ requestsPerSecond: 1_000, burst: 2_000 })
-    expect(effectiveSettings({ customerRateLimit: { requestsPerSecond: 1, burst: 2 } }).principalRateLimit).toEqual({ requestsPerSecond: 100, burst: 200 })
+    expect(effectiveSettings({ customerRateLimit: { requestsPerSecond: 5_000, burst: 10_000 } }).principalRateLimit).toEqual({ requestsPerSecond: 5_000, burst: 10_000 })
+    expect(effectiveSettings({ customerRateLimit: { requestsPerSecond: 1, burst: 2 } }).principalRateLimit).toEqual({ requestsPerSecond: 1_000, burst: 2_000 })
     // Set explicitly, it is what was asked for.
     expect(
       effectiveSettings({ customerRateLimit: { requestsPerSecond: 1_000, burst: 2_000 }, principalRateLimit: { requestsPerSecond: 5, burst: 10 } }).principalRateLimit

@@ -49,7 +49,7 @@ export interface ServeOptions {
   readonly customerRequestsPerSecond?: number | undefined
   /**
    * Requests a second each customer or seller key may make, reads included, burst twice that
-   * (`BOOKBROKER_PRINCIPAL_RPS`); the server's default (100, and never below the submissions') unless set.
+   * (`BOOKBROKER_PRINCIPAL_RPS`); the server's default (1,000, and never below the submissions') unless set.
    */
   readonly principalRequestsPerSecond?: number | undefined
   /** How long a request waits for busy sellers unless it says (`BOOKBROKER_ANSWER_WITHIN_SECONDS`); the engine's default (60 s) unless set. */
