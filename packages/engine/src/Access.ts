@@ -167,7 +167,10 @@ export const make = Effect.gen(function* () {
         if (remembered.size > 100_000) remembered.clear()
         remembered.set(digest, { principal, until: now + rememberMillis })
         return principal
-      }).pipe(Effect.withSpan("Access.authenticate"))
+      }).pipe(
+        // Every request signs in: no call-site stack (an Error built per request).
+        Effect.withSpan("Access.authenticate", undefined, { captureStackTrace: false })
+      )
   }
   return service
 })

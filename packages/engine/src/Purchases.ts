@@ -14,6 +14,9 @@ import { signalWork } from "./internal/workSignal.js"
 import * as OutboundAddress from "./outbound/OutboundAddress.js"
 import * as Backlog from "./purchases/Backlog.js"
 
+/** Spans on the request path skip the call-site stack: capturing it builds an Error per request. */
+const noStack = { captureStackTrace: false } as const
+
 export interface NewPurchase {
   readonly customerId: string
   readonly idempotencyKey: string
@@ -389,7 +392,7 @@ export const makeWith = (options: PurchasesOptions = {}): Effect.Effect<Purchase
       })
       // Callers have their answers; now wake an idle worker for the new requests.
       if (created.length > 0) yield* signalWork(sql)
-    }).pipe(Effect.withSpan("Purchases.intakeBatch", { attributes: { rows: batch.length } }))
+    }).pipe(Effect.withSpan("Purchases.intakeBatch", { attributes: { rows: batch.length } }, noStack))
   /**
    * One submission must never fail another's: when the batch's statement fails (a row the
    * database refuses, whatever got past validation), each row is tried on its own, so only the
@@ -422,10 +425,10 @@ export const makeWith = (options: PurchasesOptions = {}): Effect.Effect<Purchase
         yield* Queue.offer(intake, { purchase, hash: hashOf(purchase), done })
         const accepted = yield* Deferred.await(done)
         return { ...accepted, queue: { depth: admission.depth, etaSeconds: admission.etaSeconds } }
-      }).pipe(Effect.withSpan("Purchases.submit", { attributes: { isbn: purchase.isbn } })),
+      }).pipe(Effect.withSpan("Purchases.submit", { attributes: { isbn: purchase.isbn } }, noStack)),
 
     get: (id, customerId) =>
-      uninterruptibleSql(load(id, customerId)).pipe(Effect.withSpan("Purchases.get", { attributes: { "purchase.request_id": id } })),
+      uninterruptibleSql(load(id, customerId)).pipe(Effect.withSpan("Purchases.get", { attributes: { "purchase.request_id": id } }, noStack)),
 
     list: (customerId, options = {}) =>
       Effect.gen(function* () {
@@ -457,7 +460,7 @@ export const makeWith = (options: PurchasesOptions = {}): Effect.Effect<Purchase
             }
           })
         )
-      }).pipe(Effect.withSpan("Purchases.list")),
+      }).pipe(Effect.withSpan("Purchases.list", undefined, noStack)),
 
     acceptCounterOffer: (id, customerId, paymentToken) =>
       uninterruptibleSql(
