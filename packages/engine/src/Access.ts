@@ -11,6 +11,7 @@ import { SqlClient } from "effect/sql"
 import { createHash, randomBytes } from "node:crypto"
 import { Context, Effect, Layer, Option, Redacted, Schema } from "effect"
 import { orDie, uninterruptibleSql } from "./internal/sql.js"
+import { isUuid } from "./internal/ids.js"
 
 export type Principal = { readonly kind: "customer" | "seller"; readonly id: string }
 
@@ -54,7 +55,6 @@ const hash = (key: string) => createHash("sha256").update(key).digest("hex")
 const prefixes = { customer: "bb_cus_", seller: "bb_sel_" } as const
 /** How long a verified (or unknown) key is remembered: how long another process may still accept a revoked key. */
 export const rememberMillis = 2_000
-const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 type CustomerRow = { id: string; name: string; email: string | null; created_at: Date }
 const customerFromRow = (row: CustomerRow): Customer => ({ id: row.id, name: row.name, email: row.email, createdAt: row.created_at })
@@ -102,7 +102,7 @@ export const make = Effect.gen(function* () {
   /** The customer, locked for the change (so two revocations or replacements queue up), or `CustomerNotFound`. */
   const lockCustomer = (id: string) =>
     Effect.gen(function* () {
-      if (!uuidPattern.test(id)) return yield* new CustomerNotFound({ id })
+      if (!isUuid(id)) return yield* new CustomerNotFound({ id })
       const [row] = yield* sql<CustomerRow>`SELECT * FROM customers WHERE id = ${id} FOR UPDATE`
       if (row === undefined) return yield* new CustomerNotFound({ id })
       return customerFromRow(row)

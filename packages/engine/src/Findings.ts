@@ -8,6 +8,7 @@ import { SqlClient } from "effect/sql"
 import { Context, Effect, Layer, Schema } from "effect"
 import { orDie } from "./internal/sql.js"
 import { type Finding, type FindingKind, type FindingsFilter } from "./Reconciler.js"
+import { isUuid } from "./internal/ids.js"
 
 export class FindingNotFound extends Schema.TaggedError<FindingNotFound>()("FindingNotFound", { requestId: Schema.String, kind: Schema.String }) {
   override get message(): string {
@@ -34,7 +35,6 @@ interface Row {
 
 const toFinding = (row: Row): Finding => ({ requestId: row.request_id, kind: row.kind, detail: row.detail, fixed: row.fixed, foundAt: row.found_at })
 
-const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 export const make = Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
@@ -44,13 +44,13 @@ export const make = Effect.gen(function* () {
         sql<Row>`
           SELECT request_id, kind, detail, fixed, found_at FROM reconciliation_findings
           WHERE ${filter.unfixed === true ? sql`NOT fixed` : sql`TRUE`}
-            AND ${filter.requestId === undefined ? sql`TRUE` : uuid.test(filter.requestId) ? sql`request_id = ${filter.requestId}` : sql`FALSE`}
+            AND ${filter.requestId === undefined ? sql`TRUE` : isUuid(filter.requestId) ? sql`request_id = ${filter.requestId}` : sql`FALSE`}
           ORDER BY found_at, id
           LIMIT 500`
       ).pipe(Effect.map((rows) => rows.map(toFinding)), Effect.withSpan("Findings.list")),
     settle: (requestId, kind, note) =>
       Effect.gen(function* () {
-        if (!uuid.test(requestId)) return yield* new FindingNotFound({ requestId, kind })
+        if (!isUuid(requestId)) return yield* new FindingNotFound({ requestId, kind })
         const [row] = yield* orDie(sql<Row>`
           UPDATE reconciliation_findings SET fixed = true, detail = detail || ${` — settled: ${note}`}
           WHERE request_id = ${requestId} AND kind = ${kind}

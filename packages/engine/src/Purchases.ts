@@ -13,6 +13,7 @@ import { uninterruptibleSql } from "./internal/sql.js"
 import { signalWork } from "./internal/workSignal.js"
 import * as OutboundAddress from "./outbound/OutboundAddress.js"
 import * as Backlog from "./purchases/Backlog.js"
+import { isUuid } from "./internal/ids.js"
 
 /** Spans on the request path skip the call-site stack: capturing it builds an Error per request. */
 const noStack = { captureStackTrace: false } as const
@@ -245,7 +246,6 @@ interface PendingIntake {
 const maxIntakeBatch = 256
 const intakeWriters = 4
 
-const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 /** `{microseconds since the epoch}.{id}`, base64url: opaque to clients, strictly decoded here. */
 const encodeCursor = (micros: string, id: string): string => Buffer.from(`${micros}.${id}`).toString("base64url")
@@ -318,7 +318,7 @@ export const makeWith = (options: PurchasesOptions = {}): Effect.Effect<Purchase
    */
   const load = (id: string, customerId?: string) =>
     Effect.gen(function* () {
-      if (!uuidPattern.test(id)) return yield* new PurchaseNotFound({ id })
+      if (!isUuid(id)) return yield* new PurchaseNotFound({ id })
       const [row] = yield* sql<ViewRow & { readonly attempts: ReadonlyArray<ViewAttempt> }>`
         SELECT ${sql.literal(viewColumns)},
                COALESCE((SELECT json_agg(json_build_object(

@@ -13,6 +13,7 @@ import { AdapterRegistry, type UnknownAdapterKind } from "./AdapterRegistry.js"
 import { orDie } from "./internal/sql.js"
 import * as OutboundAddress from "./outbound/OutboundAddress.js"
 import { SecretBox } from "./SecretBox.js"
+import { isUuid } from "./internal/ids.js"
 
 export const SellerStatus = Schema.Literals(["pending", "active", "disabled"])
 export type SellerStatus = typeof SellerStatus.Type
@@ -165,7 +166,7 @@ export const make = (options: SellerDirectoryOptions = {}) =>
     const byId = (id: string) =>
       orDie(
         Effect.gen(function* () {
-          const uuid = /^[0-9a-f-]{36}$/i.test(id) ? id : undefined
+          const uuid = isUuid(id) ? id : undefined
           if (uuid === undefined) return yield* new SellerNotFound({ id })
           const rows = yield* sql<Row>`SELECT * FROM sellers WHERE id = ${uuid}`
           if (rows[0] === undefined) return yield* new SellerNotFound({ id })

@@ -148,6 +148,25 @@ describe("bad input on POST /v1/purchase-requests", () => {
     })
   )
 
+  it.live("ids shaped like a uuid but not one (36 dashes) are a 404 problem, never PostgreSQL's refusal as a 500", () =>
+    Effect.gen(function* () {
+      const server = yield* TestServer.start()
+      const ada = yield* server.customer("Ada")
+      for (const id of ["-".repeat(36), "0000000000000000000000000000000000-0", "g0000000-0000-0000-0000-000000000000"]) {
+        for (const [method, path] of [
+          ["GET", `/v1/operator/sellers/${id}`],
+          ["GET", `/v1/operator/sellers/${id}/health`],
+          ["POST", `/v1/operator/sellers/${id}/activate`],
+          ["GET", `/v1/operator/purchase-requests/${id}`]
+        ] as const) {
+          const reply = yield* server.operator(method, path)
+          expect({ path, status: reply.status, type: reply.headers["content-type"] }).toMatchObject({ path, status: 404, type: expect.stringMatching(/^application\/problem\+json/) })
+        }
+        expect((yield* server.call("GET", `/v1/purchase-requests/${id}`, { token: ada.key })).status).toBe(404)
+      }
+    })
+  )
+
   it.live("bytes that are not HTTP/1.1 get a problem+json, not node's bare 400, and the server goes on", () =>
     Effect.gen(function* () {
       const server = yield* TestServer.start()
