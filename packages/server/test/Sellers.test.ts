@@ -193,6 +193,21 @@ describe("seller API", () => {
     })
   )
 
+  it.live("a disabled seller cannot change its settings (403, nothing changed); it can still rotate its key", () =>
+    Effect.gen(function* () {
+      const server = yield* TestServer.start()
+      const [registered] = yield* server.registerSellers([{ name: "benched", stock: [{ isbn, price: 1000, quantity: 1 }] }])
+      const disabled = yield* server.operator("POST", `/v1/operator/sellers/${registered!.id}/disable`)
+      expect(disabled.body.status).toBe("disabled")
+      const refused = yield* server.call("PATCH", "/v1/sellers/me", { token: registered!.key, body: { contact: "new@benched.example", adapter: { config: { ...registered!.seller.config, baseUrl: "https://elsewhere.example" } } } })
+      problem(refused, 403)
+      const after = yield* server.directory.get(registered!.id)
+      expect({ status: after.status, baseUrl: (after.config as { baseUrl: string }).baseUrl }).toEqual({ status: "disabled", baseUrl: registered!.seller.config.baseUrl })
+      const rotated = yield* server.call("POST", "/v1/sellers/me/keys", { token: registered!.key })
+      expect(rotated.status).toBe(201)
+    })
+  )
+
   it.live("a base URL that is not a public address is refused at registration and on PATCH (the default outbound policy); nothing stored", () =>
     Effect.gen(function* () {
       const server = yield* TestServer.start({}, { outbound: { allowNetworks: [] } })

@@ -144,7 +144,7 @@ export class SellersApi extends HttpApiGroup.make("sellers").add(
     "Registers a seller (no credentials; rate limited per client IP). The adapter must accept the config, credentials and limits. Answers the seller id, its status (pending until an operator activates it, unless the server auto-activates) and its API key, shown only this once."
   ),
   HttpApiEndpoint.get("me", "/v1/sellers/me", { success: Seller }).middleware(SellerAuth),
-  HttpApiEndpoint.patch("update", "/v1/sellers/me", { payload: SellerChanges, success: Seller, error: Problem.Unprocessable }).middleware(SellerAuth),
+  HttpApiEndpoint.patch("update", "/v1/sellers/me", { payload: SellerChanges, success: Seller, error: [Problem.Forbidden, Problem.Unprocessable] }).middleware(SellerAuth),
   HttpApiEndpoint.post("rotateKey", "/v1/sellers/me/keys", { success: NewKey.pipe(HttpApiSchema.status(201)) }).middleware(SellerAuth),
   HttpApiEndpoint.post("pushOffers", "/v1/sellers/me/offers", {
     payload: OfferPush,

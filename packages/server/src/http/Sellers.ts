@@ -140,6 +140,11 @@ export const SellersLive = HttpApiBuilder.group(BookbrokerApi, "sellers", (handl
       .handle("update", ({ payload }) =>
         Effect.gen(function* () {
           const current = yield* me
+          // An operator disabled it: what it points at and holds is the operator's to change now
+          // (its key can still be rotated, e.g. after a leak).
+          if (current.status === "disabled") {
+            return yield* Effect.fail(Problem.forbidden("this seller is disabled by an operator; ask the operator to change its settings or enable it again"))
+          }
           const credentials = payload.adapter?.credentials
           const changes: SellerDirectory.SellerChanges = {
             ...(payload.adapter?.config === undefined ? {} : { config: payload.adapter.config }),
