@@ -53,6 +53,8 @@ export class Access extends Context.Service<Access, AccessService>()("@bookbroke
 
 const hash = (key: string) => createHash("sha256").update(key).digest("hex")
 const prefixes = { customer: "bb_cus_", seller: "bb_sel_" } as const
+/** A key as issued: a prefix and 32 random bytes in base64url (43 characters). */
+const keyShape = /^bb_(?:cus|sel)_[A-Za-z0-9_-]{43}$/
 /** How long a verified (or unknown) key is remembered: how long another process may still accept a revoked key. */
 export const rememberMillis = 2_000
 
@@ -156,7 +158,8 @@ export const make = Effect.gen(function* () {
     authenticate: (key) =>
       Effect.gen(function* () {
         const plain = Redacted.value(key)
-        if (!plain.startsWith(prefixes.customer) && !plain.startsWith(prefixes.seller)) return Option.none()
+        // Only a key of the shape bookbroker issues is looked up: anything else costs no query.
+        if (!keyShape.test(plain)) return Option.none()
         const digest = hash(plain)
         const now = Date.now()
         const known = remembered.get(digest)

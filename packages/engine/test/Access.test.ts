@@ -5,7 +5,7 @@
  * forgets the owner's keys at once, the other refuses them once its memory runs out.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Option, type Redacted } from "effect"
+import { Effect, Option, Redacted } from "effect"
 import * as Access from "../src/Access.js"
 import * as TestDatabase from "../src/testing/TestDatabase.js"
 
@@ -20,24 +20,33 @@ describe("Access", () => {
       const there = yield* Access.make
       const { customer: ada, apiKey: adaKey } = yield* here.createCustomer("Ada")
       const { customer: bob, apiKey: bobKey } = yield* here.createCustomer("Bob")
-      // Both processes have verified both keys (and remember them).
+      // Both processes have verified both keys (and remember them), by `verifiedBy` at the latest.
       for (const access of [here, there]) {
         expect(yield* signedIn(access, adaKey)).toEqual({ kind: "customer", id: ada.id })
         expect(yield* signedIn(access, bobKey)).toEqual({ kind: "customer", id: bob.id })
       }
-      const revokedAt = Date.now()
+      const verifiedBy = Date.now()
       expect(yield* here.revokeCustomerKeys(ada.id)).toMatchObject({ customer: { id: ada.id, name: "Ada" }, revoked: 1 })
       expect(yield* signedIn(here, adaKey)).toBeUndefined()
-      // The other process still remembers the key, for at most rememberMillis after it verified it.
-      let refusedAfter: number | undefined
-      while (refusedAfter === undefined) {
-        if ((yield* signedIn(there, adaKey)) === undefined) refusedAfter = Date.now() - revokedAt
-        else yield* Effect.sleep(50)
-        expect(Date.now() - revokedAt).toBeLessThanOrEqual(Access.rememberMillis + 500)
-      }
-      expect(refusedAfter).toBeLessThanOrEqual(Access.rememberMillis + 500)
+      // The other process may remember the key until rememberMillis after it verified it, and no
+      // longer: once that has passed (however slow the machine, waiting longer proves the same),
+      // it refuses it. No wall-clock limit is asserted.
+      yield* Effect.sleep(Math.max(0, verifiedBy + Access.rememberMillis + 1 - Date.now()))
+      expect(yield* signedIn(there, adaKey)).toBeUndefined()
       // Bob signs in everywhere throughout.
       for (const access of [here, there]) expect(yield* signedIn(access, bobKey)).toEqual({ kind: "customer", id: bob.id })
+    }).pipe(Effect.provide(TestDatabase.layer))
+  )
+
+  it.live("only a key of the issued shape is looked up: a right prefix with the wrong length or alphabet signs in nobody", () =>
+    Effect.gen(function* () {
+      const access = yield* Access.make
+      const { customer, apiKey } = yield* access.createCustomer("Ada")
+      const key = Redacted.value(apiKey)
+      expect(yield* signedIn(access, apiKey)).toEqual({ kind: "customer", id: customer.id })
+      for (const forged of [key.slice(0, -1), `${key}A`, `${key.slice(0, -1)}!`, key.replace("bb_cus_", "bb_xyz_"), `${key}\n`]) {
+        expect(yield* signedIn(access, Redacted.make(forged))).toBeUndefined()
+      }
     }).pipe(Effect.provide(TestDatabase.layer))
   )
 
