@@ -5,7 +5,7 @@ import { generateIsbns } from "@bookbroker/adapter-sdk/testing"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import * as Backlog from "../src/purchases/Backlog.js"
-import * as Purchases from "../src/Purchases.js"
+import * as Purchases from "../src/purchases/Purchases.js"
 import { TestDatabase } from "../src/testing/index.js"
 
 /** Limits where only `maxBacklog` matters (an answer time far longer than the backlog takes to clear). */

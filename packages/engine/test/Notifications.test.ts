@@ -12,10 +12,10 @@ import { createServer, type IncomingHttpHeaders, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
 import { Effect, Layer, Redacted } from "effect"
 import { Webhook } from "standardwebhooks"
-import * as Notifications from "../src/Notifications.js"
+import * as Notifications from "../src/jobs/Notifications.js"
 import * as OutboundAddress from "../src/outbound/OutboundAddress.js"
-import * as Purchases from "../src/Purchases.js"
-import * as SandboxGateway from "../src/SandboxGateway.js"
+import * as Purchases from "../src/purchases/Purchases.js"
+import * as SandboxGateway from "../src/payments/SandboxGateway.js"
 import * as Harness from "../src/testing/PurchaseHarness.js"
 
 const [isbn] = generateIsbns({ size: 1, seed: 77 }) as [Isbn.Isbn13]

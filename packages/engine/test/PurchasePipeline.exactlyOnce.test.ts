@@ -11,9 +11,9 @@ import { generateIsbns } from "@bookbroker/adapter-sdk/testing"
 import { describe, expect, it } from "@effect/vitest"
 import { SqlClient } from "effect/sql"
 import { Effect, Exit, Fiber, Layer } from "effect"
-import * as PurchasePipeline from "../src/PurchasePipeline.js"
-import * as Purchases from "../src/Purchases.js"
-import * as SandboxGateway from "../src/SandboxGateway.js"
+import * as PurchasePipeline from "../src/purchases/PurchasePipeline.js"
+import * as Purchases from "../src/purchases/Purchases.js"
+import * as SandboxGateway from "../src/payments/SandboxGateway.js"
 import * as Harness from "../src/testing/PurchaseHarness.js"
 
 const [isbn] = generateIsbns({ size: 1, seed: 1111 }) as [Isbn.Isbn13]

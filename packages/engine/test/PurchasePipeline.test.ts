@@ -7,9 +7,9 @@ import { generateIsbns } from "@bookbroker/adapter-sdk/testing"
 import { describe, expect, it } from "@effect/vitest"
 import { SqlClient } from "effect/sql"
 import { Effect, Exit } from "effect"
-import * as Purchases from "../src/Purchases.js"
-import type { CrashPoint } from "../src/PurchasePipeline.js"
-import * as SandboxGateway from "../src/SandboxGateway.js"
+import * as Purchases from "../src/purchases/Purchases.js"
+import type { CrashPoint } from "../src/purchases/PurchasePipeline.js"
+import * as SandboxGateway from "../src/payments/SandboxGateway.js"
 import * as Harness from "../src/testing/PurchaseHarness.js"
 
 const [isbn, other] = generateIsbns({ size: 2, seed: 404 }) as [Isbn.Isbn13, Isbn.Isbn13]

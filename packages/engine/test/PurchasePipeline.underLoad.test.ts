@@ -10,8 +10,8 @@ import { SqlClient } from "effect/sql"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as Store from "../src/internal/purchaseStore.js"
-import * as Purchases from "../src/Purchases.js"
-import * as SandboxGateway from "../src/SandboxGateway.js"
+import * as Purchases from "../src/purchases/Purchases.js"
+import * as SandboxGateway from "../src/payments/SandboxGateway.js"
 import * as Harness from "../src/testing/PurchaseHarness.js"
 
 const isbns = generateIsbns({ size: 16, seed: 1212 }) as ReadonlyArray<Isbn.Isbn13>

@@ -8,7 +8,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { SqlClient, Statement } from "effect/sql"
 import * as Store from "../src/internal/purchaseStore.js"
-import * as SandboxGateway from "../src/SandboxGateway.js"
+import * as SandboxGateway from "../src/payments/SandboxGateway.js"
 import * as Harness from "../src/testing/PurchaseHarness.js"
 
 const isbns = generateIsbns({ size: 4, seed: 2024 }) as ReadonlyArray<Isbn.Isbn13>

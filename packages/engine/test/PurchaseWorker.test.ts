@@ -7,9 +7,9 @@ import { generateIsbns } from "@bookbroker/adapter-sdk/testing"
 import { describe, expect, it } from "@effect/vitest"
 import { SqlClient } from "effect/sql"
 import { Context, Effect, Layer } from "effect"
-import * as Purchases from "../src/Purchases.js"
-import * as PurchaseWorker from "../src/PurchaseWorker.js"
-import * as SandboxGateway from "../src/SandboxGateway.js"
+import * as Purchases from "../src/purchases/Purchases.js"
+import * as PurchaseWorker from "../src/purchases/PurchaseWorker.js"
+import * as SandboxGateway from "../src/payments/SandboxGateway.js"
 import * as Harness from "../src/testing/PurchaseHarness.js"
 
 const [isbn] = generateIsbns({ size: 1, seed: 515 }) as [Isbn.Isbn13]

@@ -5,7 +5,7 @@ import { generateIsbns } from "@bookbroker/adapter-sdk/testing"
 import { describe, expect, it } from "@effect/vitest"
 import { SqlClient } from "effect/sql"
 import { Effect, Layer, Result } from "effect"
-import * as Purchases from "../src/Purchases.js"
+import * as Purchases from "../src/purchases/Purchases.js"
 import { TestDatabase } from "../src/testing/index.js"
 
 const [isbn] = generateIsbns({ size: 1, seed: 77 }) as [Isbn.Isbn13]

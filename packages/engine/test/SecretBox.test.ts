@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Redacted } from "effect"
-import * as SecretBox from "../src/SecretBox.js"
+import * as SecretBox from "../src/sellers/SecretBox.js"
 
 describe("SecretBox", () => {
   const box = SecretBox.make(Redacted.make(SecretBox.generateKey()))

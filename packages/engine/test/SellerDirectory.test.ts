@@ -2,10 +2,10 @@ import { referenceAdapter } from "@bookbroker/adapter-reference"
 import { describe, expect, it } from "@effect/vitest"
 import { SqlClient } from "effect/sql"
 import { Effect, Layer, Redacted } from "effect"
-import * as AdapterRegistry from "../src/AdapterRegistry.js"
+import * as AdapterRegistry from "../src/sellers/AdapterRegistry.js"
 import * as OutboundAddress from "../src/outbound/OutboundAddress.js"
-import * as SecretBox from "../src/SecretBox.js"
-import { SellerDirectory, layer as directoryLayer } from "../src/SellerDirectory.js"
+import * as SecretBox from "../src/sellers/SecretBox.js"
+import { SellerDirectory, layer as directoryLayer } from "../src/sellers/SellerDirectory.js"
 import { TestDatabase } from "../src/testing/index.js"
 
 const Infrastructure = Layer.mergeAll(SecretBox.layer(Redacted.make(SecretBox.generateKey())), AdapterRegistry.layer([referenceAdapter])).pipe(

@@ -1,7 +1,7 @@
 /** What an operator's approval covers: a seller's own change of config or credentials sends it back to review. */
 import { describe, expect, it } from "@effect/vitest"
 import { Redacted } from "effect"
-import type { Seller } from "../src/SellerDirectory.js"
+import type { Seller } from "../src/sellers/SellerDirectory.js"
 import * as SellerReview from "../src/sellers/SellerReview.js"
 
 const seller = (status: Seller["status"]): Seller => ({

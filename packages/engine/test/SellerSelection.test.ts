@@ -1,8 +1,8 @@
 import { Random } from "@bookbroker/adapter-sdk/testing"
 import { describe, expect, it } from "@effect/vitest"
 import * as fc from "fast-check"
-import * as SellerSelection from "../src/SellerSelection.js"
-import type { SellerProfile } from "../src/SellerSelection.js"
+import * as SellerSelection from "../src/sellers/SellerSelection.js"
+import type { SellerProfile } from "../src/sellers/SellerSelection.js"
 
 const ids = (count: number, prefix = "s") => Array.from({ length: count }, (_, i) => `${prefix}${String(i).padStart(5, "0")}`)
 

@@ -12,8 +12,8 @@ import { freePort } from "../src/testing/Ports.js"
 import { admitted, denied, limits, seller } from "./support/admission.js"
 import { Clock, Context, Effect, Fiber, Layer, Logger, LogLevel, type Scope } from "effect"
 import { Redis } from "ioredis"
-import type { Admission } from "../src/SharedState.js"
-import * as SharedState from "../src/SharedState.js"
+import type { Admission } from "../src/state/SharedState.js"
+import * as SharedState from "../src/state/SharedState.js"
 
 const circuit = { failureThreshold: 3, openMillis: 300 }
 

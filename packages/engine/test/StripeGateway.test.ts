@@ -7,8 +7,8 @@ import { Money } from "@bookbroker/adapter-sdk"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { randomUUID } from "node:crypto"
 import { Effect, Fiber } from "effect"
-import type { PaymentError, PaymentGatewayService } from "../src/PaymentGateway.js"
-import * as StripeGateway from "../src/StripeGateway.js"
+import type { PaymentError, PaymentGatewayService } from "../src/payments/PaymentGateway.js"
+import * as StripeGateway from "../src/payments/StripeGateway.js"
 import { FakeStripe } from "../src/testing/index.js"
 
 const secretKey = `sk_test_${randomUUID().replaceAll("-", "")}`

@@ -8,7 +8,7 @@
  */
 import type { SqlError } from "effect/sql"
 import { Effect, Option } from "effect"
-import { PaymentGateway, type PaymentGatewayService } from "../PaymentGateway.js"
+import { PaymentGateway, type PaymentGatewayService } from "../payments/PaymentGateway.js"
 import { makeStore, terminalStatuses, type RequestRow, type TerminalStatus } from "./purchaseStore.js"
 
 /** The pipeline's own key for voiding the authorization of a round; reusing it makes a started void the same operation. */

@@ -9,7 +9,7 @@
 import type { Contract, Isbn, SellerClient, SellerError } from "@bookbroker/adapter-sdk"
 import { Clock, Effect, Exit, Result } from "effect"
 import { recordSellerCall } from "../Metrics.js"
-import type { Admission, DenialReason, SharedStateService } from "../SharedState.js"
+import type { Admission, DenialReason, SharedStateService } from "../state/SharedState.js"
 import type { SellerStats } from "./sellerStats.js"
 
 export type CallResult =

@@ -8,7 +8,7 @@
  * never answered is `sellers_busy`, not `not_available`.
  */
 import type { QuoteProgress } from "../internal/purchaseStore.js"
-import type { SellerOutcome } from "../QuoteEngine.js"
+import type { SellerOutcome } from "./QuoteEngine.js"
 
 export type { QuoteProgress } from "../internal/purchaseStore.js"
 

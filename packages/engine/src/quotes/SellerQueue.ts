@@ -19,7 +19,7 @@ import { Clock, Deferred, Effect, Fiber, type Scope } from "effect"
 import { quoteWithPermit, type CallResult } from "../internal/sellerCall.js"
 import type { SellerStats } from "../internal/sellerStats.js"
 import { recordSellerCall } from "../Metrics.js"
-import type { Admission, DenialReason, SharedStateService } from "../SharedState.js"
+import type { Admission, DenialReason, SharedStateService } from "../state/SharedState.js"
 
 export type QueueResult =
   | { readonly _tag: "Answered"; readonly answer: Contract.QuoteResult; readonly latencyMillis: number }

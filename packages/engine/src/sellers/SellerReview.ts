@@ -6,7 +6,7 @@
  * approved, and neither does sending the same values again.
  */
 import { Redacted } from "effect"
-import type { Seller, SellerChanges } from "../SellerDirectory.js"
+import type { Seller, SellerChanges } from "./SellerDirectory.js"
 
 /** JSON with object keys sorted, so that key order is not a change. */
 const canonical = (value: unknown): string =>

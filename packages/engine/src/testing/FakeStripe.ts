@@ -35,7 +35,7 @@ import { randomBytes } from "node:crypto"
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
 import { Effect, Redacted, type Scope } from "effect"
-import type { StripeGatewayOptions } from "../StripeGateway.js"
+import type { StripeGatewayOptions } from "../payments/StripeGateway.js"
 
 // ---------------------------------------------------------------------------------------------
 // Public shapes

@@ -1,6 +1,6 @@
 /** Helpers shared by the SharedState tests: limits, seller ids and admission answers. */
 import { randomUUID } from "node:crypto"
-import type { Admission, AdmissionLimits } from "../../src/SharedState.js"
+import type { Admission, AdmissionLimits } from "../../src/state/SharedState.js"
 
 /** Generous limits unless overridden. */
 export const limits = (overrides: Partial<AdmissionLimits> = {}): AdmissionLimits => ({

@@ -19,10 +19,10 @@ import type {
   RequestRow,
   StepChanges
 } from "../../internal/purchaseStore.js"
-import type { PaymentGatewayService } from "../../PaymentGateway.js"
-import type { QuoteEngineService } from "../../QuoteEngine.js"
-import type { SellerDirectoryService } from "../../SellerDirectory.js"
-import type { SellerPoolService } from "../../SellerPool.js"
+import type { PaymentGatewayService } from "../../payments/PaymentGateway.js"
+import type { QuoteEngineService } from "../../quotes/QuoteEngine.js"
+import type { SellerDirectoryService } from "../../sellers/SellerDirectory.js"
+import type { SellerPoolService } from "../../sellers/SellerPool.js"
 import type { SharedStateService } from "../../state/SharedStateService.js"
 
 /** Where a test (or the chaos suite) may kill a worker: right after the external call, before its result is stored. */

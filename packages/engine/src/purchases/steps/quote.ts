@@ -1,8 +1,8 @@
 /** `authorized` / `quoting`: ask the sellers, until the request's answer time, and save the offers ranked. */
 import type { Isbn } from "@bookbroker/adapter-sdk"
 import { Clock, Effect } from "effect"
-import * as PushedOffers from "../../PushedOffers.js"
-import type * as QuoteEngine from "../../QuoteEngine.js"
+import * as PushedOffers from "../../quotes/PushedOffers.js"
+import type * as QuoteEngine from "../../quotes/QuoteEngine.js"
 import * as QuoteProgress from "../../quotes/QuoteProgress.js"
 import { encodeOffer, next, type RunContext } from "./Run.js"
 

@@ -9,7 +9,7 @@ import { SellerClient } from "@bookbroker/adapter-sdk"
 import { Context, Effect, Layer } from "effect"
 import { Agent } from "undici"
 import { AdapterRegistry } from "./AdapterRegistry.js"
-import * as OutboundAddress from "./outbound/OutboundAddress.js"
+import * as OutboundAddress from "../outbound/OutboundAddress.js"
 import type { Seller } from "./SellerDirectory.js"
 
 export interface SellerPoolService {

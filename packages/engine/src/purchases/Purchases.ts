@@ -8,12 +8,12 @@ import { Money, type Isbn } from "@bookbroker/adapter-sdk"
 import { SqlClient } from "effect/sql"
 import { createHash, randomUUID } from "node:crypto"
 import { Cause, Context, Deferred, Effect, Layer, Queue, Schema, type Scope } from "effect"
-import { eventPayload, isTerminal, type Attention, type QuoteProgress, type AttemptRow, type PaymentOperationRow, type PurchaseStatus, type RequestRow } from "./internal/purchaseStore.js"
-import { uninterruptibleSql } from "./internal/sql.js"
-import { signalWork } from "./internal/workSignal.js"
-import * as OutboundAddress from "./outbound/OutboundAddress.js"
-import * as Backlog from "./purchases/Backlog.js"
-import { isUuid } from "./internal/ids.js"
+import { eventPayload, isTerminal, type Attention, type QuoteProgress, type AttemptRow, type PaymentOperationRow, type PurchaseStatus, type RequestRow } from "../internal/purchaseStore.js"
+import { uninterruptibleSql } from "../internal/sql.js"
+import { signalWork } from "../internal/workSignal.js"
+import * as OutboundAddress from "../outbound/OutboundAddress.js"
+import * as Backlog from "./Backlog.js"
+import { isUuid } from "../internal/ids.js"
 
 /** Spans on the request path skip the call-site stack: capturing it builds an Error per request. */
 const noStack = { captureStackTrace: false } as const

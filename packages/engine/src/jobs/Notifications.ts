@@ -26,8 +26,8 @@ import { randomBytes } from "node:crypto"
 import { Context, Effect, Layer, Redacted, Schema, type Scope } from "effect"
 import { Webhook } from "standardwebhooks"
 import { Agent, request } from "undici"
-import { orDie } from "./internal/sql.js"
-import * as OutboundAddress from "./outbound/OutboundAddress.js"
+import { orDie } from "../internal/sql.js"
+import * as OutboundAddress from "../outbound/OutboundAddress.js"
 
 export interface NotificationsOptions {
   /** The signing secret, `whsec_` + base64 (see `generateSecret`). */

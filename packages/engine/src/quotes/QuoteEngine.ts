@@ -14,15 +14,15 @@
  */
 import { Contract, type Isbn, type Money, type SellerClient } from "@bookbroker/adapter-sdk"
 import { Clock, Context, Deferred, Effect, Fiber, Layer, Option, Schema } from "effect"
-import { recordSellerCall } from "./Metrics.js"
-import { type SellerStat, SellerStats } from "./internal/sellerStats.js"
-import * as SellerQueue from "./quotes/SellerQueue.js"
-import { type Seller, SellerDirectory } from "./SellerDirectory.js"
-import { SellerPool } from "./SellerPool.js"
-import * as SellerSelection from "./SellerSelection.js"
-import { SharedState } from "./SharedState.js"
+import { recordSellerCall } from "../Metrics.js"
+import { type SellerStat, SellerStats } from "../internal/sellerStats.js"
+import * as SellerQueue from "./SellerQueue.js"
+import { type Seller, SellerDirectory } from "../sellers/SellerDirectory.js"
+import { SellerPool } from "../sellers/SellerPool.js"
+import * as SellerSelection from "../sellers/SellerSelection.js"
+import { SharedState } from "../state/SharedState.js"
 
-export type { SellerStat } from "./internal/sellerStats.js"
+export type { SellerStat } from "../internal/sellerStats.js"
 
 export type OutcomeStatus =
   /** The seller offered the book. */

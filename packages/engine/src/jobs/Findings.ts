@@ -6,9 +6,9 @@
  */
 import { SqlClient } from "effect/sql"
 import { Context, Effect, Layer, Schema } from "effect"
-import { orDie } from "./internal/sql.js"
+import { orDie } from "../internal/sql.js"
 import { type Finding, type FindingKind, type FindingsFilter } from "./Reconciler.js"
-import { isUuid } from "./internal/ids.js"
+import { isUuid } from "../internal/ids.js"
 
 export class FindingNotFound extends Schema.TaggedError<FindingNotFound>()("FindingNotFound", { requestId: Schema.String, kind: Schema.String }) {
   override get message(): string {

@@ -43,10 +43,10 @@
  * Cost: one pass over the candidates plus a sort of only the part of the ranking a request can
  * reach (twice `maxSellers`), about 3 ms for 10,000 candidates — small next to the 600 calls.
  */
-import { SellerStats as InternalSellerStats, type SellerStat as InternalSellerStat } from "./internal/sellerStats.js"
-import type { Carrier, Lessons, Observation, SellerProfile } from "./quotes/SellerProfile.js"
+import { SellerStats as InternalSellerStats, type SellerStat as InternalSellerStat } from "../internal/sellerStats.js"
+import type { Carrier, Lessons, Observation, SellerProfile } from "../quotes/SellerProfile.js"
 
-export type { Carrier, Lessons, Observation, SellerProfile } from "./quotes/SellerProfile.js"
+export type { Carrier, Lessons, Observation, SellerProfile } from "../quotes/SellerProfile.js"
 
 export interface SelectionOptions {
   /** Up to this many candidates, no selection: one wave with everyone. Default 200. */

@@ -18,7 +18,7 @@ import { Money } from "@bookbroker/adapter-sdk"
 import { SqlClient } from "effect/sql"
 import { randomUUID } from "node:crypto"
 import { Effect, Layer } from "effect"
-import { orDie } from "./internal/sql.js"
+import { orDie } from "../internal/sql.js"
 import {
   PaymentDeclined,
   PaymentGateway,

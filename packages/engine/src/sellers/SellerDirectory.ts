@@ -10,10 +10,10 @@ import { SellerClient, type Contract } from "@bookbroker/adapter-sdk"
 import { SqlClient } from "effect/sql"
 import { Context, Duration, Effect, Layer, Option, Redacted, Schema, SynchronizedRef } from "effect"
 import { AdapterRegistry, type UnknownAdapterKind } from "./AdapterRegistry.js"
-import { orDie } from "./internal/sql.js"
-import * as OutboundAddress from "./outbound/OutboundAddress.js"
+import { orDie } from "../internal/sql.js"
+import * as OutboundAddress from "../outbound/OutboundAddress.js"
 import { SecretBox } from "./SecretBox.js"
-import { isUuid } from "./internal/ids.js"
+import { isUuid } from "../internal/ids.js"
 
 export const SellerStatus = Schema.Literals(["pending", "active", "disabled"])
 export type SellerStatus = typeof SellerStatus.Type

@@ -8,9 +8,9 @@
 import { randomUUID } from "node:crypto"
 import { PgClient } from "@effect/sql-pg"
 import { Context, Effect, Layer, Option, Queue, Schedule, Semaphore, Stream } from "effect"
-import type { RequestRow } from "./internal/purchaseStore.js"
-import { orDie } from "./internal/sql.js"
-import { signalWork, workChannel } from "./internal/workSignal.js"
+import type { RequestRow } from "../internal/purchaseStore.js"
+import { orDie } from "../internal/sql.js"
+import { signalWork, workChannel } from "../internal/workSignal.js"
 import { PurchasePipeline, type RunResult, SimulatedCrash } from "./PurchasePipeline.js"
 
 const describeDefect = (defect: unknown): string => (defect instanceof Error ? `${defect.name}: ${defect.message}` : String(defect)).slice(0, 500)

@@ -10,7 +10,7 @@
 import { Contract } from "@bookbroker/adapter-sdk"
 import { randomUUID } from "node:crypto"
 import { Clock, Effect, Schema } from "effect"
-import type { SharedStateService } from "./SharedState.js"
+import type { SharedStateService } from "../state/SharedState.js"
 
 export const quoteIdPrefix = "push-"
 
