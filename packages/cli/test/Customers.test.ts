@@ -1,32 +1,14 @@
 import { expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
-import { spawn } from "node:child_process"
 import { randomUUID } from "node:crypto"
-import { join, resolve } from "node:path"
-import { fileURLToPath } from "node:url"
 import * as Customers from "../src/services/Customers.js"
 import * as Offers from "../src/services/Offers.js"
 import * as Render from "../src/ui/Render.js"
+import * as Command from "./support/Command.js"
 import * as TestServer from "./support/TestServer.js"
 
-const root = resolve(fileURLToPath(new URL("../../..", import.meta.url)))
-
-/** The `bookbroker` command itself, as a person runs it (the built bundle, or the sources when newer). */
-const bookbroker = (args: ReadonlyArray<string>) =>
-  Effect.promise(
-    () =>
-      new Promise<{ readonly code: number | null; readonly stdout: string; readonly stderr: string }>((done, failed) => {
-        const env: NodeJS.ProcessEnv = { NO_COLOR: "1" }
-        for (const [key, value] of Object.entries(process.env)) if (!key.startsWith("BOOKBROKER_")) env[key] = value
-        const child = spawn(process.execPath, [join(root, "packages/cli/bin/bookbroker.js"), ...args], { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] })
-        let stdout = ""
-        let stderr = ""
-        child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()))
-        child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
-        child.once("error", failed)
-        child.once("close", (code) => done({ code, stdout, stderr }))
-      })
-  )
+/** The `bookbroker` command itself, as a person runs it. */
+const bookbroker = (args: ReadonlyArray<string>) => Effect.promise(() => Command.run(args, { NO_COLOR: "1" }))
 
 layer(TestServer.layer, { timeout: 60_000, excludeTestServices: true })("customers", (it) => {
   it.effect("add creates a customer whose key works at once; list shows it", () =>

@@ -10,38 +10,10 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:f
 import { createServer, type IncomingHttpHeaders } from "node:http"
 import type { AddressInfo } from "node:net"
 import { tmpdir } from "node:os"
-import { join, resolve } from "node:path"
-import { fileURLToPath } from "node:url"
+import { join } from "node:path"
+import * as Command from "./support/Command.js"
 
-const root = resolve(fileURLToPath(new URL("../../..", import.meta.url)))
-const bin = join(root, "packages/cli/bin/bookbroker.js")
-
-/** The environment without anything that would point the CLI elsewhere. */
-const cleanEnv = (extra: Record<string, string>): NodeJS.ProcessEnv => {
-  const env: NodeJS.ProcessEnv = {}
-  for (const [key, value] of Object.entries(process.env)) {
-    if (key.startsWith("BOOKBROKER_") || key === "DATABASE_URL" || key === "REDIS_URL" || key === "STRIPE_SECRET_KEY") continue
-    env[key] = value
-  }
-  return { ...env, ...extra }
-}
-
-interface Finished {
-  readonly code: number | null
-  readonly stdout: string
-  readonly stderr: string
-}
-
-const cli = (args: ReadonlyArray<string>, env: Record<string, string>): Promise<Finished> =>
-  new Promise((done, failed) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd: root, env: cleanEnv(env), stdio: ["ignore", "pipe", "pipe"] })
-    let stdout = ""
-    let stderr = ""
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()))
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
-    child.once("error", failed)
-    child.once("close", (code) => done({ code, stdout, stderr }))
-  })
+const cli = Command.run
 
 const exited = (child: ChildProcess, millis: number) =>
   new Promise<number | null>((done, failed) => {
@@ -98,9 +70,9 @@ describe("end to end", () => {
     chmodSync(dataDir, 0o755)
     const webhookSecret = `whsec_${randomBytes(32).toString("base64")}`
     const hooks = await receiver()
-    const server = spawn(process.execPath, [bin, "serve", "--demo", "--port", "0", "--data-dir", dataDir], {
-      cwd: root,
-      env: cleanEnv({ BOOKBROKER_WEBHOOK_SECRET: webhookSecret }),
+    const server = spawn(process.execPath, [Command.bin, "serve", "--demo", "--port", "0", "--data-dir", dataDir], {
+      cwd: Command.root,
+      env: Command.cleanEnv({ BOOKBROKER_WEBHOOK_SECRET: webhookSecret }),
       stdio: ["ignore", "pipe", "pipe"]
     })
     let log = ""
