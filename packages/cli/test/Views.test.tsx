@@ -16,8 +16,8 @@ const sellers: ReadonlyArray<Api.SellerOutcome> = [
 ]
 
 const offers: ReadonlyArray<Api.BookOffer> = [
-  { seller_id: "s1", seller_name: "paper-moon", price: eur(1250), shipping: eur(0), total: eur(1250), condition: "new", quantity: 3, expires_at: "2030-01-01T12:00:00Z" },
-  { seller_id: "s2", seller_name: "book-barn", price: eur(1300), shipping: eur(143), total: eur(1443), condition: "new", quantity: null, expires_at: "2030-01-01T12:00:00Z" }
+  { seller_id: "s1", seller_name: "paper-moon", price: eur(1250), shipping: eur(0), total: eur(1250), condition: "new", quantity: 3, expires_at: "2030-01-01T12:00:00Z", source: "live", as_of: null, age_seconds: null },
+  { seller_id: "s2", seller_name: "book-barn", price: eur(1300), shipping: eur(143), total: eur(1443), condition: "new", quantity: null, expires_at: "2030-01-01T12:00:00Z", source: "live", as_of: null, age_seconds: null }
 ]
 
 const request = (overrides: Partial<Api.PurchaseRequest>): Api.PurchaseRequest => ({

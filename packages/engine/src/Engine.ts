@@ -9,6 +9,8 @@ import { Layer, type Redacted } from "effect"
 import * as Access from "./Access.js"
 import * as AdapterRegistry from "./sellers/AdapterRegistry.js"
 import * as Findings from "./jobs/Findings.js"
+import * as InventoryUploads from "./inventory/InventoryUploads.js"
+import * as OfferIndex from "./inventory/OfferIndex.js"
 import * as Notifications from "./jobs/Notifications.js"
 import * as OutboundAddress from "./outbound/OutboundAddress.js"
 import type * as PaymentGateway from "./payments/PaymentGateway.js"
@@ -68,6 +70,8 @@ export type EngineServices =
   | Access.Access
   | AdapterRegistry.AdapterRegistry
   | Findings.Findings
+  | InventoryUploads.InventoryUploads
+  | OfferIndex.OfferIndex
   | PaymentGateway.PaymentGateway
   | Purchases.Purchases
   | PurchasePipeline.PurchasePipeline
@@ -90,6 +94,8 @@ export const layer = (options: EngineOptions): Layer.Layer<EngineServices, never
     options.payments ?? SandboxGateway.layer(),
     Access.layer,
     Findings.layer,
+    OfferIndex.layer(),
+    InventoryUploads.layer(),
     options.intake === undefined && options.pipeline?.answerWithinMillis === undefined
       ? Purchases.layer
       : Purchases.layerWith({

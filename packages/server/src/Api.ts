@@ -6,6 +6,7 @@ import { HttpApi, OpenApi } from "effect/http-api"
 import { BooksApi } from "./api/Books.js"
 import { CustomersApi } from "./api/Customers.js"
 import { HealthApi } from "./api/Health.js"
+import { InventoryApi } from "./api/Inventory.js"
 import { OperatorApi } from "./api/Operator.js"
 import { PurchasesApi } from "./api/Purchases.js"
 import { SellersApi } from "./api/Sellers.js"
@@ -17,6 +18,7 @@ export class BookbrokerApi extends HttpApi.make("bookbroker")
   .add(BooksApi)
   .add(CustomersApi)
   .add(SellersApi)
+  .add(InventoryApi)
   .add(OperatorApi)
   .add(HealthApi)
   .middleware(InputErrors)

@@ -34,6 +34,9 @@ const rewrite = (request: HttpServerRequest.HttpServerRequest, response: HttpSer
   if (response.status === 413 && response.body._tag === "Empty") return tooLarge(0)
   // The framework's own refusals of a content type (a text body) are problems too.
   if (response.status === 415 && response.body._tag !== "Empty" && response.headers["content-type"]?.startsWith("application/problem+json") !== true) {
+    if (isStreamedBody(request)) {
+      return json(415, Problem.body(415, "unsupported-media-type", "Unsupported file type", `send the inventory as text/tab-separated-values or application/jsonl (got "${request.headers["content-type"] ?? "none"}")`))
+    }
     return unsupportedType(request.headers["content-type"] ?? "")
   }
   if (response.status >= 500 && response.body._tag === "Empty") {
@@ -42,10 +45,19 @@ const rewrite = (request: HttpServerRequest.HttpServerRequest, response: HttpSer
   return response
 }
 
+/**
+ * Routes whose body is a file streamed to its handler, not JSON: they set their own content types
+ * and size limit (the inventory upload), and the edge does not read their body.
+ */
+const streamedBodies = new Set(["/v1/sellers/me/inventory/uploads"])
+
+const isStreamedBody = (request: HttpServerRequest.HttpServerRequest) => request.method === "POST" && streamedBodies.has(request.url.split("?")[0]!)
+
 /** Checks a request's body before the API decodes it; `undefined` when it may go on. */
 const checkBody = (request: HttpServerRequest.HttpServerRequest, maxBodyBytes: number) =>
   Effect.gen(function* () {
     if (request.method !== "POST" && request.method !== "PUT" && request.method !== "PATCH") return undefined
+    if (isStreamedBody(request)) return undefined
     const type = request.headers["content-type"] ?? ""
     const length = Number(request.headers["content-length"] ?? "0")
     if (length > maxBodyBytes) return tooLargeAndClose(maxBodyBytes)

@@ -15,6 +15,7 @@ import * as Edge from "./Edge.js"
 import { BooksLive } from "./http/Books.js"
 import { CustomersLive } from "./http/Customers.js"
 import { HealthLive } from "./http/Health.js"
+import { InventoryLive } from "./http/Inventory.js"
 import * as Metrics from "./http/Metrics.js"
 import { OperatorLive } from "./http/Operator.js"
 import { PurchasesLive } from "./http/Purchases.js"
@@ -34,7 +35,7 @@ export interface ServerOptions {
 export const routes = (options: { readonly maxBodyBytes: number }) =>
   Layer.mergeAll(
     HttpApiBuilder.layer(BookbrokerApi, { openapiPath: "/openapi.json" }).pipe(
-      Layer.provide([PurchasesLive, BooksLive, CustomersLive, SellersLive, OperatorLive, HealthLive]),
+      Layer.provide([PurchasesLive, BooksLive, CustomersLive, SellersLive, InventoryLive, OperatorLive, HealthLive]),
       Layer.provide([CustomerAuthLive, SellerAuthLive, OperatorAuthLive, InputErrors.layer, Metrics.layer]),
       // One record of blocked addresses for the three authentications.
       Layer.provide(SignInFailures.layer)

@@ -315,9 +315,16 @@ describe("seller API", () => {
           total: { amount: 1800, currency: "EUR" },
           condition: "good",
           quantity: 2,
-          expires_at: pushed.body.offers[0].expires_at
+          expires_at: pushed.body.offers[0].expires_at,
+          // From the quote cache, where the push landed: its time is not kept there.
+          source: "push",
+          as_of: null,
+          age_seconds: null
         }
       ])
+      // Kept in the offer index too (the quote cache alone loses it when Redis is away).
+      const indexed = yield* server.sql<{ listing_id: string; price: string; source: string }>`SELECT listing_id, price, source FROM listings`.pipe(Effect.orDie)
+      expect(indexed).toEqual([{ listing_id: `push:${isbn}`, price: "1500", source: "push" }])
       expect(offers.body.sellers).toMatchObject([{ seller_id: registered!.id, status: "offer", cached: true }])
       const none = yield* server.call("GET", `/v1/books/${other}/offers`, { token: ada.key })
       expect(none.body.sellers).toMatchObject([{ status: "unavailable", reason: "out_of_stock", cached: true }])

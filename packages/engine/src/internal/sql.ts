@@ -1,5 +1,6 @@
 import { SqlError } from "effect/sql"
-import { Array as Arr, Effect } from "effect"
+import { PgTypes } from "@effect/sql-pg"
+import { Array as Arr, Effect, Result } from "effect"
 
 /**
  * Database failures are infrastructure failures: callers can't fix them, so they become
@@ -27,3 +28,11 @@ export const nonEmptyRows = <A>(rows: ReadonlyArray<A>): Arr.NonEmptyReadonlyArr
   if (!Arr.isReadonlyArrayNonEmpty(rows)) throw new Error("an INSERT needs at least one row")
   return rows
 }
+
+/**
+ * An array parameter for `unnest(...)` batches, sent as `text[]` and cast in the statement
+ * (`${textArray(values)}::int8[]`): @effect/sql-pg infers an array's type from its elements and
+ * cannot when every element is null (a column no row of the batch has).
+ */
+export const textArray = (values: ReadonlyArray<string | number | null>): PgTypes.Parameter =>
+  Result.getOrThrow(PgTypes.array(values.map((value) => (value === null ? null : String(value))), PgTypes.OID.text))

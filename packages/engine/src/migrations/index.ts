@@ -9,6 +9,7 @@ import access from "./0004_access.js"
 import attention from "./0005_attention.js"
 import answerBudget from "./0006_answer_budget.js"
 import paymentTokens from "./0007_payment_tokens.js"
+import offerIndex from "./0008_offer_index.js"
 
 export const migrations = {
   "0001_sellers": sellers,
@@ -17,5 +18,6 @@ export const migrations = {
   "0004_access": access,
   "0005_attention": attention,
   "0006_answer_budget": answerBudget,
-  "0007_payment_tokens": paymentTokens
+  "0007_payment_tokens": paymentTokens,
+  "0008_offer_index": offerIndex
 }

@@ -69,6 +69,12 @@ export interface PipelineOptions {
   /** The first fan-out's deadline (later passes wait for the rest of the answer time). Default 10 s. */
   readonly quoteDeadlineMillis?: number
   /**
+   * Prices from the offer index and pushed prices are confirmed live before buying, cheapest
+   * first, until this many live offers are at least as cheap as the next unconfirmed one: the one
+   * to buy and the fallbacks. Default 2.
+   */
+  readonly confirmBest?: number
+  /**
    * How long, from the start of quoting, sellers that failed (an error, a refused connection, no
    * answer in time, an open circuit) are asked again while nothing within the maximum is offered.
    * After that their failure is final: a dead seller means fewer quotes, and the request is
@@ -145,6 +151,7 @@ export const make = (options: PipelineOptions = {}) =>
       unresolvedDeadlineMillis: deadlineMillis,
       answerWithinMillis,
       quoteDeadlineMillis,
+      confirmBest: options.confirmBest ?? 2,
       minQuoteMillis,
       retryFailedMillis,
       retryFailedForMillis,

@@ -11,11 +11,20 @@
  * Redis); batch-capable sellers get batched calls. It does not wait for stragglers: once 95 %
  * of the sellers asked at once have settled, the rest get a short grace and are then left out
  * (`StragglerOptions`). `quotes` never fails: every seller's fate is an outcome in the result.
+ *
+ * With the offer index (`inventory/OfferIndex.ts`, provided by the engine), sellers whose feed
+ * lists the book answer from the index (an offer whose `source` is `feed` or `push`, never bought
+ * from), sellers whose complete, fresh feed does not list it are `unavailable: not_listed`
+ * without being asked, and only the rest are asked live. `confirm` turns the best of those
+ * indexed offers into live ones before a purchase, walking down the list when the index was
+ * wrong, and corrects the index with every answer.
  */
-import { Contract, type Isbn, type Money, type SellerClient } from "@bookbroker/adapter-sdk"
+import { Contract, type Isbn, Money, type SellerClient } from "@bookbroker/adapter-sdk"
 import { Clock, Context, Deferred, Effect, Fiber, Layer, Option, Schema } from "effect"
+import { type IndexedListing, OfferIndex } from "../inventory/OfferIndex.js"
 import { recordSellerCall } from "../Metrics.js"
 import { type SellerStat, SellerStats } from "../internal/sellerStats.js"
+import * as PushedOffers from "./PushedOffers.js"
 import * as SellerQueue from "./SellerQueue.js"
 import { type Seller, SellerDirectory } from "../sellers/SellerDirectory.js"
 import { SellerPool } from "../sellers/SellerPool.js"
@@ -59,6 +68,13 @@ export interface SellerOutcome {
   readonly latencyMillis: number
 }
 
+/**
+ * Where an offer's price comes from: the seller's answer to bookbroker (`live`), or what the
+ * seller published — its inventory feed (`feed`) or a pushed price (`push`). Only a live offer
+ * is bought from; the others are confirmed live first (`QuoteEngineService.confirm`).
+ */
+export type OfferSource = "live" | "feed" | "push"
+
 export interface RankedOffer {
   readonly sellerId: string
   readonly sellerName: string
@@ -67,6 +83,11 @@ export interface RankedOffer {
   /** 0..1, this process's recent success rate with the seller; breaks ties. */
   readonly reliability: number
   readonly cached: boolean
+  readonly source: OfferSource
+  /** When the source stated the price (indexed offers; absent for live ones). */
+  readonly seenAt?: Date
+  /** The seller's listing in the offer index the price comes from (indexed offers). */
+  readonly listingId?: string
 }
 
 export interface OfferBook {
@@ -153,8 +174,29 @@ export interface SelectionOptions {
   readonly explorationShare?: number
 }
 
+export interface ConfirmOptions {
+  readonly currency: string
+  readonly deadlineMillis: number
+  readonly tenant?: string
+  /** Stop once this many live offers are at least as cheap as the next unconfirmed one; default 2 (one to buy, one to fall back to). */
+  readonly best?: number
+}
+
+export interface Confirmed {
+  /** Live offers only, cheapest first. */
+  readonly offers: ReadonlyArray<RankedOffer>
+  /** The sellers asked to confirm (their live outcome), and those left unasked (`skipped: not_needed`). */
+  readonly outcomes: ReadonlyArray<SellerOutcome>
+}
+
 export interface QuoteEngineService {
   readonly quotes: (isbn: Isbn.Isbn13, options: QuoteOptions) => Effect.Effect<OfferBook>
+  /**
+   * Offers as they may be bought: the indexed and pushed ones among `offers` are confirmed with
+   * their sellers, cheapest first, until `best` live offers are at least as cheap as the next
+   * unconfirmed one; every live answer corrects the index. Live offers pass through.
+   */
+  readonly confirm: (isbn: Isbn.Isbn13, offers: ReadonlyArray<RankedOffer>, options: ConfirmOptions) => Effect.Effect<Confirmed>
   /** What this process has seen of a seller lately (read-only snapshot, for health views). */
   readonly sellerStats: (sellerId: string) => Effect.Effect<SellerStat>
   /** Quotes waiting for a turn within each seller's limits in this process, by seller id. */
@@ -172,6 +214,31 @@ interface Answer {
   readonly answer: Contract.QuoteResult
   readonly cached: boolean
   readonly latencyMillis: number
+  /** From the offer index (absent: the seller's own answer, fresh or cached). */
+  readonly indexed?: IndexedListing
+}
+
+/** An indexed listing as an offer to show and rank (never to buy from: its quote id is ours). */
+const indexedOffer = (listing: IndexedListing): Contract.Offer =>
+  new Contract.Offer({
+    available: true,
+    isbn: listing.isbn,
+    quoteId: `${listing.source === "push" ? PushedOffers.quoteIdPrefix : "feed-"}${listing.listingId}`,
+    price: Money.make(listing.price, listing.currency),
+    shipping: Money.make(listing.shipping, listing.currency),
+    condition: listing.condition,
+    quantity: listing.quantity,
+    expiresAt: listing.freshUntil
+  })
+
+/** Each seller's listing for a request: its cheapest in the request's currency, else its cheapest. */
+const listingsBySeller = (listings: ReadonlyArray<IndexedListing>, currency: string): Map<string, IndexedListing> => {
+  const chosen = new Map<string, IndexedListing>()
+  for (const listing of listings) {
+    const current = chosen.get(listing.sellerId)
+    if (current === undefined || (current.currency !== currency && listing.currency === currency)) chosen.set(listing.sellerId, listing)
+  }
+  return chosen
 }
 
 /** Known carriers read per selecting fan-out: as many as history keeps by default. */
@@ -185,6 +252,7 @@ export const make = (options: QuoteEngineOptions = {}) =>
     const directory = yield* SellerDirectory
     const pool = yield* SellerPool
     const state = yield* SharedState
+    const index = Option.getOrUndefined(yield* Effect.serviceOption(OfferIndex))
     const scope = yield* Effect.scope
     const stats = new SellerStats()
     const deadlineDefault = options.deadlineMillis ?? 10_000
@@ -219,6 +287,33 @@ export const make = (options: QuoteEngineOptions = {}) =>
           const decoded = decodeAnswer(value)
           if (Option.isSome(decoded)) answers.set(entries[index]!.seller.id, { answer: decoded.value, cached: true, latencyMillis: 0 })
         })
+      })
+
+    /**
+     * What the offer index says, for the sellers with no answer yet: an indexed offer, or — a
+     * complete, fresh feed without the book — `unavailable: not_listed`. Neither is asked live.
+     */
+    const readIndex = (
+      offerIndex: typeof OfferIndex.Service,
+      isbn: Isbn.Isbn13,
+      currency: string,
+      entries: ReadonlyArray<Entry>,
+      answers: Map<string, Answer>,
+      outcomes: Map<string, SellerOutcome>
+    ) =>
+      Effect.gen(function* () {
+        if (entries.length === 0) return
+        const listed = yield* offerIndex.lookup(isbn)
+        if (listed.listings.length === 0 && listed.unlistedBy.size === 0) return
+        const bySeller = listingsBySeller(listed.listings, currency)
+        for (const { seller } of entries) {
+          if (answers.has(seller.id) || outcomes.has(seller.id)) continue
+          const listing = bySeller.get(seller.id)
+          if (listing !== undefined) answers.set(seller.id, { answer: indexedOffer(listing), cached: true, latencyMillis: 0, indexed: listing })
+          else if (listed.unlistedBy.has(seller.id)) {
+            outcomes.set(seller.id, { sellerId: seller.id, sellerName: seller.name, status: "unavailable", reason: "not_listed", cached: true, latencyMillis: 0 })
+          }
+        }
       })
 
     /**
@@ -392,6 +487,7 @@ export const make = (options: QuoteEngineOptions = {}) =>
         }
 
         if (useCache && request.cache !== false) yield* readCache(isbn, entries, answers)
+        if (index !== undefined && request.cache !== false) yield* readIndex(index, isbn, request.currency, entries, answers, outcomes)
         const pending = () => entries.filter((entry) => !answers.has(entry.seller.id) && !outcomes.has(entry.seller.id))
         let coalesced = false
         if (pending().length > 0) {
@@ -446,7 +542,7 @@ export const make = (options: QuoteEngineOptions = {}) =>
 
         const offers: Array<RankedOffer> = []
         const byId = new Map(entries.map((entry) => [entry.seller.id, entry.seller]))
-        for (const [sellerId, { answer, cached, latencyMillis }] of answers) {
+        for (const [sellerId, { answer, cached, latencyMillis, indexed }] of answers) {
           const seller = byId.get(sellerId)!
           const base = { sellerId, sellerName: seller.name, cached, latencyMillis }
           if (!(answer instanceof Contract.Offer)) {
@@ -455,7 +551,17 @@ export const make = (options: QuoteEngineOptions = {}) =>
             outcomes.set(sellerId, { ...base, status: "excluded", reason: `currency ${answer.price.currency}` })
           } else {
             outcomes.set(sellerId, { ...base, status: "offer" })
-            offers.push({ sellerId, sellerName: seller.name, offer: answer, total: answer.total, reliability: stats.get(sellerId).reliability, cached })
+            offers.push({
+              sellerId,
+              sellerName: seller.name,
+              offer: answer,
+              total: answer.total,
+              reliability: stats.get(sellerId).reliability,
+              cached,
+              ...(indexed === undefined
+                ? { source: PushedOffers.isPushed(answer) ? "push" : "live" }
+                : { source: indexed.source, seenAt: indexed.seenAt, listingId: indexed.listingId })
+            })
           }
         }
         offers.sort(
@@ -477,9 +583,64 @@ export const make = (options: QuoteEngineOptions = {}) =>
         }
       }).pipe(Effect.withSpan("QuoteEngine.quotes", { attributes: { isbn, currency: request.currency } }, { captureStackTrace: false }))
 
+    const confirm = (isbn: Isbn.Isbn13, offers: ReadonlyArray<RankedOffer>, options: ConfirmOptions): Effect.Effect<Confirmed> =>
+      Effect.gen(function* () {
+        const best = Math.max(1, options.best ?? 2)
+        const deadlineAt = (yield* Clock.currentTimeMillis) + options.deadlineMillis
+        const live = offers.filter((offer) => offer.source === "live")
+        const leads = offers.filter((offer) => offer.source !== "live").sort((a, b) => a.total.amount - b.total.amount)
+        const outcomes = new Map<string, SellerOutcome>()
+        let next = 0
+        while (next < leads.length) {
+          const left = deadlineAt - (yield* Clock.currentTimeMillis)
+          if (left <= 0) break
+          const cheaper = live.filter((offer) => offer.total.amount <= leads[next]!.total.amount).length
+          if (cheaper >= best) break
+          // As many as live offers are missing: a dearer live offer still counts once cheaper leads fail.
+          const batch = leads.slice(next, next + Math.max(1, best - live.length))
+          next += batch.length
+          const asked = yield* quotes(isbn, {
+            currency: options.currency,
+            sellerIds: batch.map((lead) => lead.sellerId),
+            cache: false,
+            deadlineMillis: left,
+            ...(options.tenant === undefined ? {} : { tenant: options.tenant })
+          })
+          for (const outcome of asked.outcomes) outcomes.set(outcome.sellerId, outcome)
+          for (const offer of asked.offers) live.push(offer)
+          if (index === undefined) continue
+          // Every answer about a listing corrects the index: sold elsewhere removes it, a new price is written.
+          yield* Effect.forEach(
+            batch,
+            (lead) => {
+              if (lead.listingId === undefined) return Effect.void
+              const offer = asked.offers.find((candidate) => candidate.sellerId === lead.sellerId)
+              if (offer !== undefined) {
+                return index.learn(lead.sellerId, lead.listingId, {
+                  _tag: "Offered",
+                  price: offer.offer.price.amount,
+                  shipping: offer.offer.shipping.amount,
+                  currency: offer.offer.price.currency,
+                  condition: offer.offer.condition,
+                  quantity: offer.offer.quantity
+                })
+              }
+              return outcomes.get(lead.sellerId)?.status === "unavailable" ? index.learn(lead.sellerId, lead.listingId, { _tag: "Gone" }) : Effect.void
+            },
+            { concurrency: 4, discard: true }
+          )
+        }
+        for (const lead of leads.slice(next)) {
+          if (outcomes.has(lead.sellerId)) continue
+          outcomes.set(lead.sellerId, { sellerId: lead.sellerId, sellerName: lead.sellerName, status: "skipped", reason: "not_needed", cached: true, latencyMillis: 0 })
+        }
+        live.sort((a, b) => a.total.amount - b.total.amount || b.reliability - a.reliability)
+        return { offers: live, outcomes: [...outcomes.values()] }
+      }).pipe(Effect.withSpan("QuoteEngine.confirm", { attributes: { isbn, offers: offers.length } }, { captureStackTrace: false }))
+
     const sellerStats = (sellerId: string): Effect.Effect<SellerStat> => Effect.sync(() => ({ ...stats.get(sellerId) }))
 
-    return { quotes, sellerStats, queueDepth: Effect.sync(() => queues.depth()) } satisfies QuoteEngineService
+    return { quotes, confirm, sellerStats, queueDepth: Effect.sync(() => queues.depth()) } satisfies QuoteEngineService
   })
 
 export const layer = (options: QuoteEngineOptions = {}): Layer.Layer<QuoteEngine, never, SellerDirectory | SellerPool | SharedState> =>

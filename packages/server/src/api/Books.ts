@@ -14,7 +14,12 @@ export const BookOffer = Schema.Struct({
   total: MoneyOut,
   condition: Schema.String,
   quantity: Schema.NullOr(Schema.Int),
-  expires_at: Schema.String
+  expires_at: Schema.String,
+  source: Schema.Literals(["live", "feed", "push"]).annotate({
+    description: "Where the price comes from: the seller's answer now (live), its inventory feed (feed) or a price it pushed (push). A purchase confirms feed and push prices with the seller before buying."
+  }),
+  as_of: Schema.NullOr(Schema.String).annotate({ description: "When the feed or push stated the price (null for live answers)" }),
+  age_seconds: Schema.NullOr(Schema.Int).annotate({ description: "How old that statement is, in whole seconds (null for live answers)" })
 })
 
 export const SellerOutcome = Schema.Struct({

@@ -381,6 +381,56 @@ export type paths = {
         patch: operations["sellers.update"];
         trace?: never;
     };
+    "/v1/sellers/me/inventory": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["inventory.inventory"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** @description Sets the feed's settings: how long it is believed, the prices' currency and the default shipping. */
+        patch: operations["inventory.configure"];
+        trace?: never;
+    };
+    "/v1/sellers/me/inventory/uploads": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["inventory.uploads"];
+        put?: never;
+        /** @description Uploads the seller's inventory file, streamed: text/tab-separated-values (a header row of AbeBooks field names: listingid, isbn, price, quantity, bookcondition required; title, author, publishername, yearpublished, bindingtext, shipping, currency optional; other columns ignored) or application/jsonl (one object per line, the same names). Rows that are wrong are reported (errors) and skipped; the rest is applied in one go once the whole file is read. A file that cannot be read (wrong header, not UTF-8, not tab-separated) is refused with 422 and changes nothing. Answers when the upload is applied; GET …/uploads/{id} shows it while it runs. */
+        post: operations["inventory.upload"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sellers/me/inventory/uploads/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["inventory.uploadStatus"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/sellers/me/keys": {
         parameters: {
             query?: never;
@@ -738,6 +788,10 @@ export interface operations {
                         duration_ms: number;
                         isbn: string;
                         offers: {
+                            /** @description How old that statement is, in whole seconds (null for live answers) */
+                            age_seconds: number | null;
+                            /** @description When the feed or push stated the price (null for live answers) */
+                            as_of: string | null;
                             condition: string;
                             expires_at: string;
                             price: {
@@ -751,6 +805,11 @@ export interface operations {
                                 amount: number;
                                 currency: string;
                             };
+                            /**
+                             * @description Where the price comes from: the seller's answer now (live), its inventory feed (feed) or a price it pushed (push). A purchase confirms feed and push prices with the seller before buying.
+                             * @enum {string}
+                             */
+                            source: "live" | "feed" | "push";
                             total: {
                                 amount: number;
                                 currency: string;
@@ -3422,6 +3481,494 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Unprocessable"];
+                };
+            };
+            /** @description 429 problem details */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["TooManyRequests"];
+                };
+            };
+        };
+    };
+    "inventory.inventory": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A whole inventory (snapshot) was sent and the feed is fresh: bookbroker does not ask this seller for books its feed does not list */
+                        complete: boolean;
+                        currency: string | null;
+                        fresh_until: string | null;
+                        last_snapshot_at: string | null;
+                        last_upload_at: string | null;
+                        /** @description Listings with stock in the index */
+                        listings: number;
+                        /** @description Shipping when a row does not say, in minor units of the row's currency */
+                        shipping: {
+                            amount: number;
+                        };
+                        /** @description How long the feed is believed after an upload */
+                        trust_seconds: number;
+                    };
+                };
+            };
+            /** @description Bad request: a malformed body, a missing or invalid header, an unknown cursor */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["BadRequest"];
+                };
+            };
+            /** @description 401 problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Unauthorized"];
+                };
+            };
+            /** @description 413 problem details */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["PayloadTooLarge"];
+                };
+            };
+            /** @description 415 problem details */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["UnsupportedMediaType"];
+                };
+            };
+            /** @description 429 problem details */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["TooManyRequests"];
+                };
+            };
+        };
+    };
+    "inventory.configure": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    currency?: string;
+                    shipping?: {
+                        amount: number;
+                    };
+                    /** @description How long the feed is believed after an upload; default 86400 (24 h) */
+                    trust_seconds?: number;
+                };
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A whole inventory (snapshot) was sent and the feed is fresh: bookbroker does not ask this seller for books its feed does not list */
+                        complete: boolean;
+                        currency: string | null;
+                        fresh_until: string | null;
+                        last_snapshot_at: string | null;
+                        last_upload_at: string | null;
+                        /** @description Listings with stock in the index */
+                        listings: number;
+                        /** @description Shipping when a row does not say, in minor units of the row's currency */
+                        shipping: {
+                            amount: number;
+                        };
+                        /** @description How long the feed is believed after an upload */
+                        trust_seconds: number;
+                    };
+                };
+            };
+            /** @description Bad request: a malformed body, a missing or invalid header, an unknown cursor */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["BadRequest"];
+                };
+            };
+            /** @description 401 problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Unauthorized"];
+                };
+            };
+            /** @description 413 problem details */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["PayloadTooLarge"];
+                };
+            };
+            /** @description 415 problem details */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["UnsupportedMediaType"];
+                };
+            };
+            /** @description 422 problem details: the request does not match the schema (one entry per offending field), or the engine refused it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Unprocessable"];
+                };
+            };
+            /** @description 429 problem details */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["TooManyRequests"];
+                };
+            };
+        };
+    };
+    "inventory.uploads": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        uploads: {
+                            created_at: string;
+                            /** @description The first rejected rows (at most 100); rows_rejected counts them all */
+                            errors: {
+                                field: string | null;
+                                line: number;
+                                reason: string;
+                            }[];
+                            finished_at: string | null;
+                            /** @enum {string} */
+                            format: "tsv" | "jsonl";
+                            id: string;
+                            listings_retired: number | null;
+                            /** @enum {string} */
+                            mode: "snapshot" | "delta";
+                            refusal: string | null;
+                            rows_applied: number | null;
+                            rows_read: number;
+                            rows_rejected: number;
+                            /**
+                             * @description receiving (rows being read), applying, applied (the index has it), refused (nothing of the file was applied: see refusal)
+                             * @enum {string}
+                             */
+                            status: "receiving" | "applying" | "applied" | "refused";
+                        }[];
+                    };
+                };
+            };
+            /** @description Bad request: a malformed body, a missing or invalid header, an unknown cursor */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["BadRequest"];
+                };
+            };
+            /** @description 401 problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Unauthorized"];
+                };
+            };
+            /** @description 413 problem details */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["PayloadTooLarge"];
+                };
+            };
+            /** @description 415 problem details */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["UnsupportedMediaType"];
+                };
+            };
+            /** @description 429 problem details */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["TooManyRequests"];
+                };
+            };
+        };
+    };
+    "inventory.upload": {
+        parameters: {
+            query?: {
+                mode?: "snapshot" | "delta";
+                currency?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/jsonl": string;
+                "application/x-ndjson": string;
+                "text/plain": string;
+                "text/tab-separated-values": string;
+            };
+        };
+        responses: {
+            /** @description Success */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        created_at: string;
+                        /** @description The first rejected rows (at most 100); rows_rejected counts them all */
+                        errors: {
+                            field: string | null;
+                            line: number;
+                            reason: string;
+                        }[];
+                        finished_at: string | null;
+                        /** @enum {string} */
+                        format: "tsv" | "jsonl";
+                        id: string;
+                        listings_retired: number | null;
+                        /** @enum {string} */
+                        mode: "snapshot" | "delta";
+                        refusal: string | null;
+                        rows_applied: number | null;
+                        rows_read: number;
+                        rows_rejected: number;
+                        /**
+                         * @description receiving (rows being read), applying, applied (the index has it), refused (nothing of the file was applied: see refusal)
+                         * @enum {string}
+                         */
+                        status: "receiving" | "applying" | "applied" | "refused";
+                    };
+                };
+            };
+            /** @description Bad request: a malformed body, a missing or invalid header, an unknown cursor */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["BadRequest"];
+                };
+            };
+            /** @description 401 problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Unauthorized"];
+                };
+            };
+            /** @description 403 problem details */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Forbidden"];
+                };
+            };
+            /** @description 413 problem details */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["PayloadTooLarge"];
+                };
+            };
+            /** @description 415 problem details */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["UnsupportedMediaType"];
+                };
+            };
+            /** @description 422 problem details: the request does not match the schema (one entry per offending field), or the engine refused it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Unprocessable"];
+                };
+            };
+            /** @description 429 problem details */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["TooManyRequests"];
+                };
+            };
+        };
+    };
+    "inventory.uploadStatus": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        created_at: string;
+                        /** @description The first rejected rows (at most 100); rows_rejected counts them all */
+                        errors: {
+                            field: string | null;
+                            line: number;
+                            reason: string;
+                        }[];
+                        finished_at: string | null;
+                        /** @enum {string} */
+                        format: "tsv" | "jsonl";
+                        id: string;
+                        listings_retired: number | null;
+                        /** @enum {string} */
+                        mode: "snapshot" | "delta";
+                        refusal: string | null;
+                        rows_applied: number | null;
+                        rows_read: number;
+                        rows_rejected: number;
+                        /**
+                         * @description receiving (rows being read), applying, applied (the index has it), refused (nothing of the file was applied: see refusal)
+                         * @enum {string}
+                         */
+                        status: "receiving" | "applying" | "applied" | "refused";
+                    };
+                };
+            };
+            /** @description Bad request: a malformed body, a missing or invalid header, an unknown cursor */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["BadRequest"];
+                };
+            };
+            /** @description 401 problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Unauthorized"];
+                };
+            };
+            /** @description 404 problem details */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["NotFound"];
+                };
+            };
+            /** @description 413 problem details */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["PayloadTooLarge"];
+                };
+            };
+            /** @description 415 problem details */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["UnsupportedMediaType"];
                 };
             };
             /** @description 429 problem details */

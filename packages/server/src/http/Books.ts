@@ -1,7 +1,7 @@
-/** Current offers for a book, straight from the quote engine (cache and coalescing included). */
+/** Current offers for a book, straight from the quote engine (cache, coalescing and the offer index included): each says where its price comes from and how old it is. */
 import { HttpApiBuilder } from "effect/http-api"
 import { QuoteEngine } from "@bookbroker/engine"
-import { Effect } from "effect"
+import { Clock, Effect } from "effect"
 import { BookbrokerApi } from "../Api.js"
 import { CurrentCustomer } from "../Auth.js"
 import { Settings } from "../Config.js"
@@ -16,6 +16,7 @@ export const BooksLive = HttpApiBuilder.group(BookbrokerApi, "books", (handlers)
         const customer = yield* CurrentCustomer
         yield* limit(`offers:${customer.id}`, settings.customerRateLimit)
         const book = yield* engine.quotes(params.isbn, { currency: query.currency ?? "EUR", deadlineMillis: settings.offersDeadlineMillis })
+        const now = yield* Clock.currentTimeMillis
         return {
           isbn: book.isbn,
           currency: book.currency,
@@ -27,7 +28,10 @@ export const BooksLive = HttpApiBuilder.group(BookbrokerApi, "books", (handlers)
             total: { amount: offer.total.amount, currency: offer.total.currency },
             condition: offer.offer.condition,
             quantity: offer.offer.quantity,
-            expires_at: offer.offer.expiresAt.toISOString()
+            expires_at: offer.offer.expiresAt.toISOString(),
+            source: offer.source,
+            as_of: offer.seenAt?.toISOString() ?? null,
+            age_seconds: offer.seenAt === undefined ? null : Math.max(0, Math.floor((now - offer.seenAt.getTime()) / 1000))
           })),
           sellers: book.outcomes.map((outcome) => ({
             seller_id: outcome.sellerId,

@@ -7,7 +7,7 @@
 import { HttpServerRequest } from "effect/http"
 import { HttpApiBuilder } from "effect/http-api"
 import { Money, type Contract, type Isbn } from "@bookbroker/adapter-sdk"
-import { Access, PushedOffers, type SellerDirectory, SellerDirectory as Directory, SellerPool, SellerReview, SharedState } from "@bookbroker/engine"
+import { Access, OfferIndex, PushedOffers, type SellerDirectory, SellerDirectory as Directory, SellerPool, SellerReview, SharedState } from "@bookbroker/engine"
 import { SqlClient } from "effect/sql"
 import { Effect, Option, Redacted } from "effect"
 import { BookbrokerApi } from "../Api.js"
@@ -100,6 +100,7 @@ export const SellersLive = HttpApiBuilder.group(BookbrokerApi, "sellers", (handl
     const pool = yield* SellerPool.SellerPool
     const sql = yield* SqlClient.SqlClient
     const settings = yield* Settings
+    const offerIndex = yield* OfferIndex.OfferIndex
 
     const me = Effect.flatMap(CurrentSeller, (caller) => Effect.orDie(directory.get(caller.id)))
     const show = (seller: SellerDirectory.Seller) => Effect.provideService(sellerToWire(seller), SellerPool.SellerPool, pool)
@@ -212,6 +213,24 @@ export const SellersLive = HttpApiBuilder.group(BookbrokerApi, "sellers", (handl
             return yield* Effect.fail(Problem.validation(errors.map((error) => `${error.pointer} ${error.detail}`).join("; "), errors))
           }
           const expiries = yield* PushedOffers.put(state, seller.id, answers)
+          // Kept in the offer index too: the quote cache alone loses them when Redis is away.
+          yield* offerIndex.recordPushes(
+            seller.id,
+            answers.map((answer) =>
+              answer.available
+                ? {
+                    isbn: answer.isbn,
+                    available: true,
+                    price: answer.price.amount,
+                    shipping: answer.shipping.amount,
+                    currency: answer.price.currency,
+                    condition: answer.condition,
+                    quantity: answer.quantity,
+                    validForSeconds: Math.max(1, Math.min(answer.validForSeconds, PushedOffers.maxValiditySeconds))
+                  }
+                : { isbn: answer.isbn, available: false }
+            )
+          )
           return {
             accepted: answers.length,
             offers: answers.map((answer, index) => ({ isbn: answer.isbn, available: answer.available, expires_at: expiries[index]!.toISOString() }))

@@ -54,6 +54,8 @@ export interface PipelineParts {
   readonly unresolvedDeadlineMillis: number
   readonly answerWithinMillis: number
   readonly quoteDeadlineMillis: number
+  /** Live offers wanted before buying when indexed or pushed prices are cheaper (`QuoteEngine.confirm`). */
+  readonly confirmBest: number
   /** A fan-out gets at least this long, even when the answer time has almost run out. */
   readonly minQuoteMillis: number
   /** The pause before sellers that failed are asked again. */

@@ -1,20 +1,20 @@
 /** `authorized` / `quoting`: ask the sellers, until the request's answer time, and save the offers ranked. */
 import type { Isbn } from "@bookbroker/adapter-sdk"
 import { Clock, Effect } from "effect"
-import * as PushedOffers from "../../quotes/PushedOffers.js"
 import type * as QuoteEngine from "../../quotes/QuoteEngine.js"
 import * as QuoteProgress from "../../quotes/QuoteProgress.js"
 import { encodeOffer, next, type RunContext } from "./Run.js"
 
-/** Offers as bought from: prices sellers pushed are never bought from, those sellers are asked afresh. */
+/**
+ * Offers as bought from: prices from the offer index or pushed by sellers are never bought
+ * from; the best few are confirmed with their sellers first (`QuoteEngine.confirm`).
+ */
 export const confirmedOffers = (ctx: RunContext, isbn: Isbn.Isbn13, book: QuoteEngine.OfferBook, deadlineMillis: number) =>
   Effect.gen(function* () {
-    const pushed = book.offers.filter((offer) => PushedOffers.isPushed(offer.offer))
-    if (pushed.length === 0) return { offers: book.offers, outcomes: book.outcomes }
-    const asked = yield* ctx.quoteEngine.quotes(isbn, { currency: ctx.currency, tenant: ctx.row.customer_id, sellerIds: pushed.map((offer) => offer.sellerId), cache: false, deadlineMillis })
-    const offers = [...book.offers, ...asked.offers].filter((offer) => !PushedOffers.isPushed(offer.offer))
-    const again = new Map(asked.outcomes.map((outcome) => [outcome.sellerId, outcome]))
-    return { offers, outcomes: book.outcomes.map((outcome) => again.get(outcome.sellerId) ?? outcome) }
+    if (book.offers.every((offer) => offer.source === "live")) return { offers: book.offers, outcomes: book.outcomes }
+    const confirmed = yield* ctx.quoteEngine.confirm(isbn, book.offers, { currency: ctx.currency, tenant: ctx.row.customer_id, deadlineMillis, best: ctx.confirmBest })
+    const again = new Map(confirmed.outcomes.map((outcome) => [outcome.sellerId, outcome]))
+    return { offers: confirmed.offers, outcomes: book.outcomes.map((outcome) => again.get(outcome.sellerId) ?? outcome) }
   })
 
 /**

@@ -1,0 +1,382 @@
+/**
+ * A seller's inventory file into the offer index: the upload as a job.
+ *
+ * The file streams in (never held whole): `InventoryFile` parses each chunk, good rows go to a
+ * staging table in batches, bad rows are counted and the first `maxErrors` kept with their line,
+ * field and reason. Only when the whole file has been read is it applied, in one transaction:
+ * - **delta**: the listed listings are written; quantity 0 retires (deletes) a listing;
+ * - **snapshot**: the same, and every feed listing of the seller missing from the file is retired;
+ *   from then on, while the feed is fresh, a book the seller does not list is a book it does not
+ *   have (`OfferIndex`).
+ * A file that cannot be read (wrong header, not UTF-8, not tab-separated) is refused, and nothing
+ * of it is applied: the inventory stays as it was. Two uploads by one seller at once are both
+ * read, then applied one after the other (the seller's feed row is locked while applying): the one
+ * that finishes last is the inventory.
+ */
+import { SqlClient } from "effect/sql"
+import { Context, Effect, Exit, Layer, Schema, Stream } from "effect"
+import { isUuid } from "../internal/ids.js"
+import { orDie, textArray, uninterruptibleSql } from "../internal/sql.js"
+import * as InventoryFile from "./InventoryFile.js"
+
+export type UploadMode = "snapshot" | "delta"
+export type UploadStatusName = "receiving" | "applying" | "applied" | "refused"
+
+export interface UploadStatus {
+  readonly id: string
+  readonly mode: UploadMode
+  readonly format: InventoryFile.Format
+  readonly status: UploadStatusName
+  readonly rowsRead: number
+  readonly rowsRejected: number
+  /** Listings written (null until applied). */
+  readonly rowsApplied: number | null
+  /** Listings removed: quantity 0, or (snapshot) missing from the file. Null until applied. */
+  readonly listingsRetired: number | null
+  /** The first rejected rows (at most `maxErrors`); `rowsRejected` counts them all. */
+  readonly errors: ReadonlyArray<InventoryFile.RowError>
+  /** Why the whole file was refused. */
+  readonly refusal: string | null
+  readonly createdAt: Date
+  readonly finishedAt: Date | null
+}
+
+export interface FeedSettings {
+  /** How long the feed is believed after an upload; default 24 h. */
+  readonly trustSeconds: number
+  /** The currency of the file's prices when a row does not say; none until the seller says. */
+  readonly currency: string | null
+  /** Shipping (minor units) when a row does not say; default 0. */
+  readonly shipping: number
+}
+
+export interface InventorySummary extends FeedSettings {
+  /** Listings in the index (with stock). */
+  readonly listings: number
+  readonly lastSnapshotAt: Date | null
+  readonly lastUploadAt: Date | null
+  /** Until when the feed is believed (null: never uploaded). */
+  readonly freshUntil: Date | null
+  /** A whole inventory was sent and the feed is fresh: books it does not list are not asked for. */
+  readonly complete: boolean
+}
+
+export class UploadRefused extends Schema.TaggedError<UploadRefused>()("UploadRefused", {
+  reason: Schema.String,
+  line: Schema.optional(Schema.Number),
+  uploadId: Schema.optional(Schema.String)
+}) {
+  override get message(): string {
+    return this.line === undefined ? this.reason : `line ${this.line}: ${this.reason}`
+  }
+}
+
+export class UploadNotFound extends Schema.TaggedError<UploadNotFound>()("UploadNotFound", { uploadId: Schema.String }) {
+  override get message(): string {
+    return `no inventory upload ${this.uploadId}`
+  }
+}
+
+export interface UploadOptions {
+  readonly mode: UploadMode
+  readonly format: InventoryFile.Format
+  /** The prices' currency for this file (else the feed's setting). */
+  readonly currency?: string
+}
+
+export interface InventoryUploadsService {
+  /** Reads the whole file, then applies it; fails `UploadRefused` (nothing applied) when it cannot be read. */
+  readonly upload: <E>(sellerId: string, options: UploadOptions, body: Stream.Stream<Uint8Array, E>) => Effect.Effect<UploadStatus, UploadRefused | E>
+  readonly status: (sellerId: string, uploadId: string) => Effect.Effect<UploadStatus, UploadNotFound>
+  /** The seller's latest uploads, newest first. */
+  readonly uploads: (sellerId: string, limit?: number) => Effect.Effect<ReadonlyArray<UploadStatus>>
+  readonly summary: (sellerId: string) => Effect.Effect<InventorySummary>
+  readonly configure: (sellerId: string, settings: Partial<FeedSettings>) => Effect.Effect<InventorySummary>
+}
+
+export class InventoryUploads extends Context.Service<InventoryUploads, InventoryUploadsService>()("@bookbroker/engine/InventoryUploads") {}
+
+export interface InventoryUploadsOptions {
+  /** Rows staged per statement; default 5,000. */
+  readonly batchRows?: number
+  /** Row errors kept per upload; default 100. */
+  readonly maxErrors?: number
+  /** An upload still receiving with no progress this long is taken as dead (its server stopped); default 10 min. */
+  readonly abandonedAfterMillis?: number
+}
+
+export const defaultSettings: FeedSettings = { trustSeconds: 86_400, currency: null, shipping: 0 }
+
+interface UploadRow {
+  readonly id: string
+  readonly mode: UploadMode
+  readonly format: InventoryFile.Format
+  readonly status: UploadStatusName
+  readonly rows_read: number
+  readonly rows_rejected: number
+  readonly rows_applied: number | null
+  readonly listings_retired: number | null
+  readonly errors: ReadonlyArray<InventoryFile.RowError>
+  readonly refusal: string | null
+  readonly created_at: Date
+  readonly finished_at: Date | null
+}
+
+const toStatus = (row: UploadRow): UploadStatus => ({
+  id: row.id,
+  mode: row.mode,
+  format: row.format,
+  status: row.status,
+  rowsRead: row.rows_read,
+  rowsRejected: row.rows_rejected,
+  rowsApplied: row.rows_applied,
+  listingsRetired: row.listings_retired,
+  errors: row.errors,
+  refusal: row.refusal,
+  createdAt: row.created_at,
+  finishedAt: row.finished_at
+})
+
+const uploadColumns = "id, mode, format, status, rows_read, rows_rejected, rows_applied, listings_retired, errors, refusal, created_at, finished_at"
+
+export const make = (options: InventoryUploadsOptions = {}) =>
+  Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    const batchRows = options.batchRows ?? 5_000
+    const maxErrors = options.maxErrors ?? 100
+    const abandonedAfter = options.abandonedAfterMillis ?? 600_000
+    const columns = sql.literal(uploadColumns)
+
+    const settingsOf = (sellerId: string) =>
+      Effect.map(
+        orDie(sql<{ trust_seconds: number; currency: string | null; shipping: string }>`
+          SELECT trust_seconds, currency, shipping FROM seller_feeds WHERE seller_id = ${sellerId}`),
+        ([row]): FeedSettings => (row === undefined ? defaultSettings : { trustSeconds: row.trust_seconds, currency: row.currency, shipping: Number(row.shipping) })
+      )
+
+    /** Writes a batch of good rows to the staging table, and the progress so far. */
+    const stage = (uploadId: string, rows: ReadonlyArray<InventoryFile.ListingRow>, read: number, rejected: number) =>
+      uninterruptibleSql(
+        Effect.andThen(
+          rows.length === 0
+            ? Effect.void
+            : Effect.asVoid(sql`
+                INSERT INTO inventory_staging (upload_id, line, listing_id, isbn, price, shipping, currency, condition, binding, quantity, title, author, publisher, year)
+                SELECT ${uploadId}, * FROM unnest(
+                  ${textArray(rows.map((row) => row.line))}::int4[], ${textArray(rows.map((row) => row.listingId))}::text[],
+                  ${textArray(rows.map((row) => row.isbn))}::text[], ${textArray(rows.map((row) => row.price))}::int8[],
+                  ${textArray(rows.map((row) => row.shipping))}::int8[], ${textArray(rows.map((row) => row.currency))}::text[],
+                  ${textArray(rows.map((row) => row.condition))}::text[], ${textArray(rows.map((row) => row.binding))}::text[],
+                  ${textArray(rows.map((row) => row.quantity))}::int4[], ${textArray(rows.map((row) => row.title))}::text[],
+                  ${textArray(rows.map((row) => row.author))}::text[], ${textArray(rows.map((row) => row.publisher))}::text[],
+                  ${textArray(rows.map((row) => row.year))}::int4[])`),
+          sql`UPDATE inventory_uploads SET rows_read = ${read}, rows_rejected = ${rejected}, updated_at = now() WHERE id = ${uploadId}`
+        )
+      )
+
+    /** Applies a fully read upload in one transaction (see the module's comment); returns its final status. */
+    const apply = (sellerId: string, uploadId: string, mode: UploadMode, currency: string, settings: FeedSettings, read: number, rejected: number, errors: ReadonlyArray<InventoryFile.RowError>) =>
+      uninterruptibleSql(
+        sql.withTransaction(
+          Effect.gen(function* () {
+            yield* sql`UPDATE inventory_uploads SET status = 'applying', rows_read = ${read}, rows_rejected = ${rejected}, updated_at = now() WHERE id = ${uploadId}`
+            yield* sql`INSERT INTO seller_feeds (seller_id) VALUES (${sellerId}) ON CONFLICT (seller_id) DO NOTHING`
+            // One upload at a time per seller is applied: the next waits here.
+            yield* sql`SELECT seller_id FROM seller_feeds WHERE seller_id = ${sellerId} FOR UPDATE`
+            // The last row for a listing id in the file is the one that counts.
+            const latest = sql`
+              SELECT DISTINCT ON (listing_id) listing_id, isbn, price, shipping, currency, condition, binding, quantity
+              FROM inventory_staging WHERE upload_id = ${uploadId} ORDER BY listing_id, line DESC`
+            const retired = yield* sql<{ listing_id: string }>`
+              DELETE FROM listings l USING (${latest}) s
+              WHERE l.seller_id = ${sellerId} AND l.listing_id = s.listing_id AND s.quantity = 0
+              RETURNING l.listing_id`
+            const written = yield* sql<{ listing_id: string }>`
+              INSERT INTO listings (seller_id, listing_id, isbn, price, shipping, currency, condition, binding, quantity, source, seen_at, fresh_until)
+              SELECT ${sellerId}, s.listing_id, s.isbn, s.price, coalesce(s.shipping, ${settings.shipping}), coalesce(s.currency, ${currency}),
+                     s.condition, s.binding, s.quantity, 'feed', now(), NULL
+              FROM (${latest}) s WHERE s.quantity > 0
+              ON CONFLICT (seller_id, listing_id) DO UPDATE SET isbn = excluded.isbn, price = excluded.price, shipping = excluded.shipping,
+                currency = excluded.currency, condition = excluded.condition, binding = excluded.binding, quantity = excluded.quantity,
+                source = 'feed', seen_at = excluded.seen_at, fresh_until = NULL
+              RETURNING listing_id`
+            let missing = 0
+            if (mode === "snapshot") {
+              const gone = yield* sql<{ count: string }>`
+                WITH gone AS (
+                  DELETE FROM listings l
+                  WHERE l.seller_id = ${sellerId} AND l.source = 'feed'
+                    AND NOT EXISTS (SELECT 1 FROM inventory_staging s WHERE s.upload_id = ${uploadId} AND s.listing_id = l.listing_id AND s.quantity > 0)
+                  RETURNING 1
+                ) SELECT count(*) AS count FROM gone`
+              missing = Number(gone[0]?.count ?? 0)
+            }
+            // What the feeds say about the books fills what the index does not know yet.
+            yield* sql`
+              INSERT INTO books (isbn, title, author, publisher, year)
+              SELECT DISTINCT ON (isbn) isbn, title, author, publisher, year FROM inventory_staging
+              WHERE upload_id = ${uploadId} AND (title IS NOT NULL OR author IS NOT NULL OR publisher IS NOT NULL OR year IS NOT NULL)
+              ORDER BY isbn, line DESC
+              ON CONFLICT (isbn) DO UPDATE SET title = coalesce(books.title, excluded.title), author = coalesce(books.author, excluded.author),
+                publisher = coalesce(books.publisher, excluded.publisher), year = coalesce(books.year, excluded.year), updated_at = now()
+              WHERE books.title IS NULL OR books.author IS NULL OR books.publisher IS NULL OR books.year IS NULL`
+            yield* sql`
+              UPDATE seller_feeds SET last_upload_at = now(), updated_at = now(),
+                last_snapshot_at = ${mode === "snapshot" ? sql`now()` : sql`last_snapshot_at`}
+              WHERE seller_id = ${sellerId}`
+            yield* sql`DELETE FROM inventory_staging WHERE upload_id = ${uploadId}`
+            const [row] = yield* sql<UploadRow>`
+              UPDATE inventory_uploads SET status = 'applied', rows_applied = ${written.length}, listings_retired = ${retired.length + missing},
+                errors = ${JSON.stringify(errors)}::jsonb, finished_at = now(), updated_at = now()
+              WHERE id = ${uploadId} RETURNING ${columns}`
+            return toStatus(row!)
+          })
+        )
+      )
+
+    /** The upload could not be read: nothing of it is kept but the refusal. */
+    const refuse = (uploadId: string | undefined, reason: string, read: number, rejected: number, errors: ReadonlyArray<InventoryFile.RowError>) =>
+      uploadId === undefined
+        ? Effect.void
+        : uninterruptibleSql(
+            Effect.andThen(
+              sql`DELETE FROM inventory_staging WHERE upload_id = ${uploadId}`,
+              sql`UPDATE inventory_uploads SET status = 'refused', refusal = ${reason}, rows_read = ${read}, rows_rejected = ${rejected},
+                    errors = ${JSON.stringify(errors)}::jsonb, finished_at = now(), updated_at = now()
+                  WHERE id = ${uploadId}`
+            )
+          ).pipe(Effect.asVoid)
+
+    /** Uploads whose server stopped while receiving them: refused, their staged rows removed. */
+    const clearAbandoned = (sellerId: string) =>
+      uninterruptibleSql(sql`
+        WITH dead AS (
+          UPDATE inventory_uploads SET status = 'refused', refusal = 'the upload stopped before the file was complete', finished_at = now(), updated_at = now()
+          WHERE seller_id = ${sellerId} AND status = 'receiving' AND updated_at < now() - make_interval(secs => ${abandonedAfter / 1000})
+          RETURNING id
+        ) DELETE FROM inventory_staging WHERE upload_id IN (SELECT id FROM dead)`)
+
+    const upload = <E>(sellerId: string, request: UploadOptions, body: Stream.Stream<Uint8Array, E>): Effect.Effect<UploadStatus, UploadRefused | E> =>
+      Effect.gen(function* () {
+        const settings = yield* settingsOf(sellerId)
+        const currency = request.currency ?? settings.currency
+        if (currency === null) {
+          return yield* new UploadRefused({
+            reason: "the prices' currency is not known: set the feed's currency (PATCH /v1/sellers/me/inventory) or send ?currency= with the upload"
+          })
+        }
+        yield* clearAbandoned(sellerId)
+        const parser = InventoryFile.parser(request.format, { defaultCurrency: currency })
+        const state = { uploadId: undefined as string | undefined, rejected: 0, errors: [] as Array<InventoryFile.RowError>, pending: [] as Array<InventoryFile.ListingRow> }
+        const started = Effect.gen(function* () {
+          if (state.uploadId !== undefined) return state.uploadId
+          const [row] = yield* orDie(sql<{ id: string }>`
+            INSERT INTO inventory_uploads (seller_id, mode, format, status) VALUES (${sellerId}, ${request.mode}, ${request.format}, 'receiving') RETURNING id`)
+          state.uploadId = row!.id
+          return state.uploadId
+        })
+        const take = (parsed: InventoryFile.Parsed) => {
+          for (const row of parsed.rows) state.pending.push(row)
+          state.rejected += parsed.errors.length
+          for (const error of parsed.errors) if (state.errors.length < maxErrors) state.errors.push(error)
+        }
+        const flush = (force: boolean) =>
+          Effect.gen(function* () {
+            if (!force && state.pending.length < batchRows) return
+            const uploadId = yield* started
+            while (state.pending.length >= batchRows || (force && state.pending.length > 0)) {
+              const batch = state.pending.splice(0, batchRows)
+              yield* stage(uploadId, batch, parser.linesRead(), state.rejected)
+            }
+          })
+        const readable = (step: () => InventoryFile.Parsed) =>
+          Effect.try({
+            try: step,
+            catch: (error) =>
+              error instanceof InventoryFile.FileRefused
+                ? new UploadRefused({ reason: error.reason, ...(error.line === undefined ? {} : { line: error.line }) })
+                : new UploadRefused({ reason: `the file could not be read: ${String(error)}` })
+          })
+        const read = Effect.gen(function* () {
+          yield* Stream.runForEach(body, (chunk) => Effect.andThen(Effect.map(readable(() => parser.push(chunk)), take), flush(false)))
+          take(yield* readable(() => parser.end()))
+          yield* flush(true)
+          return yield* started
+        })
+        const exit = yield* Effect.exit(read)
+        if (Exit.isFailure(exit)) {
+          const refusal = Exit.findErrorOption(exit)
+          const reason =
+            refusal._tag === "Some" && refusal.value instanceof UploadRefused
+              ? refusal.value.message
+              : "the upload stopped before the file was complete"
+          yield* refuse(state.uploadId, reason, parser.linesRead(), state.rejected, state.errors)
+          if (refusal._tag === "Some" && refusal.value instanceof UploadRefused && state.uploadId !== undefined) {
+            return yield* new UploadRefused({ reason: refusal.value.reason, ...(refusal.value.line === undefined ? {} : { line: refusal.value.line }), uploadId: state.uploadId })
+          }
+          return yield* Effect.failCause(exit.cause)
+        }
+        return yield* apply(sellerId, exit.value, request.mode, currency, settings, parser.linesRead(), state.rejected, state.errors)
+      }).pipe(Effect.withSpan("InventoryUploads.upload", { attributes: { sellerId, mode: request.mode, format: request.format } }))
+
+    const status = (sellerId: string, uploadId: string): Effect.Effect<UploadStatus, UploadNotFound> =>
+      Effect.gen(function* () {
+        if (!isUuid(uploadId)) return yield* new UploadNotFound({ uploadId })
+        const [row] = yield* orDie(sql<UploadRow>`SELECT ${columns} FROM inventory_uploads WHERE id = ${uploadId} AND seller_id = ${sellerId}`)
+        if (row === undefined) return yield* new UploadNotFound({ uploadId })
+        return toStatus(row)
+      })
+
+    const uploads = (sellerId: string, limit = 20): Effect.Effect<ReadonlyArray<UploadStatus>> =>
+      Effect.map(
+        orDie(sql<UploadRow>`SELECT ${columns} FROM inventory_uploads WHERE seller_id = ${sellerId} ORDER BY created_at DESC, id LIMIT ${Math.max(1, Math.min(limit, 100))}`),
+        (rows) => rows.map(toStatus)
+      )
+
+    const summary = (sellerId: string): Effect.Effect<InventorySummary> =>
+      Effect.gen(function* () {
+        const [feed] = yield* orDie(sql<{
+          trust_seconds: number
+          currency: string | null
+          shipping: string
+          last_snapshot_at: Date | null
+          last_upload_at: Date | null
+          fresh_until: Date | null
+          fresh: boolean
+        }>`
+          SELECT trust_seconds, currency, shipping, last_snapshot_at, last_upload_at,
+                 last_upload_at + make_interval(secs => trust_seconds) AS fresh_until,
+                 coalesce(last_upload_at + make_interval(secs => trust_seconds) > now(), false) AS fresh
+          FROM seller_feeds WHERE seller_id = ${sellerId}`)
+        const [count] = yield* orDie(sql<{ count: string }>`SELECT count(*) AS count FROM listings WHERE seller_id = ${sellerId}`)
+        if (feed === undefined) return { ...defaultSettings, listings: Number(count?.count ?? 0), lastSnapshotAt: null, lastUploadAt: null, freshUntil: null, complete: false }
+        return {
+          trustSeconds: feed.trust_seconds,
+          currency: feed.currency,
+          shipping: Number(feed.shipping),
+          listings: Number(count?.count ?? 0),
+          lastSnapshotAt: feed.last_snapshot_at,
+          lastUploadAt: feed.last_upload_at,
+          freshUntil: feed.fresh_until,
+          complete: feed.fresh && feed.last_snapshot_at !== null
+        }
+      })
+
+    const configure = (sellerId: string, settings: Partial<FeedSettings>): Effect.Effect<InventorySummary> =>
+      Effect.andThen(
+        uninterruptibleSql(sql`
+          INSERT INTO seller_feeds (seller_id, trust_seconds, currency, shipping)
+          VALUES (${sellerId}, ${settings.trustSeconds ?? defaultSettings.trustSeconds}, ${settings.currency ?? null}, ${settings.shipping ?? defaultSettings.shipping})
+          ON CONFLICT (seller_id) DO UPDATE SET
+            trust_seconds = ${settings.trustSeconds === undefined ? sql`seller_feeds.trust_seconds` : sql`excluded.trust_seconds`},
+            currency = ${settings.currency === undefined ? sql`seller_feeds.currency` : sql`excluded.currency`},
+            shipping = ${settings.shipping === undefined ? sql`seller_feeds.shipping` : sql`excluded.shipping`},
+            updated_at = now()`),
+        summary(sellerId)
+      )
+
+    return { upload, status, uploads, summary, configure } satisfies InventoryUploadsService
+  })
+
+export const layer = (options: InventoryUploadsOptions = {}): Layer.Layer<InventoryUploads, never, SqlClient.SqlClient> =>
+  Layer.effect(InventoryUploads, make(options))

@@ -1,0 +1,272 @@
+import { generateIsbns } from "@bookbroker/adapter-sdk/testing"
+import { referenceAdapter } from "@bookbroker/adapter-reference"
+import type { Isbn } from "@bookbroker/adapter-sdk"
+import { describe, expect, it } from "@effect/vitest"
+import { SqlClient } from "effect/sql"
+import { Effect, Layer, Redacted, Stream } from "effect"
+import * as InventoryUploads from "../../src/inventory/InventoryUploads.js"
+import * as OfferIndex from "../../src/inventory/OfferIndex.js"
+import * as OutboundAddress from "../../src/outbound/OutboundAddress.js"
+import * as QuoteEngine from "../../src/quotes/QuoteEngine.js"
+import * as AdapterRegistry from "../../src/sellers/AdapterRegistry.js"
+import * as SecretBox from "../../src/sellers/SecretBox.js"
+import * as SellerDirectory from "../../src/sellers/SellerDirectory.js"
+import * as SellerPool from "../../src/sellers/SellerPool.js"
+import * as SharedState from "../../src/state/SharedState.js"
+import { SimulatedSellers, TestDatabase } from "../../src/testing/index.js"
+
+const isbns = generateIsbns({ size: 8, seed: 1616 }) as ReadonlyArray<Isbn.Isbn13>
+const [isbnA, isbnB, isbnC, isbnD] = isbns as [Isbn.Isbn13, Isbn.Isbn13, Isbn.Isbn13, Isbn.Isbn13]
+
+const Infrastructure = Layer.mergeAll(
+  SecretBox.layer(Redacted.make(SecretBox.generateKey())),
+  AdapterRegistry.layer([referenceAdapter]),
+  OutboundAddress.layerLoopback
+).pipe(Layer.provideMerge(TestDatabase.layer))
+
+/** A quote engine over the offer index, with tiny staging batches (so a small file takes several). */
+const engineLayer = QuoteEngine.layer({ stragglers: false }).pipe(
+  Layer.provideMerge(
+    Layer.mergeAll(
+      SellerDirectory.layer({ refreshMillis: 60_000 }),
+      SellerPool.layer(),
+      SharedState.layerMemory(),
+      OfferIndex.layer({ feedSellersRefreshMillis: 0 }),
+      InventoryUploads.layer({ batchRows: 2, maxErrors: 3 })
+    )
+  ),
+  Layer.provideMerge(Infrastructure)
+)
+
+const register = (sellers: ReadonlyArray<SimulatedSellers.RunningSeller>) =>
+  Effect.gen(function* () {
+    const directory = yield* SellerDirectory.SellerDirectory
+    return yield* Effect.forEach(sellers, (seller) =>
+      directory.register({
+        name: seller.name,
+        kind: "reference",
+        config: seller.config,
+        credentials: { apiKey: seller.apiKey },
+        limits: { requestsPerSecond: 100, burst: 100 },
+        status: "active"
+      })
+    )
+  })
+
+const header = "listingid\tisbn\ttitle\tauthor\tprice\tquantity\tbookcondition\tbindingtext\tdescription"
+const line = (id: string, isbn: string, price: string, quantity = "1", condition = "Very Good") =>
+  [id, isbn, `Title ${id}`, "Doe, Jane", price, quantity, condition, "Paperback", "a nice copy"].join("\t")
+const tsv = (...lines: ReadonlyArray<string>) => [header, ...lines].join("\n") + "\n"
+
+/** The file as the socket delivers it: in small chunks. */
+const body = (text: string | Uint8Array, chunk = 7) => {
+  const bytes = typeof text === "string" ? new TextEncoder().encode(text) : text
+  const chunks: Array<Uint8Array> = []
+  for (let at = 0; at < bytes.length; at += chunk) chunks.push(bytes.subarray(at, at + chunk))
+  return Stream.fromIterable(chunks)
+}
+
+const upload = (sellerId: string, text: string, mode: InventoryUploads.UploadMode = "snapshot") =>
+  Effect.flatMap(InventoryUploads.InventoryUploads, (uploads) => uploads.upload(sellerId, { mode, format: "tsv", currency: "EUR" }, body(text)))
+
+const listingIds = (sellerId: string) =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    Effect.map(sql<{ listing_id: string }>`SELECT listing_id FROM listings WHERE seller_id = ${sellerId} ORDER BY listing_id`, (rows) => rows.map((row) => row.listing_id))
+  ).pipe(Effect.orDie)
+
+describe("inventory uploads", () => {
+  it.live("a snapshot replaces the inventory, a delta changes only what it lists, quantity 0 retires", () =>
+    Effect.gen(function* () {
+      const [seller] = yield* register(yield* SimulatedSellers.startSellers([{ name: "feeder", stock: [] }]))
+      const first = yield* upload(seller!.id, tsv(line("A1", isbnA, "12.50"), line("B1", isbnB, "8.00", "3"), line("C1", isbnC, "5.00")))
+      expect(first).toMatchObject({ status: "applied", rowsRead: 3, rowsRejected: 0, rowsApplied: 3, listingsRetired: 0 })
+      expect(yield* listingIds(seller!.id)).toEqual(["A1", "B1", "C1"])
+
+      // A delta: B1 gone (quantity 0), A1 repriced, D1 new; C1 untouched.
+      const delta = yield* upload(seller!.id, tsv(line("B1", isbnB, "", "0"), line("A1", isbnA, "11.00"), line("D1", isbnD, "4.00")), "delta")
+      expect(delta).toMatchObject({ status: "applied", rowsApplied: 2, listingsRetired: 1 })
+      expect(yield* listingIds(seller!.id)).toEqual(["A1", "C1", "D1"])
+      const index = yield* OfferIndex.OfferIndex
+      const listed = yield* index.lookup(isbnA)
+      expect(listed.listings.map((listing) => [listing.listingId, listing.price, listing.shipping, listing.currency, listing.condition, listing.source])).toEqual([
+        ["A1", 1100, 0, "EUR", "very_good", "feed"]
+      ])
+
+      // A snapshot without C1 and D1 retires them.
+      const snapshot = yield* upload(seller!.id, tsv(line("A1", isbnA, "11.00")))
+      expect(snapshot).toMatchObject({ status: "applied", rowsApplied: 1, listingsRetired: 2 })
+      expect(yield* listingIds(seller!.id)).toEqual(["A1"])
+      const summary = yield* (yield* InventoryUploads.InventoryUploads).summary(seller!.id)
+      expect(summary).toMatchObject({ listings: 1, complete: true, trustSeconds: 86_400 })
+    }).pipe(Effect.provide(engineLayer), Effect.scoped)
+  )
+
+  it.live("reports bad rows with line, field and reason, and applies the rest", () =>
+    Effect.gen(function* () {
+      const [seller] = yield* register(yield* SimulatedSellers.startSellers([{ name: "sloppy", stock: [] }]))
+      const result = yield* upload(
+        seller!.id,
+        tsv(line("A1", isbnA, "12.50"), line("BAD-ISBN", "9780000000000", "3.00"), line("B1", isbnB, "€8"), line("C1", isbnC, "5.00", "1", "Mint-ish"), line("D1", isbnD, "7.00"), line("E1", "123", "1.00"))
+      )
+      expect(result.status).toBe("applied")
+      expect(result.rowsRead).toBe(6)
+      expect(result.rowsRejected).toBe(4)
+      expect(result.rowsApplied).toBe(2)
+      // Three kept (maxErrors), each with its line (the header is line 1).
+      expect(result.errors.map((error) => [error.line, error.field])).toEqual([
+        [3, "isbn"],
+        [4, "price"],
+        [5, "bookcondition"]
+      ])
+      expect(yield* listingIds(seller!.id)).toEqual(["A1", "D1"])
+    }).pipe(Effect.provide(engineLayer), Effect.scoped)
+  )
+
+  it.live("a file that cannot be read is refused and the inventory stays as it was", () =>
+    Effect.gen(function* () {
+      const [seller] = yield* register(yield* SimulatedSellers.startSellers([{ name: "careful", stock: [] }]))
+      yield* upload(seller!.id, tsv(line("A1", isbnA, "12.50"), line("B1", isbnB, "8.00")))
+      const uploads = yield* InventoryUploads.InventoryUploads
+
+      // Not tab-separated: refused at the header, no upload recorded.
+      const csv = yield* Effect.flip(upload(seller!.id, "listingid,isbn,price,quantity,bookcondition\nZ1,9780000000002,1.00,1,New\n"))
+      expect(csv._tag).toBe("UploadRefused")
+      expect(csv.reason).toMatch(/tab/i)
+      // Invalid UTF-8 after many good rows (several staged batches): refused, nothing applied, staging emptied.
+      const good = Array.from({ length: 9 }, (_, i) => line(`N${i}`, isbnC, "1.00"))
+      const bytes = new Uint8Array([...new TextEncoder().encode(tsv(...good)), 0xff, 0xfe, 0x0a])
+      const broken = yield* Effect.flip(uploads.upload(seller!.id, { mode: "snapshot", format: "tsv", currency: "EUR" }, body(bytes)))
+      expect(broken.reason).toMatch(/UTF-8/)
+      expect(broken.uploadId).toBeDefined()
+      expect(yield* listingIds(seller!.id)).toEqual(["A1", "B1"])
+      const status = yield* uploads.status(seller!.id, broken.uploadId!)
+      expect(status).toMatchObject({ status: "refused", rowsApplied: null })
+      const sql = yield* SqlClient.SqlClient
+      const [staged] = yield* sql<{ count: string }>`SELECT count(*) AS count FROM inventory_staging`
+      expect(Number(staged!.count)).toBe(0)
+
+      // Without a currency anywhere, the prices cannot be read.
+      const noCurrency = yield* Effect.flip(uploads.upload(seller!.id, { mode: "delta", format: "tsv" }, body(tsv(line("Q1", isbnD, "1.00")))))
+      expect(noCurrency.reason).toMatch(/currency/)
+      expect(yield* listingIds(seller!.id)).toEqual(["A1", "B1"])
+    }).pipe(Effect.provide(engineLayer), Effect.scoped)
+  )
+
+  it.live("two snapshots by one seller at once are applied one after the other: the last applied is the inventory", () =>
+    Effect.gen(function* () {
+      const [seller] = yield* register(yield* SimulatedSellers.startSellers([{ name: "twice", stock: [] }]))
+      const left = tsv(...Array.from({ length: 20 }, (_, i) => line(`L${i}`, isbnA, "3.00")))
+      const right = tsv(...Array.from({ length: 20 }, (_, i) => line(`R${i}`, isbnB, "4.00")))
+      const [a, b] = yield* Effect.all([upload(seller!.id, left), upload(seller!.id, right)], { concurrency: 2 })
+      expect([a.status, b.status]).toEqual(["applied", "applied"])
+      const last = a.finishedAt!.getTime() > b.finishedAt!.getTime() ? "L" : "R"
+      const ids = yield* listingIds(seller!.id)
+      expect(ids).toHaveLength(20)
+      expect(ids.every((id) => id.startsWith(last))).toBe(true)
+    }).pipe(Effect.provide(engineLayer), Effect.scoped)
+  )
+
+  it.live("a seller's upload never touches another seller's listings, even with the same listing ids", () =>
+    Effect.gen(function* () {
+      const [one, two] = yield* register(yield* SimulatedSellers.startSellers([{ name: "one", stock: [] }, { name: "two", stock: [] }]))
+      yield* upload(one!.id, tsv(line("A1", isbnA, "10.00"), line("B1", isbnB, "10.00")))
+      yield* upload(two!.id, tsv(line("A1", isbnC, "20.00")))
+      yield* upload(two!.id, tsv(line("B1", isbnB, "", "0")), "delta")
+      expect(yield* listingIds(one!.id)).toEqual(["A1", "B1"])
+      expect(yield* listingIds(two!.id)).toEqual(["A1"])
+      const uploads = yield* InventoryUploads.InventoryUploads
+      const [oneUpload] = yield* uploads.uploads(one!.id)
+      const foreign = yield* Effect.flip(uploads.status(two!.id, oneUpload!.id))
+      expect(foreign._tag).toBe("UploadNotFound")
+    }).pipe(Effect.provide(engineLayer), Effect.scoped)
+  )
+})
+
+describe("quoting with the offer index", () => {
+  it.live("asks only sellers without a feed; a complete feed without the book is not asked; indexed prices say where they come from", () =>
+    Effect.gen(function* () {
+      const running = yield* SimulatedSellers.startSellers([
+        { name: "listed", stock: [{ isbn: isbnA, price: 900, quantity: 2 }] },
+        { name: "unlisted", stock: [{ isbn: isbnA, price: 100, quantity: 2 }] },
+        { name: "no-feed", stock: [{ isbn: isbnA, price: 1500, quantity: 2 }] }
+      ])
+      const [listed, unlisted] = yield* register(running)
+      yield* upload(listed!.id, tsv(line("A1", isbnA, "9.00")))
+      yield* upload(unlisted!.id, tsv(line("B1", isbnB, "1.00")))
+      const engine = yield* QuoteEngine.QuoteEngine
+      const book = yield* engine.quotes(isbnA, { currency: "EUR" })
+      expect(running.map((seller) => seller.simulator.calls.quote)).toEqual([0, 0, 1])
+      expect(book.offers.map((offer) => [offer.sellerName, offer.total.amount, offer.source])).toEqual([
+        ["listed", 900, "feed"],
+        ["no-feed", 1500, "live"]
+      ])
+      expect(book.offers[0]!.seenAt).toBeInstanceOf(Date)
+      expect(book.outcomes.find((outcome) => outcome.sellerName === "unlisted")).toMatchObject({ status: "unavailable", reason: "not_listed" })
+    }).pipe(Effect.provide(engineLayer), Effect.scoped)
+  )
+
+  it.live("a stale feed is not believed: its seller is asked live", () =>
+    Effect.gen(function* () {
+      const running = yield* SimulatedSellers.startSellers([{ name: "stale", stock: [{ isbn: isbnA, price: 700, quantity: 1 }] }])
+      const [seller] = yield* register(running)
+      yield* upload(seller!.id, tsv(line("B1", isbnB, "1.00")))
+      const sql = yield* SqlClient.SqlClient
+      yield* sql`UPDATE seller_feeds SET last_upload_at = now() - interval '25 hours', last_snapshot_at = now() - interval '25 hours'`
+      const book = yield* (yield* QuoteEngine.QuoteEngine).quotes(isbnA, { currency: "EUR" })
+      expect(running[0]!.simulator.calls.quote).toBe(1)
+      expect(book.offers.map((offer) => [offer.total.amount, offer.source])).toEqual([[700, "live"]])
+      expect((yield* (yield* OfferIndex.OfferIndex).lookup(isbnB)).listings).toEqual([])
+    }).pipe(Effect.provide(engineLayer), Effect.scoped)
+  )
+
+  it.live("confirming walks down the index when it was wrong, and corrects it", () =>
+    Effect.gen(function* () {
+      const running = yield* SimulatedSellers.startSellers([
+        // Sold its copy elsewhere since the upload.
+        { name: "gone", stock: [{ isbn: isbnA, price: 500, quantity: 0 }] },
+        // Raised its price since the upload.
+        { name: "dearer", stock: [{ isbn: isbnA, price: 800, quantity: 1 }] },
+        { name: "true", stock: [{ isbn: isbnA, price: 700, quantity: 1 }] },
+        { name: "last", stock: [{ isbn: isbnA, price: 2000, quantity: 1 }] }
+      ])
+      const sellers = yield* register(running)
+      yield* upload(sellers[0]!.id, tsv(line("G", isbnA, "5.00")))
+      yield* upload(sellers[1]!.id, tsv(line("D", isbnA, "6.00")))
+      yield* upload(sellers[2]!.id, tsv(line("T", isbnA, "7.00")))
+      yield* upload(sellers[3]!.id, tsv(line("L", isbnA, "20.00")))
+      const engine = yield* QuoteEngine.QuoteEngine
+      const book = yield* engine.quotes(isbnA, { currency: "EUR" })
+      expect(book.offers.map((offer) => offer.sellerName)).toEqual(["gone", "dearer", "true", "last"])
+      const confirmed = yield* engine.confirm(isbnA, book.offers, { currency: "EUR", deadlineMillis: 5_000, best: 2 })
+      expect(confirmed.offers.map((offer) => [offer.sellerName, offer.total.amount, offer.source])).toEqual([
+        ["true", 700, "live"],
+        ["dearer", 800, "live"]
+      ])
+      expect(confirmed.offers.every((offer) => !offer.offer.quoteId.startsWith("feed-"))).toBe(true)
+      // gone and dearer first (the best two), then true (one live offer was still missing); never last.
+      expect(running.map((seller) => seller.simulator.calls.quote)).toEqual([1, 1, 1, 0])
+      expect(confirmed.outcomes.find((outcome) => outcome.sellerName === "last")).toMatchObject({ status: "skipped", reason: "not_needed" })
+      const after = yield* (yield* OfferIndex.OfferIndex).lookup(isbnA)
+      expect(after.listings.map((listing) => [listing.listingId, listing.price])).toEqual([
+        ["T", 700],
+        ["D", 800],
+        ["L", 2000]
+      ])
+    }).pipe(Effect.provide(engineLayer), Effect.scoped)
+  )
+
+  it.live("pushed prices are kept durably, and a push of no stock removes the seller's listings of the book", () =>
+    Effect.gen(function* () {
+      const [seller] = yield* register(yield* SimulatedSellers.startSellers([{ name: "pusher", stock: [] }]))
+      const index = yield* OfferIndex.OfferIndex
+      yield* upload(seller!.id, tsv(line("F1", isbnB, "3.00")))
+      yield* index.recordPushes(seller!.id, [
+        { isbn: isbnA, available: true, price: 1234, shipping: 100, currency: "EUR", condition: "new", quantity: 2, validForSeconds: 300 },
+        { isbn: isbnB, available: false }
+      ])
+      const a = yield* index.lookup(isbnA)
+      expect(a.listings.map((listing) => [listing.listingId, listing.price, listing.shipping, listing.source])).toEqual([[OfferIndex.pushListingId(isbnA), 1234, 100, "push"]])
+      expect((yield* index.lookup(isbnB)).listings).toEqual([])
+    }).pipe(Effect.provide(engineLayer), Effect.scoped)
+  )
+})

@@ -1,0 +1,110 @@
+/**
+ * A seller's inventory feed: upload the inventory file (the AbeBooks / Biblio tab-separated
+ * layout, or JSON Lines), follow the upload as a job, read and set the feed's settings. What it
+ * feeds is the offer index (the engine's `inventory/`): customers' requests ask only the sellers
+ * whose feed lists the book.
+ */
+import { Schema } from "effect"
+import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "effect/http-api"
+import { Money } from "@bookbroker/adapter-sdk"
+import { SellerAuth } from "../Auth.js"
+import * as Problem from "../Problem.js"
+
+/** The content types an inventory file may come as, and the format each means. */
+export const inventoryContentTypes = {
+  "text/tab-separated-values": "tsv",
+  "text/plain": "tsv",
+  "application/jsonl": "jsonl",
+  "application/x-ndjson": "jsonl"
+} as const
+
+/** Largest inventory file: a million listings with long titles fit with room to spare. */
+export const maxInventoryBytes = 2 * 1024 * 1024 * 1024
+
+export const UploadMode = Schema.Literals(["snapshot", "delta"])
+
+export const UploadQuery = Schema.Struct({
+  mode: Schema.optionalKey(
+    UploadMode.annotate({
+      description:
+        "snapshot: the file is the whole inventory (listings missing from it are retired); delta (default): only the listings in the file change. Quantity 0 retires a listing either way."
+    })
+  ),
+  currency: Schema.optionalKey(Money.CurrencyCode.annotate({ description: "The prices' currency for this file, when rows do not say (default: the feed's currency)" }))
+})
+
+export const RowError = Schema.Struct({
+  line: Schema.Int,
+  field: Schema.NullOr(Schema.String),
+  reason: Schema.String
+})
+
+export const Upload = Schema.Struct({
+  id: Schema.String,
+  mode: UploadMode,
+  format: Schema.Literals(["tsv", "jsonl"]),
+  status: Schema.Literals(["receiving", "applying", "applied", "refused"]).annotate({
+    description: "receiving (rows being read), applying, applied (the index has it), refused (nothing of the file was applied: see refusal)"
+  }),
+  rows_read: Schema.Int,
+  rows_rejected: Schema.Int,
+  rows_applied: Schema.NullOr(Schema.Int),
+  listings_retired: Schema.NullOr(Schema.Int),
+  errors: Schema.Array(RowError).annotate({ description: "The first rejected rows (at most 100); rows_rejected counts them all" }),
+  refusal: Schema.NullOr(Schema.String),
+  created_at: Schema.String,
+  finished_at: Schema.NullOr(Schema.String)
+})
+
+export const Uploads = Schema.Struct({ uploads: Schema.Array(Upload) })
+
+export const Inventory = Schema.Struct({
+  listings: Schema.Int.annotate({ description: "Listings with stock in the index" }),
+  trust_seconds: Schema.Int.annotate({ description: "How long the feed is believed after an upload" }),
+  currency: Schema.NullOr(Schema.String),
+  shipping: Schema.Struct({ amount: Schema.Int }).annotate({ description: "Shipping when a row does not say, in minor units of the row's currency" }),
+  last_snapshot_at: Schema.NullOr(Schema.String),
+  last_upload_at: Schema.NullOr(Schema.String),
+  fresh_until: Schema.NullOr(Schema.String),
+  complete: Schema.Boolean.annotate({
+    description: "A whole inventory (snapshot) was sent and the feed is fresh: bookbroker does not ask this seller for books its feed does not list"
+  })
+})
+
+export const InventorySettings = Schema.Struct({
+  trust_seconds: Schema.optionalKey(
+    Schema.Int.check(Schema.isBetween({ minimum: 60, maximum: 2_592_000 }, { message: "must be between 60 seconds and 30 days" })).annotate({
+      description: "How long the feed is believed after an upload; default 86400 (24 h)"
+    })
+  ),
+  currency: Schema.optionalKey(Money.CurrencyCode.annotate({ message: "must be an ISO 4217 currency code such as EUR" })),
+  shipping: Schema.optionalKey(
+    Schema.Struct({
+      amount: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0, { message: "must be zero or a positive whole number of minor units" }), Schema.isLessThanOrEqualTo(100_000_000))
+    })
+  )
+})
+
+export class InventoryApi extends HttpApiGroup.make("inventory").add(
+  HttpApiEndpoint.post("upload", "/v1/sellers/me/inventory/uploads", {
+    query: UploadQuery,
+    payload: HttpApiSchema.StreamUint8Array({ contentType: Object.keys(inventoryContentTypes), maxBytes: maxInventoryBytes }),
+    success: Upload.pipe(HttpApiSchema.status(201)),
+    error: [Problem.Forbidden, Problem.Unprocessable, Problem.PayloadTooLarge, Problem.UnsupportedMediaType]
+  })
+    .middleware(SellerAuth)
+    .annotate(
+      OpenApi.Description,
+      "Uploads the seller's inventory file, streamed: text/tab-separated-values (a header row of AbeBooks field names: listingid, isbn, price, quantity, bookcondition required; title, author, publishername, yearpublished, bindingtext, shipping, currency optional; other columns ignored) or application/jsonl (one object per line, the same names). Rows that are wrong are reported (errors) and skipped; the rest is applied in one go once the whole file is read. A file that cannot be read (wrong header, not UTF-8, not tab-separated) is refused with 422 and changes nothing. Answers when the upload is applied; GET …/uploads/{id} shows it while it runs."
+    ),
+  HttpApiEndpoint.get("uploads", "/v1/sellers/me/inventory/uploads", { success: Uploads }).middleware(SellerAuth),
+  HttpApiEndpoint.get("uploadStatus", "/v1/sellers/me/inventory/uploads/:id", {
+    params: { id: Schema.String },
+    success: Upload,
+    error: [Problem.NotFound]
+  }).middleware(SellerAuth),
+  HttpApiEndpoint.get("inventory", "/v1/sellers/me/inventory", { success: Inventory }).middleware(SellerAuth),
+  HttpApiEndpoint.patch("configure", "/v1/sellers/me/inventory", { payload: InventorySettings, success: Inventory, error: [Problem.Unprocessable] })
+    .middleware(SellerAuth)
+    .annotate(OpenApi.Description, "Sets the feed's settings: how long it is believed, the prices' currency and the default shipping.")
+) {}

@@ -1,0 +1,94 @@
+/**
+ * Inventory feed handlers: the upload streams from the socket into the engine's
+ * `InventoryUploads` (never held whole); its format comes from the Content-Type. Disabled
+ * sellers may not upload; pending ones may (their listings count once an operator activates
+ * them). Everything acts on the calling seller only.
+ */
+import { HttpApiBuilder } from "effect/http-api"
+import { InventoryUploads, SellerDirectory } from "@bookbroker/engine"
+import { Effect } from "effect"
+import { BookbrokerApi } from "../Api.js"
+import { inventoryContentTypes, maxInventoryBytes } from "../api/Inventory.js"
+import { CurrentSeller } from "../Auth.js"
+import * as Problem from "../Problem.js"
+
+const uploadToWire = (upload: InventoryUploads.UploadStatus) => ({
+  id: upload.id,
+  mode: upload.mode,
+  format: upload.format,
+  status: upload.status,
+  rows_read: upload.rowsRead,
+  rows_rejected: upload.rowsRejected,
+  rows_applied: upload.rowsApplied,
+  listings_retired: upload.listingsRetired,
+  errors: upload.errors.map((error) => ({ line: error.line, field: error.field, reason: error.reason })),
+  refusal: upload.refusal,
+  created_at: upload.createdAt.toISOString(),
+  finished_at: upload.finishedAt?.toISOString() ?? null
+})
+
+const inventoryToWire = (summary: InventoryUploads.InventorySummary) => ({
+  listings: summary.listings,
+  trust_seconds: summary.trustSeconds,
+  currency: summary.currency,
+  shipping: { amount: summary.shipping },
+  last_snapshot_at: summary.lastSnapshotAt?.toISOString() ?? null,
+  last_upload_at: summary.lastUploadAt?.toISOString() ?? null,
+  fresh_until: summary.freshUntil?.toISOString() ?? null,
+  complete: summary.complete
+})
+
+/** The file's format from its Content-Type (the API accepts only the listed types). */
+const formatOf = (contentType: string | undefined) => {
+  const type = (contentType ?? "").split(";")[0]!.trim().toLowerCase() as keyof typeof inventoryContentTypes
+  return inventoryContentTypes[type] ?? "tsv"
+}
+
+export const InventoryLive = HttpApiBuilder.group(BookbrokerApi, "inventory", (handlers) =>
+  Effect.gen(function* () {
+    const uploads = yield* InventoryUploads.InventoryUploads
+    const directory = yield* SellerDirectory.SellerDirectory
+    return handlers
+      .handle("upload", ({ payload, query, request }) =>
+        Effect.gen(function* () {
+          const caller = yield* CurrentSeller
+          const seller = yield* Effect.orDie(directory.get(caller.id))
+          if (seller.status === "disabled") return yield* Effect.fail(Problem.forbidden("this seller is disabled: its inventory is not taken"))
+          const upload = yield* uploads
+            .upload(caller.id, { mode: query.mode ?? "delta", format: formatOf(request.headers["content-type"]), ...(query.currency === undefined ? {} : { currency: query.currency }) }, payload)
+            .pipe(
+              Effect.catchTag("UploadRefused", (refused) =>
+                Effect.fail(
+                  Problem.validation(
+                    `the file was refused and nothing of it applied: ${refused.message}`,
+                    [{ pointer: refused.line === undefined ? "/body" : `/body/lines/${refused.line}`, detail: refused.reason }]
+                  )
+                )
+              ),
+              // The body went past the size limit: nothing applied.
+              Effect.catchTag("HttpApiPayloadTooLarge", () =>
+                Effect.fail(Problem.payloadTooLarge(`inventory files are limited to ${maxInventoryBytes} bytes; nothing of this one was applied`))
+              )
+            )
+          return uploadToWire(upload)
+        })
+      )
+      .handle("uploads", () => Effect.map(Effect.flatMap(CurrentSeller, (caller) => uploads.uploads(caller.id)), (list) => ({ uploads: list.map(uploadToWire) })))
+      .handle("uploadStatus", ({ params }) =>
+        Effect.flatMap(CurrentSeller, (caller) => uploads.status(caller.id, params.id)).pipe(
+          Effect.map(uploadToWire),
+          Effect.catchTag("UploadNotFound", (error) => Effect.fail(Problem.notFound(error.message)))
+        )
+      )
+      .handle("inventory", () => Effect.map(Effect.flatMap(CurrentSeller, (caller) => uploads.summary(caller.id)), inventoryToWire))
+      .handle("configure", ({ payload }) =>
+        Effect.flatMap(CurrentSeller, (caller) =>
+          uploads.configure(caller.id, {
+            ...(payload.trust_seconds === undefined ? {} : { trustSeconds: payload.trust_seconds }),
+            ...(payload.currency === undefined ? {} : { currency: payload.currency }),
+            ...(payload.shipping === undefined ? {} : { shipping: payload.shipping.amount })
+          })
+        ).pipe(Effect.map(inventoryToWire))
+      )
+  })
+)
