@@ -2,7 +2,8 @@
  * The adapter for sellers that expose the reference seller API
  * (`@bookbroker/adapter-sdk/openapi/reference-seller.v1.yaml`). Configuration picks the
  * seller's currency, whether it holds (quote → hold → order) or sells atomically from a quote,
- * and whether it takes batch quotes. Wire types are generated from the OpenAPI document.
+ * whether it takes batch quotes, and which optional endpoints (order lookup, inventory) the
+ * seller serves. Wire types are generated from the OpenAPI document.
  */
 import { type Adapter, Contract, defineAdapter, Http, Money, SellerError } from "@bookbroker/adapter-sdk"
 import { Effect, Result, Schema } from "effect"
@@ -25,6 +26,13 @@ export const ReferenceConfig = Schema.Struct({
   maxBatchSize: Schema.Int.check(Schema.isBetween({ minimum: 2, maximum: 500 })).pipe(Schema.withDecodingDefaultKey(Effect.succeed(50))),
   /** The seller answers `GET /api/v1/orders/{idempotency_key}`: unknown purchase outcomes are settled by asking. */
   orderLookup: Schema.Boolean.pipe(Schema.withDecodingDefaultKey(Effect.succeed(false))),
+  /**
+   * The seller answers `GET /api/v1/inventory`: bookbroker can keep its offer index from the
+   * listing instead of uploads. Off unless set, like `orderLookup`: sellers that implemented
+   * the API before the endpoint existed don't serve it, and declaring it for them would fail
+   * every feed fetch.
+   */
+  inventory: Schema.Boolean.pipe(Schema.withDecodingDefaultKey(Effect.succeed(false))),
   /** Flat shipping per item in minor units (the API has no shipping field). */
   shipping: Money.MinorUnits.pipe(Schema.withDecodingDefaultKey(Effect.succeed(0))),
   /** The condition the seller sells in (the API has no condition field). */
@@ -42,6 +50,26 @@ const money = (operation: Contract.Operation, value: unknown, currency: string):
   return { amount: parsed.success.amount, currency }
 }
 
+/**
+ * `GET /api/v1/inventory`, decoded rather than cast: the page is walked in bulk, and one bad
+ * listing should name its field. (Not yet in the OpenAPI document the other wire types are
+ * generated from.)
+ */
+const WireInventoryPage = Schema.Struct({
+  listings: Schema.Array(
+    Schema.Struct({
+      listing_id: Schema.String,
+      book_id: Schema.String,
+      price: Schema.Union([Schema.Number, Schema.String]),
+      quantity: Schema.Number,
+      title: Schema.optional(Schema.NullOr(Schema.String)),
+      author: Schema.optional(Schema.NullOr(Schema.String)),
+      publisher: Schema.optional(Schema.NullOr(Schema.String))
+    })
+  ),
+  next_cursor: Schema.NullOr(Schema.String)
+})
+
 const errorCode = (body: unknown): WireError["error"] | undefined =>
   typeof body === "object" && body !== null && "error" in body ? (body.error as WireError["error"]) : undefined
 
@@ -55,7 +83,8 @@ export const referenceAdapter: Adapter.Adapter<ReferenceConfig, typeof Reference
     batchQuotes: config.batch ? { maxBatchSize: config.maxBatchSize } : null,
     holds: config.mode === "hold",
     orderLookup: config.orderLookup,
-    pricePush: false
+    pricePush: false,
+    inventory: config.inventory
   }),
   limits: { requestsPerSecond: 20, burst: 40, maxConcurrency: 16, timeoutMillis: 3_000 },
   create: ({ config, credentials, http }) => {
@@ -162,6 +191,32 @@ export const referenceAdapter: Adapter.Adapter<ReferenceConfig, typeof Reference
         }
         const wire = response.body as WireOrder
         return { orderId: wire.order_id, isbn, status: wire.status, price: money("lookupOrder", wire.price, config.currency), shipping }
+      },
+
+      async inventory({ cursor, pageSize }, { signal }) {
+        const response = await api.request({
+          operation: "inventory",
+          method: "GET",
+          path: "/api/v1/inventory",
+          query: { cursor: cursor ?? undefined, limit: pageSize },
+          signal
+        })
+        const page = Http.decodeBody(WireInventoryPage, response.body, "inventory")
+        return {
+          listings: page.listings.map((wire) => ({
+            listingId: wire.listing_id,
+            isbn: wire.book_id,
+            price: money("inventory", wire.price, config.currency),
+            // The same flat shipping and condition the seller's quotes carry.
+            shipping,
+            condition: config.condition,
+            quantity: wire.quantity,
+            title: wire.title,
+            author: wire.author,
+            publisher: wire.publisher
+          })),
+          nextCursor: page.next_cursor
+        }
       },
 
       async purchase(request, { signal }) {

@@ -20,12 +20,23 @@ for (const mode of ["hold", "atomic"] as const) {
   }
 }
 
-// Order lookup by idempotency key, on the seller API that offers it.
+// The optional endpoints: order lookup by idempotency key, and the inventory listing.
 runConformanceSuite({
-  name: "reference (hold, order lookup)",
+  name: "reference (hold, order lookup, inventory)",
   adapter: referenceAdapter,
   handlers: (seller) => referenceSellerHandlers(seller, { mode: "hold", orderLookup: true }),
-  config: (baseUrl) => ({ baseUrl, currency: "EUR", mode: "hold", orderLookup: true, shipping: 350 }),
+  config: (baseUrl) => ({ baseUrl, currency: "EUR", mode: "hold", orderLookup: true, inventory: true, shipping: 350 }),
+  credentials,
+  badCredentials,
+  simulator: { apiKey: credentials.apiKey, currency: "EUR" },
+  shipping: 350
+})
+
+runConformanceSuite({
+  name: "reference (atomic, batch on, inventory)",
+  adapter: referenceAdapter,
+  handlers: (seller) => referenceSellerHandlers(seller, { mode: "atomic", batch: true }),
+  config: (baseUrl) => ({ baseUrl, currency: "EUR", mode: "atomic", batch: true, maxBatchSize: 3, inventory: true, shipping: 350 }),
   credentials,
   badCredentials,
   simulator: { apiKey: credentials.apiKey, currency: "EUR" },

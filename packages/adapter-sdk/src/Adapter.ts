@@ -11,6 +11,8 @@ import type {
   CapabilitiesInput,
   HoldInput,
   HoldRequest,
+  InventoryPageInput,
+  InventoryRequest,
   LimitsInput,
   LookupOrderRequest,
   OrderInput,
@@ -36,6 +38,8 @@ export interface Operations {
   purchase(request: PurchaseRequest, options: CallOptions): Promise<OrderInput>
   /** Resolves to `null` when the seller has no order for the key. */
   lookupOrder?(request: LookupOrderRequest, options: CallOptions): Promise<OrderInput | null>
+  /** One page of the seller's listings (declare `capabilities.inventory`); `nextCursor` `null` on the last page. */
+  inventory?(request: InventoryRequest, options: CallOptions): Promise<InventoryPageInput>
 }
 
 /** The operations of an Effect-style adapter; interruption replaces the AbortSignal. */
@@ -45,6 +49,7 @@ export interface EffectOperations {
   readonly release?: (request: ReleaseRequest) => Effect.Effect<void, SellerError>
   readonly purchase: (request: PurchaseRequest) => Effect.Effect<OrderInput, SellerError>
   readonly lookupOrder?: (request: LookupOrderRequest) => Effect.Effect<OrderInput | null, SellerError>
+  readonly inventory?: (request: InventoryRequest) => Effect.Effect<InventoryPageInput, SellerError>
 }
 
 export interface AdapterContext<Config> {

@@ -1,11 +1,12 @@
 /**
  * The seller contract, version "v1": what bookbroker asks a seller (quote, hold, release,
- * purchase, look up an order), what a seller may answer, what it can do (capabilities) and how
- * hard it may be called (limits). Adapters translate a seller's own API into these shapes; the
- * SDK validates every answer against them. Change with extreme care: a new contract version is
- * added beside this one, never edited in place.
+ * purchase, look up an order, list its inventory), what a seller may answer, what it can do
+ * (capabilities) and how hard it may be called (limits). Adapters translate a seller's own API
+ * into these shapes; the SDK validates every answer against them. Change with extreme care: a
+ * new contract version is added beside this one, never edited in place (an optional operation
+ * and a capability that defaults to off, like `inventory`, leave every v1 adapter valid).
  */
-import { Schema } from "effect"
+import { Effect, Schema } from "effect"
 import { Isbn13 } from "./Isbn.js"
 import { Money } from "./Money.js"
 
@@ -127,13 +128,60 @@ export interface LookupOrderRequest {
   readonly previouslySentAt?: Date
 }
 
+export interface InventoryRequest {
+  /** The previous page's `nextCursor`; `null` asks for the first page. */
+  readonly cursor: string | null
+  /** The most listings wanted on this page, 1..1000 (bookbroker asks 500); a seller may answer fewer. */
+  readonly pageSize: number
+}
+
+/**
+ * One of the seller's listings, as bookbroker's offer index keeps it: who lists which book at
+ * what price. Unlike an {@link Offer} it promises nothing — no quote id, no expiry: bookbroker
+ * still quotes live before it buys — so it may say what an offer cannot: `quantity` 0 (the
+ * listing is sold out; the index retires it) and `shipping` `null` (many platforms keep
+ * shipping as a shop-wide rule, not on the product; the seller's default from its inventory
+ * settings applies). When it does carry a price and shipping they must be what a quote for the
+ * ISBN would answer (the conformance kit checks it).
+ */
+export class InventoryListing extends Schema.Class<InventoryListing>("InventoryListing")({
+  /** The seller's own id for the listing (SKU, product or variant id), unique in its inventory; at most 100 characters. */
+  listingId: NonEmptyTrimmedString.check(Schema.isMaxLength(100)),
+  isbn: Isbn13,
+  price: Money,
+  /** Per item, in the price's currency; `null` when the listing does not say (the seller's default applies). */
+  shipping: Schema.NullOr(Money),
+  condition: Condition,
+  /** Copies for sale; 0 when none are left. A platform that does not count stock says 1 for a listing on sale. */
+  quantity: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),
+  title: Schema.optional(Schema.NullOr(Schema.String)),
+  author: Schema.optional(Schema.NullOr(Schema.String)),
+  publisher: Schema.optional(Schema.NullOr(Schema.String))
+}) {}
+export type InventoryListingInput = typeof InventoryListing.Encoded
+
+/** One page of a seller's listings. */
+export class InventoryPage extends Schema.Class<InventoryPage>("InventoryPage")({
+  listings: Schema.Array(InventoryListing),
+  /** Where the next page starts, opaque to bookbroker; `null` on the last page. */
+  nextCursor: Schema.NullOr(NonEmptyTrimmedString)
+}) {}
+export type InventoryPageInput = typeof InventoryPage.Encoded
+
 /** What a seller can do beyond quote and purchase. */
 export class Capabilities extends Schema.Class<Capabilities>("Capabilities")({
   /** Many ISBNs in one quote call, up to `maxBatchSize`; `null` when the seller quotes one at a time. */
   batchQuotes: Schema.NullOr(Schema.Struct({ maxBatchSize: Schema.Int.check(Schema.isBetween({ minimum: 2, maximum: 1000 })) })),
   holds: Schema.Boolean,
   orderLookup: Schema.Boolean,
-  pricePush: Schema.Boolean
+  pricePush: Schema.Boolean,
+  /**
+   * The adapter lists the seller's inventory page by page (the `inventory` operation), so
+   * bookbroker can keep the seller's offer index without uploads. Optional in an adapter's
+   * declaration (absent: `false`): it came after the other capabilities, and declarations
+   * written before it stay valid.
+   */
+  inventory: Schema.Boolean.pipe(Schema.withConstructorDefault(Effect.succeed(false)), Schema.withDecodingDefault(Effect.succeed(false)))
 }) {}
 export type CapabilitiesInput = typeof Capabilities.Encoded
 
@@ -155,6 +203,6 @@ export const defaultLimits: Limits = new Limits({
   timeoutMillis: 3_000
 })
 
-/** The five operations of the contract, as names (spans, metrics, error context). */
-export const Operation = Schema.Literals(["quote", "hold", "release", "purchase", "lookupOrder"])
+/** The operations of the contract, as names (spans, metrics, error context). */
+export const Operation = Schema.Literals(["quote", "hold", "release", "purchase", "lookupOrder", "inventory"])
 export type Operation = typeof Operation.Type

@@ -12,12 +12,14 @@ import type { AnyAdapter, EffectOperations, Operations } from "./Adapter.js"
 import {
   Capabilities,
   Hold,
+  InventoryPage,
   Limits,
   defaultLimits,
   Offer,
   Order,
   QuoteResult,
   Unavailable,
+  type InventoryRequest,
   type LimitsInput,
   type LookupOrderRequest,
   type Operation,
@@ -51,6 +53,17 @@ export interface SellerClient {
   readonly purchase: (request: PurchaseRequest) => Effect.Effect<Order, SellerError>
   /** Finds the order placed with an idempotency key. Dies without `capabilities.orderLookup`. */
   readonly lookupOrder: (request: LookupOrderRequest) => Effect.Effect<Option.Option<Order>, SellerError>
+  /**
+   * One page of the seller's listings, from `request.cursor` (`null`: the first page); walk on
+   * with `nextCursor` until it is `null`. A page has at most `pageSize` listings, no listing id
+   * twice, and never hands back the cursor it was asked with; cycles over several pages are
+   * the walker's to catch (cap the walk). Dies without `capabilities.inventory`, or with a
+   * `pageSize` outside 1..1000.
+   *
+   * @example
+   * const page = yield* client.inventory({ cursor: null, pageSize: 500 })
+   */
+  readonly inventory: (request: InventoryRequest) => Effect.Effect<InventoryPage, SellerError>
 }
 
 /** A seller whose stored configuration does not fit its adapter. */
@@ -141,6 +154,9 @@ export const make = (adapter: AnyAdapter, options: MakeOptions): Effect.Effect<S
     if (capabilities.orderLookup && operations.lookupOrder === undefined) {
       return yield* invalid("the adapter declares order lookup but has no lookupOrder operation")
     }
+    if (capabilities.inventory && operations.inventory === undefined) {
+      return yield* invalid("the adapter declares inventory but has no inventory operation")
+    }
     return build(adapter, options.sellerId, capabilities, limits, operations)
   })
 
@@ -183,6 +199,7 @@ const build = (
   const decodeHold = decode("hold", Hold)
   const decodeOrder = decode("purchase", Order)
   const decodeLookup = decode("lookupOrder", Schema.NullOr(Order))
+  const decodeInventory = decode("inventory", InventoryPage)
 
   const quoteBatch = (isbns: ReadonlyArray<Isbn13>) =>
     guard("quote", operations.quote({ isbns }), decodeAnswers).pipe(
@@ -235,8 +252,47 @@ const build = (
             ),
             Effect.map(Option.fromNullishOr),
             Effect.withSpan("SellerClient.lookupOrder", { attributes }, { captureStackTrace: false })
-          )
+          ),
+    inventory: (request) =>
+      !capabilities.inventory || operations.inventory === undefined
+        ? Effect.die(new Error(`seller ${sellerId} (${adapter.kind}) does not support inventory listing`))
+        : !Number.isInteger(request.pageSize) || request.pageSize < 1 || request.pageSize > maxInventoryPageSize
+          ? Effect.die(new Error(`inventory pageSize must be a whole number from 1 to ${maxInventoryPageSize}, got ${request.pageSize}`))
+          : guard("inventory", operations.inventory(request), decodeInventory).pipe(
+              Effect.flatMap((page) => checkPage(request, page)),
+              Effect.withSpan(
+                "SellerClient.inventory",
+                { attributes: { ...attributes, "inventory.page_size": request.pageSize, "inventory.first_page": request.cursor === null } },
+                { captureStackTrace: false }
+              )
+            )
   }
+}
+
+const maxInventoryPageSize = 1000
+
+/**
+ * What one page can be checked for by itself: at most the listings asked for, each listing id
+ * once, shipping in the price's currency, and a next cursor that moves (the same cursor again
+ * would have the walker ask for this page forever).
+ */
+const checkPage = (request: InventoryRequest, page: InventoryPage): Effect.Effect<InventoryPage, MalformedSellerResponse> => {
+  const malformed = (detail: string) => Effect.fail(new MalformedSellerResponse({ operation: "inventory", detail }))
+  if (page.listings.length > request.pageSize) {
+    return malformed(`a page of ${page.listings.length} listings, but ${request.pageSize} were asked for`)
+  }
+  if (page.nextCursor !== null && page.nextCursor === request.cursor) {
+    return malformed(`the next cursor is the one this page was asked with (${JSON.stringify(request.cursor)}): the listing would never end`)
+  }
+  const seen = new Set<string>()
+  for (const listing of page.listings) {
+    if (seen.has(listing.listingId)) return malformed(`listing ${listing.listingId} appears twice on one page`)
+    seen.add(listing.listingId)
+    if (listing.shipping !== null && listing.shipping.currency !== listing.price.currency) {
+      return malformed(`listing ${listing.listingId} mixes ${listing.price.currency} and ${listing.shipping.currency}`)
+    }
+  }
+  return Effect.succeed(page)
 }
 
 const QuoteAnswers = Schema.Array(QuoteResult)
@@ -313,7 +369,7 @@ const fromPromises = (operations: Operations, timeoutMillis: number): EffectOper
           }),
         catch: (cause) => toSellerError(operation, cause)
       })
-  const { hold, release, lookupOrder } = operations
+  const { hold, release, lookupOrder, inventory } = operations
   return {
     quote: lift("quote", (request, options) => operations.quote(request, options)),
     purchase: lift("purchase", (request, options) => operations.purchase(request, options)),
@@ -321,7 +377,8 @@ const fromPromises = (operations: Operations, timeoutMillis: number): EffectOper
     ...(release === undefined ? {} : { release: lift("release", (request, options) => release.call(operations, request, options)) }),
     ...(lookupOrder === undefined
       ? {}
-      : { lookupOrder: lift("lookupOrder", (request, options) => lookupOrder.call(operations, request, options)) })
+      : { lookupOrder: lift("lookupOrder", (request, options) => lookupOrder.call(operations, request, options)) }),
+    ...(inventory === undefined ? {} : { inventory: lift("inventory", (request, options) => inventory.call(operations, request, options)) })
   }
 }
 

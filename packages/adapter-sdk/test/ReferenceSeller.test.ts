@@ -246,6 +246,38 @@ describe("reference seller over HTTP", () => {
     expect(seller.orders).toHaveLength(1)
   })
 
+  it("lists its inventory page by page in decimals, counting each page, behind the API key", async () => {
+    const { call, seller } = await start()
+    const one = await call("GET", "/api/v1/inventory?limit=2")
+    expect(one.status).toBe(200)
+    expect(one.json["listings"]).toEqual([
+      { listing_id: `sku-${book}`, book_id: book, price: 12.99, quantity: 5 },
+      { listing_id: `sku-${lastCopy}`, book_id: lastCopy, price: 24.5, quantity: 1 }
+    ])
+    const cursor = one.json["next_cursor"] as string
+    expect(typeof cursor).toBe("string")
+    const two = await call("GET", `/api/v1/inventory?limit=2&cursor=${encodeURIComponent(cursor)}`)
+    expect(two.json).toEqual({ listings: [{ listing_id: `sku-${soldOut}`, book_id: soldOut, price: 9.99, quantity: 0 }], next_cursor: null })
+    expect(seller.calls.inventory).toBe(2)
+    expect((await call("GET", "/api/v1/inventory?limit=2", undefined, {})).status).toBe(401)
+  })
+
+  it("answers 400 to an inventory page size outside 1..1000 or a cursor it never gave, 500 on a server fault", async () => {
+    const { call, seller } = await start()
+    for (const query of ["limit=0", "limit=1001", "limit=two", "limit=2&cursor=nonsense"]) {
+      const response = await call("GET", `/api/v1/inventory?${query}`)
+      expect(response.status).toBe(400)
+      expect(response.json).toMatchObject({ error: "invalid_request" })
+    }
+    seller.inject({ operation: "inventory", kind: "server_error" })
+    expect((await call("GET", "/api/v1/inventory?limit=2")).status).toBe(500)
+  })
+
+  it("has no inventory route when inventory is off", async () => {
+    const { call } = await start({ inventory: false })
+    expect((await call("GET", "/api/v1/inventory?limit=2")).status).toBe(404)
+  })
+
   it("refuses connections while down and serves again on the same port", async () => {
     const { server, call } = await start()
     await server.refuseConnections()

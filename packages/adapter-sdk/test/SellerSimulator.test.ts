@@ -304,6 +304,54 @@ describe("SellerSimulator", () => {
     expect(() => simulator().checkApiKey(null)).not.toThrow()
   })
 
+  it("lists its inventory in pages, in the order stock was set, sold-out books with quantity 0", () => {
+    const seller = simulator()
+    const one = seller.inventory(null, 2)
+    expect(one.listings).toEqual([
+      { listingId: `sku-${book}`, isbn: book, price: 1299, shipping: 350, quantity: 3, condition: "good" },
+      { listingId: `sku-${other}`, isbn: other, price: 800, shipping: 0, quantity: 1, condition: "new" }
+    ])
+    expect(one.nextCursor).not.toBeNull()
+    // Opaque: not the offset in plain sight.
+    expect(one.nextCursor).not.toBe("2")
+    const two = seller.inventory(one.nextCursor, 2)
+    expect(two.listings).toEqual([{ listingId: `sku-${soldOut}`, isbn: soldOut, price: 999, shipping: 0, quantity: 0, condition: "new" }])
+    expect(two.nextCursor).toBeNull()
+    // The same cursor gives the same page: a walk may retry a page.
+    expect(seller.inventory(one.nextCursor, 2)).toEqual(two)
+    expect(seller.inventory(null, 1000).listings.map((listing) => listing.isbn)).toEqual([book, other, soldOut])
+  })
+
+  it("keeps its cursors good while stock changes: sales change quantities in place, new books come at the end", () => {
+    const seller = simulator()
+    const one = seller.inventory(null, 2)
+    seller.purchase({ quoteId: quoted(seller, other).quoteId, idempotencyKey: "k-inv", buyerReference: "r" })
+    seller.setStock({ isbn: unknown, price: 450, quantity: 7 })
+    const two = seller.inventory(one.nextCursor, 2)
+    expect(two.listings.map((listing) => [listing.isbn, listing.quantity])).toEqual([
+      [soldOut, 0],
+      [unknown, 7]
+    ])
+    expect(two.nextCursor).toBeNull()
+    expect(seller.inventory(null, 2).listings.find((listing) => listing.isbn === other)?.quantity).toBe(0)
+  })
+
+  it("lists only the stock a stockFor seller has looked up", () => {
+    const seller = new SellerSimulator({ stockFor: (isbn) => (isbn === unknown ? undefined : { isbn, price: 500, quantity: 1 }) })
+    expect(seller.inventory(null, 10)).toEqual({ listings: [], nextCursor: null })
+    seller.quote(book)
+    expect(seller.inventory(null, 10).listings.map((listing) => listing.isbn)).toEqual([book])
+  })
+
+  it("refuses a cursor it did not hand out, and a page size below 1, as invalid requests", () => {
+    const seller = simulator()
+    for (const cursor of ["garbage!", btoa("offset:0"), btoa("offset:99"), btoa("offset:-1"), btoa("2")]) {
+      expect(rejectionCode(() => seller.inventory(cursor, 2))).toBe("invalid_request")
+    }
+    expect(rejectionCode(() => seller.inventory(null, 0))).toBe("invalid_request")
+    expect(seller.calls.inventory).toBe(0)
+  })
+
   it("keeps hung calls until close", async () => {
     const seller = simulator()
     let settled = 0

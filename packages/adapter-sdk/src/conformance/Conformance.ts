@@ -1,7 +1,8 @@
 /**
  * The conformance kit: one call registers a vitest suite that proves an adapter keeps contract
  * v1 against its simulated seller — quotes (single, batch), hold → purchase or atomic purchase,
- * idempotent replays, lost responses, every error reason, expiry and malformed answers.
+ * idempotent replays, lost responses, every error reason, expiry, malformed answers, and (when
+ * the adapter declares it) the inventory listing, walked page by page against the quotes.
  *
  * @example
  * // adapters/my-seller/test/Conformance.test.ts
@@ -27,6 +28,7 @@ import type { SellerError } from "../SellerError.js"
 import { generateIsbns } from "../testing/Catalog.js"
 import { serveHandlers, type HandlerServer } from "../testing/HandlerServer.js"
 import { SellerSimulator, type SellerSimulatorOptions } from "../testing/SellerSimulator.js"
+import { checkInventory, walkInventory } from "./InventoryWalk.js"
 
 export interface ConformanceOptions {
   readonly name: string
@@ -47,6 +49,9 @@ export interface ConformanceOptions {
 const quoteTtlMillis = 60_000
 const holdTtlMillis = 120_000
 const timeoutMillis = 400
+/** Small pages, so that the kit's few books take several and cursors are really followed. */
+const inventoryPageSize = 2
+const inventoryMaxPages = 50
 
 interface Fixture {
   readonly seller: SellerSimulator
@@ -63,7 +68,7 @@ export const runConformanceSuite = (options: ConformanceOptions): void => {
     await Promise.all(servers.splice(0).map((server) => server.close()))
   })
 
-  const [inStock, lastCopy, soldOut, unknown] = generateIsbns({ size: 4, seed: 2024 }) as [Isbn13, Isbn13, Isbn13, Isbn13]
+  const [inStock, lastCopy, soldOut, unknown, ...moreBooks] = generateIsbns({ size: 7, seed: 2024 }) as [Isbn13, Isbn13, Isbn13, Isbn13, ...Array<Isbn13>]
   const shipping = options.shipping ?? 0
 
   const setup = async (credentials = options.credentials): Promise<Fixture> => {
@@ -346,6 +351,47 @@ export const runConformanceSuite = (options: ConformanceOptions): void => {
       const error = await fail(fixture.client.quote([inStock]))
       expect(error._tag).toBe("MalformedSellerResponse")
       expect(error.retryable).toBe(false)
+    })
+
+    it("lists its inventory page by page, when it declares inventory: every listing as quoted, ids unique, the walk ends", async () => {
+      const fixture = await setup()
+      const walk = { pageSize: inventoryPageSize, maxPages: inventoryMaxPages }
+      if (!fixture.client.capabilities.inventory) {
+        await expect(Effect.runPromise(fixture.client.inventory({ cursor: null, pageSize: inventoryPageSize }))).rejects.toThrow(/does not support inventory/)
+        return
+      }
+      // Six books for sale and one sold out: four pages of two.
+      moreBooks.forEach((isbn, index) => fixture.seller.setStock({ isbn, price: 700 + 111 * index, shipping, quantity: 1 + index }))
+      const { pages, listings } = await walkInventory(fixture.client, walk)
+      expect(pages).toBeGreaterThanOrEqual(3)
+      expect(fixture.seller.calls.inventory).toBeGreaterThanOrEqual(pages)
+      await checkInventory(fixture.client, listings, { inStock: [inStock, lastCopy, ...moreBooks], soldOut: [soldOut] })
+    })
+
+    it("lists a book that sold out since with quantity 0, or no more", async () => {
+      const fixture = await setup()
+      if (!fixture.client.capabilities.inventory) return
+      const offer = await offerFor(fixture, lastCopy)
+      await run(fixture.client.purchase(purchaseRequest(offer, await sourceFor(fixture, offer))))
+      const { listings } = await walkInventory(fixture.client, { pageSize: inventoryPageSize, maxPages: inventoryMaxPages })
+      await checkInventory(fixture.client, listings, { inStock: [inStock], soldOut: [soldOut, lastCopy] })
+    })
+
+    it("reports a failing inventory page like any call: SellerUnavailable(server_error), MalformedSellerResponse", async () => {
+      const fixture = await setup()
+      if (!fixture.client.capabilities.inventory) return
+      const first = { cursor: null, pageSize: inventoryPageSize }
+      fixture.seller.inject({ operation: "inventory", kind: "server_error" })
+      const serverError = await fail(fixture.client.inventory(first))
+      expect(serverError).toMatchObject({ _tag: "SellerUnavailable", reason: "server_error", operation: "inventory" })
+      expect(serverError.retryable).toBe(true)
+      fixture.seller.inject({ operation: "inventory", kind: "malformed" })
+      const malformed = await fail(fixture.client.inventory(first))
+      expect(malformed).toMatchObject({ _tag: "MalformedSellerResponse", operation: "inventory" })
+      const page = await run(fixture.client.inventory(first))
+      expect(page.listings.length).toBeGreaterThan(0)
+      const stranger = await setup(options.badCredentials)
+      expect(await fail(stranger.client.inventory(first))).toMatchObject({ _tag: "SellerRejected", reason: "auth_failed" })
     })
 
     it("reports a malformed purchase answer as OutcomeUnknown", async () => {

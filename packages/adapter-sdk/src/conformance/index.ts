@@ -3,3 +3,4 @@
  * simulated seller. Import it from test files only (it registers vitest tests).
  */
 export * from "./Conformance.js"
+export * from "./InventoryWalk.js"

@@ -15,6 +15,13 @@ export interface ReferenceSellerOptions {
   readonly batch?: boolean
   /** Offer `GET /api/v1/orders/{idempotency_key}`. Default false. */
   readonly orderLookup?: boolean
+  /**
+   * Offer `GET /api/v1/inventory?cursor=…&limit=…` (1..1000): pages of
+   * `{ listings: [{ listing_id, book_id, price, quantity }], next_cursor }` over the simulator's
+   * stock. Default true: serving it claims nothing — the adapter's `inventory` config decides
+   * whether bookbroker asks.
+   */
+  readonly inventory?: boolean
 }
 
 const decimal = (minor: number, currency: string): number => Number(Money.toDecimal(Money.make(minor, currency)))
@@ -102,6 +109,29 @@ export const referenceSellerHandlers = (seller: SellerSimulator, options: Refere
           const order = seller.lookupOrder(String(params["key"]))
           if (order === undefined) return HttpResponse.json({ error: "unknown_order", message: "no order with this key" }, { status: 404 })
           return HttpResponse.json({ order_id: order.orderId, status: "confirmed", price: decimal(order.price, seller.currency) })
+        })
+      )
+    )
+  }
+  if (options.inventory ?? true) {
+    handlers.push(
+      http.get("*/api/v1/inventory", ({ request }) =>
+        simulate(seller, "inventory", errors, () => {
+          seller.checkApiKey(request.headers.get("x-api-key"))
+          const query = new URL(request.url).searchParams
+          const limit = Number(query.get("limit") ?? "100")
+          if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new SimulatedRejection("invalid_request")
+          const cursor = query.get("cursor")
+          const page = seller.inventory(cursor === null || cursor === "" ? null : cursor, limit)
+          return HttpResponse.json({
+            listings: page.listings.map((listing) => ({
+              listing_id: listing.listingId,
+              book_id: listing.isbn,
+              price: decimal(listing.price, seller.currency),
+              quantity: listing.quantity
+            })),
+            next_cursor: page.nextCursor
+          })
         })
       )
     )

@@ -1,6 +1,6 @@
 /**
  * A simulated seller's business: stock, prices, quotes, holds, an order book with idempotency
- * keys, and the ways real sellers misbehave (latency with a slow tail, server errors, hangs,
+ * keys, a paged listing of its inventory, and the ways real sellers misbehave (latency with a slow tail, server errors, hangs,
  * lost responses, price drift, stock running out, expiry, rate limits). It is protocol-free:
  * msw handlers (see `ReferenceSeller`) translate a seller's wire API onto it, so every
  * simulated seller shares one tested model, and the conformance kit can steer any of them.
@@ -17,7 +17,7 @@ export interface StockItem {
   readonly condition?: "new" | "like_new" | "very_good" | "good" | "acceptable"
 }
 
-export type SimulatedOperation = "quote" | "hold" | "release" | "purchase" | "lookupOrder"
+export type SimulatedOperation = "quote" | "hold" | "release" | "purchase" | "lookupOrder" | "inventory"
 
 /** What can go wrong on one call, by choice of a test (`inject`) or by chance (rates). */
 export type FaultKind =
@@ -137,6 +137,23 @@ export interface SimulatedOrder {
   readonly placedAt: number
 }
 
+/** One listing of the seller's inventory: its stock of one ISBN, sold out or not. */
+export interface SimulatedListing {
+  /** The seller's id for the listing (its SKU): `sku-{isbn}`. */
+  readonly listingId: string
+  readonly isbn: string
+  readonly price: number
+  readonly shipping: number
+  readonly quantity: number
+  readonly condition: NonNullable<StockItem["condition"]>
+}
+
+export interface SimulatedInventoryPage {
+  readonly listings: ReadonlyArray<SimulatedListing>
+  /** Opaque; `null` on the last page. */
+  readonly nextCursor: string | null
+}
+
 /** What an `overcharge` adds to the agreed price. */
 const overchargeMinor = 500
 
@@ -152,7 +169,7 @@ export class SellerSimulator {
   /** Every order ever placed, in order: the seller's own order book. */
   readonly orders: Array<SimulatedOrder> = []
   /** Calls received, by operation (including the ones answered with an error). */
-  readonly calls: Record<SimulatedOperation, number> = { quote: 0, hold: 0, release: 0, purchase: 0, lookupOrder: 0 }
+  readonly calls: Record<SimulatedOperation, number> = { quote: 0, hold: 0, release: 0, purchase: 0, lookupOrder: 0, inventory: 0 }
   /** Calls that arrived over the rate limit or the concurrency limit. Must stay 0 behind bookbroker. */
   readonly violations = { rate: 0, concurrency: 0 }
   /** ISBNs asked for, per quote call (to see batching). */
@@ -397,6 +414,24 @@ export class SellerSimulator {
     return outcome !== undefined && "order" in outcome ? outcome.order : undefined
   }
 
+  /**
+   * One page of the seller's inventory: up to `limit` listings from `cursor` (`null`: the
+   * start), sold-out ones included with quantity 0. The order is the order stock was first set
+   * (or looked up with `stockFor`) and a listing never leaves it, so the cursor — an opaque
+   * offset — stays good while stock changes: new books come at the end. Only stock already set
+   * or looked up is listed: a seller built on `stockFor` lists what it has been asked about.
+   */
+  inventory(cursor: string | null, limit: number): SimulatedInventoryPage {
+    if (!Number.isInteger(limit) || limit < 1) throw new SimulatedRejection("invalid_request")
+    const offset = cursor === null ? 0 : this.offsetOf(cursor)
+    const items = [...this.stock].slice(offset, offset + limit)
+    const next = offset + items.length
+    return {
+      listings: items.map(([isbn, item]) => ({ listingId: `sku-${isbn}`, isbn, price: item.price, shipping: item.shipping, quantity: Math.max(0, item.quantity), condition: item.condition })),
+      nextCursor: next < this.stock.size ? btoa(`offset:${next}`) : null
+    }
+  }
+
   /** Orders placed per buyer reference: more than one is a double purchase. */
   ordersByBuyer(): Map<string, number> {
     const counts = new Map<string, number>()
@@ -445,6 +480,20 @@ export class SellerSimulator {
       buyerReference: request.buyerReference,
       placedAt: this.now()
     }
+  }
+
+  /** The offset a cursor of `inventory` stands for; anything else is an invalid request. */
+  private offsetOf(cursor: string): number {
+    let decoded: string
+    try {
+      decoded = atob(cursor)
+    } catch {
+      throw new SimulatedRejection("invalid_request")
+    }
+    const match = /^offset:(\d{1,9})$/.exec(decoded)
+    const offset = match === null ? NaN : Number(match[1])
+    if (!(offset > 0 && offset <= this.stock.size)) throw new SimulatedRejection("invalid_request")
+    return offset
   }
 
   private id(prefix: string): string {

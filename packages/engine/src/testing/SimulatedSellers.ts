@@ -11,6 +11,8 @@ export interface SimulatedSellerSpec extends SellerSimulatorOptions {
   readonly batch?: boolean
   /** The seller answers order lookups by idempotency key. Default false. */
   readonly orderLookup?: boolean
+  /** Declare the inventory capability (the simulated seller serves its pages either way); default true. */
+  readonly inventory?: boolean
 }
 
 export interface RunningSeller {
@@ -19,7 +21,14 @@ export interface RunningSeller {
   readonly server: HandlerServer
   readonly apiKey: string
   /** Reference adapter config pointing at this seller. */
-  readonly config: { readonly baseUrl: string; readonly currency: string; readonly mode: "hold" | "atomic"; readonly batch: boolean; readonly orderLookup: boolean }
+  readonly config: {
+    readonly baseUrl: string
+    readonly currency: string
+    readonly mode: "hold" | "atomic"
+    readonly batch: boolean
+    readonly orderLookup: boolean
+    readonly inventory: boolean
+  }
 }
 
 export const startSellers = (specs: ReadonlyArray<SimulatedSellerSpec>): Effect.Effect<ReadonlyArray<RunningSeller>, never, Scope.Scope> =>
@@ -40,7 +49,15 @@ export const startSellers = (specs: ReadonlyArray<SimulatedSellerSpec>): Effect.
         simulator,
         server,
         apiKey,
-        config: { baseUrl: server.url, currency: simulator.currency, mode: spec.mode ?? "hold", batch: spec.batch ?? false, orderLookup: spec.orderLookup ?? false }
+        config: {
+          baseUrl: server.url,
+          currency: simulator.currency,
+          mode: spec.mode ?? "hold",
+          batch: spec.batch ?? false,
+          orderLookup: spec.orderLookup ?? false,
+          // The simulated sellers serve their inventory pages: the adapter may read them (an inventory feed).
+          inventory: spec.inventory ?? true
+        }
       }
     })
   )
