@@ -9,6 +9,7 @@ import { Layer, type Redacted } from "effect"
 import * as Access from "./Access.js"
 import * as AdapterRegistry from "./sellers/AdapterRegistry.js"
 import * as Findings from "./jobs/Findings.js"
+import * as FeedPull from "./inventory/FeedPull.js"
 import * as InventoryUploads from "./inventory/InventoryUploads.js"
 import * as OfferIndex from "./inventory/OfferIndex.js"
 import * as Notifications from "./jobs/Notifications.js"
@@ -63,6 +64,8 @@ export interface EngineOptions {
     readonly sweeper?: Sweeper.RunningSweeperOptions
     readonly reconciler?: Reconciler.RunningReconcilerOptions
     readonly notifications?: Omit<Notifications.NotificationsOptions, "secret">
+    /** Inventory feeds bookbroker fetches itself (URLs, adapters' inventory pages). */
+    readonly feeds?: FeedPull.RunningFeedPullOptions
   }
 }
 
@@ -94,8 +97,7 @@ export const layer = (options: EngineOptions): Layer.Layer<EngineServices, never
     options.payments ?? SandboxGateway.layer(),
     Access.layer,
     Findings.layer,
-    OfferIndex.layer(),
-    InventoryUploads.layer(),
+    InventoryUploads.layer().pipe(Layer.provideMerge(OfferIndex.layer())),
     options.intake === undefined && options.pipeline?.answerWithinMillis === undefined
       ? Purchases.layer
       : Purchases.layerWith({
@@ -114,6 +116,7 @@ export const layer = (options: EngineOptions): Layer.Layer<EngineServices, never
       : Layer.mergeAll(
           Sweeper.layerRunning(options.background.sweeper ?? {}),
           Reconciler.layerRunning(options.background.reconciler ?? {}),
+          FeedPull.layerRunning(options.background.feeds ?? {}),
           // A secret Standard Webhooks refuses is a configuration error found at start, not a request later.
           Notifications.layerRunning({ ...options.background.notifications, secret: options.background.webhookSecret }).pipe(Layer.orDie)
         ).pipe(Layer.provide(pipeline))

@@ -112,7 +112,21 @@ describe("inventory feeds", () => {
       expect(row).toEqual({ price: "725", shipping: "350", currency: "GBP", quantity: 1 })
       const inventory = yield* server.call("GET", "/v1/sellers/me/inventory", { token: seller!.key })
       // A delta alone is not a whole inventory: books it does not list are still asked for.
-      expect(inventory.body).toMatchObject({ listings: 1, complete: false, last_snapshot_at: null })
+      expect(inventory.body).toMatchObject({ listings: 1, complete: false, last_snapshot_at: null, pull: null })
+
+      // A feed URL bookbroker fetches itself: only where it may call (as sellers' base URLs).
+      const privateUrl = yield* server.call("PATCH", "/v1/sellers/me/inventory", { token: seller!.key, body: { pull: { url: "http://10.1.2.3/inventory.tsv" } } })
+      problem(privateUrl, 422)
+      expect(privateUrl.body.errors).toEqual([{ pointer: "/pull/url", detail: expect.stringMatching(/not a public address/) }])
+      const tooOften = yield* server.call("PATCH", "/v1/sellers/me/inventory", { token: seller!.key, body: { pull: { url: "https://feeds.example/inv.tsv", every_seconds: 60 } } })
+      problem(tooOften, 422)
+      const pulled = yield* server.call("PATCH", "/v1/sellers/me/inventory", { token: seller!.key, body: { pull: { url: "https://feeds.example/inv.tsv", format: "tsv" } } })
+      expect(pulled.status).toBe(200)
+      expect(pulled.body.pull).toMatchObject({ url: "https://feeds.example/inv.tsv", adapter: false, format: "tsv", every_seconds: 3_600, last_result: null })
+      const viaAdapter = yield* server.call("PATCH", "/v1/sellers/me/inventory", { token: seller!.key, body: { pull: { adapter: true, every_seconds: 7_200 } } })
+      expect(viaAdapter.body.pull).toMatchObject({ url: null, adapter: true, every_seconds: 7_200 })
+      const off = yield* server.call("PATCH", "/v1/sellers/me/inventory", { token: seller!.key, body: { pull: null } })
+      expect(off.body.pull).toBeNull()
     })
   )
 })

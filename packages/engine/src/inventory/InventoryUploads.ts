@@ -14,22 +14,26 @@
  * that finishes last is the inventory.
  */
 import { SqlClient } from "effect/sql"
-import { Context, Effect, Exit, Layer, Schema, Stream } from "effect"
+import { Context, Effect, Exit, Fiber, Layer, Option, Schema, Stream } from "effect"
 import { isUuid } from "../internal/ids.js"
 import { orDie, textArray, uninterruptibleSql } from "../internal/sql.js"
 import * as InventoryFile from "./InventoryFile.js"
+import { OfferIndex } from "./OfferIndex.js"
 
 export type UploadMode = "snapshot" | "delta"
+/** How the file came: sent by the seller, fetched from its feed URL, or read from its adapter's inventory pages. */
+export type UploadSource = "upload" | "url" | "adapter"
 export type UploadStatusName = "receiving" | "applying" | "applied" | "refused"
 
 export interface UploadStatus {
   readonly id: string
   readonly mode: UploadMode
   readonly format: InventoryFile.Format
+  readonly source: UploadSource
   readonly status: UploadStatusName
   readonly rowsRead: number
   readonly rowsRejected: number
-  /** Listings written (null until applied). */
+  /** Listings the file states with stock, now in the index (null until applied). */
   readonly rowsApplied: number | null
   /** Listings removed: quantity 0, or (snapshot) missing from the file. Null until applied. */
   readonly listingsRetired: number | null
@@ -48,9 +52,23 @@ export interface FeedSettings {
   readonly currency: string | null
   /** Shipping (minor units) when a row does not say; default 0. */
   readonly shipping: number
+  /** bookbroker fetches the inventory itself: from a URL, or through the seller's adapter; null: the seller uploads. */
+  readonly pull: PullSettings | null
+}
+
+export type PullSettings =
+  | { readonly _tag: "Url"; readonly url: string; readonly format: InventoryFile.Format | null; readonly everySeconds: number }
+  | { readonly _tag: "Adapter"; readonly everySeconds: number }
+
+export interface PullState {
+  readonly lastAt: Date | null
+  readonly nextAt: Date | null
+  /** What the last fetch came to, in words: `applied …`, `not modified`, `failed: …`. */
+  readonly lastResult: string | null
 }
 
 export interface InventorySummary extends FeedSettings {
+  readonly pullState: PullState
   /** Listings in the index (with stock). */
   readonly listings: number
   readonly lastSnapshotAt: Date | null
@@ -82,6 +100,8 @@ export interface UploadOptions {
   readonly format: InventoryFile.Format
   /** The prices' currency for this file (else the feed's setting). */
   readonly currency?: string
+  /** Default `upload`. */
+  readonly source?: UploadSource
 }
 
 export interface InventoryUploadsService {
@@ -105,12 +125,46 @@ export interface InventoryUploadsOptions {
   readonly abandonedAfterMillis?: number
 }
 
-export const defaultSettings: FeedSettings = { trustSeconds: 86_400, currency: null, shipping: 0 }
+export const defaultSettings: FeedSettings = { trustSeconds: 86_400, currency: null, shipping: 0, pull: null }
+
+/** Least time between two fetches of a seller's feed: bookbroker does not poll harder than this. */
+export const minPullEverySeconds = 900
+
+interface FeedRow {
+  readonly trust_seconds: number
+  readonly currency: string | null
+  readonly shipping: string
+  readonly last_snapshot_at: Date | null
+  readonly last_upload_at: Date | null
+  readonly pull: "url" | "adapter" | null
+  readonly pull_url: string | null
+  readonly pull_format: InventoryFile.Format | null
+  readonly pull_every_seconds: number
+  readonly pull_next_at: Date | null
+  readonly pull_last_at: Date | null
+  readonly pull_last_result: string | null
+}
+
+const feedColumns =
+  "trust_seconds, currency, shipping, last_snapshot_at, last_upload_at, pull, pull_url, pull_format, pull_every_seconds, pull_next_at, pull_last_at, pull_last_result"
+
+const toSettings = (row: FeedRow): FeedSettings => ({
+  trustSeconds: row.trust_seconds,
+  currency: row.currency,
+  shipping: Number(row.shipping),
+  pull:
+    row.pull === "url" && row.pull_url !== null
+      ? { _tag: "Url", url: row.pull_url, format: row.pull_format, everySeconds: row.pull_every_seconds }
+      : row.pull === "adapter"
+        ? { _tag: "Adapter", everySeconds: row.pull_every_seconds }
+        : null
+})
 
 interface UploadRow {
   readonly id: string
   readonly mode: UploadMode
   readonly format: InventoryFile.Format
+  readonly source: UploadSource
   readonly status: UploadStatusName
   readonly rows_read: number
   readonly rows_rejected: number
@@ -126,6 +180,7 @@ const toStatus = (row: UploadRow): UploadStatus => ({
   id: row.id,
   mode: row.mode,
   format: row.format,
+  source: row.source,
   status: row.status,
   rowsRead: row.rows_read,
   rowsRejected: row.rows_rejected,
@@ -137,7 +192,7 @@ const toStatus = (row: UploadRow): UploadStatus => ({
   finishedAt: row.finished_at
 })
 
-const uploadColumns = "id, mode, format, status, rows_read, rows_rejected, rows_applied, listings_retired, errors, refusal, created_at, finished_at"
+const uploadColumns = "id, mode, format, source, status, rows_read, rows_rejected, rows_applied, listings_retired, errors, refusal, created_at, finished_at"
 
 export const make = (options: InventoryUploadsOptions = {}) =>
   Effect.gen(function* () {
@@ -146,12 +201,13 @@ export const make = (options: InventoryUploadsOptions = {}) =>
     const maxErrors = options.maxErrors ?? 100
     const abandonedAfter = options.abandonedAfterMillis ?? 600_000
     const columns = sql.literal(uploadColumns)
+    const feedColumnsSql = sql.literal(feedColumns)
+    const index = Option.getOrUndefined(yield* Effect.serviceOption(OfferIndex))
 
     const settingsOf = (sellerId: string) =>
       Effect.map(
-        orDie(sql<{ trust_seconds: number; currency: string | null; shipping: string }>`
-          SELECT trust_seconds, currency, shipping FROM seller_feeds WHERE seller_id = ${sellerId}`),
-        ([row]): FeedSettings => (row === undefined ? defaultSettings : { trustSeconds: row.trust_seconds, currency: row.currency, shipping: Number(row.shipping) })
+        orDie(sql<FeedRow>`SELECT ${feedColumnsSql} FROM seller_feeds WHERE seller_id = ${sellerId}`),
+        ([row]): FeedSettings => (row === undefined ? defaultSettings : toSettings(row))
       )
 
     /** Writes a batch of good rows to the staging table, and the progress so far. */
@@ -176,61 +232,78 @@ export const make = (options: InventoryUploadsOptions = {}) =>
 
     /** Applies a fully read upload in one transaction (see the module's comment); returns its final status. */
     const apply = (sellerId: string, uploadId: string, mode: UploadMode, currency: string, settings: FeedSettings, read: number, rejected: number, errors: ReadonlyArray<InventoryFile.RowError>) =>
-      uninterruptibleSql(
-        sql.withTransaction(
-          Effect.gen(function* () {
-            yield* sql`UPDATE inventory_uploads SET status = 'applying', rows_read = ${read}, rows_rejected = ${rejected}, updated_at = now() WHERE id = ${uploadId}`
-            yield* sql`INSERT INTO seller_feeds (seller_id) VALUES (${sellerId}) ON CONFLICT (seller_id) DO NOTHING`
-            // One upload at a time per seller is applied: the next waits here.
-            yield* sql`SELECT seller_id FROM seller_feeds WHERE seller_id = ${sellerId} FOR UPDATE`
-            // The last row for a listing id in the file is the one that counts.
-            const latest = sql`
-              SELECT DISTINCT ON (listing_id) listing_id, isbn, price, shipping, currency, condition, binding, quantity
-              FROM inventory_staging WHERE upload_id = ${uploadId} ORDER BY listing_id, line DESC`
-            const retired = yield* sql<{ listing_id: string }>`
-              DELETE FROM listings l USING (${latest}) s
-              WHERE l.seller_id = ${sellerId} AND l.listing_id = s.listing_id AND s.quantity = 0
-              RETURNING l.listing_id`
-            const written = yield* sql<{ listing_id: string }>`
-              INSERT INTO listings (seller_id, listing_id, isbn, price, shipping, currency, condition, binding, quantity, source, seen_at, fresh_until)
-              SELECT ${sellerId}, s.listing_id, s.isbn, s.price, coalesce(s.shipping, ${settings.shipping}), coalesce(s.currency, ${currency}),
-                     s.condition, s.binding, s.quantity, 'feed', now(), NULL
-              FROM (${latest}) s WHERE s.quantity > 0
-              ON CONFLICT (seller_id, listing_id) DO UPDATE SET isbn = excluded.isbn, price = excluded.price, shipping = excluded.shipping,
-                currency = excluded.currency, condition = excluded.condition, binding = excluded.binding, quantity = excluded.quantity,
-                source = 'feed', seen_at = excluded.seen_at, fresh_until = NULL
-              RETURNING listing_id`
-            let missing = 0
-            if (mode === "snapshot") {
-              const gone = yield* sql<{ count: string }>`
+      Effect.andThen(
+        // Outside the transaction, so that whoever follows the upload sees it.
+        uninterruptibleSql(sql`UPDATE inventory_uploads SET status = 'applying', rows_read = ${read}, rows_rejected = ${rejected}, updated_at = now() WHERE id = ${uploadId}`),
+        uninterruptibleSql(
+          sql.withTransaction(
+            Effect.gen(function* () {
+              yield* sql`INSERT INTO seller_feeds (seller_id) VALUES (${sellerId}) ON CONFLICT (seller_id) DO NOTHING`
+              // One upload at a time per seller is applied: the next waits here.
+              yield* sql`SELECT seller_id FROM seller_feeds WHERE seller_id = ${sellerId} FOR UPDATE`
+              // The last row for a listing id in the file is the one that counts; worked out once.
+              yield* sql`
+                CREATE TEMP TABLE upload_latest ON COMMIT DROP AS
+                SELECT DISTINCT ON (listing_id) listing_id, isbn, price, coalesce(shipping, ${settings.shipping}) AS shipping,
+                       coalesce(currency, ${currency}) AS currency, condition, binding, quantity
+                FROM inventory_staging WHERE upload_id = ${uploadId} ORDER BY listing_id, line DESC`
+              yield* sql`CREATE INDEX ON upload_latest (listing_id)`
+              yield* sql`ANALYZE upload_latest`
+              // Counted in the database: a million-row file must not come back as a million rows.
+              const [retired] = yield* sql<{ count: string }>`
                 WITH gone AS (
-                  DELETE FROM listings l
-                  WHERE l.seller_id = ${sellerId} AND l.source = 'feed'
-                    AND NOT EXISTS (SELECT 1 FROM inventory_staging s WHERE s.upload_id = ${uploadId} AND s.listing_id = l.listing_id AND s.quantity > 0)
+                  DELETE FROM listings l USING upload_latest s
+                  WHERE l.seller_id = ${sellerId} AND l.listing_id = s.listing_id AND s.quantity = 0
                   RETURNING 1
                 ) SELECT count(*) AS count FROM gone`
-              missing = Number(gone[0]?.count ?? 0)
-            }
-            // What the feeds say about the books fills what the index does not know yet.
-            yield* sql`
-              INSERT INTO books (isbn, title, author, publisher, year)
-              SELECT DISTINCT ON (isbn) isbn, title, author, publisher, year FROM inventory_staging
-              WHERE upload_id = ${uploadId} AND (title IS NOT NULL OR author IS NOT NULL OR publisher IS NOT NULL OR year IS NOT NULL)
-              ORDER BY isbn, line DESC
-              ON CONFLICT (isbn) DO UPDATE SET title = coalesce(books.title, excluded.title), author = coalesce(books.author, excluded.author),
-                publisher = coalesce(books.publisher, excluded.publisher), year = coalesce(books.year, excluded.year), updated_at = now()
-              WHERE books.title IS NULL OR books.author IS NULL OR books.publisher IS NULL OR books.year IS NULL`
-            yield* sql`
-              UPDATE seller_feeds SET last_upload_at = now(), updated_at = now(),
-                last_snapshot_at = ${mode === "snapshot" ? sql`now()` : sql`last_snapshot_at`}
-              WHERE seller_id = ${sellerId}`
-            yield* sql`DELETE FROM inventory_staging WHERE upload_id = ${uploadId}`
-            const [row] = yield* sql<UploadRow>`
-              UPDATE inventory_uploads SET status = 'applied', rows_applied = ${written.length}, listings_retired = ${retired.length + missing},
-                errors = ${JSON.stringify(errors)}::jsonb, finished_at = now(), updated_at = now()
-              WHERE id = ${uploadId} RETURNING ${columns}`
-            return toStatus(row!)
-          })
+              // Only what changed is written: re-sending an unchanged inventory rewrites nothing (its
+              // freshness is the feed's, `seller_feeds.last_upload_at`).
+              yield* sql`
+                WITH written AS (
+                  INSERT INTO listings (seller_id, listing_id, isbn, price, shipping, currency, condition, binding, quantity, source, seen_at, fresh_until)
+                  SELECT ${sellerId}, s.listing_id, s.isbn, s.price, s.shipping, s.currency, s.condition, s.binding, s.quantity, 'feed', now(), NULL
+                  FROM upload_latest s WHERE s.quantity > 0
+                  ON CONFLICT (seller_id, listing_id) DO UPDATE SET isbn = excluded.isbn, price = excluded.price, shipping = excluded.shipping,
+                    currency = excluded.currency, condition = excluded.condition, binding = excluded.binding, quantity = excluded.quantity,
+                    source = 'feed', seen_at = excluded.seen_at, fresh_until = NULL
+                  WHERE (listings.isbn, listings.price, listings.shipping, listings.currency, listings.condition, listings.binding, listings.quantity, listings.source)
+                    IS DISTINCT FROM (excluded.isbn, excluded.price, excluded.shipping, excluded.currency, excluded.condition, excluded.binding, excluded.quantity, 'feed')
+                  RETURNING 1
+                ) SELECT count(*) FROM written`
+              const [stated] = yield* sql<{ count: string }>`SELECT count(*) AS count FROM upload_latest WHERE quantity > 0`
+              let missing = 0
+              if (mode === "snapshot") {
+                const gone = yield* sql<{ count: string }>`
+                  WITH gone AS (
+                    DELETE FROM listings l
+                    WHERE l.seller_id = ${sellerId} AND l.source = 'feed'
+                      AND NOT EXISTS (SELECT 1 FROM upload_latest s WHERE s.listing_id = l.listing_id AND s.quantity > 0)
+                    RETURNING 1
+                  ) SELECT count(*) AS count FROM gone`
+                missing = Number(gone[0]?.count ?? 0)
+              }
+              // What the feeds say about a book the index does not know yet: the first feed to
+              // describe a book describes it (an anti-join, so a re-upload costs one lookup per book).
+              yield* sql`
+                INSERT INTO books (isbn, title, author, publisher, year)
+                SELECT DISTINCT ON (s.isbn) s.isbn, s.title, s.author, s.publisher, s.year FROM inventory_staging s
+                WHERE s.upload_id = ${uploadId} AND (s.title IS NOT NULL OR s.author IS NOT NULL OR s.publisher IS NOT NULL OR s.year IS NOT NULL)
+                  AND NOT EXISTS (SELECT 1 FROM books b WHERE b.isbn = s.isbn)
+                ORDER BY s.isbn, s.line DESC
+                ON CONFLICT (isbn) DO NOTHING`
+              yield* sql`
+                UPDATE seller_feeds SET last_upload_at = now(), updated_at = now(),
+                  last_snapshot_at = ${mode === "snapshot" ? sql`now()` : sql`last_snapshot_at`}
+                WHERE seller_id = ${sellerId}`
+              yield* sql`DELETE FROM inventory_staging WHERE upload_id = ${uploadId}`
+              // When it was applied (not when its transaction began: that may have waited for another upload).
+              const [row] = yield* sql<UploadRow>`
+                UPDATE inventory_uploads SET status = 'applied', rows_applied = ${Number(stated!.count)}, listings_retired = ${Number(retired!.count) + missing},
+                  errors = ${JSON.stringify(errors)}::jsonb, finished_at = clock_timestamp(), updated_at = now()
+                WHERE id = ${uploadId} RETURNING ${columns}`
+              return toStatus(row!)
+            })
+          )
         )
       )
 
@@ -271,7 +344,8 @@ export const make = (options: InventoryUploadsOptions = {}) =>
         const started = Effect.gen(function* () {
           if (state.uploadId !== undefined) return state.uploadId
           const [row] = yield* orDie(sql<{ id: string }>`
-            INSERT INTO inventory_uploads (seller_id, mode, format, status) VALUES (${sellerId}, ${request.mode}, ${request.format}, 'receiving') RETURNING id`)
+            INSERT INTO inventory_uploads (seller_id, mode, format, source, status)
+            VALUES (${sellerId}, ${request.mode}, ${request.format}, ${request.source ?? "upload"}, 'receiving') RETURNING id`)
           state.uploadId = row!.id
           return state.uploadId
         })
@@ -280,14 +354,23 @@ export const make = (options: InventoryUploadsOptions = {}) =>
           state.rejected += parsed.errors.length
           for (const error of parsed.errors) if (state.errors.length < maxErrors) state.errors.push(error)
         }
+        // One batch is written while the next is read and parsed: at most two batches in memory.
+        let inFlight: Fiber.Fiber<void> | undefined
+        const settle = Effect.suspend(() => {
+          const fiber = inFlight
+          inFlight = undefined
+          return fiber === undefined ? Effect.void : Fiber.join(fiber)
+        })
         const flush = (force: boolean) =>
           Effect.gen(function* () {
             if (!force && state.pending.length < batchRows) return
             const uploadId = yield* started
             while (state.pending.length >= batchRows || (force && state.pending.length > 0)) {
               const batch = state.pending.splice(0, batchRows)
-              yield* stage(uploadId, batch, parser.linesRead(), state.rejected)
+              yield* settle
+              inFlight = yield* Effect.forkChild(Effect.asVoid(stage(uploadId, batch, parser.linesRead(), state.rejected)))
             }
+            if (force) yield* settle
           })
         const readable = (step: () => InventoryFile.Parsed) =>
           Effect.try({
@@ -305,6 +388,8 @@ export const make = (options: InventoryUploadsOptions = {}) =>
         })
         const exit = yield* Effect.exit(read)
         if (Exit.isFailure(exit)) {
+          // A batch still being written lands before the refusal clears the staged rows.
+          yield* Effect.exit(settle)
           const refusal = Exit.findErrorOption(exit)
           const reason =
             refusal._tag === "Some" && refusal.value instanceof UploadRefused
@@ -316,7 +401,9 @@ export const make = (options: InventoryUploadsOptions = {}) =>
           }
           return yield* Effect.failCause(exit.cause)
         }
-        return yield* apply(sellerId, exit.value, request.mode, currency, settings, parser.linesRead(), state.rejected, state.errors)
+        const applied = yield* apply(sellerId, exit.value, request.mode, currency, settings, parser.linesRead(), state.rejected, state.errors)
+        if (index !== undefined) yield* index.changed
+        return applied
       }).pipe(Effect.withSpan("InventoryUploads.upload", { attributes: { sellerId, mode: request.mode, format: request.format } }))
 
     const status = (sellerId: string, uploadId: string): Effect.Effect<UploadStatus, UploadNotFound> =>
@@ -335,45 +422,51 @@ export const make = (options: InventoryUploadsOptions = {}) =>
 
     const summary = (sellerId: string): Effect.Effect<InventorySummary> =>
       Effect.gen(function* () {
-        const [feed] = yield* orDie(sql<{
-          trust_seconds: number
-          currency: string | null
-          shipping: string
-          last_snapshot_at: Date | null
-          last_upload_at: Date | null
-          fresh_until: Date | null
-          fresh: boolean
-        }>`
-          SELECT trust_seconds, currency, shipping, last_snapshot_at, last_upload_at,
+        const [feed] = yield* orDie(sql<FeedRow & { fresh_until: Date | null; fresh: boolean }>`
+          SELECT ${feedColumnsSql},
                  last_upload_at + make_interval(secs => trust_seconds) AS fresh_until,
                  coalesce(last_upload_at + make_interval(secs => trust_seconds) > now(), false) AS fresh
           FROM seller_feeds WHERE seller_id = ${sellerId}`)
         const [count] = yield* orDie(sql<{ count: string }>`SELECT count(*) AS count FROM listings WHERE seller_id = ${sellerId}`)
-        if (feed === undefined) return { ...defaultSettings, listings: Number(count?.count ?? 0), lastSnapshotAt: null, lastUploadAt: null, freshUntil: null, complete: false }
+        const listings = Number(count?.count ?? 0)
+        if (feed === undefined) {
+          return { ...defaultSettings, listings, lastSnapshotAt: null, lastUploadAt: null, freshUntil: null, complete: false, pullState: { lastAt: null, nextAt: null, lastResult: null } }
+        }
         return {
-          trustSeconds: feed.trust_seconds,
-          currency: feed.currency,
-          shipping: Number(feed.shipping),
-          listings: Number(count?.count ?? 0),
+          ...toSettings(feed),
+          listings,
           lastSnapshotAt: feed.last_snapshot_at,
           lastUploadAt: feed.last_upload_at,
           freshUntil: feed.fresh_until,
-          complete: feed.fresh && feed.last_snapshot_at !== null
+          complete: feed.fresh && feed.last_snapshot_at !== null,
+          pullState: { lastAt: feed.pull_last_at, nextAt: feed.pull_next_at, lastResult: feed.pull_last_result }
         }
       })
 
-    const configure = (sellerId: string, settings: Partial<FeedSettings>): Effect.Effect<InventorySummary> =>
-      Effect.andThen(
+    const configure = (sellerId: string, settings: Partial<FeedSettings>): Effect.Effect<InventorySummary> => {
+      const pull = settings.pull
+      // A new pull setting is due at once; the validators of the last fetch belong to the old one.
+      const pullColumns =
+        pull === undefined
+          ? sql``
+          : sql`, pull = excluded.pull, pull_url = excluded.pull_url, pull_format = excluded.pull_format,
+                pull_every_seconds = excluded.pull_every_seconds, pull_etag = NULL, pull_last_modified = NULL, pull_next_at = excluded.pull_next_at`
+      return Effect.andThen(
         uninterruptibleSql(sql`
-          INSERT INTO seller_feeds (seller_id, trust_seconds, currency, shipping)
-          VALUES (${sellerId}, ${settings.trustSeconds ?? defaultSettings.trustSeconds}, ${settings.currency ?? null}, ${settings.shipping ?? defaultSettings.shipping})
+          INSERT INTO seller_feeds (seller_id, trust_seconds, currency, shipping, pull, pull_url, pull_format, pull_every_seconds, pull_next_at)
+          VALUES (${sellerId}, ${settings.trustSeconds ?? defaultSettings.trustSeconds}, ${settings.currency ?? null}, ${settings.shipping ?? defaultSettings.shipping},
+                  ${pull === undefined || pull === null ? null : pull._tag === "Url" ? "url" : "adapter"},
+                  ${pull?._tag === "Url" ? pull.url : null}, ${pull?._tag === "Url" ? pull.format : null},
+                  ${pull === undefined || pull === null ? 3_600 : Math.max(minPullEverySeconds, pull.everySeconds)},
+                  ${pull === undefined || pull === null ? null : sql`now()`})
           ON CONFLICT (seller_id) DO UPDATE SET
             trust_seconds = ${settings.trustSeconds === undefined ? sql`seller_feeds.trust_seconds` : sql`excluded.trust_seconds`},
             currency = ${settings.currency === undefined ? sql`seller_feeds.currency` : sql`excluded.currency`},
             shipping = ${settings.shipping === undefined ? sql`seller_feeds.shipping` : sql`excluded.shipping`},
-            updated_at = now()`),
+            updated_at = now() ${pullColumns}`),
         summary(sellerId)
       )
+    }
 
     return { upload, status, uploads, summary, configure } satisfies InventoryUploadsService
   })

@@ -64,6 +64,8 @@ export interface OfferIndexService {
   readonly learn: (sellerId: string, listingId: string, lesson: Lesson) => Effect.Effect<void>
   /** Pushed prices, kept durably (the quote cache alone loses them when Redis is away). */
   readonly recordPushes: (sellerId: string, pushes: ReadonlyArray<Push>) => Effect.Effect<void>
+  /** The index changed here (an upload was applied): the next lookup in this process reads which feeds are complete afresh. */
+  readonly changed: Effect.Effect<void>
 }
 
 export class OfferIndex extends Context.Service<OfferIndex, OfferIndexService>()("@bookbroker/engine/OfferIndex") {}
@@ -108,36 +110,44 @@ export const make = (options: OfferIndexOptions = {}) =>
   Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
     const refreshMillis = options.feedSellersRefreshMillis ?? 2_000
-    let feedSellers: { readonly at: number; readonly ids: ReadonlySet<string> } | undefined
+    let feeds: { readonly at: number; readonly snapshots: ReadonlySet<string>; readonly anyListing: boolean } | undefined
 
-    /** Sellers with a fresh snapshot, reused for `refreshMillis`: one small read per interval, not per request. */
-    const snapshotSellers = Effect.gen(function* () {
+    /**
+     * Sellers with a fresh snapshot, and whether the index holds any listing at all (without one,
+     * a request needs no index read), reused for `refreshMillis`: one small read per interval,
+     * not per request.
+     */
+    const feedState = Effect.gen(function* () {
       const now = yield* Clock.currentTimeMillis
-      if (feedSellers !== undefined && now - feedSellers.at < refreshMillis) return feedSellers.ids
-      const rows = yield* orDie(sql<{ seller_id: string }>`
-        SELECT seller_id FROM seller_feeds
-        WHERE last_snapshot_at IS NOT NULL AND last_upload_at + make_interval(secs => trust_seconds) > now()`)
-      feedSellers = { at: now, ids: new Set(rows.map((row) => row.seller_id)) }
-      return feedSellers.ids
+      if (feeds !== undefined && now - feeds.at < refreshMillis) return feeds
+      const rows = yield* orDie(sql<{ seller_id: string | null; any_listing: boolean }>`
+        SELECT f.seller_id, EXISTS (SELECT 1 FROM listings) AS any_listing
+        FROM (SELECT 1) AS one LEFT JOIN seller_feeds f
+          ON f.last_snapshot_at IS NOT NULL AND f.last_upload_at + make_interval(secs => f.trust_seconds) > now()`)
+      feeds = {
+        at: now,
+        snapshots: new Set(rows.flatMap((row) => (row.seller_id === null ? [] : [row.seller_id]))),
+        anyListing: rows[0]?.any_listing === true
+      }
+      return feeds
     })
 
     const lookup = (isbn: Isbn.Isbn13): Effect.Effect<Listed> =>
       Effect.gen(function* () {
-        const [rows, snapshots] = yield* Effect.all(
-          [
-            orDie(sql<ListingRow>`
+        const state = yield* feedState
+        if (!state.anyListing && state.snapshots.size === 0) return { listings: [], unlistedBy: new Set<string>() }
+        const rows = yield* orDie(sql<ListingRow>`
               SELECT * FROM (
-                SELECT l.seller_id, l.listing_id, l.isbn, l.price, l.shipping, l.currency, l.condition, l.quantity, l.source, l.seen_at,
+                SELECT l.seller_id, l.listing_id, l.isbn, l.price, l.shipping, l.currency, l.condition, l.quantity, l.source,
+                  -- A feed restates every listing it keeps with each upload (a delta: "the rest is unchanged").
+                  CASE WHEN l.source = 'push' THEN l.seen_at ELSE greatest(l.seen_at, f.last_upload_at) END AS seen_at,
                   CASE WHEN l.source = 'push' THEN l.fresh_until ELSE f.last_upload_at + make_interval(secs => f.trust_seconds) END AS fresh_until
                 FROM listings l LEFT JOIN seller_feeds f ON f.seller_id = l.seller_id
                 WHERE l.isbn = ${isbn}
               ) AS indexed
               WHERE fresh_until > now()
-              ORDER BY price + shipping, seen_at DESC`),
-            snapshotSellers
-          ],
-          { concurrency: 2 }
-        )
+              ORDER BY price + shipping, seen_at DESC`)
+        const snapshots = state.snapshots
         const listings = rows.map(toListing)
         const listing = new Set(listings.map((row) => row.sellerId))
         const unlistedBy = new Set<string>()
@@ -179,7 +189,11 @@ export const make = (options: OfferIndexOptions = {}) =>
         }
       }).pipe(Effect.withSpan("OfferIndex.recordPushes", { attributes: { sellerId, pushes: pushes.length } }, { captureStackTrace: false }))
 
-    return { lookup, learn, recordPushes } satisfies OfferIndexService
+    const changed = Effect.sync(() => {
+      feeds = undefined
+    })
+
+    return { lookup, learn, recordPushes: (sellerId, pushes) => Effect.andThen(recordPushes(sellerId, pushes), changed), changed } satisfies OfferIndexService
   })
 
 export const layer = (options: OfferIndexOptions = {}): Layer.Layer<OfferIndex, never, SqlClient.SqlClient> => Layer.effect(OfferIndex, make(options))

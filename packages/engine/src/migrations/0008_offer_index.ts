@@ -8,7 +8,9 @@ import { Effect } from "effect"
  *
  * - `seller_feeds`: a seller's feed settings (how long its listings are believed, the currency
  *   and default shipping of its files) and when it last sent a whole inventory (a snapshot:
- *   while that is fresh, a book missing from it is a book the seller does not have).
+ *   while that is fresh, a book missing from it is a book the seller does not have); for feeds
+ *   bookbroker fetches itself (`pull`: a URL, or the adapter's inventory pages), the schedule and
+ *   the validators of the last fetch (ETag, Last-Modified).
  * - `listings`: one row per seller listing with stock (a listing at quantity 0 is deleted).
  *   `seen_at` is when its source last stated it. A pushed price is believed until its own
  *   `fresh_until`; a feed's listings as long as the feed is (its last upload + the trust period),
@@ -28,9 +30,20 @@ export default Effect.gen(function* () {
       shipping bigint NOT NULL DEFAULT 0 CHECK (shipping >= 0),
       last_snapshot_at timestamptz,
       last_upload_at timestamptz,
-      updated_at timestamptz NOT NULL DEFAULT now()
+      pull text CHECK (pull IN ('url', 'adapter')),
+      pull_url text,
+      pull_format text CHECK (pull_format IN ('tsv', 'jsonl')),
+      pull_every_seconds integer NOT NULL DEFAULT 3600 CHECK (pull_every_seconds BETWEEN 900 AND 604800),
+      pull_etag text,
+      pull_last_modified text,
+      pull_next_at timestamptz,
+      pull_last_at timestamptz,
+      pull_last_result text,
+      updated_at timestamptz NOT NULL DEFAULT now(),
+      CHECK (pull IS DISTINCT FROM 'url' OR pull_url IS NOT NULL)
     )
   `
+  yield* sql`CREATE INDEX seller_feeds_pull_due ON seller_feeds (pull_next_at) WHERE pull IS NOT NULL`
   yield* sql`
     CREATE TABLE listings (
       seller_id uuid NOT NULL REFERENCES sellers (id) ON DELETE CASCADE,
@@ -74,6 +87,7 @@ export default Effect.gen(function* () {
       seller_id uuid NOT NULL REFERENCES sellers (id) ON DELETE CASCADE,
       mode text NOT NULL CHECK (mode IN ('snapshot', 'delta')),
       format text NOT NULL CHECK (format IN ('tsv', 'jsonl')),
+      source text NOT NULL DEFAULT 'upload' CHECK (source IN ('upload', 'url', 'adapter')),
       status text NOT NULL CHECK (status IN ('receiving', 'applying', 'applied', 'refused')),
       rows_read integer NOT NULL DEFAULT 0,
       rows_rejected integer NOT NULL DEFAULT 0,

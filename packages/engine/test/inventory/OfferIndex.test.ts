@@ -31,8 +31,7 @@ const engineLayer = QuoteEngine.layer({ stragglers: false }).pipe(
       SellerDirectory.layer({ refreshMillis: 60_000 }),
       SellerPool.layer(),
       SharedState.layerMemory(),
-      OfferIndex.layer({ feedSellersRefreshMillis: 0 }),
-      InventoryUploads.layer({ batchRows: 2, maxErrors: 3 })
+      InventoryUploads.layer({ batchRows: 2, maxErrors: 3 }).pipe(Layer.provideMerge(OfferIndex.layer({ feedSellersRefreshMillis: 60_000 })))
     )
   ),
   Layer.provideMerge(Infrastructure)

@@ -43,6 +43,7 @@ export const Upload = Schema.Struct({
   id: Schema.String,
   mode: UploadMode,
   format: Schema.Literals(["tsv", "jsonl"]),
+  source: Schema.Literals(["upload", "url", "adapter"]).annotate({ description: "Sent by the seller, fetched from its feed URL, or read through its adapter" }),
   status: Schema.Literals(["receiving", "applying", "applied", "refused"]).annotate({
     description: "receiving (rows being read), applying, applied (the index has it), refused (nothing of the file was applied: see refusal)"
   }),
@@ -58,6 +59,36 @@ export const Upload = Schema.Struct({
 
 export const Uploads = Schema.Struct({ uploads: Schema.Array(Upload) })
 
+const EverySeconds = Schema.Int.check(
+  Schema.isBetween({ minimum: 900, maximum: 604_800 }, { message: "must be between 900 seconds (15 minutes) and 604800 (7 days)" })
+).annotate({ description: "How often bookbroker fetches the feed; default 3600" })
+
+export const PullSetting = Schema.Union([
+  Schema.Struct({
+    url: Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(2048)).annotate({
+      description: "Where the inventory file is (http or https, a public address): fetched with a conditional GET and applied as a snapshot"
+    }),
+    format: Schema.optionalKey(Schema.Literals(["tsv", "jsonl"]).annotate({ description: "Default: from the answer's Content-Type (TSV unless JSON Lines)" })),
+    every_seconds: Schema.optionalKey(EverySeconds)
+  }),
+  Schema.Struct({
+    adapter: Schema.Literal(true).annotate({ description: "Read the inventory through the seller's adapter (adapters whose platform can list products)" }),
+    every_seconds: Schema.optionalKey(EverySeconds)
+  })
+])
+
+export const Pull = Schema.NullOr(
+  Schema.Struct({
+    url: Schema.NullOr(Schema.String),
+    adapter: Schema.Boolean,
+    format: Schema.NullOr(Schema.String),
+    every_seconds: Schema.Int,
+    last_at: Schema.NullOr(Schema.String),
+    next_at: Schema.NullOr(Schema.String),
+    last_result: Schema.NullOr(Schema.String).annotate({ description: "What the last fetch came to: applied …, not modified, failed: …" })
+  })
+).annotate({ description: "The feed bookbroker fetches itself; null when the seller uploads" })
+
 export const Inventory = Schema.Struct({
   listings: Schema.Int.annotate({ description: "Listings with stock in the index" }),
   trust_seconds: Schema.Int.annotate({ description: "How long the feed is believed after an upload" }),
@@ -68,7 +99,8 @@ export const Inventory = Schema.Struct({
   fresh_until: Schema.NullOr(Schema.String),
   complete: Schema.Boolean.annotate({
     description: "A whole inventory (snapshot) was sent and the feed is fresh: bookbroker does not ask this seller for books its feed does not list"
-  })
+  }),
+  pull: Pull
 })
 
 export const InventorySettings = Schema.Struct({
@@ -82,7 +114,8 @@ export const InventorySettings = Schema.Struct({
     Schema.Struct({
       amount: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0, { message: "must be zero or a positive whole number of minor units" }), Schema.isLessThanOrEqualTo(100_000_000))
     })
-  )
+  ),
+  pull: Schema.optionalKey(Schema.NullOr(PullSetting).annotate({ description: "Have bookbroker fetch the inventory (a URL, or the adapter); null: back to uploads" }))
 })
 
 export class InventoryApi extends HttpApiGroup.make("inventory").add(
@@ -106,5 +139,8 @@ export class InventoryApi extends HttpApiGroup.make("inventory").add(
   HttpApiEndpoint.get("inventory", "/v1/sellers/me/inventory", { success: Inventory }).middleware(SellerAuth),
   HttpApiEndpoint.patch("configure", "/v1/sellers/me/inventory", { payload: InventorySettings, success: Inventory, error: [Problem.Unprocessable] })
     .middleware(SellerAuth)
-    .annotate(OpenApi.Description, "Sets the feed's settings: how long it is believed, the prices' currency and the default shipping.")
+    .annotate(
+      OpenApi.Description,
+      "Sets the feed's settings: how long it is believed, the prices' currency, the default shipping, and whether bookbroker fetches the inventory itself (from a URL, or through the adapter)."
+    )
 ) {}

@@ -65,7 +65,8 @@ export const Capabilities = Schema.Struct({
   batch_quotes: Schema.NullOr(Schema.Struct({ max_batch_size: Schema.Int })),
   holds: Schema.Boolean,
   order_lookup: Schema.Boolean,
-  price_push: Schema.Boolean
+  price_push: Schema.Boolean,
+  inventory: Schema.Boolean.annotate({ description: "The adapter can list the seller's inventory: bookbroker can keep its offer index without uploads (PATCH /v1/sellers/me/inventory with pull.adapter)" })
 })
 
 export const Seller = Schema.Struct({

@@ -394,7 +394,7 @@ export type paths = {
         delete?: never;
         options?: never;
         head?: never;
-        /** @description Sets the feed's settings: how long it is believed, the prices' currency and the default shipping. */
+        /** @description Sets the feed's settings: how long it is believed, the prices' currency, the default shipping, and whether bookbroker fetches the inventory itself (from a URL, or through the adapter). */
         patch: operations["inventory.configure"];
         trace?: never;
     };
@@ -1944,6 +1944,8 @@ export interface operations {
                                     max_batch_size: number;
                                 } | null;
                                 holds: boolean;
+                                /** @description The adapter can list the seller's inventory: bookbroker can keep its offer index without uploads (PATCH /v1/sellers/me/inventory with pull.adapter) */
+                                inventory: boolean;
                                 order_lookup: boolean;
                                 price_push: boolean;
                             } | null;
@@ -2164,6 +2166,8 @@ export interface operations {
                                 max_batch_size: number;
                             } | null;
                             holds: boolean;
+                            /** @description The adapter can list the seller's inventory: bookbroker can keep its offer index without uploads (PATCH /v1/sellers/me/inventory with pull.adapter) */
+                            inventory: boolean;
                             order_lookup: boolean;
                             price_push: boolean;
                         } | null;
@@ -2279,6 +2283,8 @@ export interface operations {
                                 max_batch_size: number;
                             } | null;
                             holds: boolean;
+                            /** @description The adapter can list the seller's inventory: bookbroker can keep its offer index without uploads (PATCH /v1/sellers/me/inventory with pull.adapter) */
+                            inventory: boolean;
                             order_lookup: boolean;
                             price_push: boolean;
                         } | null;
@@ -2394,6 +2400,8 @@ export interface operations {
                                 max_batch_size: number;
                             } | null;
                             holds: boolean;
+                            /** @description The adapter can list the seller's inventory: bookbroker can keep its offer index without uploads (PATCH /v1/sellers/me/inventory with pull.adapter) */
+                            inventory: boolean;
                             order_lookup: boolean;
                             price_push: boolean;
                         } | null;
@@ -3276,6 +3284,8 @@ export interface operations {
                                 max_batch_size: number;
                             } | null;
                             holds: boolean;
+                            /** @description The adapter can list the seller's inventory: bookbroker can keep its offer index without uploads (PATCH /v1/sellers/me/inventory with pull.adapter) */
+                            inventory: boolean;
                             order_lookup: boolean;
                             price_push: boolean;
                         } | null;
@@ -3401,6 +3411,8 @@ export interface operations {
                                 max_batch_size: number;
                             } | null;
                             holds: boolean;
+                            /** @description The adapter can list the seller's inventory: bookbroker can keep its offer index without uploads (PATCH /v1/sellers/me/inventory with pull.adapter) */
+                            inventory: boolean;
                             order_lookup: boolean;
                             price_push: boolean;
                         } | null;
@@ -3518,6 +3530,17 @@ export interface operations {
                         last_upload_at: string | null;
                         /** @description Listings with stock in the index */
                         listings: number;
+                        /** @description The feed bookbroker fetches itself; null when the seller uploads */
+                        pull: {
+                            adapter: boolean;
+                            every_seconds: number;
+                            format: string | null;
+                            last_at: string | null;
+                            /** @description What the last fetch came to: applied …, not modified, failed: … */
+                            last_result: string | null;
+                            next_at: string | null;
+                            url: string | null;
+                        } | null;
                         /** @description Shipping when a row does not say, in minor units of the row's currency */
                         shipping: {
                             amount: number;
@@ -3585,6 +3608,26 @@ export interface operations {
             content: {
                 "application/json": {
                     currency?: string;
+                    /** @description Have bookbroker fetch the inventory (a URL, or the adapter); null: back to uploads */
+                    pull?: {
+                        /** @description How often bookbroker fetches the feed; default 3600 */
+                        every_seconds?: number;
+                        /**
+                         * @description Default: from the answer's Content-Type (TSV unless JSON Lines)
+                         * @enum {string}
+                         */
+                        format?: "tsv" | "jsonl";
+                        /** @description Where the inventory file is (http or https, a public address): fetched with a conditional GET and applied as a snapshot */
+                        url: string;
+                    } | {
+                        /**
+                         * @description Read the inventory through the seller's adapter (adapters whose platform can list products)
+                         * @enum {boolean}
+                         */
+                        adapter: true;
+                        /** @description How often bookbroker fetches the feed; default 3600 */
+                        every_seconds?: number;
+                    } | null;
                     shipping?: {
                         amount: number;
                     };
@@ -3609,6 +3652,17 @@ export interface operations {
                         last_upload_at: string | null;
                         /** @description Listings with stock in the index */
                         listings: number;
+                        /** @description The feed bookbroker fetches itself; null when the seller uploads */
+                        pull: {
+                            adapter: boolean;
+                            every_seconds: number;
+                            format: string | null;
+                            last_at: string | null;
+                            /** @description What the last fetch came to: applied …, not modified, failed: … */
+                            last_result: string | null;
+                            next_at: string | null;
+                            url: string | null;
+                        } | null;
                         /** @description Shipping when a row does not say, in minor units of the row's currency */
                         shipping: {
                             amount: number;
@@ -3710,6 +3764,11 @@ export interface operations {
                             rows_read: number;
                             rows_rejected: number;
                             /**
+                             * @description Sent by the seller, fetched from its feed URL, or read through its adapter
+                             * @enum {string}
+                             */
+                            source: "upload" | "url" | "adapter";
+                            /**
                              * @description receiving (rows being read), applying, applied (the index has it), refused (nothing of the file was applied: see refusal)
                              * @enum {string}
                              */
@@ -3809,6 +3868,11 @@ export interface operations {
                         rows_applied: number | null;
                         rows_read: number;
                         rows_rejected: number;
+                        /**
+                         * @description Sent by the seller, fetched from its feed URL, or read through its adapter
+                         * @enum {string}
+                         */
+                        source: "upload" | "url" | "adapter";
                         /**
                          * @description receiving (rows being read), applying, applied (the index has it), refused (nothing of the file was applied: see refusal)
                          * @enum {string}
@@ -3918,6 +3982,11 @@ export interface operations {
                         rows_applied: number | null;
                         rows_read: number;
                         rows_rejected: number;
+                        /**
+                         * @description Sent by the seller, fetched from its feed URL, or read through its adapter
+                         * @enum {string}
+                         */
+                        source: "upload" | "url" | "adapter";
                         /**
                          * @description receiving (rows being read), applying, applied (the index has it), refused (nothing of the file was applied: see refusal)
                          * @enum {string}

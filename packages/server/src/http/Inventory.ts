@@ -5,10 +5,10 @@
  * them). Everything acts on the calling seller only.
  */
 import { HttpApiBuilder } from "effect/http-api"
-import { InventoryUploads, SellerDirectory } from "@bookbroker/engine"
+import { InventoryUploads, OutboundAddress, SellerDirectory } from "@bookbroker/engine"
 import { Effect } from "effect"
 import { BookbrokerApi } from "../Api.js"
-import { inventoryContentTypes, maxInventoryBytes } from "../api/Inventory.js"
+import { type InventorySettings, inventoryContentTypes, maxInventoryBytes } from "../api/Inventory.js"
 import { CurrentSeller } from "../Auth.js"
 import * as Problem from "../Problem.js"
 
@@ -16,6 +16,7 @@ const uploadToWire = (upload: InventoryUploads.UploadStatus) => ({
   id: upload.id,
   mode: upload.mode,
   format: upload.format,
+  source: upload.source,
   status: upload.status,
   rows_read: upload.rowsRead,
   rows_rejected: upload.rowsRejected,
@@ -35,8 +36,27 @@ const inventoryToWire = (summary: InventoryUploads.InventorySummary) => ({
   last_snapshot_at: summary.lastSnapshotAt?.toISOString() ?? null,
   last_upload_at: summary.lastUploadAt?.toISOString() ?? null,
   fresh_until: summary.freshUntil?.toISOString() ?? null,
-  complete: summary.complete
+  complete: summary.complete,
+  pull:
+    summary.pull === null
+      ? null
+      : {
+          url: summary.pull._tag === "Url" ? summary.pull.url : null,
+          adapter: summary.pull._tag === "Adapter",
+          format: summary.pull._tag === "Url" ? summary.pull.format : null,
+          every_seconds: summary.pull.everySeconds,
+          last_at: summary.pullState.lastAt?.toISOString() ?? null,
+          next_at: summary.pullState.nextAt?.toISOString() ?? null,
+          last_result: summary.pullState.lastResult
+        }
 })
+
+type WirePull = (typeof InventorySettings.Type)["pull"]
+
+const pullFromWire = (pull: NonNullable<WirePull>): InventoryUploads.PullSettings =>
+  "url" in pull
+    ? { _tag: "Url", url: pull.url, format: pull.format ?? null, everySeconds: pull.every_seconds ?? 3_600 }
+    : { _tag: "Adapter", everySeconds: pull.every_seconds ?? 3_600 }
 
 /** The file's format from its Content-Type (the API accepts only the listed types). */
 const formatOf = (contentType: string | undefined) => {
@@ -82,13 +102,24 @@ export const InventoryLive = HttpApiBuilder.group(BookbrokerApi, "inventory", (h
       )
       .handle("inventory", () => Effect.map(Effect.flatMap(CurrentSeller, (caller) => uploads.summary(caller.id)), inventoryToWire))
       .handle("configure", ({ payload }) =>
-        Effect.flatMap(CurrentSeller, (caller) =>
-          uploads.configure(caller.id, {
+        Effect.gen(function* () {
+          const caller = yield* CurrentSeller
+          const pull = payload.pull
+          if (pull !== undefined && pull !== null && "url" in pull) {
+            // The URL is the seller's say-so: checked as a seller's base URL is (and again at every connect).
+            const checked = OutboundAddress.checkUrl(pull.url, yield* OutboundAddress.OutboundPolicy)
+            if (checked._tag === "Refused") {
+              return yield* Effect.fail(Problem.validation(`/pull/url ${checked.reason}`, [{ pointer: "/pull/url", detail: checked.reason }]))
+            }
+          }
+          const summary = yield* uploads.configure(caller.id, {
             ...(payload.trust_seconds === undefined ? {} : { trustSeconds: payload.trust_seconds }),
             ...(payload.currency === undefined ? {} : { currency: payload.currency }),
-            ...(payload.shipping === undefined ? {} : { shipping: payload.shipping.amount })
+            ...(payload.shipping === undefined ? {} : { shipping: payload.shipping.amount }),
+            ...(pull === undefined ? {} : { pull: pull === null ? null : pullFromWire(pull) })
           })
-        ).pipe(Effect.map(inventoryToWire))
+          return inventoryToWire(summary)
+        })
       )
   })
 )

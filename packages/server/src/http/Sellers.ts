@@ -66,7 +66,8 @@ export const sellerToWire = (seller: SellerDirectory.Seller) =>
               batch_quotes: client.success.capabilities.batchQuotes === null ? null : { max_batch_size: client.success.capabilities.batchQuotes.maxBatchSize },
               holds: client.success.capabilities.holds,
               order_lookup: client.success.capabilities.orderLookup,
-              price_push: client.success.capabilities.pricePush
+              price_push: client.success.capabilities.pricePush,
+              inventory: client.success.capabilities.inventory
             }
           : null,
       config_error: client._tag === "Failure" ? client.failure.detail : null,
