@@ -1,9 +1,9 @@
 /**
  * Every HTTP call the CLI makes goes through this one module, over the typed client generated
  * from `/openapi.json` (`@bookbroker/server/client`: openapi-typescript types, openapi-fetch):
- * bearer auth (customer key or operator token), problem+json answers turned into a `CliError`
- * carrying the problem's `detail`, and a server that is not there into "nothing answers at
- * <url>". The wire types below are the generated ones, named for the services.
+ * bearer auth (customer key, seller key or operator token), problem+json answers turned into a
+ * `CliError` carrying the problem's `detail`, and a server that is not there into "nothing
+ * answers at <url>". The wire types below are the generated ones, named for the services.
  */
 import { createBookbrokerClient, type BookbrokerClient, type operations } from "@bookbroker/server/client"
 import { Effect } from "effect"
@@ -46,13 +46,24 @@ export type RevokedKeys = Json<"operator.revokeCustomerKeys">
 export type ReplacedKey = Json<"operator.replaceCustomerKey", 201>
 export type Finding = Json<"operator.listFindings">["items"][number]
 export type FindingKind = Finding["kind"]
+export type InventoryUpload = Json<"inventory.upload", 201>
+export type UploadMode = InventoryUpload["mode"]
+export type InventoryFormat = InventoryUpload["format"]
+export type InventorySummary = Json<"inventory.inventory">
+export type InventorySettings = Body<"inventory.configure">
+
+/** The Content-Type an inventory file is sent as, by format. */
+export const inventoryContentTypes: Record<InventoryFormat, "text/tab-separated-values" | "application/jsonl"> = {
+  tsv: "text/tab-separated-values",
+  jsonl: "application/jsonl"
+}
 
 export const terminalStatuses: ReadonlyArray<PurchaseStatus> = ["purchased", "price_not_met", "not_available", "sellers_busy", "failed"]
 
 // ---------------------------------------------------------------------------------------------
 // Calls
 
-export type Auth = "customer" | "operator" | "none"
+export type Auth = "customer" | "seller" | "operator" | "none"
 
 interface Reply<A> {
   readonly data?: A
@@ -77,12 +88,26 @@ const errorCode = (error: unknown): string | undefined => {
 const authHint = (auth: Auth) =>
   auth === "operator"
     ? "pass --operator-token or set BOOKBROKER_OPERATOR_TOKEN (serve prints it; the demo writes it to .bookbroker/demo.json)"
-    : "pass --api-key or set BOOKBROKER_API_KEY (the demo writes a fresh key to .bookbroker/demo.json each time it starts)"
+    : auth === "seller"
+      ? "pass --seller-key or set BOOKBROKER_SELLER_KEY (the seller API key that registration — bookbroker sellers add — showed once)"
+      : "pass --api-key or set BOOKBROKER_API_KEY (the demo writes a fresh key to .bookbroker/demo.json each time it starts)"
+
+const missingToken: Record<Exclude<Auth, "none">, string> = { customer: "no customer API key", seller: "no seller API key", operator: "no operator token" }
+
+/** A streamed inventory file: the body is read as the request is sent, never held whole. */
+export interface InventoryFile {
+  readonly body: ReadableStream<Uint8Array>
+  readonly format: InventoryFormat
+  readonly mode: UploadMode
+  readonly currency?: string
+}
 
 export interface Api {
   readonly baseUrl: string
   /** The same API, calling as another customer. */
   readonly withApiKey: (apiKey: string) => Api
+  /** The same API, calling as a seller (its own API key). */
+  readonly withSellerKey: (sellerKey: string) => Api
 
   readonly submitPurchase: (body: NewPurchaseRequest, idempotencyKey: string) => Effect.Effect<AcceptedPurchase, CliError>
   readonly purchase: (id: string) => Effect.Effect<PurchaseRequest, CliError>
@@ -95,6 +120,18 @@ export interface Api {
   /** `/metrics` (operator token). */
   readonly metrics: Effect.Effect<string, CliError>
   readonly registerSeller: (seller: NewSeller) => Effect.Effect<RegisteredSeller, CliError>
+
+  /** What a seller does with its own key: its inventory feed. */
+  readonly seller: {
+    /** Fails, before anything is sent, when no seller key is configured. */
+    readonly checkKey: Effect.Effect<void, CliError>
+    /** Streams the file; answers once the server has applied it (no time limit: files may be large). */
+    readonly uploadInventory: (file: InventoryFile) => Effect.Effect<InventoryUpload, CliError>
+    readonly uploads: Effect.Effect<ReadonlyArray<InventoryUpload>, CliError>
+    readonly upload: (id: string) => Effect.Effect<InventoryUpload, CliError>
+    readonly inventory: Effect.Effect<InventorySummary, CliError>
+    readonly configureInventory: (settings: InventorySettings) => Effect.Effect<InventorySummary, CliError>
+  }
 
   readonly operator: {
     readonly sellers: (status?: SellerStatus) => Effect.Effect<ReadonlyArray<Seller>, CliError>
@@ -125,8 +162,8 @@ export const make = (config: ClientConfig): Api => {
   const clients = new Map<Auth, BookbrokerClient>()
 
   const clientFor = (auth: Auth): Effect.Effect<BookbrokerClient, CliError> => {
-    const token = auth === "operator" ? config.operatorToken : auth === "customer" ? config.apiKey : undefined
-    if (auth !== "none" && token === undefined) return Effect.fail(fail(auth === "operator" ? "no operator token" : "no customer API key", authHint(auth)))
+    const token = auth === "operator" ? config.operatorToken : auth === "customer" ? config.apiKey : auth === "seller" ? config.sellerKey : undefined
+    if (auth !== "none" && token === undefined) return Effect.fail(fail(missingToken[auth], authHint(auth)))
     let client = clients.get(auth)
     if (client === undefined) {
       client = createBookbrokerClient({ baseUrl, ...(token === undefined ? {} : { apiKey: token }) })
@@ -135,18 +172,29 @@ export const make = (config: ClientConfig): Api => {
     return Effect.succeed(client)
   }
 
-  /** One call: `what` names it in messages ("GET /v1/…"). */
-  const send = <A>(auth: Auth, what: string, call: (client: BookbrokerClient, signal: AbortSignal) => Promise<Reply<A>>, timeoutMillis = 30_000): Effect.Effect<A, CliError> =>
+  /**
+   * One call: `what` names it in messages ("GET /v1/…"); `timeoutMillis` null waits as long as
+   * it takes; `broken` words a transport failure the usual words would get wrong.
+   */
+  const send = <A>(
+    auth: Auth,
+    what: string,
+    call: (client: BookbrokerClient, signal: AbortSignal) => Promise<Reply<A>>,
+    timeoutMillis: number | null = 30_000,
+    broken?: (code: string | undefined, error: unknown) => CliError | undefined
+  ): Effect.Effect<A, CliError> =>
     Effect.gen(function* () {
       const client = yield* clientFor(auth)
       const reply = yield* Effect.tryPromise({
-        try: (signal) => call(client, AbortSignal.any([signal, AbortSignal.timeout(timeoutMillis)])),
+        try: (signal) => call(client, timeoutMillis === null ? signal : AbortSignal.any([signal, AbortSignal.timeout(timeoutMillis)])),
         catch: (error) => {
           const code = errorCode(error)
+          const special = broken?.(code, error)
+          if (special !== undefined) return special
           if (code === "ENOTFOUND" || code === "EAI_AGAIN") return fail(`cannot resolve the host of ${baseUrl}`, "check --url / BOOKBROKER_URL")
           if (code !== undefined && connectionCodes.has(code)) return fail(`nothing answers at ${baseUrl}`, "start it with: pnpm start")
           if (error instanceof Error && error.name === "TimeoutError") {
-            return fail(`${baseUrl} did not answer ${what} within ${timeoutMillis / 1000} s`, "is the server overloaded or stuck? see: bookbroker doctor")
+            return fail(`${baseUrl} did not answer ${what} within ${(timeoutMillis ?? 0) / 1000} s`, "is the server overloaded or stuck? see: bookbroker doctor")
           }
           if (code === "ERR_INVALID_URL" || (error instanceof TypeError && /url/i.test(error.message))) {
             return fail(`"${baseUrl}" is not a valid URL`, "use a URL like http://127.0.0.1:8080 (--url, BOOKBROKER_URL)")
@@ -163,7 +211,8 @@ export const make = (config: ClientConfig): Api => {
     const record = typeof body === "object" && body !== null ? (body as { detail?: unknown; title?: unknown }) : {}
     const detail = typeof record.detail === "string" ? record.detail : typeof record.title === "string" ? record.title : undefined
     const message = detail ?? `${what} answered ${status}${typeof body === "string" && body !== "" ? `: ${body.slice(0, 200)}` : ""}`
-    if (status === 401 || status === 403) return fail(message, authHint(auth))
+    // A seller's 403 is about the seller (disabled), not about its key.
+    if (status === 401 || (status === 403 && auth !== "seller")) return fail(message, authHint(auth))
     if (status === 404 && detail?.startsWith("no endpoint") === true) return fail(message, `the server at ${baseUrl} does not offer this: is it an older version?`)
     if (status === 429) return fail(message, "slow down, or ask the operator for a higher limit")
     if (status >= 500) return fail(message, "the server had a problem; see its log, or run: bookbroker doctor")
@@ -181,6 +230,7 @@ export const make = (config: ClientConfig): Api => {
   return {
     baseUrl,
     withApiKey: (apiKey) => make({ ...config, apiKey }),
+    withSellerKey: (sellerKey) => make({ ...config, sellerKey }),
     submitPurchase: (body, idempotencyKey) =>
       send("customer", "POST /v1/purchase-requests", (client, signal) =>
         client.POST("/v1/purchase-requests", { params: { header: { "idempotency-key": idempotencyKey } }, body, signal })
@@ -200,6 +250,38 @@ export const make = (config: ClientConfig): Api => {
     readyz: (timeoutMillis = 5_000) => send("none", "GET /readyz", (client, signal) => client.GET("/readyz", { signal }), timeoutMillis),
     metrics: send("operator", "GET /metrics", (client, signal) => client.GET("/metrics", { parseAs: "text", signal }) as Promise<Reply<string>>),
     registerSeller: (seller) => send("none", "POST /v1/sellers", (client, signal) => client.POST("/v1/sellers", { body: seller, signal })),
+    seller: {
+      checkKey: Effect.asVoid(clientFor("seller")),
+      uploadInventory: (file) =>
+        send(
+          "seller",
+          "POST /v1/sellers/me/inventory/uploads",
+          (client, signal) =>
+            client.POST("/v1/sellers/me/inventory/uploads", {
+              params: { query: { mode: file.mode, ...(file.currency === undefined ? {} : { currency: file.currency }) } },
+              // The generated type says string; a stream is what keeps a 1 GB file out of memory.
+              body: file.body as unknown as string,
+              bodySerializer: (body) => body,
+              headers: { "content-type": inventoryContentTypes[file.format] },
+              duplex: "half",
+              signal
+            }),
+          null,
+          (code, error) =>
+            code === "ECONNRESET" || code === "EPIPE" || code === "UND_ERR_SOCKET" || (error instanceof TypeError && error.message === "terminated")
+              ? fail(`the connection to ${baseUrl} broke off during the upload`, "whether the file was applied: bookbroker sellers inventory status")
+              : undefined
+        ),
+      uploads: Effect.map(
+        send("seller", "GET /v1/sellers/me/inventory/uploads", (client, signal) => client.GET("/v1/sellers/me/inventory/uploads", { signal })),
+        (list) => list.uploads
+      ),
+      upload: (id) =>
+        send("seller", `GET /v1/sellers/me/inventory/uploads/${id}`, (client, signal) => client.GET("/v1/sellers/me/inventory/uploads/{id}", { params: path(id), signal })),
+      inventory: send("seller", "GET /v1/sellers/me/inventory", (client, signal) => client.GET("/v1/sellers/me/inventory", { signal })),
+      configureInventory: (settings) =>
+        send("seller", "PATCH /v1/sellers/me/inventory", (client, signal) => client.PATCH("/v1/sellers/me/inventory", { body: settings, signal }))
+    },
     operator: {
       sellers: (status) =>
         Effect.map(

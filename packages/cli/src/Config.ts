@@ -13,6 +13,7 @@ export interface FileConfig {
   readonly base_url?: string
   readonly api_key?: string
   readonly operator_token?: string
+  readonly seller_key?: string
   readonly database_url?: string
   readonly redis_url?: string
   readonly data_dir?: string
@@ -59,15 +60,25 @@ export interface ClientConfig {
   readonly baseUrl: string
   readonly apiKey: string | undefined
   readonly operatorToken: string | undefined
+  /** A seller's own API key, for the seller's commands (`sellers inventory`). */
+  readonly sellerKey?: string | undefined
 }
 
 /** Where the API is and how to call it, for the client commands. */
-export const clientConfig = (flags: { readonly url?: string; readonly apiKey?: string; readonly operatorToken?: string; readonly config?: string }): ClientConfig => {
+export const clientConfig = (flags: {
+  readonly url?: string
+  readonly apiKey?: string
+  readonly operatorToken?: string
+  readonly sellerKey?: string
+  readonly config?: string
+}): ClientConfig => {
   const file = readConfigFile(flags.config)
   const demo = readDemoFile()
   return {
     baseUrl: pick(flags.url, process.env["BOOKBROKER_URL"], file.base_url, demo?.base_url, "http://127.0.0.1:8080")!.replace(/\/$/, ""),
     apiKey: pick(flags.apiKey, process.env["BOOKBROKER_API_KEY"], file.api_key, demo?.customer_key),
-    operatorToken: pick(flags.operatorToken, process.env["BOOKBROKER_OPERATOR_TOKEN"], file.operator_token, demo?.operator_token)
+    operatorToken: pick(flags.operatorToken, process.env["BOOKBROKER_OPERATOR_TOKEN"], file.operator_token, demo?.operator_token),
+    // No demo fallback: the demo's sellers are simulated, none of them uploads inventory.
+    sellerKey: pick(flags.sellerKey, process.env["BOOKBROKER_SELLER_KEY"], file.seller_key)
   }
 }

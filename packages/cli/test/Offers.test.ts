@@ -17,11 +17,13 @@ layer(TestServer.layer, { timeout: 60_000, excludeTestServices: true })("offers"
       ])
       const lines = ui.stdout
       expect(lines[0]).toMatch(new RegExp(`^3 offers for ${TestServer.carried} \\(3 sellers asked`))
-      expect(lines[1]).toMatch(/^#\s+seller\s+price\s+shipping\s+total/)
-      expect(lines[2]).toMatch(/^1\s+cli-alpha\s+€12\.00\s+€0\.00\s+€12\.00\s+new/)
+      expect(lines[1]).toMatch(/^#\s+seller\s+price\s+shipping\s+total\s+condition\s+qty\s+source\s+age\s+valid until$/)
+      // The sellers answered now: live, no age (the simulated sellers do not say how many they have).
+      expect(lines[2]).toMatch(/^1\s+cli-alpha\s+€12\.00\s+€0\.00\s+€12\.00\s+new\s+—\s+live\s+—\s+\d\d:\d\d:\d\d$/)
       expect(lines[3]).toMatch(/^2\s+cli-beta\s+€15\.00/)
       expect(lines[4]).toMatch(/^3\s+cli-gamma\s+€18\.00/)
       expect(ui.text()).toContain(`buy the cheapest: bookbroker buy ${TestServer.carried} --max 12.00`)
+      expect(ui.text()).not.toContain("confirms them with the seller")
     })
   )
 
@@ -41,7 +43,11 @@ layer(TestServer.layer, { timeout: 60_000, excludeTestServices: true })("offers"
       const { api } = yield* TestServer.TestServer
       const ui = Render.capture({ json: true })
       yield* Offers.offers(api, ui, { isbn: TestServer.carried, currency: "EUR" })
-      expect(ui.values[0]).toMatchObject({ isbn: TestServer.carried, currency: "EUR", offers: [{ seller_name: "cli-alpha", total: { amount: 1200, currency: "EUR" } }, {}, {}] })
+      expect(ui.values[0]).toMatchObject({
+        isbn: TestServer.carried,
+        currency: "EUR",
+        offers: [{ seller_name: "cli-alpha", total: { amount: 1200, currency: "EUR" }, source: "live", as_of: null, age_seconds: null }, {}, {}]
+      })
     })
   )
 
@@ -72,4 +78,10 @@ it("offers: sellers left out say why in words (a straggler, the deadline)", () =
     duration_ms: 520
   })
   expect(footer).toEqual(["no offer from: slow (too slow, not waited for), late (no answer by the deadline), odd (malformed)"])
+})
+
+it("offers: the age of a feed or pushed price in its largest unit; none for a live answer", () => {
+  const ages = [null, 0, 59, 60, 3_599, 3_600, 86_399, 86_400, 900_000].map((age_seconds) => Offers.age({ source: age_seconds === null ? "live" : "feed", age_seconds }))
+  expect(ages).toEqual(["—", "0s", "59s", "1m", "59m", "1h", "23h", "1d", "10d"])
+  expect(Offers.age({ source: "push", age_seconds: 42 })).toBe("42s")
 })

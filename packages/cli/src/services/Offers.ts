@@ -1,4 +1,7 @@
-/** `bookbroker offers <isbn>`: the book's current offers, cheapest total first. */
+/**
+ * `bookbroker offers <isbn>`: the book's current offers, cheapest total first, each with where
+ * its price comes from (the seller now, its inventory feed, a price it pushed) and how old it is.
+ */
 import { Money } from "@bookbroker/adapter-sdk"
 import { Effect } from "effect"
 import type * as Api from "../Api.js"
@@ -21,12 +24,22 @@ const reasons: Record<string, string> = {
   deadline: "no answer by the deadline"
 }
 
+/** How old a feed or pushed price is (`45s`, `3m`, `2h`, `4d`); `—` for a live answer. */
+export const age = (offer: Pick<Api.BookOffer, "source" | "age_seconds">): string => {
+  const seconds = offer.age_seconds
+  if (offer.source === "live" || seconds === null || seconds === undefined) return "—"
+  if (seconds < 60) return `${seconds}s`
+  if (seconds < 3600) return `${Math.floor(seconds / 60)}m`
+  if (seconds < 86_400) return `${Math.floor(seconds / 3600)}h`
+  return `${Math.floor(seconds / 86_400)}d`
+}
+
 export const table = (book: Api.BookOffers): TableProps => {
   const silent = book.sellers.filter((seller) => !book.offers.some((offer) => offer.seller_id === seller.seller_id))
   const cheapest = book.offers[0]
   return {
     title: `${book.offers.length} offer${book.offers.length === 1 ? "" : "s"} for ${book.isbn} (${book.sellers.length} sellers asked, ${millis(book.duration_ms)})`,
-    headers: ["#", "seller", "price", "shipping", "total", "condition", "qty", "valid until"],
+    headers: ["#", "seller", "price", "shipping", "total", "condition", "qty", "source", "age", "valid until"],
     rows: book.offers.map((offer, index) => [
       String(index + 1),
       offer.seller_name,
@@ -35,11 +48,15 @@ export const table = (book: Api.BookOffers): TableProps => {
       money(offer.total),
       offer.condition.replaceAll("_", " "),
       offer.quantity === null ? "—" : String(offer.quantity),
+      // A server older than the offer index does not say: its prices are all live.
+      offer.source ?? "live",
+      age(offer),
       new Date(offer.expires_at).toLocaleTimeString("en-GB")
     ]),
     highlight: [0],
     empty: "no seller offers this book right now",
     footer: [
+      ...(book.offers.some((offer) => (offer.source ?? "live") !== "live") ? ["feed and push prices are what the seller stated, as old as shown: a purchase confirms them with the seller first"] : []),
       ...(silent.length === 0
         ? []
         : [`no offer from: ${silent.map((seller) => `${seller.seller_name} (${seller.reason === null ? seller.status.replaceAll("_", " ") : (reasons[seller.reason] ?? seller.reason)})`).join(", ")}`]),
