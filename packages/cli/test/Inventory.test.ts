@@ -222,6 +222,21 @@ layer(TestServer.layer, { timeout: 120_000, excludeTestServices: true })("seller
         }
         const badShipping = yield* Effect.flip(Inventory.settings(TestServer.deadApi, Render.capture(), { currency: "EUR", shipping: "-1" }))
         expect(badShipping.message).toBe('--shipping "-1" is not a non-negative decimal amount')
+
+        // A feed bookbroker fetches itself: from a URL (on a public address), or through the adapter; --no-pull goes back to uploads.
+        const pulled = yield* Inventory.settings(seller.api, Render.capture(), { pullUrl: "https://shop.example/inventory.tsv", every: "2h" })
+        expect(pulled.pull).toMatchObject({ url: "https://shop.example/inventory.tsv", adapter: false, every_seconds: 7_200 })
+        const privateUrl = yield* Effect.flip(Inventory.settings(seller.api, Render.capture(), { pullUrl: "http://10.0.0.7/inventory.tsv" }))
+        expect(privateUrl.message).toMatch(/not a public address/)
+        const viaAdapter = yield* Effect.promise(() => seller.cli(["sellers", "inventory", "settings", "--pull-adapter", "--json"]))
+        expect(viaAdapter.code).toBe(0)
+        expect(JSON.parse(viaAdapter.stdout).pull).toMatchObject({ url: null, adapter: true, every_seconds: 3_600 })
+        const off = yield* Effect.promise(() => seller.cli(["sellers", "inventory", "settings", "--no-pull", "--json"]))
+        expect(JSON.parse(off.stdout).pull).toBeNull()
+        const both = yield* Effect.flip(Inventory.settings(TestServer.deadApi, Render.capture(), { pullUrl: "https://a.example/f.tsv", pullAdapter: true }))
+        expect(both.message).toBe("--pull-url, --pull-adapter and --no-pull exclude each other: choose one")
+        const tooOften = yield* Effect.flip(Inventory.settings(TestServer.deadApi, Render.capture(), { pullAdapter: true, every: "5m" }))
+        expect(tooOften.message).toBe('--every must be at least 15m (got "5m")')
       })
     )
 

@@ -371,12 +371,28 @@ export interface SettingsOptions {
   readonly currency?: string
   /** A decimal in the feed's currency (`3.50`). */
   readonly shipping?: string
+  /** bookbroker fetches the file from this URL on a schedule. */
+  readonly pullUrl?: string
+  /** bookbroker reads the inventory through the seller's adapter. */
+  readonly pullAdapter?: boolean
+  /** Back to uploads: bookbroker fetches nothing. */
+  readonly noPull?: boolean
+  /** How often it fetches (a duration, 15m at least). */
+  readonly every?: string
 }
 
 export const settings = (api: Api.Api, ui: Ui, options: SettingsOptions): Effect.Effect<Api.InventorySummary, CliError> =>
   Effect.gen(function* () {
-    const change: { trust_seconds?: number; currency?: string; shipping?: { amount: number } } = {}
+    const change: { trust_seconds?: number; currency?: string; shipping?: { amount: number }; pull?: NonNullable<Api.InventorySettings["pull"]> | null } = {}
     if (options.trust !== undefined) change.trust_seconds = yield* trustSeconds(options.trust)
+    const pulls = [options.pullUrl !== undefined, options.pullAdapter === true, options.noPull === true].filter(Boolean).length
+    if (pulls > 1) return yield* Effect.fail(fail("--pull-url, --pull-adapter and --no-pull exclude each other: choose one"))
+    if (options.every !== undefined && pulls === 0) return yield* Effect.fail(fail("--every says how often bookbroker fetches your feed: give it with --pull-url or --pull-adapter"))
+    const every = options.every === undefined ? undefined : yield* trustSeconds(options.every)
+    if (every !== undefined && every < 900) return yield* Effect.fail(fail(`--every must be at least 15m (got "${options.every}")`))
+    if (options.pullUrl !== undefined) change.pull = { url: options.pullUrl, ...(every === undefined ? {} : { every_seconds: every }) }
+    if (options.pullAdapter === true) change.pull = { adapter: true, ...(every === undefined ? {} : { every_seconds: every }) }
+    if (options.noPull === true) change.pull = null
     if (options.currency !== undefined) change.currency = yield* Input.currency(options.currency)
     if (options.shipping !== undefined) {
       const currency = change.currency ?? (yield* api.seller.inventory).currency
@@ -388,6 +404,6 @@ export const settings = (api: Api.Api, ui: Ui, options: SettingsOptions): Effect
     }
     const changed = Object.keys(change).length > 0
     const feed = changed ? yield* api.seller.configureInventory(change) : yield* api.seller.inventory
-    ui.result(feed, detailsView, feedDetails(feed, changed ? "inventory feed settings saved" : "inventory feed settings (nothing changed: give --trust, --currency or --shipping)"))
+    ui.result(feed, detailsView, feedDetails(feed, changed ? "inventory feed settings saved" : "inventory feed settings (nothing changed: give --trust, --currency, --shipping or --pull-url)"))
     return feed
   })

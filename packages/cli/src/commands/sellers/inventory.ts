@@ -85,6 +85,10 @@ interface SettingsFlags extends SellerFlags {
   readonly trust?: string
   readonly currency?: string
   readonly shipping?: string
+  readonly pullUrl?: string
+  readonly pullAdapter?: boolean
+  readonly pull?: boolean
+  readonly every?: string
 }
 
 const settings = sellerClient(
@@ -93,7 +97,18 @@ const settings = sellerClient(
     .option("--trust <duration>", "how long an upload is believed: 24h, 90m, 2d (from 1m to 30d; default 24h)")
     .option("--currency <code>", "the currency of your prices when a row does not say (ISO 4217)")
     .option("--shipping <amount>", "shipping when a row does not say, a decimal in that currency: 3.50 (0: free)")
-).addHelpText("after", examples("bookbroker sellers inventory settings --currency EUR --shipping 3.50 --trust 24h", "bookbroker sellers inventory settings"))
+    .option("--pull-url <url>", "have bookbroker fetch your inventory file from this URL on a schedule (conditional GET; applied as a snapshot)")
+    .option("--pull-adapter", "have bookbroker read your inventory through your platform's adapter, if it can list products")
+    .option("--no-pull", "back to uploads: bookbroker fetches nothing")
+    .option("--every <duration>", "how often bookbroker fetches (15m at least; default 1h)")
+).addHelpText(
+  "after",
+  examples(
+    "bookbroker sellers inventory settings --currency EUR --shipping 3.50 --trust 24h",
+    "bookbroker sellers inventory settings --pull-url https://shop.example/inventory.tsv --every 1h",
+    "bookbroker sellers inventory settings"
+  )
+)
 
 settings.action(
   action(async (flags: SettingsFlags) => {
@@ -101,7 +116,12 @@ settings.action(
       (await service()).settings(api(flags), await ui(flags), {
         ...(flags.trust === undefined ? {} : { trust: flags.trust }),
         ...(flags.currency === undefined ? {} : { currency: flags.currency }),
-        ...(flags.shipping === undefined ? {} : { shipping: flags.shipping })
+        ...(flags.shipping === undefined ? {} : { shipping: flags.shipping }),
+        ...(flags.pullUrl === undefined ? {} : { pullUrl: flags.pullUrl }),
+        ...(flags.pullAdapter === true ? { pullAdapter: true } : {}),
+        // commander's --no-pull sets `pull` to false (true by default).
+        ...(flags.pull === false ? { noPull: true } : {}),
+        ...(flags.every === undefined ? {} : { every: flags.every })
       })
     )
   })
