@@ -245,7 +245,7 @@ export const make = (options: InventoryUploadsOptions = {}) =>
               yield* sql`
                 CREATE TEMP TABLE upload_latest ON COMMIT DROP AS
                 SELECT DISTINCT ON (listing_id) listing_id, isbn, price, coalesce(shipping, ${settings.shipping}) AS shipping,
-                       coalesce(currency, ${currency}) AS currency, condition, binding, quantity
+                       coalesce(currency, ${currency}) AS currency, condition, binding, quantity, title, author, publisher, year
                 FROM inventory_staging WHERE upload_id = ${uploadId} ORDER BY listing_id, line DESC`
               yield* sql`CREATE INDEX ON upload_latest (listing_id)`
               yield* sql`ANALYZE upload_latest`
@@ -286,10 +286,10 @@ export const make = (options: InventoryUploadsOptions = {}) =>
               // describe a book describes it (an anti-join, so a re-upload costs one lookup per book).
               yield* sql`
                 INSERT INTO books (isbn, title, author, publisher, year)
-                SELECT DISTINCT ON (s.isbn) s.isbn, s.title, s.author, s.publisher, s.year FROM inventory_staging s
-                WHERE s.upload_id = ${uploadId} AND (s.title IS NOT NULL OR s.author IS NOT NULL OR s.publisher IS NOT NULL OR s.year IS NOT NULL)
+                SELECT DISTINCT ON (s.isbn) s.isbn, s.title, s.author, s.publisher, s.year FROM upload_latest s
+                WHERE (s.title IS NOT NULL OR s.author IS NOT NULL OR s.publisher IS NOT NULL OR s.year IS NOT NULL)
                   AND NOT EXISTS (SELECT 1 FROM books b WHERE b.isbn = s.isbn)
-                ORDER BY s.isbn, s.line DESC
+                ORDER BY s.isbn
                 ON CONFLICT (isbn) DO NOTHING`
               yield* sql`
                 UPDATE seller_feeds SET last_upload_at = now(), updated_at = now(),
