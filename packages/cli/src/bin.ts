@@ -17,6 +17,15 @@ import * as serve from "./commands/serve.js"
 import * as simulate from "./commands/simulate.js"
 import { examples } from "./Help.js"
 
+// A reader that stopped reading (`bookbroker offers … | head`) is not an error: stop quietly, as
+// Unix tools do, instead of dying on an unhandled EPIPE.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code === "EPIPE") process.exit(0)
+    throw error
+  })
+}
+
 const program = new Command()
   .name("bookbroker")
   .description("Buy a book at the best price from hundreds of independent sellers.")
