@@ -487,7 +487,12 @@ export const make = (options: QuoteEngineOptions = {}) =>
         }
 
         if (useCache && request.cache !== false) yield* readCache(isbn, entries, answers)
-        if (index !== undefined && request.cache !== false) yield* readIndex(index, isbn, request.currency, entries, answers, outcomes)
+        if (index !== undefined && request.cache !== false) {
+          // Without the index (PostgreSQL away) every seller is simply asked live: quotes never fail.
+          yield* readIndex(index, isbn, request.currency, entries, answers, outcomes).pipe(
+            Effect.catchDefect((defect) => Effect.logWarning("offer index unavailable: asking every seller live", defect))
+          )
+        }
         const pending = () => entries.filter((entry) => !answers.has(entry.seller.id) && !outcomes.has(entry.seller.id))
         let coalesced = false
         if (pending().length > 0) {

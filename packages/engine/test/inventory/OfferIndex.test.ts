@@ -254,6 +254,36 @@ describe("quoting with the offer index", () => {
     }).pipe(Effect.provide(engineLayer), Effect.scoped)
   )
 
+  it.live("with the index unreadable (PostgreSQL away), every seller is asked live: quotes still answer", () =>
+    Effect.gen(function* () {
+      const running = yield* SimulatedSellers.startSellers([{ name: "live", stock: [{ isbn: isbnA, price: 1200, quantity: 1 }] }])
+      yield* register(running)
+      const book = yield* (yield* QuoteEngine.QuoteEngine).quotes(isbnA, { currency: "EUR" })
+      expect(book.offers.map((offer) => [offer.sellerName, offer.total.amount, offer.source])).toEqual([["live", 1200, "live"]])
+      expect(running[0]!.simulator.calls.quote).toBe(1)
+    }).pipe(
+      Effect.provide(
+        QuoteEngine.layer({ stragglers: false }).pipe(
+          Layer.provideMerge(
+            Layer.mergeAll(
+              SellerDirectory.layer({ refreshMillis: 60_000 }),
+              SellerPool.layer(),
+              SharedState.layerMemory(),
+              Layer.succeed(OfferIndex.OfferIndex, {
+                lookup: () => Effect.die(new Error("connection refused")),
+                learn: () => Effect.void,
+                recordPushes: () => Effect.void,
+                changed: Effect.void
+              })
+            )
+          ),
+          Layer.provideMerge(Infrastructure)
+        )
+      ),
+      Effect.scoped
+    )
+  )
+
   it.live("pushed prices are kept durably, and a push of no stock removes the seller's listings of the book", () =>
     Effect.gen(function* () {
       const [seller] = yield* register(yield* SimulatedSellers.startSellers([{ name: "pusher", stock: [] }]))
