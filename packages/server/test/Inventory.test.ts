@@ -85,6 +85,20 @@ describe("inventory feeds", () => {
       problem(noCurrency, 422)
       expect(noCurrency.body.detail).toMatch(/currency/)
 
+      // Text PostgreSQL cannot store is a bad row (named), not a 500.
+      const nul = yield* upload(server, seller!.key, tsv(["N1", third, "Du\u0000ne", "Herbert, Frank", "1.00", "1", "New"]), "?mode=delta&currency=EUR")
+      expect(nul.status).toBe(201)
+      expect(nul.body).toMatchObject({ rows_rejected: 1, rows_applied: 0, errors: [{ line: 2, field: "title", reason: "title contains a NUL character, which cannot be stored" }] })
+      const escaped = yield* upload(
+        server,
+        seller!.key,
+        `{"listingid":"J1","isbn":"${third}","price":"1.00","quantity":1,"bookcondition":"New","author":"\\ud800"}\n`,
+        "?mode=delta&currency=EUR",
+        "application/jsonl"
+      )
+      expect(escaped.status).toBe(201)
+      expect(escaped.body).toMatchObject({ rows_rejected: 1, rows_applied: 0, errors: [{ line: 1, field: "author" }] })
+
       const inventory = yield* server.call("GET", "/v1/sellers/me/inventory", { token: seller!.key })
       expect(inventory.body.listings).toBe(1)
       const listings = yield* server.sql<{ listing_id: string }>`SELECT listing_id FROM listings`.pipe(Effect.orDie)

@@ -136,6 +136,18 @@ const conditions: ReadonlyMap<string, Contract.Condition> = new Map([
   ["acceptable", "acceptable"]
 ])
 
+/**
+ * Text PostgreSQL refuses (a NUL) or cannot encode (half of a UTF-16 surrogate pair: with the `u`
+ * flag a whole pair is one code point above U+FFFF, so only a lone half matches the range).
+ */
+const unstorablePattern = /\u0000|[\ud800-\udfff]/u
+
+const unstorable = (text: string): string | undefined => {
+  const found = unstorablePattern.exec(text)
+  if (found === null) return undefined
+  return found[0] === "\u0000" ? "a NUL character" : "an unpaired UTF-16 surrogate (a \\uD800–\\uDFFF escape without its pair)"
+}
+
 const maxListingId = 100
 const maxText = 750
 const maxQuantity = 999
@@ -182,6 +194,8 @@ export const parser = (format: Format, options: ParserOptions): Parser => {
   let badField = -1
   let badReason = ""
   let rowLine = 0
+  /** The line may hold text PostgreSQL cannot store (a NUL; in JSON, an escape that can make a lone surrogate). */
+  let suspect = false
   let rows: Array<ListingRow> = []
   let errors: Array<RowError> = []
 
@@ -322,6 +336,8 @@ export const parser = (format: Format, options: ParserOptions): Parser => {
       values[field] = column !== -1 && column < count ? parts[column]!.trim() : ""
     }
     badField = -1
+    // Decoded UTF-8 has no lone surrogates; a NUL it may have (in a column bookbroker ignores, harmless).
+    suspect = text.indexOf("\u0000") !== -1
     readListing(line)
   }
 
@@ -347,6 +363,8 @@ export const parser = (format: Format, options: ParserOptions): Parser => {
     }
     values.fill("")
     badField = -1
+    // Only an escape makes a NUL or a lone surrogate in JSON text (a raw control character is not JSON).
+    suspect = text.indexOf("\\u") !== -1
     const record = value as Record<string, unknown>
     for (const key in record) {
       const field = fieldIndex.get(key) ?? fieldIndex.get(key.toLowerCase())
@@ -381,6 +399,12 @@ export const parser = (format: Format, options: ParserOptions): Parser => {
    */
   const readListing = (line: number): void => {
     rowLine = line
+    if (suspect) {
+      for (let field = 0; field < fieldCount; field++) {
+        const problem = unstorable(values[field]!)
+        if (problem !== undefined) return fail(field, `${fieldNames[field]} contains ${problem}, which cannot be stored`)
+      }
+    }
     const listingId = values[LISTING_ID]!
     if (listingId.length === 0) return fail(LISTING_ID, "listingid is empty: every listing needs the seller's own id")
     if (listingId.length > maxListingId) return fail(LISTING_ID, `listingid is longer than ${maxListingId} characters`)

@@ -510,6 +510,31 @@ describe("InventoryFile JSON Lines", () => {
   })
 })
 
+describe("InventoryFile text PostgreSQL cannot store", () => {
+  const header = "listingid\tisbn\ttitle\tprice\tquantity\tbookcondition\tdescription\n"
+  it("rejects a TSV row with a NUL in a field it keeps, naming the field; a NUL in an ignored column is harmless", () => {
+    const result = read(
+      "tsv",
+      header + "A\t9780306406157\tDu\u0000ne\t1.00\t1\tNew\t\n" + "B\u0000\t9780306406157\tDune\t1.00\t1\tNew\t\n" + "C\t9780306406157\tDune\t1.00\t1\tNew\tsee\u0000here\n"
+    )
+    expect(result.errors).toEqual([
+      { line: 2, field: "title", reason: "title contains a NUL character, which cannot be stored" },
+      { line: 3, field: "listingid", reason: "listingid contains a NUL character, which cannot be stored" }
+    ])
+    expect(result.rows.map((row) => row.listingId)).toEqual(["C"])
+  })
+
+  it("rejects a JSON Lines row whose escapes make a NUL or half a surrogate pair, and keeps a whole pair", () => {
+    const line = (title: string) => `{"listingid":"A","isbn":"9780306406157","price":"1.00","quantity":1,"bookcondition":"New","title":"${title}"}`
+    const result = read("jsonl", [line("a\\u0000b"), line("lone \\ud800"), line("pair \\ud83d\\udcd6"), line("plain \\u00e9")].join("\n"))
+    expect(result.errors).toEqual([
+      { line: 1, field: "title", reason: "title contains a NUL character, which cannot be stored" },
+      { line: 2, field: "title", reason: expect.stringMatching(/^title contains an unpaired UTF-16 surrogate/) }
+    ])
+    expect(result.rows.map((row) => row.title)).toEqual(["pair \u{1f4d6}", "plain é"])
+  })
+})
+
 describe("InventoryFile.fields", () => {
   it("lists the required and optional header names", () => {
     expect(InventoryFile.fields.required).toEqual(["listingid", "isbn", "price", "quantity", "bookcondition"])
