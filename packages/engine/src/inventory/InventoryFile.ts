@@ -136,17 +136,16 @@ const conditions: ReadonlyMap<string, Contract.Condition> = new Map([
   ["acceptable", "acceptable"]
 ])
 
-/**
- * Text PostgreSQL refuses (a NUL) or cannot encode (half of a UTF-16 surrogate pair: with the `u`
- * flag a whole pair is one code point above U+FFFF, so only a lone half matches the range).
- */
-const unstorablePattern = /\u0000|[\ud800-\udfff]/u
+/** Half of a UTF-16 surrogate pair: with the `u` flag a whole pair is one code point above U+FFFF, so only a lone half matches. */
+const loneSurrogate = /[\ud800-\udfff]/u
 
-const unstorable = (text: string): string | undefined => {
-  const found = unstorablePattern.exec(text)
-  if (found === null) return undefined
-  return found[0] === "\u0000" ? "a NUL character" : "an unpaired UTF-16 surrogate (a \\uD800–\\uDFFF escape without its pair)"
-}
+/** Text PostgreSQL refuses (a NUL) or cannot encode (a lone surrogate): what it is, or undefined. */
+const unstorable = (text: string): string | undefined =>
+  text.indexOf("\u0000") !== -1
+    ? "a NUL character"
+    : loneSurrogate.test(text)
+      ? "an unpaired UTF-16 surrogate (a \\uD800–\\uDFFF escape without its pair)"
+      : undefined
 
 const maxListingId = 100
 const maxText = 750
