@@ -53,20 +53,7 @@ const sixSellers = (latencyMillis: number) =>
     }))
   )
 
-const register = (sellers: ReadonlyArray<SimulatedSellers.RunningSeller>, limits: Record<string, number> = {}) =>
-  Effect.gen(function* () {
-    const directory = yield* SellerDirectory.SellerDirectory
-    return yield* Effect.forEach(sellers, (seller) =>
-      directory.register({
-        name: seller.name,
-        kind: "reference",
-        config: seller.config,
-        credentials: { apiKey: seller.apiKey },
-        limits: { requestsPerSecond: 100, burst: 100, ...limits },
-        status: "active"
-      })
-    )
-  })
+const register = SimulatedSellers.registerActive
 
 /** Names of the sellers whose quote calls grew since `before`. */
 const calledSince = (sellers: ReadonlyArray<SimulatedSellers.RunningSeller>, before: ReadonlyArray<number>) =>

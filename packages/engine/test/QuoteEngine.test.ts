@@ -30,20 +30,7 @@ const engineLayer = (options: QuoteEngine.QuoteEngineOptions = {}, circuit = { f
     Layer.provideMerge(Infrastructure)
   )
 
-const register = (sellers: ReadonlyArray<SimulatedSellers.RunningSeller>, limits: Record<string, number> = {}) =>
-  Effect.gen(function* () {
-    const directory = yield* SellerDirectory.SellerDirectory
-    return yield* Effect.forEach(sellers, (seller) =>
-      directory.register({
-        name: seller.name,
-        kind: "reference",
-        config: seller.config,
-        credentials: { apiKey: seller.apiKey },
-        limits: { requestsPerSecond: 100, burst: 100, ...limits },
-        status: "active"
-      })
-    )
-  })
+const register = SimulatedSellers.registerActive
 
 const stock = (price: number, quantity = 5) => isbns.map((isbn) => ({ isbn, price, quantity }))
 

@@ -7,6 +7,7 @@
  */
 import { ByteSize, Cause, Effect } from "effect"
 import { HttpEffect, HttpIncomingMessage, HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
+import { uploadPath } from "./api/Inventory.js"
 import * as Problem from "./Problem.js"
 import * as SafeText from "./SafeText.js"
 
@@ -49,7 +50,7 @@ const rewrite = (request: HttpServerRequest.HttpServerRequest, response: HttpSer
  * Routes whose body is a file streamed to its handler, not JSON: they set their own content types
  * and size limit (the inventory upload), and the edge does not read their body.
  */
-const streamedBodies = new Set(["/v1/sellers/me/inventory/uploads"])
+const streamedBodies = new Set([uploadPath])
 
 const isStreamedBody = (request: HttpServerRequest.HttpServerRequest) => request.method === "POST" && streamedBodies.has(request.url.split("?")[0]!)
 

@@ -128,9 +128,10 @@ export const make = (options: FeedPullOptions = {}) =>
               dispatcher: agent,
               signal,
               headersTimeout: options.headersTimeoutMillis ?? 30_000,
-              bodyTimeout: options.bodyTimeoutMillis ?? 60_000,
-              maxRedirections: 0
-            } as Parameters<typeof request>[1]),
+              // undici follows no redirect: a feed that moved answers 3xx and the fetch fails, so
+              // the only address fetched is the one checked.
+              bodyTimeout: options.bodyTimeoutMillis ?? 60_000
+            }),
           catch: (error) => error
         }).pipe(Effect.result)
         if (Result.isFailure(response)) {

@@ -1,15 +1,15 @@
 /**
  * Prices and stock that sellers push (the server's `POST /v1/sellers/me/offers`) instead of
- * waiting to be asked. A pushed answer goes into the quote cache like one the engine fetched, so
- * offers show it at once and the fan-out skips the seller meanwhile; it lives at most
- * `maxValiditySeconds`. A pushed offer carries a quote id of bookbroker's own (`push-…`) that
- * the seller does not know, so it is never bought from: the purchase pipeline asks the seller
- * afresh for every pushed offer before deciding (see `PurchasePipeline`), and the seller's own
- * answer replaces it.
- */
+ * waiting to be asked. A pushed answer goes into the quote cache like one the engine fetched (and
+ * into the offer index, which outlives the cache), so offers show it at once and the fan-out
+ * skips the seller meanwhile; it lives at most `maxValiditySeconds`. A pushed offer carries a
+ * quote id of bookbroker's own (`push-…`) that the seller does not know, so it is never bought
+ * from: before deciding, the purchase pipeline asks the sellers of the cheapest pushed or indexed
+ * offers afresh (`QuoteEngine.confirm`), and their own answers replace them. */
 import { Contract } from "@bookbroker/adapter-sdk"
 import { randomUUID } from "node:crypto"
 import { Clock, Effect, Schema } from "effect"
+import type { OfferIndexService } from "../inventory/OfferIndex.js"
 import type { SharedStateService } from "../state/SharedState.js"
 
 export const quoteIdPrefix = "push-"
@@ -40,10 +40,16 @@ export type PushedAnswer =
 const encode = Schema.encodeSync(Contract.QuoteResult)
 
 /**
- * Writes a seller's pushed answers into the quote cache (last one wins per ISBN). Returns when
- * they expire, per answer. With Redis unreachable the cache is off and the push has no effect.
+ * Writes a seller's pushed answers into the quote cache (last one wins per ISBN) and, given the
+ * offer index, there too: the cache alone loses them when Redis is away. Returns when they
+ * expire, per answer.
  */
-export const put = (state: SharedStateService, sellerId: string, answers: ReadonlyArray<PushedAnswer>): Effect.Effect<ReadonlyArray<Date>> =>
+export const put = (
+  state: SharedStateService,
+  sellerId: string,
+  answers: ReadonlyArray<PushedAnswer>,
+  index?: OfferIndexService
+): Effect.Effect<ReadonlyArray<Date>> =>
   Effect.gen(function* () {
     const now = yield* Clock.currentTimeMillis
     const byIsbn = new Map<string, Array<{ sellerId: string; value: string; ttlMillis: number }>>()
@@ -70,5 +76,24 @@ export const put = (state: SharedStateService, sellerId: string, answers: Readon
       byIsbn.set(answer.isbn, [...entries.filter((entry) => entry.sellerId !== sellerId), { sellerId, value: JSON.stringify(encode(result)), ttlMillis }])
     }
     yield* Effect.forEach(byIsbn, ([isbn, entries]) => state.putQuotes(isbn, entries), { concurrency: 8, discard: true })
+    if (index !== undefined) {
+      yield* index.recordPushes(
+        sellerId,
+        answers.map((answer) =>
+          answer.available
+            ? {
+                isbn: answer.isbn,
+                available: true,
+                price: answer.price.amount,
+                shipping: answer.shipping.amount,
+                currency: answer.price.currency,
+                condition: answer.condition,
+                quantity: answer.quantity,
+                validForSeconds: Math.max(1, Math.min(answer.validForSeconds, maxValiditySeconds))
+              }
+            : { isbn: answer.isbn, available: false }
+        )
+      )
+    }
     return expiries
   })

@@ -4,6 +4,7 @@
  */
 import { referenceSellerHandlers, SellerSimulator, serveHandlers, type HandlerServer, type ReferenceSellerOptions, type SellerSimulatorOptions } from "@bookbroker/adapter-sdk/testing"
 import { Effect, type Scope } from "effect"
+import { SellerDirectory } from "../sellers/SellerDirectory.js"
 
 export interface SimulatedSellerSpec extends SellerSimulatorOptions {
   readonly name: string
@@ -61,3 +62,22 @@ export const startSellers = (specs: ReadonlyArray<SimulatedSellerSpec>): Effect.
       }
     })
   )
+
+/**
+ * Registers running simulated sellers in the directory, active at once, with the reference
+ * adapter and generous limits (100 calls a second, burst 100) unless `limits` says otherwise.
+ */
+export const registerActive = (sellers: ReadonlyArray<RunningSeller>, limits: Record<string, number> = {}) =>
+  Effect.gen(function* () {
+    const directory = yield* SellerDirectory
+    return yield* Effect.forEach(sellers, (seller) =>
+      directory.register({
+        name: seller.name,
+        kind: "reference",
+        config: seller.config,
+        credentials: { apiKey: seller.apiKey },
+        limits: { requestsPerSecond: 100, burst: 100, ...limits },
+        status: "active"
+      })
+    )
+  })

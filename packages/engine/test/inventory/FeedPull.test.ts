@@ -51,9 +51,8 @@ const feedServer = (file: { body: string; etag: string }) =>
 const tsv = (...rows: ReadonlyArray<string>) => ["listingid\tisbn\tprice\tquantity\tbookcondition", ...rows].join("\n")
 
 const registerSeller = Effect.gen(function* () {
-  const [running] = yield* SimulatedSellers.startSellers([{ name: "publisher", stock: [] }])
-  const directory = yield* SellerDirectory.SellerDirectory
-  return yield* directory.register({ name: "publisher", kind: "reference", config: running!.config, credentials: { apiKey: running!.apiKey }, status: "active" })
+  const [seller] = yield* SimulatedSellers.registerActive(yield* SimulatedSellers.startSellers([{ name: "publisher", stock: [] }]))
+  return seller!
 })
 
 /** Makes every feed due now (as if its interval had passed). */
@@ -105,15 +104,14 @@ describe("inventory feeds bookbroker fetches", () => {
           ]
         }
       ])
-      const directory = yield* SellerDirectory.SellerDirectory
-      const seller = yield* directory.register({ name: "platform", kind: "reference", config: running!.config, credentials: { apiKey: running!.apiKey }, status: "active" })
+      const [seller] = yield* SimulatedSellers.registerActive([running!])
       const uploads = yield* InventoryUploads.InventoryUploads
-      yield* uploads.configure(seller.id, { currency: "EUR", pull: { _tag: "Adapter", everySeconds: 3_600 } })
+      yield* uploads.configure(seller!.id, { currency: "EUR", pull: { _tag: "Adapter", everySeconds: 3_600 } })
       expect(yield* (yield* FeedPull.FeedPull).runOnce).toBe(1)
       expect(running!.simulator.calls.inventory).toBeGreaterThanOrEqual(1)
-      const summary = yield* uploads.summary(seller.id)
+      const summary = yield* uploads.summary(seller!.id)
       expect(summary).toMatchObject({ listings: 1, complete: true, pullState: { lastResult: expect.stringMatching(/^applied: 1 listings/) } })
-      expect((yield* uploads.uploads(seller.id)).map((upload) => [upload.source, upload.format, upload.status])).toEqual([["adapter", "jsonl", "applied"]])
+      expect((yield* uploads.uploads(seller!.id)).map((upload) => [upload.source, upload.format, upload.status])).toEqual([["adapter", "jsonl", "applied"]])
       const sql = yield* SqlClient.SqlClient
       const rows = yield* sql<{ isbn: string; price: string }>`SELECT isbn, price FROM listings`.pipe(Effect.orDie)
       expect(rows).toEqual([{ isbn: isbnA, price: "900" }])

@@ -37,20 +37,7 @@ const engineLayer = QuoteEngine.layer({ stragglers: false }).pipe(
   Layer.provideMerge(Infrastructure)
 )
 
-const register = (sellers: ReadonlyArray<SimulatedSellers.RunningSeller>) =>
-  Effect.gen(function* () {
-    const directory = yield* SellerDirectory.SellerDirectory
-    return yield* Effect.forEach(sellers, (seller) =>
-      directory.register({
-        name: seller.name,
-        kind: "reference",
-        config: seller.config,
-        credentials: { apiKey: seller.apiKey },
-        limits: { requestsPerSecond: 100, burst: 100 },
-        status: "active"
-      })
-    )
-  })
+const register = SimulatedSellers.registerActive
 
 const header = "listingid\tisbn\ttitle\tauthor\tprice\tquantity\tbookcondition\tbindingtext\tdescription"
 const line = (id: string, isbn: string, price: string, quantity = "1", condition = "Very Good") =>

@@ -18,6 +18,9 @@ export const inventoryContentTypes = {
   "application/x-ndjson": "jsonl"
 } as const
 
+/** Where inventory files are sent: a streamed body, which the edge leaves to the endpoint (`Edge.ts`). */
+export const uploadPath = "/v1/sellers/me/inventory/uploads"
+
 /** Largest inventory file: a million listings with long titles fit with room to spare. */
 export const maxInventoryBytes = 2 * 1024 * 1024 * 1024
 
@@ -119,7 +122,7 @@ export const InventorySettings = Schema.Struct({
 })
 
 export class InventoryApi extends HttpApiGroup.make("inventory").add(
-  HttpApiEndpoint.post("upload", "/v1/sellers/me/inventory/uploads", {
+  HttpApiEndpoint.post("upload", uploadPath, {
     query: UploadQuery,
     payload: HttpApiSchema.StreamUint8Array({ contentType: Object.keys(inventoryContentTypes), maxBytes: maxInventoryBytes }),
     success: Upload.pipe(HttpApiSchema.status(201)),

@@ -213,25 +213,7 @@ export const SellersLive = HttpApiBuilder.group(BookbrokerApi, "sellers", (handl
           if (errors.length > 0) {
             return yield* Effect.fail(Problem.validation(errors.map((error) => `${error.pointer} ${error.detail}`).join("; "), errors))
           }
-          const expiries = yield* PushedOffers.put(state, seller.id, answers)
-          // Kept in the offer index too: the quote cache alone loses them when Redis is away.
-          yield* offerIndex.recordPushes(
-            seller.id,
-            answers.map((answer) =>
-              answer.available
-                ? {
-                    isbn: answer.isbn,
-                    available: true,
-                    price: answer.price.amount,
-                    shipping: answer.shipping.amount,
-                    currency: answer.price.currency,
-                    condition: answer.condition,
-                    quantity: answer.quantity,
-                    validForSeconds: Math.max(1, Math.min(answer.validForSeconds, PushedOffers.maxValiditySeconds))
-                  }
-                : { isbn: answer.isbn, available: false }
-            )
-          )
+          const expiries = yield* PushedOffers.put(state, seller.id, answers, offerIndex)
           return {
             accepted: answers.length,
             offers: answers.map((answer, index) => ({ isbn: answer.isbn, available: answer.available, expires_at: expiries[index]!.toISOString() }))
