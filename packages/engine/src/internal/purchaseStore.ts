@@ -78,6 +78,14 @@ export interface RequestRow {
   readonly completed_at: Date | null
 }
 
+/** An offer the index or a push knows of, not yet confirmed live (`QuoteProgress.leads`). */
+export interface Lead {
+  readonly sellerId: string
+  readonly sellerName: string
+  /** The indexed total, minor units of the request's currency. */
+  readonly total: number
+}
+
 export interface QuoteProgress {
   /** Sellers that were to be asked. */
   readonly sellers: number
@@ -92,6 +100,13 @@ export interface QuoteProgress {
    * their failure is final ("a dead seller means fewer quotes"), not a reason to wait.
    */
   readonly failedFinal?: boolean
+  /**
+   * Indexed or pushed offers within the maximum that were not confirmed with their sellers
+   * (enough cheaper live offers were found), cheapest first: when every offer bought from fails,
+   * these are confirmed next (`steps/quote.ts`, `confirmLeads`) before the request may end
+   * without a purchase.
+   */
+  readonly leads?: ReadonlyArray<Lead>
   readonly offers: number
   readonly updatedAt: string
 }
@@ -183,7 +198,7 @@ export interface Transition {
 export interface StepChanges {
   readonly transition?: Transition
   /** How far quoting got, and why the request waits (shown on its status). */
-  readonly progress?: { readonly progress: QuoteProgress; readonly waiting: string }
+  readonly progress?: { readonly progress: QuoteProgress; readonly waiting: string | null }
   /** Asks a person to look (cleared when the request reaches a final state). */
   readonly attention?: { readonly kind: Attention; readonly detail: string }
   /** Writes to the request's other records, from `store.writes`. */

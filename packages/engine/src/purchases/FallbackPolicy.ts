@@ -15,7 +15,8 @@
  *   only then the cheapest pending one, with the one after it as the price its hold is held to.
  * - **Held price**: a hold is refused (given back, the next offer tried) when it comes in another
  *   currency, above the maximum, or dearer than quoted *and* dearer than the next offer in line.
- * - **Every offer failed**: again only a true answer — `sellers_busy`, then `price_not_met` with
+ * - **Every offer failed**: (after the offer index's unconfirmed leads were confirmed and tried —
+ *   `steps/quote.ts`, `confirmLeads`) again only a true answer — `sellers_busy`, then `price_not_met` with
  *   the cheapest offer above the maximum, and `not_available` only otherwise.
  */
 import type { AttemptRow, CounterOffer, QuoteRow, RequestRow } from "../internal/purchaseStore.js"

@@ -15,7 +15,7 @@
  * | received | `authorize.ts`: authorize the maximum | authorized · failed |
  * | authorized, quoting | `quote.ts`: quote; sellers not reached yet asked again until the answer time (or reuse an accepted counter-offer's round) | deciding |
  * | deciding | `decide.ts`: rank the offers against the maximum (`purchases/FallbackPolicy.ts`) | purchasing · price_not_met · not_available · sellers_busy |
- * | purchasing | `purchase.ts`: hold → purchase, cheapest first; `capture.ts`: capture the confirmed order | purchased · price_not_met · not_available · sellers_busy · failed |
+ * | purchasing | `purchase.ts`: hold → purchase, cheapest first (every offer failed: the offer index's unconfirmed leads are confirmed and tried first, `quote.ts` `confirmLeads`); `capture.ts`: capture the confirmed order | purchased · price_not_met · not_available · sellers_busy · failed |
  *
  * Every ending goes through `finish.ts` (a live authorization is voided first). What a step
  * works with — the pipeline's parts, the request as last written, fenced writes — is `Run.ts`.

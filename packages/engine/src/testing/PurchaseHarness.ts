@@ -17,6 +17,7 @@ import * as QuoteEngine from "../quotes/QuoteEngine.js"
 import * as OutboundAddress from "../outbound/OutboundAddress.js"
 import * as SandboxGateway from "../payments/SandboxGateway.js"
 import * as SecretBox from "../sellers/SecretBox.js"
+import * as OfferIndex from "../inventory/OfferIndex.js"
 import * as SellerDirectory from "../sellers/SellerDirectory.js"
 import * as SellerPool from "../sellers/SellerPool.js"
 import * as SharedState from "../state/SharedState.js"
@@ -27,6 +28,8 @@ export interface HarnessOptions {
   readonly pipeline?: PurchasePipeline.PipelineOptions
   readonly quotes?: QuoteEngine.QuoteEngineOptions
   readonly worker?: PurchaseWorker.WorkerOptions
+  /** Quotes read the offer index (as the server's do); default off. */
+  readonly offerIndex?: boolean
 }
 
 /** The shared infrastructure (database, registry, secrets, payment ledger, directory); the reference adapter plus `adapters`. */
@@ -42,7 +45,7 @@ export const infrastructure = (faults: SandboxGateway.SandboxFaults, adapters: R
 export const engine = (options: HarnessOptions = {}) =>
   PurchasePipeline.layer({ leaseMillis: 2_000, maxBackoffMillis: 50, ...options.pipeline }).pipe(
     Layer.provideMerge(QuoteEngine.layer({ cache: false, coalesce: false, deadlineMillis: 3_000, ...options.quotes })),
-    Layer.provideMerge(Layer.mergeAll(SellerPool.layer(), SharedState.layerMemory()))
+    Layer.provideMerge(Layer.mergeAll(SellerPool.layer(), SharedState.layerMemory(), options.offerIndex === true ? OfferIndex.layer() : Layer.empty))
   )
 
 /** A worker over a pipeline built with its own options (e.g. one that crashes). */

@@ -12,6 +12,7 @@ import * as AttemptResolution from "../AttemptResolution.js"
 import * as FallbackPolicy from "../FallbackPolicy.js"
 import { capture } from "./capture.js"
 import { end } from "./finish.js"
+import { confirmLeads } from "./quote.js"
 import { decodeHold, decodeOffer, encodeHold, next, park, type RunContext, type Step } from "./Run.js"
 
 export const clientFor = (ctx: RunContext, attempt: AttemptRow) =>
@@ -209,13 +210,16 @@ export const attemptOne = (ctx: RunContext, attempt: AttemptRow, nextInLine: Att
 
 export const purchasing = (ctx: RunContext) =>
   Effect.gen(function* () {
-    const upNext = FallbackPolicy.nextAttempt(yield* ctx.store.attempts(ctx.row.id), ctx.row.round)
+    const attempts = yield* ctx.store.attempts(ctx.row.id)
+    const upNext = FallbackPolicy.nextAttempt(attempts, ctx.row.round)
     switch (upNext._tag) {
       case "Capture":
         return yield* capture(ctx, upNext.attempt)
       case "Try":
         return yield* attemptOne(ctx, upNext.attempt, upNext.nextInLine)
       case "EveryOfferFailed":
+        // Offers the index knows of and nobody confirmed yet are asked before any ending.
+        if (yield* confirmLeads(ctx, new Set(attempts.map((attempt) => attempt.seller_id)))) return next
         return yield* end(ctx, FallbackPolicy.afterEveryOfferFailed(ctx.row, yield* ctx.store.quotes(ctx.row.id, FallbackPolicy.offersRound(ctx.row))))
     }
   })

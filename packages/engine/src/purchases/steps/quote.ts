@@ -1,6 +1,7 @@
 /** `authorized` / `quoting`: ask the sellers, until the request's answer time, and save the offers ranked. */
 import type { Isbn } from "@bookbroker/adapter-sdk"
 import { Clock, Effect } from "effect"
+import type { Lead } from "../../internal/purchaseStore.js"
 import type * as QuoteEngine from "../../quotes/QuoteEngine.js"
 import * as QuoteProgress from "../../quotes/QuoteProgress.js"
 import { encodeOffer, next, type RunContext } from "./Run.js"
@@ -15,6 +16,90 @@ export const confirmedOffers = (ctx: RunContext, isbn: Isbn.Isbn13, book: QuoteE
     const confirmed = yield* ctx.quoteEngine.confirm(isbn, book.offers, { currency: ctx.currency, tenant: ctx.row.customer_id, deadlineMillis, best: ctx.confirmBest })
     const again = new Map(confirmed.outcomes.map((outcome) => [outcome.sellerId, outcome]))
     return { offers: confirmed.offers, outcomes: book.outcomes.map((outcome) => again.get(outcome.sellerId) ?? outcome) }
+  })
+
+/** How many leads a request keeps for later (`QuoteProgress.leads`): enough to walk far down a long list. */
+const maxLeads = 64
+
+const notNeeded = (outcome: QuoteEngine.SellerOutcome | undefined) => outcome?.status === "skipped" && outcome.reason === "not_needed"
+
+/**
+ * The indexed or pushed offers that `confirm` left unconfirmed (enough cheaper live offers were
+ * found), cheapest first: asked if every offer bought from fails.
+ */
+const leadsOf = (indexed: Iterable<QuoteEngine.RankedOffer>, outcomes: ReadonlyMap<string, QuoteEngine.SellerOutcome>): Array<Lead> =>
+  [...indexed]
+    .filter((offer) => notNeeded(outcomes.get(offer.sellerId)))
+    .sort((a, b) => a.total.amount - b.total.amount)
+    .slice(0, maxLeads)
+    .map((offer) => ({ sellerId: offer.sellerId, sellerName: offer.sellerName, total: offer.total.amount }))
+
+/**
+ * Every offer bought from failed while the offer index knew of more: before the request may
+ * end, the next leads are confirmed with their sellers (as in quoting, cheapest first) and their
+ * live offers become quotes of the round, those within the maximum attempts. Leads within the
+ * maximum come first; once none is left, leads above it are confirmed too when the round has no
+ * offer above the maximum yet — so the ending is a true counter-offer, not `not_available`.
+ * The leads asked leave the list; sellers among them that could not be asked or did not answer
+ * count as unanswered (so the request ends `sellers_busy`, never a false `not_available`).
+ * Each run either adds offers or uses up leads, so the walk ends. `attempted`: sellers with an
+ * attempt already. Answers false when there is nothing left worth asking.
+ */
+export const confirmLeads = (ctx: RunContext, attempted: ReadonlySet<string>) =>
+  Effect.gen(function* () {
+    const progress = ctx.row.quote_progress
+    if (progress === null || ctx.row.counter_offer !== null) return false
+    const open = (progress.leads ?? []).filter((lead) => !attempted.has(lead.sellerId))
+    const maxAmount = Number(ctx.row.max_amount)
+    const round = ctx.row.round
+    const saved = yield* ctx.store.quotes(ctx.row.id, round)
+    const within = open.filter((lead) => lead.total <= maxAmount)
+    const ask = within.length > 0 ? within : saved.some((quote) => Number(quote.total) > maxAmount) ? [] : open
+    if (ask.length === 0) return false
+    const isbn = ctx.row.isbn as Isbn.Isbn13
+    const book = yield* ctx.quoteEngine.quotes(isbn, {
+      currency: ctx.currency,
+      tenant: ctx.row.customer_id,
+      deadlineMillis: ctx.quoteDeadlineMillis,
+      sellerIds: ask.map((lead) => lead.sellerId)
+    })
+    const confirmed = yield* confirmedOffers(ctx, isbn, book, ctx.quoteDeadlineMillis)
+    const outcomes = new Map(confirmed.outcomes.map((outcome) => [outcome.sellerId, outcome]))
+    // A lead stays one while its seller was not needed (or not in this batch).
+    const remaining = open.filter((lead) => !outcomes.has(lead.sellerId) || notNeeded(outcomes.get(lead.sellerId)))
+    const now = new Date(yield* Clock.currentTimeMillis)
+    const asked = QuoteProgress.summarize([...outcomes.values()].filter((outcome) => !notNeeded(outcome)), 0, now)
+    const offers = confirmed.offers.filter((offer) => !attempted.has(offer.sellerId))
+    const firstRank = saved.reduce((max, quote) => Math.max(max, quote.rank + 1), 0)
+    const quotes = offers.map((offer, i) => ({
+      seller_id: offer.sellerId,
+      seller_name: offer.sellerName,
+      rank: firstRank + i,
+      total: offer.total.amount,
+      currency: offer.total.currency,
+      offer: encodeOffer(offer.offer)
+    }))
+    const buyable = quotes.filter((quote) => quote.total <= maxAmount)
+    yield* ctx.commit({
+      progress: {
+        progress: {
+          ...progress,
+          answered: progress.answered + asked.answered,
+          failed: progress.failed + asked.failed,
+          notAsked: [...progress.notAsked, ...asked.notAsked],
+          offers: progress.offers + offers.length,
+          leads: remaining,
+          updatedAt: now.toISOString()
+        },
+        waiting: null
+      },
+      writes: [
+        ...(quotes.length === 0 ? [] : [ctx.writes.saveQuotes(round, quotes)]),
+        ...(buyable.length === 0 ? [] : [ctx.writes.createAttempts(ctx.row.id, round, buyable.map(({ seller_id, seller_name, rank, offer }) => ({ seller_id, seller_name, rank, offer })))])
+      ]
+    })
+    yield* Effect.logDebug(`request ${ctx.row.id}: every offer failed; confirmed ${open.length - remaining.length} more from the offer index, ${buyable.length} within the maximum`)
+    return true
   })
 
 /**
@@ -37,6 +122,8 @@ export const quote = (ctx: RunContext) =>
     const answerBy = ctx.row.created_at.getTime() + (ctx.row.answer_within_millis ?? ctx.answerWithinMillis)
     const offers = new Map<string, QuoteEngine.RankedOffer>()
     const outcomes = new Map<string, QuoteEngine.SellerOutcome>()
+    /** Indexed and pushed offers seen, for the leads kept for later. */
+    const indexed = new Map<string, QuoteEngine.RankedOffer>()
     let sellerIds: ReadonlyArray<string> | undefined
     const retryFailedUntil = (yield* Clock.currentTimeMillis) + ctx.retryFailedForMillis
     for (let pass = 0; ; pass++) {
@@ -49,6 +136,7 @@ export const quote = (ctx: RunContext) =>
         deadlineMillis: pass === 0 ? Math.min(left, ctx.quoteDeadlineMillis) : left,
         ...(sellerIds === undefined ? {} : { sellerIds })
       })
+      for (const offer of book.offers) if (offer.source !== "live") indexed.set(offer.sellerId, offer)
       const confirmed = yield* confirmedOffers(ctx, isbn, book, Math.min(left, ctx.quoteDeadlineMillis))
       for (const offer of confirmed.offers) offers.set(offer.sellerId, offer)
       for (const outcome of confirmed.outcomes) outcomes.set(outcome.sellerId, outcome)
@@ -73,7 +161,12 @@ export const quote = (ctx: RunContext) =>
     yield* ctx.crash("quote", ctx.row.id)
     const ranked = [...offers.values()].sort((a, b) => a.total.amount - b.total.amount || b.reliability - a.reliability)
     const quotedAt = yield* Clock.currentTimeMillis
-    const progress = { ...QuoteProgress.summarize(outcomes.values(), ranked.length, new Date(quotedAt)), ...(quotedAt >= retryFailedUntil ? { failedFinal: true } : {}) }
+    const leads = leadsOf(indexed.values(), outcomes)
+    const progress = {
+      ...QuoteProgress.summarize(outcomes.values(), ranked.length, new Date(quotedAt)),
+      ...(quotedAt >= retryFailedUntil ? { failedFinal: true } : {}),
+      ...(leads.length === 0 ? {} : { leads })
+    }
     const quotes = ranked.map((offer, rank) => ({
       seller_id: offer.sellerId,
       seller_name: offer.sellerName,
