@@ -136,3 +136,26 @@ describe("FallbackPolicy.counterOffer", () => {
     })
   })
 })
+
+describe("FallbackPolicy.leadsToConfirm", () => {
+  const lead = (seller: string, total: number) => ({ sellerId: seller, sellerName: seller, total })
+  const withLeads = (leads: ReadonlyArray<ReturnType<typeof lead>>, overrides: Partial<FallbackPolicy.PolicyRequest> = {}) =>
+    request({ quote_progress: { ...progress(5, 0), leads }, ...overrides })
+
+  it("asks the leads within the maximum first, skipping sellers already tried", () => {
+    const leads = [lead("a", 1200), lead("b", 1500), lead("c", 2600)]
+    expect(FallbackPolicy.leadsToConfirm(withLeads(leads), [], new Set(["a"])).map((l) => l.sellerId)).toEqual(["b"])
+  })
+
+  it("asks leads above the maximum only while the round has no counter-offer to make", () => {
+    const leads = [lead("c", 2600), lead("d", 2700)]
+    expect(FallbackPolicy.leadsToConfirm(withLeads(leads), [quote("x", 1500, 0)], new Set()).map((l) => l.sellerId)).toEqual(["c", "d"])
+    expect(FallbackPolicy.leadsToConfirm(withLeads(leads), [quote("x", 1500, 0), quote("y", 3000, 1)], new Set())).toEqual([])
+  })
+
+  it("asks none for an accepted counter-offer's round, or without leads", () => {
+    const counter = { round: 0, seller_id: "y", seller_name: "y", total: 3000, currency: "EUR", expires_at: new Date(0).toISOString() }
+    expect(FallbackPolicy.leadsToConfirm(withLeads([lead("a", 1200)], { counter_offer: counter, round: 1 }), [], new Set())).toEqual([])
+    expect(FallbackPolicy.leadsToConfirm(request(), [], new Set())).toEqual([])
+  })
+})

@@ -15,10 +15,10 @@ const [isbn] = generateIsbns({ size: 1, seed: 1717 }) as [Isbn.Isbn13]
 const Infrastructure = InventoryUploads.layer().pipe(Layer.provideMerge(Harness.infrastructure(new SandboxGateway.SandboxFaults())))
 
 /** Sellers with a fresh inventory snapshot listing `isbn` at their stock's price. */
-const feedSellers = (prices: ReadonlyArray<number>) =>
+const feedSellers = (prices: ReadonlyArray<number>, limits: Record<string, number> = {}) =>
   Effect.gen(function* () {
     const fleet = yield* Harness.SimulatedSellers.startSellers(prices.map((price, i) => ({ name: `feed-${i}`, stock: [{ isbn, price, shipping: 0, quantity: 1 }] })))
-    const registered = yield* Harness.register(fleet)
+    const registered = yield* Harness.register(fleet, limits)
     const uploads = yield* InventoryUploads.InventoryUploads
     yield* Effect.forEach(registered, (seller, i) => {
       const file = `listingid\tisbn\tprice\tquantity\tbookcondition\nL${i}\t${isbn}\t${(prices[i]! / 100).toFixed(2)}\t1\tNew\n`
@@ -97,6 +97,24 @@ describe("PurchasePipeline over the offer index", () => {
       expect(view.status).toBe("not_available")
       expect(view.attempts.map((attempt) => attempt.status)).toEqual(["failed", "failed", "failed"])
       expect(calls(fleet, "quote")).toEqual([1, 1, 1])
+    }).pipe(Effect.provide(Infrastructure))
+  )
+
+  it.live("asks the offers the index knows of before answering sellers_busy when the cheapest sellers were too slow to confirm", () =>
+    Effect.gen(function* () {
+      // The sellers' own timeout is longer than the time given to confirming: the slow ones use it all up.
+      const fleet = yield* feedSellers([1000, 1100, 1200, 1300], { timeoutMillis: 30_000 })
+      for (const seller of fleet.slice(0, 2)) seller.simulator.setLatency({ medianMillis: 60_000 })
+      const worker = yield* Harness.worker("w1", { offerIndex: true, pipeline: { quoteDeadlineMillis: 3_000 } })
+      const { id } = yield* Harness.submit(isbn, 2000, { answerWithinMillis: 3_500 })
+      const view = yield* Harness.runUntilDone(worker, id)
+      expect(view.status).toBe("purchased")
+      expect(view.finalPrice?.amount).toBe(1200)
+      expect(view.attempts.map((attempt) => [attempt.sellerName, attempt.status])).toEqual([
+        ["feed-2", "confirmed"],
+        ["feed-3", "pending"]
+      ])
+      for (const seller of fleet) seller.simulator.setLatency(undefined)
     }).pipe(Effect.provide(Infrastructure))
   )
 })

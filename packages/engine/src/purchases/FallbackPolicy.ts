@@ -19,7 +19,7 @@
  *   `steps/quote.ts`, `confirmLeads`) again only a true answer — `sellers_busy`, then `price_not_met` with
  *   the cheapest offer above the maximum, and `not_available` only otherwise.
  */
-import type { AttemptRow, CounterOffer, QuoteRow, RequestRow } from "../internal/purchaseStore.js"
+import type { AttemptRow, CounterOffer, Lead, QuoteRow, RequestRow } from "../internal/purchaseStore.js"
 import * as QuoteProgress from "../quotes/QuoteProgress.js"
 
 /** How a request ends when it cannot (or can no longer) buy. */
@@ -98,6 +98,22 @@ export const heldPriceRefusal = (held: {
     return `held_price_above_next_offer: held at ${total.amount}, quoted ${held.quotedTotal}, ${nextInLine.sellerName} offers ${nextInLine.total}`
   }
   return undefined
+}
+
+/**
+ * The offer index's leads (indexed prices not confirmed yet) to confirm before the request may
+ * end without a purchase: those within the maximum; once none is left, all of them while the
+ * round has no offer above the maximum (so the ending can be a true counter-offer). None for an
+ * accepted counter-offer's round (it buys what the customer saw). `attempted`: sellers with an
+ * attempt already. `quotes`: the round's offers.
+ */
+export const leadsToConfirm = (request: PolicyRequest, quotes: ReadonlyArray<QuoteRow>, attempted: ReadonlySet<string>): ReadonlyArray<Lead> => {
+  if (request.counter_offer !== null) return []
+  const max = Number(request.max_amount)
+  const open = (request.quote_progress?.leads ?? []).filter((lead) => !attempted.has(lead.sellerId))
+  const within = open.filter((lead) => lead.total <= max)
+  if (within.length > 0) return within
+  return quotes.some((quote) => Number(quote.total) > max) ? [] : open
 }
 
 /** Every offer within the maximum failed at purchase. `quotes`: the round's offers, cheapest first. */

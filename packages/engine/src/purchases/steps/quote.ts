@@ -4,6 +4,7 @@ import { Clock, Effect } from "effect"
 import type { Lead } from "../../internal/purchaseStore.js"
 import type * as QuoteEngine from "../../quotes/QuoteEngine.js"
 import * as QuoteProgress from "../../quotes/QuoteProgress.js"
+import * as FallbackPolicy from "../FallbackPolicy.js"
 import { encodeOffer, next, type RunContext } from "./Run.js"
 
 /**
@@ -35,27 +36,23 @@ const leadsOf = (indexed: Iterable<QuoteEngine.RankedOffer>, outcomes: ReadonlyM
     .map((offer) => ({ sellerId: offer.sellerId, sellerName: offer.sellerName, total: offer.total.amount }))
 
 /**
- * Every offer bought from failed while the offer index knew of more: before the request may
- * end, the next leads are confirmed with their sellers (as in quoting, cheapest first) and their
- * live offers become quotes of the round, those within the maximum attempts. Leads within the
- * maximum come first; once none is left, leads above it are confirmed too when the round has no
- * offer above the maximum yet — so the ending is a true counter-offer, not `not_available`.
- * The leads asked leave the list; sellers among them that could not be asked or did not answer
- * count as unanswered (so the request ends `sellers_busy`, never a false `not_available`).
- * Each run either adds offers or uses up leads, so the walk ends. `attempted`: sellers with an
- * attempt already. Answers false when there is nothing left worth asking.
+ * Before a request ends without a purchase while the offer index knew of more (the fallback
+ * policy's `leadsToConfirm`): those leads are confirmed with their sellers (as in quoting,
+ * cheapest first) and their live offers become quotes of the round, those within the maximum
+ * attempts. The leads asked leave the list; sellers among them that could not be asked or did
+ * not answer count as unanswered (so the request ends `sellers_busy`, never a false
+ * `not_available`). Each run either adds offers or uses up leads, so the walk ends.
+ * `attempted`: sellers with an attempt already. Answers false when there is nothing to ask.
  */
 export const confirmLeads = (ctx: RunContext, attempted: ReadonlySet<string>) =>
   Effect.gen(function* () {
     const progress = ctx.row.quote_progress
-    if (progress === null || ctx.row.counter_offer !== null) return false
-    const open = (progress.leads ?? []).filter((lead) => !attempted.has(lead.sellerId))
-    const maxAmount = Number(ctx.row.max_amount)
     const round = ctx.row.round
     const saved = yield* ctx.store.quotes(ctx.row.id, round)
-    const within = open.filter((lead) => lead.total <= maxAmount)
-    const ask = within.length > 0 ? within : saved.some((quote) => Number(quote.total) > maxAmount) ? [] : open
-    if (ask.length === 0) return false
+    const ask = FallbackPolicy.leadsToConfirm(ctx.row, saved, attempted)
+    if (progress === null || ask.length === 0) return false
+    const open = (progress.leads ?? []).filter((lead) => !attempted.has(lead.sellerId))
+    const maxAmount = Number(ctx.row.max_amount)
     const isbn = ctx.row.isbn as Isbn.Isbn13
     const book = yield* ctx.quoteEngine.quotes(isbn, {
       currency: ctx.currency,
