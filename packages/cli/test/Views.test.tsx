@@ -106,6 +106,17 @@ describe("BuyView", () => {
     view.unmount()
   })
 
+  it("says a book offered only in another currency is offered, and in which", () => {
+    const final = request({
+      status: "not_available",
+      max_price: { amount: 3000, currency: "USD" },
+      reason: "offered_in_other_currency: 12.50 EUR from paper-moon (2 sellers); not comparable with USD prices"
+    })
+    const lines = buyLines(props([{ _tag: "Outcome", request: final, sellerName: null }]))
+    expect(lines[0]).toBe("✗ not available in USD: offered only in another currency — 12.50 EUR from paper-moon (2 sellers)")
+    expect(lines[1]).toMatch(/cannot be compared/)
+  })
+
   it("rerenders in place as events arrive", () => {
     const view = render(<BuyView {...props([{ _tag: "Submitted", id: "req-1" }], 0)} />)
     expect(view.lastFrame()).toContain("asking sellers…")

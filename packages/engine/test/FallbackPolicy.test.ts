@@ -17,6 +17,7 @@ const progress = (sellers: number, notAsked: number, failed = 0, failedFinal = f
 
 const request = (overrides: Partial<FallbackPolicy.PolicyRequest> = {}): FallbackPolicy.PolicyRequest => ({
   max_amount: "2000",
+  currency: "EUR",
   counter_offer: null,
   quote_progress: progress(3, 0),
   round: 0,
@@ -157,5 +158,22 @@ describe("FallbackPolicy.leadsToConfirm", () => {
     const counter = { round: 0, seller_id: "y", seller_name: "y", total: 3000, currency: "EUR", expires_at: new Date(0).toISOString() }
     expect(FallbackPolicy.leadsToConfirm(withLeads([lead("a", 1200)], { counter_offer: counter, round: 1 }), [], new Set())).toEqual([])
     expect(FallbackPolicy.leadsToConfirm(request(), [], new Set())).toEqual([])
+  })
+})
+
+describe("FallbackPolicy.notAvailableReason", () => {
+  const other = (currency: string, total: number, sellers: number, sellerName = "Libreria") => ({ currency, sellers, cheapest: { sellerId: sellerName, sellerName, total } })
+
+  it("says no_offers when nobody offered the book", () => {
+    expect(FallbackPolicy.decide(request({ quote_progress: progress(3, 0) }), [])).toEqual({ _tag: "NotAvailable", reason: "no_offers" })
+  })
+
+  it("names the other currencies the book is offered in, never plain not-available", () => {
+    const offered = request({ currency: "USD", quote_progress: { ...progress(4, 0), otherCurrencies: [other("EUR", 1250, 3), other("JPY", 1800, 1, "Kinokuni")] } })
+    expect(FallbackPolicy.decide(offered, [])).toEqual({
+      _tag: "NotAvailable",
+      reason: "offered_in_other_currency: 12.50 EUR from Libreria (3 sellers); 1800 JPY from Kinokuni; not comparable with USD prices"
+    })
+    expect(FallbackPolicy.afterEveryOfferFailed(offered, [])).toMatchObject({ _tag: "NotAvailable", reason: expect.stringMatching(/^offered_in_other_currency: 12.50 EUR/) })
   })
 })

@@ -269,4 +269,20 @@ describe("PurchasePipeline", () => {
       expect(actors.map((row) => row.actor).sort()).toEqual(["first", "second"])
     }).pipe(Effect.provide(Infrastructure))
   )
+
+  it.live("never says not available when the book is offered in another currency: the ending names it", () =>
+    Effect.gen(function* () {
+      const fleet = yield* sellers([
+        { name: "paris", currency: "EUR", stock: [{ isbn, price: 1250, shipping: 0, quantity: 2 }] },
+        { name: "lyon", currency: "EUR", stock: [{ isbn, price: 1400, shipping: 0, quantity: 2 }] }
+      ])
+      const worker = yield* Harness.worker("w1")
+      const { id } = yield* Harness.submit(isbn, 3000, { currency: "USD" })
+      const view = yield* Harness.runUntilDone(worker, id)
+      expect(view.status).toBe("not_available")
+      expect(view.reason).toBe("offered_in_other_currency: 12.50 EUR from paris (2 sellers); not comparable with USD prices")
+      expect(ordersFor(fleet, id)).toEqual([])
+      expect((yield* Harness.ledger(id))[0]).toMatchObject({ status: "voided" })
+    }).pipe(Effect.provide(Infrastructure))
+  )
 })

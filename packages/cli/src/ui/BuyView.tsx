@@ -95,8 +95,16 @@ export const outcomeLines = (request: PurchaseRequest, sellerName: string | null
         `  accept it with: ${acceptCommand(request.id)}`
       ]
     }
-    case "not_available":
+    case "not_available": {
+      const other = request.reason?.match(/^offered_in_other_currency: (.*); not comparable with \w+ prices$/)
+      if (other != null) {
+        return [
+          `✗ not available in ${request.max_price.currency}: offered only in another currency — ${other[1]}`,
+          `  without exchange rates those prices cannot be compared with yours: buy in that currency (--currency) if you can pay in it`
+        ]
+      }
       return [`✗ not available: no seller has this book right now${request.reason === null ? "" : ` (${request.reason})`}`]
+    }
     case "sellers_busy":
       return [
         `✗ sellers busy: ${request.reason ?? "some sellers could not be asked in time"} — nothing was charged`,

@@ -86,6 +86,14 @@ export interface Lead {
   readonly total: number
 }
 
+/** Offers in one other currency (`QuoteProgress.otherCurrencies`). */
+export interface OtherCurrency {
+  readonly currency: string
+  readonly sellers: number
+  /** The cheapest of them, total in minor units of `currency`. */
+  readonly cheapest: { readonly sellerId: string; readonly sellerName: string; readonly total: number }
+}
+
 export interface QuoteProgress {
   /** Sellers that were to be asked. */
   readonly sellers: number
@@ -107,6 +115,12 @@ export interface QuoteProgress {
    * without a purchase.
    */
   readonly leads?: ReadonlyArray<Lead>
+  /**
+   * Offers made in other currencies than the request's (not comparable without exchange rates):
+   * the cheapest per currency and how many sellers offered in it. A request is never told the
+   * book is not available when it is offered in another currency.
+   */
+  readonly otherCurrencies?: ReadonlyArray<OtherCurrency>
   readonly offers: number
   readonly updatedAt: string
 }

@@ -7,7 +7,8 @@
  *
  * - **Decide** (after quoting): offers within the maximum are tried cheapest first. With none,
  *   the answer must be true: sellers not asked (or not answered) before the answer time may have
- *   had it → `sellers_busy`; no offer at all → `not_available`; offers only above the maximum →
+ *   had it → `sellers_busy`; no offer at all → `not_available` (naming the currencies it is
+ *   offered in, if only in others); offers only above the maximum →
  *   `price_not_met` with the cheapest as a counter-offer. An accepted counter-offer buys what the
  *   customer saw: sellers not asked then do not hold it back.
  * - **Next attempt**: a confirmed order is captured; otherwise the open attempt (held,
@@ -19,6 +20,7 @@
  *   `steps/quote.ts`, `confirmLeads`) again only a true answer — `sellers_busy`, then `price_not_met` with
  *   the cheapest offer above the maximum, and `not_available` only otherwise.
  */
+import { Money } from "@bookbroker/adapter-sdk"
 import type { AttemptRow, CounterOffer, Lead, QuoteRow, RequestRow } from "../internal/purchaseStore.js"
 import * as QuoteProgress from "../quotes/QuoteProgress.js"
 
@@ -35,7 +37,7 @@ export type Decision =
   | { readonly _tag: "Purchase"; readonly within: ReadonlyArray<QuoteRow>; readonly reason: string }
 
 /** The request as far as the policy looks at it. */
-export type PolicyRequest = Pick<RequestRow, "max_amount" | "counter_offer" | "quote_progress" | "round">
+export type PolicyRequest = Pick<RequestRow, "max_amount" | "currency" | "counter_offer" | "quote_progress" | "round">
 
 /** Sellers the answer time ran out for (none count once the customer accepted a counter-offer). */
 const unanswered = (request: PolicyRequest) => (request.counter_offer === null ? QuoteProgress.unansweredCount(request.quote_progress) : 0)
@@ -43,6 +45,20 @@ const unanswered = (request: PolicyRequest) => (request.counter_offer === null ?
 /** The round whose offers are bought from: an accepted counter-offer's, the request's own otherwise. */
 export const offersRound = (request: Pick<RequestRow, "counter_offer" | "round">): number =>
   request.counter_offer !== null ? (request.counter_offer.round ?? 0) : request.round
+
+/**
+ * The reason a request ends without an offer in its currency: `no_offers` (or `fallback`) when
+ * nobody offered it, else which other currencies it is offered in and the cheapest in each —
+ * never "not available" when sellers offer it, only in another currency.
+ */
+export const notAvailableReason = (request: PolicyRequest, fallback: string): string => {
+  const others = request.quote_progress?.otherCurrencies ?? []
+  if (others.length === 0) return fallback
+  const offered = others
+    .map((other) => `${Money.toDecimal(Money.make(other.cheapest.total, other.currency))} ${other.currency} from ${other.cheapest.sellerName}${other.sellers > 1 ? ` (${other.sellers} sellers)` : ""}`)
+    .join("; ")
+  return `offered_in_other_currency: ${offered}; not comparable with ${request.currency.trim()} prices`
+}
 
 /** After quoting: `quotes` are the round's offers, cheapest first. */
 export const decide = (request: PolicyRequest, quotes: ReadonlyArray<QuoteRow>): Decision => {
@@ -52,7 +68,7 @@ export const decide = (request: PolicyRequest, quotes: ReadonlyArray<QuoteRow>):
   if (within.length === 0 && notAsked > 0) {
     return { _tag: "SellersBusy", reason: `${notAsked} of ${request.quote_progress!.sellers} sellers could not be asked or did not answer before the request's answer time` }
   }
-  if (quotes.length === 0) return { _tag: "NotAvailable", reason: "no_offers" }
+  if (quotes.length === 0) return { _tag: "NotAvailable", reason: notAvailableReason(request, "no_offers") }
   if (within.length === 0) return { _tag: "PriceNotMet", reason: "cheapest_offer_above_max", cheapest: quotes[0]! }
   return {
     _tag: "Purchase",
@@ -123,7 +139,7 @@ export const afterEveryOfferFailed = (request: PolicyRequest, quotes: ReadonlyAr
     return { _tag: "SellersBusy", reason: `every offer within the maximum failed, and ${notAsked} sellers could not be asked or did not answer before the request's answer time` }
   }
   const cheapestAbove = quotes.find((quote) => Number(quote.total) > Number(request.max_amount))
-  if (cheapestAbove === undefined || request.counter_offer !== null) return { _tag: "NotAvailable", reason: "all_offers_failed" }
+  if (cheapestAbove === undefined || request.counter_offer !== null) return { _tag: "NotAvailable", reason: notAvailableReason(request, "all_offers_failed") }
   return { _tag: "PriceNotMet", reason: "offers_within_max_failed", cheapest: cheapestAbove }
 }
 

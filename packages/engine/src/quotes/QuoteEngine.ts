@@ -64,6 +64,8 @@ export interface SellerOutcome {
   readonly status: OutcomeStatus
   /** Why, in a word or two: `out_of_stock`, `timeout`, `rate_limited`, `circuit_open`, … */
   readonly reason?: string
+  /** What an `excluded` seller offered, in its own currency (minor units). */
+  readonly offered?: { readonly amount: number; readonly currency: string }
   readonly cached: boolean
   readonly latencyMillis: number
 }
@@ -553,7 +555,7 @@ export const make = (options: QuoteEngineOptions = {}) =>
           if (!(answer instanceof Contract.Offer)) {
             outcomes.set(sellerId, { ...base, status: "unavailable", reason: answer.reason })
           } else if (answer.price.currency !== request.currency) {
-            outcomes.set(sellerId, { ...base, status: "excluded", reason: `currency ${answer.price.currency}` })
+            outcomes.set(sellerId, { ...base, status: "excluded", reason: `currency ${answer.price.currency}`, offered: { amount: answer.total.amount, currency: answer.total.currency } })
           } else {
             outcomes.set(sellerId, { ...base, status: "offer" })
             offers.push({

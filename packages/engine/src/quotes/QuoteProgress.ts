@@ -7,12 +7,13 @@
  * asks them again until its answer time, and one that ends without an offer while some of them
  * never answered is `sellers_busy`, not `not_available`.
  */
-import type { QuoteProgress } from "../internal/purchaseStore.js"
+import type { OtherCurrency, QuoteProgress } from "../internal/purchaseStore.js"
 import type { SellerOutcome } from "./QuoteEngine.js"
 
 export type { QuoteProgress } from "../internal/purchaseStore.js"
 
 export const summarize = (outcomes: Iterable<SellerOutcome>, offers: number, at: Date): QuoteProgress => {
+  const otherCurrencies = new Map<string, OtherCurrency>()
   let sellers = 0
   let answered = 0
   let failed = 0
@@ -22,9 +23,17 @@ export const summarize = (outcomes: Iterable<SellerOutcome>, offers: number, at:
     switch (outcome.status) {
       case "offer":
       case "unavailable":
-      case "excluded":
         answered += 1
         break
+      case "excluded": {
+        answered += 1
+        if (outcome.offered === undefined) break
+        const { amount, currency } = outcome.offered
+        const known = otherCurrencies.get(currency)
+        const cheapest = known === undefined || amount < known.cheapest.total ? { sellerId: outcome.sellerId, sellerName: outcome.sellerName, total: amount } : known.cheapest
+        otherCurrencies.set(currency, { currency, sellers: (known?.sellers ?? 0) + 1, cheapest })
+        break
+      }
       case "not_asked":
         notAsked.push({ sellerId: outcome.sellerId, sellerName: outcome.sellerName, reason: outcome.reason ?? "queued" })
         break
@@ -39,7 +48,15 @@ export const summarize = (outcomes: Iterable<SellerOutcome>, offers: number, at:
         break
     }
   }
-  return { sellers, answered, failed, notAsked, offers, updatedAt: at.toISOString() }
+  return {
+    sellers,
+    answered,
+    failed,
+    notAsked,
+    ...(otherCurrencies.size === 0 ? {} : { otherCurrencies: [...otherCurrencies.values()].sort((a, b) => a.currency.localeCompare(b.currency)) }),
+    offers,
+    updatedAt: at.toISOString()
+  }
 }
 
 /** "asked 140 of 200 sellers, 60 waiting for their request limits" — for status views. */
