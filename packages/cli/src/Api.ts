@@ -32,6 +32,18 @@ export interface Page<A> {
   readonly items: ReadonlyArray<A>
   readonly next_cursor: string | null
 }
+export type BookSearchPage = Json<"books.search">
+export type BookSearchHit = BookSearchPage["hits"][number]
+export interface BookSearchQuery {
+  readonly q: string
+  readonly currency?: string
+  readonly condition?: "new" | "like_new" | "very_good" | "good" | "acceptable"
+  readonly in_stock?: boolean
+  readonly max_total?: string
+  readonly sort?: "relevance" | "price"
+  readonly limit?: number
+  readonly cursor?: string
+}
 export type BookOffers = Json<"books.offers">
 export type BookOffer = BookOffers["offers"][number]
 export type SellerOutcome = BookOffers["sellers"][number]
@@ -114,6 +126,7 @@ export interface Api {
   readonly purchases: (query?: { readonly status?: PurchaseStatus; readonly cursor?: string; readonly limit?: number }) => Effect.Effect<Page<PurchaseRequest>, CliError>
   readonly acceptCounterOffer: (id: string, paymentToken: string) => Effect.Effect<PurchaseRequest, CliError>
   readonly offers: (isbn: string, currency?: string) => Effect.Effect<BookOffers, CliError>
+  readonly searchBooks: (query: BookSearchQuery) => Effect.Effect<BookSearchPage, CliError>
 
   readonly healthz: (timeoutMillis?: number) => Effect.Effect<unknown, CliError>
   readonly readyz: (timeoutMillis?: number) => Effect.Effect<Readiness, CliError>
@@ -245,6 +258,13 @@ export const make = (config: ClientConfig): Api => {
     offers: (isbn, currency) =>
       send("customer", `GET /v1/books/${isbn}/offers`, (client, signal) =>
         client.GET("/v1/books/{isbn}/offers", { params: { path: { isbn }, query: currency === undefined ? {} : { currency } }, signal })
+      ),
+    searchBooks: ({ in_stock, limit, ...query }) =>
+      send("customer", "GET /v1/books", (client, signal) =>
+        client.GET("/v1/books", {
+          params: { query: { ...query, ...(in_stock === undefined ? {} : { in_stock: in_stock ? "true" : "false" }), ...(limit === undefined ? {} : { limit: String(limit) }) } },
+          signal
+        })
       ),
     healthz: (timeoutMillis = 5_000) => send("none", "GET /healthz", (client, signal) => client.GET("/healthz", { signal }), timeoutMillis),
     readyz: (timeoutMillis = 5_000) => send("none", "GET /readyz", (client, signal) => client.GET("/readyz", { signal }), timeoutMillis),

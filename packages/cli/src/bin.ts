@@ -11,6 +11,7 @@ import * as dashboard from "./commands/dashboard.js"
 import * as doctor from "./commands/doctor.js"
 import * as migrate from "./commands/migrate.js"
 import * as offers from "./commands/offers.js"
+import * as search from "./commands/search.js"
 import * as requests from "./commands/requests.js"
 import * as sellers from "./commands/sellers.js"
 import * as serve from "./commands/serve.js"
@@ -34,6 +35,7 @@ const program = new Command()
   .addCommand(doctor.command)
   .addCommand(buy.command)
   .addCommand(offers.command)
+  .addCommand(search.command)
   .addCommand(requests.command)
   .addCommand(sellers.command)
   .addCommand(customers.command)

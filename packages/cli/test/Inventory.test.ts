@@ -106,6 +106,30 @@ layer(TestServer.layer, { timeout: 120_000, excludeTestServices: true })("seller
       })
     )
 
+    it.effect("search finds the uploaded book by words with a typo, shows its feed offer, and refuses bad input with a non-zero exit", () =>
+      Effect.gen(function* () {
+        const seller = yield* FeedSeller
+        const { customerKey } = yield* TestServer.TestServer
+        const asCustomer = { BOOKBROKER_API_KEY: customerKey }
+        const found = yield* Effect.promise(() => seller.cli(["search", "dune", "herbret"], asCustomer))
+        expect(found.stderr).toBe("")
+        expect(found.code).toBe(0)
+        expect(found.stdout).toMatch(/^1 book\n/)
+        expect(found.stdout).toMatch(/#\s+isbn\s+title\s+author\s+year\s+best offer\s+condition\s+seller\s+offers\s+age/)
+        expect(found.stdout).toMatch(new RegExp(`1\\s+${listed}\\s+Dune\\s+Herbert, Frank\\s+—\\s+€11\\.00\\s+new\\s+cli-feeder\\s+1\\s+\\d+s`))
+        expect(found.stdout).toContain("buying confirms the price with the seller")
+        const json = yield* Effect.promise(() => seller.cli(["search", listed, "--json"], asCustomer))
+        expect(JSON.parse(json.stdout)).toMatchObject({ isbn: listed, hits: [{ isbn: listed, title: "Dune", best_offer: { total: { amount: 1100 } } }] })
+        for (const args of [["search", "dune", "--sort", "cheapest"], ["search", "dune", "--condition", "mint"], ["search", "dune", "--limit", "0"], ["search", "dune", "--max", "-3"]]) {
+          const refused = yield* Effect.promise(() => seller.cli(args, asCustomer))
+          expect(refused.code).not.toBe(0)
+          expect(refused.stdout).toBe("")
+          expect(refused.stderr).toMatch(/sort|condition|limit|max/)
+          noStackTrace(refused)
+        }
+      })
+    )
+
     it.effect("a comma-separated file: refused before sending by its name; sent as tsv, refused by the server with its reason; the inventory stays", () =>
       Effect.gen(function* () {
         const seller = yield* FeedSeller

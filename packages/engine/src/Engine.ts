@@ -11,6 +11,7 @@ import * as AdapterRegistry from "./sellers/AdapterRegistry.js"
 import * as Findings from "./jobs/Findings.js"
 import * as FeedPull from "./inventory/FeedPull.js"
 import * as InventoryUploads from "./inventory/InventoryUploads.js"
+import * as BookSearch from "./search/BookSearch.js"
 import * as OfferIndex from "./inventory/OfferIndex.js"
 import * as Notifications from "./jobs/Notifications.js"
 import * as OutboundAddress from "./outbound/OutboundAddress.js"
@@ -71,6 +72,7 @@ export interface EngineOptions {
 
 export type EngineServices =
   | Access.Access
+  | BookSearch.BookSearch
   | AdapterRegistry.AdapterRegistry
   | Findings.Findings
   | InventoryUploads.InventoryUploads
@@ -98,6 +100,7 @@ export const layer = (options: EngineOptions): Layer.Layer<EngineServices, never
     Access.layer,
     Findings.layer,
     InventoryUploads.layer().pipe(Layer.provideMerge(OfferIndex.layer())),
+    BookSearch.layer(),
     options.intake === undefined && options.pipeline?.answerWithinMillis === undefined
       ? Purchases.layer
       : Purchases.layerWith({

@@ -11,7 +11,7 @@
  * Two rules make the index true:
  * - A listing is believed while its source is: a feed's while the feed is fresh (its last upload
  *   + the seller's trust period, 24 h by default), a pushed price until its own validity ends.
- *   A stale one is ignored.
+ *   A stale one is ignored. (The view `fresh_listings`, migration 0009, says it once.)
  * - A seller that has sent its whole inventory (a snapshot, kept current by deltas since) and whose
  *   feed is fresh, and that does not list a book, does not have it: it is not asked
  *   (`unlistedBy`). A seller without one is asked live, as every seller without a feed is.
@@ -136,17 +136,8 @@ export const make = (options: OfferIndexOptions = {}) =>
       Effect.gen(function* () {
         const state = yield* feedState
         if (!state.anyListing && state.snapshots.size === 0) return { listings: [], unlistedBy: new Set<string>() }
-        const rows = yield* orDie(sql<ListingRow>`
-              SELECT * FROM (
-                SELECT l.seller_id, l.listing_id, l.isbn, l.price, l.shipping, l.currency, l.condition, l.quantity, l.source,
-                  -- A feed restates every listing it keeps with each upload (a delta: "the rest is unchanged").
-                  CASE WHEN l.source = 'push' THEN l.seen_at ELSE greatest(l.seen_at, f.last_upload_at) END AS seen_at,
-                  CASE WHEN l.source = 'push' THEN l.fresh_until ELSE f.last_upload_at + make_interval(secs => f.trust_seconds) END AS fresh_until
-                FROM listings l LEFT JOIN seller_feeds f ON f.seller_id = l.seller_id
-                WHERE l.isbn = ${isbn}
-              ) AS indexed
-              WHERE fresh_until > now()
-              ORDER BY price + shipping, seen_at DESC`)
+        // What "fresh" means is the view's (migration 0009).
+        const rows = yield* orDie(sql<ListingRow>`SELECT * FROM fresh_listings WHERE isbn = ${isbn} ORDER BY price + shipping, seen_at DESC`)
         const snapshots = state.snapshots
         const listings = rows.map(toListing)
         const listing = new Set(listings.map((row) => row.sellerId))

@@ -10,6 +10,7 @@ import attention from "./0005_attention.js"
 import answerBudget from "./0006_answer_budget.js"
 import paymentTokens from "./0007_payment_tokens.js"
 import offerIndex from "./0008_offer_index.js"
+import bookSearch from "./0009_book_search.js"
 
 export const migrations = {
   "0001_sellers": sellers,
@@ -19,5 +20,6 @@ export const migrations = {
   "0005_attention": attention,
   "0006_answer_budget": answerBudget,
   "0007_payment_tokens": paymentTokens,
-  "0008_offer_index": offerIndex
+  "0008_offer_index": offerIndex,
+  "0009_book_search": bookSearch
 }

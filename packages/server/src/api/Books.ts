@@ -1,7 +1,7 @@
 /** Current offers for a book, for customers deciding on a maximum. */
-import { Isbn, Money } from "@bookbroker/adapter-sdk"
+import { Contract, Isbn, Money } from "@bookbroker/adapter-sdk"
 import { Schema } from "effect"
-import { HttpApiEndpoint, HttpApiGroup } from "effect/http-api"
+import { HttpApiEndpoint, HttpApiGroup, OpenApi } from "effect/http-api"
 import { CustomerAuth } from "../Auth.js"
 import * as Problem from "../Problem.js"
 import { MoneyOut } from "./Purchases.js"
@@ -39,7 +39,62 @@ export const BookOffers = Schema.Struct({
   duration_ms: Schema.Finite
 })
 
+export const SearchOffer = Schema.Struct({
+  seller_id: Schema.String,
+  seller_name: Schema.String,
+  price: MoneyOut,
+  shipping: MoneyOut,
+  total: MoneyOut,
+  condition: Schema.String,
+  source: Schema.Literals(["feed", "push"]).annotate({ description: "Where the price comes from: the seller's inventory feed or a price it pushed; buying confirms it with the seller" }),
+  as_of: Schema.String.annotate({ description: "When the feed or push stated the price" }),
+  age_seconds: Schema.Int.annotate({ description: "How old that statement is, in whole seconds" })
+})
+
+export const SearchHit = Schema.Struct({
+  isbn: Schema.String,
+  title: Schema.NullOr(Schema.String),
+  author: Schema.NullOr(Schema.String),
+  publisher: Schema.NullOr(Schema.String),
+  year: Schema.NullOr(Schema.Int),
+  best_offer: Schema.NullOr(SearchOffer).annotate({ description: "The cheapest current offer in the currency asked (within the condition filter) from the offer index; null when there is none" }),
+  offers: Schema.Int.annotate({ description: "How many current offers there are in the currency asked (within the condition filter)" }),
+  score: Schema.Finite.annotate({ description: "Relevance, higher is better (0 for an ISBN)" })
+})
+
+export const SearchPage = Schema.Struct({
+  isbn: Schema.NullOr(Schema.String).annotate({ description: "The query read as an ISBN (normalised to ISBN-13), when it is one" }),
+  currency: Schema.String,
+  hits: Schema.Array(SearchHit),
+  next_cursor: Schema.NullOr(Schema.String)
+})
+
+const SearchText = Schema.String.check(
+  Schema.makeFilter((value: string) => (value.trim().length >= 1 && value.length <= 200) || "must be 1 to 200 characters, not only spaces")
+)
+const SearchLimit = Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 50 }, { message: "must be a whole number from 1 to 50" }))
+const Decimal = Schema.String.check(Schema.makeFilter((value: string) => /^\d{1,9}(\.\d{1,3})?$/.test(value) || "must be an amount such as 12.50"))
+
 export class BooksApi extends HttpApiGroup.make("books")
+  .add(
+    HttpApiEndpoint.get("search", "/v1/books", {
+      query: {
+        q: SearchText.annotate({ description: "Title, author or publisher words (typos forgiven), or an ISBN-10/13 with or without hyphens" }),
+        currency: Schema.optionalKey(Money.CurrencyCode),
+        condition: Schema.optionalKey(Contract.Condition.annotate({ description: "This condition or better" })),
+        in_stock: Schema.optionalKey(Schema.Boolean.annotate({ description: "Only books with a current offer" })),
+        max_total: Schema.optionalKey(Decimal.annotate({ description: "Only books whose best offer (price + shipping) is at most this, in `currency`" })),
+        sort: Schema.optionalKey(Schema.Literals(["relevance", "price"])),
+        limit: Schema.optionalKey(SearchLimit),
+        cursor: Schema.optionalKey(Schema.String)
+      },
+      success: SearchPage,
+      error: [Problem.BadRequest, Problem.Unprocessable, Problem.TooManyRequests]
+    }).annotate(
+      OpenApi.Description,
+      "Find books by title, author, publisher or ISBN, with each one's best current offer from the offer index (sellers' inventory feeds and pushed prices). Buying confirms the price with the seller."
+    )
+  )
   .add(
     HttpApiEndpoint.get("offers", "/v1/books/:isbn/offers", {
       params: { isbn: Isbn.Isbn13FromString },

@@ -55,6 +55,23 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/v1/books": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Find books by title, author, publisher or ISBN, with each one's best current offer from the offer index (sellers' inventory feeds and pushed prices). Buying confirms the price with the seller. */
+        get: operations["books.search"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/books/{isbn}/offers": {
         parameters: {
             query?: never;
@@ -760,6 +777,132 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ServiceUnavailable"];
+                };
+            };
+        };
+    };
+    "books.search": {
+        parameters: {
+            query: {
+                q: string;
+                currency?: string;
+                condition?: "new" | "like_new" | "very_good" | "good" | "acceptable";
+                in_stock?: "true" | "false";
+                max_total?: string;
+                sort?: "relevance" | "price";
+                limit?: string;
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        currency: string;
+                        hits: {
+                            author: string | null;
+                            /** @description The cheapest current offer in the currency asked (within the condition filter) from the offer index; null when there is none */
+                            best_offer: {
+                                /** @description How old that statement is, in whole seconds */
+                                age_seconds: number;
+                                /** @description When the feed or push stated the price */
+                                as_of: string;
+                                condition: string;
+                                price: {
+                                    amount: number;
+                                    currency: string;
+                                };
+                                seller_id: string;
+                                seller_name: string;
+                                shipping: {
+                                    amount: number;
+                                    currency: string;
+                                };
+                                /**
+                                 * @description Where the price comes from: the seller's inventory feed or a price it pushed; buying confirms it with the seller
+                                 * @enum {string}
+                                 */
+                                source: "feed" | "push";
+                                total: {
+                                    amount: number;
+                                    currency: string;
+                                };
+                            } | null;
+                            isbn: string;
+                            /** @description How many current offers there are in the currency asked (within the condition filter) */
+                            offers: number;
+                            publisher: string | null;
+                            /** @description Relevance, higher is better (0 for an ISBN) */
+                            score: number;
+                            title: string | null;
+                            year: number | null;
+                        }[];
+                        /** @description The query read as an ISBN (normalised to ISBN-13), when it is one */
+                        isbn: string | null;
+                        next_cursor: string | null;
+                    };
+                };
+            };
+            /** @description Bad request: a malformed body, a missing or invalid header, an unknown cursor */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["BadRequest"];
+                };
+            };
+            /** @description 401 problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Unauthorized"];
+                };
+            };
+            /** @description 413 problem details */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["PayloadTooLarge"];
+                };
+            };
+            /** @description 415 problem details */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["UnsupportedMediaType"];
+                };
+            };
+            /** @description 422 problem details: the request does not match the schema (one entry per offending field), or the engine refused it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Unprocessable"];
+                };
+            };
+            /** @description 429 problem details */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["TooManyRequests"];
                 };
             };
         };

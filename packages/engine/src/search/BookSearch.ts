@@ -1,0 +1,217 @@
+/**
+ * Finding a book without its ISBN: title, author, publisher or ISBN, in PostgreSQL, over the
+ * books the sellers' inventory feeds describe (`books`, kept by `inventory/InventoryUploads.ts`).
+ *
+ * - **What matches**: an ISBN (ISBN-10 or -13, hyphens and spaces allowed) finds that book; other
+ *   words match by full-text search (every word, title above author above publisher) or, for
+ *   typos, by trigram word similarity over title + author + publisher (`pg_trgm`).
+ * - **What each hit shows**: its best current offer in the asked currency from the offer index
+ *   (fresh listings only: `fresh_listings`) and how many there are. The index is a lead, as
+ *   everywhere: buying confirms the price with the seller.
+ * - **Filters**: a minimum condition (`very_good` = very good or better), in stock (a fresh
+ *   offer exists), a maximum total (best offer at most that). **Sort**: relevance (then ISBN) or
+ *   price (best total, then ISBN; only books with an offer).
+ * - **Pages**: a cursor (the last hit's sort key), so a page never repeats or skips a book when
+ *   nothing changed in between. A search ranks at most `maxCandidates` matches (the best by
+ *   relevance): past them it ends.
+ */
+import { Contract, Isbn } from "@bookbroker/adapter-sdk"
+import { SqlClient } from "effect/sql"
+import { Context, Effect, Layer, Option, Schema } from "effect"
+import { textArray, uninterruptibleSql } from "../internal/sql.js"
+
+export type SearchSort = "relevance" | "price"
+
+export interface SearchQuery {
+  /** Words or an ISBN; 1–200 characters. */
+  readonly q: string
+  /** Offers are shown and compared in this currency. */
+  readonly currency: string
+  /** This condition or better. */
+  readonly condition?: Contract.Condition
+  /** Only books with a current offer. */
+  readonly inStock?: boolean
+  /** Only books whose best offer costs at most this (minor units of `currency`). */
+  readonly maxTotal?: number
+  readonly sort?: SearchSort
+  /** 1–50; default 20. */
+  readonly limit?: number
+  readonly cursor?: string
+}
+
+export interface BestOffer {
+  readonly sellerId: string
+  readonly sellerName: string
+  readonly price: { readonly amount: number; readonly currency: string }
+  readonly shipping: { readonly amount: number; readonly currency: string }
+  readonly total: { readonly amount: number; readonly currency: string }
+  readonly condition: Contract.Condition
+  readonly source: "feed" | "push"
+  /** When the feed or push last stated it. */
+  readonly asOf: Date
+}
+
+export interface SearchHit {
+  readonly isbn: Isbn.Isbn13
+  readonly title: string | null
+  readonly author: string | null
+  readonly publisher: string | null
+  readonly year: number | null
+  /** Cheapest current offer in the asked currency (within the condition filter), if any. */
+  readonly bestOffer: BestOffer | null
+  /** Current offers in the asked currency (within the condition filter). */
+  readonly offers: number
+  /** Relevance, higher is better (0 for an ISBN search). */
+  readonly score: number
+}
+
+export interface SearchPage {
+  readonly hits: ReadonlyArray<SearchHit>
+  /** Pass it back for the next page; null on the last one. */
+  readonly nextCursor: string | null
+  /** The query read as an ISBN (normalised to ISBN-13), when it was one. */
+  readonly isbn: Isbn.Isbn13 | null
+}
+
+/** A cursor that was not made by this search (or for another sort). */
+export class InvalidCursor extends Schema.TaggedError<InvalidCursor>()("InvalidCursor", { reason: Schema.String }) {}
+
+export interface BookSearchService {
+  readonly search: (query: SearchQuery) => Effect.Effect<SearchPage, InvalidCursor>
+}
+
+export class BookSearch extends Context.Service<BookSearch, BookSearchService>()("@bookbroker/engine/BookSearch") {}
+
+export interface BookSearchOptions {
+  /** The most matches one search ranks; default 1,000. */
+  readonly maxCandidates?: number
+  /** How alike a query and a run of words must be to match as a typo (0–1); default 0.45. */
+  readonly typoSimilarity?: number
+}
+
+/** Conditions from best to worst: a minimum condition admits itself and the ones before it. */
+const conditionsFrom = (minimum: Contract.Condition): ReadonlyArray<Contract.Condition> => {
+  const order = Contract.Condition.literals
+  return order.slice(0, order.indexOf(minimum) + 1)
+}
+
+/** The sort key of the last hit a page showed. */
+const Cursor = Schema.Struct({ sort: Schema.Literals(["relevance", "price"]), key: Schema.Finite, isbn: Schema.String })
+const encodeCursor = (cursor: typeof Cursor.Type) => Buffer.from(JSON.stringify(cursor)).toString("base64url")
+const decodeCursor = (text: string, sort: SearchSort): Effect.Effect<typeof Cursor.Type, InvalidCursor> =>
+  Effect.try({
+    try: () => JSON.parse(Buffer.from(text, "base64url").toString("utf8")) as unknown,
+    catch: () => new InvalidCursor({ reason: "not a cursor this search made" })
+  }).pipe(
+    Effect.flatMap((json) => Effect.mapError(Schema.decodeUnknownEffect(Cursor)(json), () => new InvalidCursor({ reason: "not a cursor this search made" }))),
+    Effect.filterOrFail(
+      (cursor) => cursor.sort === sort,
+      () => new InvalidCursor({ reason: `the cursor is for sort=${sort === "price" ? "relevance" : "price"}` })
+    )
+  )
+
+interface HitRow {
+  readonly isbn: string
+  readonly title: string | null
+  readonly author: string | null
+  readonly publisher: string | null
+  readonly year: number | null
+  readonly score: number
+  readonly offers: string | number | null
+  readonly seller_id: string | null
+  readonly seller_name: string | null
+  readonly price: string | null
+  readonly shipping: string | null
+  readonly total: string | null
+  readonly condition: Contract.Condition | null
+  readonly source: "feed" | "push" | null
+  readonly seen_at: Date | null
+}
+
+const toHit = (currency: string) => (row: HitRow): SearchHit => ({
+  isbn: row.isbn as Isbn.Isbn13,
+  title: row.title,
+  author: row.author,
+  publisher: row.publisher,
+  year: row.year,
+  offers: Number(row.offers ?? 0),
+  score: Number(row.score),
+  bestOffer:
+    row.seller_id === null
+      ? null
+      : {
+          sellerId: row.seller_id,
+          sellerName: row.seller_name!,
+          price: { amount: Number(row.price), currency },
+          shipping: { amount: Number(row.shipping), currency },
+          total: { amount: Number(row.total), currency },
+          condition: row.condition!,
+          source: row.source!,
+          asOf: row.seen_at!
+        }
+})
+
+export const make = (options: BookSearchOptions = {}) =>
+  Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    const maxCandidates = options.maxCandidates ?? 1_000
+    const typoSimilarity = options.typoSimilarity ?? 0.45
+
+    const search = (query: SearchQuery): Effect.Effect<SearchPage, InvalidCursor> =>
+      Effect.gen(function* () {
+        const sort = query.sort ?? "relevance"
+        const limit = Math.min(50, Math.max(1, query.limit ?? 20))
+        const cursor = query.cursor === undefined ? undefined : yield* decodeCursor(query.cursor, sort)
+        const isbn = Option.getOrNull(Isbn.parse(query.q.replace(/\s+/g, "")))
+        const words = query.q.trim().toLowerCase()
+        const conditions = query.condition === undefined ? null : conditionsFrom(query.condition)
+
+        // The matches, best first (at most maxCandidates): an ISBN finds its book (known or not).
+        const matches = isbn !== null
+          ? sql`SELECT ${isbn}::text AS isbn, b.title, b.author, b.publisher, b.year, 0::float8 AS score
+                FROM (SELECT 1) AS one LEFT JOIN books b ON b.isbn = ${isbn}`
+          : sql`SELECT b.isbn, b.title, b.author, b.publisher, b.year,
+                  (ts_rank(b.search, plainto_tsquery('simple', ${words})) + word_similarity(${words}, b.search_text))::float8 AS score
+                FROM books b
+                WHERE b.search @@ plainto_tsquery('simple', ${words}) OR ${words} <% b.search_text
+                ORDER BY score DESC, b.isbn
+                LIMIT ${maxCandidates}`
+        const after = cursor === undefined
+          ? sql`true`
+          : sort === "price"
+            ? sql`(o.total, m.isbn) > (${cursor.key}::bigint, ${cursor.isbn})`
+            : sql`(m.score < ${cursor.key}::float8 OR (m.score = ${cursor.key}::float8 AND m.isbn > ${cursor.isbn}))`
+        const offered = query.inStock === true || sort === "price" || query.maxTotal !== undefined ? sql`o.seller_id IS NOT NULL` : sql`true`
+        const cheapEnough = query.maxTotal === undefined ? sql`true` : sql`o.total <= ${query.maxTotal}::bigint`
+        const inCondition = conditions === null ? sql`true` : sql`l.condition = ANY(${textArray(conditions)}::text[])`
+        const statement = sql<HitRow>`
+          WITH m AS (${matches})
+          SELECT m.*, o.offers, o.seller_id, o.seller_name, o.price, o.shipping, o.total, o.condition, o.source, o.seen_at
+          FROM m LEFT JOIN LATERAL (
+            SELECT count(*) OVER () AS offers, l.seller_id, s.name AS seller_name, l.price, l.shipping, l.price + l.shipping AS total, l.condition, l.source, l.seen_at
+            FROM fresh_listings l JOIN sellers s ON s.id = l.seller_id AND s.status = 'active'
+            WHERE l.isbn = m.isbn AND l.currency = ${query.currency} AND l.quantity > 0 AND ${inCondition}
+            ORDER BY l.price + l.shipping, l.seen_at DESC
+            LIMIT 1
+          ) o ON true
+          WHERE ${after} AND ${offered} AND ${cheapEnough}
+          ORDER BY ${sort === "price" ? sql`o.total, m.isbn` : sql`m.score DESC, m.isbn`}
+          LIMIT ${limit + 1}`
+        // A typo is a run of words this alike (for this statement only). Run to the end even when
+        // the caller hangs up (see `uninterruptibleSql`).
+        const rows = yield* uninterruptibleSql(
+          sql.withTransaction(Effect.andThen(sql`SELECT set_config('pg_trgm.word_similarity_threshold', ${String(typoSimilarity)}, true)`, statement))
+        )
+        const hits = rows.slice(0, limit).map(toHit(query.currency))
+        const last = hits.at(-1)
+        const nextCursor =
+          rows.length > limit && last !== undefined
+            ? encodeCursor({ sort, key: sort === "price" ? last.bestOffer!.total.amount : last.score, isbn: last.isbn })
+            : null
+        return { hits, nextCursor, isbn }
+      }).pipe(Effect.withSpan("BookSearch.search", { attributes: { sort: query.sort ?? "relevance" } }, { captureStackTrace: false }))
+
+    return { search } satisfies BookSearchService
+  })
+
+export const layer = (options: BookSearchOptions = {}): Layer.Layer<BookSearch, never, SqlClient.SqlClient> => Layer.effect(BookSearch, make(options))

@@ -1,0 +1,168 @@
+/**
+ * Book search over real PostgreSQL: the books and offers come in through inventory uploads, as
+ * in production; the search reads them with full-text and trigram matching.
+ */
+import { generateIsbns } from "@bookbroker/adapter-sdk/testing"
+import { Isbn } from "@bookbroker/adapter-sdk"
+import { describe, expect, it } from "@effect/vitest"
+import { SqlClient } from "effect/sql"
+import { Effect, Layer, Redacted, Stream } from "effect"
+import * as InventoryUploads from "../../src/inventory/InventoryUploads.js"
+import * as OfferIndex from "../../src/inventory/OfferIndex.js"
+import * as OutboundAddress from "../../src/outbound/OutboundAddress.js"
+import * as BookSearch from "../../src/search/BookSearch.js"
+import * as AdapterRegistry from "../../src/sellers/AdapterRegistry.js"
+import * as SecretBox from "../../src/sellers/SecretBox.js"
+import * as SellerDirectory from "../../src/sellers/SellerDirectory.js"
+import { SimulatedSellers, TestDatabase } from "../../src/testing/index.js"
+import { referenceAdapter } from "@bookbroker/adapter-reference"
+
+const isbns = generateIsbns({ size: 30, seed: 1818 }) as ReadonlyArray<Isbn.Isbn13>
+
+const TestLayer = Layer.mergeAll(BookSearch.layer(), InventoryUploads.layer(), OfferIndex.layer(), SellerDirectory.layer({ refreshMillis: 60_000 })).pipe(
+  Layer.provideMerge(Layer.mergeAll(SecretBox.layer(Redacted.make(SecretBox.generateKey())), AdapterRegistry.layer([referenceAdapter]), OutboundAddress.layerLoopback)),
+  Layer.provideMerge(TestDatabase.layer)
+)
+
+interface Book {
+  readonly title: string
+  readonly author: string
+  readonly publisher: string
+  readonly year: number
+}
+const books: ReadonlyArray<Book> = [
+  { title: "Dune", author: "Frank Herbert", publisher: "Chilton Books", year: 1965 },
+  { title: "Dune Messiah", author: "Frank Herbert", publisher: "Putnam", year: 1969 },
+  { title: "Children of Dune", author: "Frank Herbert", publisher: "Putnam", year: 1976 },
+  { title: "The Left Hand of Darkness", author: "Ursula K. Le Guin", publisher: "Ace Books", year: 1969 },
+  { title: "A Wizard of Earthsea", author: "Ursula K. Le Guin", publisher: "Parnassus Press", year: 1968 },
+  { title: "Foundation", author: "Isaac Asimov", publisher: "Gnome Press", year: 1951 },
+  { title: "Neuromancer", author: "William Gibson", publisher: "Ace Books", year: 1984 },
+  { title: "Nineteen Eighty-Four", author: "George Orwell", publisher: "Secker & Warburg", year: 1949 }
+]
+const isbnOf = (title: string) => isbns[books.findIndex((book) => book.title === title)]!
+
+const header = "listingid\tisbn\ttitle\tauthor\tpublishername\tyearpublished\tprice\tquantity\tbookcondition"
+/** One seller's feed: `[title, price, condition]` per listing. */
+const feed = (seller: string, listings: ReadonlyArray<readonly [string, string, string]>) =>
+  [header, ...listings.map(([title, price, condition], i) => {
+    const book = books.find((candidate) => candidate.title === title)!
+    return [`${seller}-${i}`, isbnOf(title), book.title, book.author, book.publisher, book.year, price, "1", condition].join("\t")
+  })].join("\n") + "\n"
+
+const upload = (sellerId: string, text: string, currency = "EUR") =>
+  Effect.flatMap(InventoryUploads.InventoryUploads, (uploads) =>
+    uploads.upload(sellerId, { mode: "snapshot", format: "tsv", currency }, Stream.make(new TextEncoder().encode(text)))
+  )
+
+/** Two sellers: a cheap one with worn copies, a dearer one with new ones; one book only in USD. */
+const catalog = Effect.gen(function* () {
+  const [cheap, fine, american] = yield* SimulatedSellers.registerActive(
+    yield* SimulatedSellers.startSellers([
+      { name: "cheap-reads", stock: [] },
+      { name: "fine-books", stock: [] },
+      { name: "us-books", stock: [] }
+    ])
+  )
+  yield* upload(cheap!.id, feed("c", [["Dune", "4.00", "Good"], ["Dune Messiah", "6.00", "Acceptable"], ["Foundation", "3.00", "Good"], ["Neuromancer", "7.50", "Very Good"]]))
+  yield* upload(fine!.id, feed("f", [["Dune", "12.00", "New"], ["Children of Dune", "9.00", "New"], ["The Left Hand of Darkness", "11.00", "Like New"]]))
+  yield* upload(american!.id, feed("u", [["A Wizard of Earthsea", "8.00", "New"], ["Nineteen Eighty-Four", "5.00", "New"]]), "USD")
+  return { cheap: cheap!, fine: fine!, american: american! }
+})
+
+const search = (query: Partial<BookSearch.SearchQuery> & { readonly q: string }) =>
+  Effect.flatMap(BookSearch.BookSearch, (books) => books.search({ currency: "EUR", ...query }))
+const titles = (page: BookSearch.SearchPage) => page.hits.map((hit) => hit.title)
+
+describe("BookSearch", () => {
+  it.live("finds a book by any spelling of its ISBN, and one the index does not know", () =>
+    Effect.gen(function* () {
+      yield* catalog
+      const dune = isbnOf("Dune")
+      const hyphenated = Isbn.hyphenate(dune)
+      const isbn10 = `${dune.slice(3, 12)}${(() => {
+        const sum = [...dune.slice(3, 12)].reduce((total, digit, i) => total + Number(digit) * (10 - i), 0)
+        const check = (11 - (sum % 11)) % 11
+        return check === 10 ? "X" : String(check)
+      })()}`
+      for (const q of [dune, hyphenated, ` ${dune.slice(0, 3)} ${dune.slice(3)} `, isbn10]) {
+        const page = yield* search({ q })
+        expect(page.isbn).toBe(dune)
+        expect(page.hits.map((hit) => [hit.isbn, hit.title, hit.offers])).toEqual([[dune, "Dune", 2]])
+      }
+      // An ISBN no feed lists: the book, without what the index would say.
+      const unknown = isbns[20]!
+      const page = yield* search({ q: unknown })
+      expect(page.hits).toEqual([{ isbn: unknown, title: null, author: null, publisher: null, year: null, bestOffer: null, offers: 0, score: 0 }])
+    }).pipe(Effect.provide(TestLayer))
+  )
+
+  it.live("matches title and author words, ranks the title above the author, and forgives typos", () =>
+    Effect.gen(function* () {
+      yield* catalog
+      expect(titles(yield* search({ q: "dune herbert" }))[0]).toBe("Dune")
+      expect(titles(yield* search({ q: "dune herbert" })).sort()).toEqual(["Children of Dune", "Dune", "Dune Messiah"])
+      expect(titles(yield* search({ q: "le guin" })).sort()).toEqual(["A Wizard of Earthsea", "The Left Hand of Darkness"])
+      expect(titles(yield* search({ q: "Neuromancer" }))).toEqual(["Neuromancer"])
+      // Typos: a letter swapped, a letter missing.
+      expect(titles(yield* search({ q: "dune herbret" }))).toContain("Dune")
+      expect(titles(yield* search({ q: "neuromancr" }))[0]).toBe("Neuromancer")
+      expect(titles(yield* search({ q: "asimvo foundation" }))[0]).toBe("Foundation")
+      expect((yield* search({ q: "zzyzx qwerty" })).hits).toEqual([])
+    }).pipe(Effect.provide(TestLayer))
+  )
+
+  it.live("shows each hit's best current offer in the currency asked, and filters by condition, stock and price", () =>
+    Effect.gen(function* () {
+      const { cheap, fine } = yield* catalog
+      const dune = (yield* search({ q: "dune" })).hits.find((hit) => hit.title === "Dune")!
+      expect(dune.offers).toBe(2)
+      expect(dune.bestOffer).toMatchObject({ sellerId: cheap.id, sellerName: "cheap-reads", total: { amount: 400, currency: "EUR" }, condition: "good", source: "feed" })
+      // Very good or better: the new copy.
+      const good = (yield* search({ q: "dune", condition: "very_good" })).hits.find((hit) => hit.title === "Dune")!
+      expect(good).toMatchObject({ offers: 1, bestOffer: { sellerId: fine.id, total: { amount: 1200 } } })
+      // The USD-only book: no EUR offer; in stock in USD.
+      expect((yield* search({ q: "earthsea" })).hits[0]).toMatchObject({ title: "A Wizard of Earthsea", offers: 0, bestOffer: null })
+      expect((yield* search({ q: "earthsea", currency: "USD" })).hits[0]).toMatchObject({ offers: 1, bestOffer: { total: { amount: 800, currency: "USD" } } })
+      expect((yield* search({ q: "earthsea", inStock: true })).hits).toEqual([])
+      // At most 5.00: Dune (4.00) and Foundation… not Foundation: it does not match "dune".
+      expect(titles(yield* search({ q: "dune", maxTotal: 500 }))).toEqual(["Dune"])
+      // By price: only books with an offer, cheapest first.
+      expect(titles(yield* search({ q: "dune herbert", sort: "price" }))).toEqual(["Dune", "Dune Messiah", "Children of Dune"])
+    }).pipe(Effect.provide(TestLayer))
+  )
+
+  it.live("does not show offers from stale feeds", () =>
+    Effect.gen(function* () {
+      const { cheap } = yield* catalog
+      const sql = yield* SqlClient.SqlClient
+      yield* sql`UPDATE seller_feeds SET last_upload_at = now() - interval '2 days' WHERE seller_id = ${cheap.id}`
+      const dune = (yield* search({ q: "dune" })).hits.find((hit) => hit.title === "Dune")!
+      expect(dune).toMatchObject({ offers: 1, bestOffer: { sellerName: "fine-books" } })
+      expect((yield* search({ q: "foundation" })).hits[0]).toMatchObject({ title: "Foundation", offers: 0, bestOffer: null })
+    }).pipe(Effect.provide(TestLayer))
+  )
+
+  it.live("pages with a cursor: every match once, in order, for both sorts; a forged cursor is refused", () =>
+    Effect.gen(function* () {
+      yield* catalog
+      for (const sort of ["relevance", "price"] as const) {
+        const all = yield* search({ q: "dune", sort, limit: 50 })
+        expect(all.hits.length).toBe(3)
+        const seen: Array<string> = []
+        let cursor: string | undefined
+        for (let page = 0; page < 10; page++) {
+          const next: BookSearch.SearchPage = yield* search({ q: "dune", sort, limit: 1, ...(cursor === undefined ? {} : { cursor }) })
+          seen.push(...next.hits.map((hit) => hit.isbn))
+          if (next.nextCursor === null) break
+          cursor = next.nextCursor
+        }
+        expect(seen).toEqual(all.hits.map((hit) => hit.isbn))
+      }
+      const forged = yield* Effect.flip(search({ q: "dune", cursor: "not-a-cursor" }))
+      expect(forged).toBeInstanceOf(BookSearch.InvalidCursor)
+      const relevanceCursor = (yield* search({ q: "dune herbert", limit: 1 })).nextCursor!
+      expect((yield* Effect.flip(search({ q: "dune herbert", limit: 1, sort: "price", cursor: relevanceCursor }))).reason).toMatch(/sort=relevance/)
+    }).pipe(Effect.provide(TestLayer))
+  )
+})
