@@ -3,11 +3,12 @@
  * and failures) — sellers on the reference seller API and one on each platform with an adapter
  * (WooCommerce, Shopify, eBay, AbeBooks: their API shapes, through their adapters) — registered
  * and active, plus a demo customer with a fresh API key — so
- * `bookbroker buy` works at once. Restarting the demo points the same sellers at their new ports.
+ * `bookbroker buy` works at once. The AbeBooks seller publishes its inventory as AbeBooks sellers
+ * do (a feed with titles and authors), so `bookbroker search` finds books in the demo too. Restarting the demo points the same sellers at their new ports.
  */
 import { SellerSimulator, serveHandlers, generateIsbns, type StockItem } from "@bookbroker/adapter-sdk/testing"
-import { Access, SellerDirectory } from "@bookbroker/engine"
-import { Effect, Redacted, type Scope } from "effect"
+import { Access, InventoryUploads, SellerDirectory } from "@bookbroker/engine"
+import { Effect, Redacted, type Scope, Stream } from "effect"
 import * as SimulatedPlatforms from "./SimulatedPlatforms.js"
 
 export interface DemoSeller {
@@ -53,6 +54,34 @@ const specs: ReadonlyArray<Spec> = [
 
 export const catalog = generateIsbns({ size: 12, seed: 2026 })
 
+/** What the demo's feed says about its books (classics; the ISBNs are the simulation's own). */
+const titles: ReadonlyArray<readonly [title: string, author: string, publisher: string, year: number]> = [
+  ["Pride and Prejudice", "Austen, Jane", "T. Egerton", 1813],
+  ["Moby-Dick", "Melville, Herman", "Harper & Brothers", 1851],
+  ["Middlemarch", "Eliot, George", "William Blackwood and Sons", 1871],
+  ["The Count of Monte Cristo", "Dumas, Alexandre", "Chapman and Hall", 1846],
+  ["Great Expectations", "Dickens, Charles", "Chapman & Hall", 1861],
+  ["Anna Karenina", "Tolstoy, Leo", "The Russian Messenger", 1878],
+  ["Jane Eyre", "Brontë, Charlotte", "Smith, Elder & Co.", 1847],
+  ["Wuthering Heights", "Brontë, Emily", "Thomas Cautley Newby", 1847],
+  ["Frankenstein", "Shelley, Mary", "Lackington, Hughes, Harding, Mavor & Jones", 1818],
+  ["Dracula", "Stoker, Bram", "Archibald Constable and Company", 1897],
+  ["The Time Machine", "Wells, H. G.", "William Heinemann", 1895],
+  ["Emma", "Austen, Jane", "John Murray", 1815]
+]
+
+/** The demo seller that publishes a feed: its stock, as an AbeBooks-style TSV snapshot. */
+const feedSeller = "demo-abe-antiquarian"
+const feedFile = (stock: ReadonlyArray<StockItem>): string => {
+  const header = "listingid\tisbn\ttitle\tauthor\tpublishername\tyearpublished\tprice\tshipping\tquantity\tbookcondition"
+  const rows = stock.map((item) => {
+    const [title, author, publisher, year] = titles[catalog.indexOf(item.isbn as (typeof catalog)[number])]!
+    const money = (minor: number) => (minor / 100).toFixed(2)
+    return [`ABE-${item.isbn}`, item.isbn, title, author, publisher, year, money(item.price), money(item.shipping ?? 0), item.quantity, "New"].join("\t")
+  })
+  return [header, ...rows].join("\n") + "\n"
+}
+
 const stockFor = (spec: Spec, index: number): ReadonlyArray<StockItem> =>
   catalog.flatMap((isbn, book) => {
     // Deterministic "coverage": each seller skips a few books.
@@ -60,9 +89,10 @@ const stockFor = (spec: Spec, index: number): ReadonlyArray<StockItem> =>
     return [{ isbn, price: spec.base + ((book * 137 + index * 53) % 400), shipping: 0, quantity: spec.name === "demo-last-copy" ? 1 : 25 }]
   })
 
-export const setup = (): Effect.Effect<DemoSetup, never, Scope.Scope | SellerDirectory.SellerDirectory | Access.Access> =>
+export const setup = (): Effect.Effect<DemoSetup, never, Scope.Scope | SellerDirectory.SellerDirectory | Access.Access | InventoryUploads.InventoryUploads> =>
   Effect.gen(function* () {
     const directory = yield* SellerDirectory.SellerDirectory
+    const uploads = yield* InventoryUploads.InventoryUploads
     const access = yield* Access.Access
     const existing = new Map((yield* directory.list()).map((seller) => [seller.name, seller]))
     const sellers = yield* Effect.forEach(specs, (spec, index) =>
@@ -86,11 +116,19 @@ export const setup = (): Effect.Effect<DemoSetup, never, Scope.Scope | SellerDir
         const config = platform.config(server.url)
         const known = existing.get(spec.name)
         const limits = { requestsPerSecond: 50, burst: 100, maxConcurrency: 32, timeoutMillis: 2_000 }
+        let sellerId = known?.id
         if (known === undefined) {
-          yield* Effect.orDie(directory.register({ name: spec.name, kind: platform.kind, config, credentials: platform.credentials, limits, status: "active" }))
+          sellerId = (yield* Effect.orDie(directory.register({ name: spec.name, kind: platform.kind, config, credentials: platform.credentials, limits, status: "active" }))).id
         } else {
           yield* Effect.orDie(directory.update(known.id, { config, credentials: platform.credentials, limits }))
           if (known.status !== "active") yield* Effect.orDie(directory.setStatus(known.id, "active"))
+        }
+        if (spec.name === feedSeller && sellerId !== undefined) {
+          // A fresh snapshot at every start: the feed is what the seller has now.
+          const feed = Stream.make(new TextEncoder().encode(feedFile(stockFor(spec, index))))
+          yield* uploads.upload(sellerId, { mode: "snapshot", format: "tsv", currency: "EUR" }, feed).pipe(
+            Effect.catchTag("UploadRefused", (refused) => Effect.logWarning(`the demo feed was refused: ${refused.reason}`))
+          )
         }
         return { name: spec.name, baseUrl: server.url }
       })

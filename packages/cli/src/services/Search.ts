@@ -34,7 +34,7 @@ const nextCommand = (options: SearchOptions, query: Api.BookSearchQuery, cursor:
     `--cursor ${cursor}`
   ].join(" ")
 
-export const table = (page: Api.BookSearchPage, next: string | null): TableProps => ({
+export const table = (page: Api.BookSearchPage, next: string | null, filtered = false): TableProps => ({
   title: `${page.hits.length} book${page.hits.length === 1 ? "" : "s"}${page.isbn === null ? "" : ` for ISBN ${page.isbn}`}`,
   headers: ["#", "isbn", "title", "author", "year", "best offer", "condition", "seller", "offers", "age"],
   rows: page.hits.map((hit, index) => [
@@ -49,7 +49,7 @@ export const table = (page: Api.BookSearchPage, next: string | null): TableProps
     String(hit.offers),
     hit.best_offer === null ? "—" : age({ source: hit.best_offer.source, age_seconds: hit.best_offer.age_seconds })
   ]),
-  empty: "no book matches",
+  empty: filtered ? "no book matches with these filters (condition, stock, maximum): try without them" : "no book matches",
   footer: [
     ...(page.hits.some((hit) => hit.best_offer !== null) ? ["offers are what the sellers' feeds say, as old as shown: buying confirms the price with the seller"] : []),
     ...(page.hits.length === 1 && page.hits[0]!.best_offer === null ? [`ask every seller now: bookbroker offers ${page.hits[0]!.isbn}`] : []),
@@ -81,6 +81,7 @@ export const search = (api: Api.Api, ui: Ui, options: SearchOptions): Effect.Eff
       ...(options.cursor === undefined ? {} : { cursor: options.cursor })
     }
     const page = yield* api.searchBooks(query)
-    ui.result(page, tableView, table(page, page.next_cursor === null ? null : nextCommand(options, query, page.next_cursor)))
+    const filtered = condition !== undefined || options.inStock === true || max !== undefined || sort === "price"
+    ui.result(page, tableView, table(page, page.next_cursor === null ? null : nextCommand(options, query, page.next_cursor), filtered))
     return page
   })

@@ -6,7 +6,7 @@
  * splits the HTTP API from the purchase workers for scale-out.
  */
 import { HttpServer } from "effect/http"
-import { Access, Database, Engine, Notifications, OutboundAddress, SecretBox, SellerDirectory, StripeGateway, Tracing } from "@bookbroker/engine"
+import { Access, Database, Engine, InventoryUploads, Notifications, OutboundAddress, SecretBox, SellerDirectory, StripeGateway, Tracing } from "@bookbroker/engine"
 import { Server } from "@bookbroker/server"
 import { Context, Effect, Layer, Redacted, type Scope } from "effect"
 import type { NetAddress } from "effect/net"
@@ -172,7 +172,8 @@ export const start = (options: ServeOptions): Effect.Effect<Running, CliError, S
       const { setup: demoSetup } = yield* Effect.promise(() => import("./Demo.js"))
       const setup = yield* demoSetup().pipe(
         Effect.provideService(SellerDirectory.SellerDirectory, Context.get(context, SellerDirectory.SellerDirectory)),
-        Effect.provideService(Access.Access, Context.get(context, Access.Access))
+        Effect.provideService(Access.Access, Context.get(context, Access.Access)),
+        Effect.provideService(InventoryUploads.InventoryUploads, Context.get(context, InventoryUploads.InventoryUploads))
       )
       const file = join(options.dataDir, "demo.json")
       const content: DemoFile = { customer_key: setup.customerKey, operator_token: operatorToken, base_url: baseUrl, isbns: setup.isbns }
