@@ -17,6 +17,10 @@
  * no coalescing, no rate limits: every request is a fresh fan-out.
  *
  *   pnpm bench:selection [--sellers 10000] [--catalog 1000000] [--warmup 15000] [--requests 10000] [--seed 1]
+ *
+ * With `--feeds all` (every seller publishes a feed) or `--feeds half` (the even-numbered half
+ * does), the same world is loaded into a real offer index in PostgreSQL and each request reads it
+ * through the engine's `OfferIndex.lookup`; see `selection-feeds.ts`.
  */
 import type { Isbn } from "@bookbroker/adapter-sdk"
 import { generateIsbns, Random, zipfSampler } from "@bookbroker/adapter-sdk/testing"
@@ -31,9 +35,17 @@ const { values } = parseArgs({
     catalog: { type: "string", default: "1000000" },
     warmup: { type: "string", default: "15000" },
     requests: { type: "string", default: "10000" },
-    seed: { type: "string", default: "1" }
+    seed: { type: "string", default: "1" },
+    /** `none` (this file's run), `all` or `half`: sellers with feeds in a real offer index (selection-feeds.ts). */
+    feeds: { type: "string", default: "none" },
+    /** With feeds: the share of listings sold elsewhere since the feed, and the share repriced (±10 %). */
+    gone: { type: "string", default: "0.05" },
+    repriced: { type: "string", default: "0.05" },
+    /** With feeds: whether confirm's answers correct the index (`OfferIndex.learn`), as the engine's do. */
+    learn: { type: "string", default: "true" }
   }
 })
+if (!["none", "all", "half"].includes(values.feeds)) throw new Error(`--feeds must be none, all or half, not ${values.feeds}`)
 const sellerCount = Number(values.sellers)
 const catalogSize = Number(values.catalog)
 const warmup = Number(values.warmup)
@@ -88,7 +100,8 @@ const logNormal = (median: number, sigma: number, u1: number, u2: number) =>
 const basePrice = (book: number) => logNormal(1_500, 0.5, hash(book, 0, saltBook), hash(book, 1, saltBook))
 
 const carries = (s: number, book: number) => hash(s, book, saltCarry) < coverage[s]!
-const total = (s: number, book: number, base: number) => Math.round(base * priceLevel[s]! * (0.9 + 0.2 * hash(s, book, saltPrice))) + shipping[s]!
+const price = (s: number, book: number, base: number) => Math.round(base * priceLevel[s]! * (0.9 + 0.2 * hash(s, book, saltPrice)))
+const total = (s: number, book: number, base: number) => price(s, book, base) + shipping[s]!
 
 /** One call: failed, or answered after `latency` ms (timeouts count as failures). */
 const callOf = (s: number, request: number): { readonly failed: boolean; readonly latency: number } => {
@@ -112,14 +125,17 @@ interface Outcome {
   readonly hadHistory: boolean
   readonly durationMillis: number
   readonly planMillis: number
+  /** The offers that came back in time, and every seller asked (by seller number). */
+  readonly live: ReadonlyArray<{ readonly seller: number; readonly total: number }>
+  readonly askedSellers: ReadonlyArray<number>
 }
 
-const select = (book: number, request: number): Outcome => {
+const select = (book: number, request: number, among: ReadonlyArray<string> = candidates): Outcome => {
   const isbn = isbns[book]!
   const known = Effect.runSync(state.carriers(isbn, 64))
   const planStarted = performance.now()
   const waves = SellerSelection.plan({
-    candidates,
+    candidates: among,
     carriers: known,
     stats: (id) => stats.get(id),
     now: 0,
@@ -129,6 +145,8 @@ const select = (book: number, request: number): Outcome => {
   const base = basePrice(book)
   const observations: Array<SellerSelection.Observation> = []
   const bestByWave: Array<number> = []
+  const live: Array<{ seller: number; total: number }> = []
+  const askedSellers: Array<number> = []
   let best = Number.POSITIVE_INFINITY
   let asked = 0
   let start = 0
@@ -140,6 +158,7 @@ const select = (book: number, request: number): Outcome => {
       const s = indexOf.get(id)!
       const call = callOf(s, request)
       asked += 1
+      askedSellers.push(s)
       waveEnd = Math.max(waveEnd, start + call.latency)
       if (start + call.latency > deadlineMillis) continue // still out at the deadline: learns nothing
       stats.record(id, !call.failed, call.latency)
@@ -147,6 +166,7 @@ const select = (book: number, request: number): Outcome => {
       if (carries(s, book)) {
         const offer = total(s, book, base)
         best = Math.min(best, offer)
+        live.push({ seller: s, total: offer })
         observations.push({ sellerId: id, offered: true, total: offer })
       } else {
         observations.push({ sellerId: id, offered: false })
@@ -160,7 +180,7 @@ const select = (book: number, request: number): Outcome => {
   const learned = SellerSelection.lessons(observations, { knownCarriers: new Set(known.map((carrier) => carrier.sellerId)) })
   stats.learn(learned)
   Effect.runSync(state.recordCarriers(isbn, learned.carriers, learned.notCarrying))
-  return { bestByWave, offers: learned.carriers.length, asked, hadHistory: known.length > 0, durationMillis: Math.min(end, deadlineMillis), planMillis }
+  return { bestByWave, offers: learned.carriers.length, asked, hadHistory: known.length > 0, durationMillis: Math.min(end, deadlineMillis), planMillis, live, askedSellers }
 }
 
 /** Every seller's offer for the book, and what asking them all would have found. */
@@ -273,44 +293,72 @@ const excessOf = (excess: ReadonlyArray<number>) => {
   }
 }
 
-const curve: Array<unknown> = []
-const warm = tally()
-run(0, warmup, warm, curve)
-const result = tally()
-run(warmup, measured, result, curve)
+const withoutFeeds = () => {
+  const curve: Array<unknown> = []
+  const warm = tally()
+  run(0, warmup, warm, curve)
+  const result = tally()
+  run(warmup, measured, result, curve)
 
-result.durations.sort((a, b) => a - b)
-result.planMillis.sort((a, b) => a - b)
-const report = {
-  sellers: sellerCount,
-  catalog: catalogSize,
-  warmupRequests: warmup,
-  measuredRequests: measured,
-  seed,
-  node: process.version,
-  requestsWithAnOffer: result.withOffers,
-  carriersPerIsbn: round(result.carriers / result.withOffers, 1),
-  selection: {
-    sellersAskedPerRequest: round(result.asked / result.requests, 1),
-    foundCheapest: share(result.foundCheapest[2]!, result.withOffers),
-    foundCheapestByWave: result.foundCheapest.map((found) => share(found, result.withOffers)),
-    foundAnyOffer: share(result.foundAny, result.withOffers),
-    excessOverCheapest: excessOf(result.excess),
-    shareOfCarriersAnswering: share(result.offersShare, result.withOffers),
-    shareOfCarriersAnsweringWithoutHistory: share(result.coldOffersShare, result.withOffers - result.withHistory),
-    requestsWithHistory: share(result.withHistory, result.withOffers),
-    foundCheapestWithHistory: share(result.withHistoryFound, result.withHistory),
-    foundCheapestWithoutHistory: share(result.coldFound, result.withOffers - result.withHistory),
-    simulatedDurationMillis: { p50: round(percentile(result.durations, 50), 0), p99: round(percentile(result.durations, 99), 0) },
-    planCpuMillis: { p50: round(percentile(result.planMillis, 50), 2), p99: round(percentile(result.planMillis, 99), 2) }
-  },
-  askEveryone: {
-    sellersAskedPerRequest: sellerCount,
-    foundCheapest: share(result.everyoneCheapest, result.withOffers),
-    foundAnyOffer: share(result.everyoneAny, result.withOffers),
-    excessOverCheapest: excessOf(result.everyoneExcess)
-  },
-  foundCheapestPerBlockOf5000: curve,
-  runtimeSeconds: round((performance.now() - runStarted) / 1000, 1)
+  result.durations.sort((a, b) => a - b)
+  result.planMillis.sort((a, b) => a - b)
+  const report = {
+    sellers: sellerCount,
+    catalog: catalogSize,
+    warmupRequests: warmup,
+    measuredRequests: measured,
+    seed,
+    node: process.version,
+    requestsWithAnOffer: result.withOffers,
+    carriersPerIsbn: round(result.carriers / result.withOffers, 1),
+    selection: {
+      sellersAskedPerRequest: round(result.asked / result.requests, 1),
+      foundCheapest: share(result.foundCheapest[2]!, result.withOffers),
+      foundCheapestByWave: result.foundCheapest.map((found) => share(found, result.withOffers)),
+      foundAnyOffer: share(result.foundAny, result.withOffers),
+      excessOverCheapest: excessOf(result.excess),
+      shareOfCarriersAnswering: share(result.offersShare, result.withOffers),
+      shareOfCarriersAnsweringWithoutHistory: share(result.coldOffersShare, result.withOffers - result.withHistory),
+      requestsWithHistory: share(result.withHistory, result.withOffers),
+      foundCheapestWithHistory: share(result.withHistoryFound, result.withHistory),
+      foundCheapestWithoutHistory: share(result.coldFound, result.withOffers - result.withHistory),
+      simulatedDurationMillis: { p50: round(percentile(result.durations, 50), 0), p99: round(percentile(result.durations, 99), 0) },
+      planCpuMillis: { p50: round(percentile(result.planMillis, 50), 2), p99: round(percentile(result.planMillis, 99), 2) }
+    },
+    askEveryone: {
+      sellersAskedPerRequest: sellerCount,
+      foundCheapest: share(result.everyoneCheapest, result.withOffers),
+      foundAnyOffer: share(result.everyoneAny, result.withOffers),
+      excessOverCheapest: excessOf(result.everyoneExcess)
+    },
+    foundCheapestPerBlockOf5000: curve,
+    runtimeSeconds: round((performance.now() - runStarted) / 1000, 1)
+  }
+  console.log(JSON.stringify(report, null, 2))
 }
-console.log(JSON.stringify(report, null, 2))
+
+if (values.feeds === "none") withoutFeeds()
+else {
+  const { runWithFeeds } = await import("./selection-feeds.js")
+  await runWithFeeds({
+    sellerCount,
+    catalogSize,
+    seed,
+    warmup,
+    measured,
+    isbns,
+    sample,
+    sellerIds,
+    carries,
+    price,
+    shipping,
+    basePrice,
+    callOf,
+    select,
+    hash,
+    deadlineMillis,
+    timeoutMillis,
+    runStarted,
+    options: { feeds: values.feeds as "all" | "half", goneShare: Number(values.gone), repricedShare: Number(values.repriced), learn: values.learn !== "false" }
+  })
+}
