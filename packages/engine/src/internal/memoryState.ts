@@ -196,12 +196,16 @@ export const makeMemoryState = (options: MemoryStateOptions): SharedStateService
 
     awaitLeader: (key, maxWaitMillis) =>
       Effect.gen(function* () {
-        const now = yield* Clock.currentTimeMillis
-        const current = leaders.get(key)
-        if (current === undefined) return "finished" as const
-        const wait = Math.min(maxWaitMillis, Math.max(0, current.expiresAt - now))
-        const finished = yield* Deferred.await(current.done).pipe(Effect.timeout(wait), Effect.option)
-        return Option.isSome(finished) || current.expiresAt <= (yield* Clock.currentTimeMillis) ? ("finished" as const) : ("timed_out" as const)
+        const deadline = (yield* Clock.currentTimeMillis) + maxWaitMillis
+        // A timer may wake a millisecond before the clock shows the lease as lapsed: look again then.
+        while (true) {
+          const now = yield* Clock.currentTimeMillis
+          const current = leaders.get(key)
+          if (current === undefined || current.expiresAt <= now) return "finished" as const
+          if (now >= deadline) return "timed_out" as const
+          const finished = yield* Deferred.await(current.done).pipe(Effect.timeout(Math.max(1, Math.min(deadline, current.expiresAt) - now)), Effect.option)
+          if (Option.isSome(finished)) return "finished" as const
+        }
       }),
 
     recordCarriers: (isbn, entries, notCarrying = []) =>
