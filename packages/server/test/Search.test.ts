@@ -69,6 +69,9 @@ describe("book search", () => {
       for (const query of ["", "?q=", "?q=%20%20", `?q=${"x".repeat(201)}`, "?q=dune&limit=0", "?q=dune&limit=51", "?q=dune&sort=cheapest", "?q=dune&condition=mint", "?q=dune&max_total=-1", "?q=dune&max_total=1.2.3", "?q=dune&currency=euro", "?q=dune&in_stock=maybe"]) {
         problem(yield* get(query), 422)
       }
+      // What PostgreSQL cannot hold (a NUL) is refused at the door; bytes that are not UTF-8 are read as U+FFFD: never a 500.
+      for (const query of ["?q=du%00ne", "?q=dune&cursor=%00"]) problem(yield* get(query), 400)
+      expect((yield* get("?q=%ED%A0%80")).status).toBe(200)
       const forged = yield* get("?q=dune&cursor=bm90LWEtY3Vyc29y")
       problem(forged, 400)
       expect(forged.body.errors).toEqual([{ pointer: "query:cursor", detail: expect.any(String) }])
