@@ -54,6 +54,15 @@ const streamedBodies = new Set([uploadPath])
 
 const isStreamedBody = (request: HttpServerRequest.HttpServerRequest) => request.method === "POST" && streamedBodies.has(request.url.split("?")[0]!)
 
+/**
+ * A streamed body refused (a wrong key, a wrong type, a file refused midway) may be left partly
+ * unread on the socket, where the server would read it as the next request: the answer closes the
+ * connection, and says so (found by the fuzz suite: a 401 to a 1 MB upload said keep-alive, and
+ * the client's next request on that connection was lost).
+ */
+const closingUnread = (request: HttpServerRequest.HttpServerRequest, response: HttpServerResponse.HttpServerResponse) =>
+  response.status >= 400 && isStreamedBody(request) ? HttpServerResponse.setHeader(response, "connection", "close") : response
+
 /** Checks a request's body before the API decodes it; `undefined` when it may go on. */
 const checkBody = (request: HttpServerRequest.HttpServerRequest, maxBodyBytes: number) =>
   Effect.gen(function* () {
@@ -102,7 +111,7 @@ export const layer = (options: { readonly maxBodyBytes: number }) =>
         if (refused !== undefined) return refused
         // Errors (the router's own among them: an unknown route, a defect) become responses
         // after this middleware, so they are rewritten just before the response is sent.
-        yield* HttpEffect.appendPreResponseHandler((_request, response) => Effect.succeed(rewrite(request, response)))
+        yield* HttpEffect.appendPreResponseHandler((_request, response) => Effect.succeed(closingUnread(request, rewrite(request, response))))
         // A defect is a bug: logged with its cause (the client sees a bare 500 problem).
         return yield* httpEffect.pipe(Effect.tapCause((cause) => (Cause.hasDies(cause) ? Effect.logError("request failed", cause) : Effect.void)))
       }),
