@@ -254,8 +254,19 @@ export const runWithFeeds = async (world: World): Promise<void> => {
   const learnedGone = new Set<string>()
 
   const database = await Processes.createDatabase(`bb_bench_selection_${process.pid}`)
+  /** Drops the database, retrying: PostgreSQL may be out of connections for a moment (other sessions' tests). */
+  const dropDatabase = async () => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await Processes.dropDatabase(database.name)
+      } catch (error) {
+        if (attempt === 10) return console.error(`could not drop ${database.name}: ${String(error)}; drop it by hand`)
+        await new Promise((resolve) => setTimeout(resolve, 3_000))
+      }
+    }
+  }
   const stop = async (code: number) => {
-    await Processes.cleanUp()
+    await dropDatabase()
     process.exit(code)
   }
   const timer = setTimeout(() => {
@@ -464,7 +475,7 @@ export const runWithFeeds = async (world: World): Promise<void> => {
     console.log(JSON.stringify(report, null, 2))
   } finally {
     clearTimeout(timer)
-    await runtime.dispose()
-    await Processes.cleanUp()
+    await runtime.dispose().catch(() => undefined)
+    await dropDatabase()
   }
 }
