@@ -21,6 +21,8 @@
  * With `--feeds all` (every seller publishes a feed) or `--feeds half` (the even-numbered half
  * does), the same world is loaded into a real offer index in PostgreSQL and each request reads it
  * through the engine's `OfferIndex.lookup`; see `selection-feeds.ts`.
+ *
+ *   pnpm bench:selection --feeds all|half [--gone 0.05] [--repriced 0.05] [--learn true|false]   (= pnpm bench:selection-feeds)
  */
 import type { Isbn } from "@bookbroker/adapter-sdk"
 import { generateIsbns, Random, zipfSampler } from "@bookbroker/adapter-sdk/testing"
