@@ -12,9 +12,10 @@
  * - Churn since the feeds: a share of listings sold elsewhere (a confirm call answers
  *   unavailable) and a share repriced (±10 %), drawn per (seller, book).
  * - Per request: the real lookup (timed), the indexed offers ranked as `QuoteEngine.readIndex`
- *   leaves them, then `QuoteEngine.confirm`'s walk re-enacted step for step (cheapest first, as
- *   many per batch as live offers are missing, until `best` = 2 live offers are at least as cheap
- *   as the next lead) with the simulation's call latencies and failures; the lessons go to the
+ *   leaves them, then `QuoteEngine.confirm`'s walk — the engine's own rule, `ConfirmWalk`: cheapest
+ *   first, as many per batch as live offers are missing, until `best` = 2 live offers are at least
+ *   as cheap as the next lead, a failed call asked once more — driven by the simulation's call
+ *   latencies and failures (a second call is a draw of its own); the lessons go to the
  *   real `OfferIndex.learn`, timed. With `half`, the sellers without feeds are asked first by the
  *   simulation's selection waves (as `QuoteEngine.quotes` does after reading the index), and their
  *   offers count as live ones in confirm.
@@ -23,7 +24,7 @@
  *   has the book, at its live price.
  */
 import type { Isbn } from "@bookbroker/adapter-sdk"
-import { Database, OfferIndex } from "@bookbroker/engine"
+import { ConfirmWalk, Database, OfferIndex } from "@bookbroker/engine"
 import { Effect, Layer, ManagedRuntime } from "effect"
 import pg from "pg"
 import * as Processes from "./e2e-processes.js"
@@ -312,41 +313,51 @@ export const runWithFeeds = async (world: World): Promise<void> => {
       const fanOut = options.feeds === "half" ? world.select(book, r, liveCandidates) : undefined
       const live = fanOut === undefined ? [] : fanOut.live.map((offer) => ({ ...offer }))
 
-      // `confirm`, step for step.
+      // `confirm`: the engine's own rule (`ConfirmWalk`), with the simulation's calls.
       const asked = new Set<number>()
       const failed = new Set<number>()
+      const tries = new Map<number, number>()
       let elapsed = 0
       let learnMillis = 0
       let confirmCalls = 0
       let goneAnswers = 0
-      let next = 0
-      while (next < leads.length) {
+      const walk = ConfirmWalk.make(
+        leads.map((lead) => ({ ...lead, sellerId: String(lead.seller) })),
+        live.map((offer) => offer.total),
+        best
+      )
+      while (true) {
         const left = world.deadlineMillis - elapsed
         if (left <= 0) break
-        const cheaper = live.filter((offer) => offer.total <= leads[next]!.total).length
-        if (cheaper >= best) break
-        const batch = leads.slice(next, next + Math.max(1, best - live.length))
-        next += batch.length
+        const batch = walk.next()
+        if (batch.length === 0) break
         let duration = 0
         const lessons: Array<{ readonly lead: Lead; readonly lesson: OfferIndex.Lesson }> = []
         for (const lead of batch) {
           confirmCalls += 1
           asked.add(lead.seller)
-          const call = world.callOf(lead.seller, r)
+          // A second call to a seller is a draw of its own (its own latency, its own chance to fail).
+          const attempt = tries.get(lead.seller) ?? 0
+          tries.set(lead.seller, attempt + 1)
+          const call = world.callOf(lead.seller, r + attempt * 0x3fffffff)
           duration = Math.max(duration, Math.min(call.latency, left))
           if (call.failed || call.latency > left) {
             failed.add(lead.seller)
+            walk.answered(lead, { _tag: "Failed" })
             continue
           }
+          failed.delete(lead.seller)
           if (churn(lead.seller, book) === "gone") {
             goneAnswers += 1
             lessons.push({ lead, lesson: { _tag: "Gone" } })
+            walk.answered(lead, { _tag: "NoOffer" })
             continue
           }
           const price = livePrice(lead.seller, book, base)
           const shipping = world.shipping[lead.seller]!
           live.push({ seller: lead.seller, total: price + shipping })
           lessons.push({ lead, lesson: { _tag: "Offered", price, shipping, currency: "USD", condition: "good", quantity: 1 } })
+          walk.answered(lead, { _tag: "Offered", total: price + shipping })
         }
         elapsed += duration
         if (options.learn && lessons.length > 0) {

@@ -117,4 +117,17 @@ describe("PurchasePipeline over the offer index", () => {
       for (const seller of fleet) seller.simulator.setLatency(undefined)
     }).pipe(Effect.provide(Infrastructure))
   )
+
+  it.live("asks the cheapest again when its confirming call failed, rather than buying dearer", () =>
+    Effect.gen(function* () {
+      const fleet = yield* feedSellers([1000, 1100, 1200, 1300])
+      fleet[0]!.simulator.inject({ operation: "quote", kind: "server_error" })
+      const worker = yield* Harness.worker("w1", { offerIndex: true })
+      const { id } = yield* Harness.submit(isbn, 2000)
+      const view = yield* Harness.runUntilDone(worker, id)
+      expect(view.status).toBe("purchased")
+      expect(view.finalPrice?.amount).toBe(1000)
+      expect(calls(fleet, "quote")).toEqual([2, 1, 0, 0])
+    }).pipe(Effect.provide(Infrastructure))
+  )
 })

@@ -22,6 +22,7 @@
 import { Contract, type Isbn, Money, type SellerClient } from "@bookbroker/adapter-sdk"
 import { Clock, Context, Deferred, Effect, Fiber, Layer, Option, Schema } from "effect"
 import { type IndexedListing, OfferIndex } from "../inventory/OfferIndex.js"
+import * as ConfirmWalk from "./ConfirmWalk.js"
 import { recordSellerCall } from "../Metrics.js"
 import { type SellerStat, SellerStats } from "../internal/sellerStats.js"
 import * as PushedOffers from "./PushedOffers.js"
@@ -592,20 +593,17 @@ export const make = (options: QuoteEngineOptions = {}) =>
 
     const confirm = (isbn: Isbn.Isbn13, offers: ReadonlyArray<RankedOffer>, options: ConfirmOptions): Effect.Effect<Confirmed> =>
       Effect.gen(function* () {
-        const best = Math.max(1, options.best ?? 2)
         const deadlineAt = (yield* Clock.currentTimeMillis) + options.deadlineMillis
         const live = offers.filter((offer) => offer.source === "live")
-        const leads = offers.filter((offer) => offer.source !== "live").sort((a, b) => a.total.amount - b.total.amount)
+        const leads = offers.filter((offer) => offer.source !== "live").map((offer) => ({ sellerId: offer.sellerId, total: offer.total.amount, offer }))
+        // Which leads are asked, and when it is enough: `ConfirmWalk.ts`.
+        const walk = ConfirmWalk.make(leads, live.map((offer) => offer.total.amount), options.best ?? 2)
         const outcomes = new Map<string, SellerOutcome>()
-        let next = 0
-        while (next < leads.length) {
+        while (true) {
           const left = deadlineAt - (yield* Clock.currentTimeMillis)
           if (left <= 0) break
-          const cheaper = live.filter((offer) => offer.total.amount <= leads[next]!.total.amount).length
-          if (cheaper >= best) break
-          // As many as live offers are missing: a dearer live offer still counts once cheaper leads fail.
-          const batch = leads.slice(next, next + Math.max(1, best - live.length))
-          next += batch.length
+          const batch = walk.next()
+          if (batch.length === 0) break
           const asked = yield* quotes(isbn, {
             currency: options.currency,
             sellerIds: batch.map((lead) => lead.sellerId),
@@ -615,11 +613,23 @@ export const make = (options: QuoteEngineOptions = {}) =>
           })
           for (const outcome of asked.outcomes) outcomes.set(outcome.sellerId, outcome)
           for (const offer of asked.offers) live.push(offer)
+          for (const lead of batch) {
+            const offered = asked.offers.find((offer) => offer.sellerId === lead.sellerId)
+            const status = outcomes.get(lead.sellerId)?.status
+            walk.answered(
+              lead,
+              offered !== undefined
+                ? { _tag: "Offered", total: offered.total.amount }
+                : status === "unavailable" || status === "excluded"
+                  ? { _tag: "NoOffer" }
+                  : { _tag: "Failed" }
+            )
+          }
           if (index === undefined) continue
           // Every answer about a listing corrects the index: sold elsewhere removes it, a new price is written.
           yield* Effect.forEach(
             batch,
-            (lead) => {
+            ({ offer: lead }) => {
               if (lead.listingId === undefined) return Effect.void
               const offer = asked.offers.find((candidate) => candidate.sellerId === lead.sellerId)
               if (offer !== undefined) {
@@ -637,12 +647,14 @@ export const make = (options: QuoteEngineOptions = {}) =>
             { concurrency: 4, discard: true }
           )
         }
-        for (const lead of leads.slice(next)) {
+        for (const { offer: lead } of walk.unasked()) {
           if (outcomes.has(lead.sellerId)) continue
           outcomes.set(lead.sellerId, { sellerId: lead.sellerId, sellerName: lead.sellerName, status: "skipped", reason: "not_needed", cached: true, latencyMillis: 0 })
         }
-        live.sort((a, b) => a.total.amount - b.total.amount || b.reliability - a.reliability)
-        return { offers: live, outcomes: [...outcomes.values()] }
+        // A seller asked twice (its first call failed) offers once.
+        const offered = new Map(live.map((offer) => [offer.sellerId, offer]))
+        const ranked = [...offered.values()].sort((a, b) => a.total.amount - b.total.amount || b.reliability - a.reliability)
+        return { offers: ranked, outcomes: [...outcomes.values()] }
       }).pipe(Effect.withSpan("QuoteEngine.confirm", { attributes: { isbn, offers: offers.length } }, { captureStackTrace: false }))
 
     const sellerStats = (sellerId: string): Effect.Effect<SellerStat> => Effect.sync(() => ({ ...stats.get(sellerId) }))

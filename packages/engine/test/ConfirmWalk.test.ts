@@ -1,0 +1,62 @@
+/** The confirm walk alone: which indexed prices are asked, in what batches, and when it is enough. No sellers, no database. */
+import { describe, expect, it } from "@effect/vitest"
+import * as ConfirmWalk from "../src/quotes/ConfirmWalk.js"
+
+const lead = (sellerId: string, total: number) => ({ sellerId, total })
+const ids = (batch: ReadonlyArray<ConfirmWalk.Lead>) => batch.map((one) => one.sellerId)
+const offered = (total: number): ConfirmWalk.Answer => ({ _tag: "Offered", total })
+const noOffer: ConfirmWalk.Answer = { _tag: "NoOffer" }
+const failed: ConfirmWalk.Answer = { _tag: "Failed" }
+
+describe("ConfirmWalk", () => {
+  it("asks the two cheapest at once, then stops once two live offers are at least as cheap as the next lead", () => {
+    const walk = ConfirmWalk.make([lead("c", 1200), lead("a", 1000), lead("b", 1100), lead("d", 1300)], [])
+    const first = walk.next()
+    expect(ids(first)).toEqual(["a", "b"])
+    walk.answered(first[0]!, offered(1000))
+    walk.answered(first[1]!, offered(1150))
+    expect(walk.next()).toEqual([])
+    expect(ids(walk.unasked())).toEqual(["c", "d"])
+  })
+
+  it("walks down the list while leads turn out gone, one missing offer at a time", () => {
+    const walk = ConfirmWalk.make([lead("a", 1000), lead("b", 1100), lead("c", 1200), lead("d", 1300)], [])
+    const [a, b] = walk.next()
+    walk.answered(a!, noOffer)
+    walk.answered(b!, offered(1100))
+    const second = walk.next()
+    expect(ids(second)).toEqual(["c"])
+    walk.answered(second[0]!, offered(1250))
+    expect(walk.next()).toEqual([])
+    expect(ids(walk.unasked())).toEqual(["d"])
+  })
+
+  it("asks a lead whose call failed once more, ahead of dearer leads, and not a third time", () => {
+    const walk = ConfirmWalk.make([lead("a", 1000), lead("b", 1100), lead("c", 1200)], [], 1)
+    const first = walk.next()
+    expect(ids(first)).toEqual(["a"])
+    walk.answered(first[0]!, failed)
+    const again = walk.next()
+    expect(ids(again)).toEqual(["a"])
+    walk.answered(again[0]!, failed)
+    const next = walk.next()
+    expect(ids(next)).toEqual(["b"])
+    walk.answered(next[0]!, offered(1100))
+    expect(walk.next()).toEqual([])
+  })
+
+  it("counts live offers already known, and asks nothing when they are cheap enough", () => {
+    expect(ConfirmWalk.make([lead("a", 1000)], [900, 950]).next()).toEqual([])
+    const walk = ConfirmWalk.make([lead("a", 1000), lead("b", 1100)], [1050])
+    // One live offer (dearer than a): one more is needed, the cheapest lead.
+    expect(ids(walk.next())).toEqual(["a"])
+  })
+
+  it("ends when the leads run out", () => {
+    const walk = ConfirmWalk.make([lead("a", 1000)], [])
+    const [a] = walk.next()
+    walk.answered(a!, noOffer)
+    expect(walk.next()).toEqual([])
+    expect(walk.unasked()).toEqual([])
+  })
+})
