@@ -63,6 +63,8 @@ export interface FeedsOptions {
   readonly goneShare: number
   readonly repricedShare: number
   readonly learn: boolean
+  /** `ConfirmWalk`'s margin for prices that fell since the feed (`--margin`, default 0 as the engine). */
+  readonly margin: number
 }
 
 /** `QuoteEngine.confirm`'s default: one offer to buy, one to fall back to. */
@@ -324,7 +326,8 @@ export const runWithFeeds = async (world: World): Promise<void> => {
       const walk = ConfirmWalk.make(
         leads.map((lead) => ({ ...lead, sellerId: String(lead.seller) })),
         live.map((offer) => offer.total),
-        best
+        best,
+        { margin: options.margin }
       )
       while (true) {
         const left = world.deadlineMillis - elapsed
@@ -445,7 +448,7 @@ export const runWithFeeds = async (world: World): Promise<void> => {
       warmupRequests: world.warmup,
       measuredRequests: world.measured,
       seed: world.seed,
-      churn: { goneShare: options.goneShare, repricedShare: options.repricedShare, learn: options.learn },
+      churn: { goneShare: options.goneShare, repricedShare: options.repricedShare, learn: options.learn, margin: options.margin },
       node: process.version,
       index: {
         listings: loaded.rows,

@@ -22,7 +22,7 @@
  * does), the same world is loaded into a real offer index in PostgreSQL and each request reads it
  * through the engine's `OfferIndex.lookup`; see `selection-feeds.ts`.
  *
- *   pnpm bench:selection --feeds all|half [--gone 0.05] [--repriced 0.05] [--learn true|false]   (= pnpm bench:selection-feeds)
+ *   pnpm bench:selection --feeds all|half [--gone 0.05] [--repriced 0.05] [--learn true|false] [--margin 0]   (= pnpm bench:selection-feeds)
  */
 import type { Isbn } from "@bookbroker/adapter-sdk"
 import { generateIsbns, Random, zipfSampler } from "@bookbroker/adapter-sdk/testing"
@@ -44,7 +44,8 @@ const { values } = parseArgs({
     gone: { type: "string", default: "0.05" },
     repriced: { type: "string", default: "0.05" },
     /** With feeds: whether confirm's answers correct the index (`OfferIndex.learn`), as the engine's do. */
-    learn: { type: "string", default: "true" }
+    learn: { type: "string", default: "true" },
+    margin: { type: "string", default: "0" }
   }
 })
 if (!["none", "all", "half"].includes(values.feeds)) throw new Error(`--feeds must be none, all or half, not ${values.feeds}`)
@@ -361,6 +362,6 @@ else {
     deadlineMillis,
     timeoutMillis,
     runStarted,
-    options: { feeds: values.feeds as "all" | "half", goneShare: Number(values.gone), repricedShare: Number(values.repriced), learn: values.learn !== "false" }
+    options: { feeds: values.feeds as "all" | "half", goneShare: Number(values.gone), repricedShare: Number(values.repriced), learn: values.learn !== "false", margin: Number(values.margin) }
   })
 }

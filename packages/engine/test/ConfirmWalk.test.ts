@@ -59,4 +59,18 @@ describe("ConfirmWalk", () => {
     expect(walk.next()).toEqual([])
     expect(walk.unasked()).toEqual([])
   })
+
+  it("with a margin, goes on asking leads whose price may have fallen below the live offers found", () => {
+    const leads = [lead("a", 1000), lead("b", 1050), lead("c", 1100), lead("d", 1300)]
+    const plain = ConfirmWalk.make(leads, [])
+    for (const one of plain.next()) plain.answered(one, offered(one.total))
+    expect(plain.next()).toEqual([])
+    // 10 %: c (1100 → maybe 990) could still undercut b (1050); d (1300 → 1170) could not.
+    const wide = ConfirmWalk.make(leads, [], 2, { margin: 0.1 })
+    for (const one of wide.next()) wide.answered(one, offered(one.total))
+    const more = wide.next()
+    expect(ids(more)).toEqual(["c"])
+    wide.answered(more[0]!, offered(1100))
+    expect(wide.next()).toEqual([])
+  })
 })

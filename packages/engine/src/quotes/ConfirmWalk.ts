@@ -6,7 +6,8 @@
  * - **Cheapest first**: leads are asked in order of their indexed total, in batches as large as
  *   live offers are missing (at least one), so two sellers are asked at once when two are needed.
  * - **Enough**: confirming stops once `best` live offers are at least as cheap as the next lead's
- *   indexed total: one to buy, the others to fall back to.
+ *   indexed total (less an optional `margin` for prices that fell since the feed): one to buy, the
+ *   others to fall back to.
  * - **A failed call is not "no offer"**: a lead whose call failed (an error, no answer in time,
  *   no room in its limits) is asked once more, ahead of the dearer leads. (Measured by
  *   `pnpm bench:selection-feeds`: without the second call, 2 % of calls failing cost two points of
@@ -40,12 +41,23 @@ export interface ConfirmWalk<L extends Lead> {
   readonly unasked: () => ReadonlyArray<L>
 }
 
+export interface WalkOptions {
+  /**
+   * How far an indexed price may have fallen since its feed and still be worth asking: confirming
+   * goes on while the next lead's indexed total, less this share, could undercut the live offers
+   * found (0–0.5; default 0: a lead dearer than `best` live offers is not asked). More calls for
+   * more "true cheapest found" — measured by `pnpm bench:selection-feeds --margin`.
+   */
+  readonly margin?: number
+}
+
 /**
  * A walk over `leads` (any order), with the live offers already known (`liveTotals`) counting
  * towards `best` (default 2; at least 1).
  */
-export const make = <L extends Lead>(leads: ReadonlyArray<L>, liveTotals: ReadonlyArray<number>, best = 2): ConfirmWalk<L> => {
+export const make = <L extends Lead>(leads: ReadonlyArray<L>, liveTotals: ReadonlyArray<number>, best = 2, options: WalkOptions = {}): ConfirmWalk<L> => {
   const wanted = Math.max(1, best)
+  const keep = 1 - Math.min(0.5, Math.max(0, options.margin ?? 0))
   const live = [...liveTotals]
   /** Leads to ask, cheapest first (a failed one goes back in its place once). */
   const pending = [...leads].sort((a, b) => a.total - b.total)
@@ -55,7 +67,7 @@ export const make = <L extends Lead>(leads: ReadonlyArray<L>, liveTotals: Readon
     next: () => {
       const first = pending[0]
       if (first === undefined) return []
-      const cheaper = live.filter((total) => total <= first.total).length
+      const cheaper = live.filter((total) => total <= first.total * keep).length
       if (cheaper >= wanted) return []
       const batch = pending.splice(0, Math.max(1, wanted - live.length))
       for (const lead of batch) asked.add(lead)
