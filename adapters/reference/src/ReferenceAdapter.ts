@@ -51,9 +51,8 @@ const money = (operation: Contract.Operation, value: unknown, currency: string):
 }
 
 /**
- * `GET /api/v1/inventory`, decoded rather than cast: the page is walked in bulk, and one bad
- * listing should name its field. (Not yet in the OpenAPI document the other wire types are
- * generated from.)
+ * `GET /api/v1/inventory` (`InventoryPage` in the OpenAPI document), decoded rather than cast:
+ * the page is walked in bulk, and one bad listing should name its field.
  */
 const WireInventoryPage = Schema.Struct({
   listings: Schema.Array(

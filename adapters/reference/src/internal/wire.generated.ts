@@ -109,6 +109,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/inventory": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The seller's inventory, page by page (optional; sellers that offer it join bookbroker's offer index without uploading files)
+         * @description Every listing the seller has for sale, in a stable order, `limit` per page; `next_cursor`
+         *     continues the walk (null on the last page). bookbroker walks the whole inventory on a
+         *     schedule (at most every 15 minutes) and treats the result as a snapshot: a listing that
+         *     is no longer in the walk is retired. Quantity 0 retires a listing too.
+         */
+        get: operations["listInventory"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -134,6 +157,23 @@ export interface components {
             /** @enum {string} */
             status: "confirmed";
             price: number;
+        };
+        InventoryPage: {
+            listings: components["schemas"]["InventoryListing"][];
+            /** @description Pass as `cursor` for the next page; null on the last. */
+            next_cursor: string | null;
+        };
+        InventoryListing: {
+            /** @description The seller's own id for this copy or offer, stable across walks. */
+            listing_id: string;
+            /** @description The ISBN-13. */
+            book_id: string;
+            /** @description Decimal price in the seller's currency. */
+            price: number | string;
+            quantity: number;
+            title?: string | null;
+            author?: string | null;
+            publisher?: string | null;
         };
         Error: {
             /** @enum {string} */
@@ -362,6 +402,33 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Error"];
+        };
+    };
+    listInventory: {
+        parameters: {
+            query?: {
+                cursor?: string;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of listings. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InventoryPage"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["Error"];
         };
