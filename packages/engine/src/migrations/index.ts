@@ -11,6 +11,7 @@ import answerBudget from "./0006_answer_budget.js"
 import paymentTokens from "./0007_payment_tokens.js"
 import offerIndex from "./0008_offer_index.js"
 import bookSearch from "./0009_book_search.js"
+import bookWords from "./0010_book_words.js"
 
 export const migrations = {
   "0001_sellers": sellers,
@@ -21,5 +22,6 @@ export const migrations = {
   "0006_answer_budget": answerBudget,
   "0007_payment_tokens": paymentTokens,
   "0008_offer_index": offerIndex,
-  "0009_book_search": bookSearch
+  "0009_book_search": bookSearch,
+  "0010_book_words": bookWords
 }

@@ -4,9 +4,10 @@
  *
  * - **What matches**: an ISBN (ISBN-10 or -13, hyphens and spaces allowed) finds that book; other
  *   words match by full-text search (every word, title above author above publisher); only when
- *   that finds less than a page, by trigram word similarity over title + author + publisher
- *   (`pg_trgm`), for typos. At most `maxRanked` matches are scored (measured: ranking every book
- *   with a common word took seconds at 1,000,000 books, `pnpm bench:search`).
+ *   that finds less than a page, each word is corrected against the catalog's own words
+ *   (`book_words`, trigram similarity, `pg_trgm`) and the corrected words are searched the same
+ *   way — typos. At most `maxRanked` matches are scored (measured: ranking every book with a
+ *   common word took seconds at 1,000,000 books, `pnpm bench:search`).
  * - **What each hit shows**: its best current offer in the asked currency from the offer index
  *   (fresh listings only: `fresh_listings`) and how many there are. The index is a lead, as
  *   everywhere: buying confirms the price with the seller.
@@ -92,7 +93,7 @@ export interface BookSearchOptions {
    * titles must not rank 200,000 books to show 20. Default 20,000.
    */
   readonly maxRanked?: number
-  /** How alike a query and a run of words must be to match as a typo (0–1); default 0.45. */
+  /** How alike a query word and a catalog word must be to count as a typo of it (trigram similarity, 0–1); default 0.4. */
   readonly typoSimilarity?: number
 }
 
@@ -162,7 +163,7 @@ export const make = (options: BookSearchOptions = {}) =>
   Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
     const maxCandidates = options.maxCandidates ?? 1_000
-    const typoSimilarity = options.typoSimilarity ?? 0.45
+    const typoSimilarity = options.typoSimilarity ?? 0.4
 
     const maxRanked = options.maxRanked ?? 20_000
 
@@ -172,6 +173,24 @@ export const make = (options: BookSearchOptions = {}) =>
         uninterruptibleSql(sql<{ n: number }>`SELECT count(*)::int AS n FROM (SELECT 1 FROM books WHERE search @@ plainto_tsquery('simple', ${words}) LIMIT ${enough}) AS found`),
         (rows) => rows[0]?.n ?? 0
       )
+
+    /**
+     * The query with each word replaced by itself and the words of the catalog most like it
+     * (`book_words`, at most 3 each, most alike first): `(dune) & (herbert | herbet)`. A word
+     * nothing resembles is left out, so one stray word does not empty the result.
+     */
+    const corrected = (words: string) => sql`
+      SELECT to_tsquery('simple', coalesce(string_agg(alternatives, ' & '), '')) AS query FROM (
+        SELECT '(' || string_agg(quote_literal(x.word), ' | ') || ')' AS alternatives
+        FROM (SELECT DISTINCT lexeme AS word FROM unnest(to_tsvector('simple', ${words}))) AS q
+        CROSS JOIN LATERAL (
+          SELECT w.word FROM book_words w
+          WHERE w.word = q.word OR w.word % q.word
+          ORDER BY w.word = q.word DESC, similarity(w.word, q.word) DESC, w.books DESC
+          LIMIT 3
+        ) AS x
+        GROUP BY q.word
+      ) AS per_word`
 
     const search = (query: SearchQuery): Effect.Effect<SearchPage, InvalidCursor> =>
       Effect.gen(function* () {
@@ -191,12 +210,9 @@ export const make = (options: BookSearchOptions = {}) =>
           ? sql`SELECT ${isbn}::text AS isbn, b.title, b.author, b.publisher, b.year, 0::float8 AS score
                 FROM (SELECT 1) AS one LEFT JOIN books b ON b.isbn = ${isbn}`
           : typos
-            ? sql`SELECT b.isbn, b.title, b.author, b.publisher, b.year,
-                    (ts_rank(b.search, plainto_tsquery('simple', ${words})) + word_similarity(${words}, b.search_text))::float8 AS score
-                  FROM books b
-                  WHERE b.isbn IN (
-                    (SELECT isbn FROM books WHERE search @@ plainto_tsquery('simple', ${words}) LIMIT ${limit})
-                    UNION (SELECT isbn FROM books WHERE ${words} <% search_text LIMIT ${maxRanked}))
+            ? sql`SELECT b.isbn, b.title, b.author, b.publisher, b.year, ts_rank(b.search, c.query)::float8 AS score
+                  FROM (${corrected(words)}) AS c, books b
+                  WHERE b.isbn IN (SELECT isbn FROM books, (${corrected(words)}) AS c2 WHERE search @@ c2.query LIMIT ${maxRanked})
                   ORDER BY score DESC, b.isbn
                   LIMIT ${maxCandidates}`
             : sql`SELECT b.isbn, b.title, b.author, b.publisher, b.year, ts_rank(b.search, plainto_tsquery('simple', ${words}))::float8 AS score
@@ -228,7 +244,7 @@ export const make = (options: BookSearchOptions = {}) =>
         // A typo is a run of words this alike (for this statement only). Run to the end even when
         // the caller hangs up (see `uninterruptibleSql`).
         const rows = yield* uninterruptibleSql(
-          sql.withTransaction(Effect.andThen(sql`SELECT set_config('pg_trgm.word_similarity_threshold', ${String(typoSimilarity)}, true)`, statement))
+          sql.withTransaction(Effect.andThen(sql`SELECT set_config('pg_trgm.similarity_threshold', ${String(typoSimilarity)}, true)`, statement))
         )
         const hits = rows.slice(0, limit).map(toHit(query.currency))
         const last = hits.at(-1)
