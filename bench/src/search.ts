@@ -262,7 +262,7 @@ const load = async (url: string): Promise<Loaded> => {
   await db.connect()
   try {
     await db.query("SET maintenance_work_mem = '1GB'")
-    await db.query("SET session_replication_role = replica") // foreign-key triggers off for the load
+    await db.query("SET session_replication_role = replica") // foreign-key triggers (and book_words' trigger) off for the load
     await db.query("SELECT setseed(0.18)")
     await db.query(isbnFunction)
     const indexes = (
@@ -350,7 +350,12 @@ const load = async (url: string): Promise<Loaded> => {
       await db.query(index.definition)
       log(`index ${index.name} rebuilt in ${round((performance.now() - indexStarted) / 1000, 0)} s`)
     }
-    await db.query("ANALYZE books, listings, sellers, seller_feeds")
+    // The triggers were off for the load: the words the typo correction reads (`book_words`,
+    // kept by a trigger on books) are gathered once, as the migration does for existing books.
+    const wordsStarted = performance.now()
+    await db.query("INSERT INTO book_words (word, books) SELECT word, ndoc FROM ts_stat('SELECT search FROM books') ON CONFLICT (word) DO NOTHING")
+    log(`book_words gathered in ${round((performance.now() - wordsStarted) / 1000, 0)} s`)
+    await db.query("ANALYZE books, listings, sellers, seller_feeds, book_words")
     const finished = performance.now()
     const listings = Number((await db.query<{ n: string }>("SELECT count(*) AS n FROM listings")).rows[0]!.n)
     const booksWithOffers = Number((await db.query<{ n: string }>("SELECT count(DISTINCT isbn) AS n FROM listings")).rows[0]!.n)

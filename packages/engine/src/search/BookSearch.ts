@@ -93,7 +93,7 @@ export interface BookSearchOptions {
    * titles must not rank 200,000 books to show 20. Default 20,000.
    */
   readonly maxRanked?: number
-  /** How alike a query word and a catalog word must be to count as a typo of it (trigram similarity, 0–1); default 0.4. */
+  /** How alike a query word and a catalog word must be to count as a typo of it (trigram similarity, 0–1); default 0.3 (`herbret` → `herbert` is 0.33). */
   readonly typoSimilarity?: number
 }
 
@@ -163,7 +163,7 @@ export const make = (options: BookSearchOptions = {}) =>
   Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
     const maxCandidates = options.maxCandidates ?? 1_000
-    const typoSimilarity = options.typoSimilarity ?? 0.4
+    const typoSimilarity = options.typoSimilarity ?? 0.3
 
     const maxRanked = options.maxRanked ?? 20_000
 
@@ -175,9 +175,9 @@ export const make = (options: BookSearchOptions = {}) =>
       )
 
     /**
-     * The query with each word replaced by itself and the words of the catalog most like it
-     * (`book_words`, at most 3 each, most alike first): `(dune) & (herbert | herbet)`. A word
-     * nothing resembles is left out, so one stray word does not empty the result.
+     * The query with each word replaced by the words of the catalog most like it (`book_words`:
+     * itself when a book has it, then the most alike, at most 3): `(dune) & (herbert | herbet)`. A
+     * word no book has anything like is left out, so one stray word does not empty the result.
      */
     const corrected = (words: string) => sql`
       SELECT to_tsquery('simple', coalesce(string_agg(alternatives, ' & '), '')) AS query FROM (
@@ -210,7 +210,9 @@ export const make = (options: BookSearchOptions = {}) =>
           ? sql`SELECT ${isbn}::text AS isbn, b.title, b.author, b.publisher, b.year, 0::float8 AS score
                 FROM (SELECT 1) AS one LEFT JOIN books b ON b.isbn = ${isbn}`
           : typos
-            ? sql`SELECT b.isbn, b.title, b.author, b.publisher, b.year, ts_rank(b.search, c.query)::float8 AS score
+            ? sql`SELECT b.isbn, b.title, b.author, b.publisher, b.year,
+                    -- The books that have the words as typed come before the look-alikes.
+                    (ts_rank(b.search, c.query) + CASE WHEN b.search @@ plainto_tsquery('simple', ${words}) THEN 1 ELSE 0 END)::float8 AS score
                   FROM (${corrected(words)}) AS c, books b
                   WHERE b.isbn IN (SELECT isbn FROM books, (${corrected(words)}) AS c2 WHERE search @@ c2.query LIMIT ${maxRanked})
                   ORDER BY score DESC, b.isbn

@@ -106,6 +106,10 @@ describe("BookSearch", () => {
       expect(titles(yield* search({ q: "Neuromancer" }))).toEqual(["Neuromancer"])
       // Typos: a letter swapped, a letter missing.
       expect(titles(yield* search({ q: "dune herbret" }))).toContain("Dune")
+      // A name typed right comes before its look-alikes ("gibson" is also like "gibbons"…).
+      expect(titles(yield* search({ q: "william gibson" }))[0]).toBe("Neuromancer")
+      // Corrected against the catalog's own words: "herbret" alone is "herbert".
+      expect(titles(yield* search({ q: "herbret" })).sort()).toEqual(["Children of Dune", "Dune", "Dune Messiah"])
       expect(titles(yield* search({ q: "neuromancr" }))[0]).toBe("Neuromancer")
       expect(titles(yield* search({ q: "asimvo foundation" }))[0]).toBe("Foundation")
       expect((yield* search({ q: "zzyzx qwerty" })).hits).toEqual([])
