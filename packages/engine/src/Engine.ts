@@ -20,6 +20,7 @@ import * as PurchasePipeline from "./purchases/PurchasePipeline.js"
 import * as Purchases from "./purchases/Purchases.js"
 import * as PurchaseWorker from "./purchases/PurchaseWorker.js"
 import * as QuoteEngine from "./quotes/QuoteEngine.js"
+import * as RequestBudget from "./state/RequestBudget.js"
 import * as Reconciler from "./jobs/Reconciler.js"
 import * as SandboxGateway from "./payments/SandboxGateway.js"
 import * as SecretBox from "./sellers/SecretBox.js"
@@ -81,6 +82,7 @@ export type EngineServices =
   | Purchases.Purchases
   | PurchasePipeline.PurchasePipeline
   | QuoteEngine.QuoteEngine
+  | RequestBudget.RequestBudget
   | SecretBox.SecretBox
   | SellerDirectory.SellerDirectory
   | SellerPool.SellerPool
@@ -95,7 +97,7 @@ export const layer = (options: EngineOptions): Layer.Layer<EngineServices, never
   const base = Layer.mergeAll(
     AdapterRegistry.layer(options.adapters),
     SecretBox.layer(options.secretKey),
-    shared,
+    RequestBudget.layer.pipe(Layer.provideMerge(shared)),
     options.payments ?? SandboxGateway.layer(),
     Access.layer,
     Findings.layer,

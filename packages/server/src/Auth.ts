@@ -7,12 +7,12 @@
  * reads included), so no key reads or looks up as fast as it can: past it, a 429 problem with
  * `Retry-After`. Operator calls are not counted.
  */
-import { Access, SharedState } from "@bookbroker/engine"
+import { Access, RequestBudget } from "@bookbroker/engine"
 import { Context, Effect, Layer, Option, Redacted } from "effect"
 import { HttpApiMiddleware, HttpApiSecurity } from "effect/http-api"
 import { timingSafeEqual } from "node:crypto"
 import { Settings } from "./Config.js"
-import { limitOn } from "./http/RateLimit.js"
+import { limit } from "./http/RateLimit.js"
 import * as Problem from "./Problem.js"
 import * as SignInFailures from "./SignInFailures.js"
 
@@ -45,15 +45,15 @@ export class OperatorToken extends Context.Service<OperatorToken, Redacted.Redac
 const principals = Effect.gen(function* () {
   const access = yield* Access.Access
   const guard = yield* SignInFailures.SignInGuard
-  const state = yield* SharedState.SharedState
-  const budget = (yield* Settings).principalRateLimit
+  const budget = yield* RequestBudget.RequestBudget
+  const rate = (yield* Settings).principalRateLimit
   return (kind: "customer" | "seller", token: Redacted.Redacted<string>) =>
     Effect.tap(
       guard(
         Effect.map(access.authenticate(token), Option.flatMap((found) => (found.kind === kind ? Option.some({ id: found.id }) : Option.none()))),
         Problem.unauthorized(`send a ${kind} API key as "Authorization: Bearer <key>"`)
       ),
-      (principal) => limitOn(state, `requests:${kind}:${principal.id}`, budget)
+      (principal) => limit(kind === "customer" ? budget.customerRequest : budget.sellerRequest, principal.id, rate)
     )
 })
 

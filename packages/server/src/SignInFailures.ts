@@ -1,12 +1,12 @@
 /**
  * Guessing credentials is slowed down per client address: a missing, unknown or wrong-kind API
- * key or operator token counts as a failed sign-in on the shared state's GCRA (every server
+ * key or operator token counts as a failed sign-in on the engine's `RequestBudget` (every server
  * process counts the same budget; `signInFailureLimit`, by default 100 at once, then two a
  * second). Past that the address gets a 429 problem with `Retry-After` for any credential,
  * before it is looked up, for `blockMillis` (10 s by default): a right key does not get through
  * a block either, so a block tells a guesser nothing. Sign-ins that succeed cost nothing.
  */
-import { SharedState } from "@bookbroker/engine"
+import { RequestBudget } from "@bookbroker/engine"
 import { Context, Effect, Layer, Option } from "effect"
 import { HttpServerRequest } from "effect/http"
 import { Settings, type ServerSettings } from "./Config.js"
@@ -23,7 +23,7 @@ const refuse = (untilMillis: number) =>
  * is blocked; a failure is counted, and `unauthorized` answered — or, once the budget is gone, a
  * 429 problem. One per server (its own record of blocked addresses).
  */
-export const make = (state: SharedState.SharedStateService, budget: ServerSettings["signInFailureLimit"]) => {
+export const make = (budget: RequestBudget.RequestBudgetService, limit: ServerSettings["signInFailureLimit"]) => {
   /** Addresses this server has seen refused, until when (ms): checked before any lookup. */
   const blocked = new Map<string, number>()
   return <A, R>(
@@ -39,9 +39,9 @@ export const make = (state: SharedState.SharedStateService, budget: ServerSettin
       }
       const proven = yield* signIn
       if (Option.isSome(proven)) return proven.value
-      const decision = yield* state.rateLimit(`sign-in-failures:${address}`, budget)
+      const decision = yield* budget.failedSignIn(address, limit)
       if (decision._tag === "Allowed") return yield* Effect.fail(unauthorized)
-      const blockedUntil = Date.now() + Math.max(decision.retryAfterMillis, budget.blockMillis)
+      const blockedUntil = Date.now() + Math.max(decision.retryAfterMillis, limit.blockMillis)
       if (blocked.size >= 100_000) blocked.clear()
       blocked.set(address, blockedUntil)
       return yield* refuse(blockedUntil)
@@ -56,6 +56,6 @@ export class SignInGuard extends Context.Service<SignInGuard, Guard>()("@bookbro
 export const layer = Layer.effect(
   SignInGuard,
   Effect.gen(function* () {
-    return make(yield* SharedState.SharedState, (yield* Settings).signInFailureLimit)
+    return make(yield* RequestBudget.RequestBudget, (yield* Settings).signInFailureLimit)
   })
 )

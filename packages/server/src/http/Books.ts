@@ -1,7 +1,7 @@
 /** Current offers for a book, straight from the quote engine (cache, coalescing and the offer index included): each says where its price comes from and how old it is. */
 import { HttpApiBuilder } from "effect/http-api"
 import { Money } from "@bookbroker/adapter-sdk"
-import { BookSearch, QuoteEngine } from "@bookbroker/engine"
+import { BookSearch, QuoteEngine, RequestBudget } from "@bookbroker/engine"
 import { Clock, Effect, Result } from "effect"
 import { BookbrokerApi } from "../Api.js"
 import { CurrentCustomer } from "../Auth.js"
@@ -13,12 +13,13 @@ export const BooksLive = HttpApiBuilder.group(BookbrokerApi, "books", (handlers)
   Effect.gen(function* () {
     const engine = yield* QuoteEngine.QuoteEngine
     const books = yield* BookSearch.BookSearch
+    const budget = yield* RequestBudget.RequestBudget
     const settings = yield* Settings
     return handlers
       .handle("search", ({ query }) =>
         Effect.gen(function* () {
           const customer = yield* CurrentCustomer
-          yield* limit(`search:${customer.id}`, settings.customerRateLimit)
+          yield* limit(budget.search, customer.id, settings.customerRateLimit)
           const currency = query.currency ?? "EUR"
           const maxTotal = query.max_total === undefined ? undefined : Money.fromDecimal(query.max_total, currency)
           if (maxTotal !== undefined && Result.isFailure(maxTotal)) {
@@ -70,7 +71,7 @@ export const BooksLive = HttpApiBuilder.group(BookbrokerApi, "books", (handlers)
       .handle("offers", ({ params, query }) =>
       Effect.gen(function* () {
         const customer = yield* CurrentCustomer
-        yield* limit(`offers:${customer.id}`, settings.customerRateLimit)
+        yield* limit(budget.offerLookup, customer.id, settings.customerRateLimit)
         const book = yield* engine.quotes(params.isbn, { currency: query.currency ?? "EUR", deadlineMillis: settings.offersDeadlineMillis })
         const now = yield* Clock.currentTimeMillis
         return {

@@ -1,6 +1,6 @@
 /** Customer purchase handlers: thin mapping between the wire and the engine's `Purchases`. */
 import { HttpApiBuilder } from "effect/http-api"
-import { Purchases } from "@bookbroker/engine"
+import { Purchases, RequestBudget } from "@bookbroker/engine"
 import type { Money } from "@bookbroker/adapter-sdk"
 import { Effect } from "effect"
 import { BookbrokerApi } from "../Api.js"
@@ -64,13 +64,14 @@ const notFound = (id: string) => Problem.notFound(`no purchase request ${id} for
 export const PurchasesLive = HttpApiBuilder.group(BookbrokerApi, "purchases", (handlers) =>
   Effect.gen(function* () {
     const purchases = yield* Purchases.Purchases
+    const budget = yield* RequestBudget.RequestBudget
     const settings = yield* Settings
     const inFlight = new Set<string>()
     return handlers
       .handle("create", ({ headers, payload }) =>
         Effect.gen(function* () {
           const customer = yield* CurrentCustomer
-          yield* limit(`customer:${customer.id}`, settings.customerRateLimit)
+          yield* limit(budget.submission, customer.id, settings.customerRateLimit)
           const key = headers["idempotency-key"]
           const slot = `${customer.id}\u0000${key}`
           if (inFlight.has(slot)) return yield* Effect.fail(Problem.idempotencyInFlight(`a request with Idempotency-Key "${key}" is still being accepted; retry shortly`))

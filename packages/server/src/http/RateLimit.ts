@@ -1,26 +1,20 @@
 /**
- * Rate limits per customer, seller or client address on the shared state's GCRA, so every
- * server process counts the same budget. A refusal is a 429 problem with `Retry-After` and
+ * Rate limits per customer, seller or client address: the engine's `RequestBudget` counts them
+ * (shared by every server process); here a refusal becomes a 429 problem with `Retry-After` and
  * `RateLimit` headers.
  */
 import { HttpEffect, HttpServerResponse } from "effect/http"
-import { SharedState } from "@bookbroker/engine"
+import type { RequestBudget } from "@bookbroker/engine"
 import { Effect } from "effect"
 import * as Problem from "../Problem.js"
 
-export interface Rate {
-  readonly requestsPerSecond: number
-  readonly burst: number
-}
+export type Rate = RequestBudget.Rate
 
-/** One request against the budget `key` (the shared state from the context). */
-export const limit = (key: string, rate: Rate) => Effect.flatMap(SharedState.SharedState, (state) => limitOn(state, key, rate))
-
-/** One request against the budget `key` on `state` (for middlewares, which get their services when built). */
-export const limitOn = (state: SharedState.SharedStateService, key: string, rate: Rate) =>
+/** One request of `subject` against a budget (e.g. `budget.submission`): a 429 problem past it. */
+export const limit = (spend: RequestBudget.Spend, subject: string, rate: Rate) =>
   Effect.gen(function* () {
     // One GCRA decision (one Redis round trip): no seller-style permits or circuit to undo.
-    const decision = yield* state.rateLimit(key, rate)
+    const decision = yield* spend(subject, rate)
     if (decision._tag === "Allowed") return
     const seconds = Math.max(1, Math.ceil(decision.retryAfterMillis / 1000))
     yield* HttpEffect.appendPreResponseHandler((_request, response) =>

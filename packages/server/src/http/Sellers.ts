@@ -7,7 +7,7 @@
 import { HttpServerRequest } from "effect/http"
 import { HttpApiBuilder } from "effect/http-api"
 import { Money, type Contract, type Isbn } from "@bookbroker/adapter-sdk"
-import { Access, OfferIndex, PushedOffers, type SellerDirectory, SellerDirectory as Directory, SellerPool, SellerReview, SharedState } from "@bookbroker/engine"
+import { Access, OfferIndex, PushedOffers, type SellerDirectory, SellerDirectory as Directory, SellerPool, RequestBudget, SellerReview, SharedState } from "@bookbroker/engine"
 import { SqlClient } from "effect/sql"
 import { Effect, Option, Redacted } from "effect"
 import { BookbrokerApi } from "../Api.js"
@@ -102,6 +102,7 @@ export const SellersLive = HttpApiBuilder.group(BookbrokerApi, "sellers", (handl
     const sql = yield* SqlClient.SqlClient
     const settings = yield* Settings
     const offerIndex = yield* OfferIndex.OfferIndex
+    const budget = yield* RequestBudget.RequestBudget
 
     const me = Effect.flatMap(CurrentSeller, (caller) => Effect.orDie(directory.get(caller.id)))
     const show = (seller: SellerDirectory.Seller) => Effect.provideService(sellerToWire(seller), SellerPool.SellerPool, pool)
@@ -109,7 +110,7 @@ export const SellersLive = HttpApiBuilder.group(BookbrokerApi, "sellers", (handl
     return handlers
       .handle("register", ({ payload }) =>
         Effect.gen(function* () {
-          yield* limit(`register:${yield* clientAddress}`, settings.sellerRegistrationRateLimit)
+          yield* limit(budget.registration, yield* clientAddress, settings.sellerRegistrationRateLimit)
           const status = settings.autoActivateSellers ? ("active" as const) : ("pending" as const)
           const { seller, apiKey } = yield* sql
             .withTransaction(
