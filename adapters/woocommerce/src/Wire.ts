@@ -9,9 +9,11 @@ import { Schema } from "effect"
 /** The REST namespace every route lives under. */
 export const restRoot = "/wp-json/wc/v3"
 
-/** A product or a variation, from `GET /products?sku=…`, `/products/{id}` or `/products/{p}/variations/{id}`. */
+/** A product or a variation, from `GET /products` (by `sku=…`, or page by page), `/products/{id}` or `/products/{p}/variations/{id}`. */
 export const WireProduct = Schema.Struct({
   id: Schema.Int,
+  /** The product's title (a variation's carries its attributes); the listing's title. */
+  name: Schema.optional(Schema.String),
   /** `simple`, `variable`, `grouped`, `external` or `variation`; absent on older variation answers. */
   type: Schema.optional(Schema.String),
   status: Schema.String,

@@ -17,6 +17,7 @@
 import { type Adapter, type Contract, defineEffectAdapter, Http, Money, SellerClient, SellerError } from "@bookbroker/adapter-sdk"
 import { Effect, Option, Redacted, Result, Schema } from "effect"
 import { assess, orderFilterId, parseQuoteId, productPath, quoteIdOf, type ProductRef } from "./Availability.js"
+import { formatCursor, listingOf, nextPosition, positionOf } from "./Listing.js"
 import {
   buyerReferenceMetaKey,
   confirmedStatuses,
@@ -79,6 +80,13 @@ export const WooCommerceConfig = Schema.Struct({
   paymentMethodTitle: Schema.String.pipe(Schema.withDecodingDefaultKey(Effect.succeed("Paid through bookbroker"))),
   billing: Schema.optional(Address),
   shippingAddress: Schema.optional(Address),
+  /**
+   * List the shop's products for bookbroker's offer index (the `inventory` capability), so the
+   * shop can join it without uploading files. On unless set to false: the listing reads the same
+   * route with the same read access as quotes, and nothing is fetched until the seller asks
+   * bookbroker to pull its inventory from the adapter.
+   */
+  inventory: Schema.Boolean.pipe(Schema.withDecodingDefaultKey(Effect.succeed(true))),
   /** How far back the orders list is searched for an order tagged with a key. */
   lookupWindowDays: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 90 })).pipe(Schema.withDecodingDefaultKey(Effect.succeed(14))),
   /** Pages of 100 orders searched at most; a lookup that cannot finish says so instead of answering "none". */
@@ -170,7 +178,8 @@ export const wooCommerceAdapter: Adapter.Adapter<WooCommerceConfig, typeof WooCo
     batchQuotes: config.maxBatchSize >= 2 ? { maxBatchSize: config.maxBatchSize } : null,
     holds: false,
     orderLookup: true,
-    pricePush: false
+    pricePush: false,
+    inventory: config.inventory
   }),
   // WooCommerce publishes no rate limit; WordPress hosts are slow and small: stay gentle.
   limits: { requestsPerSecond: 4, burst: 8, maxConcurrency: 4, timeoutMillis: 10_000 },
@@ -415,6 +424,50 @@ export const wooCommerceAdapter: Adapter.Adapter<WooCommerceConfig, typeof WooCo
             yield* recheck(offer, ref, request.maxTotal, shipping)
             const created = yield* create(request, ref, shipping)
             return yield* toOrder("purchase", created, offer.isbn, currency)
+          }),
+
+        /**
+         * One page of the published products, oldest id first (new products join the end, so a
+         * walk never sees one twice), each with an ISBN as SKU mapped as quotes would answer it.
+         */
+        inventory: ({ cursor, pageSize }) =>
+          Effect.gen(function* () {
+            const position = positionOf(cursor, pageSize)
+            if (Result.isFailure(position)) return yield* rejected("inventory", "invalid_request", position.failure)
+            const { page, perPage } = position.success
+            const code = yield* storeCurrency("inventory")
+            const shipping = yield* shippingIn("inventory", code)
+            const response = yield* send({
+              operation: "inventory",
+              method: "GET",
+              path: "/products",
+              query: { status: "publish", orderby: "id", order: "asc", page, per_page: perPage },
+              expect: [404]
+            })
+            if (response.status === 404) return yield* notWooCommerce("inventory", response)
+            const products = yield* decodeWire(WireProducts, "inventory")(response.body)
+            const listings: Array<Contract.InventoryListingInput> = []
+            for (const product of products) {
+              const listed = listingOf(product, config)
+              if (listed === undefined) continue
+              const price = Money.fromDecimal(product.price, code)
+              if (Result.isFailure(price)) {
+                // A sold-out product without a price has nothing to index; one on sale must have one.
+                if (listed.quantity === 0) continue
+                return yield* malformed("inventory", `price of product ${product.id}: ${price.failure}`)
+              }
+              listings.push({
+                listingId: String(product.id),
+                isbn: listed.isbn,
+                price: { amount: price.success.amount, currency: code },
+                shipping: { amount: shipping.amount, currency: code },
+                condition: "new",
+                quantity: listed.quantity,
+                title: product.name ?? null
+              })
+            }
+            const next = nextPosition(position.success, products.length, { totalPages: response.headers["x-wp-totalpages"], link: response.headers["link"] })
+            return { listings, nextCursor: next === undefined ? null : formatCursor(next) }
           }),
 
         lookupOrder: ({ idempotencyKey, isbn, previouslySentAt }) =>

@@ -75,6 +75,24 @@ describe("simulated WooCommerce shop", () => {
     expect((await call(server, "GET", "/products?per_page=101")).status).toBe(400)
   })
 
+  it("lists the catalogue without sku (the inventory listing): by id when asked, Link prev/next, counted and faulted as inventory", async () => {
+    const { seller, shop, server } = await start()
+    seller.setStock({ isbn: "9780141439563", price: 500, quantity: 2 })
+    seller.setStock({ isbn: "9780141449265", price: 700, quantity: 0 })
+    // Quoted first, so it gets the first product id although it was stocked last.
+    const newestFirst = shop.productId("9780141449265")!
+    const first = await call(server, "GET", "/products?status=publish&orderby=id&order=asc&per_page=2&page=1")
+    expect((first.body as Array<{ id: number }>).map((product) => product.id)).toEqual([newestFirst, newestFirst + 1])
+    expect(first.headers.get("link")).toMatch(/^<[^>]*page=2[^>]*>; rel="next"$/)
+    const second = await call(server, "GET", "/products?status=publish&orderby=id&order=asc&per_page=2&page=2")
+    expect(second.headers.get("link")).toMatch(/^<[^>]*page=1[^>]*>; rel="prev"$/)
+    expect(second.headers.get("x-wp-totalpages")).toBe("2")
+    expect(seller.calls.inventory).toBe(2)
+    expect(seller.calls.quote).toBe(0)
+    seller.inject({ operation: "inventory", kind: "server_error" })
+    expect((await call(server, "GET", "/products?per_page=2")).status).toBe(500)
+  })
+
   it("answers authentication as WooCommerce does: unknown key is anonymous, wrong secret, missing write permission", async () => {
     const { server } = await start({ permissions: "read" })
     expect(await call(server, "GET", "/products", undefined, `ck_unknown:${secret}`)).toMatchObject({

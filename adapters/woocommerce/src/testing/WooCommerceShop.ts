@@ -8,11 +8,13 @@
  *   item's `total` overrides the price, `set_paid` takes stock out even below zero.
  * - Orders are not searchable by meta; `GET /orders` filters by `product`, `after`, pages of
  *   `per_page` (default 10, at most 100) with `X-WP-Total` / `X-WP-TotalPages`.
- * - `GET /products?sku=a,b` matches SKUs exactly, 10 per page unless asked for more.
+ * - `GET /products?sku=a,b` matches SKUs exactly, 10 per page unless asked for more; without
+ *   `sku` it lists the catalogue (the inventory listing), `orderby=id` / `order` sorting it.
  * - Errors are `{ code, message, data: { status } }`; 401s as WooCommerce's authentication
  *   sends them; a 429 comes from the host (WooCommerce has no rate limit), without that shape.
  *
- * Faults: quotes take the simulator's `quote` faults, order searches its `lookupOrder` faults.
+ * Faults: quotes take the simulator's `quote` faults, the product list without `sku` its
+ * `inventory` faults, order searches its `lookupOrder` faults.
  * A purchase draws its fault once, when the adapter re-reads the product (`GET /products/{id}`):
  * a sold-out or price rise changes the product there; a lost or hung answer and an overcharge
  * are kept for that product's next order. The simulator's order book (`seller.orders`) gets
@@ -21,6 +23,7 @@
  */
 import { Money } from "@bookbroker/adapter-sdk"
 import { type CallPlan, type FaultKind, type SellerSimulator, simulateCall, type WireErrors, type WireFormat } from "@bookbroker/adapter-sdk/testing"
+import { Option } from "effect"
 import { http, HttpResponse, type RequestHandler } from "msw"
 
 export interface WooCommerceShopOptions {
@@ -172,18 +175,21 @@ export class WooCommerceShop {
           return this.json({ code: this.seller.currency, name: this.seller.currency, symbol: this.seller.currency, _links: {} })
         })
       ),
-      http.get(`${root}/products`, ({ request }) =>
-        this.serve({ count: "quote", fault: () => this.seller.takeFault("quote") }, () => {
+      http.get(`${root}/products`, ({ request }) => {
+        // A search by SKU is a quote; the plain list, page by page, is the inventory listing.
+        const listing = !new URL(request.url).searchParams.has("sku")
+        const operation = listing ? "inventory" : "quote"
+        return this.serve({ count: operation, fault: () => this.seller.takeFault(operation) }, () => {
           this.authenticate(request, "read")
           const url = new URL(request.url)
           const status = url.searchParams.get("status") ?? "any"
           const skus = url.searchParams.get("sku")
           const asked = skus === null ? [...this.seller.stock.keys()] : [...new Set(skus.split(",").map((sku) => sku.trim()))]
           if (skus !== null) this.seller.quoteCalls.push(asked)
-          const products = status === "any" || status === "publish" ? asked.flatMap((isbn) => this.product(isbn) ?? []) : []
-          return this.page(url, products)
+          const products = status === "any" || status === "publish" ? asked.flatMap((isbn) => Option.toArray(Option.fromNullishOr(this.product(isbn)))) : []
+          return this.page(url, this.ordered(url, products))
         })
-      ),
+      }),
       http.get(`${root}/products/:id`, ({ request, params }) => {
         const id = Number(params["id"])
         return this.serve({ fault: () => this.purchaseFault(id) }, (fault) => {
@@ -252,11 +258,29 @@ export class WooCommerceShop {
     return HttpResponse.json(body as Json, { status, headers: { date: new Date(this.seller.now()).toUTCString(), ...headers } })
   }
 
+  /** `orderby=id` with `order` (default `desc`); any other order is not simulated: the catalogue's own order. */
+  private ordered(url: URL, products: ReadonlyArray<Json>): ReadonlyArray<Json> {
+    if (url.searchParams.get("orderby") !== "id") return products
+    const ascending = url.searchParams.get("order") === "asc"
+    return [...products].sort((a, b) => (ascending ? 1 : -1) * (Number(a["id"]) - Number(b["id"])))
+  }
+
+  /** One page of a collection, with `X-WP-Total`, `X-WP-TotalPages` and a `Link` header of `prev` / `next` only (as WooCommerce's source sends). */
   private page(url: URL, items: ReadonlyArray<unknown>): Response {
     const perPage = intParam(url, "per_page", 10, 100)
     const page = intParam(url, "page", 1)
     const pages = Math.max(1, Math.ceil(items.length / perPage))
-    return this.json(items.slice((page - 1) * perPage, page * perPage), 200, { "x-wp-total": String(items.length), "x-wp-totalpages": String(pages) })
+    const linkTo = (target: number) => {
+      const link = new URL(url)
+      link.searchParams.set("page", String(target))
+      return link.toString()
+    }
+    const links = [...(page > 1 ? [`<${linkTo(page - 1)}>; rel="prev"`] : []), ...(page < pages ? [`<${linkTo(page + 1)}>; rel="next"`] : [])]
+    return this.json(items.slice((page - 1) * perPage, page * perPage), 200, {
+      "x-wp-total": String(items.length),
+      "x-wp-totalpages": String(pages),
+      ...(links.length === 0 ? {} : { link: links.join(", ") })
+    })
   }
 
   private purchaseFault(productId: number): FaultKind | undefined {
