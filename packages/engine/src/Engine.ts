@@ -10,6 +10,7 @@ import * as Access from "./Access.js"
 import * as AdapterRegistry from "./sellers/AdapterRegistry.js"
 import * as Findings from "./jobs/Findings.js"
 import * as FeedPull from "./inventory/FeedPull.js"
+import * as Gauges from "./operations/Gauges.js"
 import * as InventoryUploads from "./inventory/InventoryUploads.js"
 import * as BookSearch from "./search/BookSearch.js"
 import * as OfferIndex from "./inventory/OfferIndex.js"
@@ -20,6 +21,7 @@ import * as PurchasePipeline from "./purchases/PurchasePipeline.js"
 import * as Purchases from "./purchases/Purchases.js"
 import * as PurchaseWorker from "./purchases/PurchaseWorker.js"
 import * as QuoteEngine from "./quotes/QuoteEngine.js"
+import * as Readiness from "./operations/Readiness.js"
 import * as RequestBudget from "./state/RequestBudget.js"
 import * as Reconciler from "./jobs/Reconciler.js"
 import * as SandboxGateway from "./payments/SandboxGateway.js"
@@ -76,12 +78,14 @@ export type EngineServices =
   | BookSearch.BookSearch
   | AdapterRegistry.AdapterRegistry
   | Findings.Findings
+  | Gauges.Gauges
   | InventoryUploads.InventoryUploads
   | OfferIndex.OfferIndex
   | PaymentGateway.PaymentGateway
   | Purchases.Purchases
   | PurchasePipeline.PurchasePipeline
   | QuoteEngine.QuoteEngine
+  | Readiness.Readiness
   | RequestBudget.RequestBudget
   | SecretBox.SecretBox
   | SellerDirectory.SellerDirectory
@@ -112,7 +116,8 @@ export const layer = (options: EngineOptions): Layer.Layer<EngineServices, never
   )
   const directory = SellerDirectory.layer({ refreshMillis: options.directoryRefreshMillis ?? 5_000 }).pipe(Layer.provideMerge(base))
   const quoting = QuoteEngine.layer(options.quotes ?? {}).pipe(Layer.provideMerge(SellerPool.layer()), Layer.provideMerge(directory))
-  const pipeline = PurchasePipeline.layer(options.pipeline ?? {}).pipe(Layer.provideMerge(quoting))
+  const operations = Layer.mergeAll(Readiness.layer, Gauges.layer).pipe(Layer.provideMerge(quoting))
+  const pipeline = PurchasePipeline.layer(options.pipeline ?? {}).pipe(Layer.provideMerge(operations))
   const workers =
     options.workers === false ? Layer.empty : PurchaseWorker.layerRunning(options.workers ?? {}).pipe(Layer.provide(pipeline))
   const background =

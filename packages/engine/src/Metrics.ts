@@ -11,8 +11,8 @@
  *   `failed` (the seller erred, timed out, or was left out of a fan-out as a straggler) or
  *   `denied` (not sent: circuit open, back-off, no rate budget, no concurrency permit).
  * - `bookbroker_seller_call_duration_seconds{seller}` — latency of the quote calls sent.
- * - `bookbroker_purchase_queue_depth` and `bookbroker_seller_circuits_open` — gauges that the
- *   server sets when it is scraped (`setQueueDepth`, `setCircuitsOpen`).
+ * - `bookbroker_purchase_queue_depth` and `bookbroker_seller_circuits_open` — gauges set when
+ *   they are scraped (`operations/Gauges.ts`, through `setQueueDepth`, `setCircuitsOpen`).
  *
  * The seller label is the seller id: one series per seller and outcome, bounded by the directory.
  * Besides the metrics, each process keeps the last minute of calls per seller (`recentCalls`) for
