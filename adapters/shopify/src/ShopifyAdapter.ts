@@ -15,6 +15,9 @@
  *   answer was lost. An ambiguous answer is reported as outcome unknown and resolved by the same
  *   look-up (`lookupOrder`, or the next try with the same key), never by creating blindly.
  *
+ * The shop's variants are listed page by page for bookbroker's offer index (`inventory`), with
+ * Shopify's own cursor, mapped by the quotes' rules.
+ *
  * Orders are draft orders completed with `draftOrderComplete(id)`: as a payment-pending order
  * when the config names payment terms, as paid otherwise. The deprecated `paymentPending`
  * argument is never sent.
@@ -26,6 +29,7 @@ import { malformed, rejected } from "./internal/adminApi.js"
 import {
   draftOrderCompleteDocument,
   draftOrderCreateDocument,
+  inventoryDocument,
   lookupDocument,
   type MutationPayload,
   preOrderDocument,
@@ -36,6 +40,7 @@ import {
 } from "./internal/documents.js"
 import { keyedDrafts, moneyOf, toOrder } from "./internal/drafts.js"
 import { attributes, barcodeQuery, formatQuoteId, keyTag, parseQuoteId } from "./internal/identifiers.js"
+import { listingOf, listingSearch, shopifyMaxInventoryPageSize } from "./internal/listings.js"
 import { choose, isSellable, priceOf, toOffer, variantsOf } from "./internal/variants.js"
 
 /** The newest stable Admin API version the adapter was written against (per the platform spec). */
@@ -67,6 +72,13 @@ export const ShopifyConfig = Schema.Struct({
   /** How long a quote is honoured, by the shop's clock. */
   quoteTtlSeconds: Schema.Int.check(Schema.isBetween({ minimum: 5, maximum: 3_600 })).pipe(Schema.withDecodingDefaultKey(Effect.succeed(120))),
   /**
+   * List the shop's variants for bookbroker's offer index (the `inventory` capability), so the
+   * shop can join it without uploading files. On unless set to false: the listing reads
+   * `productVariants` with the same access as quotes, and nothing is fetched until the seller
+   * asks bookbroker to pull its inventory from the adapter.
+   */
+  inventory: Schema.Boolean.pipe(Schema.withDecodingDefaultKey(Effect.succeed(true))),
+  /**
    * A payment terms template (`gid://shopify/PaymentTermsTemplate/…`): drafts get these terms
    * and complete as payment-pending orders. Without it, completed orders are marked paid.
    */
@@ -90,7 +102,8 @@ export const shopifyAdapter: Adapter.Adapter<ShopifyConfig, typeof ShopifyConfig
     batchQuotes: config.maxBatchSize >= 2 ? { maxBatchSize: config.maxBatchSize } : null,
     holds: false,
     orderLookup: true,
-    pricePush: false
+    pricePush: false,
+    inventory: config.inventory
   }),
   // A purchase is three calls (check, create, complete); Shopify's bucket (100 points/s on the
   // Standard plan) pays for a few of either a second. The cost tracker does the fine-tuning.
@@ -312,6 +325,32 @@ export const shopifyAdapter: Adapter.Adapter<ShopifyConfig, typeof ShopifyConfig
           Effect.flatMap((drafts) => (drafts.completed === undefined ? Effect.succeed(null) : toOrder("lookupOrder", drafts.completed, isbn)))
         )
 
-      return { quote, purchase, lookupOrder }
+      /**
+       * One page of the shop's variants of products on sale, after Shopify's own `endCursor`
+       * (our cursor as it is), each with an ISBN barcode mapped as a quote would answer it. Held
+       * back like a quote while the shop's cost bucket cannot pay for it.
+       */
+      const inventory = ({ cursor, pageSize }: Contract.InventoryRequest) =>
+        Effect.gen(function* () {
+          const answer = yield* admin.run({
+            operation: "inventory",
+            document: inventoryDocument,
+            variables: { query: listingSearch, first: Math.min(pageSize, shopifyMaxInventoryPageSize), after: cursor },
+            preflight: true
+          })
+          const currency = answer.data.shop.currencyCode
+          const shipping = yield* shippingIn("inventory", currency)
+          const listings: Array<Contract.InventoryListingInput> = []
+          for (const { node } of answer.data.productVariants.edges) {
+            const listing = listingOf(node, { currency, shipping, condition: config.condition })
+            if (Result.isFailure(listing)) return yield* malformed("inventory", listing.failure)
+            if (listing.success !== undefined) listings.push(listing.success)
+          }
+          const page = answer.data.productVariants.pageInfo
+          if (page.hasNextPage && page.endCursor === null) return yield* malformed("inventory", "productVariants has a next page but no endCursor")
+          return { listings, nextCursor: page.hasNextPage ? page.endCursor : null }
+        })
+
+      return { quote, purchase, lookupOrder, inventory }
     })
 })

@@ -50,6 +50,29 @@ const offerOf = async (client: SellerClient.SellerClient) => {
 }
 
 describe("simulated Shopify shop", () => {
+  it("lists every variant page by page when the search names no barcode, counted as inventory and charged to the bucket", async () => {
+    const { seller, server } = await start()
+    seller.setStock({ isbn: "9780141439563", price: 500, quantity: 0 })
+    seller.setStock({ isbn: "9780141449265", price: 700, quantity: 2 })
+    const listing = (after: string | null, search = "product_status:ACTIVE,UNLISTED") =>
+      graphql(server, {
+        query: "query L($query: String!, $first: Int!, $after: String) { productVariants(first: $first, after: $after, query: $query) { edges { node { id barcode } } pageInfo { hasNextPage endCursor } } shop { currencyCode } }",
+        variables: { query: search, first: 2, after }
+      })
+    type Page = { data: { productVariants: { edges: Array<{ node: { barcode: string } }>; pageInfo: { hasNextPage: boolean; endCursor: string | null } } }; extensions: { cost: { requestedQueryCost: number } } }
+    const first = (await listing(null)).body as unknown as Page
+    expect(first.data.productVariants.edges.map((edge) => edge.node.barcode)).toEqual([isbn, "9780141439563"])
+    expect(first.data.productVariants.pageInfo.hasNextPage).toBe(true)
+    expect(first.extensions.cost.requestedQueryCost).toBe(5)
+    const second = (await listing(first.data.productVariants.pageInfo.endCursor)).body as unknown as Page
+    expect(second.data.productVariants.edges.map((edge) => edge.node.barcode)).toEqual(["9780141449265"])
+    expect(second.data.productVariants.pageInfo.hasNextPage).toBe(false)
+    // Every simulated product is ACTIVE: a search for drafts finds none.
+    expect(((await listing(null, "product_status:DRAFT")).body as unknown as Page).data.productVariants.edges).toEqual([])
+    expect(seller.calls.inventory).toBe(3)
+    expect(seller.calls.quote).toBe(0)
+  })
+
   it("refuses a wrong token with 401 and Shopify's error string, running nothing", async () => {
     const { seller, server } = await start()
     const response = await graphql(server, { query: "query { productVariants(first: 1, query: \"barcode:1\") { edges { node { id } } } }" }, "shpat_wrong")

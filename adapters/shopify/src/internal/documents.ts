@@ -41,6 +41,13 @@ export const WireVariant = Schema.Struct({
 })
 export type WireVariant = typeof WireVariant.Type
 
+/** A variant as the inventory listing reads it: the quote's fields and its product's title. */
+export const WireListedVariant = Schema.Struct({
+  ...WireVariant.fields,
+  product: Schema.Struct({ status: Schema.String, title: Schema.String })
+})
+export type WireListedVariant = typeof WireListedVariant.Type
+
 const VariantConnection = Schema.Struct({
   edges: Schema.Array(Schema.Struct({ node: WireVariant })),
   pageInfo: Schema.Struct({ hasNextPage: Schema.Boolean, endCursor: Schema.NullOr(Schema.String) })
@@ -73,6 +80,7 @@ const Shop = Schema.Struct({ currencyCode: Schema.String })
 // Documents
 
 const variantFields = "id barcode price inventoryQuantity availableForSale inventoryPolicy inventoryItem { tracked } product { status }"
+const listedVariantFields = "id barcode price inventoryQuantity availableForSale inventoryPolicy inventoryItem { tracked } product { status title }"
 const draftFields =
   "id name status ready customAttributes { key value } order { id name } " +
   "totalPriceSet { shopMoney { amount currencyCode } } totalShippingPriceSet { shopMoney { amount currencyCode } }"
@@ -91,6 +99,28 @@ export const quoteDocument = document(
   shop { currencyCode }
 }`,
   QuoteData
+)
+
+const InventoryData = Schema.Struct({
+  productVariants: Schema.Struct({
+    edges: Schema.Array(Schema.Struct({ node: WireListedVariant })),
+    pageInfo: Schema.Struct({ hasNextPage: Schema.Boolean, endCursor: Schema.NullOr(Schema.String) })
+  }),
+  shop: Shop
+})
+export type InventoryData = typeof InventoryData.Type
+
+/** One page of the shop's variants for the offer index, after the previous page's `endCursor`, and the shop's currency. */
+export const inventoryDocument = document(
+  "BookbrokerInventory",
+  `query BookbrokerInventory($query: String!, $first: Int!, $after: String) {
+  productVariants(first: $first, after: $after, query: $query) {
+    edges { node { ${listedVariantFields} } }
+    pageInfo { hasNextPage endCursor }
+  }
+  shop { currencyCode }
+}`,
+  InventoryData
 )
 
 /**

@@ -10,7 +10,7 @@ import type { WireVariant } from "./documents.js"
 import { isbnOfBarcode } from "./identifiers.js"
 
 /** Product statuses whose variants are for sale (UNLISTED: sold, just not listed; 2026-07). */
-const sellingStatuses: ReadonlySet<string> = new Set(["ACTIVE", "UNLISTED"])
+export const sellingStatuses: ReadonlySet<string> = new Set(["ACTIVE", "UNLISTED"])
 
 /** How many the shop says it can sell; `null` when it does not count (untracked, or may oversell). */
 export const sellableQuantity = (variant: WireVariant): number | null =>

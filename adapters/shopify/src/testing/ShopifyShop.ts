@@ -11,6 +11,9 @@
  * It reads the operation from the query text (root fields and their arguments), not a full
  * GraphQL parser, and answers the whole documented shape of each node whatever was selected.
  *
+ * `productVariants` without a barcode in its search is the inventory listing: every variant, page
+ * by page with Shopify's cursors, counted and faulted as the simulator's `inventory`.
+ *
  * The simulator's view of a purchase is the adapter's whole draft-order flow (pre-order check,
  * create, complete). A fault injected for `purchase` is taken by the check and lands where it
  * would on Shopify: `out_of_stock` and `price_changed` change the shop before it answers (the
@@ -188,7 +191,14 @@ export class ShopifyShop {
       return this.purchaseStep("check", tag, (fault) => (authorize(), this.check(query, variables, fault)))
     }
     if (hasRootField(query, "draftOrders")) return simulate(this.seller, "lookupOrder", this.errors, () => (authorize(), this.lookup(query, variables)))
-    if (hasRootField(query, "productVariants")) return simulate(this.seller, "quote", this.errors, () => (authorize(), this.quote(query, variables)))
+    if (hasRootField(query, "productVariants")) {
+      // Variants by barcode are a quote; the variants of a search without barcodes, page by page, the inventory listing.
+      const search = String(argument(query, "productVariants", "query", variables) ?? "")
+      if (searchTerms(search).some((term) => term.field === "barcode")) {
+        return simulate(this.seller, "quote", this.errors, () => (authorize(), this.quote(query, variables)))
+      }
+      return simulate(this.seller, "inventory", this.errors, () => (authorize(), this.listing(query, variables, search)))
+    }
     return Promise.resolve(
       HttpResponse.json({ errors: [{ message: "Field doesn't exist on type 'QueryRoot'", extensions: { code: "undefinedField" } }] })
     )
@@ -273,6 +283,20 @@ export class ShopifyShop {
     return this.answer({ productVariants: this.variantConnection(query, variables, search), shop: { currencyCode: this.currency } }, cost.requested)
   }
 
+  /**
+   * Every variant of the shop in the order its books were stocked (new ones join the end), the
+   * search's `product_status` honoured (every simulated product is ACTIVE).
+   */
+  private listing(query: string, variables: Json, search: string): Response {
+    const cost = this.charge(2 + this.first(query, "productVariants", variables) + 1)
+    if (cost.throttled !== undefined) return cost.throttled
+    const statuses = searchTerms(search)
+      .filter((term) => term.field === "product_status")
+      .flatMap((term) => term.value.split(","))
+    const listed = statuses.length === 0 || statuses.includes("ACTIVE") ? [...this.seller.stock.keys()] : []
+    return this.answer({ productVariants: this.connection(query, variables, listed), shop: { currencyCode: this.currency } }, cost.requested)
+  }
+
   private check(query: string, variables: Json, fault: FaultKind | undefined): Response {
     const cost = this.charge(12 + 2 + this.first(query, "productVariants", variables) + 1)
     if (cost.throttled !== undefined) return cost.throttled
@@ -316,6 +340,11 @@ export class ShopifyShop {
   private variantConnection(query: string, variables: Json, search: string) {
     const values = new Set(searchTerms(search).filter((term) => term.field === "barcode").map((term) => term.value))
     const matches = this.isbnsIn(search).filter((isbn) => this.seller.stockItem(isbn) !== undefined && values.has(this.barcodeOf(isbn)))
+    return this.connection(query, variables, matches)
+  }
+
+  /** One page of a `productVariants` connection over these books, from `first` / `after`, with Relay's `pageInfo`. */
+  private connection(query: string, variables: Json, matches: ReadonlyArray<string>) {
     const first = this.first(query, "productVariants", variables)
     const after = argument(query, "productVariants", "after", variables)
     const start = typeof after === "string" ? Number(Buffer.from(after, "base64").toString("utf8").replace("cursor:", "")) + 1 : 0
