@@ -27,7 +27,10 @@ import * as Reconciler from "./jobs/Reconciler.js"
 import * as SandboxGateway from "./payments/SandboxGateway.js"
 import * as SecretBox from "./sellers/SecretBox.js"
 import * as SellerDirectory from "./sellers/SellerDirectory.js"
+import * as SellerHealth from "./operations/SellerHealth.js"
 import * as SellerPool from "./sellers/SellerPool.js"
+import * as SellerRegistration from "./sellers/SellerRegistration.js"
+import * as SellerViews from "./sellers/SellerViews.js"
 import * as SharedState from "./state/SharedState.js"
 import * as Sweeper from "./jobs/Sweeper.js"
 
@@ -89,7 +92,10 @@ export type EngineServices =
   | RequestBudget.RequestBudget
   | SecretBox.SecretBox
   | SellerDirectory.SellerDirectory
+  | SellerHealth.SellerHealth
   | SellerPool.SellerPool
+  | SellerRegistration.SellerRegistration
+  | SellerViews.SellerViews
   | SharedState.SharedState
 
 /** Every engine service over a database (provide `SqlClient`, e.g. `Database.layer`). */
@@ -116,7 +122,10 @@ export const layer = (options: EngineOptions): Layer.Layer<EngineServices, never
   )
   const directory = SellerDirectory.layer({ refreshMillis: options.directoryRefreshMillis ?? 5_000 }).pipe(Layer.provideMerge(base))
   const quoting = QuoteEngine.layer(options.quotes ?? {}).pipe(Layer.provideMerge(SellerPool.layer()), Layer.provideMerge(directory))
-  const operations = Layer.mergeAll(Readiness.layer, Gauges.layer).pipe(Layer.provideMerge(quoting))
+  const operations = Layer.mergeAll(Readiness.layer, Gauges.layer, SellerRegistration.layer, SellerHealth.layer).pipe(
+    Layer.provideMerge(SellerViews.layer),
+    Layer.provideMerge(quoting)
+  )
   const pipeline = PurchasePipeline.layer(options.pipeline ?? {}).pipe(Layer.provideMerge(operations))
   const workers =
     options.workers === false ? Layer.empty : PurchaseWorker.layerRunning(options.workers ?? {}).pipe(Layer.provide(pipeline))

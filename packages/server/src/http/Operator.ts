@@ -1,73 +1,65 @@
 /**
- * Operator handlers: the seller directory and each seller's health, any customer's purchase
- * requests and the retry of a failed one, customers and their keys (created, revoked, replaced). Health joins the circuit
- * breaker (shared by every process) with what this process saw of the seller lately (latency,
- * errors, calls per second against the seller's limit).
+ * Operator handlers: the seller directory and each seller's health (the engine's
+ * `SellerHealth`: the circuit breaker shared by every process, joined with what this process saw
+ * of the seller lately), any customer's purchase requests and the retry of a failed one,
+ * customers and their keys (created, revoked, replaced).
  */
 import { HttpApiBuilder } from "effect/http-api"
 import {
   Access,
   Findings,
-  Metrics,
   Purchases,
-  QuoteEngine,
   type Reconciler,
   type SellerDirectory,
   SellerDirectory as Directory,
-  SellerPool,
-  SharedState
+  SellerHealth,
+  SellerViews
 } from "@bookbroker/engine"
-import { Clock, Effect, Redacted } from "effect"
+import { Effect, Redacted } from "effect"
 import { BookbrokerApi } from "../Api.js"
 import * as Problem from "../Problem.js"
 import { invalidCursor, toWire } from "./Purchases.js"
-import { effectiveLimits, sellerToWire } from "./Sellers.js"
+import { effectiveLimits, showSeller } from "./Sellers.js"
 
 const iso = (millis: number) => new Date(millis).toISOString()
+
+/** A seller's health as the API shows it: latency to a tenth of a millisecond, the error rate to a thousandth. */
+const healthToWire = (seller: SellerDirectory.Seller, report: SellerHealth.SellerHealthReport) => ({
+  seller_id: seller.id,
+  seller_name: seller.name,
+  status: seller.status,
+  circuit: {
+    state: report.circuit.state,
+    consecutive_failures: report.circuit.consecutiveFailures,
+    open_until: report.circuit.openUntil > 0 ? iso(report.circuit.openUntil) : null
+  },
+  limits: report.limits === null ? null : effectiveLimits(report.limits),
+  rate: {
+    window_seconds: report.recent.windowSeconds,
+    answered: report.recent.answered,
+    failed: report.recent.failed,
+    denied: report.recent.denied,
+    sent_per_second: report.recent.sentPerSecond,
+    utilization: report.utilization
+  },
+  latency_ms: report.latencyMillis === null ? null : Math.round(report.latencyMillis * 10) / 10,
+  error_rate: report.errorRate === null ? null : Math.round(report.errorRate * 1000) / 1000,
+  calls: report.calls,
+  blocked_until: report.blockedUntil === null ? null : report.blockedUntil.toISOString()
+})
 
 export const OperatorLive = HttpApiBuilder.group(BookbrokerApi, "operator", (handlers) =>
   Effect.gen(function* () {
     const directory = yield* Directory.SellerDirectory
-    const pool = yield* SellerPool.SellerPool
-    const state = yield* SharedState.SharedState
-    const engine = yield* QuoteEngine.QuoteEngine
+    const sellerHealth = yield* SellerHealth.SellerHealth
     const purchases = yield* Purchases.Purchases
     const access = yield* Access.Access
     const findings = yield* Findings.Findings
 
-    const show = (seller: SellerDirectory.Seller) => Effect.provideService(sellerToWire(seller), SellerPool.SellerPool, pool)
+    const show = showSeller(yield* SellerViews.SellerViews)
     const find = (id: string) => directory.get(id).pipe(Effect.catchTag("SellerNotFound", () => Effect.fail(Problem.notFound(`no seller ${id}`))))
 
-    const health = (seller: SellerDirectory.Seller) =>
-      Effect.gen(function* () {
-        const [circuit, stat, recent, client, now] = yield* Effect.all([
-          state.circuit(seller.id),
-          engine.sellerStats(seller.id),
-          Metrics.recentCalls(seller.id),
-          Effect.result(pool.client(seller)),
-          Clock.currentTimeMillis
-        ])
-        const limits = client._tag === "Success" ? effectiveLimits(client.success.limits) : null
-        return {
-          seller_id: seller.id,
-          seller_name: seller.name,
-          status: seller.status,
-          circuit: { state: circuit.state, consecutive_failures: circuit.consecutiveFailures, open_until: circuit.openUntil > 0 ? iso(circuit.openUntil) : null },
-          limits,
-          rate: {
-            window_seconds: recent.windowSeconds,
-            answered: recent.answered,
-            failed: recent.failed,
-            denied: recent.denied,
-            sent_per_second: recent.sentPerSecond,
-            utilization: limits === null ? null : recent.sentPerSecond / limits.requests_per_second
-          },
-          latency_ms: stat.calls === 0 ? null : Math.round(stat.latencyMillis * 10) / 10,
-          error_rate: stat.calls === 0 ? null : Math.round((1 - stat.reliability) * 1000) / 1000,
-          calls: stat.calls,
-          blocked_until: stat.blockedUntil > now ? iso(stat.blockedUntil) : null
-        }
-      })
+    const health = (seller: SellerDirectory.Seller) => Effect.map(sellerHealth.report(seller), (report) => healthToWire(seller, report))
 
     const requestNotFound = (id: string) => Problem.notFound(`no purchase request ${id}`)
     const operatorView = (view: Purchases.PurchaseView) => ({

@@ -7,8 +7,18 @@
 import { HttpServerRequest } from "effect/http"
 import { HttpApiBuilder } from "effect/http-api"
 import { Money, type Contract, type Isbn } from "@bookbroker/adapter-sdk"
-import { Access, OfferIndex, PushedOffers, type SellerDirectory, SellerDirectory as Directory, SellerPool, RequestBudget, SellerReview, SharedState } from "@bookbroker/engine"
-import { SqlClient } from "effect/sql"
+import {
+  Access,
+  OfferIndex,
+  PushedOffers,
+  RequestBudget,
+  type SellerDirectory,
+  SellerDirectory as Directory,
+  SellerRegistration,
+  SellerReview,
+  SellerViews,
+  SharedState
+} from "@bookbroker/engine"
 import { Effect, Option, Redacted } from "effect"
 import { BookbrokerApi } from "../Api.js"
 import { CurrentSeller } from "../Auth.js"
@@ -48,33 +58,32 @@ const asRecord = (config: unknown): Record<string, unknown> =>
   typeof config === "object" && config !== null && !Array.isArray(config) ? (config as Record<string, unknown>) : {}
 
 /** A seller as the API shows it: credential names only, the limits and capabilities in force. */
-export const sellerToWire = (seller: SellerDirectory.Seller) =>
-  Effect.gen(function* () {
-    const pool = yield* SellerPool.SellerPool
-    const client = yield* Effect.result(pool.client(seller))
-    return {
-      id: seller.id,
-      name: seller.name,
-      status: seller.status,
-      contact: seller.contact,
-      adapter: { kind: seller.kind, version: seller.adapterVersion, config: asRecord(seller.config), credentials: Object.keys(seller.credentials).sort() },
-      limit_overrides: limitsToWire(seller.limits),
-      limits: client._tag === "Success" ? effectiveLimits(client.success.limits) : null,
-      capabilities:
-        client._tag === "Success"
-          ? {
-              batch_quotes: client.success.capabilities.batchQuotes === null ? null : { max_batch_size: client.success.capabilities.batchQuotes.maxBatchSize },
-              holds: client.success.capabilities.holds,
-              order_lookup: client.success.capabilities.orderLookup,
-              price_push: client.success.capabilities.pricePush,
-              inventory: client.success.capabilities.inventory
-            }
-          : null,
-      config_error: client._tag === "Failure" ? client.failure.detail : null,
-      created_at: seller.createdAt.toISOString(),
-      updated_at: seller.updatedAt.toISOString()
-    }
-  })
+export const sellerToWire = (seller: SellerDirectory.Seller, inForce: SellerViews.InForce) => ({
+  id: seller.id,
+  name: seller.name,
+  status: seller.status,
+  contact: seller.contact,
+  adapter: { kind: seller.kind, version: seller.adapterVersion, config: asRecord(seller.config), credentials: Object.keys(seller.credentials).sort() },
+  limit_overrides: limitsToWire(seller.limits),
+  limits: inForce._tag === "Usable" ? effectiveLimits(inForce.limits) : null,
+  capabilities:
+    inForce._tag === "Usable"
+      ? {
+          batch_quotes: inForce.capabilities.batchQuotes === null ? null : { max_batch_size: inForce.capabilities.batchQuotes.maxBatchSize },
+          holds: inForce.capabilities.holds,
+          order_lookup: inForce.capabilities.orderLookup,
+          price_push: inForce.capabilities.pricePush,
+          inventory: inForce.capabilities.inventory
+        }
+      : null,
+  config_error: inForce._tag === "Refused" ? inForce.detail : null,
+  created_at: seller.createdAt.toISOString(),
+  updated_at: seller.updatedAt.toISOString()
+})
+
+/** `sellerToWire` with what is in force for the seller now. */
+export const showSeller = (views: SellerViews.SellerViewsService) => (seller: SellerDirectory.Seller) =>
+  Effect.map(views.inForce(seller), (inForce) => sellerToWire(seller, inForce))
 
 /** Where in the body an adapter's refusal points. */
 const configPointer = (detail: string) =>
@@ -97,39 +106,32 @@ export const SellersLive = HttpApiBuilder.group(BookbrokerApi, "sellers", (handl
   Effect.gen(function* () {
     const directory = yield* Directory.SellerDirectory
     const access = yield* Access.Access
+    const registration = yield* SellerRegistration.SellerRegistration
+    // For PushedOffers.put, which takes the quote cache and offer index it writes to (no service of its own yet).
     const state = yield* SharedState.SharedState
-    const pool = yield* SellerPool.SellerPool
-    const sql = yield* SqlClient.SqlClient
     const settings = yield* Settings
     const offerIndex = yield* OfferIndex.OfferIndex
     const budget = yield* RequestBudget.RequestBudget
 
     const me = Effect.flatMap(CurrentSeller, (caller) => Effect.orDie(directory.get(caller.id)))
-    const show = (seller: SellerDirectory.Seller) => Effect.provideService(sellerToWire(seller), SellerPool.SellerPool, pool)
+    const show = showSeller(yield* SellerViews.SellerViews)
 
     return handlers
       .handle("register", ({ payload }) =>
         Effect.gen(function* () {
           yield* limit(budget.registration, yield* clientAddress, settings.sellerRegistrationRateLimit)
           const status = settings.autoActivateSellers ? ("active" as const) : ("pending" as const)
-          const { seller, apiKey } = yield* sql
-            .withTransaction(
-              Effect.gen(function* () {
-                const seller = yield* directory.register({
-                  name: payload.name,
-                  kind: payload.adapter.kind,
-                  config: payload.adapter.config,
-                  ...(payload.adapter.credentials === undefined ? {} : { credentials: payload.adapter.credentials }),
-                  ...(payload.limits === undefined ? {} : { limits: limitsFromWire(payload.limits) }),
-                  ...(payload.contact === undefined ? {} : { contact: payload.contact }),
-                  status
-                })
-                const apiKey = yield* access.issueKey({ kind: "seller", id: seller.id })
-                return { seller, apiKey }
-              })
-            )
+          const { seller, apiKey } = yield* registration
+            .register({
+              name: payload.name,
+              kind: payload.adapter.kind,
+              config: payload.adapter.config,
+              ...(payload.adapter.credentials === undefined ? {} : { credentials: payload.adapter.credentials }),
+              ...(payload.limits === undefined ? {} : { limits: limitsFromWire(payload.limits) }),
+              ...(payload.contact === undefined ? {} : { contact: payload.contact }),
+              status
+            })
             .pipe(
-              Effect.catchTag("SqlError", Effect.die),
               Effect.catchTags({
                 DuplicateSellerName: (error) => Effect.fail(registrationProblem(error)),
                 UnknownAdapterKind: (error) => Effect.fail(registrationProblem(error)),
