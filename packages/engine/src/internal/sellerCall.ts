@@ -28,6 +28,19 @@ const unhealthy = (error: SellerError.SellerError): boolean =>
 
 type Admitted = Extract<Admission, { readonly _tag: "Admitted" }>
 
+/** The seller said "slow down": every process slows down. */
+const slowsDown = (error: SellerError.SellerError): boolean =>
+  error._tag === "SellerUnavailable" && (error.reason === "rate_limited" || error.retryAfterMillis !== undefined)
+
+/** The permit back with the call's outcome for the circuit (and the seller's "slow down" first, for every process). */
+const giveBack = <A>(state: SharedStateService, client: SellerClient.SellerClient, admission: Admitted, result: Result.Result<A, SellerError.SellerError>, failed: boolean) => {
+  const complete = state.complete(client.sellerId, admission.permit, failed ? "failure" : "success", admission.probe)
+  if (Result.isFailure(result) && slowsDown(result.failure)) {
+    return Effect.andThen(state.backoff(client.sellerId, (result.failure as SellerError.SellerUnavailable).retryAfterMillis ?? 1_000), complete)
+  }
+  return complete
+}
+
 /**
  * A call under a permit already taken: `beforeSend` (what must be recorded before anything is
  * sent: a purchase's intent), then the call — the only parts a deadline may interrupt, and then
@@ -48,24 +61,32 @@ const withPermit = <A, E = never>(
         yield* state.complete(client.sellerId, admission.permit, "cancelled", admission.probe)
         return yield* Effect.failCause(ready.cause)
       }
-      const started = yield* Clock.currentTimeMillis
-      const exit = yield* Effect.exit(restore(Effect.result(call)))
-      const latencyMillis = (yield* Clock.currentTimeMillis) - started
+      return yield* called(state, client, admission, call, restore)
+    })
+  )
+
+/**
+ * The call itself under the permit (to be run uninterruptibly; `restore` lets the deadline
+ * interrupt the call, and then the permit goes back as `cancelled`), then the permit back.
+ */
+const called = <A>(
+  state: SharedStateService,
+  client: SellerClient.SellerClient,
+  admission: Admitted,
+  call: Effect.Effect<A, SellerError.SellerError>,
+  restore: <X, Y, Z>(effect: Effect.Effect<X, Y, Z>) => Effect.Effect<X, Y, Z>
+) =>
+  Effect.flatMap(Clock.currentTimeMillis, (started) =>
+    Effect.flatMap(Effect.exit(restore(Effect.result(call))), (exit) => {
       if (Exit.isFailure(exit)) {
         // Interrupted (the request's deadline): not the seller's fault, give the permit back.
-        yield* state.complete(client.sellerId, admission.permit, "cancelled", admission.probe)
-        return yield* Effect.interrupt
+        return Effect.andThen(state.complete(client.sellerId, admission.permit, "cancelled", admission.probe), Effect.interrupt)
       }
       const result = exit.value
-      if (Result.isFailure(result)) {
-        const error = result.failure
-        if (error._tag === "SellerUnavailable" && (error.reason === "rate_limited" || error.retryAfterMillis !== undefined)) {
-          yield* state.backoff(client.sellerId, error.retryAfterMillis ?? 1_000)
-        }
-      }
       const failed = Result.isFailure(result) && unhealthy(result.failure)
-      yield* state.complete(client.sellerId, admission.permit, failed ? "failure" : "success", admission.probe)
-      return { _tag: "Called", result, latencyMillis, failed } as const
+      return Effect.flatMap(Clock.currentTimeMillis, (ended) =>
+        Effect.as(giveBack(state, client, admission, result, failed), { _tag: "Called", result, latencyMillis: ended - started, failed } as const)
+      )
     })
   )
 
@@ -76,6 +97,22 @@ const guarded = <A, E>(state: SharedStateService, client: SellerClient.SellerCli
     (admission): Effect.Effect<Denial | Effect.Success<ReturnType<typeof withPermit<A, E>>>, E> =>
       admission._tag === "Denied" ? Effect.succeed(admission) : withPermit(state, client, admission, call, beforeSend)
   )
+
+/** A quote call under a permit, run uninterruptibly with `restore` around the call (see `called`). */
+const quoteUnder = (
+  state: SharedStateService,
+  stats: SellerStats,
+  client: SellerClient.SellerClient,
+  admission: Admitted,
+  isbns: ReadonlyArray<Isbn.Isbn13>,
+  restore: <X, Y, Z>(effect: Effect.Effect<X, Y, Z>) => Effect.Effect<X, Y, Z>
+): Effect.Effect<Exclude<CallResult, { readonly _tag: "Denied" }>> =>
+  Effect.flatMap(called(state, client, admission, client.quote(isbns), restore), ({ result, latencyMillis, failed }): Effect.Effect<Exclude<CallResult, { readonly _tag: "Denied" }>> => {
+    stats.record(client.sellerId, !failed, latencyMillis)
+    return Result.isFailure(result)
+      ? Effect.as(recordSellerCall(client.sellerId, "failed", latencyMillis), { _tag: "Failed", error: result.failure, latencyMillis } as const)
+      : Effect.as(recordSellerCall(client.sellerId, "answered", latencyMillis), { _tag: "Answered", answers: result.success, latencyMillis } as const)
+  })
 
 /**
  * A quote call under a permit the caller already holds (`SellerQueue` takes permits as the
@@ -89,16 +126,27 @@ export const quoteWithPermit = (
   admission: Admitted,
   isbns: ReadonlyArray<Isbn.Isbn13>
 ): Effect.Effect<Exclude<CallResult, { readonly _tag: "Denied" }>> =>
-  Effect.gen(function* () {
-    const { result, latencyMillis, failed } = yield* withPermit(state, client, admission, client.quote(isbns))
-    stats.record(client.sellerId, !failed, latencyMillis)
-    if (Result.isFailure(result)) {
-      yield* recordSellerCall(client.sellerId, "failed", latencyMillis)
-      return { _tag: "Failed", error: result.failure, latencyMillis } as const
-    }
-    yield* recordSellerCall(client.sellerId, "answered", latencyMillis)
-    return { _tag: "Answered", answers: result.success, latencyMillis } as const
-  })
+  Effect.uninterruptibleMask((restore) => quoteUnder(state, stats, client, admission, isbns, restore))
+
+/**
+ * A permit now, and then the quote call under it — or the denial, without waiting. Admission and
+ * the hand-over to the call are one uninterruptible step, so a permit taken is always given back.
+ * `onAdmitted` runs once the permit is held, right before the call.
+ */
+export const quoteIfAdmitted = (
+  state: SharedStateService,
+  stats: SellerStats,
+  client: SellerClient.SellerClient,
+  isbns: ReadonlyArray<Isbn.Isbn13>,
+  onAdmitted: () => void
+): Effect.Effect<CallResult> =>
+  Effect.uninterruptibleMask((restore) =>
+    Effect.flatMap(state.admit(client.sellerId, client.limits), (admission): Effect.Effect<CallResult> => {
+      if (admission._tag === "Denied") return Effect.succeed(admission)
+      onAdmitted()
+      return quoteUnder(state, stats, client, admission, isbns, restore)
+    })
+  )
 
 export type Denial = { readonly _tag: "Denied"; readonly reason: DenialReason; readonly retryAfterMillis: number }
 

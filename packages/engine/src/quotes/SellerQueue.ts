@@ -6,7 +6,9 @@
  * flooding a seller delays the others by one call per turn, not by its whole backlog. One pump fiber per seller with demand takes
  * a permit, then sends the oldest waiting ISBNs — several at once to a batch-capable seller, one
  * call for every request waiting on the same ISBN — and goes on to the next permit without
- * waiting for the answer.
+ * waiting for the answer. A seller with nobody waiting is asked straight away by the request
+ * itself (one ISBN per call), the queue taking over only when it refuses: that is most calls,
+ * and a pump, a queue entry and two fibers for each were most of their cost.
  *
  * Whoever waits holds a ticket saying whether its ISBN was ever sent and, if not, what held it
  * back (`rate_limited`, `concurrency`, `backoff`): "not asked" is an outcome a caller can see and
@@ -16,7 +18,7 @@
  */
 import type { Contract, Isbn, SellerClient } from "@bookbroker/adapter-sdk"
 import { Clock, Deferred, Effect, Fiber, type Scope } from "effect"
-import { quoteWithPermit, type CallResult } from "../internal/sellerCall.js"
+import { quoteIfAdmitted, quoteWithPermit, type CallResult } from "../internal/sellerCall.js"
 import type { SellerStats } from "../internal/sellerStats.js"
 import { recordSellerCall } from "../Metrics.js"
 import type { Admission, DenialReason, SharedStateService } from "../state/SharedState.js"
@@ -165,8 +167,10 @@ export const make = (state: SharedStateService, stats: SellerStats, scope: Scope
     for (const tenant of line.served.keys()) if (!waiting.has(tenant)) line.served.delete(tenant)
   }
 
-  const pump = (line: SellerLine): Effect.Effect<void> =>
+  /** `pauseFirst`: the seller just refused a permit (ms to wait before asking again). */
+  const pump = (line: SellerLine, pauseFirst = 0): Effect.Effect<void> =>
     Effect.gen(function* () {
+      if (pauseFirst > 0) yield* Effect.sleep(pauseFirst)
       while (live(line).length > 0) {
         const admission = yield* state.admit(line.client.sellerId, line.client.limits)
         if (admission._tag === "Denied") {
@@ -221,17 +225,56 @@ export const make = (state: SharedStateService, stats: SellerStats, scope: Scope
       return batch.waiting === 0 && batch.call !== undefined ? Effect.sync(() => batch.call!.interruptUnsafe()) : Effect.void
     })
 
+  /** Waits in the line for a turn; `pauseFirst` as for `pump`. */
+  const enqueue = (line: SellerLine, isbn: Isbn.Isbn13, ticket: Ticket, tenant: string, pauseFirst = 0) =>
+    Effect.suspend(() => {
+      const item: Item = { isbn, tenant, ticket, done: Deferred.makeUnsafe<QueueResult>(), cancelled: false, batch: undefined }
+      line.items.push(item)
+      const wait = Deferred.await(item.done).pipe(Effect.onInterrupt(() => giveUp(item)))
+      if (line.pumping) return wait
+      line.pumping = true
+      return Effect.andThen(Effect.forkIn(pump(line, pauseFirst), scope), wait)
+    })
+
+  /**
+   * An idle line (nobody waiting, no pump) with a seller that takes one ISBN per call: the
+   * caller does what the pump would do next — takes a permit and makes the call — in its own
+   * fiber, without a queue entry, a pump and two more fibers. Refused, it waits in the line as
+   * any other (an open circuit answers at once, as the pump does).
+   */
+  const direct = (line: SellerLine, isbn: Isbn.Isbn13, ticket: Ticket, tenant: string): Effect.Effect<QueueResult> => {
+    const client = line.client
+    return Effect.flatMap(
+      quoteIfAdmitted(state, stats, client, [isbn], () => {
+        ticket.dispatched = true
+      }),
+      (result): Effect.Effect<QueueResult> => {
+        switch (result._tag) {
+          case "Answered":
+            return Effect.succeed({ _tag: "Answered", answer: result.answers[0]!, latencyMillis: result.latencyMillis })
+          case "Failed":
+            return Effect.succeed(result)
+          case "Denied":
+            if (result.reason === "circuit_open") {
+              return Effect.flatMap(Clock.currentTimeMillis, (now) => {
+                // Seller selection leaves it out until then.
+                stats.recordDenial(client.sellerId, now + result.retryAfterMillis)
+                return Effect.as(recordSellerCall(client.sellerId, "denied"), { _tag: "CircuitOpen" } as const)
+              })
+            }
+            ticket.heldBy = result.reason
+            return enqueue(line, isbn, ticket, tenant, Math.max(5, Math.min(result.retryAfterMillis, maxPauseMillis)))
+        }
+      }
+    )
+  }
+
   return {
     quote: (client, isbn, ticket, tenant = "") =>
-      Effect.gen(function* () {
+      Effect.suspend(() => {
         const line = lineFor(client)
-        const item: Item = { isbn, tenant, ticket, done: yield* Deferred.make<QueueResult>(), cancelled: false, batch: undefined }
-        line.items.push(item)
-        if (!line.pumping) {
-          line.pumping = true
-          yield* Effect.forkIn(pump(line), scope)
-        }
-        return yield* Deferred.await(item.done).pipe(Effect.onInterrupt(() => giveUp(item)))
+        const idle = !line.pumping && line.items.length === 0
+        return idle && (client.capabilities.batchQuotes?.maxBatchSize ?? 1) <= 1 ? direct(line, isbn, ticket, tenant) : enqueue(line, isbn, ticket, tenant)
       }),
     depth: () => new Map([...lines].map(([sellerId, line]) => [sellerId, line.items.filter((item) => !item.cancelled).length]))
   }
