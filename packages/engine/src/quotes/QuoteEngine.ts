@@ -448,9 +448,10 @@ export const make = (options: QuoteEngineOptions = {}) =>
 
         const learned = SellerSelection.lessons(
           fresh.map(({ sellerId, answer }) =>
+            // Price and shipping share a currency (checked for every answer); `answer.total` would build and re-validate a Money.
             answer instanceof Contract.Offer
-              ? answer.total.currency === context.currency
-                ? { sellerId, offered: true, total: answer.total.amount }
+              ? answer.price.currency === context.currency
+                ? { sellerId, offered: true, total: answer.price.amount + answer.shipping.amount }
                 : { sellerId, offered: true }
               : { sellerId, offered: false }
           ),
@@ -556,7 +557,12 @@ export const make = (options: QuoteEngineOptions = {}) =>
           if (!(answer instanceof Contract.Offer)) {
             outcomes.set(sellerId, { ...base, status: "unavailable", reason: answer.reason })
           } else if (answer.price.currency !== request.currency) {
-            outcomes.set(sellerId, { ...base, status: "excluded", reason: `currency ${answer.price.currency}`, offered: { amount: answer.total.amount, currency: answer.total.currency } })
+            outcomes.set(sellerId, {
+              ...base,
+              status: "excluded",
+              reason: `currency ${answer.price.currency}`,
+              offered: { amount: answer.price.amount + answer.shipping.amount, currency: answer.price.currency }
+            })
           } else {
             outcomes.set(sellerId, { ...base, status: "offer" })
             offers.push({
