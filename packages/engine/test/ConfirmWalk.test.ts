@@ -73,4 +73,12 @@ describe("ConfirmWalk", () => {
     wide.answered(more[0]!, offered(1100))
     expect(wide.next()).toEqual([])
   })
+
+  it("asks every lead within the margin in one round once enough live offers are in", () => {
+    const leads = [lead("a", 1000), lead("b", 1010), lead("c", 1050), lead("d", 1080), lead("e", 1300)]
+    const walk = ConfirmWalk.make(leads, [], 2, { margin: 0.1 })
+    for (const one of walk.next()) walk.answered(one, offered(one.total))
+    // a and b live at 1000 and 1010: c and d (≥ 945, 972 after 10 %) could still undercut them; e could not.
+    expect(ids(walk.next())).toEqual(["c", "d"])
+  })
 })

@@ -69,7 +69,11 @@ export const make = <L extends Lead>(leads: ReadonlyArray<L>, liveTotals: Readon
       if (first === undefined) return []
       const cheaper = live.filter((total) => total <= first.total * keep).length
       if (cheaper >= wanted) return []
-      const batch = pending.splice(0, Math.max(1, wanted - live.length))
+      // Enough live offers already, and only the margin keeps confirming: every lead within it is
+      // asked at once (one more round of calls, not one round per lead).
+      const enoughAt = pending.findIndex((lead) => live.filter((total) => total <= lead.total * keep).length >= wanted)
+      const size = live.length >= wanted ? (enoughAt === -1 ? pending.length : enoughAt) : Math.max(1, wanted - live.length)
+      const batch = pending.splice(0, size)
       for (const lead of batch) asked.add(lead)
       return batch
     },
