@@ -1,6 +1,7 @@
 import { Command } from "commander"
 import * as Flags from "../Flags.js"
 import { action, run } from "../Run.js"
+import type { SearchFlags } from "../services/Search.js"
 
 export const command = Flags.client(
   new Command("search")
@@ -21,13 +22,3 @@ command.action(
     await run(search(Flags.api(flags), await Flags.ui(flags), { words, ...flags }))
   })
 )
-
-export interface SearchFlags {
-  readonly currency: string
-  readonly condition?: string
-  readonly inStock?: boolean
-  readonly max?: string
-  readonly sort: string
-  readonly limit: string
-  readonly cursor?: string
-}

@@ -6,7 +6,6 @@
 import { Effect } from "effect"
 import type * as Api from "../Api.js"
 import { fail, type CliError } from "../CliError.js"
-import type { SearchFlags } from "../commands/search.js"
 import * as Input from "../Input.js"
 import { money } from "../ui/Format.js"
 import type { Ui } from "../ui/Render.js"
@@ -15,6 +14,17 @@ import { age } from "./Offers.js"
 
 const conditions = ["new", "like_new", "very_good", "good", "acceptable"] as const
 type Condition = (typeof conditions)[number]
+
+/** The command's options, as commander gives them. */
+export interface SearchFlags {
+  readonly currency: string
+  readonly condition?: string
+  readonly inStock?: boolean
+  readonly max?: string
+  readonly sort: string
+  readonly limit: string
+  readonly cursor?: string
+}
 
 export interface SearchOptions extends SearchFlags {
   readonly words: ReadonlyArray<string>
