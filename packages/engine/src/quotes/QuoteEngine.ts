@@ -136,6 +136,12 @@ export interface QuoteEngineOptions {
   readonly selection?: SelectionOptions
   /** When to stop waiting for the last few sellers of a fan-out; `false`: wait for every one. */
   readonly stragglers?: StragglerOptions | false
+  /**
+   * How far an indexed price may have fallen since its feed and still be confirmed
+   * (`ConfirmWalk` `margin`, 0–0.5); default 0. 0.05 found the true cheapest 99.4 % of the time
+   * instead of 97.2 %, at 5.2 seller calls per request instead of 2.1 (`pnpm bench:selection-feeds`).
+   */
+  readonly confirmMargin?: number
 }
 
 /**
@@ -256,6 +262,7 @@ export const make = (options: QuoteEngineOptions = {}) =>
     const pool = yield* SellerPool
     const state = yield* SharedState
     const index = Option.getOrUndefined(yield* Effect.serviceOption(OfferIndex))
+    const confirmMargin = options.confirmMargin ?? 0
     const scope = yield* Effect.scope
     const stats = new SellerStats()
     const deadlineDefault = options.deadlineMillis ?? 10_000
@@ -603,7 +610,7 @@ export const make = (options: QuoteEngineOptions = {}) =>
         const live = offers.filter((offer) => offer.source === "live")
         const leads = offers.filter((offer) => offer.source !== "live").map((offer) => ({ sellerId: offer.sellerId, total: offer.total.amount, offer }))
         // Which leads are asked, and when it is enough: `ConfirmWalk.ts`.
-        const walk = ConfirmWalk.make(leads, live.map((offer) => offer.total.amount), options.best ?? 2)
+        const walk = ConfirmWalk.make(leads, live.map((offer) => offer.total.amount), options.best ?? 2, { margin: confirmMargin })
         const outcomes = new Map<string, SellerOutcome>()
         while (true) {
           const left = deadlineAt - (yield* Clock.currentTimeMillis)
