@@ -12,6 +12,7 @@ import paymentTokens from "./0007_payment_tokens.js"
 import offerIndex from "./0008_offer_index.js"
 import bookSearch from "./0009_book_search.js"
 import bookWords from "./0010_book_words.js"
+import onixUploads from "./0011_onix_uploads.js"
 
 export const migrations = {
   "0001_sellers": sellers,
@@ -23,5 +24,6 @@ export const migrations = {
   "0007_payment_tokens": paymentTokens,
   "0008_offer_index": offerIndex,
   "0009_book_search": bookSearch,
-  "0010_book_words": bookWords
+  "0010_book_words": bookWords,
+  "0011_onix_uploads": onixUploads
 }
