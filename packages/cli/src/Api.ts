@@ -65,9 +65,10 @@ export type InventorySummary = Json<"inventory.inventory">
 export type InventorySettings = Body<"inventory.configure">
 
 /** The Content-Type an inventory file is sent as, by format. */
-export const inventoryContentTypes: Record<InventoryFormat, "text/tab-separated-values" | "application/jsonl"> = {
+export const inventoryContentTypes: Record<InventoryFormat, "text/tab-separated-values" | "application/jsonl" | "application/xml"> = {
   tsv: "text/tab-separated-values",
-  jsonl: "application/jsonl"
+  jsonl: "application/jsonl",
+  onix: "application/xml"
 }
 
 export const terminalStatuses: ReadonlyArray<PurchaseStatus> = ["purchased", "price_not_met", "not_available", "sellers_busy", "failed"]

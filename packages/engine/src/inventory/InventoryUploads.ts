@@ -1,7 +1,7 @@
 /**
  * A seller's inventory file into the offer index: the upload as a job.
  *
- * The file streams in (never held whole): `InventoryFile` parses each chunk, good rows go to a
+ * The file streams in (never held whole): `InventoryFile` (or `OnixFile`) parses each chunk, good rows go to a
  * staging table in batches, bad rows are counted and the first `maxErrors` kept with their line,
  * field and reason. Only when the whole file has been read is it applied, in one transaction:
  * - **delta**: the listed listings are written; quantity 0 retires (deletes) a listing;
@@ -19,6 +19,10 @@ import { isUuid } from "../internal/ids.js"
 import { orDie, textArray, uninterruptibleSql } from "../internal/sql.js"
 import * as InventoryFile from "./InventoryFile.js"
 import { OfferIndex } from "./OfferIndex.js"
+import * as OnixFile from "./OnixFile.js"
+
+/** What an upload may be: a line format (`InventoryFile`), or `onix`: an ONIX for Books 3.0 message (`OnixFile`). */
+export type UploadFormat = InventoryFile.Format | "onix"
 
 export type UploadMode = "snapshot" | "delta"
 /** How the file came: sent by the seller, fetched from its feed URL, or read from its adapter's inventory pages. */
@@ -28,7 +32,7 @@ export type UploadStatusName = "receiving" | "applying" | "applied" | "refused"
 export interface UploadStatus {
   readonly id: string
   readonly mode: UploadMode
-  readonly format: InventoryFile.Format
+  readonly format: UploadFormat
   readonly source: UploadSource
   readonly status: UploadStatusName
   readonly rowsRead: number
@@ -97,7 +101,7 @@ export class UploadNotFound extends Schema.TaggedError<UploadNotFound>()("Upload
 
 export interface UploadOptions {
   readonly mode: UploadMode
-  readonly format: InventoryFile.Format
+  readonly format: UploadFormat
   /** The prices' currency for this file (else the feed's setting). */
   readonly currency?: string
   /** Default `upload`. */
@@ -163,7 +167,7 @@ const toSettings = (row: FeedRow): FeedSettings => ({
 interface UploadRow {
   readonly id: string
   readonly mode: UploadMode
-  readonly format: InventoryFile.Format
+  readonly format: UploadFormat
   readonly source: UploadSource
   readonly status: UploadStatusName
   readonly rows_read: number
@@ -339,7 +343,8 @@ export const make = (options: InventoryUploadsOptions = {}) =>
           })
         }
         yield* clearAbandoned(sellerId)
-        const parser = InventoryFile.parser(request.format, { defaultCurrency: currency })
+        const parser =
+          request.format === "onix" ? OnixFile.parser({ defaultCurrency: currency }) : InventoryFile.parser(request.format, { defaultCurrency: currency })
         const state = { uploadId: undefined as string | undefined, rejected: 0, errors: [] as Array<InventoryFile.RowError>, pending: [] as Array<InventoryFile.ListingRow> }
         const started = Effect.gen(function* () {
           if (state.uploadId !== undefined) return state.uploadId

@@ -1,6 +1,6 @@
 /**
  * A seller's inventory feed: upload the inventory file (the AbeBooks / Biblio tab-separated
- * layout, or JSON Lines), follow the upload as a job, read and set the feed's settings. What it
+ * layout, JSON Lines, or an ONIX for Books 3.0 message), follow the upload as a job, read and set the feed's settings. What it
  * feeds is the offer index (the engine's `inventory/`): customers' requests ask only the sellers
  * whose feed lists the book.
  */
@@ -15,7 +15,9 @@ export const inventoryContentTypes = {
   "text/tab-separated-values": "tsv",
   "text/plain": "tsv",
   "application/jsonl": "jsonl",
-  "application/x-ndjson": "jsonl"
+  "application/x-ndjson": "jsonl",
+  "application/xml": "onix",
+  "text/xml": "onix"
 } as const
 
 /** Where inventory files are sent: a streamed body, which the edge leaves to the endpoint (`Edge.ts`). */
@@ -45,7 +47,7 @@ export const RowError = Schema.Struct({
 export const Upload = Schema.Struct({
   id: Schema.String,
   mode: UploadMode,
-  format: Schema.Literals(["tsv", "jsonl"]),
+  format: Schema.Literals(["tsv", "jsonl", "onix"]),
   source: Schema.Literals(["upload", "url", "adapter"]).annotate({ description: "Sent by the seller, fetched from its feed URL, or read through its adapter" }),
   status: Schema.Literals(["receiving", "applying", "applied", "refused"]).annotate({
     description: "receiving (rows being read), applying, applied (the index has it), refused (nothing of the file was applied: see refusal)"
@@ -131,7 +133,7 @@ export class InventoryApi extends HttpApiGroup.make("inventory").add(
     .middleware(SellerAuth)
     .annotate(
       OpenApi.Description,
-      "Uploads the seller's inventory file, streamed: text/tab-separated-values (a header row of AbeBooks field names: listingid, isbn, price, quantity, bookcondition required; title, author, publishername, yearpublished, bindingtext, shipping, currency optional; other columns ignored) or application/jsonl (one object per line, the same names). Rows that are wrong are reported (errors) and skipped; the rest is applied in one go once the whole file is read. A file that cannot be read (wrong header, not UTF-8, not tab-separated) is refused with 422 and changes nothing. Answers when the upload is applied; GET …/uploads/{id} shows it while it runs."
+      "Uploads the seller's inventory file, streamed: text/tab-separated-values (a header row of AbeBooks field names: listingid, isbn, price, quantity, bookcondition required; title, author, publishername, yearpublished, bindingtext, shipping, currency optional; other columns ignored) or application/jsonl (one object per line, the same names), or application/xml / text/xml: an ONIX for Books 3.0 message, reference or short tags (each Product a listing: RecordReference, ISBN-13, a consumer Price, ProductAvailability and Stock/OnHand; NotificationType 05 retires it). Rows (Products) that are wrong are reported (errors) and skipped; the rest is applied in one go once the whole file is read. A file that cannot be read (wrong header, not UTF-8, not tab-separated; XML not well-formed or not ONIX 3) is refused with 422 and changes nothing. Answers when the upload is applied; GET …/uploads/{id} shows it while it runs."
     ),
   HttpApiEndpoint.get("uploads", "/v1/sellers/me/inventory/uploads", { success: Uploads }).middleware(SellerAuth),
   HttpApiEndpoint.get("uploadStatus", "/v1/sellers/me/inventory/uploads/:id", {

@@ -424,7 +424,7 @@ export type paths = {
         };
         get: operations["inventory.uploads"];
         put?: never;
-        /** @description Uploads the seller's inventory file, streamed: text/tab-separated-values (a header row of AbeBooks field names: listingid, isbn, price, quantity, bookcondition required; title, author, publishername, yearpublished, bindingtext, shipping, currency optional; other columns ignored) or application/jsonl (one object per line, the same names). Rows that are wrong are reported (errors) and skipped; the rest is applied in one go once the whole file is read. A file that cannot be read (wrong header, not UTF-8, not tab-separated) is refused with 422 and changes nothing. Answers when the upload is applied; GET …/uploads/{id} shows it while it runs. */
+        /** @description Uploads the seller's inventory file, streamed: text/tab-separated-values (a header row of AbeBooks field names: listingid, isbn, price, quantity, bookcondition required; title, author, publishername, yearpublished, bindingtext, shipping, currency optional; other columns ignored) or application/jsonl (one object per line, the same names), or application/xml / text/xml: an ONIX for Books 3.0 message, reference or short tags (each Product a listing: RecordReference, ISBN-13, a consumer Price, ProductAvailability and Stock/OnHand; NotificationType 05 retires it). Rows (Products) that are wrong are reported (errors) and skipped; the rest is applied in one go once the whole file is read. A file that cannot be read (wrong header, not UTF-8, not tab-separated; XML not well-formed or not ONIX 3) is refused with 422 and changes nothing. Answers when the upload is applied; GET …/uploads/{id} shows it while it runs. */
         post: operations["inventory.upload"];
         delete?: never;
         options?: never;
@@ -3897,7 +3897,7 @@ export interface operations {
                             }[];
                             finished_at: string | null;
                             /** @enum {string} */
-                            format: "tsv" | "jsonl";
+                            format: "tsv" | "jsonl" | "onix";
                             id: string;
                             listings_retired: number | null;
                             /** @enum {string} */
@@ -3981,8 +3981,10 @@ export interface operations {
             content: {
                 "application/jsonl": string;
                 "application/x-ndjson": string;
+                "application/xml": string;
                 "text/plain": string;
                 "text/tab-separated-values": string;
+                "text/xml": string;
             };
         };
         responses: {
@@ -4002,7 +4004,7 @@ export interface operations {
                         }[];
                         finished_at: string | null;
                         /** @enum {string} */
-                        format: "tsv" | "jsonl";
+                        format: "tsv" | "jsonl" | "onix";
                         id: string;
                         listings_retired: number | null;
                         /** @enum {string} */
@@ -4116,7 +4118,7 @@ export interface operations {
                         }[];
                         finished_at: string | null;
                         /** @enum {string} */
-                        format: "tsv" | "jsonl";
+                        format: "tsv" | "jsonl" | "onix";
                         id: string;
                         listings_retired: number | null;
                         /** @enum {string} */
