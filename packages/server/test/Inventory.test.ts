@@ -115,6 +115,37 @@ describe("inventory feeds", () => {
     })
   )
 
+  it.live("an ONIX for Books message posted as application/xml is read as ONIX; XML that is not ONIX is refused as text/xml", () =>
+    Effect.gen(function* () {
+      const server = yield* TestServer.start()
+      const [seller] = yield* server.registerSellers([{ name: "distributor", stock: [] }])
+      const onixProduct = (ref: string, id: string, body: string) =>
+        `<Product><RecordReference>${ref}</RecordReference><NotificationType>03</NotificationType>` +
+        `<ProductIdentifier><ProductIDType>15</ProductIDType><IDValue>${id}</IDValue></ProductIdentifier>` +
+        `<DescriptiveDetail><ProductForm>BB</ProductForm><TitleDetail><TitleType>01</TitleType><TitleElement><TitleElementLevel>01</TitleElementLevel><TitleText>Dune</TitleText></TitleElement></TitleDetail></DescriptiveDetail>` +
+        `<ProductSupply><SupplyDetail>${body}</SupplyDetail></ProductSupply></Product>\n`
+      const onix =
+        `<?xml version="1.0" encoding="UTF-8"?>\n<ONIXMessage release="3.0" xmlns="http://ns.editeur.org/onix/3.0/reference">\n<Header><Sender><SenderName>Example</SenderName></Sender></Header>\n` +
+        onixProduct("R1", isbn, "<ProductAvailability>21</ProductAvailability><Stock><OnHand>4</OnHand></Stock><Price><PriceType>02</PriceType><PriceAmount>12.40</PriceAmount><CurrencyCode>EUR</CurrencyCode></Price>") +
+        onixProduct("R2", other, "<ProductAvailability>21</ProductAvailability><Price><PriceType>05</PriceType><PriceAmount>6.00</PriceAmount><CurrencyCode>EUR</CurrencyCode></Price>") +
+        "</ONIXMessage>\n"
+      const reply = yield* upload(server, seller!.key, onix, "?mode=snapshot&currency=EUR", "application/xml; charset=utf-8")
+      expect(reply.status).toBe(201)
+      expect(reply.body).toMatchObject({ mode: "snapshot", format: "onix", status: "applied", rows_read: 2, rows_rejected: 1, rows_applied: 1 })
+      // The trade-price-only Product, with the line it starts on.
+      expect(reply.body.errors).toEqual([{ line: 5, field: "PriceAmount", reason: expect.stringMatching(/consumer price/) }])
+      const rows = yield* server.sql<{ listing_id: string; price: string; quantity: number; condition: string; binding: string }>`
+        SELECT listing_id, price, quantity, condition, binding FROM listings`.pipe(Effect.orDie)
+      expect(rows).toEqual([{ listing_id: "R1", price: "1240", quantity: 4, condition: "new", binding: "hardcover" }])
+
+      const notOnix = yield* upload(server, seller!.key, `<?xml version="1.0"?>\n<catalog/>\n`, "?mode=snapshot&currency=EUR", "text/xml")
+      problem(notOnix, 422)
+      expect(notOnix.body.detail).toMatch(/not an ONIX message/)
+      const still = yield* server.sql<{ listing_id: string }>`SELECT listing_id FROM listings`.pipe(Effect.orDie)
+      expect(still).toEqual([{ listing_id: "R1" }])
+    })
+  )
+
   it.live("settings: the feed's currency and default shipping apply to rows that do not say", () =>
     Effect.gen(function* () {
       const server = yield* TestServer.start()
