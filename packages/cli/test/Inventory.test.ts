@@ -276,6 +276,36 @@ layer(TestServer.layer, { timeout: 120_000, excludeTestServices: true })("seller
       })
     )
 
+    it.effect("an ONIX for Books file (.xml) is sent as ONIX: its Products applied, a bad one listed with its line and element", () =>
+      Effect.gen(function* () {
+        const seller = yield* FeedSeller
+        const onix = [
+          `<?xml version="1.0" encoding="UTF-8"?>`,
+          `<ONIXMessage release="3.0" xmlns="http://ns.editeur.org/onix/3.0/reference">`,
+          `<Header><Sender><SenderName>Example</SenderName></Sender></Header>`,
+          `<Product><RecordReference>O1</RecordReference><NotificationType>03</NotificationType>`,
+          `<ProductIdentifier><ProductIDType>15</ProductIDType><IDValue>${later}</IDValue></ProductIdentifier>`,
+          `<ProductSupply><SupplyDetail><ProductAvailability>21</ProductAvailability><Price><PriceType>02</PriceType><PriceAmount>8.50</PriceAmount><CurrencyCode>EUR</CurrencyCode></Price></SupplyDetail></ProductSupply></Product>`,
+          `<Product><RecordReference>O2</RecordReference><NotificationType>03</NotificationType>`,
+          `<ProductSupply><SupplyDetail><ProductAvailability>21</ProductAvailability><Price><PriceType>02</PriceType><PriceAmount>3.00</PriceAmount></Price></SupplyDetail></ProductSupply></Product>`,
+          `</ONIXMessage>`,
+          ""
+        ].join("\n")
+        const file = seller.file("catalogue.xml", onix)
+        const done = yield* Effect.promise(() => seller.cli(["sellers", "inventory", "upload", file]))
+        expect(done.stderr).toBe("")
+        expect(done.code).toBe(0)
+        expect(done.stdout).toContain(`uploading ${file} (`)
+        expect(done.stdout).toContain("onix, delta")
+        expect(done.stdout).toContain(`✓ ${file} applied (delta), but 1 row rejected`)
+        expect(done.stdout).toMatch(/rows read\s+2\n/)
+        expect(done.stdout).toMatch(/rejected rows\nline\s+field\s+reason\n\s*7\s+ProductIdentifier\s+no ISBN/)
+        const [upload] = yield* seller.api.seller.uploads
+        expect(upload).toMatchObject({ format: "onix", mode: "delta", rows_applied: 1, rows_rejected: 1 })
+        expect((yield* seller.api.seller.inventory).listings).toBe(3)
+      })
+    )
+
     it.effect("a large file streams in chunks: progress lines as it goes, every row applied", () =>
       Effect.gen(function* () {
         const seller = yield* FeedSeller
@@ -346,7 +376,10 @@ describe("sellers inventory (no server)", () => {
     expect(format("a.jsonl")).toMatchObject({ success: "jsonl" })
     expect(format("a.ndjson")).toMatchObject({ success: "jsonl" })
     expect(format("a.csv", "tsv")).toMatchObject({ success: "tsv" })
-    expect(format("a.tsv", "xml")).toMatchObject({ failure: { message: '--format must be tsv or jsonl (got "xml")' } })
+    expect(format("catalogue.XML")).toMatchObject({ success: "onix" })
+    expect(format("feed.onix")).toMatchObject({ success: "onix" })
+    expect(format("export.dat", "ONIX")).toMatchObject({ success: "onix" })
+    expect(format("a.tsv", "xml")).toMatchObject({ failure: { message: '--format must be tsv, jsonl or onix (got "xml")' } })
     expect(format("inventory")).toMatchObject({ failure: { message: "cannot tell the format of inventory from its name" } })
   })
 

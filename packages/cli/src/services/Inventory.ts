@@ -21,13 +21,13 @@ import { detailsView, tableView, type DetailsProps, type TableProps } from "../u
 // ---------------------------------------------------------------------------------------------
 // The file, before anything is sent
 
-const formatsByExtension: Record<string, Api.InventoryFormat> = { ".tsv": "tsv", ".txt": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl" }
+const formatsByExtension: Record<string, Api.InventoryFormat> = { ".tsv": "tsv", ".txt": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".xml": "onix", ".onix": "onix" }
 
 /** The file's format: `--format` when given, else its extension. */
 export const formatOf = (file: string, override?: string): Effect.Effect<Api.InventoryFormat, CliError> => {
   if (override !== undefined) {
     const format = override.trim().toLowerCase()
-    return format === "tsv" || format === "jsonl" ? Effect.succeed(format) : Effect.fail(fail(`--format must be tsv or jsonl (got "${override}")`))
+    return format === "tsv" || format === "jsonl" || format === "onix" ? Effect.succeed(format) : Effect.fail(fail(`--format must be tsv, jsonl or onix (got "${override}")`))
   }
   const extension = extname(file).toLowerCase()
   const format = formatsByExtension[extension]
@@ -35,13 +35,16 @@ export const formatOf = (file: string, override?: string): Effect.Effect<Api.Inv
   if (extension === ".csv") {
     return Effect.fail(
       fail(
-        `${basename(file)} looks comma-separated: inventory files are tab-separated (.tsv, the AbeBooks layout) or JSON Lines (.jsonl)`,
+        `${basename(file)} looks comma-separated: inventory files are tab-separated (.tsv, the AbeBooks layout), JSON Lines (.jsonl) or ONIX for Books (.xml)`,
         "export it tab-separated; if it is tab-separated despite its name, add --format tsv"
       )
     )
   }
   return Effect.fail(
-    fail(`cannot tell the format of ${basename(file)} from its name`, "name it .tsv/.txt (tab-separated) or .jsonl/.ndjson (JSON Lines), or add --format tsv|jsonl")
+    fail(
+      `cannot tell the format of ${basename(file)} from its name`,
+      "name it .tsv/.txt (tab-separated), .jsonl/.ndjson (JSON Lines) or .xml/.onix (ONIX for Books 3.0), or add --format tsv|jsonl|onix"
+    )
   )
 }
 
@@ -236,7 +239,7 @@ export const uploadsTable = (uploads: ReadonlyArray<Api.InventoryUpload>, now = 
 export interface UploadOptions {
   readonly file: string
   readonly mode: Api.UploadMode
-  /** `tsv` or `jsonl`; default from the file's extension. */
+  /** `tsv`, `jsonl` or `onix`; default from the file's extension. */
   readonly format?: string
   readonly currency?: string
   /** Rejected rows shown after the summary (default 20). */
@@ -279,7 +282,8 @@ const progressOf = (file: string, local: LocalFile, format: Api.InventoryFormat,
       bytes: local.size,
       format,
       mode,
-      rowsPerByte: local.linesPerByte,
+      // An ONIX Product spans many lines: no estimate of rows from lines.
+      rowsPerByte: format === "onix" ? null : local.linesPerByte,
       headerLines: format === "tsv" ? 1 : 0,
       sentBytes,
       elapsedMillis: Date.now() - started,

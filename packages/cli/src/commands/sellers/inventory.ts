@@ -45,14 +45,19 @@ interface UploadFlags extends SellerFlags {
 const upload = sellerClient(
   new Command("upload")
     .description("Upload your inventory file (streamed; it may be large). Rows that are wrong are skipped and listed; a file that cannot be read is refused whole.")
-    .argument("<file>", "tab-separated (.tsv, .txt, .tab: the AbeBooks/Biblio layout) or JSON Lines (.jsonl, .ndjson)")
+    .argument("<file>", "tab-separated (.tsv, .txt, .tab: the AbeBooks/Biblio layout), JSON Lines (.jsonl, .ndjson) or ONIX for Books 3.0 (.xml, .onix)")
     .addOption(new Option("--snapshot", "the file is your whole inventory: listings missing from it are retired").conflicts("delta"))
     .addOption(new Option("--delta", "only the listings in the file change (the default)").conflicts("snapshot"))
-    .addOption(new Option("--format <format>", "the file's format, whatever its name").choices(["tsv", "jsonl"]))
+    .addOption(new Option("--format <format>", "the file's format, whatever its name").choices(["tsv", "jsonl", "onix"]))
     .option("--currency <code>", "the prices' currency when rows do not say (default: your feed's currency)")
 ).addHelpText(
   "after",
-  examples("bookbroker sellers inventory upload inventory.tsv --snapshot", "bookbroker sellers inventory upload changes.jsonl --currency EUR", "bookbroker sellers inventory upload export.csv --format tsv --json") +
+  examples(
+    "bookbroker sellers inventory upload inventory.tsv --snapshot",
+    "bookbroker sellers inventory upload changes.jsonl --currency EUR",
+    "bookbroker sellers inventory upload catalogue.xml --snapshot --currency GBP",
+    "bookbroker sellers inventory upload export.csv --format tsv --json"
+  ) +
     "\nDefault --delta. Exit code 0 once the file is applied (rejected rows are listed, the rest is applied); 1 when it is refused or cannot be sent.\n"
 )
 
