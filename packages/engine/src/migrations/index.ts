@@ -13,6 +13,7 @@ import offerIndex from "./0008_offer_index.js"
 import bookSearch from "./0009_book_search.js"
 import bookWords from "./0010_book_words.js"
 import onixUploads from "./0011_onix_uploads.js"
+import wants from "./0012_wants.js"
 
 export const migrations = {
   "0001_sellers": sellers,
@@ -25,5 +26,6 @@ export const migrations = {
   "0008_offer_index": offerIndex,
   "0009_book_search": bookSearch,
   "0010_book_words": bookWords,
-  "0011_onix_uploads": onixUploads
+  "0011_onix_uploads": onixUploads,
+  "0012_wants": wants
 }

@@ -1,0 +1,23 @@
+/**
+ * Wants (standing orders, `purchases/Wants.ts`): a purchase request may say how long the customer
+ * will wait for a copy within the maximum (`wait_until`, up to 30 days). Nothing offered within the
+ * maximum now: it is `watching` (no authorization held) until a copy is listed or found — then it
+ * runs the normal purchase flow in a new round — or until `wait_until`, when it ends `expired`. The
+ * customer may cancel it while it watches (`cancelled`).
+ */
+import { SqlClient } from "effect/sql"
+import { Effect } from "effect"
+
+export default Effect.gen(function* () {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`ALTER TABLE purchase_requests ADD COLUMN wait_until timestamptz`
+  yield* sql`ALTER TABLE purchase_requests DROP CONSTRAINT purchase_requests_status_check`
+  yield* sql`
+    ALTER TABLE purchase_requests ADD CONSTRAINT purchase_requests_status_check CHECK (status IN (
+      'received', 'authorized', 'quoting', 'deciding', 'purchasing', 'watching',
+      'purchased', 'price_not_met', 'not_available', 'sellers_busy', 'failed', 'expired', 'cancelled'))
+  `
+  // The wants of one ISBN, oldest first (who gets a copy), and the wants due to be looked at again.
+  yield* sql`CREATE INDEX purchase_requests_watching ON purchase_requests (isbn, created_at) WHERE status = 'watching'`
+  yield* sql`CREATE INDEX purchase_requests_watching_due ON purchase_requests (next_run_at) WHERE status = 'watching'`
+})
