@@ -1,9 +1,10 @@
 /**
  * Feeds bookbroker fetches itself, on a schedule, for sellers who would rather publish their
  * inventory than upload it:
- * - **a URL**: the inventory file (the upload's formats), fetched with a conditional GET (the
- *   last ETag / Last-Modified): `304 Not Modified` keeps the feed fresh without reading it again;
- *   a new file is applied as a snapshot, like an upload. The URL is someone else's say-so: it is
+ * - **a URL**: the inventory file (the upload's formats: TSV, JSON Lines or ONIX for Books — as
+ *   registered, else as its Content-Type says), fetched with a conditional GET (the last ETag /
+ *   Last-Modified): `304 Not Modified` keeps the feed fresh without reading it again; a new file
+ *   is applied as a snapshot, like an upload. The URL is someone else's say-so: it is
  *   checked against the outbound policy when it is set and at every connect, after DNS.
  * - **the adapter**: a platform adapter that can list the seller's products (the contract's
  *   optional `inventory` operation) is walked page by page, each page within the seller's shared
@@ -26,8 +27,7 @@ import * as OutboundAddress from "../outbound/OutboundAddress.js"
 import { SellerDirectory } from "../sellers/SellerDirectory.js"
 import { SellerPool } from "../sellers/SellerPool.js"
 import { SharedState } from "../state/SharedState.js"
-import type * as InventoryFile from "./InventoryFile.js"
-import { InventoryUploads } from "./InventoryUploads.js"
+import { InventoryUploads, type UploadFormat } from "./InventoryUploads.js"
 
 export interface FeedPullOptions {
   /** Feeds fetched at once per run; default 2. */
@@ -58,7 +58,7 @@ interface DueRow {
   readonly seller_id: string
   readonly pull: "url" | "adapter"
   readonly pull_url: string | null
-  readonly pull_format: InventoryFile.Format | null
+  readonly pull_format: UploadFormat | null
   readonly pull_etag: string | null
   readonly pull_last_modified: string | null
 }
@@ -72,8 +72,17 @@ interface Fetched {
   readonly unchanged?: boolean
 }
 
-const formatOfType = (contentType: string | undefined): InventoryFile.Format =>
-  /^(application\/(jsonl|x-ndjson|json-lines)|text\/jsonl)/i.test(contentType ?? "") ? "jsonl" : "tsv"
+/**
+ * The file's format when the seller registered none: JSON Lines or XML (taken for ONIX: the one XML
+ * format bookbroker reads, so `application/xml`, `text/xml` and any `…+xml` such as
+ * `application/onix+xml`) by their media types, anything else TSV.
+ */
+const formatOfType = (contentType: string | undefined): UploadFormat => {
+  const type = (contentType ?? "").split(";")[0]!.trim().toLowerCase()
+  if (/^(application\/(jsonl|x-ndjson|json-lines)|text\/jsonl)/.test(type)) return "jsonl"
+  if (/^(application|text)\/(xml|[^/]+\+xml)$/.test(type)) return "onix"
+  return "tsv"
+}
 
 const header = (value: string | ReadonlyArray<string> | undefined): string | null => (typeof value === "string" ? value : (value?.[0] ?? null))
 
@@ -117,7 +126,7 @@ export const make = (options: FeedPullOptions = {}) =>
       Effect.gen(function* () {
         const checked = OutboundAddress.checkUrl(row.pull_url ?? "", outbound)
         if (checked._tag === "Refused") return { result: `failed: the feed URL ${checked.reason}` }
-        const headers: Record<string, string> = { accept: "text/tab-separated-values, application/jsonl, text/plain;q=0.5, */*;q=0.1" }
+        const headers: Record<string, string> = { accept: "text/tab-separated-values, application/jsonl, application/xml, text/xml, text/plain;q=0.5, */*;q=0.1" }
         if (row.pull_etag !== null) headers["if-none-match"] = row.pull_etag
         if (row.pull_last_modified !== null) headers["if-modified-since"] = row.pull_last_modified
         const response = yield* Effect.tryPromise({

@@ -61,7 +61,7 @@ export interface FeedSettings {
 }
 
 export type PullSettings =
-  | { readonly _tag: "Url"; readonly url: string; readonly format: InventoryFile.Format | null; readonly everySeconds: number }
+  | { readonly _tag: "Url"; readonly url: string; readonly format: UploadFormat | null; readonly everySeconds: number }
   | { readonly _tag: "Adapter"; readonly everySeconds: number }
 
 export interface PullState {

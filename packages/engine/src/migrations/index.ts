@@ -14,6 +14,7 @@ import bookSearch from "./0009_book_search.js"
 import bookWords from "./0010_book_words.js"
 import onixUploads from "./0011_onix_uploads.js"
 import wants from "./0012_wants.js"
+import onixFeeds from "./0013_onix_feeds.js"
 
 export const migrations = {
   "0001_sellers": sellers,
@@ -27,5 +28,6 @@ export const migrations = {
   "0009_book_search": bookSearch,
   "0010_book_words": bookWords,
   "0011_onix_uploads": onixUploads,
-  "0012_wants": wants
+  "0012_wants": wants,
+  "0013_onix_feeds": onixFeeds
 }

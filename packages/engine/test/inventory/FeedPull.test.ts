@@ -30,7 +30,7 @@ const testLayer = (outbound: OutboundAddress.OutboundPolicyService) =>
   FeedPull.layer({ batchSize: 4 }).pipe(Layer.provide(Layer.succeed(OutboundAddress.OutboundPolicy, outbound)), Layer.provideMerge(services))
 
 /** A seller's web server publishing its inventory file with an ETag; counts what it was asked. */
-const feedServer = (file: { body: string; etag: string }) =>
+const feedServer = (file: { body: string; etag: string; type?: string }) =>
   Effect.acquireRelease(
     Effect.promise(async () => {
       const seen: Array<{ ifNoneMatch: string | undefined }> = []
@@ -40,7 +40,7 @@ const feedServer = (file: { body: string; etag: string }) =>
           response.writeHead(304, { etag: file.etag }).end()
           return
         }
-        response.writeHead(200, { "content-type": "text/tab-separated-values", etag: file.etag }).end(file.body)
+        response.writeHead(200, { "content-type": file.type ?? "text/tab-separated-values", etag: file.etag }).end(file.body)
       })
       await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
       return { server, seen, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/inventory.tsv` }
@@ -49,6 +49,22 @@ const feedServer = (file: { body: string; etag: string }) =>
   )
 
 const tsv = (...rows: ReadonlyArray<string>) => ["listingid\tisbn\tprice\tquantity\tbookcondition", ...rows].join("\n")
+
+/** An ONIX for Books 3.0 message: one Product per [record reference, ISBN-13, RRP incl. tax, on hand]. */
+const onix = (...products: ReadonlyArray<readonly [string, string, string, number]>) =>
+  [
+    `<?xml version="1.0" encoding="UTF-8"?>`,
+    `<ONIXMessage release="3.0" xmlns="http://ns.editeur.org/onix/3.0/reference">`,
+    `<Header><Sender><SenderName>Example Distributor</SenderName></Sender><SentDateTime>20260501T0900Z</SentDateTime></Header>`,
+    ...products.map(
+      ([reference, isbn, amount, onHand]) =>
+        `<Product><RecordReference>${reference}</RecordReference><NotificationType>03</NotificationType>` +
+        `<ProductIdentifier><ProductIDType>15</ProductIDType><IDValue>${isbn}</IDValue></ProductIdentifier>` +
+        `<ProductSupply><SupplyDetail><ProductAvailability>21</ProductAvailability><Stock><OnHand>${onHand}</OnHand></Stock>` +
+        `<Price><PriceType>02</PriceType><PriceAmount>${amount}</PriceAmount></Price></SupplyDetail></ProductSupply></Product>`
+    ),
+    "</ONIXMessage>"
+  ].join("\n")
 
 const registerSeller = Effect.gen(function* () {
   const [seller] = yield* SimulatedSellers.registerActive(yield* SimulatedSellers.startSellers([{ name: "publisher", stock: [] }]))
@@ -115,6 +131,49 @@ describe("inventory feeds bookbroker fetches", () => {
       const sql = yield* SqlClient.SqlClient
       const rows = yield* sql<{ isbn: string; price: string }>`SELECT isbn, price FROM listings`.pipe(Effect.orDie)
       expect(rows).toEqual([{ isbn: isbnA, price: "900" }])
+    }).pipe(Effect.provide(testLayer(OutboundAddress.loopback)), Effect.scoped)
+  )
+
+  it.live("an ONIX feed is read as ONIX: told by its Content-Type (application/xml, application/onix+xml), or registered as onix whatever its server says", () =>
+    Effect.gen(function* () {
+      const file = { body: onix(["ref-a", isbnA, "9.99", 3], ["ref-b", isbnB, "12.00", 0]), etag: '"o1"', type: "application/xml; charset=utf-8" }
+      const feed = yield* feedServer(file)
+      const seller = yield* registerSeller
+      const uploads = yield* InventoryUploads.InventoryUploads
+      const sql = yield* SqlClient.SqlClient
+      const listings = sql<{ listing_id: string; price: string; quantity: number }>`SELECT listing_id, price, quantity FROM listings ORDER BY listing_id`.pipe(Effect.orDie)
+      yield* uploads.configure(seller.id, { currency: "GBP", pull: { _tag: "Url", url: feed.url, format: null, everySeconds: 3_600 } })
+      const pull = yield* FeedPull.FeedPull
+
+      expect(yield* pull.runOnce).toBe(1)
+      expect((yield* uploads.summary(seller.id)).pullState.lastResult).toBe("applied: 1 listings, 0 rows rejected, 0 retired")
+      expect(yield* listings).toEqual([{ listing_id: "ref-a", price: "999", quantity: 3 }])
+
+      // A registered ONIX format holds even when the server calls the file something else.
+      file.body = onix(["ref-a", isbnA, "8.50", 1], ["ref-b", isbnB, "12.00", 2])
+      file.etag = '"o2"'
+      file.type = "application/octet-stream"
+      const registered = yield* uploads.configure(seller.id, { pull: { _tag: "Url", url: feed.url, format: "onix", everySeconds: 3_600 } })
+      expect(registered.pull).toMatchObject({ _tag: "Url", format: "onix" })
+      yield* pull.runOnce
+      expect((yield* uploads.summary(seller.id)).pullState.lastResult).toBe("applied: 2 listings, 0 rows rejected, 0 retired")
+      expect(yield* listings).toEqual([
+        { listing_id: "ref-a", price: "850", quantity: 1 },
+        { listing_id: "ref-b", price: "1200", quantity: 2 }
+      ])
+
+      // ONIX's own media type, format not registered.
+      file.body = onix(["ref-b", isbnB, "11.00", 2])
+      file.etag = '"o3"'
+      file.type = "application/onix+xml"
+      yield* uploads.configure(seller.id, { pull: { _tag: "Url", url: feed.url, format: null, everySeconds: 3_600 } })
+      yield* pull.runOnce
+      expect((yield* uploads.summary(seller.id)).pullState.lastResult).toBe("applied: 1 listings, 0 rows rejected, 1 retired")
+      expect((yield* uploads.uploads(seller.id)).map((upload) => [upload.source, upload.format, upload.status])).toEqual([
+        ["url", "onix", "applied"],
+        ["url", "onix", "applied"],
+        ["url", "onix", "applied"]
+      ])
     }).pipe(Effect.provide(testLayer(OutboundAddress.loopback)), Effect.scoped)
   )
 
