@@ -36,7 +36,7 @@ const rewrite = (request: HttpServerRequest.HttpServerRequest, response: HttpSer
   // The framework's own refusals of a content type (a text body) are problems too.
   if (response.status === 415 && response.body._tag !== "Empty" && response.headers["content-type"]?.startsWith("application/problem+json") !== true) {
     if (isStreamedBody(request)) {
-      return json(415, Problem.body(415, "unsupported-media-type", "Unsupported file type", `send the inventory as text/tab-separated-values or application/jsonl (got "${request.headers["content-type"] ?? "none"}")`))
+      return json(415, Problem.body(415, "unsupported-media-type", "Unsupported file type", `send the inventory as text/tab-separated-values (TSV), application/jsonl (JSON Lines) or application/xml (ONIX for Books 3.0); got "${request.headers["content-type"] ?? "none"}"`))
     }
     return unsupportedType(request.headers["content-type"] ?? "")
   }

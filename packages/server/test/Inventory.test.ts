@@ -79,6 +79,8 @@ describe("inventory feeds", () => {
       expect(missing.body.detail).toMatch(/price/)
       const json = yield* upload(server, seller!.key, "{}", "?mode=snapshot&currency=EUR", "application/json")
       problem(json, 415)
+      // The refusal names every type an inventory file may be sent as.
+      expect(json.body.detail).toBe('send the inventory as text/tab-separated-values (TSV), application/jsonl (JSON Lines) or application/xml (ONIX for Books 3.0); got "application/json"')
       const badMode = yield* upload(server, seller!.key, tsv(), "?mode=everything")
       problem(badMode, 422)
       const noCurrency = yield* upload(server, seller!.key, tsv(["Q", third, "T", "A", "1.00", "1", "New"]), "?mode=delta")
@@ -172,6 +174,12 @@ describe("inventory feeds", () => {
       const pulled = yield* server.call("PATCH", "/v1/sellers/me/inventory", { token: seller!.key, body: { pull: { url: "https://feeds.example/inv.tsv", format: "tsv" } } })
       expect(pulled.status).toBe(200)
       expect(pulled.body.pull).toMatchObject({ url: "https://feeds.example/inv.tsv", adapter: false, format: "tsv", every_seconds: 3_600, last_result: null })
+      // A feed URL serving ONIX for Books, whatever Content-Type its server sends.
+      const onixFeed = yield* server.call("PATCH", "/v1/sellers/me/inventory", { token: seller!.key, body: { pull: { url: "https://feeds.example/catalogue.xml", format: "onix" } } })
+      expect(onixFeed.status).toBe(200)
+      expect(onixFeed.body.pull).toMatchObject({ url: "https://feeds.example/catalogue.xml", format: "onix" })
+      const unknownFormat = yield* server.call("PATCH", "/v1/sellers/me/inventory", { token: seller!.key, body: { pull: { url: "https://feeds.example/inv.csv", format: "csv" } } })
+      problem(unknownFormat, 422)
       const viaAdapter = yield* server.call("PATCH", "/v1/sellers/me/inventory", { token: seller!.key, body: { pull: { adapter: true, every_seconds: 7_200 } } })
       expect(viaAdapter.body.pull).toMatchObject({ url: null, adapter: true, every_seconds: 7_200 })
       const off = yield* server.call("PATCH", "/v1/sellers/me/inventory", { token: seller!.key, body: { pull: null } })

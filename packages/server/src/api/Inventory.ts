@@ -73,7 +73,12 @@ export const PullSetting = Schema.Union([
     url: Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(2048)).annotate({
       description: "Where the inventory file is (http or https, a public address): fetched with a conditional GET and applied as a snapshot"
     }),
-    format: Schema.optionalKey(Schema.Literals(["tsv", "jsonl"]).annotate({ description: "Default: from the answer's Content-Type (TSV unless JSON Lines)" })),
+    format: Schema.optionalKey(
+      Schema.Literals(["tsv", "jsonl", "onix"]).annotate({
+        description:
+          "tsv, jsonl, or onix (an ONIX for Books 3.0 message). Default: from the answer's Content-Type: JSON Lines (application/jsonl, application/x-ndjson), ONIX (application/xml, text/xml, any +xml such as application/onix+xml), else TSV"
+      })
+    ),
     every_seconds: Schema.optionalKey(EverySeconds)
   }),
   Schema.Struct({

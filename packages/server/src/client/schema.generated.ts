@@ -365,6 +365,23 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/v1/purchase-requests/{id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Cancels a watching want (status cancelled). A want that found a copy is being bought and can no longer be cancelled (409). */
+        post: operations["purchases.cancel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/sellers": {
         parameters: {
             query?: never;
@@ -1608,7 +1625,7 @@ export interface operations {
     "operator.listPurchaseRequests": {
         parameters: {
             query?: {
-                status?: "received" | "authorized" | "quoting" | "deciding" | "purchasing" | "purchased" | "price_not_met" | "not_available" | "sellers_busy" | "failed";
+                status?: "received" | "authorized" | "quoting" | "deciding" | "purchasing" | "watching" | "purchased" | "price_not_met" | "not_available" | "sellers_busy" | "failed" | "expired" | "cancelled";
                 stuck?: "true" | "false";
                 cursor?: string;
                 limit?: string;
@@ -1684,9 +1701,11 @@ export interface operations {
                             reason: string | null;
                             seller_id: string | null;
                             /** @enum {string} */
-                            status: "received" | "authorized" | "quoting" | "deciding" | "purchasing" | "purchased" | "price_not_met" | "not_available" | "sellers_busy" | "failed";
+                            status: "received" | "authorized" | "quoting" | "deciding" | "purchasing" | "watching" | "purchased" | "price_not_met" | "not_available" | "sellers_busy" | "failed" | "expired" | "cancelled";
                             terminal: boolean;
                             updated_at: string;
+                            /** @description A want: until when it watches for a copy within max_price (null: it answers now) */
+                            wait_until: string | null;
                             /** @description Why the request is waiting right now (for a seller's answer, a payment provider, a turn within a seller's limits); null when it is moving or finished */
                             waiting: string | null;
                         }[];
@@ -1825,9 +1844,11 @@ export interface operations {
                         reason: string | null;
                         seller_id: string | null;
                         /** @enum {string} */
-                        status: "received" | "authorized" | "quoting" | "deciding" | "purchasing" | "purchased" | "price_not_met" | "not_available" | "sellers_busy" | "failed";
+                        status: "received" | "authorized" | "quoting" | "deciding" | "purchasing" | "watching" | "purchased" | "price_not_met" | "not_available" | "sellers_busy" | "failed" | "expired" | "cancelled";
                         terminal: boolean;
                         updated_at: string;
+                        /** @description A want: until when it watches for a copy within max_price (null: it answers now) */
+                        wait_until: string | null;
                         /** @description Why the request is waiting right now (for a seller's answer, a payment provider, a turn within a seller's limits); null when it is moving or finished */
                         waiting: string | null;
                     };
@@ -1973,9 +1994,11 @@ export interface operations {
                         reason: string | null;
                         seller_id: string | null;
                         /** @enum {string} */
-                        status: "received" | "authorized" | "quoting" | "deciding" | "purchasing" | "purchased" | "price_not_met" | "not_available" | "sellers_busy" | "failed";
+                        status: "received" | "authorized" | "quoting" | "deciding" | "purchasing" | "watching" | "purchased" | "price_not_met" | "not_available" | "sellers_busy" | "failed" | "expired" | "cancelled";
                         terminal: boolean;
                         updated_at: string;
+                        /** @description A want: until when it watches for a copy within max_price (null: it answers now) */
+                        wait_until: string | null;
                         /** @description Why the request is waiting right now (for a seller's answer, a payment provider, a turn within a seller's limits); null when it is moving or finished */
                         waiting: string | null;
                     };
@@ -2745,7 +2768,7 @@ export interface operations {
     "purchases.list": {
         parameters: {
             query?: {
-                status?: "received" | "authorized" | "quoting" | "deciding" | "purchasing" | "purchased" | "price_not_met" | "not_available" | "sellers_busy" | "failed";
+                status?: "received" | "authorized" | "quoting" | "deciding" | "purchasing" | "watching" | "purchased" | "price_not_met" | "not_available" | "sellers_busy" | "failed" | "expired" | "cancelled";
                 cursor?: string;
                 limit?: string;
             };
@@ -2813,9 +2836,11 @@ export interface operations {
                             reason: string | null;
                             seller_id: string | null;
                             /** @enum {string} */
-                            status: "received" | "authorized" | "quoting" | "deciding" | "purchasing" | "purchased" | "price_not_met" | "not_available" | "sellers_busy" | "failed";
+                            status: "received" | "authorized" | "quoting" | "deciding" | "purchasing" | "watching" | "purchased" | "price_not_met" | "not_available" | "sellers_busy" | "failed" | "expired" | "cancelled";
                             terminal: boolean;
                             updated_at: string;
+                            /** @description A want: until when it watches for a copy within max_price (null: it answers now) */
+                            wait_until: string | null;
                             /** @description Why the request is waiting right now (for a seller's answer, a payment provider, a turn within a seller's limits); null when it is moving or finished */
                             waiting: string | null;
                         }[];
@@ -2915,6 +2940,7 @@ export interface operations {
                         /** @description Payment method token (sandbox: tok_approve, tok_decline, …) */
                         token: string;
                     };
+                    wait_until?: string;
                 };
             };
         };
@@ -2935,7 +2961,7 @@ export interface operations {
                             eta_seconds: number | null;
                         };
                         /** @enum {string} */
-                        status: "received" | "authorized" | "quoting" | "deciding" | "purchasing" | "purchased" | "price_not_met" | "not_available" | "sellers_busy" | "failed";
+                        status: "received" | "authorized" | "quoting" | "deciding" | "purchasing" | "watching" | "purchased" | "price_not_met" | "not_available" | "sellers_busy" | "failed" | "expired" | "cancelled";
                         status_url: string;
                     };
                 };
@@ -3073,9 +3099,11 @@ export interface operations {
                         reason: string | null;
                         seller_id: string | null;
                         /** @enum {string} */
-                        status: "received" | "authorized" | "quoting" | "deciding" | "purchasing" | "purchased" | "price_not_met" | "not_available" | "sellers_busy" | "failed";
+                        status: "received" | "authorized" | "quoting" | "deciding" | "purchasing" | "watching" | "purchased" | "price_not_met" | "not_available" | "sellers_busy" | "failed" | "expired" | "cancelled";
                         terminal: boolean;
                         updated_at: string;
+                        /** @description A want: until when it watches for a copy within max_price (null: it answers now) */
+                        wait_until: string | null;
                         /** @description Why the request is waiting right now (for a seller's answer, a payment provider, a turn within a seller's limits); null when it is moving or finished */
                         waiting: string | null;
                     };
@@ -3213,9 +3241,11 @@ export interface operations {
                         reason: string | null;
                         seller_id: string | null;
                         /** @enum {string} */
-                        status: "received" | "authorized" | "quoting" | "deciding" | "purchasing" | "purchased" | "price_not_met" | "not_available" | "sellers_busy" | "failed";
+                        status: "received" | "authorized" | "quoting" | "deciding" | "purchasing" | "watching" | "purchased" | "price_not_met" | "not_available" | "sellers_busy" | "failed" | "expired" | "cancelled";
                         terminal: boolean;
                         updated_at: string;
+                        /** @description A want: until when it watches for a copy within max_price (null: it answers now) */
+                        wait_until: string | null;
                         /** @description Why the request is waiting right now (for a seller's answer, a payment provider, a turn within a seller's limits); null when it is moving or finished */
                         waiting: string | null;
                     };
@@ -3282,6 +3312,149 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Unprocessable"];
+                };
+            };
+            /** @description 429 problem details */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["TooManyRequests"];
+                };
+            };
+        };
+    };
+    "purchases.cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        attempts: {
+                            order_id: string | null;
+                            rank: number;
+                            reason: string | null;
+                            seller_id: string;
+                            seller_name: string;
+                            status: string;
+                            total: {
+                                amount: number;
+                                currency: string;
+                            } | null;
+                        }[];
+                        completed_at: string | null;
+                        counter_offer: {
+                            accept_url: string;
+                            expires_at: string;
+                            price: {
+                                amount: number;
+                                currency: string;
+                            };
+                            seller_id: string;
+                            seller_name: string;
+                        } | null;
+                        created_at: string;
+                        final_price: {
+                            amount: number;
+                            currency: string;
+                        } | null;
+                        id: string;
+                        isbn: string;
+                        max_price: {
+                            amount: number;
+                            currency: string;
+                        };
+                        order_id: string | null;
+                        quote_progress: {
+                            /** @description Sellers that answered (an offer, or that they do not have it) */
+                            answered: number;
+                            /** @description Sellers asked that did not answer in time */
+                            failed: number;
+                            /** @description Sellers not asked yet: their request limits were full (asked again until the answer time) */
+                            not_asked: number;
+                            offers: number;
+                            /** @description Sellers to ask */
+                            sellers: number;
+                            updated_at: string;
+                        } | null;
+                        reason: string | null;
+                        seller_id: string | null;
+                        /** @enum {string} */
+                        status: "received" | "authorized" | "quoting" | "deciding" | "purchasing" | "watching" | "purchased" | "price_not_met" | "not_available" | "sellers_busy" | "failed" | "expired" | "cancelled";
+                        terminal: boolean;
+                        updated_at: string;
+                        /** @description A want: until when it watches for a copy within max_price (null: it answers now) */
+                        wait_until: string | null;
+                        /** @description Why the request is waiting right now (for a seller's answer, a payment provider, a turn within a seller's limits); null when it is moving or finished */
+                        waiting: string | null;
+                    };
+                };
+            };
+            /** @description Bad request: a malformed body, a missing or invalid header, an unknown cursor */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["BadRequest"];
+                };
+            };
+            /** @description 401 problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Unauthorized"];
+                };
+            };
+            /** @description 404 problem details */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["NotFound"];
+                };
+            };
+            /** @description 409 problem details */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Conflict"];
+                };
+            };
+            /** @description 413 problem details */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["PayloadTooLarge"];
+                };
+            };
+            /** @description 415 problem details */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["UnsupportedMediaType"];
                 };
             };
             /** @description 429 problem details */
