@@ -30,15 +30,19 @@ export const decisionSeconds = Metric.histogram("bookbroker_purchase_decision_se
   boundaries: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 3600]
 })
 
-export const sellerCallsTotal = Metric.counter("bookbroker_seller_calls_total", {
+const sellerCallsOptions = {
   description: "Quote calls to sellers by outcome: answered, failed, or denied by admission (not sent)",
   incremental: true
-})
+} as const
 
-export const sellerCallSeconds = Metric.histogram("bookbroker_seller_call_duration_seconds", {
+const sellerCallSecondsOptions = {
   description: "Latency of quote calls sent to sellers, in seconds",
   boundaries: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
-})
+} as const
+
+export const sellerCallsTotal = Metric.counter("bookbroker_seller_calls_total", sellerCallsOptions)
+
+export const sellerCallSeconds = Metric.histogram("bookbroker_seller_call_duration_seconds", sellerCallSecondsOptions)
 
 export const queueDepth = Metric.gauge("bookbroker_purchase_queue_depth", {
   description: "Purchase requests not yet terminal (received, authorized, quoting, deciding, purchasing)"
@@ -78,12 +82,16 @@ const seriesFor = (sellerId: string): SellerSeries => {
   if (found === undefined) {
     found = {
       buckets: [],
+      // Each series its own metric, its attributes given at creation: the same series in the
+      // registry as `withAttributes` on the shared metric, but `withAttributes` copies the fiber's
+      // context on every update, and the shared metric re-keys (sorts and JSON-encodes the
+      // attributes) whenever the seller changes from the previous update — that is, nearly always.
       calls: {
-        answered: Metric.withAttributes(sellerCallsTotal, { seller: sellerId, outcome: "answered" }),
-        failed: Metric.withAttributes(sellerCallsTotal, { seller: sellerId, outcome: "failed" }),
-        denied: Metric.withAttributes(sellerCallsTotal, { seller: sellerId, outcome: "denied" })
+        answered: Metric.counter(sellerCallsTotal.id, { ...sellerCallsOptions, attributes: { seller: sellerId, outcome: "answered" } }),
+        failed: Metric.counter(sellerCallsTotal.id, { ...sellerCallsOptions, attributes: { seller: sellerId, outcome: "failed" } }),
+        denied: Metric.counter(sellerCallsTotal.id, { ...sellerCallsOptions, attributes: { seller: sellerId, outcome: "denied" } })
       },
-      latency: Metric.withAttributes(sellerCallSeconds, { seller: sellerId })
+      latency: Metric.histogram(sellerCallSeconds.id, { ...sellerCallSecondsOptions, attributes: { seller: sellerId } })
     }
     series.set(sellerId, found)
   }
@@ -94,10 +102,13 @@ const prune = (buckets: Array<Bucket>, second: number) => {
   while (buckets.length > 0 && buckets[0]![0] <= second - windowSeconds) buckets.shift()
 }
 
-/** Records one quote call (or its denial) to a seller: counter, latency histogram, recent window. */
+/**
+ * Records one quote call (or its denial) to a seller: counter, latency histogram, recent window.
+ * One step on the calling fiber (its clock, its metric registry), run on every seller call.
+ */
 export const recordSellerCall = (sellerId: string, outcome: SellerCallOutcome, latencyMillis?: number): Effect.Effect<void> =>
-  Effect.gen(function* () {
-    const second = Math.floor((yield* Clock.currentTimeMillis) / 1000)
+  Effect.withFiber((fiber) => {
+    const second = Math.floor(fiber.getRef(Clock.Clock).currentTimeMillisUnsafe() / 1000)
     const seller = seriesFor(sellerId)
     prune(seller.buckets, second)
     let last = seller.buckets.at(-1)
@@ -106,8 +117,9 @@ export const recordSellerCall = (sellerId: string, outcome: SellerCallOutcome, l
       seller.buckets.push(last)
     }
     last[outcome === "answered" ? 1 : outcome === "failed" ? 2 : 3] += 1
-    yield* Metric.update(seller.calls[outcome], 1)
-    if (latencyMillis !== undefined) yield* Metric.update(seller.latency, latencyMillis / 1000)
+    seller.calls[outcome].updateUnsafe(1, fiber.context)
+    if (latencyMillis !== undefined) seller.latency.updateUnsafe(latencyMillis / 1000, fiber.context)
+    return Effect.void
   })
 
 /** Records a purchase request reaching a terminal status, `createdAt` being when it was received. */
