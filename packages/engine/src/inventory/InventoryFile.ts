@@ -11,7 +11,10 @@
  * amounts are read digit by digit into integer minor units, never through a float.
  */
 import { type Contract, Isbn, Money } from "@bookbroker/adapter-sdk"
-import { Option, Schema } from "effect"
+import { Option } from "effect"
+import { checkFirstChunk, cut, isKnownCurrency, maxListingId, maxQuantity, refusals, unknownCurrency } from "./ListingRules.js"
+
+export { FileRefused } from "./ListingRules.js"
 
 /** `tsv`: AbeBooks/Biblio tab-delimited text with a header row; `jsonl`: one JSON object a line. */
 export type Format = "tsv" | "jsonl"
@@ -57,16 +60,6 @@ export interface RowError {
 export interface Parsed {
   readonly rows: ReadonlyArray<ListingRow>
   readonly errors: ReadonlyArray<RowError>
-}
-
-/** The file as a whole cannot be read: nothing of it may be applied. `reason` says what is wrong in words a seller understands. */
-export class FileRefused extends Schema.TaggedError<FileRefused>()("FileRefused", {
-  reason: Schema.String,
-  line: Schema.optional(Schema.Number)
-}) {
-  override get message(): string {
-    return this.line === undefined ? this.reason : `line ${this.line}: ${this.reason}`
-  }
 }
 
 export interface ParserOptions {
@@ -147,10 +140,6 @@ const unstorable = (text: string): string | undefined =>
       ? "an unpaired UTF-16 surrogate (a \\uD800–\\uDFFF escape without its pair)"
       : undefined
 
-const maxListingId = 100
-const maxText = 750
-const maxQuantity = 999
-
 // Outcomes of `minorUnits` other than an amount.
 const NOT_PLAIN = -1
 const TOO_PRECISE = -2
@@ -168,7 +157,7 @@ export const parser = (format: Format, options: ParserOptions): Parser => {
   const maxLineBytes = options.maxLineBytes ?? 65_536
   const defaultCurrency = options.defaultCurrency.trim().toUpperCase()
   const decoder = new TextDecoder("utf-8", { fatal: true })
-  const knownCurrency = new Map<string, boolean>()
+  const { refuse, rethrow } = refusals()
   /** The field texts of the row being read, reused row after row. */
   const values: Array<string> = new Array<string>(fieldCount).fill("")
   /** TSV: the header column of each field, or -1. */
@@ -187,7 +176,6 @@ export const parser = (format: Format, options: ParserOptions): Parser => {
   let skipping = false
   /** The last bytes pushed: where a character split across chunks began, to place a UTF-8 error. */
   let tail: Uint8Array = new Uint8Array(0)
-  let refusal: FileRefused | undefined
   let ended = false
   /** JSON Lines: a field whose value has the wrong type (-1: none), reported in field order like any other error. */
   let badField = -1
@@ -197,20 +185,6 @@ export const parser = (format: Format, options: ParserOptions): Parser => {
   let suspect = false
   let rows: Array<ListingRow> = []
   let errors: Array<RowError> = []
-
-  const refuse = (reason: string, line?: number): never => {
-    refusal = new FileRefused(line === undefined ? { reason } : { reason, line })
-    throw refusal
-  }
-
-  const isKnownCurrency = (code: string): boolean => {
-    let known = knownCurrency.get(code)
-    if (known === undefined) {
-      known = Schema.is(Money.CurrencyCode)(code)
-      knownCurrency.set(code, known)
-    }
-    return known
-  }
 
   const rowError = (line: number, field: string | null, reason: string): void => {
     errors.push({ line, field, reason })
@@ -440,7 +414,7 @@ export const parser = (format: Format, options: ParserOptions): Parser => {
       if (shipping < 0) return fail(SHIPPING, amountReason("shipping", shippingText, shipping, digits, amountCurrency))
     }
 
-    if (!currencyValid) return fail(CURRENCY, `currency "${currencyText}" is not an ISO 4217 currency code (e.g. EUR, USD, GBP)`)
+    if (!currencyValid) return fail(CURRENCY, unknownCurrency(currencyText))
 
     const conditionText = values[CONDITION]!
     let condition: Contract.Condition | null = null
@@ -494,7 +468,7 @@ export const parser = (format: Format, options: ParserOptions): Parser => {
   // ---- chunks --------------------------------------------------------------------------------
 
   const begin = (): void => {
-    if (refusal !== undefined) throw refusal
+    rethrow()
     if (ended) throw new Error("InventoryFile: the parser was used after end()")
     rows = []
     errors = []
@@ -502,12 +476,7 @@ export const parser = (format: Format, options: ParserOptions): Parser => {
 
   const push = (chunk: Uint8Array): Parsed => {
     begin()
-    if (bytesSeen === 0 && chunk.length >= 2 && ((chunk[0] === 0xff && chunk[1] === 0xfe) || (chunk[0] === 0xfe && chunk[1] === 0xff))) {
-      refuse("the file is UTF-16 text, not UTF-8: save it as UTF-8 text", 1)
-    }
-    if (bytesSeen === 0 && !isKnownCurrency(defaultCurrency)) {
-      refuse(`the prices' currency "${options.defaultCurrency}" is not an ISO 4217 currency code (e.g. EUR, USD, GBP)`)
-    }
+    if (bytesSeen === 0) checkFirstChunk(chunk, options.defaultCurrency, refuse)
     let text: string
     try {
       text = decoder.decode(chunk, { stream: true })
@@ -617,14 +586,6 @@ const readBinding = (text: string): Binding | null => {
     default:
       return "other"
   }
-}
-
-/** Empty → null; longer than 750 characters → cut (never inside a surrogate pair). */
-const cut = (text: string): string | null => {
-  if (text.length === 0) return null
-  if (text.length <= maxText) return text
-  const code = text.charCodeAt(maxText - 1)
-  return text.slice(0, code >= 0xd800 && code <= 0xdbff ? maxText - 1 : maxText)
 }
 
 /**

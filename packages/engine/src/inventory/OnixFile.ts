@@ -14,9 +14,10 @@
  * written down for sellers in docs/publish-inventory.md.
  */
 import { Isbn, Money } from "@bookbroker/adapter-sdk"
-import { Option, Result, Schema } from "effect"
+import { Option, Result } from "effect"
 import { SaxesParser } from "saxes"
-import { type Binding, FileRefused, type ListingRow, type Parsed, type Parser, type RowError } from "./InventoryFile.js"
+import type { Binding, ListingRow, Parsed, Parser, RowError } from "./InventoryFile.js"
+import { checkFirstChunk, cut, isKnownCurrency, maxListingId, maxQuantity, refusals, unknownCurrency } from "./ListingRules.js"
 
 export interface OnixOptions {
   /** The prices' currency when neither the price nor the header's DefaultCurrencyCode says (ISO 4217). */
@@ -114,9 +115,6 @@ const maxKeptText = 4_096
 const maxDepth = 64
 /** Per Product: identifiers, titles, contributors, publishers, dates, supply details and prices kept (more are ignored). */
 const maxItems = 64
-const maxListingId = 100
-const maxText = 750
-const maxQuantity = 999
 
 interface PriceCandidate {
   type: string | null
@@ -256,7 +254,7 @@ export const parser = (options: OnixOptions): Parser => {
   const maxTextChars = options.maxTextChars ?? 1_000_000
   const decoder = new TextDecoder("utf-8", { fatal: true })
   const xml = new SaxesParser({ xmlns: false, position: true })
-  const knownCurrency = new Map<string, boolean>()
+  const { refuse, rethrow } = refusals()
 
   /** Reference names of the open elements, root first. */
   const stack: Array<string> = []
@@ -273,24 +271,9 @@ export const parser = (options: OnixOptions): Parser => {
   let sinceEvent = 0
   let bytesSeen = 0
   let products = 0
-  let refusal: FileRefused | undefined
   let ended = false
   let rows: Array<ListingRow> = []
   let errors: Array<RowError> = []
-
-  const refuse = (reason: string, line?: number): never => {
-    refusal = new FileRefused(line === undefined ? { reason } : { reason, line })
-    throw refusal
-  }
-
-  const isKnownCurrency = (code: string): boolean => {
-    let known = knownCurrency.get(code)
-    if (known === undefined) {
-      known = Schema.is(Money.CurrencyCode)(code)
-      knownCurrency.set(code, known)
-    }
-    return known
-  }
 
   const nameOf = (tag: { readonly name: string }): string => {
     const colon = tag.name.indexOf(":")
@@ -560,7 +543,7 @@ export const parser = (options: OnixOptions): Parser => {
     if (currencyText !== null && !isKnownCurrency(currencyText)) {
       return fail(
         currencyText === headerCurrency && currencyText !== null ? "DefaultCurrencyCode" : "CurrencyCode",
-        `currency "${currencyText}" is not an ISO 4217 currency code (e.g. EUR, USD, GBP)`
+        unknownCurrency(currencyText)
       )
     }
     const currency = currencyText ?? uploadCurrency
@@ -586,7 +569,7 @@ export const parser = (options: OnixOptions): Parser => {
   }
 
   const begin = (): void => {
-    if (refusal !== undefined) throw refusal
+    rethrow()
     if (ended) throw new Error("OnixFile: the parser was used after end()")
     rows = []
     errors = []
@@ -594,12 +577,7 @@ export const parser = (options: OnixOptions): Parser => {
 
   const push = (chunk: Uint8Array): Parsed => {
     begin()
-    if (bytesSeen === 0 && chunk.length >= 2 && ((chunk[0] === 0xff && chunk[1] === 0xfe) || (chunk[0] === 0xfe && chunk[1] === 0xff))) {
-      refuse("the file is UTF-16 text, not UTF-8: save it as UTF-8", 1)
-    }
-    if (bytesSeen === 0 && !isKnownCurrency(uploadCurrency)) {
-      refuse(`the prices' currency "${options.defaultCurrency}" is not an ISO 4217 currency code (e.g. EUR, USD, GBP)`)
-    }
+    if (bytesSeen === 0) checkFirstChunk(chunk, options.defaultCurrency, refuse)
     bytesSeen += chunk.length
     let text: string
     try {
@@ -687,10 +665,3 @@ const yearOf = (dates: ProductRecord["dates"]): number | null => {
 }
 
 const nonEmpty = (text: string | null | undefined): string | null => (text === null || text === undefined || text === "" ? null : text)
-
-/** Longer than 750 characters → cut (never inside a surrogate pair). */
-const cut = (text: string | null): string | null => {
-  if (text === null || text.length <= maxText) return text
-  const code = text.charCodeAt(maxText - 1)
-  return text.slice(0, code >= 0xd800 && code <= 0xdbff ? maxText - 1 : maxText)
-}
