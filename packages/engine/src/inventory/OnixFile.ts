@@ -10,14 +10,16 @@
  * (at most `maxItems` identifiers, contributors and prices, each text cut at 4,096 characters),
  * and text the XML parser buffers between two events is capped (`maxTextChars`), as is nesting.
  * The parser resolves no external entity and reads no DTD. Which price a listing gets and how
- * availability becomes a quantity are pure rules (`choosePrice`, `quantityOf`), tested alone and
- * written down for sellers in docs/publish-inventory.md.
+ * availability becomes a quantity are pure rules in files of their own (`OnixPrice`,
+ * `OnixAvailability`), tested alone and written down for sellers in docs/publish-inventory.md.
  */
 import { Isbn, Money } from "@bookbroker/adapter-sdk"
 import { Option, Result } from "effect"
 import { SaxesParser } from "saxes"
 import type { Binding, ListingRow, Parsed, Parser, RowError } from "./InventoryFile.js"
-import { checkFirstChunk, cut, isKnownCurrency, maxListingId, maxQuantity, refusals, unknownCurrency } from "./ListingRules.js"
+import { checkFirstChunk, cut, isKnownCurrency, maxListingId, refusals, unknownCurrency } from "./ListingRules.js"
+import { quantityOf } from "./OnixAvailability.js"
+import { choosePrice, retailPriceTypes } from "./OnixPrice.js"
 
 export interface OnixOptions {
   /** The prices' currency when neither the price nor the header's DefaultCurrencyCode says (ISO 4217). */
@@ -142,99 +144,7 @@ interface ProductRecord {
   supplies: Array<SupplyCandidate>
 }
 
-// ---- the rules: price, availability, binding (pure) ------------------------------------------
-
-/**
- * Consumer prices, most wanted first: tax included (RRP 02, fixed retail 04, agency 42), then tax
- * excluded (RRP 01, fixed retail 03, agency 41). Trade prices (supplier's net 05/07 and others)
- * are not what a customer pays: never used.
- */
-export const retailPriceTypes: ReadonlyArray<string> = ["02", "04", "42", "01", "03", "41"]
-
-export interface ChosenPrice {
-  readonly supply: number
-  readonly amount: string
-  /** Null: neither the price nor the header says (the upload's currency applies). */
-  readonly currency: string | null
-}
-
-/**
- * The price a listing gets from a Product's SupplyDetails: among the consumer prices that have an
- * amount, those in the upload's currency first, then by `retailPriceTypes`, then the first in the
- * message. Territories are not compared (bookbroker has no market per seller).
- */
-export const choosePrice = (
-  supplies: ReadonlyArray<{ readonly prices: ReadonlyArray<{ readonly type: string | null; readonly amount: string | null; readonly currency: string | null }> }>,
-  defaults: { readonly priceType: string | null; readonly currency: string | null; readonly uploadCurrency: string }
-): ChosenPrice | undefined => {
-  let best: ChosenPrice | undefined
-  let bestRank = Number.POSITIVE_INFINITY
-  supplies.forEach((supply, index) => {
-    for (const price of supply.prices) {
-      if (price.amount === null) continue
-      const typeRank = retailPriceTypes.indexOf(price.type ?? defaults.priceType ?? "")
-      if (typeRank === -1) continue
-      const currency = price.currency ?? defaults.currency
-      const rank = ((currency ?? defaults.uploadCurrency) === defaults.uploadCurrency ? 0 : retailPriceTypes.length) + typeRank
-      if (rank < bestRank) {
-        bestRank = rank
-        best = { supply: index, amount: price.amount, currency }
-      }
-    }
-  })
-  return best
-}
-
-/** ProductAvailability (List 65) → can the book be ordered now. Pre-orders, "contact supplier" and stale records are not. */
-export const orderable = (code: string): boolean | undefined => {
-  switch (code) {
-    case "20":
-    case "21":
-    case "22":
-    case "23":
-      return true
-    case "01":
-    case "09":
-    case "10":
-    case "11":
-    case "12":
-    case "30":
-    case "31":
-    case "32":
-    case "33":
-    case "34":
-    case "97":
-    case "98":
-    case "99":
-      return false
-    default: {
-      const value = Number(code)
-      return code.length === 2 && value >= 40 && value <= 52 ? false : undefined
-    }
-  }
-}
-
-/**
- * A SupplyDetail's quantity: 0 when its availability says it cannot be ordered now; else the
- * OnHand stock (summed over Stock locations, at most 999) when given, else 1. A quantity that is
- * not a whole number is a string reason.
- */
-export const quantityOf = (supply: { readonly availability: string | null; readonly onHand: ReadonlyArray<string> }): number | { readonly field: string; readonly reason: string } => {
-  const availability = supply.availability
-  const can = availability === null ? undefined : orderable(availability)
-  if (availability !== null && can === undefined) {
-    return { field: "ProductAvailability", reason: `ProductAvailability "${availability}" is not a List 65 code bookbroker knows` }
-  }
-  if (can === false) return 0
-  let stock: number | undefined
-  for (const text of supply.onHand) {
-    if (!/^\d{1,9}$/.test(text)) return { field: "OnHand", reason: `OnHand "${text}" must be a whole number` }
-    stock = (stock ?? 0) + Number(text)
-  }
-  if (stock !== undefined) return Math.min(stock, maxQuantity)
-  if (can === undefined) return { field: "ProductAvailability", reason: "ProductAvailability is missing (and no Stock/OnHand says how many)" }
-  return 1
-}
+// ---- binding (pure) ------------------------------------------------------------------------------
 
 /** ProductForm (List 150): BB hardback, BC paperback; another form is "other". */
 export const bindingOf = (form: string | null): Binding | null => (form === null ? null : form === "BB" ? "hardcover" : form === "BC" ? "softcover" : "other")

@@ -296,35 +296,6 @@ describe("OnixFile", () => {
     parser.push(encode(`<ONIXMessage release="3.0"><Header><SenderName>`))
     expect(() => parser.push(encode("x".repeat(2_000)))).toThrow(/characters without a tag/)
   })
-
-  describe("rules", () => {
-    const defaults = { priceType: null, currency: null, uploadCurrency: "EUR" }
-    it("choosePrice: the upload's currency first, then tax-included consumer prices; never a trade price", () => {
-      expect(
-        OnixFile.choosePrice(
-          [{ prices: [{ type: "01", amount: "9", currency: "USD" }] }, { prices: [{ type: "05", amount: "4", currency: "EUR" }, { type: "01", amount: "8", currency: "EUR" }, { type: "02", amount: "10", currency: "EUR" }] }],
-          defaults
-        )
-      ).toEqual({ supply: 1, amount: "10", currency: "EUR" })
-      expect(OnixFile.choosePrice([{ prices: [{ type: "01", amount: "9", currency: "USD" }, { type: "02", amount: "11", currency: "CAD" }] }], defaults)).toEqual({ supply: 0, amount: "11", currency: "CAD" })
-      expect(OnixFile.choosePrice([{ prices: [{ type: "07", amount: "9", currency: "EUR" }, { type: "02", amount: null, currency: "EUR" }] }], defaults)).toBeUndefined()
-      // The header's DefaultPriceType and DefaultCurrencyCode fill in what a price leaves out.
-      expect(OnixFile.choosePrice([{ prices: [{ type: null, amount: "3", currency: null }] }], { ...defaults, priceType: "02", currency: "GBP" })).toEqual({ supply: 0, amount: "3", currency: "GBP" })
-    })
-
-    it("quantityOf: orderable codes list the stock (or 1), every other List 65 code retires", () => {
-      expect(OnixFile.quantityOf({ availability: "21", onHand: ["3", "4"] })).toBe(7)
-      expect(OnixFile.quantityOf({ availability: "21", onHand: ["5000"] })).toBe(999)
-      expect(OnixFile.quantityOf({ availability: "23", onHand: [] })).toBe(1)
-      for (const code of ["01", "09", "10", "11", "12", "30", "31", "32", "33", "34", "40", "46", "51", "52", "97", "98", "99"]) {
-        expect(OnixFile.quantityOf({ availability: code, onHand: ["5"] })).toBe(0)
-      }
-      expect(OnixFile.quantityOf({ availability: null, onHand: ["2"] })).toBe(2)
-      expect(OnixFile.quantityOf({ availability: null, onHand: [] })).toMatchObject({ field: "ProductAvailability" })
-      expect(OnixFile.quantityOf({ availability: "53", onHand: [] })).toMatchObject({ field: "ProductAvailability" })
-      expect(OnixFile.quantityOf({ availability: "21", onHand: ["-1"] })).toMatchObject({ field: "OnHand" })
-    })
-  })
 })
 
 // ---- uploads over PostgreSQL -------------------------------------------------------------------
