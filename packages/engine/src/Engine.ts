@@ -33,6 +33,7 @@ import * as SellerRegistration from "./sellers/SellerRegistration.js"
 import * as SellerViews from "./sellers/SellerViews.js"
 import * as SharedState from "./state/SharedState.js"
 import * as Sweeper from "./jobs/Sweeper.js"
+import * as Wants from "./jobs/Wants.js"
 
 export interface EngineOptions {
   readonly adapters: ReadonlyArray<Adapter.AnyAdapter>
@@ -73,6 +74,8 @@ export interface EngineOptions {
     readonly notifications?: Omit<Notifications.NotificationsOptions, "secret">
     /** Inventory feeds bookbroker fetches itself (URLs, adapters' inventory pages). */
     readonly feeds?: FeedPull.RunningFeedPullOptions
+    /** Watching wants: woken when a copy is listed or found live, expired at their `wait_until`. */
+    readonly wants?: Wants.RunningWantsOptions
   }
 }
 
@@ -136,6 +139,7 @@ export const layer = (options: EngineOptions): Layer.Layer<EngineServices, never
           Sweeper.layerRunning(options.background.sweeper ?? {}),
           Reconciler.layerRunning(options.background.reconciler ?? {}),
           FeedPull.layerRunning(options.background.feeds ?? {}),
+          Wants.layerRunning(options.background.wants ?? {}),
           // A secret Standard Webhooks refuses is a configuration error found at start, not a request later.
           Notifications.layerRunning({ ...options.background.notifications, secret: options.background.webhookSecret }).pipe(Layer.orDie)
         ).pipe(Layer.provide(pipeline))

@@ -9,7 +9,7 @@
 import type { SqlError } from "effect/sql"
 import { Effect, Option } from "effect"
 import { PaymentGateway, type PaymentGatewayService } from "../payments/PaymentGateway.js"
-import { makeStore, terminalStatuses, type RequestRow, type TerminalStatus } from "./purchaseStore.js"
+import { makeStore, terminalStatuses, type PurchaseStatus, type RequestRow } from "./purchaseStore.js"
 
 /** The pipeline's own key for voiding the authorization of a round; reusing it makes a started void the same operation. */
 export const pipelineVoidKey = (requestId: string, round: number) => `${requestId}:void:${round}`
@@ -45,7 +45,7 @@ export const makeRepair = (owner: string, leaseMillis: number) =>
     const withLease = <A, E, R>(
       requestId: string,
       body: (request: RequestRow) => Effect.Effect<A, E, R>,
-      statuses: ReadonlyArray<TerminalStatus> = terminalStatuses
+      statuses: ReadonlyArray<PurchaseStatus> = terminalStatuses
     ): Effect.Effect<Option.Option<A>, E | SqlError.SqlError, R> =>
       Effect.acquireUseRelease(
         sql<RequestRow>`

@@ -7,9 +7,16 @@ import { SqlClient, type SqlError, type Statement } from "effect/sql"
 import { Effect, Schema } from "effect"
 import * as PurchaseKeys from "../purchases/PurchaseKeys.js"
 
-export const terminalStatuses = ["purchased", "price_not_met", "not_available", "sellers_busy", "failed"] as const
+export const terminalStatuses = ["purchased", "price_not_met", "not_available", "sellers_busy", "failed", "expired", "cancelled"] as const
 /** The endings that bought nothing: their authorization is voided, their holds released. */
-export const unboughtStatuses = ["price_not_met", "not_available", "sellers_busy", "failed"] as const satisfies ReadonlyArray<TerminalStatus>
+export const unboughtStatuses = ["price_not_met", "not_available", "sellers_busy", "failed", "expired", "cancelled"] as const satisfies ReadonlyArray<TerminalStatus>
+/**
+ * A want (a request with `wait_until`) that found nothing within its maximum: it holds no
+ * authorization and no worker runs it; `jobs/Wants.ts` reopens it when a copy is found, or ends it.
+ */
+export const watchingStatus = "watching" as const
+/** At rest without a purchase: what the sweeper gives back for (authorizations, holds). */
+export const restingStatuses = [...unboughtStatuses, watchingStatus] as const
 /**
  * Ends the reason of a failed attempt whose seller hold could not be given back at once (the
  * seller's limits had no room, or it did not answer): the sweeper gives it back later.
@@ -17,7 +24,7 @@ export const unboughtStatuses = ["price_not_met", "not_available", "sellers_busy
 export const holdNotGivenBack = "; hold not given back yet"
 
 export const activeStatuses = ["received", "authorized", "quoting", "deciding", "purchasing"] as const
-export const PurchaseStatus = Schema.Literals([...activeStatuses, ...terminalStatuses])
+export const PurchaseStatus = Schema.Literals([...activeStatuses, watchingStatus, ...terminalStatuses])
 export type PurchaseStatus = typeof PurchaseStatus.Type
 export type TerminalStatus = (typeof terminalStatuses)[number]
 export const isTerminal = (status: PurchaseStatus): status is TerminalStatus => (terminalStatuses as ReadonlyArray<string>).includes(status)
@@ -58,8 +65,12 @@ export interface RequestRow {
   readonly seller_id: string | null
   readonly order_id: string | null
   readonly counter_offer: CounterOffer | null
-  /** How long after `created_at` the request may wait for sellers' answers (null: the engine's default). */
+  /** How long after the round started the request may wait for sellers' answers (null: the engine's default). */
   readonly answer_within_millis: number | null
+  /** A want: until when the customer waits for a copy within the maximum (null: answer now). */
+  readonly wait_until: Date | null
+  /** When the current round started (a reopened want, an accepted counter-offer, a retry); null: at `created_at`. */
+  readonly round_started_at: Date | null
   /** How far asking sellers got: asked, answered, still not asked and why (while quoting and after). */
   readonly quote_progress: QuoteProgress | null
   /** Why the request is parked right now, in words a customer may read. */
@@ -196,7 +207,7 @@ export interface RequestChanges {
   readonly quote_progress?: QuoteProgress
 }
 
-/** A move of the purchase state machine, recorded in `state_transitions` (and the outbox when final). */
+/** A move of the purchase state machine, recorded in `state_transitions` (and the outbox when final or watching). */
 export interface Transition {
   readonly to: PurchaseStatus
   /** Statuses passed on the way, in order (each recorded as a transition of its own, without a reason). */
@@ -275,7 +286,7 @@ export const makeStore = Effect.gen(function* () {
             SELECT req.id, v.from_status, v.to_status, ${lease.worker}::text, v.reason
             FROM req, (VALUES ${sql.csv(values)}) AS v (n, from_status, to_status, reason)
             ORDER BY v.n)`)
-        if (terminal) {
+        if (terminal || transition.to === watchingStatus) {
           const c = transition.changes ?? {}
           const payload = eventPayload({
             id: current.id,
@@ -504,3 +515,12 @@ export const eventPayload = (
   order_id: row.order_id,
   counter_offer: row.counter_offer
 })
+
+/**
+ * `eventPayload` as SQL over a request row's columns, for the statements that end requests in
+ * bulk (expired wants) or in one statement (a cancelled want); the same shape, key for key.
+ */
+export const eventPayloadSql =
+  "jsonb_build_object('id', id, 'status', status, 'isbn', isbn, 'reason', reason, " +
+  "'final_price', CASE WHEN final_amount IS NULL THEN NULL ELSE jsonb_build_object('amount', final_amount, 'currency', btrim(currency)) END, " +
+  "'seller_id', seller_id, 'order_id', order_id, 'counter_offer', counter_offer)"

@@ -31,7 +31,7 @@ import type { SqlClient, SqlError } from "effect/sql"
 import { randomUUID } from "node:crypto"
 import { Context, Effect, Layer, Option, Result, Schema } from "effect"
 import { makeRepair, pipelineVoidKey, providerVoidKey } from "../internal/paymentRepair.js"
-import { holdNotGivenBack, terminalStatuses, unboughtStatuses, type AttemptRow } from "../internal/purchaseStore.js"
+import { holdNotGivenBack, restingStatuses, terminalStatuses, watchingStatus, type AttemptRow } from "../internal/purchaseStore.js"
 import { admittedCall } from "../internal/sellerCall.js"
 import { orDie } from "../internal/sql.js"
 import type { PaymentGateway } from "../payments/PaymentGateway.js"
@@ -123,7 +123,7 @@ export const make = (options: RunningSweeperOptions = {}) =>
           SELECT p.request_id FROM payment_operations p
           JOIN purchase_requests r ON r.id = p.request_id
           WHERE p.kind = 'authorize' AND p.live AND p.provider_ref IS NOT NULL
-            AND r.status IN ${sql.in(unboughtStatuses)}
+            AND r.status IN ${sql.in(restingStatuses)}
             AND (r.lease_expires_at IS NULL OR r.lease_expires_at < now())
             AND NOT EXISTS (SELECT 1 FROM purchase_attempts a WHERE a.request_id = r.id AND a.status = 'confirmed')
             AND NOT EXISTS (
@@ -158,7 +158,7 @@ export const make = (options: RunningSweeperOptions = {}) =>
                   yield* Effect.logWarning(`the provider refused to void the authorization of purchase request ${request.id}; left for the reconciler`, outcome.detail)
                 } else count.failures += 1
               }),
-            unboughtStatuses
+            restingStatuses
           )
           if (Option.isNone(done)) count.busy += 1
         }
@@ -233,6 +233,8 @@ export const make = (options: RunningSweeperOptions = {}) =>
       })
 
     // 3. Seller holds of finished requests.
+    /** A hold left behind is given back once its request ended or watches (no run will buy from it). */
+    const holdStatuses = [...terminalStatuses, watchingStatus] as const
     const sweepHolds = (count: Counter) =>
       Effect.gen(function* () {
         const rows = yield* sql<{ request_id: string; id: string }>`
@@ -241,7 +243,7 @@ export const make = (options: RunningSweeperOptions = {}) =>
           WHERE a.hold IS NOT NULL
             AND ((a.status = 'held' AND (r.seller_id IS NULL OR r.seller_id <> a.seller_id))
                  OR (a.status = 'failed' AND a.reason LIKE ${`%${holdNotGivenBack}`}))
-            AND r.status IN ${sql.in(terminalStatuses)}
+            AND r.status IN ${sql.in(holdStatuses)}
             AND (r.lease_expires_at IS NULL OR r.lease_expires_at < now())
           ORDER BY a.updated_at
           LIMIT ${batchSize}`
@@ -286,7 +288,8 @@ export const make = (options: RunningSweeperOptions = {}) =>
               }
               count.holdsAbandoned += 1
               yield* close(`hold_release_failed: ${error.detail}`)
-            })
+            }),
+            holdStatuses
           )
           if (Option.isNone(done)) count.busy += 1
         }

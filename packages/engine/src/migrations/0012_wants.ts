@@ -3,14 +3,15 @@
  * will wait for a copy within the maximum (`wait_until`, up to 30 days). Nothing offered within the
  * maximum now: it is `watching` (no authorization held) until a copy is listed or found — then it
  * runs the normal purchase flow in a new round — or until `wait_until`, when it ends `expired`. The
- * customer may cancel it while it watches (`cancelled`).
+ * customer may cancel it while it watches (`cancelled`). `round_started_at`: a reopened round's
+ * answer time counts from when it started, not from when the request was made.
  */
 import { SqlClient } from "effect/sql"
 import { Effect } from "effect"
 
 export default Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
-  yield* sql`ALTER TABLE purchase_requests ADD COLUMN wait_until timestamptz`
+  yield* sql`ALTER TABLE purchase_requests ADD COLUMN wait_until timestamptz, ADD COLUMN round_started_at timestamptz`
   yield* sql`ALTER TABLE purchase_requests DROP CONSTRAINT purchase_requests_status_check`
   yield* sql`
     ALTER TABLE purchase_requests ADD CONSTRAINT purchase_requests_status_check CHECK (status IN (

@@ -11,6 +11,7 @@
  * | `tok_insufficient_funds` | declined (insufficient_funds) |
  * | `tok_unavailable` | provider unavailable, nothing recorded |
  * | `tok_lost_response` | approved, but the first answer is lost (PaymentUnavailable); a replay of the key answers |
+ * | `tok_decline_later` | approved the first time for a request, declined (expired_card) after that: a saved card that expired while a want watched |
  *
  * Fault switches (`SandboxFaults`) let tests and the chaos suite fail any operation.
  */
@@ -126,9 +127,11 @@ export const make = (options: SandboxOptions = {}) =>
           const fingerprint = `${request.requestId}|${request.amount.amount}|${request.amount.currency}|${token}`
           const outcome = yield* operation("authorize", request.idempotencyKey, fingerprint, () =>
             Effect.gen(function* () {
+              const [before] =
+                token === "tok_decline_later" ? yield* sql`SELECT 1 FROM sandbox_payments WHERE request_id = ${request.requestId} LIMIT 1` : []
               const declined =
-                token === "tok_decline" ? "generic_decline" : token === "tok_insufficient_funds" ? "insufficient_funds" : undefined
-              const approved = token === "tok_approve" || token === "tok_visa" || token === "tok_lost_response"
+                token === "tok_decline" ? "generic_decline" : token === "tok_insufficient_funds" ? "insufficient_funds" : before !== undefined ? "expired_card" : undefined
+              const approved = token === "tok_approve" || token === "tok_visa" || token === "tok_lost_response" || (token === "tok_decline_later" && before === undefined)
               const id = `sbx_${randomUUID().replaceAll("-", "")}`
               const status = approved ? "authorized" : "declined"
               yield* sql`

@@ -84,6 +84,12 @@ export interface PipelineOptions {
    * quick answers despite a dead seller sets a window.
    */
   readonly retryFailedForMillis?: number
+  /**
+   * How often a watching want (a request with `wait_until`) asks the sellers live again, for
+   * sellers whose feeds do not list the book; a listing within its maximum wakes it sooner.
+   * Default 1 h.
+   */
+  readonly wantRecheckMillis?: number
   /** Test hook: return true to kill the worker at this point. */
   readonly crashAt?: (point: CrashPoint, requestId: string) => boolean
 }
@@ -99,6 +105,8 @@ export interface PurchasePipelineService {
   readonly process: (claimed: RequestRow, worker: string) => Effect.Effect<RunResult>
   readonly leaseMillis: number
   readonly store: PurchaseStore
+  /** How often a watching want asks the sellers live again (`PipelineOptions.wantRecheckMillis`). */
+  readonly wantRecheckMillis: number
 }
 
 export class PurchasePipeline extends Context.Service<PurchasePipeline, PurchasePipelineService>()("@bookbroker/engine/PurchasePipeline") {}
@@ -155,6 +163,7 @@ export const make = (options: PipelineOptions = {}) =>
       minQuoteMillis,
       retryFailedMillis,
       retryFailedForMillis,
+      wantRecheckMillis: options.wantRecheckMillis ?? 3_600_000,
       backoff,
       crash: (point, requestId) => (options.crashAt?.(point, requestId) === true ? Effect.die(new SimulatedCrash({ point, requestId })) : Effect.void),
       withQuickRetry: (effect) => effect.pipe(Effect.retry({ schedule: quickRetry, while: (error) => error instanceof PaymentUnavailable })),
@@ -182,7 +191,8 @@ export const make = (options: PipelineOptions = {}) =>
     const run = (initial: RequestRow, lease: Lease, leaseClock: LeaseClock) =>
       Effect.gen(function* () {
         const context = makeRun(parts, initial, lease, leaseClock)
-        while (!isTerminal(context.row.status)) {
+        // A want that starts watching parks in the same step; no step runs a watching request.
+        while (!isTerminal(context.row.status) && context.row.status !== "watching") {
           const result = yield* step(context)
           if (result._tag === "Park") {
             yield* store.park(lease, result.delayMillis, result.why)
@@ -214,6 +224,7 @@ export const make = (options: PipelineOptions = {}) =>
     const service: PurchasePipelineService = {
       leaseMillis,
       store,
+      wantRecheckMillis: parts.wantRecheckMillis,
       process: (claimed, worker) =>
         Effect.gen(function* () {
           const lease: Lease = { requestId: claimed.id, worker, fence: claimed.fence, leaseMillis }

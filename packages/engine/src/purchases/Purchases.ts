@@ -7,12 +7,13 @@
 import { Money, type Isbn } from "@bookbroker/adapter-sdk"
 import { SqlClient } from "effect/sql"
 import { createHash, randomUUID } from "node:crypto"
-import { Cause, Context, Deferred, Effect, Layer, Queue, Schema, type Scope } from "effect"
-import { eventPayload, isTerminal, type Attention, type QuoteProgress, type AttemptRow, type PaymentOperationRow, type PurchaseStatus, type RequestRow } from "../internal/purchaseStore.js"
+import { Cause, Clock, Context, Deferred, Effect, Layer, Queue, Schema, type Scope } from "effect"
+import { eventPayload, eventPayloadSql, isTerminal, type Attention, type QuoteProgress, type AttemptRow, type PaymentOperationRow, type PurchaseStatus, type RequestRow } from "../internal/purchaseStore.js"
 import { uninterruptibleSql } from "../internal/sql.js"
 import { signalWork } from "../internal/workSignal.js"
 import * as OutboundAddress from "../outbound/OutboundAddress.js"
 import * as Backlog from "./Backlog.js"
+import * as WantPolicy from "./WantPolicy.js"
 import { isUuid } from "../internal/ids.js"
 
 /** Spans on the request path skip the call-site stack: capturing it builds an Error per request. */
@@ -31,6 +32,11 @@ export interface NewPurchase {
    * are asked again until then. The engine's default (60 s) otherwise.
    */
   readonly answerWithinMillis?: number
+  /**
+   * A want: when nothing is offered within the maximum now, watch for a copy until then (at most
+   * 30 days ahead) instead of ending; `purchases/WantPolicy.ts`.
+   */
+  readonly waitUntil?: Date
 }
 
 export interface Accepted {
@@ -88,6 +94,8 @@ export interface PurchaseView {
   readonly createdAt: Date
   readonly updatedAt: Date
   readonly completedAt: Date | null
+  /** A want: until when it watches for a copy within the maximum (null: it answers now). */
+  readonly waitUntil: Date | null
 }
 
 export class PurchaseNotFound extends Schema.TaggedError<PurchaseNotFound>()("PurchaseNotFound", { id: Schema.String }) {
@@ -119,6 +127,20 @@ export class CounterOfferNotAvailable extends Schema.TaggedError<CounterOfferNot
 }) {
   override get message(): string {
     return `purchase request ${this.id} has no counter-offer to accept: ${this.detail}`
+  }
+}
+
+/** A `wait_until` bookbroker will not watch until: in the past, or more than 30 days away. */
+export class WaitUntilRefused extends Schema.TaggedError<WaitUntilRefused>()("WaitUntilRefused", { waitUntil: Schema.String, reason: Schema.String }) {
+  override get message(): string {
+    return `wait_until ${this.waitUntil} ${this.reason}: a want watches for at most 30 days from now`
+  }
+}
+
+/** Only a watching want can be cancelled; `detail` says what the request is doing instead. */
+export class CancelNotAllowed extends Schema.TaggedError<CancelNotAllowed>()("CancelNotAllowed", { id: Schema.String, detail: Schema.String }) {
+  override get message(): string {
+    return `purchase request ${this.id} cannot be cancelled: ${this.detail}`
   }
 }
 
@@ -165,7 +187,7 @@ export class InvalidCursor extends Schema.TaggedError<InvalidCursor>()("InvalidC
 }
 
 export interface PurchasesService {
-  readonly submit: (purchase: NewPurchase) => Effect.Effect<Accepted, IdempotencyKeyReused | NotifyUrlRefused | Backlogged>
+  readonly submit: (purchase: NewPurchase) => Effect.Effect<Accepted, IdempotencyKeyReused | NotifyUrlRefused | Backlogged | WaitUntilRefused>
   /** A request; with `customerId`, only that customer's (others are not found). */
   readonly get: (id: string, customerId?: string) => Effect.Effect<PurchaseView, PurchaseNotFound>
   readonly list: (
@@ -173,6 +195,12 @@ export interface PurchasesService {
     options?: ListOptions
   ) => Effect.Effect<{ readonly items: ReadonlyArray<PurchaseView>; readonly nextCursor: string | null }, InvalidCursor>
   readonly acceptCounterOffer: (id: string, customerId: string | undefined, paymentToken: string) => Effect.Effect<PurchaseView, PurchaseNotFound | CounterOfferNotAvailable>
+  /**
+   * Cancels a watching want (`cancelled`, with its webhook). A want that found a copy is being
+   * bought: it can no longer be cancelled (`CancelNotAllowed`); the one statement that cancels
+   * and the one that wakes a want both require it watching, so exactly one of them wins.
+   */
+  readonly cancel: (id: string, customerId?: string) => Effect.Effect<PurchaseView, PurchaseNotFound | CancelNotAllowed>
   /**
    * Runs a `failed` request again, from `received` in a new round (new payment idempotency keys,
    * fresh quotes), when that cannot buy twice or hold money twice: no confirmed seller order, no
@@ -200,7 +228,8 @@ const hashOf = (purchase: NewPurchase) =>
         purchase.customer.email,
         purchase.customer.shippingAddress,
         purchase.notifyUrl ?? null,
-        purchase.answerWithinMillis ?? null
+        purchase.answerWithinMillis ?? null,
+        purchase.waitUntil?.toISOString() ?? null
       ])
     )
     .digest("hex")
@@ -208,7 +237,7 @@ const hashOf = (purchase: NewPurchase) =>
 /** The columns of a request a customer's view shows (not its payment token, contact or lease). */
 const viewColumns =
   "r.id, r.customer_id, r.status, r.isbn, r.currency, r.max_amount, r.reason, r.final_amount, r.seller_id, r.order_id, r.counter_offer, " +
-  "r.waiting, r.quote_progress, r.attention, r.attention_detail, r.attention_since, r.created_at, r.updated_at, r.completed_at"
+  "r.waiting, r.quote_progress, r.attention, r.attention_detail, r.attention_since, r.created_at, r.updated_at, r.completed_at, r.wait_until"
 type ViewRow = Pick<
   RequestRow,
   | "id"
@@ -230,6 +259,7 @@ type ViewRow = Pick<
   | "created_at"
   | "updated_at"
   | "completed_at"
+  | "wait_until"
 >
 /** An attempt as the view reads it (`order_total` is a JSON number there, a string from a plain row). */
 type ViewAttempt = Pick<AttemptRow, "seller_id" | "seller_name" | "rank" | "status" | "reason" | "order_id"> & {
@@ -307,7 +337,8 @@ export const makeWith = (options: PurchasesOptions = {}): Effect.Effect<Purchase
         row.attention === null ? null : { kind: row.attention, detail: row.attention_detail ?? "", since: row.attention_since ?? row.updated_at },
       createdAt: row.created_at,
       updatedAt: row.updated_at,
-      completedAt: row.completed_at
+      completedAt: row.completed_at,
+      waitUntil: row.wait_until
     }
   }
 
@@ -349,18 +380,19 @@ export const makeWith = (options: PurchasesOptions = {}): Effect.Effect<Purchase
         payment_token: purchase.paymentToken,
         customer: { name: purchase.customer.name, email: purchase.customer.email, shipping_address: purchase.customer.shippingAddress },
         notify_url: purchase.notifyUrl ?? null,
-        answer_within_millis: purchase.answerWithinMillis ?? null
+        answer_within_millis: purchase.answerWithinMillis ?? null,
+        wait_until: purchase.waitUntil?.toISOString() ?? null
       }))
       const created = yield* sql<{ id: string; customer_id: string; idempotency_key: string; status: PurchaseStatus }>`
         WITH input AS (
           SELECT * FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS x(
             id uuid, customer_id text, idempotency_key text, request_hash text, isbn text, currency text,
-            max_amount bigint, payment_token text, customer jsonb, notify_url text, answer_within_millis integer)
+            max_amount bigint, payment_token text, customer jsonb, notify_url text, answer_within_millis integer, wait_until timestamptz)
         ), created AS (
           INSERT INTO purchase_requests (id, customer_id, idempotency_key, request_hash, isbn, currency, original_max, max_amount,
-                                         payment_token, customer, notify_url, answer_within_millis, status)
+                                         payment_token, customer, notify_url, answer_within_millis, wait_until, status)
           SELECT id, customer_id, idempotency_key, request_hash, isbn, currency, max_amount, max_amount,
-                 payment_token, customer, notify_url, answer_within_millis, 'received'
+                 payment_token, customer, notify_url, answer_within_millis, wait_until, 'received'
           FROM input
           ON CONFLICT (customer_id, idempotency_key) DO NOTHING
           RETURNING id, customer_id, idempotency_key, status
@@ -413,6 +445,13 @@ export const makeWith = (options: PurchasesOptions = {}): Effect.Effect<Purchase
   const service: PurchasesService = {
     submit: (purchase) =>
       Effect.gen(function* () {
+        if (purchase.waitUntil !== undefined) {
+          const refusal = WantPolicy.waitUntilRefusal(purchase.waitUntil, yield* Clock.currentTimeMillis)
+          if (refusal !== undefined) {
+            const shown = Number.isFinite(purchase.waitUntil.getTime()) ? purchase.waitUntil.toISOString() : String(purchase.waitUntil)
+            return yield* new WaitUntilRefused({ waitUntil: shown, reason: refusal })
+          }
+        }
         if (purchase.notifyUrl !== undefined) {
           const checked = OutboundAddress.checkUrl(purchase.notifyUrl, outbound)
           if (checked._tag === "Refused") return yield* new NotifyUrlRefused({ notifyUrl: purchase.notifyUrl, reason: checked.reason })
@@ -480,7 +519,7 @@ export const makeWith = (options: PurchasesOptions = {}): Effect.Effect<Purchase
               yield* sql`
                 UPDATE purchase_requests SET
                   status = 'received', round = round + 1, max_amount = ${row!.counter_offer.total}, payment_token = ${paymentToken},
-                  reason = NULL, completed_at = NULL, next_run_at = now(), updated_at = now()
+                  reason = NULL, completed_at = NULL, round_started_at = now(), next_run_at = now(), updated_at = now()
                 WHERE id = ${id}`
               yield* sql`
                 INSERT INTO state_transitions (request_id, from_status, to_status, actor, reason)
@@ -493,6 +532,43 @@ export const makeWith = (options: PurchasesOptions = {}): Effect.Effect<Purchase
           return yield* load(id, customerId)
         })
       ).pipe(Effect.withSpan("Purchases.acceptCounterOffer", { attributes: { "purchase.request_id": id } })),
+
+    cancel: (id, customerId) =>
+      uninterruptibleSql(
+        Effect.gen(function* () {
+          yield* load(id, customerId)
+          // One statement: only a watching want nobody holds right now is cancelled (a want being
+          // woken is taken by the statement that wakes it: the row lock orders the two).
+          const [cancelled] = yield* sql<{ id: string }>`
+            WITH req AS (
+              UPDATE purchase_requests SET
+                status = 'cancelled', reason = 'cancelled_by_customer', payment_token = NULL, waiting = NULL,
+                completed_at = now(), next_run_at = now(), updated_at = now(), fence = fence + 1
+              WHERE id = ${id} AND status = 'watching' AND (lease_expires_at IS NULL OR lease_expires_at < now())
+              RETURNING *
+            ), moved AS (
+              INSERT INTO state_transitions (request_id, from_status, to_status, actor, reason)
+              SELECT id, 'watching', 'cancelled', 'customer', 'cancelled_by_customer' FROM req
+            ), told AS (
+              INSERT INTO outbox (request_id, event, payload, notify_url)
+              SELECT id, 'purchase_request.cancelled', ${sql.literal(eventPayloadSql)}, notify_url FROM req
+            )
+            SELECT id FROM req`
+          if (cancelled === undefined) {
+            const now = yield* load(id, customerId)
+            const detail =
+              now.status === "cancelled"
+                ? "it is already cancelled"
+                : now.status === "watching"
+                  ? "it is being looked at right now (a copy may have been found); try again in a few seconds"
+                  : now.terminal
+                    ? `it already ended (${now.status})`
+                    : `a copy was found and it is being bought (${now.status}); only a watching want can be cancelled`
+            return yield* new CancelNotAllowed({ id, detail })
+          }
+          return yield* load(id, customerId)
+        })
+      ).pipe(Effect.withSpan("Purchases.cancel", { attributes: { "purchase.request_id": id } })),
 
     retry: (id, options = {}) =>
       uninterruptibleSql(
@@ -543,7 +619,7 @@ export const makeWith = (options: PurchasesOptions = {}): Effect.Effect<Purchase
                 UPDATE purchase_requests SET
                   status = 'received', round = round + 1, payment_token = ${paymentToken},
                   reason = NULL, counter_offer = NULL, quote_progress = NULL, completed_at = NULL, lease_owner = NULL, lease_expires_at = NULL,
-                  next_run_at = now(), updated_at = now()
+                  round_started_at = now(), next_run_at = now(), updated_at = now()
                 WHERE id = ${id}`
               yield* sql`
                 INSERT INTO state_transitions (request_id, from_status, to_status, actor, reason)

@@ -83,7 +83,7 @@ let sequence = 0
 export const submit = (
   isbn: Isbn.Isbn13,
   maxMinor: number,
-  options: { paymentToken?: string; customerId?: string; currency?: string; answerWithinMillis?: number } = {}
+  options: { paymentToken?: string; customerId?: string; currency?: string; answerWithinMillis?: number; waitUntil?: Date; notifyUrl?: string } = {}
 ) =>
   Effect.gen(function* () {
     const purchases = yield* Purchases.Purchases
@@ -95,21 +95,23 @@ export const submit = (
       maxPrice: Money.make(maxMinor, options.currency ?? "EUR"),
       paymentToken: options.paymentToken ?? "tok_approve",
       customer: { name: "Ada Reader", email: "ada@example.com", shippingAddress: { line1: "1 Book Lane", city: "Paris", country: "FR" } },
-      ...(options.answerWithinMillis === undefined ? {} : { answerWithinMillis: options.answerWithinMillis })
+      ...(options.answerWithinMillis === undefined ? {} : { answerWithinMillis: options.answerWithinMillis }),
+      ...(options.waitUntil === undefined ? {} : { waitUntil: options.waitUntil }),
+      ...(options.notifyUrl === undefined ? {} : { notifyUrl: options.notifyUrl })
     })
   })
 
-/** Runs a worker until the request is terminal (or `maxRounds` claims passed). */
-export const runUntilDone = (worker: PurchaseWorker.PurchaseWorkerService, id: string, maxRounds = 200) =>
+/** Runs a worker until the request is terminal (or, with `orWatching`, watching), or `maxRounds` claims passed. */
+export const runUntilDone = (worker: PurchaseWorker.PurchaseWorkerService, id: string, maxRounds = 200, orWatching = false) =>
   Effect.gen(function* () {
     const purchases = yield* Purchases.Purchases
     for (let round = 0; round < maxRounds; round++) {
       const view = yield* purchases.get(id)
-      if (view.terminal) return view
+      if (view.terminal || (orWatching && view.status === "watching")) return view
       const results = yield* worker.runOnce
       if (results.length === 0) yield* Effect.sleep(20)
     }
-    return yield* Effect.die(new Error(`request ${id} not terminal after ${maxRounds} rounds`))
+    return yield* Effect.die(new Error(`request ${id} not ${orWatching ? "terminal or watching" : "terminal"} after ${maxRounds} rounds`))
   })
 
 /** What the payment ledger holds for a request. */

@@ -61,6 +61,8 @@ export interface PipelineParts {
   /** The pause before sellers that failed are asked again. */
   readonly retryFailedMillis: number
   readonly retryFailedForMillis: number
+  /** How often a watching want looks at the sellers live again (`WantPolicy.nextLook`). */
+  readonly wantRecheckMillis: number
   /** The wait before a failed call is tried again, by how often it was tried. */
   readonly backoff: (tries: number) => number
   /** The test hook: dies here when a test asked for it. */

@@ -1,16 +1,25 @@
 /**
  * How a request ends: voiding a live payment authorization first (the customer is charged only
  * for a confirmed order), then the terminal status — and the endings the fallback policy names.
+ * A want (`wait_until` ahead) whose round bought nothing watches instead (`purchases/WantPolicy.ts`):
+ * the same void first, then `watching`, parked until its next live look.
  */
+import { Money } from "@bookbroker/adapter-sdk"
 import type { SqlError } from "effect/sql"
-import { Effect } from "effect"
-import type { LeaseLost, RequestChanges, TerminalStatus } from "../../internal/purchaseStore.js"
+import { Clock, Effect } from "effect"
+import { type LeaseLost, type RequestChanges, type TerminalStatus, watchingStatus } from "../../internal/purchaseStore.js"
 import * as FallbackPolicy from "../FallbackPolicy.js"
 import * as PurchaseKeys from "../PurchaseKeys.js"
+import * as WantPolicy from "../WantPolicy.js"
 import { decodeOffer, next, park, type RunContext, type Step } from "./Run.js"
 
-/** Ends the request, voiding a live authorization first. */
-export const finish = (ctx: RunContext, status: TerminalStatus, reason: string, changes?: RequestChanges): Effect.Effect<Step, LeaseLost | SqlError.SqlError> =>
+/** Ends the request (or, for a want, sets it watching), voiding a live authorization first. */
+export const finish = (
+  ctx: RunContext,
+  status: TerminalStatus | typeof watchingStatus,
+  reason: string,
+  changes?: RequestChanges
+): Effect.Effect<Step, LeaseLost | SqlError.SqlError> =>
   Effect.gen(function* () {
     const authorization = yield* ctx.store.liveAuthorization(ctx.row.id)
     if (authorization !== undefined) {
@@ -27,22 +36,44 @@ export const finish = (ctx: RunContext, status: TerminalStatus, reason: string, 
         return next
       }
       yield* ctx.transition(status, reason, changes, [ctx.writes.settlePayment(key, "succeeded", authorization.provider_ref, false, null), ctx.writes.endAuthorization()])
-      return next
+      return yield* afterwards(ctx, status, reason)
     }
     yield* ctx.transition(status, reason, changes)
-    return next
+    return yield* afterwards(ctx, status, reason)
   })
 
+/** A watching want is parked until its next live look (`jobs/Wants.ts` wakes it sooner when a copy is listed). */
+const afterwards = (ctx: RunContext, status: TerminalStatus | typeof watchingStatus, reason: string) =>
+  Effect.gen(function* () {
+    const waitUntil = ctx.row.wait_until
+    if (status !== watchingStatus || waitUntil === null) return next
+    const now = yield* Clock.currentTimeMillis
+    return park(WantPolicy.nextLook(now, waitUntil, ctx.wantRecheckMillis).getTime() - now, WantPolicy.watchingText(waitUntil, reason))
+  })
+
+/** The ending's status, or `watching` for a want that may still wait. */
+const orWatch = (ctx: RunContext, status: TerminalStatus, nowMillis: number) =>
+  WantPolicy.watches(status, ctx.row.wait_until, nowMillis) ? watchingStatus : status
+
 /** Ends the request as the fallback policy says (a counter-offer with `price_not_met`). */
-export const end = (ctx: RunContext, ending: FallbackPolicy.Ending) => {
-  switch (ending._tag) {
-    case "SellersBusy":
-      return finish(ctx, "sellers_busy", ending.reason)
-    case "NotAvailable":
-      return finish(ctx, "not_available", ending.reason)
-    case "PriceNotMet":
-      return finish(ctx, "price_not_met", ending.reason, {
-        counter_offer: FallbackPolicy.counterOffer(ctx.row.round, ending.cheapest, decodeOffer(ending.cheapest.offer).expiresAt)
-      })
-  }
-}
+export const end = (ctx: RunContext, ending: FallbackPolicy.Ending) =>
+  Effect.flatMap(Clock.currentTimeMillis, (now) => {
+    switch (ending._tag) {
+      case "SellersBusy":
+        return finish(ctx, orWatch(ctx, "sellers_busy", now), ending.reason)
+      case "NotAvailable":
+        return finish(ctx, orWatch(ctx, "not_available", now), ending.reason)
+      case "PriceNotMet": {
+        const status = orWatch(ctx, "price_not_met", now)
+        if (status === watchingStatus) {
+          // Watching, the cheapest offer above the maximum is said in words (a counter-offer is for a request that ended).
+          const cheapest = ending.cheapest
+          const price = `${Money.toDecimal(Money.make(Number(cheapest.total), cheapest.currency.trim()))} ${cheapest.currency.trim()}`
+          return finish(ctx, status, `${ending.reason}: the cheapest offer now is ${price} from ${cheapest.seller_name}`)
+        }
+        return finish(ctx, status, ending.reason, {
+          counter_offer: FallbackPolicy.counterOffer(ctx.row.round, ending.cheapest, decodeOffer(ending.cheapest.offer).expiresAt)
+        })
+      }
+    }
+  })

@@ -116,7 +116,8 @@ export const quote = (ctx: RunContext) =>
       return next
     }
     const isbn = ctx.row.isbn as Isbn.Isbn13
-    const answerBy = ctx.row.created_at.getTime() + (ctx.row.answer_within_millis ?? ctx.answerWithinMillis)
+    // Counted from the round's start: a want woken days later, a retried request get their whole answer time.
+    const answerBy = (ctx.row.round_started_at ?? ctx.row.created_at).getTime() + (ctx.row.answer_within_millis ?? ctx.answerWithinMillis)
     const offers = new Map<string, QuoteEngine.RankedOffer>()
     const outcomes = new Map<string, QuoteEngine.SellerOutcome>()
     /** Indexed and pushed offers seen, for the leads kept for later. */

@@ -1,0 +1,206 @@
+/**
+ * Watching wants (`purchases/WantPolicy.ts`): the job that wakes them when a copy is found and
+ * ends them at their `wait_until`. A watching want holds no authorization and no worker runs it;
+ * each run of this job, in one statement each:
+ *
+ * 1. **expires** the wants whose `wait_until` has passed (`expired`, with its webhook);
+ * 2. **wakes** the wants a listing matches — fresh in the offer index, in the want's currency,
+ *    within its maximum, stated since the want last looked, from a seller not tried for it yet —
+ *    first come, first served: per ISBN the oldest wants first, no more of them than the copies
+ *    listed. A woken want goes back to `received` in a new round (new payment keys, its whole
+ *    answer time) and runs the normal purchase flow: authorize, confirm live, buy — or watch again;
+ * 3. **looks live**, for sellers without feeds, at the wants due for it (every
+ *    `PipelineOptions.wantRecheckMillis`, 1 h by default, a few per run): one fan-out each, and
+ *    the want is woken when an offer within its maximum comes from a seller not tried for it.
+ *
+ * Waking and cancelling (`Purchases.cancel`) both require the want watching and not held by
+ * anyone: the row lock orders them, so exactly one wins. Any number of processes may run this:
+ * due wants are claimed with `FOR UPDATE SKIP LOCKED`.
+ */
+import type { Isbn } from "@bookbroker/adapter-sdk"
+import { SqlClient } from "effect/sql"
+import { Context, Effect, Layer, Schedule } from "effect"
+import { eventPayloadSql } from "../internal/purchaseStore.js"
+import { orDie } from "../internal/sql.js"
+import { signalWork } from "../internal/workSignal.js"
+import { PurchasePipeline } from "../purchases/PurchasePipeline.js"
+import { QuoteEngine } from "../quotes/QuoteEngine.js"
+
+export interface WantsOptions {
+  /** Wants looked at live per run; default 8. */
+  readonly liveLooksPerRun?: number
+  /** Wants woken per run at most; default 500. */
+  readonly wakePerRun?: number
+  /** A live look's fan-out deadline; default 10 s. */
+  readonly lookDeadlineMillis?: number
+}
+
+export interface RunningWantsOptions extends WantsOptions {
+  /** Pause between runs; default 5 s. */
+  readonly intervalMillis?: number
+}
+
+/** What one run did. */
+export interface WantsRun {
+  readonly expired: number
+  /** Woken by a listing in the offer index. */
+  readonly woken: number
+  /** Looked at live, and of those woken. */
+  readonly looked: number
+  readonly foundLive: number
+}
+
+export interface WantsService {
+  readonly runOnce: Effect.Effect<WantsRun>
+}
+
+export class Wants extends Context.Service<Wants, WantsService>()("@bookbroker/engine/Wants") {}
+
+/** A want nobody holds right now (no worker, sweeper or reconciler). */
+const free = "(r.lease_expires_at IS NULL OR r.lease_expires_at < now())"
+
+export const make = (options: WantsOptions = {}) =>
+  Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    const quoteEngine = yield* QuoteEngine
+    const pipeline = yield* PurchasePipeline
+    const liveLooksPerRun = options.liveLooksPerRun ?? 8
+    const wakePerRun = options.wakePerRun ?? 500
+    const lookDeadlineMillis = options.lookDeadlineMillis ?? 10_000
+
+    const expire = Effect.map(
+      sql<{ n: number }>`
+        WITH req AS (
+          UPDATE purchase_requests r SET
+            status = 'expired', reason = 'wait_until_passed: no copy within the maximum was found in time',
+            payment_token = NULL, waiting = NULL, completed_at = now(), next_run_at = now(), updated_at = now(), fence = r.fence + 1
+          WHERE r.id IN (
+            SELECT r.id FROM purchase_requests r
+            WHERE r.status = 'watching' AND r.wait_until <= now() AND ${sql.literal(free)}
+            ORDER BY r.wait_until LIMIT 1000
+            FOR UPDATE SKIP LOCKED)
+          RETURNING r.*
+        ), moved AS (
+          INSERT INTO state_transitions (request_id, from_status, to_status, actor, reason)
+          SELECT id, 'watching', 'expired', 'wants', reason FROM req
+        ), told AS (
+          INSERT INTO outbox (request_id, event, payload, notify_url)
+          SELECT id, 'purchase_request.expired', ${sql.literal(eventPayloadSql)}, notify_url FROM req
+        )
+        SELECT count(*)::int AS n FROM req`,
+      (rows) => rows[0]?.n ?? 0
+    )
+
+    /**
+     * Back to `received` in a new round, with `reason` on the request (and its webhook) until the
+     * round moves on; only wants still watching, still before their `wait_until`, held by nobody.
+     */
+    const reopen = (ids: ReadonlyArray<string>, reason: string) =>
+      Effect.gen(function* () {
+        if (ids.length === 0) return 0
+        const [row] = yield* sql<{ n: number }>`
+          WITH req AS (
+            UPDATE purchase_requests r SET
+              status = 'received', round = r.round + 1, reason = ${reason}, counter_offer = NULL, quote_progress = NULL, waiting = NULL,
+              round_started_at = now(), next_run_at = now(), updated_at = now(), fence = r.fence + 1
+            WHERE r.id = ANY(${ids}::uuid[]) AND r.status = 'watching' AND r.wait_until > now() AND ${sql.literal(free)}
+            RETURNING r.*
+          ), moved AS (
+            INSERT INTO state_transitions (request_id, from_status, to_status, actor, reason)
+            SELECT id, 'watching', 'received', 'wants', reason FROM req
+          ), told AS (
+            INSERT INTO outbox (request_id, event, payload, notify_url)
+            SELECT id, 'purchase_request.received', ${sql.literal(eventPayloadSql)}, notify_url FROM req
+          )
+          SELECT count(*)::int AS n FROM req`
+        const n = row?.n ?? 0
+        if (n > 0) yield* signalWork(sql)
+        return n
+      })
+
+    /**
+     * The wants a listing matches, first come first served: per ISBN the oldest first, no more
+     * of them than the copies listed within their maximum (a want's `nth` among the ISBN's
+     * matching wants must not exceed its copies). "Since the want last looked" is its
+     * `updated_at`, less a minute for a listing stated while its round was quoting.
+     */
+    const wakeListed = Effect.gen(function* () {
+      const rows = yield* sql<{ id: string }>`
+        WITH matching AS (
+          SELECT r.id, r.isbn, r.created_at, copies.n AS copies
+          FROM purchase_requests r
+          CROSS JOIN LATERAL (
+            SELECT coalesce(sum(l.quantity), 0) AS n FROM fresh_listings l
+            WHERE l.isbn = r.isbn AND l.currency = btrim(r.currency) AND l.price + l.shipping <= r.max_amount
+              AND l.seen_at > r.updated_at - interval '1 minute'
+              AND NOT EXISTS (SELECT 1 FROM purchase_attempts a WHERE a.request_id = r.id AND a.seller_id = l.seller_id)
+          ) AS copies
+          WHERE r.status = 'watching' AND r.wait_until > now() AND ${sql.literal(free)}
+        ), ranked AS (
+          SELECT id, copies, row_number() OVER (PARTITION BY isbn ORDER BY created_at, id) AS nth
+          FROM matching WHERE copies > 0
+        )
+        SELECT id FROM ranked WHERE nth <= copies ORDER BY nth LIMIT ${wakePerRun}`
+      return yield* reopen(
+        rows.map((row) => row.id),
+        "copy_listed: a seller listed a copy within the maximum"
+      )
+    })
+
+    /** Claims the wants due for a live look (their next one set first, so no other process takes them). */
+    const claimDue = sql<{ id: string; isbn: string; currency: string; max_amount: string; customer_id: string }>`
+      UPDATE purchase_requests r SET
+        next_run_at = least(now() + ${pipeline.wantRecheckMillis} * interval '1 millisecond', r.wait_until), updated_at = now()
+      WHERE r.id IN (
+        SELECT r.id FROM purchase_requests r
+        WHERE r.status = 'watching' AND r.next_run_at <= now() AND r.wait_until > now() AND ${sql.literal(free)}
+        ORDER BY r.next_run_at LIMIT ${liveLooksPerRun}
+        FOR UPDATE SKIP LOCKED)
+      RETURNING r.id, r.isbn, r.currency, r.max_amount, r.customer_id`
+
+    const lookLive = Effect.gen(function* () {
+      const due = yield* claimDue
+      const found = yield* Effect.forEach(
+        due,
+        (want) =>
+          Effect.gen(function* () {
+            const book = yield* quoteEngine.quotes(want.isbn as Isbn.Isbn13, {
+              currency: want.currency.trim(),
+              tenant: want.customer_id,
+              deadlineMillis: lookDeadlineMillis
+            })
+            const tried = new Set((yield* sql<{ seller_id: string }>`SELECT seller_id FROM purchase_attempts WHERE request_id = ${want.id}`).map((row) => row.seller_id))
+            const within = book.offers.filter((offer) => offer.total.amount <= Number(want.max_amount) && !tried.has(offer.sellerId))
+            if (within.length === 0) return 0
+            return yield* reopen([want.id], `copy_found: ${within.length} seller${within.length === 1 ? "" : "s"} offered a copy within the maximum`)
+          }),
+        { concurrency: liveLooksPerRun }
+      )
+      return { looked: due.length, foundLive: found.reduce((sum, n) => sum + n, 0) }
+    })
+
+    const runOnce: Effect.Effect<WantsRun> = Effect.gen(function* () {
+      const expired = yield* orDie(expire)
+      const woken = yield* orDie(wakeListed)
+      const live = yield* orDie(lookLive)
+      return { expired, woken, ...live }
+    }).pipe(Effect.withSpan("Wants.runOnce"))
+
+    return { runOnce } satisfies WantsService
+  })
+
+export const layer = (options: WantsOptions = {}) => Layer.effect(Wants, make(options))
+
+/** Runs every `intervalMillis` (5 s) for as long as the layer lives. */
+export const layerRunning = (options: RunningWantsOptions = {}) =>
+  Layer.effect(
+    Wants,
+    Effect.tap(make(options), (wants) =>
+      Effect.forkScoped(
+        wants.runOnce.pipe(
+          Effect.catchCause((cause) => Effect.logError("wants: a run failed", cause)),
+          Effect.repeat(Schedule.spaced(options.intervalMillis ?? 5_000))
+        )
+      )
+    )
+  )
