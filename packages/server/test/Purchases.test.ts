@@ -132,6 +132,54 @@ describe("customer purchase API", () => {
     })
   )
 
+  it.live("a want (wait_until): watching over HTTP, listed with ?status=watching, cancelled with POST …/cancel; bad wait_until is a 422 that stores nothing", () =>
+    Effect.gen(function* () {
+      const server = yield* TestServer.start()
+      yield* server.sellers([{ name: "dear", stock: [{ isbn, price: 4500, quantity: 2 }] }])
+      const ada = yield* server.customer("Ada")
+      const waitUntil = new Date(Date.now() + 7 * 86_400_000).toISOString()
+      const created = yield* server.call("POST", "/v1/purchase-requests", { token: ada.key, body: body({ wait_until: waitUntil }), headers: { "idempotency-key": "want-1" } })
+      expect(created.status).toBe(202)
+      let watching = created
+      for (let i = 0; i < 300 && watching.body.status !== "watching"; i++) {
+        yield* Effect.sleep(20)
+        watching = yield* server.call("GET", `/v1/purchase-requests/${created.body.id}`, { token: ada.key })
+      }
+      expect(watching.body).toMatchObject({ status: "watching", terminal: false, wait_until: waitUntil, counter_offer: null })
+      expect(watching.body.waiting).toContain("45.00 EUR from dear")
+      const listed = yield* server.call("GET", "/v1/purchase-requests?status=watching", { token: ada.key })
+      expect(listed.body.items.map((item: { id: string }) => item.id)).toEqual([created.body.id])
+      const bob = yield* server.customer("Bob")
+      problem(yield* server.call("POST", `/v1/purchase-requests/${created.body.id}/cancel`, { token: bob.key }), 404)
+      const cancelled = yield* server.call("POST", `/v1/purchase-requests/${created.body.id}/cancel`, { token: ada.key })
+      expect(cancelled.status).toBe(200)
+      expect(cancelled.body).toMatchObject({ status: "cancelled", terminal: true, reason: "cancelled_by_customer" })
+      const again = yield* server.call("POST", `/v1/purchase-requests/${created.body.id}/cancel`, { token: ada.key })
+      problem(again, 409)
+      expect(again.body.detail).toContain("already cancelled")
+
+      // A request that is not a want cannot be cancelled.
+      const plain = yield* server.call("POST", "/v1/purchase-requests", { token: ada.key, body: body(), headers: { "idempotency-key": "plain" } })
+      yield* server.awaitTerminal(plain.body.id, ada.key)
+      problem(yield* server.call("POST", `/v1/purchase-requests/${plain.body.id}/cancel`, { token: ada.key }), 409)
+
+      const before = yield* server.count("purchase_requests")
+      for (const [bad, detail] of [
+        [new Date(Date.now() - 60_000).toISOString(), "is not in the future"],
+        [new Date(Date.now() + 31 * 86_400_000).toISOString(), "is more than 30 days away"],
+        ["2026-13-45T99:00:00Z", "is not a real date and time"],
+        ["next tuesday", "must be an RFC 3339 date and time"],
+        ["2027-01-01", "must be an RFC 3339 date and time"]
+      ] as const) {
+        const refused = yield* server.call("POST", "/v1/purchase-requests", { token: ada.key, body: body({ wait_until: bad }), headers: { "idempotency-key": `bad-${bad}` } })
+        problem(refused, 422)
+        expect(JSON.stringify(refused.body)).toContain(detail)
+        expect(JSON.stringify(refused.body)).toContain("wait_until")
+      }
+      expect(yield* server.count("purchase_requests")).toBe(before)
+    })
+  )
+
   it.live("offers for a book: ranked by total; an invalid ISBN is a 422 problem", () =>
     Effect.gen(function* () {
       const server = yield* TestServer.start()

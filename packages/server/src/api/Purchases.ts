@@ -1,7 +1,7 @@
 /** The customer purchase endpoints and their wire shapes (snake_case, money in minor units). */
 import { Isbn, Money } from "@bookbroker/adapter-sdk"
 import { Schema } from "effect"
-import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema } from "effect/http-api"
+import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "effect/http-api"
 import { CustomerAuth } from "../Auth.js"
 import * as Problem from "../Problem.js"
 
@@ -49,6 +49,14 @@ const HttpUrl = Schema.String.check(
   })
 )
 
+/** An RFC 3339 date and time with its offset (`2026-12-18T12:00:00Z`). */
+const DateTime = Schema.String.check(
+  Schema.isPattern(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/i, {
+    message: "must be an RFC 3339 date and time with its offset, such as 2026-12-18T12:00:00Z"
+  }),
+  Schema.makeFilter((value: string) => Number.isFinite(Date.parse(value)) || "is not a real date and time")
+)
+
 export const NewPurchaseRequest = Schema.Struct({
   isbn: Isbn.Isbn13FromString.annotate({ description: "ISBN-10 or ISBN-13, hyphens allowed" }),
   max_price: MoneyAmount,
@@ -60,10 +68,30 @@ export const NewPurchaseRequest = Schema.Struct({
       description:
         "How long you are willing to wait for a true answer (default 60): sellers whose request limits are full are asked again until then, and a request they keep from answering ends sellers_busy, never not_available"
     })
+  ),
+  wait_until: Schema.optionalKey(
+    DateTime.annotate({
+      description:
+        "Make it a want (a standing order): when nothing is offered within max_price now, the request is watching instead of ending — no payment is held — until a copy within max_price is listed or found (then it is bought as usual, the payment method authorized again) or until this time (then it ends expired). At most 30 days ahead. Cancel it while it watches with POST /v1/purchase-requests/{id}/cancel"
+    })
   )
 })
 
-export const PurchaseStatus = Schema.Literals(["received", "authorized", "quoting", "deciding", "purchasing", "purchased", "price_not_met", "not_available", "sellers_busy", "failed"])
+export const PurchaseStatus = Schema.Literals([
+  "received",
+  "authorized",
+  "quoting",
+  "deciding",
+  "purchasing",
+  "watching",
+  "purchased",
+  "price_not_met",
+  "not_available",
+  "sellers_busy",
+  "failed",
+  "expired",
+  "cancelled"
+])
 
 export const AcceptedPurchase = Schema.Struct({
   id: Schema.String,
@@ -118,6 +146,7 @@ export const PurchaseRequest = Schema.Struct({
   waiting: Schema.NullOr(Schema.String).annotate({
     description: "Why the request is waiting right now (for a seller's answer, a payment provider, a turn within a seller's limits); null when it is moving or finished"
   }),
+  wait_until: Schema.NullOr(Schema.String).annotate({ description: "A want: until when it watches for a copy within max_price (null: it answers now)" }),
   created_at: Schema.String,
   updated_at: Schema.String,
   completed_at: Schema.NullOr(Schema.String)
@@ -144,6 +173,11 @@ export class PurchasesApi extends HttpApiGroup.make("purchases")
       success: PurchaseRequest.pipe(HttpApiSchema.status(202)),
       error: [Problem.NotFound, Problem.Conflict, Problem.Unprocessable]
     }),
+    HttpApiEndpoint.post("cancel", "/v1/purchase-requests/:id/cancel", {
+      params: IdPath,
+      success: PurchaseRequest,
+      error: [Problem.NotFound, Problem.Conflict]
+    }).annotate(OpenApi.Description, "Cancels a watching want (status cancelled). A want that found a copy is being bought and can no longer be cancelled (409)."),
     HttpApiEndpoint.get("list", "/v1/purchase-requests", {
       query: { status: Schema.optionalKey(PurchaseStatus), cursor: Schema.optionalKey(Schema.String), limit: Schema.optionalKey(Limit) },
       success: PurchaseRequestPage,

@@ -3929,10 +3929,10 @@ export interface operations {
                         /** @description How often bookbroker fetches the feed; default 3600 */
                         every_seconds?: number;
                         /**
-                         * @description Default: from the answer's Content-Type (TSV unless JSON Lines)
+                         * @description tsv, jsonl, or onix (an ONIX for Books 3.0 message). Default: from the answer's Content-Type: JSON Lines (application/jsonl, application/x-ndjson), ONIX (application/xml, text/xml, any +xml such as application/onix+xml), else TSV
                          * @enum {string}
                          */
-                        format?: "tsv" | "jsonl";
+                        format?: "tsv" | "jsonl" | "onix";
                         /** @description Where the inventory file is (http or https, a public address): fetched with a conditional GET and applied as a snapshot */
                         url: string;
                     } | {

@@ -52,6 +52,7 @@ export const toWire = (view: Purchases.PurchaseView) => ({
           updated_at: view.quoteProgress.updatedAt
         },
   waiting: view.waiting,
+  wait_until: view.waitUntil === null ? null : view.waitUntil.toISOString(),
   created_at: view.createdAt.toISOString(),
   updated_at: view.updatedAt.toISOString(),
   completed_at: view.completedAt === null ? null : view.completedAt.toISOString()
@@ -85,14 +86,16 @@ export const PurchasesLive = HttpApiBuilder.group(BookbrokerApi, "purchases", (h
               paymentToken: payload.payment.token,
               customer: { name: payload.customer.name, email: payload.customer.email, shippingAddress: payload.customer.shipping_address },
               ...(payload.notify_url === undefined ? {} : { notifyUrl: payload.notify_url }),
-              ...(payload.answer_within_seconds === undefined ? {} : { answerWithinMillis: payload.answer_within_seconds * 1_000 })
+              ...(payload.answer_within_seconds === undefined ? {} : { answerWithinMillis: payload.answer_within_seconds * 1_000 }),
+              ...(payload.wait_until === undefined ? {} : { waitUntil: new Date(payload.wait_until) })
             })
             .pipe(
               Effect.ensuring(Effect.sync(() => inFlight.delete(slot))),
               Effect.catchTags({
                 IdempotencyKeyReused: (error) => Effect.fail(Problem.idempotencyMismatch(error.message)),
                 NotifyUrlRefused: (error) => Effect.fail(Problem.validation(error.message, [{ pointer: "/notify_url", detail: error.reason }])),
-                Backlogged: (error) => retryLater(error.retryAfterSeconds, error.message)
+                Backlogged: (error) => retryLater(error.retryAfterSeconds, error.message),
+                WaitUntilRefused: (error) => Effect.fail(Problem.validation(error.message, [{ pointer: "/wait_until", detail: error.reason }]))
               })
             )
           return {
@@ -117,6 +120,18 @@ export const PurchasesLive = HttpApiBuilder.group(BookbrokerApi, "purchases", (h
             Effect.catchTags({
               PurchaseNotFound: () => Effect.fail(notFound(params.id)),
               CounterOfferNotAvailable: (error) => Effect.fail(Problem.conflict(error.message))
+            })
+          )
+          return toWire(view)
+        })
+      )
+      .handle("cancel", ({ params }) =>
+        Effect.gen(function* () {
+          const customer = yield* CurrentCustomer
+          const view = yield* purchases.cancel(params.id, customer.id).pipe(
+            Effect.catchTags({
+              PurchaseNotFound: () => Effect.fail(notFound(params.id)),
+              CancelNotAllowed: (error) => Effect.fail(Problem.conflict(error.message))
             })
           )
           return toWire(view)
