@@ -6,7 +6,7 @@
  * into the error taxonomy, and a span. A purchase that may have reached the seller and got no
  * clear answer always comes out as `OutcomeUnknown`.
  */
-import { Array as Arr, Duration, Effect, identity, Option, Redacted, Schema } from "effect"
+import { Array as Arr, Duration, Effect, identity, Option, Redacted, References, Schema } from "effect"
 import { fetch, type Dispatcher, type RequestInit as FetchInit } from "undici"
 import type { AnyAdapter, EffectOperations, Operations } from "./Adapter.js"
 import {
@@ -171,6 +171,14 @@ const build = (
   const attributes = { "seller.id": sellerId, "seller.kind": adapter.kind }
   // Spans here skip the call-site stack (`captureStackTrace: false`): capturing it builds an
   // Error on every seller call; the span's name and attributes already say where it comes from.
+  // With tracing off (`References.TracerEnabled`), no span at all: `withSpan` would still make a
+  // no-op span, its context and a parent-span service for every call.
+  const span = <A, E>(effect: Effect.Effect<A, E>, name: string, spanAttributes: () => Record<string, unknown>): Effect.Effect<A, E> =>
+    Effect.withFiber((fiber) =>
+      fiber.getRef(References.TracerEnabled)
+        ? Effect.withSpan(effect, name, { attributes: spanAttributes(), captureStackTrace: false })
+        : effect
+    )
 
   const guard = <A>(operation: Operation, effect: Effect.Effect<unknown, SellerError>, check: (raw: unknown) => Effect.Effect<A, SellerError>) =>
     effect.pipe(
@@ -215,9 +223,13 @@ const build = (
     capabilities,
     limits,
     quote: (isbns) =>
-      Effect.forEach(Arr.chunksOf(Arr.dedupe(isbns), batchSize), quoteBatch).pipe(
-        Effect.map(Arr.flatten),
-        Effect.withSpan("SellerClient.quote", { attributes: { ...attributes, "quote.isbns": isbns.length } }, { captureStackTrace: false })
+      span(
+        // One ISBN (nearly every call a fan-out makes) is one batch as it is.
+        isbns.length === 1
+          ? quoteBatch(isbns)
+          : Effect.map(Effect.forEach(Arr.chunksOf(Arr.dedupe(isbns), batchSize), quoteBatch), Arr.flatten),
+        "SellerClient.quote",
+        () => ({ ...attributes, "quote.isbns": isbns.length })
       ),
     hold: (offer, quantity = 1) =>
       !capabilities.holds || operations.hold === undefined
@@ -227,12 +239,12 @@ const build = (
               (hold) => hold.isbn === offer.isbn && hold.price.currency === hold.shipping.currency,
               (hold) => new MalformedSellerResponse({ operation: "hold", detail: `hold ${hold.holdId} is for ${hold.isbn} in mixed currencies or not for ${offer.isbn}` })
             ),
-            Effect.withSpan("SellerClient.hold", { attributes }, { captureStackTrace: false })
+            (effect) => span(effect, "SellerClient.hold", () => attributes)
           ),
     release: (hold) =>
       !capabilities.holds || operations.release === undefined
         ? Effect.void
-        : guard("release", operations.release({ hold }), () => Effect.void).pipe(Effect.withSpan("SellerClient.release", { attributes }, { captureStackTrace: false })),
+        : span(guard("release", operations.release({ hold }), () => Effect.void), "SellerClient.release", () => attributes),
     purchase: (request) =>
       guard("purchase", operations.purchase(request), decodeOrder).pipe(
         Effect.filterOrFail(
@@ -240,7 +252,7 @@ const build = (
           (order) => new MalformedSellerResponse({ operation: "purchase", detail: `order ${order.orderId} is for ${order.isbn}, not ${request.isbn}, or in mixed currencies` })
         ),
         Effect.mapError((error) => asPurchaseOutcome(request, error)),
-        Effect.withSpan("SellerClient.purchase", { attributes: { ...attributes, "purchase.idempotency_key": request.idempotencyKey } }, { captureStackTrace: false })
+        (effect) => span(effect, "SellerClient.purchase", () => ({ ...attributes, "purchase.idempotency_key": request.idempotencyKey }))
       ),
     lookupOrder: (request) =>
       !capabilities.orderLookup || operations.lookupOrder === undefined
@@ -251,7 +263,7 @@ const build = (
               (order) => new MalformedSellerResponse({ operation: "lookupOrder", detail: `order ${order?.orderId} is for ${order?.isbn}, not ${request.isbn}, or in mixed currencies` })
             ),
             Effect.map(Option.fromNullishOr),
-            Effect.withSpan("SellerClient.lookupOrder", { attributes }, { captureStackTrace: false })
+            (effect) => span(effect, "SellerClient.lookupOrder", () => attributes)
           ),
     inventory: (request) =>
       !capabilities.inventory || operations.inventory === undefined
@@ -260,11 +272,12 @@ const build = (
           ? Effect.die(new Error(`inventory pageSize must be a whole number from 1 to ${maxInventoryPageSize}, got ${request.pageSize}`))
           : guard("inventory", operations.inventory(request), decodeInventory).pipe(
               Effect.flatMap((page) => checkPage(request, page)),
-              Effect.withSpan(
-                "SellerClient.inventory",
-                { attributes: { ...attributes, "inventory.page_size": request.pageSize, "inventory.first_page": request.cursor === null } },
-                { captureStackTrace: false }
-              )
+              (effect) =>
+                span(effect, "SellerClient.inventory", () => ({
+                  ...attributes,
+                  "inventory.page_size": request.pageSize,
+                  "inventory.first_page": request.cursor === null
+                }))
             )
   }
 }
@@ -336,38 +349,44 @@ const timedOut = (operation: Operation, timeoutMillis: number) =>
   new SellerUnavailable({ operation, reason: "timeout", detail: `no answer within ${timeoutMillis} ms`, mayHaveBeenProcessed: true })
 
 const fromPromises = (operations: Operations, timeoutMillis: number): EffectOperations => {
+  // One AbortController per call, the adapter's signal: aborted by the timer or by the fiber's
+  // interruption (Effect.tryPromise would add a second controller and a listener between them).
   const lift =
     <Req, Out>(operation: Operation, run: (request: Req, options: { signal: AbortSignal }) => Promise<Out>) =>
     (request: Req) =>
-      Effect.tryPromise({
-        try: (interrupted) =>
-          new Promise<Out>((resolve, reject) => {
-            const controller = new AbortController()
-            const abort = () => controller.abort(interrupted.reason)
-            interrupted.addEventListener("abort", abort, { once: true })
-            const timer = setTimeout(() => {
-              reject(timedOut(operation, timeoutMillis))
-              controller.abort(timedOut(operation, timeoutMillis))
-            }, timeoutMillis)
-            const settle = () => {
+      Effect.callback<Out, SellerError>((resume) => {
+        const controller = new AbortController()
+        let settled = false
+        // An adapter that ignores its signal still loses the race against the timer.
+        const timer = setTimeout(() => {
+          if (settled) return
+          settled = true
+          controller.abort(timedOut(operation, timeoutMillis))
+          resume(Effect.fail(timedOut(operation, timeoutMillis)))
+        }, timeoutMillis)
+        Promise.resolve()
+          .then(() => run(request, { signal: controller.signal }))
+          .then(
+            (value) => {
+              if (settled) return
+              settled = true
               clearTimeout(timer)
-              interrupted.removeEventListener("abort", abort)
+              resume(Effect.succeed(value))
+            },
+            (error: unknown) => {
+              if (settled) return
+              settled = true
+              clearTimeout(timer)
+              resume(Effect.fail(toSellerError(operation, error)))
             }
-            // An adapter that ignores its signal still loses the race against the timer.
-            Promise.resolve()
-              .then(() => run(request, { signal: controller.signal }))
-              .then(
-                (value) => {
-                  settle()
-                  resolve(value)
-                },
-                (error: unknown) => {
-                  settle()
-                  reject(error)
-                }
-              )
-          }),
-        catch: (cause) => toSellerError(operation, cause)
+          )
+        // Interrupted (a deadline, a fan-out that stopped waiting): abort the adapter's call.
+        return Effect.sync(() => {
+          if (settled) return
+          settled = true
+          clearTimeout(timer)
+          controller.abort()
+        })
       })
   const { hold, release, lookupOrder, inventory } = operations
   return {
