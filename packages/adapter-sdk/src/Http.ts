@@ -8,7 +8,7 @@
 import { createHash, createHmac } from "node:crypto"
 import { Effect, Exit, Redacted, Schema } from "effect"
 import { parseRateLimit } from "ratelimit-header-parser"
-import { request, type Dispatcher } from "undici"
+import { getGlobalDispatcher, type Dispatcher } from "undici"
 import type { Operation } from "./Contract.js"
 import * as SchemaError from "./internal/schemaError.js"
 import { fromUnknown, MalformedSellerResponse, type SellerError, SellerRejected, SellerUnavailable } from "./SellerError.js"
@@ -210,30 +210,35 @@ const notSentCodes = new Set([
  */
 export const createSellerHttp = (options: SellerHttpOptions): SellerHttp => {
   const base = new URL(options.baseUrl.endsWith("/") ? options.baseUrl : `${options.baseUrl}/`)
+  // What every call shares, worked out once: the origin, the base path and the client's headers.
+  const origin = base.origin
+  // Under a base without query or fragment, a plain path is simply appended to the base's path.
+  const basePath = base.search === "" && base.hash === "" && base.pathname.endsWith("/") ? base.pathname : undefined
+  const clientHeaders: Record<string, string> = { accept: "application/json" }
+  for (const [k, v] of Object.entries(options.headers ?? {})) clientHeaders[k.toLowerCase()] = v
   return {
     request: async (call) => {
-      const url = new URL(call.path.replace(/^\//, ""), base)
-      for (const [key, value] of Object.entries(call.query ?? {})) {
-        if (value !== undefined) url.searchParams.set(key, String(value))
-      }
+      const { pathname, search } = target(base, basePath, call)
+      const pathAndQuery = pathname + search
       const body = call.json === undefined ? undefined : JSON.stringify(call.json)
-      const headers: Record<string, string> = { accept: "application/json" }
-      for (const [k, v] of Object.entries(options.headers ?? {})) headers[k.toLowerCase()] = v
-      for (const [k, v] of Object.entries(call.headers ?? {})) headers[k.toLowerCase()] = v
+      const headers: Record<string, string> = { ...clientHeaders }
+      if (call.headers !== undefined) for (const [k, v] of Object.entries(call.headers)) headers[k.toLowerCase()] = v
       if (body !== undefined) headers["content-type"] = "application/json"
       if (call.idempotencyKey !== undefined) headers["idempotency-key"] = call.idempotencyKey
-      options.auth?.apply({ method: call.method, pathAndQuery: url.pathname + url.search, body, headers })
+      options.auth?.apply({ method: call.method, pathAndQuery, body, headers })
 
       let status: number
       let responseHeaders: Record<string, string | undefined>
       let text: string
       try {
-        const response = await request(url, {
+        // Origin and path as undici's own `request(url)` would pass them, without a URL per call.
+        const response = await (options.dispatcher ?? getGlobalDispatcher()).request({
+          origin,
+          path: pathAndQuery,
           method: call.method,
           headers,
           body: body ?? null,
-          signal: call.signal ?? null,
-          ...(options.dispatcher === undefined ? {} : { dispatcher: options.dispatcher })
+          signal: call.signal ?? null
         })
         status = response.statusCode
         responseHeaders = flattenHeaders(response.headers)
@@ -242,7 +247,7 @@ export const createSellerHttp = (options: SellerHttpOptions): SellerHttp => {
         throw transportError(call, cause)
       }
 
-      const ok = (status >= 200 && status < 300) || (call.expect ?? []).includes(status)
+      const ok = (status >= 200 && status < 300) || (call.expect !== undefined && call.expect.includes(status))
       if (!ok) throw statusError(call, status, responseHeaders, text)
       if (text.trim() === "") return { status, headers: responseHeaders, body: undefined }
       try {
@@ -250,17 +255,46 @@ export const createSellerHttp = (options: SellerHttpOptions): SellerHttp => {
       } catch {
         throw new MalformedSellerResponse({
           operation: call.operation,
-          detail: `${call.method} ${url.pathname} answered ${status} with a body that is not JSON: ${preview(text)}`
+          detail: `${call.method} ${pathname} answered ${status} with a body that is not JSON: ${preview(text)}`
         })
       }
     }
   }
 }
 
+/**
+ * Letters, digits, `-`, `_`, `~` and `/` only, not starting with `//`: a path that the URL parser
+ * would leave as it is (nothing to percent-encode, no dot segments, no query or fragment).
+ */
+const plainPath = /^\/?(?!\/)[A-Za-z0-9\-_~/]*$/
+
+/** The path and query a call goes to, as `new URL(path, base)` with its query set resolves them. */
+const target = (base: URL, basePath: string | undefined, call: HttpCall): { readonly pathname: string; readonly search: string } => {
+  if (basePath !== undefined && plainPath.test(call.path)) {
+    const pathname = basePath + (call.path.startsWith("/") ? call.path.slice(1) : call.path)
+    if (call.query === undefined) return { pathname, search: "" }
+    const params = new URLSearchParams()
+    for (const [key, value] of Object.entries(call.query)) if (value !== undefined) params.set(key, String(value))
+    const query = params.toString()
+    return { pathname, search: query === "" ? "" : `?${query}` }
+  }
+  const url = new URL(call.path.replace(/^\//, ""), base)
+  for (const [key, value] of Object.entries(call.query ?? {})) {
+    if (value !== undefined) url.searchParams.set(key, String(value))
+  }
+  return { pathname: url.pathname, search: url.search }
+}
+
+/** undici's headers are lowercased already; only repeated ones (arrays) need joining. */
 const flattenHeaders = (headers: Record<string, string | string[] | undefined>): Record<string, string | undefined> => {
-  const flat: Record<string, string | undefined> = {}
-  for (const [name, value] of Object.entries(headers)) flat[name.toLowerCase()] = Array.isArray(value) ? value.join(", ") : value
-  return flat
+  for (const name in headers) {
+    if (Array.isArray(headers[name])) {
+      const flat: Record<string, string | undefined> = {}
+      for (const [key, value] of Object.entries(headers)) flat[key] = Array.isArray(value) ? value.join(", ") : value
+      return flat
+    }
+  }
+  return headers as Record<string, string | undefined>
 }
 
 const preview = (text: string) => JSON.stringify(text.length > 200 ? `${text.slice(0, 200)}…` : text)
