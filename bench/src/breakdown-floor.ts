@@ -38,6 +38,7 @@ const answer = {
   attempts: [],
   waiting: null,
   quote_progress: null,
+  wait_until: null,
   created_at: now,
   updated_at: now,
   completed_at: null

@@ -71,7 +71,7 @@ export const inventoryContentTypes: Record<InventoryFormat, "text/tab-separated-
   onix: "application/xml"
 }
 
-export const terminalStatuses: ReadonlyArray<PurchaseStatus> = ["purchased", "price_not_met", "not_available", "sellers_busy", "failed"]
+export const terminalStatuses: ReadonlyArray<PurchaseStatus> = ["purchased", "price_not_met", "not_available", "sellers_busy", "failed", "expired", "cancelled"]
 
 // ---------------------------------------------------------------------------------------------
 // Calls
@@ -126,6 +126,8 @@ export interface Api {
   readonly purchase: (id: string) => Effect.Effect<PurchaseRequest, CliError>
   readonly purchases: (query?: { readonly status?: PurchaseStatus; readonly cursor?: string; readonly limit?: number }) => Effect.Effect<Page<PurchaseRequest>, CliError>
   readonly acceptCounterOffer: (id: string, paymentToken: string) => Effect.Effect<PurchaseRequest, CliError>
+  /** Cancels a watching want. */
+  readonly cancelPurchase: (id: string) => Effect.Effect<PurchaseRequest, CliError>
   readonly offers: (isbn: string, currency?: string) => Effect.Effect<BookOffers, CliError>
   readonly searchBooks: (query: BookSearchQuery) => Effect.Effect<BookSearchPage, CliError>
 
@@ -256,6 +258,8 @@ export const make = (config: ClientConfig): Api => {
       send("customer", `POST /v1/purchase-requests/${id}/accept`, (client, signal) =>
         client.POST("/v1/purchase-requests/{id}/accept", { params: path(id), body: { payment: { token } }, signal })
       ),
+    cancelPurchase: (id) =>
+      send("customer", `POST /v1/purchase-requests/${id}/cancel`, (client, signal) => client.POST("/v1/purchase-requests/{id}/cancel", { params: path(id), signal })),
     offers: (isbn, currency) =>
       send("customer", `GET /v1/books/${isbn}/offers`, (client, signal) =>
         client.GET("/v1/books/{isbn}/offers", { params: { path: { isbn }, query: currency === undefined ? {} : { currency } }, signal })

@@ -45,6 +45,19 @@ export const positive = (raw: string | number, what: string, max: number): Effec
     : Effect.fail(fail(`${what} must be a number above 0 and at most ${max} (got "${String(raw)}")`))
 }
 
+/**
+ * How long a want may watch (`buy --wait`): `14d`, `36h`, `90m`, `2w`; at most 30 days. Answers
+ * the time it ends, from `nowMillis`.
+ */
+export const waitUntil = (raw: string, nowMillis: number): Effect.Effect<Date, CliError> => {
+  const match = /^\s*(\d{1,4})\s*(m|h|d|w)\s*$/i.exec(raw)
+  const unit = match === null ? 0 : { m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }[match[2]!.toLowerCase() as "m" | "h" | "d" | "w"]
+  const millis = match === null ? Number.NaN : Number(match[1]) * unit
+  return Number.isFinite(millis) && millis >= 60_000 && millis <= 30 * 86_400_000
+    ? Effect.succeed(new Date(nowMillis + millis))
+    : Effect.fail(fail(`--wait must be how long to watch for a copy, like 14d, 36h, 90m or 2w: at least a minute and at most 30 days (got "${raw}")`))
+}
+
 /** Durations: `10` (seconds), `10s`, `2m`, `500ms`. */
 export const duration = (raw: string | number, what: string, maxSeconds: number): Effect.Effect<number, CliError> => {
   const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$/.exec(String(raw))

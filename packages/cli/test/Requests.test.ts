@@ -49,6 +49,64 @@ layer(TestServer.layer, { timeout: 60_000, excludeTestServices: true })("request
     })
   )
 
+  it.effect("buy --wait: nothing within the maximum now, so it watches (exit 6); list --watching shows it; cancel ends it", () =>
+    Effect.gen(function* () {
+      const { api } = yield* TestServer.TestServer
+      const ui = Render.capture()
+      const result = yield* Buy.buy(api, ui, {
+        isbn: TestServer.carried,
+        max: "2.00",
+        currency: "EUR",
+        paymentToken: "tok_approve",
+        customer: demoCustomer,
+        idempotencyKey: randomUUID(),
+        wait: true,
+        waitFor: "14d",
+        pollMillis: 50
+      })
+      if (result._tag !== "Finished") return yield* Effect.die(new Error("expected a followed request"))
+      expect(result.request.status).toBe("watching")
+      expect(result.exitCode).toBe(6)
+      const until = Date.parse(result.request.wait_until!)
+      expect(Math.abs(until - (Date.now() + 14 * 86_400_000))).toBeLessThan(120_000)
+      expect(ui.text()).toContain("◷ watching: nothing within €2.00 right now")
+      expect(ui.text()).toContain("the cheapest offer now is 12.00 EUR from cli-alpha")
+      expect(ui.text()).toContain(`bookbroker requests cancel ${result.request.id}`)
+
+      const listed = Render.capture()
+      const page = yield* Requests.list(api, listed, { operator: false, watching: true })
+      expect(page.items.map((item) => item.id)).toContain(result.request.id)
+      expect(page.items.every((item) => item.status === "watching")).toBe(true)
+
+      const shown = Render.capture()
+      yield* Requests.cancel(api, shown, { id: result.request.id })
+      expect(shown.text()).toMatch(/status\s+cancelled/)
+      expect(shown.text()).toContain("✗ cancelled while watching — nothing was charged")
+      const again = yield* Effect.flip(Requests.cancel(api, Render.capture(), { id: result.request.id }))
+      expect(again.message).toContain("already cancelled")
+    })
+  )
+
+  it.effect("buy --wait refuses a duration it cannot watch for, before calling", () =>
+    Effect.gen(function* () {
+      for (const waitFor of ["31d", "0m", "soon", "5w"]) {
+        const error = yield* Effect.flip(
+          Buy.buy(TestServer.deadApi, Render.capture(), {
+            isbn: TestServer.carried,
+            max: "2.00",
+            currency: "EUR",
+            paymentToken: "tok_approve",
+            customer: demoCustomer,
+            idempotencyKey: randomUUID(),
+            wait: true,
+            waitFor
+          })
+        )
+        expect(error.message).toContain("--wait must be how long to watch for a copy")
+      }
+    })
+  )
+
   it.effect("list refuses an unknown status and a bad limit before calling", () =>
     Effect.gen(function* () {
       const unknown = yield* Effect.flip(Requests.list(TestServer.deadApi, Render.capture(), { operator: false, status: "lost" }))

@@ -34,6 +34,7 @@ const request = (overrides: Partial<Api.PurchaseRequest>): Api.PurchaseRequest =
   attempts: [{ seller_id: "s1", seller_name: "paper-moon", rank: 0, status: "confirmed", reason: null, order_id: "order-77", total: eur(1250) }],
   waiting: null,
   quote_progress: null,
+  wait_until: null,
   created_at: "2030-01-01T11:59:00Z",
   updated_at: "2030-01-01T11:59:01Z",
   completed_at: "2030-01-01T11:59:01Z",

@@ -7,7 +7,8 @@ import { demoCustomer } from "../DemoCustomer.js"
 interface BuyFlags extends Flags.ClientFlags {
   max: string
   currency: string
-  wait: boolean
+  /** false with --no-wait; a duration with --wait <duration> (a want). */
+  wait?: boolean | string
   idempotencyKey?: string
   paymentToken: string
   name: string
@@ -30,6 +31,7 @@ export const command = Flags.client(
     .argument("<isbn>", "ISBN-10 or ISBN-13 (hyphens allowed)")
     .requiredOption("--max <price>", "the most you will pay, book and shipping, e.g. 30.00")
     .option("--currency <code>", "ISO 4217 currency of --max", "EUR")
+    .option("--wait <duration>", "if nothing is offered within --max now, watch for a copy this long (e.g. 14d, 36h; at most 30d): no money is held meanwhile, and it is bought when one is listed")
     .option("--no-wait", "print the request id and return without following it")
     .option("--idempotency-key <key>", "reuse to retry safely (default: a new random key per run)")
     .option("--payment-token <token>", "payment method token (sandbox: tok_approve, tok_decline, …)", "tok_approve")
@@ -48,9 +50,10 @@ export const command = Flags.client(
   Flags.examples(
     "bookbroker buy 9784554076995 --max 30.00",
     "bookbroker buy 978-4-554-07699-5 --max 30 --json",
-    "bookbroker buy 9784554076995 --max 12 --no-wait"
+    "bookbroker buy 9784554076995 --max 12 --no-wait",
+    "bookbroker buy 9784554076995 --max 20 --wait 14d"
   ) +
-    "\nExit codes: 0 purchased, 2 price_not_met (see the counter-offer), 3 not_available, 4 failed, 5 sellers_busy (try again later), 1 bad input or no server.\n"
+    "\nExit codes: 0 purchased, 2 price_not_met (see the counter-offer), 3 not_available, 4 failed, 5 sellers_busy (try again later), 6 watching (--wait: nothing within --max yet; see bookbroker requests list --watching), 1 bad input or no server.\n"
 )
 
 command.action(
@@ -74,7 +77,8 @@ command.action(
           }
         },
         idempotencyKey: flags.idempotencyKey ?? randomUUID(),
-        wait: flags.wait,
+        wait: flags.wait !== false,
+        ...(typeof flags.wait === "string" ? { waitFor: flags.wait } : {}),
         ...(flags.notifyUrl === undefined ? {} : { notifyUrl: flags.notifyUrl }),
         ...(flags.answerWithin === undefined ? {} : { answerWithin: flags.answerWithin }),
         ...(Number.isFinite(timeout) && timeout > 0 ? { timeoutMillis: timeout * 1000 } : {})

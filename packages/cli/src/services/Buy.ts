@@ -29,6 +29,8 @@ export interface BuyOptions {
   readonly idempotencyKey: string
   /** false: print the id and return. */
   readonly wait: boolean
+  /** A want: watch for a copy within the maximum this long (`--wait 14d`) when none is offered now. */
+  readonly waitFor?: string
   readonly notifyUrl?: string
   /** Seconds the customer will wait for a true answer while sellers are busy (`--answer-within`). */
   readonly answerWithin?: string | number
@@ -38,7 +40,16 @@ export interface BuyOptions {
 }
 
 /** Exit codes by outcome (documented in `buy --help`). */
-export const exitCodes: Readonly<Record<string, number>> = { purchased: 0, price_not_met: 2, not_available: 3, failed: 4, sellers_busy: 5 }
+export const exitCodes: Readonly<Record<string, number>> = {
+  purchased: 0,
+  price_not_met: 2,
+  not_available: 3,
+  failed: 4,
+  sellers_busy: 5,
+  watching: 6,
+  expired: 7,
+  cancelled: 8
+}
 
 export type BuyResult =
   | { readonly _tag: "Submitted"; readonly accepted: Api.AcceptedPurchase; readonly exitCode: 0 }
@@ -60,6 +71,7 @@ export const buy = (api: Api.Api, ui: Ui, options: BuyOptions): Effect.Effect<Bu
       return yield* Effect.fail(fail("the idempotency key must be 1 to 255 characters"))
     }
     const answerWithin = options.answerWithin === undefined ? undefined : yield* Input.integer(options.answerWithin, "--answer-within", 5, 86_400)
+    const waitUntil = options.waitFor === undefined ? undefined : yield* Input.waitUntil(options.waitFor, yield* Clock.currentTimeMillis)
     const address = options.customer.shippingAddress
     const body: Api.NewPurchaseRequest = {
       isbn,
@@ -77,7 +89,8 @@ export const buy = (api: Api.Api, ui: Ui, options: BuyOptions): Effect.Effect<Bu
         }
       },
       ...(options.notifyUrl === undefined ? {} : { notify_url: options.notifyUrl }),
-      ...(answerWithin === undefined ? {} : { answer_within_seconds: answerWithin })
+      ...(answerWithin === undefined ? {} : { answer_within_seconds: answerWithin }),
+      ...(waitUntil === undefined ? {} : { wait_until: waitUntil.toISOString() })
     }
 
     const started = yield* Clock.currentTimeMillis
@@ -140,7 +153,8 @@ export const buy = (api: Api.Api, ui: Ui, options: BuyOptions): Effect.Effect<Bu
       for (;;) {
         const request = yield* api.purchase(accepted.id)
         yield* observe(request)
-        if (request.terminal) return request
+        // A want that found nothing now watches on the server: that is this command's answer.
+        if (request.terminal || request.status === "watching") return request
         yield* Effect.sleep(Duration.millis(poll))
       }
     })

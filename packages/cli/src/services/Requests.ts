@@ -13,13 +13,15 @@ import type { Ui } from "../ui/Render.js"
 import { detailsView, tableView, type DetailsProps, type TableProps } from "../ui/Table.js"
 import { exitCodes } from "./Buy.js"
 
-const statuses: ReadonlyArray<Api.PurchaseStatus> = ["received", "authorized", "quoting", "deciding", "purchasing", ...Api.terminalStatuses]
+const statuses: ReadonlyArray<Api.PurchaseStatus> = ["received", "authorized", "quoting", "deciding", "purchasing", "watching", ...Api.terminalStatuses]
 
 export interface ListOptions {
   readonly operator: boolean
   /** Only requests a person has to look at (operators). */
   readonly stuck?: boolean
   readonly status?: string
+  /** Only watching wants (`--watching`: the same as `--status watching`). */
+  readonly watching?: boolean
   readonly limit?: string | number
   readonly cursor?: string
 }
@@ -51,7 +53,11 @@ const attentionWords: Record<NonNullable<Api.PurchaseRequest["attention"]>["kind
 
 export const list = (api: Api.Api, ui: Ui, options: ListOptions): Effect.Effect<Api.Page<Api.PurchaseRequest>, CliError> =>
   Effect.gen(function* () {
-    const status = statuses.find((known) => known === options.status)
+    if (options.watching === true && options.status !== undefined && options.status !== "watching") {
+      return yield* Effect.fail(fail(`--watching lists watching wants; it cannot be combined with --status ${options.status}`))
+    }
+    const wanted = options.watching === true ? "watching" : options.status
+    const status = statuses.find((known) => known === wanted)
     if (options.status !== undefined && status === undefined) {
       return yield* Effect.fail(fail(`unknown status "${options.status}"`, `use one of: ${statuses.join(", ")}`))
     }
@@ -93,6 +99,7 @@ export const details = (request: Api.PurchaseRequest): DetailsProps => {
             ]
           ] as const)),
       ...(request.waiting === null ? [] : ([["waiting", request.waiting]] as const)),
+      ...(request.wait_until === null ? [] : ([["wait until", request.wait_until]] as const)),
       ...(request.attention === null || request.attention === undefined
         ? []
         : ([["needs a person", `${request.attention.detail} (since ${request.attention.since}; see bookbroker findings --request ${request.id})`]] as const)),
@@ -107,7 +114,8 @@ export const details = (request: Api.PurchaseRequest): DetailsProps => {
           ] as const
       )
     ],
-    footer: request.terminal ? outcomeLines(request, seller) : [`… still ${request.status}; run this again to see how it ends`]
+    footer:
+      request.terminal || request.status === "watching" ? outcomeLines(request, seller) : [`… still ${request.status}; run this again to see how it ends`]
   }
 }
 
@@ -152,6 +160,14 @@ export const accept = (api: Api.Api, ui: Ui, options: AcceptOptions): Effect.Eff
     const final = yield* awaitTerminal(api, options.id, options.timeoutMillis === undefined ? {} : { timeoutMillis: options.timeoutMillis })
     ui.result(final, detailsView, details(final))
     return { request: final, exitCode: exitCodes[final.status] ?? 4 }
+  })
+
+/** Cancels a watching want. */
+export const cancel = (api: Api.Api, ui: Ui, options: { readonly id: string }): Effect.Effect<Api.PurchaseRequest, CliError> =>
+  Effect.gen(function* () {
+    const request = yield* api.cancelPurchase(options.id)
+    ui.result(request, detailsView, details(request))
+    return request
   })
 
 /** Operators: runs a failed (or stuck) request's pipeline again. */

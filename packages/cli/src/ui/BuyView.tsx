@@ -39,7 +39,10 @@ const statusWords: Record<string, string> = {
   price_not_met: "price not met",
   not_available: "not available",
   sellers_busy: "sellers busy",
-  failed: "failed"
+  failed: "failed",
+  watching: "watching for a copy within your maximum",
+  expired: "expired: no copy was found in time",
+  cancelled: "cancelled"
 }
 
 const reasonWords: Record<string, string> = {
@@ -112,6 +115,17 @@ export const outcomeLines = (request: PurchaseRequest, sellerName: string | null
       ]
     case "failed":
       return [`✗ failed${request.reason === null ? "" : `: ${request.reason}`} — nothing was charged`, `  details: bookbroker requests show ${request.id}`]
+    case "watching":
+      return [
+        `◷ watching: nothing within ${money(request.max_price)} right now${request.wait_until === null ? "" : ` — bookbroker buys the first copy listed within it until ${request.wait_until}`}`,
+        ...(request.waiting === null ? [] : [`  ${request.waiting}`]),
+        `  no money is held meanwhile; follow it with: bookbroker requests show ${request.id}`,
+        `  cancel it with: bookbroker requests cancel ${request.id}`
+      ]
+    case "expired":
+      return [`✗ expired: no copy within ${money(request.max_price)} was found by ${request.wait_until ?? "its end"} — nothing was charged`]
+    case "cancelled":
+      return [`✗ cancelled while watching — nothing was charged`]
     default:
       return [`… ${describeStatus(request.status)}`]
   }
