@@ -251,6 +251,13 @@ describe("createSellerHttp over a real HTTP server", () => {
     expect(request!.headers.get("idempotency-key")).toBeNull()
   })
 
+  it("resolves a path under the base URL as the URL parser does, plain or not", async () => {
+    const paths = ["/echo", "echo", "/x/../echo", "./echo", "/a b/../echo", "/echo?from=path"]
+    for (const path of paths) await api().request({ operation: "quote", method: "GET", path, query: { n: 1 } })
+    expect(recorded.map((request) => request.pathname)).toEqual(paths.map(() => "/api/echo"))
+    expect(recorded.map((request) => request.search.toString())).toEqual([...paths.slice(0, -1).map(() => "n=1"), "from=path&n=1"])
+  })
+
   it("sends a JSON body with its content type, the Idempotency-Key and extra headers", async () => {
     await api({ headers: { "X-Client": "bookbroker" } }).request({
       operation: "purchase",
