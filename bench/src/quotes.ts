@@ -5,11 +5,14 @@
  * 2. 200-seller fan-out latency (sellers answering at once, so this is bookbroker's overhead);
  * 3. seller calls per request at a Zipf workload, caching + coalescing on vs off, against the
  *    full msw simulated sellers.
+ * With `--sdk`, also the SDK alone between 1a and 1b: `SellerClient.quote` for the reference
+ * adapter, 256 calls in flight, no engine (no admission, queue or metrics) — the HTTP path,
+ * guard and answer validation a seller call pays whatever the engine does. `--no-zipf` skips 3.
  *
  *   pnpm bench:quotes            (PostgreSQL on 127.0.0.1 needed for the seller directory)
  */
 import { referenceAdapter } from "@bookbroker/adapter-reference"
-import type { Isbn } from "@bookbroker/adapter-sdk"
+import { SellerClient, type Isbn } from "@bookbroker/adapter-sdk"
 import { generateIsbns, zipfSampler } from "@bookbroker/adapter-sdk/testing"
 import { AdapterRegistry, Database, OutboundAddress, QuoteEngine, SecretBox, SellerDirectory, SellerPool, SharedState, Tracing } from "@bookbroker/engine"
 import { TestDatabase } from "@bookbroker/engine/testing"
@@ -23,7 +26,9 @@ const { values } = parseArgs({
     sellers: { type: "string", default: "200" },
     catalog: { type: "string", default: "100000" },
     seconds: { type: "string", default: "5" },
-    "zipf-requests": { type: "string", default: "400" }
+    "zipf-requests": { type: "string", default: "400" },
+    sdk: { type: "boolean", default: false },
+    "no-zipf": { type: "boolean", default: false }
   }
 })
 const sellerCount = Number(values.sellers)
@@ -60,6 +65,47 @@ const raw = async (concurrency: number) => {
 }
 results["raw"] = await raw(256)
 console.error("raw undici", results["raw"])
+
+// 1c. The SDK alone: one SellerClient per seller on one pool, as the engine's SellerPool builds it.
+const sdkAlone = async (concurrency: number) => {
+  const agent = new Agent({ connections: 32, keepAliveTimeout: 10_000, pipelining: 1 })
+  const clients = await Effect.runPromise(
+    Effect.forEach(fleet.sellers, (seller) =>
+      SellerClient.make(referenceAdapter, {
+        sellerId: seller.name,
+        config: { baseUrl: seller.url, currency: "EUR" },
+        credentials: { apiKey: seller.apiKey },
+        limits: { timeoutMillis: 3_000 },
+        dispatcher: agent
+      })
+    )
+  )
+  const run = async (until: number) => {
+    let calls = 0
+    const worker = async (offset: number) => {
+      let i = offset
+      while (Date.now() < until) {
+        await Effect.runPromise(clients[i % clients.length]!.quote([isbns[(i * 7919) % isbns.length]!]))
+        calls += 1
+        i += concurrency
+      }
+    }
+    await Promise.all(Array.from({ length: concurrency }, (_, offset) => worker(offset)))
+    return calls
+  }
+  await run(Date.now() + 1000) // warm up connections and JIT
+  const cpu = process.cpuUsage()
+  const started = performance.now()
+  const calls = await run(Date.now() + seconds * 1000)
+  const elapsed = (performance.now() - started) / 1000
+  const used = process.cpuUsage(cpu)
+  await agent.close()
+  return { callsPerSecond: round(calls / elapsed, 0), cpuMicrosPerCall: round((used.user + used.system) / calls, 0) }
+}
+if (values.sdk) {
+  results["sdk"] = await sdkAlone(256)
+  console.error("sdk alone", results["sdk"])
+}
 
 // The engine, in this process, with its real directory in a throw-away database.
 const engineRuntime = (options: QuoteEngine.QuoteEngineOptions) =>
@@ -133,6 +179,12 @@ const registerFleet = Effect.gen(function* () {
   results["ratio"] = round((results["engine"] as { callsPerSecond: number }).callsPerSecond / (results["raw"] as { callsPerSecond: number }).callsPerSecond, 2)
   console.error("engine", results["engine"], "ratio", results["ratio"])
   await runtime.dispose()
+}
+
+if (values["no-zipf"]) {
+  fleet.stop()
+  console.log(JSON.stringify(results, null, 2))
+  process.exit(0)
 }
 
 // 3. Zipf workload: seller calls per request with caching + coalescing on vs off.
