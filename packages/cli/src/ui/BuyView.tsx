@@ -119,7 +119,7 @@ export const outcomeLines = (request: PurchaseRequest, sellerName: string | null
       return [
         `◷ watching: nothing within ${money(request.max_price)} right now${request.wait_until === null ? "" : ` — bookbroker buys the first copy listed within it until ${request.wait_until}`}`,
         ...(request.waiting === null ? [] : [`  ${request.waiting}`]),
-        `  no money is held meanwhile; follow it with: bookbroker requests show ${request.id}`,
+        `  follow it with: bookbroker requests show ${request.id}`,
         `  cancel it with: bookbroker requests cancel ${request.id}`
       ]
     case "expired":
