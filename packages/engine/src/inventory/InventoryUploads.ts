@@ -3,7 +3,8 @@
  *
  * The file streams in (never held whole): `InventoryFile` (or `OnixFile`) parses each chunk, good rows go to a
  * staging table in batches, bad rows are counted and the first `maxErrors` kept with their line,
- * field and reason. Only when the whole file has been read is it applied, in one transaction:
+ * field and reason. Only when the whole file has been read are its listings applied, in one
+ * transaction (the books it describes are written beside it, on a second connection):
  * - **delta**: the listed listings are written; quantity 0 retires (deletes) a listing;
  * - **snapshot**: the same, and every feed listing of the seller missing from the file is retired;
  *   from then on, while the feed is fresh, a book the seller does not list is a book it does not
@@ -14,7 +15,7 @@
  * that finishes last is the inventory.
  */
 import { SqlClient } from "effect/sql"
-import { Context, Effect, Exit, Fiber, Layer, Option, Schema, Stream } from "effect"
+import { Context, Effect, Exit, Fiber, Layer, Option, Schema, Scope, Stream } from "effect"
 import { isUuid } from "../internal/ids.js"
 import { orDie, textArray, uninterruptibleSql } from "../internal/sql.js"
 import * as InventoryFile from "./InventoryFile.js"
@@ -127,6 +128,14 @@ export interface InventoryUploadsOptions {
   readonly maxErrors?: number
   /** An upload still receiving with no progress this long is taken as dead (its server stopped); default 10 min. */
   readonly abandonedAfterMillis?: number
+  /**
+   * Files with more rows than this answer once their listings are applied, and the books they
+   * describe follow in the background (searchable seconds later); smaller ones answer when both
+   * are written. Default 50,000.
+   */
+  readonly booksInlineUpToRows?: number
+  /** PostgreSQL's `work_mem` while an upload is applied (its sorts and hashes over every row of the file); default `128MB`. */
+  readonly applyWorkMem?: string
 }
 
 export const defaultSettings: FeedSettings = { trustSeconds: 86_400, currency: null, shipping: 0, pull: null }
@@ -204,6 +213,9 @@ export const make = (options: InventoryUploadsOptions = {}) =>
     const batchRows = options.batchRows ?? 5_000
     const maxErrors = options.maxErrors ?? 100
     const abandonedAfter = options.abandonedAfterMillis ?? 600_000
+    const applyWorkMem = options.applyWorkMem ?? "128MB"
+    const booksInlineUpTo = options.booksInlineUpToRows ?? 50_000
+    const scope = yield* Scope.Scope
     const columns = sql.literal(uploadColumns)
     const feedColumnsSql = sql.literal(feedColumns)
     const index = Option.getOrUndefined(yield* Effect.serviceOption(OfferIndex))
@@ -234,34 +246,82 @@ export const make = (options: InventoryUploadsOptions = {}) =>
         )
       )
 
-    /** Applies a fully read upload in one transaction (see the module's comment); returns its final status. */
-    const apply = (sellerId: string, uploadId: string, mode: UploadMode, currency: string, settings: FeedSettings, read: number, rejected: number, errors: ReadonlyArray<InventoryFile.RowError>) =>
-      Effect.andThen(
-        // Outside the transaction, so that whoever follows the upload sees it.
-        uninterruptibleSql(sql`UPDATE inventory_uploads SET status = 'applying', rows_read = ${read}, rows_rejected = ${rejected}, updated_at = now() WHERE id = ${uploadId}`),
-        uninterruptibleSql(
-          sql.withTransaction(
-            Effect.gen(function* () {
-              yield* sql`INSERT INTO seller_feeds (seller_id) VALUES (${sellerId}) ON CONFLICT (seller_id) DO NOTHING`
-              // One upload at a time per seller is applied: the next waits here.
-              yield* sql`SELECT seller_id FROM seller_feeds WHERE seller_id = ${sellerId} FOR UPDATE`
-              // The last row for a listing id in the file is the one that counts; worked out once.
-              yield* sql`
-                CREATE TEMP TABLE upload_latest ON COMMIT DROP AS
-                SELECT DISTINCT ON (listing_id) listing_id, isbn, price, coalesce(shipping, ${settings.shipping}) AS shipping,
-                       coalesce(currency, ${currency}) AS currency, condition, binding, quantity, title, author, publisher, year
-                FROM inventory_staging WHERE upload_id = ${uploadId} ORDER BY listing_id, line DESC`
-              yield* sql`CREATE INDEX ON upload_latest (listing_id)`
-              yield* sql`ANALYZE upload_latest`
-              // Counted in the database: a million-row file must not come back as a million rows.
-              const [retired] = yield* sql<{ count: string }>`
+    /**
+     * What the feeds say about a book the index does not know yet: the first feed to describe a
+     * book describes it, and within a file its last line that does. In its own transaction on a
+     * second connection, beside the listings' (`apply`): the books' search indexes (migrations
+     * 0009, 0010: a trigram GIN index and the words trigger) make it as costly as the listings
+     * themselves, and two backends share the work. Books are not inventory: they are written only
+     * once the whole file has been read (a refused file adds none), and a failed apply that
+     * described some books leaves nothing wrong.
+     */
+    const describeBooks = (uploadId: string) =>
+      uninterruptibleSql(
+        sql.withTransaction(
+          Effect.gen(function* () {
+            yield* sql`SELECT set_config('work_mem', ${applyWorkMem}, true)`
+            // Worked out and analysed first: with the staging table's estimates the planner probes
+            // `books` once per row, which costs more than the insert when every book is known.
+            yield* sql`
+              CREATE TEMP TABLE upload_books ON COMMIT DROP AS
+              SELECT DISTINCT ON (isbn) isbn, title, author, publisher, year FROM inventory_staging
+              WHERE upload_id = ${uploadId} AND (title IS NOT NULL OR author IS NOT NULL OR publisher IS NOT NULL OR year IS NOT NULL)
+              ORDER BY isbn, line DESC`
+            yield* sql`ANALYZE upload_books`
+            yield* sql`
+              INSERT INTO books (isbn, title, author, publisher, year)
+              SELECT s.isbn, s.title, s.author, s.publisher, s.year FROM upload_books s
+              WHERE NOT EXISTS (SELECT 1 FROM books b WHERE b.isbn = s.isbn)
+              ORDER BY s.isbn
+              ON CONFLICT (isbn) DO NOTHING`
+          })
+        )
+      )
+
+    /** The listings of a fully read upload, in one transaction (see the module's comment); returns its final status. */
+    const applyListings = (sellerId: string, uploadId: string, mode: UploadMode, currency: string, settings: FeedSettings, errors: ReadonlyArray<InventoryFile.RowError>) =>
+      uninterruptibleSql(
+        sql.withTransaction(
+          Effect.gen(function* () {
+            // Sorts and hashes over a million rows stay in memory instead of spilling to disk.
+            yield* sql`SELECT set_config('work_mem', ${applyWorkMem}, true)`
+            yield* sql`INSERT INTO seller_feeds (seller_id) VALUES (${sellerId}) ON CONFLICT (seller_id) DO NOTHING`
+            // One upload at a time per seller is applied: the next waits here.
+            yield* sql`SELECT seller_id FROM seller_feeds WHERE seller_id = ${sellerId} FOR UPDATE`
+            // The last row for a listing id in the file is the one that counts; worked out once.
+            yield* sql`
+              CREATE TEMP TABLE upload_latest ON COMMIT DROP AS
+              SELECT DISTINCT ON (listing_id) listing_id, isbn, price, coalesce(shipping, ${settings.shipping}) AS shipping,
+                     coalesce(currency, ${currency}) AS currency, condition, binding, quantity
+              FROM inventory_staging WHERE upload_id = ${uploadId} ORDER BY listing_id, line DESC`
+            yield* sql`ANALYZE upload_latest`
+            // Retired first (so a first snapshot has nothing to scan), counted in the database: a
+            // million-row file must not come back as a million rows.
+            let missing = 0
+            if (mode === "snapshot") {
+              const gone = yield* sql<{ count: string }>`
                 WITH gone AS (
-                  DELETE FROM listings l USING upload_latest s
-                  WHERE l.seller_id = ${sellerId} AND l.listing_id = s.listing_id AND s.quantity = 0
+                  DELETE FROM listings l
+                  WHERE l.seller_id = ${sellerId} AND l.source = 'feed'
+                    AND NOT EXISTS (SELECT 1 FROM upload_latest s WHERE s.listing_id = l.listing_id AND s.quantity > 0)
                   RETURNING 1
                 ) SELECT count(*) AS count FROM gone`
-              // Only what changed is written: re-sending an unchanged inventory rewrites nothing (its
-              // freshness is the feed's, `seller_feeds.last_upload_at`).
+              missing = Number(gone[0]?.count ?? 0)
+            }
+            const [retired] = yield* sql<{ count: string }>`
+              WITH gone AS (
+                DELETE FROM listings l USING upload_latest s
+                WHERE l.seller_id = ${sellerId} AND l.listing_id = s.listing_id AND s.quantity = 0
+                RETURNING 1
+              ) SELECT count(*) AS count FROM gone`
+            // Only what changed is written: re-sending an unchanged inventory rewrites nothing (its
+            // freshness is the feed's, `seller_feeds.last_upload_at`). A seller's first listings
+            // are inserted plainly: ON CONFLICT's speculative insertion cost a quarter of that.
+            // While the seller's feed row is locked nothing else inserts its listings, except a
+            // pushed price (`push:<isbn>`) racing a first file that uses that very id: that upload
+            // fails whole, and is sent again.
+            const [known] = yield* sql<{ any: boolean }>`SELECT EXISTS (SELECT 1 FROM listings WHERE seller_id = ${sellerId}) AS any`
+            if (known?.any === true) {
               yield* sql`
                 WITH written AS (
                   INSERT INTO listings (seller_id, listing_id, isbn, price, shipping, currency, condition, binding, quantity, source, seen_at, fresh_until)
@@ -274,42 +334,53 @@ export const make = (options: InventoryUploadsOptions = {}) =>
                     IS DISTINCT FROM (excluded.isbn, excluded.price, excluded.shipping, excluded.currency, excluded.condition, excluded.binding, excluded.quantity, 'feed')
                   RETURNING 1
                 ) SELECT count(*) FROM written`
-              const [stated] = yield* sql<{ count: string }>`SELECT count(*) AS count FROM upload_latest WHERE quantity > 0`
-              let missing = 0
-              if (mode === "snapshot") {
-                const gone = yield* sql<{ count: string }>`
-                  WITH gone AS (
-                    DELETE FROM listings l
-                    WHERE l.seller_id = ${sellerId} AND l.source = 'feed'
-                      AND NOT EXISTS (SELECT 1 FROM upload_latest s WHERE s.listing_id = l.listing_id AND s.quantity > 0)
-                    RETURNING 1
-                  ) SELECT count(*) AS count FROM gone`
-                missing = Number(gone[0]?.count ?? 0)
-              }
-              // What the feeds say about a book the index does not know yet: the first feed to
-              // describe a book describes it (an anti-join, so a re-upload costs one lookup per book).
+            } else {
               yield* sql`
-                INSERT INTO books (isbn, title, author, publisher, year)
-                SELECT DISTINCT ON (s.isbn) s.isbn, s.title, s.author, s.publisher, s.year FROM upload_latest s
-                WHERE (s.title IS NOT NULL OR s.author IS NOT NULL OR s.publisher IS NOT NULL OR s.year IS NOT NULL)
-                  AND NOT EXISTS (SELECT 1 FROM books b WHERE b.isbn = s.isbn)
-                ORDER BY s.isbn
-                ON CONFLICT (isbn) DO NOTHING`
-              yield* sql`
-                UPDATE seller_feeds SET last_upload_at = now(), updated_at = now(),
-                  last_snapshot_at = ${mode === "snapshot" ? sql`now()` : sql`last_snapshot_at`}
-                WHERE seller_id = ${sellerId}`
-              yield* sql`DELETE FROM inventory_staging WHERE upload_id = ${uploadId}`
-              // When it was applied (not when its transaction began: that may have waited for another upload).
-              const [row] = yield* sql<UploadRow>`
-                UPDATE inventory_uploads SET status = 'applied', rows_applied = ${Number(stated!.count)}, listings_retired = ${Number(retired!.count) + missing},
-                  errors = ${JSON.stringify(errors)}::jsonb, finished_at = clock_timestamp(), updated_at = now()
-                WHERE id = ${uploadId} RETURNING ${columns}`
-              return toStatus(row!)
-            })
-          )
+                INSERT INTO listings (seller_id, listing_id, isbn, price, shipping, currency, condition, binding, quantity, source, seen_at, fresh_until)
+                SELECT ${sellerId}, s.listing_id, s.isbn, s.price, s.shipping, s.currency, s.condition, s.binding, s.quantity, 'feed', now(), NULL
+                FROM upload_latest s WHERE s.quantity > 0`
+            }
+            const [stated] = yield* sql<{ count: string }>`SELECT count(*) AS count FROM upload_latest WHERE quantity > 0`
+            yield* sql`
+              UPDATE seller_feeds SET last_upload_at = now(), updated_at = now(),
+                last_snapshot_at = ${mode === "snapshot" ? sql`now()` : sql`last_snapshot_at`}
+              WHERE seller_id = ${sellerId}`
+            // When it was applied (not when its transaction began: that may have waited for another upload).
+            const [row] = yield* sql<UploadRow>`
+              UPDATE inventory_uploads SET status = 'applied', rows_applied = ${Number(stated!.count)}, listings_retired = ${Number(retired!.count) + missing},
+                errors = ${JSON.stringify(errors)}::jsonb, finished_at = clock_timestamp(), updated_at = now()
+              WHERE id = ${uploadId} RETURNING ${columns}`
+            return toStatus(row!)
+          })
         )
       )
+
+    /**
+     * Applies a fully read upload: its listings and the books it describes side by side, then its
+     * staged rows go. The books of a big file are the slowest part of its apply (their search
+     * indexes), and the index does not need them to quote: they are left to finish after the
+     * answer. Should the process stop before, the staged rows stay behind, and the books wait for
+     * the next file that lists them.
+     */
+    const apply = (sellerId: string, uploadId: string, mode: UploadMode, currency: string, settings: FeedSettings, read: number, rejected: number, errors: ReadonlyArray<InventoryFile.RowError>) =>
+      Effect.gen(function* () {
+        // Outside the transaction, so that whoever follows the upload sees it.
+        yield* uninterruptibleSql(sql`UPDATE inventory_uploads SET status = 'applying', rows_read = ${read}, rows_rejected = ${rejected}, updated_at = now() WHERE id = ${uploadId}`)
+        // Only once both have read them.
+        const cleared = uninterruptibleSql(sql`DELETE FROM inventory_staging WHERE upload_id = ${uploadId}`)
+        const books = yield* Effect.forkIn(describeBooks(uploadId), scope)
+        const listings = yield* applyListings(sellerId, uploadId, mode, currency, settings, errors)
+        const afterwards = Effect.andThen(Fiber.join(books), cleared)
+        if (read - rejected <= booksInlineUpTo) {
+          yield* afterwards
+        } else {
+          yield* Effect.forkIn(
+            Effect.catchCause(afterwards, (cause) => Effect.logError("inventory upload: describing its books failed", cause).pipe(Effect.annotateLogs({ uploadId }))),
+            scope
+          )
+        }
+        return listings
+      })
 
     /** The upload could not be read: nothing of it is kept but the refusal. */
     const refuse = (uploadId: string | undefined, reason: string, read: number, rejected: number, errors: ReadonlyArray<InventoryFile.RowError>) =>

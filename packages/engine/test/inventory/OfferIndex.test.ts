@@ -152,6 +152,36 @@ describe("inventory uploads", () => {
     }).pipe(Effect.provide(engineLayer), Effect.scoped)
   )
 
+  it.live("an unchanged snapshot rewrites no listing, a changed one only what changed; a book is described by the file's last line about it, never by a refused file", () =>
+    Effect.gen(function* () {
+      const [seller] = yield* register(yield* SimulatedSellers.startSellers([{ name: "steady", stock: [] }]))
+      const [isbnE, isbnF, isbnG] = isbns.slice(4) as [Isbn.Isbn13, Isbn.Isbn13, Isbn.Isbn13]
+      const sql = yield* SqlClient.SqlClient
+      const versions = () =>
+        Effect.map(
+          Effect.orDie(sql<{ listing_id: string; version: string }>`SELECT listing_id, xmin::text AS version FROM listings WHERE seller_id = ${seller!.id} ORDER BY listing_id`),
+          (rows) => new Map(rows.map((row) => [row.listing_id, row.version]))
+        )
+      const file = (priceOfF1: string) => tsv(line("E1", isbnE, "7.00"), line("F1", isbnF, priceOfF1), line("F2", isbnF, "9.00"))
+      yield* upload(seller!.id, file("8.00"))
+      const first = yield* versions()
+      expect(yield* upload(seller!.id, file("8.00"))).toMatchObject({ status: "applied", rowsApplied: 3, listingsRetired: 0 })
+      expect(yield* versions()).toEqual(first)
+      yield* upload(seller!.id, file("8.50"))
+      const third = yield* versions()
+      expect([third.get("E1") === first.get("E1"), third.get("F1") === first.get("F1"), third.get("F2") === first.get("F2")]).toEqual([true, false, true])
+
+      // F1 and F2 both describe isbnF: the later line's title is the book's.
+      const [book] = yield* Effect.orDie(sql<{ title: string }>`SELECT title FROM books WHERE isbn = ${isbnF}`)
+      expect(book?.title).toBe("Title F2")
+      const bytes = new Uint8Array([...new TextEncoder().encode(tsv(line("G1", isbnG, "1.00"), line("G2", isbnG, "1.00"), line("G3", isbnG, "1.00"))), 0xff, 0x0a])
+      const uploads = yield* InventoryUploads.InventoryUploads
+      yield* Effect.flip(uploads.upload(seller!.id, { mode: "delta", format: "tsv", currency: "EUR" }, body(bytes)))
+      const [described] = yield* Effect.orDie(sql<{ count: string }>`SELECT count(*) AS count FROM books WHERE isbn = ${isbnG}`)
+      expect(Number(described!.count)).toBe(0)
+    }).pipe(Effect.provide(engineLayer), Effect.scoped)
+  )
+
   it.live("a seller's upload never touches another seller's listings, even with the same listing ids", () =>
     Effect.gen(function* () {
       const [one, two] = yield* register(yield* SimulatedSellers.startSellers([{ name: "one", stock: [] }, { name: "two", stock: [] }]))
