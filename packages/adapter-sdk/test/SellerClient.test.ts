@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Effect, Exit, Option, Redacted, Schema } from "effect"
+import { Cause, Effect, Exit, Option, Redacted, Schema, Tracer } from "effect"
 import { defineAdapter, defineEffectAdapter, type AdapterContext, type EffectOperations, type Operations } from "../src/Adapter.js"
 import {
   defaultLimits,
@@ -758,6 +758,56 @@ describe("SellerClient guards added after the second adapter", () => {
       const error = yield* failure(SellerClient.make(broken, { sellerId: "s", config: { currency: "EUR" } }))
       expect(error).toBeInstanceOf(SellerClient.InvalidSellerConfig)
       expect(error.message).toMatch(/make\(\) failed: .*no base URL/)
+    })
+  )
+})
+
+describe("SellerClient spans", () => {
+  it.effect("a span per call with the seller's attributes when tracing is on, none when it is off", () =>
+    Effect.gen(function* () {
+      const started: Array<{ readonly name: string; readonly attributes: Record<string, unknown> }> = []
+      const native = yield* Effect.tracer
+      const recording = Tracer.make({
+        span(options) {
+          const span = native.span(options)
+          const attributes: Record<string, unknown> = {}
+          started.push({ name: options.name, attributes })
+          return Object.assign(Object.create(span), {
+            attribute: (key: string, value: unknown) => {
+              attributes[key] = value
+              span.attribute(key, value)
+            }
+          })
+        }
+      })
+      const client = yield* makeClient(promiseAdapter())
+      yield* client.quote([a]).pipe(Effect.withTracer(recording))
+      yield* client.quote([a, b]).pipe(Effect.withTracer(recording))
+      expect(started).toEqual([
+        { name: "SellerClient.quote", attributes: { "seller.id": "seller-1", "seller.kind": "canned", "quote.isbns": 1 } },
+        { name: "SellerClient.quote", attributes: { "seller.id": "seller-1", "seller.kind": "canned", "quote.isbns": 2 } }
+      ])
+      const answers = yield* client.quote([a]).pipe(Effect.withTracer(recording), Effect.withTracerEnabled(false))
+      yield* client.purchase(purchaseRequest(a)).pipe(Effect.withTracer(recording), Effect.withTracerEnabled(false))
+      expect(answers).toHaveLength(1)
+      expect(started).toHaveLength(2)
+    })
+  )
+
+  it.effect("with tracing off, the adapter runs under no span of the client's (not even a no-op one)", () =>
+    Effect.gen(function* () {
+      const seen: Array<string | undefined> = []
+      const adapter = effectAdapter({
+        quote: (request) =>
+          Effect.map(Effect.option(Effect.currentSpan), (span) => {
+            seen.push(Option.getOrUndefined(span)?.name)
+            return offersFor(request)
+          })
+      })
+      const client = yield* SellerClient.make(adapter, { sellerId: "seller-1", config: { currency: "EUR" } })
+      yield* client.quote([a]).pipe(Effect.withTracerEnabled(false))
+      yield* client.quote([a])
+      expect(seen).toEqual([undefined, "SellerClient.quote"])
     })
   )
 })
