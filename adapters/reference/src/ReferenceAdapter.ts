@@ -99,7 +99,8 @@ export const referenceAdapter: Adapter.Adapter<ReferenceConfig, typeof Reference
             price: money("quote", wire.price, config.currency),
             shipping,
             condition: config.condition,
-            quantity: null,
+            // Optional on the wire: a seller that says how many it has lets scarce copies go first come, first served.
+            quantity: typeof wire.quantity === "number" && Number.isInteger(wire.quantity) && wire.quantity > 0 ? wire.quantity : null,
             expiresAt: wire.expires_at ?? ""
           }
         : { available: false, isbn, reason: "out_of_stock" }

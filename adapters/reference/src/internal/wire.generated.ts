@@ -145,6 +145,8 @@ export interface components {
             quote_id: string | null;
             /** Format: date-time */
             expires_at: string | null;
+            /** @description How many copies the seller has (optional; absent or null when it does not say). A buyer that knows the copies are few serves the requests for them first come, first served. */
+            quantity?: number | null;
         };
         Hold: {
             hold_id: string;

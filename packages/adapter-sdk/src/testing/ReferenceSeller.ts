@@ -46,7 +46,8 @@ const wireQuote = (seller: SellerSimulator, isbn: string, quote: SimulatedQuote 
         available: true,
         price: decimal(quote.price, seller.currency),
         quote_id: quote.quoteId,
-        expires_at: new Date(quote.expiresAt).toISOString()
+        expires_at: new Date(quote.expiresAt).toISOString(),
+        quantity: quote.quantity
       }
 
 const readJson = async (request: Request): Promise<Record<string, unknown>> => {

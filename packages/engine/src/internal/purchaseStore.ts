@@ -466,6 +466,46 @@ export const makeStore = Effect.gen(function* () {
 
     request: (id: string) => Effect.map(sql<RequestRow>`SELECT * FROM purchase_requests WHERE id = ${id}`, (rows) => rows[0]),
 
+    /**
+     * Requests for the same book and currency that arrived before `request` and are still in
+     * progress, counted up to `atMost` (`ScarceCopies.waitsForEarlier`).
+     */
+    earlierInProgress: (request: Pick<RequestRow, "id" | "isbn" | "currency" | "created_at">, atMost: number) =>
+      Effect.map(
+        sql<{ n: number }>`
+          SELECT count(*)::int AS n FROM (
+            SELECT 1 FROM purchase_requests
+            WHERE isbn = ${request.isbn} AND currency = ${request.currency} AND status IN ${sql.in(activeStatuses)}
+              AND (created_at, id) < (${request.created_at}, ${request.id}::uuid)
+            LIMIT ${atMost}) AS earlier`,
+        (rows) => rows[0]?.n ?? 0
+      ),
+
+    /** Orders other requests for `isbn` had confirmed at these sellers since `since` (copies gone since a quote). */
+    soldSince: (requestId: string, isbn: string, sellerIds: ReadonlyArray<string>, since: Date) =>
+      Effect.map(
+        sql<{ n: number }>`
+          SELECT count(*)::int AS n
+          FROM purchase_attempts a JOIN purchase_requests r ON r.id = a.request_id
+          WHERE a.seller_id = ANY(${sellerIds}::uuid[]) AND a.updated_at > ${since} AND a.status = 'confirmed'
+            AND a.request_id <> ${requestId} AND r.isbn = ${isbn}`,
+        (rows) => rows[0]?.n ?? 0
+      ),
+
+    /**
+     * What other requests for `isbn` learnt at one seller since `since` (`ScarceCopies.knownSoldOut`):
+     * orders confirmed there, and whether the seller itself answered out of stock.
+     */
+    sinceQuoted: (requestId: string, sellerId: string, isbn: string, since: Date, outOfStockAnswer: string) =>
+      Effect.map(
+        sql<{ sold: number; said_sold_out: boolean }>`
+          SELECT count(*) FILTER (WHERE a.status = 'confirmed')::int AS sold,
+                 coalesce(bool_or(a.status = 'failed' AND a.reason = ${outOfStockAnswer}), false) AS said_sold_out
+          FROM purchase_attempts a JOIN purchase_requests r ON r.id = a.request_id
+          WHERE a.seller_id = ${sellerId} AND a.updated_at > ${since} AND a.request_id <> ${requestId} AND r.isbn = ${isbn}`,
+        (rows) => ({ sold: rows[0]?.sold ?? 0, saidSoldOut: rows[0]?.said_sold_out === true })
+      ),
+
     attempts: (id: string) => sql<AttemptRow>`SELECT * FROM purchase_attempts WHERE request_id = ${id} ORDER BY round, rank`,
 
     payments: (id: string) => sql<PaymentOperationRow>`SELECT * FROM payment_operations WHERE request_id = ${id} ORDER BY id`,

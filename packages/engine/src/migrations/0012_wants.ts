@@ -4,7 +4,8 @@
  * maximum now: it is `watching` (no authorization held) until a copy is listed or found — then it
  * runs the normal purchase flow in a new round — or until `wait_until`, when it ends `expired`. The
  * customer may cancel it while it watches (`cancelled`). `round_started_at`: a reopened round's
- * answer time counts from when it started, not from when the request was made.
+ * answer time counts from when it started, not from when the request was made. Two indexes serve
+ * scarce copies going first come, first served (`purchases/ScarceCopies.ts`).
  */
 import { SqlClient } from "effect/sql"
 import { Effect } from "effect"
@@ -21,4 +22,11 @@ export default Effect.gen(function* () {
   // The wants of one ISBN, oldest first (who gets a copy), and the wants due to be looked at again.
   yield* sql`CREATE INDEX purchase_requests_watching ON purchase_requests (isbn, created_at) WHERE status = 'watching'`
   yield* sql`CREATE INDEX purchase_requests_watching_due ON purchase_requests (next_run_at) WHERE status = 'watching'`
+  // Scarce copies, first come first served (`purchases/ScarceCopies.ts`): the requests for one book
+  // still in progress, in order of arrival; what other requests learnt at a seller lately.
+  yield* sql`
+    CREATE INDEX purchase_requests_in_progress_by_isbn ON purchase_requests (isbn, created_at, id)
+    WHERE status IN ('received', 'authorized', 'quoting', 'deciding', 'purchasing')
+  `
+  yield* sql`CREATE INDEX purchase_attempts_by_seller_recent ON purchase_attempts (seller_id, updated_at)`
 })

@@ -90,6 +90,12 @@ export interface PipelineOptions {
    * Default 1 h.
    */
   readonly wantRecheckMillis?: number
+  /**
+   * Scarce copies go first come, first served (`purchases/ScarceCopies.ts`): a request ready to
+   * buy waits while as many requests for the same book that arrived earlier are still in progress
+   * as its offers have copies — at most this long after its quoting ended. Default 10 s.
+   */
+  readonly scarceCopyWaitMillis?: number
   /** Test hook: return true to kill the worker at this point. */
   readonly crashAt?: (point: CrashPoint, requestId: string) => boolean
 }
@@ -164,6 +170,7 @@ export const make = (options: PipelineOptions = {}) =>
       retryFailedMillis,
       retryFailedForMillis,
       wantRecheckMillis: options.wantRecheckMillis ?? 3_600_000,
+      scarceCopyWaitMillis: options.scarceCopyWaitMillis ?? 10_000,
       backoff,
       crash: (point, requestId) => (options.crashAt?.(point, requestId) === true ? Effect.die(new SimulatedCrash({ point, requestId })) : Effect.void),
       withQuickRetry: (effect) => effect.pipe(Effect.retry({ schedule: quickRetry, while: (error) => error instanceof PaymentUnavailable })),

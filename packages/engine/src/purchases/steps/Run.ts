@@ -61,6 +61,8 @@ export interface PipelineParts {
   /** The pause before sellers that failed are asked again. */
   readonly retryFailedMillis: number
   readonly retryFailedForMillis: number
+  /** How long a request ready to buy scarce copies waits for requests that arrived earlier (`ScarceCopies.waitsForEarlier`). */
+  readonly scarceCopyWaitMillis: number
   /** How often a watching want looks at the sellers live again (`WantPolicy.nextLook`). */
   readonly wantRecheckMillis: number
   /** The wait before a failed call is tried again, by how often it was tried. */

@@ -10,6 +10,7 @@ import { type AttemptRow, holdNotGivenBack, type LeaseLost } from "../../interna
 import { admittedCall } from "../../internal/sellerCall.js"
 import * as AttemptResolution from "../AttemptResolution.js"
 import * as FallbackPolicy from "../FallbackPolicy.js"
+import * as ScarceCopies from "../ScarceCopies.js"
 import { capture } from "./capture.js"
 import { end } from "./finish.js"
 import { confirmLeads } from "./quote.js"
@@ -160,8 +161,17 @@ export const purchase = (ctx: RunContext, attempt: AttemptRow, client: SellerCli
  */
 export const holdThenPurchase = (ctx: RunContext, attempt: AttemptRow, client: SellerClient.SellerClient, nextInLine: AttemptRow | undefined) =>
   Effect.gen(function* () {
-    if (!client.capabilities.holds) return yield* purchase(ctx, { ...attempt, status: "purchasing" }, client)
     const offer = decodeOffer(attempt.offer)
+    // Nothing was sent for this attempt yet: a copy other buyers were told is gone is not asked for.
+    const quotedAt = Date.parse(ctx.row.quote_progress?.updatedAt ?? "")
+    if (Number.isFinite(quotedAt)) {
+      const since = yield* ctx.store.sinceQuoted(ctx.row.id, attempt.seller_id, ctx.row.isbn, new Date(quotedAt), ScarceCopies.outOfStockAnswer)
+      if (ScarceCopies.knownSoldOut(offer.quantity, since)) {
+        yield* ctx.commit({ writes: [ctx.writes.updateAttempt(attempt.id, "failed", { reason: ScarceCopies.soldOutReason(since) })] })
+        return next
+      }
+    }
+    if (!client.capabilities.holds) return yield* purchase(ctx, { ...attempt, status: "purchasing" }, client)
     const held = yield* admittedCall(ctx.state, client, client.hold(offer))
     if (held._tag === "Denied") {
       if (held.reason === "circuit_open") {

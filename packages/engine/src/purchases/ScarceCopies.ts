@@ -1,0 +1,51 @@
+/**
+ * Scarce copies go first come, first served — a surge of requests for one book (a flash sale),
+ * or wants woken by the same listing. Two rules, pure and testable alone:
+ *
+ * - **Earlier requests first** (`waitsForEarlier`): a request ready to buy, whose offers within
+ *   the maximum say how many copies they have, waits while at least that many requests for the
+ *   same book (and currency) that arrived before it are still in progress — they may take every
+ *   copy. It waits at most `maxWaitMillis` from the end of its quoting (an earlier request stuck
+ *   on a slow seller must not hold every later one), then goes on regardless. With a seller that
+ *   does not say its quantity nothing is known to be scarce, and nobody waits.
+ * - **A copy known gone is not asked for** (`knownSoldOut`): since this request was quoted,
+ *   another request for the same book was told by the seller that it is out of stock, or bought
+ *   as many copies there as this request's offer said the seller had. Then the attempt fails
+ *   without a call (`soldOutReason`): the seller is asked once per copy, not once per request.
+ *   Only answers newer than this request's own quotes count, and a skipped attempt is never
+ *   evidence for another, so a seller that restocks is asked again by the next request quoted
+ *   after its answer.
+ */
+
+/** The copies the offers within the maximum say they have; `undefined` when any does not say. */
+export const copiesOffered = (quantities: ReadonlyArray<number | null>): number | undefined =>
+  quantities.some((quantity) => quantity === null) ? undefined : (quantities as ReadonlyArray<number>).reduce((sum, n) => sum + n, 0)
+
+/** Wait for the requests that arrived earlier? `earlier`: those still in progress (counted up to `copies`). */
+export const waitsForEarlier = (input: {
+  readonly earlier: number
+  readonly copies: number | undefined
+  readonly waitedMillis: number
+  readonly maxWaitMillis: number
+}): boolean => input.copies !== undefined && input.copies > 0 && input.earlier >= input.copies && input.waitedMillis < input.maxWaitMillis
+
+/** The seller's own answer that closes an attempt as out of stock (what `AttemptResolution.describe` writes). */
+export const outOfStockAnswer = "rejected:out_of_stock"
+
+/** What other requests for the book learnt at one seller since this request was quoted. */
+export interface SinceQuoted {
+  /** Orders confirmed there. */
+  readonly sold: number
+  /** The seller answered out of stock (to a hold or a purchase). */
+  readonly saidSoldOut: boolean
+}
+
+/** Is the copy this request's offer names known to be gone? `quantity`: what the offer said (null: unknown). */
+export const knownSoldOut = (quantity: number | null, since: SinceQuoted): boolean =>
+  since.saidSoldOut || (quantity !== null && since.sold >= quantity)
+
+/** The reason of an attempt closed without a call. */
+export const soldOutReason = (since: SinceQuoted): string =>
+  since.saidSoldOut
+    ? "sold_out: the seller told another buyer it is out of stock since this request was quoted (not asked again)"
+    : `sold_out: other buyers took the ${since.sold === 1 ? "copy" : `${since.sold} copies`} the seller had since this request was quoted (not asked again)`

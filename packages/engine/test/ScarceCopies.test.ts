@@ -1,0 +1,75 @@
+/**
+ * Scarce copies, first come first served: the rules alone, then a surge over real PostgreSQL and
+ * simulated sellers over HTTP — many requests for one book with few copies, two workers: the
+ * earliest get the copies, the sellers are asked once per copy, the rest end not_available.
+ */
+import type { Isbn } from "@bookbroker/adapter-sdk"
+import { generateIsbns } from "@bookbroker/adapter-sdk/testing"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import * as SandboxGateway from "../src/payments/SandboxGateway.js"
+import * as Purchases from "../src/purchases/Purchases.js"
+import * as ScarceCopies from "../src/purchases/ScarceCopies.js"
+import * as Harness from "../src/testing/PurchaseHarness.js"
+
+describe("ScarceCopies rules", () => {
+  it("counts the copies only when every offer says", () => {
+    expect(ScarceCopies.copiesOffered([2, 1])).toBe(3)
+    expect(ScarceCopies.copiesOffered([2, null])).toBeUndefined()
+    expect(ScarceCopies.copiesOffered([])).toBe(0)
+  })
+
+  it("waits while as many earlier requests as copies are in progress, for a while", () => {
+    const wait = (earlier: number, copies: number | undefined, waitedMillis = 0) => ScarceCopies.waitsForEarlier({ earlier, copies, waitedMillis, maxWaitMillis: 10_000 })
+    expect(wait(3, 3)).toBe(true)
+    expect(wait(2, 3)).toBe(false)
+    expect(wait(9, undefined)).toBe(false)
+    expect(wait(3, 3, 10_000)).toBe(false)
+  })
+
+  it("a copy is known gone when the seller said so, or as many were sold as it had, since this request was quoted", () => {
+    expect(ScarceCopies.knownSoldOut(2, { sold: 0, saidSoldOut: true })).toBe(true)
+    expect(ScarceCopies.knownSoldOut(2, { sold: 2, saidSoldOut: false })).toBe(true)
+    expect(ScarceCopies.knownSoldOut(2, { sold: 1, saidSoldOut: false })).toBe(false)
+    expect(ScarceCopies.knownSoldOut(null, { sold: 5, saidSoldOut: false })).toBe(false)
+  })
+})
+
+const [isbn] = generateIsbns({ size: 1, seed: 5151 }) as [Isbn.Isbn13]
+const Infrastructure = Harness.infrastructure(new SandboxGateway.SandboxFaults())
+
+describe("a surge for scarce copies", () => {
+  it.live("the earliest requests get the copies, each seller is asked once per copy, the rest end not_available", () =>
+    Effect.gen(function* () {
+      // 3 copies: 2 at one seller, 1 at another; each hold takes a while, so requests overlap.
+      const fleet = yield* Harness.SimulatedSellers.startSellers([
+        { name: "two-copies", stock: [{ isbn, price: 1000, shipping: 0, quantity: 2 }], latency: { medianMillis: 40 } },
+        { name: "one-copy", stock: [{ isbn, price: 1200, shipping: 0, quantity: 1 }], latency: { medianMillis: 40 } }
+      ])
+      yield* Harness.register(fleet)
+      // However slow a loaded machine makes the earliest requests, the later ones wait for them.
+      const options = { worker: { concurrency: 6 }, pipeline: { scarceCopyWaitMillis: 120_000 } }
+      const w1 = yield* Harness.worker("w1", options)
+      const w2 = yield* Harness.worker("w2", options)
+      const ids: Array<string> = []
+      for (let i = 0; i < 12; i++) ids.push((yield* Harness.submit(isbn, 2000, { customerId: `surge-${i}` })).id)
+      const purchases = yield* Purchases.Purchases
+      const views = () => Effect.forEach(ids, (id) => purchases.get(id))
+      for (let round = 0; round < 400; round++) {
+        if ((yield* views()).every((view) => view.terminal)) break
+        const [a, b] = yield* Effect.all([w1.runOnce, w2.runOnce], { concurrency: 2 })
+        if (a.length + b.length === 0) yield* Effect.sleep(20)
+      }
+      const ended = yield* views()
+      expect(ended.every((view) => view.terminal)).toBe(true)
+      // First come, first served: the three that arrived first.
+      expect(ended.map((view) => view.status)).toEqual([...Array(3).fill("purchased"), ...Array(9).fill("not_available")])
+      expect(fleet.flatMap((seller) => seller.simulator.orders)).toHaveLength(3)
+      // Asked once per copy: the later requests learnt the copies were gone from the earlier ones.
+      const holds = fleet.reduce((sum, seller) => sum + seller.simulator.calls.hold, 0)
+      expect(holds).toBeLessThanOrEqual(4)
+      const skipped = ended.flatMap((view) => view.attempts).filter((attempt) => attempt.reason?.startsWith("sold_out:") === true)
+      expect(skipped.length).toBeGreaterThan(0)
+    }).pipe(Effect.provide(Infrastructure))
+  )
+})
