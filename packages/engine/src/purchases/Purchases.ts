@@ -385,15 +385,18 @@ export const makeWith = (options: PurchasesOptions = {}): Effect.Effect<Purchase
       }))
       const created = yield* sql<{ id: string; customer_id: string; idempotency_key: string; status: PurchaseStatus }>`
         WITH input AS (
-          SELECT * FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS x(
+          SELECT * FROM jsonb_to_recordset(${JSON.stringify(rows.map((row, arrived) => ({ ...row, arrived })))}::jsonb) AS x(
             id uuid, customer_id text, idempotency_key text, request_hash text, isbn text, currency text,
-            max_amount bigint, payment_token text, customer jsonb, notify_url text, answer_within_millis integer, wait_until timestamptz)
+            max_amount bigint, payment_token text, customer jsonb, notify_url text, answer_within_millis integer, wait_until timestamptz,
+            arrived bigint)
         ), created AS (
+          -- created_at is the order of arrival (scarce copies go first come, first served): each
+          -- row its own clock reading, in the order the batch took the submissions.
           INSERT INTO purchase_requests (id, customer_id, idempotency_key, request_hash, isbn, currency, original_max, max_amount,
-                                         payment_token, customer, notify_url, answer_within_millis, wait_until, status)
+                                         payment_token, customer, notify_url, answer_within_millis, wait_until, status, created_at)
           SELECT id, customer_id, idempotency_key, request_hash, isbn, currency, max_amount, max_amount,
-                 payment_token, customer, notify_url, answer_within_millis, wait_until, 'received'
-          FROM input
+                 payment_token, customer, notify_url, answer_within_millis, wait_until, 'received', clock_timestamp()
+          FROM (SELECT * FROM input ORDER BY arrived) AS ordered
           ON CONFLICT (customer_id, idempotency_key) DO NOTHING
           RETURNING id, customer_id, idempotency_key, status
         ), transition AS (
