@@ -3,7 +3,7 @@ import { referenceAdapter } from "@bookbroker/adapter-reference"
 import type { Isbn } from "@bookbroker/adapter-sdk"
 import { describe, expect, it } from "@effect/vitest"
 import { SqlClient } from "effect/sql"
-import { Effect, Layer, Redacted, Stream } from "effect"
+import { Effect, Layer, Redacted, Schedule, Stream } from "effect"
 import * as InventoryUploads from "../../src/inventory/InventoryUploads.js"
 import * as OfferIndex from "../../src/inventory/OfferIndex.js"
 import * as OutboundAddress from "../../src/outbound/OutboundAddress.js"
@@ -180,6 +180,26 @@ describe("inventory uploads", () => {
       const [described] = yield* Effect.orDie(sql<{ count: string }>`SELECT count(*) AS count FROM books WHERE isbn = ${isbnG}`)
       expect(Number(described!.count)).toBe(0)
     }).pipe(Effect.provide(engineLayer), Effect.scoped)
+  )
+
+  it.live("a file bigger than booksInlineUpToRows answers once its listings are applied; its books and the end of its staging follow", () =>
+    Effect.gen(function* () {
+      const [seller] = yield* register(yield* SimulatedSellers.startSellers([{ name: "bulky", stock: [] }]))
+      const [isbnH] = isbns.slice(7) as [Isbn.Isbn13]
+      const sql = yield* SqlClient.SqlClient
+      const uploads = yield* InventoryUploads.InventoryUploads
+      const status = yield* uploads.upload(seller!.id, { mode: "snapshot", format: "tsv", currency: "EUR" }, body(tsv(line("H1", isbnH, "6.00"), line("H2", isbnH, "6.50"))))
+      expect(status).toMatchObject({ status: "applied", rowsApplied: 2 })
+      expect(yield* listingIds(seller!.id)).toEqual(["H1", "H2"])
+      const settled = Effect.orDie(sql<{ books: string; staged: string }>`
+        SELECT (SELECT count(*) FROM books WHERE isbn = ${isbnH}) AS books, (SELECT count(*) FROM inventory_staging WHERE upload_id = ${status.id}) AS staged`).pipe(
+        Effect.flatMap(([row]) => (Number(row!.books) === 1 && Number(row!.staged) === 0 ? Effect.succeed(row!) : Effect.fail("not yet"))),
+        Effect.retry({ schedule: Schedule.spaced("50 millis"), times: 200 })
+      )
+      yield* settled
+      const [book] = yield* Effect.orDie(sql<{ title: string }>`SELECT title FROM books WHERE isbn = ${isbnH}`)
+      expect(book?.title).toBe("Title H2")
+    }).pipe(Effect.provide(InventoryUploads.layer({ booksInlineUpToRows: 1 }).pipe(Layer.provideMerge(engineLayer))), Effect.scoped)
   )
 
   it.live("a seller's upload never touches another seller's listings, even with the same listing ids", () =>
