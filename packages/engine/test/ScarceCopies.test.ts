@@ -23,6 +23,10 @@ describe("ScarceCopies rules", () => {
     const wait = (earlier: number, copies: number | undefined, waitedMillis = 0) => ScarceCopies.waitsForEarlier({ earlier, copies, waitedMillis, maxWaitMillis: 10_000 })
     expect(wait(3, 3)).toBe(true)
     expect(wait(2, 3)).toBe(false)
+    // Copies gone (or counted gone) while earlier ones are still at it: wait; nobody earlier: go on.
+    expect(wait(1, 0)).toBe(true)
+    expect(wait(1, -2)).toBe(true)
+    expect(wait(0, 0)).toBe(false)
     expect(wait(9, undefined)).toBe(false)
     expect(wait(3, 3, 10_000)).toBe(false)
   })

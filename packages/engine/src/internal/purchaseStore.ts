@@ -470,13 +470,14 @@ export const makeStore = Effect.gen(function* () {
      * Requests for the same book and currency that arrived before `request` and are still in
      * progress, counted up to `atMost` (`ScarceCopies.waitsForEarlier`).
      */
-    earlierInProgress: (request: Pick<RequestRow, "id" | "isbn" | "currency" | "created_at">, atMost: number) =>
+    earlierInProgress: (request: Pick<RequestRow, "id" | "isbn" | "currency">, atMost: number) =>
       Effect.map(
+        // The request's own created_at read in SQL: a JS Date keeps milliseconds, arrivals differ by microseconds.
         sql<{ n: number }>`
           SELECT count(*)::int AS n FROM (
             SELECT 1 FROM purchase_requests
             WHERE isbn = ${request.isbn} AND currency = ${request.currency} AND status IN ${sql.in(activeStatuses)}
-              AND (created_at, id) < (${request.created_at}, ${request.id}::uuid)
+              AND (created_at, id) < (SELECT created_at, id FROM purchase_requests WHERE id = ${request.id})
             LIMIT ${atMost}) AS earlier`,
         (rows) => rows[0]?.n ?? 0
       ),

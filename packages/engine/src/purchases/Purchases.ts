@@ -269,8 +269,21 @@ type ViewAttempt = Pick<AttemptRow, "seller_id" | "seller_name" | "rank" | "stat
 interface PendingIntake {
   readonly purchase: NewPurchase
   readonly hash: string
+  /** When it arrived (µs since the epoch, strictly increasing in this process): its `created_at`. */
+  readonly arrivedMicros: number
   readonly done: Deferred.Deferred<Omit<Accepted, "queue">, IdempotencyKeyReused>
 }
+
+/** The arrival clock: microseconds since the epoch, strictly increasing within this process. */
+let lastArrival = 0
+const arrival = (): number => {
+  const now = Math.floor((performance.timeOrigin + performance.now()) * 1000)
+  lastArrival = Math.max(now, lastArrival + 1)
+  return lastArrival
+}
+/** Microseconds since the epoch as an ISO 8601 timestamp PostgreSQL reads at full precision. */
+const microsToIso = (micros: number): string =>
+  `${new Date(Math.floor(micros / 1000)).toISOString().slice(0, -1)}${String(micros % 1000).padStart(3, "0")}Z`
 
 /** Rows per intake statement, and statements in flight at once. */
 const maxIntakeBatch = 256
@@ -369,7 +382,7 @@ export const makeWith = (options: PurchasesOptions = {}): Effect.Effect<Purchase
   const intake = yield* Queue.unbounded<PendingIntake>()
   const flushTogether = (batch: ReadonlyArray<PendingIntake>) =>
     Effect.gen(function* () {
-      const rows = batch.map(({ purchase, hash }) => ({
+      const rows = batch.map(({ purchase, hash, arrivedMicros }) => ({
         id: randomUUID(),
         customer_id: purchase.customerId,
         idempotency_key: purchase.idempotencyKey,
@@ -381,22 +394,23 @@ export const makeWith = (options: PurchasesOptions = {}): Effect.Effect<Purchase
         customer: { name: purchase.customer.name, email: purchase.customer.email, shipping_address: purchase.customer.shippingAddress },
         notify_url: purchase.notifyUrl ?? null,
         answer_within_millis: purchase.answerWithinMillis ?? null,
-        wait_until: purchase.waitUntil?.toISOString() ?? null
+        wait_until: purchase.waitUntil?.toISOString() ?? null,
+        created_at: microsToIso(arrivedMicros)
       }))
       const created = yield* sql<{ id: string; customer_id: string; idempotency_key: string; status: PurchaseStatus }>`
         WITH input AS (
-          SELECT * FROM jsonb_to_recordset(${JSON.stringify(rows.map((row, arrived) => ({ ...row, arrived })))}::jsonb) AS x(
+          SELECT * FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS x(
             id uuid, customer_id text, idempotency_key text, request_hash text, isbn text, currency text,
             max_amount bigint, payment_token text, customer jsonb, notify_url text, answer_within_millis integer, wait_until timestamptz,
-            arrived bigint)
+            created_at timestamptz)
         ), created AS (
-          -- created_at is the order of arrival (scarce copies go first come, first served): each
-          -- row its own clock reading, in the order the batch took the submissions.
+          -- created_at is the moment of arrival, taken when the submission came in (scarce copies go
+          -- first come, first served): not the group commit's, which would give a batch one moment.
           INSERT INTO purchase_requests (id, customer_id, idempotency_key, request_hash, isbn, currency, original_max, max_amount,
                                          payment_token, customer, notify_url, answer_within_millis, wait_until, status, created_at)
           SELECT id, customer_id, idempotency_key, request_hash, isbn, currency, max_amount, max_amount,
-                 payment_token, customer, notify_url, answer_within_millis, wait_until, 'received', clock_timestamp()
-          FROM (SELECT * FROM input ORDER BY arrived) AS ordered
+                 payment_token, customer, notify_url, answer_within_millis, wait_until, 'received', created_at
+          FROM input
           ON CONFLICT (customer_id, idempotency_key) DO NOTHING
           RETURNING id, customer_id, idempotency_key, status
         ), transition AS (
@@ -464,7 +478,7 @@ export const makeWith = (options: PurchasesOptions = {}): Effect.Effect<Purchase
           return yield* new Backlogged({ depth: admission.depth, share: admission.share, retryAfterSeconds: admission.retryAfterSeconds })
         }
         const done = yield* Deferred.make<Omit<Accepted, "queue">, IdempotencyKeyReused>()
-        yield* Queue.offer(intake, { purchase, hash: hashOf(purchase), done })
+        yield* Queue.offer(intake, { purchase, hash: hashOf(purchase), arrivedMicros: arrival(), done })
         const accepted = yield* Deferred.await(done)
         return { ...accepted, queue: { depth: admission.depth, etaSeconds: admission.etaSeconds } }
       }).pipe(Effect.withSpan("Purchases.submit", { attributes: { isbn: purchase.isbn } }, noStack)),

@@ -3,9 +3,9 @@
  * or wants woken by the same listing. Two rules, pure and testable alone:
  *
  * - **Earlier requests first** (`waitsForEarlier`): a request ready to buy, whose offers within
- *   the maximum say how many copies they have, waits while at least that many requests for the
- *   same book (and currency) that arrived before it are still in progress — they may take every
- *   copy. It waits at most `maxWaitMillis` from the end of its quoting (an earlier request stuck
+ *   the maximum say how many copies they have, waits while at least as many requests for the
+ *   same book (and currency) that arrived before it are still in progress as there are copies
+ *   left (those quoted, less the orders confirmed there lately) — they may take every copy. It waits at most `maxWaitMillis` from the end of its quoting (an earlier request stuck
  *   on a slow seller must not hold every later one), then goes on regardless. With a seller that
  *   does not say its quantity nothing is known to be scarce, and nobody waits.
  * - **A copy known gone is not asked for** (`knownSoldOut`): since this request was quoted,
@@ -21,13 +21,25 @@
 export const copiesOffered = (quantities: ReadonlyArray<number | null>): number | undefined =>
   quantities.some((quantity) => quantity === null) ? undefined : (quantities as ReadonlyArray<number>).reduce((sum, n) => sum + n, 0)
 
-/** Wait for the requests that arrived earlier? `earlier`: those still in progress (counted up to `copies`). */
+/**
+ * How far before a request's quotes the orders that took copies are counted: a quote may be
+ * reused from the quote cache (30 s by default) and may predate the request by that much. Orders
+ * from before the seller quoted are counted too then — the request waits a little more, never
+ * less.
+ */
+export const soldWindowMillis = 60_000
+
+/**
+ * Wait for the requests that arrived earlier? `earlier`: those still in progress; `copies`: the
+ * copies quoted less the orders confirmed since (`soldWindowMillis`), so possibly 0 or below.
+ * Nobody earlier in progress: nobody to wait for.
+ */
 export const waitsForEarlier = (input: {
   readonly earlier: number
   readonly copies: number | undefined
   readonly waitedMillis: number
   readonly maxWaitMillis: number
-}): boolean => input.copies !== undefined && input.copies > 0 && input.earlier >= input.copies && input.waitedMillis < input.maxWaitMillis
+}): boolean => input.copies !== undefined && input.earlier > 0 && input.earlier >= input.copies && input.waitedMillis < input.maxWaitMillis
 
 /** The seller's own answer that closes an attempt as out of stock (what `AttemptResolution.describe` writes). */
 export const outOfStockAnswer = "rejected:out_of_stock"

@@ -9,8 +9,14 @@ import * as ScarceCopies from "../ScarceCopies.js"
 import { end } from "./finish.js"
 import { decodeOffer, next, park, type RunContext } from "./Run.js"
 
-/** How often a request waiting for earlier ones looks again. */
-const lookAgainMillis = 200
+/**
+ * How soon a request waiting for earlier ones looks again: soon when it is next in line, later the
+ * further back it is (a surge's last requests would otherwise ask the database five times a second
+ * each, slowing the ones ahead of them).
+ */
+const lookAgainMillis = (earlier: number, copies: number) => Math.min(2_000, 150 + Math.floor((200 * Math.max(0, earlier - Math.max(0, copies))) / Math.max(1, copies)))
+/** How far back in line a waiting request counts. */
+const countAtMost = 1_000
 
 export const decide = (ctx: RunContext) =>
   Effect.gen(function* () {
@@ -29,12 +35,13 @@ export const decide = (ctx: RunContext) =>
     const quotedAt = Date.parse(ctx.row.quote_progress?.updatedAt ?? "")
     if (offered !== undefined && Number.isFinite(quotedAt)) {
       const now = yield* Clock.currentTimeMillis
-      // The copies the quotes counted, less those other requests bought there since.
-      const sold = yield* ctx.store.soldSince(ctx.row.id, ctx.row.isbn, decision.within.map((quote) => quote.seller_id), new Date(quotedAt))
-      const copies = Math.max(0, offered - sold)
-      const earlier = copies === 0 ? 0 : yield* ctx.store.earlierInProgress(ctx.row, copies)
+      // The copies the quotes counted, less those other requests bought there lately (a quote may come from the cache).
+      const sold = yield* ctx.store.soldSince(ctx.row.id, ctx.row.isbn, decision.within.map((quote) => quote.seller_id), new Date(quotedAt - ScarceCopies.soldWindowMillis))
+      const copies = offered - sold
+      const earlier = yield* ctx.store.earlierInProgress(ctx.row, countAtMost)
       if (ScarceCopies.waitsForEarlier({ earlier, copies, waitedMillis: now - quotedAt, maxWaitMillis: ctx.scarceCopyWaitMillis })) {
-        return park(lookAgainMillis, `${earlier} requests for this book arrived earlier and are served first: the offers within your maximum have ${copies} ${copies === 1 ? "copy" : "copies"}`)
+        const left = Math.max(0, copies)
+        return park(lookAgainMillis(earlier, copies), `${earlier} requests for this book arrived earlier and are served first: the offers within your maximum have ${left} ${left === 1 ? "copy" : "copies"} left`)
       }
     }
     yield* ctx.transition("purchasing", decision.reason, undefined, [
