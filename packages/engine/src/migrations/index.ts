@@ -15,6 +15,7 @@ import bookWords from "./0010_book_words.js"
 import onixUploads from "./0011_onix_uploads.js"
 import wants from "./0012_wants.js"
 import onixFeeds from "./0013_onix_feeds.js"
+import ingest from "./0014_ingest.js"
 
 export const migrations = {
   "0001_sellers": sellers,
@@ -29,5 +30,6 @@ export const migrations = {
   "0010_book_words": bookWords,
   "0011_onix_uploads": onixUploads,
   "0012_wants": wants,
-  "0013_onix_feeds": onixFeeds
+  "0013_onix_feeds": onixFeeds,
+  "0014_ingest": ingest
 }
