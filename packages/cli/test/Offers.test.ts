@@ -18,8 +18,8 @@ layer(TestServer.layer, { timeout: 60_000, excludeTestServices: true })("offers"
       const lines = ui.stdout
       expect(lines[0]).toMatch(new RegExp(`^3 offers for ${TestServer.carried} \\(3 sellers asked`))
       expect(lines[1]).toMatch(/^#\s+seller\s+price\s+shipping\s+total\s+condition\s+qty\s+source\s+age\s+valid until$/)
-      // The sellers answered now: live, no age (the simulated sellers do not say how many they have).
-      expect(lines[2]).toMatch(/^1\s+cli-alpha\s+€12\.00\s+€0\.00\s+€12\.00\s+new\s+—\s+live\s+—\s+\d\d:\d\d:\d\d$/)
+      // The sellers answered now: live, no age, with how many they have (the reference API's quote says it).
+      expect(lines[2]).toMatch(/^1\s+cli-alpha\s+€12\.00\s+€0\.00\s+€12\.00\s+new\s+1000\s+live\s+—\s+\d\d:\d\d:\d\d$/)
       expect(lines[3]).toMatch(/^2\s+cli-beta\s+€15\.00/)
       expect(lines[4]).toMatch(/^3\s+cli-gamma\s+€18\.00/)
       expect(ui.text()).toContain(`buy the cheapest: bookbroker buy ${TestServer.carried} --max 12.00`)

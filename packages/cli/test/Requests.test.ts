@@ -25,6 +25,19 @@ const buy = (overrides: Partial<Buy.BuyOptions> = {}) =>
     return result.request
   })
 
+/** `buy --max 2.00 --wait <waitFor>` for a book every seller prices above 2.00. */
+const wantOptions = (waitFor: string): Buy.BuyOptions => ({
+  isbn: TestServer.carried,
+  max: "2.00",
+  currency: "EUR",
+  paymentToken: "tok_approve",
+  customer: demoCustomer,
+  idempotencyKey: randomUUID(),
+  wait: true,
+  waitFor,
+  pollMillis: 50
+})
+
 layer(TestServer.layer, { timeout: 60_000, excludeTestServices: true })("requests", (it) => {
   it.effect("list shows the customer's requests, newest first, with a status filter", () =>
     Effect.gen(function* () {
@@ -53,17 +66,7 @@ layer(TestServer.layer, { timeout: 60_000, excludeTestServices: true })("request
     Effect.gen(function* () {
       const { api } = yield* TestServer.TestServer
       const ui = Render.capture()
-      const result = yield* Buy.buy(api, ui, {
-        isbn: TestServer.carried,
-        max: "2.00",
-        currency: "EUR",
-        paymentToken: "tok_approve",
-        customer: demoCustomer,
-        idempotencyKey: randomUUID(),
-        wait: true,
-        waitFor: "14d",
-        pollMillis: 50
-      })
+      const result = yield* Buy.buy(api, ui, wantOptions("14d"))
       if (result._tag !== "Finished") return yield* Effect.die(new Error("expected a followed request"))
       expect(result.request.status).toBe("watching")
       expect(result.exitCode).toBe(6)
@@ -90,18 +93,7 @@ layer(TestServer.layer, { timeout: 60_000, excludeTestServices: true })("request
   it.effect("buy --wait refuses a duration it cannot watch for, before calling", () =>
     Effect.gen(function* () {
       for (const waitFor of ["31d", "0m", "soon", "5w"]) {
-        const error = yield* Effect.flip(
-          Buy.buy(TestServer.deadApi, Render.capture(), {
-            isbn: TestServer.carried,
-            max: "2.00",
-            currency: "EUR",
-            paymentToken: "tok_approve",
-            customer: demoCustomer,
-            idempotencyKey: randomUUID(),
-            wait: true,
-            waitFor
-          })
-        )
+        const error = yield* Effect.flip(Buy.buy(TestServer.deadApi, Render.capture(), wantOptions(waitFor)))
         expect(error.message).toContain("--wait must be how long to watch for a copy")
       }
     })

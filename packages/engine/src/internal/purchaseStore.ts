@@ -558,6 +558,19 @@ export const eventPayload = (
 })
 
 /**
+ * The CTEs that follow a CTE `req` moving watching wants (rows it returns) from `watching` to
+ * `to`: the state transition (with the row's reason) and the webhook, as one statement with it.
+ */
+export const movedFromWatching = (sql: SqlClient.SqlClient, to: PurchaseStatus, actor: string) => sql`
+  moved AS (
+    INSERT INTO state_transitions (request_id, from_status, to_status, actor, reason)
+    SELECT id, ${watchingStatus}::text, ${to}::text, ${actor}::text, reason FROM req
+  ), told AS (
+    INSERT INTO outbox (request_id, event, payload, notify_url)
+    SELECT id, ${`purchase_request.${to}`}::text, ${sql.literal(eventPayloadSql)}, notify_url FROM req
+  )`
+
+/**
  * `eventPayload` as SQL over a request row's columns, for the statements that end requests in
  * bulk (expired wants) or in one statement (a cancelled want); the same shape, key for key.
  */

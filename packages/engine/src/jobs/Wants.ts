@@ -20,7 +20,7 @@
 import type { Isbn } from "@bookbroker/adapter-sdk"
 import { SqlClient } from "effect/sql"
 import { Context, Effect, Layer, Schedule } from "effect"
-import { eventPayloadSql } from "../internal/purchaseStore.js"
+import { movedFromWatching } from "../internal/purchaseStore.js"
 import { orDie } from "../internal/sql.js"
 import { signalWork } from "../internal/workSignal.js"
 import { PurchasePipeline } from "../purchases/PurchasePipeline.js"
@@ -80,13 +80,7 @@ export const make = (options: WantsOptions = {}) =>
             ORDER BY r.wait_until LIMIT 1000
             FOR UPDATE SKIP LOCKED)
           RETURNING r.*
-        ), moved AS (
-          INSERT INTO state_transitions (request_id, from_status, to_status, actor, reason)
-          SELECT id, 'watching', 'expired', 'wants', reason FROM req
-        ), told AS (
-          INSERT INTO outbox (request_id, event, payload, notify_url)
-          SELECT id, 'purchase_request.expired', ${sql.literal(eventPayloadSql)}, notify_url FROM req
-        )
+        ), ${movedFromWatching(sql, "expired", "wants")}
         SELECT count(*)::int AS n FROM req`,
       (rows) => rows[0]?.n ?? 0
     )
@@ -105,13 +99,7 @@ export const make = (options: WantsOptions = {}) =>
               round_started_at = now(), next_run_at = now(), updated_at = now(), fence = r.fence + 1
             WHERE r.id = ANY(${ids}::uuid[]) AND r.status = 'watching' AND r.wait_until > now() AND ${sql.literal(free)}
             RETURNING r.*
-          ), moved AS (
-            INSERT INTO state_transitions (request_id, from_status, to_status, actor, reason)
-            SELECT id, 'watching', 'received', 'wants', reason FROM req
-          ), told AS (
-            INSERT INTO outbox (request_id, event, payload, notify_url)
-            SELECT id, 'purchase_request.received', ${sql.literal(eventPayloadSql)}, notify_url FROM req
-          )
+          ), ${movedFromWatching(sql, "received", "wants")}
           SELECT count(*)::int AS n FROM req`
         const n = row?.n ?? 0
         if (n > 0) yield* signalWork(sql)

@@ -8,7 +8,7 @@ import { Money, type Isbn } from "@bookbroker/adapter-sdk"
 import { SqlClient } from "effect/sql"
 import { createHash, randomUUID } from "node:crypto"
 import { Cause, Clock, Context, Deferred, Effect, Layer, Queue, Schema, type Scope } from "effect"
-import { eventPayload, eventPayloadSql, isTerminal, type Attention, type QuoteProgress, type AttemptRow, type PaymentOperationRow, type PurchaseStatus, type RequestRow } from "../internal/purchaseStore.js"
+import { eventPayload, isTerminal, movedFromWatching, type Attention, type QuoteProgress, type AttemptRow, type PaymentOperationRow, type PurchaseStatus, type RequestRow } from "../internal/purchaseStore.js"
 import { uninterruptibleSql } from "../internal/sql.js"
 import { signalWork } from "../internal/workSignal.js"
 import * as OutboundAddress from "../outbound/OutboundAddress.js"
@@ -563,13 +563,7 @@ export const makeWith = (options: PurchasesOptions = {}): Effect.Effect<Purchase
                 completed_at = now(), next_run_at = now(), updated_at = now(), fence = fence + 1
               WHERE id = ${id} AND status = 'watching' AND (lease_expires_at IS NULL OR lease_expires_at < now())
               RETURNING *
-            ), moved AS (
-              INSERT INTO state_transitions (request_id, from_status, to_status, actor, reason)
-              SELECT id, 'watching', 'cancelled', 'customer', 'cancelled_by_customer' FROM req
-            ), told AS (
-              INSERT INTO outbox (request_id, event, payload, notify_url)
-              SELECT id, 'purchase_request.cancelled', ${sql.literal(eventPayloadSql)}, notify_url FROM req
-            )
+            ), ${movedFromWatching(sql, "cancelled", "customer")}
             SELECT id FROM req`
           if (cancelled === undefined) {
             const now = yield* load(id, customerId)
