@@ -35,10 +35,11 @@ export const decide = (ctx: RunContext) =>
     const quotedAt = Date.parse(ctx.row.quote_progress?.updatedAt ?? "")
     if (offered !== undefined && Number.isFinite(quotedAt)) {
       const now = yield* Clock.currentTimeMillis
-      // The copies the quotes counted, less those other requests bought there lately (a quote may come from the cache).
-      const sold = yield* ctx.store.soldSince(ctx.row.id, ctx.row.isbn, decision.within.map((quote) => quote.seller_id), new Date(quotedAt - ScarceCopies.soldWindowMillis))
-      const copies = offered - sold
+      // Nobody earlier at it (the common case): nothing to wait for, one statement.
       const earlier = yield* ctx.store.earlierInProgress(ctx.row, countAtMost)
+      // The copies the quotes counted, less those other requests bought there lately (a quote may come from the cache).
+      const sold = earlier === 0 ? 0 : yield* ctx.store.soldSince(ctx.row.id, ctx.row.isbn, decision.within.map((quote) => quote.seller_id), new Date(quotedAt - ScarceCopies.soldWindowMillis))
+      const copies = offered - sold
       if (ScarceCopies.waitsForEarlier({ earlier, copies, waitedMillis: now - quotedAt, maxWaitMillis: ctx.scarceCopyWaitMillis })) {
         const left = Math.max(0, copies)
         return park(lookAgainMillis(earlier, copies), `${earlier} requests for this book arrived earlier and are served first: the offers within your maximum have ${left} ${left === 1 ? "copy" : "copies"} left`)
