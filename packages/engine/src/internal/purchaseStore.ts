@@ -205,6 +205,8 @@ export interface RequestChanges {
   readonly order_id?: string | null
   readonly counter_offer?: CounterOffer
   readonly quote_progress?: QuoteProgress
+  /** Why the request waits from now on, in the same statement as the move (a watching want says so at once). */
+  readonly waiting?: string
 }
 
 /** A move of the purchase state machine, recorded in `state_transitions` (and the outbox when final or watching). */
@@ -261,7 +263,7 @@ export const makeStore = Effect.gen(function* () {
           counter_offer = COALESCE(${c.counter_offer === undefined ? null : JSON.stringify(c.counter_offer)}::jsonb, counter_offer),
           quote_progress = COALESCE(${c.quote_progress === undefined ? null : JSON.stringify(c.quote_progress)}::jsonb, quote_progress),
           completed_at = ${terminal ? sql`now()` : sql`completed_at`},
-          waiting = NULL,
+          waiting = ${c.waiting ?? null},
           defects = 0,
           next_run_at = now(),
           lease_owner = ${terminal ? null : lease.worker}`)

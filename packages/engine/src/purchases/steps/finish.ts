@@ -21,6 +21,10 @@ export const finish = (
   changes?: RequestChanges
 ): Effect.Effect<Step, LeaseLost | SqlError.SqlError> =>
   Effect.gen(function* () {
+    // A watching want says why it waits in the statement that sets it watching (never `watching` without it).
+    const waitUntil = ctx.row.wait_until
+    const moved: RequestChanges | undefined =
+      status === watchingStatus && waitUntil !== null ? { ...changes, waiting: WantPolicy.watchingText(waitUntil, reason) } : changes
     const authorization = yield* ctx.store.liveAuthorization(ctx.row.id)
     if (authorization !== undefined) {
       const key = PurchaseKeys.payment(ctx.row.id, "void", authorization.round)
@@ -35,10 +39,10 @@ export const finish = (
         yield* ctx.transition("failed", `void_rejected: ${voided.failure.detail}`, undefined, [ctx.writes.settlePayment(key, "rejected", null, false, voided.failure.detail)])
         return next
       }
-      yield* ctx.transition(status, reason, changes, [ctx.writes.settlePayment(key, "succeeded", authorization.provider_ref, false, null), ctx.writes.endAuthorization()])
+      yield* ctx.transition(status, reason, moved, [ctx.writes.settlePayment(key, "succeeded", authorization.provider_ref, false, null), ctx.writes.endAuthorization()])
       return yield* afterwards(ctx, status, reason)
     }
-    yield* ctx.transition(status, reason, changes)
+    yield* ctx.transition(status, reason, moved)
     return yield* afterwards(ctx, status, reason)
   })
 
