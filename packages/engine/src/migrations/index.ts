@@ -16,6 +16,7 @@ import onixUploads from "./0011_onix_uploads.js"
 import wants from "./0012_wants.js"
 import onixFeeds from "./0013_onix_feeds.js"
 import ingest from "./0014_ingest.js"
+import exchangeRates from "./0015_exchange_rates.js"
 
 export const migrations = {
   "0001_sellers": sellers,
@@ -31,5 +32,6 @@ export const migrations = {
   "0011_onix_uploads": onixUploads,
   "0012_wants": wants,
   "0013_onix_feeds": onixFeeds,
-  "0014_ingest": ingest
+  "0014_ingest": ingest,
+  "0015_exchange_rates": exchangeRates
 }
