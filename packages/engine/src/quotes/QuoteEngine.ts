@@ -51,7 +51,7 @@ export type OutcomeStatus =
    * last few sellers (`straggler`, see `QuoteEngineOptions.stragglers`).
    */
   | "deadline"
-  /** Answered in another currency than the request's. */
+  /** Answered in another currency than the request's, without an exchange rate to compare it at (`QuoteOptions.convert`). */
   | "excluded"
   /**
    * Never sent: the seller's budget (rate, concurrency, its own back-off — `reason`) had no room
@@ -82,7 +82,10 @@ export interface RankedOffer {
   readonly sellerId: string
   readonly sellerName: string
   readonly offer: Contract.Offer
+  /** In the request's currency: converted (`QuoteOptions.convert`) when the seller offered in another. */
   readonly total: Money.Money
+  /** The seller's own total, when it offered in another currency than the request's. */
+  readonly sellerTotal?: Money.Money
   /** 0..1, this process's recent success rate with the seller; breaks ties. */
   readonly reliability: number
   readonly cached: boolean
@@ -117,6 +120,12 @@ export interface QuoteOptions {
    * False asks every seller afresh, e.g. the purchase pipeline re-checking pushed prices.
    */
   readonly cache?: boolean
+  /**
+   * Prices an offer made in another currency in the request's (`exchange/Conversion.ts`):
+   * `undefined` when there is no rate for it (the seller is then `excluded`). Absent: offers in
+   * other currencies are excluded.
+   */
+  readonly convert?: (total: Money.Money) => Money.Money | undefined
 }
 
 export interface QuoteEngineOptions {
@@ -189,6 +198,8 @@ export interface ConfirmOptions {
   readonly tenant?: string
   /** Stop once this many live offers are at least as cheap as the next unconfirmed one; default 2 (one to buy, one to fall back to). */
   readonly best?: number
+  /** As `QuoteOptions.convert`. */
+  readonly convert?: (total: Money.Money) => Money.Money | undefined
 }
 
 export interface Confirmed {
@@ -561,9 +572,10 @@ export const make = (options: QuoteEngineOptions = {}) =>
         for (const [sellerId, { answer, cached, latencyMillis, indexed }] of answers) {
           const seller = byId.get(sellerId)!
           const base = { sellerId, sellerName: seller.name, cached, latencyMillis }
+          const converted = answer instanceof Contract.Offer && answer.price.currency !== request.currency ? request.convert?.(answer.total) : undefined
           if (!(answer instanceof Contract.Offer)) {
             outcomes.set(sellerId, { ...base, status: "unavailable", reason: answer.reason })
-          } else if (answer.price.currency !== request.currency) {
+          } else if (answer.price.currency !== request.currency && converted === undefined) {
             outcomes.set(sellerId, {
               ...base,
               status: "excluded",
@@ -576,7 +588,7 @@ export const make = (options: QuoteEngineOptions = {}) =>
               sellerId,
               sellerName: seller.name,
               offer: answer,
-              total: answer.total,
+              ...(converted === undefined ? { total: answer.total } : { total: converted, sellerTotal: answer.total }),
               reliability: stats.get(sellerId).reliability,
               cached,
               ...(indexed === undefined
@@ -622,7 +634,8 @@ export const make = (options: QuoteEngineOptions = {}) =>
             sellerIds: batch.map((lead) => lead.sellerId),
             cache: false,
             deadlineMillis: left,
-            ...(options.tenant === undefined ? {} : { tenant: options.tenant })
+            ...(options.tenant === undefined ? {} : { tenant: options.tenant }),
+            ...(options.convert === undefined ? {} : { convert: options.convert })
           })
           for (const outcome of asked.outcomes) outcomes.set(outcome.sellerId, outcome)
           for (const offer of asked.offers) live.push(offer)
