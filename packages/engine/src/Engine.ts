@@ -34,6 +34,7 @@ import * as SellerViews from "./sellers/SellerViews.js"
 import * as SharedState from "./state/SharedState.js"
 import * as Sweeper from "./jobs/Sweeper.js"
 import * as Wants from "./jobs/Wants.js"
+import * as ExchangeRates from "./exchange/ExchangeRates.js"
 
 export interface EngineOptions {
   readonly adapters: ReadonlyArray<Adapter.AnyAdapter>
@@ -50,6 +51,12 @@ export interface EngineOptions {
   /** A payment gateway layer (e.g. Stripe); the sandbox ledger by default. */
   readonly payments?: Layer.Layer<PaymentGateway.PaymentGateway, never, SqlClient.SqlClient>
   readonly quotes?: QuoteEngine.QuoteEngineOptions
+  /**
+   * The operator's exchange rates (a file or URL: the ECB's daily reference rates, or JSON):
+   * offers in other currencies are then priced in the request's, plus the margin. None by
+   * default: such offers are named, not compared. A file that cannot be read fails the start.
+   */
+  readonly exchangeRates?: ExchangeRates.ExchangeRatesOptions
   readonly pipeline?: PurchasePipeline.PipelineOptions
   /** Run purchase workers in this process (role worker/all). Default true. */
   readonly workers?: false | PurchaseWorker.WorkerOptions
@@ -83,6 +90,7 @@ export type EngineServices =
   | Access.Access
   | BookSearch.BookSearch
   | AdapterRegistry.AdapterRegistry
+  | ExchangeRates.ExchangeRates
   | Findings.Findings
   | Gauges.Gauges
   | InventoryUploads.InventoryUploads
@@ -113,6 +121,7 @@ export const layer = (options: EngineOptions): Layer.Layer<EngineServices, never
     RequestBudget.layer.pipe(Layer.provideMerge(shared)),
     options.payments ?? SandboxGateway.layer(),
     Access.layer,
+    options.exchangeRates === undefined ? ExchangeRates.none : ExchangeRates.layer(options.exchangeRates).pipe(Layer.orDie),
     Findings.layer,
     InventoryUploads.layer().pipe(Layer.provideMerge(OfferIndex.layer())),
     BookSearch.layer(),

@@ -5,6 +5,7 @@
  */
 import { SqlClient, type SqlError, type Statement } from "effect/sql"
 import { Effect, Schema } from "effect"
+import type { Locked } from "../exchange/Conversion.js"
 import * as PurchaseKeys from "../purchases/PurchaseKeys.js"
 
 export const terminalStatuses = ["purchased", "price_not_met", "not_available", "sellers_busy", "failed", "expired", "cancelled"] as const
@@ -73,6 +74,8 @@ export interface RequestRow {
   readonly round_started_at: Date | null
   /** How far asking sellers got: asked, answered, still not asked and why (while quoting and after). */
   readonly quote_progress: QuoteProgress | null
+  /** The exchange rate each other currency was priced at for this request (null: none converted). */
+  readonly exchange: Locked | null
   /** Why the request is parked right now, in words a customer may read. */
   readonly waiting: string | null
   /** Set when a person has to look; cleared when the request moves on to a final state. */
@@ -153,6 +156,8 @@ export interface AttemptRow {
   readonly hold: unknown
   readonly order_id: string | null
   readonly order_total: string | null
+  /** The currency the seller confirmed the order in, when not the request's (converted at the request's locked rate). */
+  readonly order_currency: string | null
   readonly reason: string | null
   readonly tries: number
   /** When a purchase was first / last sent for this attempt (null: never). */
@@ -228,6 +233,8 @@ export interface StepChanges {
   readonly progress?: { readonly progress: QuoteProgress; readonly waiting: string | null }
   /** Asks a person to look (cleared when the request reaches a final state). */
   readonly attention?: { readonly kind: Attention; readonly detail: string }
+  /** The exchange rates the request's offers were priced at (`Conversion.Locked`), kept for its hold, order and capture. */
+  readonly exchange?: Locked | null
   /** Writes to the request's other records, from `store.writes`. */
   readonly writes?: ReadonlyArray<Statement.Fragment>
 }
@@ -271,6 +278,7 @@ export const makeStore = Effect.gen(function* () {
       if (changes.progress !== undefined) {
         set.push(sql`quote_progress = ${JSON.stringify(changes.progress.progress)}::jsonb, waiting = ${changes.progress.waiting}`)
       }
+      if (changes.exchange !== undefined) set.push(sql`exchange = ${changes.exchange === null ? null : JSON.stringify(changes.exchange)}::jsonb`)
       if (terminal) {
         // The token is for authorizing; nothing after the end uses it (captures, voids and refunds go by the provider's reference).
         set.push(sql`attention = NULL, attention_detail = NULL, attention_since = NULL, payment_token = NULL`)
@@ -345,6 +353,8 @@ export const makeStore = Effect.gen(function* () {
         readonly hold?: unknown
         readonly orderId?: string
         readonly orderTotal?: number
+        /** The order's currency, when it is not the request's. */
+        readonly orderCurrency?: string
         readonly reason?: string
         /** A purchase (or its replay) is about to be sent: counts the try and stamps the time. */
         readonly sending?: boolean
@@ -356,6 +366,7 @@ export const makeStore = Effect.gen(function* () {
           hold = COALESCE(${changes.hold === undefined ? null : JSON.stringify(changes.hold)}::jsonb, hold),
           order_id = COALESCE(${changes.orderId ?? null}, order_id),
           order_total = COALESCE(${changes.orderTotal ?? null}::bigint, order_total),
+          order_currency = COALESCE(${changes.orderCurrency ?? null}::char(3), order_currency),
           reason = ${changes.reason ?? null},
           tries = tries + ${changes.sending === true ? 1 : 0},
           first_sent_at = ${changes.sending === true ? sql`COALESCE(first_sent_at, now())` : sql`first_sent_at`},

@@ -25,7 +25,8 @@
  */
 import { Money } from "@bookbroker/adapter-sdk"
 import type { SqlClient, SqlError } from "effect/sql"
-import { Clock, Context, Effect, Layer, Schedule, Schema } from "effect"
+import { Clock, Context, Effect, Layer, Option, Schedule, Schema } from "effect"
+import { ExchangeRates } from "../exchange/ExchangeRates.js"
 import { isTerminal, LeaseLost, makeStore, type Lease, type PurchaseStore, type RequestRow, type TerminalStatus } from "../internal/purchaseStore.js"
 import { recordPurchaseOutcome } from "../Metrics.js"
 import { PaymentGateway, type PaymentGatewayService, PaymentUnavailable } from "../payments/PaymentGateway.js"
@@ -152,8 +153,11 @@ export const make = (options: PipelineOptions = {}) =>
       ))
     }
 
+    // Optional: without the operator's rates, offers in other currencies are not compared.
+    const exchangeRates = Option.getOrUndefined(yield* Effect.serviceOption(ExchangeRates))
     const parts: PipelineParts = {
       store,
+      pricing: exchangeRates === undefined ? Effect.succeed(undefined) : exchangeRates.pricing,
       writes: store.writes,
       gateway,
       quoteEngine,

@@ -10,6 +10,8 @@ import { createHash, randomUUID } from "node:crypto"
 import { Cause, Clock, Context, Deferred, Effect, Layer, Queue, Schema, type Scope } from "effect"
 import { eventPayload, isTerminal, movedFromWatching, type Attention, type QuoteProgress, type AttemptRow, type PaymentOperationRow, type PurchaseStatus, type RequestRow } from "../internal/purchaseStore.js"
 import { uninterruptibleSql } from "../internal/sql.js"
+import type * as Conversion from "../exchange/Conversion.js"
+import * as RateTable from "../exchange/RateTable.js"
 import { signalWork } from "../internal/workSignal.js"
 import * as OutboundAddress from "../outbound/OutboundAddress.js"
 import * as Backlog from "./Backlog.js"
@@ -96,7 +98,39 @@ export interface PurchaseView {
   readonly completedAt: Date | null
   /** A want: until when it watches for a copy within the maximum (null: it answers now). */
   readonly waitUntil: Date | null
+  /**
+   * What the seller charged in its own currency, when that is not the request's (`finalPrice`
+   * is what the customer paid, converted at `exchangeRates`).
+   */
+  readonly sellerPrice: Money.Money | null
+  /** The exchange rates the request's offers in other currencies were priced at (empty: none). */
+  readonly exchangeRates: ReadonlyArray<ExchangeRateView>
 }
+
+/** One currency's rate as a request was priced at it: 1 `from` = `rate` `to`, plus `marginPercent`. */
+export interface ExchangeRateView {
+  readonly from: string
+  readonly to: string
+  /** Decimal, rounded to 6 places for reading (the price used the exact rate). */
+  readonly rate: string
+  readonly marginPercent: string
+  /** The day of the rates and where they came from. */
+  readonly date: string
+  readonly source: string
+}
+
+const exchangeRatesView = (locked: Conversion.Locked | null, to: string): ReadonlyArray<ExchangeRateView> =>
+  Object.entries(locked?.rates ?? {}).map(([from, kept]) => {
+    const rate = RateTable.decodeRate(kept.rate)
+    return {
+      from,
+      to,
+      rate: rate === undefined ? kept.rate : RateTable.toDecimal(rate),
+      marginPercent: RateTable.toDecimal({ numerator: BigInt(locked!.marginBasisPoints), denominator: 100n }, 2),
+      date: kept.date,
+      source: kept.source
+    }
+  })
 
 export class PurchaseNotFound extends Schema.TaggedError<PurchaseNotFound>()("PurchaseNotFound", { id: Schema.String }) {
   override get message(): string {
@@ -237,7 +271,7 @@ const hashOf = (purchase: NewPurchase) =>
 /** The columns of a request a customer's view shows (not its payment token, contact or lease). */
 const viewColumns =
   "r.id, r.customer_id, r.status, r.isbn, r.currency, r.max_amount, r.reason, r.final_amount, r.seller_id, r.order_id, r.counter_offer, " +
-  "r.waiting, r.quote_progress, r.attention, r.attention_detail, r.attention_since, r.created_at, r.updated_at, r.completed_at, r.wait_until"
+  "r.waiting, r.quote_progress, r.attention, r.attention_detail, r.attention_since, r.created_at, r.updated_at, r.completed_at, r.wait_until, r.exchange"
 type ViewRow = Pick<
   RequestRow,
   | "id"
@@ -260,9 +294,10 @@ type ViewRow = Pick<
   | "updated_at"
   | "completed_at"
   | "wait_until"
+  | "exchange"
 >
 /** An attempt as the view reads it (`order_total` is a JSON number there, a string from a plain row). */
-type ViewAttempt = Pick<AttemptRow, "seller_id" | "seller_name" | "rank" | "status" | "reason" | "order_id"> & {
+type ViewAttempt = Pick<AttemptRow, "seller_id" | "seller_name" | "rank" | "status" | "reason" | "order_id" | "order_currency"> & {
   readonly order_total: string | number | null
 }
 
@@ -342,7 +377,7 @@ export const makeWith = (options: PurchasesOptions = {}): Effect.Effect<Purchase
         status: attempt.status,
         reason: attempt.reason,
         orderId: attempt.order_id,
-        total: attempt.order_total === null ? null : Money.make(Number(attempt.order_total), currency)
+        total: attempt.order_total === null ? null : Money.make(Number(attempt.order_total), attempt.order_currency?.trim() ?? currency)
       })),
       waiting: isTerminal(row.status) ? null : row.waiting,
       quoteProgress: row.quote_progress,
@@ -351,7 +386,12 @@ export const makeWith = (options: PurchasesOptions = {}): Effect.Effect<Purchase
       createdAt: row.created_at,
       updatedAt: row.updated_at,
       completedAt: row.completed_at,
-      waitUntil: row.wait_until
+      waitUntil: row.wait_until,
+      sellerPrice: (() => {
+        const bought = attempts.find((attempt) => attempt.status === "confirmed" && attempt.order_currency !== null && attempt.order_total !== null)
+        return bought === undefined || row.status !== "purchased" ? null : Money.make(Number(bought.order_total), bought.order_currency!.trim())
+      })(),
+      exchangeRates: exchangeRatesView(row.exchange, currency)
     }
   }
 
@@ -367,7 +407,7 @@ export const makeWith = (options: PurchasesOptions = {}): Effect.Effect<Purchase
         SELECT ${sql.literal(viewColumns)},
                COALESCE((SELECT json_agg(json_build_object(
                            'seller_id', a.seller_id, 'seller_name', a.seller_name, 'rank', a.rank, 'status', a.status,
-                           'reason', a.reason, 'order_id', a.order_id, 'order_total', a.order_total) ORDER BY a.round, a.rank)
+                           'reason', a.reason, 'order_id', a.order_id, 'order_total', a.order_total, 'order_currency', a.order_currency) ORDER BY a.round, a.rank)
                          FROM purchase_attempts a WHERE a.request_id = r.id), '[]'::json) AS attempts
         FROM purchase_requests r WHERE r.id = ${id}`
       if (row === undefined || (customerId !== undefined && row.customer_id !== customerId)) return yield* new PurchaseNotFound({ id })

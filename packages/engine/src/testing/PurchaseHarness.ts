@@ -8,6 +8,7 @@ import type { Adapter, Isbn } from "@bookbroker/adapter-sdk"
 import { Money } from "@bookbroker/adapter-sdk"
 import { SqlClient } from "effect/sql"
 import { Context, Effect, Layer, Redacted, type Scope } from "effect"
+import * as ExchangeRates from "../exchange/ExchangeRates.js"
 import * as AdapterRegistry from "../sellers/AdapterRegistry.js"
 import type * as PaymentGateway from "../payments/PaymentGateway.js"
 import * as PurchasePipeline from "../purchases/PurchasePipeline.js"
@@ -30,6 +31,8 @@ export interface HarnessOptions {
   readonly worker?: PurchaseWorker.WorkerOptions
   /** Quotes read the offer index (as the server's do); default off. */
   readonly offerIndex?: boolean
+  /** The operator's exchange rates (`ExchangeRates.layer`); default none. */
+  readonly exchangeRates?: ExchangeRates.ExchangeRatesOptions
 }
 
 /** The shared infrastructure (database, registry, secrets, payment ledger, directory); the reference adapter plus `adapters`. */
@@ -45,7 +48,14 @@ export const infrastructure = (faults: SandboxGateway.SandboxFaults, adapters: R
 export const engine = (options: HarnessOptions = {}) =>
   PurchasePipeline.layer({ leaseMillis: 2_000, maxBackoffMillis: 50, ...options.pipeline }).pipe(
     Layer.provideMerge(QuoteEngine.layer({ cache: false, coalesce: false, deadlineMillis: 3_000, ...options.quotes })),
-    Layer.provideMerge(Layer.mergeAll(SellerPool.layer(), SharedState.layerMemory(), options.offerIndex === true ? OfferIndex.layer() : Layer.empty))
+    Layer.provideMerge(
+      Layer.mergeAll(
+        SellerPool.layer(),
+        SharedState.layerMemory(),
+        options.offerIndex === true ? OfferIndex.layer() : Layer.empty,
+        options.exchangeRates === undefined ? Layer.empty : ExchangeRates.layer(options.exchangeRates).pipe(Layer.orDie)
+      )
+    )
   )
 
 /** A worker over a pipeline built with its own options (e.g. one that crashes). */

@@ -19,6 +19,7 @@ import type {
   RequestRow,
   StepChanges
 } from "../../internal/purchaseStore.js"
+import * as Conversion from "../../exchange/Conversion.js"
 import type { PaymentGatewayService } from "../../payments/PaymentGateway.js"
 import type { QuoteEngineService } from "../../quotes/QuoteEngine.js"
 import type { SellerDirectoryService } from "../../sellers/SellerDirectory.js"
@@ -72,6 +73,8 @@ export interface PipelineParts {
   /** Payment calls: a few quick retries for an unknown outcome, always with the same key. */
   readonly withQuickRetry: <A, E>(effect: Effect.Effect<A, E>) => Effect.Effect<A, E>
   readonly money: (amount: number | string, currency: string) => Money.Money
+  /** The operator's exchange rates to price offers in other currencies with now (`undefined`: none usable). */
+  readonly pricing: Effect.Effect<Conversion.Pricing | undefined>
 }
 
 /** One run over one claimed request. */
@@ -79,6 +82,11 @@ export interface RunContext extends PipelineParts {
   /** The request as this run last wrote it. */
   readonly row: RequestRow
   readonly currency: string
+  /**
+   * Seller money in the request's currency at the rates the request was priced at (a hold, an
+   * order, a capture): never at a rate its offers were not compared at.
+   */
+  readonly exchange: Conversion.Converter
   readonly lease: Lease
   /** The quotes this run saved (the decision reads them from here instead of the database). */
   saved: { readonly round: number; readonly quotes: ReadonlyArray<QuoteRow> } | undefined
@@ -123,6 +131,9 @@ export const makeRun = (parts: PipelineParts, initial: RequestRow, lease: Lease,
       return row
     },
     currency,
+    get exchange() {
+      return Conversion.make(currency, row.exchange, undefined)
+    },
     lease,
     saved: undefined,
     commit,

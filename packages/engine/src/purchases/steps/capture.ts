@@ -1,7 +1,9 @@
 /**
  * A confirmed order: capture the real price (never more than authorized) and end `purchased`,
- * the capture's outcome and the status in one write.
+ * the capture's outcome and the status in one write. An order in another currency is charged at
+ * the rate the request's offers were priced at (`ctx.exchange`).
  */
+import { Money } from "@bookbroker/adapter-sdk"
 import { Effect } from "effect"
 import type { AttemptRow, PaymentOperationRow } from "../../internal/purchaseStore.js"
 import * as PurchaseKeys from "../PurchaseKeys.js"
@@ -9,11 +11,14 @@ import { next, park, type RunContext } from "./Run.js"
 
 export const capture = (ctx: RunContext, attempt: AttemptRow) =>
   Effect.gen(function* () {
-    if (attempt.reason?.startsWith("order_currency_mismatch") === true) {
+    const orderTotal =
+      attempt.order_currency === null
+        ? Number(attempt.order_total)
+        : ctx.exchange.convert(Money.make(Number(attempt.order_total), attempt.order_currency.trim()))?.amount
+    if (attempt.reason?.startsWith("order_currency_mismatch") === true || orderTotal === undefined) {
       // Nothing sensible to capture: a person settles it (the finding says how).
       return park(ctx.maxBackoff, `the order at ${attempt.seller_name} needs an operator's check before payment`)
     }
-    const orderTotal = Number(attempt.order_total)
     const key = PurchaseKeys.payment(ctx.row.id, "capture", ctx.row.round)
     const authorization: PaymentOperationRow | undefined = yield* ctx.store.liveAuthorization(ctx.row.id)
     if (authorization === undefined) {

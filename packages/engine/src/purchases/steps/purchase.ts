@@ -55,29 +55,43 @@ export const unresolved = (ctx: RunContext, attempt: AttemptRow, reason: string,
     return park(Math.min(ctx.maxBackoff, Math.max(retryAfterMillis ?? 0, ctx.backoff(attempt.tries))), why)
   })
 
-/** A confirmed order: recorded, checked against what was agreed, then captured. */
+/**
+ * A confirmed order: recorded, checked against what was agreed, then captured. An order in the
+ * currency the seller agreed in is compared in it; when that is not the request's, it is charged
+ * at the rate the request's offers were priced at (`ctx.exchange`). An order in any other
+ * currency is not captured: a person settles it.
+ */
 export const confirmed = (ctx: RunContext, attempt: AttemptRow, order: Contract.Order, agreed: Money.Money) =>
   Effect.gen(function* () {
-    const sameCurrency = order.total.currency === ctx.currency
-    const reason = sameCurrency ? null : `order_currency_mismatch: ${order.total.currency}`
-    const mismatch = `${attempt.seller_name} confirmed order ${order.orderId} in ${order.total.currency} (${order.total.amount}), the request is in ${ctx.currency}: not captured — settle the order with the seller`
+    const charged = order.total.currency === agreed.currency ? ctx.exchange.convert(order.total) : undefined
+    const reason = charged !== undefined ? null : `order_currency_mismatch: ${order.total.currency}`
+    const mismatch = `${attempt.seller_name} confirmed order ${order.orderId} in ${order.total.currency} (${order.total.amount}); it agreed in ${agreed.currency}, the request is in ${ctx.currency}: not captured — settle the order with the seller`
+    const converted = order.total.currency === ctx.currency ? "" : ` (${charged?.amount ?? "?"} ${ctx.currency} at the request's exchange rate)`
+    const orderCurrency = order.total.currency === ctx.currency ? {} : { orderCurrency: order.total.currency }
     yield* ctx.commit({
       writes: [
-        ctx.writes.updateAttempt(attempt.id, "confirmed", { orderId: order.orderId, orderTotal: order.total.amount, ...(reason === null ? {} : { reason }) }),
-        ...(!sameCurrency
+        ctx.writes.updateAttempt(attempt.id, "confirmed", { orderId: order.orderId, orderTotal: order.total.amount, ...orderCurrency, ...(reason === null ? {} : { reason }) }),
+        ...(charged === undefined
           ? [ctx.writes.finding("order_currency_mismatch", mismatch, true)]
           : order.total.amount > agreed.amount
             ? [ctx.writes.finding(
                 "order_above_agreed_price",
-                `${attempt.seller_name} confirmed order ${order.orderId} at ${order.total.amount} ${ctx.currency}, above the ${agreed.amount} it held or quoted` +
-                  (order.total.amount > Number(ctx.row.max_amount) ? ` and above the customer's maximum ${ctx.row.max_amount}: the customer is charged the maximum` : ""),
+                `${attempt.seller_name} confirmed order ${order.orderId} at ${order.total.amount} ${order.total.currency}${converted}, above the ${agreed.amount} it held or quoted` +
+                  (charged.amount > Number(ctx.row.max_amount) ? ` and above the customer's maximum ${ctx.row.max_amount}: the customer is charged the maximum` : ""),
                 false
               )]
             : [])
       ],
-      ...(sameCurrency ? {} : { attention: { kind: "order_mismatch", detail: mismatch } })
+      ...(charged !== undefined ? {} : { attention: { kind: "order_mismatch", detail: mismatch } })
     })
-    return yield* capture(ctx, { ...attempt, status: "confirmed", order_id: order.orderId, order_total: String(order.total.amount), reason })
+    return yield* capture(ctx, {
+      ...attempt,
+      status: "confirmed",
+      order_id: order.orderId,
+      order_total: String(order.total.amount),
+      order_currency: order.total.currency === ctx.currency ? null : order.total.currency,
+      reason
+    })
   })
 
 /** Gives a hold back within the seller's limits (waiting half a second at most): true when the seller took it. */
@@ -186,12 +200,14 @@ export const holdThenPurchase = (ctx: RunContext, attempt: AttemptRow, client: S
       yield* ctx.commit({ writes: [ctx.writes.updateAttempt(attempt.id, "failed", { reason: AttemptResolution.describe(held.failure) })] })
       return next
     }
+    // Compared in the request's currency, at the rates its offers were priced at (a hold in a currency it was not priced in is refused).
+    const inRequest = (money: Money.Money) => ctx.exchange.convert(money) ?? money
     const refusal = FallbackPolicy.heldPriceRefusal({
-      total: held.success.total,
+      total: inRequest(held.success.total),
       currency: ctx.currency,
       maxAmount: Number(ctx.row.max_amount),
-      quotedTotal: offer.total.amount,
-      nextInLine: nextInLine === undefined ? undefined : { sellerName: nextInLine.seller_name, total: decodeOffer(nextInLine.offer).total.amount }
+      quotedTotal: inRequest(offer.total).amount,
+      nextInLine: nextInLine === undefined ? undefined : { sellerName: nextInLine.seller_name, total: inRequest(decodeOffer(nextInLine.offer).total).amount }
     })
     if (refusal !== undefined) {
       // Given back (best effort within the seller's limits; a hold expires anyway).

@@ -1,6 +1,7 @@
 /** `authorized` / `quoting`: ask the sellers, until the request's answer time, and save the offers ranked. */
-import type { Isbn } from "@bookbroker/adapter-sdk"
+import type { Isbn, Money } from "@bookbroker/adapter-sdk"
 import { Clock, Effect } from "effect"
+import * as Conversion from "../../exchange/Conversion.js"
 import type { Lead } from "../../internal/purchaseStore.js"
 import type * as QuoteEngine from "../../quotes/QuoteEngine.js"
 import * as QuoteProgress from "../../quotes/QuoteProgress.js"
@@ -11,12 +12,29 @@ import { encodeOffer, next, type RunContext } from "./Run.js"
  * Offers as bought from: prices from the offer index or pushed by sellers are never bought
  * from; the best few are confirmed with their sellers first (`QuoteEngine.confirm`).
  */
-export const confirmedOffers = (ctx: RunContext, isbn: Isbn.Isbn13, book: QuoteEngine.OfferBook, deadlineMillis: number) =>
+export const confirmedOffers = (ctx: RunContext, isbn: Isbn.Isbn13, book: QuoteEngine.OfferBook, deadlineMillis: number, converting: Converting) =>
   Effect.gen(function* () {
     if (book.offers.every((offer) => offer.source === "live")) return { offers: book.offers, outcomes: book.outcomes }
-    const confirmed = yield* ctx.quoteEngine.confirm(isbn, book.offers, { currency: ctx.currency, tenant: ctx.row.customer_id, deadlineMillis, best: ctx.confirmBest })
+    const confirmed = yield* ctx.quoteEngine.confirm(isbn, book.offers, { currency: ctx.currency, tenant: ctx.row.customer_id, deadlineMillis, best: ctx.confirmBest, ...converting.option })
     const again = new Map(confirmed.outcomes.map((outcome) => [outcome.sellerId, outcome]))
     return { offers: confirmed.offers, outcomes: book.outcomes.map((outcome) => again.get(outcome.sellerId) ?? outcome) }
+  })
+
+/**
+ * Offers in other currencies priced in the request's: at the rates the request kept (`locked`,
+ * or none for a new round's quotes) and, for other currencies, at the operator's current rates
+ * (`ExchangeRates`). `option` is what the quote engine is given: nothing without any rate, so
+ * those offers stay excluded and are named on the outcome.
+ */
+interface Converting {
+  readonly converter: Conversion.Converter
+  readonly option: { readonly convert?: (total: Money.Money) => Money.Money | undefined }
+}
+
+const converting = (ctx: RunContext, locked: Conversion.Locked | null) =>
+  Effect.map(ctx.pricing, (pricing): Converting => {
+    const converter = Conversion.make(ctx.currency, locked, pricing)
+    return { converter, option: pricing === undefined && locked === null ? {} : { convert: converter.convert } }
   })
 
 /** How many leads a request keeps for later (`QuoteProgress.leads`): enough to walk far down a long list. */
@@ -54,13 +72,15 @@ export const confirmLeads = (ctx: RunContext, attempted: ReadonlySet<string>) =>
     const open = (progress.leads ?? []).filter((lead) => !attempted.has(lead.sellerId))
     const maxAmount = Number(ctx.row.max_amount)
     const isbn = ctx.row.isbn as Isbn.Isbn13
+    const rates = yield* converting(ctx, ctx.row.exchange)
     const book = yield* ctx.quoteEngine.quotes(isbn, {
       currency: ctx.currency,
       tenant: ctx.row.customer_id,
       deadlineMillis: ctx.quoteDeadlineMillis,
-      sellerIds: ask.map((lead) => lead.sellerId)
+      sellerIds: ask.map((lead) => lead.sellerId),
+      ...rates.option
     })
-    const confirmed = yield* confirmedOffers(ctx, isbn, book, ctx.quoteDeadlineMillis)
+    const confirmed = yield* confirmedOffers(ctx, isbn, book, ctx.quoteDeadlineMillis, rates)
     const outcomes = new Map(confirmed.outcomes.map((outcome) => [outcome.sellerId, outcome]))
     // A lead stays one while its seller was not needed (or not in this batch).
     const remaining = open.filter((lead) => !outcomes.has(lead.sellerId) || notNeeded(outcomes.get(lead.sellerId)))
@@ -90,6 +110,7 @@ export const confirmLeads = (ctx: RunContext, attempted: ReadonlySet<string>) =>
         },
         waiting: null
       },
+      ...(rates.converter.locked() === ctx.row.exchange ? {} : { exchange: rates.converter.locked() }),
       writes: [
         ...(quotes.length === 0 ? [] : [ctx.writes.saveQuotes(round, quotes)]),
         ...(buyable.length === 0 ? [] : [ctx.writes.createAttempts(ctx.row.id, round, buyable.map(({ seller_id, seller_name, rank, offer }) => ({ seller_id, seller_name, rank, offer })))])
@@ -123,6 +144,8 @@ export const quote = (ctx: RunContext) =>
     /** Indexed and pushed offers seen, for the leads kept for later. */
     const indexed = new Map<string, QuoteEngine.RankedOffer>()
     let sellerIds: ReadonlyArray<string> | undefined
+    // A new round is priced at today's rates: what an earlier round kept is not reused.
+    const rates = yield* converting(ctx, null)
     const retryFailedUntil = (yield* Clock.currentTimeMillis) + ctx.retryFailedForMillis
     for (let pass = 0; ; pass++) {
       const now = yield* Clock.currentTimeMillis
@@ -132,10 +155,11 @@ export const quote = (ctx: RunContext) =>
         currency: ctx.currency,
         tenant: ctx.row.customer_id,
         deadlineMillis: pass === 0 ? Math.min(left, ctx.quoteDeadlineMillis) : left,
-        ...(sellerIds === undefined ? {} : { sellerIds })
+        ...(sellerIds === undefined ? {} : { sellerIds }),
+        ...rates.option
       })
       for (const offer of book.offers) if (offer.source !== "live") indexed.set(offer.sellerId, offer)
-      const confirmed = yield* confirmedOffers(ctx, isbn, book, Math.min(left, ctx.quoteDeadlineMillis))
+      const confirmed = yield* confirmedOffers(ctx, isbn, book, Math.min(left, ctx.quoteDeadlineMillis), rates)
       for (const offer of confirmed.offers) offers.set(offer.sellerId, offer)
       for (const outcome of confirmed.outcomes) outcomes.set(outcome.sellerId, outcome)
       const progress = QuoteProgress.summarize(outcomes.values(), offers.size, new Date(yield* Clock.currentTimeMillis))
@@ -174,7 +198,13 @@ export const quote = (ctx: RunContext) =>
       offer: encodeOffer(offer.offer)
     }))
     const round = ctx.row.round
-    yield* ctx.transition("deciding", `${ranked.length} offers from ${outcomes.size} sellers`, { quote_progress: progress }, [ctx.writes.saveQuotes(round, quotes)])
+    const exchange = rates.converter.locked()
+    yield* ctx.commit({
+      transition: { to: "deciding", reason: `${ranked.length} offers from ${outcomes.size} sellers`, changes: { quote_progress: progress } },
+      writes: [ctx.writes.saveQuotes(round, quotes)],
+      // The rates its offers were priced at, for the hold, the order and the capture (cleared when none were).
+      ...(exchange === null && ctx.row.exchange === null ? {} : { exchange })
+    })
     ctx.saved = { round, quotes: quotes.map((quote) => ({ ...quote, total: String(quote.total) })) }
     return next
   })
