@@ -35,6 +35,8 @@ const answer = {
   seller_id: null,
   order_id: null,
   counter_offer: null,
+  seller_price: null,
+  exchange_rates: [],
   attempts: [],
   waiting: null,
   quote_progress: null,

@@ -16,6 +16,9 @@ export interface FileConfig {
   readonly seller_key?: string
   readonly database_url?: string
   readonly redis_url?: string
+  /** A file or URL of exchange rates (the ECB's eurofxref XML, or JSON). */
+  readonly exchange_rates?: string
+  readonly exchange_margin_percent?: number
   readonly data_dir?: string
 }
 

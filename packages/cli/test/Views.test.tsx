@@ -28,6 +28,8 @@ const request = (overrides: Partial<Api.PurchaseRequest>): Api.PurchaseRequest =
   max_price: eur(3000),
   reason: null,
   final_price: eur(1250),
+  seller_price: null,
+  exchange_rates: [],
   seller_id: "s1",
   order_id: "order-77",
   counter_offer: null,

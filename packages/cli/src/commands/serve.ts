@@ -16,6 +16,17 @@ interface Flags {
   processes?: number
   config?: string
   allowNetwork: Array<string>
+  exchangeRates?: string
+}
+
+/** A margin in percent (0–50, at most two decimals) as basis points. */
+export const marginBasisPoints = (name: string, raw: string | number | undefined): number | undefined => {
+  if (raw === undefined || raw === "") return undefined
+  const text = String(raw).trim()
+  const match = /^(\d{1,2})(?:\.(\d{1,2}))?$/.exec(text)
+  const basisPoints = match === null ? Number.NaN : Number(match[1]) * 100 + Number((match[2] ?? "").padEnd(2, "0"))
+  if (!Number.isInteger(basisPoints) || basisPoints > 5_000) throw fail(`${name} must be a percentage from 0 to 50 with at most two decimals (e.g. 2 or 1.5), not "${text}"`)
+  return basisPoints
 }
 
 /** An optional positive whole number from the environment (durations, counts: tuning for operators, tests and chaos runs). */
@@ -37,6 +48,10 @@ export const command = new Command("serve")
   .option("--processes <n>", "expected bookbroker processes (fallback limits if Redis is unreachable)", (value) => Number(value))
   .option("--config <file>", "config file (default .bookbroker/config.json)")
   .option(
+    "--exchange-rates <file-or-url>",
+    "exchange rates to compare offers in other currencies with: the ECB's eurofxref XML or JSON {base, date, rates}, a file or an http(s) URL read hourly (BOOKBROKER_EXCHANGE_RATES; margin BOOKBROKER_EXCHANGE_MARGIN_PERCENT, default 2)"
+  )
+  .option(
     "--allow-network <cidr>",
     "a private network bookbroker may call: sellers' base URLs and customers' notify_urls, e.g. 10.0.0.0/8 (repeatable; BOOKBROKER_ALLOW_NETWORKS, comma-separated). Public addresses only otherwise; --demo allows loopback",
     (value: string, previous: Array<string>) => [...previous, value],
@@ -47,8 +62,9 @@ export const command = new Command("serve")
     examples(
       "bookbroker serve --demo",
       "bookbroker serve --demo --port 0 --data-dir /tmp/bb",
-      "DATABASE_URL=postgres://… REDIS_URL=redis://… bookbroker serve --role worker"
-    ) + "\nEnvironment: DATABASE_URL, REDIS_URL, STRIPE_SECRET_KEY, BOOKBROKER_SECRET_KEY, BOOKBROKER_OPERATOR_TOKEN,\n  BOOKBROKER_WEBHOOK_SECRET, BOOKBROKER_ALLOW_NETWORKS, BOOKBROKER_MAX_BACKLOG, BOOKBROKER_CUSTOMER_RPS, BOOKBROKER_PRINCIPAL_RPS,\n  BOOKBROKER_ANSWER_WITHIN_SECONDS, BOOKBROKER_LEASE_MILLIS, BOOKBROKER_MAX_BACKOFF_MILLIS (pipeline tuning).\n"
+      "DATABASE_URL=postgres://… REDIS_URL=redis://… bookbroker serve --role worker",
+      "bookbroker serve --exchange-rates https://www.ecb.europa.eu/stats/eurofxref/eurofxref-daily.xml"
+    ) + "\nEnvironment: DATABASE_URL, REDIS_URL, STRIPE_SECRET_KEY, BOOKBROKER_SECRET_KEY, BOOKBROKER_OPERATOR_TOKEN,\n  BOOKBROKER_WEBHOOK_SECRET, BOOKBROKER_ALLOW_NETWORKS, BOOKBROKER_MAX_BACKLOG, BOOKBROKER_CUSTOMER_RPS, BOOKBROKER_PRINCIPAL_RPS,\n  BOOKBROKER_EXCHANGE_RATES, BOOKBROKER_EXCHANGE_MARGIN_PERCENT,\n  BOOKBROKER_ANSWER_WITHIN_SECONDS, BOOKBROKER_LEASE_MILLIS, BOOKBROKER_MAX_BACKOFF_MILLIS (pipeline tuning).\n"
   )
   .action(
     action(async (flags: Flags) => {
@@ -80,6 +96,11 @@ export const command = new Command("serve")
           const seconds = positiveInteger("BOOKBROKER_ANSWER_WITHIN_SECONDS")
           return seconds === undefined ? undefined : seconds * 1_000
         })(),
+        exchangeRates: pick(flags.exchangeRates, process.env["BOOKBROKER_EXCHANGE_RATES"], file.exchange_rates),
+        exchangeMarginBasisPoints: marginBasisPoints(
+          "BOOKBROKER_EXCHANGE_MARGIN_PERCENT (or the config's exchange_margin_percent)",
+          pick(process.env["BOOKBROKER_EXCHANGE_MARGIN_PERCENT"], file.exchange_margin_percent === undefined ? undefined : String(file.exchange_margin_percent))
+        ),
         allowNetworks: [
           ...flags.allowNetwork,
           ...(process.env["BOOKBROKER_ALLOW_NETWORKS"] ?? "").split(",").map((network) => network.trim()).filter((network) => network !== "")

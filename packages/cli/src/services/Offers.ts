@@ -60,7 +60,7 @@ export const table = (book: Api.BookOffers): TableProps => {
       ...(silent.length === 0
         ? []
         : [`no offer from: ${silent.map((seller) => `${seller.seller_name} (${seller.reason === null ? seller.status.replaceAll("_", " ") : (reasons[seller.reason] ?? seller.reason)})`).join(", ")}`]),
-      ...(cheapest === undefined ? [] : [`buy the cheapest: bookbroker buy ${book.isbn} --max ${roundedUp(cheapest.total)}`])
+      ...(cheapest === undefined ? [] : [`buy the cheapest: bookbroker buy ${book.isbn} --max ${roundedUp(cheapest.total)}${book.currency === "EUR" ? "" : ` --currency ${book.currency}`}`])
     ]
   }
 }

@@ -86,6 +86,10 @@ export const details = (request: Api.PurchaseRequest): DetailsProps => {
       ["isbn", request.isbn],
       ["max price", money(request.max_price)],
       ...(request.final_price === null ? [] : ([["price", money(request.final_price)]] as const)),
+      ...(request.seller_price === null || request.seller_price === undefined ? [] : ([["seller's price", money(request.seller_price)]] as const)),
+      ...(request.exchange_rates ?? []).map(
+        (rate) => ["exchange rate", `1 ${rate.from} = ${rate.rate} ${rate.to} + ${rate.margin_percent} % (${rate.source}, ${rate.date})`] as const
+      ),
       ...(request.seller_id === null ? [] : ([["seller", seller ?? request.seller_id]] as const)),
       ...(request.order_id === null ? [] : ([["order", request.order_id]] as const)),
       ...(request.reason === null ? [] : ([["reason", request.reason]] as const)),

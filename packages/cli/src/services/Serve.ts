@@ -6,7 +6,7 @@
  * splits the HTTP API from the purchase workers for scale-out.
  */
 import { HttpServer } from "effect/http"
-import { Access, Database, Engine, InventoryUploads, Notifications, OutboundAddress, SecretBox, SellerDirectory, StripeGateway, Tracing } from "@bookbroker/engine"
+import { Access, Database, Engine, ExchangeRates, InventoryUploads, Notifications, OutboundAddress, SecretBox, SellerDirectory, StripeGateway, Tracing } from "@bookbroker/engine"
 import { Server } from "@bookbroker/server"
 import { Context, Effect, Layer, Redacted, type Scope } from "effect"
 import type { NetAddress } from "effect/net"
@@ -59,6 +59,13 @@ export interface ServeOptions {
    * (`--allow-network`, `BOOKBROKER_ALLOW_NETWORKS`); the demo adds loopback.
    */
   readonly allowNetworks?: ReadonlyArray<string> | undefined
+  /**
+   * The operator's exchange rates, a file or an http(s) URL (`--exchange-rates`,
+   * `BOOKBROKER_EXCHANGE_RATES`): the ECB's eurofxref XML or JSON. None by default.
+   */
+  readonly exchangeRates?: string | undefined
+  /** Added to converted prices, in basis points (`BOOKBROKER_EXCHANGE_MARGIN_PERCENT`); the engine's default (2 %) unless set. */
+  readonly exchangeMarginBasisPoints?: number | undefined
 }
 
 export interface Running {
@@ -68,7 +75,7 @@ export interface Running {
   readonly operatorTokenConfigured: boolean
   /** Where the webhook signing secret comes from (worker roles only). */
   readonly webhookSecretSource: string | undefined
-  readonly mode: { readonly database: string; readonly sharedState: string; readonly payments: string }
+  readonly mode: { readonly database: string; readonly sharedState: string; readonly payments: string; readonly exchangeRates: string }
   readonly demo: (Demo.DemoSetup & { readonly file: string }) | undefined
 }
 
@@ -124,6 +131,14 @@ export const start = (options: ServeOptions): Effect.Effect<Running, CliError, S
         ? {}
         : { sharedState: { _tag: "Redis" as const, url: options.redisUrl, ...(options.processes === undefined ? {} : { expectedProcesses: options.processes }) } }),
       ...(payments === undefined ? {} : { payments }),
+      ...(options.exchangeRates === undefined
+        ? {}
+        : {
+            exchangeRates: {
+              source: options.exchangeRates,
+              ...(options.exchangeMarginBasisPoints === undefined ? {} : { marginBasisPoints: options.exchangeMarginBasisPoints })
+            }
+          }),
       workers: options.role === "api" ? false : {},
       ...(webhookSecret === undefined ? {} : { background: { webhookSecret: Redacted.make(webhookSecret) } }),
       pipeline: {
@@ -160,7 +175,11 @@ export const start = (options: ServeOptions): Effect.Effect<Running, CliError, S
           : fail(`cannot use the database at ${hidePassword(databaseUrl)}: ${error instanceof Error ? error.message : String(error)}`, "is PostgreSQL running and DATABASE_URL right?")
       ),
       Effect.catchDefect((defect) =>
-        Effect.fail(fail(`could not start: ${defect instanceof Error ? defect.message : String(defect)}`, options.role === "worker" ? undefined : `is port ${options.port} free? (--port, BOOKBROKER_PORT)`))
+        Effect.fail(
+          defect instanceof ExchangeRates.ExchangeRatesUnreadable
+            ? fail(defect.message, "check --exchange-rates (BOOKBROKER_EXCHANGE_RATES): a readable file or URL of the ECB's eurofxref XML or JSON {base, date, rates}")
+            : fail(`could not start: ${defect instanceof Error ? defect.message : String(defect)}`, options.role === "worker" ? undefined : `is port ${options.port} free? (--port, BOOKBROKER_PORT)`)
+        )
       )
     )
     const server = options.role === "worker" ? undefined : Context.getOption(context as Context.Context<unknown>, HttpServer.HttpServer)
@@ -188,10 +207,23 @@ export const start = (options: ServeOptions): Effect.Effect<Running, CliError, S
       mode: {
         database: options.databaseUrl === undefined ? `embedded PostgreSQL in ${join(options.dataDir, "postgres")}` : hidePassword(options.databaseUrl),
         sharedState: options.redisUrl === undefined ? "in-process" : `Redis at ${hidePassword(options.redisUrl)}`,
-        payments: options.stripeSecretKey === undefined ? "sandbox ledger" : "Stripe"
+        payments: options.stripeSecretKey === undefined ? "sandbox ledger" : "Stripe",
+        exchangeRates: yield* exchangeRatesMode(context as Context.Context<unknown>)
       },
       demo
     }
+  })
+
+/** The exchange rates in use, in a line: their source and day, or that offers in other currencies are only named. */
+const exchangeRatesMode = (context: Context.Context<unknown>) =>
+  Effect.gen(function* () {
+    const rates = Context.getOption(context, ExchangeRates.ExchangeRates)
+    if (rates._tag === "None") return "none"
+    const status = yield* rates.value.status
+    if (!status.configured) return "none (offers in other currencies are named, not compared; --exchange-rates)"
+    const margin = `+${(status.marginBasisPoints ?? 0) / 100} %`
+    if (status.date === undefined) return `${status.source} — not read yet (${status.error ?? "no answer"}); ${margin}`
+    return `${status.source}, rates of ${status.date}${status.stale === true ? " (stale: not used)" : ""}, ${margin}`
   })
 
 /** What `serve` prints once it is up. */
@@ -200,6 +232,7 @@ export const banner = (running: Running, role: Role): string => {
   lines.push(`  database       ${running.mode.database}`)
   lines.push(`  shared state   ${running.mode.sharedState}`)
   lines.push(`  payments       ${running.mode.payments}`)
+  lines.push(`  exchange rates ${running.mode.exchangeRates}`)
   if (running.baseUrl !== undefined) {
     lines.push(`  API            ${running.baseUrl}   (docs ${running.baseUrl}/docs)`)
     // A token an operator configured is theirs already: not repeated into logs. One bookbroker made is shown once here (and kept in the data folder).

@@ -88,7 +88,12 @@ export const outcomeLines = (request: PurchaseRequest, sellerName: string | null
   const seller = sellerName ?? request.seller_id ?? "the seller"
   switch (request.status) {
     case "purchased":
-      return [`✓ purchased from ${seller} for ${money(request.final_price)}${request.order_id === null ? "" : ` — order ${request.order_id}`}`]
+      return [
+        `✓ purchased from ${seller} for ${money(request.final_price)}${request.order_id === null ? "" : ` — order ${request.order_id}`}`,
+        ...(request.seller_price === null || request.seller_price === undefined
+          ? []
+          : [`  the seller charged ${money(request.seller_price)}, converted at ${(request.exchange_rates ?? []).map((rate) => `1 ${rate.from} = ${rate.rate} ${rate.to} + ${rate.margin_percent} % (${rate.date})`).join(", ")}`])
+      ]
     case "price_not_met": {
       const offer = request.counter_offer
       if (offer === null) return [`✗ price not met: no offer within ${money(request.max_price)}${request.reason === null ? "" : ` (${request.reason})`}`]

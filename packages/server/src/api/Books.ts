@@ -11,7 +11,9 @@ export const BookOffer = Schema.Struct({
   seller_name: Schema.String,
   price: MoneyOut,
   shipping: MoneyOut,
-  total: MoneyOut,
+  total: MoneyOut.annotate({
+    description: "In the currency asked: when the seller offers in another (price and shipping), converted at the operator's exchange rates plus their margin, as a purchase would be"
+  }),
   condition: Schema.String,
   quantity: Schema.NullOr(Schema.Int),
   expires_at: Schema.String,

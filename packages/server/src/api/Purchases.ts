@@ -130,6 +130,15 @@ export const CounterOffer = Schema.Struct({
   accept_url: Schema.String
 })
 
+export const ExchangeRate = Schema.Struct({
+  from: Schema.String.annotate({ description: "The seller's currency" }),
+  to: Schema.String.annotate({ description: "The request's currency" }),
+  rate: Schema.String.annotate({ description: "1 `from` = `rate` `to`, as a decimal rounded to 6 places (prices use the exact rate)" }),
+  margin_percent: Schema.String.annotate({ description: "Added to every converted price" }),
+  date: Schema.String.annotate({ description: "The day of the rates (YYYY-MM-DD)" }),
+  source: Schema.String.annotate({ description: "Where the operator's rates came from" })
+}).annotate({ description: "An exchange rate offers in another currency were priced at for this request" })
+
 export const PurchaseRequest = Schema.Struct({
   id: Schema.String,
   status: PurchaseStatus,
@@ -138,6 +147,12 @@ export const PurchaseRequest = Schema.Struct({
   max_price: MoneyOut,
   reason: Schema.NullOr(Schema.String),
   final_price: Schema.NullOr(MoneyOut),
+  seller_price: Schema.NullOr(MoneyOut).annotate({
+    description: "What the seller charged in its own currency, when that is not the request's; final_price is that converted at exchange_rates"
+  }),
+  exchange_rates: Schema.Array(ExchangeRate).annotate({
+    description: "The operator's exchange rates offers in other currencies were compared and bought at (empty when every offer was in the request's currency)"
+  }),
   seller_id: Schema.NullOr(Schema.String),
   order_id: Schema.NullOr(Schema.String),
   counter_offer: Schema.NullOr(CounterOffer),

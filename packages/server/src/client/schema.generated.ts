@@ -970,6 +970,7 @@ export interface operations {
                              * @enum {string}
                              */
                             source: "live" | "feed" | "push";
+                            /** @description In the currency asked: when the seller offers in another (price and shipping), converted at the operator's exchange rates plus their margin, as a purchase would be */
                             total: {
                                 amount: number;
                                 currency: string;
@@ -1675,6 +1676,21 @@ export interface operations {
                             } | null;
                             created_at: string;
                             customer_id: string;
+                            /** @description The operator's exchange rates offers in other currencies were compared and bought at (empty when every offer was in the request's currency) */
+                            exchange_rates: {
+                                /** @description The day of the rates (YYYY-MM-DD) */
+                                date: string;
+                                /** @description The seller's currency */
+                                from: string;
+                                /** @description Added to every converted price */
+                                margin_percent: string;
+                                /** @description 1 `from` = `rate` `to`, as a decimal rounded to 6 places (prices use the exact rate) */
+                                rate: string;
+                                /** @description Where the operator's rates came from */
+                                source: string;
+                                /** @description The request's currency */
+                                to: string;
+                            }[];
                             final_price: {
                                 amount: number;
                                 currency: string;
@@ -1700,6 +1716,11 @@ export interface operations {
                             } | null;
                             reason: string | null;
                             seller_id: string | null;
+                            /** @description What the seller charged in its own currency, when that is not the request's; final_price is that converted at exchange_rates */
+                            seller_price: {
+                                amount: number;
+                                currency: string;
+                            } | null;
                             /** @enum {string} */
                             status: "received" | "authorized" | "quoting" | "deciding" | "purchasing" | "watching" | "purchased" | "price_not_met" | "not_available" | "sellers_busy" | "failed" | "expired" | "cancelled";
                             terminal: boolean;
@@ -1818,6 +1839,21 @@ export interface operations {
                         } | null;
                         created_at: string;
                         customer_id: string;
+                        /** @description The operator's exchange rates offers in other currencies were compared and bought at (empty when every offer was in the request's currency) */
+                        exchange_rates: {
+                            /** @description The day of the rates (YYYY-MM-DD) */
+                            date: string;
+                            /** @description The seller's currency */
+                            from: string;
+                            /** @description Added to every converted price */
+                            margin_percent: string;
+                            /** @description 1 `from` = `rate` `to`, as a decimal rounded to 6 places (prices use the exact rate) */
+                            rate: string;
+                            /** @description Where the operator's rates came from */
+                            source: string;
+                            /** @description The request's currency */
+                            to: string;
+                        }[];
                         final_price: {
                             amount: number;
                             currency: string;
@@ -1843,6 +1879,11 @@ export interface operations {
                         } | null;
                         reason: string | null;
                         seller_id: string | null;
+                        /** @description What the seller charged in its own currency, when that is not the request's; final_price is that converted at exchange_rates */
+                        seller_price: {
+                            amount: number;
+                            currency: string;
+                        } | null;
                         /** @enum {string} */
                         status: "received" | "authorized" | "quoting" | "deciding" | "purchasing" | "watching" | "purchased" | "price_not_met" | "not_available" | "sellers_busy" | "failed" | "expired" | "cancelled";
                         terminal: boolean;
@@ -1968,6 +2009,21 @@ export interface operations {
                         } | null;
                         created_at: string;
                         customer_id: string;
+                        /** @description The operator's exchange rates offers in other currencies were compared and bought at (empty when every offer was in the request's currency) */
+                        exchange_rates: {
+                            /** @description The day of the rates (YYYY-MM-DD) */
+                            date: string;
+                            /** @description The seller's currency */
+                            from: string;
+                            /** @description Added to every converted price */
+                            margin_percent: string;
+                            /** @description 1 `from` = `rate` `to`, as a decimal rounded to 6 places (prices use the exact rate) */
+                            rate: string;
+                            /** @description Where the operator's rates came from */
+                            source: string;
+                            /** @description The request's currency */
+                            to: string;
+                        }[];
                         final_price: {
                             amount: number;
                             currency: string;
@@ -1993,6 +2049,11 @@ export interface operations {
                         } | null;
                         reason: string | null;
                         seller_id: string | null;
+                        /** @description What the seller charged in its own currency, when that is not the request's; final_price is that converted at exchange_rates */
+                        seller_price: {
+                            amount: number;
+                            currency: string;
+                        } | null;
                         /** @enum {string} */
                         status: "received" | "authorized" | "quoting" | "deciding" | "purchasing" | "watching" | "purchased" | "price_not_met" | "not_available" | "sellers_busy" | "failed" | "expired" | "cancelled";
                         terminal: boolean;
@@ -2810,6 +2871,21 @@ export interface operations {
                                 seller_name: string;
                             } | null;
                             created_at: string;
+                            /** @description The operator's exchange rates offers in other currencies were compared and bought at (empty when every offer was in the request's currency) */
+                            exchange_rates: {
+                                /** @description The day of the rates (YYYY-MM-DD) */
+                                date: string;
+                                /** @description The seller's currency */
+                                from: string;
+                                /** @description Added to every converted price */
+                                margin_percent: string;
+                                /** @description 1 `from` = `rate` `to`, as a decimal rounded to 6 places (prices use the exact rate) */
+                                rate: string;
+                                /** @description Where the operator's rates came from */
+                                source: string;
+                                /** @description The request's currency */
+                                to: string;
+                            }[];
                             final_price: {
                                 amount: number;
                                 currency: string;
@@ -2835,6 +2911,11 @@ export interface operations {
                             } | null;
                             reason: string | null;
                             seller_id: string | null;
+                            /** @description What the seller charged in its own currency, when that is not the request's; final_price is that converted at exchange_rates */
+                            seller_price: {
+                                amount: number;
+                                currency: string;
+                            } | null;
                             /** @enum {string} */
                             status: "received" | "authorized" | "quoting" | "deciding" | "purchasing" | "watching" | "purchased" | "price_not_met" | "not_available" | "sellers_busy" | "failed" | "expired" | "cancelled";
                             terminal: boolean;
@@ -3073,6 +3154,21 @@ export interface operations {
                             seller_name: string;
                         } | null;
                         created_at: string;
+                        /** @description The operator's exchange rates offers in other currencies were compared and bought at (empty when every offer was in the request's currency) */
+                        exchange_rates: {
+                            /** @description The day of the rates (YYYY-MM-DD) */
+                            date: string;
+                            /** @description The seller's currency */
+                            from: string;
+                            /** @description Added to every converted price */
+                            margin_percent: string;
+                            /** @description 1 `from` = `rate` `to`, as a decimal rounded to 6 places (prices use the exact rate) */
+                            rate: string;
+                            /** @description Where the operator's rates came from */
+                            source: string;
+                            /** @description The request's currency */
+                            to: string;
+                        }[];
                         final_price: {
                             amount: number;
                             currency: string;
@@ -3098,6 +3194,11 @@ export interface operations {
                         } | null;
                         reason: string | null;
                         seller_id: string | null;
+                        /** @description What the seller charged in its own currency, when that is not the request's; final_price is that converted at exchange_rates */
+                        seller_price: {
+                            amount: number;
+                            currency: string;
+                        } | null;
                         /** @enum {string} */
                         status: "received" | "authorized" | "quoting" | "deciding" | "purchasing" | "watching" | "purchased" | "price_not_met" | "not_available" | "sellers_busy" | "failed" | "expired" | "cancelled";
                         terminal: boolean;
@@ -3215,6 +3316,21 @@ export interface operations {
                             seller_name: string;
                         } | null;
                         created_at: string;
+                        /** @description The operator's exchange rates offers in other currencies were compared and bought at (empty when every offer was in the request's currency) */
+                        exchange_rates: {
+                            /** @description The day of the rates (YYYY-MM-DD) */
+                            date: string;
+                            /** @description The seller's currency */
+                            from: string;
+                            /** @description Added to every converted price */
+                            margin_percent: string;
+                            /** @description 1 `from` = `rate` `to`, as a decimal rounded to 6 places (prices use the exact rate) */
+                            rate: string;
+                            /** @description Where the operator's rates came from */
+                            source: string;
+                            /** @description The request's currency */
+                            to: string;
+                        }[];
                         final_price: {
                             amount: number;
                             currency: string;
@@ -3240,6 +3356,11 @@ export interface operations {
                         } | null;
                         reason: string | null;
                         seller_id: string | null;
+                        /** @description What the seller charged in its own currency, when that is not the request's; final_price is that converted at exchange_rates */
+                        seller_price: {
+                            amount: number;
+                            currency: string;
+                        } | null;
                         /** @enum {string} */
                         status: "received" | "authorized" | "quoting" | "deciding" | "purchasing" | "watching" | "purchased" | "price_not_met" | "not_available" | "sellers_busy" | "failed" | "expired" | "cancelled";
                         terminal: boolean;
@@ -3367,6 +3488,21 @@ export interface operations {
                             seller_name: string;
                         } | null;
                         created_at: string;
+                        /** @description The operator's exchange rates offers in other currencies were compared and bought at (empty when every offer was in the request's currency) */
+                        exchange_rates: {
+                            /** @description The day of the rates (YYYY-MM-DD) */
+                            date: string;
+                            /** @description The seller's currency */
+                            from: string;
+                            /** @description Added to every converted price */
+                            margin_percent: string;
+                            /** @description 1 `from` = `rate` `to`, as a decimal rounded to 6 places (prices use the exact rate) */
+                            rate: string;
+                            /** @description Where the operator's rates came from */
+                            source: string;
+                            /** @description The request's currency */
+                            to: string;
+                        }[];
                         final_price: {
                             amount: number;
                             currency: string;
@@ -3392,6 +3528,11 @@ export interface operations {
                         } | null;
                         reason: string | null;
                         seller_id: string | null;
+                        /** @description What the seller charged in its own currency, when that is not the request's; final_price is that converted at exchange_rates */
+                        seller_price: {
+                            amount: number;
+                            currency: string;
+                        } | null;
                         /** @enum {string} */
                         status: "received" | "authorized" | "quoting" | "deciding" | "purchasing" | "watching" | "purchased" | "price_not_met" | "not_available" | "sellers_busy" | "failed" | "expired" | "cancelled";
                         terminal: boolean;

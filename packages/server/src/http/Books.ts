@@ -1,8 +1,8 @@
 /** Current offers for a book, straight from the quote engine (cache, coalescing and the offer index included): each says where its price comes from and how old it is. */
 import { HttpApiBuilder } from "effect/http-api"
 import { Money } from "@bookbroker/adapter-sdk"
-import { BookSearch, QuoteEngine, RequestBudget } from "@bookbroker/engine"
-import { Clock, Effect, Result } from "effect"
+import { BookSearch, Conversion, ExchangeRates, QuoteEngine, RequestBudget } from "@bookbroker/engine"
+import { Clock, Effect, Option, Result } from "effect"
 import { BookbrokerApi } from "../Api.js"
 import { CurrentCustomer } from "../Auth.js"
 import { Settings } from "../Config.js"
@@ -12,6 +12,8 @@ import { limit } from "./RateLimit.js"
 export const BooksLive = HttpApiBuilder.group(BookbrokerApi, "books", (handlers) =>
   Effect.gen(function* () {
     const engine = yield* QuoteEngine.QuoteEngine
+    // Optional: a server built without the engine's rates (tests, embedders) quotes as before.
+    const exchangeRates = Option.getOrUndefined(yield* Effect.serviceOption(ExchangeRates.ExchangeRates))
     const books = yield* BookSearch.BookSearch
     const budget = yield* RequestBudget.RequestBudget
     const settings = yield* Settings
@@ -72,7 +74,14 @@ export const BooksLive = HttpApiBuilder.group(BookbrokerApi, "books", (handlers)
       Effect.gen(function* () {
         const customer = yield* CurrentCustomer
         yield* limit(budget.offerLookup, customer.id, settings.customerRateLimit)
-        const book = yield* engine.quotes(params.isbn, { currency: query.currency ?? "EUR", deadlineMillis: settings.offersDeadlineMillis })
+        const currency = query.currency ?? "EUR"
+        // With the operator's rates, offers in other currencies are priced in this one, as a purchase would price them.
+        const pricing = exchangeRates === undefined ? undefined : yield* exchangeRates.pricing
+        const book = yield* engine.quotes(params.isbn, {
+          currency,
+          deadlineMillis: settings.offersDeadlineMillis,
+          ...(pricing === undefined ? {} : { convert: Conversion.make(currency, null, pricing).convert })
+        })
         const now = yield* Clock.currentTimeMillis
         return {
           isbn: book.isbn,

@@ -19,6 +19,15 @@ export const toWire = (view: Purchases.PurchaseView) => ({
   max_price: money(view.maxPrice),
   reason: view.reason,
   final_price: view.finalPrice === null ? null : money(view.finalPrice),
+  seller_price: view.sellerPrice === null ? null : money(view.sellerPrice),
+  exchange_rates: view.exchangeRates.map((rate) => ({
+    from: rate.from,
+    to: rate.to,
+    rate: rate.rate,
+    margin_percent: rate.marginPercent,
+    date: rate.date,
+    source: rate.source
+  })),
   seller_id: view.sellerId,
   order_id: view.orderId,
   counter_offer:

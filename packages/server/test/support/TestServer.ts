@@ -39,6 +39,8 @@ export interface StartOptions {
   readonly workers?: boolean
   /** Where bookbroker may call (sellers, notify_urls); default loopback, where the simulated sellers run. */
   readonly outbound?: OutboundAddress.OutboundPolicyService
+  /** The operator's exchange rates (none by default). */
+  readonly exchangeRates?: Engine.EngineOptions["exchangeRates"]
 }
 
 /** A seller registered over HTTP, with its API key and the simulated seller behind it. */
@@ -56,6 +58,7 @@ export const start = (settings: Partial<ServerSettings> = {}, options: StartOpti
         Engine.layer({
           ...(options.sharedState === undefined ? {} : { sharedState: options.sharedState }),
           ...(options.intake === undefined ? {} : { intake: options.intake }),
+          ...(options.exchangeRates === undefined ? {} : { exchangeRates: options.exchangeRates }),
           adapters: [referenceAdapter],
           secretKey: Redacted.make(SecretBox.generateKey()),
           pipeline: { leaseMillis: 2_000, maxBackoffMillis: 50 },
