@@ -8,7 +8,7 @@ import type { Isbn } from "@bookbroker/adapter-sdk"
 import { Money } from "@bookbroker/adapter-sdk"
 import { generateIsbns } from "@bookbroker/adapter-sdk/testing"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Result } from "effect"
+import { Context, Effect, Exit, Layer, Result, Stream } from "effect"
 import { mkdtempSync, writeFileSync } from "node:fs"
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
@@ -17,6 +17,8 @@ import { join } from "node:path"
 import * as Conversion from "../src/exchange/Conversion.js"
 import * as ExchangeRates from "../src/exchange/ExchangeRates.js"
 import * as RateTable from "../src/exchange/RateTable.js"
+import * as InventoryUploads from "../src/inventory/InventoryUploads.js"
+import * as Wants from "../src/jobs/Wants.js"
 import * as SandboxGateway from "../src/payments/SandboxGateway.js"
 import * as Harness from "../src/testing/PurchaseHarness.js"
 
@@ -171,8 +173,8 @@ describe("ExchangeRates", () => {
 })
 
 describe("a request in another currency than its sellers'", () => {
-  const [isbn, second, third] = generateIsbns({ size: 3, seed: 8181 }) as [Isbn.Isbn13, Isbn.Isbn13, Isbn.Isbn13]
-  const Infrastructure = Harness.infrastructure(new SandboxGateway.SandboxFaults())
+  const [isbn, second, third, fourth] = generateIsbns({ size: 4, seed: 8181 }) as [Isbn.Isbn13, Isbn.Isbn13, Isbn.Isbn13, Isbn.Isbn13]
+  const Infrastructure = InventoryUploads.layer().pipe(Layer.provideMerge(Harness.infrastructure(new SandboxGateway.SandboxFaults())))
   const sellers = (specs: ReadonlyArray<Harness.SimulatedSellers.SimulatedSellerSpec>) =>
     Effect.tap(Harness.SimulatedSellers.startSellers(specs), (running) => Harness.register(running))
   const rates = () => ({ exchangeRates: { source: ratesFile(ecb(today(), { USD: "1.0842" })), marginBasisPoints: 200 } })
@@ -226,5 +228,37 @@ describe("a request in another currency than its sellers'", () => {
       expect(view.exchangeRates).toEqual([])
     }).pipe(Effect.provide(Infrastructure))
   )
-})
 
+  it.live("a want in USD is woken by a copy listed in EUR within its maximum, converted, and buys it", () =>
+    Effect.gen(function* () {
+      const options = { offerIndex: true, ...rates() }
+      const [dear] = yield* sellers([{ name: "denver", currency: "USD", stock: [{ isbn: fourth, price: 2500, shipping: 0, quantity: 1 }] }])
+      const worker = yield* Harness.worker("w1", options)
+      const wants = Context.get(yield* Layer.build(Wants.layer().pipe(Layer.provide(Harness.engine(options)))), Wants.Wants)
+      const { id } = yield* Harness.submit(fourth, 1500, { currency: "USD", waitUntil: new Date(Date.now() + 7 * 86_400_000) })
+      expect((yield* Harness.runUntilDone(worker, id, 200, true)).status).toBe("watching")
+
+      // 14.00 EUR is 15.48 USD with the margin: above 15.00, no wake.
+      const [lisbon] = yield* Harness.SimulatedSellers.startSellers([{ name: "lisbon", currency: "EUR", stock: [{ isbn: fourth, price: 1250, shipping: 0, quantity: 1 }] }])
+      const [registered] = yield* Harness.register([lisbon!])
+      const uploads = yield* InventoryUploads.InventoryUploads
+      const list = (price: string) =>
+        uploads.upload(
+          registered!.id,
+          { mode: "snapshot", format: "tsv", currency: "EUR" },
+          Stream.make(new TextEncoder().encode(`listingid\tisbn\tprice\tquantity\tbookcondition\nL-1\t${fourth}\t${price}\t1\tNew\n`))
+        )
+      yield* list("14.00")
+      expect((yield* wants.runOnce).woken).toBe(0)
+      // 12.50 EUR is 13.82 USD: within, woken, bought at the live price converted.
+      yield* list("12.50")
+      expect((yield* wants.runOnce).woken).toBe(1)
+      const bought = yield* Harness.runUntilDone(worker, id)
+      expect(bought.status).toBe("purchased")
+      expect(bought.finalPrice).toEqual(Money.make(1382, "USD"))
+      expect(bought.sellerPrice).toEqual(Money.make(1250, "EUR"))
+      expect(lisbon!.simulator.orders).toHaveLength(1)
+      expect(dear!.simulator.orders).toHaveLength(0)
+    }).pipe(Effect.provide(Infrastructure))
+  )
+})

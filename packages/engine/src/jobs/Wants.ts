@@ -17,9 +17,11 @@
  * anyone: the row lock orders them, so exactly one wins. Any number of processes may run this:
  * due wants are claimed with `FOR UPDATE SKIP LOCKED`.
  */
-import type { Isbn } from "@bookbroker/adapter-sdk"
+import { Money, type Isbn } from "@bookbroker/adapter-sdk"
 import { SqlClient } from "effect/sql"
-import { Context, Effect, Layer, Schedule } from "effect"
+import { Context, Effect, Layer, Option, Schedule } from "effect"
+import * as Conversion from "../exchange/Conversion.js"
+import { ExchangeRates } from "../exchange/ExchangeRates.js"
 import { movedFromWatching } from "../internal/purchaseStore.js"
 import { orDie } from "../internal/sql.js"
 import { signalWork } from "../internal/workSignal.js"
@@ -67,6 +69,25 @@ export const make = (options: WantsOptions = {}) =>
     const liveLooksPerRun = options.liveLooksPerRun ?? 8
     const wakePerRun = options.wakePerRun ?? 500
     const lookDeadlineMillis = options.lookDeadlineMillis ?? 10_000
+    // Optional: with the operator's rates, a copy listed in another currency wakes a want it is within the maximum of, converted.
+    const exchangeRates = Option.getOrUndefined(yield* Effect.serviceOption(ExchangeRates))
+    const pricing = exchangeRates === undefined ? Effect.succeed(undefined) : exchangeRates.pricing
+
+    /**
+     * A listing's total against the want's maximum: in the want's currency, or converted at the
+     * current rates (units per base, minor digits apart, plus the margin; rounded half up as
+     * `Conversion.convertAmount`). A wake is only a reason to look again: the woken round prices
+     * its offers itself, so the SQL's numeric division need not match to the last digit.
+     */
+    const withinMax = (rates: Conversion.Pricing | undefined) => {
+      if (rates === undefined) return sql`l.currency = btrim(r.currency) AND l.price + l.shipping <= r.max_amount`
+      const table = [[rates.table.base, "1"] as const, ...rates.table.rates].map(([currency, perBase]) => ({ currency, per_base: perBase, digits: Money.minorDigits(currency) }))
+      return sql`(CASE WHEN l.currency = btrim(r.currency) THEN l.price + l.shipping ELSE (
+          SELECT round((l.price + l.shipping) * t.per_base / f.per_base * power(10::numeric, t.digits - f.digits) * ${10_000 + rates.marginBasisPoints}::numeric / 10000)
+          FROM jsonb_to_recordset(${JSON.stringify(table)}::jsonb) AS f (currency text, per_base numeric, digits int),
+               jsonb_to_recordset(${JSON.stringify(table)}::jsonb) AS t (currency text, per_base numeric, digits int)
+          WHERE f.currency = l.currency AND t.currency = btrim(r.currency)) END) <= r.max_amount`
+    }
 
     const expire = Effect.map(
       sql<{ n: number }>`
@@ -113,13 +134,14 @@ export const make = (options: WantsOptions = {}) =>
      * `updated_at`, less a minute for a listing stated while its round was quoting.
      */
     const wakeListed = Effect.gen(function* () {
+      const rates = yield* pricing
       const rows = yield* sql<{ id: string }>`
         WITH matching AS (
           SELECT r.id, r.isbn, r.created_at, copies.n AS copies
           FROM purchase_requests r
           CROSS JOIN LATERAL (
             SELECT coalesce(sum(l.quantity), 0) AS n FROM fresh_listings l
-            WHERE l.isbn = r.isbn AND l.currency = btrim(r.currency) AND l.price + l.shipping <= r.max_amount
+            WHERE l.isbn = r.isbn AND ${withinMax(rates)}
               AND l.seen_at > r.updated_at - interval '1 minute'
               AND NOT EXISTS (SELECT 1 FROM purchase_attempts a WHERE a.request_id = r.id AND a.seller_id = l.seller_id)
           ) AS copies
@@ -152,10 +174,13 @@ export const make = (options: WantsOptions = {}) =>
         due,
         (want) =>
           Effect.gen(function* () {
+            const currency = want.currency.trim()
+            const rates = yield* pricing
             const book = yield* quoteEngine.quotes(want.isbn as Isbn.Isbn13, {
-              currency: want.currency.trim(),
+              currency,
               tenant: want.customer_id,
-              deadlineMillis: lookDeadlineMillis
+              deadlineMillis: lookDeadlineMillis,
+              ...(rates === undefined ? {} : { convert: Conversion.make(currency, null, rates).convert })
             })
             const tried = new Set((yield* sql<{ seller_id: string }>`SELECT seller_id FROM purchase_attempts WHERE request_id = ${want.id}`).map((row) => row.seller_id))
             const within = book.offers.filter((offer) => offer.total.amount <= Number(want.max_amount) && !tried.has(offer.sellerId))
