@@ -59,6 +59,16 @@ export interface AuthorizeRequest {
   readonly amount: Money.Money
   /** The customer's payment method token (Stripe: a PaymentMethod id; sandbox: a test token). */
   readonly paymentToken: string
+  /**
+   * Set for a request that may wait (a want, `wait_until`): it may authorize again in a later
+   * round, when a copy is found and the customer is not there. The first authorization then
+   * keeps the payment method usable for later ones (Stripe: a Customer made for the request, the
+   * PaymentMethod attached to it with `setup_future_usage`; later rounds are confirmed
+   * off-session); `idempotencyKey` (one per request, `PurchaseKeys.savedPaymentMethod`) makes
+   * whatever is created for that once. Left out, nothing is kept (the sandbox keeps nothing either
+   * way: its tokens can be used again).
+   */
+  readonly saveForLater?: { readonly idempotencyKey: string }
 }
 
 export interface Authorization {

@@ -16,3 +16,9 @@ export const payment = (requestId: string, kind: "authorize" | "capture" | "void
 
 /** Voiding an authorization bookbroker never recorded as live (found only by asking the provider). */
 export const providerVoid = (requestId: string, providerRef: string): string => `${requestId}:void:${providerRef}`
+
+/**
+ * The payment provider's key for keeping a want's payment method for its later rounds (Stripe:
+ * creating the request's Customer): once per request, whatever the round.
+ */
+export const savedPaymentMethod = (requestId: string): string => `${requestId}:customer`

@@ -16,7 +16,16 @@ export const authorize = (ctx: RunContext) =>
     const amount = Number(ctx.row.max_amount)
     const operation = yield* ctx.intent("authorize", ctx.row.round, key, amount)
     const result = yield* Effect.result(
-      ctx.withQuickRetry(ctx.gateway.authorize({ idempotencyKey: key, requestId: ctx.row.id, amount: ctx.money(amount, ctx.currency), paymentToken }))
+      ctx.withQuickRetry(
+        ctx.gateway.authorize({
+          idempotencyKey: key,
+          requestId: ctx.row.id,
+          amount: ctx.money(amount, ctx.currency),
+          paymentToken,
+          // A want may authorize again when a copy is found, without the customer: keep the payment method for that.
+          ...(ctx.row.wait_until === null ? {} : { saveForLater: { idempotencyKey: PurchaseKeys.savedPaymentMethod(ctx.row.id) } })
+        })
+      )
     )
     yield* ctx.crash("authorize", ctx.row.id)
     if (result._tag === "Success") {
