@@ -37,6 +37,17 @@ describe("ScarceCopies rules", () => {
     expect(ScarceCopies.knownSoldOut(2, { sold: 1, saidSoldOut: false })).toBe(false)
     expect(ScarceCopies.knownSoldOut(null, { sold: 5, saidSoldOut: false })).toBe(false)
   })
+
+  it("nothing is left to wait for once every copy within the maximum is known gone since the quotes", () => {
+    const gone = { sold: 1, saidSoldOut: false }
+    const there = { sold: 0, saidSoldOut: false }
+    expect(ScarceCopies.everyCopyKnownGone([{ quantity: 1, since: gone }, { quantity: 3, since: { sold: 0, saidSoldOut: true } }])).toBe(true)
+    // One seller may still have a copy: an earlier request may take it, so the wait stands.
+    expect(ScarceCopies.everyCopyKnownGone([{ quantity: 1, since: gone }, { quantity: 1, since: there }])).toBe(false)
+    expect(ScarceCopies.everyCopyKnownGone([{ quantity: 2, since: gone }])).toBe(false)
+    expect(ScarceCopies.everyCopyKnownGone([{ quantity: null, since: gone }])).toBe(false)
+    expect(ScarceCopies.everyCopyKnownGone([])).toBe(false)
+  })
 })
 
 const [isbn] = generateIsbns({ size: 1, seed: 5151 }) as [Isbn.Isbn13]

@@ -6,8 +6,9 @@
  *   the maximum say how many copies they have, waits while at least as many requests for the
  *   same book (and currency) that arrived before it are still in progress as there are copies
  *   left (those quoted, less the orders confirmed there lately) — they may take every copy. It waits at most `maxWaitMillis` from the end of its quoting (an earlier request stuck
- *   on a slow seller must not hold every later one), then goes on regardless. With a seller that
- *   does not say its quantity nothing is known to be scarce, and nobody waits.
+ *   on a slow seller must not hold every later one), then goes on regardless — and not at all
+ *   once every copy is known gone (`everyCopyKnownGone`): then the answer is already known. With
+ *   a seller that does not say its quantity nothing is known to be scarce, and nobody waits.
  * - **A copy known gone is not asked for** (`knownSoldOut`): since this request was quoted,
  *   another request for the same book was told by the seller that it is out of stock, or bought
  *   as many copies there as this request's offer said the seller had. Then the attempt fails
@@ -55,6 +56,16 @@ export interface SinceQuoted {
 /** Is the copy this request's offer names known to be gone? `quantity`: what the offer said (null: unknown). */
 export const knownSoldOut = (quantity: number | null, since: SinceQuoted): boolean =>
   since.saidSoldOut || (quantity !== null && since.sold >= quantity)
+
+/**
+ * Every offer within the maximum known gone (`knownSoldOut` for each, from what other requests
+ * learnt since this request's quotes): there is nothing left for the earlier requests to leave
+ * it, so waiting for them only delays an answer that is already known — the request goes on and
+ * hears it at once (its attempts close without a call). Without this, the losers of a surge end
+ * one after another, each waiting for every earlier one.
+ */
+export const everyCopyKnownGone = (offers: ReadonlyArray<{ readonly quantity: number | null; readonly since: SinceQuoted }>): boolean =>
+  offers.length > 0 && offers.every((offer) => knownSoldOut(offer.quantity, offer.since))
 
 /** The reason of an attempt closed without a call. */
 export const soldOutReason = (since: SinceQuoted): string =>

@@ -40,7 +40,14 @@ export const decide = (ctx: RunContext) =>
       // The copies the quotes counted, less those other requests bought there lately (a quote may come from the cache).
       const sold = earlier === 0 ? 0 : yield* ctx.store.soldSince(ctx.row.id, ctx.row.isbn, decision.within.map((quote) => quote.seller_id), new Date(quotedAt - ScarceCopies.soldWindowMillis))
       const copies = offered - sold
-      if (ScarceCopies.waitsForEarlier({ earlier, copies, waitedMillis: now - quotedAt, maxWaitMillis: ctx.scarceCopyWaitMillis })) {
+      const waits = ScarceCopies.waitsForEarlier({ earlier, copies, waitedMillis: now - quotedAt, maxWaitMillis: ctx.scarceCopyWaitMillis })
+      // Counted gone: is each copy known gone since this request's quotes (then nothing is left to wait for)?
+      const known = (quote: (typeof decision.within)[number]) =>
+        Effect.map(ctx.store.sinceQuoted(ctx.row.id, quote.seller_id, ctx.row.isbn, new Date(quotedAt), ScarceCopies.outOfStockAnswer), (since) => ({
+          quantity: decodeOffer(quote.offer).quantity,
+          since
+        }))
+      if (waits && !(copies <= 0 && ScarceCopies.everyCopyKnownGone(yield* Effect.forEach(decision.within, known)))) {
         const left = Math.max(0, copies)
         return park(lookAgainMillis(earlier, copies), `${earlier} requests for this book arrived earlier and are served first: the offers within your maximum have ${left} ${left === 1 ? "copy" : "copies"} left`)
       }
