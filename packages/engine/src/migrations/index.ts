@@ -17,6 +17,7 @@ import wants from "./0012_wants.js"
 import onixFeeds from "./0013_onix_feeds.js"
 import ingest from "./0014_ingest.js"
 import exchangeRates from "./0015_exchange_rates.js"
+import stripeCustomers from "./0016_stripe_customers.js"
 
 export const migrations = {
   "0001_sellers": sellers,
@@ -33,5 +34,6 @@ export const migrations = {
   "0012_wants": wants,
   "0013_onix_feeds": onixFeeds,
   "0014_ingest": ingest,
-  "0015_exchange_rates": exchangeRates
+  "0015_exchange_rates": exchangeRates,
+  "0016_stripe_customers": stripeCustomers
 }
