@@ -6,10 +6,12 @@
 import { Money } from "@bookbroker/adapter-sdk"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { randomUUID } from "node:crypto"
-import { Effect, Fiber } from "effect"
+import type { SqlClient } from "effect/sql"
+import { type Context, Effect, Fiber, ManagedRuntime } from "effect"
 import type { PaymentError, PaymentGatewayService } from "../src/payments/PaymentGateway.js"
 import * as StripeGateway from "../src/payments/StripeGateway.js"
-import { FakeStripe } from "../src/testing/index.js"
+import Stripe from "stripe"
+import { FakeStripe, TestDatabase } from "../src/testing/index.js"
 
 const secretKey = `sk_test_${randomUUID().replaceAll("-", "")}`
 const eur = (amount: number) => Money.make(amount, "EUR")
@@ -17,18 +19,25 @@ const key = (label: string) => `${label}-${randomUUID()}`
 const requestId = () => `req-${randomUUID()}`
 
 let fake: FakeStripe.FakeStripeServer
+/** The gateway keeps wants' Customers in PostgreSQL: one throw-away database for the file. */
+const database = ManagedRuntime.make(TestDatabase.layer)
+let databaseContext: Context.Context<SqlClient.SqlClient>
 beforeAll(async () => {
   fake = await FakeStripe.start({ secretKey })
-})
+  databaseContext = await database.context()
+}, 60_000)
 afterAll(async () => {
   await fake.close()
+  await database.dispose()
 })
+
+/** A gateway over `server`'s options, with the test database. */
+const gatewayOver = (options: StripeGateway.StripeGatewayOptions) => StripeGateway.make(options).pipe(Effect.provide(databaseContext))
 
 /** Every error any test saw: none may carry the secret key. */
 const seen: Array<PaymentError> = []
 
-const gateway = (overrides: Parameters<FakeStripe.FakeStripeServer["gatewayOptions"]>[1] = {}) =>
-  StripeGateway.make(fake.gatewayOptions(secretKey, overrides))
+const gateway = (overrides: Parameters<FakeStripe.FakeStripeServer["gatewayOptions"]>[1] = {}) => gatewayOver(fake.gatewayOptions(secretKey, overrides))
 
 /** The failure of an effect that must fail, recorded for the secret-key check. */
 const failureOf = <A>(self: Effect.Effect<A, PaymentError>) =>
@@ -196,7 +205,7 @@ describe("StripeGateway against FakeStripe", () => {
         Effect.promise(() => FakeStripe.start({ secretKey, authorizationLifetimeMillis: 300 })),
         (server) => Effect.promise(() => server.close())
       )
-      const service = yield* StripeGateway.make(short.gatewayOptions(secretKey))
+      const service = yield* gatewayOver(short.gatewayOptions(secretKey))
       const auth = yield* authorize(service, { amount: 2_000 })
       expect(short.intent(auth.providerRef)?.status).toBe("requires_capture")
       yield* Effect.sleep(400)
@@ -405,7 +414,7 @@ describe("StripeGateway against FakeStripe", () => {
         Effect.promise(() => FakeStripe.start({ secretKey, searchLagMillis: 400 })),
         (server) => Effect.promise(() => server.close())
       )
-      const service = yield* StripeGateway.make(lagging.gatewayOptions(secretKey))
+      const service = yield* gatewayOver(lagging.gatewayOptions(secretKey))
       const request = requestId()
       const idempotencyKey = key("auth")
       const first = yield* authorize(service, { request, idempotencyKey })
@@ -424,7 +433,7 @@ describe("StripeGateway against FakeStripe", () => {
         (server) => Effect.promise(() => server.close())
       )
       const wrongKey = `sk_test_wrong_${randomUUID()}`
-      const service = yield* StripeGateway.make(strict.gatewayOptions(wrongKey))
+      const service = yield* gatewayOver(strict.gatewayOptions(wrongKey))
       const error = expectTag(yield* failureOf(authorize(service)), "PaymentRejected")
       expect(error.detail).toContain("Invalid API Key provided")
       expect(error.detail).toContain("[redacted secret key]")
@@ -433,6 +442,134 @@ describe("StripeGateway against FakeStripe", () => {
       seen.push(lookup)
       expect(lookup.detail).not.toContain(wrongKey)
       expect(strict.requests().length).toBe(2)
+    })
+  )
+
+  // Wants: a request with wait_until authorizes again later, off-session, with its saved card.
+  const want = (request: string, token: string, idempotencyKey: string, service: PaymentGatewayService) =>
+    service.authorize({ idempotencyKey, requestId: request, amount: eur(2_000), paymentToken: token, saveForLater: { idempotencyKey: `${request}:customer` } })
+  const customersOf = (request: string) => fake.customers().filter((customer) => customer.metadata["request_id"] === request)
+  const customerPosts = () => requestsTo("/v1/customers").filter((entry) => entry.method === "POST").length
+
+  it.live("a want's first authorization saves its card (one Customer, the PaymentMethod attached); the next round is off-session with it", () =>
+    Effect.gen(function* () {
+      const service = yield* gateway()
+      const request = requestId()
+      const card = fake.createPaymentMethod("pm_card_visa")
+      const first = yield* want(request, card, key("auth-1"), service)
+      const [customer, ...others] = customersOf(request)
+      expect(others).toHaveLength(0)
+      const firstIntent = fake.intent(first.providerRef)!
+      expect(firstIntent).toMatchObject({ status: "requires_capture", customer: customer!.id, setup_future_usage: "off_session", payment_method: card })
+      expect(fake.paymentMethod(card)?.customer).toBe(customer!.id)
+      // Watching: the authorization is voided; the card stays attached.
+      yield* service.void({ idempotencyKey: key("void"), providerRef: first.providerRef })
+      expect(fake.paymentMethod(card)?.customer).toBe(customer!.id)
+
+      const posts = customerPosts()
+      const second = yield* want(request, card, key("auth-2"), service)
+      const secondIntent = fake.intent(second.providerRef)!
+      expect(secondIntent).toMatchObject({ status: "requires_capture", customer: customer!.id, setup_future_usage: null, payment_method: card, amount_capturable: 2_000 })
+      expect(customerPosts()).toBe(posts)
+      expect(customersOf(request)).toHaveLength(1)
+      yield* service.capture({ idempotencyKey: key("capture"), providerRef: second.providerRef, amount: eur(1_450) })
+      expect(fake.intent(second.providerRef)?.amount_received).toBe(1_450)
+    })
+  )
+
+  it.live("a want's saving authorization replayed under its key after the card was saved gets the same intent (sent with the same parameters)", () =>
+    Effect.gen(function* () {
+      const service = yield* gateway()
+      const request = requestId()
+      const card = fake.createPaymentMethod("pm_card_visa")
+      const saving = key("auth-1")
+      const first = yield* want(request, card, saving, service)
+      // The worker died before storing the answer: its retry repeats the call under the same key.
+      const replay = yield* want(request, card, saving, service)
+      expect(replay.providerRef).toBe(first.providerRef)
+      const later = key("auth-2")
+      const second = yield* want(request, card, later, service)
+      expect((yield* want(request, card, later, service)).providerRef).toBe(second.providerRef)
+      expect(intentsFor(request)).toHaveLength(2)
+      expect(fake.requests().filter((entry) => entry.idempotencyKey === saving || entry.idempotencyKey === later).map((entry) => entry.replayed)).toEqual([
+        false,
+        true,
+        false,
+        true
+      ])
+    })
+  )
+
+  it.live("a crash between creating the Customer and keeping it: the retry finds the same Customer under its key", () =>
+    Effect.gen(function* () {
+      const service = yield* gateway()
+      const request = requestId()
+      const card = fake.createPaymentMethod("pm_card_visa")
+      fake.inject({ path: "/v1/customers", method: "POST", fault: "drop_after_commit" })
+      const lost = expectTag(yield* failureOf(want(request, card, key("auth-1"), service)), "PaymentUnavailable")
+      expect(lost.operation).toBe("authorize")
+      expect(customersOf(request)).toHaveLength(1)
+      expect(intentsFor(request)).toHaveLength(0)
+      const auth = yield* want(request, card, key("auth-1"), service)
+      expect(customersOf(request)).toHaveLength(1)
+      expect(fake.intent(auth.providerRef)?.customer).toBe(customersOf(request)[0]!.id)
+    })
+  )
+
+  it.live("off-session, a card declined since, or a bank asking for authentication, is PaymentDeclined with the reason; nothing is held", () =>
+    Effect.gen(function* () {
+      const service = yield* gateway()
+      for (const [token, reason] of [
+        ["pm_card_offSessionDeclined", "expired_card"],
+        ["pm_card_offSessionAuthenticationRequired", "authentication_required"]
+      ] as const) {
+        const request = requestId()
+        const card = fake.createPaymentMethod(token)
+        const first = yield* want(request, card, key("auth-1"), service)
+        yield* service.void({ idempotencyKey: key("void"), providerRef: first.providerRef })
+        const declined = expectTag(yield* failureOf(want(request, card, key("auth-2"), service)), "PaymentDeclined")
+        expect(declined.reason).toBe(reason)
+        const [, later] = intentsFor(request)
+        expect(later).toMatchObject({ status: "requires_payment_method", amount_capturable: 0, customer: customersOf(request)[0]!.id })
+        expect(later?.last_payment_error?.code).toBe(reason === "expired_card" ? "expired_card" : "authentication_required")
+      }
+    })
+  )
+
+  it.live("without wait_until no Customer is made; that PaymentMethod is then used up, as Stripe refuses to reuse one never attached", () =>
+    Effect.gen(function* () {
+      const service = yield* gateway()
+      const posts = customerPosts()
+      const card = fake.createPaymentMethod("pm_card_visa")
+      const once = yield* authorize(service, { token: card })
+      expect(fake.intent(once.providerRef)).toMatchObject({ customer: null, setup_future_usage: null, payment_method: card })
+      expect(customerPosts()).toBe(posts)
+      expect(fake.paymentMethod(card)?.customer).toBeNull()
+      yield* service.void({ idempotencyKey: key("void"), providerRef: once.providerRef })
+      // What a want would meet without the attachment: a second authorization with the same card.
+      const refused = expectTag(yield* failureOf(authorize(service, { request: once.request, token: card })), "PaymentRejected")
+      expect(refused.detail).toContain("previously used with a PaymentIntent without Customer attachment")
+      // Off-session with a Customer the card is not attached to is refused too.
+      const stripe = new Stripe(secretKey, { host: fake.host, port: fake.port, protocol: "http", maxNetworkRetries: 0 })
+      const customer = yield* Effect.promise(() => stripe.customers.create({}, { idempotencyKey: key("customer") }))
+      const other = fake.createPaymentMethod("pm_card_visa")
+      const error = yield* Effect.flip(
+        Effect.tryPromise(() =>
+          stripe.paymentIntents.create(
+            {
+              amount: 100,
+              currency: "eur",
+              confirm: true,
+              off_session: true,
+              customer: customer.id,
+              payment_method: other,
+              automatic_payment_methods: { enabled: true, allow_redirects: "never" }
+            },
+            { idempotencyKey: key("off-session") }
+          )
+        )
+      )
+      expect(String((error as { cause?: unknown }).cause)).toContain("The payment method must be attached to the customer")
     })
   )
 

@@ -6,6 +6,16 @@
  *   `confirm: true`, the payment token as `payment_method`, `automatic_payment_methods` with
  *   `allow_redirects: "never"`, since no customer is there to follow a redirect), for the
  *   customer's maximum, with `metadata.request_id`. `requires_capture` is the authorization.
+ * - a want (`saveForLater`) authorizes again when a copy is found, days later, without the
+ *   customer — and Stripe lets a PaymentMethod be used again only once it is attached to a
+ *   Customer. So its first authorization creates a Customer for the request (idempotency key
+ *   `PurchaseKeys.savedPaymentMethod`), kept in `stripe_customers` (migration 0016) since Stripe's
+ *   keys find it again only for about 24 hours, and confirms with `customer` and
+ *   `setup_future_usage: "off_session"`, which attaches the PaymentMethod; later rounds confirm
+ *   with that Customer and PaymentMethod and `off_session: true` (`internal/savedCards.ts` says
+ *   which). Off-session, a bank that wants the customer to authenticate fails the payment
+ *   (`authentication_required`), as does a card declined meanwhile: `PaymentDeclined`, so the
+ *   want ends `failed` with the reason. Requests without `saveForLater` create no Customer.
  * - capture: `paymentIntents.capture` with `amount_to_capture` (Stripe releases the rest).
  * - void: `paymentIntents.cancel`. refund: `refunds.create` on the intent.
  * - lookup: Stripe Search on `metadata['request_id']`.
@@ -36,12 +46,15 @@
  * error (any text that comes back from Stripe is scrubbed of it).
  */
 import { Money } from "@bookbroker/adapter-sdk"
+import type { SqlClient } from "effect/sql"
 import * as http from "node:http"
 import * as https from "node:https"
 import { Data, Effect, Layer, Redacted, Result, type Scope } from "effect"
 import Stripe from "stripe"
+import * as SavedCards from "./internal/savedCards.js"
 import {
   type Authorization,
+  type AuthorizeRequest,
   PaymentDeclined,
   PaymentGateway,
   type PaymentGatewayService,
@@ -173,8 +186,9 @@ const recordStatus = (intent: Stripe.PaymentIntent): PaymentRecord["status"] => 
   }
 }
 
-export const make = (options: StripeGatewayOptions): Effect.Effect<PaymentGatewayService, never, Scope.Scope> =>
+export const make = (options: StripeGatewayOptions): Effect.Effect<PaymentGatewayService, never, Scope.Scope | SqlClient.SqlClient> =>
   Effect.gen(function* () {
+    const savedCards = yield* SavedCards.make
     const protocol = options.protocol ?? "https"
     const agent = yield* Effect.acquireRelease(
       Effect.sync(() => (protocol === "http" ? new http.Agent({ keepAlive: true }) : new https.Agent({ keepAlive: true }))),
@@ -226,6 +240,59 @@ export const make = (options: StripeGatewayOptions): Effect.Effect<PaymentGatewa
     const retrieve = (operation: Exclude<MutatingOperation, "authorize">, providerRef: string) =>
       call(() => stripe.paymentIntents.retrieve(providerRef)).pipe(Effect.mapError((failure) => notDeclined(operation)(failure.error)))
 
+    /** The Customer a want's card is attached to: created once per request (its key), kept before it is used. */
+    const createCustomer = (requestId: string, idempotencyKey: string) =>
+      call(() => stripe.customers.create({ description: `bookbroker purchase request ${requestId}`, metadata: { request_id: requestId } }, { idempotencyKey })).pipe(
+        Effect.mapError((failure) => paymentError("authorize", failure.error)),
+        Effect.flatMap((customer) => savedCards.keepCustomer(requestId, customer.id))
+      )
+
+    /** One confirmed PaymentIntent for the request's maximum, with manual capture: `requires_capture` is the authorization. */
+    const confirm = (
+      request: AuthorizeRequest,
+      extra: Pick<Stripe.PaymentIntentCreateParams, "customer" | "setup_future_usage" | "off_session" | "payment_method">
+    ) =>
+      Effect.gen(function* () {
+        const intent = yield* call(() =>
+          stripe.paymentIntents.create(
+            {
+              amount: request.amount.amount,
+              currency: request.amount.currency.toLowerCase(),
+              capture_method: "manual",
+              confirm: true,
+              payment_method: request.paymentToken,
+              automatic_payment_methods: { enabled: true, allow_redirects: "never" },
+              metadata: { request_id: request.requestId },
+              ...extra
+            },
+            { idempotencyKey: request.idempotencyKey }
+          )
+        ).pipe(Effect.mapError((failure) => paymentError("authorize", failure.error)))
+        switch (intent.status) {
+          case "requires_capture": {
+            const method = intent.payment_method
+            return { providerRef: intent.id, amount: request.amount, paymentMethod: typeof method === "string" ? method : method?.id }
+          }
+          case "requires_payment_method": {
+            const last = intent.last_payment_error
+            return yield* new PaymentDeclined({
+              reason: last?.decline_code || last?.code || "card_declined",
+              detail: scrub(`PaymentIntent ${intent.id} needs another payment method: ${last?.message ?? "the payment method was refused"}`)
+            })
+          }
+          case "requires_action":
+            return yield* new PaymentDeclined({
+              reason: "authentication_required",
+              detail: `PaymentIntent ${intent.id} needs the customer to authenticate (3-D Secure), which a server-side confirmation cannot do`
+            })
+          default:
+            return yield* rejected(
+              "authorize",
+              `PaymentIntent ${intent.id} is ${intent.status} after confirmation, not requires_capture (capture_method ${intent.capture_method})`
+            )
+        }
+      })
+
     const service: PaymentGatewayService = {
       name: "stripe",
       // Stripe releases an uncaptured card authorization after 7 days.
@@ -233,44 +300,26 @@ export const make = (options: StripeGatewayOptions): Effect.Effect<PaymentGatewa
 
       authorize: (request) =>
         Effect.gen(function* () {
-          const intent = yield* call(() =>
-            stripe.paymentIntents.create(
-              {
-                amount: request.amount.amount,
-                currency: request.amount.currency.toLowerCase(),
-                capture_method: "manual",
-                confirm: true,
-                payment_method: request.paymentToken,
-                automatic_payment_methods: { enabled: true, allow_redirects: "never" },
-                metadata: { request_id: request.requestId }
-              },
-              { idempotencyKey: request.idempotencyKey }
-            )
-          ).pipe(Effect.mapError((failure) => paymentError("authorize", failure.error)))
-          switch (intent.status) {
-            case "requires_capture":
-              return { providerRef: intent.id, amount: request.amount } satisfies Authorization
-            case "requires_payment_method": {
-              const last = intent.last_payment_error
-              return yield* new PaymentDeclined({
-                reason: last?.decline_code || last?.code || "card_declined",
-                detail: scrub(`PaymentIntent ${intent.id} needs another payment method: ${last?.message ?? "the payment method was refused"}`)
-              })
-            }
-            case "requires_action":
-              return yield* new PaymentDeclined({
-                reason: "authentication_required",
-                detail: `PaymentIntent ${intent.id} needs the customer to authenticate (3-D Secure), which a server-side confirmation cannot do`
-              })
-            default:
-              return yield* rejected(
-                "authorize",
-                `PaymentIntent ${intent.id} is ${intent.status} after confirmation, not requires_capture (capture_method ${intent.capture_method})`
-              )
+          if (request.saveForLater === undefined) return yield* confirm(request, {})
+          const saved = yield* savedCards.find(request.requestId)
+          const how = SavedCards.confirmation(saved, request)
+          if (how._tag === "OffSession") {
+            yield* Effect.annotateCurrentSpan("payment.off_session", true)
+            return yield* confirm(request, { customer: how.customer, payment_method: how.paymentMethod, off_session: true })
           }
+          const customer = how.customer ?? (yield* createCustomer(request.requestId, request.saveForLater.idempotencyKey))
+          const authorization = yield* confirm(request, { customer, setup_future_usage: "off_session" })
+          // Attached now (Stripe may name the PaymentMethod it made from a test token: the intent says which).
+          yield* savedCards.saved(request.requestId, request.paymentToken, authorization.paymentMethod ?? request.paymentToken, request.idempotencyKey)
+          return authorization
         }).pipe(
+          Effect.map(({ providerRef, amount }): Authorization => ({ providerRef, amount })),
           Effect.withSpan("StripeGateway.authorize", {
-            attributes: { "purchase.request_id": request.requestId, "payment.idempotency_key": request.idempotencyKey }
+            attributes: {
+              "purchase.request_id": request.requestId,
+              "payment.idempotency_key": request.idempotencyKey,
+              "payment.save_for_later": request.saveForLater !== undefined
+            }
           })
         ),
 
@@ -396,5 +445,5 @@ export const make = (options: StripeGatewayOptions): Effect.Effect<PaymentGatewa
     return service
   })
 
-/** The Stripe gateway as the `PaymentGateway` (its HTTP agent lives as long as the layer). */
-export const layer = (options: StripeGatewayOptions): Layer.Layer<PaymentGateway> => Layer.effect(PaymentGateway, make(options))
+/** The Stripe gateway as the `PaymentGateway` (its HTTP agent lives as long as the layer; wants' Customers are kept in the database). */
+export const layer = (options: StripeGatewayOptions): Layer.Layer<PaymentGateway, never, SqlClient.SqlClient> => Layer.effect(PaymentGateway, make(options))

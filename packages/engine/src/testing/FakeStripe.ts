@@ -1,6 +1,7 @@
 /**
  * A local, stateful fake of the slice of Stripe's API that `StripeGateway` uses — PaymentIntents
- * (create with confirm, retrieve, capture, cancel, search) and Refunds — served over real HTTP
+ * (create with confirm, retrieve, capture, cancel, search), Refunds, Customers (create, retrieve)
+ * and PaymentMethods (retrieve, attach, detach) — served over real HTTP
  * on 127.0.0.1, so the real `stripe` SDK talks to it exactly as it talks to Stripe: form-encoded
  * bodies with nested keys (`metadata[request_id]=…`), JSON answers shaped like Stripe's, errors
  * as `{ error: { type, code, decline_code, message } }` with Stripe's status codes.
@@ -14,7 +15,23 @@
  * Test payment methods: `pm_card_visa` / `pm_card_mastercard` approve; `pm_card_chargeDeclined`
  * declines (`generic_decline`); `pm_card_insufficient_funds` (and Stripe's own names
  * `pm_card_chargeDeclinedInsufficientFunds`, `pm_card_visa_chargeDeclinedInsufficientFunds`)
- * decline with `insufficient_funds`; `pm_card_authenticationRequired` ends `requires_action`.
+ * decline with `insufficient_funds`; `pm_card_authenticationRequired` (Stripe's 4000 0027 6000
+ * 3184, which always asks for authentication) ends `requires_action`, and off-session fails with
+ * `authentication_required`. Two are this fake's own, for a card saved for later that fails
+ * then: `pm_card_offSessionDeclined` and `pm_card_offSessionAuthenticationRequired` approve with
+ * the customer there and, off-session, decline with `expired_card` or fail with
+ * `authentication_required`. As at Stripe, a test token makes a new PaymentMethod (`pm_…`) each
+ * time it is used — the intent names that one — and `createPaymentMethod(token)` makes one the
+ * way Stripe.js would, for a customer to bring.
+ *
+ * Saved cards as Stripe keeps them: a PaymentIntent with `customer` and `setup_future_usage`
+ * attaches its PaymentMethod to that Customer once it is authorized; one used without a Customer
+ * (or detached from one) may not be used again ("The provided PaymentMethod was previously used
+ * with a PaymentIntent without Customer attachment…"); an attached one is used only with its own
+ * Customer; and an off-session confirmation (`off_session: true`) needs it attached to the
+ * `customer` given. Off-session, a card whose bank asks for authentication fails (402
+ * `authentication_required`, the intent back at `requires_payment_method`) instead of waiting in
+ * `requires_action`: nobody is there to authenticate.
  *
  * Fault switches (`inject`) fail chosen requests the ways a network and Stripe fail: a 500 or a
  * 429 before anything happens, a connection dropped before or after the operation committed, a
@@ -28,8 +45,11 @@
  *
  * Simplified against real Stripe: no minimum amounts, currencies must already be lowercase, the
  * uncaptured remainder of a partial capture is not shown as refunded on the charge, Search is
- * immediately consistent (Stripe's lags by up to a minute), and a 500 is never stored under its
- * idempotency key (Stripe replays a 500 that happened after the endpoint began executing).
+ * immediately consistent (Stripe's lags by up to a minute), a 500 is never stored under its
+ * idempotency key (Stripe replays a 500 that happened after the endpoint began executing), an
+ * unattached PaymentMethod is used up only by an authorization (not by a decline), and the words
+ * of the refusals for a PaymentMethod and the wrong Customer are this fake's (their meaning and
+ * status are Stripe's; "previously used…" is Stripe's own text).
  */
 import { randomBytes } from "node:crypto"
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
@@ -96,6 +116,31 @@ export interface LastPaymentError {
   readonly charge: string
 }
 
+/** A Customer as Stripe shapes it (the fields this fake knows). */
+export interface FakeCustomer {
+  readonly id: string
+  readonly object: "customer"
+  readonly created: number
+  readonly livemode: false
+  readonly description: string | null
+  readonly email: string | null
+  readonly name: string | null
+  readonly metadata: Readonly<Record<string, string>>
+}
+
+/** A card PaymentMethod as Stripe shapes it (the fields this fake knows). */
+export interface FakePaymentMethod {
+  readonly id: string
+  readonly object: "payment_method"
+  readonly type: "card"
+  readonly card: { readonly brand: string; readonly last4: string; readonly exp_month: number; readonly exp_year: number }
+  /** The Customer it is attached to, if any: only then may it be used more than once. */
+  readonly customer: string | null
+  readonly created: number
+  readonly livemode: false
+  readonly metadata: Readonly<Record<string, string>>
+}
+
 /** A PaymentIntent as Stripe shapes it (the fields this fake knows). */
 export interface FakeIntent {
   readonly id: string
@@ -112,6 +157,8 @@ export interface FakeIntent {
   readonly created: number
   readonly livemode: false
   readonly metadata: Readonly<Record<string, string>>
+  readonly customer: string | null
+  readonly setup_future_usage: "on_session" | "off_session" | null
   readonly payment_method: string | null
   readonly latest_charge: string | null
   readonly last_payment_error: LastPaymentError | null
@@ -270,6 +317,7 @@ interface StripeErrorBody {
   readonly param?: string
   readonly charge?: string
   readonly payment_intent?: unknown
+  readonly payment_method?: unknown
 }
 
 const failure = (status: number, error: StripeErrorBody, store = true): Answer => ({
@@ -295,23 +343,55 @@ const amountParam = (params: Params, key: string, required: boolean): number | A
   return Number(value)
 }
 
-type TestCard =
+/** What the card's bank answers to one confirmation. */
+type CardAnswer =
   | { readonly outcome: "approve" }
-  | { readonly outcome: "decline"; readonly declineCode: string; readonly message: string }
+  | { readonly outcome: "decline"; readonly code: string; readonly declineCode: string; readonly message: string }
+  /** Asks for 3-D Secure: `requires_action` with the customer there, a 402 `authentication_required` off-session. */
   | { readonly outcome: "authenticate" }
 
-const genericDecline: TestCard = { outcome: "decline", declineCode: "generic_decline", message: "Your card was declined." }
-const insufficientFunds: TestCard = { outcome: "decline", declineCode: "insufficient_funds", message: "Your card has insufficient funds." }
+interface TestCard {
+  readonly brand: string
+  readonly last4: string
+  /** With the customer there (a confirmation without `off_session`). */
+  readonly onSession: CardAnswer
+  /** Off-session (`off_session: true`): a saved card charged without the customer. */
+  readonly offSession: CardAnswer
+}
 
+const approve: CardAnswer = { outcome: "approve" }
+const authenticate: CardAnswer = { outcome: "authenticate" }
+const genericDecline: CardAnswer = { outcome: "decline", code: "card_declined", declineCode: "generic_decline", message: "Your card was declined." }
+const insufficientFunds: CardAnswer = { outcome: "decline", code: "card_declined", declineCode: "insufficient_funds", message: "Your card has insufficient funds." }
+const expiredCard: CardAnswer = { outcome: "decline", code: "expired_card", declineCode: "expired_card", message: "Your card has expired." }
+
+const card = (brand: string, last4: string, onSession: CardAnswer, offSession: CardAnswer = onSession): TestCard => ({ brand, last4, onSession, offSession })
+
+/** Test tokens, by the name a request passes as `payment_method` (each use makes a new PaymentMethod). */
 const testCards: ReadonlyMap<string, TestCard> = new Map<string, TestCard>([
-  ["pm_card_visa", { outcome: "approve" }],
-  ["pm_card_mastercard", { outcome: "approve" }],
-  ["pm_card_chargeDeclined", genericDecline],
-  ["pm_card_insufficient_funds", insufficientFunds],
-  ["pm_card_chargeDeclinedInsufficientFunds", insufficientFunds],
-  ["pm_card_visa_chargeDeclinedInsufficientFunds", insufficientFunds],
-  ["pm_card_authenticationRequired", { outcome: "authenticate" }]
+  ["pm_card_visa", card("visa", "4242", approve)],
+  ["pm_card_mastercard", card("mastercard", "4444", approve)],
+  ["pm_card_chargeDeclined", card("visa", "0002", genericDecline)],
+  ["pm_card_insufficient_funds", card("visa", "9995", insufficientFunds)],
+  ["pm_card_chargeDeclinedInsufficientFunds", card("visa", "9995", insufficientFunds)],
+  ["pm_card_visa_chargeDeclinedInsufficientFunds", card("visa", "9995", insufficientFunds)],
+  ["pm_card_authenticationRequired", card("visa", "3184", authenticate)],
+  // This fake's own: approved with the customer there, refused off-session later.
+  ["pm_card_offSessionDeclined", card("visa", "0069", approve, expiredCard)],
+  ["pm_card_offSessionAuthenticationRequired", card("visa", "3155", approve, authenticate)]
 ])
+
+/** Stripe's words for a PaymentMethod that may not be used again. */
+export const previouslyUsedMessage =
+  "The provided PaymentMethod was previously used with a PaymentIntent without Customer attachment, shared with a connected account without Customer attachment, or was detached from a Customer. It may not be used again. To use a PaymentMethod multiple times, you must attach it to a Customer first."
+
+/** A PaymentMethod with what the fake knows beside Stripe's fields: its test card, and whether it was used up. */
+interface PaymentMethodState {
+  readonly method: Mutable<FakePaymentMethod>
+  readonly card: TestCard
+  /** Used by a confirmation without staying attached, or detached: refused from now on. */
+  usedUp: boolean
+}
 
 const cancelableStatuses: ReadonlyArray<IntentStatus> = [
   "requires_payment_method",
@@ -365,6 +445,8 @@ export class FakeStripeServer {
   private readonly intentsById = new Map<string, Mutable<FakeIntent>>()
   private readonly chargesById = new Map<string, Mutable<FakeCharge>>()
   private readonly refundsById = new Map<string, FakeRefund>()
+  private readonly customersById = new Map<string, FakeCustomer>()
+  private readonly paymentMethodsById = new Map<string, PaymentMethodState>()
   private readonly stored = new Map<string, { method: string; path: string; fingerprint: string; answer: Answer; requestId: string }>()
   private readonly inFlight = new Set<string>()
   private readonly faults: Array<Mutable<FaultSpec> & { remaining: number }> = []
@@ -435,6 +517,30 @@ export class FakeStripeServer {
 
   refunds(): ReadonlyArray<FakeRefund> {
     return structuredClone([...this.refundsById.values()])
+  }
+
+  customers(): ReadonlyArray<FakeCustomer> {
+    return structuredClone([...this.customersById.values()])
+  }
+
+  paymentMethods(): ReadonlyArray<FakePaymentMethod> {
+    return [...this.paymentMethodsById.values()].map((state) => structuredClone(state.method))
+  }
+
+  paymentMethod(id: string): FakePaymentMethod | undefined {
+    const state = this.paymentMethodsById.get(id)
+    return state === undefined ? undefined : structuredClone(state.method)
+  }
+
+  /**
+   * A new PaymentMethod for a test card (`pm_card_visa`, `pm_card_offSessionDeclined`, …), not
+   * attached to anyone — what Stripe.js hands a customer's browser — and its id. Unlike the test
+   * token itself, it is one object: once used without a Customer it is used up.
+   */
+  createPaymentMethod(testToken = "pm_card_visa"): string {
+    const card = testCards.get(testToken)
+    if (card === undefined) throw new Error(`FakeStripe knows no test card ${testToken}: ${[...testCards.keys()].join(", ")}`)
+    return this.newPaymentMethod(card).method.id
   }
 
   /**
@@ -664,6 +770,20 @@ export class FakeStripeServer {
         if (segments[3] === "capture") return this.capture(id, params)
         if (segments[3] === "cancel") return this.cancel(id, params)
       }
+    } else if (segments[0] === "v1" && segments[1] === "customers") {
+      if (segments.length === 2 && method === "POST") return this.createCustomer(params)
+      if (segments.length === 3 && method === "GET") {
+        const customer = this.customersById.get(segments[2]!)
+        return customer === undefined ? this.missing("customer", segments[2]!) : { status: 200, body: customer, store: true }
+      }
+    } else if (segments[0] === "v1" && segments[1] === "payment_methods" && segments[2] !== undefined) {
+      const id = segments[2]
+      if (segments.length === 3 && method === "GET") {
+        const state = this.paymentMethodsById.get(id)
+        return state === undefined ? this.missing("PaymentMethod", id) : { status: 200, body: structuredClone(state.method), store: true }
+      }
+      if (segments.length === 4 && method === "POST" && segments[3] === "attach") return this.attach(id, params)
+      if (segments.length === 4 && method === "POST" && segments[3] === "detach") return this.detach(id, params)
     } else if (segments[0] === "v1" && segments[1] === "refunds") {
       if (segments.length === 2 && method === "POST") return this.createRefund(params)
       if (segments.length === 3 && method === "GET") {
@@ -697,7 +817,9 @@ export class FakeStripeServer {
       "description",
       "expand",
       "off_session",
-      "error_on_requires_action"
+      "error_on_requires_action",
+      "customer",
+      "setup_future_usage"
     ])
     if (unknown !== undefined) return unknown
     const amount = amountParam(params, "amount", true)
@@ -717,6 +839,16 @@ export class FakeStripeServer {
     if (automatic !== undefined && params["payment_method_types"] !== undefined) {
       return invalid("You may only specify one of these parameters: automatic_payment_methods, payment_method_types.", "automatic_payment_methods")
     }
+    const setupFutureUsage = text(params, "setup_future_usage")
+    if (setupFutureUsage !== undefined && setupFutureUsage !== "on_session" && setupFutureUsage !== "off_session") {
+      return invalid(`Invalid setup_future_usage: must be one of on_session, off_session`, "setup_future_usage")
+    }
+    const offSessionText = text(params, "off_session")
+    if (offSessionText !== undefined && !["true", "false", "one_off", "recurring"].includes(offSessionText)) {
+      return invalid(`Invalid off_session: must be a boolean or one of one_off, recurring`, "off_session")
+    }
+    const offSession = offSessionText !== undefined && offSessionText !== "false"
+    if (offSessionText !== undefined && !confirm) return invalid("You may only specify `off_session` when confirming the PaymentIntent (`confirm: true`).", "off_session")
     if (confirm && paymentMethod === undefined) {
       return invalid("You cannot confirm this PaymentIntent because it's missing a payment method.", "payment_method", "payment_intent_unexpected_state")
     }
@@ -726,14 +858,23 @@ export class FakeStripeServer {
         "return_url"
       )
     }
-    const card = paymentMethod === undefined ? undefined : testCards.get(paymentMethod)
-    if (paymentMethod !== undefined && card === undefined) {
-      return failure(400, {
-        type: "invalid_request_error",
-        code: "resource_missing",
-        message: `No such PaymentMethod: '${paymentMethod}'`,
-        param: "payment_method"
-      })
+    const customer = text(params, "customer")
+    if (customer !== undefined && !this.customersById.has(customer)) return this.missing("customer", customer, "customer")
+    let method: PaymentMethodState | undefined
+    if (paymentMethod !== undefined) {
+      // A test token makes a new PaymentMethod each time, as at Stripe; an id names one that exists.
+      const testCard = testCards.get(paymentMethod)
+      method = testCard === undefined ? this.paymentMethodsById.get(paymentMethod) : this.newPaymentMethod(testCard)
+      if (method === undefined) {
+        return failure(400, {
+          type: "invalid_request_error",
+          code: "resource_missing",
+          message: `No such PaymentMethod: '${paymentMethod}'`,
+          param: "payment_method"
+        })
+      }
+      const refused = this.refusedUse(method, customer, setupFutureUsage, offSession)
+      if (refused !== undefined) return refused
     }
 
     const id = randomId("pi")
@@ -744,7 +885,7 @@ export class FakeStripeServer {
       amount_capturable: 0,
       amount_received: 0,
       currency,
-      status: paymentMethod === undefined ? "requires_payment_method" : "requires_confirmation",
+      status: method === undefined ? "requires_payment_method" : "requires_confirmation",
       capture_method: captureMethod,
       confirmation_method: "automatic",
       automatic_payment_methods: automatic === undefined ? null : { enabled: automaticEnabled, allow_redirects: allowRedirects },
@@ -752,7 +893,9 @@ export class FakeStripeServer {
       created: now(),
       livemode: false,
       metadata: { ...(metadata as Record<string, string>) },
-      payment_method: paymentMethod ?? null,
+      customer: customer ?? null,
+      setup_future_usage: setupFutureUsage ?? null,
+      payment_method: method?.method.id ?? null,
       latest_charge: null,
       last_payment_error: null,
       next_action: null,
@@ -763,13 +906,21 @@ export class FakeStripeServer {
     this.intentsById.set(id, intent)
     this.searchableAt.set(id, Date.now() + (this.options.searchLagMillis ?? 0))
     const expand = list(params, "expand")
-    if (!confirm || card === undefined) return { status: 200, body: this.render(intent, expand), store: true }
+    if (!confirm || method === undefined) return { status: 200, body: this.render(intent, expand), store: true }
 
-    if (card.outcome === "authenticate") {
+    const answer = offSession ? method.card.offSession : method.card.onSession
+    if (answer.outcome === "authenticate" && !offSession) {
       intent.status = "requires_action"
       intent.next_action = { type: "use_stripe_sdk" }
       return { status: 200, body: this.render(intent, expand), store: true }
     }
+    // Off-session, a bank that asks for authentication is a failed payment: nobody is there to authenticate.
+    const refusal =
+      answer.outcome === "decline"
+        ? answer
+        : answer.outcome === "authenticate"
+          ? { code: "authentication_required", declineCode: "authentication_required", message: "Your card was declined. This transaction requires authentication." }
+          : undefined
     const charge: Mutable<FakeCharge> = {
       id: randomId("ch"),
       object: "charge",
@@ -778,31 +929,36 @@ export class FakeStripeServer {
       amount_refunded: 0,
       captured: false,
       refunded: false,
-      paid: card.outcome === "approve",
-      status: card.outcome === "approve" ? "succeeded" : "failed",
+      paid: refusal === undefined,
+      status: refusal === undefined ? "succeeded" : "failed",
       currency,
       payment_intent: id,
-      payment_method: paymentMethod!,
-      failure_code: card.outcome === "decline" ? "card_declined" : null,
-      failure_message: card.outcome === "decline" ? card.message : null,
+      payment_method: method.method.id,
+      failure_code: refusal?.code ?? null,
+      failure_message: refusal?.message ?? null,
       created: now(),
       livemode: false
     }
     this.chargesById.set(charge.id, charge)
     intent.latest_charge = charge.id
-    if (card.outcome === "decline") {
+    if (refusal !== undefined) {
       intent.status = "requires_payment_method"
       intent.payment_method = null
-      intent.last_payment_error = { type: "card_error", code: "card_declined", decline_code: card.declineCode, message: card.message, charge: charge.id }
+      intent.last_payment_error = { type: "card_error", code: refusal.code, decline_code: refusal.declineCode, message: refusal.message, charge: charge.id }
       return failure(402, {
         type: "card_error",
-        code: "card_declined",
-        decline_code: card.declineCode,
-        message: card.message,
+        code: refusal.code,
+        decline_code: refusal.declineCode,
+        message: refusal.message,
         charge: charge.id,
-        payment_intent: this.render(intent, [])
+        payment_intent: this.render(intent, []),
+        payment_method: structuredClone(method.method)
       })
     }
+    // Authorized: a PaymentMethod set up for future use is attached to the Customer now; one
+    // that stays unattached is used up.
+    if (setupFutureUsage !== undefined && customer !== undefined && method.method.customer === null) method.method.customer = customer
+    if (method.method.customer === null) method.usedUp = true
     if (captureMethod === "manual") {
       intent.status = "requires_capture"
       intent.amount_capturable = amount
@@ -814,6 +970,92 @@ export class FakeStripeServer {
       charge.amount_captured = amount
     }
     return { status: 200, body: this.render(intent, expand), store: true }
+  }
+
+  /** Why Stripe refuses to use this PaymentMethod for an intent with these parameters, if it does. */
+  private refusedUse(state: PaymentMethodState, customer: string | undefined, setupFutureUsage: string | undefined, offSession: boolean): Answer | undefined {
+    const refuse = (message: string): Answer => failure(400, { type: "invalid_request_error", message, param: "payment_method" })
+    const id = state.method.id
+    if (state.usedUp) return refuse(previouslyUsedMessage)
+    const owner = state.method.customer
+    if (owner !== null && customer === undefined) {
+      return refuse(`The PaymentMethod ${id} is attached to a Customer (${owner}): pass \`customer\` with the PaymentIntent to use it.`)
+    }
+    if (owner !== null && owner !== customer) {
+      return refuse(`The payment method supplied (${id}) belongs to the Customer ${owner}. Please use it with this Customer instead of ${customer}.`)
+    }
+    if (owner === null && customer !== undefined && offSession && setupFutureUsage === undefined) {
+      return refuse(`The customer does not have a payment method with the ID ${id}. The payment method must be attached to the customer.`)
+    }
+    return undefined
+  }
+
+  private newPaymentMethod(card: TestCard): PaymentMethodState {
+    const state: PaymentMethodState = {
+      method: {
+        id: randomId("pm"),
+        object: "payment_method",
+        type: "card",
+        card: { brand: card.brand, last4: card.last4, exp_month: 12, exp_year: new Date().getUTCFullYear() + 3 },
+        customer: null,
+        created: now(),
+        livemode: false,
+        metadata: {}
+      },
+      card,
+      usedUp: false
+    }
+    this.paymentMethodsById.set(state.method.id, state)
+    return state
+  }
+
+  private createCustomer(params: Params): Answer {
+    const unknown = unknownParameters(params, ["description", "email", "name", "metadata", "expand"])
+    if (unknown !== undefined) return unknown
+    const metadata = record(params, "metadata") ?? {}
+    if (Object.values(metadata).some((value) => typeof value !== "string")) return invalid("Metadata values must be strings.", "metadata")
+    const customer: FakeCustomer = {
+      id: randomId("cus"),
+      object: "customer",
+      created: now(),
+      livemode: false,
+      description: text(params, "description") ?? null,
+      email: text(params, "email") ?? null,
+      name: text(params, "name") ?? null,
+      metadata: { ...(metadata as Record<string, string>) }
+    }
+    this.customersById.set(customer.id, customer)
+    return { status: 200, body: customer, store: true }
+  }
+
+  private attach(id: string, params: Params): Answer {
+    const unknown = unknownParameters(params, ["customer", "expand"])
+    if (unknown !== undefined) return unknown
+    const customer = text(params, "customer")
+    if (customer === undefined) return invalid("Missing required param: customer.", "customer", "parameter_missing")
+    const state = this.paymentMethodsById.get(id)
+    if (state === undefined) return this.missing("PaymentMethod", id)
+    if (!this.customersById.has(customer)) return this.missing("customer", customer, "customer")
+    if (state.usedUp) return failure(400, { type: "invalid_request_error", message: previouslyUsedMessage })
+    if (state.method.customer !== null && state.method.customer !== customer) {
+      return failure(400, { type: "invalid_request_error", message: `The payment method ${id} is already attached to another Customer (${state.method.customer}).` })
+    }
+    state.method.customer = customer
+    return { status: 200, body: structuredClone(state.method), store: true }
+  }
+
+  private detach(id: string, params: Params): Answer {
+    const unknown = unknownParameters(params, ["expand"])
+    if (unknown !== undefined) return unknown
+    const state = this.paymentMethodsById.get(id)
+    if (state === undefined) return this.missing("PaymentMethod", id)
+    if (state.method.customer === null) {
+      return failure(400, { type: "invalid_request_error", message: `The payment method ${id} is not attached to a customer so detachment is impossible.` })
+    }
+    // Detached, it may not be used again (Stripe's words above).
+    state.method.customer = null
+    state.usedUp = true
+    return { status: 200, body: structuredClone(state.method), store: true }
   }
 
   private retrieveIntent(id: string, params: Params): Answer {
