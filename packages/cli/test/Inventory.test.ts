@@ -252,6 +252,22 @@ layer(TestServer.layer, { timeout: 120_000, excludeTestServices: true })("seller
         expect(pulled.pull).toMatchObject({ url: "https://shop.example/inventory.tsv", adapter: false, every_seconds: 7_200 })
         const privateUrl = yield* Effect.flip(Inventory.settings(seller.api, Render.capture(), { pullUrl: "http://10.0.0.7/inventory.tsv" }))
         expect(privateUrl.message).toMatch(/not a public address/)
+        // An ONIX feed URL, registered from the CLI (before --pull-format this took an HTTP PATCH).
+        const onix = yield* Effect.promise(() =>
+          seller.cli(["sellers", "inventory", "settings", "--pull-url", "https://shop.example/onix.xml", "--pull-format", "ONIX", "--json"])
+        )
+        expect(onix.code).toBe(0)
+        expect(JSON.parse(onix.stdout).pull).toMatchObject({ url: "https://shop.example/onix.xml", format: "onix" })
+        const badFormat = yield* Effect.promise(() =>
+          seller.cli(["sellers", "inventory", "settings", "--pull-url", "https://shop.example/other.xml", "--pull-format", "xml"])
+        )
+        expect(badFormat.code).toBe(1)
+        expect(badFormat.stderr).toMatch(/^error: --pull-format must be tsv, jsonl or onix \(got "xml"\)\nhint: leave it out to have the file's Content-Type decide/)
+        expect(badFormat.stdout).toBe("")
+        noStackTrace(badFormat)
+        expect((yield* seller.api.seller.inventory).pull).toMatchObject({ url: "https://shop.example/onix.xml", format: "onix" })
+        const formatAlone = yield* Effect.flip(Inventory.settings(TestServer.deadApi, Render.capture(), { pullFormat: "onix" }))
+        expect(formatAlone.message).toBe("--pull-format says how to read the file at --pull-url: give it with --pull-url")
         const viaAdapter = yield* Effect.promise(() => seller.cli(["sellers", "inventory", "settings", "--pull-adapter", "--json"]))
         expect(viaAdapter.code).toBe(0)
         expect(JSON.parse(viaAdapter.stdout).pull).toMatchObject({ url: null, adapter: true, every_seconds: 3_600 })
@@ -456,6 +472,10 @@ describe("sellers inventory (no server)", () => {
     expect(pulled.get("fresh until")).toMatch(/\(expired 1m ago: bookbroker asks you live until you upload again\)$/)
     expect(pulled.get("fetched")).toBe("from https://shop.example/inventory.tsv every 1h")
     expect(pulled.get("last fetch")).toBe("1m ago: not modified")
+    const onix = new Map(
+      Inventory.feedDetails({ ...feed, pull: { url: "https://shop.example/onix.xml", adapter: false, format: "onix", every_seconds: 3_600, last_at: null, next_at: null, last_result: null } }).fields
+    )
+    expect(onix.get("fetched")).toBe("from https://shop.example/onix.xml as onix every 1h")
   })
 
   it("the rejected rows table says how many more there are", () => {

@@ -23,6 +23,14 @@ import { detailsView, tableView, type DetailsProps, type TableProps } from "../u
 
 const formatsByExtension: Record<string, Api.InventoryFormat> = { ".tsv": "tsv", ".txt": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".xml": "onix", ".onix": "onix" }
 
+/** `--pull-format`: the formats a feed URL may be registered with (PATCH /v1/sellers/me/inventory, `pull.format`). */
+export const pullFormatOf = (raw: string): Effect.Effect<Api.InventoryFormat, CliError> => {
+  const format = raw.trim().toLowerCase()
+  return format === "tsv" || format === "jsonl" || format === "onix"
+    ? Effect.succeed(format)
+    : Effect.fail(fail(`--pull-format must be tsv, jsonl or onix (got "${raw}")`, "leave it out to have the file's Content-Type decide"))
+}
+
 /** The file's format: `--format` when given, else its extension. */
 export const formatOf = (file: string, override?: string): Effect.Effect<Api.InventoryFormat, CliError> => {
   if (override !== undefined) {
@@ -210,7 +218,7 @@ export const feedDetails = (feed: Api.InventorySummary, title = "inventory feed"
 
 /** The feed bookbroker fetches itself (set over the API: `pull` in PATCH /v1/sellers/me/inventory). */
 const pullFields = (pull: NonNullable<Api.InventorySummary["pull"]>): ReadonlyArray<readonly [string, string]> => [
-  ["fetched", `${pull.url === null ? "through your adapter" : `from ${pull.url}`} every ${everyText(pull.every_seconds)}`],
+  ["fetched", `${pull.url === null ? "through your adapter" : `from ${pull.url}${pull.format === null ? "" : ` as ${pull.format}`}`} every ${everyText(pull.every_seconds)}`],
   ["last fetch", pull.last_at === null ? "— (not yet)" : `${ago(pull.last_at)}${pull.last_result === null ? "" : `: ${pull.last_result}`}`],
   ["next fetch", pull.next_at === null ? "—" : new Date(pull.next_at).toLocaleString("en-GB")]
 ]
@@ -377,6 +385,8 @@ export interface SettingsOptions {
   readonly shipping?: string
   /** bookbroker fetches the file from this URL on a schedule. */
   readonly pullUrl?: string
+  /** How to read the file at `pullUrl` (tsv, jsonl, onix); by default the server goes by its Content-Type. */
+  readonly pullFormat?: string
   /** bookbroker reads the inventory through the seller's adapter. */
   readonly pullAdapter?: boolean
   /** Back to uploads: bookbroker fetches nothing. */
@@ -392,9 +402,15 @@ export const settings = (api: Api.Api, ui: Ui, options: SettingsOptions): Effect
     const pulls = [options.pullUrl !== undefined, options.pullAdapter === true, options.noPull === true].filter(Boolean).length
     if (pulls > 1) return yield* Effect.fail(fail("--pull-url, --pull-adapter and --no-pull exclude each other: choose one"))
     if (options.every !== undefined && pulls === 0) return yield* Effect.fail(fail("--every says how often bookbroker fetches your feed: give it with --pull-url or --pull-adapter"))
+    if (options.pullFormat !== undefined && options.pullUrl === undefined) {
+      return yield* Effect.fail(fail("--pull-format says how to read the file at --pull-url: give it with --pull-url", "e.g. --pull-url https://shop.example/onix.xml --pull-format onix"))
+    }
+    const pullFormat = options.pullFormat === undefined ? undefined : yield* pullFormatOf(options.pullFormat)
     const every = options.every === undefined ? undefined : yield* trustSeconds(options.every)
     if (every !== undefined && every < 900) return yield* Effect.fail(fail(`--every must be at least 15m (got "${options.every}")`))
-    if (options.pullUrl !== undefined) change.pull = { url: options.pullUrl, ...(every === undefined ? {} : { every_seconds: every }) }
+    if (options.pullUrl !== undefined) {
+      change.pull = { url: options.pullUrl, ...(pullFormat === undefined ? {} : { format: pullFormat }), ...(every === undefined ? {} : { every_seconds: every }) }
+    }
     if (options.pullAdapter === true) change.pull = { adapter: true, ...(every === undefined ? {} : { every_seconds: every }) }
     if (options.noPull === true) change.pull = null
     if (options.currency !== undefined) change.currency = yield* Input.currency(options.currency)

@@ -91,6 +91,7 @@ interface SettingsFlags extends SellerFlags {
   readonly currency?: string
   readonly shipping?: string
   readonly pullUrl?: string
+  readonly pullFormat?: string
   readonly pullAdapter?: boolean
   readonly pull?: boolean
   readonly every?: string
@@ -103,6 +104,7 @@ const settings = sellerClient(
     .option("--currency <code>", "the currency of your prices when a row does not say (ISO 4217)")
     .option("--shipping <amount>", "shipping when a row does not say, a decimal in that currency: 3.50 (0: free)")
     .option("--pull-url <url>", "have bookbroker fetch your inventory file from this URL on a schedule (conditional GET; applied as a snapshot)")
+    .option("--pull-format <format>", "how to read the file at --pull-url: tsv, jsonl or onix (default: by the Content-Type it is served with)")
     .option("--pull-adapter", "have bookbroker read your inventory through your platform's adapter, if it can list products")
     .option("--no-pull", "back to uploads: bookbroker fetches nothing")
     .option("--every <duration>", "how often bookbroker fetches (15m at least; default 1h)")
@@ -111,6 +113,7 @@ const settings = sellerClient(
   examples(
     "bookbroker sellers inventory settings --currency EUR --shipping 3.50 --trust 24h",
     "bookbroker sellers inventory settings --pull-url https://shop.example/inventory.tsv --every 1h",
+    "bookbroker sellers inventory settings --pull-url https://shop.example/onix.xml --pull-format onix",
     "bookbroker sellers inventory settings"
   )
 )
@@ -123,6 +126,7 @@ settings.action(
         ...(flags.currency === undefined ? {} : { currency: flags.currency }),
         ...(flags.shipping === undefined ? {} : { shipping: flags.shipping }),
         ...(flags.pullUrl === undefined ? {} : { pullUrl: flags.pullUrl }),
+        ...(flags.pullFormat === undefined ? {} : { pullFormat: flags.pullFormat }),
         ...(flags.pullAdapter === true ? { pullAdapter: true } : {}),
         // commander's --no-pull sets `pull` to false (true by default).
         ...(flags.pull === false ? { noPull: true } : {}),
