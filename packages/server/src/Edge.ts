@@ -30,7 +30,7 @@ const httpVersion = (request: HttpServerRequest.HttpServerRequest): string | und
 
 const rewrite = (request: HttpServerRequest.HttpServerRequest, response: HttpServerResponse.HttpServerResponse): HttpServerResponse.HttpServerResponse => {
   if (response.status === 404 && response.body._tag === "Empty") {
-    return json(404, Problem.body(404, "not-found", "Not found", `no endpoint ${request.method} ${request.url.split("?")[0]}`))
+    return json(404, Problem.body(404, "not-found", "Not found", `no endpoint ${request.method} ${Problem.shownId(request.url.split("?")[0]!)}`))
   }
   if (response.status === 413 && response.body._tag === "Empty") return tooLarge(0)
   // The framework's own refusals of a content type (a text body) are problems too.

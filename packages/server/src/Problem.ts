@@ -48,6 +48,20 @@ const make =
   (detail: string, errors?: ReadonlyArray<FieldError>): P =>
     new Class({ type: typeUri(slug), title, status, detail, ...(errors === undefined ? {} : { errors }) })
 
+/**
+ * An id (or path) from the URL as a problem's detail shows it: control characters (a `%00` in
+ * the path) become U+FFFD and anything past 80 characters is cut — the detail says what was not
+ * found without echoing bytes back.
+ */
+export const shownId = (id: string): string => {
+  let shown = ""
+  for (const char of id.slice(0, 80)) {
+    const code = char.codePointAt(0)!
+    shown += code < 0x20 || (code >= 0x7f && code <= 0x9f) ? "\uFFFD" : char
+  }
+  return id.length > 80 ? `${shown}…` : shown
+}
+
 export const badRequest = make(BadRequest, 400, "bad-request", "Bad request")
 export const malformedJson = make(BadRequest, 400, "malformed-json", "The body is not valid JSON")
 export const unauthorized = make(Unauthorized, 401, "unauthorized", "Missing or unknown credentials")

@@ -99,6 +99,23 @@ describe("bad input on POST /v1/purchase-requests", () => {
     })
   )
 
+  it.live("an id in the path with a NUL or control characters is a 404 problem that does not echo them", () =>
+    Effect.gen(function* () {
+      const server = yield* TestServer.start()
+      const ada = yield* server.customer("Ada")
+      for (const path of ["/v1/purchase-requests/%00", "/v1/purchase-requests/a%1Bb/cancel", `/v1/purchase-requests/${"x".repeat(300)}`]) {
+        const reply = yield* server.call(path.endsWith("/cancel") ? "POST" : "GET", path, { token: ada.key })
+        expect(reply.status).toBe(404)
+        expect(reply.headers["content-type"]).toMatch(/^application\/problem\+json/)
+        expect(reply.text).not.toMatch(/\\u00(00|1b)/i)
+        expect(reply.body.detail.length, reply.text).toBeLessThan(160)
+      }
+      const operator = yield* server.operator("GET", "/v1/operator/purchase-requests/%00")
+      expect(operator.status).toBe(404)
+      expect(operator.text).not.toMatch(/\\u0000/)
+    })
+  )
+
   it.live("query strings with a NUL or control character are a 400 problem naming the parameter", () =>
     Effect.gen(function* () {
       const server = yield* TestServer.start()

@@ -57,11 +57,11 @@ export const OperatorLive = HttpApiBuilder.group(BookbrokerApi, "operator", (han
     const findings = yield* Findings.Findings
 
     const show = showSeller(yield* SellerViews.SellerViews)
-    const find = (id: string) => directory.get(id).pipe(Effect.catchTag("SellerNotFound", () => Effect.fail(Problem.notFound(`no seller ${id}`))))
+    const find = (id: string) => directory.get(id).pipe(Effect.catchTag("SellerNotFound", () => Effect.fail(Problem.notFound(`no seller ${Problem.shownId(id)}`))))
 
     const health = (seller: SellerDirectory.Seller) => Effect.map(sellerHealth.report(seller), (report) => healthToWire(seller, report))
 
-    const requestNotFound = (id: string) => Problem.notFound(`no purchase request ${id}`)
+    const requestNotFound = (id: string) => Problem.notFound(`no purchase request ${Problem.shownId(id)}`)
     const operatorView = (view: Purchases.PurchaseView) => ({
       ...toWire(view),
       customer_id: view.customerId,
@@ -92,13 +92,13 @@ export const OperatorLive = HttpApiBuilder.group(BookbrokerApi, "operator", (han
       .handle("sellerHealth", ({ params }) => Effect.flatMap(find(params.id), health))
       .handle("activateSeller", ({ params }) =>
         Effect.flatMap(
-          directory.setStatus(params.id, "active").pipe(Effect.catchTag("SellerNotFound", () => Effect.fail(Problem.notFound(`no seller ${params.id}`)))),
+          directory.setStatus(params.id, "active").pipe(Effect.catchTag("SellerNotFound", () => Effect.fail(Problem.notFound(`no seller ${Problem.shownId(params.id)}`)))),
           show
         )
       )
       .handle("disableSeller", ({ params }) =>
         Effect.flatMap(
-          directory.setStatus(params.id, "disabled").pipe(Effect.catchTag("SellerNotFound", () => Effect.fail(Problem.notFound(`no seller ${params.id}`)))),
+          directory.setStatus(params.id, "disabled").pipe(Effect.catchTag("SellerNotFound", () => Effect.fail(Problem.notFound(`no seller ${Problem.shownId(params.id)}`)))),
           show
         )
       )

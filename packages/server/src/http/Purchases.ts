@@ -69,7 +69,7 @@ export const toWire = (view: Purchases.PurchaseView) => ({
 
 export const invalidCursor = Problem.badRequest("cursor is not one this API handed out", [{ pointer: "query:cursor", detail: "unknown cursor" }])
 
-const notFound = (id: string) => Problem.notFound(`no purchase request ${id} for this customer`)
+const notFound = (id: string) => Problem.notFound(`no purchase request ${Problem.shownId(id)} for this customer`)
 
 export const PurchasesLive = HttpApiBuilder.group(BookbrokerApi, "purchases", (handlers) =>
   Effect.gen(function* () {
