@@ -92,6 +92,8 @@ export interface RecordedRequest {
   readonly method: string
   readonly path: string
   readonly idempotencyKey: string | undefined
+  /** The parameters sent (form body or query string), decoded (`metadata[request_id]` → `{ metadata: { request_id } }`). */
+  readonly params: Params
   /** The status answered, or `"dropped"` when the connection was destroyed unanswered. */
   readonly outcome: number | "dropped"
   /** Answered from the idempotency store. */
@@ -229,8 +231,8 @@ const defaultAuthorizationLifetimeMillis = 7 * 24 * 60 * 60 * 1000
 // ---------------------------------------------------------------------------------------------
 // Form bodies and query strings
 
-type Param = string | ReadonlyArray<Param> | { readonly [key: string]: Param }
-type Params = { readonly [key: string]: Param }
+export type Param = string | ReadonlyArray<Param> | { readonly [key: string]: Param }
+export type Params = { readonly [key: string]: Param }
 
 /** `metadata[request_id]` → `["metadata", "request_id"]`; `expand[]` → `["expand", ""]`. */
 const keyPath = (key: string): ReadonlyArray<string> => {
@@ -605,7 +607,8 @@ export class FakeStripeServer {
     const method = req.method ?? "GET"
     const path = url.pathname
     const idempotencyKey = headerValue(req, "idempotency-key")
-    const entry: Mutable<RecordedRequest> = { method, path, idempotencyKey, outcome: 0, replayed: false, fault: undefined }
+    const params = parseForm(method === "GET" ? url.search.slice(1) : body)
+    const entry: Mutable<RecordedRequest> = { method, path, idempotencyKey, params, outcome: 0, replayed: false, fault: undefined }
     this.log.push(entry)
 
     const unauthorized = this.authenticate(req)
@@ -627,7 +630,6 @@ export class FakeStripeServer {
     }
     const delay = fault?.fault === "delay" ? (fault.delayMillis ?? 1_000) : 0
 
-    const params = parseForm(method === "GET" ? url.search.slice(1) : body)
     let answer: Answer
     let replayed = false
     let originalRequest: string | undefined
