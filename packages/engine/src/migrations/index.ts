@@ -18,6 +18,7 @@ import onixFeeds from "./0013_onix_feeds.js"
 import ingest from "./0014_ingest.js"
 import exchangeRates from "./0015_exchange_rates.js"
 import stripeCustomers from "./0016_stripe_customers.js"
+import searchFolding from "./0017_search_folding.js"
 
 export const migrations = {
   "0001_sellers": sellers,
@@ -35,5 +36,6 @@ export const migrations = {
   "0013_onix_feeds": onixFeeds,
   "0014_ingest": ingest,
   "0015_exchange_rates": exchangeRates,
-  "0016_stripe_customers": stripeCustomers
+  "0016_stripe_customers": stripeCustomers,
+  "0017_search_folding": searchFolding
 }
