@@ -17,8 +17,10 @@
  *
  *   pnpm bench:search                         (PostgreSQL on 127.0.0.1; about 5 minutes)
  *   pnpm bench:search --books 100000 --searches 1000    (a quick run)
+ *   pnpm bench:search --keep, then pnpm bench:search --reuse <database>   (the same data again,
+ *     after a change: the reused database gets the pending migrations, timed)
  *
- * The database is dropped at the end, also on failure or Ctrl-C.
+ * The database is dropped at the end, also on failure or Ctrl-C, unless `--keep` or `--reuse`.
  */
 import { Isbn } from "@bookbroker/adapter-sdk"
 import { BookSearch, Database } from "@bookbroker/engine"
@@ -27,6 +29,7 @@ import { availableParallelism } from "node:os"
 import { parseArgs } from "node:util"
 import pg from "pg"
 import * as Processes from "./e2e-processes.js"
+import { TestDatabase } from "@bookbroker/engine/testing"
 import { percentile, round } from "./support.js"
 
 const { values } = parseArgs({
@@ -36,7 +39,11 @@ const { values } = parseArgs({
     sellers: { type: "string", default: "200" },
     concurrency: { type: "string", default: "32" },
     searches: { type: "string", default: "5000" },
-    seconds: { type: "string", default: "60" }
+    seconds: { type: "string", default: "60" },
+    /** Leave the database for EXPLAIN by hand (its name is logged; drop it yourself). */
+    keep: { type: "boolean", default: false },
+    /** Run against a database an earlier `--keep` run loaded (migrating it first, timed) instead of loading one. */
+    reuse: { type: "string" }
   }
 })
 const bookCount = Number(values.books)
@@ -173,7 +180,13 @@ const knownBooks: ReadonlyArray<KnownBook> = [
   { title: "The Secret History", author: "Donna Tartt", publisher: "Knopf", year: 1992 },
   { title: "A Brief History of Time", author: "Stephen Hawking", publisher: "Bantam", year: 1988 },
   { title: "The Garden of Forking Paths", author: "Jorge Luis Borges", publisher: "Sur", year: 1941 },
-  { title: "Winter in the Blood", author: "James Welch", publisher: "Harper & Row", year: 1974 }
+  { title: "Winter in the Blood", author: "James Welch", publisher: "Harper & Row", year: 1974 },
+  // Accents both ways: stored with accents and asked without (García Márquez above, Brontë), and
+  // stored without them and asked with them (a feed that strips them).
+  { title: "Les Misérables", author: "Victor Hugo", publisher: "A. Lacroix, Verboeckhoven & Cie", year: 1862 },
+  { title: "Cien anos de soledad", author: "Gabriel Garcia Marquez", publisher: "Editorial Sudamericana", year: 1967 },
+  { title: "Der Zauberberg", author: "Thomas Mann", publisher: "S. Fischer Verlag", year: 1924 },
+  { title: "Pedro Páramo", author: "Juan Rulfo", publisher: "Fondo de Cultura Económica", year: 1955 }
 ]
 /** The known books take the last rows, so the table holds `--books` books in all. */
 const knownRow = (title: string) => bookCount - knownBooks.length + knownBooks.findIndex((book) => book.title === title)
@@ -182,7 +195,7 @@ const knownIsbn = (title: string) => {
   return isbnOf(knownRow(title))
 }
 
-type Category = "title" | "author" | "title+author" | "typo" | "isbn"
+type Category = "title" | "author" | "title+author" | "typo" | "isbn" | "accent" | "phrase"
 interface LabelledQuery {
   readonly category: Category
   readonly q: string
@@ -237,7 +250,27 @@ const labelled = (): ReadonlyArray<LabelledQuery> => {
     q("isbn", hyphenated("Dune"), "Dune"),
     q("isbn", isbn10Of(knownIsbn("Beloved")), "Beloved"),
     q("isbn", isbn10Of(knownIsbn("Frankenstein")).replace(/^(\d)(\d{4})(\d{4})(.)$/, "$1 $2 $3 $4"), "Frankenstein"),
-    q("isbn", ` ${hyphenated("The Secret History")} `, "The Secret History")
+    q("isbn", ` ${hyphenated("The Secret History")} `, "The Secret History"),
+    // Accents: asked without what the book has, and with what it lacks.
+    q("accent", "garcia marquez", "One Hundred Years of Solitude", "Cien anos de soledad"),
+    q("accent", "García Márquez", "One Hundred Years of Solitude", "Cien anos de soledad"),
+    q("accent", "emily bronte", "Wuthering Heights"),
+    q("accent", "les miserables", "Les Misérables"),
+    q("accent", "cien años de soledad", "Cien anos de soledad"),
+    q("accent", "pedro paramo rulfo", "Pedro Páramo"),
+    q("accent", "Petion dumas", "The Count of Monte Cristo"),
+    // Phrases: the title as asked, among books that merely contain its words (the synthetic
+    // titles use "name", "rose", "world", "history", "day", "remains", "house", "war", "peace").
+    q("phrase", "the name of the rose", "The Name of the Rose"),
+    q("phrase", "war and peace", "War and Peace"),
+    q("phrase", "the house of the spirits", "The House of the Spirits"),
+    q("phrase", "the remains of the day", "The Remains of the Day"),
+    q("phrase", "history of the world", "A History of the World in 10½ Chapters"),
+    q("phrase", "a brief history of time", "A Brief History of Time"),
+    q("phrase", "the secret history", "The Secret History"),
+    q("phrase", "things fall apart", "Things Fall Apart"),
+    q("phrase", "brave new world", "Brave New World"),
+    q("phrase", "the count of monte cristo", "The Count of Monte Cristo")
   ]
 }
 
@@ -357,28 +390,31 @@ const load = async (url: string): Promise<Loaded> => {
     log(`book_words gathered in ${round((performance.now() - wordsStarted) / 1000, 0)} s`)
     await db.query("ANALYZE books, listings, sellers, seller_feeds, book_words")
     const finished = performance.now()
-    const listings = Number((await db.query<{ n: string }>("SELECT count(*) AS n FROM listings")).rows[0]!.n)
-    const booksWithOffers = Number((await db.query<{ n: string }>("SELECT count(DISTINCT isbn) AS n FROM listings")).rows[0]!.n)
-    const sizes = (
-      await db.query<{ name: string; bytes: string }>(
-        `SELECT relname AS name, pg_relation_size(oid) AS bytes FROM pg_class
-         WHERE relname IN ('books', 'listings') OR oid IN (SELECT indexrelid FROM pg_index WHERE indrelid IN ('books'::regclass, 'listings'::regclass))
-         ORDER BY relname`
-      )
-    ).rows.map((row) => ({ name: row.name, bytes: Number(row.bytes) }))
-    const toast = Number((await db.query<{ bytes: string }>("SELECT pg_total_relation_size('books') - pg_indexes_size('books') - pg_relation_size('books') AS bytes")).rows[0]!.bytes)
     return {
       seconds: round((finished - started) / 1000, 0),
       booksSeconds: round((booksDone - started) / 1000, 0),
       listingsSeconds: round((listingsDone - booksDone) / 1000, 0),
       indexSeconds: round((finished - listingsDone) / 1000, 0),
-      listings,
-      booksWithOffers,
-      sizes: toast > 0 ? [...sizes, { name: "books (toast + maps)", bytes: toast }] : sizes
+      ...(await measure(db))
     }
   } finally {
     await db.end().catch(() => undefined)
   }
+}
+
+/** What the database holds: listings, books with offers, the books' and listings' relations. */
+const measure = async (db: pg.Client) => {
+  const listings = Number((await db.query<{ n: string }>("SELECT count(*) AS n FROM listings")).rows[0]!.n)
+  const booksWithOffers = Number((await db.query<{ n: string }>("SELECT count(DISTINCT isbn) AS n FROM listings")).rows[0]!.n)
+  const sizes = (
+    await db.query<{ name: string; bytes: string }>(
+      `SELECT relname AS name, pg_relation_size(oid) AS bytes FROM pg_class
+       WHERE relname IN ('books', 'listings', 'book_words') OR oid IN (SELECT indexrelid FROM pg_index WHERE indrelid IN ('books'::regclass, 'listings'::regclass, 'book_words'::regclass))
+       ORDER BY relname`
+    )
+  ).rows.map((row) => ({ name: row.name, bytes: Number(row.bytes) }))
+  const toast = Number((await db.query<{ bytes: string }>("SELECT pg_total_relation_size('books') - pg_indexes_size('books') - pg_relation_size('books') AS bytes")).rows[0]!.bytes)
+  return { listings, booksWithOffers, sizes: toast > 0 ? [...sizes, { name: "books (toast + maps)", bytes: toast }] : sizes }
 }
 
 // ---------------------------------------------------------------- the latency mix
@@ -459,24 +495,40 @@ const planSearches = (samples: ReadonlyArray<Sample>, count: number): Array<Plan
 
 // ---------------------------------------------------------------- the run
 
+/** Queries of the most frequent words ("the" is in ~40 % of the titles, "of" ~30 %, "history" ~20 %). */
+const worstCase: ReadonlyArray<readonly [string, BookSearch.SearchSort]> = [
+  ["the", "relevance"],
+  ["the", "price"],
+  ["of the", "relevance"],
+  ["history", "relevance"],
+  ["history of the world", "relevance"],
+  ["the history of the", "relevance"],
+  ["the name of the rose", "relevance"],
+  ["a history of", "price"]
+]
+
 const summary = (millis: ReadonlyArray<number>) => {
   const sorted = [...millis].sort((a, b) => a - b)
   return { n: sorted.length, p50: round(percentile(sorted, 50)), p90: round(percentile(sorted, 90)), p99: round(percentile(sorted, 99)), max: round(sorted.at(-1) ?? Number.NaN) }
 }
 
-/** The candidate query `BookSearch` runs for words (copied for EXPLAIN only; the bench times the service itself). */
+/** The matches `BookSearch` scores for words (a copy, for EXPLAIN only; the bench times the service itself). */
 const explainWords = async (url: string, words: string): Promise<string> => {
   const db = new pg.Client({ connectionString: url })
   await db.connect()
   try {
     await db.query("BEGIN")
-    await db.query("SELECT set_config('pg_trgm.word_similarity_threshold', '0.45', true)")
+    await db.query("SELECT set_config('synchronize_seqscans', 'off', true)")
     const plan = await db.query<{ "QUERY PLAN": string }>(
       `EXPLAIN (ANALYZE, BUFFERS)
-       SELECT b.isbn, (ts_rank(b.search, plainto_tsquery('simple', $1)) + word_similarity($1, b.search_text))::float8 AS score
-       FROM books b
-       WHERE b.search @@ plainto_tsquery('simple', $1) OR $1 <% b.search_text
-       ORDER BY score DESC, b.isbn LIMIT 1000`,
+       SELECT c.isbn, ts_rank(c.search, plainto_tsquery('simple_unaccent', $1))::float8 AS score
+       FROM (
+         (SELECT b.isbn, b.title, b.search FROM books b WHERE b.search @@ plainto_tsquery('simple_unaccent', $1) LIMIT 2000)
+         UNION
+         (SELECT b.isbn, b.title, b.search FROM books b
+          WHERE to_tsvector('simple_unaccent', coalesce(b.title, '')) = to_tsvector('simple_unaccent', $1) AND length(b.title) <= 300)
+       ) AS c
+       ORDER BY score DESC, c.isbn LIMIT 1000`,
       [words]
     )
     await db.query("ROLLBACK")
@@ -487,9 +539,13 @@ const explainWords = async (url: string, words: string): Promise<string> => {
 }
 
 const main = async () => {
-  const database = await Processes.createDatabase(`bb_bench_search_${process.pid}`)
+  const database = values.reuse === undefined ? await Processes.createDatabase(`bb_bench_search_${process.pid}`) : { name: values.reuse, url: TestDatabase.urlFor(values.reuse) }
+  const cleanUp = async () => {
+    if (values.keep || values.reuse !== undefined) log(`database ${database.name} left in place (DROP DATABASE ${database.name} when done)`)
+    else await Processes.cleanUp()
+  }
   const stop = async (code: number) => {
-    await Processes.cleanUp()
+    await cleanUp()
     process.exit(code)
   }
   const timer = setTimeout(() => {
@@ -500,10 +556,23 @@ const main = async () => {
   for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => void stop(130))
 
   try {
+    const migrateStarted = performance.now()
     await Effect.runPromise(Database.migrate.pipe(Effect.provide(Database.layerClient({ url: database.url, maxConnections: 1 })), Effect.orDie))
-    log(`database ${database.name}: bulk SQL load of ${fmt(bookCount)} books and ${fmt(listingCount)} listings`)
-    const loaded = await load(database.url)
-    log(`loaded in ${loaded.seconds} s (books ${loaded.booksSeconds} s, listings ${loaded.listingsSeconds} s, indexes + ANALYZE ${loaded.indexSeconds} s)`)
+    const migrateSeconds = round((performance.now() - migrateStarted) / 1000, 1)
+    let loaded: Loaded
+    if (values.reuse === undefined) {
+      log(`database ${database.name}: bulk SQL load of ${fmt(bookCount)} books and ${fmt(listingCount)} listings`)
+      loaded = await load(database.url)
+      log(`loaded in ${loaded.seconds} s (books ${loaded.booksSeconds} s, listings ${loaded.listingsSeconds} s, indexes + ANALYZE ${loaded.indexSeconds} s)`)
+    } else {
+      // Loaded by an earlier run (`--keep`); its pending migrations ran above, on its million books.
+      log(`database ${database.name}: reused; pending migrations applied in ${migrateSeconds} s`)
+      const db = new pg.Client({ connectionString: database.url })
+      await db.connect()
+      await db.query("ANALYZE books, book_words")
+      loaded = { seconds: 0, booksSeconds: 0, listingsSeconds: 0, indexSeconds: 0, ...(await measure(db)) }
+      await db.end()
+    }
     for (const size of loaded.sizes) log(`  ${size.name}: ${mib(size.bytes)}`)
     const admin = new pg.Client({ connectionString: database.url })
     await admin.connect()
@@ -541,22 +610,44 @@ const main = async () => {
 
       // 2. Quality.
       const queries = labelled()
-      const quality: Array<{ query: LabelledQuery; found: number; top: ReadonlyArray<string> }> = []
+      const quality: Array<{ query: LabelledQuery; found: number; first: boolean; top: ReadonlyArray<string> }> = []
       for (const query of queries) {
         const page = await search({ q: query.q, currency: "EUR", limit: 5 })
         const isbns = new Set(page.hits.map((hit) => hit.isbn as string))
         quality.push({
           query,
           found: query.expected.filter((title) => isbns.has(knownIsbn(title))).length,
+          first: query.expected.some((title) => page.hits[0]?.isbn === knownIsbn(title)),
           top: page.hits.map((hit) => `${hit.title ?? "?"} / ${hit.author ?? "?"}`)
         })
       }
-      const categories: ReadonlyArray<Category> = ["title", "author", "title+author", "typo", "isbn"]
+      const categories: ReadonlyArray<Category> = ["title", "author", "title+author", "typo", "isbn", "accent", "phrase"]
       const byCategory = categories.map((category) => {
         const rows = quality.filter((row) => row.query.category === category)
-        return { category, found: rows.reduce((n, row) => n + row.found, 0), expected: rows.reduce((n, row) => n + row.query.expected.length, 0) }
+        return {
+          category,
+          found: rows.reduce((n, row) => n + row.found, 0),
+          expected: rows.reduce((n, row) => n + row.query.expected.length, 0),
+          first: rows.filter((row) => row.first).length,
+          queries: rows.length
+        }
       })
       const misses = quality.filter((row) => row.found < row.query.expected.length)
+
+      // 2b. The worst case: searches of the most common words, one at a time (nothing else of the
+      // bench in flight), three times each.
+      const worst: Array<{ q: string; sort: string; millis: ReadonlyArray<number>; hits: number }> = []
+      for (const [q, sort] of worstCase) {
+        const millis: Array<number> = []
+        let hits = 0
+        for (let n = 0; n < 3; n++) {
+          const t0 = performance.now()
+          hits = (await search({ q, currency: "EUR", sort })).hits.length
+          millis.push(performance.now() - t0)
+        }
+        worst.push({ q, sort, millis: millis.sort((a, b) => a - b), hits })
+        log(`worst case \`${q}\` (${sort}): ${millis.map((ms) => round(ms)).join(", ")} ms`)
+      }
 
       // 3. Latency.
       await search({ q: "warm up", currency: "EUR" })
@@ -604,7 +695,9 @@ const main = async () => {
           `The data is a **bulk SQL load** (\`INSERT … SELECT FROM generate_series\`, indexes rebuilt after), not the upload path. ` +
           `The machine: ${availableParallelism()} cores, shared with other engineers' test runs (${postgresBackends} PostgreSQL client backends open when the run started), so absolute figures are pessimistic.`,
         "",
-        `**Load**: ${loaded.seconds} s (books ${loaded.booksSeconds} s, listings ${loaded.listingsSeconds} s, index builds + ANALYZE ${loaded.indexSeconds} s).`,
+        values.reuse === undefined
+          ? `**Load**: ${loaded.seconds} s (books ${loaded.booksSeconds} s, listings ${loaded.listingsSeconds} s, index builds + ANALYZE ${loaded.indexSeconds} s).`
+          : `**Reused** the database an earlier \`--keep\` run loaded; its pending migrations took ${migrateSeconds} s.`,
         "",
         "| relation | size |",
         "|---|---:|",
@@ -622,12 +715,18 @@ const main = async () => {
         "|---|---:|---:|---:|---:|",
         ...variants.map((v) => `| ${v.variant} | ${v.n} | ${v.p50} | ${v.p90} | ${v.p99} |`),
         "",
-        `**Quality** (${queries.length} labelled queries, limit 5, relevance): expected books in the top 5 —`,
+        `**Worst case**: the most common words, one search at a time, 3 runs each (page of 20, EUR):`,
         "",
-        "| category | found / expected |",
-        "|---|---:|",
-        ...byCategory.map((c) => `| ${c.category} | ${c.found} / ${c.expected} |`),
-        `| **all** | **${byCategory.reduce((n, c) => n + c.found, 0)} / ${byCategory.reduce((n, c) => n + c.expected, 0)}** |`,
+        "| query | sort | fastest ms | slowest ms | hits |",
+        "|---|---|---:|---:|---:|",
+        ...worst.map((w) => `| \`${w.q}\` | ${w.sort} | ${round(w.millis[0]!)} | ${round(w.millis.at(-1)!)} | ${w.hits} |`),
+        "",
+        `**Quality** (${queries.length} labelled queries, limit 5, relevance): expected books in the top 5, and queries whose first hit is an expected book —`,
+        "",
+        "| category | found / expected | first / queries |",
+        "|---|---:|---:|",
+        ...byCategory.map((c) => `| ${c.category} | ${c.found} / ${c.expected} | ${c.first} / ${c.queries} |`),
+        `| **all** | **${byCategory.reduce((n, c) => n + c.found, 0)} / ${byCategory.reduce((n, c) => n + c.expected, 0)}** | **${byCategory.reduce((n, c) => n + c.first, 0)} / ${byCategory.reduce((n, c) => n + c.queries, 0)}** |`,
         "",
         misses.length === 0 ? "No misses." : "Misses (query → what the top 5 showed):",
         "",
@@ -641,7 +740,7 @@ const main = async () => {
       await runtime.dispose()
     }
   } finally {
-    await Processes.cleanUp()
+    await cleanUp()
   }
 }
 

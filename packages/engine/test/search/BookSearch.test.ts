@@ -170,3 +170,66 @@ describe("BookSearch", () => {
     }).pipe(Effect.provide(TestLayer))
   )
 })
+
+/** Books for accents and word order, with ISBNs of their own; a feed lists them in this order. */
+const shelf: ReadonlyArray<Book> = [
+  // Decoys first: the books a scan meets before the one asked for.
+  { title: "The Rose of the Name", author: "Anna Rosen", publisher: "Decoy Press", year: 2001 },
+  { title: "Name the Rose of the Garden", author: "Tom Name", publisher: "Decoy Press", year: 2002 },
+  { title: "The World of History", author: "Thomas Barnes", publisher: "Decoy Press", year: 2003 },
+  { title: "The Name of the Rose", author: "Umberto Eco", publisher: "Bompiani", year: 1980 },
+  { title: "A History of the World in 10½ Chapters", author: "Julian Barnes", publisher: "Jonathan Cape", year: 1989 },
+  // Accents: stored with them, and stored without them (a feed that strips them).
+  { title: "Cien años de soledad", author: "Gabriel García Márquez", publisher: "Editorial Sudamericana", year: 1967 },
+  { title: "Les Miserables", author: "Victor Hugo", publisher: "A. Lacroix", year: 1862 }
+]
+const shelfIsbns = isbns.slice(10, 10 + shelf.length)
+const shelfIsbn = (title: string) => shelfIsbns[shelf.findIndex((book) => book.title === title)]!
+const shelfFeed = [
+  header,
+  ...shelf.map((book, i) => [`s-${i}`, shelfIsbns[i], book.title, book.author, book.publisher, book.year, "5.00", "1", "Good"].join("\t"))
+].join("\n") + "\n"
+const shelved = Effect.gen(function* () {
+  const [seller] = yield* SimulatedSellers.registerActive(yield* SimulatedSellers.startSellers([{ name: "shelf", stock: [] }]))
+  yield* upload(seller!.id, shelfFeed)
+})
+
+describe("BookSearch: accents, word order, common words", () => {
+  it.live("folds accents both ways: asked without them, stored with them, and the other way round; typos too", () =>
+    Effect.gen(function* () {
+      yield* shelved
+      expect(titles(yield* search({ q: "garcia marquez" }))).toEqual(["Cien años de soledad"])
+      expect(titles(yield* search({ q: "cien anos de soledad" }))).toEqual(["Cien años de soledad"])
+      expect(titles(yield* search({ q: "Les Misérables" }))).toEqual(["Les Miserables"])
+      expect(titles(yield* search({ q: "GARCÍA MÁRQUEZ" }))).toEqual(["Cien años de soledad"])
+      // A typo is corrected against the folded words of the catalog.
+      expect(titles(yield* search({ q: "marqez" }))).toEqual(["Cien años de soledad"])
+    }).pipe(Effect.provide(TestLayer))
+  )
+
+  it.live("the title as asked comes first, then the words side by side in order, then the same words elsewhere", () =>
+    Effect.gen(function* () {
+      yield* shelved
+      const rose = yield* search({ q: "the name of the rose" })
+      expect(titles(rose)[0]).toBe("The Name of the Rose")
+      expect(titles(rose).slice(1).sort()).toEqual(["Name the Rose of the Garden", "The Rose of the Name"])
+      expect(rose.hits[0]!.score).toBeGreaterThan(rose.hits[1]!.score + 1)
+      // Title and author words: the one with more of the query's neighbours side by side.
+      expect(titles(yield* search({ q: "history of the world barnes" }))).toEqual(["A History of the World in 10½ Chapters", "The World of History"])
+      expect(titles(yield* search({ q: "the world of history" }))[0]).toBe("The World of History")
+    }).pipe(Effect.provide(TestLayer))
+  )
+
+  it.live("a search scores at most maxRanked of its matches, and finds the exact title by its index however many come before it", () =>
+    Effect.gen(function* () {
+      yield* shelved
+      const narrow = yield* BookSearch.make({ maxRanked: 1 })
+      // "the" is in 5 titles; each kind of match (as typed, best correction, any correction) scores its first one.
+      expect((yield* narrow.search({ q: "the", currency: "EUR" })).hits.length).toBeLessThanOrEqual(3)
+      // The decoys come first in the table; the title asked for is still found, and first.
+      const rose = yield* narrow.search({ q: "The Name of the Rose", currency: "EUR" })
+      expect(rose.hits.map((hit) => hit.isbn)).toContain(shelfIsbn("The Name of the Rose"))
+      expect(rose.hits[0]!.isbn).toBe(shelfIsbn("The Name of the Rose"))
+    }).pipe(Effect.provide(TestLayer))
+  )
+})
