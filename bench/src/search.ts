@@ -526,7 +526,7 @@ const explainWords = async (url: string, words: string): Promise<string> => {
          (SELECT b.isbn, b.title, b.search FROM books b WHERE b.search @@ plainto_tsquery('simple_unaccent', $1) LIMIT 2000)
          UNION
          (SELECT b.isbn, b.title, b.search FROM books b
-          WHERE to_tsvector('simple_unaccent', coalesce(b.title, '')) = to_tsvector('simple_unaccent', $1) AND length(b.title) <= 300)
+          WHERE to_tsvector('simple_unaccent', coalesce(b.title, '')) = to_tsvector('simple_unaccent', $1) AND length(b.title) <= 300 LIMIT 2000)
        ) AS c
        ORDER BY score DESC, c.isbn LIMIT 1000`,
       [words]
