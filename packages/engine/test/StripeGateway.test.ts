@@ -9,6 +9,7 @@ import { randomUUID } from "node:crypto"
 import type { SqlClient } from "effect/sql"
 import { type Context, Effect, Fiber, ManagedRuntime } from "effect"
 import type { PaymentError, PaymentGatewayService } from "../src/payments/PaymentGateway.js"
+import * as SavedCards from "../src/payments/internal/savedCards.js"
 import * as StripeGateway from "../src/payments/StripeGateway.js"
 import Stripe from "stripe"
 import { FakeStripe, TestDatabase } from "../src/testing/index.js"
@@ -589,5 +590,25 @@ describe("StripeGateway against FakeStripe", () => {
       expect(intent.amount_received).toBeLessThanOrEqual(intent.amount)
       expect(intent.amount_capturable).toBeLessThanOrEqual(intent.amount)
     }
+  })
+})
+
+describe("SavedCards.confirmation: how a want's authorization is sent", () => {
+  const saved = { customer: "cus_1", payment_token: "pm_given", payment_method: "pm_attached", saved_by: "r:authorize:1" }
+  it("saves the card when nothing is kept yet, or only the Customer is", () => {
+    expect(SavedCards.confirmation(undefined, { paymentToken: "pm_given", idempotencyKey: "r:authorize:1" })).toEqual({ _tag: "Save", customer: undefined })
+    const customerOnly = { ...saved, payment_token: null, payment_method: null, saved_by: null }
+    expect(SavedCards.confirmation(customerOnly, { paymentToken: "pm_given", idempotencyKey: "r:authorize:1" })).toEqual({ _tag: "Save", customer: "cus_1" })
+  })
+  it("goes off-session with the attached PaymentMethod once saved, but replays the saving call as it was sent", () => {
+    expect(SavedCards.confirmation(saved, { paymentToken: "pm_given", idempotencyKey: "r:authorize:2" })).toEqual({
+      _tag: "OffSession",
+      customer: "cus_1",
+      paymentMethod: "pm_attached"
+    })
+    expect(SavedCards.confirmation(saved, { paymentToken: "pm_given", idempotencyKey: "r:authorize:1" })).toEqual({ _tag: "Save", customer: "cus_1" })
+  })
+  it("saves a new token again, with the same Customer", () => {
+    expect(SavedCards.confirmation(saved, { paymentToken: "pm_new", idempotencyKey: "r:authorize:3" })).toEqual({ _tag: "Save", customer: "cus_1" })
   })
 })
