@@ -8,8 +8,10 @@
  *    ("history", "war", "the", "of") match a large share of the books; ~2,000,000 fresh listings
  *    from 200 active sellers, spread Zipf-like over the books (a few books have thousands, most
  *    one or none). Then `ANALYZE`. Load time and table + index sizes.
- * 2. Quality: 30 known books among the million and 45 labelled queries (title only, author only,
- *    title + author, typos, ISBN spellings): is the expected book in the top 5?
+ * 2. Quality: 34 known books among the million and 62 labelled queries (title only, author only,
+ *    title + author, typos, ISBN spellings, accents either way, phrases among books with the same
+ *    words): is the expected book in the top 5, and first? Then the worst case: the most common
+ *    words, one search at a time.
  * 3. Latency: `--concurrency` searches in flight (32) until `--searches` (5,000) or `--seconds`
  *    (60) runs out, from a mix of query kinds; p50/p90/p99 overall and per kind, and EXPLAIN
  *    ANALYZE of the slowest search of the slowest kinds. A search is cut at 30 s
