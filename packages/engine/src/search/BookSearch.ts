@@ -108,6 +108,14 @@ export interface BookSearchOptions {
   readonly typoSimilarity?: number
 }
 
+/** A typo query's corrections, as `tsquery` text ('' when no word is like any of the catalog's). */
+interface Corrections {
+  /** Each word or its look-alikes: `( 'herbert' | 'herbet' ) & 'dune'`. */
+  readonly query: string
+  /** Each word's most alike alone: `'herbert' & 'dune'`. */
+  readonly best: string
+}
+
 /** The longest title `books_by_title` indexes (migration 0017). */
 const titleIndexedUpTo = 300
 
@@ -203,9 +211,11 @@ export const make = (options: BookSearchOptions = {}) =>
      * and with the most alike alone (`best`: `dune & herbert`). A word no book has anything like
      * is left out, so one stray word does not empty the result.
      */
-    const corrected = (words: string) => sql`
-      SELECT to_tsquery('simple_unaccent', coalesce(string_agg(alternatives, ' & '), '')) AS query,
-        to_tsquery('simple_unaccent', coalesce(string_agg(best, ' & '), '')) AS best
+    const corrected = (words: string) =>
+      Effect.map(
+        sql<Corrections>`
+      SELECT coalesce(to_tsquery('simple_unaccent', coalesce(string_agg(alternatives, ' & '), ''))::text, '') AS query,
+        coalesce(to_tsquery('simple_unaccent', coalesce(string_agg(best, ' & '), ''))::text, '') AS best
       FROM (
         SELECT '(' || string_agg(quote_literal(x.word), ' | ' ORDER BY x.rank) || ')' AS alternatives,
           (array_agg(quote_literal(x.word) ORDER BY x.rank))[1] AS best
@@ -218,19 +228,21 @@ export const make = (options: BookSearchOptions = {}) =>
           LIMIT 3
         ) AS x
         GROUP BY q.word
-      ) AS per_word`
+      ) AS per_word`,
+        (rows): Corrections => rows[0] ?? { query: "", best: "" }
+      )
 
     /**
      * The matches of a word query, scored (see the module header for the order). Each kind of
      * match is read in one pass over its first `maxRanked` (not a semi-join back into `books`,
      * which the planner ran as a scan of the whole table), plus the books titled exactly so
      * (`books_by_title`; the length bound is its partial index's, written as a literal so the
-     * planner sees it implied). With `typos`, the books with the words as typed come first, then
-     * those with the most alike corrections ("frankenstein" before "frank" for "frankenstien"),
-     * then the other look-alikes; each kind gets its own first `maxRanked`, so a common look-alike
-     * does not crowd out the book the typo meant.
+     * planner sees it implied). With `corrections` (typos), the books with the words as typed
+     * come first, then those with the most alike corrections ("frankenstein" before "frank" for
+     * "frankenstien"), then the other look-alikes; each kind gets its own first `maxRanked`, so a
+     * common look-alike does not crowd out the book the typo meant.
      */
-    const ranked = (words: string, typos: boolean) => {
+    const ranked = (words: string, corrections: Corrections | null) => {
       const pairs = adjacentPairs(words)
       // Written out, not in a CTE: the planner then knows the words and how common they are, and
       // reads a very common word's matches with a scan that stops at `maxRanked` instead of
@@ -243,13 +255,15 @@ export const make = (options: BookSearchOptions = {}) =>
       const exactTitle = sql`(SELECT ${columns} FROM books b
         WHERE to_tsvector('simple_unaccent', coalesce(b.title, '')) = ${asTitle} AND ${sql.literal(`length(b.title) <= ${titleIndexedUpTo}`)}
         LIMIT ${maxRanked})`
-      const from = typos
-        ? sql`(${corrected(words)}) AS k, LATERAL (${first(typed)} UNION ${first(sql`k.best`)} UNION ${first(sql`k.query`)} UNION ${exactTitle}) AS c`
-        : sql`(${first(typed)} UNION ${exactTitle}) AS c`
+      // The corrections as constants too (`'history'::tsquery`), for the same reason.
+      const any = corrections === null || corrections.query === "" ? null : sql`${corrections.query}::tsquery`
+      const best = corrections === null || corrections.best === "" ? null : sql`${corrections.best}::tsquery`
+      const kinds = [first(typed), ...(best === null ? [] : [first(best)]), ...(any === null || corrections?.query === corrections?.best ? [] : [first(any)]), exactTitle]
       return sql`
         SELECT c.isbn, c.title, c.author, c.publisher, c.year,
-          (ts_rank(c.search, ${typos ? sql`k.query` : typed})
-            ${typos ? sql`+ CASE WHEN c.search @@ ${typed} THEN 4 ELSE 0 END + CASE WHEN c.search @@ k.best THEN 1 ELSE 0 END` : sql.literal("")}
+          (ts_rank(c.search, ${any ?? typed})
+            ${corrections === null ? sql.literal("") : sql`+ CASE WHEN c.search @@ ${typed} THEN 4 ELSE 0 END`}
+            ${best === null ? sql.literal("") : sql`+ CASE WHEN c.search @@ ${best} THEN 1 ELSE 0 END`}
             + CASE WHEN t.words = ${asTitle} THEN 2 ELSE 0 END
             ${
               pairs.length === 0
@@ -258,7 +272,7 @@ export const make = (options: BookSearchOptions = {}) =>
                       + 0.5 * (SELECT count(*) FROM unnest(ARRAY(SELECT phraseto_tsquery('simple_unaccent', p) FROM unnest(${textArray(pairs)}::text[]) AS p)) AS pair WHERE c.search @@ pair) / ${pairs.length}::float8`
             }
           )::float8 AS score
-        FROM ${from}, LATERAL (SELECT to_tsvector('simple_unaccent', coalesce(c.title, '')) AS words) AS t
+        FROM (${sql.join(" UNION ", false)(kinds)}) AS c, LATERAL (SELECT to_tsvector('simple_unaccent', coalesce(c.title, '')) AS words) AS t
         ORDER BY score DESC, c.isbn
         LIMIT ${maxCandidates}`
     }
@@ -277,10 +291,11 @@ export const make = (options: BookSearchOptions = {}) =>
         // common words must not score the catalog for look-alikes. The mode travels in the cursor,
         // so every page of one search matches the same way.
         const typos = isbn !== null ? false : (cursor?.typos ?? (yield* wordMatches(words, limit)) < limit)
-        const matches = isbn !== null
-          ? sql`SELECT ${isbn}::text AS isbn, b.title, b.author, b.publisher, b.year, 0::float8 AS score
+        const matchesWith = (corrections: Corrections | null) =>
+          isbn !== null
+            ? sql`SELECT ${isbn}::text AS isbn, b.title, b.author, b.publisher, b.year, 0::float8 AS score
                 FROM (SELECT 1) AS one LEFT JOIN books b ON b.isbn = ${isbn}`
-          : ranked(words, typos)
+            : ranked(words, corrections)
         const after = cursor === undefined
           ? sql`true`
           : sort === "price"
@@ -289,7 +304,7 @@ export const make = (options: BookSearchOptions = {}) =>
         const offered = query.inStock === true || sort === "price" || query.maxTotal !== undefined ? sql`o.seller_id IS NOT NULL` : sql`true`
         const cheapEnough = query.maxTotal === undefined ? sql`true` : sql`o.total <= ${query.maxTotal}::bigint`
         const inCondition = conditions === null ? sql`true` : sql`l.condition = ANY(${textArray(conditions)}::text[])`
-        const statement = sql<HitRow>`
+        const statement = (matches: Statement.Fragment) => sql<HitRow>`
           WITH m AS (${matches})
           SELECT m.*, o.offers, o.seller_id, o.seller_name, o.price, o.shipping, o.total, o.condition, o.source, o.seen_at
           FROM m LEFT JOIN LATERAL (
@@ -302,16 +317,17 @@ export const make = (options: BookSearchOptions = {}) =>
           WHERE ${after} AND ${offered} AND ${cheapEnough}
           ORDER BY ${sort === "price" ? sql`o.total, m.isbn` : sql`m.score DESC, m.isbn`}
           LIMIT ${limit + 1}`
-        // A typo is a run of words this alike (for this statement only). Scans start at the
-        // table's first page (not where a concurrent scan is), so the first `maxRanked` matches are
-        // the same for every page of a search. Run to the end even when the caller hangs up (see
+        // A typo is a run of words this alike (for this transaction only); the corrections are
+        // looked up first, so the search is planned knowing them. Scans start at the table's first
+        // page (not where a concurrent scan is), so the first `maxRanked` matches are the same for
+        // every page of a search. Run to the end even when the caller hangs up (see
         // `uninterruptibleSql`).
         const rows = yield* uninterruptibleSql(
           sql.withTransaction(
-            Effect.andThen(
-              sql`SELECT set_config('pg_trgm.similarity_threshold', ${String(typoSimilarity)}, true), set_config('synchronize_seqscans', 'off', true)`,
-              statement
-            )
+            Effect.gen(function* () {
+              yield* sql`SELECT set_config('pg_trgm.similarity_threshold', ${String(typoSimilarity)}, true), set_config('synchronize_seqscans', 'off', true)`
+              return yield* statement(matchesWith(typos ? yield* corrected(words) : null))
+            })
           )
         )
         const hits = rows.slice(0, limit).map(toHit(query.currency))
