@@ -9,6 +9,10 @@
  * `orders` on stdin answers one JSON line `{ orders: [...], violations: { rate, concurrency } }`:
  * every order in every seller's own order book (seller, order id, idempotency key, buyer
  * reference = purchase request id, total) — what the chaos suite's invariant checker reads.
+ * `stock <seller index> <isbn> <price> <quantity>` on stdin sets what that seller has of an ISBN
+ * from now on (a seller listing a book, or lowering its price), answering `{ ok }`; `asked`
+ * answers, with eager stock, the copies each seller ever had of each ISBN (`supplied`: its
+ * stock at the start plus every copy added since), so no order book can be said to hold more.
  * `--lost-response-rate` makes that share of purchases commit the order and drop the answer;
  * `--commit-then-hang-rate` makes that share commit the order and never answer.
  *
@@ -196,6 +200,8 @@ const extras: Array<{ shipping?: number; limits?: { requestsPerSecond: number; b
 const maxConcurrency = Number(values["max-concurrency"])
 /** Each seller's stock at the start (eager stock): ISBN, quantity, total in minor units. */
 const initialStock: Array<ReadonlyArray<readonly [string, number, number]>> = []
+/** The copies each seller ever had of each ISBN (eager stock): at the start, plus every copy a `stock` command added. */
+const supplied: Array<Map<string, number>> = []
 
 for (let index = 0; index < sellerCount; index++) {
   const name = `seller-${String(index).padStart(5, "0")}`
@@ -211,6 +217,7 @@ for (let index = 0; index < sellerCount; index++) {
     ...(rps > 0 ? { limits: { requestsPerSecond: rps, burst, ...(maxConcurrency > 0 ? { maxConcurrency } : {}) } } : {})
   })
   initialStock.push(stock.map((item) => [item.isbn, item.quantity, item.price + item.shipping] as const))
+  supplied.push(new Map(stock.map((item) => [item.isbn, item.quantity])))
   const simulator = new AttributedSimulator({
     name,
     apiKey: `${name}-key`,
@@ -385,10 +392,31 @@ lines.on("line", (line) => {
     }
     process.stdout.write(`${JSON.stringify({ ok })}\n`)
   }
+  if (command === "stock") {
+    // `stock <seller index> <isbn> <price> <quantity>`: what the seller has of the ISBN from now
+    // on. Copies beyond what it still has (held ones are not had) count as supplied.
+    const index = Number(args[0])
+    const simulator = simulators[index]
+    const [isbn, price, quantity] = [args[1] ?? "", Number(args[2]), Number(args[3])]
+    const ok = simulator !== undefined && !lazy && /^\d{13}$/.test(isbn) && Number.isInteger(price) && price > 0 && Number.isInteger(quantity) && quantity >= 0
+    if (ok) {
+      const had = Math.max(0, simulator.stockItem(isbn)?.quantity ?? 0)
+      simulator.setStock({ isbn, price, shipping: 0, quantity })
+      supplied[index]!.set(isbn, (supplied[index]!.get(isbn) ?? 0) + Math.max(0, quantity - had))
+    }
+    process.stdout.write(`${JSON.stringify({ ok })}\n`)
+  }
   if (line.trim() === "asked") {
     // Who was asked to quote which ISBN, when: for checking answers against what was never asked.
     process.stdout.write(
-      `${JSON.stringify({ sellers: simulators.map((s, i) => ({ name: s.name, asked: s.asked, answered: s.answered, ...(lazy ? {} : { stock: initialStock[i] }) })) })}\n`
+      `${JSON.stringify({
+        sellers: simulators.map((s, i) => ({
+          name: s.name,
+          asked: s.asked,
+          answered: s.answered,
+          ...(lazy ? {} : { stock: initialStock[i], supplied: [...supplied[i]!] })
+        }))
+      })}\n`
     )
   }
 })

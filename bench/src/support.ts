@@ -62,6 +62,8 @@ export interface FleetAsked {
     readonly answered: ReadonlyArray<readonly [string, number]>
     /** With eager stock: what the seller had at the start — ISBN, quantity, total in minor units. */
     readonly stock?: ReadonlyArray<readonly [string, number, number]>
+    /** With eager stock: the copies it ever had of each ISBN — at the start plus every copy `stock` added. */
+    readonly supplied?: ReadonlyArray<readonly [string, number]>
   }>
 }
 
@@ -77,6 +79,8 @@ export interface Fleet {
   readonly history: () => Promise<FleetHistory>
   /** Takes a seller offline (connections refused) for a while. */
   readonly offline: (index: number, millis: number) => Promise<{ ok: boolean }>
+  /** Sets what a seller has of an ISBN from now on (eager stock): price in minor units, no shipping. */
+  readonly stock: (index: number, isbn: string, price: number, quantity: number) => Promise<{ ok: boolean }>
   readonly stop: () => void
 }
 
@@ -129,6 +133,7 @@ export const startFleet = async (flags: Record<string, string | number>): Promis
     asked: () => ask("asked"),
     history: () => ask("history"),
     offline: (index: number, millis: number) => ask(`offline ${index} ${millis}`),
+    stock: (index: number, isbn: string, price: number, quantity: number) => ask(`stock ${index} ${isbn} ${price} ${quantity}`),
     stop: () => {
       child.stdin.end()
       setTimeout(() => child.kill("SIGKILL"), 2_000).unref()

@@ -11,6 +11,12 @@
  * request's `payment_operations` row. The checker takes the metadata as the link and bookbroker's
  * own record as the cross-check: an intent without the metadata, naming a request that doesn't
  * exist, or recorded by bookbroker under another request is `paymentUnlinked`.
+ *
+ * Wants (requests with `wait_until`) may end `expired` or `cancelled`, or still be `watching` when
+ * the records are read — only before their `wait_until`, and saying why. Given the requests' moves
+ * (`state_transitions`), the live authorizations bookbroker counts and the customers' cancels, the
+ * checker also counts wants that hold money or a book while not bought, wants that ended twice,
+ * cancels answered one way and recorded another, and webhooks out of step with the moves.
  */
 import type { FleetAsked, FleetHistory, FleetOrder } from "./Fleet.js"
 import { connect } from "./Pg.js"
@@ -26,6 +32,10 @@ export interface RequestRecord {
   readonly maxAmount: number
   readonly finalAmount: number | null
   readonly orderId: string | null
+  /** A want: until when it may watch (epoch ms); null or absent for a request that answers now. */
+  readonly waitUntil?: number | null
+  /** Why it waits, as its status says (a watching want must say). */
+  readonly waiting?: string | null
 }
 
 /** One payment in the provider's own records (sandbox ledger, or a fake Stripe's). */
@@ -91,6 +101,19 @@ export interface CheckInput {
   readonly webhooks?: WebhookInput
   /** What each seller had at the start and which ISBNs it was asked to quote, when (the fleet's `asked`). */
   readonly asked?: FleetAsked
+  /** When the records were read (epoch ms): a want may still be watching if its `wait_until` is later. Default now. */
+  readonly at?: number
+  /** Each request's moves, in order (`state_transitions`): `from` is null for the first. */
+  readonly transitions?: ReadonlyMap<string, ReadonlyArray<Move>>
+  /** Requests with an authorization bookbroker still counts live (`payment_operations.live`). */
+  readonly liveAuthorizations?: ReadonlySet<string>
+  /** The customers' cancels of wants and their answers: accepted (200) or refused (409). */
+  readonly cancels?: ReadonlyArray<{ readonly requestId: string; readonly accepted: boolean }>
+}
+
+export interface Move {
+  readonly from: string | null
+  readonly to: string
 }
 
 /** A quote answered within this long before a request may have served it from the cache. */
@@ -104,6 +127,11 @@ export interface WebhookInput {
   /** `webhook-id`s the receiver accepted with a valid signature. */
   readonly received: ReadonlySet<string>
   readonly badSignatures: number
+  /**
+   * What the receiver accepted, in arrival order, with each body's `timestamp`: ordered by it (as
+   * the dispatcher tells receivers to), one request's events must come as the outbox has them.
+   */
+  readonly deliveries?: ReadonlyArray<{ readonly msgId: string; readonly requestId: string; readonly timestamp: string }>
 }
 
 /** One purchase call a seller processed. */
@@ -172,7 +200,21 @@ export const invariants = [
    * request ended: it blocks the seller's copy until it expires. (Holds whose answer never reached
    * bookbroker are reported by the scenario, not counted: nobody can know of them.)
    */
-  "holdLeaked"
+  "holdLeaked",
+  /** A seller's orders of an ISBN above the copies it ever had of it (its stock at the start plus every copy added since). */
+  "oversold",
+  /** A want watching, expired or cancelled that has a seller order, a capture, or an authorization still holding money (the provider's or bookbroker's record). */
+  "wantHoldsMoney",
+  /** A want that ended (purchased, expired, cancelled) more than once, or moved on after it ended. */
+  "wantEndedTwice",
+  /** A cancel answered 200 for a want that is not cancelled, or refused (409) for one that is (and no other cancel of it was accepted). */
+  "cancelMismatch",
+  /**
+   * Webhooks out of step with the moves: the outbox's events of a request not in the order of its
+   * moves (every move to a final status or `watching`, and out of `watching`), or a receiver that
+   * orders by the body's `timestamp` seeing them in another order.
+   */
+  "webhookOutOfOrder"
 ] as const
 export type Invariant = (typeof invariants)[number]
 
@@ -188,7 +230,13 @@ export interface Report {
   readonly violations: number
 }
 
-const terminal = new Set(["purchased", "price_not_met", "not_available", "sellers_busy", "failed"])
+const terminal = new Set(["purchased", "price_not_met", "not_available", "sellers_busy", "failed", "expired", "cancelled"])
+/** A want at rest without a book: it may hold no money and no order. */
+const unbought = new Set(["watching", "expired", "cancelled"])
+/** Endings a want can never leave. */
+const finalEndings = new Set(["purchased", "expired", "cancelled"])
+/** A move the outbox tells (`purchaseStore`): to a final status or `watching`, or out of `watching`. */
+const told = (move: Move) => terminal.has(move.to) || move.to === "watching" || move.from === "watching"
 
 export const check = (input: CheckInput): Report => {
   const counts = Object.fromEntries(invariants.map((name) => [name, 0])) as Record<Invariant, number>
@@ -214,10 +262,15 @@ export const check = (input: CheckInput): Report => {
   const lapsed = new Set(input.payments.filter((payment) => payment.lapsed === true).map((payment) => payment.requestId))
   const reportedUncaptured = new Set((input.openFindings ?? []).filter((finding) => finding.kind === "order_without_capture").map((finding) => finding.requestId))
 
+  const at = input.at ?? Date.now()
   const statuses: Record<string, number> = {}
   for (const request of input.requests) {
     statuses[request.status] = (statuses[request.status] ?? 0) + 1
-    if (!terminal.has(request.status)) flag("requestNotTerminal", `${request.id} is ${request.status}`)
+    if (request.status === "watching") {
+      const waitUntil = request.waitUntil ?? null
+      if (waitUntil === null || waitUntil <= at) flag("requestNotTerminal", `${request.id} is watching ${waitUntil === null ? "without a wait_until" : "past its wait_until"}`)
+      else if ((request.waiting ?? "").trim() === "") flag("requestNotTerminal", `${request.id} is watching without saying why`)
+    } else if (!terminal.has(request.status)) flag("requestNotTerminal", `${request.id} is ${request.status}`)
     const orders = ordersBy.get(request.id) ?? []
     if (orders.length > 1) flag("ordersPerRequest", `${request.id}: ${orders.length} orders (${orders.map((o) => `${o.seller}/${o.orderId}`).join(", ")})`)
     const payments = paymentsBy.get(request.id) ?? []
@@ -252,6 +305,30 @@ export const check = (input: CheckInput): Report => {
       flag("outcomeMismatch", `${request.id}: purchased at ${request.finalAmount}, but order ${only.seller}/${only.orderId} totals ${only.total}`)
     }
     if (request.status !== "purchased" && orders.length > 0 && !lapsedAndReported) flag("outcomeMismatch", `${request.id}: ${request.status}, but ${orders[0]!.seller} has order ${orders[0]!.orderId}`)
+    if (unbought.has(request.status)) {
+      const held = [
+        ...(orders.length > 0 ? [`order ${orders[0]!.seller}/${orders[0]!.orderId}`] : []),
+        ...(captured > 0 ? [`captured ${captured}`] : []),
+        ...payments.filter((payment) => payment.status === "authorized").map((payment) => `${payment.id} still authorized`),
+        ...(input.liveAuthorizations?.has(request.id) === true ? ["an authorization bookbroker counts live"] : [])
+      ]
+      if (held.length > 0) flag("wantHoldsMoney", `${request.id} is ${request.status} with ${held.join(", ")}`)
+    }
+    const moves = input.transitions?.get(request.id)
+    if (moves !== undefined && request.waitUntil != null) {
+      const ended = moves.map((move, index) => ({ move, index })).filter(({ move }) => finalEndings.has(move.to))
+      const left = ended.find(({ index }) => index < moves.length - 1)
+      if (ended.length > 1 || left !== undefined) {
+        flag("wantEndedTwice", `${request.id}: ${moves.map((move) => move.to).join(" → ")}`)
+      }
+    }
+  }
+  const cancelsBy = new Map<string, Array<boolean>>()
+  for (const cancel of input.cancels ?? []) cancelsBy.set(cancel.requestId, [...(cancelsBy.get(cancel.requestId) ?? []), cancel.accepted])
+  for (const [requestId, answers] of cancelsBy) {
+    const status = requests.get(requestId)?.status ?? "unknown"
+    if (answers.includes(true) && status !== "cancelled") flag("cancelMismatch", `${requestId}: cancel accepted, but it is ${status}`)
+    if (!answers.includes(true) && status === "cancelled") flag("cancelMismatch", `${requestId}: every cancel refused, but it is cancelled`)
   }
   for (const [reference, orders] of ordersBy) {
     if (!requests.has(reference)) flag("outcomeMismatch", `order ${orders[0]!.seller}/${orders[0]!.orderId} for unknown request ${reference}`)
@@ -307,6 +384,37 @@ export const check = (input: CheckInput): Report => {
       else if (!received.has(`msg_${row.id}`)) flag("webhookUndelivered", `outbox ${row.id} (${row.requestId} ${row.event}) marked delivered, never received`)
     }
     if (badSignatures > 0) flag("webhookBadSignature", `${badSignatures} deliveries with a signature that did not verify`, badSignatures)
+    const byId = (a: { readonly id: string }, b: { readonly id: string }) => Number(a.id) - Number(b.id)
+    const outboxBy = new Map<string, Array<(typeof outbox)[number]>>()
+    for (const row of [...outbox].sort(byId)) outboxBy.set(row.requestId, [...(outboxBy.get(row.requestId) ?? []), row])
+    if (input.transitions !== undefined) {
+      for (const request of notified) {
+        const expected = (input.transitions.get(request.id) ?? []).filter(told).map((move) => `purchase_request.${move.to}`)
+        const events = (outboxBy.get(request.id) ?? []).map((row) => row.event)
+        const missing = [...expected]
+        for (const event of events) {
+          const index = missing.indexOf(event)
+          if (index >= 0) missing.splice(index, 1)
+        }
+        if (missing.length > 0) flag("webhookUndelivered", `${request.id}: moved to ${missing.join(", ")}, no event for it in the outbox`)
+        else if (expected.join() !== events.join()) flag("webhookOutOfOrder", `${request.id}: moved ${expected.join(" → ")}, the outbox says ${events.join(" → ")}`)
+      }
+    }
+    if (input.webhooks.deliveries !== undefined) {
+      const first = new Map<string, { readonly msgId: string; readonly requestId: string; readonly timestamp: string }>()
+      for (const delivery of input.webhooks.deliveries) if (!first.has(delivery.msgId)) first.set(delivery.msgId, delivery)
+      const seen = new Map<string, Array<{ readonly msgId: string; readonly timestamp: string }>>()
+      for (const delivery of first.values()) seen.set(delivery.requestId, [...(seen.get(delivery.requestId) ?? []), delivery])
+      const sequence = (msgId: string) => Number(msgId.replace(/^msg_/, ""))
+      for (const [requestId, rows] of outboxBy) {
+        const sent = rows.filter((row) => first.has(`msg_${row.id}`)).map((row) => `msg_${row.id}`)
+        const ordered = (seen.get(requestId) ?? [])
+          .filter((delivery) => sent.includes(delivery.msgId))
+          .sort((a, b) => Date.parse(a.timestamp) - Date.parse(b.timestamp) || sequence(a.msgId) - sequence(b.msgId))
+          .map((delivery) => delivery.msgId)
+        if (ordered.join() !== sent.join()) flag("webhookOutOfOrder", `${requestId}: the outbox sent ${sent.join(", ")}, ordered by timestamp the receiver has ${ordered.join(", ")}`)
+      }
+    }
   }
   if (input.asked !== undefined) {
     const sold = new Map<string, Array<{ at: number; quantity: number }>>()
@@ -314,6 +422,16 @@ export const check = (input: CheckInput): Report => {
       if (order.isbn === undefined) continue
       const key = `${order.seller} ${order.isbn}`
       sold.set(key, [...(sold.get(key) ?? []), { at: order.placedAt ?? 0, quantity: order.quantity ?? 1 }])
+    }
+    for (const seller of input.asked.sellers) {
+      if (seller.supplied === undefined) continue
+      const had = new Map(seller.supplied)
+      for (const [key, sales] of sold) {
+        const [name, isbn] = key.split(" ") as [string, string]
+        if (name !== seller.name) continue
+        const total = sales.reduce((sum, sale) => sum + sale.quantity, 0)
+        if (total > (had.get(isbn) ?? 0)) flag("oversold", `${seller.name} sold ${total} of ${isbn}, it had ${had.get(isbn) ?? 0}`, total - (had.get(isbn) ?? 0))
+      }
     }
     const sellers = input.asked.sellers.map((seller) => {
       const askedAt = new Map<string, Array<number>>()
@@ -425,7 +543,9 @@ export const readDatabase = async (url: string): Promise<Pick<CheckInput, "reque
       isbn: string
       created_at: Date
       completed_at: Date | null
-    }>("SELECT id, status, max_amount, final_amount, order_id, isbn, created_at, completed_at FROM purchase_requests")
+      wait_until: Date | null
+      waiting: string | null
+    }>("SELECT id, status, max_amount, final_amount, order_id, isbn, created_at, completed_at, wait_until, waiting FROM purchase_requests")
     const payments = await client.query<{ id: string; request_id: string; authorized: string; captured: string; status: string; created_at: Date; updated_at: Date }>(
       "SELECT id, request_id, authorized, captured, status, created_at, updated_at FROM sandbox_payments"
     )
@@ -442,7 +562,9 @@ export const readDatabase = async (url: string): Promise<Pick<CheckInput, "reque
         orderId: row.order_id,
         isbn: row.isbn.trim(),
         createdAt: row.created_at.getTime(),
-        completedAt: row.completed_at === null ? null : row.completed_at.getTime()
+        completedAt: row.completed_at === null ? null : row.completed_at.getTime(),
+        waitUntil: row.wait_until === null ? null : row.wait_until.getTime(),
+        waiting: row.waiting
       })),
       payments: payments.rows.map((row) => ({
         id: row.id,
@@ -491,6 +613,22 @@ export const readRecordedHolds = async (url: string): Promise<ReadonlyMap<string
   }
 }
 
+/** Every request's moves in order (`state_transitions`), and the requests with an authorization bookbroker counts live. */
+export const readMoves = async (url: string): Promise<{ transitions: ReadonlyMap<string, ReadonlyArray<Move>>; liveAuthorizations: ReadonlySet<string> }> => {
+  const client = await connect(url)
+  try {
+    const moves = await client.query<{ request_id: string; from_status: string | null; to_status: string }>(
+      "SELECT request_id::text AS request_id, from_status, to_status FROM state_transitions ORDER BY id"
+    )
+    const live = await client.query<{ request_id: string }>("SELECT DISTINCT request_id::text AS request_id FROM payment_operations WHERE kind = 'authorize' AND live")
+    const transitions = new Map<string, Array<Move>>()
+    for (const row of moves.rows) transitions.set(row.request_id, [...(transitions.get(row.request_id) ?? []), { from: row.from_status, to: row.to_status }])
+    return { transitions, liveAuthorizations: new Set(live.rows.map((row) => row.request_id)) }
+  } finally {
+    await client.end()
+  }
+}
+
 /** bookbroker's own record of which provider payment belongs to which request (`payment_operations.provider_ref`). */
 export const readProviderRefs = async (url: string): Promise<ReadonlyMap<string, string>> => {
   const client = await connect(url)
@@ -518,20 +656,41 @@ export const checkAll = async (options: {
   readonly payments?: PaymentSource
   /** The fleet's history (`fleet.history()`): the purchase calls the sellers processed. */
   readonly history?: FleetHistory
-  /** The customer's webhook receiver (`Webhooks.startReceiver`): the outbox is checked against it. */
-  readonly webhooks?: { readonly received: ReadonlyArray<{ readonly msgId: string }>; readonly badSignatures: number }
+  /** The customer's webhook receiver (`Webhooks.startReceiver`): the outbox is checked against it (and, with `moves`, its order). */
+  readonly webhooks?: {
+    readonly received: ReadonlyArray<{ readonly msgId: string; readonly requestId?: string; readonly timestamp?: string }>
+    readonly badSignatures: number
+  }
   /** The fleet's stock and quote calls (`fleet.asked()`): every answer is checked for truth. */
   readonly asked?: FleetAsked
+  /**
+   * Read every request's moves and live authorizations too (wants: nothing held while not
+   * bought, no second ending, webhooks in the order of the moves), with the customers' cancels.
+   */
+  readonly moves?: { readonly cancels?: ReadonlyArray<{ readonly requestId: string; readonly accepted: boolean }> }
 }): Promise<Report> => {
+  const at = Date.now()
   const database = await readDatabase(options.databaseUrl)
-  const webhooks = options.webhooks === undefined ? undefined : { ...(await readOutbox(options.databaseUrl)), received: new Set(options.webhooks.received.map((d) => d.msgId)), badSignatures: options.webhooks.badSignatures }
+  const moves = options.moves === undefined ? undefined : await readMoves(options.databaseUrl)
+  const deliveries = options.webhooks?.received.flatMap((d) => (d.requestId === undefined || d.timestamp === undefined ? [] : [{ msgId: d.msgId, requestId: d.requestId, timestamp: d.timestamp }]))
+  const webhooks =
+    options.webhooks === undefined
+      ? undefined
+      : {
+          ...(await readOutbox(options.databaseUrl)),
+          received: new Set(options.webhooks.received.map((d) => d.msgId)),
+          badSignatures: options.webhooks.badSignatures,
+          ...(moves === undefined || deliveries === undefined ? {} : { deliveries })
+        }
   const recordedHolds = options.history === undefined ? undefined : await readRecordedHolds(options.databaseUrl)
   const source = options.payments ?? { _tag: "Sandbox" }
   const payments = source._tag === "Sandbox" ? database.payments : fromStripe(source.intents, source.charges, await readProviderRefs(options.databaseUrl))
   return check({
+    at,
     requests: database.requests,
     payments,
     orders: options.orders,
+    ...(moves === undefined ? {} : { transitions: moves.transitions, liveAuthorizations: moves.liveAuthorizations, cancels: options.moves?.cancels ?? [] }),
     ...(options.sellerViolations === undefined ? {} : { sellerViolations: options.sellerViolations }),
     ...(database.openFindings === undefined ? {} : { openFindings: database.openFindings }),
     ...(database.pendingPayments === undefined ? {} : { pendingPayments: database.pendingPayments }),

@@ -6,7 +6,7 @@
 import { referenceAdapter } from "@bookbroker/adapter-reference"
 import { Money, type Isbn } from "@bookbroker/adapter-sdk"
 import { generateIsbns, Random } from "@bookbroker/adapter-sdk/testing"
-import { Database, Engine, OutboundAddress, Purchases, Reconciler, SellerDirectory, Sweeper } from "@bookbroker/engine"
+import { Database, Engine, OutboundAddress, Purchases, Reconciler, SellerDirectory, Sweeper, Wants } from "@bookbroker/engine"
 import { TestDatabase } from "@bookbroker/engine/testing"
 import { Effect, Exit, Layer, ManagedRuntime, Redacted, Schedule, Scope } from "effect"
 import { afterAll } from "vitest"
@@ -123,7 +123,7 @@ export const submit = (runtime: EngineRuntime, purchase: Purchase) =>
     )
   )
 
-const terminal = ["purchased", "price_not_met", "not_available", "sellers_busy", "failed"]
+const terminal = ["purchased", "price_not_met", "not_available", "sellers_busy", "failed", "expired", "cancelled"]
 
 /** Requests not yet terminal. */
 export const openRequests = async (databaseUrl: string): Promise<number> => {
@@ -170,6 +170,16 @@ export const sweepAndReconcile = (runtime: EngineRuntime) =>
         return { swept, findings }
       })
     ) as Effect.Effect<{ swept: Sweeper.SweepReport; findings: ReadonlyArray<Reconciler.Finding> }>
+  )
+
+/**
+ * One run of the wants job now, from this runtime (as a worker's would at its next interval):
+ * watching wants past their `wait_until` expired, those a listing matches woken. No live looks
+ * (they are the workers' own, hourly). What it did says whether anything was left to do.
+ */
+export const runWantsOnce = (runtime: EngineRuntime) =>
+  (runtime as unknown as ManagedRuntime.ManagedRuntime<never, never>).runPromise(
+    Effect.flatMap(Wants.make({ liveLooksPerRun: 0 }), (wants) => wants.runOnce) as Effect.Effect<Wants.WantsRun>
   )
 
 /** Waits (bounded) until the outbox has nothing left to deliver; returns how many rows are still undelivered. */

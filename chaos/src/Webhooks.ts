@@ -12,6 +12,8 @@ export interface Delivery {
   readonly msgId: string
   readonly requestId: string
   readonly status: string
+  /** The body's `timestamp`: when the event was written (receivers order one request's events by it). */
+  readonly timestamp: string
 }
 
 export interface WebhookReceiver {
@@ -37,7 +39,7 @@ export const startReceiver = async (secret: string, options: { readonly failFirs
     req.on("end", () => {
       const body = Buffer.concat(chunks).toString("utf8")
       const headers = Object.fromEntries(Object.entries(req.headers).map(([name, value]) => [name, Array.isArray(value) ? value.join(",") : (value ?? "")]))
-      let payload: { data?: { id?: string; status?: string } }
+      let payload: { timestamp?: string; data?: { id?: string; status?: string } }
       try {
         payload = webhook.verify(body, headers) as typeof payload
       } catch {
@@ -54,7 +56,7 @@ export const startReceiver = async (secret: string, options: { readonly failFirs
           return
         }
       }
-      delivered.push({ msgId, requestId: payload.data?.id ?? "", status: payload.data?.status ?? "" })
+      delivered.push({ msgId, requestId: payload.data?.id ?? "", status: payload.data?.status ?? "", timestamp: payload.timestamp ?? "" })
       res.writeHead(204).end()
     })
   })

@@ -68,7 +68,12 @@ group("Invariants.check", () => {
       webhookBadSignature: 0,
       overchargeUnreported: 0,
       falseAnswer: 0,
-      holdLeaked: 0
+      holdLeaked: 0,
+      oversold: 0,
+      wantHoldsMoney: 0,
+      wantEndedTwice: 0,
+      cancelMismatch: 0,
+      webhookOutOfOrder: 0
     })
     expect(report.violations).toBe(14)
     for (const name of ["ordersPerRequest", "captureWithoutOrder", "orderWithoutCapture", "captureNotOrderTotal", "capturedOverAuthorized", "authorizationOpen", "requestNotTerminal", "outcomeMismatch", "sellerLimitViolations"] as const) {
@@ -223,6 +228,124 @@ group("Invariants.check", () => {
     expect(report.violations).toBe(3)
   })
 
+  group("wants", () => {
+    const at = 1_000_000
+    const want = (id: string, status: string, extra: { waitUntil?: number | null; waiting?: string | null } = {}) => ({
+      ...request(id, status),
+      waitUntil: at + 60_000,
+      waiting: status === "watching" ? "watching for a copy within the maximum until …" : null,
+      ...extra
+    })
+
+    it("a want may still be watching before its wait_until, saying why; not after it, nor silently", () => {
+      const base = { at, payments: [], orders: [] }
+      expect(check({ ...base, requests: [want("w1", "watching"), want("w2", "expired"), want("w3", "cancelled")] }).violations).toBe(0)
+      const report = check({
+        ...base,
+        requests: [want("late", "watching", { waitUntil: at - 1 }), want("mute", "watching", { waiting: null }), want("plain", "watching", { waitUntil: null })]
+      })
+      expect(report.counts.requestNotTerminal).toBe(3)
+      expect(report.examples.requestNotTerminal.join("; ")).toMatch(/late is watching past its wait_until; mute is watching without saying why; plain is watching without a wait_until/)
+    })
+
+    it("flags a want at rest without a book that holds an order, a capture or an authorization", () => {
+      const report = check({
+        at,
+        requests: [want("ordered", "cancelled"), want("charged", "expired"), want("held", "watching"), want("live", "watching"), want("clean", "cancelled")],
+        payments: [payment("p1", "charged", 600, 500, "captured"), payment("p2", "held", 600, 0, "authorized"), payment("p3", "clean", 600, 0, "voided")],
+        orders: [order("ordered", "o1", 500)],
+        liveAuthorizations: new Set(["live"])
+      })
+      expect(report.counts.wantHoldsMoney).toBe(4)
+      expect(report.examples.wantHoldsMoney.join("; ")).toContain("ordered is cancelled with order seller-a/o1")
+      expect(report.examples.wantHoldsMoney.join("; ")).toContain("live is watching with an authorization bookbroker counts live")
+    })
+
+    it("flags a want that ended twice or moved on after it ended", () => {
+      const moves = (...statuses: Array<string>) => statuses.map((to, i) => ({ from: i === 0 ? null : statuses[i - 1]!, to }))
+      const base = { at, payments: [], orders: [] }
+      const fine = new Map([
+        ["w1", moves("received", "authorized", "quoting", "watching", "received", "authorized", "quoting", "watching", "cancelled")],
+        ["w2", moves("received", "quoting", "watching", "expired")]
+      ])
+      expect(check({ ...base, requests: [want("w1", "cancelled"), want("w2", "expired")], transitions: fine }).violations).toBe(0)
+      const twice = new Map([
+        ["w1", moves("received", "watching", "cancelled", "received", "purchased")],
+        ["w2", moves("received", "watching", "expired", "expired")]
+      ])
+      const report = check({ ...base, requests: [{ ...want("w1", "purchased"), orderId: null }, want("w2", "expired")], transitions: twice })
+      expect(report.counts.wantEndedTwice).toBe(2)
+      expect(report.examples.wantEndedTwice[0]).toBe("w1: received → watching → cancelled → received → purchased")
+    })
+
+    it("flags a cancel answered one way and recorded another", () => {
+      const base = { at, payments: [], orders: [] }
+      const requests = [want("yes", "cancelled"), want("no", "purchased"), want("lied", "watching"), want("hid", "cancelled"), want("retried", "cancelled")]
+      const report = check({
+        ...base,
+        requests: requests.map((r) => (r.status === "purchased" ? { ...r, status: "watching" } : r)),
+        cancels: [
+          { requestId: "yes", accepted: true },
+          { requestId: "no", accepted: false },
+          { requestId: "lied", accepted: true },
+          { requestId: "hid", accepted: false },
+          // Refused once ("already cancelled") after an accepted one: fine.
+          { requestId: "retried", accepted: true },
+          { requestId: "retried", accepted: false }
+        ]
+      })
+      expect(report.counts.cancelMismatch).toBe(2)
+      expect(report.examples.cancelMismatch).toEqual(["lied: cancel accepted, but it is watching", "hid: every cancel refused, but it is cancelled"])
+    })
+
+    it("flags a seller selling more copies of a book than it ever had", () => {
+      const isbn = "9780000000001"
+      const sold = (buyer: string, orderId: string) => ({ ...order(buyer, orderId, 500), isbn, quantity: 1 })
+      const asked = (supplied: number) => ({ sellers: [{ name: "seller-a", asked: [], answered: [], stock: [], supplied: [[isbn, supplied] as const] }] })
+      const base = {
+        at,
+        requests: [{ ...want("w1", "purchased"), orderId: "o1" }, { ...want("w2", "purchased"), orderId: "o2" }],
+        payments: [payment("p1", "w1", 600, 500, "captured"), payment("p2", "w2", 600, 500, "captured")],
+        orders: [sold("w1", "o1"), sold("w2", "o2")]
+      }
+      expect(check({ ...base, asked: asked(2) }).violations).toBe(0)
+      const report = check({ ...base, asked: asked(1) })
+      expect(report.counts.oversold).toBe(1)
+      expect(report.examples.oversold[0]).toBe(`seller-a sold 2 of ${isbn}, it had 1`)
+    })
+
+    it("checks webhooks against the moves: each told, in order, and in order by timestamp at the receiver", () => {
+      const moves = new Map([["w1", [{ from: null, to: "received" }, { from: "received", to: "watching" }, { from: "watching", to: "received" }, { from: "received", to: "purchased" }]]])
+      const row = (id: string, event: string) => ({ id, requestId: "w1", event: `purchase_request.${event}`, delivered: true })
+      const delivery = (id: string, second: number) => ({ msgId: `msg_${id}`, requestId: "w1", timestamp: new Date(at + second * 1_000).toISOString() })
+      const base = {
+        at,
+        requests: [{ ...want("w1", "purchased"), orderId: "o1" }],
+        payments: [payment("p1", "w1", 600, 500, "captured")],
+        orders: [order("w1", "o1", 500)],
+        transitions: moves
+      }
+      const webhooks = (outbox: ReadonlyArray<ReturnType<typeof row>>, deliveries: ReadonlyArray<ReturnType<typeof delivery>>) => ({
+        outbox,
+        notified: [{ id: "w1", status: "purchased" }],
+        received: new Set(deliveries.map((d) => d.msgId)),
+        badSignatures: 0,
+        deliveries
+      })
+      const inOrder = [row("1", "watching"), row("2", "received"), row("3", "purchased")]
+      // Arrived out of order (a retried first delivery), but ordered by timestamp they are right.
+      expect(check({ ...base, webhooks: webhooks(inOrder, [delivery("2", 2), delivery("3", 3), delivery("1", 1), delivery("1", 1)]) }).violations).toBe(0)
+      const missing = check({ ...base, webhooks: webhooks([row("1", "watching"), row("3", "purchased")], [delivery("1", 1), delivery("3", 3)]) })
+      expect(missing.counts).toMatchObject({ webhookUndelivered: 1, webhookOutOfOrder: 0 })
+      expect(missing.examples.webhookUndelivered[0]).toBe("w1: moved to purchase_request.received, no event for it in the outbox")
+      const swapped = check({ ...base, webhooks: webhooks([row("1", "received"), row("2", "watching"), row("3", "purchased")], [delivery("1", 1), delivery("2", 2), delivery("3", 3)]) })
+      expect(swapped.counts.webhookOutOfOrder).toBe(1)
+      const stamped = check({ ...base, webhooks: webhooks(inOrder, [delivery("1", 2), delivery("2", 1), delivery("3", 3)]) })
+      expect(stamped.counts.webhookOutOfOrder).toBe(1)
+      expect(stamped.examples.webhookOutOfOrder[0]).toBe("w1: the outbox sent msg_1, msg_2, msg_3, ordered by timestamp the receiver has msg_2, msg_1, msg_3")
+    })
+  })
+
   it("flags a ledger payment for a request that doesn't exist, and money captured for it", () => {
     const report = check({ requests: [], payments: [payment("p1", "nobody", 3_000, 1_000, "captured")], orders: [] })
     expect(report.counts.paymentUnlinked).toBe(1)
@@ -357,7 +480,12 @@ group("Invariants.check over a fake Stripe's PaymentIntents", () => {
       webhookBadSignature: 0,
       overchargeUnreported: 0,
       falseAnswer: 0,
-      holdLeaked: 0
+      holdLeaked: 0,
+      oversold: 0,
+      wantHoldsMoney: 0,
+      wantEndedTwice: 0,
+      cancelMismatch: 0,
+      webhookOutOfOrder: 0
     })
     expect(report.examples.capturedOverAuthorized.join(" ")).toContain("pi_over_auth")
     expect(report.examples.capturedOverAuthorized.join(" ")).toContain("customer maximum 1000")
