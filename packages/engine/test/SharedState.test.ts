@@ -534,6 +534,57 @@ describe("SharedState.layerRedis across processes", () => {
       expect(waited).toBeLessThan(600)
     }))
 
+  it.live("fan-outs admitted and completed in batches by two instances together keep each seller's limits exactly", () =>
+    Effect.gen(function* () {
+      const options = { url: redisUrl, keyPrefix: newPrefix(), circuit }
+      // One instance batches its seller scripts (the default), the other sends one command per call.
+      const a = yield* instance(SharedState.layerRedis(options))
+      const b = yield* instance(SharedState.layerRedis({ ...options, batchSellerScripts: false }))
+      const batched = yield* instance(SharedState.layerRedis(options))
+
+      const rated = seller()
+      const few = seller()
+      const told = seller()
+      const plenty = seller()
+      const limitsOf: Record<string, ReturnType<typeof limits>> = {
+        [rated]: limits({ requestsPerSecond: 2, burst: 3 }),
+        [few]: limits({ maxConcurrency: 2 }),
+        [told]: limits(),
+        [plenty]: limits()
+      }
+      yield* b.backoff(told, 2_000)
+      // Three fan-outs over the four sellers at once, each asking every seller twice: the calls of
+      // one turn leave as one pipeline per instance, interleaved in Redis with the other's.
+      const calls = [a, batched, b].flatMap((state) => [rated, few, told, plenty, rated, few, told, plenty].map((id) => ({ state, id })))
+      const answers = yield* Effect.forEach(calls, ({ state, id }) => Effect.map(state.admit(id, limitsOf[id]!), (answer) => ({ state, id, answer })), {
+        concurrency: "unbounded"
+      })
+      const grantedFor = (id: string) => answers.filter((x) => x.id === id && x.answer._tag === "Admitted")
+      expect(grantedFor(rated)).toHaveLength(3)
+      expect(grantedFor(few)).toHaveLength(2)
+      expect(grantedFor(told)).toHaveLength(0)
+      expect(grantedFor(plenty)).toHaveLength(6)
+      for (const x of answers.filter((x) => x.id === rated && x.answer._tag === "Denied")) expect(denied(x.answer).reason).toBe("rate_limited")
+      for (const x of answers.filter((x) => x.id === few && x.answer._tag === "Denied")) expect(denied(x.answer).reason).toBe("concurrency")
+      for (const x of answers.filter((x) => x.id === told)) expect(denied(x.answer).reason).toBe("backoff")
+      const permits = answers.flatMap((x) => (x.answer._tag === "Admitted" ? [x.answer.permit] : []))
+      expect(new Set(permits).size).toBe(permits.length)
+
+      // Completions in one batch: the concurrency permits come back, each exactly once.
+      yield* Effect.forEach(grantedFor(few), (x) => x.state.complete(few, admitted(x.answer).permit, "success", false), { concurrency: "unbounded" })
+      const again = yield* Effect.forEach([a, batched, b, a], (state) => state.admit(few, limitsOf[few]!), { concurrency: "unbounded" })
+      expect(again.filter((x) => x._tag === "Admitted")).toHaveLength(2)
+
+      // Failures completed in one batch count one by one: three open the circuit for everyone.
+      const flaky = seller()
+      const flakyPermits = yield* Effect.forEach([a, a, batched], (state) => Effect.map(state.admit(flaky, limits()), (x) => ({ state, permit: admitted(x).permit })), {
+        concurrency: "unbounded"
+      })
+      yield* Effect.forEach(flakyPermits, ({ state, permit }) => state.complete(flaky, permit, "failure", false), { concurrency: "unbounded" })
+      expect((yield* b.circuit(flaky)).state).toBe("open")
+      expect(denied(yield* b.admit(flaky, limits())).reason).toBe("circuit_open")
+    }))
+
   it.live("carrier history is one sorted set per ISBN, shared, capped, with a 7-day TTL", () =>
     Effect.gen(function* () {
       const prefix = newPrefix()

@@ -25,6 +25,10 @@
  * `deadConnectionMillis` while commands wait (a silent network partition) is closed and
  * reopened, which turns "slow forever" into "unreachable" and so into the fallback.
  *
+ * Seller admission and completion issued in the same turn of the event loop (a quote fan-out's
+ * calls) go to Redis as one pipeline of per-seller scripts (`scriptBatch.ts`): one round trip
+ * per fan-out, each script still atomic on its own seller's keys.
+ *
  * Keys (a seller's keys share a hash tag, so they live in one cluster slot):
  * - `${prefix}:{seller:${id}}:circuit`  hash: state, failures, open_until, probe_until
  * - `${prefix}:{seller:${id}}:backoff`  exists while the seller asked us to wait (PX)
@@ -55,6 +59,7 @@ import type {
 } from "../state/SharedStateService.js"
 import { defaultCarrierOptions, defaultCircuitOptions, slowdownMillis } from "../state/SharedStateService.js"
 import { makeMemoryState, permitTtl } from "./memoryState.js"
+import { makeScriptBatch, type BatchedScript } from "./scriptBatch.js"
 
 export interface RedisStateOptions {
   /** e.g. "redis://127.0.0.1:6379" */
@@ -84,6 +89,12 @@ export interface RedisStateOptions {
   readonly carriersPerIsbn?: number
   /** How long an ISBN's carrier history lives after its last write; default 7 days. */
   readonly carrierTtlMillis?: number
+  /**
+   * Seller admission and completion scripts issued in the same turn go to Redis as one pipeline
+   * (`scriptBatch.ts`); default true. False sends each as its own command, one round trip per
+   * call (as before issue 14; kept so the quotes bench can compare the two in one run).
+   */
+  readonly batchSellerScripts?: boolean
 }
 
 /** How long an untouched circuit hash (a failure count) survives, beyond its open period. */
@@ -387,6 +398,10 @@ export const makeRedisState = (options: RedisStateOptions): Effect.Effect<Shared
 
     yield* Effect.all([awaitConnection(client), awaitConnection(subscriber)], { concurrency: "unbounded", discard: true })
 
+    /** Seller admission and completion: batched per turn (one round trip per fan-out), or one command each. */
+    const sellerScript: (script: BatchedScript, args: ReadonlyArray<string | number>) => Promise<unknown> =
+      options.batchSellerScripts === false ? (script, args) => client[script](...args) : makeScriptBatch(client).send
+
     const sellerKey = (sellerId: string, part: string) => `${prefix}:{seller:${sellerId}}:${part}`
     const leadKey = (key: string) => `${prefix}:lead:${key}`
 
@@ -513,7 +528,7 @@ export const makeRedisState = (options: RedisStateOptions): Effect.Effect<Shared
     }
 
     const completeInRedis = (sellerId: string, permit: string, outcome: CallOutcome, probe: boolean): Promise<unknown> =>
-      client.bookbrokerComplete(
+      sellerScript("bookbrokerComplete", [
         sellerKey(sellerId, "circuit"),
         sellerKey(sellerId, "permits"),
         permit,
@@ -522,7 +537,7 @@ export const makeRedisState = (options: RedisStateOptions): Effect.Effect<Shared
         circuitOptions.failureThreshold,
         Math.ceil(circuitOptions.openMillis),
         circuitIdleMillis
-      )
+      ])
 
     /** An admission answered after its caller stopped waiting: a permit it took goes straight back. */
     const returnLatePermit =
@@ -584,7 +599,7 @@ export const makeRedisState = (options: RedisStateOptions): Effect.Effect<Shared
     const admit = (sellerId: string, limits: AdmissionLimits): Effect.Effect<Admission> =>
       redis(
         () =>
-          client.bookbrokerAdmit(
+          sellerScript("bookbrokerAdmit", [
             sellerKey(sellerId, "circuit"),
             sellerKey(sellerId, "backoff"),
             sellerKey(sellerId, "slow"),
@@ -595,7 +610,7 @@ export const makeRedisState = (options: RedisStateOptions): Effect.Effect<Shared
             limits.maxConcurrency,
             Math.ceil(permitTtl(limits)),
             randomUUID()
-          ),
+          ]),
         returnLatePermit(sellerId)
       ).pipe(
         Effect.flatMap((reply) => Effect.try({ try: () => decodeAdmission(reply), catch: (e) => new RedisUnavailable({ reason: describeError(e) }) })),
