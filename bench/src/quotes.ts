@@ -8,6 +8,10 @@
  * With `--sdk`, also the SDK alone between 1a and 1b: `SellerClient.quote` for the reference
  * adapter, 256 calls in flight, no engine (no admission, queue or metrics) — the HTTP path,
  * guard and answer validation a seller call pays whatever the engine does. `--no-zipf` skips 3.
+ * With `--redis`, 1b runs twice more on Redis shared state (a private `redis-server` started on
+ * a free port, so its counters are this run's alone): seller scripts batched per turn (the
+ * default) and one command per call (`batchSellerScripts: false`, as before issue 14), each with
+ * Redis round trips (server socket reads) and scripts per fan-out.
  *
  *   pnpm bench:quotes            (PostgreSQL on 127.0.0.1 needed for the seller directory)
  */
@@ -17,6 +21,8 @@ import { generateIsbns, zipfSampler } from "@bookbroker/adapter-sdk/testing"
 import { AdapterRegistry, Database, OutboundAddress, QuoteEngine, SecretBox, SellerDirectory, SellerPool, SharedState, Tracing } from "@bookbroker/engine"
 import { TestDatabase } from "@bookbroker/engine/testing"
 import { Effect, Layer, ManagedRuntime, Redacted } from "effect"
+import { execFileSync, spawn } from "node:child_process"
+import { createServer } from "node:net"
 import { parseArgs } from "node:util"
 import { Agent, request } from "undici"
 import { percentile, round, startFleet, type FleetSeller } from "./support.js"
@@ -28,7 +34,8 @@ const { values } = parseArgs({
     seconds: { type: "string", default: "5" },
     "zipf-requests": { type: "string", default: "400" },
     sdk: { type: "boolean", default: false },
-    "no-zipf": { type: "boolean", default: false }
+    "no-zipf": { type: "boolean", default: false },
+    redis: { type: "boolean", default: false }
   }
 })
 const sellerCount = Number(values.sellers)
@@ -108,10 +115,10 @@ if (values.sdk) {
 }
 
 // The engine, in this process, with its real directory in a throw-away database.
-const engineRuntime = (options: QuoteEngine.QuoteEngineOptions) =>
+const engineRuntime = (options: QuoteEngine.QuoteEngineOptions, state: Layer.Layer<SharedState.SharedState> = SharedState.layerMemory()) =>
   ManagedRuntime.make(
     QuoteEngine.layer(options).pipe(
-      Layer.provideMerge(Layer.mergeAll(SellerDirectory.layer({ refreshMillis: 600_000 }), SellerPool.layer(), SharedState.layerMemory())),
+      Layer.provideMerge(Layer.mergeAll(SellerDirectory.layer({ refreshMillis: 600_000 }), SellerPool.layer(), state)),
       Layer.provideMerge(Layer.mergeAll(SecretBox.layer(Redacted.make(SecretBox.generateKey())), AdapterRegistry.layer([referenceAdapter]), OutboundAddress.layerLoopback)),
       Layer.provideMerge(Layer.unwrap(Effect.map(TestDatabase.scopedDatabase("bb_bench"), ({ url }) => Database.layer({ url })))),
       // As production runs without a collector configured: spans off.
@@ -136,9 +143,36 @@ const registerFleet = Effect.gen(function* () {
   )
 })
 
+/** A private Redis for `--redis`: its counters are this run's alone. */
+const privateRedis = async () => {
+  const port = await new Promise<number>((resolve) => {
+    const probe = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = probe.address() as { port: number }
+      probe.close(() => resolve(port))
+    })
+  })
+  const server = spawn("redis-server", ["--port", String(port), "--save", "", "--appendonly", "no"], { stdio: "ignore" })
+  const cli = (...args: Array<string>) => execFileSync("redis-cli", ["-p", String(port), ...args], { encoding: "utf8" })
+  for (let i = 0; i < 100; i++) {
+    try {
+      if (cli("PING").trim() === "PONG") break
+    } catch {
+      // not up yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  /** Socket reads the server processed (one per round trip a client makes) and script calls, so far. */
+  const counters = () => {
+    const info = cli("INFO", "all")
+    const field = (pattern: RegExp) => Number(pattern.exec(info)?.[1] ?? 0)
+    return { reads: field(/total_reads_processed:(\d+)/), scripts: field(/cmdstat_evalsha:calls=(\d+)/) + field(/cmdstat_eval:calls=(\d+)/), commands: field(/total_commands_processed:(\d+)/) }
+  }
+  return { url: `redis://127.0.0.1:${port}`, counters, stop: () => server.kill() }
+}
+
 // 1b + 2. Engine throughput and fan-out latency, no cache, no coalescing: every request asks every seller.
-{
-  const runtime = engineRuntime({ cache: false, coalesce: false })
+const engineRun = async (label: string, state?: Layer.Layer<SharedState.SharedState>, counters?: () => { reads: number; scripts: number; commands: number }) => {
+  const runtime = engineRuntime({ cache: false, coalesce: false }, state)
   await runtime.runPromise(registerFleet)
   const quotes = (isbn: Isbn.Isbn13) => runtime.runPromise(Effect.flatMap(QuoteEngine.QuoteEngine, (engine) => engine.quotes(isbn, { currency: "EUR" })))
   for (let i = 0; i < 20; i++) await quotes(isbns[i]!) // warm up connections and JIT
@@ -151,10 +185,11 @@ const registerFleet = Effect.gen(function* () {
     if (book.outcomes.length !== sellerCount) throw new Error(`expected ${sellerCount} outcomes, got ${book.outcomes.length}`)
   }
   latencies.sort((a, b) => a - b)
-  results["fanOutLatencyMillis"] = { p50: round(percentile(latencies, 50)), p99: round(percentile(latencies, 99)), max: round(latencies.at(-1)!) }
-  console.error("fan-out latency", results["fanOutLatencyMillis"])
+  results[label === "engine" ? "fanOutLatencyMillis" : `${label}FanOutLatencyMillis`] = { p50: round(percentile(latencies, 50)), p99: round(percentile(latencies, 99)), max: round(latencies.at(-1)!) }
+  console.error(label, "fan-out latency", results[label === "engine" ? "fanOutLatencyMillis" : `${label}FanOutLatencyMillis`])
 
   const before = await fleet.stats()
+  const redisBefore = counters?.()
   const cpu = process.cpuUsage()
   const started = performance.now()
   const until = Date.now() + seconds * 1000
@@ -171,14 +206,30 @@ const registerFleet = Effect.gen(function* () {
   const elapsed = (performance.now() - started) / 1000
   const used = process.cpuUsage(cpu)
   const calls = (await fleet.stats()).calls - before.calls
-  results["engine"] = {
+  const redisAfter = counters?.()
+  const engine: Record<string, number> = {
     callsPerSecond: round(calls / elapsed, 0),
     fanOutsPerSecond: round(requests / elapsed, 1),
     cpuMicrosPerCall: round((used.user + used.system) / calls, 0)
   }
-  results["ratio"] = round((results["engine"] as { callsPerSecond: number }).callsPerSecond / (results["raw"] as { callsPerSecond: number }).callsPerSecond, 2)
-  console.error("engine", results["engine"], "ratio", results["ratio"])
+  if (redisBefore !== undefined && redisAfter !== undefined) {
+    engine["redisRoundTripsPerFanOut"] = round((redisAfter.reads - redisBefore.reads) / requests, 1)
+    engine["redisScriptsPerFanOut"] = round((redisAfter.scripts - redisBefore.scripts) / requests, 1)
+    engine["redisCommandsPerFanOut"] = round((redisAfter.commands - redisBefore.commands) / requests, 1)
+  }
+  results[label] = engine
+  const ratioKey = label === "engine" ? "ratio" : `${label}Ratio`
+  results[ratioKey] = round(engine["callsPerSecond"]! / (results["raw"] as { callsPerSecond: number }).callsPerSecond, 2)
+  console.error(label, results[label], "ratio", results[ratioKey])
   await runtime.dispose()
+}
+await engineRun("engine")
+if (values.redis) {
+  const redis = await privateRedis()
+  const options = { url: redis.url, keyPrefix: "bench" }
+  await engineRun("engineRedisBatched", SharedState.layerRedis(options), redis.counters)
+  await engineRun("engineRedisPerCall", SharedState.layerRedis({ ...options, batchSellerScripts: false }), redis.counters)
+  redis.stop()
 }
 
 if (values["no-zipf"]) {
