@@ -351,6 +351,21 @@ it("wants woken by cheaper listings while workers are SIGKILLed: bought once, ne
     const ranks = forBook.map((want) => (statusOf.get(want.id) ?? "?")[0]!.toUpperCase()).join("")
     return { isbn, copies: supplied, sold, watching, ranks }
   })
+  // Copies left unsold while wants for the book still watch: what those wants' attempts say (a seller tried once is not tried again for the want).
+  const unsold = copies.filter((c) => c.sold < c.copies && c.watching > 0).map((c) => c.isbn)
+  const unsoldAttempts =
+    unsold.length === 0
+      ? []
+      : (
+          await withClient(databaseUrl, (client) =>
+            client.query<{ line: string }>(
+              `SELECT r.isbn || ' ' || a.seller_name || ' ' || a.status || ': ' || coalesce(a.reason, '') AS line
+               FROM purchase_attempts a JOIN purchase_requests r ON r.id = a.request_id
+               WHERE r.status = 'watching' AND r.isbn = ANY($1::text[]) ORDER BY a.id`,
+              [unsold]
+            )
+          )
+        ).rows.map((row) => row.line)
   const calls = history.sellers.flatMap((seller) => seller.purchases)
   const lost = calls.filter((entry) => entry.fault === "lost_response").length
   const accepted = cancels.filter((entry) => entry.accepted).length
@@ -363,6 +378,7 @@ it("wants woken by cheaper listings while workers are SIGKILLed: bought once, ne
       `webhooks delivered ${receiver.delivered().length} (first deliveries refused ${receiver.refused()}, still undelivered ${undelivered}), duration ${((Date.now() - started) / 1000).toFixed(1)} s\n` +
       `  listed ${JSON.stringify(byGroup("listed"))}, short ${JSON.stringify(byGroup("short"))}, long ${JSON.stringify(byGroup("long"))}\n` +
       `  per listed book: copies listed cheaply / sold / wants still watching, and its wants in the order accepted (P purchased, C cancelled, W watching): ${copies.map((c) => `${c.copies}/${c.sold}/${c.watching} ${c.ranks}`).join(", ")}\n` +
+      (unsold.length === 0 ? "" : `  copies left unsold while wants watch (${unsold.join(", ")}); their attempts: ${unsoldAttempts.join("; ") || "none"}\n`) +
       describe(report)
   )
   expect(settled).toBe(true)
