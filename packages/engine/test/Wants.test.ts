@@ -275,4 +275,37 @@ describe("Wants", () => {
       expect(row!.n).toBe(0)
     }).pipe(Effect.provide(Infrastructure))
   )
+
+  it.live("a seller whose hold said out of stock (nothing sent to it) is tried again once it lists the copy again", () =>
+    Effect.gen(function* () {
+      const isbn = isbns[12]!
+      // Its only copy is held by someone (a hold of our own lost with a killed worker, say) when the want first tries it.
+      const [shy] = yield* Harness.SimulatedSellers.startSellers([{ name: "shy", stock: [{ isbn, price: 1500, shipping: 0, quantity: 1 }] }])
+      const [registered] = yield* Harness.register([shy!])
+      const uploads = yield* InventoryUploads.InventoryUploads
+      const list = uploads.upload(
+        registered!.id,
+        { mode: "snapshot", format: "tsv", currency: "EUR" },
+        Stream.make(new TextEncoder().encode(`listingid\tisbn\tprice\tquantity\tbookcondition\nL-shy\t${isbn}\t15.00\t1\tNew\n`))
+      )
+      yield* list
+      shy!.simulator.inject({ operation: "hold", kind: "out_of_stock" })
+      const worker = yield* Harness.worker("w1", { offerIndex: true })
+      const wants = yield* wantsJob
+      const { id } = yield* Harness.submit(isbn, 2000, { waitUntil: inDays(14) })
+      const watching = yield* Harness.runUntilDone(worker, id, 200, true)
+      expect(watching.status).toBe("watching")
+      expect(watching.attempts.map((attempt) => [attempt.sellerName, attempt.status, attempt.reason])).toEqual([["shy", "failed", "rejected:out_of_stock"]])
+      // The listing it already failed on does not wake it again.
+      expect((yield* wants.runOnce).woken).toBe(0)
+
+      // The seller states the copy again: woken, and the seller is tried again under the same key (nothing was ever sent under it).
+      yield* list
+      expect((yield* wants.runOnce).woken).toBe(1)
+      const bought = yield* Harness.runUntilDone(worker, id)
+      expect(bought.status).toBe("purchased")
+      expect(bought.attempts.map((attempt) => [attempt.sellerName, attempt.status])).toEqual([["shy", "confirmed"]])
+      expect(shy!.simulator.orders).toHaveLength(1)
+    }).pipe(Effect.provide(Infrastructure))
+  )
 })

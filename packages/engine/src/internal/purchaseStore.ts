@@ -6,6 +6,7 @@
 import { SqlClient, type SqlError, type Statement } from "effect/sql"
 import { Effect, Schema } from "effect"
 import type { Locked } from "../exchange/Conversion.js"
+import * as AttemptReuse from "../purchases/AttemptReuse.js"
 import * as PurchaseKeys from "../purchases/PurchaseKeys.js"
 
 export const terminalStatuses = ["purchased", "price_not_met", "not_available", "sellers_busy", "failed", "expired", "cancelled"] as const
@@ -18,11 +19,7 @@ export const unboughtStatuses = ["price_not_met", "not_available", "sellers_busy
 export const watchingStatus = "watching" as const
 /** At rest without a purchase: what the sweeper gives back for (authorizations, holds). */
 export const restingStatuses = [...unboughtStatuses, watchingStatus] as const
-/**
- * Ends the reason of a failed attempt whose seller hold could not be given back at once (the
- * seller's limits had no room, or it did not answer): the sweeper gives it back later.
- */
-export const holdNotGivenBack = "; hold not given back yet"
+export { holdNotGivenBack } from "../purchases/AttemptReuse.js"
 
 export const activeStatuses = ["received", "authorized", "quoting", "deciding", "purchasing"] as const
 export const PurchaseStatus = Schema.Literals([...activeStatuses, watchingStatus, ...terminalStatuses])
@@ -344,7 +341,11 @@ export const makeStore = Effect.gen(function* () {
         FROM req, jsonb_to_recordset(${JSON.stringify(rows.map((row) => ({ ...row, idempotency_key: PurchaseKeys.attempt(requestId, row.seller_id) })))}::jsonb)
           AS x (seller_id uuid, seller_name text, rank int, idempotency_key text, offer jsonb)
         ORDER BY x.rank
-        ON CONFLICT (request_id, seller_id) DO NOTHING`,
+        ON CONFLICT (request_id, seller_id) DO UPDATE SET
+          round = EXCLUDED.round, seller_name = EXCLUDED.seller_name, rank = EXCLUDED.rank, status = 'pending', offer = EXCLUDED.offer,
+          hold = NULL, reason = NULL, order_currency = NULL, updated_at = now()
+        -- A seller tried in an earlier round is tried again only when no purchase was ever sent to it for this request (AttemptReuse).
+        WHERE ${sql.literal(AttemptReuse.reusable("purchase_attempts"))}`,
 
     updateAttempt: (
       id: string,

@@ -5,13 +5,15 @@
  *
  * 1. **expires** the wants whose `wait_until` has passed (`expired`, with its webhook);
  * 2. **wakes** the wants a listing matches — fresh in the offer index, in the want's currency,
- *    within its maximum, stated since the want last looked, from a seller not tried for it yet —
+ *    within its maximum, stated since the want last looked, from a seller not tried for it yet
+ *    (or tried without any purchase sent, before the copy was stated: `AttemptReuse`) —
  *    first come, first served: per ISBN the oldest wants first, no more of them than the copies
  *    listed. A woken want goes back to `received` in a new round (new payment keys, its whole
  *    answer time) and runs the normal purchase flow: authorize, confirm live, buy — or watch again;
  * 3. **looks live**, for sellers without feeds, at the wants due for it (every
  *    `PipelineOptions.wantRecheckMillis`, 1 h by default, a few per run): one fan-out each, and
- *    the want is woken when an offer within its maximum comes from a seller not tried for it.
+ *    the want is woken when an offer within its maximum comes from a seller not tried for it
+ *    (the same exception).
  *
  * Waking and cancelling (`Purchases.cancel`) both require the want watching and not held by
  * anyone: the row lock orders them, so exactly one wins. Any number of processes may run this:
@@ -25,6 +27,7 @@ import { ExchangeRates } from "../exchange/ExchangeRates.js"
 import { movedFromWatching } from "../internal/purchaseStore.js"
 import { orDie } from "../internal/sql.js"
 import { signalWork } from "../internal/workSignal.js"
+import * as AttemptReuse from "../purchases/AttemptReuse.js"
 import { PurchasePipeline } from "../purchases/PurchasePipeline.js"
 import { QuoteEngine } from "../quotes/QuoteEngine.js"
 
@@ -143,7 +146,10 @@ export const make = (options: WantsOptions = {}) =>
             SELECT coalesce(sum(l.quantity), 0) AS n FROM fresh_listings l
             WHERE l.isbn = r.isbn AND ${withinMax(rates)}
               AND l.seen_at > r.updated_at - interval '1 minute'
-              AND NOT EXISTS (SELECT 1 FROM purchase_attempts a WHERE a.request_id = r.id AND a.seller_id = l.seller_id)
+              -- A seller tried for the want is a match again only when nothing was sent to it and the copy was stated after (AttemptReuse).
+              AND NOT EXISTS (
+                SELECT 1 FROM purchase_attempts a WHERE a.request_id = r.id AND a.seller_id = l.seller_id
+                  AND NOT (${sql.literal(AttemptReuse.reusable("a"))} AND a.updated_at < l.seen_at))
           ) AS copies
           WHERE r.status = 'watching' AND r.wait_until > now() AND ${sql.literal(free)}
         ), ranked AS (
@@ -182,7 +188,10 @@ export const make = (options: WantsOptions = {}) =>
               deadlineMillis: lookDeadlineMillis,
               ...(rates === undefined ? {} : { convert: Conversion.make(currency, null, rates).convert })
             })
-            const tried = new Set((yield* sql<{ seller_id: string }>`SELECT seller_id FROM purchase_attempts WHERE request_id = ${want.id}`).map((row) => row.seller_id))
+            // Sellers not to ask for it again: those a purchase may have been sent to (AttemptReuse).
+            const attempts = yield* sql<{ seller_id: string; status: string; tries: number; first_sent_at: Date | null; last_sent_at: Date | null; reason: string | null }>`
+              SELECT seller_id, status, tries, first_sent_at, last_sent_at, reason FROM purchase_attempts WHERE request_id = ${want.id}`
+            const tried = new Set(attempts.filter((attempt) => !AttemptReuse.isReusable(attempt)).map((attempt) => attempt.seller_id))
             const within = book.offers.filter((offer) => offer.total.amount <= Number(want.max_amount) && !tried.has(offer.sellerId))
             if (within.length === 0) return 0
             return yield* reopen([want.id], `copy_found: ${within.length} seller${within.length === 1 ? "" : "s"} offered a copy within the maximum`)
