@@ -35,7 +35,9 @@ const { values } = parseArgs({
     "zipf-requests": { type: "string", default: "400" },
     sdk: { type: "boolean", default: false },
     "no-zipf": { type: "boolean", default: false },
-    redis: { type: "boolean", default: false }
+    redis: { type: "boolean", default: false },
+    /** With --redis: the per-call run first (so an order effect can be told from the change). */
+    "per-call-first": { type: "boolean", default: false }
   }
 })
 const sellerCount = Number(values.sellers)
@@ -227,8 +229,10 @@ await engineRun("engine")
 if (values.redis) {
   const redis = await privateRedis()
   const options = { url: redis.url, keyPrefix: "bench" }
-  await engineRun("engineRedisBatched", SharedState.layerRedis(options), redis.counters)
-  await engineRun("engineRedisPerCall", SharedState.layerRedis({ ...options, batchSellerScripts: false }), redis.counters)
+  const batched = () => engineRun("engineRedisBatched", SharedState.layerRedis(options), redis.counters)
+  const perCall = () => engineRun("engineRedisPerCall", SharedState.layerRedis({ ...options, batchSellerScripts: false }), redis.counters)
+  if (values["per-call-first"]) await perCall().then(batched)
+  else await batched().then(perCall)
   redis.stop()
 }
 
