@@ -150,18 +150,21 @@ export const referenceAdapter: Adapter.Adapter<ReferenceConfig, typeof Reference
         return [toAnswer(isbn, response.body as WireQuote)]
       },
 
-      async hold({ offer, quantity }, { signal }) {
+      async hold({ offer, quantity, idempotencyKey }, { signal }) {
         const response = await api.request({
           operation: "hold",
           method: "POST",
           path: "/api/v1/books/hold",
+          ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
           json: { quote_id: offer.quoteId, quantity },
           expect: [404, 409],
           signal
         })
         if (response.status !== 200 && response.status !== 201) throw rejection("hold", response.status, response.body)
         const wire = response.body as WireHold
-        return { holdId: wire.hold_id, isbn: offer.isbn, price: money("hold", wire.price, config.currency), shipping, expiresAt: wire.expires_at }
+        // The seller keeps the hold under the key only when it echoes it.
+        const keyed = idempotencyKey !== undefined && wire.idempotency_key === idempotencyKey ? { idempotencyKey } : {}
+        return { holdId: wire.hold_id, isbn: offer.isbn, price: money("hold", wire.price, config.currency), shipping, expiresAt: wire.expires_at, ...keyed }
       },
 
       async release({ hold }, { signal }) {

@@ -61,6 +61,13 @@ export interface QuoteRequest {
 export interface HoldRequest {
   readonly offer: Offer
   readonly quantity: number
+  /**
+   * The same key for every try of this hold (bookbroker uses `{requestId}:{sellerId}:hold:{round}`).
+   * Pass it on where the seller's API takes one; absent when the caller sends none. A seller
+   * that keeps one hold per key answers a replay with the hold it already took, so a try whose
+   * answer was lost (a timeout, a worker stopped mid-call) takes no second copy.
+   */
+  readonly idempotencyKey?: string
 }
 
 /** A reservation of an offer, valid until `expiresAt`, at the held price. */
@@ -69,7 +76,14 @@ export class Hold extends Schema.Class<Hold>("Hold")({
   isbn: Isbn13,
   price: Money,
   shipping: Money,
-  expiresAt: Instant
+  expiresAt: Instant,
+  /**
+   * The request's idempotency key, set only when the seller said it keeps this hold under it
+   * (a replay of the key answers this hold): then whoever replays the key gets it back, and a
+   * run that cannot record it leaves it for them instead of giving it back. Absent: a replay
+   * would take a second hold.
+   */
+  idempotencyKey: Schema.optional(NonEmptyTrimmedString)
 }) {
   get total(): Money {
     return new Money({ amount: this.price.amount + this.shipping.amount, currency: this.price.currency })

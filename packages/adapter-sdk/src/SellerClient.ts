@@ -46,8 +46,12 @@ export interface SellerClient {
    * are sent as several calls, one after the other.
    */
   readonly quote: (isbns: ReadonlyArray<Isbn13>) => Effect.Effect<ReadonlyArray<QuoteResult>, SellerError>
-  /** Reserves an offer. Dies when the seller has no holds (check `capabilities.holds`). */
-  readonly hold: (offer: Offer, quantity?: number) => Effect.Effect<Hold, SellerError>
+  /**
+   * Reserves an offer. Dies when the seller has no holds (check `capabilities.holds`). With an
+   * `idempotencyKey`, a seller that keeps one hold per key answers a replay with the same hold
+   * (the hold's `idempotencyKey` says it did).
+   */
+  readonly hold: (offer: Offer, quantity?: number, idempotencyKey?: string) => Effect.Effect<Hold, SellerError>
   /** Gives a hold back. Succeeds without a call when the seller cannot release holds. */
   readonly release: (hold: Hold) => Effect.Effect<void, SellerError>
   readonly purchase: (request: PurchaseRequest) => Effect.Effect<Order, SellerError>
@@ -231,13 +235,19 @@ const build = (
         "SellerClient.quote",
         () => ({ ...attributes, "quote.isbns": isbns.length })
       ),
-    hold: (offer, quantity = 1) =>
+    hold: (offer, quantity = 1, idempotencyKey) =>
       !capabilities.holds || operations.hold === undefined
         ? Effect.die(new Error(`seller ${sellerId} (${adapter.kind}) does not support holds`))
-        : guard("hold", operations.hold({ offer, quantity }), decodeHold).pipe(
+        : guard("hold", operations.hold(idempotencyKey === undefined ? { offer, quantity } : { offer, quantity, idempotencyKey }), decodeHold).pipe(
             Effect.filterOrFail(
               (hold) => hold.isbn === offer.isbn && hold.price.currency === hold.shipping.currency,
               (hold) => new MalformedSellerResponse({ operation: "hold", detail: `hold ${hold.holdId} is for ${hold.isbn} in mixed currencies or not for ${offer.isbn}` })
+            ),
+            // Kept under a key only if it is the key sent: a hold that names another is treated as unkeyed.
+            Effect.map((hold) =>
+              hold.idempotencyKey === undefined || hold.idempotencyKey === idempotencyKey
+                ? hold
+                : new Hold({ holdId: hold.holdId, isbn: hold.isbn, price: hold.price, shipping: hold.shipping, expiresAt: hold.expiresAt })
             ),
             (effect) => span(effect, "SellerClient.hold", () => attributes)
           ),

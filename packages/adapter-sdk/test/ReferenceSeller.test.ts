@@ -26,7 +26,7 @@ const start = async (options: ReferenceSellerOptions = {}, simulator: SellerSimu
   })
   const server = await serveHandlers(referenceSellerHandlers(seller, options), { onClose: () => seller.close() })
   servers.push(server)
-  const call = async (method: "GET" | "POST", path: string, body?: unknown, headers: Record<string, string> = { "x-api-key": apiKey }) => {
+  const call = async (method: "GET" | "POST" | "DELETE", path: string, body?: unknown, headers: Record<string, string> = { "x-api-key": apiKey }) => {
     const response = await fetch(`${server.url}${path}`, {
       method,
       headers: { ...headers, ...(body === undefined ? {} : { "content-type": "application/json" }) },
@@ -101,6 +101,40 @@ describe("reference seller over HTTP", () => {
     expect(unknownQuote.json).toMatchObject({ error: "unknown_quote" })
     const invalid = await call("POST", "/api/v1/books/hold", { quantity: 1 })
     expect(invalid.status).toBe(400)
+  })
+
+  it("keeps one hold per Idempotency-Key and echoes the key: a replay answers the same hold until it is released", async () => {
+    const { call, quoteId, seller } = await start()
+    const id = await quoteId(lastCopy)
+    const withKey = (key: string, body: Record<string, unknown> = { quote_id: id, quantity: 1 }) =>
+      call("POST", "/api/v1/books/hold", body, { "x-api-key": apiKey, "idempotency-key": key })
+    const first = await withKey("req-1:s:hold:0")
+    expect(first.status).toBe(200)
+    expect(first.json["idempotency_key"]).toBe("req-1:s:hold:0")
+    const replay = await withKey("req-1:s:hold:0")
+    expect(replay.json["hold_id"]).toBe(first.json["hold_id"])
+    expect(seller.stock.get(lastCopy)!.quantity).toBe(0)
+    expect(seller.holds.size).toBe(1)
+    // Another key wants a copy of its own: there is none.
+    expect((await withKey("req-2:s:hold:0")).status).toBe(409)
+    // The same key for another quote is not a replay.
+    expect((await withKey("req-1:s:hold:0", { quote_id: await quoteId(book), quantity: 1 })).status).toBe(400)
+    // Once released, the key takes a new hold (the copy is for sale again).
+    expect((await call("DELETE", `/api/v1/books/hold/${String(first.json["hold_id"])}`)).status).toBe(204)
+    const after = await withKey("req-1:s:hold:0")
+    expect(after.status).toBe(200)
+    expect(after.json["hold_id"]).not.toBe(first.json["hold_id"])
+  })
+
+  it("ignores the hold's Idempotency-Key when told to (holdKeys: false): every call takes a copy, and no key is echoed", async () => {
+    const { call, quoteId, seller } = await start({ holdKeys: false })
+    const id = await quoteId(book)
+    const headers = { "x-api-key": apiKey, "idempotency-key": "req-1:s:hold:0" }
+    const first = await call("POST", "/api/v1/books/hold", { quote_id: id, quantity: 1 }, headers)
+    const second = await call("POST", "/api/v1/books/hold", { quote_id: id, quantity: 1 }, headers)
+    expect(first.json["idempotency_key"]).toBeUndefined()
+    expect(second.json["hold_id"]).not.toBe(first.json["hold_id"])
+    expect(seller.stock.get(book)!.quantity).toBe(3)
   })
 
   it("places an order from a hold with 201, and answers a replay of the key with 200 and the same order", async () => {

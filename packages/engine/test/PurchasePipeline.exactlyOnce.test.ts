@@ -336,9 +336,9 @@ describe("PurchasePipeline: a run never outlives its lease", () => {
     }).pipe(Effect.provide(Infrastructure))
   )
 
-  it.live("a run that lost its lease while a hold was on its way gives the hold back (nobody else knows of it)", () =>
+  it.live("a run that lost its lease while a hold was on its way gives the hold back when the seller ignores hold keys (nobody else knows of it)", () =>
     Effect.gen(function* () {
-      const fleet = yield* Harness.SimulatedSellers.startSellers([{ name: "slow-holds", stock: [{ isbn, price: 1000, quantity: 3 }], mode: "hold" }])
+      const fleet = yield* Harness.SimulatedSellers.startSellers([{ name: "slow-holds", stock: [{ isbn, price: 1000, quantity: 3 }], mode: "hold", holdKeys: false }])
       yield* Harness.register(fleet, { timeoutMillis: 5_000 }, "releasing-holds")
       // A long lease: the heartbeat does not notice the takeover before the hold comes back.
       const worker = yield* Harness.worker("w1", { pipeline: { leaseMillis: 30_000 } })
@@ -357,6 +357,69 @@ describe("PurchasePipeline: a run never outlives its lease", () => {
       expect(fleet[0]!.simulator.calls.purchase).toBe(0)
     }).pipe(Effect.provide(Infrastructure))
   )
+
+  it.live("a hold kept under its key outlives a run that lost its lease: the next owner's replay gets it, and buys the last copy", () =>
+    Effect.gen(function* () {
+      const fleet = yield* Harness.SimulatedSellers.startSellers([{ name: "slow-holds", stock: [{ isbn, price: 1000, quantity: 1 }], mode: "hold" }])
+      yield* Harness.register(fleet, { timeoutMillis: 5_000 }, "releasing-holds")
+      released.length = 0
+      const worker = yield* Harness.worker("w1", { pipeline: { leaseMillis: 30_000 } })
+      const { id } = yield* Harness.submit(isbn, 3000)
+      fleet[0]!.simulator.setLatency({ medianMillis: 600 })
+      const running = yield* Effect.forkChild(worker.runOnce)
+      const sql = yield* SqlClient.SqlClient
+      for (let i = 0; i < 200 && fleet[0]!.simulator.calls.hold === 0; i++) yield* Effect.sleep(20)
+      expect(fleet[0]!.simulator.calls.hold).toBe(1)
+      // Taken over mid-call, as after a pause longer than the lease; then handed back to the queue.
+      yield* sql`UPDATE purchase_requests SET fence = fence + 1, lease_owner = 'thief', lease_expires_at = now() + interval '1 minute' WHERE id = ${id}`
+      expect(yield* Fiber.join(running)).toEqual([{ _tag: "LeaseLost" }])
+      // The hold took the only copy, and stays: it is the request's, under its key.
+      expect(released).toEqual([])
+      expect(fleet[0]!.simulator.stock.get(isbn)?.quantity).toBe(0)
+      yield* sql`UPDATE purchase_requests SET lease_owner = NULL, lease_expires_at = NULL WHERE id = ${id}`
+      fleet[0]!.simulator.setLatency({ medianMillis: 1 })
+      const view = yield* Harness.runUntilDone(yield* Harness.worker("w2"), id)
+      expect(view.status).toBe("purchased")
+      // One hold at the seller, asked for twice under one key; one order, from it.
+      const holds = [...fleet[0]!.simulator.holds.values()]
+      expect(holds).toHaveLength(1)
+      expect(fleet[0]!.simulator.calls.hold).toBe(2)
+      expect(holds[0]!.used).toBe(true)
+      expect(ordersFor(fleet, id)).toHaveLength(1)
+    }).pipe(Effect.provide(Infrastructure))
+  )
+
+  for (const holdKeys of [true, false]) {
+    it.live(`a worker killed right after taking the last copy's hold: ${holdKeys ? "the next worker's replay of the hold key gets it and buys it" : "a seller ignoring hold keys has no copy left for the next worker"}`, () =>
+      Effect.gen(function* () {
+        const { running: fleet } = yield* sellers([
+          { name: "last-copy", stock: [{ isbn, price: 1000, quantity: 1 }], holdKeys },
+          { name: "dearer", stock: [{ isbn, price: 1300, quantity: 3 }] }
+        ])
+        let crashed = false
+        const doomed = yield* Harness.worker("doomed", {
+          pipeline: { leaseMillis: 400, crashAt: (at) => (at === "hold" && !crashed ? (crashed = true) : false) }
+        })
+        const { id } = yield* Harness.submit(isbn, 3000)
+        expect(Exit.isFailure(yield* Effect.exit(doomed.runOnce))).toBe(true)
+        expect(crashed).toBe(true)
+        yield* Effect.sleep(450)
+        const view = yield* Harness.runUntilDone(yield* Harness.worker("survivor", { pipeline: { leaseMillis: 400 } }), id)
+        expect(view.status).toBe("purchased")
+        expect(fleet[0]!.simulator.calls.hold).toBe(2)
+        if (holdKeys) {
+          expect(view.finalPrice?.amount).toBe(1000)
+          expect(ordersFor(fleet, id).map((order) => order.seller)).toEqual(["last-copy"])
+          expect(fleet[0]!.simulator.holds.size).toBe(1)
+        } else {
+          // Today's fallback for such sellers: the orphaned hold blocks the copy until it expires.
+          expect(view.finalPrice?.amount).toBe(1300)
+          expect(ordersFor(fleet, id).map((order) => order.seller)).toEqual(["dearer"])
+          expect(fleet[0]!.simulator.holds.size).toBe(1)
+        }
+      }).pipe(Effect.provide(Infrastructure))
+    )
+  }
 
   it.live("a run whose lease was taken over stops and does not act on the answer it was waiting for", () =>
     Effect.gen(function* () {

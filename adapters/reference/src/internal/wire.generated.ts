@@ -47,7 +47,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Reserve a quoted book (sellers with holds) */
+        /**
+         * Reserve a quoted book (sellers with holds)
+         * @description A seller that honours the optional `Idempotency-Key` keeps one hold per key: a replay of the key while its hold still reserves the copy (not released, not expired; used by an order counts as still its hold) answers that same hold, and takes no second copy. Once the key's hold was released or expired, the key takes a new hold. It says so by echoing the key as `idempotency_key` in the hold; a seller that ignores the key leaves it out, and bookbroker then knows a replay would take a second hold.
+         */
         post: operations["holdBook"];
         delete?: never;
         options?: never;
@@ -153,6 +156,8 @@ export interface components {
             price: number;
             /** Format: date-time */
             expires_at: string;
+            /** @description The request's `Idempotency-Key`, echoed by sellers that keep one hold per key (optional: absent when the seller ignores the key or none was sent). */
+            idempotency_key?: string;
         };
         Order: {
             order_id: string;
@@ -274,7 +279,9 @@ export interface operations {
     holdBook: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };

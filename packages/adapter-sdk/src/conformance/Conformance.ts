@@ -277,6 +277,19 @@ export const runConformanceSuite = (options: ConformanceOptions): void => {
       expect(fixture.seller.orders).toHaveLength(0)
     })
 
+    it("a hold the seller keeps under its idempotency key answers a replay of the key with the same hold, and takes one copy", async () => {
+      const fixture = await setup()
+      if (!fixture.client.capabilities.holds) return
+      const offer = await offerFor(fixture, lastCopy)
+      const hold = await run(fixture.client.hold(offer, 1, "conformance-hold-key"))
+      // A seller that ignores the key says nothing of it: bookbroker then knows a replay takes a second hold.
+      if (hold.idempotencyKey === undefined) return
+      expect(hold.idempotencyKey).toBe("conformance-hold-key")
+      const replay = await run(fixture.client.hold(offer, 1, "conformance-hold-key"))
+      expect(replay.holdId).toBe(hold.holdId)
+      expect(fixture.seller.holds.size).toBe(1)
+    })
+
     it("rejects a request the seller refuses as invalid (invalid_request)", async () => {
       const fixture = await setup()
       const offer = await offerFor(fixture, inStock)

@@ -22,6 +22,11 @@ export interface ReferenceSellerOptions {
    * whether bookbroker asks.
    */
   readonly inventory?: boolean
+  /**
+   * Keep one hold per `Idempotency-Key` and echo the key in the hold. Default true; `false` is a
+   * seller that ignores the key (every hold call takes a copy).
+   */
+  readonly holdKeys?: boolean
 }
 
 const decimal = (minor: number, currency: string): number => Number(Money.toDecimal(Money.make(minor, currency)))
@@ -147,11 +152,14 @@ export const referenceSellerHandlers = (seller: SellerSimulator, options: Refere
           if (typeof body["quote_id"] !== "string" || typeof quantity !== "number" || !Number.isInteger(quantity) || quantity < 1) {
             throw new SimulatedRejection("invalid_request")
           }
-          const hold = seller.hold(body["quote_id"], quantity, fault)
+          const key = request.headers.get("idempotency-key")
+          const keyed = options.holdKeys ?? true
+          const hold = seller.hold(body["quote_id"], quantity, fault, keyed && key !== null && key !== "" ? key : undefined)
           return HttpResponse.json({
             hold_id: hold.holdId,
             price: decimal(hold.price, seller.currency),
-            expires_at: new Date(hold.expiresAt).toISOString()
+            expires_at: new Date(hold.expiresAt).toISOString(),
+            ...(hold.idempotencyKey === undefined ? {} : { idempotency_key: hold.idempotencyKey })
           })
         })
       ),

@@ -122,6 +122,8 @@ export interface SimulatedHold {
   readonly shipping: number
   readonly quantity: number
   readonly expiresAt: number
+  /** The key it is kept under, when the hold was asked for with one. */
+  readonly idempotencyKey?: string
   released: boolean
   used: boolean
 }
@@ -181,6 +183,8 @@ export class SellerSimulator {
   private readonly random: () => number
   private readonly faults: Array<{ operation: Fault["operation"]; kind: FaultKind; remaining: number }> = []
   private readonly outcomes = new Map<string, PurchaseOutcome>()
+  /** The hold each hold idempotency key took last. */
+  private readonly holdsByKey = new Map<string, string>()
   private readonly hangs = new Set<() => void>()
   private readonly looked = new Set<string>()
   private readonly refusals = new Map<string, { kind: ReplayRefusal; remaining: number }>()
@@ -330,7 +334,19 @@ export class SellerSimulator {
     return quote
   }
 
-  hold(quoteId: string, quantity: number, fault?: FaultKind): SimulatedHold {
+  /**
+   * Reserves a quoted copy. With an idempotency key the seller keeps one hold per key: a replay
+   * while that hold still reserves its copy (used by an order counts) answers the same hold; once
+   * it was released or expired, the key takes a new one. A replay for another quote is refused.
+   */
+  hold(quoteId: string, quantity: number, fault?: FaultKind, idempotencyKey?: string): SimulatedHold {
+    if (idempotencyKey !== undefined) {
+      const kept = this.holds.get(this.holdsByKey.get(idempotencyKey) ?? "")
+      if (kept !== undefined) {
+        if (kept.quoteId !== quoteId || kept.quantity !== quantity) throw new SimulatedRejection("invalid_request")
+        if (kept.used || (!kept.released && kept.expiresAt > this.now())) return kept
+      }
+    }
     const quote = this.quotes.get(quoteId)
     if (quote === undefined) throw new SimulatedRejection("unknown_quote")
     if (quote.expiresAt <= this.now()) throw new SimulatedRejection("quote_expired")
@@ -347,10 +363,12 @@ export class SellerSimulator {
       shipping: quote.shipping,
       quantity,
       expiresAt: this.now() + (this.options.holdTtlMillis ?? 120_000),
+      ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
       released: false,
       used: false
     }
     this.holds.set(hold.holdId, hold)
+    if (idempotencyKey !== undefined) this.holdsByKey.set(idempotencyKey, hold.holdId)
     return hold
   }
 

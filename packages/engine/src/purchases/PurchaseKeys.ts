@@ -11,6 +11,13 @@
 /** The seller's key for the purchase at one seller: one order per request and seller, ever. */
 export const attempt = (requestId: string, sellerId: string): string => `${requestId}:${sellerId}`
 
+/**
+ * The seller's key for the hold of an attempt in one round: every try of that hold in the round
+ * (a replay after a worker stopped mid-call) is one hold at a seller that keeps holds per key; a
+ * later round holds afresh.
+ */
+export const hold = (attemptKey: string, round: number): string => `${attemptKey}:hold:${round}`
+
 /** The payment provider's key for one payment call of one round (a retried or re-offered request starts a new round). */
 export const payment = (requestId: string, kind: "authorize" | "capture" | "void", round: number): string => `${requestId}:${kind}:${round}`
 

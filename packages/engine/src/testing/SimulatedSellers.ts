@@ -14,6 +14,8 @@ export interface SimulatedSellerSpec extends SellerSimulatorOptions {
   readonly orderLookup?: boolean
   /** Declare the inventory capability (the simulated seller serves its pages either way); default true. */
   readonly inventory?: boolean
+  /** The seller keeps one hold per idempotency key (and says so). Default true; false: every hold call takes a copy. */
+  readonly holdKeys?: boolean
 }
 
 export interface RunningSeller {
@@ -39,7 +41,7 @@ export const startSellers = (specs: ReadonlyArray<SimulatedSellerSpec>): Effect.
       const simulator = new SellerSimulator({ ...spec, apiKey })
       const server = yield* Effect.acquireRelease(
         Effect.promise(() =>
-          serveHandlers(referenceSellerHandlers(simulator, { mode: spec.mode ?? "hold", batch: spec.batch ?? false, orderLookup: spec.orderLookup ?? false }), {
+          serveHandlers(referenceSellerHandlers(simulator, { mode: spec.mode ?? "hold", batch: spec.batch ?? false, orderLookup: spec.orderLookup ?? false, holdKeys: spec.holdKeys ?? true }), {
             onClose: () => simulator.close()
           })
         ),

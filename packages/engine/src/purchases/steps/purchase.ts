@@ -10,6 +10,7 @@ import { type AttemptRow, holdNotGivenBack, type LeaseLost } from "../../interna
 import { admittedCall } from "../../internal/sellerCall.js"
 import * as AttemptResolution from "../AttemptResolution.js"
 import * as FallbackPolicy from "../FallbackPolicy.js"
+import * as PurchaseKeys from "../PurchaseKeys.js"
 import * as ScarceCopies from "../ScarceCopies.js"
 import { capture } from "./capture.js"
 import { end } from "./finish.js"
@@ -94,6 +95,11 @@ export const confirmed = (ctx: RunContext, attempt: AttemptRow, order: Contract.
     })
   })
 
+const holdKey = (attempt: AttemptRow) => PurchaseKeys.hold(attempt.idempotency_key, attempt.round)
+
+/** The seller keeps this hold under the attempt's hold key: a replay of the key answers it. */
+const keptUnderKey = (hold: Contract.Hold, attempt: AttemptRow) => hold.idempotencyKey !== undefined && hold.idempotencyKey === holdKey(attempt)
+
 /** Gives a hold back within the seller's limits (waiting half a second at most): true when the seller took it. */
 export const releaseHold = (ctx: RunContext, client: SellerClient.SellerClient, hold: Contract.Hold) =>
   Effect.map(admittedCall(ctx.state, client, client.release(hold), 500), (outcome) => outcome._tag !== "Denied" && Result.isSuccess(outcome))
@@ -116,10 +122,15 @@ export const purchase = (ctx: RunContext, attempt: AttemptRow, client: SellerCli
       if (lookup._tag === "NotFound") maybeSent = false
     }
     const carried = attempt.reason === null ? {} : { reason: attempt.reason }
-    // A run that lost its lease cannot record a hold it just took, and nobody else knows of
-    // it (holds carry no key; the new owner takes its own): it gives it back.
+    // A run that lost its lease cannot record a hold it just took. A hold the seller keeps under
+    // the attempt's hold key is the new owner's too (its replay of the key answers this hold): it
+    // stays. Any other hold nobody else knows of (the new owner takes its own): it is given back.
     const recording = (write: Effect.Effect<void, LeaseLost | SqlError.SqlError>) =>
-      write.pipe(Effect.tapError((error) => (error._tag === "LeaseLost" && freshHold !== undefined ? Effect.asVoid(releaseHold(ctx, client, freshHold)) : Effect.void)))
+      write.pipe(
+        Effect.tapError((error) =>
+          error._tag === "LeaseLost" && freshHold !== undefined && !keptUnderKey(freshHold, attempt) ? Effect.asVoid(releaseHold(ctx, client, freshHold)) : Effect.void
+        )
+      )
     // The purchase's intent (with the hold just taken, if any), written once the seller's
     // permit is held, right before the call: a denied permit sent nothing and stamps nothing.
     const intentToSend = recording(
@@ -186,7 +197,9 @@ export const holdThenPurchase = (ctx: RunContext, attempt: AttemptRow, client: S
       }
     }
     if (!client.capabilities.holds) return yield* purchase(ctx, { ...attempt, status: "purchasing" }, client)
-    const held = yield* admittedCall(ctx.state, client, client.hold(offer))
+    // Under the attempt's hold key: a try whose answer was lost (this run's, or a stopped
+    // worker's) is answered with the hold it took, by sellers that keep holds per key.
+    const held = yield* admittedCall(ctx.state, client, client.hold(offer, 1, holdKey(attempt)))
     if (held._tag === "Denied") {
       if (held.reason === "circuit_open") {
         // The seller is failing for everyone right now: the next offer rather than a wait.
@@ -229,8 +242,10 @@ export const attemptOne = (ctx: RunContext, attempt: AttemptRow, nextInLine: Att
       return next
     }
     if (mayHaveOrdered || attempt.status === "held") return yield* purchase(ctx, attempt, client.value)
-    // pending (a run that stopped while a hold was on its way left it so: a hold harms nobody, it
-    // expires; take a new one), or `holding`, which older versions wrote before the hold call
+    // pending (a run that stopped while a hold was on its way left it so: the hold is asked for
+    // again under the same key, which a seller keeping holds per key answers with the one it took;
+    // any other seller takes a second, and the first expires), or `holding`, which older versions
+    // wrote before the hold call
     return yield* holdThenPurchase(ctx, attempt, client.value, nextInLine)
   })
 
