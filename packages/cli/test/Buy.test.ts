@@ -1,4 +1,5 @@
 import { describe, expect, it, layer } from "@effect/vitest"
+import type * as Api from "../src/Api.js"
 import { Effect } from "effect"
 import { randomUUID } from "node:crypto"
 import * as Buy from "../src/services/Buy.js"
@@ -16,6 +17,18 @@ const options = (overrides: Partial<Buy.BuyOptions> = {}): Buy.BuyOptions => ({
   wait: true,
   pollMillis: 50,
   ...overrides
+})
+
+describe("buy: the sellers' answers", () => {
+  it("are listed cheapest first, then the sellers without an offer in the order they were asked", () => {
+    const seller = (id: string, status: string) => ({ seller_id: id, seller_name: id, status }) as unknown as Api.SellerOutcome
+    const offer = (id: string) => ({ seller_id: id }) as unknown as Api.BookOffer
+    const book = {
+      sellers: [seller("a", "offer"), seller("b", "not_carried"), seller("c", "offer"), seller("d", "failed"), seller("e", "offer")],
+      offers: [offer("e"), offer("a"), offer("c")]
+    } as unknown as Api.BookOffers
+    expect(Buy.cheapestFirst(book).map((s) => s.seller_id)).toEqual(["e", "a", "c", "b", "d"])
+  })
 })
 
 layer(TestServer.layer, { timeout: 60_000, excludeTestServices: true })("buy", (it) => {

@@ -11,6 +11,15 @@ import * as Input from "../Input.js"
 import { acceptCommand, buyView, type BuyEvent } from "../ui/BuyView.js"
 import type { Ui } from "../ui/Render.js"
 
+
+/** The sellers as `offers` lists them, cheapest total first, then those without an offer in the order they were asked. */
+export const cheapestFirst = (book: Api.BookOffers): ReadonlyArray<Api.SellerOutcome> => {
+  const rank = new Map(book.offers.map((offer, index) => [offer.seller_id, index]))
+  return book.sellers
+    .map((seller, index) => ({ seller, key: rank.get(seller.seller_id) ?? book.offers.length + index }))
+    .sort((a, b) => a.key - b.key)
+    .map(({ seller }) => seller)
+}
 export interface ShippingAddress {
   readonly line1: string
   readonly line2?: string
@@ -122,7 +131,7 @@ export const buy = (api: Api.Api, ui: Ui, options: BuyOptions): Effect.Effect<Bu
     const offersFiber = yield* api.offers(isbn, maxPrice.currency).pipe(
       Effect.flatMap((book) => {
         offers = book
-        return push({ _tag: "Sellers", sellers: book.sellers, offers: book.offers, durationMillis: book.duration_ms })
+        return push({ _tag: "Sellers", sellers: cheapestFirst(book), offers: book.offers, durationMillis: book.duration_ms })
       }),
       Effect.catch((error) => push({ _tag: "SellersFailed", message: error.message })),
       Effect.forkChild
