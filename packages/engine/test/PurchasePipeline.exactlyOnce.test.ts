@@ -421,6 +421,26 @@ describe("PurchasePipeline: a run never outlives its lease", () => {
     )
   }
 
+  for (const holdKeys of [true, false]) {
+    it.live(`a hold whose answer was lost is asked for once more under its key: ${holdKeys ? "the seller keeping holds per key answers the one it took" : "a seller ignoring keys has no copy left"}`, () =>
+      Effect.gen(function* () {
+        const { running: fleet } = yield* sellers([
+          { name: "last-copy", stock: [{ isbn, price: 1000, quantity: 1 }], holdKeys },
+          { name: "dearer", stock: [{ isbn, price: 1300, quantity: 3 }] }
+        ])
+        // The seller takes the hold, then the connection drops before its answer leaves.
+        fleet[0]!.simulator.inject({ operation: "hold", kind: "lost_response" })
+        const { id } = yield* Harness.submit(isbn, 3000)
+        const view = yield* Harness.runUntilDone(yield* Harness.worker("w1"), id)
+        expect(view.status).toBe("purchased")
+        expect(fleet[0]!.simulator.calls.hold).toBe(2)
+        expect(fleet[0]!.simulator.holds.size).toBe(1)
+        expect(ordersFor(fleet, id).map((order) => order.seller)).toEqual([holdKeys ? "last-copy" : "dearer"])
+        expect(view.finalPrice?.amount).toBe(holdKeys ? 1000 : 1300)
+      }).pipe(Effect.provide(Infrastructure))
+    )
+  }
+
   it.live("a run whose lease was taken over stops and does not act on the answer it was waiting for", () =>
     Effect.gen(function* () {
       const { running: fleet } = yield* sellers([{ name: "slow", stock: [{ isbn, price: 1000, quantity: 3 }], mode: "atomic" }], { timeoutMillis: 5_000 })

@@ -92,3 +92,22 @@ export const afterLookup = (answer: Result.Result<Option.Option<Contract.Order>,
   if (answer._tag === "Failure") return { _tag: "NoAnswer", reason: describe(answer.failure) }
   return answer.success._tag === "Some" ? { _tag: "Found", order: answer.success.value } : { _tag: "NotFound" }
 }
+
+/**
+ * After a hold call that failed: may the seller have taken the hold anyway (the call timed out,
+ * the answer was lost or garbled)? Then the hold is asked for once more under the same key: a
+ * seller that keeps holds per key answers with the hold it took, so its copy is not left
+ * reserved for nobody; any other seller takes a copy of its own or says it has none, as the
+ * next request would have been told. A refusal (a rejection, a connection refused) took nothing.
+ */
+export const holdMayExist = (error: SellerError.SellerError): boolean => {
+  switch (error._tag) {
+    case "OutcomeUnknown":
+    case "MalformedSellerResponse":
+      return true
+    case "SellerUnavailable":
+      return error.mayHaveBeenProcessed
+    case "SellerRejected":
+      return false
+  }
+}

@@ -199,7 +199,10 @@ export const holdThenPurchase = (ctx: RunContext, attempt: AttemptRow, client: S
     if (!client.capabilities.holds) return yield* purchase(ctx, { ...attempt, status: "purchasing" }, client)
     // Under the attempt's hold key: a try whose answer was lost (this run's, or a stopped
     // worker's) is answered with the hold it took, by sellers that keep holds per key.
-    const held = yield* admittedCall(ctx.state, client, client.hold(offer, 1, holdKey(attempt)))
+    const holdCall = admittedCall(ctx.state, client, client.hold(offer, 1, holdKey(attempt)))
+    const first = yield* holdCall
+    // An answer lost on the way: asked once more under the same key (`holdMayExist`).
+    const held = first._tag === "Failure" && AttemptResolution.holdMayExist(first.failure) ? yield* holdCall : first
     if (held._tag === "Denied") {
       if (held.reason === "circuit_open") {
         // The seller is failing for everyone right now: the next offer rather than a wait.
