@@ -65,3 +65,15 @@ describe("AttemptResolution.afterLookup", () => {
     expect(AttemptResolution.afterLookup(Result.fail(unavailable("timeout", true)))).toEqual({ _tag: "NoAnswer", reason: "unavailable:timeout" })
   })
 })
+
+describe("AttemptResolution.holdMayExist", () => {
+  it("a hold call that may have reached the seller is asked again under its key; a refusal took nothing", () => {
+    const may = (error: SellerError.SellerError) => AttemptResolution.holdMayExist(error)
+    expect(may(new SellerError.SellerUnavailable({ operation: "hold", reason: "timeout", detail: "3 s", mayHaveBeenProcessed: true }))).toBe(true)
+    expect(may(new SellerError.MalformedSellerResponse({ operation: "hold", detail: "not JSON" }))).toBe(true)
+    expect(may(new SellerError.SellerUnavailable({ operation: "hold", reason: "server_error", detail: "500", mayHaveBeenProcessed: true }))).toBe(true)
+    expect(may(new SellerError.SellerUnavailable({ operation: "hold", reason: "transport", detail: "ECONNREFUSED" }))).toBe(false)
+    expect(may(new SellerError.SellerUnavailable({ operation: "hold", reason: "rate_limited", detail: "429" }))).toBe(false)
+    expect(may(new SellerError.SellerRejected({ operation: "hold", reason: "out_of_stock", detail: "none left" }))).toBe(false)
+  })
+})
