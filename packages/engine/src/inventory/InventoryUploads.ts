@@ -13,9 +13,15 @@
  * of it is applied: the inventory stays as it was. Two uploads by one seller at once are both
  * read, then applied one after the other (the seller's feed row is locked while applying): the one
  * that finishes last is the inventory.
+ *
+ * A server that stops mid-way leaves nothing half done (`recover`, run by every process at start
+ * and every few minutes): an upload still receiving or applying after `abandonedAfterMillis` is
+ * refused and its staged rows removed (its listings were applied in one transaction, so nothing of
+ * it is in the index; the seller sends it again), and an applied upload whose books had not been
+ * written yet gets them written from its staged rows, which then go.
  */
 import { SqlClient } from "effect/sql"
-import { Context, Effect, Exit, Fiber, Layer, Option, Schema, Scope, Stream } from "effect"
+import { Context, Effect, Exit, Fiber, Layer, Option, Schedule, Schema, Scope, Stream } from "effect"
 import { isUuid } from "../internal/ids.js"
 import { orDie, textArray, uninterruptibleSql } from "../internal/sql.js"
 import * as InventoryFile from "./InventoryFile.js"
@@ -117,6 +123,18 @@ export interface InventoryUploadsService {
   readonly uploads: (sellerId: string, limit?: number) => Effect.Effect<ReadonlyArray<UploadStatus>>
   readonly summary: (sellerId: string) => Effect.Effect<InventorySummary>
   readonly configure: (sellerId: string, settings: Partial<FeedSettings>) => Effect.Effect<InventorySummary>
+  /** Finishes what stopped servers left (see the module's comment); says what it did. */
+  readonly recover: Effect.Effect<RecoveryReport>
+}
+
+/** What one `recover` run did. */
+export interface RecoveryReport {
+  /** Uploads still receiving or applying long after their last progress: refused, nothing applied. */
+  readonly refused: number
+  /** Applied uploads whose books were written from their leftover staged rows. */
+  readonly booksWritten: number
+  /** Uploads whose leftover staged rows were removed. */
+  readonly stagingCleared: number
 }
 
 export class InventoryUploads extends Context.Service<InventoryUploads, InventoryUploadsService>()("@bookbroker/engine/InventoryUploads") {}
@@ -136,6 +154,8 @@ export interface InventoryUploadsOptions {
   readonly booksInlineUpToRows?: number
   /** PostgreSQL's `work_mem` while an upload is applied (its sorts and hashes over every row of the file); default `128MB`. */
   readonly applyWorkMem?: string
+  /** How often `recover` runs in the background (and once at start); default 5 min, 0: never (tests call it). */
+  readonly recoverEveryMillis?: number
 }
 
 export const defaultSettings: FeedSettings = { trustSeconds: 86_400, currency: null, shipping: 0, pull: null }
@@ -207,6 +227,12 @@ const toStatus = (row: UploadRow): UploadStatus => ({
 
 const uploadColumns = "id, mode, format, source, status, rows_read, rows_rejected, rows_applied, listings_retired, errors, refusal, created_at, finished_at"
 
+/** Why an upload was given up, in the seller's words. */
+const givenUp = {
+  receiving: "the upload stopped before the file was complete",
+  applying: "the server stopped while applying the file: nothing of it was applied; send it again"
+} as const
+
 export const make = (options: InventoryUploadsOptions = {}) =>
   Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
@@ -215,6 +241,7 @@ export const make = (options: InventoryUploadsOptions = {}) =>
     const abandonedAfter = options.abandonedAfterMillis ?? 600_000
     const applyWorkMem = options.applyWorkMem ?? "128MB"
     const booksInlineUpTo = options.booksInlineUpToRows ?? 50_000
+    const recoverEvery = options.recoverEveryMillis ?? 300_000
     const scope = yield* Scope.Scope
     const columns = sql.literal(uploadColumns)
     const feedColumnsSql = sql.literal(feedColumns)
@@ -349,8 +376,11 @@ export const make = (options: InventoryUploadsOptions = {}) =>
             const [row] = yield* sql<UploadRow>`
               UPDATE inventory_uploads SET status = 'applied', rows_applied = ${Number(stated!.count)}, listings_retired = ${Number(retired!.count) + missing},
                 errors = ${JSON.stringify(errors)}::jsonb, finished_at = clock_timestamp(), updated_at = now()
-              WHERE id = ${uploadId} RETURNING ${columns}`
-            return toStatus(row!)
+              WHERE id = ${uploadId} AND status = 'applying' RETURNING ${columns}`
+            // Given up meanwhile (`recover` took this process for stopped): its refusal stands, and
+            // nothing of this transaction is kept — it may have read the staged rows after they went.
+            if (row === undefined) return yield* new UploadRefused({ reason: givenUp.applying, uploadId })
+            return toStatus(row)
           })
         )
       )
@@ -364,8 +394,12 @@ export const make = (options: InventoryUploadsOptions = {}) =>
      */
     const apply = (sellerId: string, uploadId: string, mode: UploadMode, currency: string, settings: FeedSettings, read: number, rejected: number, errors: ReadonlyArray<InventoryFile.RowError>) =>
       Effect.gen(function* () {
-        // Outside the transaction, so that whoever follows the upload sees it.
-        yield* uninterruptibleSql(sql`UPDATE inventory_uploads SET status = 'applying', rows_read = ${read}, rows_rejected = ${rejected}, updated_at = now() WHERE id = ${uploadId}`)
+        // Outside the transaction, so that whoever follows the upload sees it; unless it was given
+        // up while it was being read (no progress for `abandonedAfterMillis`).
+        const applying = yield* uninterruptibleSql(sql<{ id: string }>`
+          UPDATE inventory_uploads SET status = 'applying', rows_read = ${read}, rows_rejected = ${rejected}, updated_at = now()
+          WHERE id = ${uploadId} AND status = 'receiving' RETURNING id`)
+        if (applying.length === 0) return yield* new UploadRefused({ reason: givenUp.receiving, uploadId })
         // Only once both have read them.
         const cleared = uninterruptibleSql(sql`DELETE FROM inventory_staging WHERE upload_id = ${uploadId}`)
         const books = yield* Effect.forkIn(describeBooks(uploadId), scope)
@@ -399,10 +433,58 @@ export const make = (options: InventoryUploadsOptions = {}) =>
     const clearAbandoned = (sellerId: string) =>
       uninterruptibleSql(sql`
         WITH dead AS (
-          UPDATE inventory_uploads SET status = 'refused', refusal = 'the upload stopped before the file was complete', finished_at = now(), updated_at = now()
+          UPDATE inventory_uploads SET status = 'refused', refusal = ${givenUp.receiving}, finished_at = now(), updated_at = now()
           WHERE seller_id = ${sellerId} AND status = 'receiving' AND updated_at < now() - make_interval(secs => ${abandonedAfter / 1000})
           RETURNING id
         ) DELETE FROM inventory_staging WHERE upload_id IN (SELECT id FROM dead)`)
+
+    const recover: Effect.Effect<RecoveryReport> = Effect.gen(function* () {
+      const stale = sql`now() - make_interval(secs => ${abandonedAfter / 1000})`
+      // Still receiving or applying long after their last progress: their server stopped. An
+      // apply is one transaction, so nothing of theirs is in the index.
+      const dead = yield* uninterruptibleSql(sql<{ id: string }>`
+        WITH dead AS (
+          UPDATE inventory_uploads
+          SET refusal = CASE status WHEN 'receiving' THEN ${givenUp.receiving} ELSE ${givenUp.applying} END,
+              status = 'refused', finished_at = now(), updated_at = now()
+          WHERE status IN ('receiving', 'applying') AND updated_at < ${stale}
+          RETURNING id
+        ), cleared AS (DELETE FROM inventory_staging WHERE upload_id IN (SELECT id FROM dead))
+        SELECT id FROM dead`)
+      // Uploads with staged rows left, found by skipping through the staging index (a few distinct
+      // uploads, however many rows): applied ones whose server stopped before their books, and
+      // refused ones whose rows were not all removed.
+      const leftovers = yield* uninterruptibleSql(sql<{ id: string; status: UploadStatusName }>`
+        WITH RECURSIVE staged (upload_id) AS (
+          (SELECT upload_id FROM inventory_staging ORDER BY upload_id LIMIT 1)
+          UNION ALL
+          SELECT (SELECT s.upload_id FROM inventory_staging s WHERE s.upload_id > staged.upload_id ORDER BY s.upload_id LIMIT 1)
+          FROM staged WHERE staged.upload_id IS NOT NULL
+        )
+        SELECT u.id, u.status FROM staged JOIN inventory_uploads u ON u.id = staged.upload_id
+        WHERE u.status = 'refused' OR (u.status = 'applied' AND u.finished_at < ${stale})`)
+      let booksWritten = 0
+      for (const upload of leftovers) {
+        if (upload.status === "applied") {
+          yield* describeBooks(upload.id)
+          booksWritten++
+        }
+        yield* uninterruptibleSql(sql`DELETE FROM inventory_staging WHERE upload_id = ${upload.id}`)
+      }
+      const report = { refused: dead.length, booksWritten, stagingCleared: leftovers.length }
+      if (report.refused + report.stagingCleared > 0) yield* Effect.logWarning("inventory uploads left by a stopped server finished").pipe(Effect.annotateLogs(report))
+      return report
+    }).pipe(Effect.withSpan("InventoryUploads.recover"))
+
+    if (recoverEvery > 0) {
+      yield* Effect.forkIn(
+        recover.pipe(
+          Effect.catchCause((cause) => Effect.logError("inventory uploads: finishing what a stopped server left failed", cause)),
+          Effect.repeat(Schedule.spaced(recoverEvery))
+        ),
+        scope
+      )
+    }
 
     const upload = <E>(sellerId: string, request: UploadOptions, body: Stream.Stream<Uint8Array, E>): Effect.Effect<UploadStatus, UploadRefused | E> =>
       Effect.gen(function* () {
@@ -544,7 +626,7 @@ export const make = (options: InventoryUploadsOptions = {}) =>
       )
     }
 
-    return { upload, status, uploads, summary, configure } satisfies InventoryUploadsService
+    return { upload, status, uploads, summary, configure, recover } satisfies InventoryUploadsService
   })
 
 export const layer = (options: InventoryUploadsOptions = {}): Layer.Layer<InventoryUploads, never, SqlClient.SqlClient> =>

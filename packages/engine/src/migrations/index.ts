@@ -19,6 +19,7 @@ import ingest from "./0014_ingest.js"
 import exchangeRates from "./0015_exchange_rates.js"
 import stripeCustomers from "./0016_stripe_customers.js"
 import searchFolding from "./0017_search_folding.js"
+import unfinishedUploads from "./0018_unfinished_uploads.js"
 
 export const migrations = {
   "0001_sellers": sellers,
@@ -37,5 +38,6 @@ export const migrations = {
   "0014_ingest": ingest,
   "0015_exchange_rates": exchangeRates,
   "0016_stripe_customers": stripeCustomers,
-  "0017_search_folding": searchFolding
+  "0017_search_folding": searchFolding,
+  "0018_unfinished_uploads": unfinishedUploads
 }
