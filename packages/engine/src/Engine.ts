@@ -121,10 +121,12 @@ export const layer = (options: EngineOptions): Layer.Layer<EngineServices, never
     RequestBudget.layer.pipe(Layer.provideMerge(shared)),
     options.payments ?? SandboxGateway.layer(),
     Access.layer,
-    options.exchangeRates === undefined ? ExchangeRates.none : ExchangeRates.layer(options.exchangeRates).pipe(Layer.orDie),
     Findings.layer,
     InventoryUploads.layer().pipe(Layer.provideMerge(OfferIndex.layer())),
-    BookSearch.layer(),
+    // Search compares offers in other currencies with the operator's rates (when there are some).
+    BookSearch.layer().pipe(
+      Layer.provideMerge(options.exchangeRates === undefined ? ExchangeRates.none : ExchangeRates.layer(options.exchangeRates).pipe(Layer.orDie))
+    ),
     options.intake === undefined && options.pipeline?.answerWithinMillis === undefined
       ? Purchases.layer
       : Purchases.layerWith({

@@ -58,4 +58,23 @@ describe("exchange rates over HTTP", () => {
       expect(done.body.attempts[0]).toMatchObject({ seller_name: "paris", status: "confirmed", total: { amount: 1250, currency: "EUR" } })
     })
   )
+
+  it.live("search compares a feed's offers in another currency converted, keeping the seller's price", () =>
+    Effect.gen(function* () {
+      const server = yield* TestServer.start({}, { exchangeRates: { source: ratesFile(), marginBasisPoints: 200 } })
+      const [lyon] = yield* server.registerSellers([{ name: "lyon", stock: [] }])
+      const uploaded = yield* server.call("POST", "/v1/sellers/me/inventory/uploads?mode=snapshot&currency=EUR", {
+        token: lyon!.key,
+        raw: ["listingid\tisbn\ttitle\tauthor\tprice\tquantity\tbookcondition", ["L1", isbn, "Les Misérables", "Hugo, Victor", "12.50", "1", "New"].join("\t")].join("\n"),
+        headers: { "content-type": "text/tab-separated-values" }
+      })
+      expect(uploaded.status).toBe(201)
+      const ada = yield* server.customer("Ada")
+      const found = yield* server.call("GET", "/v1/books?q=miserables&currency=USD", { token: ada.key })
+      expect(found.status).toBe(200)
+      expect(found.body.hits).toMatchObject([
+        { isbn, offers: 1, best_offer: { seller_name: "lyon", price: { amount: 1250, currency: "EUR" }, total: { amount: 1382, currency: "USD" } } }
+      ])
+    })
+  )
 })

@@ -19,10 +19,11 @@
  * anyone: the row lock orders them, so exactly one wins. Any number of processes may run this:
  * due wants are claimed with `FOR UPDATE SKIP LOCKED`.
  */
-import { Money, type Isbn } from "@bookbroker/adapter-sdk"
+import type { Isbn } from "@bookbroker/adapter-sdk"
 import { SqlClient } from "effect/sql"
 import { Context, Effect, Layer, Option, Schedule } from "effect"
 import * as Conversion from "../exchange/Conversion.js"
+import * as ConversionSql from "../exchange/ConversionSql.js"
 import { ExchangeRates } from "../exchange/ExchangeRates.js"
 import { movedFromWatching } from "../internal/purchaseStore.js"
 import { orDie } from "../internal/sql.js"
@@ -82,15 +83,10 @@ export const make = (options: WantsOptions = {}) =>
      * `Conversion.convertAmount`). A wake is only a reason to look again: the woken round prices
      * its offers itself, so the SQL's numeric division need not match to the last digit.
      */
-    const withinMax = (rates: Conversion.Pricing | undefined) => {
-      if (rates === undefined) return sql`l.currency = btrim(r.currency) AND l.price + l.shipping <= r.max_amount`
-      const table = [[rates.table.base, "1"] as const, ...rates.table.rates].map(([currency, perBase]) => ({ currency, per_base: perBase, digits: Money.minorDigits(currency) }))
-      return sql`(CASE WHEN l.currency = btrim(r.currency) THEN l.price + l.shipping ELSE (
-          SELECT round((l.price + l.shipping) * t.per_base / f.per_base * power(10::numeric, t.digits - f.digits) * ${10_000 + rates.marginBasisPoints}::numeric / 10000)
-          FROM jsonb_to_recordset(${JSON.stringify(table)}::jsonb) AS f (currency text, per_base numeric, digits int),
-               jsonb_to_recordset(${JSON.stringify(table)}::jsonb) AS t (currency text, per_base numeric, digits int)
-          WHERE f.currency = l.currency AND t.currency = btrim(r.currency)) END) <= r.max_amount`
-    }
+    const withinMax = (rates: Conversion.Pricing | undefined) =>
+      rates === undefined
+        ? sql`l.currency = btrim(r.currency) AND l.price + l.shipping <= r.max_amount`
+        : sql`${ConversionSql.convertedSql(sql, rates, sql`(l.price + l.shipping)`, sql`l.currency`, sql`btrim(r.currency)`)} <= r.max_amount`
 
     const expire = Effect.map(
       sql<{ n: number }>`

@@ -17,9 +17,12 @@
  *   gives, in one pass over them (measured: "the" matches 400,000 of 1,000,000 books, and each
  *   match scored is a heap page read; `pnpm bench:search`). The exact title is looked up apart,
  *   so it is never lost to that cut.
- * - **What each hit shows**: its best current offer in the asked currency from the offer index
- *   (fresh listings only: `fresh_listings`) and how many there are. The index is a lead, as
- *   everywhere: buying confirms the price with the seller.
+ * - **What each hit shows**: its best current offer from the offer index (fresh listings only:
+ *   `fresh_listings`) and how many there are. With the operator's exchange rates, offers in other
+ *   currencies are compared converted as a purchase would price them (`exchange/ConversionSql.ts`
+ *   to choose, `Conversion` for the total shown): the offer keeps its own price and shipping, its
+ *   total is in the asked currency. Without rates only offers in the asked currency count. The
+ *   index is a lead, as everywhere: buying confirms the price with the seller.
  * - **Filters**: a minimum condition (`very_good` = very good or better), in stock (a fresh
  *   offer exists), a maximum total (best offer at most that). **Sort**: relevance (then ISBN) or
  *   price (best total, then ISBN; only books with an offer).
@@ -30,6 +33,10 @@
 import { Contract, Isbn } from "@bookbroker/adapter-sdk"
 import { SqlClient, type Statement } from "effect/sql"
 import { Context, Effect, Layer, Option, Schema } from "effect"
+import * as Conversion from "../exchange/Conversion.js"
+import * as ConversionSql from "../exchange/ConversionSql.js"
+import { ExchangeRates } from "../exchange/ExchangeRates.js"
+import * as RateTable from "../exchange/RateTable.js"
 import { textArray, uninterruptibleSql } from "../internal/sql.js"
 
 export type SearchSort = "relevance" | "price"
@@ -37,7 +44,7 @@ export type SearchSort = "relevance" | "price"
 export interface SearchQuery {
   /** Words or an ISBN; 1–200 characters. */
   readonly q: string
-  /** Offers are shown and compared in this currency. */
+  /** Offers are compared, and their totals shown, in this currency (others converted with the operator's rates, if any). */
   readonly currency: string
   /** This condition or better. */
   readonly condition?: Contract.Condition
@@ -54,8 +61,10 @@ export interface SearchQuery {
 export interface BestOffer {
   readonly sellerId: string
   readonly sellerName: string
+  /** The seller's own price and shipping, in its currency. */
   readonly price: { readonly amount: number; readonly currency: string }
   readonly shipping: { readonly amount: number; readonly currency: string }
+  /** Price + shipping in the asked currency: converted (with the margin) when the seller's is another. */
   readonly total: { readonly amount: number; readonly currency: string }
   readonly condition: Contract.Condition
   readonly source: "feed" | "push"
@@ -69,9 +78,9 @@ export interface SearchHit {
   readonly author: string | null
   readonly publisher: string | null
   readonly year: number | null
-  /** Cheapest current offer in the asked currency (within the condition filter), if any. */
+  /** Cheapest current offer, compared in the asked currency (within the condition filter), if any. */
   readonly bestOffer: BestOffer | null
-  /** Current offers in the asked currency (within the condition filter). */
+  /** Current offers in the asked currency or convertible to it (within the condition filter). */
   readonly offers: number
   /** Relevance, higher is better (0 for an ISBN search). */
   readonly score: number
@@ -161,13 +170,25 @@ interface HitRow {
   readonly seller_name: string | null
   readonly price: string | null
   readonly shipping: string | null
+  readonly currency: string | null
   readonly total: string | null
   readonly condition: Contract.Condition | null
   readonly source: "feed" | "push" | null
   readonly seen_at: Date | null
 }
 
-const toHit = (currency: string) => (row: HitRow): SearchHit => ({
+/** A best offer's total in the asked currency: the listing's own, or converted at the current rates. */
+const totalIn = (currency: string, pricing: Conversion.Pricing | undefined, row: HitRow): number => {
+  if (row.currency === currency || pricing === undefined) return Number(row.total)
+  const rate = RateTable.rate(pricing.table, row.currency!, currency)
+  return rate === undefined ? Number(row.total) : Conversion.convertAmount(Number(row.price) + Number(row.shipping), row.currency!, currency, rate, pricing.marginBasisPoints)
+}
+
+/**
+ * A hit as shown: its best offer's total in the asked currency, exactly as `Conversion` prices it
+ * when the seller's currency is another (the SQL's total only chose and ordered it).
+ */
+const toHit = (currency: string, pricing: Conversion.Pricing | undefined) => (row: HitRow): SearchHit => ({
   isbn: row.isbn as Isbn.Isbn13,
   title: row.title,
   author: row.author,
@@ -181,9 +202,9 @@ const toHit = (currency: string) => (row: HitRow): SearchHit => ({
       : {
           sellerId: row.seller_id,
           sellerName: row.seller_name!,
-          price: { amount: Number(row.price), currency },
-          shipping: { amount: Number(row.shipping), currency },
-          total: { amount: Number(row.total), currency },
+          price: { amount: Number(row.price), currency: row.currency! },
+          shipping: { amount: Number(row.shipping), currency: row.currency! },
+          total: { amount: totalIn(currency, pricing, row), currency },
           condition: row.condition!,
           source: row.source!,
           asOf: row.seen_at!
@@ -197,6 +218,9 @@ export const make = (options: BookSearchOptions = {}) =>
     const typoSimilarity = options.typoSimilarity ?? 0.3
 
     const maxRanked = options.maxRanked ?? 2_000
+    // Optional: with the operator's rates, offers in other currencies are compared converted.
+    const exchangeRates = Option.getOrUndefined(yield* Effect.serviceOption(ExchangeRates))
+    const currentPricing = exchangeRates === undefined ? Effect.succeed(undefined) : exchangeRates.pricing
 
     /** How many books the words match, counting up to `enough`. */
     const wordMatches = (words: string, enough: number) =>
@@ -285,6 +309,17 @@ export const make = (options: BookSearchOptions = {}) =>
         const isbn = Option.getOrNull(Isbn.parse(query.q.replace(/\s+/g, "")))
         const words = query.q.trim().toLowerCase()
         const conditions = query.condition === undefined ? null : conditionsFrom(query.condition)
+        const pricing = yield* currentPricing
+        // Which listings count, and their total in the asked currency.
+        const convertible = pricing === undefined ? [] : ConversionSql.currencies(pricing).filter((code) => code !== query.currency)
+        const inCurrency =
+          convertible.length === 0 || !ConversionSql.currencies(pricing!).includes(query.currency)
+            ? sql`l.currency = ${query.currency}`
+            : sql`l.currency = ANY(${textArray([query.currency, ...convertible])}::text[])`
+        const total =
+          convertible.length === 0 || !ConversionSql.currencies(pricing!).includes(query.currency)
+            ? sql`l.price + l.shipping`
+            : ConversionSql.convertedSql(sql, pricing!, sql`(l.price + l.shipping)`, sql`l.currency`, sql`${query.currency}::text`)
 
         // The matches, best first (at most maxCandidates): an ISBN finds its book (known or not).
         // Words first; look-alikes (typos) only when the words find less than a page — a query of
@@ -306,12 +341,12 @@ export const make = (options: BookSearchOptions = {}) =>
         const inCondition = conditions === null ? sql`true` : sql`l.condition = ANY(${textArray(conditions)}::text[])`
         const statement = (matches: Statement.Fragment) => sql<HitRow>`
           WITH m AS (${matches})
-          SELECT m.*, o.offers, o.seller_id, o.seller_name, o.price, o.shipping, o.total, o.condition, o.source, o.seen_at
+          SELECT m.*, o.offers, o.seller_id, o.seller_name, o.price, o.shipping, o.currency, o.total, o.condition, o.source, o.seen_at
           FROM m LEFT JOIN LATERAL (
-            SELECT count(*) OVER () AS offers, l.seller_id, s.name AS seller_name, l.price, l.shipping, l.price + l.shipping AS total, l.condition, l.source, l.seen_at
+            SELECT count(*) OVER () AS offers, l.seller_id, s.name AS seller_name, l.price, l.shipping, l.currency, ${total} AS total, l.condition, l.source, l.seen_at
             FROM fresh_listings l JOIN sellers s ON s.id = l.seller_id AND s.status = 'active'
-            WHERE l.isbn = m.isbn AND l.currency = ${query.currency} AND l.quantity > 0 AND ${inCondition}
-            ORDER BY l.price + l.shipping, l.seen_at DESC
+            WHERE l.isbn = m.isbn AND ${inCurrency} AND l.quantity > 0 AND ${inCondition}
+            ORDER BY total, l.seen_at DESC
             LIMIT 1
           ) o ON true
           WHERE ${after} AND ${offered} AND ${cheapEnough}
@@ -330,11 +365,13 @@ export const make = (options: BookSearchOptions = {}) =>
             })
           )
         )
-        const hits = rows.slice(0, limit).map(toHit(query.currency))
+        const hits = rows.slice(0, limit).map(toHit(query.currency, pricing))
         const last = hits.at(-1)
+        // The cursor keeps the SQL's total, which the order was by.
+        const lastRow = rows[Math.min(rows.length, limit) - 1]
         const nextCursor =
           rows.length > limit && last !== undefined
-            ? encodeCursor({ sort, key: sort === "price" ? last.bestOffer!.total.amount : last.score, isbn: last.isbn, typos })
+            ? encodeCursor({ sort, key: sort === "price" ? Number(lastRow!.total) : last.score, isbn: last.isbn, typos })
             : null
         return { hits, nextCursor, isbn }
       }).pipe(Effect.withSpan("BookSearch.search", { attributes: { sort: query.sort ?? "relevance" } }, { captureStackTrace: false }))

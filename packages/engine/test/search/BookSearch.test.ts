@@ -7,6 +7,10 @@ import { Isbn } from "@bookbroker/adapter-sdk"
 import { describe, expect, it } from "@effect/vitest"
 import { SqlClient } from "effect/sql"
 import { Effect, Layer, Redacted, Stream } from "effect"
+import { mkdtempSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import * as ExchangeRates from "../../src/exchange/ExchangeRates.js"
 import * as InventoryUploads from "../../src/inventory/InventoryUploads.js"
 import * as OfferIndex from "../../src/inventory/OfferIndex.js"
 import * as OutboundAddress from "../../src/outbound/OutboundAddress.js"
@@ -69,6 +73,18 @@ const catalog = Effect.gen(function* () {
   yield* upload(american!.id, feed("u", [["A Wizard of Earthsea", "8.00", "New"], ["Nineteen Eighty-Four", "5.00", "New"]]), "USD")
   return { cheap: cheap!, fine: fine!, american: american! }
 })
+
+/** The ECB's daily file with today's date and these rates per EUR. */
+const ratesFile = (rates: Record<string, string>) => {
+  const file = join(mkdtempSync(join(tmpdir(), "bb-rates-")), "eurofxref-daily.xml")
+  const cubes = Object.entries(rates).map(([currency, rate]) => `<Cube currency='${currency}' rate='${rate}'/>`).join("")
+  writeFileSync(
+    file,
+    `<?xml version="1.0" encoding="UTF-8"?><gesmes:Envelope xmlns:gesmes="http://www.gesmes.org/xml/2002-08-01" xmlns="http://www.ecb.int/vocabulary/2002-08-01/eurofxref">` +
+      `<Cube><Cube time='${new Date().toISOString().slice(0, 10)}'>${cubes}</Cube></Cube></gesmes:Envelope>`
+  )
+  return file
+}
 
 const search = (query: Partial<BookSearch.SearchQuery> & { readonly q: string }) =>
   Effect.flatMap(BookSearch.BookSearch, (books) => books.search({ currency: "EUR", ...query }))
@@ -134,6 +150,29 @@ describe("BookSearch", () => {
       // By price: only books with an offer, cheapest first.
       expect(titles(yield* search({ q: "dune herbert", sort: "price" }))).toEqual(["Dune", "Dune Messiah", "Children of Dune"])
     }).pipe(Effect.provide(TestLayer))
+  )
+
+  it.live("with the operator's exchange rates, offers in other currencies are compared and totalled converted, keeping their own price", () =>
+    Effect.gen(function* () {
+      const { cheap, american } = yield* catalog
+      // 8.00 USD at 1.10 USD per EUR, plus the 2 % margin: 8.00 / 1.10 × 1.02 = 7.418… → 7.42 EUR.
+      expect((yield* search({ q: "earthsea" })).hits[0]).toMatchObject({
+        title: "A Wizard of Earthsea",
+        offers: 1,
+        bestOffer: { sellerId: american.id, price: { amount: 800, currency: "USD" }, shipping: { amount: 0, currency: "USD" }, total: { amount: 742, currency: "EUR" } }
+      })
+      // Compared converted: by price, Earthsea (7.42 converted) before The Left Hand of Darkness (11.00 EUR).
+      expect(titles(yield* search({ q: "le guin", sort: "price" }))).toEqual(["A Wizard of Earthsea", "The Left Hand of Darkness"])
+      expect(titles(yield* search({ q: "le guin", maxTotal: 742 }))).toEqual(["A Wizard of Earthsea"])
+      expect(titles(yield* search({ q: "le guin", maxTotal: 741 }))).toEqual([])
+      // And the other way: a EUR offer asked in USD, 4.00 × 1.10 × 1.02 = 4.488 → 4.49 USD.
+      const dune = (yield* search({ q: "dune", currency: "USD" })).hits.find((hit) => hit.title === "Dune")!
+      expect(dune).toMatchObject({ offers: 2, bestOffer: { sellerId: cheap.id, price: { amount: 400, currency: "EUR" }, total: { amount: 449, currency: "USD" } } })
+      // A currency the rates do not know counts only its own offers.
+      expect((yield* search({ q: "earthsea", currency: "GBP" })).hits[0]).toMatchObject({ offers: 0, bestOffer: null })
+    }).pipe(
+      Effect.provide(TestLayer.pipe(Layer.provideMerge(ExchangeRates.layer({ source: ratesFile({ USD: "1.10", JPY: "160" }) }))))
+    )
   )
 
   it.live("does not show offers from stale feeds", () =>

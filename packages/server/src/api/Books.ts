@@ -44,9 +44,11 @@ export const BookOffers = Schema.Struct({
 export const SearchOffer = Schema.Struct({
   seller_id: Schema.String,
   seller_name: Schema.String,
-  price: MoneyOut,
-  shipping: MoneyOut,
-  total: MoneyOut,
+  price: MoneyOut.annotate({ description: "The seller's own price, in its currency" }),
+  shipping: MoneyOut.annotate({ description: "The seller's own shipping, in its currency" }),
+  total: MoneyOut.annotate({
+    description: "Price + shipping in the currency asked: converted at the operator's exchange rates plus their margin when the seller's is another, as a purchase would be"
+  }),
   condition: Schema.String,
   source: Schema.Literals(["feed", "push"]).annotate({ description: "Where the price comes from: the seller's inventory feed or a price it pushed; buying confirms it with the seller" }),
   as_of: Schema.String.annotate({ description: "When the feed or push stated the price" }),
@@ -59,8 +61,11 @@ export const SearchHit = Schema.Struct({
   author: Schema.NullOr(Schema.String),
   publisher: Schema.NullOr(Schema.String),
   year: Schema.NullOr(Schema.Int),
-  best_offer: Schema.NullOr(SearchOffer).annotate({ description: "The cheapest current offer in the currency asked (within the condition filter) from the offer index; null when there is none" }),
-  offers: Schema.Int.annotate({ description: "How many current offers there are in the currency asked (within the condition filter)" }),
+  best_offer: Schema.NullOr(SearchOffer).annotate({
+    description:
+      "The cheapest current offer from the offer index, compared in the currency asked (offers in other currencies converted when the operator configured exchange rates; otherwise only offers in the currency asked), within the condition filter; null when there is none"
+  }),
+  offers: Schema.Int.annotate({ description: "How many current offers there are in the currency asked or convertible to it (within the condition filter)" }),
   score: Schema.Finite.annotate({ description: "Relevance, higher is better (0 for an ISBN)" })
 })
 

@@ -826,19 +826,21 @@ export interface operations {
                         currency: string;
                         hits: {
                             author: string | null;
-                            /** @description The cheapest current offer in the currency asked (within the condition filter) from the offer index; null when there is none */
+                            /** @description The cheapest current offer from the offer index, compared in the currency asked (offers in other currencies converted when the operator configured exchange rates; otherwise only offers in the currency asked), within the condition filter; null when there is none */
                             best_offer: {
                                 /** @description How old that statement is, in whole seconds */
                                 age_seconds: number;
                                 /** @description When the feed or push stated the price */
                                 as_of: string;
                                 condition: string;
+                                /** @description The seller's own price, in its currency */
                                 price: {
                                     amount: number;
                                     currency: string;
                                 };
                                 seller_id: string;
                                 seller_name: string;
+                                /** @description The seller's own shipping, in its currency */
                                 shipping: {
                                     amount: number;
                                     currency: string;
@@ -848,13 +850,14 @@ export interface operations {
                                  * @enum {string}
                                  */
                                 source: "feed" | "push";
+                                /** @description Price + shipping in the currency asked: converted at the operator's exchange rates plus their margin when the seller's is another, as a purchase would be */
                                 total: {
                                     amount: number;
                                     currency: string;
                                 };
                             } | null;
                             isbn: string;
-                            /** @description How many current offers there are in the currency asked (within the condition filter) */
+                            /** @description How many current offers there are in the currency asked or convertible to it (within the condition filter) */
                             offers: number;
                             publisher: string | null;
                             /** @description Relevance, higher is better (0 for an ISBN) */
