@@ -13,6 +13,7 @@ import type { Isbn } from "@bookbroker/adapter-sdk"
 import { generateIsbns } from "@bookbroker/adapter-sdk/testing"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { randomUUID } from "node:crypto"
+import { SqlClient } from "effect/sql"
 import { Context, Effect, Layer, Redacted, Stream } from "effect"
 import * as InventoryUploads from "../src/inventory/InventoryUploads.js"
 import * as Wants from "../src/jobs/Wants.js"
@@ -41,7 +42,7 @@ afterAll(async () => {
 const infrastructure = () =>
   InventoryUploads.layer().pipe(
     Layer.provideMerge(
-      Layer.mergeAll(SellerDirectory.layer({ refreshMillis: 60_000 }), StripeGateway.layer(fake.gatewayOptions(secretKey)), Purchases.layer).pipe(
+      Layer.mergeAll(SellerDirectory.layer({ refreshMillis: 60_000 }), StripeGateway.layer({ ...fake.gatewayOptions(secretKey), detachEveryMillis: 50 }), Purchases.layer).pipe(
         Layer.provideMerge(OutboundAddress.layerLoopback),
         Layer.provideMerge(Layer.mergeAll(SecretBox.layer(Redacted.make(SecretBox.generateKey())), AdapterRegistry.layer([referenceAdapter]))),
         Layer.provideMerge(TestDatabase.layer)
@@ -73,6 +74,18 @@ const intentParams = (request: string) =>
     .requests()
     .filter((entry) => entry.method === "POST" && entry.path === "/v1/payment_intents" && entry.idempotencyKey?.startsWith(`${request}:authorize:`) === true)
     .map((entry) => entry.params)
+
+const detachedAt = (requestId: string) =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) => sql<{ detached_at: Date | null }>`SELECT detached_at FROM stripe_customers WHERE request_id = ${requestId}`).pipe(
+    Effect.map((rows) => rows[0]?.detached_at ?? null),
+    Effect.orDie
+  )
+
+/** Waits (bounded) until the request's card is recorded as detached. */
+const untilDetached = (requestId: string) =>
+  Effect.gen(function* () {
+    for (let i = 0; i < 300 && (yield* detachedAt(requestId)) === null; i++) yield* Effect.sleep(20)
+  })
 
 describe("Wants on Stripe", () => {
   it.live("a want watches, is woken by a feed listing and buys off-session: one Customer, the card attached, the real price captured", () =>
@@ -109,6 +122,11 @@ describe("Wants on Stripe", () => {
       expect(first!["off_session"]).toBeUndefined()
       expect(second).toMatchObject({ customer: customer!.id, off_session: "true", payment_method: card, confirm: "true", capture_method: "manual" })
       expect(second!["setup_future_usage"]).toBeUndefined()
+
+      // The want is over: its card does not stay on file.
+      yield* untilDetached(id)
+      expect(fake.paymentMethod(card)?.customer).toBeNull()
+      expect(yield* detachedAt(id)).not.toBeNull()
     }).pipe(Effect.provide(infrastructure()))
   )
 
@@ -135,6 +153,13 @@ describe("Wants on Stripe", () => {
         expect(intents.map((intent) => intent.status)).toEqual(["canceled", "requires_payment_method"])
         expect(intents.every((intent) => intent.amount_received === 0 && intent.amount_capturable === 0)).toBe(true)
         expect(intentParams(id)[1]).toMatchObject({ off_session: "true", customer: customersOf(id)[0]!.id })
+        // Failed: the card stays for an operator's retry (a week), after several rounds of the detaching job.
+        const detachCalls = () => fake.requests().filter((entry) => entry.path.endsWith("/detach")).length
+        const before = detachCalls()
+        yield* Effect.sleep(300)
+        expect(detachCalls()).toBe(before)
+        expect(fake.paymentMethod(card)?.customer).toBe(customersOf(id)[0]!.id)
+        expect(yield* detachedAt(id)).toBeNull()
       }
     }).pipe(Effect.provide(infrastructure()))
   )

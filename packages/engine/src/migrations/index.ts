@@ -20,6 +20,7 @@ import exchangeRates from "./0015_exchange_rates.js"
 import stripeCustomers from "./0016_stripe_customers.js"
 import searchFolding from "./0017_search_folding.js"
 import unfinishedUploads from "./0018_unfinished_uploads.js"
+import savedCardsDetached from "./0019_saved_cards_detached.js"
 
 export const migrations = {
   "0001_sellers": sellers,
@@ -39,5 +40,6 @@ export const migrations = {
   "0015_exchange_rates": exchangeRates,
   "0016_stripe_customers": stripeCustomers,
   "0017_search_folding": searchFolding,
-  "0018_unfinished_uploads": unfinishedUploads
+  "0018_unfinished_uploads": unfinishedUploads,
+  "0019_saved_cards_detached": savedCardsDetached
 }

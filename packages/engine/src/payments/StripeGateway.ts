@@ -49,7 +49,7 @@ import { Money } from "@bookbroker/adapter-sdk"
 import type { SqlClient } from "effect/sql"
 import * as http from "node:http"
 import * as https from "node:https"
-import { Data, Effect, Layer, Redacted, Result, type Scope } from "effect"
+import { Data, Effect, Layer, Redacted, Result, Schedule, type Scope } from "effect"
 import Stripe from "stripe"
 import * as SavedCards from "./internal/savedCards.js"
 import {
@@ -73,6 +73,13 @@ export interface StripeGatewayOptions {
   readonly timeoutMillis?: number
   /** How long Stripe keeps an uncaptured authorization; default 7 days (card payments). */
   readonly authorizationLifetimeMillis?: number
+  /**
+   * How often the cards of wants that are over are detached from their Customers (no card stays
+   * on file after the want: `detachEndedWantCards`); default every minute, 0: never.
+   */
+  readonly detachEveryMillis?: number
+  /** A want that ended failed (or without a copy) keeps its card this long for an operator's retry; default 7 days. */
+  readonly savedCardGraceDays?: number
 }
 
 type Operation = PaymentUnavailable["operation"]
@@ -441,6 +448,49 @@ export const make = (options: StripeGatewayOptions): Effect.Effect<PaymentGatewa
               })
             )
         }).pipe(Effect.withSpan("StripeGateway.lookup", { attributes: { "purchase.request_id": requestId } }))
+    }
+    /**
+     * No card stays on file after its want: the PaymentMethod a want's first authorization
+     * attached is detached from the request's Customer once the want bought, was cancelled or
+     * expired (after `savedCardGraceDays` when it ended otherwise). Claimed first, so two
+     * processes never detach the same one; a detach Stripe refuses as an invalid request (no such
+     * PaymentMethod, or not attached any more) leaves nothing on file either. Any other failure is
+     * tried again once the claim lapses.
+     */
+    const detachEndedWantCards = Effect.gen(function* () {
+      const ended = yield* savedCards.claimEnded(50, options.savedCardGraceDays ?? 7, 300)
+      let detached = 0
+      for (const card of ended) {
+        const outcome = yield* call(() => stripe.paymentMethods.detach(card.payment_method)).pipe(
+          Effect.as("detached" as const),
+          Effect.catch((failure) =>
+            // No such PaymentMethod, or not attached to anyone any more: nothing of it is on file.
+            failure.error instanceof Stripe.errors.StripeInvalidRequestError &&
+            (failure.error.code === "resource_missing" || /not attached/i.test(failure.error.message))
+              ? Effect.as(Effect.logInfo("saved card already off file").pipe(Effect.annotateLogs({ requestId: card.request_id, detail: scrub(failure.error.message) })), "detached" as const)
+              : Effect.as(
+                  Effect.logWarning("saved card not detached yet; tried again later").pipe(
+                    Effect.annotateLogs({ requestId: card.request_id, detail: scrub(failure.error instanceof Error ? failure.error.message : String(failure.error)) })
+                  ),
+                  "later" as const
+                )
+          )
+        )
+        if (outcome === "detached") {
+          yield* savedCards.detached(card.request_id)
+          detached++
+        }
+      }
+      return detached
+    }).pipe(Effect.withSpan("StripeGateway.detachEndedWantCards"))
+    const detachEvery = options.detachEveryMillis ?? 60_000
+    if (detachEvery > 0) {
+      yield* Effect.forkScoped(
+        detachEndedWantCards.pipe(
+          Effect.catchCause((cause) => Effect.logError("detaching the cards of ended wants failed", cause)),
+          Effect.repeat(Schedule.spaced(detachEvery))
+        )
+      )
     }
     return service
   })

@@ -46,6 +46,27 @@ export const make = Effect.gen(function* () {
         INSERT INTO stripe_customers (request_id, customer) VALUES (${requestId}, ${customer})
         ON CONFLICT (request_id) DO UPDATE SET updated_at = stripe_customers.updated_at
         RETURNING customer`).pipe(Effect.map((rows) => rows[0]!.customer)),
+    /**
+     * Cards of wants that are over, claimed for detaching (at most `limit`, none another process
+     * claimed in the last `reclaimAfterSeconds`): at once once the want bought, was cancelled or
+     * expired; after `graceDays` when it ended otherwise (an operator may still retry a failed
+     * one with the same card).
+     */
+    claimEnded: (limit: number, graceDays: number, reclaimAfterSeconds: number) =>
+      orDie(sql<{ request_id: string; payment_method: string }>`
+        UPDATE stripe_customers SET detach_claimed_at = now()
+        WHERE request_id IN (
+          SELECT sc.request_id FROM stripe_customers sc
+          JOIN purchase_requests r ON r.id = CASE WHEN sc.request_id ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN sc.request_id::uuid END
+          WHERE sc.payment_method IS NOT NULL AND sc.detached_at IS NULL
+            AND (sc.detach_claimed_at IS NULL OR sc.detach_claimed_at < now() - make_interval(secs => ${reclaimAfterSeconds}))
+            AND (r.status IN ('purchased', 'cancelled', 'expired')
+                 OR (r.status IN ('failed', 'not_available', 'price_not_met') AND r.completed_at < now() - make_interval(days => ${graceDays})))
+          ORDER BY sc.request_id LIMIT ${limit}
+          FOR UPDATE OF sc SKIP LOCKED)
+        RETURNING request_id, payment_method`),
+    /** The card is no longer on file at Stripe. */
+    detached: (requestId: string) => orDie(sql`UPDATE stripe_customers SET detached_at = now(), updated_at = now() WHERE request_id = ${requestId}`).pipe(Effect.asVoid),
     /** The token's PaymentMethod is attached to the request's Customer, by the authorization `savedBy`. */
     saved: (requestId: string, paymentToken: string, paymentMethod: string, savedBy: string) =>
       orDie(sql`
