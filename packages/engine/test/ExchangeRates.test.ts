@@ -8,6 +8,7 @@ import type { Isbn } from "@bookbroker/adapter-sdk"
 import { Money } from "@bookbroker/adapter-sdk"
 import { generateIsbns } from "@bookbroker/adapter-sdk/testing"
 import { describe, expect, it } from "@effect/vitest"
+import { SqlClient } from "effect/sql"
 import { Context, Effect, Exit, Layer, Result, Stream } from "effect"
 import { mkdtempSync, writeFileSync } from "node:fs"
 import { createServer } from "node:http"
@@ -20,6 +21,7 @@ import * as RateTable from "../src/exchange/RateTable.js"
 import * as InventoryUploads from "../src/inventory/InventoryUploads.js"
 import * as Wants from "../src/jobs/Wants.js"
 import * as SandboxGateway from "../src/payments/SandboxGateway.js"
+import * as Purchases from "../src/purchases/Purchases.js"
 import * as Harness from "../src/testing/PurchaseHarness.js"
 
 const today = () => new Date().toISOString().slice(0, 10)
@@ -173,7 +175,7 @@ describe("ExchangeRates", () => {
 })
 
 describe("a request in another currency than its sellers'", () => {
-  const [isbn, second, third, fourth] = generateIsbns({ size: 4, seed: 8181 }) as [Isbn.Isbn13, Isbn.Isbn13, Isbn.Isbn13, Isbn.Isbn13]
+  const [isbn, second, third, fourth, fifth] = generateIsbns({ size: 5, seed: 8181 }) as [Isbn.Isbn13, Isbn.Isbn13, Isbn.Isbn13, Isbn.Isbn13, Isbn.Isbn13]
   const Infrastructure = InventoryUploads.layer().pipe(Layer.provideMerge(Harness.infrastructure(new SandboxGateway.SandboxFaults())))
   const sellers = (specs: ReadonlyArray<Harness.SimulatedSellers.SimulatedSellerSpec>) =>
     Effect.tap(Harness.SimulatedSellers.startSellers(specs), (running) => Harness.register(running))
@@ -214,6 +216,41 @@ describe("a request in another currency than its sellers'", () => {
       expect(view.counterOffer).toMatchObject({ sellerName: "madrid", price: Money.make(1382, "USD") })
       expect(fleet[0]!.simulator.orders).toHaveLength(0)
       expect((yield* Harness.ledger(id))[0]).toMatchObject({ status: "voided" })
+    }).pipe(Effect.provide(Infrastructure))
+  )
+
+  it.live("webhooks carry what the seller charged and the rates, as the status shows them; a want cancelled by SQL too", () =>
+    Effect.gen(function* () {
+      const fleet = yield* sellers([{ name: "porto", currency: "EUR", stock: [{ isbn: fifth, price: 1250, shipping: 0, quantity: 2 }] }])
+      const worker = yield* Harness.worker("w1", rates())
+      const sql = yield* SqlClient.SqlClient
+      const told = (id: string, event: string) =>
+        Effect.map(sql<{ payload: Record<string, unknown> }>`SELECT payload FROM outbox WHERE request_id = ${id} AND event = ${event}`, (rows) => rows[0]?.payload)
+      const wire = (view: { readonly exchangeRates: ReadonlyArray<{ from: string; to: string; rate: string; marginPercent: string; date: string; source: string }> }) =>
+        view.exchangeRates.map((rate) => ({ from: rate.from, to: rate.to, rate: rate.rate, margin_percent: rate.marginPercent, date: rate.date, source: rate.source }))
+
+      // Bought in EUR for a USD request: the pipeline's own webhook.
+      const { id } = yield* Harness.submit(fifth, 3000, { currency: "USD" })
+      const bought = yield* Harness.runUntilDone(worker, id)
+      expect(bought.status).toBe("purchased")
+      expect(yield* told(id, "purchase_request.purchased")).toMatchObject({
+        final_price: { amount: 1382, currency: "USD" },
+        seller_price: { amount: 1250, currency: "EUR" },
+        exchange_rates: [{ from: "EUR", to: "USD", rate: "1.0842", margin_percent: "2", date: expect.any(String), source: expect.any(String) }]
+      })
+      expect((yield* told(id, "purchase_request.purchased"))!["exchange_rates"]).toEqual(wire(bought))
+
+      // A want priced in EUR, watching above its maximum, then cancelled: the statement that ends it writes its webhook in SQL.
+      const { id: want } = yield* Harness.submit(fifth, 1300, { currency: "USD", waitUntil: new Date(Date.now() + 86_400_000) })
+      const watching = yield* Harness.runUntilDone(worker, want, 200, true)
+      expect(watching.status).toBe("watching")
+      expect(watching.exchangeRates).toHaveLength(1)
+      const purchases = yield* Purchases.Purchases
+      yield* purchases.cancel(want)
+      const cancelled = yield* told(want, "purchase_request.cancelled")
+      expect(cancelled).toMatchObject({ status: "cancelled", final_price: null, seller_price: null })
+      expect(cancelled!["exchange_rates"]).toEqual(wire(watching))
+      expect(fleet[0]!.simulator.orders).toHaveLength(1)
     }).pipe(Effect.provide(Infrastructure))
   )
 

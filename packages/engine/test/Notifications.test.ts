@@ -159,6 +159,9 @@ describe("Notifications", () => {
           isbn,
           reason: expect.toBeOneOf([null, expect.any(String)]),
           final_price: { amount: 1500, currency: "EUR" },
+          // Bought in the request's own currency: no other amount, no rate.
+          seller_price: null,
+          exchange_rates: [],
           seller_id: expect.any(String),
           order_id: expect.any(String),
           counter_offer: null

@@ -6,6 +6,7 @@
 import { SqlClient, type SqlError, type Statement } from "effect/sql"
 import { Effect, Schema } from "effect"
 import type { Locked } from "../exchange/Conversion.js"
+import { lockedRatesWire, lockedRatesWireSql } from "../exchange/RateView.js"
 import * as AttemptReuse from "../purchases/AttemptReuse.js"
 import * as PurchaseKeys from "../purchases/PurchaseKeys.js"
 
@@ -209,6 +210,8 @@ export interface RequestChanges {
   readonly quote_progress?: QuoteProgress
   /** Why the request waits from now on, in the same statement as the move (a watching want says so at once). */
   readonly waiting?: string
+  /** Told in the webhook only (the attempt keeps it): what the seller charged in its own currency, when that is not the request's. */
+  readonly seller_price?: { readonly amount: number; readonly currency: string }
 }
 
 /** A move of the purchase state machine, recorded in `state_transitions` (and the outbox when final or watching). */
@@ -295,17 +298,21 @@ export const makeStore = Effect.gen(function* () {
             ORDER BY v.n)`)
         if (terminal || transition.to === watchingStatus) {
           const c = transition.changes ?? {}
-          const payload = eventPayload({
-            id: current.id,
-            status: transition.to,
-            isbn: current.isbn,
-            reason: transition.reason,
-            final_amount: c.final_amount === undefined ? current.final_amount : String(c.final_amount),
-            currency: current.currency,
-            seller_id: c.seller_id ?? current.seller_id,
-            order_id: c.order_id ?? current.order_id,
-            counter_offer: c.counter_offer ?? current.counter_offer
-          })
+          const payload = eventPayload(
+            {
+              id: current.id,
+              status: transition.to,
+              isbn: current.isbn,
+              reason: transition.reason,
+              final_amount: c.final_amount === undefined ? current.final_amount : String(c.final_amount),
+              currency: current.currency,
+              seller_id: c.seller_id ?? current.seller_id,
+              order_id: c.order_id ?? current.order_id,
+              counter_offer: c.counter_offer ?? current.counter_offer,
+              exchange: changes.exchange === undefined ? current.exchange : changes.exchange
+            },
+            c.seller_price ?? null
+          )
           ctes.push(sql`
             told AS (
               INSERT INTO outbox (request_id, event, payload, notify_url)
@@ -557,15 +564,22 @@ export const makeStore = Effect.gen(function* () {
 
 export type PurchaseStore = Effect.Success<typeof makeStore>
 
-/** What a customer (and its webhook) sees of a finished request. */
+/**
+ * What a customer (and its webhook) sees of a finished request: `final_price` is what it paid;
+ * `seller_price` what the seller charged in its own currency when that is not the request's (the
+ * order's, known to the step that captures it), and `exchange_rates` the rates it was priced at.
+ */
 export const eventPayload = (
-  row: Pick<RequestRow, "id" | "status" | "isbn" | "reason" | "final_amount" | "currency" | "seller_id" | "order_id" | "counter_offer">
+  row: Pick<RequestRow, "id" | "status" | "isbn" | "reason" | "final_amount" | "currency" | "seller_id" | "order_id" | "counter_offer" | "exchange">,
+  sellerPrice: { readonly amount: number; readonly currency: string } | null = null
 ) => ({
   id: row.id,
   status: row.status,
   isbn: row.isbn,
   reason: row.reason,
   final_price: row.final_amount === null ? null : { amount: Number(row.final_amount), currency: row.currency.trim() },
+  seller_price: sellerPrice,
+  exchange_rates: lockedRatesWire(row.exchange, row.currency.trim()),
   seller_id: row.seller_id,
   order_id: row.order_id,
   counter_offer: row.counter_offer
@@ -591,4 +605,6 @@ export const movedFromWatching = (sql: SqlClient.SqlClient, to: PurchaseStatus, 
 export const eventPayloadSql =
   "jsonb_build_object('id', id, 'status', status, 'isbn', isbn, 'reason', reason, " +
   "'final_price', CASE WHEN final_amount IS NULL THEN NULL ELSE jsonb_build_object('amount', final_amount, 'currency', btrim(currency)) END, " +
+  // Nothing was bought by the endings written this way (a cancelled or expired want).
+  "'seller_price', NULL::jsonb, 'exchange_rates', " + lockedRatesWireSql + ", " +
   "'seller_id', seller_id, 'order_id', order_id, 'counter_offer', counter_offer)"

@@ -10,8 +10,7 @@ import { createHash, randomUUID } from "node:crypto"
 import { Cause, Clock, Context, Deferred, Effect, Layer, Queue, Schema, type Scope } from "effect"
 import { eventPayload, isTerminal, movedFromWatching, type Attention, type QuoteProgress, type AttemptRow, type PaymentOperationRow, type PurchaseStatus, type RequestRow } from "../internal/purchaseStore.js"
 import { uninterruptibleSql } from "../internal/sql.js"
-import type * as Conversion from "../exchange/Conversion.js"
-import * as RateTable from "../exchange/RateTable.js"
+import { lockedRatesView, type ExchangeRateView } from "../exchange/RateView.js"
 import { signalWork } from "../internal/workSignal.js"
 import * as OutboundAddress from "../outbound/OutboundAddress.js"
 import * as Backlog from "./Backlog.js"
@@ -107,30 +106,7 @@ export interface PurchaseView {
   readonly exchangeRates: ReadonlyArray<ExchangeRateView>
 }
 
-/** One currency's rate as a request was priced at it: 1 `from` = `rate` `to`, plus `marginPercent`. */
-export interface ExchangeRateView {
-  readonly from: string
-  readonly to: string
-  /** Decimal, rounded to 6 places for reading (the price used the exact rate). */
-  readonly rate: string
-  readonly marginPercent: string
-  /** The day of the rates and where they came from. */
-  readonly date: string
-  readonly source: string
-}
-
-const exchangeRatesView = (locked: Conversion.Locked | null, to: string): ReadonlyArray<ExchangeRateView> =>
-  Object.entries(locked?.rates ?? {}).map(([from, kept]) => {
-    const rate = RateTable.decodeRate(kept.rate)
-    return {
-      from,
-      to,
-      rate: rate === undefined ? kept.rate : RateTable.toDecimal(rate),
-      marginPercent: RateTable.toDecimal({ numerator: BigInt(locked!.marginBasisPoints), denominator: 100n }, 2),
-      date: kept.date,
-      source: kept.source
-    }
-  })
+export type { ExchangeRateView }
 
 export class PurchaseNotFound extends Schema.TaggedError<PurchaseNotFound>()("PurchaseNotFound", { id: Schema.String }) {
   override get message(): string {
@@ -391,7 +367,7 @@ export const makeWith = (options: PurchasesOptions = {}): Effect.Effect<Purchase
         const bought = attempts.find((attempt) => attempt.status === "confirmed" && attempt.order_currency !== null && attempt.order_total !== null)
         return bought === undefined || row.status !== "purchased" ? null : Money.make(Number(bought.order_total), bought.order_currency!.trim())
       })(),
-      exchangeRates: exchangeRatesView(row.exchange, currency)
+      exchangeRates: lockedRatesView(row.exchange, currency)
     }
   }
 

@@ -62,7 +62,10 @@ export const NewPurchaseRequest = Schema.Struct({
   max_price: MoneyAmount,
   payment: Schema.Struct({ token: Text(255).annotate({ description: "Payment method token (sandbox: tok_approve, tok_decline, …)" }) }),
   customer: Schema.Struct({ name: Text(200), email: Email, shipping_address: ShippingAddress }),
-  notify_url: Schema.optionalKey(HttpUrl),
+  notify_url: Schema.optionalKey(HttpUrl).annotateKey({
+      description:
+        "Where to POST a signed Standard Webhook (webhook-id / webhook-timestamp / webhook-signature) when the request ends, starts watching or is woken: `{ type: \"purchase_request.<status>\", timestamp, data }`, `data` being `id`, `status`, `isbn`, `reason`, `final_price`, `seller_price`, `exchange_rates`, `seller_id`, `order_id` and `counter_offer` as the status resource gives them"
+  }),
   answer_within_seconds: Schema.optionalKey(
     Schema.Int.check(Schema.isBetween({ minimum: 5, maximum: 86_400 }, { message: "must be a whole number of seconds from 5 to 86400" })).annotate({
       description:

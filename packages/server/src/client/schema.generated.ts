@@ -3019,7 +3019,7 @@ export interface operations {
                         amount: number;
                         currency: string;
                     };
-                    notify_url?: string;
+                    notify_url?: string & unknown;
                     payment: {
                         /** @description Payment method token (sandbox: tok_approve, tok_decline, …) */
                         token: string;

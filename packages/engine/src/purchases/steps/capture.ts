@@ -9,6 +9,12 @@ import type { AttemptRow, PaymentOperationRow } from "../../internal/purchaseSto
 import * as PurchaseKeys from "../PurchaseKeys.js"
 import { next, park, type RunContext } from "./Run.js"
 
+/** What the seller charged in its own currency, when that is not the request's: told with `purchased`. */
+const sellerPrice = (attempt: AttemptRow) =>
+  attempt.order_currency === null || attempt.order_total === null
+    ? {}
+    : { seller_price: { amount: Number(attempt.order_total), currency: attempt.order_currency.trim() } }
+
 export const capture = (ctx: RunContext, attempt: AttemptRow) =>
   Effect.gen(function* () {
     const orderTotal =
@@ -34,7 +40,8 @@ export const capture = (ctx: RunContext, attempt: AttemptRow) =>
       yield* ctx.transition("purchased", orderTotal > Number(authorizedBy?.amount ?? settled.amount) ? "seller_charged_above_max" : null, {
         final_amount: Number(settled.amount),
         seller_id: attempt.seller_id,
-        order_id: attempt.order_id
+        order_id: attempt.order_id,
+        ...sellerPrice(attempt)
       })
       return next
     }
@@ -66,7 +73,7 @@ export const capture = (ctx: RunContext, attempt: AttemptRow) =>
     yield* ctx.transition(
       "purchased",
       orderTotal > authorized ? "seller_charged_above_max" : null,
-      { final_amount: amount, seller_id: attempt.seller_id, order_id: attempt.order_id },
+      { final_amount: amount, seller_id: attempt.seller_id, order_id: attempt.order_id, ...sellerPrice(attempt) },
       [ctx.writes.settlePayment(key, "succeeded", authorization.provider_ref, false, null), ctx.writes.endAuthorization()]
     )
     return next
