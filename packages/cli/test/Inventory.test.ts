@@ -118,6 +118,11 @@ layer(TestServer.layer, { timeout: 120_000, excludeTestServices: true })("seller
         expect(found.stdout).toMatch(/#\s+isbn\s+title\s+author\s+year\s+best offer\s+condition\s+seller\s+offers\s+age/)
         expect(found.stdout).toMatch(new RegExp(`1\\s+${listed}\\s+Dune\\s+Herbert, Frank\\s+—\\s+€11\\.00\\s+new\\s+cli-feeder\\s+1\\s+\\d+s`))
         expect(found.stdout).toContain("buying confirms the price with the seller")
+        // Asked in dollars without exchange rates: offered in euros, and the footer says how to see the price.
+        const dollars = yield* Effect.promise(() => seller.cli(["search", "dune", "herbert", "--currency", "USD"], asCustomer))
+        expect(dollars.code).toBe(0)
+        expect(dollars.stdout).toMatch(new RegExp(`1\\s+${listed}\\s+Dune\\s+Herbert, Frank\\s+—\\s+in EUR\\s+—\\s+—\\s+0`))
+        expect(dollars.stdout).toContain("offered only in that currency, not comparable with USD here (no exchange rate): search again with --currency EUR")
         const json = yield* Effect.promise(() => seller.cli(["search", listed, "--json"], asCustomer))
         expect(JSON.parse(json.stdout)).toMatchObject({ isbn: listed, hits: [{ isbn: listed, title: "Dune", best_offer: { total: { amount: 1100 } } }] })
         for (const args of [["search", "dune", "--sort", "cheapest"], ["search", "dune", "--condition", "mint"], ["search", "dune", "--limit", "0"], ["search", "dune", "--max", "-3"]]) {

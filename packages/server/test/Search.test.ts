@@ -47,6 +47,9 @@ describe("book search", () => {
       })
 
       expect((yield* get("q=austin%20emma")).body.hits.map((hit: { isbn: string }) => hit.isbn)).toEqual([emma])
+      // Asked in another currency, without exchange rates: offered, in EUR, not missing.
+      expect((yield* get("q=emma&currency=USD")).body.hits).toMatchObject([{ isbn: emma, offers: 0, best_offer: null, other_currencies: ["EUR"] }])
+      expect(first.other_currencies).toEqual([])
       const byIsbn = yield* get(`q=${dune.slice(0, 3)}-${dune.slice(3, 4)}-${dune.slice(4)}`)
       expect(byIsbn.body).toMatchObject({ isbn: dune, hits: [{ isbn: dune, title: "Dune" }] })
 

@@ -44,6 +44,14 @@ const nextCommand = (options: SearchOptions, query: Api.BookSearchQuery, cursor:
     `--cursor ${cursor}`
   ].join(" ")
 
+/** Books offered only in currencies the server could not compare with the one asked: say so, and how to see their prices. */
+const otherCurrenciesHint = (page: Api.BookSearchPage): ReadonlyArray<string> => {
+  const others = [...new Set(page.hits.filter((hit) => hit.best_offer === null).flatMap((hit) => hit.other_currencies))].sort()
+  return others.length === 0
+    ? []
+    : [`"in ${others.join(", ")}": offered only in ${others.length === 1 ? "that currency" : "those currencies"}, not comparable with ${page.currency} here (no exchange rate): search again with --currency ${others[0]}`]
+}
+
 export const table = (page: Api.BookSearchPage, next: string | null, filtered = false): TableProps => ({
   title: `${page.hits.length} book${page.hits.length === 1 ? "" : "s"}${page.isbn === null ? "" : ` for ISBN ${page.isbn}`}`,
   headers: ["#", "isbn", "title", "author", "year", "best offer", "condition", "seller", "offers", "age"],
@@ -53,7 +61,7 @@ export const table = (page: Api.BookSearchPage, next: string | null, filtered = 
     hit.title ?? "(not in any seller's feed)",
     hit.author ?? "—",
     hit.year === null ? "—" : String(hit.year),
-    hit.best_offer === null ? "—" : money(hit.best_offer.total),
+    hit.best_offer !== null ? money(hit.best_offer.total) : hit.other_currencies.length > 0 ? `in ${hit.other_currencies.join(", ")}` : "—",
     hit.best_offer === null ? "—" : hit.best_offer.condition.replaceAll("_", " "),
     hit.best_offer?.seller_name ?? "—",
     String(hit.offers),
@@ -62,6 +70,7 @@ export const table = (page: Api.BookSearchPage, next: string | null, filtered = 
   empty: filtered ? "no book matches with these filters (condition, stock, maximum): try without them" : "no book matches",
   footer: [
     ...(page.hits.some((hit) => hit.best_offer !== null) ? ["offers are what the sellers' feeds say, as old as shown: buying confirms the price with the seller"] : []),
+    ...otherCurrenciesHint(page),
     ...(page.hits.length === 1 && page.hits[0]!.best_offer === null ? [`ask every seller now: bookbroker offers ${page.hits[0]!.isbn}`] : []),
     ...(next === null ? [] : [`more: ${next}`])
   ]

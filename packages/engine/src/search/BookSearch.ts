@@ -82,6 +82,11 @@ export interface SearchHit {
   readonly bestOffer: BestOffer | null
   /** Current offers in the asked currency or convertible to it (within the condition filter). */
   readonly offers: number
+  /**
+   * Currencies the book has current offers in that could not be compared with the asked one (no
+   * exchange rate for them), sorted: a book offered only in those is not "without offers".
+   */
+  readonly otherCurrencies: ReadonlyArray<string>
   /** Relevance, higher is better (0 for an ISBN search). */
   readonly score: number
 }
@@ -175,6 +180,7 @@ interface HitRow {
   readonly condition: Contract.Condition | null
   readonly source: "feed" | "push" | null
   readonly seen_at: Date | null
+  readonly other_currencies: ReadonlyArray<string> | null
 }
 
 /** A best offer's total in the asked currency: the listing's own, or converted at the current rates. */
@@ -195,6 +201,7 @@ const toHit = (currency: string, pricing: Conversion.Pricing | undefined) => (ro
   publisher: row.publisher,
   year: row.year,
   offers: Number(row.offers ?? 0),
+  otherCurrencies: row.other_currencies ?? [],
   score: Number(row.score),
   bestOffer:
     row.seller_id === null
@@ -341,7 +348,10 @@ export const make = (options: BookSearchOptions = {}) =>
         const inCondition = conditions === null ? sql`true` : sql`l.condition = ANY(${textArray(conditions)}::text[])`
         const statement = (matches: Statement.Fragment) => sql<HitRow>`
           WITH m AS (${matches})
-          SELECT m.*, o.offers, o.seller_id, o.seller_name, o.price, o.shipping, o.currency, o.total, o.condition, o.source, o.seen_at
+          SELECT m.*, o.offers, o.seller_id, o.seller_name, o.price, o.shipping, o.currency, o.total, o.condition, o.source, o.seen_at,
+                 (SELECT array_agg(DISTINCT l.currency ORDER BY l.currency)
+                  FROM fresh_listings l JOIN sellers s ON s.id = l.seller_id AND s.status = 'active'
+                  WHERE l.isbn = m.isbn AND NOT (${inCurrency}) AND l.quantity > 0 AND ${inCondition}) AS other_currencies
           FROM m LEFT JOIN LATERAL (
             SELECT count(*) OVER () AS offers, l.seller_id, s.name AS seller_name, l.price, l.shipping, l.currency, ${total} AS total, l.condition, l.source, l.seen_at
             FROM fresh_listings l JOIN sellers s ON s.id = l.seller_id AND s.status = 'active'

@@ -109,7 +109,7 @@ describe("BookSearch", () => {
       // An ISBN no feed lists: the book, without what the index would say.
       const unknown = isbns[20]!
       const page = yield* search({ q: unknown })
-      expect(page.hits).toEqual([{ isbn: unknown, title: null, author: null, publisher: null, year: null, bestOffer: null, offers: 0, score: 0 }])
+      expect(page.hits).toEqual([{ isbn: unknown, title: null, author: null, publisher: null, year: null, bestOffer: null, offers: 0, otherCurrencies: [], score: 0 }])
     }).pipe(Effect.provide(TestLayer))
   )
 
@@ -142,7 +142,8 @@ describe("BookSearch", () => {
       const good = (yield* search({ q: "dune", condition: "very_good" })).hits.find((hit) => hit.title === "Dune")!
       expect(good).toMatchObject({ offers: 1, bestOffer: { sellerId: fine.id, total: { amount: 1200 } } })
       // The USD-only book: no EUR offer; in stock in USD.
-      expect((yield* search({ q: "earthsea" })).hits[0]).toMatchObject({ title: "A Wizard of Earthsea", offers: 0, bestOffer: null })
+      expect((yield* search({ q: "earthsea" })).hits[0]).toMatchObject({ title: "A Wizard of Earthsea", offers: 0, bestOffer: null, otherCurrencies: ["USD"] })
+      expect((yield* search({ q: "dune" })).hits.find((hit) => hit.title === "Dune")).toMatchObject({ otherCurrencies: [] })
       expect((yield* search({ q: "earthsea", currency: "USD" })).hits[0]).toMatchObject({ offers: 1, bestOffer: { total: { amount: 800, currency: "USD" } } })
       expect((yield* search({ q: "earthsea", inStock: true })).hits).toEqual([])
       // At most 5.00: Dune (4.00) and Foundation… not Foundation: it does not match "dune".
@@ -169,7 +170,8 @@ describe("BookSearch", () => {
       const dune = (yield* search({ q: "dune", currency: "USD" })).hits.find((hit) => hit.title === "Dune")!
       expect(dune).toMatchObject({ offers: 2, bestOffer: { sellerId: cheap.id, price: { amount: 400, currency: "EUR" }, total: { amount: 449, currency: "USD" } } })
       // A currency the rates do not know counts only its own offers.
-      expect((yield* search({ q: "earthsea", currency: "GBP" })).hits[0]).toMatchObject({ offers: 0, bestOffer: null })
+      expect((yield* search({ q: "earthsea", currency: "GBP" })).hits[0]).toMatchObject({ offers: 0, bestOffer: null, otherCurrencies: ["USD"] })
+      expect((yield* search({ q: "earthsea" })).hits[0]).toMatchObject({ otherCurrencies: [] })
     }).pipe(
       Effect.provide(TestLayer.pipe(Layer.provideMerge(ExchangeRates.layer({ source: ratesFile({ USD: "1.10", JPY: "160" }) }))))
     )

@@ -66,6 +66,10 @@ export const SearchHit = Schema.Struct({
       "The cheapest current offer from the offer index, compared in the currency asked (offers in other currencies converted when the operator configured exchange rates; otherwise only offers in the currency asked), within the condition filter; null when there is none"
   }),
   offers: Schema.Int.annotate({ description: "How many current offers there are in the currency asked or convertible to it (within the condition filter)" }),
+  other_currencies: Schema.Array(Schema.String).annotate({
+    description:
+      "Currencies the book is offered in that could not be compared with the one asked (no exchange rate for them), sorted; a book offered only in those is offered, not missing: ask in one of them"
+  }),
   score: Schema.Finite.annotate({ description: "Relevance, higher is better (0 for an ISBN)" })
 })
 

@@ -859,6 +859,8 @@ export interface operations {
                             isbn: string;
                             /** @description How many current offers there are in the currency asked or convertible to it (within the condition filter) */
                             offers: number;
+                            /** @description Currencies the book is offered in that could not be compared with the one asked (no exchange rate for them), sorted; a book offered only in those is offered, not missing: ask in one of them */
+                            other_currencies: string[];
                             publisher: string | null;
                             /** @description Relevance, higher is better (0 for an ISBN) */
                             score: number;

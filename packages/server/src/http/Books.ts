@@ -50,6 +50,7 @@ export const BooksLive = HttpApiBuilder.group(BookbrokerApi, "books", (handlers)
               publisher: hit.publisher,
               year: hit.year,
               offers: hit.offers,
+              other_currencies: hit.otherCurrencies,
               score: hit.score,
               best_offer:
                 hit.bestOffer === null
