@@ -35,6 +35,7 @@ import * as SharedState from "./state/SharedState.js"
 import * as Sweeper from "./jobs/Sweeper.js"
 import * as Wants from "./jobs/Wants.js"
 import * as ExchangeRates from "./exchange/ExchangeRates.js"
+import * as PushedOffers from "./quotes/PushedOffers.js"
 
 export interface EngineOptions {
   readonly adapters: ReadonlyArray<Adapter.AnyAdapter>
@@ -91,6 +92,7 @@ export type EngineServices =
   | BookSearch.BookSearch
   | AdapterRegistry.AdapterRegistry
   | ExchangeRates.ExchangeRates
+  | PushedOffers.PushedOffers
   | Findings.Findings
   | Gauges.Gauges
   | InventoryUploads.InventoryUploads
@@ -134,7 +136,9 @@ export const layer = (options: EngineOptions): Layer.Layer<EngineServices, never
           ...(options.pipeline?.answerWithinMillis === undefined ? {} : { answerWithinMillis: options.pipeline.answerWithinMillis })
         })
   )
-  const directory = SellerDirectory.layer({ refreshMillis: options.directoryRefreshMillis ?? 5_000 }).pipe(Layer.provideMerge(base))
+  const directory = SellerDirectory.layer({ refreshMillis: options.directoryRefreshMillis ?? 5_000 }).pipe(
+    Layer.provideMerge(PushedOffers.layer.pipe(Layer.provideMerge(base)))
+  )
   const quoting = QuoteEngine.layer(options.quotes ?? {}).pipe(Layer.provideMerge(SellerPool.layer()), Layer.provideMerge(directory))
   const operations = Layer.mergeAll(Readiness.layer, Gauges.layer, SellerRegistration.layer, SellerHealth.layer).pipe(
     Layer.provideMerge(SellerViews.layer),

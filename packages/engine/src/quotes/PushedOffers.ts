@@ -8,9 +8,9 @@
  * offers afresh (`QuoteEngine.confirm`), and their own answers replace them. */
 import { Contract } from "@bookbroker/adapter-sdk"
 import { randomUUID } from "node:crypto"
-import { Clock, Effect, Schema } from "effect"
-import type { OfferIndexService } from "../inventory/OfferIndex.js"
-import type { SharedStateService } from "../state/SharedState.js"
+import { Clock, Context, Effect, Layer, Schema } from "effect"
+import { OfferIndex, type OfferIndexService } from "../inventory/OfferIndex.js"
+import { SharedState, type SharedStateService } from "../state/SharedState.js"
 
 export const quoteIdPrefix = "push-"
 
@@ -97,3 +97,20 @@ export const put = (
     }
     return expiries
   })
+
+/** Pushing prices as a use case: the quote cache and the offer index it writes to, wired once (the server calls only this). */
+export interface PushedOffersService {
+  /** A seller's pushed answers into the quote cache and the offer index; when each expires. */
+  readonly put: (sellerId: string, answers: ReadonlyArray<PushedAnswer>) => Effect.Effect<ReadonlyArray<Date>>
+}
+
+export class PushedOffers extends Context.Service<PushedOffers, PushedOffersService>()("@bookbroker/engine/PushedOffers") {}
+
+export const layer: Layer.Layer<PushedOffers, never, SharedState | OfferIndex> = Layer.effect(
+  PushedOffers,
+  Effect.gen(function* () {
+    const state = yield* SharedState
+    const index = yield* OfferIndex
+    return { put: (sellerId, answers) => put(state, sellerId, answers, index) }
+  })
+)

@@ -9,15 +9,13 @@ import { HttpApiBuilder } from "effect/http-api"
 import { Money, type Contract, type Isbn } from "@bookbroker/adapter-sdk"
 import {
   Access,
-  OfferIndex,
   PushedOffers,
   RequestBudget,
   type SellerDirectory,
   SellerDirectory as Directory,
   SellerRegistration,
   SellerReview,
-  SellerViews,
-  SharedState
+  SellerViews
 } from "@bookbroker/engine"
 import { Effect, Option, Redacted } from "effect"
 import { BookbrokerApi } from "../Api.js"
@@ -107,10 +105,8 @@ export const SellersLive = HttpApiBuilder.group(BookbrokerApi, "sellers", (handl
     const directory = yield* Directory.SellerDirectory
     const access = yield* Access.Access
     const registration = yield* SellerRegistration.SellerRegistration
-    // For PushedOffers.put, which takes the quote cache and offer index it writes to (no service of its own yet).
-    const state = yield* SharedState.SharedState
+    const pushed = yield* PushedOffers.PushedOffers
     const settings = yield* Settings
-    const offerIndex = yield* OfferIndex.OfferIndex
     const budget = yield* RequestBudget.RequestBudget
 
     const me = Effect.flatMap(CurrentSeller, (caller) => Effect.orDie(directory.get(caller.id)))
@@ -216,7 +212,7 @@ export const SellersLive = HttpApiBuilder.group(BookbrokerApi, "sellers", (handl
           if (errors.length > 0) {
             return yield* Effect.fail(Problem.validation(errors.map((error) => `${error.pointer} ${error.detail}`).join("; "), errors))
           }
-          const expiries = yield* PushedOffers.put(state, seller.id, answers, offerIndex)
+          const expiries = yield* pushed.put(seller.id, answers)
           return {
             accepted: answers.length,
             offers: answers.map((answer, index) => ({ isbn: answer.isbn, available: answer.available, expires_at: expiries[index]!.toISOString() }))
