@@ -347,21 +347,26 @@ export const make = (options: BookSearchOptions = {}) =>
         const cheapEnough = query.maxTotal === undefined ? sql`true` : sql`o.total <= ${query.maxTotal}::bigint`
         const inCondition = conditions === null ? sql`true` : sql`l.condition = ANY(${textArray(conditions)}::text[])`
         const statement = (matches: Statement.Fragment) => sql<HitRow>`
-          WITH m AS (${matches})
-          SELECT m.*, o.offers, o.seller_id, o.seller_name, o.price, o.shipping, o.currency, o.total, o.condition, o.source, o.seen_at,
+          WITH m AS (${matches}), page AS (
+            SELECT m.*, o.offers, o.seller_id, o.seller_name, o.price, o.shipping, o.currency, o.total, o.condition, o.source, o.seen_at
+            FROM m LEFT JOIN LATERAL (
+              SELECT count(*) OVER () AS offers, l.seller_id, s.name AS seller_name, l.price, l.shipping, l.currency, ${total} AS total, l.condition, l.source, l.seen_at
+              FROM fresh_listings l JOIN sellers s ON s.id = l.seller_id AND s.status = 'active'
+              WHERE l.isbn = m.isbn AND ${inCurrency} AND l.quantity > 0 AND ${inCondition}
+              ORDER BY total, l.seen_at DESC
+              LIMIT 1
+            ) o ON true
+            WHERE ${after} AND ${offered} AND ${cheapEnough}
+            ORDER BY ${sort === "price" ? sql`o.total, m.isbn` : sql`m.score DESC, m.isbn`}
+            LIMIT ${limit + 1}
+          )
+          -- The currencies it could not compare, looked up for the page's books only.
+          SELECT page.*,
                  (SELECT array_agg(DISTINCT l.currency ORDER BY l.currency)
                   FROM fresh_listings l JOIN sellers s ON s.id = l.seller_id AND s.status = 'active'
-                  WHERE l.isbn = m.isbn AND NOT (${inCurrency}) AND l.quantity > 0 AND ${inCondition}) AS other_currencies
-          FROM m LEFT JOIN LATERAL (
-            SELECT count(*) OVER () AS offers, l.seller_id, s.name AS seller_name, l.price, l.shipping, l.currency, ${total} AS total, l.condition, l.source, l.seen_at
-            FROM fresh_listings l JOIN sellers s ON s.id = l.seller_id AND s.status = 'active'
-            WHERE l.isbn = m.isbn AND ${inCurrency} AND l.quantity > 0 AND ${inCondition}
-            ORDER BY total, l.seen_at DESC
-            LIMIT 1
-          ) o ON true
-          WHERE ${after} AND ${offered} AND ${cheapEnough}
-          ORDER BY ${sort === "price" ? sql`o.total, m.isbn` : sql`m.score DESC, m.isbn`}
-          LIMIT ${limit + 1}`
+                  WHERE l.isbn = page.isbn AND NOT (${inCurrency}) AND l.quantity > 0 AND ${inCondition}) AS other_currencies
+          FROM page
+          ORDER BY ${sort === "price" ? sql`page.total, page.isbn` : sql`page.score DESC, page.isbn`}`
         // A typo is a run of words this alike (for this transaction only); the corrections are
         // looked up first, so the search is planned knowing them. Scans start at the table's first
         // page (not where a concurrent scan is), so the first `maxRanked` matches are the same for
