@@ -313,6 +313,31 @@ describe("PurchasePipeline: an unresolved attempt has a deadline", () => {
   )
 })
 
+/**
+ * A seller whose hold takes 600 ms, a worker with a long lease (its heartbeat does not notice the
+ * takeover before the hold comes back) and a request whose lease another owner takes while the
+ * hold is on its way, as after a pause longer than the lease. Returns once that run stopped.
+ */
+const leaseTakenWhileHolding = (seller: { readonly quantity: number; readonly holdKeys: boolean }) =>
+  Effect.gen(function* () {
+    released.length = 0
+    const fleet = yield* Harness.SimulatedSellers.startSellers([
+      { name: "slow-holds", stock: [{ isbn, price: 1000, quantity: seller.quantity }], mode: "hold", holdKeys: seller.holdKeys }
+    ])
+    yield* Harness.register(fleet, { timeoutMillis: 5_000 }, "releasing-holds")
+    const worker = yield* Harness.worker("w1", { pipeline: { leaseMillis: 30_000 } })
+    const { id } = yield* Harness.submit(isbn, 3000)
+    fleet[0]!.simulator.setLatency({ medianMillis: 600 })
+    const running = yield* Effect.forkChild(worker.runOnce)
+    const sql = yield* SqlClient.SqlClient
+    // The hold is on its way (the seller counts a call when it arrives, before its latency).
+    for (let i = 0; i < 200 && fleet[0]!.simulator.calls.hold === 0; i++) yield* Effect.sleep(20)
+    expect(fleet[0]!.simulator.calls.hold).toBe(1)
+    yield* sql`UPDATE purchase_requests SET fence = fence + 1, lease_owner = 'thief', lease_expires_at = now() + interval '1 minute' WHERE id = ${id}`
+    expect(yield* Fiber.join(running)).toEqual([{ _tag: "LeaseLost" }])
+    return { fleet, id }
+  })
+
 describe("PurchasePipeline: a run never outlives its lease", () => {
   it.live("a seller call slower than the lease keeps the lease (heartbeat): no other worker takes the request meanwhile", () =>
     Effect.gen(function* () {
@@ -338,19 +363,7 @@ describe("PurchasePipeline: a run never outlives its lease", () => {
 
   it.live("a run that lost its lease while a hold was on its way gives the hold back when the seller ignores hold keys (nobody else knows of it)", () =>
     Effect.gen(function* () {
-      const fleet = yield* Harness.SimulatedSellers.startSellers([{ name: "slow-holds", stock: [{ isbn, price: 1000, quantity: 3 }], mode: "hold", holdKeys: false }])
-      yield* Harness.register(fleet, { timeoutMillis: 5_000 }, "releasing-holds")
-      // A long lease: the heartbeat does not notice the takeover before the hold comes back.
-      const worker = yield* Harness.worker("w1", { pipeline: { leaseMillis: 30_000 } })
-      const { id } = yield* Harness.submit(isbn, 3000)
-      fleet[0]!.simulator.setLatency({ medianMillis: 600 })
-      const running = yield* Effect.forkChild(worker.runOnce)
-      const sql = yield* SqlClient.SqlClient
-      // The hold is on its way (the seller counts a call when it arrives, before its latency).
-      for (let i = 0; i < 200 && fleet[0]!.simulator.calls.hold === 0; i++) yield* Effect.sleep(20)
-      expect(fleet[0]!.simulator.calls.hold).toBe(1)
-      yield* sql`UPDATE purchase_requests SET fence = fence + 1, lease_owner = 'thief', lease_expires_at = now() + interval '1 minute' WHERE id = ${id}`
-      expect(yield* Fiber.join(running)).toEqual([{ _tag: "LeaseLost" }])
+      const { fleet } = yield* leaseTakenWhileHolding({ quantity: 3, holdKeys: false })
       const holds = [...fleet[0]!.simulator.holds.values()]
       expect(holds).toHaveLength(1)
       expect(released).toEqual([holds[0]!.holdId])
@@ -360,19 +373,8 @@ describe("PurchasePipeline: a run never outlives its lease", () => {
 
   it.live("a hold kept under its key outlives a run that lost its lease: the next owner's replay gets it, and buys the last copy", () =>
     Effect.gen(function* () {
-      const fleet = yield* Harness.SimulatedSellers.startSellers([{ name: "slow-holds", stock: [{ isbn, price: 1000, quantity: 1 }], mode: "hold" }])
-      yield* Harness.register(fleet, { timeoutMillis: 5_000 }, "releasing-holds")
-      released.length = 0
-      const worker = yield* Harness.worker("w1", { pipeline: { leaseMillis: 30_000 } })
-      const { id } = yield* Harness.submit(isbn, 3000)
-      fleet[0]!.simulator.setLatency({ medianMillis: 600 })
-      const running = yield* Effect.forkChild(worker.runOnce)
+      const { fleet, id } = yield* leaseTakenWhileHolding({ quantity: 1, holdKeys: true })
       const sql = yield* SqlClient.SqlClient
-      for (let i = 0; i < 200 && fleet[0]!.simulator.calls.hold === 0; i++) yield* Effect.sleep(20)
-      expect(fleet[0]!.simulator.calls.hold).toBe(1)
-      // Taken over mid-call, as after a pause longer than the lease; then handed back to the queue.
-      yield* sql`UPDATE purchase_requests SET fence = fence + 1, lease_owner = 'thief', lease_expires_at = now() + interval '1 minute' WHERE id = ${id}`
-      expect(yield* Fiber.join(running)).toEqual([{ _tag: "LeaseLost" }])
       // The hold took the only copy, and stays: it is the request's, under its key.
       expect(released).toEqual([])
       expect(fleet[0]!.simulator.stock.get(isbn)?.quantity).toBe(0)
