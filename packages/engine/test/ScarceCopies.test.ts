@@ -7,6 +7,7 @@ import type { Isbn } from "@bookbroker/adapter-sdk"
 import { generateIsbns } from "@bookbroker/adapter-sdk/testing"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
+import { SqlClient } from "effect/sql"
 import * as SandboxGateway from "../src/payments/SandboxGateway.js"
 import * as Purchases from "../src/purchases/Purchases.js"
 import * as ScarceCopies from "../src/purchases/ScarceCopies.js"
@@ -83,8 +84,52 @@ describe("a surge for scarce copies", () => {
       // Asked once per copy: the later requests learnt the copies were gone from the earlier ones.
       const holds = fleet.reduce((sum, seller) => sum + seller.simulator.calls.hold, 0)
       expect(holds).toBeLessThanOrEqual(4)
+      // Each loser heard it from what the earlier ones learnt: every copy gone at once (no attempt
+      // written), or attempts closed without a call, never a seller's "out of stock" per request.
+      const losers = ended.filter((view) => view.status === "not_available")
+      const toldAtOnce = losers.filter((view) => view.reason === ScarceCopies.everyCopyGoneReason)
+      expect(toldAtOnce.every((view) => view.attempts.length === 0)).toBe(true)
       const skipped = ended.flatMap((view) => view.attempts).filter((attempt) => attempt.reason?.startsWith("sold_out:") === true)
-      expect(skipped.length).toBeGreaterThan(0)
+      expect(toldAtOnce.length + skipped.length).toBeGreaterThan(0)
+    }).pipe(Effect.provide(Infrastructure))
+  )
+})
+
+describe("a request whose copies went to earlier buyers since its quotes", () => {
+  it.live("ends at its turn without asking any seller, its authorization voided", () =>
+    Effect.gen(function* () {
+      const sql = yield* SqlClient.SqlClient
+      const fleet = yield* Harness.SimulatedSellers.startSellers([{ name: "last-copy", stock: [{ isbn, price: 1000, shipping: 0, quantity: 1 }] }])
+      yield* Harness.register(fleet)
+      const w = yield* Harness.worker("w", { worker: { concurrency: 1 }, pipeline: { scarceCopyWaitMillis: 120_000 } })
+      // Which request runs next is set by hand: only the request named is runnable.
+      const runOnly = (id: string) =>
+        Effect.gen(function* () {
+          yield* sql`UPDATE purchase_requests SET next_run_at = CASE WHEN id = ${id} THEN now() ELSE now() + interval '1 hour' END`
+          return yield* w.runOnce
+        })
+      const first = (yield* Harness.submit(isbn, 2000, { customerId: "first" })).id
+      const second = (yield* Harness.submit(isbn, 2000, { customerId: "second" })).id
+      const third = (yield* Harness.submit(isbn, 2000, { customerId: "third" })).id
+      const purchases = yield* Purchases.Purchases
+      // The third is quoted (the one copy) and waits: two requests that arrived before it are in progress.
+      yield* runOnly(third)
+      expect((yield* purchases.get(third)).status).toBe("deciding")
+      // The first buys the copy.
+      yield* runOnly(first)
+      expect((yield* purchases.get(first)).status).toBe("purchased")
+      const holdsBefore = fleet[0]!.simulator.calls.hold
+      // The third's turn: the second is still in progress, but the copy it was quoted is known gone.
+      yield* runOnly(third)
+      const ended = yield* purchases.get(third)
+      expect(ended.status).toBe("not_available")
+      expect(ended.reason).toBe(ScarceCopies.everyCopyGoneReason)
+      expect(ended.attempts).toEqual([])
+      expect(fleet[0]!.simulator.calls.hold).toBe(holdsBefore)
+      expect(fleet[0]!.simulator.orders).toHaveLength(1)
+      expect((yield* Harness.ledger(third)).map((payment) => payment.status)).toEqual(["voided"])
+      // The second, still in line, is not touched by it.
+      expect((yield* purchases.get(second)).status).toBe("received")
     }).pipe(Effect.provide(Infrastructure))
   )
 })

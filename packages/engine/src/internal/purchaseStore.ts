@@ -503,15 +503,34 @@ export const makeStore = Effect.gen(function* () {
         (rows) => rows[0]?.n ?? 0
       ),
 
-    /** Orders other requests for `isbn` had confirmed at these sellers since `since` (copies gone since a quote). */
-    soldSince: (requestId: string, isbn: string, sellerIds: ReadonlyArray<string>, since: Date) =>
+    /**
+     * What other requests for `isbn` learnt at these sellers, in one statement: orders confirmed
+     * there since `windowStart` (`sold`, copies gone lately), and per seller since `quotedAt`
+     * (`ScarceCopies.knownSoldOut`): orders confirmed and whether the seller answered out of stock.
+     * A seller nobody learnt anything at is missing from `since`.
+     */
+    copiesGone: (input: {
+      readonly requestId: string
+      readonly isbn: string
+      readonly sellerIds: ReadonlyArray<string>
+      readonly windowStart: Date
+      readonly quotedAt: Date
+      readonly outOfStockAnswer: string
+    }) =>
       Effect.map(
-        sql<{ n: number }>`
-          SELECT count(*)::int AS n
+        sql<{ seller_id: string; sold_in_window: number; sold: number; said_sold_out: boolean }>`
+          SELECT a.seller_id,
+                 count(*) FILTER (WHERE a.status = 'confirmed')::int AS sold_in_window,
+                 count(*) FILTER (WHERE a.status = 'confirmed' AND a.updated_at > ${input.quotedAt})::int AS sold,
+                 coalesce(bool_or(a.status = 'failed' AND a.reason = ${input.outOfStockAnswer} AND a.updated_at > ${input.quotedAt}), false) AS said_sold_out
           FROM purchase_attempts a JOIN purchase_requests r ON r.id = a.request_id
-          WHERE a.seller_id = ANY(${sellerIds}::uuid[]) AND a.updated_at > ${since} AND a.status = 'confirmed'
-            AND a.request_id <> ${requestId} AND r.isbn = ${isbn}`,
-        (rows) => rows[0]?.n ?? 0
+          WHERE a.seller_id = ANY(${input.sellerIds}::uuid[]) AND a.updated_at > ${input.windowStart}
+            AND a.request_id <> ${input.requestId} AND r.isbn = ${input.isbn}
+          GROUP BY a.seller_id`,
+        (rows) => ({
+          sold: rows.reduce((sum, row) => sum + row.sold_in_window, 0),
+          since: new Map(rows.map((row) => [row.seller_id, { sold: row.sold, saidSoldOut: row.said_sold_out === true }] as const))
+        })
       ),
 
     /**

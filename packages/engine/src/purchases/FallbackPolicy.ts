@@ -132,14 +132,17 @@ export const leadsToConfirm = (request: PolicyRequest, quotes: ReadonlyArray<Quo
   return quotes.some((quote) => Number(quote.total) > max) ? [] : open
 }
 
-/** Every offer within the maximum failed at purchase. `quotes`: the round's offers, cheapest first. */
-export const afterEveryOfferFailed = (request: PolicyRequest, quotes: ReadonlyArray<QuoteRow>): Ending => {
+/**
+ * Every offer within the maximum failed at purchase (or was known gone before it was tried:
+ * `noneLeft` then says why). `quotes`: the round's offers, cheapest first.
+ */
+export const afterEveryOfferFailed = (request: PolicyRequest, quotes: ReadonlyArray<QuoteRow>, noneLeft = "all_offers_failed"): Ending => {
   const notAsked = unanswered(request)
   if (notAsked > 0) {
     return { _tag: "SellersBusy", reason: `every offer within the maximum failed, and ${notAsked} sellers could not be asked or did not answer before the request's answer time` }
   }
   const cheapestAbove = quotes.find((quote) => Number(quote.total) > Number(request.max_amount))
-  if (cheapestAbove === undefined || request.counter_offer !== null) return { _tag: "NotAvailable", reason: notAvailableReason(request, "all_offers_failed") }
+  if (cheapestAbove === undefined || request.counter_offer !== null) return { _tag: "NotAvailable", reason: notAvailableReason(request, noneLeft) }
   return { _tag: "PriceNotMet", reason: "offers_within_max_failed", cheapest: cheapestAbove }
 }
 

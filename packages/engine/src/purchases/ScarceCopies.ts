@@ -5,10 +5,12 @@
  * - **Earlier requests first** (`waitsForEarlier`): a request ready to buy, whose offers within
  *   the maximum say how many copies they have, waits while at least as many requests for the
  *   same book (and currency) that arrived before it are still in progress as there are copies
- *   left (those quoted, less the orders confirmed there lately) — they may take every copy. It waits at most `maxWaitMillis` from the end of its quoting (an earlier request stuck
- *   on a slow seller must not hold every later one), then goes on regardless — and not at all
- *   once every copy is known gone (`everyCopyKnownGone`): then the answer is already known. With
- *   a seller that does not say its quantity nothing is known to be scarce, and nobody waits.
+ *   left (those quoted, less the orders confirmed there lately) — they may take every copy. It
+ *   waits at most `maxWaitMillis` from the end of its quoting (an earlier request stuck on a slow
+ *   seller must not hold every later one), then goes on regardless. Once every copy is known gone
+ *   (`everyCopyKnownGone`) the answer is already known: the request ends at once
+ *   (`everyCopyGoneReason`), without an attempt per seller. With a seller that does not say its
+ *   quantity nothing is known to be scarce, and nobody waits.
  * - **A copy known gone is not asked for** (`knownSoldOut`): since this request was quoted,
  *   another request for the same book was told by the seller that it is out of stock, or bought
  *   as many copies there as this request's offer said the seller had. Then the attempt fails
@@ -66,6 +68,13 @@ export const knownSoldOut = (quantity: number | null, since: SinceQuoted): boole
  */
 export const everyCopyKnownGone = (offers: ReadonlyArray<{ readonly quantity: number | null; readonly since: SinceQuoted }>): boolean =>
   offers.length > 0 && offers.every((offer) => knownSoldOut(offer.quantity, offer.since))
+
+/**
+ * Why a request ends without trying any seller when every copy within its maximum is known gone
+ * (`everyCopyKnownGone`) once its turn comes: the same knowledge that closes an attempt without a
+ * call (`soldOutReason`), for all of them at once — the losers of a surge hear it in one step.
+ */
+export const everyCopyGoneReason = "sold_out: every copy within the maximum went to buyers who asked earlier, since this request was quoted (sellers not asked again)"
 
 /** The reason of an attempt closed without a call. */
 export const soldOutReason = (since: SinceQuoted): string =>

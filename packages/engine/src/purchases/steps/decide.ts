@@ -1,7 +1,8 @@
 /**
  * `deciding`: the fallback policy ranks the offers against the maximum; the attempts are written
  * in one go — once the requests for the same scarce copies that arrived earlier had their turn
- * (`purchases/ScarceCopies.ts`).
+ * (`purchases/ScarceCopies.ts`). When they took every copy within the maximum, the request ends
+ * here, as it would once each attempt had been closed without a call.
  */
 import { Clock, Effect } from "effect"
 import * as FallbackPolicy from "../FallbackPolicy.js"
@@ -15,6 +16,9 @@ import { decodeOffer, next, park, type RunContext } from "./Run.js"
  * each, slowing the ones ahead of them).
  */
 const lookAgainMillis = (earlier: number, copies: number) => Math.min(2_000, 150 + Math.floor((200 * Math.max(0, earlier - Math.max(0, copies))) / Math.max(1, copies)))
+/** A seller no other request learnt anything at since this request's quotes. */
+const nothingLearnt: ScarceCopies.SinceQuoted = { sold: 0, saidSoldOut: false }
+
 /** How far back in line a waiting request counts. */
 const countAtMost = 1_000
 
@@ -37,19 +41,27 @@ export const decide = (ctx: RunContext) =>
       const now = yield* Clock.currentTimeMillis
       // Nobody earlier at it (the common case): nothing to wait for, one statement.
       const earlier = yield* ctx.store.earlierInProgress(ctx.row, countAtMost)
-      // The copies the quotes counted, less those other requests bought there lately (a quote may come from the cache).
-      const sold = earlier === 0 ? 0 : yield* ctx.store.soldSince(ctx.row.id, ctx.row.isbn, decision.within.map((quote) => quote.seller_id), new Date(quotedAt - ScarceCopies.soldWindowMillis))
-      const copies = offered - sold
-      const waits = ScarceCopies.waitsForEarlier({ earlier, copies, waitedMillis: now - quotedAt, maxWaitMillis: ctx.scarceCopyWaitMillis })
-      // Counted gone: is each copy known gone since this request's quotes (then nothing is left to wait for)?
-      const known = (quote: (typeof decision.within)[number]) =>
-        Effect.map(ctx.store.sinceQuoted(ctx.row.id, quote.seller_id, ctx.row.isbn, new Date(quotedAt), ScarceCopies.outOfStockAnswer), (since) => ({
-          quantity: decodeOffer(quote.offer).quantity,
-          since
-        }))
-      if (waits && !(copies <= 0 && ScarceCopies.everyCopyKnownGone(yield* Effect.forEach(decision.within, known)))) {
-        const left = Math.max(0, copies)
-        return park(lookAgainMillis(earlier, copies), `${earlier} requests for this book arrived earlier and are served first: the offers within your maximum have ${left} ${left === 1 ? "copy" : "copies"} left`)
+      if (earlier > 0) {
+        // One statement: the copies other requests bought at these sellers lately (a quote may
+        // come from the cache), and what each seller told them since this request's quotes.
+        const gone = yield* ctx.store.copiesGone({
+          requestId: ctx.row.id,
+          isbn: ctx.row.isbn,
+          sellerIds: decision.within.map((quote) => quote.seller_id),
+          windowStart: new Date(quotedAt - ScarceCopies.soldWindowMillis),
+          quotedAt: new Date(quotedAt),
+          outOfStockAnswer: ScarceCopies.outOfStockAnswer
+        })
+        const copies = offered - gone.sold
+        const offers = decision.within.map((quote) => ({ quantity: decodeOffer(quote.offer).quantity, since: gone.since.get(quote.seller_id) ?? nothingLearnt }))
+        // Every copy known gone: the answer is known — unless the offer index has leads nobody confirmed yet.
+        if (copies <= 0 && ScarceCopies.everyCopyKnownGone(offers) && FallbackPolicy.leadsToConfirm(ctx.row, quotes, new Set()).length === 0) {
+          return yield* end(ctx, FallbackPolicy.afterEveryOfferFailed(ctx.row, quotes, ScarceCopies.everyCopyGoneReason))
+        }
+        if (ScarceCopies.waitsForEarlier({ earlier, copies, waitedMillis: now - quotedAt, maxWaitMillis: ctx.scarceCopyWaitMillis })) {
+          const left = Math.max(0, copies)
+          return park(lookAgainMillis(earlier, copies), `${earlier} requests for this book arrived earlier and are served first: the offers within your maximum have ${left} ${left === 1 ? "copy" : "copies"} left`)
+        }
       }
     }
     yield* ctx.transition("purchasing", decision.reason, undefined, [
