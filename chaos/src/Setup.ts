@@ -7,7 +7,7 @@ import { referenceAdapter } from "@bookbroker/adapter-reference"
 import { Money, type Isbn } from "@bookbroker/adapter-sdk"
 import { generateIsbns, Random } from "@bookbroker/adapter-sdk/testing"
 import { Database, Engine, OutboundAddress, Purchases, Reconciler, SellerDirectory, Sweeper, Wants } from "@bookbroker/engine"
-import { TestDatabase } from "@bookbroker/engine/testing"
+import { CrashPoints, TestDatabase } from "@bookbroker/engine/testing"
 import { Effect, Exit, Layer, ManagedRuntime, Redacted, Schedule, Scope } from "effect"
 import { afterAll } from "vitest"
 import type { Fleet, FleetSeller } from "./Fleet.js"
@@ -49,11 +49,12 @@ export const releaseAfterAll = () => {
   }
 }
 
-/** An engine over the database (`Engine.layer`), as one bookbroker process would run it. */
-export const engineRuntime = (databaseUrl: string, options: Omit<Engine.EngineOptions, "adapters">): EngineRuntime =>
+/** An engine over the database (`Engine.layer`), as one bookbroker process would run it; `crashAt`: where its purchase runs die. */
+export const engineRuntime = (databaseUrl: string, options: Omit<Engine.EngineOptions, "adapters">, crashAt?: CrashPoints.CrashAt): EngineRuntime =>
   ManagedRuntime.make(
     // The chaos sellers run on this machine.
     Engine.layer({ adapters: [referenceAdapter], outbound: OutboundAddress.loopback, ...options }).pipe(
+      Layer.provide(crashAt === undefined ? Layer.empty : CrashPoints.layer(crashAt)),
       Layer.provideMerge(Database.layer({ url: databaseUrl, maxConnections: 10 })),
       Layer.orDie
     )

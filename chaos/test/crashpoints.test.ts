@@ -4,7 +4,8 @@
  * result is stored — the request is left to its lease and taken over. Each point fires at
  * random during the load; the checker must find nothing wrong.
  */
-import { type PurchasePipeline, SecretBox } from "@bookbroker/engine"
+import { SecretBox } from "@bookbroker/engine"
+import type { CrashPoints } from "@bookbroker/engine/testing"
 import { expect, it } from "vitest"
 import { startFleet } from "../src/Fleet.js"
 import { checkAll, describe } from "../src/Invariants.js"
@@ -22,21 +23,21 @@ it("a crash after any pipeline step never buys twice or leaves money held", asyn
   const random = seeded(seed)
   const fleet = release.fleet(await startFleet({ sellers: 5, catalog: catalogSize, coverage: 0.6, latency: 20, "lost-response-rate": 0.05, seed }))
   const database = release.database(await createDatabase())
-  const crashes: Partial<Record<PurchasePipeline.CrashPoint, number>> = {}
+  const crashes: Partial<Record<CrashPoints.CrashPoint, number>> = {}
   let crashing = true
-  const runtime = release.runtime(engineRuntime(database.url, {
-    secretKey: Redacted.make(SecretBox.generateKey()),
-    pipeline: {
-      leaseMillis: 1_000,
-      maxBackoffMillis: 300,
-      crashAt: (point) => {
-        if (!crashing || random() >= 0.15) return false
-        crashes[point] = (crashes[point] ?? 0) + 1
-        return true
-      }
+  const runtime = release.runtime(engineRuntime(
+    database.url,
+    {
+      secretKey: Redacted.make(SecretBox.generateKey()),
+      pipeline: { leaseMillis: 1_000, maxBackoffMillis: 300 },
+      workers: { concurrency: 16, pollMillis: 20 }
     },
-    workers: { concurrency: 16, pollMillis: 20 }
-  }))
+    (point) => {
+      if (!crashing || random() >= 0.15) return false
+      crashes[point] = (crashes[point] ?? 0) + 1
+      return true
+    }
+  ))
   await registerSellers(runtime, fleet.sellers, { requestsPerSecond: 1_000, burst: 1_000, timeoutMillis: 1_000 })
   const { carried, unknown } = catalog(catalogSize, seed)
   for (let i = 0; i < requests; i++) {

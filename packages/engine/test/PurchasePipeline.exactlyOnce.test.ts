@@ -225,7 +225,8 @@ describe("PurchasePipeline: an attempt closes only on an authoritative answer ab
       ])
       let crashed = false
       const doomed = yield* Harness.worker("doomed", {
-        pipeline: { leaseMillis: 400, crashAt: (at) => at === "purchase" && !crashed && (crashed = true) }
+        pipeline: { leaseMillis: 400 },
+        crashAt: (at) => at === "purchase" && !crashed && (crashed = true)
       })
       const survivor = yield* Harness.worker("survivor", { pipeline: { leaseMillis: 400 } })
       const { id } = yield* Harness.submit(isbn, 3000)
@@ -400,7 +401,8 @@ describe("PurchasePipeline: a run never outlives its lease", () => {
         ])
         let crashed = false
         const doomed = yield* Harness.worker("doomed", {
-          pipeline: { leaseMillis: 400, crashAt: (at) => (at === "hold" && !crashed ? (crashed = true) : false) }
+          pipeline: { leaseMillis: 400 },
+          crashAt: (at) => (at === "hold" && !crashed ? (crashed = true) : false)
         })
         const { id } = yield* Harness.submit(isbn, 3000)
         expect(Exit.isFailure(yield* Effect.exit(doomed.runOnce))).toBe(true)
@@ -598,7 +600,7 @@ describe("PurchasePipeline: a request that keeps failing with a defect is set as
       const sql = yield* SqlClient.SqlClient
       // A worker dies right after its hold (a process death, not a defect): the request stops in `purchasing`.
       let crashed = false
-      const doomed = yield* Harness.worker("doomed", { pipeline: { crashAt: (at) => at === "hold" && !crashed && (crashed = true) } })
+      const doomed = yield* Harness.worker("doomed", { crashAt: (at) => at === "hold" && !crashed && (crashed = true) })
       const { id } = yield* Harness.submit(isbn, 3000)
       yield* Effect.exit(doomed.runOnce)
       expect(crashed).toBe(true)

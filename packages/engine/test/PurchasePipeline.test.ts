@@ -8,7 +8,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { SqlClient } from "effect/sql"
 import { Effect, Exit } from "effect"
 import * as Purchases from "../src/purchases/Purchases.js"
-import type { CrashPoint } from "../src/purchases/PurchasePipeline.js"
+import type { CrashPoint } from "../src/purchases/CrashPoints.js"
 import * as SandboxGateway from "../src/payments/SandboxGateway.js"
 import * as Harness from "../src/testing/PurchaseHarness.js"
 
@@ -168,13 +168,11 @@ describe("PurchasePipeline", () => {
         ])
         let crashed = false
         const doomed = yield* Harness.worker("doomed", {
-          pipeline: {
-            leaseMillis: 400,
-            crashAt: (at) => {
-              if (at !== point || crashed) return false
-              crashed = true
-              return true
-            }
+          pipeline: { leaseMillis: 400 },
+          crashAt: (at) => {
+            if (at !== point || crashed) return false
+            crashed = true
+            return true
           }
         })
         const survivor = yield* Harness.worker("survivor", { pipeline: { leaseMillis: 400 } })

@@ -161,13 +161,11 @@ describe("Reconciler", () => {
       const fleet = yield* shop
       let crashed = false
       const doomed = yield* Harness.worker("doomed", {
-        pipeline: {
-          leaseMillis: 300,
-          crashAt: (point) => {
-            if (point !== "quote" || crashed) return false
-            crashed = true
-            return true
-          }
+        pipeline: { leaseMillis: 300 },
+        crashAt: (point) => {
+          if (point !== "quote" || crashed) return false
+          crashed = true
+          return true
         }
       })
       const survivor = yield* Harness.worker("survivor", { pipeline: { leaseMillis: 300 } })

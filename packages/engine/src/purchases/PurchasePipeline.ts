@@ -25,8 +25,9 @@
  */
 import { Money } from "@bookbroker/adapter-sdk"
 import type { SqlClient, SqlError } from "effect/sql"
-import { Clock, Context, Effect, Layer, Option, Schedule, Schema } from "effect"
+import { Clock, Context, Effect, Layer, Option, Schedule } from "effect"
 import { ExchangeRates } from "../exchange/ExchangeRates.js"
+import * as CrashPoints from "./CrashPoints.js"
 import { isTerminal, LeaseLost, makeStore, type Lease, type PurchaseStore, type RequestRow, type TerminalStatus } from "../internal/purchaseStore.js"
 import { recordPurchaseOutcome } from "../Metrics.js"
 import { PaymentGateway, type PaymentGatewayService, PaymentUnavailable } from "../payments/PaymentGateway.js"
@@ -34,16 +35,12 @@ import { authorize } from "./steps/authorize.js"
 import { decide } from "./steps/decide.js"
 import { purchasing } from "./steps/purchase.js"
 import { quote } from "./steps/quote.js"
-import { type CrashPoint, type LeaseClock, makeRun, next, type PipelineParts, type RunContext, type Step } from "./steps/Run.js"
+import { type LeaseClock, makeRun, next, type PipelineParts, type RunContext, type Step } from "./steps/Run.js"
 import * as QuoteEngine from "../quotes/QuoteEngine.js"
 import { SellerDirectory } from "../sellers/SellerDirectory.js"
 import { SellerPool } from "../sellers/SellerPool.js"
 import { SharedState } from "../state/SharedState.js"
 
-export type { CrashPoint } from "./steps/Run.js"
-
-/** Thrown by the crash hook; the worker fiber dies with it, its lease left to expire. */
-export class SimulatedCrash extends Schema.TaggedError<SimulatedCrash>()("SimulatedCrash", { point: Schema.String, requestId: Schema.String }) {}
 
 export interface PipelineOptions {
   /** How long a claim lasts without a renewal. Default 30 s. */
@@ -97,8 +94,6 @@ export interface PipelineOptions {
    * as its offers have copies — at most this long after its quoting ended. Default 10 s.
    */
   readonly scarceCopyWaitMillis?: number
-  /** Test hook: return true to kill the worker at this point. */
-  readonly crashAt?: (point: CrashPoint, requestId: string) => boolean
 }
 
 /** What happens to a request after one run of `process`. */
@@ -128,6 +123,8 @@ export const make = (options: PipelineOptions = {}) =>
     const directory = yield* SellerDirectory
     const pool = yield* SellerPool
     const state = yield* SharedState
+    // Tests only: where a run dies (`CrashPoints.ts`); never in production.
+    const crashAt = yield* CrashPoints.CrashPoints
     const leaseMillis = options.leaseMillis ?? 30_000
     const heartbeatMillis = options.heartbeatMillis ?? Math.max(50, Math.floor(leaseMillis / 3))
     const quickRetry = options.quickRetry ?? Schedule.max([Schedule.exponential("100 millis"), Schedule.recurs(2)])
@@ -176,7 +173,7 @@ export const make = (options: PipelineOptions = {}) =>
       wantRecheckMillis: options.wantRecheckMillis ?? 3_600_000,
       scarceCopyWaitMillis: options.scarceCopyWaitMillis ?? 10_000,
       backoff,
-      crash: (point, requestId) => (options.crashAt?.(point, requestId) === true ? Effect.die(new SimulatedCrash({ point, requestId })) : Effect.void),
+      crash: (point, requestId) => CrashPoints.reached(crashAt, point, requestId),
       withQuickRetry: (effect) => effect.pipe(Effect.retry({ schedule: quickRetry, while: (error) => error instanceof PaymentUnavailable })),
       money: (amount, currency) => Money.make(Number(amount), currency.trim())
     }

@@ -11,7 +11,8 @@ import { Context, Effect, Layer, Option, Queue, Schedule, Semaphore, Stream } fr
 import type { RequestRow } from "../internal/purchaseStore.js"
 import { orDie } from "../internal/sql.js"
 import { signalWork, workChannel } from "../internal/workSignal.js"
-import { PurchasePipeline, type RunResult, SimulatedCrash } from "./PurchasePipeline.js"
+import { SimulatedCrash } from "./CrashPoints.js"
+import { PurchasePipeline, type RunResult } from "./PurchasePipeline.js"
 
 const describeDefect = (defect: unknown): string => (defect instanceof Error ? `${defect.name}: ${defect.message}` : String(defect)).slice(0, 500)
 

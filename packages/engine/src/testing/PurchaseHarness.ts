@@ -17,6 +17,7 @@ import * as PurchaseWorker from "../purchases/PurchaseWorker.js"
 import * as QuoteEngine from "../quotes/QuoteEngine.js"
 import * as OutboundAddress from "../outbound/OutboundAddress.js"
 import * as SandboxGateway from "../payments/SandboxGateway.js"
+import * as CrashPoints from "../purchases/CrashPoints.js"
 import * as SecretBox from "../sellers/SecretBox.js"
 import * as OfferIndex from "../inventory/OfferIndex.js"
 import * as SellerDirectory from "../sellers/SellerDirectory.js"
@@ -33,6 +34,8 @@ export interface HarnessOptions {
   readonly offerIndex?: boolean
   /** The operator's exchange rates (`ExchangeRates.layer`); default none. */
   readonly exchangeRates?: ExchangeRates.ExchangeRatesOptions
+  /** Where this engine's runs die (`CrashPoints.ts`); default nowhere. */
+  readonly crashAt?: CrashPoints.CrashAt
 }
 
 /** The shared infrastructure (database, registry, secrets, payment ledger, directory); the reference adapter plus `adapters`. */
@@ -53,7 +56,8 @@ export const engine = (options: HarnessOptions = {}) =>
         SellerPool.layer(),
         SharedState.layerMemory(),
         options.offerIndex === true ? OfferIndex.layer() : Layer.empty,
-        options.exchangeRates === undefined ? Layer.empty : ExchangeRates.layer(options.exchangeRates).pipe(Layer.orDie)
+        options.exchangeRates === undefined ? Layer.empty : ExchangeRates.layer(options.exchangeRates).pipe(Layer.orDie),
+        options.crashAt === undefined ? Layer.empty : CrashPoints.layer(options.crashAt)
       )
     )
   )

@@ -27,7 +27,9 @@ import type { SellerPoolService } from "../../sellers/SellerPool.js"
 import type { SharedStateService } from "../../state/SharedStateService.js"
 
 /** Where a test (or the chaos suite) may kill a worker: right after the external call, before its result is stored. */
-export type CrashPoint = "authorize" | "quote" | "hold" | "purchase" | "capture" | "void"
+import type { CrashPoint } from "../CrashPoints.js"
+
+export type { CrashPoint }
 
 export type Step = { readonly _tag: "Continue" } | { readonly _tag: "Park"; readonly delayMillis: number; readonly why: string }
 
