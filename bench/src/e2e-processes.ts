@@ -87,6 +87,8 @@ export const startBookbroker = async (role: "api" | "worker", environment: Bookb
     spawn(
       process.execPath,
       [
+        // The production launch (docs/operations.md): the young generation limited to 64 MB.
+        "--max-semi-space-size=32",
         ...(environment.nodeArgs ?? []),
         ...(environment.cpuProfileDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${environment.cpuProfileDir}`]),
         join(repoRoot, "packages/cli/dist/bin.js"),

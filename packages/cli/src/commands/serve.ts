@@ -3,6 +3,7 @@ import { Effect, Exit, Scope } from "effect"
 import { fail } from "../CliError.js"
 import { dataDir, pick, readConfigFile } from "../Config.js"
 import { examples } from "../Help.js"
+import * as ProcessMemory from "../ProcessMemory.js"
 import { action, run } from "../Run.js"
 // Types only here: the engine, the server and the adapters load when `serve` runs, not for every command.
 import type * as Serve from "../services/Serve.js"
@@ -68,6 +69,8 @@ export const command = new Command("serve")
   )
   .action(
     action(async (flags: Flags) => {
+      // A long-running process: its heap kept near what it uses (`ProcessMemory.ts`).
+      ProcessMemory.tuneHeap()
       const file = readConfigFile(flags.config)
       const envPort = process.env["BOOKBROKER_PORT"] === undefined ? undefined : Number(process.env["BOOKBROKER_PORT"])
       const port = pick(flags.port, envPort, file.port, 8080)!
