@@ -533,20 +533,6 @@ export const makeStore = Effect.gen(function* () {
         })
       ),
 
-    /**
-     * What other requests for `isbn` learnt at one seller since `since` (`ScarceCopies.knownSoldOut`):
-     * orders confirmed there, and whether the seller itself answered out of stock.
-     */
-    sinceQuoted: (requestId: string, sellerId: string, isbn: string, since: Date, outOfStockAnswer: string) =>
-      Effect.map(
-        sql<{ sold: number; said_sold_out: boolean }>`
-          SELECT count(*) FILTER (WHERE a.status = 'confirmed')::int AS sold,
-                 coalesce(bool_or(a.status = 'failed' AND a.reason = ${outOfStockAnswer}), false) AS said_sold_out
-          FROM purchase_attempts a JOIN purchase_requests r ON r.id = a.request_id
-          WHERE a.seller_id = ${sellerId} AND a.updated_at > ${since} AND a.request_id <> ${requestId} AND r.isbn = ${isbn}`,
-        (rows) => ({ sold: rows[0]?.sold ?? 0, saidSoldOut: rows[0]?.said_sold_out === true })
-      ),
-
     attempts: (id: string) => sql<AttemptRow>`SELECT * FROM purchase_attempts WHERE request_id = ${id} ORDER BY round, rank`,
 
     payments: (id: string) => sql<PaymentOperationRow>`SELECT * FROM payment_operations WHERE request_id = ${id} ORDER BY id`,

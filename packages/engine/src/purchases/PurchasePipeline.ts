@@ -41,7 +41,6 @@ import { SellerDirectory } from "../sellers/SellerDirectory.js"
 import { SellerPool } from "../sellers/SellerPool.js"
 import { SharedState } from "../state/SharedState.js"
 
-
 export interface PipelineOptions {
   /** How long a claim lasts without a renewal. Default 30 s. */
   readonly leaseMillis?: number

@@ -55,6 +55,9 @@ export interface SinceQuoted {
   readonly saidSoldOut: boolean
 }
 
+/** A seller no other request learnt anything at since this request's quotes. */
+export const nothingLearnt: SinceQuoted = { sold: 0, saidSoldOut: false }
+
 /** Is the copy this request's offer names known to be gone? `quantity`: what the offer said (null: unknown). */
 export const knownSoldOut = (quantity: number | null, since: SinceQuoted): boolean =>
   since.saidSoldOut || (quantity !== null && since.sold >= quantity)

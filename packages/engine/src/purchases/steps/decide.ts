@@ -16,9 +16,6 @@ import { decodeOffer, next, park, type RunContext } from "./Run.js"
  * each, slowing the ones ahead of them).
  */
 const lookAgainMillis = (earlier: number, copies: number) => Math.min(2_000, 150 + Math.floor((200 * Math.max(0, earlier - Math.max(0, copies))) / Math.max(1, copies)))
-/** A seller no other request learnt anything at since this request's quotes. */
-const nothingLearnt: ScarceCopies.SinceQuoted = { sold: 0, saidSoldOut: false }
-
 /** How far back in line a waiting request counts. */
 const countAtMost = 1_000
 
@@ -35,7 +32,8 @@ export const decide = (ctx: RunContext) =>
       }
       return yield* end(ctx, decision)
     }
-    const offered = ScarceCopies.copiesOffered(decision.within.map((quote) => decodeOffer(quote.offer).quantity))
+    const quantities = decision.within.map((quote) => decodeOffer(quote.offer).quantity)
+    const offered = ScarceCopies.copiesOffered(quantities)
     const quotedAt = Date.parse(ctx.row.quote_progress?.updatedAt ?? "")
     if (offered !== undefined && Number.isFinite(quotedAt)) {
       const now = yield* Clock.currentTimeMillis
@@ -53,7 +51,7 @@ export const decide = (ctx: RunContext) =>
           outOfStockAnswer: ScarceCopies.outOfStockAnswer
         })
         const copies = offered - gone.sold
-        const offers = decision.within.map((quote) => ({ quantity: decodeOffer(quote.offer).quantity, since: gone.since.get(quote.seller_id) ?? nothingLearnt }))
+        const offers = decision.within.map((quote, i) => ({ quantity: quantities[i]!, since: gone.since.get(quote.seller_id) ?? ScarceCopies.nothingLearnt }))
         // Every copy known gone: the answer is known — unless the offer index has leads nobody confirmed yet.
         if (copies <= 0 && ScarceCopies.everyCopyKnownGone(offers) && FallbackPolicy.leadsToConfirm(ctx.row, quotes, new Set()).length === 0) {
           return yield* end(ctx, FallbackPolicy.afterEveryOfferFailed(ctx.row, quotes, ScarceCopies.everyCopyGoneReason))

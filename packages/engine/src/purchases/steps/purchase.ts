@@ -190,7 +190,15 @@ export const holdThenPurchase = (ctx: RunContext, attempt: AttemptRow, client: S
     // Nothing was sent for this attempt yet: a copy other buyers were told is gone is not asked for.
     const quotedAt = Date.parse(ctx.row.quote_progress?.updatedAt ?? "")
     if (Number.isFinite(quotedAt)) {
-      const since = yield* ctx.store.sinceQuoted(ctx.row.id, attempt.seller_id, ctx.row.isbn, new Date(quotedAt), ScarceCopies.outOfStockAnswer)
+      const gone = yield* ctx.store.copiesGone({
+        requestId: ctx.row.id,
+        isbn: ctx.row.isbn,
+        sellerIds: [attempt.seller_id],
+        windowStart: new Date(quotedAt),
+        quotedAt: new Date(quotedAt),
+        outOfStockAnswer: ScarceCopies.outOfStockAnswer
+      })
+      const since = gone.since.get(attempt.seller_id) ?? ScarceCopies.nothingLearnt
       if (ScarceCopies.knownSoldOut(offer.quantity, since)) {
         yield* ctx.commit({ writes: [ctx.writes.updateAttempt(attempt.id, "failed", { reason: ScarceCopies.soldOutReason(since) })] })
         return next
