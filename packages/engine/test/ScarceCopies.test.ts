@@ -133,3 +133,23 @@ describe("a request whose copies went to earlier buyers since its quotes", () =>
     }).pipe(Effect.provide(Infrastructure))
   )
 })
+
+describe("a copy sold through the quote cache", () => {
+  it.live("drops the seller's cached quote: the next request asks the seller instead of holding a copy that is gone", () =>
+    Effect.gen(function* () {
+      const fleet = yield* Harness.SimulatedSellers.startSellers([{ name: "one-copy", stock: [{ isbn, price: 1000, shipping: 0, quantity: 1 }] }])
+      yield* Harness.register(fleet)
+      const w = yield* Harness.worker("w", { quotes: { cache: true } })
+      const seller = fleet[0]!.simulator
+      const first = yield* Harness.runUntilDone(w, (yield* Harness.submit(isbn, 2000, { customerId: "first" })).id)
+      expect(first.status).toBe("purchased")
+      expect([seller.calls.quote, seller.calls.hold]).toEqual([1, 1])
+      // Within the cache's 30 s: the quote that sold the copy is not reused.
+      const second = yield* Harness.runUntilDone(w, (yield* Harness.submit(isbn, 2000, { customerId: "second" })).id)
+      expect(second.status).toBe("not_available")
+      expect([seller.calls.quote, seller.calls.hold]).toEqual([2, 1])
+      expect(seller.orders).toHaveLength(1)
+    }).pipe(Effect.provide(Infrastructure))
+  )
+})
+

@@ -256,7 +256,7 @@ const contract = (name: string, makeLayer: () => Layer.Layer<SharedState.SharedS
         expect(slow.retryAfterMillis).toBeLessThanOrEqual(150)
       }))
 
-    test("quote cache: in order, undefined where missing, expires by TTL, ttl <= 0 not stored", (state) =>
+    test("quote cache: in order, undefined where missing, expires by TTL, ttl <= 0 not stored, stale answers forgotten", (state) =>
       Effect.gen(function* () {
         const isbn = `978${randomUUID()}`
         yield* state.putQuotes(isbn, [
@@ -279,6 +279,14 @@ const contract = (name: string, makeLayer: () => Layer.Layer<SharedState.SharedS
         // A newer answer replaces the older one.
         yield* state.putQuotes(isbn, [{ sellerId: "long", value: '{"price":5}', ttlMillis: 5_000 }])
         expect(yield* state.getQuotes(isbn, ["long"])).toEqual(['{"price":5}'])
+        // A stale answer is forgotten, that seller's only, for that ISBN only; forgetting nothing is nothing.
+        const other = `978${randomUUID()}`
+        yield* state.putQuotes(isbn, [{ sellerId: "kept", value: '{"price":6}', ttlMillis: 5_000 }])
+        yield* state.putQuotes(other, [{ sellerId: "long", value: '{"price":7}', ttlMillis: 5_000 }])
+        yield* state.forgetQuotes(isbn, ["long", "missing"])
+        yield* state.forgetQuotes(isbn, [])
+        expect(yield* state.getQuotes(isbn, ["long", "kept"])).toEqual([undefined, '{"price":6}'])
+        expect(yield* state.getQuotes(other, ["long"])).toEqual(['{"price":7}'])
       }))
 
     test("single flight: one leader; waiters wake soon after finish; a stale token releases nothing", (state) =>

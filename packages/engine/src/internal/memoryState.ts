@@ -174,6 +174,11 @@ export const makeMemoryState = (options: MemoryStateOptions): SharedStateService
         while (cache.size > maxCacheEntries) cache.delete(cache.keys().next().value!)
       }),
 
+    forgetQuotes: (isbn, sellerIds) =>
+      Effect.sync(() => {
+        for (const id of sellerIds) cache.delete(`${isbn}:${id}`)
+      }),
+
     lead: (key, ttlMillis) =>
       Effect.gen(function* () {
         const now = yield* Clock.currentTimeMillis

@@ -718,6 +718,17 @@ export const makeRedisState = (options: RedisStateOptions): Effect.Effect<Shared
       )
     }
 
+    const forgetQuotes: SharedStateService["forgetQuotes"] = (isbn, sellerIds) =>
+      sellerIds.length === 0
+        ? Effect.void
+        : orElse(
+            "quote cache forget",
+            // One key a command (the keys of one ISBN live in different Cluster slots).
+            Effect.asVoid(redis(() => Promise.all(sellerIds.map((id) => client.del(`${prefix}:quote:${isbn}:${id}`))))),
+            // Not forgotten: the answer expires with its TTL (at most the cache's 30 s).
+            Effect.void
+          )
+
     const lead = (key: string, ttlMillis: number): Effect.Effect<Option.Option<Leadership>> => {
       const token = randomUUID()
       return orElse(
@@ -861,6 +872,7 @@ export const makeRedisState = (options: RedisStateOptions): Effect.Effect<Shared
       circuit,
       getQuotes,
       putQuotes,
+      forgetQuotes,
       lead,
       finish,
       awaitLeader,

@@ -21,7 +21,7 @@
  */
 import { Contract, type Isbn, Money, type SellerClient } from "@bookbroker/adapter-sdk"
 import { Clock, Context, Deferred, Effect, Fiber, Layer, Option, Schema } from "effect"
-import { type IndexedListing, OfferIndex } from "../inventory/OfferIndex.js"
+import { type IndexedListing, OfferIndex, pushListingId } from "../inventory/OfferIndex.js"
 import * as ConfirmWalk from "./ConfirmWalk.js"
 import { recordSellerCall } from "../Metrics.js"
 import { type SellerStat, SellerStats } from "../internal/sellerStats.js"
@@ -92,7 +92,7 @@ export interface RankedOffer {
   readonly source: OfferSource
   /** When the source stated the price (indexed offers; absent for live ones). */
   readonly seenAt?: Date
-  /** The seller's listing in the offer index the price comes from (indexed offers). */
+  /** The seller's listing in the offer index the price comes from (indexed and pushed offers). */
   readonly listingId?: string
 }
 
@@ -592,7 +592,10 @@ export const make = (options: QuoteEngineOptions = {}) =>
               reliability: stats.get(sellerId).reliability,
               cached,
               ...(indexed === undefined
-                ? { source: PushedOffers.isPushed(answer) ? "push" : "live" }
+                ? PushedOffers.isPushed(answer)
+                  ? // A push read from the quote cache: kept in the index too, under its book's push listing.
+                    { source: "push", listingId: pushListingId(isbn) }
+                  : { source: "live" }
                 : { source: indexed.source, seenAt: indexed.seenAt, listingId: indexed.listingId })
             })
           }

@@ -103,6 +103,12 @@ export interface SharedStateService {
   /** Cached answers for one ISBN from the given sellers, in order; `undefined` where none. */
   readonly getQuotes: (isbn: string, sellerIds: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<string | undefined>>
   readonly putQuotes: (isbn: string, entries: ReadonlyArray<CacheEntry>) => Effect.Effect<void>
+  /**
+   * Drops the cached answers of these sellers for one ISBN, known stale: a copy was just sold
+   * there, or the seller said it has none left. The next request asks them (best effort: a
+   * failure leaves the answer to expire).
+   */
+  readonly forgetQuotes: (isbn: string, sellerIds: ReadonlyArray<string>) => Effect.Effect<void>
 
   /** Becomes the leader for `key` for at most `ttlMillis`, or `None` when another holds it. */
   readonly lead: (key: string, ttlMillis: number) => Effect.Effect<Option.Option<Leadership>>

@@ -56,6 +56,18 @@ export const unresolved = (ctx: RunContext, attempt: AttemptRow, reason: string,
     return park(Math.min(ctx.maxBackoff, Math.max(retryAfterMillis ?? 0, ctx.backoff(attempt.tries))), why)
   })
 
+/** Seller answers that say its quote for the book no longer holds. */
+const staleQuoteAnswers: ReadonlySet<string> = new Set([ScarceCopies.outOfStockAnswer, "rejected:price_changed", "rejected:quote_expired"])
+
+/**
+ * The seller's cached quote for the book is stale once a copy was sold there (`reason`
+ * undefined) or the seller said it no longer holds (`staleQuoteAnswers`): dropped, so the next
+ * request for the book asks the seller instead of trying a copy that is gone or a price that
+ * changed — a surge's later requests hear "none left" from the seller at once.
+ */
+const forgetCachedQuote = (ctx: RunContext, attempt: AttemptRow, reason?: string) =>
+  reason === undefined || staleQuoteAnswers.has(reason) ? ctx.state.forgetQuotes(ctx.row.isbn, [attempt.seller_id]) : Effect.void
+
 /**
  * A confirmed order: recorded, checked against what was agreed, then captured. An order in the
  * currency the seller agreed in is compared in it; when that is not the request's, it is charged
@@ -85,6 +97,7 @@ export const confirmed = (ctx: RunContext, attempt: AttemptRow, order: Contract.
       ],
       ...(charged !== undefined ? {} : { attention: { kind: "order_mismatch", detail: mismatch } })
     })
+    yield* forgetCachedQuote(ctx, attempt)
     return yield* capture(ctx, {
       ...attempt,
       status: "confirmed",
@@ -173,6 +186,7 @@ export const purchase = (ctx: RunContext, attempt: AttemptRow, client: SellerCli
         // limits allow, else by the sweeper (`holdNotGivenBack`).
         const released = hold === undefined ? true : yield* releaseHold(ctx, client, hold)
         yield* ctx.commit({ writes: [ctx.writes.updateAttempt(attempt.id, "failed", { reason: released ? resolution.reason : `${resolution.reason}${holdNotGivenBack}` })] })
+        yield* forgetCachedQuote(ctx, attempt, resolution.reason)
         return next
       }
       case "Unresolved":
@@ -221,7 +235,9 @@ export const holdThenPurchase = (ctx: RunContext, attempt: AttemptRow, client: S
     }
     yield* ctx.crash("hold", ctx.row.id)
     if (held._tag === "Failure") {
-      yield* ctx.commit({ writes: [ctx.writes.updateAttempt(attempt.id, "failed", { reason: AttemptResolution.describe(held.failure) })] })
+      const reason = AttemptResolution.describe(held.failure)
+      yield* ctx.commit({ writes: [ctx.writes.updateAttempt(attempt.id, "failed", { reason })] })
+      yield* forgetCachedQuote(ctx, attempt, reason)
       return next
     }
     // Compared in the request's currency, at the rates its offers were priced at (a hold in a currency it was not priced in is refused).
