@@ -114,6 +114,57 @@ export class PurchasePipeline extends Context.Service<PurchasePipeline, Purchase
 
 const defaultDeadlineMillis = 24 * 60 * 60 * 1_000
 
+/** The step for the request's status (the table at the top of this file). */
+const step = (run: RunContext): Effect.Effect<Step, LeaseLost | SqlError.SqlError> => {
+  switch (run.row.status) {
+    case "received":
+      return authorize(run)
+    case "authorized":
+    case "quoting":
+      return quote(run)
+    case "deciding":
+      return decide(run)
+    case "purchasing":
+      return purchasing(run)
+    default:
+      return Effect.succeed(next)
+  }
+}
+
+/** Runs the request's steps until it ends or parks. */
+const run = (parts: PipelineParts, initial: RequestRow, lease: Lease, leaseClock: LeaseClock) =>
+  Effect.gen(function* () {
+    const context = makeRun(parts, initial, lease, leaseClock)
+    // A want that starts watching parks in the same step; no step runs a watching request.
+    while (!isTerminal(context.row.status) && context.row.status !== "watching") {
+      const result = yield* step(context)
+      if (result._tag === "Park") {
+        yield* parts.store.park(lease, result.delayMillis, result.why)
+        return { _tag: "Parked", delayMillis: result.delayMillis, why: result.why } as const
+      }
+    }
+    return { _tag: "Finished", status: context.row.status as TerminalStatus } as const
+  })
+
+/**
+ * Renews the lease while the run waits on a long call (a seller may take up to two minutes);
+ * fails with `LeaseLost` once another worker holds the request, which stops the run.
+ */
+const heartbeat = (store: PurchaseStore, heartbeatMillis: number, lease: Lease, leaseClock: LeaseClock): Effect.Effect<never, LeaseLost> =>
+  Effect.gen(function* () {
+    while (true) {
+      yield* Effect.sleep(heartbeatMillis)
+      const now = yield* Clock.currentTimeMillis
+      if (now - leaseClock.renewedAt < heartbeatMillis) continue
+      const renewed = yield* store.renew(lease).pipe(
+        // A database hiccup is not a lost lease: the next beat tries again (the run's own writes are fenced).
+        Effect.catchTag("SqlError", (error) => Effect.as(Effect.logWarning("purchase lease heartbeat failed; trying again", error), true))
+      )
+      if (!renewed) return yield* new LeaseLost({ requestId: lease.requestId })
+      leaseClock.renewedAt = now
+    }
+  })
+
 export const make = (options: PipelineOptions = {}) =>
   Effect.gen(function* () {
     const store = yield* makeStore
@@ -177,57 +228,6 @@ export const make = (options: PipelineOptions = {}) =>
       money: (amount, currency) => Money.make(Number(amount), currency.trim())
     }
 
-    /** The step for the request's status (the table at the top of this file). */
-    const step = (run: RunContext): Effect.Effect<Step, LeaseLost | SqlError.SqlError> => {
-      switch (run.row.status) {
-        case "received":
-          return authorize(run)
-        case "authorized":
-        case "quoting":
-          return quote(run)
-        case "deciding":
-          return decide(run)
-        case "purchasing":
-          return purchasing(run)
-        default:
-          return Effect.succeed(next)
-      }
-    }
-
-    /** Runs the request's steps until it ends or parks. */
-    const run = (initial: RequestRow, lease: Lease, leaseClock: LeaseClock) =>
-      Effect.gen(function* () {
-        const context = makeRun(parts, initial, lease, leaseClock)
-        // A want that starts watching parks in the same step; no step runs a watching request.
-        while (!isTerminal(context.row.status) && context.row.status !== "watching") {
-          const result = yield* step(context)
-          if (result._tag === "Park") {
-            yield* store.park(lease, result.delayMillis, result.why)
-            return { _tag: "Parked", delayMillis: result.delayMillis, why: result.why } as const
-          }
-        }
-        return { _tag: "Finished", status: context.row.status as TerminalStatus } as const
-      })
-
-    /**
-     * Renews the lease while the run waits on a long call (a seller may take up to two minutes);
-     * fails with `LeaseLost` once another worker holds the request, which stops the run.
-     */
-    const heartbeat = (lease: Lease, leaseClock: LeaseClock): Effect.Effect<never, LeaseLost> =>
-      Effect.gen(function* () {
-        while (true) {
-          yield* Effect.sleep(heartbeatMillis)
-          const now = yield* Clock.currentTimeMillis
-          if (now - leaseClock.renewedAt < heartbeatMillis) continue
-          const renewed = yield* store.renew(lease).pipe(
-            // A database hiccup is not a lost lease: the next beat tries again (the run's own writes are fenced).
-            Effect.catchTag("SqlError", (error) => Effect.as(Effect.logWarning("purchase lease heartbeat failed; trying again", error), true))
-          )
-          if (!renewed) return yield* new LeaseLost({ requestId: lease.requestId })
-          leaseClock.renewedAt = now
-        }
-      })
-
     const service: PurchasePipelineService = {
       leaseMillis,
       store,
@@ -236,7 +236,7 @@ export const make = (options: PipelineOptions = {}) =>
         Effect.gen(function* () {
           const lease: Lease = { requestId: claimed.id, worker, fence: claimed.fence, leaseMillis }
           const leaseClock: LeaseClock = { renewedAt: yield* Clock.currentTimeMillis }
-          return yield* Effect.raceFirst(run(claimed, lease, leaseClock), heartbeat(lease, leaseClock))
+          return yield* Effect.raceFirst(run(parts, claimed, lease, leaseClock), heartbeat(store, heartbeatMillis, lease, leaseClock))
         }).pipe(
           Effect.tap((result) => (result._tag === "Finished" ? recordPurchaseOutcome(result.status, claimed.created_at) : Effect.void)),
           Effect.catchTag("LeaseLost", () => Effect.succeed({ _tag: "LeaseLost" } as const)),

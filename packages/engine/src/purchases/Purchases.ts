@@ -5,15 +5,17 @@
  * `PurchasePipeline`.
  */
 import { Money, type Isbn } from "@bookbroker/adapter-sdk"
-import { SqlClient } from "effect/sql"
-import { createHash, randomUUID } from "node:crypto"
-import { Cause, Clock, Context, Deferred, Effect, Layer, Queue, Schema, type Scope } from "effect"
+import { SqlClient, type SqlError } from "effect/sql"
+import { createHash } from "node:crypto"
+import { Clock, Context, Effect, Layer, Schema, type Scope } from "effect"
 import { eventPayload, isTerminal, movedFromWatching, type Attention, type QuoteProgress, type AttemptRow, type PaymentOperationRow, type PurchaseStatus, type RequestRow } from "../internal/purchaseStore.js"
 import { uninterruptibleSql } from "../internal/sql.js"
 import { lockedRatesView, type ExchangeRateView } from "../exchange/RateView.js"
 import { signalWork } from "../internal/workSignal.js"
 import * as OutboundAddress from "../outbound/OutboundAddress.js"
 import * as Backlog from "./Backlog.js"
+import * as IntakeCommit from "./IntakeCommit.js"
+import * as RetryRule from "./RetryRule.js"
 import * as WantPolicy from "./WantPolicy.js"
 import { isUuid } from "../internal/ids.js"
 
@@ -277,28 +279,6 @@ type ViewAttempt = Pick<AttemptRow, "seller_id" | "seller_name" | "rank" | "stat
   readonly order_total: string | number | null
 }
 
-interface PendingIntake {
-  readonly purchase: NewPurchase
-  readonly hash: string
-  /** When it arrived (µs since the epoch, strictly increasing in this process): its `created_at`. */
-  readonly arrivedMicros: number
-  readonly done: Deferred.Deferred<Omit<Accepted, "queue">, IdempotencyKeyReused>
-}
-
-/** The arrival clock: microseconds since the epoch, strictly increasing within this process. */
-let lastArrival = 0
-const arrival = (): number => {
-  const now = Math.floor((performance.timeOrigin + performance.now()) * 1000)
-  lastArrival = Math.max(now, lastArrival + 1)
-  return lastArrival
-}
-/** Microseconds since the epoch as an ISO 8601 timestamp PostgreSQL reads at full precision. */
-const microsToIso = (micros: number): string =>
-  `${new Date(Math.floor(micros / 1000)).toISOString().slice(0, -1)}${String(micros % 1000).padStart(3, "0")}Z`
-
-/** Rows per intake statement, and statements in flight at once. */
-const maxIntakeBatch = 256
-const intakeWriters = 4
 
 
 /** `{microseconds since the epoch}.{id}`, base64url: opaque to clients, strictly decoded here. */
@@ -311,6 +291,55 @@ const decodeCursor = (cursor: string): { readonly micros: string; readonly id: s
   return match === null ? null : { micros: match[1]!, id: match[2]! }
 }
 
+/** A request as its customer sees it. */
+const view = (row: ViewRow, attempts: ReadonlyArray<ViewAttempt>): PurchaseView => {
+  const currency = row.currency.trim()
+  const payload = eventPayload(row)
+  return {
+    id: row.id,
+    customerId: row.customer_id,
+    status: row.status,
+    terminal: isTerminal(row.status),
+    isbn: row.isbn,
+    maxPrice: Money.make(Number(row.max_amount), currency),
+    reason: row.reason,
+    finalPrice: payload.final_price === null ? null : Money.make(payload.final_price.amount, currency),
+    sellerId: row.seller_id,
+    orderId: row.order_id,
+    counterOffer:
+      row.counter_offer === null
+        ? null
+        : {
+            sellerId: row.counter_offer.seller_id,
+            sellerName: row.counter_offer.seller_name,
+            price: Money.make(row.counter_offer.total, row.counter_offer.currency),
+            expiresAt: row.counter_offer.expires_at
+          },
+    attempts: attempts.map((attempt) => ({
+      sellerId: attempt.seller_id,
+      sellerName: attempt.seller_name,
+      rank: attempt.rank,
+      status: attempt.status,
+      reason: attempt.reason,
+      orderId: attempt.order_id,
+      total: attempt.order_total === null ? null : Money.make(Number(attempt.order_total), attempt.order_currency?.trim() ?? currency)
+    })),
+    waiting: isTerminal(row.status) ? null : row.waiting,
+    quoteProgress: row.quote_progress,
+    attention:
+      row.attention === null ? null : { kind: row.attention, detail: row.attention_detail ?? "", since: row.attention_since ?? row.updated_at },
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    completedAt: row.completed_at,
+    waitUntil: row.wait_until,
+    sellerPrice: (() => {
+      const bought = attempts.find((attempt) => attempt.status === "confirmed" && attempt.order_currency !== null && attempt.order_total !== null)
+      return bought === undefined || row.status !== "purchased" ? null : Money.make(Number(bought.order_total), bought.order_currency!.trim())
+    })(),
+    exchangeRates: lockedRatesView(row.exchange, currency)
+  }
+}
+
 export interface PurchasesOptions {
   /** Backpressure at the door (see `purchases/Backlog.ts`). */
   readonly backlog?: Backlog.BacklogOptions
@@ -318,58 +347,143 @@ export interface PurchasesOptions {
   readonly answerWithinMillis?: number
 }
 
+/** What the changes to a stored request read with. */
+interface Reads {
+  readonly sql: SqlClient.SqlClient
+  /** The request as its customer sees it; with `customerId`, only that customer's. */
+  readonly load: (id: string, customerId?: string) => Effect.Effect<PurchaseView, PurchaseNotFound | SqlError.SqlError>
+}
+
+/** A customer takes the counter-offer of a `price_not_met` request: a new round at its price. */
+const acceptCounterOffer = ({ sql, load }: Reads): PurchasesService["acceptCounterOffer"] => (id, customerId, paymentToken) =>
+  uninterruptibleSql(
+    Effect.gen(function* () {
+      yield* load(id, customerId)
+      const outcome = yield* sql.withTransaction(
+        Effect.gen(function* () {
+          const [row] = yield* sql<RequestRow & { leased: boolean }>`
+            SELECT *, (lease_expires_at IS NOT NULL AND lease_expires_at > now()) AS leased
+            FROM purchase_requests WHERE id = ${id} FOR UPDATE`
+          if (row!.status !== "price_not_met" || row!.counter_offer === null) {
+            return `it is ${row!.status}${row!.status === "received" || row!.status === "authorized" || row!.status === "purchasing" ? " (already accepted?)" : ""}`
+          }
+          // The sweeper or the reconciler may be voiding this round's authorization right now.
+          if (row!.leased) return "bookbroker is settling its previous payment authorization right now; try again in a few seconds"
+          if (Date.parse(row!.counter_offer.expires_at) <= Date.now()) return `the counter-offer expired at ${row!.counter_offer.expires_at}`
+          yield* sql`
+            UPDATE purchase_requests SET
+              status = 'received', round = round + 1, max_amount = ${row!.counter_offer.total}, payment_token = ${paymentToken},
+              reason = NULL, completed_at = NULL, round_started_at = now(), next_run_at = now(), updated_at = now()
+            WHERE id = ${id}`
+          yield* sql`
+            INSERT INTO state_transitions (request_id, from_status, to_status, actor, reason)
+            VALUES (${id}, 'price_not_met', 'received', 'customer', 'counter_offer_accepted')`
+          return undefined
+        })
+      )
+      if (outcome !== undefined) return yield* new CounterOfferNotAvailable({ id, detail: outcome })
+      yield* signalWork(sql)
+      return yield* load(id, customerId)
+    })
+  ).pipe(Effect.withSpan("Purchases.acceptCounterOffer", { attributes: { "purchase.request_id": id } }))
+
+/** A customer cancels a watching want; one statement, racing the one that wakes it. */
+const cancel = ({ sql, load }: Reads): PurchasesService["cancel"] => (id, customerId) =>
+  uninterruptibleSql(
+    Effect.gen(function* () {
+      yield* load(id, customerId)
+      // One statement: only a watching want nobody holds right now is cancelled (a want being
+      // woken is taken by the statement that wakes it: the row lock orders the two).
+      const [cancelled] = yield* sql<{ id: string }>`
+        WITH req AS (
+          UPDATE purchase_requests SET
+            status = 'cancelled', reason = 'cancelled_by_customer', payment_token = NULL, waiting = NULL,
+            completed_at = now(), next_run_at = now(), updated_at = now(), fence = fence + 1
+          WHERE id = ${id} AND status = 'watching' AND (lease_expires_at IS NULL OR lease_expires_at < now())
+          RETURNING *
+        ), ${movedFromWatching(sql, "cancelled", "customer")}
+        SELECT id FROM req`
+      if (cancelled === undefined) {
+        const now = yield* load(id, customerId)
+        const detail =
+          now.status === "cancelled"
+            ? "it is already cancelled"
+            : now.status === "watching"
+              ? "it is being looked at right now (a copy may have been found); try again in a few seconds"
+              : now.terminal
+                ? `it already ended (${now.status})`
+                : `a copy was found and it is being bought (${now.status}); only a watching want can be cancelled`
+        return yield* new CancelNotAllowed({ id, detail })
+      }
+      return yield* load(id, customerId)
+    })
+  ).pipe(Effect.withSpan("Purchases.cancel", { attributes: { "purchase.request_id": id } }))
+
+/** An operator runs a failed (or set-aside) request again, when `RetryRule.ts` says it is safe. */
+const retry = ({ sql, load }: Reads): PurchasesService["retry"] => (id, options = {}) =>
+  uninterruptibleSql(
+    Effect.gen(function* () {
+      yield* load(id)
+      const refusal = yield* sql.withTransaction(
+        Effect.gen(function* () {
+          const [row] = yield* sql<RequestRow & { leased: boolean; looked_up: boolean }>`
+            SELECT r.*, (r.lease_expires_at IS NOT NULL AND r.lease_expires_at > now()) AS leased,
+                   EXISTS (SELECT 1 FROM sweeper_lookups l WHERE l.request_id = r.id) AS looked_up
+            FROM purchase_requests r WHERE r.id = ${id} FOR UPDATE OF r`
+          // Attempts and payments decide only for a failed request nobody holds.
+          const history = row!.status === "failed" && !row!.leased
+          const decision = RetryRule.decide({
+            request: row!,
+            leased: row!.leased,
+            providerLookedUp: row!.looked_up,
+            attempts: history ? yield* sql<AttemptRow>`SELECT * FROM purchase_attempts WHERE request_id = ${id} ORDER BY round, rank` : [],
+            payments: history ? yield* sql<PaymentOperationRow>`SELECT * FROM payment_operations WHERE request_id = ${id} ORDER BY id` : [],
+            ...(options.paymentToken === undefined ? {} : { paymentToken: options.paymentToken })
+          })
+          switch (decision._tag) {
+            case "Refused":
+              return decision.detail
+            case "TokenRequired":
+              return new PaymentTokenRequired({ id })
+            case "Resume":
+              // Set aside after repeated internal errors: resume where it stopped (its own steps are safe to re-run).
+              yield* sql`
+                UPDATE purchase_requests SET
+                  attention = NULL, attention_detail = NULL, attention_since = NULL, defects = 0, waiting = NULL,
+                  lease_owner = NULL, lease_expires_at = NULL, next_run_at = now(), updated_at = now()
+                WHERE id = ${id}`
+              yield* sql`
+                INSERT INTO state_transitions (request_id, from_status, to_status, actor, reason)
+                VALUES (${id}, ${row!.status}, ${row!.status}, ${options.actor ?? "operator"}, 'resumed after being set aside')`
+              return undefined
+            case "NewRound":
+              yield* sql`
+                UPDATE purchase_requests SET
+                  status = 'received', round = round + 1, payment_token = ${decision.paymentToken},
+                  reason = NULL, counter_offer = NULL, quote_progress = NULL, completed_at = NULL, lease_owner = NULL, lease_expires_at = NULL,
+                  round_started_at = now(), next_run_at = now(), updated_at = now()
+                WHERE id = ${id}`
+              yield* sql`
+                INSERT INTO state_transitions (request_id, from_status, to_status, actor, reason)
+                VALUES (${id}, 'failed', 'received', ${options.actor ?? "operator"}, ${`retry from round ${row!.round}: ${row!.reason ?? "failed"}`})`
+              // A new failure of the new round is a new question for the sweeper.
+              yield* sql`DELETE FROM sweeper_lookups WHERE request_id = ${id}`
+              return undefined
+          }
+        })
+      )
+      if (refusal instanceof PaymentTokenRequired) return yield* refusal
+      if (refusal !== undefined) return yield* new RetryNotAllowed({ id, detail: refusal })
+      yield* signalWork(sql)
+      return yield* load(id)
+    })
+  ).pipe(Effect.withSpan("Purchases.retry", { attributes: { "purchase.request_id": id } }))
+
+
 export const makeWith = (options: PurchasesOptions = {}): Effect.Effect<PurchasesService, never, SqlClient.SqlClient | Scope.Scope> => Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
   const outbound = yield* OutboundAddress.OutboundPolicy
   const backlog = yield* Backlog.make(sql, options.backlog)
-
-  const view = (row: ViewRow, attempts: ReadonlyArray<ViewAttempt>): PurchaseView => {
-    const currency = row.currency.trim()
-    const payload = eventPayload(row)
-    return {
-      id: row.id,
-      customerId: row.customer_id,
-      status: row.status,
-      terminal: isTerminal(row.status),
-      isbn: row.isbn,
-      maxPrice: Money.make(Number(row.max_amount), currency),
-      reason: row.reason,
-      finalPrice: payload.final_price === null ? null : Money.make(payload.final_price.amount, currency),
-      sellerId: row.seller_id,
-      orderId: row.order_id,
-      counterOffer:
-        row.counter_offer === null
-          ? null
-          : {
-              sellerId: row.counter_offer.seller_id,
-              sellerName: row.counter_offer.seller_name,
-              price: Money.make(row.counter_offer.total, row.counter_offer.currency),
-              expiresAt: row.counter_offer.expires_at
-            },
-      attempts: attempts.map((attempt) => ({
-        sellerId: attempt.seller_id,
-        sellerName: attempt.seller_name,
-        rank: attempt.rank,
-        status: attempt.status,
-        reason: attempt.reason,
-        orderId: attempt.order_id,
-        total: attempt.order_total === null ? null : Money.make(Number(attempt.order_total), attempt.order_currency?.trim() ?? currency)
-      })),
-      waiting: isTerminal(row.status) ? null : row.waiting,
-      quoteProgress: row.quote_progress,
-      attention:
-        row.attention === null ? null : { kind: row.attention, detail: row.attention_detail ?? "", since: row.attention_since ?? row.updated_at },
-      createdAt: row.created_at,
-      updatedAt: row.updated_at,
-      completedAt: row.completed_at,
-      waitUntil: row.wait_until,
-      sellerPrice: (() => {
-        const bought = attempts.find((attempt) => attempt.status === "confirmed" && attempt.order_currency !== null && attempt.order_total !== null)
-        return bought === undefined || row.status !== "purchased" ? null : Money.make(Number(bought.order_total), bought.order_currency!.trim())
-      })(),
-      exchangeRates: lockedRatesView(row.exchange, currency)
-    }
-  }
 
   /**
    * One statement per read: the request's columns a view shows and its attempts as one JSON
@@ -390,90 +504,9 @@ export const makeWith = (options: PurchasesOptions = {}): Effect.Effect<Purchase
       return view(row, row.attempts)
     })
 
-  /**
-   * Group commit: submissions that arrive while an insert is in flight go into the next one, as
-   * one multi-row statement (at most `maxIntakeBatch` rows). Each caller still waits for its row
-   * to be committed before it is answered.
-   */
-  const intake = yield* Queue.unbounded<PendingIntake>()
-  const flushTogether = (batch: ReadonlyArray<PendingIntake>) =>
-    Effect.gen(function* () {
-      const rows = batch.map(({ purchase, hash, arrivedMicros }) => ({
-        id: randomUUID(),
-        customer_id: purchase.customerId,
-        idempotency_key: purchase.idempotencyKey,
-        request_hash: hash,
-        isbn: purchase.isbn,
-        currency: purchase.maxPrice.currency,
-        max_amount: purchase.maxPrice.amount,
-        payment_token: purchase.paymentToken,
-        customer: { name: purchase.customer.name, email: purchase.customer.email, shipping_address: purchase.customer.shippingAddress },
-        notify_url: purchase.notifyUrl ?? null,
-        answer_within_millis: purchase.answerWithinMillis ?? null,
-        wait_until: purchase.waitUntil?.toISOString() ?? null,
-        created_at: microsToIso(arrivedMicros)
-      }))
-      const created = yield* sql<{ id: string; customer_id: string; idempotency_key: string; status: PurchaseStatus }>`
-        WITH input AS (
-          SELECT * FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS x(
-            id uuid, customer_id text, idempotency_key text, request_hash text, isbn text, currency text,
-            max_amount bigint, payment_token text, customer jsonb, notify_url text, answer_within_millis integer, wait_until timestamptz,
-            created_at timestamptz)
-        ), created AS (
-          -- created_at is the moment of arrival, taken when the submission came in (scarce copies go
-          -- first come, first served): not the group commit's, which would give a batch one moment.
-          INSERT INTO purchase_requests (id, customer_id, idempotency_key, request_hash, isbn, currency, original_max, max_amount,
-                                         payment_token, customer, notify_url, answer_within_millis, wait_until, status, created_at)
-          SELECT id, customer_id, idempotency_key, request_hash, isbn, currency, max_amount, max_amount,
-                 payment_token, customer, notify_url, answer_within_millis, wait_until, 'received', created_at
-          FROM input
-          ON CONFLICT (customer_id, idempotency_key) DO NOTHING
-          RETURNING id, customer_id, idempotency_key, status
-        ), transition AS (
-          INSERT INTO state_transitions (request_id, from_status, to_status, actor, reason)
-          SELECT id, NULL, 'received', 'intake', NULL FROM created
-        )
-        SELECT id, customer_id, idempotency_key, status FROM created`
-      const createdIds = new Set(created.map((row) => row.id))
-      const byKey = new Map<string, { id: string; status: PurchaseStatus; request_hash: string }>()
-      const others = batch.filter((_, index) => !createdIds.has(rows[index]!.id))
-      if (others.length > 0) {
-        const keys = others.map(({ purchase }) => ({ customer_id: purchase.customerId, idempotency_key: purchase.idempotencyKey }))
-        const existing = yield* sql<{ id: string; status: PurchaseStatus; request_hash: string; customer_id: string; idempotency_key: string }>`
-          SELECT r.id, r.status, r.request_hash, r.customer_id, r.idempotency_key
-          FROM purchase_requests r
-          JOIN jsonb_to_recordset(${JSON.stringify(keys)}::jsonb) AS k(customer_id text, idempotency_key text)
-            ON r.customer_id = k.customer_id AND r.idempotency_key = k.idempotency_key`
-        for (const row of existing) byKey.set(`${row.customer_id}\u0000${row.idempotency_key}`, row)
-      }
-      yield* Effect.forEach(batch, ({ purchase, hash, done }, index) => {
-        const row = rows[index]!
-        if (createdIds.has(row.id)) return Deferred.succeed(done, { id: row.id, status: "received", created: true })
-        const existing = byKey.get(`${purchase.customerId}\u0000${purchase.idempotencyKey}`)
-        if (existing === undefined) return Deferred.die(done, new Error(`purchase request for key ${purchase.idempotencyKey} was neither created nor found`))
-        return existing.request_hash === hash
-          ? Deferred.succeed(done, { id: existing.id, status: existing.status, created: false })
-          : Deferred.fail(done, new IdempotencyKeyReused({ idempotencyKey: purchase.idempotencyKey, existingId: existing.id }))
-      })
-      // Callers have their answers; now wake an idle worker for the new requests.
-      if (created.length > 0) yield* signalWork(sql)
-    }).pipe(Effect.withSpan("Purchases.intakeBatch", { attributes: { rows: batch.length } }, noStack))
-  /**
-   * One submission must never fail another's: when the batch's statement fails (a row the
-   * database refuses, whatever got past validation), each row is tried on its own, so only the
-   * one at fault is answered with the error. (An already answered caller is not answered again.)
-   */
-  const flush = (batch: ReadonlyArray<PendingIntake>): Effect.Effect<void> =>
-    flushTogether(batch).pipe(
-      Effect.catchCause((cause) =>
-        batch.length > 1 && !Cause.hasInterrupts(cause)
-          ? Effect.forEach(batch, (one) => flush([one]), { discard: true })
-          : Effect.forEach(batch, ({ done }) => Deferred.failCause(done, Cause.die(Cause.squash(cause))), { discard: true })
-      )
-    )
-  for (let writer = 0; writer < intakeWriters; writer++) {
-    yield* Effect.forkScoped(Effect.forever(Effect.flatMap(Queue.takeBetween(intake, 1, maxIntakeBatch), flush)))
-  }
+  const reads: Reads = { sql, load }
+  // Group commit of new requests (`IntakeCommit.ts`).
+  const intake = yield* IntakeCommit.make(sql)
 
   const service: PurchasesService = {
     submit: (purchase) =>
@@ -493,10 +526,24 @@ export const makeWith = (options: PurchasesOptions = {}): Effect.Effect<Purchase
         if (admission._tag === "Refused") {
           return yield* new Backlogged({ depth: admission.depth, share: admission.share, retryAfterSeconds: admission.retryAfterSeconds })
         }
-        const done = yield* Deferred.make<Omit<Accepted, "queue">, IdempotencyKeyReused>()
-        yield* Queue.offer(intake, { purchase, hash: hashOf(purchase), arrivedMicros: arrival(), done })
-        const accepted = yield* Deferred.await(done)
-        return { ...accepted, queue: { depth: admission.depth, etaSeconds: admission.etaSeconds } }
+        const committed = yield* intake.commit({
+          customer_id: purchase.customerId,
+          idempotency_key: purchase.idempotencyKey,
+          request_hash: hashOf(purchase),
+          isbn: purchase.isbn,
+          currency: purchase.maxPrice.currency,
+          max_amount: purchase.maxPrice.amount,
+          payment_token: purchase.paymentToken,
+          customer: { name: purchase.customer.name, email: purchase.customer.email, shipping_address: purchase.customer.shippingAddress },
+          notify_url: purchase.notifyUrl ?? null,
+          answer_within_millis: purchase.answerWithinMillis ?? null,
+          wait_until: purchase.waitUntil?.toISOString() ?? null
+        })
+        if (committed._tag === "KeyReused") return yield* new IdempotencyKeyReused({ idempotencyKey: purchase.idempotencyKey, existingId: committed.existingId })
+        const queue = { depth: admission.depth, etaSeconds: admission.etaSeconds }
+        return committed._tag === "Created"
+          ? { id: committed.id, status: "received" as const, created: true, queue }
+          : { id: committed.id, status: committed.status, created: false, queue }
       }).pipe(Effect.withSpan("Purchases.submit", { attributes: { isbn: purchase.isbn } }, noStack)),
 
     get: (id, customerId) =>
@@ -534,134 +581,9 @@ export const makeWith = (options: PurchasesOptions = {}): Effect.Effect<Purchase
         )
       }).pipe(Effect.withSpan("Purchases.list", undefined, noStack)),
 
-    acceptCounterOffer: (id, customerId, paymentToken) =>
-      uninterruptibleSql(
-        Effect.gen(function* () {
-          yield* load(id, customerId)
-          const outcome = yield* sql.withTransaction(
-            Effect.gen(function* () {
-              const [row] = yield* sql<RequestRow & { leased: boolean }>`
-                SELECT *, (lease_expires_at IS NOT NULL AND lease_expires_at > now()) AS leased
-                FROM purchase_requests WHERE id = ${id} FOR UPDATE`
-              if (row!.status !== "price_not_met" || row!.counter_offer === null) {
-                return `it is ${row!.status}${row!.status === "received" || row!.status === "authorized" || row!.status === "purchasing" ? " (already accepted?)" : ""}`
-              }
-              // The sweeper or the reconciler may be voiding this round's authorization right now.
-              if (row!.leased) return "bookbroker is settling its previous payment authorization right now; try again in a few seconds"
-              if (Date.parse(row!.counter_offer.expires_at) <= Date.now()) return `the counter-offer expired at ${row!.counter_offer.expires_at}`
-              yield* sql`
-                UPDATE purchase_requests SET
-                  status = 'received', round = round + 1, max_amount = ${row!.counter_offer.total}, payment_token = ${paymentToken},
-                  reason = NULL, completed_at = NULL, round_started_at = now(), next_run_at = now(), updated_at = now()
-                WHERE id = ${id}`
-              yield* sql`
-                INSERT INTO state_transitions (request_id, from_status, to_status, actor, reason)
-                VALUES (${id}, 'price_not_met', 'received', 'customer', 'counter_offer_accepted')`
-              return undefined
-            })
-          )
-          if (outcome !== undefined) return yield* new CounterOfferNotAvailable({ id, detail: outcome })
-          yield* signalWork(sql)
-          return yield* load(id, customerId)
-        })
-      ).pipe(Effect.withSpan("Purchases.acceptCounterOffer", { attributes: { "purchase.request_id": id } })),
-
-    cancel: (id, customerId) =>
-      uninterruptibleSql(
-        Effect.gen(function* () {
-          yield* load(id, customerId)
-          // One statement: only a watching want nobody holds right now is cancelled (a want being
-          // woken is taken by the statement that wakes it: the row lock orders the two).
-          const [cancelled] = yield* sql<{ id: string }>`
-            WITH req AS (
-              UPDATE purchase_requests SET
-                status = 'cancelled', reason = 'cancelled_by_customer', payment_token = NULL, waiting = NULL,
-                completed_at = now(), next_run_at = now(), updated_at = now(), fence = fence + 1
-              WHERE id = ${id} AND status = 'watching' AND (lease_expires_at IS NULL OR lease_expires_at < now())
-              RETURNING *
-            ), ${movedFromWatching(sql, "cancelled", "customer")}
-            SELECT id FROM req`
-          if (cancelled === undefined) {
-            const now = yield* load(id, customerId)
-            const detail =
-              now.status === "cancelled"
-                ? "it is already cancelled"
-                : now.status === "watching"
-                  ? "it is being looked at right now (a copy may have been found); try again in a few seconds"
-                  : now.terminal
-                    ? `it already ended (${now.status})`
-                    : `a copy was found and it is being bought (${now.status}); only a watching want can be cancelled`
-            return yield* new CancelNotAllowed({ id, detail })
-          }
-          return yield* load(id, customerId)
-        })
-      ).pipe(Effect.withSpan("Purchases.cancel", { attributes: { "purchase.request_id": id } })),
-
-    retry: (id, options = {}) =>
-      uninterruptibleSql(
-        Effect.gen(function* () {
-          yield* load(id)
-          const refusal = yield* sql.withTransaction(
-            Effect.gen(function* () {
-              const [row] = yield* sql<RequestRow & { leased: boolean }>`
-                SELECT *, (lease_expires_at IS NOT NULL AND lease_expires_at > now()) AS leased
-                FROM purchase_requests WHERE id = ${id} FOR UPDATE`
-              if (row!.attention === "dead_letter" && !isTerminal(row!.status)) {
-                // Set aside after repeated internal errors: resume where it stopped (its own steps are safe to re-run).
-                yield* sql`
-                  UPDATE purchase_requests SET
-                    attention = NULL, attention_detail = NULL, attention_since = NULL, defects = 0, waiting = NULL,
-                    lease_owner = NULL, lease_expires_at = NULL, next_run_at = now(), updated_at = now()
-                  WHERE id = ${id}`
-                yield* sql`
-                  INSERT INTO state_transitions (request_id, from_status, to_status, actor, reason)
-                  VALUES (${id}, ${row!.status}, ${row!.status}, ${options.actor ?? "operator"}, 'resumed after being set aside')`
-                return undefined
-              }
-              if (row!.status !== "failed") return `it is ${row!.status}; only failed requests (or ones set aside after internal errors) can be retried`
-              if (row!.leased) return "the sweeper or the reconciler is working on it right now; try again shortly"
-              const attempts = yield* sql<AttemptRow>`SELECT * FROM purchase_attempts WHERE request_id = ${id} ORDER BY round, rank`
-              const confirmed = attempts.find((attempt) => attempt.status === "confirmed")
-              if (confirmed !== undefined) {
-                return `${confirmed.seller_name} confirmed order ${confirmed.order_id ?? "(unknown)"} for it; settle that order instead of buying again`
-              }
-              const open = attempts.find((attempt) => attempt.status !== "pending" && attempt.status !== "failed")
-              if (open !== undefined) return `the attempt at ${open.seller_name} is ${open.status}; its outcome must be resolved first`
-              const payments = yield* sql<PaymentOperationRow>`SELECT * FROM payment_operations WHERE request_id = ${id} ORDER BY id`
-              if (payments.some((payment) => payment.kind === "authorize" && payment.live)) {
-                return "an authorization still holds the customer's money for it; it must be voided first"
-              }
-              const unsettled = payments.find((payment) => payment.status === "pending")
-              if (unsettled !== undefined) return `the outcome of its ${unsettled.kind} payment operation is not known yet`
-              if (payments.some((payment) => payment.kind === "capture" && payment.status === "succeeded")) return "money was captured for it"
-              if (row!.reason !== null && row!.reason.startsWith("payment_unavailable")) {
-                const [looked] = yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM sweeper_lookups WHERE request_id = ${id}`
-                if (looked!.n === 0) {
-                  return "the payment provider may still hold an authorization from the failed try; retry once the sweeper has looked it up"
-                }
-              }
-              const paymentToken = options.paymentToken ?? row!.payment_token
-              if (paymentToken === null) return new PaymentTokenRequired({ id })
-              yield* sql`
-                UPDATE purchase_requests SET
-                  status = 'received', round = round + 1, payment_token = ${paymentToken},
-                  reason = NULL, counter_offer = NULL, quote_progress = NULL, completed_at = NULL, lease_owner = NULL, lease_expires_at = NULL,
-                  round_started_at = now(), next_run_at = now(), updated_at = now()
-                WHERE id = ${id}`
-              yield* sql`
-                INSERT INTO state_transitions (request_id, from_status, to_status, actor, reason)
-                VALUES (${id}, 'failed', 'received', ${options.actor ?? "operator"}, ${`retry from round ${row!.round}: ${row!.reason ?? "failed"}`})`
-              // A new failure of the new round is a new question for the sweeper.
-              yield* sql`DELETE FROM sweeper_lookups WHERE request_id = ${id}`
-              return undefined
-            })
-          )
-          if (refusal instanceof PaymentTokenRequired) return yield* refusal
-          if (refusal !== undefined) return yield* new RetryNotAllowed({ id, detail: refusal })
-          yield* signalWork(sql)
-          return yield* load(id)
-        })
-      ).pipe(Effect.withSpan("Purchases.retry", { attributes: { "purchase.request_id": id } }))
+    acceptCounterOffer: acceptCounterOffer(reads),
+    cancel: cancel(reads),
+    retry: retry(reads)
   }
   return service
 })

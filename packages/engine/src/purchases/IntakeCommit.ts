@@ -1,0 +1,134 @@
+/**
+ * The durable door: a new purchase request is answered only once its row and its `received`
+ * transition are committed. Group commit: rows that arrive while an insert is in flight go into
+ * the next one, as one multi-row statement (at most `maxBatch` rows, `writers` statements in
+ * flight at once); each caller still waits for its own row. A row whose customer already used
+ * its idempotency key is not inserted: the caller hears which request the key made, and whether
+ * it asked for the same thing (`request_hash`).
+ */
+import type { SqlClient } from "effect/sql"
+import { randomUUID } from "node:crypto"
+import { Cause, Deferred, Effect, Queue, type Scope } from "effect"
+import type { PurchaseStatus } from "../internal/purchaseStore.js"
+import { signalWork } from "../internal/workSignal.js"
+
+/** A new request as stored (`id` and `created_at` are given here). */
+export interface IntakeRow {
+  readonly customer_id: string
+  readonly idempotency_key: string
+  /** What was asked, hashed: the same key with another request is refused. */
+  readonly request_hash: string
+  readonly isbn: string
+  readonly currency: string
+  readonly max_amount: number
+  readonly payment_token: string
+  readonly customer: unknown
+  readonly notify_url: string | null
+  readonly answer_within_millis: number | null
+  readonly wait_until: string | null
+}
+
+export type Committed =
+  | { readonly _tag: "Created"; readonly id: string }
+  /** The key had made this request already, asking the same. */
+  | { readonly _tag: "Existing"; readonly id: string; readonly status: PurchaseStatus }
+  /** The key had made another request, asking something else. */
+  | { readonly _tag: "KeyReused"; readonly existingId: string }
+
+interface Pending {
+  readonly row: IntakeRow & { readonly id: string; readonly created_at: string }
+  readonly done: Deferred.Deferred<Committed>
+}
+
+/** The arrival clock: microseconds since the epoch, strictly increasing within this process. */
+let lastArrival = 0
+const arrival = (): number => {
+  const now = Math.floor((performance.timeOrigin + performance.now()) * 1000)
+  lastArrival = Math.max(now, lastArrival + 1)
+  return lastArrival
+}
+/** Microseconds since the epoch as an ISO 8601 timestamp PostgreSQL reads at full precision. */
+const microsToIso = (micros: number): string =>
+  `${new Date(Math.floor(micros / 1000)).toISOString().slice(0, -1)}${String(micros % 1000).padStart(3, "0")}Z`
+
+const keyOf = (customerId: string, idempotencyKey: string) => `${customerId}\u0000${idempotencyKey}`
+
+export const make = (sql: SqlClient.SqlClient, options: { readonly maxBatch?: number; readonly writers?: number } = {}) =>
+  Effect.gen(function* () {
+    const intake = yield* Queue.unbounded<Pending>()
+
+    const flushTogether = (batch: ReadonlyArray<Pending>) =>
+      Effect.gen(function* () {
+        const rows = batch.map(({ row }) => row)
+        const created = yield* sql<{ id: string }>`
+          WITH input AS (
+            SELECT * FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS x(
+              id uuid, customer_id text, idempotency_key text, request_hash text, isbn text, currency text,
+              max_amount bigint, payment_token text, customer jsonb, notify_url text, answer_within_millis integer, wait_until timestamptz,
+              created_at timestamptz)
+          ), created AS (
+            -- created_at is the moment of arrival, taken when the submission came in (scarce copies go
+            -- first come, first served): not the group commit's, which would give a batch one moment.
+            INSERT INTO purchase_requests (id, customer_id, idempotency_key, request_hash, isbn, currency, original_max, max_amount,
+                                           payment_token, customer, notify_url, answer_within_millis, wait_until, status, created_at)
+            SELECT id, customer_id, idempotency_key, request_hash, isbn, currency, max_amount, max_amount,
+                   payment_token, customer, notify_url, answer_within_millis, wait_until, 'received', created_at
+            FROM input
+            ON CONFLICT (customer_id, idempotency_key) DO NOTHING
+            RETURNING id
+          ), transition AS (
+            INSERT INTO state_transitions (request_id, from_status, to_status, actor, reason)
+            SELECT id, NULL, 'received', 'intake', NULL FROM created
+          )
+          SELECT id FROM created`
+        const createdIds = new Set(created.map((row) => row.id))
+        const byKey = new Map<string, { id: string; status: PurchaseStatus; request_hash: string }>()
+        const others = rows.filter((row) => !createdIds.has(row.id))
+        if (others.length > 0) {
+          const keys = others.map((row) => ({ customer_id: row.customer_id, idempotency_key: row.idempotency_key }))
+          const existing = yield* sql<{ id: string; status: PurchaseStatus; request_hash: string; customer_id: string; idempotency_key: string }>`
+            SELECT r.id, r.status, r.request_hash, r.customer_id, r.idempotency_key
+            FROM purchase_requests r
+            JOIN jsonb_to_recordset(${JSON.stringify(keys)}::jsonb) AS k(customer_id text, idempotency_key text)
+              ON r.customer_id = k.customer_id AND r.idempotency_key = k.idempotency_key`
+          for (const row of existing) byKey.set(keyOf(row.customer_id, row.idempotency_key), row)
+        }
+        yield* Effect.forEach(batch, ({ row, done }) => {
+          if (createdIds.has(row.id)) return Deferred.succeed(done, { _tag: "Created", id: row.id })
+          const existing = byKey.get(keyOf(row.customer_id, row.idempotency_key))
+          if (existing === undefined) return Deferred.die(done, new Error(`purchase request for key ${row.idempotency_key} was neither created nor found`))
+          return Deferred.succeed(
+            done,
+            existing.request_hash === row.request_hash ? { _tag: "Existing", id: existing.id, status: existing.status } : { _tag: "KeyReused", existingId: existing.id }
+          )
+        })
+        // Callers have their answers; now wake an idle worker for the new requests.
+        if (created.length > 0) yield* signalWork(sql)
+      }).pipe(Effect.withSpan("Purchases.intakeBatch", { attributes: { rows: batch.length } }, { captureStackTrace: false }))
+
+    /**
+     * One submission must never fail another's: when the batch's statement fails (a row the
+     * database refuses, whatever got past validation), each row is tried on its own, so only the
+     * one at fault is answered with the error. (An already answered caller is not answered again.)
+     */
+    const flush = (batch: ReadonlyArray<Pending>): Effect.Effect<void> =>
+      flushTogether(batch).pipe(
+        Effect.catchCause((cause) =>
+          batch.length > 1 && !Cause.hasInterrupts(cause)
+            ? Effect.forEach(batch, (one) => flush([one]), { discard: true })
+            : Effect.forEach(batch, ({ done }) => Deferred.failCause(done, Cause.die(Cause.squash(cause))), { discard: true })
+        )
+      )
+    for (let writer = 0; writer < (options.writers ?? 4); writer++) {
+      yield* Effect.forkScoped(Effect.forever(Effect.flatMap(Queue.takeBetween(intake, 1, options.maxBatch ?? 256), flush)))
+    }
+
+    /** Stores the row (its `created_at` is now, to the microsecond) once committed, or says what its key had made. */
+    const commit = (row: IntakeRow): Effect.Effect<Committed> =>
+      Effect.gen(function* () {
+        const done = yield* Deferred.make<Committed>()
+        yield* Queue.offer(intake, { row: { ...row, id: randomUUID(), created_at: microsToIso(arrival()) }, done })
+        return yield* Deferred.await(done)
+      })
+    return { commit }
+  }) satisfies Effect.Effect<unknown, never, Scope.Scope>
