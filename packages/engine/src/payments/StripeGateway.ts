@@ -193,6 +193,281 @@ const recordStatus = (intent: Stripe.PaymentIntent): PaymentRecord["status"] => 
   }
 }
 
+/** What every Stripe call works with: the client, the secret scrubbed from every text, the wants' saved cards. */
+interface StripeContext {
+  readonly stripe: Stripe
+  readonly scrub: (text: string) => string
+  readonly savedCards: Effect.Success<typeof SavedCards.make>
+}
+
+
+const paymentError = (ctx: StripeContext, operation: MutatingOperation, error: unknown): PaymentDeclined | PaymentUnavailable | PaymentRejected => {
+  const classified = classify(error)
+  const detail = ctx.scrub(classified.detail)
+  switch (classified.kind) {
+    case "declined":
+      return operation === "authorize"
+        ? new PaymentDeclined({ reason: classified.reason, detail })
+        : new PaymentRejected({ operation, detail: `card error outside an authorization: ${detail}` })
+    case "unavailable":
+      return new PaymentUnavailable({
+        operation,
+        detail,
+        ...(classified.retryAfterMillis === undefined ? {} : { retryAfterMillis: classified.retryAfterMillis })
+      })
+    case "rejected":
+      return new PaymentRejected({ operation, detail })
+  }
+}
+
+/** `paymentError` for calls whose type rules out a decline. */
+const notDeclined = (ctx: StripeContext, operation: Exclude<MutatingOperation, "authorize">) => (error: unknown) => {
+  const mapped = paymentError(ctx, operation, error)
+  return mapped._tag === "PaymentDeclined" ? new PaymentRejected({ operation, detail: mapped.detail }) : mapped
+}
+
+const rejected = (ctx: StripeContext, operation: MutatingOperation, detail: string, authorizationEnded?: boolean) =>
+  new PaymentRejected({ operation, detail: ctx.scrub(detail), ...(authorizationEnded === true ? { authorizationEnded } : {}) })
+
+/** Reads an intent to see where a refused capture or void left it. */
+const retrieve = (ctx: StripeContext, operation: Exclude<MutatingOperation, "authorize">, providerRef: string) =>
+  call(() => ctx.stripe.paymentIntents.retrieve(providerRef)).pipe(Effect.mapError((failure) => notDeclined(ctx, operation)(failure.error)))
+
+/** The Customer a want's card is attached to: created once per request (its key), kept before it is used. */
+const createCustomer = (ctx: StripeContext, requestId: string, idempotencyKey: string) =>
+  call(() => ctx.stripe.customers.create({ description: `bookbroker purchase request ${requestId}`, metadata: { request_id: requestId } }, { idempotencyKey })).pipe(
+    Effect.mapError((failure) => paymentError(ctx, "authorize", failure.error)),
+    Effect.flatMap((customer) => ctx.savedCards.keepCustomer(requestId, customer.id))
+  )
+
+/** One confirmed PaymentIntent for the request's maximum, with manual capture: `requires_capture` is the authorization. */
+const confirm = (
+  ctx: StripeContext,
+  request: AuthorizeRequest,
+  extra: Pick<Stripe.PaymentIntentCreateParams, "customer" | "setup_future_usage" | "off_session" | "payment_method">
+) =>
+  Effect.gen(function* () {
+    const intent = yield* call(() =>
+      ctx.stripe.paymentIntents.create(
+        {
+          amount: request.amount.amount,
+          currency: request.amount.currency.toLowerCase(),
+          capture_method: "manual",
+          confirm: true,
+          payment_method: request.paymentToken,
+          automatic_payment_methods: { enabled: true, allow_redirects: "never" },
+          metadata: { request_id: request.requestId },
+          ...extra
+        },
+        { idempotencyKey: request.idempotencyKey }
+      )
+    ).pipe(Effect.mapError((failure) => paymentError(ctx, "authorize", failure.error)))
+    switch (intent.status) {
+      case "requires_capture": {
+        const method = intent.payment_method
+        return { providerRef: intent.id, amount: request.amount, paymentMethod: typeof method === "string" ? method : method?.id }
+      }
+      case "requires_payment_method": {
+        const last = intent.last_payment_error
+        return yield* new PaymentDeclined({
+          reason: last?.decline_code || last?.code || "card_declined",
+          detail: ctx.scrub(`PaymentIntent ${intent.id} needs another payment method: ${last?.message ?? "the payment method was refused"}`)
+        })
+      }
+      case "requires_action":
+        return yield* new PaymentDeclined({
+          reason: "authentication_required",
+          detail: `PaymentIntent ${intent.id} needs the customer to authenticate (3-D Secure), which a server-side confirmation cannot do`
+        })
+      default:
+        return yield* rejected(ctx, 
+          "authorize",
+          `PaymentIntent ${intent.id} is ${intent.status} after confirmation, not requires_capture (capture_method ${intent.capture_method})`
+        )
+    }
+  })
+
+
+const authorize = (ctx: StripeContext): PaymentGatewayService["authorize"] => (request) =>
+    Effect.gen(function* () {
+      if (request.saveForLater === undefined) return yield* confirm(ctx, request, {})
+      const saved = yield* ctx.savedCards.find(request.requestId)
+      const how = SavedCards.confirmation(saved, request)
+      if (how._tag === "OffSession") {
+        yield* Effect.annotateCurrentSpan("payment.off_session", true)
+        return yield* confirm(ctx, request, { customer: how.customer, payment_method: how.paymentMethod, off_session: true })
+      }
+      const customer = how.customer ?? (yield* createCustomer(ctx, request.requestId, request.saveForLater.idempotencyKey))
+      const authorization = yield* confirm(ctx, request, { customer, setup_future_usage: "off_session" })
+      // Attached now (Stripe may name the PaymentMethod it made from a test token: the intent says which).
+      yield* ctx.savedCards.saved(request.requestId, request.paymentToken, authorization.paymentMethod ?? request.paymentToken, request.idempotencyKey)
+      return authorization
+    }).pipe(
+      Effect.map(({ providerRef, amount }): Authorization => ({ providerRef, amount })),
+      Effect.withSpan("StripeGateway.authorize", {
+        attributes: {
+          "purchase.request_id": request.requestId,
+          "payment.idempotency_key": request.idempotencyKey,
+          "payment.save_for_later": request.saveForLater !== undefined
+        }
+      })
+    )
+
+const capture = (ctx: StripeContext): PaymentGatewayService["capture"] => (request) =>
+    Effect.gen(function* () {
+      const wanted = request.amount.amount
+      const result = yield* Effect.result(
+        call(() => ctx.stripe.paymentIntents.capture(request.providerRef, { amount_to_capture: wanted }, { idempotencyKey: request.idempotencyKey }))
+      )
+      if (Result.isSuccess(result)) {
+        const intent = result.success
+        if (intent.status === "succeeded" && intent.amount_received === wanted) return
+        return yield* rejected(ctx, "capture", `PaymentIntent ${intent.id} is ${intent.status} with ${intent.amount_received} received after capturing ${wanted}`)
+      }
+      if (!isUnexpectedState(result.failure.error)) return yield* notDeclined(ctx, "capture")(result.failure.error)
+      // Not capturable any more: success only if it was captured, for exactly this amount.
+      const intent = yield* retrieve(ctx, "capture", request.providerRef)
+      if (intent.status === "succeeded" && intent.amount_received === wanted) return
+      if (intent.status === "canceled") {
+        // Stripe cancels an uncaptured authorization after its lifetime (7 days for cards):
+        // `cancellation_reason` "automatic". Either way nothing is held any more.
+        return yield* rejected(ctx, 
+          "capture",
+          `PaymentIntent ${intent.id} is canceled (${intent.cancellation_reason === "automatic" ? "the authorization lapsed at Stripe" : `cancellation_reason ${intent.cancellation_reason ?? "none"}`}): nothing left to capture`,
+          true
+        )
+      }
+      return yield* rejected(ctx, 
+        "capture",
+        `${classify(result.failure.error).detail}; PaymentIntent ${intent.id} is ${intent.status} with ${intent.amount_received} received, not ${wanted}`
+      )
+    }).pipe(
+      Effect.withSpan("StripeGateway.capture", {
+        attributes: { "payment.provider_ref": request.providerRef, "payment.idempotency_key": request.idempotencyKey }
+      })
+    )
+
+const voidIntent = (ctx: StripeContext): PaymentGatewayService["void"] => (request) =>
+    Effect.gen(function* () {
+      const result = yield* Effect.result(
+        call(() => ctx.stripe.paymentIntents.cancel(request.providerRef, { cancellation_reason: "abandoned" }, { idempotencyKey: request.idempotencyKey }))
+      )
+      if (Result.isSuccess(result)) {
+        if (result.success.status === "canceled") return
+        return yield* rejected(ctx, "void", `PaymentIntent ${result.success.id} is ${result.success.status} after cancel`)
+      }
+      if (!isUnexpectedState(result.failure.error)) return yield* notDeclined(ctx, "void")(result.failure.error)
+      // Not cancelable any more: success if it already is canceled (a void re-run).
+      const intent = yield* retrieve(ctx, "void", request.providerRef)
+      if (intent.status === "canceled") return
+      return yield* rejected(ctx, 
+        "void",
+        `${classify(result.failure.error).detail}; PaymentIntent ${intent.id} is ${intent.status}` +
+          (intent.status === "succeeded" ? ` (captured ${intent.amount_received}; refund it instead)` : "")
+      )
+    }).pipe(
+      Effect.withSpan("StripeGateway.void", {
+        attributes: { "payment.provider_ref": request.providerRef, "payment.idempotency_key": request.idempotencyKey }
+      })
+    )
+
+const refund = (ctx: StripeContext): PaymentGatewayService["refund"] => (request) =>
+    call(() =>
+      ctx.stripe.refunds.create({ payment_intent: request.providerRef, amount: request.amount.amount }, { idempotencyKey: request.idempotencyKey })
+    ).pipe(
+      Effect.mapError((failure) => notDeclined(ctx, "refund")(failure.error)),
+      Effect.flatMap((refund) =>
+        refund.status === "failed" || refund.status === "canceled"
+          ? Effect.fail(rejected(ctx, "refund", `refund ${refund.id} of PaymentIntent ${request.providerRef} is ${refund.status}`))
+          : Effect.void
+      ),
+      Effect.withSpan("StripeGateway.refund", {
+        attributes: { "payment.provider_ref": request.providerRef, "payment.idempotency_key": request.idempotencyKey }
+      })
+    )
+
+const lookup = (ctx: StripeContext): PaymentGatewayService["lookup"] => (requestId) =>
+    Effect.gen(function* () {
+      const query = `metadata['request_id']:'${escapeSearchValue(requestId)}'`
+      const found: Array<Stripe.PaymentIntent> = []
+      let page: string | undefined
+      for (let pages = 0; pages < maxSearchPages; pages++) {
+        const current = page
+        const result = yield* call(() =>
+          ctx.stripe.paymentIntents.search({
+            query,
+            limit: searchPageSize,
+            expand: ["data.latest_charge"],
+            ...(current === undefined ? {} : { page: current })
+          })
+        ).pipe(
+          Effect.mapError((failure) => {
+            // The service type says lookup is only ever unavailable: a refused search (a bug
+            // or a misconfiguration) says so in its detail.
+            const classified = classify(failure.error)
+            const detail = ctx.scrub(classified.kind === "rejected" ? `search refused: ${classified.detail}` : classified.detail)
+            return new PaymentUnavailable({
+              operation: "lookup",
+              detail,
+              ...(classified.kind === "unavailable" && classified.retryAfterMillis !== undefined
+                ? { retryAfterMillis: classified.retryAfterMillis }
+                : {})
+            })
+          })
+        )
+        found.push(...result.data.filter((intent) => intent.metadata["request_id"] === requestId))
+        if (!result.has_more || result.next_page === null) break
+        page = result.next_page
+      }
+      return found
+        .sort((a, b) => a.created - b.created)
+        .map(
+          (intent): PaymentRecord => ({
+            providerRef: intent.id,
+            requestId,
+            status: recordStatus(intent),
+            authorized: toMoney(intent.amount, intent.currency),
+            captured: toMoney(intent.amount_received, intent.currency)
+          })
+        )
+    }).pipe(Effect.withSpan("StripeGateway.lookup", { attributes: { "purchase.request_id": requestId } }))
+
+/**
+ * No card stays on file after its want: the PaymentMethod a want's first authorization
+ * attached is detached from the request's Customer once the want bought, was cancelled or
+ * expired (after `savedCardGraceDays` when it ended otherwise). Claimed first, so two
+ * processes never detach the same one; a detach Stripe refuses as an invalid request (no such
+ * PaymentMethod, or not attached any more) leaves nothing on file either. Any other failure is
+ * tried again once the claim lapses.
+ */
+const detachEndedWantCards = (ctx: StripeContext, graceDays: number) =>
+  Effect.gen(function* () {
+    const ended = yield* ctx.savedCards.claimEnded(50, graceDays, 300)
+    let detached = 0
+    for (const card of ended) {
+      const outcome = yield* call(() => ctx.stripe.paymentMethods.detach(card.payment_method)).pipe(
+        Effect.as("detached" as const),
+        Effect.catch((failure) =>
+          // No such PaymentMethod, or not attached to anyone any more: nothing of it is on file.
+          failure.error instanceof Stripe.errors.StripeInvalidRequestError &&
+          (failure.error.code === "resource_missing" || /not attached/i.test(failure.error.message))
+            ? Effect.as(Effect.logInfo("saved card already off file").pipe(Effect.annotateLogs({ requestId: card.request_id, detail: ctx.scrub(failure.error.message) })), "detached" as const)
+            : Effect.as(
+                Effect.logWarning("saved card not detached yet; tried again later").pipe(
+                  Effect.annotateLogs({ requestId: card.request_id, detail: ctx.scrub(failure.error instanceof Error ? failure.error.message : String(failure.error)) })
+                ),
+                "later" as const
+              )
+        )
+      )
+      if (outcome === "detached") {
+        yield* ctx.savedCards.detached(card.request_id)
+        detached++
+      }
+    }
+    return detached
+  }).pipe(Effect.withSpan("StripeGateway.detachEndedWantCards"))
+
 export const make = (options: StripeGatewayOptions): Effect.Effect<PaymentGatewayService, never, Scope.Scope | SqlClient.SqlClient> =>
   Effect.gen(function* () {
     const savedCards = yield* SavedCards.make
@@ -214,279 +489,21 @@ export const make = (options: StripeGatewayOptions): Effect.Effect<PaymentGatewa
     })
 
     const scrub = (text: string): string => (secret === "" ? text : text.split(secret).join("[redacted secret key]"))
-
-    const paymentError = (operation: MutatingOperation, error: unknown): PaymentDeclined | PaymentUnavailable | PaymentRejected => {
-      const classified = classify(error)
-      const detail = scrub(classified.detail)
-      switch (classified.kind) {
-        case "declined":
-          return operation === "authorize"
-            ? new PaymentDeclined({ reason: classified.reason, detail })
-            : new PaymentRejected({ operation, detail: `card error outside an authorization: ${detail}` })
-        case "unavailable":
-          return new PaymentUnavailable({
-            operation,
-            detail,
-            ...(classified.retryAfterMillis === undefined ? {} : { retryAfterMillis: classified.retryAfterMillis })
-          })
-        case "rejected":
-          return new PaymentRejected({ operation, detail })
-      }
-    }
-
-    /** `paymentError` for calls whose type rules out a decline. */
-    const notDeclined = (operation: Exclude<MutatingOperation, "authorize">) => (error: unknown) => {
-      const mapped = paymentError(operation, error)
-      return mapped._tag === "PaymentDeclined" ? new PaymentRejected({ operation, detail: mapped.detail }) : mapped
-    }
-
-    const rejected = (operation: MutatingOperation, detail: string, authorizationEnded?: boolean) =>
-      new PaymentRejected({ operation, detail: scrub(detail), ...(authorizationEnded === true ? { authorizationEnded } : {}) })
-
-    /** Reads an intent to see where a refused capture or void left it. */
-    const retrieve = (operation: Exclude<MutatingOperation, "authorize">, providerRef: string) =>
-      call(() => stripe.paymentIntents.retrieve(providerRef)).pipe(Effect.mapError((failure) => notDeclined(operation)(failure.error)))
-
-    /** The Customer a want's card is attached to: created once per request (its key), kept before it is used. */
-    const createCustomer = (requestId: string, idempotencyKey: string) =>
-      call(() => stripe.customers.create({ description: `bookbroker purchase request ${requestId}`, metadata: { request_id: requestId } }, { idempotencyKey })).pipe(
-        Effect.mapError((failure) => paymentError("authorize", failure.error)),
-        Effect.flatMap((customer) => savedCards.keepCustomer(requestId, customer.id))
-      )
-
-    /** One confirmed PaymentIntent for the request's maximum, with manual capture: `requires_capture` is the authorization. */
-    const confirm = (
-      request: AuthorizeRequest,
-      extra: Pick<Stripe.PaymentIntentCreateParams, "customer" | "setup_future_usage" | "off_session" | "payment_method">
-    ) =>
-      Effect.gen(function* () {
-        const intent = yield* call(() =>
-          stripe.paymentIntents.create(
-            {
-              amount: request.amount.amount,
-              currency: request.amount.currency.toLowerCase(),
-              capture_method: "manual",
-              confirm: true,
-              payment_method: request.paymentToken,
-              automatic_payment_methods: { enabled: true, allow_redirects: "never" },
-              metadata: { request_id: request.requestId },
-              ...extra
-            },
-            { idempotencyKey: request.idempotencyKey }
-          )
-        ).pipe(Effect.mapError((failure) => paymentError("authorize", failure.error)))
-        switch (intent.status) {
-          case "requires_capture": {
-            const method = intent.payment_method
-            return { providerRef: intent.id, amount: request.amount, paymentMethod: typeof method === "string" ? method : method?.id }
-          }
-          case "requires_payment_method": {
-            const last = intent.last_payment_error
-            return yield* new PaymentDeclined({
-              reason: last?.decline_code || last?.code || "card_declined",
-              detail: scrub(`PaymentIntent ${intent.id} needs another payment method: ${last?.message ?? "the payment method was refused"}`)
-            })
-          }
-          case "requires_action":
-            return yield* new PaymentDeclined({
-              reason: "authentication_required",
-              detail: `PaymentIntent ${intent.id} needs the customer to authenticate (3-D Secure), which a server-side confirmation cannot do`
-            })
-          default:
-            return yield* rejected(
-              "authorize",
-              `PaymentIntent ${intent.id} is ${intent.status} after confirmation, not requires_capture (capture_method ${intent.capture_method})`
-            )
-        }
-      })
-
+    const ctx: StripeContext = { stripe, scrub, savedCards }
     const service: PaymentGatewayService = {
       name: "stripe",
       // Stripe releases an uncaptured card authorization after 7 days.
       authorizationLifetimeMillis: options.authorizationLifetimeMillis ?? 7 * 24 * 60 * 60 * 1_000,
-
-      authorize: (request) =>
-        Effect.gen(function* () {
-          if (request.saveForLater === undefined) return yield* confirm(request, {})
-          const saved = yield* savedCards.find(request.requestId)
-          const how = SavedCards.confirmation(saved, request)
-          if (how._tag === "OffSession") {
-            yield* Effect.annotateCurrentSpan("payment.off_session", true)
-            return yield* confirm(request, { customer: how.customer, payment_method: how.paymentMethod, off_session: true })
-          }
-          const customer = how.customer ?? (yield* createCustomer(request.requestId, request.saveForLater.idempotencyKey))
-          const authorization = yield* confirm(request, { customer, setup_future_usage: "off_session" })
-          // Attached now (Stripe may name the PaymentMethod it made from a test token: the intent says which).
-          yield* savedCards.saved(request.requestId, request.paymentToken, authorization.paymentMethod ?? request.paymentToken, request.idempotencyKey)
-          return authorization
-        }).pipe(
-          Effect.map(({ providerRef, amount }): Authorization => ({ providerRef, amount })),
-          Effect.withSpan("StripeGateway.authorize", {
-            attributes: {
-              "purchase.request_id": request.requestId,
-              "payment.idempotency_key": request.idempotencyKey,
-              "payment.save_for_later": request.saveForLater !== undefined
-            }
-          })
-        ),
-
-      capture: (request) =>
-        Effect.gen(function* () {
-          const wanted = request.amount.amount
-          const result = yield* Effect.result(
-            call(() => stripe.paymentIntents.capture(request.providerRef, { amount_to_capture: wanted }, { idempotencyKey: request.idempotencyKey }))
-          )
-          if (Result.isSuccess(result)) {
-            const intent = result.success
-            if (intent.status === "succeeded" && intent.amount_received === wanted) return
-            return yield* rejected("capture", `PaymentIntent ${intent.id} is ${intent.status} with ${intent.amount_received} received after capturing ${wanted}`)
-          }
-          if (!isUnexpectedState(result.failure.error)) return yield* notDeclined("capture")(result.failure.error)
-          // Not capturable any more: success only if it was captured, for exactly this amount.
-          const intent = yield* retrieve("capture", request.providerRef)
-          if (intent.status === "succeeded" && intent.amount_received === wanted) return
-          if (intent.status === "canceled") {
-            // Stripe cancels an uncaptured authorization after its lifetime (7 days for cards):
-            // `cancellation_reason` "automatic". Either way nothing is held any more.
-            return yield* rejected(
-              "capture",
-              `PaymentIntent ${intent.id} is canceled (${intent.cancellation_reason === "automatic" ? "the authorization lapsed at Stripe" : `cancellation_reason ${intent.cancellation_reason ?? "none"}`}): nothing left to capture`,
-              true
-            )
-          }
-          return yield* rejected(
-            "capture",
-            `${classify(result.failure.error).detail}; PaymentIntent ${intent.id} is ${intent.status} with ${intent.amount_received} received, not ${wanted}`
-          )
-        }).pipe(
-          Effect.withSpan("StripeGateway.capture", {
-            attributes: { "payment.provider_ref": request.providerRef, "payment.idempotency_key": request.idempotencyKey }
-          })
-        ),
-
-      void: (request) =>
-        Effect.gen(function* () {
-          const result = yield* Effect.result(
-            call(() => stripe.paymentIntents.cancel(request.providerRef, { cancellation_reason: "abandoned" }, { idempotencyKey: request.idempotencyKey }))
-          )
-          if (Result.isSuccess(result)) {
-            if (result.success.status === "canceled") return
-            return yield* rejected("void", `PaymentIntent ${result.success.id} is ${result.success.status} after cancel`)
-          }
-          if (!isUnexpectedState(result.failure.error)) return yield* notDeclined("void")(result.failure.error)
-          // Not cancelable any more: success if it already is canceled (a void re-run).
-          const intent = yield* retrieve("void", request.providerRef)
-          if (intent.status === "canceled") return
-          return yield* rejected(
-            "void",
-            `${classify(result.failure.error).detail}; PaymentIntent ${intent.id} is ${intent.status}` +
-              (intent.status === "succeeded" ? ` (captured ${intent.amount_received}; refund it instead)` : "")
-          )
-        }).pipe(
-          Effect.withSpan("StripeGateway.void", {
-            attributes: { "payment.provider_ref": request.providerRef, "payment.idempotency_key": request.idempotencyKey }
-          })
-        ),
-
-      refund: (request) =>
-        call(() =>
-          stripe.refunds.create({ payment_intent: request.providerRef, amount: request.amount.amount }, { idempotencyKey: request.idempotencyKey })
-        ).pipe(
-          Effect.mapError((failure) => notDeclined("refund")(failure.error)),
-          Effect.flatMap((refund) =>
-            refund.status === "failed" || refund.status === "canceled"
-              ? Effect.fail(rejected("refund", `refund ${refund.id} of PaymentIntent ${request.providerRef} is ${refund.status}`))
-              : Effect.void
-          ),
-          Effect.withSpan("StripeGateway.refund", {
-            attributes: { "payment.provider_ref": request.providerRef, "payment.idempotency_key": request.idempotencyKey }
-          })
-        ),
-
-      lookup: (requestId) =>
-        Effect.gen(function* () {
-          const query = `metadata['request_id']:'${escapeSearchValue(requestId)}'`
-          const found: Array<Stripe.PaymentIntent> = []
-          let page: string | undefined
-          for (let pages = 0; pages < maxSearchPages; pages++) {
-            const current = page
-            const result = yield* call(() =>
-              stripe.paymentIntents.search({
-                query,
-                limit: searchPageSize,
-                expand: ["data.latest_charge"],
-                ...(current === undefined ? {} : { page: current })
-              })
-            ).pipe(
-              Effect.mapError((failure) => {
-                // The service type says lookup is only ever unavailable: a refused search (a bug
-                // or a misconfiguration) says so in its detail.
-                const classified = classify(failure.error)
-                const detail = scrub(classified.kind === "rejected" ? `search refused: ${classified.detail}` : classified.detail)
-                return new PaymentUnavailable({
-                  operation: "lookup",
-                  detail,
-                  ...(classified.kind === "unavailable" && classified.retryAfterMillis !== undefined
-                    ? { retryAfterMillis: classified.retryAfterMillis }
-                    : {})
-                })
-              })
-            )
-            found.push(...result.data.filter((intent) => intent.metadata["request_id"] === requestId))
-            if (!result.has_more || result.next_page === null) break
-            page = result.next_page
-          }
-          return found
-            .sort((a, b) => a.created - b.created)
-            .map(
-              (intent): PaymentRecord => ({
-                providerRef: intent.id,
-                requestId,
-                status: recordStatus(intent),
-                authorized: toMoney(intent.amount, intent.currency),
-                captured: toMoney(intent.amount_received, intent.currency)
-              })
-            )
-        }).pipe(Effect.withSpan("StripeGateway.lookup", { attributes: { "purchase.request_id": requestId } }))
+      authorize: authorize(ctx),
+      capture: capture(ctx),
+      void: voidIntent(ctx),
+      refund: refund(ctx),
+      lookup: lookup(ctx)
     }
-    /**
-     * No card stays on file after its want: the PaymentMethod a want's first authorization
-     * attached is detached from the request's Customer once the want bought, was cancelled or
-     * expired (after `savedCardGraceDays` when it ended otherwise). Claimed first, so two
-     * processes never detach the same one; a detach Stripe refuses as an invalid request (no such
-     * PaymentMethod, or not attached any more) leaves nothing on file either. Any other failure is
-     * tried again once the claim lapses.
-     */
-    const detachEndedWantCards = Effect.gen(function* () {
-      const ended = yield* savedCards.claimEnded(50, options.savedCardGraceDays ?? 7, 300)
-      let detached = 0
-      for (const card of ended) {
-        const outcome = yield* call(() => stripe.paymentMethods.detach(card.payment_method)).pipe(
-          Effect.as("detached" as const),
-          Effect.catch((failure) =>
-            // No such PaymentMethod, or not attached to anyone any more: nothing of it is on file.
-            failure.error instanceof Stripe.errors.StripeInvalidRequestError &&
-            (failure.error.code === "resource_missing" || /not attached/i.test(failure.error.message))
-              ? Effect.as(Effect.logInfo("saved card already off file").pipe(Effect.annotateLogs({ requestId: card.request_id, detail: scrub(failure.error.message) })), "detached" as const)
-              : Effect.as(
-                  Effect.logWarning("saved card not detached yet; tried again later").pipe(
-                    Effect.annotateLogs({ requestId: card.request_id, detail: scrub(failure.error instanceof Error ? failure.error.message : String(failure.error)) })
-                  ),
-                  "later" as const
-                )
-          )
-        )
-        if (outcome === "detached") {
-          yield* savedCards.detached(card.request_id)
-          detached++
-        }
-      }
-      return detached
-    }).pipe(Effect.withSpan("StripeGateway.detachEndedWantCards"))
     const detachEvery = options.detachEveryMillis ?? 60_000
     if (detachEvery > 0) {
       yield* Effect.forkScoped(
-        detachEndedWantCards.pipe(
+        detachEndedWantCards(ctx, options.savedCardGraceDays ?? 7).pipe(
           Effect.catchCause((cause) => Effect.logError("detaching the cards of ended wants failed", cause)),
           Effect.repeat(Schedule.spaced(detachEvery))
         )
