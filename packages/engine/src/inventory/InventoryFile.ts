@@ -12,7 +12,7 @@
  */
 import { type Contract, Isbn, Money } from "@bookbroker/adapter-sdk"
 import { Option } from "effect"
-import { checkFirstChunk, cut, isKnownCurrency, maxListingId, maxQuantity, refusals, unknownCurrency } from "./ListingRules.js"
+import { checkFirstChunk, cut, isKnownCurrency, listingIdRefusal, maxQuantity, refusals, unknownCurrency } from "./ListingRules.js"
 
 export { FileRefused } from "./ListingRules.js"
 
@@ -380,7 +380,8 @@ export const parser = (format: Format, options: ParserOptions): Parser => {
     }
     const listingId = values[LISTING_ID]!
     if (listingId.length === 0) return fail(LISTING_ID, "listingid is empty: every listing needs the seller's own id")
-    if (listingId.length > maxListingId) return fail(LISTING_ID, `listingid is longer than ${maxListingId} characters`)
+    const listingIdRefused = listingIdRefusal(listingId, "listingid")
+    if (listingIdRefused !== undefined) return fail(LISTING_ID, listingIdRefused)
 
     const isbnText = values[ISBN]!
     if (isbnText.length === 0) return fail(ISBN, "isbn is empty: bookbroker finds listings by ISBN")

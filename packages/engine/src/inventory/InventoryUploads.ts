@@ -344,9 +344,8 @@ export const make = (options: InventoryUploadsOptions = {}) =>
             // Only what changed is written: re-sending an unchanged inventory rewrites nothing (its
             // freshness is the feed's, `seller_feeds.last_upload_at`). A seller's first listings
             // are inserted plainly: ON CONFLICT's speculative insertion cost a quarter of that.
-            // While the seller's feed row is locked nothing else inserts its listings, except a
-            // pushed price (`push:<isbn>`) racing a first file that uses that very id: that upload
-            // fails whole, and is sent again.
+            // While the seller's feed row is locked nothing else inserts its listings but a pushed
+            // price, whose id (`push:<isbn>`) no file may use (`ListingRules.pushListingPrefix`).
             const [known] = yield* sql<{ any: boolean }>`SELECT EXISTS (SELECT 1 FROM listings WHERE seller_id = ${sellerId}) AS any`
             if (known?.any === true) {
               yield* sql`

@@ -11,6 +11,22 @@ import { Schema } from "effect"
 
 /** A listing id (the seller's own, or ONIX's RecordReference) is at most this long. */
 export const maxListingId = 100
+/**
+ * Listing ids bookbroker keeps for itself: a price a seller pushes (`POST /v1/sellers/me/offers`)
+ * is kept in the offer index under `push:<isbn>`, so no file's listing may take such an id (an
+ * upload would otherwise overwrite a pushed price, or fail whole when a push for that book landed
+ * while it was applied).
+ */
+export const pushListingPrefix = "push:"
+
+/** Why a listing id cannot be used, or `undefined` when it can (`field` names it as the format does). */
+export const listingIdRefusal = (listingId: string, field: string): string | undefined =>
+  listingId.length > maxListingId
+    ? `${field} is longer than ${maxListingId} characters`
+    : listingId.toLowerCase().startsWith(pushListingPrefix)
+      ? `${field} "${listingId.slice(0, 40)}" starts with "${pushListingPrefix}", which bookbroker keeps for the prices sellers push: use another id`
+      : undefined
+
 /** Title, author and publisher are cut to this many characters. */
 export const maxText = 750
 /** The most copies a listing states (AbeBooks' ceiling): a larger TSV / JSON Lines quantity is a row error, larger ONIX stock is listed as this. */

@@ -20,6 +20,7 @@ import type { Contract, Isbn } from "@bookbroker/adapter-sdk"
 import { SqlClient } from "effect/sql"
 import { Clock, Context, Effect, Layer } from "effect"
 import { orDie, textArray, uninterruptibleSql } from "../internal/sql.js"
+import { pushListingPrefix } from "./ListingRules.js"
 
 export type ListingSource = "feed" | "push"
 
@@ -71,7 +72,7 @@ export interface OfferIndexService {
 export class OfferIndex extends Context.Service<OfferIndex, OfferIndexService>()("@bookbroker/engine/OfferIndex") {}
 
 /** The listing id a pushed price is kept under: one per book and seller, the last push wins. */
-export const pushListingId = (isbn: string): string => `push:${isbn}`
+export const pushListingId = (isbn: string): string => `${pushListingPrefix}${isbn}`
 
 export interface OfferIndexOptions {
   /** How long the set of sellers with a fresh snapshot is reused in this process; default 2 s. */
@@ -165,7 +166,7 @@ export const make = (options: OfferIndexOptions = {}) =>
         if (offered.length > 0) {
           yield* uninterruptibleSql(sql`
             INSERT INTO listings (seller_id, listing_id, isbn, price, shipping, currency, condition, quantity, source, seen_at, fresh_until)
-            SELECT ${sellerId}, 'push:' || p.isbn, p.isbn, p.price, p.shipping, p.currency, p.condition, p.quantity, 'push', now(),
+            SELECT ${sellerId}, ${pushListingPrefix}::text || p.isbn, p.isbn, p.price, p.shipping, p.currency, p.condition, p.quantity, 'push', now(),
                    now() + make_interval(secs => p.valid)
             FROM unnest(${textArray(offered.map((push) => push.isbn))}::text[], ${textArray(offered.map((push) => push.price))}::int8[],
                         ${textArray(offered.map((push) => push.shipping))}::int8[], ${textArray(offered.map((push) => push.currency))}::text[],

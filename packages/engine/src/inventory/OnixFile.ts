@@ -17,7 +17,7 @@ import { Isbn, Money } from "@bookbroker/adapter-sdk"
 import { Option, Result } from "effect"
 import { SaxesParser } from "saxes"
 import type { Binding, ListingRow, Parsed, Parser, RowError } from "./InventoryFile.js"
-import { checkFirstChunk, cut, isKnownCurrency, maxListingId, refusals, unknownCurrency } from "./ListingRules.js"
+import { checkFirstChunk, cut, isKnownCurrency, listingIdRefusal, refusals, unknownCurrency } from "./ListingRules.js"
 import { quantityOf } from "./OnixAvailability.js"
 import { choosePrice, retailPriceTypes } from "./OnixPrice.js"
 
@@ -406,7 +406,8 @@ export const parser = (options: OnixOptions): Parser => {
     }
     const listingId = record.recordReference ?? ""
     if (listingId.length === 0) return fail("RecordReference", "RecordReference is missing or empty: bookbroker keeps each Product under it")
-    if (listingId.length > maxListingId) return fail("RecordReference", `RecordReference is longer than ${maxListingId} characters`)
+    const listingIdRefused = listingIdRefusal(listingId, "RecordReference")
+    if (listingIdRefused !== undefined) return fail("RecordReference", listingIdRefused)
 
     const isbn = isbnOf(record.identifiers)
     if (typeof isbn === "string") return fail("ProductIdentifier", isbn)

@@ -136,6 +136,18 @@ describe("InventoryFile TSV", () => {
     }
   })
 
+  it("rejects a listingid bookbroker keeps for pushed prices (push:…), in TSV and JSON Lines alike", () => {
+    const tsv = read("tsv", "listingid\tisbn\tprice\tquantity\tbookcondition\npush:9780306406157\t0306406152\t10\t1\tGood\nPush:x\t0306406152\t10\t1\tGood\npusher\t0306406152\t10\t1\tGood\n")
+    expect(tsv.errors.map((error) => [error.line, error.field])).toEqual([
+      [2, "listingid"],
+      [3, "listingid"]
+    ])
+    expect(tsv.errors[0]!.reason).toMatch(/starts with "push:", which bookbroker keeps for the prices sellers push: use another id/)
+    expect(tsv.rows.map((row) => row.listingId)).toEqual(["pusher"])
+    const jsonl = read("jsonl", `${JSON.stringify({ listingid: "push:9780306406157", isbn: "0306406152", price: "10", quantity: 1, bookcondition: "Good" })}\n`)
+    expect(jsonl.errors.map((error) => [error.line, error.field])).toEqual([[1, "listingid"]])
+  })
+
   it("rejects each bad row with its line, its field and a reason, and keeps the good ones", () => {
     const long = "x".repeat(101)
     const result = read(

@@ -278,6 +278,22 @@ describe("OnixFile", () => {
     expect(result.products).toBe(8)
   })
 
+  it("refuses a RecordReference bookbroker keeps for pushed prices (push:…), whatever its case", () => {
+    const supply = `<ProductAvailability>21</ProductAvailability>${price("02", "9.99", "EUR")}`
+    const result = read(
+      message([
+        product({ ref: `push:${hobbit}`, identifiers: [["15", hobbit]], supply }),
+        product({ ref: `PUSH:${hobbit}`, identifiers: [["15", hobbit]], supply }),
+        product({ ref: `pushed-${hobbit}`, identifiers: [["15", hobbit]], supply })
+      ])
+    )
+    expect(result.errors.map((error) => [error.field, error.reason])).toEqual([
+      ["RecordReference", expect.stringContaining('starts with "push:", which bookbroker keeps for the prices sellers push')],
+      ["RecordReference", expect.stringContaining("use another id")]
+    ])
+    expect(result.rows.map((row) => row.listingId)).toEqual([`pushed-${hobbit}`])
+  })
+
   it("refuses what is not an ONIX 3 message, saying why", () => {
     expect(refusal("listingid\tisbn\tprice\tquantity\tbookcondition\nA1\t9780141439518\t1.00\t1\tNew\n").reason).toMatch(/not an XML document/)
     expect(refusal(`<?xml version="1.0"?>\n<rss version="2.0"><channel/></rss>`)).toMatchObject({ line: 2, reason: expect.stringMatching(/root element is <rss>/) })
