@@ -17,7 +17,7 @@ import type * as SellerQueue from "./SellerQueue.js"
 const carriersRead = 64
 
 /**
- * Launches the waves in order: the next when the previous has finished or `ctx.waveInterval`
+ * Launches the waves in order: the next when the previous has finished or `waveInterval`
  * after it started, while `SellerSelection.waveFits` says the deadline leaves it room.
  * Marks every seller it launches in `asked`.
  */
@@ -38,11 +38,52 @@ const runWaves = (ctx: QuoteContext, waves: ReadonlyArray<ReadonlyArray<Entry>>,
     yield* Fiber.joinAll(running)
   })
 
+/** A fresh answer from a seller, for the quote cache and what selection learns. */
+interface Fresh {
+  readonly sellerId: string
+  readonly answer: Contract.QuoteResult
+}
+
+/** Asks one seller in its queue and records its answer (`answers`, `fresh`) or its fate (`outcomes`). */
+const askOne = (
+  ctx: QuoteContext,
+  isbn: Isbn.Isbn13,
+  tenant: string | undefined,
+  tickets: Map<string, SellerQueue.Ticket>,
+  answers: Map<string, Answer>,
+  outcomes: Map<string, SellerOutcome>,
+  fresh: Array<Fresh>
+) => (entry: Entry): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    const ticket: SellerQueue.Ticket = { dispatched: false, heldBy: undefined, since: Date.now() }
+    tickets.set(entry.seller.id, ticket)
+    return ctx.queues.quote(entry.client, isbn, ticket, tenant)
+  }).pipe(Effect.map((result) => {
+    const base = { sellerId: entry.seller.id, sellerName: entry.seller.name, cached: false }
+    switch (result._tag) {
+      case "Answered":
+        answers.set(entry.seller.id, { answer: result.answer, cached: false, latencyMillis: result.latencyMillis })
+        fresh.push({ sellerId: entry.seller.id, answer: result.answer })
+        return
+      case "Failed":
+        outcomes.set(entry.seller.id, {
+          ...base,
+          status: "error",
+          reason: result.error._tag === "SellerRejected" || result.error._tag === "SellerUnavailable" ? result.error.reason : result.error._tag,
+          latencyMillis: result.latencyMillis
+        })
+        return
+      case "CircuitOpen":
+        outcomes.set(entry.seller.id, { ...base, status: "skipped", reason: "circuit_open", latencyMillis: 0 })
+        return
+    }
+  }))
+
 /**
  * Asks the entries in parallel until the deadline — all of them, or with more than
- * `ctx.threshold` of them and no `sellerIds` in the request, the waves seller selection chooses —
+ * `threshold` of them and no `sellerIds` in the request, the waves seller selection chooses —
  * and records answers and outcomes as they come, then what the fan-out taught (carrier
- * history, coverage and price ctx.stats).
+ * history, coverage and price stats).
  */
 export const fanOut = (
   ctx: QuoteContext,
@@ -55,32 +96,8 @@ export const fanOut = (
   context: { readonly currency: string; readonly restricted: boolean; readonly keepHistory: boolean; readonly tenant?: string }
 ) =>
   Effect.gen(function* () {
-    const fresh: Array<{ sellerId: string; answer: Contract.QuoteResult }> = []
-    const one = (entry: Entry) =>
-      Effect.suspend(() => {
-        const ticket: SellerQueue.Ticket = { dispatched: false, heldBy: undefined, since: Date.now() }
-        tickets.set(entry.seller.id, ticket)
-        return ctx.queues.quote(entry.client, isbn, ticket, context.tenant)
-      }).pipe(Effect.map((result) => {
-        const base = { sellerId: entry.seller.id, sellerName: entry.seller.name, cached: false }
-        switch (result._tag) {
-          case "Answered":
-            answers.set(entry.seller.id, { answer: result.answer, cached: false, latencyMillis: result.latencyMillis })
-            fresh.push({ sellerId: entry.seller.id, answer: result.answer })
-            return
-          case "Failed":
-            outcomes.set(entry.seller.id, {
-              ...base,
-              status: "error",
-              reason: result.error._tag === "SellerRejected" || result.error._tag === "SellerUnavailable" ? result.error.reason : result.error._tag,
-              latencyMillis: result.latencyMillis
-            })
-            return
-          case "CircuitOpen":
-            outcomes.set(entry.seller.id, { ...base, status: "skipped", reason: "circuit_open", latencyMillis: 0 })
-            return
-        }
-      }))
+    const fresh: Array<Fresh> = []
+    const one = askOne(ctx, isbn, context.tenant, tickets, answers, outcomes, fresh)
     const now = yield* Clock.currentTimeMillis
     const select = !context.restricted && entries.length > ctx.threshold
     let knownCarriers: ReadonlySet<string> = new Set()

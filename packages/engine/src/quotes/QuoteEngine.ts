@@ -24,12 +24,12 @@
  * once or selection waves, stragglers, what it taught), confirming indexed offers (`Confirm.ts`),
  * the types (`QuoteTypes.ts`) and what the parts share (`QuoteContext.ts`).
  */
-import { Contract } from "@bookbroker/adapter-sdk"
+import { Contract, type Isbn } from "@bookbroker/adapter-sdk"
 import { Clock, Context, Effect, Layer, Option } from "effect"
 import { OfferIndex, pushListingId } from "../inventory/OfferIndex.js"
 import { recordSellerCall } from "../Metrics.js"
 import { type SellerStat, SellerStats } from "../internal/sellerStats.js"
-import { SellerDirectory } from "../sellers/SellerDirectory.js"
+import { type Seller, SellerDirectory } from "../sellers/SellerDirectory.js"
 import { SellerPool } from "../sellers/SellerPool.js"
 import * as SellerSelection from "../sellers/SellerSelection.js"
 import { SharedState } from "../state/SharedState.js"
@@ -38,7 +38,7 @@ import { fanOut } from "./FanOut.js"
 import { readCache, readIndex } from "./KnownAnswers.js"
 import * as PushedOffers from "./PushedOffers.js"
 import type { Answer, Entry, QuoteContext } from "./QuoteContext.js"
-import { defaultStragglers, type QuoteEngineOptions, type QuoteEngineService, type RankedOffer, type SellerOutcome } from "./QuoteTypes.js"
+import { defaultStragglers, type QuoteEngineOptions, type QuoteEngineService, type QuoteOptions, type RankedOffer, type SellerOutcome } from "./QuoteTypes.js"
 import * as SellerQueue from "./SellerQueue.js"
 
 export type { SellerStat } from "../internal/sellerStats.js"
@@ -46,6 +46,61 @@ export type { SellerStat } from "../internal/sellerStats.js"
 export * from "./QuoteTypes.js"
 
 export class QuoteEngine extends Context.Service<QuoteEngine, QuoteEngineService>()("@bookbroker/engine/QuoteEngine") {}
+
+/**
+ * The answers as offers, cheapest total first (ties: the more reliable, then the faster seller),
+ * each seller's outcome recorded: an offer, unavailable, or excluded (another currency without a
+ * rate to compare it at).
+ */
+const rank = (
+  ctx: QuoteContext,
+  isbn: Isbn.Isbn13,
+  request: QuoteOptions,
+  byId: ReadonlyMap<string, Seller>,
+  answers: ReadonlyMap<string, Answer>,
+  outcomes: Map<string, SellerOutcome>
+): Array<RankedOffer> => {
+  const offers: Array<RankedOffer> = []
+  for (const [sellerId, { answer, cached, latencyMillis, indexed }] of answers) {
+    const seller = byId.get(sellerId)!
+    const base = { sellerId, sellerName: seller.name, cached, latencyMillis }
+    const converted = answer instanceof Contract.Offer && answer.price.currency !== request.currency ? request.convert?.(answer.total) : undefined
+    if (!(answer instanceof Contract.Offer)) {
+      outcomes.set(sellerId, { ...base, status: "unavailable", reason: answer.reason })
+    } else if (answer.price.currency !== request.currency && converted === undefined) {
+      outcomes.set(sellerId, {
+        ...base,
+        status: "excluded",
+        reason: `currency ${answer.price.currency}`,
+        offered: { amount: answer.price.amount + answer.shipping.amount, currency: answer.price.currency }
+      })
+    } else {
+      outcomes.set(sellerId, { ...base, status: "offer" })
+      offers.push({
+        sellerId,
+        sellerName: seller.name,
+        offer: answer,
+        ...(converted === undefined ? { total: answer.total } : { total: converted, sellerTotal: answer.total }),
+        reliability: ctx.stats.get(sellerId).reliability,
+        cached,
+        ...(indexed === undefined
+          ? PushedOffers.isPushed(answer)
+            ? // A push read from the quote cache: kept in the index too, under its book's push listing.
+              { source: "push", listingId: pushListingId(isbn) }
+            : { source: "live" }
+          : { source: indexed.source, seenAt: indexed.seenAt, listingId: indexed.listingId })
+      })
+    }
+  }
+  offers.sort(
+    (a, b) =>
+      a.total.amount - b.total.amount ||
+      b.reliability - a.reliability ||
+      ctx.stats.get(a.sellerId).latencyMillis - ctx.stats.get(b.sellerId).latencyMillis ||
+      a.sellerId.localeCompare(b.sellerId)
+  )
+  return offers
+}
 
 const quotes = (ctx: QuoteContext): QuoteEngineService["quotes"] => (isbn, request) =>
   Effect.gen(function* () {
@@ -123,46 +178,8 @@ const quotes = (ctx: QuoteContext): QuoteEngineService["quotes"] => (isbn, reque
       outcomes.set(entry.seller.id, { sellerId: entry.seller.id, sellerName: entry.seller.name, status: "deadline", reason: "deadline", cached: false, latencyMillis: deadlineAt - started })
     }
 
-    const offers: Array<RankedOffer> = []
     const byId = new Map(entries.map((entry) => [entry.seller.id, entry.seller]))
-    for (const [sellerId, { answer, cached, latencyMillis, indexed }] of answers) {
-      const seller = byId.get(sellerId)!
-      const base = { sellerId, sellerName: seller.name, cached, latencyMillis }
-      const converted = answer instanceof Contract.Offer && answer.price.currency !== request.currency ? request.convert?.(answer.total) : undefined
-      if (!(answer instanceof Contract.Offer)) {
-        outcomes.set(sellerId, { ...base, status: "unavailable", reason: answer.reason })
-      } else if (answer.price.currency !== request.currency && converted === undefined) {
-        outcomes.set(sellerId, {
-          ...base,
-          status: "excluded",
-          reason: `currency ${answer.price.currency}`,
-          offered: { amount: answer.price.amount + answer.shipping.amount, currency: answer.price.currency }
-        })
-      } else {
-        outcomes.set(sellerId, { ...base, status: "offer" })
-        offers.push({
-          sellerId,
-          sellerName: seller.name,
-          offer: answer,
-          ...(converted === undefined ? { total: answer.total } : { total: converted, sellerTotal: answer.total }),
-          reliability: ctx.stats.get(sellerId).reliability,
-          cached,
-          ...(indexed === undefined
-            ? PushedOffers.isPushed(answer)
-              ? // A push read from the quote cache: kept in the index too, under its book's push listing.
-                { source: "push", listingId: pushListingId(isbn) }
-              : { source: "live" }
-            : { source: indexed.source, seenAt: indexed.seenAt, listingId: indexed.listingId })
-        })
-      }
-    }
-    offers.sort(
-      (a, b) =>
-        a.total.amount - b.total.amount ||
-        b.reliability - a.reliability ||
-        ctx.stats.get(a.sellerId).latencyMillis - ctx.stats.get(b.sellerId).latencyMillis ||
-        a.sellerId.localeCompare(b.sellerId)
-    )
+    const offers = rank(ctx, isbn, request, byId, answers, outcomes)
     return {
       isbn,
       currency: request.currency,
