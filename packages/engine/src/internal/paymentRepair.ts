@@ -6,9 +6,12 @@
  * persisted as a payment operation under a stable idempotency key before the call, outcome after
  * it — so a void the pipeline already started and the repair are one and the same operation.
  */
-import type { SqlError } from "effect/sql"
+import type { SqlClient, SqlError } from "effect/sql"
 import { Effect, Option } from "effect"
 import { PaymentGateway, type PaymentGatewayService } from "../payments/PaymentGateway.js"
+import { SellerDirectory, type SellerDirectoryService } from "../sellers/SellerDirectory.js"
+import { SellerPool, type SellerPoolService } from "../sellers/SellerPool.js"
+import { SharedState, type SharedStateService } from "../state/SharedState.js"
 import { makeStore, terminalStatuses, type PurchaseStatus, type RequestRow } from "./purchaseStore.js"
 
 /** The pipeline's own key for voiding the authorization of a round; reusing it makes a started void the same operation. */
@@ -112,4 +115,20 @@ export const makeRepair = (owner: string, leaseMillis: number) =>
       })
 
     return { store, sql, gateway, withLease, voidAuthorization }
+  })
+
+/** What a job acting behind the pipeline's back (the sweeper, the reconciler) works with: the database, the repair, the seller side. */
+export interface RepairContext {
+  readonly sql: SqlClient.SqlClient
+  /** The lease on a request and voiding the way the pipeline does. */
+  readonly repair: Effect.Success<ReturnType<typeof makeRepair>>
+  readonly directory: SellerDirectoryService
+  readonly pool: SellerPoolService
+  readonly state: SharedStateService
+}
+
+export const makeRepairContext = (owner: string, leaseMillis: number) =>
+  Effect.gen(function* () {
+    const repair = yield* makeRepair(owner, leaseMillis)
+    return { sql: repair.sql, repair, directory: yield* SellerDirectory, pool: yield* SellerPool, state: yield* SharedState } satisfies RepairContext
   })

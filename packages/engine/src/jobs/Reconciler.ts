@@ -44,13 +44,13 @@
 import type { SqlClient, SqlError } from "effect/sql"
 import { randomUUID } from "node:crypto"
 import { Context, Effect, Layer } from "effect"
-import { makeRepair } from "../internal/paymentRepair.js"
+import { makeRepairContext } from "../internal/paymentRepair.js"
 import * as FindingsResolved from "../internal/findingsResolved.js"
 import { nonEmptyRows, orDie } from "../internal/sql.js"
 import type { PaymentGateway } from "../payments/PaymentGateway.js"
-import { SellerDirectory } from "../sellers/SellerDirectory.js"
-import { SellerPool } from "../sellers/SellerPool.js"
-import { SharedState } from "../state/SharedState.js"
+import type { SellerDirectory } from "../sellers/SellerDirectory.js"
+import type { SellerPool } from "../sellers/SellerPool.js"
+import type { SharedState } from "../state/SharedState.js"
 import * as FindingSet from "./reconciler/FindingSet.js"
 import type { FindingKind } from "./reconciler/FindingSet.js"
 import { openAuthorizationsPass } from "./reconciler/OpenAuthorizations.js"
@@ -158,13 +158,8 @@ const runOnce = (ctx: ReconcilerContext): Effect.Effect<ReadonlyArray<Finding>> 
 
 export const make = (options: RunningReconcilerOptions = {}) =>
   Effect.gen(function* () {
-    const repair = yield* makeRepair(`reconciler-${randomUUID().slice(0, 8)}`, options.leaseMillis ?? 60_000)
     const ctx: ReconcilerContext = {
-      sql: repair.sql,
-      repair,
-      directory: yield* SellerDirectory,
-      pool: yield* SellerPool,
-      state: yield* SharedState,
+      ...(yield* makeRepairContext(`reconciler-${randomUUID().slice(0, 8)}`, options.leaseMillis ?? 60_000)),
       windowMillis: options.windowMillis ?? 30 * 24 * 60 * 60 * 1_000,
       providerLimit: options.providerLimit ?? 200,
       sellerLimit: options.sellerLimit ?? 200,

@@ -32,12 +32,12 @@
 import type { SqlClient, SqlError } from "effect/sql"
 import { randomUUID } from "node:crypto"
 import { Context, Effect, Layer } from "effect"
-import { makeRepair } from "../internal/paymentRepair.js"
+import { makeRepairContext } from "../internal/paymentRepair.js"
 import { orDie } from "../internal/sql.js"
 import type { PaymentGateway } from "../payments/PaymentGateway.js"
-import { SellerDirectory } from "../sellers/SellerDirectory.js"
-import { SellerPool } from "../sellers/SellerPool.js"
-import { SharedState } from "../state/SharedState.js"
+import type { SellerDirectory } from "../sellers/SellerDirectory.js"
+import type { SellerPool } from "../sellers/SellerPool.js"
+import type { SharedState } from "../state/SharedState.js"
 import { sweepAuthorizations } from "./sweeper/LeftoverAuthorizations.js"
 import { sweepHolds } from "./sweeper/LeftoverHolds.js"
 import { emptyCounter, type SweeperContext, type SweepReport } from "./sweeper/SweeperContext.js"
@@ -75,13 +75,8 @@ export class Sweeper extends Context.Service<Sweeper, SweeperService>()("@bookbr
 
 export const make = (options: RunningSweeperOptions = {}) =>
   Effect.gen(function* () {
-    const repair = yield* makeRepair(`sweeper-${randomUUID().slice(0, 8)}`, options.leaseMillis ?? 60_000)
     const ctx: SweeperContext = {
-      sql: repair.sql,
-      repair,
-      directory: yield* SellerDirectory,
-      pool: yield* SellerPool,
-      state: yield* SharedState,
+      ...(yield* makeRepairContext(`sweeper-${randomUUID().slice(0, 8)}`, options.leaseMillis ?? 60_000)),
       batchSize: options.batchSize ?? 100,
       lookupAfterMillis: options.lookupAfterMillis ?? 120_000,
       lookupRepeatMillis: options.lookupRepeatMillis ?? [600_000, 3_600_000, 21_600_000, 86_400_000]

@@ -1,19 +1,9 @@
 /** What every reconciliation check works with: the database, the payment repair, the seller side, and the run's limits. */
 import type { SqlClient } from "effect/sql"
-import type { Effect } from "effect"
-import type { makeRepair } from "../../internal/paymentRepair.js"
+import type { RepairContext } from "../../internal/paymentRepair.js"
 import { terminalStatuses } from "../../internal/purchaseStore.js"
-import type { SellerDirectoryService } from "../../sellers/SellerDirectory.js"
-import type { SellerPoolService } from "../../sellers/SellerPool.js"
-import type { SharedStateService } from "../../state/SharedState.js"
 
-export interface ReconcilerContext {
-  readonly sql: SqlClient.SqlClient
-  /** The lease on a request and voiding the way the pipeline does (`internal/paymentRepair.ts`). */
-  readonly repair: Effect.Success<ReturnType<typeof makeRepair>>
-  readonly directory: SellerDirectoryService
-  readonly pool: SellerPoolService
-  readonly state: SharedStateService
+export interface ReconcilerContext extends RepairContext {
   /** Requests finished within this window are checked against our own records. */
   readonly windowMillis: number
   /** Provider comparisons per pass at most. */

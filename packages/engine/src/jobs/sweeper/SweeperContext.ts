@@ -1,10 +1,7 @@
 /** What every sweep works with, and what one run did (`SweepReport`). */
 import type { SqlClient, SqlError } from "effect/sql"
 import { Effect } from "effect"
-import type { makeRepair } from "../../internal/paymentRepair.js"
-import type { SellerDirectoryService } from "../../sellers/SellerDirectory.js"
-import type { SellerPoolService } from "../../sellers/SellerPool.js"
-import type { SharedStateService } from "../../state/SharedState.js"
+import type { RepairContext } from "../../internal/paymentRepair.js"
 
 /** What one run did. Anything that failed for now is tried again on the next run. */
 export interface SweepReport {
@@ -39,13 +36,7 @@ export const emptyCounter = (): Counter => ({
   busy: 0
 })
 
-export interface SweeperContext {
-  readonly sql: SqlClient.SqlClient
-  /** The lease on a request and voiding the way the pipeline does (`internal/paymentRepair.ts`). */
-  readonly repair: Effect.Success<ReturnType<typeof makeRepair>>
-  readonly directory: SellerDirectoryService
-  readonly pool: SellerPoolService
-  readonly state: SharedStateService
+export interface SweeperContext extends RepairContext {
   /** Rows looked at per kind of leftover and run. */
   readonly batchSize: number
   /** How long after a `payment_unavailable` failure the provider is first asked what it holds. */
