@@ -425,6 +425,42 @@ describe("PurchasePipeline: a run never outlives its lease", () => {
     )
   }
 
+  it.live("a worker killed right after taking the last copy's hold, then another buyer told it is gone: the next run still replays the hold key, and buys the copy it holds", () =>
+    Effect.gen(function* () {
+      const { running: fleet } = yield* sellers([
+        { name: "last-copy", stock: [{ isbn, price: 1000, quantity: 1 }], holdKeys: true },
+        { name: "dearer", stock: [{ isbn, price: 1300, quantity: 3 }] }
+      ])
+      const sql = yield* SqlClient.SqlClient
+      let first = ""
+      // One engine (one quote cache): the first request's run dies right after its hold; the
+      // second request, quoted from the cache, is then told by the seller that the copy is gone.
+      const doomed = yield* Harness.worker("doomed", {
+        pipeline: { leaseMillis: 60_000 },
+        quotes: { cache: true },
+        crashAt: (at, requestId) => at === "hold" && requestId === first
+      })
+      first = (yield* Harness.submit(isbn, 3000)).id
+      expect(Exit.isFailure(yield* Effect.exit(doomed.runOnce))).toBe(true)
+      const { id: second } = yield* Harness.submit(isbn, 3000)
+      const secondView = yield* Harness.runUntilDone(doomed, second)
+      expect(secondView.finalPrice?.amount).toBe(1300)
+      const [refused] = yield* sql<{ reason: string }>`
+        SELECT a.reason FROM purchase_attempts a JOIN sellers s ON s.id = a.seller_id WHERE a.request_id = ${second} AND s.name = 'last-copy'`
+      expect(refused?.reason).toBe("rejected:out_of_stock")
+      // The first run's lease runs out (its worker is gone); the next worker takes the request.
+      yield* sql`UPDATE purchase_requests SET lease_expires_at = now() - interval '1 second' WHERE id = ${first}`
+      const view = yield* Harness.runUntilDone(yield* Harness.worker("survivor"), first)
+      expect(view.status).toBe("purchased")
+      expect(view.finalPrice?.amount).toBe(1000)
+      expect(ordersFor(fleet, first).map((order) => order.seller)).toEqual(["last-copy"])
+      // One hold at the seller, taken by the first run and bought from by the next: none left open.
+      const holds = [...fleet[0]!.simulator.holds.values()]
+      expect(holds).toHaveLength(1)
+      expect(holds[0]!.used).toBe(true)
+    }).pipe(Effect.provide(Infrastructure))
+  )
+
   for (const holdKeys of [true, false]) {
     it.live(`a hold whose answer was lost is asked for once more under its key: ${holdKeys ? "the seller keeping holds per key answers the one it took" : "a seller ignoring keys has no copy left"}`, () =>
       Effect.gen(function* () {

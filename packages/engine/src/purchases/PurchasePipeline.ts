@@ -28,7 +28,7 @@ import type { SqlClient, SqlError } from "effect/sql"
 import { Clock, Context, Effect, Layer, Option, Schedule } from "effect"
 import { ExchangeRates } from "../exchange/ExchangeRates.js"
 import * as CrashPoints from "./CrashPoints.js"
-import { isTerminal, LeaseLost, makeStore, type Lease, type PurchaseStore, type RequestRow, type TerminalStatus } from "../internal/purchaseStore.js"
+import { type ClaimedRow, isTerminal, LeaseLost, makeStore, type Lease, type PurchaseStore, type TerminalStatus } from "../internal/purchaseStore.js"
 import { recordPurchaseOutcome } from "../Metrics.js"
 import { PaymentGateway, type PaymentGatewayService, PaymentUnavailable } from "../payments/PaymentGateway.js"
 import { authorize } from "./steps/authorize.js"
@@ -103,7 +103,7 @@ export type RunResult =
 
 export interface PurchasePipelineService {
   /** Runs a claimed request as far as it goes now. */
-  readonly process: (claimed: RequestRow, worker: string) => Effect.Effect<RunResult>
+  readonly process: (claimed: ClaimedRow, worker: string) => Effect.Effect<RunResult>
   readonly leaseMillis: number
   readonly store: PurchaseStore
   /** How often a watching want asks the sellers live again (`PipelineOptions.wantRecheckMillis`). */
@@ -132,7 +132,7 @@ const step = (run: RunContext): Effect.Effect<Step, LeaseLost | SqlError.SqlErro
 }
 
 /** Runs the request's steps until it ends or parks. */
-const run = (parts: PipelineParts, initial: RequestRow, lease: Lease, leaseClock: LeaseClock) =>
+const run = (parts: PipelineParts, initial: ClaimedRow, lease: Lease, leaseClock: LeaseClock) =>
   Effect.gen(function* () {
     const context = makeRun(parts, initial, lease, leaseClock)
     // A want that starts watching parks in the same step; no step runs a watching request.

@@ -373,7 +373,8 @@ const acceptCounterOffer = ({ sql, load }: Reads): PurchasesService["acceptCount
           yield* sql`
             UPDATE purchase_requests SET
               status = 'received', round = round + 1, max_amount = ${row!.counter_offer.total}, payment_token = ${paymentToken},
-              reason = NULL, completed_at = NULL, round_started_at = now(), next_run_at = now(), updated_at = now()
+              reason = NULL, completed_at = NULL, round_started_at = now(), next_run_at = now(), updated_at = now(),
+              lease_owner = NULL, lease_expires_at = NULL
             WHERE id = ${id}`
           yield* sql`
             INSERT INTO state_transitions (request_id, from_status, to_status, actor, reason)

@@ -1,7 +1,7 @@
 /** Who runs a request: claiming runnable requests (turns between customers), parking, defects, renewing a lease. */
 import type { SqlClient } from "effect/sql"
 import { Effect } from "effect"
-import type { Lease, RequestRow } from "./rows.js"
+import type { ClaimedRow, Lease } from "./rows.js"
 
 export const leaseStatements = (sql: SqlClient.SqlClient) => ({
   /**
@@ -9,10 +9,11 @@ export const leaseStatements = (sql: SqlClient.SqlClient) => ({
    * oldest runnable request comes after every customer's (n-1)-th, counting the requests each
    * customer already has in progress (leased) — so a worker with one free slot gives it to the
    * customer with the least in progress, and one customer's flood waits behind everyone else's
-   * requests instead of holding every worker.
+   * requests instead of holding every worker. Each row says whether the run before stopped
+   * without giving the request back (`ClaimedRow.interrupted`).
    */
   claim: (worker: string, leaseMillis: number, limit: number) =>
-    sql<RequestRow>`
+    sql<ClaimedRow>`
       WITH active AS (
         SELECT id, customer_id, next_run_at, lease_expires_at FROM purchase_requests
         WHERE status IN ('received', 'authorized', 'quoting', 'deciding', 'purchasing')
@@ -28,7 +29,7 @@ export const leaseStatements = (sql: SqlClient.SqlClient) => ({
         FROM runnable r LEFT JOIN in_progress p USING (customer_id)
         WHERE r.nth <= ${limit}
       ), picked AS (
-        SELECT r.id FROM purchase_requests r JOIN candidates c ON c.id = r.id
+        SELECT r.id, (r.lease_owner IS NOT NULL OR r.defects > 0) AS interrupted FROM purchase_requests r JOIN candidates c ON c.id = r.id
         WHERE r.next_run_at <= now() AND (r.lease_expires_at IS NULL OR r.lease_expires_at < now())
         ORDER BY c.turn, c.next_run_at
         LIMIT ${limit}
@@ -37,7 +38,7 @@ export const leaseStatements = (sql: SqlClient.SqlClient) => ({
       UPDATE purchase_requests r
       SET lease_owner = ${worker}, lease_expires_at = now() + ${leaseMillis} * interval '1 millisecond', fence = r.fence + 1
       FROM picked WHERE r.id = picked.id
-      RETURNING r.*`,
+      RETURNING r.*, picked.interrupted`,
 
   /** Gives the request back, to be picked up again after `delayMillis`; `why` is shown on its status. */
   park: (lease: Lease, delayMillis: number, why: string) =>

@@ -88,6 +88,15 @@ export interface RequestRow {
   readonly completed_at: Date | null
 }
 
+/**
+ * A request as a worker claimed it. `interrupted`: the run before this one did not give the
+ * request back (its worker died or lost its lease mid-step, or the run ended in a defect), so a
+ * seller call it sent may have no recorded answer.
+ */
+export interface ClaimedRow extends RequestRow {
+  readonly interrupted: boolean
+}
+
 /** An offer the index or a push knows of, not yet confirmed live (`QuoteProgress.leads`). */
 export interface Lead {
   readonly sellerId: string

@@ -8,6 +8,7 @@ import { Contract, type Money } from "@bookbroker/adapter-sdk"
 import type { SqlError, Statement } from "effect/sql"
 import { Clock, Effect, Schema } from "effect"
 import type {
+  ClaimedRow,
   Lease,
   LeaseLost,
   PaymentKind,
@@ -90,6 +91,12 @@ export interface RunContext extends PipelineParts {
    */
   readonly exchange: Conversion.Converter
   readonly lease: Lease
+  /**
+   * The run before this one stopped mid-purchase without giving the request back
+   * (`ClaimedRow.interrupted`): the first attempt this run looks at may have a hold it asked for
+   * open at the seller, unrecorded here (`steps/purchase.ts`, `attemptOne`, clears it).
+   */
+  holdMayBeUnrecorded: boolean
   /** The quotes this run saved (the decision reads them from here instead of the database). */
   saved: { readonly round: number; readonly quotes: ReadonlyArray<QuoteRow> } | undefined
   /** One step's writes, as one statement that commits only while this run holds the lease. */
@@ -110,8 +117,8 @@ export interface LeaseClock {
 }
 
 /** A run's context over `initial`: every write renews the lease clock and becomes the run's `row`. */
-export const makeRun = (parts: PipelineParts, initial: RequestRow, lease: Lease, leaseClock: LeaseClock): RunContext => {
-  let row = initial
+export const makeRun = (parts: PipelineParts, initial: ClaimedRow, lease: Lease, leaseClock: LeaseClock): RunContext => {
+  let row: RequestRow = initial
   const currency = initial.currency.trim()
   /** Whatever a write renews, the heartbeat need not. */
   const renewing = <A, E>(write: Effect.Effect<A, E>) =>
@@ -137,6 +144,7 @@ export const makeRun = (parts: PipelineParts, initial: RequestRow, lease: Lease,
       return Conversion.make(currency, row.exchange, undefined)
     },
     lease,
+    holdMayBeUnrecorded: initial.interrupted && initial.status === "purchasing",
     saved: undefined,
     commit,
     transition: (to, reason, changes, also = []) => commit({ transition: { to, reason, ...(changes === undefined ? {} : { changes }) }, writes: also }),

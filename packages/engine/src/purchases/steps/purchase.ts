@@ -108,6 +108,9 @@ export const confirmed = (ctx: RunContext, attempt: AttemptRow, order: Contract.
     })
   })
 
+/** Said of an attempt closed while a hold a stopped run asked for may be open at the seller, unrecorded. */
+const holdMayBeLeft = "; a hold asked for before a worker stopped may be left at the seller until it expires"
+
 const holdKey = (attempt: AttemptRow) => PurchaseKeys.hold(attempt.idempotency_key, attempt.round)
 
 /** The seller keeps this hold under the attempt's hold key: a replay of the key answers it. */
@@ -201,9 +204,11 @@ export const purchase = (ctx: RunContext, attempt: AttemptRow, client: SellerCli
 export const holdThenPurchase = (ctx: RunContext, attempt: AttemptRow, client: SellerClient.SellerClient, nextInLine: AttemptRow | undefined) =>
   Effect.gen(function* () {
     const offer = decodeOffer(attempt.offer)
-    // Nothing was sent for this attempt yet: a copy other buyers were told is gone is not asked for.
+    // Nothing was sent for this attempt yet: a copy other buyers were told is gone is not asked
+    // for. A `holding` attempt may hold that very copy (a stopped run's hold, unrecorded): its key
+    // is asked for again whatever others were told.
     const quotedAt = Date.parse(ctx.row.quote_progress?.updatedAt ?? "")
-    if (Number.isFinite(quotedAt)) {
+    if (attempt.status !== "holding" && Number.isFinite(quotedAt)) {
       const gone = yield* ctx.store.copiesGone({
         requestId: ctx.row.id,
         isbn: ctx.row.isbn,
@@ -227,8 +232,10 @@ export const holdThenPurchase = (ctx: RunContext, attempt: AttemptRow, client: S
     const held = first._tag === "Failure" && AttemptResolution.holdMayExist(first.failure) ? yield* holdCall : first
     if (held._tag === "Denied") {
       if (held.reason === "circuit_open") {
-        // The seller is failing for everyone right now: the next offer rather than a wait.
-        yield* ctx.commit({ writes: [ctx.writes.updateAttempt(attempt.id, "failed", { reason: "unavailable:circuit_open" })] })
+        // The seller is failing for everyone right now: the next offer rather than a wait (a
+        // stopped run's hold there, if it took one, is said to be left to expire).
+        const reason = attempt.status === "holding" ? `unavailable:circuit_open${holdMayBeLeft}` : "unavailable:circuit_open"
+        yield* ctx.commit({ writes: [ctx.writes.updateAttempt(attempt.id, "failed", { reason })] })
         return next
       }
       return parkForSeller(ctx, attempt, held.retryAfterMillis)
@@ -269,10 +276,16 @@ export const attemptOne = (ctx: RunContext, attempt: AttemptRow, nextInLine: Att
       return next
     }
     if (mayHaveOrdered || attempt.status === "held") return yield* purchase(ctx, attempt, client.value)
-    // pending (a run that stopped while a hold was on its way left it so: the hold is asked for
-    // again under the same key, which a seller keeping holds per key answers with the one it took;
-    // any other seller takes a second, and the first expires), or `holding`, which older versions
-    // wrote before the hold call
+    // A run that stopped while a hold was on its way left the attempt `pending`: the hold is asked
+    // for again under the same key, which a seller keeping holds per key answers with the one it
+    // took (any other seller takes a second, and the first expires). Marked `holding` first, so
+    // the runs after this one know it too, whatever happens to this one.
+    const unrecorded = ctx.holdMayBeUnrecorded
+    ctx.holdMayBeUnrecorded = false
+    if (unrecorded && attempt.status === "pending" && client.value.capabilities.holds) {
+      yield* ctx.commit({ writes: [ctx.writes.updateAttempt(attempt.id, "holding")] })
+      return yield* holdThenPurchase(ctx, { ...attempt, status: "holding" }, client.value, nextInLine)
+    }
     return yield* holdThenPurchase(ctx, attempt, client.value, nextInLine)
   })
 
