@@ -112,7 +112,7 @@ describe("PurchasePipeline over the offer index", () => {
       expect(view.finalPrice?.amount).toBe(1200)
       expect(view.attempts.map((attempt) => [attempt.sellerName, attempt.status])).toEqual([
         ["feed-2", "confirmed"],
-        ["feed-3", "pending"]
+        ["feed-3", "not_tried"]
       ])
       for (const seller of fleet) seller.simulator.setLatency(undefined)
     }).pipe(Effect.provide(Infrastructure))

@@ -138,7 +138,7 @@ describe("PurchasePipeline", () => {
       expect(view.status).toBe("purchased")
       expect(view.attempts.map((attempt) => [attempt.sellerName, attempt.status])).toEqual([
         ["lossy", "confirmed"],
-        ["backup", "pending"]
+        ["backup", "not_tried"]
       ])
       expect(ordersFor(fleet, id).map((order) => order.seller)).toEqual(["lossy"])
       expect(fleet[0]!.simulator.calls.purchase).toBe(2)

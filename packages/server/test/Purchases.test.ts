@@ -40,7 +40,7 @@ describe("customer purchase API", () => {
       })
       const done = yield* server.awaitTerminal(created.body.id, ada.key)
       expect(done.body).toMatchObject({ status: "purchased", final_price: { amount: 1700, currency: "EUR" }, terminal: true, order_id: expect.any(String) })
-      expect(done.body.attempts).toMatchObject([{ seller_name: "cheap", status: "confirmed" }, { seller_name: "dear", status: "pending" }])
+      expect(done.body.attempts).toMatchObject([{ seller_name: "cheap", status: "confirmed" }, { seller_name: "dear", status: "not_tried" }])
     })
   )
 

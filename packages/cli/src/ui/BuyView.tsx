@@ -77,8 +77,8 @@ const attemptWords: Record<string, string> = {
   failed: "failed"
 }
 
-/** Attempts still `pending` are candidates not tried (yet); they are not shown. */
-export const tried = (attempt: Attempt) => attempt.status !== "pending"
+/** Attempts still `pending` are candidates not tried yet, `not_tried` ones never were: neither is shown. */
+export const tried = (attempt: Attempt) => attempt.status !== "pending" && attempt.status !== "not_tried"
 
 const attemptLine = (attempt: Attempt) =>
   `attempt #${attempt.rank + 1} ${attempt.seller_name}: ${attemptWords[attempt.status] ?? attempt.status.replaceAll("_", " ")}${attempt.total === null ? "" : ` at ${money(attempt.total)}`}${attempt.reason === null ? "" : ` (${attempt.reason})`}`

@@ -69,7 +69,8 @@ export interface AttemptView {
   readonly sellerId: string
   readonly sellerName: string
   readonly rank: number
-  readonly status: AttemptRow["status"]
+  /** `not_tried`: a candidate its round never came to (it ended, or bought from a cheaper seller first). */
+  readonly status: AttemptRow["status"] | "not_tried"
   readonly reason: string | null
   readonly orderId: string | null
   readonly total: Money.Money | null
@@ -249,7 +250,7 @@ const hashOf = (purchase: NewPurchase) =>
 /** The columns of a request a customer's view shows (not its payment token, contact or lease). */
 const viewColumns =
   "r.id, r.customer_id, r.status, r.isbn, r.currency, r.max_amount, r.reason, r.final_amount, r.seller_id, r.order_id, r.counter_offer, " +
-  "r.waiting, r.quote_progress, r.attention, r.attention_detail, r.attention_since, r.created_at, r.updated_at, r.completed_at, r.wait_until, r.exchange"
+  "r.waiting, r.quote_progress, r.attention, r.attention_detail, r.attention_since, r.created_at, r.updated_at, r.completed_at, r.wait_until, r.exchange, r.round"
 type ViewRow = Pick<
   RequestRow,
   | "id"
@@ -273,9 +274,10 @@ type ViewRow = Pick<
   | "completed_at"
   | "wait_until"
   | "exchange"
+  | "round"
 >
 /** An attempt as the view reads it (`order_total` is a JSON number there, a string from a plain row). */
-type ViewAttempt = Pick<AttemptRow, "seller_id" | "seller_name" | "rank" | "status" | "reason" | "order_id" | "order_currency"> & {
+type ViewAttempt = Pick<AttemptRow, "seller_id" | "seller_name" | "rank" | "round" | "status" | "reason" | "order_id" | "order_currency"> & {
   readonly order_total: string | number | null
 }
 
@@ -290,6 +292,14 @@ const decodeCursor = (cursor: string): { readonly micros: string; readonly id: s
   const match = cursorPattern.exec(Buffer.from(cursor, "base64url").toString("utf8"))
   return match === null ? null : { micros: match[1]!, id: match[2]! }
 }
+
+/**
+ * An attempt's status as the customer reads it: one still `pending` once its round is over (the
+ * request ended, watches, or moved on to a new round) was never tried — `not_tried`, not a
+ * promise that it will be.
+ */
+const attemptStatus = (row: Pick<ViewRow, "status" | "round">, attempt: Pick<ViewAttempt, "status" | "round">): AttemptView["status"] =>
+  attempt.status === "pending" && (isTerminal(row.status) || row.status === "watching" || attempt.round < row.round) ? "not_tried" : attempt.status
 
 /** A request as its customer sees it. */
 const view = (row: ViewRow, attempts: ReadonlyArray<ViewAttempt>): PurchaseView => {
@@ -319,7 +329,7 @@ const view = (row: ViewRow, attempts: ReadonlyArray<ViewAttempt>): PurchaseView 
       sellerId: attempt.seller_id,
       sellerName: attempt.seller_name,
       rank: attempt.rank,
-      status: attempt.status,
+      status: attemptStatus(row, attempt),
       reason: attempt.reason,
       orderId: attempt.order_id,
       total: attempt.order_total === null ? null : Money.make(Number(attempt.order_total), attempt.order_currency?.trim() ?? currency)
@@ -497,7 +507,7 @@ export const makeWith = (options: PurchasesOptions = {}): Effect.Effect<Purchase
       const [row] = yield* sql<ViewRow & { readonly attempts: ReadonlyArray<ViewAttempt> }>`
         SELECT ${sql.literal(viewColumns)},
                COALESCE((SELECT json_agg(json_build_object(
-                           'seller_id', a.seller_id, 'seller_name', a.seller_name, 'rank', a.rank, 'status', a.status,
+                           'seller_id', a.seller_id, 'seller_name', a.seller_name, 'rank', a.rank, 'round', a.round, 'status', a.status,
                            'reason', a.reason, 'order_id', a.order_id, 'order_total', a.order_total, 'order_currency', a.order_currency) ORDER BY a.round, a.rank)
                          FROM purchase_attempts a WHERE a.request_id = r.id), '[]'::json) AS attempts
         FROM purchase_requests r WHERE r.id = ${id}`

@@ -110,7 +110,10 @@ export const Attempt = Schema.Struct({
   seller_id: Schema.String,
   seller_name: Schema.String,
   rank: Schema.Int,
-  status: Schema.String,
+  status: Schema.String.annotate({
+    description:
+      "pending (not tried yet), holding, held, purchasing, unknown (no authoritative answer yet: asked again), confirmed, failed (see reason), or not_tried (its round ended without coming to it)"
+  }),
   reason: Schema.NullOr(Schema.String),
   order_id: Schema.NullOr(Schema.String),
   total: Schema.NullOr(MoneyOut)

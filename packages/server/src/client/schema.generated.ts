@@ -1656,6 +1656,7 @@ export interface operations {
                                 reason: string | null;
                                 seller_id: string;
                                 seller_name: string;
+                                /** @description pending (not tried yet), holding, held, purchasing, unknown (no authoritative answer yet: asked again), confirmed, failed (see reason), or not_tried (its round ended without coming to it) */
                                 status: string;
                                 total: {
                                     amount: number;
@@ -1819,6 +1820,7 @@ export interface operations {
                             reason: string | null;
                             seller_id: string;
                             seller_name: string;
+                            /** @description pending (not tried yet), holding, held, purchasing, unknown (no authoritative answer yet: asked again), confirmed, failed (see reason), or not_tried (its round ended without coming to it) */
                             status: string;
                             total: {
                                 amount: number;
@@ -1989,6 +1991,7 @@ export interface operations {
                             reason: string | null;
                             seller_id: string;
                             seller_name: string;
+                            /** @description pending (not tried yet), holding, held, purchasing, unknown (no authoritative answer yet: asked again), confirmed, failed (see reason), or not_tried (its round ended without coming to it) */
                             status: string;
                             total: {
                                 amount: number;
@@ -2858,6 +2861,7 @@ export interface operations {
                                 reason: string | null;
                                 seller_id: string;
                                 seller_name: string;
+                                /** @description pending (not tried yet), holding, held, purchasing, unknown (no authoritative answer yet: asked again), confirmed, failed (see reason), or not_tried (its round ended without coming to it) */
                                 status: string;
                                 total: {
                                     amount: number;
@@ -3141,6 +3145,7 @@ export interface operations {
                             reason: string | null;
                             seller_id: string;
                             seller_name: string;
+                            /** @description pending (not tried yet), holding, held, purchasing, unknown (no authoritative answer yet: asked again), confirmed, failed (see reason), or not_tried (its round ended without coming to it) */
                             status: string;
                             total: {
                                 amount: number;
@@ -3303,6 +3308,7 @@ export interface operations {
                             reason: string | null;
                             seller_id: string;
                             seller_name: string;
+                            /** @description pending (not tried yet), holding, held, purchasing, unknown (no authoritative answer yet: asked again), confirmed, failed (see reason), or not_tried (its round ended without coming to it) */
                             status: string;
                             total: {
                                 amount: number;
@@ -3475,6 +3481,7 @@ export interface operations {
                             reason: string | null;
                             seller_id: string;
                             seller_name: string;
+                            /** @description pending (not tried yet), holding, held, purchasing, unknown (no authoritative answer yet: asked again), confirmed, failed (see reason), or not_tried (its round ended without coming to it) */
                             status: string;
                             total: {
                                 amount: number;
