@@ -197,7 +197,7 @@ describe("a request in another currency than its sellers'", () => {
       expect(view.exchangeRates).toEqual([{ from: "EUR", to: "USD", rate: "1.0842", marginPercent: "2", date: today(), source: expect.stringMatching(/rates\.xml$/) }])
       expect(view.attempts.map((attempt) => [attempt.sellerName, attempt.status, attempt.total])).toEqual([
         ["paris", "confirmed", Money.make(1250, "EUR")],
-        ["boston", "pending", null]
+        ["boston", "not_tried", null]
       ])
       expect(fleet[0]!.simulator.orders.filter((order) => order.buyerReference === id)).toHaveLength(1)
       expect(fleet[1]!.simulator.orders).toHaveLength(0)
