@@ -21,7 +21,7 @@
  * written yet gets them written from its staged rows, which then go.
  */
 import { SqlClient } from "effect/sql"
-import { Context, Effect, Exit, Fiber, Layer, Option, Schedule, Schema, Scope, Stream } from "effect"
+import { Context, Duration, Effect, Exit, Fiber, Layer, Option, Schedule, Schema, Scope, Stream } from "effect"
 import { isUuid } from "../internal/ids.js"
 import { orDie, textArray, uninterruptibleSql } from "../internal/sql.js"
 import * as InventoryFile from "./InventoryFile.js"
@@ -152,6 +152,14 @@ export interface InventoryUploadsOptions {
    * are written. Default 50,000.
    */
   readonly booksInlineUpToRows?: number
+  /**
+   * How long a smaller file's answer waits for its books at most; default 2 s. They take
+   * milliseconds unless another upload's books — a big snapshot's, still being written in the
+   * background — hold the same ISBNs: then the answer comes once the listings are applied, and
+   * the books follow when the other upload's are written. While this process writes books in
+   * the background, a smaller file does not wait for its books at all.
+   */
+  readonly booksWaitMillis?: number
   /** PostgreSQL's `work_mem` while an upload is applied (its sorts and hashes over every row of the file); default `128MB`. */
   readonly applyWorkMem?: string
   /** How often `recover` runs in the background (and once at start); default 5 min, 0: never (tests call it). */
@@ -241,6 +249,9 @@ export const make = (options: InventoryUploadsOptions = {}) =>
     const abandonedAfter = options.abandonedAfterMillis ?? 600_000
     const applyWorkMem = options.applyWorkMem ?? "128MB"
     const booksInlineUpTo = options.booksInlineUpToRows ?? 50_000
+    const booksWait = Duration.millis(options.booksWaitMillis ?? 2_000)
+    /** Uploads of this process whose books are still being written after their answer. */
+    let booksInBackground = 0
     const recoverEvery = options.recoverEveryMillis ?? 300_000
     const scope = yield* Scope.Scope
     const columns = sql.literal(uploadColumns)
@@ -404,14 +415,22 @@ export const make = (options: InventoryUploadsOptions = {}) =>
         const books = yield* Effect.forkIn(describeBooks(uploadId), scope)
         const listings = yield* applyListings(sellerId, uploadId, mode, currency, settings, errors)
         const afterwards = Effect.andThen(Fiber.join(books), cleared)
-        if (read - rejected <= booksInlineUpTo) {
-          yield* afterwards
-        } else {
-          yield* Effect.forkIn(
-            Effect.catchCause(afterwards, (cause) => Effect.logError("inventory upload: describing its books failed", cause).pipe(Effect.annotateLogs({ uploadId }))),
+        const inBackground = Effect.suspend(() => {
+          booksInBackground += 1
+          return Effect.forkIn(
+            Effect.catchCause(afterwards, (cause) => Effect.logError("inventory upload: describing its books failed", cause).pipe(Effect.annotateLogs({ uploadId }))).pipe(
+              Effect.ensuring(Effect.sync(() => (booksInBackground -= 1)))
+            ),
             scope
           )
-        }
+        })
+        // A small file's books are written before the answer, unless another upload's hold them
+        // up: books this process is still writing in the background (a big file's) — then the
+        // answer does not wait for them at all — or, after `booksWait`, another process's.
+        const inline = read - rejected <= booksInlineUpTo && booksInBackground === 0
+        const written = inline ? yield* Effect.timeoutOption(Fiber.await(books), booksWait) : Option.none()
+        if (Option.isSome(written)) yield* afterwards
+        else yield* inBackground
         return listings
       })
 

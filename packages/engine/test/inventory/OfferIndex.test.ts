@@ -3,7 +3,7 @@ import { referenceAdapter } from "@bookbroker/adapter-reference"
 import type { Isbn } from "@bookbroker/adapter-sdk"
 import { describe, expect, it } from "@effect/vitest"
 import { SqlClient } from "effect/sql"
-import { Effect, Layer, Redacted, Schedule, Stream } from "effect"
+import { Deferred, Effect, Fiber, Layer, Redacted, Schedule, Stream } from "effect"
 import * as InventoryUploads from "../../src/inventory/InventoryUploads.js"
 import * as OfferIndex from "../../src/inventory/OfferIndex.js"
 import * as OutboundAddress from "../../src/outbound/OutboundAddress.js"
@@ -200,6 +200,83 @@ describe("inventory uploads", () => {
       const [book] = yield* Effect.orDie(sql<{ title: string }>`SELECT title FROM books WHERE isbn = ${isbnH}`)
       expect(book?.title).toBe("Title H2")
     }).pipe(Effect.provide(InventoryUploads.layer({ booksInlineUpToRows: 1 }).pipe(Layer.provideMerge(engineLayer))), Effect.scoped)
+  )
+
+  it.live("a small file whose books another upload holds up answers once its listings are applied (booksWaitMillis); its books follow", () =>
+    Effect.gen(function* () {
+      const [seller] = yield* register(yield* SimulatedSellers.startSellers([{ name: "patient", stock: [] }]))
+      const [isbnX] = generateIsbns({ size: 1, seed: 4242 }) as [Isbn.Isbn13]
+      const sql = yield* SqlClient.SqlClient
+      // Another upload's books, not committed yet (a big snapshot's, written in the background), describe the same book.
+      const inserted = yield* Deferred.make<void>()
+      const release = yield* Deferred.make<void>()
+      const other = yield* Effect.forkChild(
+        Effect.exit(
+          sql.withTransaction(
+            Effect.gen(function* () {
+              yield* sql`INSERT INTO books (isbn, title) VALUES (${isbnX}, 'Held elsewhere')`
+              yield* Deferred.succeed(inserted, undefined)
+              yield* Deferred.await(release)
+              return yield* Effect.fail("rolled back")
+            })
+          )
+        )
+      )
+      yield* Deferred.await(inserted)
+      const uploads = yield* InventoryUploads.InventoryUploads
+      // Without the bound this waits until the other transaction ends, which is only after the answer.
+      const status = yield* uploads.upload(seller!.id, { mode: "delta", format: "tsv", currency: "EUR" }, body(tsv(line("X1", isbnX, "7.00"))))
+      expect(status).toMatchObject({ status: "applied", rowsApplied: 1 })
+      expect(yield* listingIds(seller!.id)).toEqual(["X1"])
+      yield* Deferred.succeed(release, undefined)
+      yield* Fiber.join(other)
+      const described = Effect.orDie(sql<{ title: string | null; staged: string }>`
+        SELECT (SELECT title FROM books WHERE isbn = ${isbnX}) AS title, (SELECT count(*) FROM inventory_staging WHERE upload_id = ${status.id}) AS staged`).pipe(
+        Effect.flatMap(([row]) => (row!.title !== null && Number(row!.staged) === 0 ? Effect.succeed(row!) : Effect.fail("not yet"))),
+        Effect.retry({ schedule: Schedule.spaced("50 millis"), times: 200 })
+      )
+      expect((yield* described).title).toBe("Title X1")
+    }).pipe(Effect.provide(InventoryUploads.layer({ booksWaitMillis: 300 }).pipe(Layer.provideMerge(engineLayer))), Effect.scoped)
+  )
+
+  it.live("while this process still writes a big file's books, a small file does not wait for its own", () =>
+    Effect.gen(function* () {
+      const [seller] = yield* register(yield* SimulatedSellers.startSellers([{ name: "busy", stock: [] }]))
+      const [isbnY] = generateIsbns({ size: 1, seed: 4343 }) as [Isbn.Isbn13]
+      const sql = yield* SqlClient.SqlClient
+      const inserted = yield* Deferred.make<void>()
+      const release = yield* Deferred.make<void>()
+      const blocker = yield* Effect.forkChild(
+        Effect.exit(
+          sql.withTransaction(
+            Effect.gen(function* () {
+              yield* sql`INSERT INTO books (isbn, title) VALUES (${isbnY}, 'Held elsewhere')`
+              yield* Deferred.succeed(inserted, undefined)
+              yield* Deferred.await(release)
+              return yield* Effect.fail("rolled back")
+            })
+          )
+        )
+      )
+      yield* Deferred.await(inserted)
+      const uploads = yield* InventoryUploads.InventoryUploads
+      // Above booksInlineUpToRows: answered at once, its books left waiting in the background.
+      const big = yield* uploads.upload(seller!.id, { mode: "delta", format: "tsv", currency: "EUR" }, body(tsv(line("Y1", isbnY, "7.00"), line("Y2", isbnY, "7.50"))))
+      expect(big).toMatchObject({ status: "applied", rowsApplied: 2 })
+      // A one-row file would wait up to a minute (booksWaitMillis) for its books; it does not.
+      const small = yield* uploads.upload(seller!.id, { mode: "delta", format: "tsv", currency: "EUR" }, body(tsv(line("Y3", isbnY, "8.00"))))
+      expect(small).toMatchObject({ status: "applied", rowsApplied: 1 })
+      expect(yield* listingIds(seller!.id)).toEqual(["Y1", "Y2", "Y3"])
+      yield* Deferred.succeed(release, undefined)
+      yield* Fiber.join(blocker)
+      const staged = Effect.orDie(sql<{ staged: string }>`SELECT count(*) AS staged FROM inventory_staging WHERE upload_id IN (${big.id}, ${small.id})`).pipe(
+        Effect.flatMap(([row]) => (Number(row!.staged) === 0 ? Effect.void : Effect.fail("not yet"))),
+        Effect.retry({ schedule: Schedule.spaced("50 millis"), times: 200 })
+      )
+      yield* staged
+      const [book] = yield* Effect.orDie(sql<{ title: string }>`SELECT title FROM books WHERE isbn = ${isbnY}`)
+      expect(book?.title).toMatch(/^Title Y[23]$/)
+    }).pipe(Effect.provide(InventoryUploads.layer({ booksInlineUpToRows: 1, booksWaitMillis: 60_000 }).pipe(Layer.provideMerge(engineLayer))), Effect.scoped)
   )
 
   it.live("a seller's upload never touches another seller's listings, even with the same listing ids", () =>
