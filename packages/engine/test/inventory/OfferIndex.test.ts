@@ -55,6 +55,31 @@ const body = (text: string | Uint8Array, chunk = 7) => {
 const upload = (sellerId: string, text: string, mode: InventoryUploads.UploadMode = "snapshot") =>
   Effect.flatMap(InventoryUploads.InventoryUploads, (uploads) => uploads.upload(sellerId, { mode, format: "tsv", currency: "EUR" }, body(text)))
 
+/**
+ * Another transaction (another upload's books, not committed yet) inserting `isbn` into `books`:
+ * an insert of the same book waits for it. `release` rolls it back.
+ */
+const holdBook = (isbn: Isbn.Isbn13) =>
+  Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    const inserted = yield* Deferred.make<void>()
+    const released = yield* Deferred.make<void>()
+    const fiber = yield* Effect.forkChild(
+      Effect.exit(
+        sql.withTransaction(
+          Effect.gen(function* () {
+            yield* sql`INSERT INTO books (isbn, title) VALUES (${isbn}, 'Held elsewhere')`
+            yield* Deferred.succeed(inserted, undefined)
+            yield* Deferred.await(released)
+            return yield* Effect.fail("rolled back")
+          })
+        )
+      )
+    )
+    yield* Deferred.await(inserted)
+    return { release: Effect.andThen(Deferred.succeed(released, undefined), Fiber.join(fiber)) }
+  })
+
 const listingIds = (sellerId: string) =>
   Effect.flatMap(SqlClient.SqlClient, (sql) =>
     Effect.map(sql<{ listing_id: string }>`SELECT listing_id FROM listings WHERE seller_id = ${sellerId} ORDER BY listing_id`, (rows) => rows.map((row) => row.listing_id))
@@ -208,28 +233,13 @@ describe("inventory uploads", () => {
       const [isbnX] = generateIsbns({ size: 1, seed: 4242 }) as [Isbn.Isbn13]
       const sql = yield* SqlClient.SqlClient
       // Another upload's books, not committed yet (a big snapshot's, written in the background), describe the same book.
-      const inserted = yield* Deferred.make<void>()
-      const release = yield* Deferred.make<void>()
-      const other = yield* Effect.forkChild(
-        Effect.exit(
-          sql.withTransaction(
-            Effect.gen(function* () {
-              yield* sql`INSERT INTO books (isbn, title) VALUES (${isbnX}, 'Held elsewhere')`
-              yield* Deferred.succeed(inserted, undefined)
-              yield* Deferred.await(release)
-              return yield* Effect.fail("rolled back")
-            })
-          )
-        )
-      )
-      yield* Deferred.await(inserted)
+      const other = yield* holdBook(isbnX)
       const uploads = yield* InventoryUploads.InventoryUploads
       // Without the bound this waits until the other transaction ends, which is only after the answer.
       const status = yield* uploads.upload(seller!.id, { mode: "delta", format: "tsv", currency: "EUR" }, body(tsv(line("X1", isbnX, "7.00"))))
       expect(status).toMatchObject({ status: "applied", rowsApplied: 1 })
       expect(yield* listingIds(seller!.id)).toEqual(["X1"])
-      yield* Deferred.succeed(release, undefined)
-      yield* Fiber.join(other)
+      yield* other.release
       const described = Effect.orDie(sql<{ title: string | null; staged: string }>`
         SELECT (SELECT title FROM books WHERE isbn = ${isbnX}) AS title, (SELECT count(*) FROM inventory_staging WHERE upload_id = ${status.id}) AS staged`).pipe(
         Effect.flatMap(([row]) => (row!.title !== null && Number(row!.staged) === 0 ? Effect.succeed(row!) : Effect.fail("not yet"))),
@@ -244,21 +254,7 @@ describe("inventory uploads", () => {
       const [seller] = yield* register(yield* SimulatedSellers.startSellers([{ name: "busy", stock: [] }]))
       const [isbnY] = generateIsbns({ size: 1, seed: 4343 }) as [Isbn.Isbn13]
       const sql = yield* SqlClient.SqlClient
-      const inserted = yield* Deferred.make<void>()
-      const release = yield* Deferred.make<void>()
-      const blocker = yield* Effect.forkChild(
-        Effect.exit(
-          sql.withTransaction(
-            Effect.gen(function* () {
-              yield* sql`INSERT INTO books (isbn, title) VALUES (${isbnY}, 'Held elsewhere')`
-              yield* Deferred.succeed(inserted, undefined)
-              yield* Deferred.await(release)
-              return yield* Effect.fail("rolled back")
-            })
-          )
-        )
-      )
-      yield* Deferred.await(inserted)
+      const blocker = yield* holdBook(isbnY)
       const uploads = yield* InventoryUploads.InventoryUploads
       // Above booksInlineUpToRows: answered at once, its books left waiting in the background.
       const big = yield* uploads.upload(seller!.id, { mode: "delta", format: "tsv", currency: "EUR" }, body(tsv(line("Y1", isbnY, "7.00"), line("Y2", isbnY, "7.50"))))
@@ -267,8 +263,7 @@ describe("inventory uploads", () => {
       const small = yield* uploads.upload(seller!.id, { mode: "delta", format: "tsv", currency: "EUR" }, body(tsv(line("Y3", isbnY, "8.00"))))
       expect(small).toMatchObject({ status: "applied", rowsApplied: 1 })
       expect(yield* listingIds(seller!.id)).toEqual(["Y1", "Y2", "Y3"])
-      yield* Deferred.succeed(release, undefined)
-      yield* Fiber.join(blocker)
+      yield* blocker.release
       const staged = Effect.orDie(sql<{ staged: string }>`SELECT count(*) AS staged FROM inventory_staging WHERE upload_id IN (${big.id}, ${small.id})`).pipe(
         Effect.flatMap(([row]) => (Number(row!.staged) === 0 ? Effect.void : Effect.fail("not yet"))),
         Effect.retry({ schedule: Schedule.spaced("50 millis"), times: 200 })
