@@ -1,5 +1,6 @@
 /** The customer purchase endpoints and their wire shapes (snake_case, money in minor units). */
 import { Isbn, Money } from "@bookbroker/adapter-sdk"
+import { Purchases } from "@bookbroker/engine"
 import { Schema } from "effect"
 import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "effect/http-api"
 import { CustomerAuth } from "../Auth.js"
@@ -80,21 +81,8 @@ export const NewPurchaseRequest = Schema.Struct({
   )
 })
 
-export const PurchaseStatus = Schema.Literals([
-  "received",
-  "authorized",
-  "quoting",
-  "deciding",
-  "purchasing",
-  "watching",
-  "purchased",
-  "price_not_met",
-  "not_available",
-  "sellers_busy",
-  "failed",
-  "expired",
-  "cancelled"
-])
+/** The engine's list of statuses: defined once (`internal/purchaseStore/rows.ts`). */
+export const PurchaseStatus = Purchases.PurchaseStatus
 
 export const AcceptedPurchase = Schema.Struct({
   id: Schema.String,
