@@ -80,6 +80,17 @@ const holdBook = (isbn: Isbn.Isbn13) =>
     return { release: Effect.andThen(Deferred.succeed(released, undefined), Fiber.join(fiber)) }
   })
 
+/** Once the uploads' books are written and their staged rows gone (in the background, so polled): the book's title. */
+const booksWritten = (isbn: Isbn.Isbn13, uploadIds: ReadonlyArray<string>) =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    Effect.orDie(sql<{ title: string | null; staged: string }>`
+      SELECT (SELECT title FROM books WHERE isbn = ${isbn}) AS title,
+             (SELECT count(*) FROM inventory_staging WHERE upload_id = ANY(${uploadIds}::uuid[])) AS staged`).pipe(
+      Effect.flatMap(([row]) => (row!.title !== null && Number(row!.staged) === 0 ? Effect.succeed(row!.title) : Effect.fail("not yet"))),
+      Effect.retry({ schedule: Schedule.spaced("50 millis"), times: 200 })
+    )
+  )
+
 const listingIds = (sellerId: string) =>
   Effect.flatMap(SqlClient.SqlClient, (sql) =>
     Effect.map(sql<{ listing_id: string }>`SELECT listing_id FROM listings WHERE seller_id = ${sellerId} ORDER BY listing_id`, (rows) => rows.map((row) => row.listing_id))
@@ -211,19 +222,11 @@ describe("inventory uploads", () => {
     Effect.gen(function* () {
       const [seller] = yield* register(yield* SimulatedSellers.startSellers([{ name: "bulky", stock: [] }]))
       const [isbnH] = isbns.slice(7) as [Isbn.Isbn13]
-      const sql = yield* SqlClient.SqlClient
       const uploads = yield* InventoryUploads.InventoryUploads
       const status = yield* uploads.upload(seller!.id, { mode: "snapshot", format: "tsv", currency: "EUR" }, body(tsv(line("H1", isbnH, "6.00"), line("H2", isbnH, "6.50"))))
       expect(status).toMatchObject({ status: "applied", rowsApplied: 2 })
       expect(yield* listingIds(seller!.id)).toEqual(["H1", "H2"])
-      const settled = Effect.orDie(sql<{ books: string; staged: string }>`
-        SELECT (SELECT count(*) FROM books WHERE isbn = ${isbnH}) AS books, (SELECT count(*) FROM inventory_staging WHERE upload_id = ${status.id}) AS staged`).pipe(
-        Effect.flatMap(([row]) => (Number(row!.books) === 1 && Number(row!.staged) === 0 ? Effect.succeed(row!) : Effect.fail("not yet"))),
-        Effect.retry({ schedule: Schedule.spaced("50 millis"), times: 200 })
-      )
-      yield* settled
-      const [book] = yield* Effect.orDie(sql<{ title: string }>`SELECT title FROM books WHERE isbn = ${isbnH}`)
-      expect(book?.title).toBe("Title H2")
+      expect(yield* booksWritten(isbnH, [status.id])).toBe("Title H2")
     }).pipe(Effect.provide(InventoryUploads.layer({ booksInlineUpToRows: 1 }).pipe(Layer.provideMerge(engineLayer))), Effect.scoped)
   )
 
@@ -231,7 +234,6 @@ describe("inventory uploads", () => {
     Effect.gen(function* () {
       const [seller] = yield* register(yield* SimulatedSellers.startSellers([{ name: "patient", stock: [] }]))
       const [isbnX] = generateIsbns({ size: 1, seed: 4242 }) as [Isbn.Isbn13]
-      const sql = yield* SqlClient.SqlClient
       // Another upload's books, not committed yet (a big snapshot's, written in the background), describe the same book.
       const other = yield* holdBook(isbnX)
       const uploads = yield* InventoryUploads.InventoryUploads
@@ -240,12 +242,7 @@ describe("inventory uploads", () => {
       expect(status).toMatchObject({ status: "applied", rowsApplied: 1 })
       expect(yield* listingIds(seller!.id)).toEqual(["X1"])
       yield* other.release
-      const described = Effect.orDie(sql<{ title: string | null; staged: string }>`
-        SELECT (SELECT title FROM books WHERE isbn = ${isbnX}) AS title, (SELECT count(*) FROM inventory_staging WHERE upload_id = ${status.id}) AS staged`).pipe(
-        Effect.flatMap(([row]) => (row!.title !== null && Number(row!.staged) === 0 ? Effect.succeed(row!) : Effect.fail("not yet"))),
-        Effect.retry({ schedule: Schedule.spaced("50 millis"), times: 200 })
-      )
-      expect((yield* described).title).toBe("Title X1")
+      expect(yield* booksWritten(isbnX, [status.id])).toBe("Title X1")
     }).pipe(Effect.provide(InventoryUploads.layer({ booksWaitMillis: 300 }).pipe(Layer.provideMerge(engineLayer))), Effect.scoped)
   )
 
@@ -253,7 +250,6 @@ describe("inventory uploads", () => {
     Effect.gen(function* () {
       const [seller] = yield* register(yield* SimulatedSellers.startSellers([{ name: "busy", stock: [] }]))
       const [isbnY] = generateIsbns({ size: 1, seed: 4343 }) as [Isbn.Isbn13]
-      const sql = yield* SqlClient.SqlClient
       const blocker = yield* holdBook(isbnY)
       const uploads = yield* InventoryUploads.InventoryUploads
       // Above booksInlineUpToRows: answered at once, its books left waiting in the background.
@@ -264,13 +260,7 @@ describe("inventory uploads", () => {
       expect(small).toMatchObject({ status: "applied", rowsApplied: 1 })
       expect(yield* listingIds(seller!.id)).toEqual(["Y1", "Y2", "Y3"])
       yield* blocker.release
-      const staged = Effect.orDie(sql<{ staged: string }>`SELECT count(*) AS staged FROM inventory_staging WHERE upload_id IN (${big.id}, ${small.id})`).pipe(
-        Effect.flatMap(([row]) => (Number(row!.staged) === 0 ? Effect.void : Effect.fail("not yet"))),
-        Effect.retry({ schedule: Schedule.spaced("50 millis"), times: 200 })
-      )
-      yield* staged
-      const [book] = yield* Effect.orDie(sql<{ title: string }>`SELECT title FROM books WHERE isbn = ${isbnY}`)
-      expect(book?.title).toMatch(/^Title Y[23]$/)
+      expect(yield* booksWritten(isbnY, [big.id, small.id])).toMatch(/^Title Y[23]$/)
     }).pipe(Effect.provide(InventoryUploads.layer({ booksInlineUpToRows: 1, booksWaitMillis: 60_000 }).pipe(Layer.provideMerge(engineLayer))), Effect.scoped)
   )
 
