@@ -3,8 +3,10 @@ import type { Isbn } from "@bookbroker/adapter-sdk"
 import { Money } from "@bookbroker/adapter-sdk"
 import { generateIsbns } from "@bookbroker/adapter-sdk/testing"
 import { describe, expect, it } from "@effect/vitest"
+import { PgClient } from "@effect/sql-pg"
 import { SqlClient } from "effect/sql"
-import { Effect, Layer, Result } from "effect"
+import { Effect, Layer, Queue, Result, Stream } from "effect"
+import { signalWork, workChannel } from "../src/internal/workSignal.js"
 import * as Purchases from "../src/purchases/Purchases.js"
 import { TestDatabase } from "../src/testing/index.js"
 
@@ -26,6 +28,33 @@ const rows = Effect.flatMap(SqlClient.SqlClient, (sql) => sql<{ n: string }>`SEL
 )
 
 describe("Purchases intake", () => {
+  it.live("a new request wakes an idle worker with the statement that stores it; a replayed key does not", () =>
+    Effect.gen(function* () {
+      const purchases = yield* Purchases.Purchases
+      const pg = yield* PgClient.PgClient
+      const heard = yield* Queue.unbounded<string>()
+      yield* Effect.forkScoped(Effect.flatMap(pg.listen(workChannel), (notifications) => Stream.runForEach(Stream.fromQueue(notifications), ({ payload }) => Queue.offer(heard, payload))))
+      /** Sends `payload` on the channel and reads what is heard until it comes back (all of it, in commit order). */
+      const until = (payload: string) =>
+        Effect.gen(function* () {
+          const before: Array<string> = []
+          while (true) {
+            const next = yield* Queue.take(heard)
+            if (next === payload) return before
+            before.push(next)
+          }
+        }).pipe(Effect.raceFirst(Effect.forever(Effect.andThen(signalWork(pg, payload), Effect.sleep("50 millis")))))
+      // Listening from here on (the first ping came back).
+      yield* until("ping-0")
+      yield* Queue.clear(heard)
+      yield* purchases.submit(purchase("wake"))
+      expect((yield* until("ping-1")).filter((payload) => payload === "runnable")).toEqual(["runnable"])
+      // The same key again: nothing was created, nothing to wake anyone for.
+      yield* purchases.submit(purchase("wake"))
+      expect((yield* until("ping-2")).filter((payload) => payload === "runnable")).toEqual([])
+    }).pipe(Effect.scoped, Effect.provide(TestLayer))
+  )
+
   it.live("stores hundreds of concurrent submissions, each exactly once, with its transition", () =>
     Effect.gen(function* () {
       const purchases = yield* Purchases.Purchases

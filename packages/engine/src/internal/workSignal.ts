@@ -8,11 +8,12 @@ import type { SqlClient } from "effect/sql"
 import { Effect } from "effect"
 
 export const workChannel = "bookbroker_work"
+/** What a plain "there is work" says (@effect/sql-pg's listener drops empty payloads). */
+export const workPayload = "runnable"
 
 /**
  * Sends the signal (its own statement, after the write has committed); never fails the caller.
  * `pg_notify` because a plain `NOTIFY` takes no bind parameters.
  */
-export const signalWork = (sql: SqlClient.SqlClient, payload = "runnable"): Effect.Effect<void> =>
-  // @effect/sql-pg's listener drops empty payloads.
+export const signalWork = (sql: SqlClient.SqlClient, payload = workPayload): Effect.Effect<void> =>
   Effect.ignore(sql`SELECT pg_notify(${workChannel}, ${payload})`)

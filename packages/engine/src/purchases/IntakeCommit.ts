@@ -4,13 +4,13 @@
  * the next one, as one multi-row statement (at most `maxBatch` rows, `writers` statements in
  * flight at once); each caller still waits for its own row. A row whose customer already used
  * its idempotency key is not inserted: the caller hears which request the key made, and whether
- * it asked for the same thing (`request_hash`).
+ * it asked for the same thing (`request_hash`). The same statement wakes an idle worker (NOTIFY).
  */
 import type { SqlClient } from "effect/sql"
 import { randomUUID } from "node:crypto"
 import { Cause, Deferred, Effect, Queue, type Scope } from "effect"
 import type { PurchaseStatus } from "../internal/purchaseStore.js"
-import { signalWork } from "../internal/workSignal.js"
+import { workChannel, workPayload } from "../internal/workSignal.js"
 
 /** A new request as stored (`id` and `created_at` are given here). */
 export interface IntakeRow {
@@ -79,8 +79,12 @@ export const make = (sql: SqlClient.SqlClient, options: { readonly maxBatch?: nu
           ), transition AS (
             INSERT INTO state_transitions (request_id, from_status, to_status, actor, reason)
             SELECT id, NULL, 'received', 'intake', NULL FROM created
+          ), signal AS (
+            -- "There is work" for an idle worker (internal/workSignal.ts), delivered when this
+            -- statement commits: no statement of its own. Only when a row was created.
+            SELECT pg_notify(${workChannel}, ${workPayload}) WHERE EXISTS (SELECT 1 FROM created)
           )
-          SELECT id FROM created`
+          SELECT created.id FROM created LEFT JOIN signal ON true`
         const createdIds = new Set(created.map((row) => row.id))
         const byKey = new Map<string, { id: string; status: PurchaseStatus; request_hash: string }>()
         const others = rows.filter((row) => !createdIds.has(row.id))
@@ -102,8 +106,6 @@ export const make = (sql: SqlClient.SqlClient, options: { readonly maxBatch?: nu
             existing.request_hash === row.request_hash ? { _tag: "Existing", id: existing.id, status: existing.status } : { _tag: "KeyReused", existingId: existing.id }
           )
         })
-        // Callers have their answers; now wake an idle worker for the new requests.
-        if (created.length > 0) yield* signalWork(sql)
       }).pipe(Effect.withSpan("Purchases.intakeBatch", { attributes: { rows: batch.length } }, { captureStackTrace: false }))
 
     /**
