@@ -47,6 +47,12 @@ export interface AccessService {
   /** A new key for a customer, every earlier one revoked (an operator replacing a leaked key). */
   readonly replaceCustomerKey: (customerId: string) => Effect.Effect<KeysRevoked & { readonly apiKey: Redacted.Redacted<string> }, CustomerNotFound>
   readonly authenticate: (key: Redacted.Redacted<string>) => Effect.Effect<Option.Option<Principal>>
+  /**
+   * What `authenticate` would answer from what this process remembers, without a query:
+   * `undefined` when it would have to ask the database (an unknown, expired or odd-shaped key).
+   * For hot paths that must not wait; the same bound on revocation holds.
+   */
+  readonly peek: (key: string) => Option.Option<Principal> | undefined
 }
 
 export class Access extends Context.Service<Access, AccessService>()("@bookbroker/engine/Access") {}
@@ -154,6 +160,12 @@ export const make = Effect.gen(function* () {
         Effect.tap(({ customer }) => Effect.sync(() => forget({ kind: "customer", id: customer.id }))),
         Effect.withSpan("Access.replaceCustomerKey")
       ),
+
+    peek: (plain) => {
+      if (!keyShape.test(plain)) return undefined
+      const known = remembered.get(hash(plain))
+      return known !== undefined && known.until > Date.now() ? known.principal : undefined
+    },
 
     authenticate: (key) =>
       Effect.gen(function* () {

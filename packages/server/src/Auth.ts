@@ -49,7 +49,7 @@ const principals = Effect.gen(function* () {
   const rate = (yield* Settings).principalRateLimit
   return (kind: "customer" | "seller", token: Redacted.Redacted<string>) =>
     Effect.tap(
-      guard(
+      guard.signIn(
         Effect.map(access.authenticate(token), Option.flatMap((found) => (found.kind === kind ? Option.some({ id: found.id }) : Option.none()))),
         Problem.unauthorized(`send a ${kind} API key as "Authorization: Bearer <key>"`)
       ),
@@ -83,7 +83,7 @@ export const OperatorAuthLive = Layer.effect(
     return OperatorAuth.of({
       bearer: (httpEffect, { credential }) =>
         Effect.andThen(
-          guard(
+          guard.signIn(
             Effect.sync(() => {
               const got = Buffer.from(Redacted.value(credential))
               return got.length === want.length && timingSafeEqual(got, want) ? Option.some(true) : Option.none()

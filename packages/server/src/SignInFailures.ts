@@ -19,15 +19,20 @@ const refuse = (untilMillis: number) =>
   retryLater(Math.max(1, Math.ceil((untilMillis - Date.now()) / 1000)), "too many failed sign-ins from this address: try again later")
 
 /**
- * Runs `signIn` (what the credential proves: `None` when it proves nothing) unless the address
+ * `signIn` runs a sign-in (what the credential proves: `None` when it proves nothing) unless the address
  * is blocked; a failure is counted, and `unauthorized` answered — or, once the budget is gone, a
  * 429 problem. One per server (its own record of blocked addresses).
  */
 export const make = (budget: RequestBudget.RequestBudgetService, limit: ServerSettings["signInFailureLimit"]) => {
   /** Addresses this server has seen refused, until when (ms): checked before any lookup. */
   const blocked = new Map<string, number>()
-  return <A, R>(
-    signIn: Effect.Effect<Option.Option<A>, never, R>,
+  /** Whether the address is refused now, before any lookup (for lanes that answer without this guard's effect). */
+  const isBlocked = (address: string): boolean => {
+    const until = blocked.get(address)
+    return until !== undefined && until > Date.now()
+  }
+  const signIn = <A, R>(
+    attempt: Effect.Effect<Option.Option<A>, never, R>,
     unauthorized: Problem.Unauthorized
   ): Effect.Effect<A, Problem.Unauthorized | Problem.TooManyRequests, R | HttpServerRequest.HttpServerRequest> =>
     Effect.gen(function* () {
@@ -37,7 +42,7 @@ export const make = (budget: RequestBudget.RequestBudgetService, limit: ServerSe
         if (until > Date.now()) return yield* refuse(until)
         blocked.delete(address)
       }
-      const proven = yield* signIn
+      const proven = yield* attempt
       if (Option.isSome(proven)) return proven.value
       const decision = yield* budget.failedSignIn(address, limit)
       if (decision._tag === "Allowed") return yield* Effect.fail(unauthorized)
@@ -46,6 +51,7 @@ export const make = (budget: RequestBudget.RequestBudgetService, limit: ServerSe
       blocked.set(address, blockedUntil)
       return yield* refuse(blockedUntil)
     })
+  return { signIn, isBlocked }
 }
 
 export type Guard = ReturnType<typeof make>

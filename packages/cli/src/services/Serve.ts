@@ -151,6 +151,8 @@ export const start = (options: ServeOptions): Effect.Effect<Running, CliError, S
     )
     const serverSettings = {
       autoActivateSellers: options.demo,
+      // The fast intake lane makes no HTTP server span: with tracing on, every request takes the router.
+      fastIntake: options.otlpEndpoint === undefined,
       ...(options.customerRequestsPerSecond === undefined
         ? {}
         : { customerRateLimit: { requestsPerSecond: options.customerRequestsPerSecond, burst: 2 * options.customerRequestsPerSecond } }),

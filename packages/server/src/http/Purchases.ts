@@ -1,13 +1,13 @@
 /** Customer purchase handlers: thin mapping between the wire and the engine's `Purchases`. */
 import { HttpApiBuilder } from "effect/http-api"
-import { Purchases, RequestBudget } from "@bookbroker/engine"
+import { Purchases } from "@bookbroker/engine"
 import type { Money } from "@bookbroker/adapter-sdk"
 import { Effect } from "effect"
 import { BookbrokerApi } from "../Api.js"
 import { CurrentCustomer } from "../Auth.js"
-import { Settings } from "../Config.js"
 import * as Problem from "../Problem.js"
-import { limit, retryLater } from "./RateLimit.js"
+import { answer } from "./RateLimit.js"
+import { SubmitPurchase } from "./SubmitPurchase.js"
 
 const money = (value: Money.Money) => ({ amount: value.amount, currency: value.currency })
 
@@ -74,46 +74,10 @@ const notFound = (id: string) => Problem.notFound(`no purchase request ${Problem
 export const PurchasesLive = HttpApiBuilder.group(BookbrokerApi, "purchases", (handlers) =>
   Effect.gen(function* () {
     const purchases = yield* Purchases.Purchases
-    const budget = yield* RequestBudget.RequestBudget
-    const settings = yield* Settings
-    const inFlight = new Set<string>()
+    const submit = yield* SubmitPurchase
     return handlers
       .handle("create", ({ headers, payload }) =>
-        Effect.gen(function* () {
-          const customer = yield* CurrentCustomer
-          yield* limit(budget.submission, customer.id, settings.customerRateLimit)
-          const key = headers["idempotency-key"]
-          const slot = `${customer.id}\u0000${key}`
-          if (inFlight.has(slot)) return yield* Effect.fail(Problem.idempotencyInFlight(`a request with Idempotency-Key "${key}" is still being accepted; retry shortly`))
-          inFlight.add(slot)
-          const accepted = yield* purchases
-            .submit({
-              customerId: customer.id,
-              idempotencyKey: key,
-              isbn: payload.isbn,
-              maxPrice: payload.max_price as Money.Money,
-              paymentToken: payload.payment.token,
-              customer: { name: payload.customer.name, email: payload.customer.email, shippingAddress: payload.customer.shipping_address },
-              ...(payload.notify_url === undefined ? {} : { notifyUrl: payload.notify_url }),
-              ...(payload.answer_within_seconds === undefined ? {} : { answerWithinMillis: payload.answer_within_seconds * 1_000 }),
-              ...(payload.wait_until === undefined ? {} : { waitUntil: new Date(payload.wait_until) })
-            })
-            .pipe(
-              Effect.ensuring(Effect.sync(() => inFlight.delete(slot))),
-              Effect.catchTags({
-                IdempotencyKeyReused: (error) => Effect.fail(Problem.idempotencyMismatch(error.message)),
-                NotifyUrlRefused: (error) => Effect.fail(Problem.validation(error.message, [{ pointer: "/notify_url", detail: error.reason }])),
-                Backlogged: (error) => retryLater(error.retryAfterSeconds, error.message),
-                WaitUntilRefused: (error) => Effect.fail(Problem.validation(error.message, [{ pointer: "/wait_until", detail: error.reason }]))
-              })
-            )
-          return {
-            id: accepted.id,
-            status: accepted.status,
-            status_url: `/v1/purchase-requests/${accepted.id}`,
-            queue: { depth: accepted.queue.depth, eta_seconds: accepted.queue.etaSeconds }
-          }
-        })
+        Effect.flatMap(CurrentCustomer, (customer) => submit(customer.id, headers["idempotency-key"], payload).pipe(Effect.catchTag("RateLimited", answer)))
       )
       .handle("get", ({ params }) =>
         Effect.gen(function* () {

@@ -1,0 +1,152 @@
+/**
+ * The fast lane for the hottest route, `POST /v1/purchase-requests`: a plain node handler in front
+ * of the router that answers the ordinary submission — a JSON body with a length, a customer key
+ * this process verified within the last 2 s (`Access.peek`), no query string — without the
+ * router, the middleware chain and HttpApi's per-request effects. Everything else (a new or
+ * unknown key, a chunked body, `Expect`, an address blocked for failed sign-ins, any other
+ * route) takes the full path, untouched.
+ *
+ * It is the same endpoint, not a second one: the endpoint's own header and payload schemas
+ * (from `api/Purchases.ts`, so OpenAPI, the typed client and this lane cannot drift), the edge's
+ * body check (`Edge.jsonBody`), `InputErrors.toProblem`, the principal's and the submission's
+ * rate limits, and `SubmitPurchase` (shared with the HttpApi handler, with its in-flight keys).
+ * The steps run in the order the full path runs them — body, principal budget, headers,
+ * payload, submission — and each refusal is the same problem with the same headers (checked by
+ * `test/FastIntake.test.ts`, which sends every kind of request down both lanes).
+ *
+ * Not on this lane: the HTTP server span (the engine's `Purchases.submit` span is still made),
+ * so `serve` turns the lane off when tracing is configured (`fastIntake: false`).
+ */
+import { Access, RequestBudget } from "@bookbroker/engine"
+import { Effect, Exit, Layer, Metric, Option, Result, Schema } from "effect"
+import type { IncomingMessage, Server, ServerResponse } from "node:http"
+import { type NewPurchaseRequest, PurchasesApi } from "./api/Purchases.js"
+import { Settings } from "./Config.js"
+import * as Edge from "./Edge.js"
+import { SubmitPurchase } from "./http/SubmitPurchase.js"
+import { check, RateLimited } from "./http/RateLimit.js"
+import * as InputErrors from "./InputErrors.js"
+import * as Problem from "./Problem.js"
+import * as SignInFailures from "./SignInFailures.js"
+
+const path = "/v1/purchase-requests"
+const ignore = () => {}
+const bearer = "Bearer "
+
+/** The create endpoint's own schemas, decoded as HttpApi decodes them (every offending field reported). */
+const endpoint = PurchasesApi.endpoints.create
+const parseOptions = { errors: "all" } as const
+// HttpApi keeps the schemas untyped (`Schema.Top`); these decode without services.
+const decodeHeaders = Schema.decodeUnknownResult(endpoint.headers as Schema.Decoder<{ readonly "idempotency-key": string }>, parseOptions)
+const jsonPayload = endpoint.payload.get("application/json")
+if (jsonPayload === undefined || !("schemas" in jsonPayload)) throw new Error("FastIntake: the create endpoint takes no JSON payload")
+const decodePayload = Schema.decodeUnknownResult(Schema.Union(jsonPayload.schemas) as unknown as Schema.Decoder<typeof NewPurchaseRequest.Type>, parseOptions)
+
+/** Requests the lane answered (the rest of `POST /v1/purchase-requests` took the router): on `/metrics`. */
+export const answered = Metric.counter("bookbroker_fast_intake_requests_total", {
+  description: "POST /v1/purchase-requests answered on the fast intake lane (the others took the router)",
+  incremental: true
+})
+
+type Answer = { readonly status: number; readonly body: unknown; readonly headers?: Readonly<Record<string, string>> }
+
+const problemAnswer = (problem: Problem.Conflict | Problem.Unprocessable | Problem.TooManyRequests, headers?: Readonly<Record<string, string>>): Answer => ({
+  status: problem.status,
+  body: { type: problem.type, title: problem.title, status: problem.status, detail: problem.detail, ...(problem.errors === undefined ? {} : { errors: problem.errors }) },
+  ...(headers === undefined ? {} : { headers })
+})
+
+const internalError: Answer = { status: 500, body: Problem.body(500, "internal-error", "Internal error", "something went wrong on our side; it has been logged") }
+
+const send = (response: ServerResponse, answer: Answer) => {
+  const text = JSON.stringify(answer.body)
+  response.writeHead(answer.status, {
+    ...answer.headers,
+    "content-type": answer.status < 400 ? "application/json" : "application/problem+json",
+    "content-length": Buffer.byteLength(text)
+  })
+  response.end(text)
+}
+
+/** The lane: `true` when it took the request (and will answer it), `false` to leave it to the router. */
+export type Lane = (request: IncomingMessage, response: ServerResponse) => boolean
+
+export const make = Effect.gen(function* () {
+  const access = yield* Access.Access
+  const guard = yield* SignInFailures.SignInGuard
+  const budget = yield* RequestBudget.RequestBudget
+  const settings = yield* Settings
+  const submit = yield* SubmitPurchase
+  const run = Effect.runCallbackWith(yield* Effect.context<never>())
+
+  /** What the full path would answer once the body is in, for a customer it already knows. */
+  const answer = (customerId: string, headers: IncomingMessage["headers"], text: string): Effect.Effect<Answer> =>
+    Effect.gen(function* () {
+      const body = Edge.jsonBody(text)
+      if (body._tag === "Refused") return { status: body.status, body: body.problem }
+      yield* check(budget.customerRequest, customerId, settings.principalRateLimit)
+      const decodedHeaders = decodeHeaders(headers)
+      if (Result.isFailure(decodedHeaders)) return schemaRefusal("Headers", decodedHeaders.failure)
+      const payload = decodePayload(body.value)
+      if (Result.isFailure(payload)) return schemaRefusal("Payload", payload.failure)
+      const accepted = yield* submit(customerId, decodedHeaders.success["idempotency-key"], payload.success)
+      return { status: 202, body: accepted } satisfies Answer
+    }).pipe(
+      Effect.catch((refusal) => Effect.succeed(refusal instanceof RateLimited ? problemAnswer(refusal.problem, refusal.headers) : problemAnswer(refusal))),
+      Effect.catchCause((cause) => Effect.as(Effect.logError("request failed", cause), internalError)),
+      Effect.tap(Metric.update(answered, 1))
+    )
+
+  const lane: Lane = (request, response) => {
+    if (request.method !== "POST" || request.url !== path) return false
+    const headers = request.headers
+    // What the edge would look at more closely, or refuse: the full path answers it.
+    if (headers.host === undefined || headers.expect !== undefined || headers["transfer-encoding"] !== undefined) return false
+    const type = headers["content-type"]
+    if (type !== "application/json" && type !== "application/json; charset=utf-8") return false
+    const length = Number(headers["content-length"])
+    if (!(length > 0 && length <= settings.maxBodyBytes)) return false
+    const authorization = headers.authorization
+    if (authorization === undefined || !authorization.startsWith(bearer)) return false
+    const principal = access.peek(authorization.slice(bearer.length))
+    if (principal === undefined || Option.isNone(principal) || principal.value.kind !== "customer") return false
+    if (guard.isBlocked(request.socket.remoteAddress ?? "unknown")) return false
+    const customerId = principal.value.id
+    const chunks: Array<Buffer> = []
+    // A client that goes away mid-body: nothing to answer (node closes the socket).
+    request.on("error", ignore)
+    request.on("data", (chunk: Buffer) => chunks.push(chunk))
+    request.once("end", () => {
+      const text = chunks.length === 1 ? chunks[0]!.toString("utf8") : Buffer.concat(chunks).toString("utf8")
+      run(answer(customerId, headers, text), {
+        onExit: (exit) => {
+          if (!response.destroyed) send(response, Exit.isSuccess(exit) ? exit.value : internalError)
+        }
+      })
+    })
+    return true
+  }
+  return lane
+})
+
+const schemaRefusal = (kind: "Headers" | "Payload", error: Schema.SchemaError): Answer => {
+  const problem = InputErrors.toProblem(kind, error)
+  return { status: problem.status, body: problem.body }
+}
+
+/**
+ * Puts the lane in front of `server`'s request listeners (the router's among them) for as long
+ * as the layer lives.
+ */
+export const layer = (server: Server) =>
+  Layer.effectDiscard(
+    Effect.gen(function* () {
+      const lane = yield* make
+      const emit = server.emit
+      server.emit = function (this: Server, event: string | symbol, ...args: Array<unknown>) {
+        if (event === "request" && lane(args[0] as IncomingMessage, args[1] as ServerResponse)) return true
+        return Reflect.apply(emit, this, [event, ...args]) as boolean
+      } as typeof server.emit
+      yield* Effect.addFinalizer(() => Effect.sync(() => (server.emit = emit)))
+    })
+  )
