@@ -19,8 +19,13 @@ const control = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/
 // A high surrogate not followed by a low one, or a low one not preceded by a high one.
 const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
 
+// Every character either rule above could refuse: clean text (nearly all of it) is scanned once.
+// eslint-disable-next-line no-control-regex
+const suspect = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F\uD800-\uDFFF]/
+
 /** Why `text` is refused, or `undefined` when it is fine. */
 export const problemWith = (text: string): string | undefined => {
+  if (!suspect.test(text)) return undefined
   if (text.includes("\u0000")) return "contains a NUL character"
   if (control.test(text)) return "contains a control character"
   if (loneSurrogate.test(text)) return "contains an unpaired UTF-16 surrogate (not valid Unicode text)"
@@ -30,6 +35,23 @@ export const problemWith = (text: string): string | undefined => {
 /** `~` and `/` escaped, as RFC 6901 says. */
 const escapePointer = (segment: string): string => segment.replaceAll("~", "~0").replaceAll("/", "~1")
 
+/** A place in the body being checked; its JSON pointer is only spelled out for an offending one. */
+interface Place {
+  readonly value: unknown
+  readonly parent: Place | undefined
+  /** The key or index under the parent. */
+  readonly segment: string | number
+  readonly depth: number
+}
+
+const pointerOf = (place: Place): string => {
+  const segments: Array<string> = []
+  for (let at: Place | undefined = place; at?.parent !== undefined; at = at.parent) {
+    segments.push(typeof at.segment === "string" ? escapePointer(at.segment) : String(at.segment))
+  }
+  return segments.length === 0 ? "/" : `/${segments.reverse().join("/")}`
+}
+
 /**
  * The offending places in a parsed JSON body, as JSON pointers (`/customer/name`): strings and
  * keys that `problemWith` refuses, and nesting deeper than `maxDepth`. Empty when it is clean.
@@ -37,33 +59,35 @@ const escapePointer = (segment: string): string => segment.replaceAll("~", "~0")
  */
 export const checkJson = (value: unknown): ReadonlyArray<FieldError> => {
   const errors: Array<FieldError> = []
-  const stack: Array<{ readonly value: unknown; readonly pointer: string; readonly depth: number }> = [{ value, pointer: "", depth: 0 }]
+  const stack: Array<Place> = [{ value, parent: undefined, segment: "", depth: 0 }]
   while (stack.length > 0 && errors.length < maxErrors) {
-    const { value: current, pointer, depth } = stack.pop()!
+    const place = stack.pop()!
+    const current = place.value
     if (typeof current === "string") {
       const problem = problemWith(current)
-      if (problem !== undefined) errors.push({ pointer: pointer || "/", detail: problem })
+      if (problem !== undefined) errors.push({ pointer: pointerOf(place), detail: problem })
       continue
     }
     if (typeof current !== "object" || current === null) continue
+    const depth = place.depth
     if (depth >= maxDepth) {
-      errors.push({ pointer: pointer || "/", detail: `nested deeper than ${maxDepth} levels` })
+      errors.push({ pointer: pointerOf(place), detail: `nested deeper than ${maxDepth} levels` })
       continue
     }
     if (Array.isArray(current)) {
-      for (let index = current.length - 1; index >= 0; index--) stack.push({ value: current[index], pointer: `${pointer}/${index}`, depth: depth + 1 })
+      for (let index = current.length - 1; index >= 0; index--) stack.push({ value: current[index], parent: place, segment: index, depth: depth + 1 })
       continue
     }
-    const entries = Object.entries(current as Record<string, unknown>)
-    for (let index = entries.length - 1; index >= 0; index--) {
-      const [key, child] = entries[index]!
+    const keys = Object.keys(current)
+    for (let index = keys.length - 1; index >= 0; index--) {
+      const key = keys[index]!
+      const child: Place = { value: (current as Record<string, unknown>)[key], parent: place, segment: key, depth: depth + 1 }
       const keyProblem = problemWith(key)
-      const childPointer = `${pointer}/${escapePointer(key)}`
       if (keyProblem !== undefined) {
-        errors.push({ pointer: childPointer, detail: `the key ${keyProblem}` })
+        errors.push({ pointer: pointerOf(child), detail: `the key ${keyProblem}` })
         continue
       }
-      stack.push({ value: child, pointer: childPointer, depth: depth + 1 })
+      stack.push(child)
     }
   }
   return errors
