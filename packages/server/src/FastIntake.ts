@@ -18,7 +18,7 @@
  * so `serve` turns the lane off when tracing is configured (`fastIntake: false`).
  */
 import { Access, RequestBudget } from "@bookbroker/engine"
-import { Effect, Exit, Layer, Metric, Option, Result, Schema } from "effect"
+import { Effect, Exit, Layer, Metric, Option, Result, Schedule, Schema } from "effect"
 import type { IncomingMessage, Server, ServerResponse } from "node:http"
 import { type NewPurchaseRequest, PurchasesApi } from "./api/Purchases.js"
 import { Settings } from "./Config.js"
@@ -68,8 +68,12 @@ const send = (response: ServerResponse, answer: Answer) => {
   response.end(text)
 }
 
-/** The lane: `true` when it took the request (and will answer it), `false` to leave it to the router. */
-export type Lane = (request: IncomingMessage, response: ServerResponse) => boolean
+/** The lane: `take` is `true` when it took the request (and will answer it), `false` to leave it to the router. */
+export interface Lane {
+  readonly take: (request: IncomingMessage, response: ServerResponse) => boolean
+  /** Requests taken and not yet answered. */
+  readonly inFlight: () => number
+}
 
 export const make = Effect.gen(function* () {
   const access = yield* Access.Access
@@ -97,7 +101,8 @@ export const make = Effect.gen(function* () {
       Effect.tap(Metric.update(answered, 1))
     )
 
-  const lane: Lane = (request, response) => {
+  let inFlight = 0
+  const take: Lane["take"] = (request, response) => {
     if (request.method !== "POST" || request.url !== path) return false
     const headers = request.headers
     // What the edge would look at more closely, or refuse: the full path answers it.
@@ -118,15 +123,17 @@ export const make = Effect.gen(function* () {
     request.on("data", (chunk: Buffer) => chunks.push(chunk))
     request.once("end", () => {
       const text = chunks.length === 1 ? chunks[0]!.toString("utf8") : Buffer.concat(chunks).toString("utf8")
+      inFlight += 1
       run(answer(customerId, headers, text), {
         onExit: (exit) => {
+          inFlight -= 1
           if (!response.destroyed) send(response, Exit.isSuccess(exit) ? exit.value : internalError)
         }
       })
     })
     return true
   }
-  return lane
+  return { take, inFlight: () => inFlight } satisfies Lane
 })
 
 const schemaRefusal = (kind: "Headers" | "Payload", error: Schema.SchemaError): Answer => {
@@ -136,17 +143,26 @@ const schemaRefusal = (kind: "Headers" | "Payload", error: Schema.SchemaError): 
 
 /**
  * Puts the lane in front of `server`'s request listeners (the router's among them) for as long
- * as the layer lives.
+ * as the layer lives. On shutdown new requests go back to the router (which drains as the server
+ * does), and the submissions the lane is answering are finished first, as the router finishes
+ * its own (at most `drainMillis`), before the engine below is released.
  */
-export const layer = (server: Server) =>
+export const layer = (server: Server, options: { readonly drainMillis?: number } = {}) =>
   Layer.effectDiscard(
     Effect.gen(function* () {
       const lane = yield* make
       const emit = server.emit
       server.emit = function (this: Server, event: string | symbol, ...args: Array<unknown>) {
-        if (event === "request" && lane(args[0] as IncomingMessage, args[1] as ServerResponse)) return true
+        if (event === "request" && lane.take(args[0] as IncomingMessage, args[1] as ServerResponse)) return true
         return Reflect.apply(emit, this, [event, ...args]) as boolean
       } as typeof server.emit
-      yield* Effect.addFinalizer(() => Effect.sync(() => (server.emit = emit)))
+      yield* Effect.addFinalizer(() =>
+        Effect.andThen(
+          Effect.sync(() => (server.emit = emit)),
+          Effect.repeat(Effect.void, { until: () => lane.inFlight() === 0, schedule: Schedule.spaced("10 millis") }).pipe(
+            Effect.timeoutOrElse({ duration: options.drainMillis ?? 10_000, orElse: () => Effect.void })
+          )
+        )
+      )
     })
   )

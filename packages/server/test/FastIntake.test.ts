@@ -8,7 +8,8 @@
 import type { Isbn } from "@bookbroker/adapter-sdk"
 import { generateIsbns } from "@bookbroker/adapter-sdk/testing"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Deferred, Effect, Exit, Fiber, Metric, Schedule, Scope } from "effect"
+import * as FastIntake from "../src/FastIntake.js"
 import type { ServerSettings } from "../src/Config.js"
 import * as TestServer from "./support/TestServer.js"
 
@@ -65,6 +66,9 @@ const closeEnough = (a: TestServer.Reply, b: TestServer.Reply) => {
   if (a.headers["retry-after"] === undefined) return true
   return Math.abs(Number(a.headers["retry-after"]) - Number(b.headers["retry-after"])) <= 5
 }
+
+/** What the lane answered in this process, read off the metric itself (for when the server is gone). */
+const laneCount = Effect.map(Metric.value(FastIntake.answered), (state) => Number(state.count))
 
 const fastAnswered = (server: TestServer.TestServer) =>
   Effect.map(server.operator("GET", "/metrics"), (reply) => {
@@ -187,6 +191,47 @@ describe("fast intake lane", () => {
       expect(refused.status).toBe(401)
       expect((yield* fastAnswered(server)) - before).toBe(1)
       expect(yield* server.count("purchase_requests")).toBe(2)
+    })
+  )
+})
+
+describe("fast intake lane, shutdown", () => {
+  it.live("a submission the lane is answering when the server stops is finished and answered first", () =>
+    Effect.gen(function* () {
+      const scope = yield* Scope.make()
+      const server = yield* TestServer.start({}, { workers: false }).pipe(Scope.provide(scope))
+      const ada = yield* server.customer("Ada")
+      expect((yield* server.call("GET", "/v1/purchase-requests", { token: ada.key })).status).toBe(200)
+      // Hold the intake's insert: another connection locks the table until told to stop.
+      const locked = yield* Deferred.make<void>()
+      const release = yield* Deferred.make<void>()
+      const sql = server.sql
+      const holder = yield* Effect.forkChild(
+        sql
+          .withTransaction(
+            Effect.gen(function* () {
+              yield* sql`LOCK TABLE purchase_requests IN EXCLUSIVE MODE`
+              yield* Deferred.succeed(locked, undefined)
+              yield* Deferred.await(release)
+            })
+          )
+          .pipe(Effect.orDie)
+      )
+      yield* Deferred.await(locked)
+      const before = yield* laneCount
+      const submitted = yield* Effect.forkChild(server.call("POST", "/v1/purchase-requests", { token: ada.key, body: body(), headers: { "idempotency-key": "late" } }))
+      // The lane has taken it: its insert waits on the lock.
+      const waiting = sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`.pipe(Effect.orDie)
+      yield* Effect.repeat(waiting, { until: (rows) => rows[0]!.n > 0, schedule: Schedule.spaced("10 millis") })
+      const stopping = yield* Effect.forkChild(Scope.close(scope, Exit.void))
+      // Time for the shutdown to reach the engine below, had the lane not held it back.
+      yield* Effect.sleep("300 millis")
+      yield* Deferred.succeed(release, undefined)
+      yield* Fiber.join(holder)
+      const reply = yield* Fiber.join(submitted)
+      expect(reply.status).toBe(202)
+      expect((yield* laneCount) - before).toBe(1)
+      yield* Fiber.join(stopping)
     })
   )
 })
