@@ -9,18 +9,33 @@ import ISBN from "isbn3"
 /**
  * ISBN-13s already judged: `isbn3` checks the registration group by walking its range tables,
  * about 6 µs a call, and every quote a seller answers carries an ISBN. Judging a string is pure,
- * so verdicts are kept (a bounded map, emptied when full).
+ * so verdicts are kept: two generations of at most `maxJudged` each, the older dropped when the
+ * newer fills, so a verdict used again within the last `maxJudged` judgements is never lost to a
+ * clear-out (a catalog larger than the map used to miss every time once it was full).
  */
-const judged = new Map<string, boolean>()
-const maxJudged = 100_000
+let judged = new Map<string, boolean>()
+let judgedBefore = new Map<string, boolean>()
+const maxJudged = 50_000
+
+const remember = (value: string, valid: boolean) => {
+  if (judged.size >= maxJudged) {
+    judgedBefore = judged
+    judged = new Map()
+  }
+  judged.set(value, valid)
+}
 
 const isValidIsbn13 = (value: string): boolean => {
   if (!/^97[89]\d{10}$/.test(value)) return false
   const known = judged.get(value)
   if (known !== undefined) return known
+  const before = judgedBefore.get(value)
+  if (before !== undefined) {
+    remember(value, before)
+    return before
+  }
   const valid = ISBN.parse(value) !== null
-  if (judged.size >= maxJudged) judged.clear()
-  judged.set(value, valid)
+  remember(value, valid)
   return valid
 }
 
@@ -39,6 +54,8 @@ export type Isbn13 = typeof Isbn13.Type
 export const parse = (input: string): Option.Option<Isbn13> => {
   const parsed = ISBN.parse(input.trim())
   if (parsed === null || parsed.isbn13 === undefined) return Option.none()
+  // `Isbn13FromString` checks its result as an `Isbn13` next: judged already, not parsed twice.
+  remember(parsed.isbn13, true)
   return Option.some(parsed.isbn13 as Isbn13)
 }
 

@@ -25,6 +25,21 @@ describe("Isbn", () => {
     expect(() => Schema.decodeUnknownSync(Isbn.Isbn13)("0306406152")).toThrow(/not a valid ISBN-13/)
   })
 
+  it("keeps its verdicts through more ISBNs than it remembers at once (checksum right, registration group unassigned)", () => {
+    const decode = Schema.decodeUnknownResult(Isbn.Isbn13)
+    const unassigned = "9786999999990"
+    expect(decode(unassigned)._tag).toBe("Failure")
+    expect(decode("9780306406157")._tag).toBe("Success")
+    // Past one generation (50,000) and into the next: both verdicts are judged again or recalled, never flipped.
+    for (const isbn of generateIsbns({ size: 60_000, seed: 9 })) decode(isbn)
+    expect(decode(unassigned)._tag).toBe("Failure")
+    expect(decode("9780306406157")._tag).toBe("Success")
+    for (const isbn of generateIsbns({ size: 60_000, seed: 10 })) decode(isbn)
+    expect(decode(unassigned)._tag).toBe("Failure")
+    // What `parse` found valid is an `Isbn13` without a second look.
+    expect(Schema.decodeUnknownSync(Isbn.Isbn13FromString)("978-4-500-00000-5")).toBe("9784500000005")
+  })
+
   it("accepts every generated catalog ISBN and hyphenates for people", () => {
     for (const isbn of generateIsbns({ size: 500, seed: 3 })) expect(Isbn.parse(isbn)).toEqual(Option.some(isbn))
     expect(Isbn.hyphenate("9780306406157" as Isbn.Isbn13)).toBe("978-0-306-40615-7")
