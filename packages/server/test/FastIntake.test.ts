@@ -15,13 +15,7 @@ import * as TestServer from "./support/TestServer.js"
 
 const [isbn] = generateIsbns({ size: 1, seed: 29 }) as [Isbn.Isbn13]
 
-const body = (overrides: Record<string, unknown> = {}) => ({
-  isbn,
-  max_price: { amount: 3000, currency: "EUR" },
-  payment: { token: "tok_approve" },
-  customer: { name: "Ada Reader", email: "ada@example.com", shipping_address: { line1: "1 Book Lane", city: "Paris", country: "FR" } },
-  ...overrides
-})
+const body = (overrides: Record<string, unknown> = {}) => TestServer.purchaseBody(isbn, overrides)
 
 interface Case {
   readonly name: string

@@ -13,13 +13,7 @@ const problem = (reply: TestServer.Reply, status: number) => {
   expect(reply.text).not.toMatch(/\n\s+at /)
 }
 
-const purchase = (overrides: Record<string, unknown> = {}) => ({
-  isbn,
-  max_price: { amount: 3000, currency: "EUR" },
-  payment: { token: "tok_approve" },
-  customer: { name: "Ada Reader", email: "ada@example.com", shipping_address: { line1: "1 Book Lane", city: "Paris", country: "FR" } },
-  ...overrides
-})
+const purchase = (overrides: Record<string, unknown> = {}) => TestServer.purchaseBody(isbn, overrides)
 
 const operatorEndpoints: ReadonlyArray<readonly [string, string, unknown?]> = [
   ["GET", "/v1/operator/sellers"],

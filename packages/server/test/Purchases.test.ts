@@ -6,13 +6,7 @@ import * as TestServer from "./support/TestServer.js"
 
 const [isbn, unknownIsbn] = generateIsbns({ size: 2, seed: 11 }) as [Isbn.Isbn13, Isbn.Isbn13]
 
-const body = (overrides: Record<string, unknown> = {}) => ({
-  isbn,
-  max_price: { amount: 3000, currency: "EUR" },
-  payment: { token: "tok_approve" },
-  customer: { name: "Ada Reader", email: "ada@example.com", shipping_address: { line1: "1 Book Lane", city: "Paris", country: "FR" } },
-  ...overrides
-})
+const body = (overrides: Record<string, unknown> = {}) => TestServer.purchaseBody(isbn, overrides)
 
 const problem = (reply: TestServer.Reply, status: number) => {
   expect(reply.status).toBe(status)

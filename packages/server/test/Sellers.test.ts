@@ -15,13 +15,7 @@ const problem = (reply: TestServer.Reply, status: number) => {
   expect(reply.text).not.toMatch(/\n\s+at /)
 }
 
-const purchase = (overrides: Record<string, unknown> = {}) => ({
-  isbn,
-  max_price: { amount: 3000, currency: "EUR" },
-  payment: { token: "tok_approve" },
-  customer: { name: "Ada Reader", email: "ada@example.com", shipping_address: { line1: "1 Book Lane", city: "Paris", country: "FR" } },
-  ...overrides
-})
+const purchase = (overrides: Record<string, unknown> = {}) => TestServer.purchaseBody(isbn, overrides)
 
 describe("seller API", () => {
   it.live("registration: 201 with the id, pending status and an API key shown once and stored hashed; credentials never shown", () =>

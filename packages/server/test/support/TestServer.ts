@@ -15,6 +15,15 @@ import type { ServerSettings } from "../../src/Config.js"
 
 export const operatorToken = "operator-test-token-0123456789"
 
+/** A valid `POST /v1/purchase-requests` body for `isbn` (EUR 30.00 at most, sandbox card), with `overrides`. */
+export const purchaseBody = (isbn: string, overrides: Record<string, unknown> = {}) => ({
+  isbn,
+  max_price: { amount: 3000, currency: "EUR" },
+  payment: { token: "tok_approve" },
+  customer: { name: "Ada Reader", email: "ada@example.com", shipping_address: { line1: "1 Book Lane", city: "Paris", country: "FR" } },
+  ...overrides
+})
+
 export interface Reply {
   readonly status: number
   readonly headers: Record<string, string | undefined>
