@@ -6,7 +6,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { PgClient } from "@effect/sql-pg"
 import { SqlClient } from "effect/sql"
 import { Effect, Layer, Queue, Result, Stream } from "effect"
-import { signalWork, workChannel } from "../src/internal/workSignal.js"
+import { signalWork, workChannel } from "../src/purchases/workSignal.js"
 import * as Purchases from "../src/purchases/Purchases.js"
 import { TestDatabase } from "../src/testing/index.js"
 

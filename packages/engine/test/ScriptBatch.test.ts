@@ -1,12 +1,12 @@
 /**
- * The per-turn batch of seller scripts (`internal/scriptBatch.ts`) against a real Redis at
+ * The per-turn batch of seller scripts (`state/internal/scriptBatch.ts`) against a real Redis at
  * 127.0.0.1:6379: calls of one turn leave as one round trip, each with its own answer or error.
  * The scripts here stand in for admission and completion under the same names.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { randomUUID } from "node:crypto"
 import { Redis } from "ioredis"
-import { makeScriptBatch } from "../src/internal/scriptBatch.js"
+import { makeScriptBatch } from "../src/state/internal/scriptBatch.js"
 
 const prefix = `bbtest-${randomUUID()}`
 let client: Redis

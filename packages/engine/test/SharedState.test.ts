@@ -8,7 +8,7 @@ import { Clock, Context, Effect, Fiber, Layer, Logger, LogLevel, Option } from "
 import { Redis } from "ioredis"
 import type { Admission } from "../src/state/SharedState.js"
 import * as SharedState from "../src/state/SharedState.js"
-import { permitTtl } from "../src/internal/memoryState.js"
+import { permitTtl } from "../src/state/internal/memoryState.js"
 import { admitted, denied, limits, seller } from "./support/admission.js"
 
 const circuit = { failureThreshold: 3, openMillis: 300 }

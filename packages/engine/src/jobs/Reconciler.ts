@@ -34,7 +34,7 @@
  * one, so it never races a worker or the sweeper. A later run updates a finding's detail and
  * `fixed`; a finding whose condition is gone — the authorization no longer live, no purchase
  * waiting for an answer any more — is closed with a note saying so
- * (`internal/findingsResolved.ts`); any other finding a person resolved is theirs to mark fixed.
+ * (`reconciler/findingsResolved.ts`); any other finding a person resolved is theirs to mark fixed.
  *
  * Each check has a file of its own in `reconciler/`, its rule pure and testable without a
  * database where it decides anything: `RecordChecks.ts` (our records against each other),
@@ -44,8 +44,8 @@
 import type { SqlClient, SqlError } from "effect/sql"
 import { randomUUID } from "node:crypto"
 import { Context, Effect, Layer } from "effect"
-import { makeRepairContext } from "../internal/paymentRepair.js"
-import * as FindingsResolved from "../internal/findingsResolved.js"
+import { makeRepairContext } from "./paymentRepair.js"
+import * as FindingsResolved from "./reconciler/findingsResolved.js"
 import { nonEmptyRows, orDie } from "../internal/sql.js"
 import type { PaymentGateway } from "../payments/PaymentGateway.js"
 import type { SellerDirectory } from "../sellers/SellerDirectory.js"

@@ -32,7 +32,7 @@
 import type { SqlClient, SqlError } from "effect/sql"
 import { randomUUID } from "node:crypto"
 import { Context, Effect, Layer } from "effect"
-import { makeRepairContext } from "../internal/paymentRepair.js"
+import { makeRepairContext } from "./paymentRepair.js"
 import { orDie } from "../internal/sql.js"
 import type { PaymentGateway } from "../payments/PaymentGateway.js"
 import type { SellerDirectory } from "../sellers/SellerDirectory.js"

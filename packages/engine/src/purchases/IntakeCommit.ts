@@ -10,7 +10,7 @@ import type { SqlClient } from "effect/sql"
 import { randomUUID } from "node:crypto"
 import { Cause, Deferred, Effect, Queue, type Scope } from "effect"
 import type { PurchaseStatus } from "../internal/purchaseStore.js"
-import { workChannel, workPayload } from "../internal/workSignal.js"
+import { workChannel, workPayload } from "./workSignal.js"
 
 /** A new request as stored (`id` and `created_at` are given here). */
 export interface IntakeRow {
@@ -80,7 +80,7 @@ export const make = (sql: SqlClient.SqlClient, options: { readonly maxBatch?: nu
             INSERT INTO state_transitions (request_id, from_status, to_status, actor, reason)
             SELECT id, NULL, 'received', 'intake', NULL FROM created
           ), signal AS (
-            -- "There is work" for an idle worker (internal/workSignal.ts), delivered when this
+            -- "There is work" for an idle worker (workSignal.ts), delivered when this
             -- statement commits: no statement of its own. Only when a row was created.
             SELECT pg_notify(${workChannel}, ${workPayload}) WHERE EXISTS (SELECT 1 FROM created)
           )

@@ -3,14 +3,14 @@
  * lease with a fencing version) and run them through the pipeline. Any number of workers, in
  * any number of processes, share one queue; a crashed or paused worker's lease expires and its
  * requests are taken over. An idle worker sleeps `pollMillis`, or less: with @effect/sql-pg it
- * listens for the "there is work" signal (`internal/workSignal.ts`) and claims at once.
+ * listens for the "there is work" signal (`workSignal.ts`) and claims at once.
  */
 import { randomUUID } from "node:crypto"
 import { PgClient } from "@effect/sql-pg"
 import { Context, Effect, Layer, Option, Queue, Schedule, Semaphore, Stream } from "effect"
 import type { RequestRow } from "../internal/purchaseStore.js"
 import { orDie } from "../internal/sql.js"
-import { signalWork, workChannel } from "../internal/workSignal.js"
+import { signalWork, workChannel } from "./workSignal.js"
 import { SimulatedCrash } from "./CrashPoints.js"
 import { PurchasePipeline, type RunResult } from "./PurchasePipeline.js"
 

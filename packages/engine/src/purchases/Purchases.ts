@@ -14,7 +14,7 @@ import { eventPayload, isTerminal, movedFromWatching, type Attention, type Quote
 export { PurchaseStatus } from "../internal/purchaseStore.js"
 import { uninterruptibleSql } from "../internal/sql.js"
 import { lockedRatesView, type ExchangeRateView } from "../exchange/RateView.js"
-import { signalWork } from "../internal/workSignal.js"
+import { signalWork } from "./workSignal.js"
 import * as OutboundAddress from "../outbound/OutboundAddress.js"
 import * as Backlog from "./Backlog.js"
 import * as IntakeCommit from "./IntakeCommit.js"

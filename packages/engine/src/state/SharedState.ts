@@ -15,11 +15,11 @@
  * (Details in `internal/redisState.ts`.)
  */
 import { Context, Layer } from "effect"
-import { makeMemoryState } from "../internal/memoryState.js"
-import { makeRedisState, type RedisStateOptions } from "../internal/redisState.js"
+import { makeMemoryState } from "./internal/memoryState.js"
+import { makeRedisState, type RedisStateOptions } from "./internal/redisState.js"
 import { type CarrierOptions, type CircuitOptions, defaultCarrierOptions, defaultCircuitOptions, type SharedStateService } from "./SharedStateService.js"
 
-export type { RedisStateOptions } from "../internal/redisState.js"
+export type { RedisStateOptions } from "./internal/redisState.js"
 export * from "./SharedStateService.js"
 
 export class SharedState extends Context.Service<SharedState, SharedStateService>()("@bookbroker/engine/SharedState") {}

@@ -9,7 +9,7 @@
  */
 import type { SqlError } from "effect/sql"
 import { Effect, Option, Result } from "effect"
-import { pipelineVoidKey, providerVoidKey, type VoidOutcome, type VoidTarget } from "../../internal/paymentRepair.js"
+import { pipelineVoidKey, providerVoidKey, type VoidOutcome, type VoidTarget } from "../paymentRepair.js"
 import { terminalStatuses, type PaymentOperationRow, type RequestRow } from "../../internal/purchaseStore.js"
 import type { PaymentRecord } from "../../payments/PaymentGateway.js"
 import type { Add } from "./FindingSet.js"

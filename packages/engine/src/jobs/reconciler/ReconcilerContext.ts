@@ -1,6 +1,6 @@
 /** What every reconciliation check works with: the database, the payment repair, the seller side, and the run's limits. */
 import type { SqlClient } from "effect/sql"
-import type { RepairContext } from "../../internal/paymentRepair.js"
+import type { RepairContext } from "../paymentRepair.js"
 import { terminalStatuses } from "../../internal/purchaseStore.js"
 
 export interface ReconcilerContext extends RepairContext {

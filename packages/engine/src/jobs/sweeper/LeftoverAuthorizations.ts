@@ -6,7 +6,7 @@
  */
 import type { SqlError } from "effect/sql"
 import { Effect, Option } from "effect"
-import { pipelineVoidKey } from "../../internal/paymentRepair.js"
+import { pipelineVoidKey } from "../paymentRepair.js"
 import { restingStatuses } from "../../internal/purchaseStore.js"
 import { voidBlocked, type Counter, type SweeperContext } from "./SweeperContext.js"
 

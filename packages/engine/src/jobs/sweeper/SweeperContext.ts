@@ -1,7 +1,7 @@
 /** What every sweep works with, and what one run did (`SweepReport`). */
 import type { SqlClient, SqlError } from "effect/sql"
 import { Effect } from "effect"
-import type { RepairContext } from "../../internal/paymentRepair.js"
+import type { RepairContext } from "../paymentRepair.js"
 
 /** What one run did. Anything that failed for now is tried again on the next run. */
 export interface SweepReport {

@@ -7,7 +7,7 @@
  */
 import type { SqlError } from "effect/sql"
 import { Effect, Option, Result } from "effect"
-import { providerVoidKey } from "../../internal/paymentRepair.js"
+import { providerVoidKey } from "../paymentRepair.js"
 import { voidBlocked, type Counter, type SweeperContext } from "./SweeperContext.js"
 
 export const sweepUnknownAuthorizations = (ctx: SweeperContext, count: Counter): Effect.Effect<void, SqlError.SqlError> =>

@@ -56,8 +56,8 @@ import type {
   Rate,
   RateDecision,
   SharedStateService
-} from "../state/SharedStateService.js"
-import { defaultCarrierOptions, defaultCircuitOptions, slowdownMillis } from "../state/SharedStateService.js"
+} from "../SharedStateService.js"
+import { defaultCarrierOptions, defaultCircuitOptions, slowdownMillis } from "../SharedStateService.js"
 import { makeMemoryState, permitTtl } from "./memoryState.js"
 import { makeScriptBatch, type BatchedScript } from "./scriptBatch.js"
 

@@ -14,8 +14,8 @@ import type {
   Leadership,
   RateDecision,
   SharedStateService
-} from "../state/SharedStateService.js"
-import { defaultCarrierOptions, slowdownMillis } from "../state/SharedStateService.js"
+} from "../SharedStateService.js"
+import { defaultCarrierOptions, slowdownMillis } from "../SharedStateService.js"
 
 interface SellerState {
   circuit: "closed" | "open"
