@@ -7,14 +7,20 @@
  * 2. `GET /v1/purchase-requests/{id}` for ids created in 1;
  * both servers taking turns (`--rounds` × `--seconds` each), medians of the rounds' percentiles;
  * 3. one more POST run of bookbroker under `--cpu-prof`: self time grouped by package.
+ * bookbroker runs as production runs it (issue 14): built JavaScript — `intake-server.ts` and the
+ * workspace bundled by esbuild, then plain `node --max-semi-space-size=32`, the launch
+ * docs/operations.md gives — while the profiled run (3) uses the sources through tsx, so that
+ * its functions keep their files. `--built false` measures the sources too (as before session 16).
+ * The peer is one small file of its own over libraries that are JavaScript already: run as is.
  *
  *   pnpm bench:intake            (PostgreSQL on 127.0.0.1 needed; `--profile false` skips 3.)
  */
 import autocannon from "autocannon"
 import { spawn } from "node:child_process"
+import { createRequire } from "node:module"
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
 import { availableParallelism, loadavg, tmpdir } from "node:os"
-import { join } from "node:path"
+import { dirname, join } from "node:path"
 import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
@@ -28,7 +34,9 @@ const { values } = parseArgs({
     warmup: { type: "string", default: "3" },
     connections: { type: "string", default: "64" },
     /** `--profile false` skips the profiled run (Node 20 has no `--no-` flags). */
-    profile: { type: "string", default: "true" }
+    profile: { type: "string", default: "true" },
+    /** `--built false`: bookbroker from its TypeScript sources through tsx instead of the bundle. */
+    built: { type: "string", default: "true" }
   }
 })
 const seconds = Number(values.seconds)
@@ -48,8 +56,37 @@ interface Target {
   readonly stop: () => Promise<void>
 }
 
-const start = async (script: string, nodeArgs: ReadonlyArray<string> = []): Promise<Target> => {
-  const child = spawn(process.execPath, ["--import", "tsx", ...nodeArgs, fileURLToPath(new URL(script, import.meta.url))], {
+/** A script of this folder through tsx (`nodeArgs` before it). */
+const fromSource = (script: string, nodeArgs: ReadonlyArray<string> = []) => ["--import", "tsx", ...nodeArgs, fileURLToPath(new URL(script, import.meta.url))]
+
+/** esbuild as tsx (which runs every bench) brings it: the same bundler as `pnpm build`'s tsup, no second copy to lock. */
+const { build } = createRequire(fileURLToPath(import.meta.resolve("tsx")))("esbuild") as {
+  readonly build: (options: Record<string, unknown>) => Promise<unknown>
+}
+
+/** `intake-server.ts` with everything it imports as one JavaScript file, as `pnpm build` makes the CLI's. */
+const bundleServer = async (): Promise<string> => {
+  const outfile = join(mkdtempSync(join(tmpdir(), "bb-intake-server-")), "intake-server.mjs")
+  await build({
+    entryPoints: [fileURLToPath(new URL("./intake-server.ts", import.meta.url))],
+    bundle: true,
+    format: "esm",
+    platform: "node",
+    target: "node22",
+    outfile,
+    // Optional drivers no code path here loads.
+    external: ["pg-native", "cloudflare:sockets"],
+    // CommonJS dependencies inside an ES module bundle still call `require`.
+    banner: { js: 'import { createRequire as bbCreateRequire } from "node:module"; const require = bbCreateRequire(import.meta.url);' },
+    logLevel: "error"
+  })
+  return outfile
+}
+
+/** Starts a server process: `argv` is what follows `node`. */
+const start = async (argv: ReadonlyArray<string>): Promise<Target> => {
+  const script = argv.at(-1)!
+  const child = spawn(process.execPath, argv, {
     stdio: ["pipe", "pipe", "inherit"]
   })
   let failed: ((error: Error) => void) | undefined
@@ -187,11 +224,13 @@ interface Side {
   sent: number
 }
 const sides: Array<Side> = []
-for (const [name, script] of [
-  ["bookbroker", "./intake-server.ts"],
-  ["fastify", "./intake-fastify.ts"]
+const bundled = values.built === "false" ? undefined : await bundleServer()
+const bookbroker = bundled === undefined ? fromSource("./intake-server.ts") : ["--max-semi-space-size=32", bundled]
+for (const [name, argv] of [
+  ["bookbroker", bookbroker],
+  ["fastify", fromSource("./intake-fastify.ts")]
 ] as const) {
-  sides.push({ name, target: await start(script), posts: phase(), gets: phase(), ids: [], accepted: 0, sent: 0 })
+  sides.push({ name, target: await start(argv), posts: phase(), gets: phase(), ids: [], accepted: 0, sent: 0 })
 }
 const loadBefore = loadavg()[0]!
 for (const side of sides) {
@@ -219,6 +258,7 @@ for (let r = 0; r < rounds; r++) {
 }
 const results: Record<string, unknown> = {
   node: process.version,
+  bookbrokerLaunch: values.built === "false" ? "sources through tsx" : "bundle (esbuild), node --max-semi-space-size=32",
   cpus: availableParallelism(),
   connections,
   secondsPerRound: seconds,
@@ -254,7 +294,7 @@ console.error(JSON.stringify(results["ratio"]))
 const profile = async () => {
   const dir = mkdtempSync(join(tmpdir(), "bb-intake-prof-"))
   try {
-    const target = await start("./intake-server.ts", ["--cpu-prof", `--cpu-prof-dir=${dir}`])
+    const target = await start(fromSource("./intake-server.ts", ["--cpu-prof", `--cpu-prof-dir=${dir}`]))
     await post(target, warmup)
     const from = (await target.stats()).monotonicMicros ?? 0
     const profiled = await post(target, seconds)
@@ -293,7 +333,7 @@ const profile = async () => {
     }
     const share = (micros: number) => round((100 * micros) / busy, 1)
     return {
-      note: "self time while busy (idle excluded), POST run under --cpu-prof; a separate run from the measured one",
+      note: "self time while busy (idle excluded), POST run under --cpu-prof, from the sources through tsx; a separate run from the measured one",
       requestsPerSecondUnderProfiler: round(profiled["2xx"] / profiled.duration, 0),
       busyMillis: round(busy / 1000, 0),
       cpuMicrosPerRequest: round(busy / profiled["2xx"], 0),
@@ -324,4 +364,5 @@ if (values.profile !== "false") {
 }
 
 console.log(JSON.stringify(results, null, 2))
+if (bundled !== undefined) rmSync(dirname(bundled), { recursive: true, force: true })
 process.exit(0)
