@@ -12,6 +12,31 @@ import * as TestDatabase from "../src/testing/TestDatabase.js"
 const signedIn = (access: Access.AccessService, key: Redacted.Redacted<string>) => Effect.map(access.authenticate(key), Option.getOrUndefined)
 
 describe("Access", () => {
+  it.live("peek answers from what this process verified, never from the database, and keeps the revocation bound", () =>
+    Effect.gen(function* () {
+      const here = yield* Access.make
+      const there = yield* Access.make
+      const { customer: ada, apiKey } = yield* here.createCustomer("Ada")
+      const key = Redacted.value(apiKey)
+      // Not verified yet in either process: peek does not look it up.
+      expect(here.peek(key)).toBeUndefined()
+      expect(here.peek("not a key")).toBeUndefined()
+      expect(yield* signedIn(here, apiKey)).toEqual({ kind: "customer", id: ada.id })
+      expect(yield* signedIn(there, apiKey)).toEqual({ kind: "customer", id: ada.id })
+      const verifiedBy = Date.now()
+      expect(here.peek(key)).toEqual(Option.some({ kind: "customer", id: ada.id }))
+      // An unknown key of the right shape, once looked up, is remembered as proving nothing.
+      const unknown = `bb_cus_${"A".repeat(43)}`
+      expect(yield* signedIn(here, Redacted.make(unknown))).toBeUndefined()
+      expect(here.peek(unknown)).toEqual(Option.none())
+      // Revoked here: forgotten here at once; the other process's memory runs out as authenticate's does.
+      yield* here.revokeCustomerKeys(ada.id)
+      expect(here.peek(key)).toBeUndefined()
+      yield* Effect.sleep(Math.max(0, verifiedBy + Access.rememberMillis + 1 - Date.now()))
+      expect(there.peek(key)).toBeUndefined()
+    }).pipe(Effect.provide(TestDatabase.layer))
+  )
+
   it.live("a revoked customer key is refused at once by the process that revoked it and within rememberMillis by every other", () =>
     Effect.gen(function* () {
       // The documented bound (docs/security.md, the revocation endpoints' descriptions).

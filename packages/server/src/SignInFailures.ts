@@ -19,9 +19,11 @@ const refuse = (untilMillis: number) =>
   retryLater(Math.max(1, Math.ceil((untilMillis - Date.now()) / 1000)), "too many failed sign-ins from this address: try again later")
 
 /**
- * `signIn` runs a sign-in (what the credential proves: `None` when it proves nothing) unless the address
- * is blocked; a failure is counted, and `unauthorized` answered — or, once the budget is gone, a
- * 429 problem. One per server (its own record of blocked addresses).
+ * `signIn(attempt, unauthorized)` runs `attempt` (what the credential proves: `None` when it
+ * proves nothing) unless the address is blocked; a failure is counted, and `unauthorized`
+ * answered — or, once the budget is gone, a 429 problem. `isBlocked` asks the same record without
+ * an effect (the fast intake lane leaves a blocked address to the router). One per server (its
+ * own record of blocked addresses).
  */
 export const make = (budget: RequestBudget.RequestBudgetService, limit: ServerSettings["signInFailureLimit"]) => {
   /** Addresses this server has seen refused, until when (ms): checked before any lookup. */
