@@ -40,7 +40,7 @@ describe("Access", () => {
   it.live("a revoked customer key is refused at once by the process that revoked it and within rememberMillis by every other", () =>
     Effect.gen(function* () {
       // The documented bound (docs/security.md, the revocation endpoints' descriptions).
-      expect(Access.rememberMillis).toBeLessThanOrEqual(2_000)
+      expect(Access.rememberMillis).toBeLessThanOrEqual(1_000)
       const here = yield* Access.make
       const there = yield* Access.make
       const { customer: ada, apiKey: adaKey } = yield* here.createCustomer("Ada")

@@ -1,7 +1,7 @@
 /**
  * The fast lane for the hottest route, `POST /v1/purchase-requests`: a plain node handler in front
  * of the router that answers the ordinary submission — a JSON body with a length, a customer key
- * this process verified within the last 2 s (`Access.peek`), no query string — without the
+ * this process verified within the last second (`Access.peek`), no query string — without the
  * router, the middleware chain and HttpApi's per-request effects. Everything else (a new or
  * unknown key, a chunked body, `Expect`, an address blocked for failed sign-ins, any other
  * route) takes the full path, untouched.

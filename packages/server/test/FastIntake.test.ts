@@ -64,6 +64,13 @@ const closeEnough = (a: TestServer.Reply, b: TestServer.Reply) => {
 /** What the lane answered in this process, read off the metric itself (for when the server is gone). */
 const laneCount = Effect.map(Metric.value(FastIntake.answered), (state) => Number(state.count))
 
+/**
+ * The lane takes only keys this process remembers (1 s by default): long enough here that a busy
+ * machine never lets one lapse between the steps of a test (a lapsed key goes to the router —
+ * right, but not what these tests compare).
+ */
+const remembered = 10 * 60_000
+
 const fastAnswered = (server: TestServer.TestServer) =>
   Effect.map(server.operator("GET", "/metrics"), (reply) => {
     const line = reply.text.split("\n").find((l) => l.startsWith("bookbroker_fast_intake_requests_total"))
@@ -76,8 +83,8 @@ const fastAnswered = (server: TestServer.TestServer) =>
  */
 const compare = (cases: ReadonlyArray<Case>, settings: Partial<ServerSettings> = {}, options: TestServer.StartOptions = {}) =>
   Effect.gen(function* () {
-    const fast = yield* TestServer.start({ ...settings, fastIntake: true }, { workers: false, ...options })
-    const slow = yield* TestServer.start({ ...settings, fastIntake: false }, { workers: false, ...options })
+    const fast = yield* TestServer.start({ ...settings, fastIntake: true }, { workers: false, rememberKeysMillis: remembered, ...options })
+    const slow = yield* TestServer.start({ ...settings, fastIntake: false }, { workers: false, rememberKeysMillis: remembered, ...options })
     const [fastCustomer, slowCustomer] = [yield* fast.customer("Ada"), yield* slow.customer("Ada")]
     // A read signs the key in (one database look-up); from then on this process remembers it.
     expect((yield* fast.call("GET", "/v1/purchase-requests", { token: fastCustomer.key })).status).toBe(200)
@@ -168,7 +175,7 @@ describe("fast intake lane", () => {
 
   it.live("leaves a key it has not verified, and a revoked key once forgotten, to the router", () =>
     Effect.gen(function* () {
-      const server = yield* TestServer.start({}, { workers: false })
+      const server = yield* TestServer.start({}, { workers: false, rememberKeysMillis: remembered })
       const ada = yield* server.customer("Ada")
       const before = yield* fastAnswered(server)
       // First use of the key: looked up by the router, then remembered.
@@ -193,7 +200,7 @@ describe("fast intake lane, shutdown", () => {
   it.live("a submission the lane is answering when the server stops is finished and answered first", () =>
     Effect.gen(function* () {
       const scope = yield* Scope.make()
-      const server = yield* TestServer.start({}, { workers: false }).pipe(Scope.provide(scope))
+      const server = yield* TestServer.start({}, { workers: false, rememberKeysMillis: remembered }).pipe(Scope.provide(scope))
       const ada = yield* server.customer("Ada")
       expect((yield* server.call("GET", "/v1/purchase-requests", { token: ada.key })).status).toBe(200)
       // Hold the intake's insert: another connection locks the table until told to stop.

@@ -1,6 +1,6 @@
 /**
  * `bookbroker customers add|list|revoke-key|new-key`: operators create customers (each gets an
- * API key, shown once), take a customer's keys back (every server refuses them within 2 s) and
+ * API key, shown once), take a customer's keys back (every server refuses them within 1 s) and
  * give it a new one.
  */
 import { Effect } from "effect"
@@ -50,7 +50,7 @@ export const revokeKey = (api: Api.Api, ui: Ui, options: { readonly id: string }
         ["id", revoked.customer_id],
         ["keys revoked", String(revoked.revoked)]
       ],
-      footer: ["every bookbroker server refuses them within 2 s", `a new key: bookbroker customers new-key ${revoked.customer_id}`]
+      footer: ["every bookbroker server refuses them within 1 s", `a new key: bookbroker customers new-key ${revoked.customer_id}`]
     })
     return revoked
   })

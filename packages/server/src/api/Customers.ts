@@ -15,7 +15,7 @@ export class CustomersApi extends HttpApiGroup.make("customers")
   .add(
     HttpApiEndpoint.post("rotateKey", "/v1/customers/me/keys", { success: NewCustomerKey.pipe(HttpApiSchema.status(201)) }).annotate(
       OpenApi.Description,
-      "Replaces the caller's API key: the answer holds the new one (shown only this once); the key that made the call and every other earlier key stop working — in this server at once, in every other server process within 2 s."
+      "Replaces the caller's API key: the answer holds the new one (shown only this once); the key that made the call and every other earlier key stop working — in this server at once, in every other server process within 1 s."
     )
   )
   .middleware(CustomerAuth) {}

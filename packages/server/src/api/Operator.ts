@@ -137,7 +137,7 @@ export class OperatorApi extends HttpApiGroup.make("operator")
     HttpApiEndpoint.get("listCustomers", "/v1/operator/customers", { success: CustomerList }),
     HttpApiEndpoint.delete("revokeCustomerKeys", "/v1/operator/customers/:id/keys", { params: IdPath, success: RevokedKeys, error: Problem.NotFound }).annotate(
       OpenApi.Description,
-      "Revokes every API key of the customer: each is refused (401) by this server at once and by every other server process within 2 s. The customer and its purchase requests stay; give it a new key with POST on the same path."
+      "Revokes every API key of the customer: each is refused (401) by this server at once and by every other server process within 1 s. The customer and its purchase requests stay; give it a new key with POST on the same path."
     ),
     HttpApiEndpoint.post("replaceCustomerKey", "/v1/operator/customers/:id/keys", {
       params: IdPath,

@@ -97,7 +97,7 @@ export type paths = {
         };
         get?: never;
         put?: never;
-        /** @description Replaces the caller's API key: the answer holds the new one (shown only this once); the key that made the call and every other earlier key stop working — in this server at once, in every other server process within 2 s. */
+        /** @description Replaces the caller's API key: the answer holds the new one (shown only this once); the key that made the call and every other earlier key stop working — in this server at once, in every other server process within 1 s. */
         post: operations["customers.rotateKey"];
         delete?: never;
         options?: never;
@@ -132,7 +132,7 @@ export type paths = {
         put?: never;
         /** @description A new API key for the customer (shown only this once); every earlier key is revoked, as by DELETE. */
         post: operations["operator.replaceCustomerKey"];
-        /** @description Revokes every API key of the customer: each is refused (401) by this server at once and by every other server process within 2 s. The customer and its purchase requests stay; give it a new key with POST on the same path. */
+        /** @description Revokes every API key of the customer: each is refused (401) by this server at once and by every other server process within 1 s. The customer and its purchase requests stay; give it a new key with POST on the same path. */
         delete: operations["operator.revokeCustomerKeys"];
         options?: never;
         head?: never;

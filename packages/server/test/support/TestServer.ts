@@ -50,6 +50,8 @@ export interface StartOptions {
   readonly outbound?: OutboundAddress.OutboundPolicyService
   /** The operator's exchange rates (none by default). */
   readonly exchangeRates?: Engine.EngineOptions["exchangeRates"]
+  /** How long a verified key is remembered (`Access.RememberMillis`; 1 s by default). */
+  readonly rememberKeysMillis?: number
 }
 
 /** A seller registered over HTTP, with its API key and the simulated seller behind it. */
@@ -77,7 +79,8 @@ export const start = (settings: Partial<ServerSettings> = {}, options: StartOpti
           outbound: options.outbound ?? OutboundAddress.loopback
         })
       ),
-      Layer.provideMerge(TestDatabase.layer)
+      Layer.provideMerge(TestDatabase.layer),
+      Layer.provide(options.rememberKeysMillis === undefined ? Layer.empty : Layer.succeed(Access.RememberMillis, options.rememberKeysMillis))
     )
     const context = yield* Layer.build(layer)
     const address = Context.get(context, HttpServer.HttpServer).address as NetAddress.InetAddress
