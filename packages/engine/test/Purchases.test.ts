@@ -7,6 +7,7 @@ import { PgClient } from "@effect/sql-pg"
 import { SqlClient } from "effect/sql"
 import { Effect, Layer, Queue, Result, Stream } from "effect"
 import { signalWork, workChannel } from "../src/purchases/workSignal.js"
+import * as IntakeCommit from "../src/purchases/IntakeCommit.js"
 import * as Purchases from "../src/purchases/Purchases.js"
 import { TestDatabase } from "../src/testing/index.js"
 
@@ -52,6 +53,30 @@ describe("Purchases intake", () => {
       // The same key again: nothing was created, nothing to wake anyone for.
       yield* purchases.submit(purchase("wake"))
       expect((yield* until("ping-2")).filter((payload) => payload === "runnable")).toEqual([])
+    }).pipe(Effect.scoped, Effect.provide(TestLayer))
+  )
+
+  it.live("a work signal PostgreSQL refuses does not refuse the rows: they are stored all the same", () =>
+    Effect.gen(function* () {
+      const sql = yield* SqlClient.SqlClient
+      // An empty channel name is refused by pg_notify ("channel name cannot be empty").
+      const intake = yield* IntakeCommit.make(sql, { workChannel: "" })
+      const row = (key: string): IntakeCommit.IntakeRow => ({
+        customer_id: "c-signal",
+        idempotency_key: key,
+        request_hash: `h-${key}`,
+        isbn,
+        currency: "EUR",
+        max_amount: 3000,
+        payment_token: "tok_approve",
+        customer: { name: "Ada", email: "ada@example.com", shipping_address: { line1: "1 Book Lane", city: "Paris", country: "FR" } },
+        notify_url: null,
+        answer_within_millis: null,
+        wait_until: null
+      })
+      const committed = yield* Effect.forEach(Array.from({ length: 12 }, (_, i) => `s${i}`), (key) => intake.commit(row(key)), { concurrency: "unbounded" })
+      expect(committed.every((one) => one._tag === "Created")).toBe(true)
+      expect(yield* rows).toBe(12)
     }).pipe(Effect.scoped, Effect.provide(TestLayer))
   )
 

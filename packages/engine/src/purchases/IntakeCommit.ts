@@ -13,7 +13,7 @@ import type { SqlClient } from "effect/sql"
 import { randomUUID } from "node:crypto"
 import { Cause, Deferred, Effect, Queue, type Scope } from "effect"
 import type { PurchaseStatus } from "../internal/purchaseStore.js"
-import { workChannel, workPayload } from "./workSignal.js"
+import { signalWork, workChannel, workPayload } from "./workSignal.js"
 
 /** A new request as stored (`id` and `created_at` are given here). */
 export interface IntakeRow {
@@ -56,11 +56,20 @@ const microsToIso = (micros: number): string =>
 
 const keyOf = (customerId: string, idempotencyKey: string) => `${customerId}\u0000${idempotencyKey}`
 
-export const make = (sql: SqlClient.SqlClient, options: { readonly maxBatch?: number; readonly writers?: number } = {}) =>
+export interface IntakeOptions {
+  readonly maxBatch?: number
+  readonly writers?: number
+  /** Where the work signal goes (`workSignal.ts`); tests name one PostgreSQL refuses. */
+  readonly workChannel?: string
+}
+
+export const make = (sql: SqlClient.SqlClient, options: IntakeOptions = {}) =>
   Effect.gen(function* () {
     const intake = yield* Queue.unbounded<Pending>()
+    const channel = options.workChannel ?? workChannel
 
-    const flushTogether = (batch: ReadonlyArray<Pending>) =>
+    /** The batch as one statement; with `signal`, the same statement wakes an idle worker. */
+    const flushTogether = (batch: ReadonlyArray<Pending>, signal: boolean) =>
       Effect.gen(function* () {
         const rows = batch.map(({ row }) => row)
         const created = yield* sql<{ id: string }>`
@@ -85,7 +94,7 @@ export const make = (sql: SqlClient.SqlClient, options: { readonly maxBatch?: nu
           ), signal AS (
             -- "There is work" for an idle worker (workSignal.ts), delivered when this
             -- statement commits: no statement of its own. Only when a row was created.
-            SELECT pg_notify(${workChannel}, ${workPayload}) WHERE EXISTS (SELECT 1 FROM created)
+            SELECT pg_notify(${channel}, ${workPayload}) WHERE ${signal} AND EXISTS (SELECT 1 FROM created)
           )
           SELECT created.id FROM created LEFT JOIN signal ON true`
         const createdIds = new Set(created.map((row) => row.id))
@@ -108,19 +117,21 @@ export const make = (sql: SqlClient.SqlClient, options: { readonly maxBatch?: nu
             done,
             existing.request_hash === row.request_hash ? { _tag: "Existing", id: existing.id, status: existing.status } : { _tag: "KeyReused", existingId: existing.id }
           )
-        })
+        }, { discard: true })
       }).pipe(Effect.withSpan("Purchases.intakeBatch", { attributes: { rows: batch.length } }, { captureStackTrace: false }))
 
     /**
      * One submission must never fail another's: when the batch's statement fails (a row the
      * database refuses, whatever got past validation), each row is tried on its own, so only the
      * one at fault is answered with the error. (An already answered caller is not answered again.)
+     * Those tries leave the work signal out — it is a hint, and a NOTIFY PostgreSQL refuses must
+     * not refuse the rows — and it is sent on its own after them, its failure ignored.
      */
-    const flush = (batch: ReadonlyArray<Pending>): Effect.Effect<void> =>
-      flushTogether(batch).pipe(
+    const flush = (batch: ReadonlyArray<Pending>, signal = true): Effect.Effect<void> =>
+      flushTogether(batch, signal).pipe(
         Effect.catchCause((cause) =>
-          batch.length > 1 && !Cause.hasInterrupts(cause)
-            ? Effect.forEach(batch, (one) => flush([one]), { discard: true })
+          !Cause.hasInterrupts(cause) && (signal || batch.length > 1)
+            ? Effect.andThen(Effect.forEach(batch, (one) => flush([one], false), { discard: true }), signalWork(sql, workPayload, channel))
             : Effect.forEach(batch, ({ done }) => Deferred.failCause(done, Cause.die(Cause.squash(cause))), { discard: true })
         )
       )

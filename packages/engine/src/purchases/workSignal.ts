@@ -15,5 +15,5 @@ export const workPayload = "runnable"
  * Sends the signal (its own statement, after the write has committed); never fails the caller.
  * `pg_notify` because a plain `NOTIFY` takes no bind parameters.
  */
-export const signalWork = (sql: SqlClient.SqlClient, payload = workPayload): Effect.Effect<void> =>
-  Effect.ignore(sql`SELECT pg_notify(${workChannel}, ${payload})`)
+export const signalWork = (sql: SqlClient.SqlClient, payload = workPayload, channel = workChannel): Effect.Effect<void> =>
+  Effect.ignore(sql`SELECT pg_notify(${channel}, ${payload})`)
