@@ -41,7 +41,7 @@ const rewrite = (request: HttpServerRequest.HttpServerRequest, response: HttpSer
     return unsupportedType(request.headers["content-type"] ?? "")
   }
   if (response.status >= 500 && response.body._tag === "Empty") {
-    return json(response.status, Problem.body(response.status, "internal-error", "Internal error", "something went wrong on our side; it has been logged"))
+    return json(response.status, Problem.internalErrorBody(response.status))
   }
   return response
 }

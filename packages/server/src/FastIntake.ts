@@ -52,11 +52,11 @@ type Answer = { readonly status: number; readonly body: unknown; readonly header
 
 const problemAnswer = (problem: Problem.Conflict | Problem.Unprocessable | Problem.TooManyRequests, headers?: Readonly<Record<string, string>>): Answer => ({
   status: problem.status,
-  body: { type: problem.type, title: problem.title, status: problem.status, detail: problem.detail, ...(problem.errors === undefined ? {} : { errors: problem.errors }) },
+  body: Problem.wire(problem),
   ...(headers === undefined ? {} : { headers })
 })
 
-const internalError: Answer = { status: 500, body: Problem.body(500, "internal-error", "Internal error", "something went wrong on our side; it has been logged") }
+const internalError: Answer = { status: 500, body: Problem.internalErrorBody() }
 
 const send = (response: ServerResponse, answer: Answer) => {
   const text = JSON.stringify(answer.body)

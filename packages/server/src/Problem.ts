@@ -84,3 +84,15 @@ export const body = (status: number, slug: string, title: string, detail: string
   detail,
   ...(errors === undefined ? {} : { errors })
 })
+
+/** A problem as it goes on the wire (what HttpApi's error schemas encode), for answers written outside HttpApi. */
+export const wire = (problem: { readonly type: string; readonly title: string; readonly status: number; readonly detail: string; readonly errors?: ReadonlyArray<FieldError> }) => ({
+  type: problem.type,
+  title: problem.title,
+  status: problem.status,
+  detail: problem.detail,
+  ...(problem.errors === undefined ? {} : { errors: problem.errors })
+})
+
+/** A defect's answer: no detail beyond "it has been logged" (never a stack trace). */
+export const internalErrorBody = (status = 500) => body(status, "internal-error", "Internal error", "something went wrong on our side; it has been logged")
