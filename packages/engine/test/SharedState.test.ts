@@ -694,11 +694,12 @@ describe("SharedState.layerRedis without Redis", () => {
 
       const id = seller()
       const l = limits({ maxConcurrency: 8 })
-      // The local rate budget starts empty at the switch to the fallback (this first call):
-      // 1,000/s divided by 4 refills one token per 4 ms.
-      const first = denied(yield* state.admit(id, l))
-      expect(first.reason).toBe("rate_limited")
-      expect(first.retryAfterMillis).toBeLessThanOrEqual(4)
+      // The switch to the fallback happens at this first call. Its rate budget starts empty there
+      // (proven below with a slow rate: `rated`); at 1,000/s divided by 4 a token comes back every
+      // 4 ms, so on a busy machine this call may already find one.
+      const first = yield* state.admit(id, l)
+      if (first._tag === "Admitted") yield* state.complete(id, first.permit, "cancelled", first.probe)
+      else expect(first.reason).toBe("rate_limited")
       yield* Effect.sleep(50)
       const answers: Array<Admission> = []
       for (let i = 0; i < 10; i++) answers.push(yield* state.admit(id, l))
