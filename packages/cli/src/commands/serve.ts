@@ -65,7 +65,7 @@ export const command = new Command("serve")
       "bookbroker serve --demo --port 0 --data-dir /tmp/bb",
       "DATABASE_URL=postgres://… REDIS_URL=redis://… bookbroker serve --role worker",
       "bookbroker serve --exchange-rates https://www.ecb.europa.eu/stats/eurofxref/eurofxref-daily.xml"
-    ) + "\nEnvironment: DATABASE_URL, REDIS_URL, STRIPE_SECRET_KEY, BOOKBROKER_SECRET_KEY, BOOKBROKER_OPERATOR_TOKEN,\n  BOOKBROKER_WEBHOOK_SECRET, BOOKBROKER_ALLOW_NETWORKS, BOOKBROKER_MAX_BACKLOG, BOOKBROKER_CUSTOMER_RPS, BOOKBROKER_PRINCIPAL_RPS,\n  BOOKBROKER_EXCHANGE_RATES, BOOKBROKER_EXCHANGE_MARGIN_PERCENT,\n  BOOKBROKER_ANSWER_WITHIN_SECONDS, BOOKBROKER_LEASE_MILLIS, BOOKBROKER_MAX_BACKOFF_MILLIS (pipeline tuning).\n"
+    ) + "\nEnvironment: DATABASE_URL, REDIS_URL, STRIPE_SECRET_KEY, BOOKBROKER_SECRET_KEY, BOOKBROKER_OPERATOR_TOKEN,\n  BOOKBROKER_WEBHOOK_SECRET, BOOKBROKER_ALLOW_NETWORKS, BOOKBROKER_MAX_BACKLOG, BOOKBROKER_CUSTOMER_RPS, BOOKBROKER_PRINCIPAL_RPS,\n  BOOKBROKER_EXCHANGE_RATES, BOOKBROKER_EXCHANGE_MARGIN_PERCENT,\n  BOOKBROKER_ANSWER_WITHIN_SECONDS, BOOKBROKER_LEASE_MILLIS, BOOKBROKER_MAX_BACKOFF_MILLIS, BOOKBROKER_WORKER_SLOTS (pipeline tuning).\n"
   )
   .action(
     action(async (flags: Flags) => {
@@ -93,6 +93,7 @@ export const command = new Command("serve")
         leaseMillis: positiveInteger("BOOKBROKER_LEASE_MILLIS"),
         maxBackoffMillis: positiveInteger("BOOKBROKER_MAX_BACKOFF_MILLIS"),
         maxBacklog: positiveInteger("BOOKBROKER_MAX_BACKLOG"),
+        workerSlots: positiveInteger("BOOKBROKER_WORKER_SLOTS"),
         customerRequestsPerSecond: positiveInteger("BOOKBROKER_CUSTOMER_RPS"),
         principalRequestsPerSecond: positiveInteger("BOOKBROKER_PRINCIPAL_RPS"),
         answerWithinMillis: (() => {

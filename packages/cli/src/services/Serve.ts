@@ -45,6 +45,8 @@ export interface ServeOptions {
   readonly maxBackoffMillis?: number | undefined
   /** Requests in flight beyond which customers at their fair share get 429 (`BOOKBROKER_MAX_BACKLOG`); the engine's default (10,000) unless set. */
   readonly maxBacklog?: number | undefined
+  /** Requests each worker process runs at once (`BOOKBROKER_WORKER_SLOTS`); the engine's default (128) unless set. */
+  readonly workerSlots?: number | undefined
   /** Submissions a second each customer may make to the API, burst twice that (`BOOKBROKER_CUSTOMER_RPS`); the server's default (20) unless set. */
   readonly customerRequestsPerSecond?: number | undefined
   /**
@@ -139,7 +141,7 @@ export const start = (options: ServeOptions): Effect.Effect<Running, CliError, S
               ...(options.exchangeMarginBasisPoints === undefined ? {} : { marginBasisPoints: options.exchangeMarginBasisPoints })
             }
           }),
-      workers: options.role === "api" ? false : {},
+      workers: options.role === "api" ? false : options.workerSlots === undefined ? {} : { concurrency: options.workerSlots },
       ...(webhookSecret === undefined ? {} : { background: { webhookSecret: Redacted.make(webhookSecret) } }),
       pipeline: {
         ...(options.leaseMillis === undefined ? {} : { leaseMillis: options.leaseMillis }),
