@@ -2,7 +2,7 @@ import { generateIsbns } from "@bookbroker/adapter-sdk/testing"
 import { referenceAdapter } from "@bookbroker/adapter-reference"
 import type { Isbn } from "@bookbroker/adapter-sdk"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer, Redacted } from "effect"
+import { Effect, Fiber, Layer, Redacted } from "effect"
 import * as AdapterRegistry from "../src/sellers/AdapterRegistry.js"
 import * as Metrics from "../src/Metrics.js"
 import * as OutboundAddress from "../src/outbound/OutboundAddress.js"
@@ -179,6 +179,29 @@ describe("QuoteEngine", () => {
       const third = yield* engine.quotes(isbnB, { currency: "EUR" })
       expect(third.outcomes[0]).toMatchObject({ status: "offer" })
       expect(sellers[1]!.simulator.calls.quote).toBe(2)
+    }).pipe(Effect.provide(engineLayer({ cache: false, coalesce: false })), Effect.scoped)
+  )
+
+  it.live("a request that stops waiting gives its turn back: the call nobody waits for is cancelled, its permit returned, the queue left empty", () =>
+    Effect.gen(function* () {
+      // One call at a time, and it hangs: the first request's call takes the only permit, the second waits in the queue.
+      const [seller] = yield* SimulatedSellers.startSellers([{ name: "one-at-a-time", stock: stock(1200), hangRate: 1 }])
+      yield* register([seller!], { maxConcurrency: 1, timeoutMillis: 20_000 })
+      const engine = yield* QuoteEngine.QuoteEngine
+      const first = yield* Effect.forkChild(engine.quotes(isbnA, { currency: "EUR", deadlineMillis: 1_500 }))
+      while (seller!.simulator.calls.quote === 0) yield* Effect.sleep(5)
+      // The second stops waiting before the first does (and gives its permit back).
+      const queued = yield* engine.quotes(isbnB, { currency: "EUR", deadlineMillis: 300 })
+      const sent = yield* Fiber.join(first)
+      expect(sent.outcomes[0]).toMatchObject({ status: "deadline" })
+      expect(queued.outcomes[0]).toMatchObject({ status: "not_asked", reason: "concurrency" })
+      expect(seller!.simulator.calls.quote).toBe(1)
+      // Nobody is left waiting, and the hanging call's permit came back (it would otherwise be out
+      // for the seller's 20 s timeout): the next request is sent.
+      expect([...(yield* engine.queueDepth).values()].reduce((sum, depth) => sum + depth, 0)).toBe(0)
+      const next = yield* engine.quotes(isbns[2]!, { currency: "EUR", deadlineMillis: 1_000 })
+      expect(next.outcomes[0]).toMatchObject({ status: "deadline" })
+      expect(seller!.simulator.calls.quote).toBe(2)
     }).pipe(Effect.provide(engineLayer({ cache: false, coalesce: false })), Effect.scoped)
   )
 

@@ -21,7 +21,7 @@ const carriersRead = 64
  * after it started, while `SellerSelection.waveFits` says the deadline leaves it room.
  * Marks every seller it launches in `asked`.
  */
-const runWaves = (ctx: QuoteContext, waves: ReadonlyArray<ReadonlyArray<Entry>>, deadlineAt: number, one: (entry: Entry) => Effect.Effect<void>, asked: Set<string>) =>
+const runWaves = (ctx: QuoteContext, waves: ReadonlyArray<ReadonlyArray<Entry>>, deadlineAt: number, ask: (entries: ReadonlyArray<Entry>) => Effect.Effect<void>, asked: Set<string>) =>
   Effect.gen(function* () {
     const running: Array<Fiber.Fiber<void>> = []
     for (const [index, wave] of waves.entries()) {
@@ -30,7 +30,7 @@ const runWaves = (ctx: QuoteContext, waves: ReadonlyArray<ReadonlyArray<Entry>>,
         if (!SellerSelection.waveFits(remaining, wave.map((entry) => entry.client.limits.timeoutMillis))) break
       }
       for (const entry of wave) asked.add(entry.seller.id)
-      const fiber = yield* Effect.forkChild(Effect.forEach(wave, one, { concurrency: "unbounded", discard: true }))
+      const fiber = yield* Effect.forkChild(ask(wave))
       running.push(fiber)
       if (index < waves.length - 1) yield* Effect.timeoutOption(Fiber.await(fiber), ctx.waveInterval)
     }
@@ -44,40 +44,71 @@ interface Fresh {
   readonly answer: Contract.QuoteResult
 }
 
-/** Asks one seller in its queue and records its answer (`answers`, `fresh`) or its fate (`outcomes`). */
-const askOne = (
+/** Records one seller's answer (`answers`, `fresh`) or its fate (`outcomes`). */
+const record = (answers: Map<string, Answer>, outcomes: Map<string, SellerOutcome>, fresh: Array<Fresh>) => (entry: Entry, result: SellerQueue.QueueResult): void => {
+  const base = { sellerId: entry.seller.id, sellerName: entry.seller.name, cached: false }
+  switch (result._tag) {
+    case "Answered":
+      answers.set(entry.seller.id, { answer: result.answer, cached: false, latencyMillis: result.latencyMillis })
+      fresh.push({ sellerId: entry.seller.id, answer: result.answer })
+      return
+    case "Failed":
+      outcomes.set(entry.seller.id, {
+        ...base,
+        status: "error",
+        reason: result.error._tag === "SellerRejected" || result.error._tag === "SellerUnavailable" ? result.error.reason : result.error._tag,
+        latencyMillis: result.latencyMillis
+      })
+      return
+    case "CircuitOpen":
+      outcomes.set(entry.seller.id, { ...base, status: "skipped", reason: "circuit_open", latencyMillis: 0 })
+      return
+  }
+}
+
+/**
+ * Asks each entry's seller in its queue and records each answer as it comes (`onSettled` after
+ * each); done when all have settled. No fiber per seller: a waiting call is one small object in
+ * its seller's queue (`SellerQueue.Waiting`, kept in `tickets`). Interrupted (the deadline), it
+ * stops every wait still open.
+ */
+const askAll = (
   ctx: QuoteContext,
   isbn: Isbn.Isbn13,
-  tenant: string | undefined,
+  tenant: string,
   tickets: Map<string, SellerQueue.Ticket>,
-  answers: Map<string, Answer>,
-  outcomes: Map<string, SellerOutcome>,
-  fresh: Array<Fresh>
-) => (entry: Entry): Effect.Effect<void> =>
+  settled: (entry: Entry, result: SellerQueue.QueueResult) => void,
+  onSettled?: () => void
+) => (entries: ReadonlyArray<Entry>): Effect.Effect<void> =>
   Effect.suspend(() => {
-    const ticket: SellerQueue.Ticket = { dispatched: false, heldBy: undefined, since: Date.now() }
-    tickets.set(entry.seller.id, ticket)
-    return ctx.queues.quote(entry.client, isbn, ticket, tenant)
-  }).pipe(Effect.map((result) => {
-    const base = { sellerId: entry.seller.id, sellerName: entry.seller.name, cached: false }
-    switch (result._tag) {
-      case "Answered":
-        answers.set(entry.seller.id, { answer: result.answer, cached: false, latencyMillis: result.latencyMillis })
-        fresh.push({ sellerId: entry.seller.id, answer: result.answer })
-        return
-      case "Failed":
-        outcomes.set(entry.seller.id, {
-          ...base,
-          status: "error",
-          reason: result.error._tag === "SellerRejected" || result.error._tag === "SellerUnavailable" ? result.error.reason : result.error._tag,
-          latencyMillis: result.latencyMillis
+    let left = entries.length
+    if (left === 0) return Effect.void
+    const all = Deferred.makeUnsafe<void>()
+    const waiting: Array<SellerQueue.Waiting> = []
+    const register = Effect.forEach(
+      entries,
+      (entry) =>
+        Effect.map(
+          ctx.queues.ask(entry.client, isbn, tenant, (result) => {
+            settled(entry, result)
+            onSettled?.()
+            if (--left === 0) Deferred.doneUnsafe(all, Effect.void)
+          }),
+          (ticket) => {
+            waiting.push(ticket)
+            tickets.set(entry.seller.id, ticket)
+          }
+        ),
+      { discard: true }
+    )
+    return Effect.andThen(register, Deferred.await(all)).pipe(
+      Effect.onInterrupt(() =>
+        Effect.sync(() => {
+          for (const ticket of waiting) ticket.cancel()
         })
-        return
-      case "CircuitOpen":
-        outcomes.set(entry.seller.id, { ...base, status: "skipped", reason: "circuit_open", latencyMillis: 0 })
-        return
-    }
-  }))
+      )
+    )
+  })
 
 /**
  * Asks the entries in parallel until the deadline — all of them, or with more than
@@ -97,28 +128,24 @@ export const fanOut = (
 ) =>
   Effect.gen(function* () {
     const fresh: Array<Fresh> = []
-    const one = askOne(ctx, isbn, context.tenant, tickets, answers, outcomes, fresh)
-    const now = yield* Clock.currentTimeMillis
+    const settled = record(answers, outcomes, fresh)
+    const clock = yield* Clock.Clock
+    const now = clock.currentTimeMillisUnsafe()
     const select = !context.restricted && entries.length > ctx.threshold
     let knownCarriers: ReadonlySet<string> = new Set()
     if (!select) {
       const quorum = ctx.stragglers === undefined ? entries.length : Math.ceil(entries.length * ctx.stragglers.quorum)
       if (quorum >= entries.length) {
-        yield* Effect.forEach(entries, one, { concurrency: "unbounded", discard: true }).pipe(Effect.timeoutOption(Math.max(0, deadlineAt - now)))
+        yield* askAll(ctx, isbn, context.tenant ?? "", tickets, settled)(entries).pipe(Effect.timeoutOption(Math.max(0, deadlineAt - now)))
       } else {
         // Everyone at once; once `quorum` have settled, a grace period races the rest.
-        const reached = yield* Deferred.make<number>()
-        let settled = 0
-        const counted = (entry: Entry) =>
-          Effect.andThen(
-            one(entry),
-            Effect.suspend(() => (++settled === quorum ? Effect.flatMap(Clock.currentTimeMillis, (at) => Deferred.succeed(reached, at - now)) : Effect.void))
-          )
+        const reached = Deferred.makeUnsafe<number>()
+        let count = 0
+        const counted = askAll(ctx, isbn, context.tenant ?? "", tickets, settled, () => {
+          if (++count === quorum) Deferred.doneUnsafe(reached, Effect.succeed(clock.currentTimeMillisUnsafe() - now))
+        })
         const grace = Effect.flatMap(Deferred.await(reached), (took) => Effect.sleep(Math.max(ctx.stragglers!.graceMillis, took * ctx.stragglers!.graceFactor)))
-        const cut = yield* Effect.raceFirst(
-          Effect.as(Effect.forEach(entries, counted, { concurrency: "unbounded", discard: true }), false),
-          Effect.as(grace, true)
-        ).pipe(Effect.timeoutOption(Math.max(0, deadlineAt - now)))
+        const cut = yield* Effect.raceFirst(Effect.as(counted(entries), false), Effect.as(grace, true)).pipe(Effect.timeoutOption(Math.max(0, deadlineAt - now)))
         if (Option.isSome(cut) && cut.value) {
           const waited = (yield* Clock.currentTimeMillis) - now
           for (const entry of entries) {
@@ -146,7 +173,7 @@ export const fanOut = (
       })
       const asked = new Set<string>()
       const entryWaves = waves.map((wave) => wave.map((sellerId) => byId.get(sellerId)!))
-      yield* runWaves(ctx, entryWaves, deadlineAt, one, asked).pipe(Effect.timeoutOption(Math.max(0, deadlineAt - now)))
+      yield* runWaves(ctx, entryWaves, deadlineAt, askAll(ctx, isbn, context.tenant ?? "", tickets, settled), asked).pipe(Effect.timeoutOption(Math.max(0, deadlineAt - now)))
       for (const entry of entries) {
         if (asked.has(entry.seller.id)) continue
         outcomes.set(entry.seller.id, {

@@ -15,9 +15,14 @@
  * act on (ask again later), never a silent "no offer". An open circuit is the one refusal the
  * queue does not wait out: the seller is failing for everyone, and its waiting demand is answered
  * `circuit_open` at once. A call whose every waiter gave up is interrupted, its permit returned.
+ *
+ * A waiter is one small object (`Waiting`), answered through a callback — not a fiber: a request
+ * asks 50–200 sellers, and when the sellers' capacity sets the pace most of those calls wait
+ * here, so thousands of requests in flight mean hundreds of thousands of waiters (a suspended
+ * fiber costs about 1.7 KB; `pnpm bench:inflight`).
  */
 import type { Contract, Isbn, SellerClient } from "@bookbroker/adapter-sdk"
-import { Clock, Deferred, Effect, Fiber, type Scope } from "effect"
+import { Clock, Effect, Fiber, type Scope } from "effect"
 import { quoteIfAdmitted, quoteWithPermit, type CallResult } from "../internal/sellerCall.js"
 import type { SellerStats } from "../internal/sellerStats.js"
 import { recordSellerCall } from "../Metrics.js"
@@ -44,14 +49,48 @@ interface Batch {
   call: Fiber.Fiber<unknown, unknown> | undefined
 }
 
-interface Item {
-  readonly isbn: Isbn.Isbn13
-  /** Whose request it is (the customer); turns go round them. */
-  readonly tenant: string
-  readonly ticket: Ticket
-  readonly done: Deferred.Deferred<QueueResult>
-  cancelled: boolean
-  batch: Batch | undefined
+/** One ISBN waiting for its seller's answer: its ticket, and how its caller stops waiting. */
+export interface Waiting extends Ticket {
+  /** Stops waiting (nothing once answered); a call every waiter gave up is interrupted, its permit returned. */
+  readonly cancel: () => void
+}
+
+/** A waiter: its ticket, its callback, and where it is (a batch sent, or the caller's own direct call). */
+class Item implements Waiting {
+  dispatched = false
+  heldBy: DenialReason | undefined = undefined
+  /** Answered (the callback ran) or cancelled: either way, never answered again. */
+  over = false
+  batch: Batch | undefined = undefined
+  /** The direct call made for it while its seller was idle. */
+  direct: Fiber.Fiber<unknown, unknown> | undefined = undefined
+  constructor(
+    readonly isbn: Isbn.Isbn13,
+    /** Whose request it is (the customer); turns go round them. */
+    readonly tenant: string,
+    readonly since: number,
+    private readonly settle: (result: QueueResult) => void
+  ) {}
+
+  get cancelled(): boolean {
+    return this.over
+  }
+
+  answer(result: QueueResult): void {
+    if (this.over) return
+    this.over = true
+    this.settle(result)
+  }
+
+  cancel(): void {
+    if (this.over) return
+    this.over = true
+    this.direct?.interruptUnsafe()
+    const batch = this.batch
+    if (batch === undefined) return
+    batch.waiting -= 1
+    if (batch.waiting === 0) batch.call?.interruptUnsafe()
+  }
 }
 
 interface SellerLine {
@@ -66,10 +105,12 @@ interface SellerLine {
 
 export interface SellerQueues {
   /**
-   * The seller's answer for one ISBN, once its turn within the seller's limits came; interrupt it
-   * to stop waiting (the ticket then says whether it was sent).
+   * Asks the seller for one ISBN once its turn within the seller's limits comes: `settle` is
+   * called once, with the answer or the seller's fate, unless the returned waiter is cancelled
+   * first (its ticket then says whether the ISBN was sent). `settle` runs in the queue's own
+   * fiber: it records and returns, and never throws.
    */
-  readonly quote: (client: SellerClient.SellerClient, isbn: Isbn.Isbn13, ticket: Ticket, tenant?: string) => Effect.Effect<QueueResult>
+  readonly ask: (client: SellerClient.SellerClient, isbn: Isbn.Isbn13, tenant: string, settle: (result: QueueResult) => void) => Effect.Effect<Waiting>
   /** ISBNs waiting for a turn, per seller id (for status and backpressure). */
   readonly depth: () => ReadonlyMap<string, number>
 }
@@ -143,7 +184,7 @@ export const make = (state: SharedStateService, stats: SellerStats, scope: Scope
     Effect.gen(function* () {
       const batch: Batch = { waiting: items.length, call: undefined }
       for (const item of items) {
-        item.ticket.dispatched = true
+        item.dispatched = true
         item.batch = batch
       }
       const call = yield* Effect.forkIn(quoteWithPermit(state, stats, line.client, permit, [...new Set(items.map((item) => item.isbn))]), scope)
@@ -154,9 +195,9 @@ export const make = (state: SharedStateService, stats: SellerStats, scope: Scope
       if (exit._tag === "Failure") return
       const result = exit.value
       for (const item of items) {
-        const answer: QueueResult =
+        item.answer(
           result._tag === "Answered" ? { _tag: "Answered", answer: result.answers.find((a) => a.isbn === item.isbn)!, latencyMillis: result.latencyMillis } : result
-        yield* Deferred.succeed(item.done, answer)
+        )
       }
     })
 
@@ -175,13 +216,13 @@ export const make = (state: SharedStateService, stats: SellerStats, scope: Scope
         const admission = yield* state.admit(line.client.sellerId, line.client.limits)
         if (admission._tag === "Denied") {
           if (admission.reason === "circuit_open") {
-            for (const item of line.items.splice(0)) yield* Deferred.succeed(item.done, { _tag: "CircuitOpen" })
+            for (const item of line.items.splice(0)) item.answer({ _tag: "CircuitOpen" })
             // Seller selection leaves it out until then.
             stats.recordDenial(line.client.sellerId, (yield* Clock.currentTimeMillis) + admission.retryAfterMillis)
             yield* recordSellerCall(line.client.sellerId, "denied")
             return
           }
-          for (const item of line.items) item.ticket.heldBy = admission.reason
+          for (const item of line.items) item.heldBy = admission.reason
           yield* Effect.sleep(Math.max(5, Math.min(admission.retryAfterMillis, maxPauseMillis)))
           continue
         }
@@ -215,66 +256,61 @@ export const make = (state: SharedStateService, stats: SellerStats, scope: Scope
     return line
   }
 
-  const giveUp = (item: Item) =>
-    Effect.suspend(() => {
-      if (item.cancelled) return Effect.void
-      item.cancelled = true
-      const batch = item.batch
-      if (batch === undefined) return Effect.void
-      batch.waiting -= 1
-      return batch.waiting === 0 && batch.call !== undefined ? Effect.sync(() => batch.call!.interruptUnsafe()) : Effect.void
-    })
-
   /** Waits in the line for a turn; `pauseFirst` as for `pump`. */
-  const enqueue = (line: SellerLine, isbn: Isbn.Isbn13, ticket: Ticket, tenant: string, pauseFirst = 0) =>
+  const enqueue = (line: SellerLine, item: Item, pauseFirst = 0): Effect.Effect<void> =>
     Effect.suspend(() => {
-      const item: Item = { isbn, tenant, ticket, done: Deferred.makeUnsafe<QueueResult>(), cancelled: false, batch: undefined }
       line.items.push(item)
-      const wait = Deferred.await(item.done).pipe(Effect.onInterrupt(() => giveUp(item)))
-      if (line.pumping) return wait
+      if (line.pumping) return Effect.void
       line.pumping = true
-      return Effect.andThen(Effect.forkIn(pump(line, pauseFirst), scope), wait)
+      return Effect.asVoid(Effect.forkIn(pump(line, pauseFirst), scope))
     })
 
   /**
    * An idle line (nobody waiting, no pump) with a seller that takes one ISBN per call: the
-   * caller does what the pump would do next — takes a permit and makes the call — in its own
-   * fiber, without a queue entry, a pump and two more fibers. Refused, it waits in the line as
-   * any other (an open circuit answers at once, as the pump does).
+   * waiter's own call does what the pump would do next — takes a permit and makes the call —
+   * without a queue entry and a pump. Refused, it waits in the line as any other (an open circuit
+   * answers at once, as the pump does).
    */
-  const direct = (line: SellerLine, isbn: Isbn.Isbn13, ticket: Ticket, tenant: string): Effect.Effect<QueueResult> => {
+  const direct = (line: SellerLine, item: Item): Effect.Effect<void> => {
     const client = line.client
     return Effect.flatMap(
-      quoteIfAdmitted(state, stats, client, [isbn], () => {
-        ticket.dispatched = true
+      quoteIfAdmitted(state, stats, client, [item.isbn], () => {
+        item.dispatched = true
       }),
-      (result): Effect.Effect<QueueResult> => {
+      (result): Effect.Effect<void> => {
         switch (result._tag) {
           case "Answered":
-            return Effect.succeed({ _tag: "Answered", answer: result.answers[0]!, latencyMillis: result.latencyMillis })
+            return Effect.sync(() => item.answer({ _tag: "Answered", answer: result.answers[0]!, latencyMillis: result.latencyMillis }))
           case "Failed":
-            return Effect.succeed(result)
+            return Effect.sync(() => item.answer(result))
           case "Denied":
             if (result.reason === "circuit_open") {
               return Effect.flatMap(Clock.currentTimeMillis, (now) => {
                 // Seller selection leaves it out until then.
                 stats.recordDenial(client.sellerId, now + result.retryAfterMillis)
-                return Effect.as(recordSellerCall(client.sellerId, "denied"), { _tag: "CircuitOpen" } as const)
+                return Effect.andThen(recordSellerCall(client.sellerId, "denied"), Effect.sync(() => item.answer({ _tag: "CircuitOpen" })))
               })
             }
-            ticket.heldBy = result.reason
-            return enqueue(line, isbn, ticket, tenant, Math.max(5, Math.min(result.retryAfterMillis, maxPauseMillis)))
+            item.heldBy = result.reason
+            return item.over ? Effect.void : enqueue(line, item, Math.max(5, Math.min(result.retryAfterMillis, maxPauseMillis)))
         }
       }
     )
   }
 
   return {
-    quote: (client, isbn, ticket, tenant = "") =>
+    ask: (client, isbn, tenant, settle) =>
       Effect.suspend(() => {
         const line = lineFor(client)
+        const item = new Item(isbn, tenant, Date.now(), settle)
         const idle = !line.pumping && line.items.length === 0
-        return idle && (client.capabilities.batchQuotes?.maxBatchSize ?? 1) <= 1 ? direct(line, isbn, ticket, tenant) : enqueue(line, isbn, ticket, tenant)
+        if (idle && (client.capabilities.batchQuotes?.maxBatchSize ?? 1) <= 1) {
+          return Effect.map(Effect.forkIn(direct(line, item), scope), (fiber): Waiting => {
+            item.direct = fiber
+            return item
+          })
+        }
+        return Effect.as(enqueue(line, item), item)
       }),
     depth: () => new Map([...lines].map(([sellerId, line]) => [sellerId, line.items.filter((item) => !item.cancelled).length]))
   }
