@@ -143,6 +143,38 @@ const contract = (name: string, makeLayer: () => Layer.Layer<SharedState.SharedS
         expect(again.probe).toBe(true)
       }))
 
+    test(
+      "abandoned: the call may still be at the seller, so its permit stays out until it expires; the circuit learns nothing, an abandoned probe lets another probe go",
+      (state) =>
+        Effect.gen(function* () {
+          const id = seller()
+          const l = limits({ maxConcurrency: 2, timeoutMillis: 50 })
+          const first = admitted(yield* state.admit(id, l))
+          yield* state.complete(id, first.permit, "abandoned", false)
+          admitted(yield* state.admit(id, l))
+          const held = denied(yield* state.admit(id, l))
+          expect(held.reason).toBe("concurrency")
+          // The abandoned permit expires permitTtl (2,050 ms) after its admission.
+          expect(held.retryAfterMillis).toBeGreaterThan(1_000)
+          expect(held.retryAfterMillis).toBeLessThanOrEqual(permitTtl(l))
+          yield* Effect.sleep(held.retryAfterMillis + 50)
+          admitted(yield* state.admit(id, l))
+          expect((yield* state.circuit(id)).consecutiveFailures).toBe(0)
+
+          const flaky = seller()
+          const one = limits({ maxConcurrency: 3, timeoutMillis: 50 })
+          for (let i = 0; i < 3; i++) yield* state.complete(flaky, admitted(yield* state.admit(flaky, one)).permit, "failure", false)
+          expect((yield* state.circuit(flaky)).state).toBe("open")
+          yield* Effect.sleep(circuit.openMillis + 50)
+          const probe = admitted(yield* state.admit(flaky, one))
+          expect(probe.probe).toBe(true)
+          expect(denied(yield* state.admit(flaky, one)).reason).toBe("circuit_open")
+          yield* state.complete(flaky, probe.permit, "abandoned", true)
+          expect(admitted(yield* state.admit(flaky, one)).probe).toBe(true)
+        }),
+      10_000
+    )
+
     test("circuit: opens after the threshold, one probe, closes on its success", (state) =>
       Effect.gen(function* () {
         const id = seller()

@@ -43,8 +43,9 @@ const giveBack = <A>(state: SharedStateService, client: SellerClient.SellerClien
 
 /**
  * A call under a permit already taken: `beforeSend` (what must be recorded before anything is
- * sent: a purchase's intent), then the call — the only parts a deadline may interrupt, and then
- * the permit goes back as `cancelled`, as it does when `beforeSend` fails —, then the permit
+ * sent: a purchase's intent), then the call — the only parts a deadline may interrupt: the permit
+ * then stays out until it expires (`abandoned`), and goes back as `cancelled` when `beforeSend`
+ * fails —, then the permit
  * back with the outcome for the circuit, and the seller's "slow down" recorded for every process.
  */
 const withPermit = <A, E = never>(
@@ -67,7 +68,7 @@ const withPermit = <A, E = never>(
 
 /**
  * The call itself under the permit (to be run uninterruptibly; `restore` lets the deadline
- * interrupt the call, and then the permit goes back as `cancelled`), then the permit back.
+ * interrupt the call, and then the permit is `abandoned`: out until it expires), then the permit back.
  */
 const called = <A>(
   state: SharedStateService,
@@ -79,8 +80,10 @@ const called = <A>(
   Effect.flatMap(Clock.currentTimeMillis, (started) =>
     Effect.flatMap(Effect.exit(restore(Effect.result(call))), (exit) => {
       if (Exit.isFailure(exit)) {
-        // Interrupted (the request's deadline): not the seller's fault, give the permit back.
-        return Effect.andThen(state.complete(client.sellerId, admission.permit, "cancelled", admission.probe), Effect.interrupt)
+        // Interrupted (the request's deadline): not the seller's fault, but the call may be at the
+        // seller still, so its permit stays out until it expires (never more calls at once than
+        // the seller takes).
+        return Effect.andThen(state.complete(client.sellerId, admission.permit, "abandoned", admission.probe), Effect.interrupt)
       }
       const result = exit.value
       const failed = Result.isFailure(result) && unhealthy(result.failure)

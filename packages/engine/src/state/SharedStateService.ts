@@ -35,8 +35,15 @@ export type Admission =
     }
   | { readonly _tag: "Denied"; readonly reason: DenialReason; readonly retryAfterMillis: number }
 
-/** `cancelled`: we stopped waiting (deadline); the permit goes back and the circuit learns nothing. */
-export type CallOutcome = "success" | "failure" | "cancelled"
+/**
+ * How a call under a permit ended, for the seller's concurrency and its circuit:
+ * - `cancelled`: nothing was sent (we stopped waiting first): the permit goes back, the circuit learns nothing;
+ * - `abandoned`: the call was on its way or sent when we stopped waiting for it (a deadline): the
+ *   seller may still be working on it, so its permit stays out until it expires (the seller's
+ *   timeout + 2 s after admission), counting against the seller's concurrency as the call would;
+ *   a probe may go again, and the circuit learns nothing.
+ */
+export type CallOutcome = "success" | "failure" | "cancelled" | "abandoned"
 
 export interface CircuitSnapshot {
   readonly state: "closed" | "open" | "half_open"

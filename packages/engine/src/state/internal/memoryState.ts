@@ -112,6 +112,11 @@ export const makeMemoryState = (options: MemoryStateOptions): SharedStateService
     complete: (id, permit, outcome, probe) =>
       Effect.map(Clock.currentTimeMillis, (now) => {
         const state = seller(id)
+        if (outcome === "abandoned") {
+          // The seller may still be at it: the permit stays out until it expires.
+          if (probe) state.probeUntil = 0
+          return
+        }
         state.permits.delete(permit)
         if (outcome === "cancelled") {
           if (probe) state.probeUntil = 0

@@ -170,6 +170,12 @@ return {1, permit, probe}
  * ARGV: permit id, outcome, probe ('1' | '0'), failureThreshold, openMillis, idle millis
  */
 const completeLua = `
+if ARGV[2] == 'abandoned' then
+  -- Sent, and we stopped waiting: the seller may still be at it, so the permit stays out until it
+  -- expires; the circuit learns nothing, a probe may go again.
+  if ARGV[3] == '1' and redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'probe_until', 0) end
+  return 0
+end
 redis.call('ZREM', KEYS[2], ARGV[1])
 if ARGV[2] == 'cancelled' then
   -- We stopped waiting: the permit goes back, the circuit learns nothing, a probe may go again.
@@ -639,7 +645,8 @@ export const makeRedisState = (options: RedisStateOptions): Effect.Effect<Shared
 
     const complete = (sellerId: string, permit: string, outcome: CallOutcome, probe: boolean): Effect.Effect<void> => {
       if (permit.startsWith(localMark)) return memory.complete(sellerId, permit.slice(localMark.length), outcome, probe)
-      const out = redisPermits.get(sellerId)
+      // An abandoned call's permit stays out here too, until it expires.
+      const out = outcome === "abandoned" ? undefined : redisPermits.get(sellerId)
       out?.delete(permit)
       if (out?.size === 0) redisPermits.delete(sellerId)
       return orElse(
