@@ -126,58 +126,75 @@ export interface SellerQueueOptions {
 
 type Permit = Extract<Admission, { readonly _tag: "Admitted" }>
 
+// The line's rules: who waits, who goes next, what one call carries.
+
+/** Drops the waiters that gave up (in one pass: thousands may give up at once); what is left, oldest first. */
+const live = (line: SellerLine): Array<Item> => {
+  let kept = 0
+  for (const item of line.items) if (!item.cancelled) line.items[kept++] = item
+  line.items.length = kept
+  return line.items
+}
+
+/**
+ * The next ISBN to send: the oldest item of the tenant served least recently (a round over the
+ * tenants with demand).
+ */
+const nextItem = (line: SellerLine, exclude: ReadonlySet<string>): Item | undefined => {
+  let best: Item | undefined
+  let bestServed = Number.POSITIVE_INFINITY
+  for (const item of line.items) {
+    if (exclude.has(item.isbn)) continue
+    const served = line.served.get(item.tenant) ?? -1
+    if (served < bestServed) {
+      best = item
+      bestServed = served
+    }
+  }
+  return best
+}
+
+/**
+ * Takes the next waiting ISBNs off the line (as many as one call carries, turn by turn), with
+ * every item waiting on each — or, without `coalesce`, one waiter per ISBN per call (the others
+ * wait for the next).
+ */
+const takeBatch = (line: SellerLine, coalesce: boolean): Array<Item> => {
+  const maxBatch = line.client.capabilities.batchQuotes?.maxBatchSize ?? 1
+  const isbns = new Set<string>()
+  live(line)
+  while (isbns.size < maxBatch) {
+    const item = nextItem(line, isbns)
+    if (item === undefined) break
+    isbns.add(item.isbn)
+    line.turn += 1
+    line.served.set(item.tenant, line.turn)
+  }
+  const taken: Array<Item> = []
+  const sent = new Set<string>()
+  let kept = 0
+  for (const item of line.items) {
+    if (isbns.has(item.isbn) && (coalesce || !sent.has(item.isbn))) {
+      taken.push(item)
+      sent.add(item.isbn)
+    } else line.items[kept++] = item
+  }
+  line.items.length = kept
+  return taken
+}
+
+/** Forgets tenants without demand, so the map stays as small as the line. */
+const tidy = (line: SellerLine) => {
+  if (line.served.size <= 64) return
+  const waiting = new Set(line.items.map((item) => item.tenant))
+  for (const tenant of line.served.keys()) if (!waiting.has(tenant)) line.served.delete(tenant)
+}
+
 export const make = (state: SharedStateService, stats: SellerStats, scope: Scope.Scope, options: SellerQueueOptions = {}): SellerQueues => {
   const lines = new Map<string, SellerLine>()
   const batchWindowMillis = options.batchWindowMillis ?? 5
   const maxPauseMillis = options.maxPauseMillis ?? 250
   const coalesce = options.coalesce ?? true
-
-  /** Drops the waiters that gave up; what is left, oldest first. */
-  const live = (line: SellerLine): Array<Item> => {
-    for (let index = line.items.length - 1; index >= 0; index--) if (line.items[index]!.cancelled) line.items.splice(index, 1)
-    return line.items
-  }
-
-  /**
-   * The next ISBN to send: the oldest item of the tenant served least recently (a round over the
-   * tenants with demand).
-   */
-  const nextItem = (line: SellerLine, exclude: ReadonlySet<string>): Item | undefined => {
-    let best: Item | undefined
-    let bestServed = Number.POSITIVE_INFINITY
-    for (const item of line.items) {
-      if (exclude.has(item.isbn)) continue
-      const served = line.served.get(item.tenant) ?? -1
-      if (served < bestServed) {
-        best = item
-        bestServed = served
-      }
-    }
-    return best
-  }
-
-  /** Takes the next waiting ISBNs off the line (as many as one call carries, turn by turn), with every item waiting on each. */
-  const takeBatch = (line: SellerLine): Array<Item> => {
-    const maxBatch = line.client.capabilities.batchQuotes?.maxBatchSize ?? 1
-    const isbns = new Set<string>()
-    live(line)
-    while (isbns.size < maxBatch) {
-      const item = nextItem(line, isbns)
-      if (item === undefined) break
-      isbns.add(item.isbn)
-      line.turn += 1
-      line.served.set(item.tenant, line.turn)
-    }
-    const taken: Array<Item> = []
-    const kept: Array<Item> = []
-    for (const item of line.items) {
-      // Without coalescing, one waiter per ISBN per call; the others wait for the next.
-      if (isbns.has(item.isbn) && (coalesce || !taken.some((other) => other.isbn === item.isbn))) taken.push(item)
-      else kept.push(item)
-    }
-    line.items.splice(0, line.items.length, ...kept)
-    return taken
-  }
 
   /** Sends one batch under its permit and answers its waiters. */
   const send = (line: SellerLine, items: ReadonlyArray<Item>, permit: Permit) =>
@@ -201,13 +218,6 @@ export const make = (state: SharedStateService, stats: SellerStats, scope: Scope
       }
     })
 
-  /** Forgets tenants without demand, so the map stays as small as the line. */
-  const tidy = (line: SellerLine) => {
-    if (line.served.size <= 64) return
-    const waiting = new Set(line.items.map((item) => item.tenant))
-    for (const tenant of line.served.keys()) if (!waiting.has(tenant)) line.served.delete(tenant)
-  }
-
   /** `pauseFirst`: the seller just refused a permit (ms to wait before asking again). */
   const pump = (line: SellerLine, pauseFirst = 0): Effect.Effect<void> =>
     Effect.gen(function* () {
@@ -228,7 +238,7 @@ export const make = (state: SharedStateService, stats: SellerStats, scope: Scope
         }
         const maxBatch = line.client.capabilities.batchQuotes?.maxBatchSize ?? 1
         if (maxBatch > 1 && batchWindowMillis > 0 && new Set(live(line).map((item) => item.isbn)).size < maxBatch) yield* Effect.sleep(batchWindowMillis)
-        const batch = takeBatch(line)
+        const batch = takeBatch(line, coalesce)
         if (batch.length === 0) {
           // Everyone gave up between the permit and the send: the permit goes back unused.
           yield* state.complete(line.client.sellerId, admission.permit, "cancelled", admission.probe)
