@@ -1,6 +1,6 @@
 /** The fallback policy alone: which offer is bought from, what a failure leads to, how a request ends. No database. */
 import { describe, expect, it } from "@effect/vitest"
-import type { AttemptRow, QuoteProgress, QuoteRow } from "../src/internal/purchaseStore.js"
+import type { AttemptRow, QuoteProgress, QuoteRow } from "../src/purchases/store/PurchaseStore.js"
 import * as FallbackPolicy from "../src/purchases/FallbackPolicy.js"
 
 const quote = (seller: string, total: number, rank: number): QuoteRow => ({ seller_id: seller, seller_name: seller, rank, total: String(total), currency: "EUR", offer: {} }) as QuoteRow

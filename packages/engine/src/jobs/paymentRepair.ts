@@ -12,7 +12,7 @@ import { PaymentGateway, type PaymentGatewayService } from "../payments/PaymentG
 import { SellerDirectory, type SellerDirectoryService } from "../sellers/SellerDirectory.js"
 import { SellerPool, type SellerPoolService } from "../sellers/SellerPool.js"
 import { SharedState, type SharedStateService } from "../state/SharedState.js"
-import { makeStore, terminalStatuses, type PurchaseStatus, type RequestRow } from "../internal/purchaseStore.js"
+import { makeStore, terminalStatuses, type PurchaseStatus, type RequestRow } from "../purchases/store/PurchaseStore.js"
 
 /** The pipeline's own key for voiding the authorization of a round; reusing it makes a started void the same operation. */
 export const pipelineVoidKey = (requestId: string, round: number) => `${requestId}:void:${round}`

@@ -7,7 +7,7 @@
  */
 import { SqlClient } from "effect/sql"
 import { Context, Effect, Layer } from "effect"
-import { activeStatuses } from "../internal/purchaseStore.js"
+import { activeStatuses } from "../purchases/store/PurchaseStore.js"
 import * as Metrics from "../Metrics.js"
 import { SellerDirectory } from "../sellers/SellerDirectory.js"
 import { SharedState } from "../state/SharedState.js"

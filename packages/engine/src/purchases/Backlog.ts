@@ -13,7 +13,7 @@
  */
 import type { SqlClient } from "effect/sql"
 import { Effect, type Scope } from "effect"
-import { activeStatuses } from "../internal/purchaseStore.js"
+import { activeStatuses } from "./store/PurchaseStore.js"
 
 export interface BacklogOptions {
   /** Requests in flight beyond which customers at their fair share are refused. Default 10,000. */

@@ -21,7 +21,7 @@
  *   the cheapest offer above the maximum, and `not_available` only otherwise.
  */
 import { Money } from "@bookbroker/adapter-sdk"
-import type { AttemptRow, CounterOffer, Lead, QuoteRow, RequestRow } from "../internal/purchaseStore.js"
+import type { AttemptRow, CounterOffer, Lead, QuoteRow, RequestRow } from "./store/PurchaseStore.js"
 import * as QuoteProgress from "../quotes/QuoteProgress.js"
 
 /** How a request ends when it cannot (or can no longer) buy. */

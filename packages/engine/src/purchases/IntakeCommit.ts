@@ -12,7 +12,7 @@
 import type { SqlClient } from "effect/sql"
 import { randomUUID } from "node:crypto"
 import { Cause, Deferred, Effect, Queue, type Scope } from "effect"
-import type { PurchaseStatus } from "../internal/purchaseStore.js"
+import type { PurchaseStatus } from "./store/PurchaseStore.js"
 import { signalWork, workChannel, workPayload } from "./workSignal.js"
 
 /** A new request as stored (`id` and `created_at` are given here). */

@@ -8,7 +8,7 @@
 import { randomUUID } from "node:crypto"
 import { PgClient } from "@effect/sql-pg"
 import { Context, Effect, Layer, Option, Queue, Schedule, Semaphore, Stream } from "effect"
-import type { RequestRow } from "../internal/purchaseStore.js"
+import type { RequestRow } from "./store/PurchaseStore.js"
 import { orDie } from "../internal/sql.js"
 import { signalWork, workChannel } from "./workSignal.js"
 import { SimulatedCrash } from "./CrashPoints.js"

@@ -8,10 +8,10 @@ import { Money, type Isbn } from "@bookbroker/adapter-sdk"
 import { SqlClient, type SqlError } from "effect/sql"
 import { createHash } from "node:crypto"
 import { Clock, Context, Effect, Layer, Schema, type Scope } from "effect"
-import { eventPayload, isTerminal, movedFromWatching, type Attention, type QuoteProgress, type AttemptRow, type PaymentOperationRow, type PurchaseStatus, type RequestRow } from "../internal/purchaseStore.js"
+import { eventPayload, isTerminal, movedFromWatching, type Attention, type QuoteProgress, type AttemptRow, type PaymentOperationRow, type PurchaseStatus, type RequestRow } from "./store/PurchaseStore.js"
 
 /** Every status a purchase request can have, as a schema (the HTTP API's is this one). */
-export { PurchaseStatus } from "../internal/purchaseStore.js"
+export { PurchaseStatus } from "./store/PurchaseStore.js"
 import { uninterruptibleSql } from "../internal/sql.js"
 import { lockedRatesView, type ExchangeRateView } from "../exchange/RateView.js"
 import { signalWork } from "./workSignal.js"

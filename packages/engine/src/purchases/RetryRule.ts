@@ -12,7 +12,7 @@
  *   needs a payment token (the request's was dropped when it ended).
  * - Anything else is refused, saying why.
  */
-import { isTerminal, type AttemptRow, type PaymentOperationRow, type RequestRow } from "../internal/purchaseStore.js"
+import { isTerminal, type AttemptRow, type PaymentOperationRow, type RequestRow } from "./store/PurchaseStore.js"
 
 export interface RetryFacts {
   readonly request: Pick<RequestRow, "status" | "attention" | "reason" | "payment_token">

@@ -20,7 +20,7 @@
  * per request and seller, ever): a seller whose attempt failed for a want is not tried for it
  * again, even if it lists the book later.
  */
-import type { TerminalStatus } from "../internal/purchaseStore.js"
+import type { TerminalStatus } from "./store/PurchaseStore.js"
 
 /** The longest a customer may ask bookbroker to watch for a copy. */
 export const maxWaitMillis = 30 * 24 * 60 * 60 * 1_000

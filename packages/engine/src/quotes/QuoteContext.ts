@@ -1,7 +1,7 @@
 /** What the fan-out's parts work with: the engine's services, its tuning, and a fan-out's working records. */
 import type { Contract, SellerClient } from "@bookbroker/adapter-sdk"
 import type { IndexedListing, OfferIndexService } from "../inventory/OfferIndex.js"
-import type { SellerStats } from "../internal/sellerStats.js"
+import type { SellerStats } from "../sellers/SellerStats.js"
 import type { Seller, SellerDirectoryService } from "../sellers/SellerDirectory.js"
 import type { SellerPoolService } from "../sellers/SellerPool.js"
 import type * as SellerSelection from "../sellers/SellerSelection.js"

@@ -28,7 +28,7 @@ import { Contract, type Isbn } from "@bookbroker/adapter-sdk"
 import { Clock, Context, Effect, Layer, Option } from "effect"
 import { OfferIndex, pushListingId } from "../inventory/OfferIndex.js"
 import { recordSellerCall } from "../Metrics.js"
-import { type SellerStat, SellerStats } from "../internal/sellerStats.js"
+import { type SellerStat, SellerStats } from "../sellers/SellerStats.js"
 import { type Seller, SellerDirectory } from "../sellers/SellerDirectory.js"
 import { SellerPool } from "../sellers/SellerPool.js"
 import * as SellerSelection from "../sellers/SellerSelection.js"
@@ -41,7 +41,7 @@ import type { Answer, Entry, QuoteContext } from "./QuoteContext.js"
 import { defaultStragglers, type QuoteEngineOptions, type QuoteEngineService, type QuoteOptions, type RankedOffer, type SellerOutcome } from "./QuoteTypes.js"
 import * as SellerQueue from "./SellerQueue.js"
 
-export type { SellerStat } from "../internal/sellerStats.js"
+export type { SellerStat } from "../sellers/SellerStats.js"
 
 export * from "./QuoteTypes.js"
 

@@ -7,10 +7,10 @@
  * asks them again until its answer time, and one that ends without an offer while some of them
  * never answered is `sellers_busy`, not `not_available`.
  */
-import type { OtherCurrency, QuoteProgress } from "../internal/purchaseStore.js"
+import type { OtherCurrency, QuoteProgress } from "../purchases/store/PurchaseStore.js"
 import type { SellerOutcome } from "./QuoteEngine.js"
 
-export type { QuoteProgress } from "../internal/purchaseStore.js"
+export type { QuoteProgress } from "../purchases/store/PurchaseStore.js"
 
 export const summarize = (outcomes: Iterable<SellerOutcome>, offers: number, at: Date): QuoteProgress => {
   const otherCurrencies = new Map<string, OtherCurrency>()

@@ -5,7 +5,7 @@
  */
 import type { Contract, Isbn, Money } from "@bookbroker/adapter-sdk"
 import type { Effect } from "effect"
-import type { SellerStat } from "../internal/sellerStats.js"
+import type { SellerStat } from "../sellers/SellerStats.js"
 
 export type OutcomeStatus =
   /** The seller offered the book. */

@@ -23,8 +23,8 @@
  */
 import type { Contract, Isbn, SellerClient } from "@bookbroker/adapter-sdk"
 import { Clock, Effect, Fiber, type Scope } from "effect"
-import { quoteIfAdmitted, quoteWithPermit, type CallResult } from "../internal/sellerCall.js"
-import type { SellerStats } from "../internal/sellerStats.js"
+import { quoteIfAdmitted, quoteWithPermit, type CallResult } from "../sellers/SellerCall.js"
+import type { SellerStats } from "../sellers/SellerStats.js"
 import { recordSellerCall } from "../Metrics.js"
 import type { Admission, DenialReason, SharedStateService } from "../state/SharedState.js"
 

@@ -43,7 +43,7 @@
  * Cost: one pass over the candidates plus a sort of only the part of the ranking a request can
  * reach (twice `maxSellers`), about 3 ms for 10,000 candidates — small next to the 600 calls.
  */
-import { SellerStats as InternalSellerStats, type SellerStat as InternalSellerStat } from "../internal/sellerStats.js"
+import { SellerStats as InternalSellerStats, type SellerStat as InternalSellerStat } from "./SellerStats.js"
 import type { Carrier, Lessons, Observation, SellerProfile } from "../quotes/SellerProfile.js"
 
 export type { Carrier, Lessons, Observation, SellerProfile } from "../quotes/SellerProfile.js"

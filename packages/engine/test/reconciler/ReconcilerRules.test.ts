@@ -1,7 +1,7 @@
 /** The reconciler's rules alone: what a provider's record against ours asks for, what to do about a live authorization. No database. */
 import { describe, expect, it } from "@effect/vitest"
 import type { Money } from "@bookbroker/adapter-sdk"
-import type { PaymentOperationRow } from "../../src/internal/purchaseStore.js"
+import type { PaymentOperationRow } from "../../src/purchases/store/PurchaseStore.js"
 import * as OpenAuthorizations from "../../src/jobs/reconciler/OpenAuthorizations.js"
 import * as ProviderComparison from "../../src/jobs/reconciler/ProviderComparison.js"
 import * as SellerOrders from "../../src/jobs/reconciler/SellerOrders.js"

@@ -81,7 +81,7 @@ export const NewPurchaseRequest = Schema.Struct({
   )
 })
 
-/** The engine's list of statuses: defined once (`internal/purchaseStore/rows.ts`). */
+/** The engine's list of statuses: defined once (`purchases/store/rows.ts`). */
 export const PurchaseStatus = Purchases.PurchaseStatus
 
 export const AcceptedPurchase = Schema.Struct({

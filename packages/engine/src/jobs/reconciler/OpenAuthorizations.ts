@@ -8,7 +8,7 @@
 import type { SqlError } from "effect/sql"
 import { Effect, Option } from "effect"
 import { pipelineVoidKey, type VoidOutcome } from "../paymentRepair.js"
-import { unboughtStatuses, type RequestRow } from "../../internal/purchaseStore.js"
+import { unboughtStatuses, type RequestRow } from "../../purchases/store/PurchaseStore.js"
 import type { Add } from "./FindingSet.js"
 import { finishedAndFree, type ReconcilerContext } from "./ReconcilerContext.js"
 

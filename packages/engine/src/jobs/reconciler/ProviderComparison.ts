@@ -10,7 +10,7 @@
 import type { SqlError } from "effect/sql"
 import { Effect, Option, Result } from "effect"
 import { pipelineVoidKey, providerVoidKey, type VoidOutcome, type VoidTarget } from "../paymentRepair.js"
-import { terminalStatuses, type PaymentOperationRow, type RequestRow } from "../../internal/purchaseStore.js"
+import { terminalStatuses, type PaymentOperationRow, type RequestRow } from "../../purchases/store/PurchaseStore.js"
 import type { PaymentRecord } from "../../payments/PaymentGateway.js"
 import type { Add } from "./FindingSet.js"
 import type { ReconcilerContext } from "./ReconcilerContext.js"

@@ -1,7 +1,7 @@
 /** What every reconciliation check works with: the database, the payment repair, the seller side, and the run's limits. */
 import type { SqlClient } from "effect/sql"
 import type { RepairContext } from "../paymentRepair.js"
-import { terminalStatuses } from "../../internal/purchaseStore.js"
+import { terminalStatuses } from "../../purchases/store/PurchaseStore.js"
 
 export interface ReconcilerContext extends RepairContext {
   /** Requests finished within this window are checked against our own records. */

@@ -7,8 +7,8 @@
 import type { SqlError } from "effect/sql"
 import { Effect, Option, Result } from "effect"
 import type { Contract, Isbn } from "@bookbroker/adapter-sdk"
-import { terminalStatuses, type AttemptRow, type RequestRow } from "../../internal/purchaseStore.js"
-import { admittedCall } from "../../internal/sellerCall.js"
+import { terminalStatuses, type AttemptRow, type RequestRow } from "../../purchases/store/PurchaseStore.js"
+import { admittedCall } from "../../sellers/SellerCall.js"
 import type { Add } from "./FindingSet.js"
 import type { ReconcilerContext } from "./ReconcilerContext.js"
 

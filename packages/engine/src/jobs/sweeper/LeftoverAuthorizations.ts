@@ -7,7 +7,7 @@
 import type { SqlError } from "effect/sql"
 import { Effect, Option } from "effect"
 import { pipelineVoidKey } from "../paymentRepair.js"
-import { restingStatuses } from "../../internal/purchaseStore.js"
+import { restingStatuses } from "../../purchases/store/PurchaseStore.js"
 import { voidBlocked, type Counter, type SweeperContext } from "./SweeperContext.js"
 
 export const sweepAuthorizations = (ctx: SweeperContext, count: Counter): Effect.Effect<void, SqlError.SqlError> =>

@@ -7,8 +7,8 @@
 import { Contract } from "@bookbroker/adapter-sdk"
 import type { SqlError } from "effect/sql"
 import { Effect, Option, Result, Schema } from "effect"
-import { holdNotGivenBack, terminalStatuses, watchingStatus, type AttemptRow } from "../../internal/purchaseStore.js"
-import { admittedCall } from "../../internal/sellerCall.js"
+import { holdNotGivenBack, terminalStatuses, watchingStatus, type AttemptRow } from "../../purchases/store/PurchaseStore.js"
+import { admittedCall } from "../../sellers/SellerCall.js"
 import * as AttemptResolution from "../../purchases/AttemptResolution.js"
 import type { Counter, SweeperContext } from "./SweeperContext.js"
 

@@ -19,7 +19,7 @@ import type {
   RequestChanges,
   RequestRow,
   StepChanges
-} from "../../internal/purchaseStore.js"
+} from "../store/PurchaseStore.js"
 import * as Conversion from "../../exchange/Conversion.js"
 import type { PaymentGatewayService } from "../../payments/PaymentGateway.js"
 import type { QuoteEngineService } from "../../quotes/QuoteEngine.js"

@@ -5,7 +5,7 @@
  */
 import { Money } from "@bookbroker/adapter-sdk"
 import { Effect } from "effect"
-import type { AttemptRow, PaymentOperationRow } from "../../internal/purchaseStore.js"
+import type { AttemptRow, PaymentOperationRow } from "../store/PurchaseStore.js"
 import * as PurchaseKeys from "../PurchaseKeys.js"
 import { next, park, type RunContext } from "./Run.js"
 

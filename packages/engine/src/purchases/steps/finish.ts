@@ -7,7 +7,7 @@
 import { Money } from "@bookbroker/adapter-sdk"
 import type { SqlError } from "effect/sql"
 import { Clock, Effect } from "effect"
-import { type LeaseLost, type RequestChanges, type TerminalStatus, watchingStatus } from "../../internal/purchaseStore.js"
+import { type LeaseLost, type RequestChanges, type TerminalStatus, watchingStatus } from "../store/PurchaseStore.js"
 import * as FallbackPolicy from "../FallbackPolicy.js"
 import * as PurchaseKeys from "../PurchaseKeys.js"
 import * as WantPolicy from "../WantPolicy.js"

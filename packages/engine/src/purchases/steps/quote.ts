@@ -2,7 +2,7 @@
 import type { Isbn, Money } from "@bookbroker/adapter-sdk"
 import { Clock, Effect } from "effect"
 import * as Conversion from "../../exchange/Conversion.js"
-import type { Lead } from "../../internal/purchaseStore.js"
+import type { Lead } from "../store/PurchaseStore.js"
 import type * as QuoteEngine from "../../quotes/QuoteEngine.js"
 import * as QuoteProgress from "../../quotes/QuoteProgress.js"
 import * as FallbackPolicy from "../FallbackPolicy.js"

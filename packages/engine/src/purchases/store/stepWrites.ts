@@ -5,8 +5,8 @@
  */
 import type { SqlClient, SqlError, Statement } from "effect/sql"
 import { Effect } from "effect"
-import * as AttemptReuse from "../../purchases/AttemptReuse.js"
-import * as PurchaseKeys from "../../purchases/PurchaseKeys.js"
+import * as AttemptReuse from "../AttemptReuse.js"
+import * as PurchaseKeys from "../PurchaseKeys.js"
 import { fragments, type Fragments } from "./fragments.js"
 import {
   type AttemptStatus,

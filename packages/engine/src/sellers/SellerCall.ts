@@ -10,7 +10,7 @@ import type { Contract, Isbn, SellerClient, SellerError } from "@bookbroker/adap
 import { Clock, Effect, Exit, Result } from "effect"
 import { recordSellerCall } from "../Metrics.js"
 import type { Admission, DenialReason, SharedStateService } from "../state/SharedState.js"
-import type { SellerStats } from "./sellerStats.js"
+import type { SellerStats } from "./SellerStats.js"
 
 export type CallResult =
   | { readonly _tag: "Answered"; readonly answers: ReadonlyArray<Contract.QuoteResult>; readonly latencyMillis: number }

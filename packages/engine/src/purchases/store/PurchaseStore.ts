@@ -4,19 +4,19 @@
  * step's as one statement (`step`), so a worker that paused past its lease can't write over the
  * one that took over.
  *
- * The statements live beside this file, by concern — `purchaseStore/stepWrites.ts` (a run's fenced
+ * The statements live beside this file, by concern — `stepWrites.ts` (a run's fenced
  * writes and a payment's intent), `leases.ts` (claiming, parking, defects, renewing), `reads.ts`,
  * `payments.ts` (settlements outside a run: the sweeper's and the reconciler's repairs) — and the
- * rows and statuses in `purchaseStore/rows.ts`, re-exported here.
+ * rows and statuses in `rows.ts`, re-exported here.
  */
 import { SqlClient } from "effect/sql"
 import { Effect } from "effect"
-import { leaseStatements } from "./purchaseStore/leases.js"
-import { paymentStatements } from "./purchaseStore/payments.js"
-import { readStatements } from "./purchaseStore/reads.js"
-import { stepStatements } from "./purchaseStore/stepWrites.js"
+import { leaseStatements } from "./leases.js"
+import { paymentStatements } from "./payments.js"
+import { readStatements } from "./reads.js"
+import { stepStatements } from "./stepWrites.js"
 
-export * from "./purchaseStore/rows.js"
+export * from "./rows.js"
 
 export const makeStore = Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient

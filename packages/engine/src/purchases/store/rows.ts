@@ -18,7 +18,7 @@ export const unboughtStatuses = ["price_not_met", "not_available", "sellers_busy
 export const watchingStatus = "watching" as const
 /** At rest without a purchase: what the sweeper gives back for (authorizations, holds). */
 export const restingStatuses = [...unboughtStatuses, watchingStatus] as const
-export { holdNotGivenBack } from "../../purchases/AttemptReuse.js"
+export { holdNotGivenBack } from "../AttemptReuse.js"
 
 export const activeStatuses = ["received", "authorized", "quoting", "deciding", "purchasing"] as const
 export const PurchaseStatus = Schema.Literals([...activeStatuses, watchingStatus, ...terminalStatuses])
