@@ -11,7 +11,10 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { randomUUID } from "node:crypto"
+import { referenceAdapter } from "@bookbroker/adapter-reference"
+import { AdapterRegistry, Database, OutboundAddress, SecretBox, SellerDirectory } from "@bookbroker/engine"
 import { TestDatabase } from "@bookbroker/engine/testing"
+import { Effect, Layer, ManagedRuntime, Redacted } from "effect"
 import pg from "pg"
 import { freePort, waitFor } from "./support.js"
 
@@ -234,4 +237,74 @@ export const machineCpu = (): { busy: number; total: number } => {
   const total = values.slice(0, 8).reduce((sum, value) => sum + value, 0)
   const idle = values[3]! + values[4]!
   return { busy: total - idle, total }
+}
+
+/** A fleet seller as bookbroker registers it: where it answers, its key and its flat shipping. */
+export interface SellerToRegister {
+  readonly name: string
+  readonly url: string
+  readonly apiKey: string
+  readonly shipping?: number | undefined
+}
+
+/**
+ * Registers the fleet's sellers (reference adapter, EUR, active) with the limits `limitsOf`
+ * gives each, straight through the engine's directory — migrating the fresh database too, before
+ * any bookbroker process starts.
+ */
+export const registerSellers = async <S extends SellerToRegister>(
+  databaseUrl: string,
+  secretKey: string,
+  sellers: ReadonlyArray<S>,
+  limitsOf: (seller: S) => SellerDirectory.NewSeller["limits"]
+): Promise<void> => {
+  const runtime = ManagedRuntime.make(
+    SellerDirectory.layer({ refreshMillis: 600_000 }).pipe(
+      Layer.provideMerge(Layer.mergeAll(SecretBox.layer(Redacted.make(secretKey)), AdapterRegistry.layer([referenceAdapter]), OutboundAddress.layerLoopback)),
+      Layer.provideMerge(Database.layer({ url: databaseUrl, maxConnections: 4 })),
+      Layer.orDie
+    )
+  )
+  try {
+    await runtime.runPromise(
+      Effect.flatMap(SellerDirectory.SellerDirectory, (directory) =>
+        Effect.forEach(
+          sellers,
+          (seller) =>
+            directory.register({
+              name: seller.name,
+              kind: "reference",
+              config: { baseUrl: seller.url, currency: "EUR", shipping: seller.shipping ?? 0 },
+              credentials: { apiKey: seller.apiKey },
+              limits: limitsOf(seller) ?? {},
+              status: "active"
+            }),
+          { concurrency: 8, discard: true }
+        )
+      ).pipe(Effect.orDie)
+    )
+  } finally {
+    await runtime.dispose()
+  }
+}
+
+/**
+ * Bounds a bench run: past `budgetSeconds`, or on SIGINT / SIGTERM, every process this module
+ * started is killed and every database it created dropped, then the bench exits. Returns that
+ * same stop, for a run that failed.
+ */
+export const bounded = (bench: string, budgetSeconds: number): ((why: string, code: number) => Promise<void>) => {
+  let finishing = false
+  const abort = async (why: string, code: number) => {
+    if (finishing) return
+    finishing = true
+    console.error(`${bench}: ${why}; stopping every process it started`)
+    killAll()
+    await cleanUp().catch(() => undefined)
+    process.exit(code)
+  }
+  setTimeout(() => void abort(`over the time budget of ${budgetSeconds} s`, 2), budgetSeconds * 1000).unref()
+  process.once("SIGINT", () => void abort("interrupted", 130))
+  process.once("SIGTERM", () => void abort("terminated", 143))
+  return abort
 }

@@ -32,10 +32,8 @@
  * the warnings and errors they logged are counted (a Redis fallback is one). Other work on the
  * machine skews everything: the table says how much CPU it took during the load.
  */
-import { referenceAdapter } from "@bookbroker/adapter-reference"
 import { Random, zipfSampler } from "@bookbroker/adapter-sdk/testing"
-import { AdapterRegistry, Database, OutboundAddress, SecretBox, SellerDirectory } from "@bookbroker/engine"
-import { Effect, Layer, ManagedRuntime, Redacted } from "effect"
+import { SecretBox } from "@bookbroker/engine"
 import { mkdtempSync } from "node:fs"
 import { availableParallelism, loadavg, tmpdir } from "node:os"
 import { join } from "node:path"
@@ -122,18 +120,7 @@ const sleep = (millis: number) => new Promise((resolve) => setTimeout(resolve, m
 
 // Everything is bounded: a run that hangs past this is killed, its children and databases with it.
 const budgetSeconds = workerCounts.length * (duration + drainSeconds + 240) + 60
-let finishing = false
-const abort = async (why: string, code: number) => {
-  if (finishing) return
-  finishing = true
-  console.error(`e2e: ${why}; stopping every process it started`)
-  Processes.killAll()
-  await Processes.cleanUp().catch(() => undefined)
-  process.exit(code)
-}
-setTimeout(() => void abort(`over the time budget of ${budgetSeconds} s`, 2), budgetSeconds * 1000).unref()
-process.once("SIGINT", () => void abort("interrupted", 130))
-process.once("SIGTERM", () => void abort("terminated", 143))
+const abort = Processes.bounded("e2e", budgetSeconds)
 
 // ---------------------------------------------------------------------------------------------
 // The request sequence: the same for every configuration.
@@ -199,38 +186,6 @@ const registeredLimits = (limits: NonNullable<Fleet["sellers"][number]["limits"]
   timeoutMillis: Number(values.timeout)
 })
 
-const registerSellers = async (databaseUrl: string, secretKey: string, fleet: Fleet) => {
-  const runtime = ManagedRuntime.make(
-    SellerDirectory.layer({ refreshMillis: 600_000 }).pipe(
-      Layer.provideMerge(Layer.mergeAll(SecretBox.layer(Redacted.make(secretKey)), AdapterRegistry.layer([referenceAdapter]), OutboundAddress.layerLoopback)),
-      // Migrates the fresh database too, before any bookbroker process starts.
-      Layer.provideMerge(Database.layer({ url: databaseUrl, maxConnections: 4 })),
-      Layer.orDie
-    )
-  )
-  try {
-    await runtime.runPromise(
-      Effect.flatMap(SellerDirectory.SellerDirectory, (directory) =>
-        Effect.forEach(
-          fleet.sellers,
-          (seller) =>
-            directory.register({
-              name: seller.name,
-              kind: "reference",
-              config: { baseUrl: seller.url, currency: "EUR", shipping: seller.shipping ?? 0 },
-              credentials: { apiKey: seller.apiKey },
-              limits: seller.limits === undefined ? { timeoutMillis: Number(values.timeout) } : registeredLimits(seller.limits),
-              status: "active"
-            }),
-          { concurrency: 8, discard: true }
-        )
-      ).pipe(Effect.orDie)
-    )
-  } finally {
-    await runtime.dispose()
-  }
-}
-
 const json = async (method: "GET" | "POST", url: string, token: string, body?: unknown): Promise<Record<string, unknown>> => {
   const response = await request(url, {
     method,
@@ -267,7 +222,9 @@ const runConfiguration = async (workers: number) => {
   const db = new pg.Client({ connectionString: database.url })
   const bookbroker: Array<Processes.BookbrokerProcess> = []
   try {
-    await registerSellers(database.url, secretKey, fleet)
+    await Processes.registerSellers(database.url, secretKey, fleet.sellers, (seller) =>
+      seller.limits === undefined ? { timeoutMillis: Number(values.timeout) } : registeredLimits(seller.limits)
+    )
     await db.connect()
     const nodeArgs = values["node-args"].split(" ").filter((arg) => arg !== "")
     const environment = { databaseUrl: database.url, redisUrl: redis.url, secretKey, operatorToken, processes: workers + 1, nodeArgs }

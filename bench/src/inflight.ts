@@ -22,9 +22,7 @@
  *   pnpm bench:inflight --requests 1000 --hold 20       (a quick run)
  *   pnpm bench:inflight --slots 5000 --sellers 200
  */
-import { referenceAdapter } from "@bookbroker/adapter-reference"
-import { AdapterRegistry, Database, OutboundAddress, SecretBox, SellerDirectory } from "@bookbroker/engine"
-import { Effect, Layer, ManagedRuntime, Redacted } from "effect"
+import { SecretBox } from "@bookbroker/engine"
 import { mkdtempSync } from "node:fs"
 import { loadavg, tmpdir } from "node:os"
 import { join } from "node:path"
@@ -69,52 +67,10 @@ const logDir = mkdtempSync(join(tmpdir(), "bb-inflight-logs-"))
 
 // Bounded: a run that hangs past this is killed, its children and databases with it.
 const budgetSeconds = slotRuns.length * (holdSeconds + 300) + 60
-let finishing = false
-const abort = async (why: string, code: number) => {
-  if (finishing) return
-  finishing = true
-  console.error(`inflight: ${why}; stopping every process it started`)
-  Processes.killAll()
-  await Processes.cleanUp().catch(() => undefined)
-  process.exit(code)
-}
-setTimeout(() => void abort(`over the time budget of ${budgetSeconds} s`, 2), budgetSeconds * 1000).unref()
-process.once("SIGINT", () => void abort("interrupted", 130))
-process.once("SIGTERM", () => void abort("terminated", 143))
+const abort = Processes.bounded("inflight", budgetSeconds)
 
 // Distinct books, so no answer is shared between requests (the worst case for memory).
 const isbns = await catalogIsbns(requestCount, seed, Array.from({ length: requestCount }, (_, i) => i))
-
-const registerSellers = async (databaseUrl: string, secretKey: string, sellers: ReadonlyArray<{ name: string; url: string; apiKey: string; shipping?: number }>) => {
-  const runtime = ManagedRuntime.make(
-    SellerDirectory.layer({ refreshMillis: 600_000 }).pipe(
-      Layer.provideMerge(Layer.mergeAll(SecretBox.layer(Redacted.make(secretKey)), AdapterRegistry.layer([referenceAdapter]), OutboundAddress.layerLoopback)),
-      Layer.provideMerge(Database.layer({ url: databaseUrl, maxConnections: 4 })),
-      Layer.orDie
-    )
-  )
-  try {
-    await runtime.runPromise(
-      Effect.flatMap(SellerDirectory.SellerDirectory, (directory) =>
-        Effect.forEach(
-          sellers,
-          (seller) =>
-            directory.register({
-              name: seller.name,
-              kind: "reference",
-              config: { baseUrl: seller.url, currency: "EUR", shipping: seller.shipping ?? 0 },
-              credentials: { apiKey: seller.apiKey },
-              limits: { requestsPerSecond: 1_000, burst: 1_000, maxConcurrency: sellerConcurrency, timeoutMillis: Number(values.latency) * 3 },
-              status: "active"
-            }),
-          { concurrency: 8, discard: true }
-        )
-      ).pipe(Effect.orDie)
-    )
-  } finally {
-    await runtime.dispose()
-  }
-}
 
 interface Point {
   readonly second: number
@@ -143,7 +99,12 @@ const runOnce = async (slots: number) => {
   const agent = new Agent({ connections: 64, keepAliveTimeout: 10_000 })
   const db = new pg.Client({ connectionString: database.url })
   try {
-    await registerSellers(database.url, secretKey, fleet.sellers)
+    await Processes.registerSellers(database.url, secretKey, fleet.sellers, () => ({
+      requestsPerSecond: 1_000,
+      burst: 1_000,
+      maxConcurrency: sellerConcurrency,
+      timeoutMillis: Number(values.latency) * 3
+    }))
     await db.connect()
     const nodeArgs = values["node-args"].split(" ").filter((arg) => arg !== "")
     const env = {
@@ -251,7 +212,12 @@ const runOnce = async (slots: number) => {
 }
 
 const results = []
-for (const slots of slotRuns) results.push(await runOnce(slots))
+try {
+  for (const slots of slotRuns) results.push(await runOnce(slots))
+} catch (error) {
+  console.error(error)
+  await abort("failed", 1)
+}
 await Processes.cleanUp().catch(() => undefined)
 
 console.log(JSON.stringify({ command: commandLine, logs: logDir, results }, null, 2))
