@@ -85,6 +85,7 @@ const askAll = (
     if (left === 0) return Effect.void
     const all = Deferred.makeUnsafe<void>()
     const waiting: Array<SellerQueue.Waiting> = []
+    // Registering never waits, and is not cut short: every waiter made is one the interruption below can cancel.
     const register = Effect.forEach(
       entries,
       (entry) =>
@@ -101,7 +102,7 @@ const askAll = (
         ),
       { discard: true }
     )
-    return Effect.andThen(register, Deferred.await(all)).pipe(
+    return Effect.andThen(Effect.uninterruptible(register), Deferred.await(all)).pipe(
       Effect.onInterrupt(() =>
         Effect.sync(() => {
           for (const ticket of waiting) ticket.cancel()

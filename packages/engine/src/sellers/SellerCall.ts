@@ -43,10 +43,10 @@ const giveBack = <A>(state: SharedStateService, client: SellerClient.SellerClien
 
 /**
  * A call under a permit already taken: `beforeSend` (what must be recorded before anything is
- * sent: a purchase's intent), then the call — the only parts a deadline may interrupt: the permit
- * then stays out until it expires (`abandoned`), and goes back as `cancelled` when `beforeSend`
- * fails —, then the permit
- * back with the outcome for the circuit, and the seller's "slow down" recorded for every process.
+ * sent: a purchase's intent), then the call — the only parts a deadline may interrupt —, then the
+ * permit back with the outcome for the circuit, and the seller's "slow down" recorded for every
+ * process. Interrupted during the call, the permit stays out until it expires (`abandoned`: the
+ * seller may still be at it); during `beforeSend`, or when it fails, it goes back (`cancelled`).
  */
 const withPermit = <A, E = never>(
   state: SharedStateService,
