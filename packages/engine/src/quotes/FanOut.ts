@@ -76,7 +76,7 @@ const askAll = (
   ctx: QuoteContext,
   isbn: Isbn.Isbn13,
   tenant: string,
-  tickets: Map<string, SellerQueue.Ticket>,
+  tickets: Map<string, SellerQueue.Waiting>,
   settled: (entry: Entry, result: SellerQueue.QueueResult) => void,
   onSettled?: () => void
 ) => (entries: ReadonlyArray<Entry>): Effect.Effect<void> =>
@@ -84,28 +84,26 @@ const askAll = (
     let left = entries.length
     if (left === 0) return Effect.void
     const all = Deferred.makeUnsafe<void>()
-    const waiting: Array<SellerQueue.Waiting> = []
+    // One callback for every call of this fan-out (a waiter carries its entry, not a closure).
+    const answered = (result: SellerQueue.QueueResult, entry: Entry) => {
+      settled(entry, result)
+      onSettled?.()
+      if (--left === 0) Deferred.doneUnsafe(all, Effect.void)
+    }
     // Registering never waits, and is not cut short: every waiter made is one the interruption below can cancel.
     const register = Effect.forEach(
       entries,
       (entry) =>
-        Effect.map(
-          ctx.queues.ask(entry.client, isbn, tenant, (result) => {
-            settled(entry, result)
-            onSettled?.()
-            if (--left === 0) Deferred.doneUnsafe(all, Effect.void)
-          }),
-          (ticket) => {
-            waiting.push(ticket)
-            tickets.set(entry.seller.id, ticket)
-          }
-        ),
+        Effect.map(ctx.queues.ask(entry.client, isbn, tenant, answered, entry), (ticket) => {
+          tickets.set(entry.seller.id, ticket)
+        }),
       { discard: true }
     )
     return Effect.andThen(Effect.uninterruptible(register), Deferred.await(all)).pipe(
       Effect.onInterrupt(() =>
         Effect.sync(() => {
-          for (const ticket of waiting) ticket.cancel()
+          // Its own waiters: a later fan-out of the same request puts new ones in `tickets`, never for these entries.
+          for (const entry of entries) tickets.get(entry.seller.id)?.cancel()
         })
       )
     )
@@ -124,7 +122,7 @@ export const fanOut = (
   deadlineAt: number,
   answers: Map<string, Answer>,
   outcomes: Map<string, SellerOutcome>,
-  tickets: Map<string, SellerQueue.Ticket>,
+  tickets: Map<string, SellerQueue.Waiting>,
   context: { readonly currency: string; readonly restricted: boolean; readonly keepHistory: boolean; readonly tenant?: string }
 ) =>
   Effect.gen(function* () {

@@ -108,7 +108,7 @@ const quotes = (ctx: QuoteContext): QuoteEngineService["quotes"] => (isbn, reque
     const deadlineAt = started + (request.deadlineMillis ?? ctx.deadlineDefault)
     const answers = new Map<string, Answer>()
     const outcomes = new Map<string, SellerOutcome>()
-    const tickets = new Map<string, SellerQueue.Ticket>()
+    const tickets = new Map<string, SellerQueue.Waiting>()
 
     const active = yield* ctx.directory.active
     const wanted = request.sellerIds === undefined ? active : active.filter((seller) => request.sellerIds!.includes(seller.id))

@@ -69,7 +69,9 @@ class Item implements Waiting {
     /** Whose request it is (the customer); turns go round them. */
     readonly tenant: string,
     readonly since: number,
-    private readonly settle: (result: QueueResult) => void
+    /** Shared by a fan-out's waiters; `about` says which of its calls this is (no closure per waiter). */
+    private readonly settle: (result: QueueResult, about: unknown) => void,
+    private readonly about: unknown
   ) {}
 
   get cancelled(): boolean {
@@ -79,7 +81,7 @@ class Item implements Waiting {
   answer(result: QueueResult): void {
     if (this.over) return
     this.over = true
-    this.settle(result)
+    this.settle(result, this.about)
   }
 
   cancel(): void {
@@ -106,11 +108,17 @@ interface SellerLine {
 export interface SellerQueues {
   /**
    * Asks the seller for one ISBN once its turn within the seller's limits comes: `settle` is
-   * called once, with the answer or the seller's fate, unless the returned waiter is cancelled
-   * first (its ticket then says whether the ISBN was sent). `settle` runs in the queue's own
-   * fiber: it records and returns, and never throws.
+   * called once, with the answer or the seller's fate and `about`, unless the returned waiter is
+   * cancelled first (its ticket then says whether the ISBN was sent). `settle` runs in the
+   * queue's own fiber: it records and returns, and never throws.
    */
-  readonly ask: (client: SellerClient.SellerClient, isbn: Isbn.Isbn13, tenant: string, settle: (result: QueueResult) => void) => Effect.Effect<Waiting>
+  readonly ask: <About>(
+    client: SellerClient.SellerClient,
+    isbn: Isbn.Isbn13,
+    tenant: string,
+    settle: (result: QueueResult, about: About) => void,
+    about: About
+  ) => Effect.Effect<Waiting>
   /** ISBNs waiting for a turn, per seller id (for status and backpressure). */
   readonly depth: () => ReadonlyMap<string, number>
 }
@@ -309,10 +317,10 @@ export const make = (state: SharedStateService, stats: SellerStats, scope: Scope
   }
 
   return {
-    ask: (client, isbn, tenant, settle) =>
+    ask: (client, isbn, tenant, settle, about) =>
       Effect.suspend(() => {
         const line = lineFor(client)
-        const item = new Item(isbn, tenant, Date.now(), settle)
+        const item = new Item(isbn, tenant, Date.now(), settle as (result: QueueResult, about: unknown) => void, about)
         const idle = !line.pumping && line.items.length === 0
         if (idle && (client.capabilities.batchQuotes?.maxBatchSize ?? 1) <= 1) {
           return Effect.map(Effect.forkIn(direct(line, item), scope), (fiber): Waiting => {
