@@ -201,6 +201,10 @@ describe("QuoteEngine", () => {
       const next = yield* engine.quotes(isbns[2]!, { currency: "EUR", deadlineMillis: 300 })
       expect(next.outcomes[0]).toMatchObject({ status: "not_asked", reason: "concurrency" })
       expect(seller!.simulator.calls.quote).toBe(1)
+      // The first call was interrupted, not left to run into its own 1 s timeout: its seller was not charged a failure.
+      yield* Effect.sleep(600)
+      const sellerId = (yield* (yield* SellerDirectory.SellerDirectory).active)[0]!.id
+      expect((yield* (yield* SharedState.SharedState).circuit(sellerId)).consecutiveFailures).toBe(0)
       const later = yield* engine.quotes(isbns[3]!, { currency: "EUR", deadlineMillis: 4_000 })
       expect(later.outcomes[0]).toMatchObject({ status: "error", reason: "timeout" })
       expect(seller!.simulator.calls.quote).toBe(2)
