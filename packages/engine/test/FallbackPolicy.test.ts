@@ -3,7 +3,7 @@ import { describe, expect, it } from "@effect/vitest"
 import type { AttemptRow, QuoteProgress, QuoteRow } from "../src/purchases/store/PurchaseStore.js"
 import * as FallbackPolicy from "../src/purchases/FallbackPolicy.js"
 
-const quote = (seller: string, total: number, rank: number): QuoteRow => ({ seller_id: seller, seller_name: seller, rank, total: String(total), currency: "EUR", offer: {} }) as QuoteRow
+const quote = (seller: string, total: number, rank: number): QuoteRow => ({ seller_id: seller, seller_name: seller, rank, total, currency: "EUR", offer: {} })
 
 const progress = (sellers: number, notAsked: number, failed = 0, failedFinal = false): QuoteProgress => ({
   sellers,
@@ -16,7 +16,7 @@ const progress = (sellers: number, notAsked: number, failed = 0, failedFinal = f
 })
 
 const request = (overrides: Partial<FallbackPolicy.PolicyRequest> = {}): FallbackPolicy.PolicyRequest => ({
-  max_amount: "2000",
+  max_amount: 2000,
   currency: "EUR",
   counter_offer: null,
   quote_progress: progress(3, 0),
@@ -55,7 +55,7 @@ describe("FallbackPolicy.decide", () => {
   it("an accepted counter-offer buys what the customer saw: sellers not asked then do not hold it back", () => {
     const accepted = request({ counter_offer: { round: 0, seller_id: "a", seller_name: "a", total: 2100, currency: "EUR", expires_at: "" }, round: 1, quote_progress: progress(5, 3) })
     expect(FallbackPolicy.offersRound(accepted)).toBe(0)
-    expect(FallbackPolicy.decide({ ...accepted, max_amount: "2100" }, [quote("a", 2100, 0)])).toMatchObject({ _tag: "Purchase" })
+    expect(FallbackPolicy.decide({ ...accepted, max_amount: 2100 }, [quote("a", 2100, 0)])).toMatchObject({ _tag: "Purchase" })
   })
 })
 

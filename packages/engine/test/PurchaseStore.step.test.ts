@@ -101,7 +101,7 @@ describe("PurchaseStore.step", () => {
       const key = `${row.id}:authorize:0`
       const first = yield* counted(store.paymentIntent(lease, "authorize", 0, key, 3000, "EUR"))
       expect(first.statements).toBe(1)
-      expect(first.result._tag === "Success" && first.result.success).toMatchObject({ kind: "authorize", amount: "3000", status: "pending", tries: 1 })
+      expect(first.result._tag === "Success" && first.result.success).toMatchObject({ kind: "authorize", amount: 3000, status: "pending", tries: 1 })
       const again = yield* store.paymentIntent(lease, "authorize", 0, key, 3000, "EUR")
       expect(again).toMatchObject({ idempotency_key: key, tries: 2 })
       expect(yield* store.payments(row.id)).toHaveLength(1)

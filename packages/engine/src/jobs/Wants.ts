@@ -25,7 +25,7 @@ import { Context, Effect, Layer, Option, Schedule } from "effect"
 import * as Conversion from "../exchange/Conversion.js"
 import * as ConversionSql from "../exchange/ConversionSql.js"
 import { ExchangeRates } from "../exchange/ExchangeRates.js"
-import { movedFromWatching } from "../purchases/store/PurchaseStore.js"
+import { Decode, movedFromWatching, type RequestRow } from "../purchases/store/PurchaseStore.js"
 import { orDie } from "../internal/sql.js"
 import { signalWork } from "../purchases/workSignal.js"
 import * as AttemptReuse from "../purchases/AttemptReuse.js"
@@ -160,7 +160,9 @@ export const make = (options: WantsOptions = {}) =>
     })
 
     /** Claims the wants due for a live look (their next one set first, so no other process takes them). */
-    const claimDue = sql<{ id: string; isbn: string; currency: string; max_amount: string; customer_id: string }>`
+    type Due = Pick<RequestRow, "id" | "isbn" | "currency" | "max_amount" | "customer_id">
+    const claimDue = Effect.map(
+      sql<Decode.StoredRequest<Due>>`
       UPDATE purchase_requests r SET
         next_run_at = least(now() + ${pipeline.wantRecheckMillis} * interval '1 millisecond', r.wait_until), updated_at = now()
       WHERE r.id IN (
@@ -168,7 +170,9 @@ export const make = (options: WantsOptions = {}) =>
         WHERE r.status = 'watching' AND r.next_run_at <= now() AND r.wait_until > now() AND ${sql.literal(free)}
         ORDER BY r.next_run_at LIMIT ${liveLooksPerRun}
         FOR UPDATE SKIP LOCKED)
-      RETURNING r.id, r.isbn, r.currency, r.max_amount, r.customer_id`
+      RETURNING r.id, r.isbn, r.currency, r.max_amount, r.customer_id`,
+      Decode.each(Decode.request<Due>)
+    )
 
     const lookLive = Effect.gen(function* () {
       const due = yield* claimDue
@@ -176,7 +180,7 @@ export const make = (options: WantsOptions = {}) =>
         due,
         (want) =>
           Effect.gen(function* () {
-            const currency = want.currency.trim()
+            const currency = want.currency
             const rates = yield* pricing
             const book = yield* quoteEngine.quotes(want.isbn as Isbn.Isbn13, {
               currency,
@@ -188,7 +192,7 @@ export const make = (options: WantsOptions = {}) =>
             const attempts = yield* sql<{ seller_id: string; status: string; tries: number; first_sent_at: Date | null; last_sent_at: Date | null; reason: string | null }>`
               SELECT seller_id, status, tries, first_sent_at, last_sent_at, reason FROM purchase_attempts WHERE request_id = ${want.id}`
             const tried = new Set(attempts.filter((attempt) => !AttemptReuse.isReusable(attempt)).map((attempt) => attempt.seller_id))
-            const within = book.offers.filter((offer) => offer.total.amount <= Number(want.max_amount) && !tried.has(offer.sellerId))
+            const within = book.offers.filter((offer) => offer.total.amount <= want.max_amount && !tried.has(offer.sellerId))
             if (within.length === 0) return 0
             return yield* reopen([want.id], `copy_found: ${within.length} seller${within.length === 1 ? "" : "s"} offered a copy within the maximum`)
           }),

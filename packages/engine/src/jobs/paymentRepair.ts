@@ -12,7 +12,7 @@ import { PaymentGateway, type PaymentGatewayService } from "../payments/PaymentG
 import { SellerDirectory, type SellerDirectoryService } from "../sellers/SellerDirectory.js"
 import { SellerPool, type SellerPoolService } from "../sellers/SellerPool.js"
 import { SharedState, type SharedStateService } from "../state/SharedState.js"
-import { makeStore, terminalStatuses, type PurchaseStatus, type RequestRow } from "../purchases/store/PurchaseStore.js"
+import { Decode, makeStore, terminalStatuses, type PurchaseStatus, type RequestRow } from "../purchases/store/PurchaseStore.js"
 
 /** The pipeline's own key for voiding the authorization of a round; reusing it makes a started void the same operation. */
 export const pipelineVoidKey = (requestId: string, round: number) => `${requestId}:void:${round}`
@@ -51,13 +51,13 @@ export const makeRepair = (owner: string, leaseMillis: number) =>
       statuses: ReadonlyArray<PurchaseStatus> = terminalStatuses
     ): Effect.Effect<Option.Option<A>, E | SqlError.SqlError, R> =>
       Effect.acquireUseRelease(
-        sql<RequestRow>`
+        Effect.map(sql<Decode.StoredRequest>`
           UPDATE purchase_requests
           SET lease_owner = ${owner}, lease_expires_at = now() + ${leaseMillis} * interval '1 millisecond', fence = fence + 1
           WHERE id = ${requestId}
             AND status IN ${sql.in(statuses)}
             AND (lease_expires_at IS NULL OR lease_expires_at < now())
-          RETURNING *`,
+          RETURNING *`, Decode.each(Decode.request<RequestRow>)),
         ([request]) =>
           request === undefined
             ? Effect.succeed(Option.none<A>())
@@ -94,7 +94,7 @@ export const makeRepair = (owner: string, leaseMillis: number) =>
     const voidAuthorization = (target: VoidTarget): Effect.Effect<VoidOutcome, SqlError.SqlError> =>
       Effect.gen(function* () {
         const key = target.idempotencyKey
-        yield* store.ensurePayment(target.requestId, "void", target.round, key, 0, target.currency.trim())
+        yield* store.ensurePayment(target.requestId, "void", target.round, key, 0, target.currency)
         const voided = yield* Effect.result(gateway.void({ idempotencyKey: key, providerRef: target.providerRef }))
         if (voided._tag === "Success") {
           yield* sql.withTransaction(

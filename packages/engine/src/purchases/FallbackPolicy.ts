@@ -57,13 +57,13 @@ export const notAvailableReason = (request: PolicyRequest, fallback: string): st
   const offered = others
     .map((other) => `${Money.toDecimal(Money.make(other.cheapest.total, other.currency))} ${other.currency} from ${other.cheapest.sellerName}${other.sellers > 1 ? ` (${other.sellers} sellers)` : ""}`)
     .join("; ")
-  return `offered_in_other_currency: ${offered}; not comparable with ${request.currency.trim()} prices`
+  return `offered_in_other_currency: ${offered}; not comparable with ${request.currency} prices`
 }
 
 /** After quoting: `quotes` are the round's offers, cheapest first. */
 export const decide = (request: PolicyRequest, quotes: ReadonlyArray<QuoteRow>): Decision => {
-  const max = Number(request.max_amount)
-  const within = quotes.filter((quote) => Number(quote.total) <= max)
+  const max = request.max_amount
+  const within = quotes.filter((quote) => quote.total <= max)
   const notAsked = unanswered(request)
   if (within.length === 0 && notAsked > 0) {
     return { _tag: "SellersBusy", reason: `${notAsked} of ${request.quote_progress!.sellers} sellers could not be asked or did not answer before the request's answer time` }
@@ -125,11 +125,11 @@ export const heldPriceRefusal = (held: {
  */
 export const leadsToConfirm = (request: PolicyRequest, quotes: ReadonlyArray<QuoteRow>, attempted: ReadonlySet<string>): ReadonlyArray<Lead> => {
   if (request.counter_offer !== null) return []
-  const max = Number(request.max_amount)
+  const max = request.max_amount
   const open = (request.quote_progress?.leads ?? []).filter((lead) => !attempted.has(lead.sellerId))
   const within = open.filter((lead) => lead.total <= max)
   if (within.length > 0) return within
-  return quotes.some((quote) => Number(quote.total) > max) ? [] : open
+  return quotes.some((quote) => quote.total > max) ? [] : open
 }
 
 /**
@@ -141,7 +141,7 @@ export const afterEveryOfferFailed = (request: PolicyRequest, quotes: ReadonlyAr
   if (notAsked > 0) {
     return { _tag: "SellersBusy", reason: `every offer within the maximum failed, and ${notAsked} sellers could not be asked or did not answer before the request's answer time` }
   }
-  const cheapestAbove = quotes.find((quote) => Number(quote.total) > Number(request.max_amount))
+  const cheapestAbove = quotes.find((quote) => quote.total > request.max_amount)
   if (cheapestAbove === undefined || request.counter_offer !== null) return { _tag: "NotAvailable", reason: notAvailableReason(request, noneLeft) }
   return { _tag: "PriceNotMet", reason: "offers_within_max_failed", cheapest: cheapestAbove }
 }
@@ -151,7 +151,7 @@ export const counterOffer = (round: number, cheapest: QuoteRow, expiresAt: Date)
   round,
   seller_id: cheapest.seller_id,
   seller_name: cheapest.seller_name,
-  total: Number(cheapest.total),
-  currency: cheapest.currency.trim(),
+  total: cheapest.total,
+  currency: cheapest.currency,
   expires_at: expiresAt.toISOString()
 })

@@ -23,7 +23,6 @@
  * While a run waits on a call its lease is renewed (a heartbeat); a run whose lease was taken
  * over stops, and its writes are refused by the fencing version.
  */
-import { Money } from "@bookbroker/adapter-sdk"
 import type { SqlClient, SqlError } from "effect/sql"
 import { Clock, Context, Effect, Layer, Option, Schedule } from "effect"
 import { ExchangeRates } from "../exchange/ExchangeRates.js"
@@ -224,8 +223,7 @@ export const make = (options: PipelineOptions = {}) =>
       scarceCopyWaitMillis: options.scarceCopyWaitMillis ?? 10_000,
       backoff,
       crash: (point, requestId) => CrashPoints.reached(crashAt, point, requestId),
-      withQuickRetry: (effect) => effect.pipe(Effect.retry({ schedule: quickRetry, while: (error) => error instanceof PaymentUnavailable })),
-      money: (amount, currency) => Money.make(Number(amount), currency.trim())
+      withQuickRetry: (effect) => effect.pipe(Effect.retry({ schedule: quickRetry, while: (error) => error instanceof PaymentUnavailable }))
     }
 
     const service: PurchasePipelineService = {

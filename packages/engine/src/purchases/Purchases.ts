@@ -8,7 +8,8 @@ import { Money, type Isbn } from "@bookbroker/adapter-sdk"
 import { SqlClient, type SqlError } from "effect/sql"
 import { createHash } from "node:crypto"
 import { Clock, Context, Effect, Layer, Schema, type Scope } from "effect"
-import { eventPayload, isTerminal, movedFromWatching, type Attention, type QuoteProgress, type AttemptRow, type PaymentOperationRow, type PurchaseStatus, type RequestRow } from "./store/PurchaseStore.js"
+import { Decode, eventPayload, isTerminal, movedFromWatching, type Attention, type QuoteProgress, type AttemptRow, type PurchaseStatus, type RequestRow } from "./store/PurchaseStore.js"
+import { readStatements } from "./store/reads.js"
 
 /** Every status a purchase request can have, as a schema (the HTTP API's is this one). */
 export { PurchaseStatus } from "./store/PurchaseStore.js"
@@ -279,10 +280,8 @@ type ViewRow = Pick<
   | "exchange"
   | "round"
 >
-/** An attempt as the view reads it (`order_total` is a JSON number there, a string from a plain row). */
-type ViewAttempt = Pick<AttemptRow, "seller_id" | "seller_name" | "rank" | "round" | "status" | "reason" | "order_id" | "order_currency"> & {
-  readonly order_total: string | number | null
-}
+/** An attempt as the view reads it (aggregated as JSON with its request: `order_total` comes as a JSON number). */
+type ViewAttempt = Pick<AttemptRow, "seller_id" | "seller_name" | "rank" | "round" | "status" | "reason" | "order_id" | "order_total" | "order_currency">
 
 
 
@@ -306,7 +305,7 @@ const attemptStatus = (row: Pick<ViewRow, "status" | "round">, attempt: Pick<Vie
 
 /** A request as its customer sees it. */
 const view = (row: ViewRow, attempts: ReadonlyArray<ViewAttempt>): PurchaseView => {
-  const currency = row.currency.trim()
+  const currency = row.currency
   const payload = eventPayload(row)
   return {
     id: row.id,
@@ -314,7 +313,7 @@ const view = (row: ViewRow, attempts: ReadonlyArray<ViewAttempt>): PurchaseView 
     status: row.status,
     terminal: isTerminal(row.status),
     isbn: row.isbn,
-    maxPrice: Money.make(Number(row.max_amount), currency),
+    maxPrice: Money.make(row.max_amount, currency),
     reason: row.reason,
     finalPrice: payload.final_price === null ? null : Money.make(payload.final_price.amount, currency),
     sellerId: row.seller_id,
@@ -335,7 +334,7 @@ const view = (row: ViewRow, attempts: ReadonlyArray<ViewAttempt>): PurchaseView 
       status: attemptStatus(row, attempt),
       reason: attempt.reason,
       orderId: attempt.order_id,
-      total: attempt.order_total === null ? null : Money.make(Number(attempt.order_total), attempt.order_currency?.trim() ?? currency)
+      total: attempt.order_total === null ? null : Money.make(attempt.order_total, attempt.order_currency ?? currency)
     })),
     waiting: isTerminal(row.status) ? null : row.waiting,
     quoteProgress: row.quote_progress,
@@ -347,7 +346,7 @@ const view = (row: ViewRow, attempts: ReadonlyArray<ViewAttempt>): PurchaseView 
     waitUntil: row.wait_until,
     sellerPrice: (() => {
       const bought = attempts.find((attempt) => attempt.status === "confirmed" && attempt.order_currency !== null && attempt.order_total !== null)
-      return bought === undefined || row.status !== "purchased" ? null : Money.make(Number(bought.order_total), bought.order_currency!.trim())
+      return bought?.order_total == null || bought.order_currency === null || row.status !== "purchased" ? null : Money.make(bought.order_total, bought.order_currency)
     })(),
     exchangeRates: lockedRatesView(row.exchange, currency)
   }
@@ -374,9 +373,12 @@ const acceptCounterOffer = ({ sql, load }: Reads): PurchasesService["acceptCount
       yield* load(id, customerId)
       const outcome = yield* sql.withTransaction(
         Effect.gen(function* () {
-          const [row] = yield* sql<RequestRow & { leased: boolean }>`
-            SELECT *, (lease_expires_at IS NOT NULL AND lease_expires_at > now()) AS leased
-            FROM purchase_requests WHERE id = ${id} FOR UPDATE`
+          const [row] = yield* Effect.map(
+            sql<Decode.StoredRequest<RequestRow & { leased: boolean }>>`
+              SELECT *, (lease_expires_at IS NOT NULL AND lease_expires_at > now()) AS leased
+              FROM purchase_requests WHERE id = ${id} FOR UPDATE`,
+            Decode.each(Decode.request<RequestRow & { leased: boolean }>)
+          )
           if (row!.status !== "price_not_met" || row!.counter_offer === null) {
             return `it is ${row!.status}${row!.status === "received" || row!.status === "authorized" || row!.status === "purchasing" ? " (already accepted?)" : ""}`
           }
@@ -440,18 +442,22 @@ const retry = ({ sql, load }: Reads): PurchasesService["retry"] => (id, options 
       yield* load(id)
       const refusal = yield* sql.withTransaction(
         Effect.gen(function* () {
-          const [row] = yield* sql<RequestRow & { leased: boolean; looked_up: boolean }>`
-            SELECT r.*, (r.lease_expires_at IS NOT NULL AND r.lease_expires_at > now()) AS leased,
-                   EXISTS (SELECT 1 FROM sweeper_lookups l WHERE l.request_id = r.id) AS looked_up
-            FROM purchase_requests r WHERE r.id = ${id} FOR UPDATE OF r`
+          type Locked = RequestRow & { leased: boolean; looked_up: boolean }
+          const [row] = yield* Effect.map(
+            sql<Decode.StoredRequest<Locked>>`
+              SELECT r.*, (r.lease_expires_at IS NOT NULL AND r.lease_expires_at > now()) AS leased,
+                     EXISTS (SELECT 1 FROM sweeper_lookups l WHERE l.request_id = r.id) AS looked_up
+              FROM purchase_requests r WHERE r.id = ${id} FOR UPDATE OF r`,
+            Decode.each(Decode.request<Locked>)
+          )
           // Attempts and payments decide only for a failed request nobody holds.
           const history = row!.status === "failed" && !row!.leased
           const decision = RetryRule.decide({
             request: row!,
             leased: row!.leased,
             providerLookedUp: row!.looked_up,
-            attempts: history ? yield* sql<AttemptRow>`SELECT * FROM purchase_attempts WHERE request_id = ${id} ORDER BY round, rank` : [],
-            payments: history ? yield* sql<PaymentOperationRow>`SELECT * FROM payment_operations WHERE request_id = ${id} ORDER BY id` : [],
+            attempts: history ? yield* readStatements(sql).attempts(id) : [],
+            payments: history ? yield* readStatements(sql).payments(id) : [],
             ...(options.paymentToken === undefined ? {} : { paymentToken: options.paymentToken })
           })
           switch (decision._tag) {
@@ -507,15 +513,15 @@ export const makeWith = (options: PurchasesOptions = {}): Effect.Effect<Purchase
   const load = (id: string, customerId?: string) =>
     Effect.gen(function* () {
       if (!isUuid(id)) return yield* new PurchaseNotFound({ id })
-      const [row] = yield* sql<ViewRow & { readonly attempts: ReadonlyArray<ViewAttempt> }>`
+      const [stored] = yield* sql<Decode.StoredRequest<ViewRow> & { readonly attempts: ReadonlyArray<Decode.StoredAttempt<ViewAttempt>> }>`
         SELECT ${sql.literal(viewColumns)},
                COALESCE((SELECT json_agg(json_build_object(
                            'seller_id', a.seller_id, 'seller_name', a.seller_name, 'rank', a.rank, 'round', a.round, 'status', a.status,
                            'reason', a.reason, 'order_id', a.order_id, 'order_total', a.order_total, 'order_currency', a.order_currency) ORDER BY a.round, a.rank)
                          FROM purchase_attempts a WHERE a.request_id = r.id), '[]'::json) AS attempts
         FROM purchase_requests r WHERE r.id = ${id}`
-      if (row === undefined || (customerId !== undefined && row.customer_id !== customerId)) return yield* new PurchaseNotFound({ id })
-      return view(row, row.attempts)
+      if (stored === undefined || (customerId !== undefined && stored.customer_id !== customerId)) return yield* new PurchaseNotFound({ id })
+      return view(Decode.request<ViewRow>(stored), stored.attempts.map(Decode.attempt<ViewAttempt>))
     })
 
   const reads: Reads = { sql, load }
@@ -572,7 +578,8 @@ export const makeWith = (options: PurchasesOptions = {}): Effect.Effect<Purchase
           Effect.gen(function* () {
             // Keyset on (created_at, id) at the database's full precision: one group commit gives
             // many rows the same created_at, and a millisecond cursor would skip some of them.
-            const rows = yield* sql<ViewRow & { readonly created_micros: string }>`
+            type Listed = ViewRow & { readonly created_micros: string }
+            const rows = yield* Effect.map(sql<Decode.StoredRequest<Listed>>`
               SELECT ${sql.literal(viewColumns)}, (extract(epoch FROM r.created_at) * 1000000)::bigint AS created_micros
               FROM purchase_requests r
               WHERE ${customerId === undefined ? sql`TRUE` : sql`customer_id = ${customerId}`}
@@ -584,7 +591,7 @@ export const makeWith = (options: PurchasesOptions = {}): Effect.Effect<Purchase
                     : sql`(created_at, id) < (timestamptz 'epoch' + ${cursor.micros}::bigint * interval '1 microsecond', ${cursor.id}::uuid)`
                 }
               ORDER BY created_at DESC, id DESC
-              LIMIT ${limit + 1}`
+              LIMIT ${limit + 1}`, Decode.each(Decode.request<Listed>))
             const page = rows.slice(0, limit)
             const last = page.at(-1)
             return {

@@ -16,7 +16,7 @@ const op = (kind: PaymentOperationRow["kind"], status: PaymentOperationRow["stat
   kind,
   round: 0,
   idempotency_key: `${request.id}:${kind}:0`,
-  amount: "1500",
+  amount: 1500,
   currency: "EUR",
   status,
   provider_ref: "pi_1",

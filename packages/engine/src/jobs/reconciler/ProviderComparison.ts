@@ -90,13 +90,13 @@ export const compare = (
       }
       case "captured": {
         if (captured !== undefined) {
-          if (Number(captured.amount) !== record.captured.amount) {
+          if (captured.amount !== record.captured.amount) {
             mismatch(`we captured ${captured.amount} on ${ref}, the provider shows ${money(record.captured.amount)} — needs a person`)
           }
           if (auth?.live === true) {
             steps.push({ _tag: "Adopt", detail: `authorization ${ref} was marked live although the provider captured it: recorded as ended`, settle: undefined, endAuthorization: ref })
           }
-        } else if (capturePending !== undefined && Number(capturePending.amount) === record.captured.amount) {
+        } else if (capturePending !== undefined && capturePending.amount === record.captured.amount) {
           steps.push({
             _tag: "Adopt",
             detail: `the provider captured ${money(record.captured.amount)} on ${ref} while our capture was pending: recorded as succeeded`,

@@ -7,7 +7,7 @@
 import type { SqlError } from "effect/sql"
 import { Effect, Option, Result } from "effect"
 import type { Contract, Isbn } from "@bookbroker/adapter-sdk"
-import { terminalStatuses, type AttemptRow, type RequestRow } from "../../purchases/store/PurchaseStore.js"
+import { Decode, terminalStatuses, type AttemptRow, type RequestRow } from "../../purchases/store/PurchaseStore.js"
 import { admittedCall } from "../../sellers/SellerCall.js"
 import type { Add } from "./FindingSet.js"
 import type { ReconcilerContext } from "./ReconcilerContext.js"
@@ -34,7 +34,8 @@ export const unknownOrder = (attempt: CheckedAttempt, order: Pick<Contract.Order
 export const sellerOrdersPass = (ctx: ReconcilerContext, add: Add): Effect.Effect<void, SqlError.SqlError> =>
   Effect.gen(function* () {
     const { sql, directory, pool, state } = ctx
-    const attempts = yield* sql<AttemptRow & { request_status: RequestRow["status"]; request_seller_id: string | null; live_authorization: boolean }>`
+    type Row = AttemptRow & { request_status: RequestRow["status"]; request_seller_id: string | null; live_authorization: boolean }
+    const attempts = yield* Effect.map(sql<Decode.StoredAttempt<Row>>`
       SELECT a.*, r.status AS request_status, r.seller_id AS request_seller_id,
         EXISTS (SELECT 1 FROM payment_operations p WHERE p.request_id = r.id AND p.kind = 'authorize' AND p.live) AS live_authorization
       FROM purchase_attempts a JOIN purchase_requests r ON r.id = a.request_id
@@ -42,7 +43,7 @@ export const sellerOrdersPass = (ctx: ReconcilerContext, add: Add): Effect.Effec
         AND r.status IN ${sql.in(terminalStatuses)}
         AND COALESCE(a.last_sent_at, a.updated_at) <= now() - ${ctx.settleMillis} * interval '1 millisecond'
       ORDER BY a.id
-      LIMIT ${ctx.sellerLimit}`
+      LIMIT ${ctx.sellerLimit}`, Decode.each(Decode.attempt<Row>))
     for (const attempt of attempts) {
       const client = yield* directory.get(attempt.seller_id).pipe(Effect.flatMap((seller) => pool.client(seller)), Effect.option)
       // A seller gone from the directory, or one without order lookup, can't be asked: nothing to learn there.

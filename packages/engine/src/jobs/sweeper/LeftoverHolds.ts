@@ -7,7 +7,7 @@
 import { Contract } from "@bookbroker/adapter-sdk"
 import type { SqlError } from "effect/sql"
 import { Effect, Option, Result, Schema } from "effect"
-import { holdNotGivenBack, terminalStatuses, watchingStatus, type AttemptRow } from "../../purchases/store/PurchaseStore.js"
+import { Decode, holdNotGivenBack, terminalStatuses, watchingStatus } from "../../purchases/store/PurchaseStore.js"
 import { admittedCall } from "../../sellers/SellerCall.js"
 import * as AttemptResolution from "../../purchases/AttemptResolution.js"
 import type { Counter, SweeperContext } from "./SweeperContext.js"
@@ -32,7 +32,8 @@ export const sweepHolds = (ctx: SweeperContext, count: Counter): Effect.Effect<v
     for (const row of rows) {
       const done = yield* repair.withLease(row.request_id, (request) =>
         Effect.gen(function* () {
-          const [attempt] = yield* sql<AttemptRow>`SELECT * FROM purchase_attempts WHERE id = ${row.id} AND status IN ('held', 'failed')`
+          const [stored] = yield* sql<Decode.StoredAttempt>`SELECT * FROM purchase_attempts WHERE id = ${row.id} AND status IN ('held', 'failed')`
+          const attempt = stored === undefined ? undefined : Decode.attempt(stored)
           if (attempt === undefined || attempt.hold === null) return
           // A failed attempt whose hold the pipeline could not give back at once (its reason says so).
           const leftOver = attempt.status === "failed" && attempt.reason?.endsWith(holdNotGivenBack) === true

@@ -4,7 +4,7 @@
  * `intent`), each one fenced statement that commits only while this run holds the lease. A step
  * answers with a `Step`: go on to the next status, or park the request for a while.
  */
-import { Contract, type Money } from "@bookbroker/adapter-sdk"
+import { Contract } from "@bookbroker/adapter-sdk"
 import type { SqlError, Statement } from "effect/sql"
 import { Clock, Effect, Schema } from "effect"
 import type {
@@ -75,7 +75,6 @@ export interface PipelineParts {
   readonly crash: (point: CrashPoint, requestId: string) => Effect.Effect<void>
   /** Payment calls: a few quick retries for an unknown outcome, always with the same key. */
   readonly withQuickRetry: <A, E>(effect: Effect.Effect<A, E>) => Effect.Effect<A, E>
-  readonly money: (amount: number | string, currency: string) => Money.Money
   /** The operator's exchange rates to price offers in other currencies with now (`undefined`: none usable). */
   readonly pricing: Effect.Effect<Conversion.Pricing | undefined>
 }
@@ -119,7 +118,7 @@ export interface LeaseClock {
 /** A run's context over `initial`: every write renews the lease clock and becomes the run's `row`. */
 export const makeRun = (parts: PipelineParts, initial: ClaimedRow, lease: Lease, leaseClock: LeaseClock): RunContext => {
   let row: RequestRow = initial
-  const currency = initial.currency.trim()
+  const currency = initial.currency
   /** Whatever a write renews, the heartbeat need not. */
   const renewing = <A, E>(write: Effect.Effect<A, E>) =>
     Effect.flatMap(Clock.currentTimeMillis, (now) =>

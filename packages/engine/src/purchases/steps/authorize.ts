@@ -1,4 +1,5 @@
 /** `received`: authorize the request's maximum with the payment provider (one key per round), then quote. */
+import { Money } from "@bookbroker/adapter-sdk"
 import { Effect } from "effect"
 import * as PurchaseKeys from "../PurchaseKeys.js"
 import { next, park, type RunContext } from "./Run.js"
@@ -13,14 +14,14 @@ export const authorize = (ctx: RunContext) =>
       return next
     }
     const key = PurchaseKeys.payment(ctx.row.id, "authorize", ctx.row.round)
-    const amount = Number(ctx.row.max_amount)
+    const amount = ctx.row.max_amount
     const operation = yield* ctx.intent("authorize", ctx.row.round, key, amount)
     const result = yield* Effect.result(
       ctx.withQuickRetry(
         ctx.gateway.authorize({
           idempotencyKey: key,
           requestId: ctx.row.id,
-          amount: ctx.money(amount, ctx.currency),
+          amount: Money.make(amount, ctx.currency),
           paymentToken,
           // A want may authorize again when a copy is found, without the customer: keep the payment method for that.
           ...(ctx.row.wait_until === null ? {} : { saveForLater: { idempotencyKey: PurchaseKeys.savedPaymentMethod(ctx.row.id) } })

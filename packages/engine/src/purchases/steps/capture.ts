@@ -13,14 +13,17 @@ import { next, park, type RunContext } from "./Run.js"
 const sellerPrice = (attempt: AttemptRow) =>
   attempt.order_currency === null || attempt.order_total === null
     ? {}
-    : { seller_price: { amount: Number(attempt.order_total), currency: attempt.order_currency.trim() } }
+    : { seller_price: { amount: attempt.order_total, currency: attempt.order_currency } }
 
 export const capture = (ctx: RunContext, attempt: AttemptRow) =>
   Effect.gen(function* () {
+    // A confirmed attempt always has its order's total (`purchase.ts`); without one nothing is captured.
     const orderTotal =
-      attempt.order_currency === null
-        ? Number(attempt.order_total)
-        : ctx.exchange.convert(Money.make(Number(attempt.order_total), attempt.order_currency.trim()))?.amount
+      attempt.order_total === null
+        ? undefined
+        : attempt.order_currency === null
+          ? attempt.order_total
+          : ctx.exchange.convert(Money.make(attempt.order_total, attempt.order_currency))?.amount
     if (attempt.reason?.startsWith("order_currency_mismatch") === true || orderTotal === undefined) {
       // Nothing sensible to capture: a person settles it (the finding says how).
       return park(ctx.maxBackoff, `the order at ${attempt.seller_name} needs an operator's check before payment`)
@@ -37,20 +40,20 @@ export const capture = (ctx: RunContext, attempt: AttemptRow) =>
         return next
       }
       const authorizedBy = payments.find((payment) => payment.kind === "authorize" && payment.provider_ref === settled.provider_ref)
-      yield* ctx.transition("purchased", orderTotal > Number(authorizedBy?.amount ?? settled.amount) ? "seller_charged_above_max" : null, {
-        final_amount: Number(settled.amount),
+      yield* ctx.transition("purchased", orderTotal > (authorizedBy?.amount ?? settled.amount) ? "seller_charged_above_max" : null, {
+        final_amount: settled.amount,
         seller_id: attempt.seller_id,
         order_id: attempt.order_id,
         ...sellerPrice(attempt)
       })
       return next
     }
-    const authorized = Number(authorization.amount)
+    const authorized = authorization.amount
     // Never more than the customer authorized; an order above it is a finding (see `confirmed`).
     const amount = Math.min(orderTotal, authorized)
     const operation = yield* ctx.intent("capture", ctx.row.round, key, amount)
     const captured = yield* Effect.result(
-      ctx.withQuickRetry(ctx.gateway.capture({ idempotencyKey: key, providerRef: authorization.provider_ref!, amount: ctx.money(amount, ctx.currency) }))
+      ctx.withQuickRetry(ctx.gateway.capture({ idempotencyKey: key, providerRef: authorization.provider_ref!, amount: Money.make(amount, ctx.currency) }))
     )
     yield* ctx.crash("capture", ctx.row.id)
     if (captured._tag === "Failure") {

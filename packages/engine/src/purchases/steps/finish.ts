@@ -72,7 +72,7 @@ export const end = (ctx: RunContext, ending: FallbackPolicy.Ending) =>
         if (status === watchingStatus) {
           // Watching, the cheapest offer above the maximum is said in words (a counter-offer is for a request that ended).
           const cheapest = ending.cheapest
-          const price = `${Money.toDecimal(Money.make(Number(cheapest.total), cheapest.currency.trim()))} ${cheapest.currency.trim()}`
+          const price = `${Money.toDecimal(Money.make(cheapest.total, cheapest.currency))} ${cheapest.currency}`
           return finish(ctx, status, `${ending.reason}: the cheapest offer now is ${price} from ${cheapest.seller_name}`)
         }
         return finish(ctx, status, ending.reason, {

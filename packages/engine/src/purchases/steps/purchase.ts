@@ -3,7 +3,7 @@
  * idempotency key; only an authoritative answer about that key closes an attempt
  * (`AttemptResolution`), and which attempt comes next is the fallback policy's call.
  */
-import type { Contract, Money, SellerClient } from "@bookbroker/adapter-sdk"
+import { Money, type Contract, type SellerClient } from "@bookbroker/adapter-sdk"
 import type { SqlError } from "effect/sql"
 import { Clock, Effect, Option, Result } from "effect"
 import { type AttemptRow, holdNotGivenBack, type LeaseLost } from "../store/PurchaseStore.js"
@@ -90,7 +90,7 @@ export const confirmed = (ctx: RunContext, attempt: AttemptRow, order: Contract.
             ? [ctx.writes.finding(
                 "order_above_agreed_price",
                 `${attempt.seller_name} confirmed order ${order.orderId} at ${order.total.amount} ${order.total.currency}${converted}, above the ${agreed.amount} it held or quoted` +
-                  (charged.amount > Number(ctx.row.max_amount) ? ` and above the customer's maximum ${ctx.row.max_amount}: the customer is charged the maximum` : ""),
+                  (charged.amount > ctx.row.max_amount ? ` and above the customer's maximum ${ctx.row.max_amount}: the customer is charged the maximum` : ""),
                 false
               )]
             : [])
@@ -102,7 +102,7 @@ export const confirmed = (ctx: RunContext, attempt: AttemptRow, order: Contract.
       ...attempt,
       status: "confirmed",
       order_id: order.orderId,
-      order_total: String(order.total.amount),
+      order_total: order.total.amount,
       order_currency: order.total.currency === ctx.currency ? null : order.total.currency,
       reason
     })
@@ -165,7 +165,7 @@ export const purchase = (ctx: RunContext, attempt: AttemptRow, client: SellerCli
         isbn: offer.isbn,
         source: hold === undefined ? { _tag: "Offer", offer } : { _tag: "Hold", hold },
         idempotencyKey: attempt.idempotency_key,
-        maxTotal: ctx.money(ctx.row.max_amount, ctx.currency),
+        maxTotal: Money.make(ctx.row.max_amount, ctx.currency),
         buyerReference: ctx.row.id,
         ...previouslySent
       }),
@@ -252,7 +252,7 @@ export const holdThenPurchase = (ctx: RunContext, attempt: AttemptRow, client: S
     const refusal = FallbackPolicy.heldPriceRefusal({
       total: inRequest(held.success.total),
       currency: ctx.currency,
-      maxAmount: Number(ctx.row.max_amount),
+      maxAmount: ctx.row.max_amount,
       quotedTotal: inRequest(offer.total).amount,
       nextInLine: nextInLine === undefined ? undefined : { sellerName: nextInLine.seller_name, total: inRequest(decodeOffer(nextInLine.offer).total).amount }
     })

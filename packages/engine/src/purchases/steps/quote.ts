@@ -70,7 +70,7 @@ export const confirmLeads = (ctx: RunContext, attempted: ReadonlySet<string>) =>
     const ask = FallbackPolicy.leadsToConfirm(ctx.row, saved, attempted)
     if (progress === null || ask.length === 0) return false
     const open = (progress.leads ?? []).filter((lead) => !attempted.has(lead.sellerId))
-    const maxAmount = Number(ctx.row.max_amount)
+    const maxAmount = ctx.row.max_amount
     const isbn = ctx.row.isbn as Isbn.Isbn13
     const rates = yield* converting(ctx, ctx.row.exchange)
     const book = yield* ctx.quoteEngine.quotes(isbn, {
@@ -166,7 +166,7 @@ export const quote = (ctx: RunContext) =>
       // With an offer within the maximum the request can buy: sellers that failed are not
       // waited for (as stragglers are not); without one, they are asked again for a while
       // (a refused connection is often a blip), then their failure is final.
-      const canBuy = [...offers.values()].some((offer) => offer.total.amount <= Number(ctx.row.max_amount))
+      const canBuy = [...offers.values()].some((offer) => offer.total.amount <= ctx.row.max_amount)
       const retryFailed = !canBuy && (yield* Clock.currentTimeMillis) < retryFailedUntil
       const unanswered = retryFailed ? QuoteProgress.unanswered(outcomes.values()) : progress.notAsked.map((seller) => seller.sellerId)
       if (unanswered.length === 0 || (yield* Clock.currentTimeMillis) >= answerBy) break
@@ -205,6 +205,6 @@ export const quote = (ctx: RunContext) =>
       // The rates its offers were priced at, for the hold, the order and the capture (cleared when none were).
       ...(exchange === null && ctx.row.exchange === null ? {} : { exchange })
     })
-    ctx.saved = { round, quotes: quotes.map((quote) => ({ ...quote, total: String(quote.total) })) }
+    ctx.saved = { round, quotes }
     return next
   })

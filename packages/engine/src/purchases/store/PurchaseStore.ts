@@ -7,7 +7,7 @@
  * The statements live beside this file, by concern — `stepWrites.ts` (a run's fenced
  * writes and a payment's intent), `leases.ts` (claiming, parking, defects, renewing), `reads.ts`,
  * `payments.ts` (settlements outside a run: the sweeper's and the reconciler's repairs) — and the
- * rows and statuses in `rows.ts`, re-exported here.
+ * rows and statuses in `rows.ts`, re-exported here, decoded once as they are read (`decode.ts`).
  */
 import { SqlClient } from "effect/sql"
 import { Effect } from "effect"
@@ -17,6 +17,8 @@ import { readStatements } from "./reads.js"
 import { stepStatements } from "./stepWrites.js"
 
 export * from "./rows.js"
+/** Rows decoded where they leave PostgreSQL: for statements outside this folder that read whole records. */
+export * as Decode from "./decode.js"
 
 export const makeStore = Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient

@@ -1,6 +1,7 @@
 /** Who runs a request: claiming runnable requests (turns between customers), parking, defects, renewing a lease. */
 import type { SqlClient } from "effect/sql"
 import { Effect } from "effect"
+import * as Decode from "./decode.js"
 import type { ClaimedRow, Lease } from "./rows.js"
 
 export const leaseStatements = (sql: SqlClient.SqlClient) => ({
@@ -13,7 +14,7 @@ export const leaseStatements = (sql: SqlClient.SqlClient) => ({
    * without giving the request back (`ClaimedRow.interrupted`).
    */
   claim: (worker: string, leaseMillis: number, limit: number) =>
-    sql<ClaimedRow>`
+    Effect.map(sql<Decode.StoredRequest<ClaimedRow>>`
       WITH active AS (
         SELECT id, customer_id, next_run_at, lease_expires_at FROM purchase_requests
         WHERE status IN ('received', 'authorized', 'quoting', 'deciding', 'purchasing')
@@ -38,7 +39,7 @@ export const leaseStatements = (sql: SqlClient.SqlClient) => ({
       UPDATE purchase_requests r
       SET lease_owner = ${worker}, lease_expires_at = now() + ${leaseMillis} * interval '1 millisecond', fence = r.fence + 1
       FROM picked WHERE r.id = picked.id
-      RETURNING r.*, picked.interrupted`,
+      RETURNING r.*, picked.interrupted`, Decode.each(Decode.request<ClaimedRow>)),
 
   /** Gives the request back, to be picked up again after `delayMillis`; `why` is shown on its status. */
   park: (lease: Lease, delayMillis: number, why: string) =>

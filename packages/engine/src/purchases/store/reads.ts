@@ -1,10 +1,12 @@
 /** Reads of a request and what it learnt: the row, its attempts, payments and quotes, and what other buyers of the book did. */
 import type { SqlClient } from "effect/sql"
 import { Effect } from "effect"
-import { activeStatuses, type AttemptRow, type PaymentOperationRow, type QuoteRow, type RequestRow } from "./rows.js"
+import * as Decode from "./decode.js"
+import { activeStatuses, type RequestRow } from "./rows.js"
 
 export const readStatements = (sql: SqlClient.SqlClient) => ({
-  request: (id: string) => Effect.map(sql<RequestRow>`SELECT * FROM purchase_requests WHERE id = ${id}`, (rows) => rows[0]),
+  request: (id: string) =>
+    Effect.map(sql<Decode.StoredRequest>`SELECT * FROM purchase_requests WHERE id = ${id}`, (rows) => (rows[0] === undefined ? undefined : Decode.request(rows[0]))),
 
   /**
    * Requests for the same book and currency that arrived before `request` and are still in
@@ -52,10 +54,13 @@ export const readStatements = (sql: SqlClient.SqlClient) => ({
       })
     ),
 
-  attempts: (id: string) => sql<AttemptRow>`SELECT * FROM purchase_attempts WHERE request_id = ${id} ORDER BY round, rank`,
+  attempts: (id: string) => Effect.map(sql<Decode.StoredAttempt>`SELECT * FROM purchase_attempts WHERE request_id = ${id} ORDER BY round, rank`, Decode.each(Decode.attempt)),
 
-  payments: (id: string) => sql<PaymentOperationRow>`SELECT * FROM payment_operations WHERE request_id = ${id} ORDER BY id`,
+  payments: (id: string) => Effect.map(sql<Decode.StoredPayment>`SELECT * FROM payment_operations WHERE request_id = ${id} ORDER BY id`, Decode.each(Decode.payment)),
 
   quotes: (id: string, round: number) =>
-    sql<QuoteRow>`SELECT seller_id, seller_name, rank, total, currency, offer FROM purchase_quotes WHERE request_id = ${id} AND round = ${round} ORDER BY rank`
+    Effect.map(
+      sql<Decode.StoredQuote>`SELECT seller_id, seller_name, rank, total, currency, offer FROM purchase_quotes WHERE request_id = ${id} AND round = ${round} ORDER BY rank`,
+      Decode.each(Decode.quote)
+    )
 })

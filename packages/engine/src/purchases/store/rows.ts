@@ -1,6 +1,7 @@
 /**
- * The purchase records as PostgreSQL holds them: the status lists, the rows of requests, attempts,
- * payment operations and quotes, a run's lease, what one step changes, and what a webhook says
+ * The purchase records: the status lists, the rows of requests, attempts, payment operations and
+ * quotes as the engine reads them (decoded once: amounts in minor units, currencies as codes,
+ * `decode.ts`), a run's lease, what one step changes, and what a webhook says
  * about a request (`eventPayload`, and the same in SQL).
  */
 import type { SqlClient, Statement } from "effect/sql"
@@ -48,9 +49,11 @@ export interface RequestRow {
   readonly idempotency_key: string
   readonly request_hash: string
   readonly isbn: string
+  /** The request's ISO 4217 code (decoded: `decode.ts`). */
   readonly currency: string
-  readonly original_max: string
-  readonly max_amount: string
+  /** The maximum the customer asked for, in minor units; `max_amount` is the current round's (an accepted counter-offer's). */
+  readonly original_max: number
+  readonly max_amount: number
   /** The customer's payment method token; null once the request is final (cleared by the step that ends it). */
   readonly payment_token: string | null
   readonly customer: CustomerDetails
@@ -58,7 +61,8 @@ export interface RequestRow {
   readonly round: number
   readonly status: PurchaseStatus
   readonly reason: string | null
-  readonly final_amount: string | null
+  /** What the customer paid, in minor units of `currency`. */
+  readonly final_amount: number | null
   readonly seller_id: string | null
   readonly order_id: string | null
   readonly counter_offer: CounterOffer | null
@@ -160,7 +164,8 @@ export interface AttemptRow {
   readonly offer: unknown
   readonly hold: unknown
   readonly order_id: string | null
-  readonly order_total: string | null
+  /** The order's total in minor units of `order_currency` (or of the request's currency when that is null). */
+  readonly order_total: number | null
   /** The currency the seller confirmed the order in, when not the request's (converted at the request's locked rate). */
   readonly order_currency: string | null
   readonly reason: string | null
@@ -180,7 +185,8 @@ export interface PaymentOperationRow {
   readonly kind: PaymentKind
   readonly round: number
   readonly idempotency_key: string
-  readonly amount: string
+  /** Minor units of `currency`. */
+  readonly amount: number
   readonly currency: string
   readonly status: "pending" | "succeeded" | "declined" | "rejected"
   readonly provider_ref: string | null
@@ -193,7 +199,8 @@ export interface QuoteRow {
   readonly seller_id: string
   readonly seller_name: string
   readonly rank: number
-  readonly total: string
+  /** Minor units of `currency`. */
+  readonly total: number
   readonly currency: string
   readonly offer: unknown
 }
@@ -260,9 +267,9 @@ export const eventPayload = (
   status: row.status,
   isbn: row.isbn,
   reason: row.reason,
-  final_price: row.final_amount === null ? null : { amount: Number(row.final_amount), currency: row.currency.trim() },
+  final_price: row.final_amount === null ? null : { amount: row.final_amount, currency: row.currency },
   seller_price: sellerPrice,
-  exchange_rates: lockedRatesWire(row.exchange, row.currency.trim()),
+  exchange_rates: lockedRatesWire(row.exchange, row.currency),
   seller_id: row.seller_id,
   order_id: row.order_id,
   counter_offer: row.counter_offer

@@ -7,6 +7,7 @@ import type { SqlClient, SqlError, Statement } from "effect/sql"
 import { Effect } from "effect"
 import * as AttemptReuse from "../AttemptReuse.js"
 import * as PurchaseKeys from "../PurchaseKeys.js"
+import * as Decode from "./decode.js"
 import { fragments, type Fragments } from "./fragments.js"
 import {
   type AttemptStatus,
@@ -78,7 +79,7 @@ const step = (sql: SqlClient.SqlClient, { leaseHeld, leaseUntil }: Fragments) =>
             status: transition.to,
             isbn: current.isbn,
             reason: transition.reason,
-            final_amount: c.final_amount === undefined ? current.final_amount : String(c.final_amount),
+            final_amount: c.final_amount ?? current.final_amount,
             currency: current.currency,
             seller_id: c.seller_id ?? current.seller_id,
             order_id: c.order_id ?? current.order_id,
@@ -93,10 +94,10 @@ const step = (sql: SqlClient.SqlClient, { leaseHeld, leaseUntil }: Fragments) =>
             SELECT req.id, ${`purchase_request.${transition.to}`}::text, ${JSON.stringify(payload)}::jsonb, req.notify_url FROM req)`)
       }
     }
-    const [row] = yield* sql<RequestRow>`WITH ${sql.csv(ctes)} SELECT * FROM req`
+    const [row] = yield* sql<Decode.StoredRequest>`WITH ${sql.csv(ctes)} SELECT * FROM req`
     if (row === undefined) return yield* new LeaseLost({ requestId: lease.requestId })
     // The row as this statement left it: callers need not read it again.
-    return row
+    return Decode.request(row)
   })
 
 /** Writes a step may carry (`StepChanges.writes`): each acts only when the step's lease check (`req`) held. */
@@ -107,7 +108,7 @@ const writes = (sql: SqlClient.SqlClient, { settled }: Fragments) => ({
   endAuthorization: () =>
     sql`UPDATE payment_operations SET live = false, updated_at = now() WHERE request_id = (SELECT id FROM req) AND kind = 'authorize' AND live`,
 
-  saveQuotes: (round: number, rows: ReadonlyArray<Omit<QuoteRow, "total"> & { readonly total: number }>) =>
+  saveQuotes: (round: number, rows: ReadonlyArray<QuoteRow>) =>
     sql`
       INSERT INTO purchase_quotes (request_id, round, seller_id, seller_name, rank, total, currency, offer)
       SELECT req.id, ${round}::int, x.seller_id, x.seller_name, x.rank, x.total, x.currency, x.offer
@@ -171,13 +172,13 @@ const writes = (sql: SqlClient.SqlClient, { settled }: Fragments) => ({
  */
 const paymentIntent = (sql: SqlClient.SqlClient, { leaseHeld, leaseUntil }: Fragments) => (lease: Lease, kind: PaymentKind, round: number, key: string, amount: number, currency: string) =>
   Effect.flatMap(
-    sql<PaymentOperationRow>`
+    sql<Decode.StoredPayment>`
       WITH req AS (UPDATE purchase_requests SET lease_expires_at = ${leaseUntil(lease)}, updated_at = now() WHERE ${leaseHeld(lease)} RETURNING id)
       INSERT INTO payment_operations (request_id, kind, round, idempotency_key, amount, currency, status, tries)
       SELECT req.id, ${kind}::text, ${round}::int, ${key}::text, ${amount}::bigint, ${currency}::text, 'pending', 1 FROM req
       ON CONFLICT (idempotency_key) DO UPDATE SET tries = payment_operations.tries + 1, updated_at = now()
       RETURNING *`,
-    ([operation]) => (operation === undefined ? Effect.fail(new LeaseLost({ requestId: lease.requestId })) : Effect.succeed(operation))
+    ([operation]) => (operation === undefined ? Effect.fail(new LeaseLost({ requestId: lease.requestId })) : Effect.succeed(Decode.payment(operation)))
   )
 
 export const stepStatements = (sql: SqlClient.SqlClient) => {

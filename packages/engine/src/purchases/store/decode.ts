@@ -1,0 +1,57 @@
+/**
+ * The purchase records decoded once, where they leave PostgreSQL: an `int8` amount (a decimal
+ * string, `internal/pgTypes.ts`) becomes integer minor units, a `char(3)` currency a checked ISO
+ * 4217 code. Every read of a request, an attempt, a payment operation or a quote goes through
+ * here, so nothing after it converts or trims (`rows.ts` gives the decoded types).
+ *
+ * A column that does not decode is a defect: the tables' types and checks admit only what
+ * decodes (intake checks the currency; amounts are whole by type).
+ */
+import { Money } from "@bookbroker/adapter-sdk"
+import { Schema } from "effect"
+import type { AttemptRow, PaymentOperationRow, QuoteRow, RequestRow } from "./rows.js"
+
+/** An amount column: `int8` read as its decimal string, decoded to minor units. */
+const Amount = Schema.Union([Schema.NumberFromString, Schema.Number]).pipe(Schema.decodeTo(Money.MinorUnits))
+/** A `char(3)` currency column, as its code. */
+const Currency = Schema.Trim.pipe(Schema.decodeTo(Money.CurrencyCode))
+
+// Each optional: a statement may read only some of a request's columns (a customer's view, a want's).
+const requestColumns = Schema.decodeUnknownSync(
+  Schema.Struct({
+    original_max: Schema.optionalKey(Amount),
+    max_amount: Schema.optionalKey(Amount),
+    final_amount: Schema.optionalKey(Schema.NullOr(Amount)),
+    currency: Schema.optionalKey(Currency)
+  })
+)
+const attemptColumns = Schema.decodeUnknownSync(Schema.Struct({ order_total: Schema.NullOr(Amount), order_currency: Schema.NullOr(Currency) }))
+const paymentColumns = Schema.decodeUnknownSync(Schema.Struct({ amount: Amount, currency: Currency }))
+const quoteColumns = Schema.decodeUnknownSync(Schema.Struct({ total: Amount, currency: Currency }))
+
+/** A row as PostgreSQL sends it: the decoded columns `Columns` still as stored. */
+export type Stored<Row, Columns extends object> = Omit<Row, keyof Columns> & Columns
+
+type RequestColumns = { original_max: string; max_amount: string; final_amount: string | null; currency: string }
+type AttemptColumns = { order_total: string | number | null; order_currency: string | null }
+
+/** A request row, some of its columns, or a row that extends one (a claimed row, a locked one with flags). */
+export type StoredRequest<Row extends Partial<RequestRow> = RequestRow> = Stored<Row, Pick<RequestColumns, keyof Row & keyof RequestColumns>>
+export const request = <Row extends Partial<RequestRow> = RequestRow>(stored: StoredRequest<Row>): Row => ({ ...stored, ...requestColumns(stored) }) as unknown as Row
+
+/** An attempt row; `order_total` may come as a JSON number (an attempt aggregated with `json_build_object`). */
+export type StoredAttempt<Row extends Pick<AttemptRow, "order_total" | "order_currency"> = AttemptRow> = Stored<Row, AttemptColumns>
+export const attempt = <Row extends Pick<AttemptRow, "order_total" | "order_currency"> = AttemptRow>(stored: StoredAttempt<Row>): Row =>
+  ({ ...stored, ...attemptColumns(stored) }) as unknown as Row
+
+export type StoredPayment = Stored<PaymentOperationRow, { amount: string; currency: string }>
+export const payment = (stored: StoredPayment): PaymentOperationRow => ({ ...stored, ...paymentColumns(stored) }) as unknown as PaymentOperationRow
+
+export type StoredQuote = Stored<QuoteRow, { total: string; currency: string }>
+export const quote = (stored: StoredQuote): QuoteRow => ({ ...stored, ...quoteColumns(stored) }) as unknown as QuoteRow
+
+/** Each of `rows`, decoded. */
+export const each =
+  <A, B>(decode: (stored: A) => B) =>
+  (rows: ReadonlyArray<A>): Array<B> =>
+    rows.map(decode)
