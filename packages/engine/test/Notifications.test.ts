@@ -331,3 +331,23 @@ describe("Notifications", () => {
     }).pipe(Effect.provide(Infrastructure))
   )
 })
+
+describe("Notifications rules, alone", () => {
+  it("the wait before the next attempt doubles from the base, stops at the maximum, and jitters ±25 %", () => {
+    const base = 10_000
+    const max = 6 * 60 * 60 * 1_000
+    expect([1, 2, 3, 4].map((attempts) => Notifications.retryDelay(attempts, base, max, 0.5))).toEqual([10_000, 20_000, 40_000, 80_000])
+    expect(Notifications.retryDelay(40, base, max, 0.5)).toBe(max)
+    expect(Notifications.retryDelay(1, base, max, 0)).toBe(7_500)
+    expect(Notifications.retryDelay(1, base, max, 1)).toBe(12_500)
+  })
+
+  it("only a 2xx delivers; a redirect is not followed and says where it pointed; anything else is a failed attempt", () => {
+    expect(Notifications.answered(204, undefined)).toEqual({ _tag: "Delivered" })
+    const redirect = Notifications.answered(302, "https://elsewhere.example/hook")
+    expect(redirect._tag).toBe("Failed")
+    expect(redirect._tag === "Failed" && redirect.error).toMatch(/HTTP 302 redirect to https:\/\/elsewhere\.example\/hook: redirects are not followed/)
+    expect(Notifications.answered(500, undefined)).toEqual({ _tag: "Failed", error: "HTTP 500 from the receiver" })
+    expect(Notifications.answered(199, undefined)._tag).toBe("Failed")
+  })
+})

@@ -74,12 +74,119 @@ interface OutboxRow {
   readonly created_at: Date
 }
 
-type Delivery = { readonly _tag: "Delivered" } | { readonly _tag: "Failed"; readonly error: string } | { readonly _tag: "Refused"; readonly error: string }
+export type Delivery = { readonly _tag: "Delivered" } | { readonly _tag: "Failed"; readonly error: string } | { readonly _tag: "Refused"; readonly error: string }
 
 /** Only public http(s) URLs (or the networks the operator allowed) are ever called; the reason otherwise. */
 const refusal = (notifyUrl: string, policy: OutboundAddress.OutboundPolicyService): string | undefined => {
   const checked = OutboundAddress.checkUrl(notifyUrl, policy)
   return checked._tag === "Allowed" ? undefined : `notify_url ${JSON.stringify(notifyUrl.slice(0, 200))} ${checked.reason}; refused, never retried`
+}
+
+/** What delivering and settling work with. */
+interface Dispatcher {
+  readonly sql: SqlClient.SqlClient
+  readonly outbound: OutboundAddress.OutboundPolicyService
+  readonly webhook: Webhook
+  /** Our own connection pool: no interceptors (so never a redirect followed), bounded timeouts. */
+  readonly agent: Agent
+  readonly timeoutMillis: number
+  readonly maxAttempts: number
+  readonly retryBaseMillis: number
+  readonly retryMaxMillis: number
+}
+
+/** The wait before the next attempt after `attempts` failed ones: doubled each time up to the maximum, ±25 % jitter. */
+export const retryDelay = (attempts: number, baseMillis: number, maxMillis: number, random: number = Math.random()): number => {
+  const delay = Math.min(maxMillis, baseMillis * 2 ** Math.min(Math.max(attempts - 1, 0), 30))
+  return Math.round(delay * (0.75 + random * 0.5))
+}
+
+/** What a receiver's answer means: a 2xx delivers; a redirect (never followed) or any other status is a failed attempt. */
+export const answered = (status: number, location: string | ReadonlyArray<string> | undefined): Delivery => {
+  if (status >= 200 && status < 300) return { _tag: "Delivered" }
+  if (status >= 300 && status < 400) {
+    return {
+      _tag: "Failed",
+      error: `HTTP ${status} redirect${location === undefined ? "" : ` to ${String(location)}`}: redirects are not followed, the notify_url must answer 2xx itself`
+    }
+  }
+  return { _tag: "Failed", error: `HTTP ${status} from the receiver` }
+}
+
+/** One signed POST of `row` to `url`; a thrown error or a timeout is a failed attempt, never an error. */
+const send = ({ webhook, agent, timeoutMillis }: Dispatcher, row: OutboxRow, url: string): Effect.Effect<Delivery> =>
+  Effect.tryPromise({
+    try: async (signal) => {
+      const body = JSON.stringify({ type: row.event, timestamp: row.created_at.toISOString(), data: row.payload })
+      const msgId = `msg_${row.id}`
+      const now = new Date()
+      const response = await request(url, {
+        method: "POST",
+        dispatcher: agent,
+        headers: {
+          "content-type": "application/json",
+          "user-agent": "bookbroker-webhooks/1",
+          "webhook-id": msgId,
+          "webhook-timestamp": String(Math.floor(now.getTime() / 1_000)),
+          "webhook-signature": webhook.sign(msgId, now, body)
+        },
+        body,
+        signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMillis)]),
+        headersTimeout: timeoutMillis,
+        bodyTimeout: timeoutMillis
+      })
+      await response.body.dump().catch(() => undefined)
+      return answered(response.statusCode, response.headers["location"])
+    },
+    catch: (error) => error
+  }).pipe(
+    Effect.catch((error) =>
+      Effect.succeed<Delivery>({
+        _tag: "Failed",
+        error:
+          error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError" || /timeout/i.test(error.name))
+            ? `no answer within ${timeoutMillis} ms (${error.message})`
+            : `request failed: ${error instanceof Error ? `${error.message}${"code" in error && typeof error.code === "string" ? ` (${error.code})` : ""}` : String(error)}`
+      })
+    ),
+    Effect.withSpan("Notifications.deliver", { attributes: { "outbox.id": row.id, "purchase.request_id": row.request_id, "outbox.event": row.event } })
+  )
+
+/** Stores the outcome of one attempt; a failed one only if the row is still ours (not claimed again since). */
+const settle = ({ sql, maxAttempts, retryBaseMillis, retryMaxMillis }: Dispatcher, row: OutboxRow, delivery: Delivery) => {
+  switch (delivery._tag) {
+    case "Delivered":
+      return sql`UPDATE outbox SET delivered_at = now(), last_error = NULL WHERE id = ${row.id} AND delivered_at IS NULL`
+    case "Refused":
+      return sql`
+        UPDATE outbox SET last_error = ${delivery.error}, next_attempt_at = 'infinity'
+        WHERE id = ${row.id} AND attempts = ${row.attempts} AND delivered_at IS NULL`
+    case "Failed": {
+      const final = row.attempts >= maxAttempts
+      const error = final ? `gave up after ${row.attempts} attempts; last: ${delivery.error}` : delivery.error
+      return sql`
+        UPDATE outbox SET last_error = ${error},
+          next_attempt_at = ${final ? sql`'infinity'` : sql`now() + ${retryDelay(row.attempts, retryBaseMillis, retryMaxMillis)} * interval '1 millisecond'`}
+        WHERE id = ${row.id} AND attempts = ${row.attempts} AND delivered_at IS NULL`
+    }
+  }
+}
+
+/** One claimed row: sent (or refused for its URL), then its outcome stored. */
+const deliver = (dispatcher: Dispatcher, row: OutboxRow): Effect.Effect<void> => {
+  const url = row.notify_url
+  if (url === null) return Effect.void // marked delivered by the claim
+  const refused = refusal(url, dispatcher.outbound)
+  const attempt: Effect.Effect<Delivery> = refused === undefined ? send(dispatcher, row, url) : Effect.succeed({ _tag: "Refused", error: refused })
+  return attempt.pipe(
+    Effect.tap((delivery) =>
+      delivery._tag === "Delivered"
+        ? Effect.void
+        : Effect.logWarning(`webhook ${row.event} for purchase request ${row.request_id} not delivered (attempt ${row.attempts})`, delivery.error)
+    ),
+    Effect.flatMap((delivery) => orDie(settle(dispatcher, row, delivery))),
+    Effect.asVoid
+  )
 }
 
 export const make = (options: NotificationsOptions): Effect.Effect<NotificationsService, InvalidWebhookSecret, SqlClient.SqlClient | Scope.Scope> =>
@@ -91,15 +198,10 @@ export const make = (options: NotificationsOptions): Effect.Effect<Notifications
       catch: (error) => new InvalidWebhookSecret({ detail: error instanceof Error ? error.message : String(error) })
     })
     const batchSize = options.batchSize ?? 32
-    const maxAttempts = options.maxAttempts ?? 12
     const timeoutMillis = options.timeoutMillis ?? 10_000
     const pollMillis = options.pollMillis ?? 1_000
-    const retryBaseMillis = options.retryBaseMillis ?? 10_000
-    const retryMaxMillis = options.retryMaxMillis ?? 6 * 60 * 60 * 1_000
     // A claimed row is not due again before its request can have finished (or been abandoned).
     const claimMillis = 2 * timeoutMillis + 5_000
-
-    // Our own connection pool: no interceptors (so never a redirect followed), bounded timeouts.
     const agent = yield* Effect.acquireRelease(
       Effect.sync(
         () =>
@@ -113,100 +215,22 @@ export const make = (options: NotificationsOptions): Effect.Effect<Notifications
       ),
       (agent) => Effect.promise(() => agent.close())
     )
-
-    const backoff = (attempts: number) => {
-      const delay = Math.min(retryMaxMillis, retryBaseMillis * 2 ** Math.min(Math.max(attempts - 1, 0), 30))
-      return Math.round(delay * (0.75 + Math.random() * 0.5))
-    }
-
-    const send = (row: OutboxRow, url: string): Effect.Effect<Delivery> =>
-      Effect.tryPromise({
-        try: async (signal) => {
-          const body = JSON.stringify({ type: row.event, timestamp: row.created_at.toISOString(), data: row.payload })
-          const msgId = `msg_${row.id}`
-          const now = new Date()
-          const response = await request(url, {
-            method: "POST",
-            dispatcher: agent,
-            headers: {
-              "content-type": "application/json",
-              "user-agent": "bookbroker-webhooks/1",
-              "webhook-id": msgId,
-              "webhook-timestamp": String(Math.floor(now.getTime() / 1_000)),
-              "webhook-signature": webhook.sign(msgId, now, body)
-            },
-            body,
-            signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMillis)]),
-            headersTimeout: timeoutMillis,
-            bodyTimeout: timeoutMillis
-          })
-          await response.body.dump().catch(() => undefined)
-          const status = response.statusCode
-          if (status >= 200 && status < 300) return { _tag: "Delivered" } as const
-          if (status >= 300 && status < 400) {
-            const location = response.headers["location"]
-            return {
-              _tag: "Failed",
-              error: `HTTP ${status} redirect${location === undefined ? "" : ` to ${String(location)}`}: redirects are not followed, the notify_url must answer 2xx itself`
-            } as const
-          }
-          return { _tag: "Failed", error: `HTTP ${status} from the receiver` } as const
-        },
-        catch: (error) => error
-      }).pipe(
-        Effect.catch((error) =>
-          Effect.succeed<Delivery>({
-            _tag: "Failed",
-            error:
-              error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError" || /timeout/i.test(error.name))
-                ? `no answer within ${timeoutMillis} ms (${error.message})`
-                : `request failed: ${error instanceof Error ? `${error.message}${"code" in error && typeof error.code === "string" ? ` (${error.code})` : ""}` : String(error)}`
-          })
-        ),
-        Effect.withSpan("Notifications.deliver", { attributes: { "outbox.id": row.id, "purchase.request_id": row.request_id, "outbox.event": row.event } })
-      )
-
-    /** Stores the outcome of one attempt; a failed one only if the row is still ours (not claimed again since). */
-    const settle = (row: OutboxRow, delivery: Delivery) => {
-      switch (delivery._tag) {
-        case "Delivered":
-          return sql`UPDATE outbox SET delivered_at = now(), last_error = NULL WHERE id = ${row.id} AND delivered_at IS NULL`
-        case "Refused":
-          return sql`
-            UPDATE outbox SET last_error = ${delivery.error}, next_attempt_at = 'infinity'
-            WHERE id = ${row.id} AND attempts = ${row.attempts} AND delivered_at IS NULL`
-        case "Failed": {
-          const final = row.attempts >= maxAttempts
-          const error = final ? `gave up after ${row.attempts} attempts; last: ${delivery.error}` : delivery.error
-          return sql`
-            UPDATE outbox SET last_error = ${error},
-              next_attempt_at = ${final ? sql`'infinity'` : sql`now() + ${backoff(row.attempts)} * interval '1 millisecond'`}
-            WHERE id = ${row.id} AND attempts = ${row.attempts} AND delivered_at IS NULL`
-        }
-      }
-    }
-
-    const deliver = (row: OutboxRow): Effect.Effect<void> => {
-      const url = row.notify_url
-      if (url === null) return Effect.void // marked delivered by the claim
-      const refused = refusal(url, outbound)
-      const attempt: Effect.Effect<Delivery> = refused === undefined ? send(row, url) : Effect.succeed({ _tag: "Refused", error: refused })
-      return attempt.pipe(
-        Effect.tap((delivery) =>
-          delivery._tag === "Delivered"
-            ? Effect.void
-            : Effect.logWarning(`webhook ${row.event} for purchase request ${row.request_id} not delivered (attempt ${row.attempts})`, delivery.error)
-        ),
-        Effect.flatMap((delivery) => orDie(settle(row, delivery))),
-        Effect.asVoid
-      )
+    const dispatcher: Dispatcher = {
+      sql,
+      outbound,
+      webhook,
+      agent,
+      timeoutMillis,
+      maxAttempts: options.maxAttempts ?? 12,
+      retryBaseMillis: options.retryBaseMillis ?? 10_000,
+      retryMaxMillis: options.retryMaxMillis ?? 6 * 60 * 60 * 1_000
     }
 
     const runOnce: Effect.Effect<number> = Effect.gen(function* () {
       const claimed = yield* orDie(sql<OutboxRow>`
         WITH picked AS (
           SELECT id FROM outbox
-          WHERE delivered_at IS NULL AND next_attempt_at <= now() AND attempts < ${maxAttempts}
+          WHERE delivered_at IS NULL AND next_attempt_at <= now() AND attempts < ${dispatcher.maxAttempts}
           ORDER BY next_attempt_at, id
           LIMIT ${batchSize}
           FOR UPDATE SKIP LOCKED
@@ -217,7 +241,7 @@ export const make = (options: NotificationsOptions): Effect.Effect<Notifications
           next_attempt_at = now() + ${claimMillis} * interval '1 millisecond'
         FROM picked WHERE o.id = picked.id
         RETURNING o.id, o.request_id, o.event, o.payload, o.notify_url, o.attempts, o.created_at`)
-      yield* Effect.forEach(claimed, deliver, { concurrency: "unbounded", discard: true })
+      yield* Effect.forEach(claimed, (row) => deliver(dispatcher, row), { concurrency: "unbounded", discard: true })
       return claimed.length
     }).pipe(Effect.withSpan("Notifications.runOnce"))
 
