@@ -51,7 +51,7 @@ interface Batch {
 
 /** One ISBN waiting for its seller's answer: its ticket, and how its caller stops waiting. */
 export interface Waiting extends Ticket {
-  /** Stops waiting (nothing once answered); a call every waiter gave up is interrupted, its permit returned. */
+  /** Stops waiting (nothing once answered); a call every waiter gave up is interrupted, and its permit kept until it expires (`abandoned`: the seller may still be working on it). */
   readonly cancel: () => void
 }
 
@@ -73,10 +73,6 @@ class Item implements Waiting {
     private readonly settle: (result: QueueResult, about: unknown) => void,
     private readonly about: unknown
   ) {}
-
-  get cancelled(): boolean {
-    return this.over
-  }
 
   answer(result: QueueResult): void {
     if (this.over) return
@@ -139,7 +135,7 @@ type Permit = Extract<Admission, { readonly _tag: "Admitted" }>
 /** Drops the waiters that gave up (in one pass: thousands may give up at once); what is left, oldest first. */
 const live = (line: SellerLine): Array<Item> => {
   let kept = 0
-  for (const item of line.items) if (!item.cancelled) line.items[kept++] = item
+  for (const item of line.items) if (!item.over) line.items[kept++] = item
   line.items.length = kept
   return line.items
 }
@@ -330,6 +326,6 @@ export const make = (state: SharedStateService, stats: SellerStats, scope: Scope
         }
         return Effect.as(enqueue(line, item), item)
       }),
-    depth: () => new Map([...lines].map(([sellerId, line]) => [sellerId, line.items.filter((item) => !item.cancelled).length]))
+    depth: () => new Map([...lines].map(([sellerId, line]) => [sellerId, line.items.filter((item) => !item.over).length]))
   }
 }
