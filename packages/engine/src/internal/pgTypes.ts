@@ -5,8 +5,9 @@
  * PostgreSQL prints them), and the stores convert with `Number(...)` where a value is money or a
  * count — every amount bookbroker stores is far below 2^53.
  */
+import { Money } from "@bookbroker/adapter-sdk"
 import { PgTypes } from "@effect/sql-pg"
-import { Result } from "effect"
+import { Result, Schema } from "effect"
 
 const int8AsString: PgTypes.Codec<string> = {
   decode: (bytes) => Result.succeed(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getBigInt64(0).toString()),
@@ -29,3 +30,8 @@ export const registry = (): PgTypes.Registry => {
   types.register(PgTypes.OID.int8, int8AsString, { arrayOid: PgTypes.OID.int8Array })
   return types
 }
+
+/** An amount column (`int8`, read as its decimal string above, or a JSON number), decoded to integer minor units. */
+export const AmountColumn = Schema.Union([Schema.NumberFromString, Schema.Number]).pipe(Schema.decodeTo(Money.MinorUnits))
+/** A `char(3)` currency column, decoded to its checked ISO 4217 code. */
+export const CurrencyColumn = Schema.Trim.pipe(Schema.decodeTo(Money.CurrencyCode))

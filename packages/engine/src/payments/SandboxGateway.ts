@@ -18,7 +18,8 @@
 import { Money } from "@bookbroker/adapter-sdk"
 import { SqlClient } from "effect/sql"
 import { randomUUID } from "node:crypto"
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Schema } from "effect"
+import { AmountColumn, CurrencyColumn } from "../internal/pgTypes.js"
 import { orDie } from "../internal/sql.js"
 import {
   PaymentDeclined,
@@ -55,11 +56,16 @@ interface PaymentRow {
   readonly id: string
   readonly request_id: string
   readonly currency: string
-  readonly authorized: string
-  readonly captured: string
-  readonly refunded: string
+  /** Minor units of `currency` (decoded once as the row is read: `paymentRows`). */
+  readonly authorized: number
+  readonly captured: number
+  readonly refunded: number
   readonly status: PaymentRecord["status"]
 }
+const amounts = Schema.decodeUnknownSync(Schema.Struct({ authorized: AmountColumn, captured: AmountColumn, refunded: AmountColumn, currency: CurrencyColumn }))
+/** The ledger's rows as PostgreSQL sends them (int8 as strings), decoded. */
+const paymentRows = (rows: ReadonlyArray<Record<string, unknown>>): Array<PaymentRow> =>
+  rows.map((row) => ({ ...row, ...amounts(row) }) as unknown as PaymentRow)
 
 export interface SandboxOptions {
   readonly faults?: SandboxFaults
@@ -118,7 +124,8 @@ const failAuthorize = (outcome: Outcome): Effect.Effect<void, PaymentDeclined | 
     ? Effect.fail(new PaymentDeclined({ reason: outcome.declined, detail: `sandbox declined the payment (${outcome.declined})` }))
     : fail("authorize", outcome)
 
-const payment = (ctx: SandboxContext, ref: string) => ctx.sql<PaymentRow>`SELECT * FROM sandbox_payments WHERE id = ${ref} FOR UPDATE`
+const payment = (ctx: SandboxContext, ref: string) =>
+  Effect.map(ctx.sql<Record<string, unknown>>`SELECT * FROM sandbox_payments WHERE id = ${ref} FOR UPDATE`, paymentRows)
 
 /** Whether this key was already answered once (tok_lost_response loses only the first answer). */
 const seen = (ctx: SandboxContext, key: string) =>
@@ -165,7 +172,7 @@ const capture = (ctx: SandboxContext): PaymentGatewayService["capture"] => (requ
           if (row === undefined) return { ok: false, rejected: `no payment ${request.providerRef}` } satisfies Outcome
           if (row.status === "voided") return { ok: false, rejected: `payment ${row.id} is voided: nothing left to capture`, authorizationEnded: true } satisfies Outcome
           if (row.status !== "authorized") return { ok: false, rejected: `payment ${row.id} is ${row.status}, not authorized` } satisfies Outcome
-          if (request.amount.amount > Number(row.authorized)) {
+          if (request.amount.amount > row.authorized) {
             return { ok: false, rejected: `capture of ${request.amount.amount} exceeds the authorized ${row.authorized}` } satisfies Outcome
           }
           yield* ctx.sql`UPDATE sandbox_payments SET status = 'captured', captured = ${request.amount.amount}, updated_at = now() WHERE id = ${row.id}`
@@ -194,12 +201,12 @@ const refund = (ctx: SandboxContext): PaymentGatewayService["refund"] => (reques
         Effect.gen(function* () {
           const [row] = yield* payment(ctx, request.providerRef)
           if (row === undefined || row.status !== "captured") return { ok: false, rejected: `payment ${request.providerRef} is not captured` } satisfies Outcome
-          if (request.amount.amount > Number(row.captured) - Number(row.refunded)) {
+          if (request.amount.amount > row.captured - row.refunded) {
             return { ok: false, rejected: `refund of ${request.amount.amount} exceeds what is left to refund` } satisfies Outcome
           }
-          const refunded = Number(row.refunded) + request.amount.amount
+          const refunded = row.refunded + request.amount.amount
           yield* ctx.sql`
-            UPDATE sandbox_payments SET refunded = ${refunded}, status = ${refunded === Number(row.captured) ? "refunded" : "captured"}, updated_at = now()
+            UPDATE sandbox_payments SET refunded = ${refunded}, status = ${refunded === row.captured ? "refunded" : "captured"}, updated_at = now()
             WHERE id = ${row.id}`
           return { ok: true } satisfies Outcome
         })
@@ -207,15 +214,15 @@ const refund = (ctx: SandboxContext): PaymentGatewayService["refund"] => (reques
     ).pipe(Effect.flatMap((outcome) => fail("refund", outcome)), Effect.withSpan("SandboxGateway.refund"))
 
 const lookup = (ctx: SandboxContext): PaymentGatewayService["lookup"] => (requestId) =>
-    orDie(ctx.sql<PaymentRow>`SELECT * FROM sandbox_payments WHERE request_id = ${requestId} ORDER BY created_at`).pipe(
+    orDie(ctx.sql<Record<string, unknown>>`SELECT * FROM sandbox_payments WHERE request_id = ${requestId} ORDER BY created_at`).pipe(
       Effect.map((rows) =>
-        rows.map(
+        paymentRows(rows).map(
           (row): PaymentRecord => ({
             providerRef: row.id,
             requestId: row.request_id,
             status: row.status,
-            authorized: Money.make(Number(row.authorized), row.currency.trim()),
-            captured: Money.make(Number(row.captured), row.currency.trim())
+            authorized: Money.make(row.authorized, row.currency),
+            captured: Money.make(row.captured, row.currency)
           })
         )
       ),

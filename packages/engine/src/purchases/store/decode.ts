@@ -7,14 +7,9 @@
  * A column that does not decode is a defect: the tables' types and checks admit only what
  * decodes (intake checks the currency; amounts are whole by type).
  */
-import { Money } from "@bookbroker/adapter-sdk"
 import { Schema } from "effect"
+import { AmountColumn as Amount, CurrencyColumn as Currency } from "../../internal/pgTypes.js"
 import type { AttemptRow, PaymentOperationRow, QuoteRow, RequestRow } from "./rows.js"
-
-/** An amount column: `int8` read as its decimal string, decoded to minor units. */
-const Amount = Schema.Union([Schema.NumberFromString, Schema.Number]).pipe(Schema.decodeTo(Money.MinorUnits))
-/** A `char(3)` currency column, as its code. */
-const Currency = Schema.Trim.pipe(Schema.decodeTo(Money.CurrencyCode))
 
 // Each optional: a statement may read only some of a request's columns (a customer's view, a want's).
 const requestColumns = Schema.decodeUnknownSync(
