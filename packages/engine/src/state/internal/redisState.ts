@@ -40,6 +40,12 @@
  *   `${prefix}:lead-done:${key}` is published when the leader finishes.
  * - `${prefix}:carriers:${isbn}`        sorted set: seller id → its recent offer's total; the
  *   cheapest `carriersPerIsbn` kept, PX `carrierTtlMillis` refreshed on every write
+ *
+ * The file, top to bottom: the scripts; the link (`makeLink`: the connection, how a command
+ * answers or fails, the reports and `orElse`); then one function per concept over the link —
+ * seller admission (`sellerAdmission`, with `admissionFallback` for an outage), the quote cache,
+ * single flight, the carrier history, the API's rate limit — and `makeRedisState` puts them
+ * together.
  */
 import { randomUUID } from "node:crypto"
 import { Clock, Data, Deferred, Effect, Exit, Option, type Scope } from "effect"
@@ -322,380 +328,428 @@ const closeClient = (client: Redis, graceful: boolean): Effect.Effect<void> =>
     Effect.andThen(Effect.sync(() => client.disconnect()))
   )
 
-export const makeRedisState = (options: RedisStateOptions): Effect.Effect<SharedStateService, never, Scope.Scope> =>
-  Effect.gen(function* () {
-    const circuitOptions: CircuitOptions = { ...defaultCircuitOptions, ...options.circuit }
-    const processes = Math.max(1, Math.floor(options.expectedProcesses ?? 4))
-    const commandTimeoutMillis = Math.max(1, options.commandTimeoutMillis ?? 250)
-    const deadConnectionMillis = Math.max(1, options.deadConnectionMillis ?? 2_000)
-    const prefix = options.keyPrefix
-    const leaderPollMillis = options.leaderPollMillis ?? 50
-    const safeUrl = redactRedisUrl(options.url)
-    const carrierOptions = {
-      carriersPerIsbn: Math.max(1, Math.floor(options.carriersPerIsbn ?? defaultCarrierOptions.carriersPerIsbn)),
-      carrierTtlMillis: Math.max(1, Math.ceil(options.carrierTtlMillis ?? defaultCarrierOptions.carrierTtlMillis))
-    }
-    const memory = makeMemoryState({ circuit: circuitOptions, carriers: carrierOptions })
+/**
+ * The connection and the way every command goes through it: a command either answers, or fails
+ * as unreachable or slow (`redis`); the other parts decide what each failure means for them,
+ * most through `orElse` (the in-process fallback, reported). One per process.
+ */
+interface Link {
+  readonly client: ScriptedRedis
+  readonly prefix: string
+  /** The expected number of bookbroker processes: the fallback divides limits by it. */
+  readonly processes: number
+  readonly redis: <A>(command: () => Promise<A>, onLateAnswer?: (answer: A) => void) => Effect.Effect<A, RedisFailure>
+  readonly orElse: <A>(operation: string, primary: Effect.Effect<A, RedisFailure>, fallback: Effect.Effect<A>) => Effect.Effect<A>
+  readonly reportFallback: (error: RedisUnavailable) => Effect.Effect<void>
+  readonly reportSlow: (operation: string, error: RedisSlow) => Effect.Effect<void>
+  /** When this process last switched to the fallback (Effect clock, ms). */
+  readonly fallbackSince: () => number
+  /** Runs `hook` at each switch to the fallback. */
+  readonly onFallbackSwitch: (hook: () => void) => void
+}
 
-    let lastConnectionError = "not connected yet"
-    /** Bumped on every connection error, close or reconnect: a command that saw it change is not merely slow. */
-    let connectionEvents = 0
-    let lastFallbackLog = Number.NEGATIVE_INFINITY
-    let degraded = false
-    let lastSlowLog = Number.NEGATIVE_INFINITY
-    let slowSinceLog = 0
-    /** When this process last switched to the fallback (Effect clock, ms). */
-    let fallbackSince = 0
-    /**
-     * The fallback's seller rate budgets (GCRA theoretical arrival times), kept here rather than
-     * in `memory` because they start empty at each switch (cleared then; a seller not in the map
-     * is empty as of `fallbackSince`).
-     */
-    const fallbackTats = new Map<string, number>()
-    /** Sellers' halved-rate periods (`backoff`), for the fallback's rate budgets. */
-    const slowUntil = new Map<string, number>()
-    /** This process's permits taken through Redis and not yet completed: seller → permit → expiry. */
-    const redisPermits = new Map<string, Map<string, number>>()
+/** What this process knows of the connection's health, shared by the parts of the link. */
+interface Health {
+  lastConnectionError: string
+  /** Bumped on every connection error, close or reconnect: a command that saw it change is not merely slow. */
+  connectionEvents: number
+  /** On the in-process fallback now (unreachable), until a command answers again. */
+  degraded: boolean
+  /** When this process last switched to the fallback (Effect clock, ms). */
+  fallbackSince: number
+  lastFallbackLog: number
+  lastSlowLog: number
+  slowSinceLog: number
+  /** Run at each switch to the fallback. */
+  readonly switchHooks: Array<() => void>
+}
 
-    const client = yield* Effect.acquireRelease(
-      Effect.sync(() => {
-        const redis = new Redis(options.url, {
-          enableOfflineQueue: false,
-          maxRetriesPerRequest: 1,
-          connectTimeout: connectTimeoutMillis,
-          socketTimeout: deadConnectionMillis
-        }) as ScriptedRedis
-        redis.on("error", (error: unknown) => {
-          lastConnectionError = describeError(error)
-          connectionEvents += 1
-        })
-        for (const event of ["close", "end", "reconnecting"]) redis.on(event, () => (connectionEvents += 1))
-        redis.defineCommand("bookbrokerAdmit", { lua: admitLua, numberOfKeys: 5 })
-        redis.defineCommand("bookbrokerComplete", { lua: completeLua, numberOfKeys: 2 })
-        redis.defineCommand("bookbrokerBackoff", { lua: backoffLua, numberOfKeys: 2 })
-        redis.defineCommand("bookbrokerCircuit", { lua: circuitLua, numberOfKeys: 1 })
-        redis.defineCommand("bookbrokerFinish", { lua: finishLua, numberOfKeys: 1 })
-        redis.defineCommand("bookbrokerRateLimit", { lua: rateLimitLua, numberOfKeys: 1 })
-        return redis
-      }),
-      (redis) => closeClient(redis, true)
-    )
+/** The client, with bookbroker's scripts defined, counting connection events into `health`. */
+const openClient = (options: RedisStateOptions, health: Health): Effect.Effect<ScriptedRedis, never, Scope.Scope> => {
+  const deadConnectionMillis = Math.max(1, options.deadConnectionMillis ?? 2_000)
+  return Effect.acquireRelease(
+    Effect.sync(() => {
+      const redis = new Redis(options.url, {
+        enableOfflineQueue: false,
+        maxRetriesPerRequest: 1,
+        connectTimeout: connectTimeoutMillis,
+        socketTimeout: deadConnectionMillis
+      }) as ScriptedRedis
+      redis.on("error", (error: unknown) => {
+        health.lastConnectionError = describeError(error)
+        health.connectionEvents += 1
+      })
+      for (const event of ["close", "end", "reconnecting"]) redis.on(event, () => (health.connectionEvents += 1))
+      redis.defineCommand("bookbrokerAdmit", { lua: admitLua, numberOfKeys: 5 })
+      redis.defineCommand("bookbrokerComplete", { lua: completeLua, numberOfKeys: 2 })
+      redis.defineCommand("bookbrokerBackoff", { lua: backoffLua, numberOfKeys: 2 })
+      redis.defineCommand("bookbrokerCircuit", { lua: circuitLua, numberOfKeys: 1 })
+      redis.defineCommand("bookbrokerFinish", { lua: finishLua, numberOfKeys: 1 })
+      redis.defineCommand("bookbrokerRateLimit", { lua: rateLimitLua, numberOfKeys: 1 })
+      return redis
+    }),
+    (redis) => closeClient(redis, true)
+  )
+}
 
-    // Single-flight notifications: one pattern subscription, waiters kept locally.
-    const doneChannelPrefix = `${prefix}:lead-done:`
-    const waiters = new Map<string, Set<() => void>>()
-    const subscriber = yield* Effect.acquireRelease(
-      Effect.sync(() => {
-        // Subscribes on every (re)connection itself rather than relying on the offline queue.
-        const redis = client.duplicate({ autoResubscribe: false, socketTimeout: undefined })
-        redis.on("error", () => {})
-        redis.on("ready", () => {
-          redis.psubscribe(`${doneChannelPrefix}*`).catch(() => {})
-        })
-        redis.on("pmessage", (_pattern: string, channel: string) => {
-          if (!channel.startsWith(doneChannelPrefix)) return
-          const wake = waiters.get(channel.slice(doneChannelPrefix.length))
-          if (wake !== undefined) for (const w of [...wake]) w()
-        })
-        return redis
-      }),
-      (redis) => closeClient(redis, false)
-    )
-
-    yield* Effect.all([awaitConnection(client), awaitConnection(subscriber)], { concurrency: "unbounded", discard: true })
-
-    /** Seller admission and completion: batched per turn (one round trip per fan-out), or one command each. */
-    const sellerScript: (script: BatchedScript, args: ReadonlyArray<string | number>) => Promise<unknown> =
-      options.batchSellerScripts === false ? (script, args) => client[script](...args) : makeScriptBatch(client).send
-
-    const sellerKey = (sellerId: string, part: string) => `${prefix}:{seller:${sellerId}}:${part}`
-    const leadKey = (key: string) => `${prefix}:lead:${key}`
-
-    /**
-     * One Redis command, failing fast when not connected. No answer within `commandTimeoutMillis`
-     * is `RedisSlow` while the connection stayed up throughout, `RedisUnavailable` otherwise.
-     * Real timers, not the Effect clock: this is about the network and our own event loop.
-     * `onLateAnswer` gets an answer that arrives after the caller stopped waiting (timed out or
-     * interrupted).
-     */
-    const redis = <A>(command: () => Promise<A>, onLateAnswer?: (answer: A) => void): Effect.Effect<A, RedisFailure> =>
-      Effect.callback<A, RedisFailure>((resume) => {
-        if (client.status !== "ready") {
-          resume(Effect.fail(new RedisUnavailable({ reason: `connection ${client.status}: ${lastConnectionError}` })))
-          return
-        }
-        const eventsBefore = connectionEvents
-        let settled = false
-        let grace: ReturnType<typeof setImmediate> | undefined
-        const settle = (result: Effect.Effect<A, RedisFailure>) => {
-          if (settled) return
-          stop()
-          resume(result)
-        }
-        const timer = setTimeout(() => {
-          // After a stall the loop runs due timers before it polls the socket: let it read what
-          // has arrived (the poll phase comes before setImmediate's) before calling it a timeout.
-          grace = setImmediate(() => {
-            const reason = `no answer within ${commandTimeoutMillis} ms`
-            settle(
-              Effect.fail(
-                client.status === "ready" && connectionEvents === eventsBefore
-                  ? new RedisSlow({ reason })
-                  : new RedisUnavailable({ reason: `${reason}; connection ${client.status}: ${lastConnectionError}` })
-              )
+/**
+ * One Redis command, failing fast when not connected. No answer within `commandTimeoutMillis`
+ * is `RedisSlow` while the connection stayed up throughout, `RedisUnavailable` otherwise.
+ * Real timers, not the Effect clock: this is about the network and our own event loop.
+ * `onLateAnswer` gets an answer that arrives after the caller stopped waiting (timed out or
+ * interrupted).
+ */
+const runCommand =
+  (client: ScriptedRedis, health: Health, commandTimeoutMillis: number, safeUrl: string) =>
+  <A>(command: () => Promise<A>, onLateAnswer?: (answer: A) => void): Effect.Effect<A, RedisFailure> =>
+    Effect.callback<A, RedisFailure>((resume) => {
+      if (client.status !== "ready") {
+        resume(Effect.fail(new RedisUnavailable({ reason: `connection ${client.status}: ${health.lastConnectionError}` })))
+        return
+      }
+      const eventsBefore = health.connectionEvents
+      let settled = false
+      let grace: ReturnType<typeof setImmediate> | undefined
+      const settle = (result: Effect.Effect<A, RedisFailure>) => {
+        if (settled) return
+        stop()
+        resume(result)
+      }
+      const timer = setTimeout(() => {
+        // After a stall the loop runs due timers before it polls the socket: let it read what
+        // has arrived (the poll phase comes before setImmediate's) before calling it a timeout.
+        grace = setImmediate(() => {
+          const reason = `no answer within ${commandTimeoutMillis} ms`
+          settle(
+            Effect.fail(
+              client.status === "ready" && health.connectionEvents === eventsBefore
+                ? new RedisSlow({ reason })
+                : new RedisUnavailable({ reason: `${reason}; connection ${client.status}: ${health.lastConnectionError}` })
             )
-          })
-        }, commandTimeoutMillis)
-        const stop = () => {
-          settled = true
-          clearTimeout(timer)
-          if (grace !== undefined) clearImmediate(grace)
-        }
-        let pending: Promise<A>
-        try {
-          pending = command()
-        } catch (error) {
-          settle(Effect.fail(new RedisUnavailable({ reason: describeError(error) })))
-          return
-        }
-        pending.then(
-          (answer) => (settled ? onLateAnswer?.(answer) : settle(Effect.succeed(answer))),
-          (error: unknown) => settle(Effect.fail(new RedisUnavailable({ reason: describeError(error) })))
-        )
-        return Effect.sync(stop)
-      }).pipe(
-        Effect.tap(() =>
-          degraded
-            ? Effect.suspend(() => {
-                degraded = false
-                return Effect.logWarning(`Redis at ${safeUrl} is reachable again; shared state is shared across processes again`)
-              })
-            : Effect.void
-        )
+          )
+        })
+      }, commandTimeoutMillis)
+      const stop = () => {
+        settled = true
+        clearTimeout(timer)
+        if (grace !== undefined) clearImmediate(grace)
+      }
+      let pending: Promise<A>
+      try {
+        pending = command()
+      } catch (error) {
+        settle(Effect.fail(new RedisUnavailable({ reason: describeError(error) })))
+        return
+      }
+      pending.then(
+        (answer) => (settled ? onLateAnswer?.(answer) : settle(Effect.succeed(answer))),
+        (error: unknown) => settle(Effect.fail(new RedisUnavailable({ reason: describeError(error) })))
       )
+      return Effect.sync(stop)
+    }).pipe(
+      Effect.tap(() =>
+        health.degraded
+          ? Effect.suspend(() => {
+              health.degraded = false
+              return Effect.logWarning(`Redis at ${safeUrl} is reachable again; shared state is shared across processes again`)
+            })
+          : Effect.void
+      )
+    )
 
-    const reportFallback = (error: RedisUnavailable): Effect.Effect<void> =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) => {
-        if (!degraded) {
-          // A switch: the local rate budgets start empty, so the switch adds no burst.
-          degraded = true
-          fallbackSince = now
-          fallbackTats.clear()
-        }
-        if (now - lastFallbackLog < fallbackLogEveryMillis) return Effect.void
-        lastFallbackLog = now
-        return Effect.logError(
-          `Redis unreachable at ${safeUrl} (${error.reason}): shared state falls back to in-process state, ` +
-            `with requestsPerSecond, burst and maxConcurrency divided by ${processes} expected processes ` +
-            `(rate budgets start empty at the switch); ` +
-            `the quote cache is off and single flight is per process until Redis answers again`
-        ).pipe(Effect.annotateLogs({ redisUrl: safeUrl, expectedProcesses: processes }))
-      })
-
-    const reportSlow = (operation: string, error: RedisSlow): Effect.Effect<void> =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) => {
-        slowSinceLog += 1
-        if (now - lastSlowLog < slowLogEveryMillis) return Effect.void
-        lastSlowLog = now
-        const count = slowSinceLog
-        slowSinceLog = 0
-        return Effect.logWarning(
-          `Redis at ${safeUrl} is connected but gave ${operation} ${error.reason} (${count} slow answer(s) since the last report; ` +
-            `a stalled event loop or a busy Redis): seller admission denies such calls for now (retry after ${slowAnswerRetryMillis} ms) ` +
-            `instead of falling back to in-process limits; the other state uses its in-process fallback for that call`
-        ).pipe(Effect.annotateLogs({ redisUrl: safeUrl }))
-      })
-
-    /**
-     * For everything but seller admission: unreachable falls back (loudly); slow uses the same
-     * fallback for this one call, which each caller below argues is harmless.
-     */
-    const orElse = <A>(operation: string, primary: Effect.Effect<A, RedisFailure>, fallback: Effect.Effect<A>): Effect.Effect<A> =>
-      Effect.catchTags(primary, {
-        RedisUnavailable: (error) => Effect.andThen(reportFallback(error), fallback),
-        RedisSlow: (error) => Effect.andThen(reportSlow(operation, error), fallback)
-      })
-
-    const dividedLimits = (limits: AdmissionLimits): AdmissionLimits => ({
-      requestsPerSecond: limits.requestsPerSecond / processes,
-      burst: Math.max(1, Math.floor(limits.burst / processes)),
-      maxConcurrency: Math.max(1, Math.floor(limits.maxConcurrency / processes)),
-      timeoutMillis: limits.timeoutMillis
+/** Saying so when Redis is unreachable or slow (rate-limited logs), and `orElse`: what the other parts fall back with. */
+const reporting = (health: Health, safeUrl: string, processes: number) => {
+  const reportFallback = (error: RedisUnavailable): Effect.Effect<void> =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      if (!health.degraded) {
+        // A switch: the local rate budgets start empty, so the switch adds no burst.
+        health.degraded = true
+        health.fallbackSince = now
+        for (const hook of health.switchHooks) hook()
+      }
+      if (now - health.lastFallbackLog < fallbackLogEveryMillis) return Effect.void
+      health.lastFallbackLog = now
+      return Effect.logError(
+        `Redis unreachable at ${safeUrl} (${error.reason}): shared state falls back to in-process state, ` +
+          `with requestsPerSecond, burst and maxConcurrency divided by ${processes} expected processes ` +
+          `(rate budgets start empty at the switch); ` +
+          `the quote cache is off and single flight is per process until Redis answers again`
+      ).pipe(Effect.annotateLogs({ redisUrl: safeUrl, expectedProcesses: processes }))
     })
 
-    /** This process's permits for the seller still out through Redis (expired ones dropped). */
-    const permitsOut = (sellerId: string, now: number): Map<string, number> | undefined => {
-      const permits = redisPermits.get(sellerId)
-      if (permits === undefined) return undefined
-      for (const [permit, expiresAt] of permits) if (expiresAt <= now) permits.delete(permit)
-      if (permits.size > 0) return permits
-      redisPermits.delete(sellerId)
-      return undefined
+  const reportSlow = (operation: string, error: RedisSlow): Effect.Effect<void> =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      health.slowSinceLog += 1
+      if (now - health.lastSlowLog < slowLogEveryMillis) return Effect.void
+      health.lastSlowLog = now
+      const count = health.slowSinceLog
+      health.slowSinceLog = 0
+      return Effect.logWarning(
+        `Redis at ${safeUrl} is connected but gave ${operation} ${error.reason} (${count} slow answer(s) since the last report; ` +
+          `a stalled event loop or a busy Redis): seller admission denies such calls for now (retry after ${slowAnswerRetryMillis} ms) ` +
+          `instead of falling back to in-process limits; the other state uses its in-process fallback for that call`
+      ).pipe(Effect.annotateLogs({ redisUrl: safeUrl }))
+    })
+
+  /**
+   * For everything but seller admission: unreachable falls back (loudly); slow uses the same
+   * fallback for this one call, which each caller below argues is harmless.
+   */
+  const orElse = <A>(operation: string, primary: Effect.Effect<A, RedisFailure>, fallback: Effect.Effect<A>): Effect.Effect<A> =>
+    Effect.catchTags(primary, {
+      RedisUnavailable: (error) => Effect.andThen(reportFallback(error), fallback),
+      RedisSlow: (error) => Effect.andThen(reportSlow(operation, error), fallback)
+    })
+  return { reportFallback, reportSlow, orElse }
+}
+
+const makeLink = (options: RedisStateOptions): Effect.Effect<Link, never, Scope.Scope> =>
+  Effect.gen(function* () {
+    const processes = Math.max(1, Math.floor(options.expectedProcesses ?? 4))
+    const safeUrl = redactRedisUrl(options.url)
+    const health: Health = {
+      lastConnectionError: "not connected yet",
+      connectionEvents: 0,
+      degraded: false,
+      fallbackSince: 0,
+      lastFallbackLog: Number.NEGATIVE_INFINITY,
+      lastSlowLog: Number.NEGATIVE_INFINITY,
+      slowSinceLog: 0,
+      switchHooks: []
+    }
+    const client = yield* openClient(options, health)
+    return {
+      client,
+      prefix: options.keyPrefix,
+      processes,
+      redis: runCommand(client, health, Math.max(1, options.commandTimeoutMillis ?? 250), safeUrl),
+      ...reporting(health, safeUrl, processes),
+      fallbackSince: () => health.fallbackSince,
+      onFallbackSwitch: (hook) => void health.switchHooks.push(hook)
+    }
+  })
+
+const sellerKeyOf = (prefix: string, sellerId: string, part: string) => `${prefix}:{seller:${sellerId}}:${part}`
+
+/**
+ * Seller admission while Redis is unreachable: the in-process circuit, back-off and concurrency
+ * (`memory`) and this process's share of the seller's limits (the limits divided by the
+ * expected processes), counting the permits this process still has out through Redis.
+ */
+const admissionFallback = (link: Link, memory: SharedStateService) => {
+  const { processes } = link
+  /**
+   * The fallback's seller rate budgets (GCRA theoretical arrival times), kept here rather than
+   * in `memory` because they start empty at each switch (cleared then; a seller not in the map
+   * is empty as of the switch).
+   */
+  const fallbackTats = new Map<string, number>()
+  link.onFallbackSwitch(() => fallbackTats.clear())
+  /** Sellers' halved-rate periods (`backoff`), for the fallback's rate budgets. */
+  const slowUntil = new Map<string, number>()
+  /** This process's permits taken through Redis and not yet completed: seller → permit → expiry. */
+  const redisPermits = new Map<string, Map<string, number>>()
+
+  const dividedLimits = (limits: AdmissionLimits): AdmissionLimits => ({
+    requestsPerSecond: limits.requestsPerSecond / processes,
+    burst: Math.max(1, Math.floor(limits.burst / processes)),
+    maxConcurrency: Math.max(1, Math.floor(limits.maxConcurrency / processes)),
+    timeoutMillis: limits.timeoutMillis
+  })
+
+  /** This process's permits for the seller still out through Redis (expired ones dropped). */
+  const permitsOut = (sellerId: string, now: number): Map<string, number> | undefined => {
+    const permits = redisPermits.get(sellerId)
+    if (permits === undefined) return undefined
+    for (const [permit, expiresAt] of permits) if (expiresAt <= now) permits.delete(permit)
+    if (permits.size > 0) return permits
+    redisPermits.delete(sellerId)
+    return undefined
+  }
+
+  /**
+   * This process's share of the seller's limits while on the fallback, or the denial: the rate
+   * from a budget that was empty at the switch to the fallback (halved while the seller asked us
+   * to slow down), and the concurrency counting the permits still out through Redis. Takes a
+   * rate token when it answers `undefined`.
+   */
+  const takeFallbackShare = (sellerId: string, local: AdmissionLimits, now: number): Admission | undefined => {
+    const rate = (slowUntil.get(sellerId) ?? 0) > now ? local.requestsPerSecond / 2 : local.requestsPerSecond
+    const interval = 1000 / rate
+    const tat = Math.max(fallbackTats.get(sellerId) ?? link.fallbackSince() + local.burst * interval, now)
+    const allowAt = tat + interval - local.burst * interval
+    if (now < allowAt) return { _tag: "Denied", reason: "rate_limited", retryAfterMillis: Math.ceil(allowAt - now) }
+    const out = permitsOut(sellerId, now)
+    if (out !== undefined && out.size >= local.maxConcurrency) {
+      return { _tag: "Denied", reason: "concurrency", retryAfterMillis: Math.max(1, Math.min(...out.values()) - now) }
+    }
+    fallbackTats.set(sellerId, tat + interval)
+    return undefined
+  }
+
+  /**
+   * Admission while Redis is unreachable: the in-process circuit, back-off and concurrency
+   * (`memory`, its own rate check switched off by an unlimited rate: the rate is
+   * `takeFallbackShare`'s), then this process's share. A call `memory` admitted but the share
+   * refuses is undone: cancelled gives the permit back and frees a probe, the circuit learns
+   * nothing.
+   */
+  const fallbackAdmit = (sellerId: string, limits: AdmissionLimits): Effect.Effect<Admission> =>
+    Effect.gen(function* () {
+      const local = dividedLimits(limits)
+      const start = yield* Clock.currentTimeMillis
+      // Local permits and the ones still out through Redis share the local concurrency.
+      const room = Math.max(1, local.maxConcurrency - (permitsOut(sellerId, start)?.size ?? 0))
+      const admission = yield* memory.admit(sellerId, { ...local, requestsPerSecond: Number.POSITIVE_INFINITY, maxConcurrency: room })
+      if (admission._tag === "Denied") return admission
+      const denial = takeFallbackShare(sellerId, local, yield* Clock.currentTimeMillis)
+      if (denial === undefined) return { ...admission, permit: `${localMark}${admission.permit}` }
+      yield* memory.complete(sellerId, admission.permit, "cancelled", admission.probe)
+      return denial
+    })
+
+  return { slowUntil, redisPermits, permitsOut, fallbackAdmit }
+}
+
+/**
+ * Seller admission (rate, concurrency, circuit, back-off) in Redis scripts; while Redis is
+ * unreachable, `admissionFallback`; while it is slow, denied for a moment (see the module comment).
+ */
+const sellerAdmission = (link: Link, memory: SharedStateService, circuitOptions: CircuitOptions, batchSellerScripts: boolean) => {
+  const { client, redis, orElse, reportFallback, reportSlow, prefix } = link
+  const { slowUntil, redisPermits, permitsOut, fallbackAdmit } = admissionFallback(link, memory)
+  const sellerKey = (sellerId: string, part: string) => sellerKeyOf(prefix, sellerId, part)
+  /** Seller admission and completion: batched per turn (one round trip per fan-out), or one command each. */
+  const sellerScript: (script: BatchedScript, args: ReadonlyArray<string | number>) => Promise<unknown> =
+    batchSellerScripts ? makeScriptBatch(client).send : (script, args) => client[script](...args)
+
+  const completeInRedis = (sellerId: string, permit: string, outcome: CallOutcome, probe: boolean): Promise<unknown> =>
+    sellerScript("bookbrokerComplete", [
+      sellerKey(sellerId, "circuit"),
+      sellerKey(sellerId, "permits"),
+      permit,
+      outcome,
+      probe ? "1" : "0",
+      circuitOptions.failureThreshold,
+      Math.ceil(circuitOptions.openMillis),
+      circuitIdleMillis
+    ])
+
+  /** An admission answered after its caller stopped waiting: a permit it took goes straight back. */
+  const returnLatePermit =
+    (sellerId: string) =>
+    (reply: unknown): void => {
+      let admission: Admission
+      try {
+        admission = decodeAdmission(reply)
+      } catch {
+        return
+      }
+      // Not ready: the permit expires in Redis by itself.
+      if (admission._tag === "Admitted" && client.status === "ready") {
+        completeInRedis(sellerId, admission.permit, "cancelled", admission.probe).catch(() => undefined)
+      }
     }
 
-    const completeInRedis = (sellerId: string, permit: string, outcome: CallOutcome, probe: boolean): Promise<unknown> =>
-      sellerScript("bookbrokerComplete", [
-        sellerKey(sellerId, "circuit"),
-        sellerKey(sellerId, "permits"),
-        permit,
-        outcome,
-        probe ? "1" : "0",
-        circuitOptions.failureThreshold,
-        Math.ceil(circuitOptions.openMillis),
-        circuitIdleMillis
-      ])
-
-    /** An admission answered after its caller stopped waiting: a permit it took goes straight back. */
-    const returnLatePermit =
-      (sellerId: string) =>
-      (reply: unknown): void => {
-        let admission: Admission
-        try {
-          admission = decodeAdmission(reply)
-        } catch {
-          return
-        }
-        // Not ready: the permit expires in Redis by itself.
-        if (admission._tag === "Admitted" && client.status === "ready") {
-          completeInRedis(sellerId, admission.permit, "cancelled", admission.probe).catch(() => undefined)
-        }
-      }
-
-    /**
-     * This process's share of the seller's limits while on the fallback, or the denial: the rate
-     * from a budget that was empty at the switch to the fallback (halved while the seller asked us
-     * to slow down), and the concurrency counting the permits still out through Redis. Takes a
-     * rate token when it answers `undefined`.
-     */
-    const takeFallbackShare = (sellerId: string, local: AdmissionLimits, now: number): Admission | undefined => {
-      const rate = (slowUntil.get(sellerId) ?? 0) > now ? local.requestsPerSecond / 2 : local.requestsPerSecond
-      const interval = 1000 / rate
-      const tat = Math.max(fallbackTats.get(sellerId) ?? fallbackSince + local.burst * interval, now)
-      const allowAt = tat + interval - local.burst * interval
-      if (now < allowAt) return { _tag: "Denied", reason: "rate_limited", retryAfterMillis: Math.ceil(allowAt - now) }
-      const out = permitsOut(sellerId, now)
-      if (out !== undefined && out.size >= local.maxConcurrency) {
-        return { _tag: "Denied", reason: "concurrency", retryAfterMillis: Math.max(1, Math.min(...out.values()) - now) }
-      }
-      fallbackTats.set(sellerId, tat + interval)
-      return undefined
-    }
-
-    /**
-     * Admission while Redis is unreachable: the in-process circuit, back-off and concurrency
-     * (`memory`, its own rate check switched off by an unlimited rate: the rate is
-     * `takeFallbackShare`'s), then this process's share. A call `memory` admitted but the share
-     * refuses is undone: cancelled gives the permit back and frees a probe, the circuit learns
-     * nothing.
-     */
-    const fallbackAdmit = (sellerId: string, limits: AdmissionLimits): Effect.Effect<Admission> =>
-      Effect.gen(function* () {
-        const local = dividedLimits(limits)
-        const start = yield* Clock.currentTimeMillis
-        // Local permits and the ones still out through Redis share the local concurrency.
-        const room = Math.max(1, local.maxConcurrency - (permitsOut(sellerId, start)?.size ?? 0))
-        const admission = yield* memory.admit(sellerId, { ...local, requestsPerSecond: Number.POSITIVE_INFINITY, maxConcurrency: room })
-        if (admission._tag === "Denied") return admission
-        const denial = takeFallbackShare(sellerId, local, yield* Clock.currentTimeMillis)
-        if (denial === undefined) return { ...admission, permit: `${localMark}${admission.permit}` }
-        yield* memory.complete(sellerId, admission.permit, "cancelled", admission.probe)
-        return denial
+  const admit = (sellerId: string, limits: AdmissionLimits): Effect.Effect<Admission> =>
+    redis(
+      () =>
+        sellerScript("bookbrokerAdmit", [
+          sellerKey(sellerId, "circuit"),
+          sellerKey(sellerId, "backoff"),
+          sellerKey(sellerId, "slow"),
+          sellerKey(sellerId, "gcra"),
+          sellerKey(sellerId, "permits"),
+          limits.requestsPerSecond,
+          limits.burst,
+          limits.maxConcurrency,
+          Math.ceil(permitTtl(limits)),
+          randomUUID()
+        ]),
+      returnLatePermit(sellerId)
+    ).pipe(
+      Effect.flatMap((reply) => Effect.try({ try: () => decodeAdmission(reply), catch: (e) => new RedisUnavailable({ reason: describeError(e) }) })),
+      Effect.tap((admission) =>
+        admission._tag === "Admitted"
+          ? Effect.map(Clock.currentTimeMillis, (now) => {
+              const permits = permitsOut(sellerId, now) ?? new Map<string, number>()
+              permits.set(admission.permit, now + permitTtl(limits))
+              redisPermits.set(sellerId, permits)
+            })
+          : Effect.void
+      ),
+      Effect.catchTags({
+        // Connected, only slow: the script may have run and admitted in Redis, and the other
+        // processes keep admitting there. Falling back now would admit on top of them, so the
+        // call is denied for now; a permit the late answer brings goes back (returnLatePermit).
+        RedisSlow: (error) =>
+          Effect.as(reportSlow("seller admission", error), {
+            _tag: "Denied",
+            reason: "rate_limited",
+            retryAfterMillis: slowAnswerRetryMillis
+          } satisfies Admission),
+        RedisUnavailable: (error) => Effect.andThen(reportFallback(error), fallbackAdmit(sellerId, limits))
       })
+    )
 
-    const admit = (sellerId: string, limits: AdmissionLimits): Effect.Effect<Admission> =>
-      redis(
-        () =>
-          sellerScript("bookbrokerAdmit", [
-            sellerKey(sellerId, "circuit"),
+  const complete = (sellerId: string, permit: string, outcome: CallOutcome, probe: boolean): Effect.Effect<void> => {
+    if (permit.startsWith(localMark)) return memory.complete(sellerId, permit.slice(localMark.length), outcome, probe)
+    // An abandoned call's permit stays out here too, until it expires.
+    const out = outcome === "abandoned" ? undefined : redisPermits.get(sellerId)
+    out?.delete(permit)
+    if (out?.size === 0) redisPermits.delete(sellerId)
+    return orElse(
+      "complete",
+      redis(() => completeInRedis(sellerId, permit, outcome, probe)).pipe(Effect.asVoid),
+      // Unreachable: the Redis permit expires by itself (never more permits, only fewer for a
+      // while). Slow: the command is not cancelled, Redis runs it when it gets to it. Either
+      // way the outcome also counts for this process's fallback circuit.
+      memory.complete(sellerId, permit, outcome, probe)
+    )
+  }
+
+  const backoff = (sellerId: string, millis: number): Effect.Effect<void> =>
+    // Kept locally too, so a seller that asked us to wait is not called during an outage.
+    Effect.andThen(
+      Effect.andThen(
+        memory.backoff(sellerId, millis),
+        Effect.map(Clock.currentTimeMillis, (now) => {
+          if (slowUntil.size > 10_000) for (const [id, until] of slowUntil) if (until <= now) slowUntil.delete(id)
+          slowUntil.set(sellerId, Math.max(slowUntil.get(sellerId) ?? 0, now + millis + slowdownMillis))
+        })
+      ),
+      orElse(
+        "backoff",
+        redis(() =>
+          client.bookbrokerBackoff(
             sellerKey(sellerId, "backoff"),
             sellerKey(sellerId, "slow"),
-            sellerKey(sellerId, "gcra"),
-            sellerKey(sellerId, "permits"),
-            limits.requestsPerSecond,
-            limits.burst,
-            limits.maxConcurrency,
-            Math.ceil(permitTtl(limits)),
-            randomUUID()
-          ]),
-        returnLatePermit(sellerId)
-      ).pipe(
-        Effect.flatMap((reply) => Effect.try({ try: () => decodeAdmission(reply), catch: (e) => new RedisUnavailable({ reason: describeError(e) }) })),
-        Effect.tap((admission) =>
-          admission._tag === "Admitted"
-            ? Effect.map(Clock.currentTimeMillis, (now) => {
-                const permits = permitsOut(sellerId, now) ?? new Map<string, number>()
-                permits.set(admission.permit, now + permitTtl(limits))
-                redisPermits.set(sellerId, permits)
-              })
-            : Effect.void
-        ),
-        Effect.catchTags({
-          // Connected, only slow: the script may have run and admitted in Redis, and the other
-          // processes keep admitting there. Falling back now would admit on top of them, so the
-          // call is denied for now; a permit the late answer brings goes back (returnLatePermit).
-          RedisSlow: (error) =>
-            Effect.as(reportSlow("seller admission", error), {
-              _tag: "Denied",
-              reason: "rate_limited",
-              retryAfterMillis: slowAnswerRetryMillis
-            } satisfies Admission),
-          RedisUnavailable: (error) => Effect.andThen(reportFallback(error), fallbackAdmit(sellerId, limits))
-        })
+            Math.ceil(millis),
+            Math.ceil(millis + slowdownMillis)
+          )
+        ).pipe(Effect.asVoid),
+        // Slow: the command stays in flight and Redis applies it late; meanwhile this process
+        // already honours it.
+        Effect.void
       )
+    )
 
-    const complete = (sellerId: string, permit: string, outcome: CallOutcome, probe: boolean): Effect.Effect<void> => {
-      if (permit.startsWith(localMark)) return memory.complete(sellerId, permit.slice(localMark.length), outcome, probe)
-      // An abandoned call's permit stays out here too, until it expires.
-      const out = outcome === "abandoned" ? undefined : redisPermits.get(sellerId)
-      out?.delete(permit)
-      if (out?.size === 0) redisPermits.delete(sellerId)
-      return orElse(
-        "complete",
-        redis(() => completeInRedis(sellerId, permit, outcome, probe)).pipe(Effect.asVoid),
-        // Unreachable: the Redis permit expires by itself (never more permits, only fewer for a
-        // while). Slow: the command is not cancelled, Redis runs it when it gets to it. Either
-        // way the outcome also counts for this process's fallback circuit.
-        memory.complete(sellerId, permit, outcome, probe)
-      )
-    }
+  const circuit = (sellerId: string): Effect.Effect<CircuitSnapshot> =>
+    orElse(
+      "circuit",
+      redis(() => client.bookbrokerCircuit(sellerKey(sellerId, "circuit"))).pipe(
+        Effect.flatMap((reply) => Effect.try({ try: () => decodeCircuit(reply), catch: (e) => new RedisUnavailable({ reason: describeError(e) }) }))
+      ),
+      // A report, not a decision (admission decides in its own script): a slow answer just
+      // shows this process's local view for once.
+      memory.circuit(sellerId)
+    )
 
-    const backoff = (sellerId: string, millis: number): Effect.Effect<void> =>
-      // Kept locally too, so a seller that asked us to wait is not called during an outage.
-      Effect.andThen(
-        Effect.andThen(
-          memory.backoff(sellerId, millis),
-          Effect.map(Clock.currentTimeMillis, (now) => {
-            if (slowUntil.size > 10_000) for (const [id, until] of slowUntil) if (until <= now) slowUntil.delete(id)
-            slowUntil.set(sellerId, Math.max(slowUntil.get(sellerId) ?? 0, now + millis + slowdownMillis))
-          })
-        ),
-        orElse(
-          "backoff",
-          redis(() =>
-            client.bookbrokerBackoff(
-              sellerKey(sellerId, "backoff"),
-              sellerKey(sellerId, "slow"),
-              Math.ceil(millis),
-              Math.ceil(millis + slowdownMillis)
-            )
-          ).pipe(Effect.asVoid),
-          // Slow: the command stays in flight and Redis applies it late; meanwhile this process
-          // already honours it.
-          Effect.void
-        )
-      )
+  return { admit, complete, backoff, circuit }
+}
 
-    const circuit = (sellerId: string): Effect.Effect<CircuitSnapshot> =>
-      orElse(
-        "circuit",
-        redis(() => client.bookbrokerCircuit(sellerKey(sellerId, "circuit"))).pipe(
-          Effect.flatMap((reply) => Effect.try({ try: () => decodeCircuit(reply), catch: (e) => new RedisUnavailable({ reason: describeError(e) }) }))
-        ),
-        // A report, not a decision (admission decides in its own script): a slow answer just
-        // shows this process's local view for once.
-        memory.circuit(sellerId)
-      )
-
+/** The quote cache: answers kept per ISBN and seller for their TTL; misses and failures are just misses. */
+const quoteCache = ({ client, redis, orElse, prefix }: Link) => {
     const getQuotes = (isbn: string, sellerIds: ReadonlyArray<string>): Effect.Effect<ReadonlyArray<string | undefined>> =>
       sellerIds.length === 0
         ? Effect.succeed([])
@@ -735,6 +789,38 @@ export const makeRedisState = (options: RedisStateOptions): Effect.Effect<Shared
             // Not forgotten: the answer expires with its TTL (at most the cache's 30 s).
             Effect.void
           )
+
+    return { getQuotes, putQuotes, forgetQuotes }
+}
+
+/**
+ * Single flight across processes: one leader per key (a token set NX), the others wait for its
+ * finish notification (one pattern subscription per process, waiters kept locally) or poll.
+ */
+const singleFlight = (link: Link, memory: SharedStateService, leaderPollMillis: number) =>
+  Effect.gen(function* () {
+    const { client, redis, orElse, prefix } = link
+    const leadKey = (key: string) => `${prefix}:lead:${key}`
+    // Single-flight notifications: one pattern subscription, waiters kept locally.
+    const doneChannelPrefix = `${prefix}:lead-done:`
+    const waiters = new Map<string, Set<() => void>>()
+    const subscriber = yield* Effect.acquireRelease(
+      Effect.sync(() => {
+        // Subscribes on every (re)connection itself rather than relying on the offline queue.
+        const redis = client.duplicate({ autoResubscribe: false, socketTimeout: undefined })
+        redis.on("error", () => {})
+        redis.on("ready", () => {
+          redis.psubscribe(`${doneChannelPrefix}*`).catch(() => {})
+        })
+        redis.on("pmessage", (_pattern: string, channel: string) => {
+          if (!channel.startsWith(doneChannelPrefix)) return
+          const wake = waiters.get(channel.slice(doneChannelPrefix.length))
+          if (wake !== undefined) for (const w of [...wake]) w()
+        })
+        return redis
+      }),
+      (redis) => closeClient(redis, false)
+    )
 
     const lead = (key: string, ttlMillis: number): Effect.Effect<Option.Option<Leadership>> => {
       const token = randomUUID()
@@ -801,6 +887,11 @@ export const makeRedisState = (options: RedisStateOptions): Effect.Effect<Shared
         return yield* orElse("single flight", waitRemote, memory.awaitLeader(key, maxWaitMillis)).pipe(Effect.ensuring(unregister))
       })
 
+    return { subscriber, lead, finish, awaitLeader }
+  })
+
+/** Which sellers recently offered an ISBN, the cheapest first (selection hints). */
+const carrierHistory = ({ client, redis, orElse, prefix }: Link, memory: SharedStateService, carrierOptions: { readonly carriersPerIsbn: number; readonly carrierTtlMillis: number }) => {
     const carriersKey = (isbn: string) => `${prefix}:carriers:${isbn}`
 
     const recordCarriers: SharedStateService["recordCarriers"] = (isbn, entries, notCarrying = []) => {
@@ -842,6 +933,11 @@ export const makeRedisState = (options: RedisStateOptions): Effect.Effect<Shared
       )
     }
 
+    return { recordCarriers, carriers }
+}
+
+/** The API's own rate limit for its clients (per key), and a health ping. */
+const apiLimits = ({ client, redis, orElse, prefix, processes }: Link, memory: SharedStateService) => {
     /** One PING within the command timeout; no fallback report (the methods that fall back log it). */
     const ping: Effect.Effect<"ok" | "degraded"> = redis(() => client.ping()).pipe(
       Effect.match({ onFailure: () => "degraded" as const, onSuccess: (reply) => (reply === "PONG" ? ("ok" as const) : ("degraded" as const)) })
@@ -871,20 +967,28 @@ export const makeRedisState = (options: RedisStateOptions): Effect.Effect<Shared
         memory.rateLimit(key, { requestsPerSecond: rate.requestsPerSecond / processes, burst: Math.max(1, Math.floor(rate.burst / processes)) })
       )
 
+    return { rateLimit, ping }
+}
+
+export const makeRedisState = (options: RedisStateOptions): Effect.Effect<SharedStateService, never, Scope.Scope> =>
+  Effect.gen(function* () {
+    const circuitOptions: CircuitOptions = { ...defaultCircuitOptions, ...options.circuit }
+    const carrierOptions = {
+      carriersPerIsbn: Math.max(1, Math.floor(options.carriersPerIsbn ?? defaultCarrierOptions.carriersPerIsbn)),
+      carrierTtlMillis: Math.max(1, Math.ceil(options.carrierTtlMillis ?? defaultCarrierOptions.carrierTtlMillis))
+    }
+    const memory = makeMemoryState({ circuit: circuitOptions, carriers: carrierOptions })
+    const link = yield* makeLink(options)
+    const flight = yield* singleFlight(link, memory, options.leaderPollMillis ?? 50)
+    yield* Effect.all([awaitConnection(link.client), awaitConnection(flight.subscriber)], { concurrency: "unbounded", discard: true })
+    const { lead, finish, awaitLeader } = flight
     return {
-      rateLimit,
-      admit,
-      complete,
-      backoff,
-      circuit,
-      getQuotes,
-      putQuotes,
-      forgetQuotes,
+      ...apiLimits(link, memory),
+      ...sellerAdmission(link, memory, circuitOptions, options.batchSellerScripts !== false),
+      ...quoteCache(link),
       lead,
       finish,
       awaitLeader,
-      recordCarriers,
-      carriers,
-      ping
+      ...carrierHistory(link, memory, carrierOptions)
     } satisfies SharedStateService
   })
