@@ -45,16 +45,12 @@ export interface MemoryStateOptions {
 const byTotal = (a: CarrierEntry, b: CarrierEntry): number =>
   a.total - b.total || (a.sellerId < b.sellerId ? -1 : a.sellerId > b.sellerId ? 1 : 0)
 
-export const makeMemoryState = (options: MemoryStateOptions): SharedStateService => {
+/**
+ * Each seller's limits: circuit, back-off, rate (GCRA) and concurrency (permits until they
+ * expire or complete).
+ */
+const sellerLimits = (circuitOptions: CircuitOptions): Pick<SharedStateService, "admit" | "complete" | "backoff" | "circuit"> => {
   const sellers = new Map<string, SellerState>()
-  const cache = new Map<string, { value: string; expiresAt: number }>()
-  const leaders = new Map<string, { token: string; expiresAt: number; done: Deferred.Deferred<void> }>()
-  const maxCacheEntries = options.maxCacheEntries ?? 200_000
-  /** ISBN → its carriers, sorted cheapest first; Map order is write order (oldest first). */
-  const carrierHistory = new Map<string, { expiresAt: number; carriers: ReadonlyArray<CarrierEntry> }>()
-  const carriersPerIsbn = Math.max(1, Math.floor(options.carriers?.carriersPerIsbn ?? defaultCarrierOptions.carriersPerIsbn))
-  const carrierTtl = options.carriers?.carrierTtlMillis ?? defaultCarrierOptions.carrierTtlMillis
-  const maxCarrierIsbns = options.maxCarrierIsbns ?? 200_000
   let sequence = 0
 
   const seller = (id: string): SellerState => {
@@ -93,20 +89,7 @@ export const makeMemoryState = (options: MemoryStateOptions): SharedStateService
     return { _tag: "Admitted", permit, probe }
   }
 
-  const rateTats = new Map<string, number>()
-
   return {
-    rateLimit: (key, rate) =>
-      Effect.map(Clock.currentTimeMillis, (now): RateDecision => {
-        const interval = 1000 / rate.requestsPerSecond
-        const tat = Math.max(rateTats.get(key) ?? now, now)
-        const allowAt = tat + interval - rate.burst * interval
-        if (now < allowAt) return { _tag: "Limited", retryAfterMillis: Math.ceil(allowAt - now) }
-        if (rateTats.size > 100_000) rateTats.clear()
-        rateTats.set(key, tat + interval)
-        return { _tag: "Allowed" }
-      }),
-
     admit: (id, limits) => Effect.map(Clock.currentTimeMillis, (now) => admitAt(now, id, limits)),
 
     complete: (id, permit, outcome, probe) =>
@@ -132,9 +115,9 @@ export const makeMemoryState = (options: MemoryStateOptions): SharedStateService
           return
         }
         state.failures += 1
-        if (probe || (state.circuit === "closed" && state.failures >= options.circuit.failureThreshold)) {
+        if (probe || (state.circuit === "closed" && state.failures >= circuitOptions.failureThreshold)) {
           state.circuit = "open"
-          state.openUntil = now + options.circuit.openMillis
+          state.openUntil = now + circuitOptions.openMillis
           state.probeUntil = 0
         }
       }),
@@ -151,8 +134,29 @@ export const makeMemoryState = (options: MemoryStateOptions): SharedStateService
         const state = seller(id)
         if (state.circuit === "closed") return { state: "closed", consecutiveFailures: state.failures, openUntil: 0 }
         return { state: now < state.openUntil ? "open" : "half_open", consecutiveFailures: state.failures, openUntil: state.openUntil }
-      }),
+      })
+  }
+}
 
+/** The API's own rate limit for its clients, per key (GCRA). */
+const apiRateLimit = (): SharedStateService["rateLimit"] => {
+  const rateTats = new Map<string, number>()
+  return (key, rate) =>
+    Effect.map(Clock.currentTimeMillis, (now): RateDecision => {
+      const interval = 1000 / rate.requestsPerSecond
+      const tat = Math.max(rateTats.get(key) ?? now, now)
+      const allowAt = tat + interval - rate.burst * interval
+      if (now < allowAt) return { _tag: "Limited", retryAfterMillis: Math.ceil(allowAt - now) }
+      if (rateTats.size > 100_000) rateTats.clear()
+      rateTats.set(key, tat + interval)
+      return { _tag: "Allowed" }
+    })
+}
+
+/** The quote cache: answers per ISBN and seller until their TTL, the oldest dropped beyond `maxEntries`. */
+const quoteCache = (maxEntries: number): Pick<SharedStateService, "getQuotes" | "putQuotes" | "forgetQuotes"> => {
+  const cache = new Map<string, { value: string; expiresAt: number }>()
+  return {
     getQuotes: (isbn, sellerIds) =>
       Effect.map(Clock.currentTimeMillis, (now) =>
         sellerIds.map((id) => {
@@ -176,14 +180,21 @@ export const makeMemoryState = (options: MemoryStateOptions): SharedStateService
           cache.set(key, { value: entry.value, expiresAt: now + entry.ttlMillis })
         }
         // Maps iterate in insertion order: the first keys are the oldest writes.
-        while (cache.size > maxCacheEntries) cache.delete(cache.keys().next().value!)
+        while (cache.size > maxEntries) cache.delete(cache.keys().next().value!)
       }),
 
     forgetQuotes: (isbn, sellerIds) =>
       Effect.sync(() => {
         for (const id of sellerIds) cache.delete(`${isbn}:${id}`)
-      }),
+      })
+  }
+}
 
+/** Single flight: one leader per key until it finishes or its lease lapses; the others wait for it. */
+const singleFlight = (): Pick<SharedStateService, "lead" | "finish" | "awaitLeader"> => {
+  const leaders = new Map<string, { token: string; expiresAt: number; done: Deferred.Deferred<void> }>()
+  let sequence = 0
+  return {
     lead: (key, ttlMillis) =>
       Effect.gen(function* () {
         const now = yield* Clock.currentTimeMillis
@@ -216,8 +227,15 @@ export const makeMemoryState = (options: MemoryStateOptions): SharedStateService
           const finished = yield* Deferred.await(current.done).pipe(Effect.timeout(Math.max(1, Math.min(deadline, current.expiresAt) - now)), Effect.option)
           if (Option.isSome(finished)) return "finished" as const
         }
-      }),
+      })
+  }
+}
 
+/** Which sellers recently offered an ISBN, cheapest first, per ISBN until its TTL (the least recently written dropped beyond `maxCarrierIsbns`). */
+const carrierHistoryOf = (carriersPerIsbn: number, carrierTtl: number, maxCarrierIsbns: number): Pick<SharedStateService, "recordCarriers" | "carriers"> => {
+  /** ISBN → its carriers, sorted cheapest first; Map order is write order (oldest first). */
+  const carrierHistory = new Map<string, { expiresAt: number; carriers: ReadonlyArray<CarrierEntry> }>()
+  return {
     recordCarriers: (isbn, entries, notCarrying = []) =>
       Effect.map(Clock.currentTimeMillis, (now) => {
         if (entries.length === 0 && notCarrying.length === 0) return
@@ -243,11 +261,22 @@ export const makeMemoryState = (options: MemoryStateOptions): SharedStateService
           return []
         }
         return current.carriers.slice(0, Math.max(0, Math.floor(limit)))
-      }),
-
-    ping: Effect.succeed("ok" as const)
+      })
   }
 }
+
+export const makeMemoryState = (options: MemoryStateOptions): SharedStateService => ({
+  rateLimit: apiRateLimit(),
+  ...sellerLimits(options.circuit),
+  ...quoteCache(options.maxCacheEntries ?? 200_000),
+  ...singleFlight(),
+  ...carrierHistoryOf(
+    Math.max(1, Math.floor(options.carriers?.carriersPerIsbn ?? defaultCarrierOptions.carriersPerIsbn)),
+    options.carriers?.carrierTtlMillis ?? defaultCarrierOptions.carrierTtlMillis,
+    options.maxCarrierIsbns ?? 200_000
+  ),
+  ping: Effect.succeed("ok" as const)
+})
 
 /** A permit outlives the call's timeout by a margin, then expires on its own. */
 export const permitTtl = (limits: AdmissionLimits): number => limits.timeoutMillis + 2_000
