@@ -35,3 +35,12 @@ export const registry = (): PgTypes.Registry => {
 export const AmountColumn = Schema.Union([Schema.NumberFromString, Schema.Number]).pipe(Schema.decodeTo(Money.MinorUnits))
 /** A `char(3)` currency column, decoded to its checked ISO 4217 code. */
 export const CurrencyColumn = Schema.Trim.pipe(Schema.decodeTo(Money.CurrencyCode))
+
+/**
+ * Decodes the columns `columns` (a struct) names in a row and keeps the others as they came: `{ ...row, ...decoded }`,
+ * typed as the caller's decoded row. A column that does not decode throws (a defect).
+ */
+export const decodeColumns = (columns: Schema.ConstraintDecoder<object>) => {
+  const decode = Schema.decodeUnknownSync(columns)
+  return <Row>(stored: object): Row => ({ ...stored, ...decode(stored) }) as unknown as Row
+}

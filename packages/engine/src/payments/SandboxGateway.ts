@@ -19,7 +19,7 @@ import { Money } from "@bookbroker/adapter-sdk"
 import { SqlClient } from "effect/sql"
 import { randomUUID } from "node:crypto"
 import { Effect, Layer, Schema } from "effect"
-import { AmountColumn, CurrencyColumn } from "../internal/pgTypes.js"
+import { AmountColumn, CurrencyColumn, decodeColumns } from "../internal/pgTypes.js"
 import { orDie } from "../internal/sql.js"
 import {
   PaymentDeclined,
@@ -62,10 +62,9 @@ interface PaymentRow {
   readonly refunded: number
   readonly status: PaymentRecord["status"]
 }
-const amounts = Schema.decodeUnknownSync(Schema.Struct({ authorized: AmountColumn, captured: AmountColumn, refunded: AmountColumn, currency: CurrencyColumn }))
+const paymentRow = decodeColumns(Schema.Struct({ authorized: AmountColumn, captured: AmountColumn, refunded: AmountColumn, currency: CurrencyColumn }))
 /** The ledger's rows as PostgreSQL sends them (int8 as strings), decoded. */
-const paymentRows = (rows: ReadonlyArray<Record<string, unknown>>): Array<PaymentRow> =>
-  rows.map((row) => ({ ...row, ...amounts(row) }) as unknown as PaymentRow)
+const paymentRows = (rows: ReadonlyArray<Record<string, unknown>>): Array<PaymentRow> => rows.map((row) => paymentRow<PaymentRow>(row))
 
 export interface SandboxOptions {
   readonly faults?: SandboxFaults

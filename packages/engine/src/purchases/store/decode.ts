@@ -8,11 +8,11 @@
  * decodes (intake checks the currency; amounts are whole by type).
  */
 import { Schema } from "effect"
-import { AmountColumn as Amount, CurrencyColumn as Currency } from "../../internal/pgTypes.js"
+import { AmountColumn as Amount, CurrencyColumn as Currency, decodeColumns } from "../../internal/pgTypes.js"
 import type { AttemptRow, PaymentOperationRow, QuoteRow, RequestRow } from "./rows.js"
 
 // Each optional: a statement may read only some of a request's columns (a customer's view, a want's).
-const requestColumns = Schema.decodeUnknownSync(
+const requestColumns = decodeColumns(
   Schema.Struct({
     original_max: Schema.optionalKey(Amount),
     max_amount: Schema.optionalKey(Amount),
@@ -20,9 +20,9 @@ const requestColumns = Schema.decodeUnknownSync(
     currency: Schema.optionalKey(Currency)
   })
 )
-const attemptColumns = Schema.decodeUnknownSync(Schema.Struct({ order_total: Schema.NullOr(Amount), order_currency: Schema.NullOr(Currency) }))
-const paymentColumns = Schema.decodeUnknownSync(Schema.Struct({ amount: Amount, currency: Currency }))
-const quoteColumns = Schema.decodeUnknownSync(Schema.Struct({ total: Amount, currency: Currency }))
+const attemptColumns = decodeColumns(Schema.Struct({ order_total: Schema.NullOr(Amount), order_currency: Schema.NullOr(Currency) }))
+const paymentColumns = decodeColumns(Schema.Struct({ amount: Amount, currency: Currency }))
+const quoteColumns = decodeColumns(Schema.Struct({ total: Amount, currency: Currency }))
 
 /** A row as PostgreSQL sends it: the decoded columns `Columns` still as stored. */
 export type Stored<Row, Columns extends object> = Omit<Row, keyof Columns> & Columns
@@ -32,18 +32,18 @@ type AttemptColumns = { order_total: string | number | null; order_currency: str
 
 /** A request row, some of its columns, or a row that extends one (a claimed row, a locked one with flags). */
 export type StoredRequest<Row extends Partial<RequestRow> = RequestRow> = Stored<Row, Pick<RequestColumns, keyof Row & keyof RequestColumns>>
-export const request = <Row extends Partial<RequestRow> = RequestRow>(stored: StoredRequest<Row>): Row => ({ ...stored, ...requestColumns(stored) }) as unknown as Row
+export const request = <Row extends Partial<RequestRow> = RequestRow>(stored: StoredRequest<Row>): Row => requestColumns<Row>(stored)
 
 /** An attempt row; `order_total` may come as a JSON number (an attempt aggregated with `json_build_object`). */
 export type StoredAttempt<Row extends Pick<AttemptRow, "order_total" | "order_currency"> = AttemptRow> = Stored<Row, AttemptColumns>
 export const attempt = <Row extends Pick<AttemptRow, "order_total" | "order_currency"> = AttemptRow>(stored: StoredAttempt<Row>): Row =>
-  ({ ...stored, ...attemptColumns(stored) }) as unknown as Row
+  attemptColumns<Row>(stored)
 
 export type StoredPayment = Stored<PaymentOperationRow, { amount: string; currency: string }>
-export const payment = (stored: StoredPayment): PaymentOperationRow => ({ ...stored, ...paymentColumns(stored) }) as unknown as PaymentOperationRow
+export const payment = (stored: StoredPayment): PaymentOperationRow => paymentColumns<PaymentOperationRow>(stored)
 
 export type StoredQuote = Stored<QuoteRow, { total: string; currency: string }>
-export const quote = (stored: StoredQuote): QuoteRow => ({ ...stored, ...quoteColumns(stored) }) as unknown as QuoteRow
+export const quote = (stored: StoredQuote): QuoteRow => quoteColumns<QuoteRow>(stored)
 
 /** Each of `rows`, decoded. */
 export const each =
