@@ -13,7 +13,7 @@
  */
 import { Database, Purchases } from "@bookbroker/engine"
 import { TestDatabase } from "@bookbroker/engine/testing"
-import type { Isbn, Money } from "@bookbroker/adapter-sdk"
+import { type Isbn, Money } from "@bookbroker/adapter-sdk"
 import { SqlClient } from "effect/sql"
 import autocannon from "autocannon"
 import { Context, Effect, Layer } from "effect"
@@ -35,10 +35,12 @@ const cpuMicros = () => {
 const purchase = (key: string): Purchases.NewPurchase => ({
   customerId: "bench",
   idempotencyKey: key,
-  isbn: "9780306406157" as Isbn.Isbn13,
-  maxPrice: { amount: 2999, currency: "EUR" } as Money.Money,
-  paymentToken: "tok_approve",
-  customer: { name: "Ada Lovelace", email: "ada@example.com", shippingAddress: { line1: "12 Rue de Rivoli", city: "Paris", country: "FR" } }
+  request: {
+    isbn: "9780306406157" as Isbn.Isbn13,
+    max_price: Money.make(2999, "EUR"),
+    payment: { token: "tok_approve" },
+    customer: { name: "Ada Lovelace", email: "ada@example.com", shipping_address: { line1: "12 Rue de Rivoli", city: "Paris", country: "FR" } }
+  }
 })
 
 const wireBody = {

@@ -107,10 +107,12 @@ const submit = (i: number) =>
       purchases.submit({
         customerId: "bench",
         idempotencyKey: `bench-${i}`,
-        isbn: isbns[i % isbns.length]!,
-        maxPrice: Money.make(10_000, "EUR"),
-        paymentToken: "tok_approve",
-        customer: { name: "Bench", email: "bench@example.com", shippingAddress: { line1: "1 Bench St", city: "Paris", country: "FR" } }
+        request: {
+          isbn: isbns[i % isbns.length]!,
+          max_price: Money.make(10_000, "EUR"),
+          payment: { token: "tok_approve" },
+          customer: { name: "Bench", email: "bench@example.com", shipping_address: { line1: "1 Bench St", city: "Paris", country: "FR" } }
+        }
       })
     )
   )

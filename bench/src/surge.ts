@@ -109,10 +109,12 @@ try {
         purchases.submit({
           customerId: `surge-customer-${rank}`,
           idempotencyKey: `surge-${rank}`,
-          isbn: isbn!,
-          maxPrice: Money.make(maxPrice, "EUR"),
-          paymentToken: "tok_approve",
-          customer: { name: "Surge Reader", email: `reader${rank}@example.com`, shippingAddress: { line1: "1 Sale St", city: "Paris", country: "FR" } }
+          request: {
+            isbn: isbn!,
+            max_price: Money.make(maxPrice, "EUR"),
+            payment: { token: "tok_approve" },
+            customer: { name: "Surge Reader", email: `reader${rank}@example.com`, shipping_address: { line1: "1 Sale St", city: "Paris", country: "FR" } }
+          }
         })
       ).pipe(Effect.result)
     )

@@ -109,11 +109,13 @@ export const submit = (runtime: EngineRuntime, purchase: Purchase) =>
         .submit({
           customerId: purchase.customerId ?? "chaos",
           idempotencyKey: purchase.idempotencyKey,
-          isbn: purchase.isbn,
-          maxPrice: Money.make(purchase.maxMinor, "EUR"),
-          paymentToken: purchase.paymentToken ?? "tok_approve",
-          ...(purchase.notifyUrl === undefined ? {} : { notifyUrl: purchase.notifyUrl }),
-          customer: { name: "Chaos Reader", email: "chaos@example.com", shippingAddress: { line1: "1 Chaos Lane", city: "Paris", country: "FR" } }
+          request: {
+            isbn: purchase.isbn,
+            max_price: Money.make(purchase.maxMinor, "EUR"),
+            payment: { token: purchase.paymentToken ?? "tok_approve" },
+            ...(purchase.notifyUrl === undefined ? {} : { notify_url: purchase.notifyUrl }),
+            customer: { name: "Chaos Reader", email: "chaos@example.com", shipping_address: { line1: "1 Chaos Lane", city: "Paris", country: "FR" } }
+          }
         })
         .pipe(
           Effect.retry({

@@ -60,10 +60,12 @@ const [isbn] = generateIsbns({ size: 1, seed: 99 }) as [Isbn.Isbn13]
 const submission = (key: string, customerId: string): Purchases.NewPurchase => ({
   customerId,
   idempotencyKey: key,
-  isbn,
-  maxPrice: Money.make(3000, "EUR"),
-  paymentToken: "tok_approve",
-  customer: { name: "Ada", email: "ada@example.com", shippingAddress: { line1: "1 Book Lane", city: "Paris", country: "FR" } }
+  request: {
+    isbn,
+    max_price: Money.make(3000, "EUR"),
+    payment: { token: "tok_approve" },
+    customer: { name: "Ada", email: "ada@example.com", shipping_address: { line1: "1 Book Lane", city: "Paris", country: "FR" } }
+  }
 })
 
 describe("intake under backpressure", () => {

@@ -74,11 +74,13 @@ const submitWithUrl = (notifyUrl: string | undefined, maxMinor = 3000) =>
     return yield* purchases.submit({
       customerId: "customer-1",
       idempotencyKey: `hook-${Date.now()}-${sequence}`,
-      isbn,
-      maxPrice: Money.make(maxMinor, "EUR"),
-      paymentToken: "tok_approve",
-      customer: { name: "Ada Reader", email: "ada@example.com", shippingAddress: { line1: "1 Book Lane", city: "Paris", country: "FR" } },
-      ...(notifyUrl === undefined ? {} : { notifyUrl })
+      request: {
+        isbn,
+        max_price: Money.make(maxMinor, "EUR"),
+        payment: { token: "tok_approve" },
+        customer: { name: "Ada Reader", email: "ada@example.com", shipping_address: { line1: "1 Book Lane", city: "Paris", country: "FR" } },
+        ...(notifyUrl === undefined ? {} : { notify_url: notifyUrl })
+      }
     })
   })
 

@@ -8,6 +8,7 @@ import { SqlClient } from "effect/sql"
 import { Effect, Layer, Queue, Result, Stream } from "effect"
 import { signalWork, workChannel } from "../src/purchases/workSignal.js"
 import * as IntakeCommit from "../src/purchases/IntakeCommit.js"
+import type * as PurchaseRequest from "../src/purchases/PurchaseRequest.js"
 import * as Purchases from "../src/purchases/Purchases.js"
 import { TestDatabase } from "../src/testing/index.js"
 
@@ -17,11 +18,19 @@ const TestLayer = Purchases.layer.pipe(Layer.provideMerge(TestDatabase.layer))
 const purchase = (key: string, amount = 3000, customerId = "c1"): Purchases.NewPurchase => ({
   customerId,
   idempotencyKey: key,
-  isbn,
-  maxPrice: Money.make(amount, "EUR"),
-  paymentToken: "tok_approve",
-  customer: { name: "Ada", email: "ada@example.com", shippingAddress: { line1: "1 Book Lane", city: "Paris", country: "FR" } }
+  request: {
+    isbn,
+    max_price: Money.make(amount, "EUR"),
+    payment: { token: "tok_approve" },
+    customer: { name: "Ada", email: "ada@example.com", shipping_address: { line1: "1 Book Lane", city: "Paris", country: "FR" } }
+  }
 })
+
+/** `purchase(key)` asking something more. */
+const asking = (key: string, more: Partial<PurchaseRequest.NewPurchaseRequest>): Purchases.NewPurchase => {
+  const base = purchase(key)
+  return { ...base, request: { ...base.request, ...more } }
+}
 
 const rows = Effect.flatMap(SqlClient.SqlClient, (sql) => sql<{ n: string }>`SELECT count(*)::text AS n FROM purchase_requests`).pipe(
   Effect.map((result) => Number(result[0]!.n)),
@@ -118,7 +127,7 @@ describe("Purchases intake", () => {
       const purchases = yield* Purchases.Purchases
       // PostgreSQL refuses a NUL in text: the HTTP edge never lets one through, the intake must
       // still not fail the 24 valid submissions that share the poisoned one's statement.
-      const poisoned = { ...purchase("poisoned"), customer: { ...purchase("poisoned").customer, name: "Ad\u0000a" } }
+      const poisoned = asking("poisoned", { customer: { ...purchase("poisoned").request.customer, name: "Ad\u0000a" } })
       const results = yield* Effect.forEach(
         Array.from({ length: 25 }, (_, i) => i),
         (i) => Effect.exit(purchases.submit(i === 12 ? poisoned : purchase(`fine-${i}`))),
@@ -134,11 +143,11 @@ describe("Purchases intake", () => {
     Effect.gen(function* () {
       const purchases = yield* Purchases.Purchases
       for (const notifyUrl of ["http://127.0.0.1:6379/", "http://0x7f.1/", "http://[::1]/", "http://169.254.169.254/", "https://u:p@example.com/"]) {
-        const refused = yield* Effect.flip(purchases.submit({ ...purchase(`bad-url-${notifyUrl}`), notifyUrl }))
+        const refused = yield* Effect.flip(purchases.submit(asking(`bad-url-${notifyUrl}`, { notify_url: notifyUrl })))
         expect(refused._tag).toBe("NotifyUrlRefused")
       }
       expect(yield* rows).toBe(0)
-      const accepted = yield* purchases.submit({ ...purchase("good-url"), notifyUrl: "https://hooks.example.com/bookbroker" })
+      const accepted = yield* purchases.submit(asking("good-url", { notify_url: "https://hooks.example.com/bookbroker" }))
       expect(accepted.created).toBe(true)
     }).pipe(Effect.provide(TestLayer))
   )

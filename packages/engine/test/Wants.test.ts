@@ -114,7 +114,7 @@ describe("Wants", () => {
       expect((yield* Harness.runUntilDone(worker, id, 200, true)).status).toBe("watching")
       expect((yield* wants.runOnce).expired).toBe(0)
       const purchases = yield* Purchases.Purchases
-      while ((yield* purchases.get(id)).waitUntil!.getTime() > Date.now() - 50) yield* Effect.sleep(100)
+      while (Date.parse((yield* purchases.get(id)).request.wait_until!) > Date.now() - 50) yield* Effect.sleep(100)
       expect((yield* wants.runOnce).expired).toBe(1)
       const view = yield* purchases.get(id)
       expect(view.status).toBe("expired")

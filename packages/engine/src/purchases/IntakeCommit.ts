@@ -13,23 +13,22 @@ import type { SqlClient } from "effect/sql"
 import { randomUUID } from "node:crypto"
 import { Cause, Deferred, Effect, Queue, type Scope } from "effect"
 import type { PurchaseStatus } from "./store/PurchaseStore.js"
+import * as PurchaseRequest from "./PurchaseRequest.js"
 import { signalWork, workChannel, workPayload } from "./workSignal.js"
 
-/** A new request as stored (`id` and `created_at` are given here). */
-export interface IntakeRow {
+/** A new request as stored (`id` and `created_at` are given here): who asked, with which key, and what (`PurchaseRequest.columns`). */
+export interface IntakeRow extends PurchaseRequest.Columns {
   readonly customer_id: string
   readonly idempotency_key: string
   /** What was asked, hashed: the same key with another request is refused. */
   readonly request_hash: string
-  readonly isbn: string
-  readonly currency: string
-  readonly max_amount: number
-  readonly payment_token: string
-  readonly customer: unknown
-  readonly notify_url: string | null
-  readonly answer_within_millis: number | null
-  readonly wait_until: string | null
 }
+
+/** The request's own columns, as the statement names them (built once: the statement's text never changes). */
+const requestColumns = Object.keys(PurchaseRequest.columns).join(", ")
+const recordColumns = Object.entries(PurchaseRequest.columns)
+  .map(([column, type]) => `${column} ${type}`)
+  .join(", ")
 
 export type Committed =
   | { readonly _tag: "Created"; readonly id: string }
@@ -75,16 +74,13 @@ export const make = (sql: SqlClient.SqlClient, options: IntakeOptions = {}) =>
         const created = yield* sql<{ id: string }>`
           WITH input AS (
             SELECT * FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS x(
-              id uuid, customer_id text, idempotency_key text, request_hash text, isbn text, currency text,
-              max_amount bigint, payment_token text, customer jsonb, notify_url text, answer_within_millis integer, wait_until timestamptz,
-              created_at timestamptz)
+              id uuid, customer_id text, idempotency_key text, request_hash text, ${sql.literal(recordColumns)}, created_at timestamptz)
           ), created AS (
             -- created_at is the moment of arrival, taken when the submission came in (scarce copies go
             -- first come, first served): not the group commit's, which would give a batch one moment.
-            INSERT INTO purchase_requests (id, customer_id, idempotency_key, request_hash, isbn, currency, original_max, max_amount,
-                                           payment_token, customer, notify_url, answer_within_millis, wait_until, status, created_at)
-            SELECT id, customer_id, idempotency_key, request_hash, isbn, currency, max_amount, max_amount,
-                   payment_token, customer, notify_url, answer_within_millis, wait_until, 'received', created_at
+            -- original_max keeps the maximum asked; max_amount is the current round's (a counter-offer's).
+            INSERT INTO purchase_requests (id, customer_id, idempotency_key, request_hash, ${sql.literal(requestColumns)}, original_max, status, created_at)
+            SELECT id, customer_id, idempotency_key, request_hash, ${sql.literal(requestColumns)}, max_amount, 'received', created_at
             FROM input
             ON CONFLICT (customer_id, idempotency_key) DO NOTHING
             RETURNING id

@@ -4,9 +4,8 @@
  * operator's retry of a failed request. The work itself is done by `PurchaseWorker` running
  * `PurchasePipeline`.
  */
-import { Money, type Isbn } from "@bookbroker/adapter-sdk"
+import { Money } from "@bookbroker/adapter-sdk"
 import { SqlClient, type SqlError } from "effect/sql"
-import { createHash } from "node:crypto"
 import { Clock, Context, Effect, Layer, Schema, type Scope } from "effect"
 import { Decode, eventPayload, isTerminal, movedFromWatching, type Attention, type QuoteProgress, type AttemptRow, type PurchaseStatus, type RequestRow } from "./store/PurchaseStore.js"
 import { readStatements } from "./store/reads.js"
@@ -19,6 +18,7 @@ import { signalWork } from "./workSignal.js"
 import * as OutboundAddress from "../outbound/OutboundAddress.js"
 import * as Backlog from "./Backlog.js"
 import * as IntakeCommit from "./IntakeCommit.js"
+import * as PurchaseRequest from "./PurchaseRequest.js"
 import * as RetryRule from "./RetryRule.js"
 import * as WantPolicy from "./WantPolicy.js"
 import { isUuid } from "../internal/ids.js"
@@ -26,24 +26,11 @@ import { isUuid } from "../internal/ids.js"
 /** Spans on the request path skip the call-site stack: capturing it builds an Error per request. */
 const noStack = { captureStackTrace: false } as const
 
+/** A new purchase request: who asks, with which Idempotency-Key, and what (`PurchaseRequest.ts`). */
 export interface NewPurchase {
   readonly customerId: string
   readonly idempotencyKey: string
-  readonly isbn: Isbn.Isbn13
-  readonly maxPrice: Money.Money
-  readonly paymentToken: string
-  readonly customer: { readonly name: string; readonly email: string; readonly shippingAddress: unknown }
-  readonly notifyUrl?: string
-  /**
-   * How long the customer is willing to wait for a true answer: sellers whose limits are full
-   * are asked again until then. The engine's default (60 s) otherwise.
-   */
-  readonly answerWithinMillis?: number
-  /**
-   * A want: when nothing is offered within the maximum now, watch for a copy until then (at most
-   * 30 days ahead) instead of ending; `purchases/WantPolicy.ts`.
-   */
-  readonly waitUntil?: Date
+  readonly request: PurchaseRequest.NewPurchaseRequest
 }
 
 export interface Accepted {
@@ -85,8 +72,8 @@ export interface PurchaseView {
   readonly customerId: string
   readonly status: PurchaseStatus
   readonly terminal: boolean
-  readonly isbn: string
-  readonly maxPrice: Money.Money
+  /** What was asked, as the status shows it (`PurchaseRequest.Shown`: the ISBN, the current maximum, a want's end). */
+  readonly request: PurchaseRequest.Shown
   readonly reason: string | null
   readonly finalPrice: Money.Money | null
   readonly sellerId: string | null
@@ -102,8 +89,6 @@ export interface PurchaseView {
   readonly createdAt: Date
   readonly updatedAt: Date
   readonly completedAt: Date | null
-  /** A want: until when it watches for a copy within the maximum (null: it answers now). */
-  readonly waitUntil: Date | null
   /**
    * What the seller charged in its own currency, when that is not the request's (`finalPrice`
    * is what the customer paid, converted at `exchangeRates`).
@@ -233,53 +218,14 @@ export interface PurchasesService {
 
 export class Purchases extends Context.Service<Purchases, PurchasesService>()("@bookbroker/engine/Purchases") {}
 
-const hashOf = (purchase: NewPurchase) =>
-  createHash("sha256")
-    .update(
-      JSON.stringify([
-        purchase.isbn,
-        purchase.maxPrice.amount,
-        purchase.maxPrice.currency,
-        purchase.paymentToken,
-        purchase.customer.name,
-        purchase.customer.email,
-        purchase.customer.shippingAddress,
-        purchase.notifyUrl ?? null,
-        purchase.answerWithinMillis ?? null,
-        purchase.waitUntil?.toISOString() ?? null
-      ])
-    )
-    .digest("hex")
-
-/** The columns of a request a customer's view shows (not its payment token, contact or lease). */
-const viewColumns =
-  "r.id, r.customer_id, r.status, r.isbn, r.currency, r.max_amount, r.reason, r.final_amount, r.seller_id, r.order_id, r.counter_offer, " +
-  "r.waiting, r.quote_progress, r.attention, r.attention_detail, r.attention_since, r.created_at, r.updated_at, r.completed_at, r.wait_until, r.exchange, r.round"
-type ViewRow = Pick<
-  RequestRow,
-  | "id"
-  | "customer_id"
-  | "status"
-  | "isbn"
-  | "currency"
-  | "max_amount"
-  | "reason"
-  | "final_amount"
-  | "seller_id"
-  | "order_id"
-  | "counter_offer"
-  | "waiting"
-  | "quote_progress"
-  | "attention"
-  | "attention_detail"
-  | "attention_since"
-  | "created_at"
-  | "updated_at"
-  | "completed_at"
-  | "wait_until"
-  | "exchange"
-  | "round"
->
+/** The status columns of a request a customer's view shows (not its payment token, contact or lease). */
+const statusColumns = [
+  "id", "customer_id", "status", "currency", "reason", "final_amount", "seller_id", "order_id", "counter_offer", "waiting", "quote_progress",
+  "attention", "attention_detail", "attention_since", "created_at", "updated_at", "completed_at", "exchange", "round"
+] as const
+/** Those, and what the view shows of what was asked (`PurchaseRequest.shownColumns`). */
+const viewColumns = [...new Set([...statusColumns, ...PurchaseRequest.shownColumns])].map((column) => `r.${column}`).join(", ")
+type ViewRow = Pick<RequestRow, (typeof statusColumns)[number] | "isbn"> & PurchaseRequest.ShownRow
 /** An attempt as the view reads it (aggregated as JSON with its request: `order_total` comes as a JSON number). */
 type ViewAttempt = Pick<AttemptRow, "seller_id" | "seller_name" | "rank" | "round" | "status" | "reason" | "order_id" | "order_total" | "order_currency">
 
@@ -312,8 +258,7 @@ const view = (row: ViewRow, attempts: ReadonlyArray<ViewAttempt>): PurchaseView 
     customerId: row.customer_id,
     status: row.status,
     terminal: isTerminal(row.status),
-    isbn: row.isbn,
-    maxPrice: Money.make(row.max_amount, currency),
+    request: PurchaseRequest.shown(row),
     reason: row.reason,
     finalPrice: payload.final_price === null ? null : Money.make(payload.final_price.amount, currency),
     sellerId: row.seller_id,
@@ -343,7 +288,6 @@ const view = (row: ViewRow, attempts: ReadonlyArray<ViewAttempt>): PurchaseView 
     createdAt: row.created_at,
     updatedAt: row.updated_at,
     completedAt: row.completed_at,
-    waitUntil: row.wait_until,
     sellerPrice: (() => {
       const bought = attempts.find((attempt) => attempt.status === "confirmed" && attempt.order_currency !== null && attempt.order_total !== null)
       return bought?.order_total == null || bought.order_currency === null || row.status !== "purchased" ? null : Money.make(bought.order_total, bought.order_currency)
@@ -529,42 +473,28 @@ export const makeWith = (options: PurchasesOptions = {}): Effect.Effect<Purchase
   const intake = yield* IntakeCommit.make(sql)
 
   const service: PurchasesService = {
-    submit: (purchase) =>
+    submit: ({ customerId, idempotencyKey, request }) =>
       Effect.gen(function* () {
-        if (purchase.waitUntil !== undefined) {
-          const refusal = WantPolicy.waitUntilRefusal(purchase.waitUntil, yield* Clock.currentTimeMillis)
-          if (refusal !== undefined) {
-            const shown = Number.isFinite(purchase.waitUntil.getTime()) ? purchase.waitUntil.toISOString() : String(purchase.waitUntil)
-            return yield* new WaitUntilRefused({ waitUntil: shown, reason: refusal })
-          }
+        if (request.wait_until !== undefined) {
+          const refusal = WantPolicy.waitUntilRefusal(new Date(request.wait_until), yield* Clock.currentTimeMillis)
+          if (refusal !== undefined) return yield* new WaitUntilRefused({ waitUntil: request.wait_until, reason: refusal })
         }
-        if (purchase.notifyUrl !== undefined) {
-          const checked = OutboundAddress.checkUrl(purchase.notifyUrl, outbound)
-          if (checked._tag === "Refused") return yield* new NotifyUrlRefused({ notifyUrl: purchase.notifyUrl, reason: checked.reason })
+        if (request.notify_url !== undefined) {
+          const checked = OutboundAddress.checkUrl(request.notify_url, outbound)
+          if (checked._tag === "Refused") return yield* new NotifyUrlRefused({ notifyUrl: request.notify_url, reason: checked.reason })
         }
-        const admission = yield* backlog.admit(purchase.customerId, purchase.answerWithinMillis ?? options.answerWithinMillis ?? 60_000)
+        const admission = yield* backlog.admit(customerId, PurchaseRequest.answerWithinMillis(request) ?? options.answerWithinMillis ?? 60_000)
         if (admission._tag === "Refused") {
           return yield* new Backlogged({ depth: admission.depth, share: admission.share, retryAfterSeconds: admission.retryAfterSeconds })
         }
-        const committed = yield* intake.commit({
-          customer_id: purchase.customerId,
-          idempotency_key: purchase.idempotencyKey,
-          request_hash: hashOf(purchase),
-          isbn: purchase.isbn,
-          currency: purchase.maxPrice.currency,
-          max_amount: purchase.maxPrice.amount,
-          payment_token: purchase.paymentToken,
-          customer: { name: purchase.customer.name, email: purchase.customer.email, shipping_address: purchase.customer.shippingAddress },
-          notify_url: purchase.notifyUrl ?? null,
-          answer_within_millis: purchase.answerWithinMillis ?? null,
-          wait_until: purchase.waitUntil?.toISOString() ?? null
-        })
-        if (committed._tag === "KeyReused") return yield* new IdempotencyKeyReused({ idempotencyKey: purchase.idempotencyKey, existingId: committed.existingId })
+        const stored = PurchaseRequest.toColumns(request)
+        const committed = yield* intake.commit({ customer_id: customerId, idempotency_key: idempotencyKey, request_hash: PurchaseRequest.hash(stored), ...stored })
+        if (committed._tag === "KeyReused") return yield* new IdempotencyKeyReused({ idempotencyKey, existingId: committed.existingId })
         const queue = { depth: admission.depth, etaSeconds: admission.etaSeconds }
         return committed._tag === "Created"
           ? { id: committed.id, status: "received" as const, created: true, queue }
           : { id: committed.id, status: committed.status, created: false, queue }
-      }).pipe(Effect.withSpan("Purchases.submit", { attributes: { isbn: purchase.isbn } }, noStack)),
+      }).pipe(Effect.withSpan("Purchases.submit", { attributes: { isbn: request.isbn } }, noStack)),
 
     get: (id, customerId) =>
       uninterruptibleSql(load(id, customerId)).pipe(Effect.withSpan("Purchases.get", { attributes: { "purchase.request_id": id } }, noStack)),

@@ -105,13 +105,15 @@ export const submit = (
     return yield* purchases.submit({
       customerId: options.customerId ?? "customer-1",
       idempotencyKey: `key-${Date.now()}-${sequence}`,
-      isbn,
-      maxPrice: Money.make(maxMinor, options.currency ?? "EUR"),
-      paymentToken: options.paymentToken ?? "tok_approve",
-      customer: { name: "Ada Reader", email: "ada@example.com", shippingAddress: { line1: "1 Book Lane", city: "Paris", country: "FR" } },
-      ...(options.answerWithinMillis === undefined ? {} : { answerWithinMillis: options.answerWithinMillis }),
-      ...(options.waitUntil === undefined ? {} : { waitUntil: options.waitUntil }),
-      ...(options.notifyUrl === undefined ? {} : { notifyUrl: options.notifyUrl })
+      request: {
+        isbn,
+        max_price: Money.make(maxMinor, options.currency ?? "EUR"),
+        payment: { token: options.paymentToken ?? "tok_approve" },
+        customer: { name: "Ada Reader", email: "ada@example.com", shipping_address: { line1: "1 Book Lane", city: "Paris", country: "FR" } },
+        ...(options.answerWithinMillis === undefined ? {} : { answer_within_seconds: options.answerWithinMillis / 1_000 }),
+        ...(options.waitUntil === undefined ? {} : { wait_until: options.waitUntil.toISOString() }),
+        ...(options.notifyUrl === undefined ? {} : { notify_url: options.notifyUrl })
+      }
     })
   })
 

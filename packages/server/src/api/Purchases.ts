@@ -1,85 +1,12 @@
 /** The customer purchase endpoints and their wire shapes (snake_case, money in minor units). */
-import { Isbn, Money } from "@bookbroker/adapter-sdk"
-import { Purchases } from "@bookbroker/engine"
+import { PurchaseRequest as Request, Purchases } from "@bookbroker/engine"
 import { Schema } from "effect"
 import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "effect/http-api"
 import { CustomerAuth } from "../Auth.js"
 import * as Problem from "../Problem.js"
 
-export const MoneyAmount = Schema.Struct({
-  amount: Schema.Int.annotate({ description: "Integer minor units (cents)", message: "must be an integer number of minor units" }).check(
-    Schema.isGreaterThan(0, { message: "must be a positive whole number of minor units (e.g. 2999 for 29.99)" }),
-    Schema.isLessThanOrEqualTo(100_000_000, { message: "is above the largest accepted amount" })
-  ),
-  currency: Money.CurrencyCode.annotate({ description: "ISO 4217 code", message: "must be an ISO 4217 currency code such as EUR" })
-})
-
-export const MoneyOut = Schema.Struct({ amount: Schema.Int, currency: Schema.String })
-
-const Email = Schema.String.check(
-  Schema.isTrimmed(),
-  Schema.isPattern(/^[^\s@]+@[^\s@]+\.[^\s@]+$/, { message: "must be an email address" }),
-  Schema.isMaxLength(254)
-)
-
-/** Text a person typed: not blank, no surrounding spaces, at most `max` characters. */
-export const Text = (max: number) =>
-  Schema.String.check(
-    Schema.isTrimmed({ message: "must not start or end with spaces" }),
-    Schema.isMinLength(1, { message: "must not be empty" }),
-    Schema.isMaxLength(max, { message: `must be at most ${max} characters` })
-  )
-
-export const ShippingAddress = Schema.Struct({
-  line1: Text(200),
-  line2: Schema.optionalKey(Text(200)),
-  city: Text(100),
-  postal_code: Schema.optionalKey(Text(20)),
-  country: Schema.String.check(Schema.isPattern(/^[A-Z]{2}$/, { message: "must be an ISO 3166-1 alpha-2 country code such as FR" }))
-})
-
-const HttpUrl = Schema.String.check(
-  Schema.isMaxLength(2048),
-  Schema.makeFilter((value: string) => {
-    try {
-      const url = new URL(value)
-      return url.protocol === "https:" || url.protocol === "http:" || "must be an http(s) URL"
-    } catch {
-      return "must be an absolute http(s) URL"
-    }
-  })
-)
-
-/** An RFC 3339 date and time with its offset (`2026-12-18T12:00:00Z`). */
-const DateTime = Schema.String.check(
-  Schema.isPattern(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/i, {
-    message: "must be an RFC 3339 date and time with its offset, such as 2026-12-18T12:00:00Z"
-  }),
-  Schema.makeFilter((value: string) => Number.isFinite(Date.parse(value)) || "is not a real date and time")
-)
-
-export const NewPurchaseRequest = Schema.Struct({
-  isbn: Isbn.Isbn13FromString.annotate({ description: "ISBN-10 or ISBN-13, hyphens allowed" }),
-  max_price: MoneyAmount,
-  payment: Schema.Struct({ token: Text(255).annotate({ description: "Payment method token (sandbox: tok_approve, tok_decline, …)" }) }),
-  customer: Schema.Struct({ name: Text(200), email: Email, shipping_address: ShippingAddress }),
-  notify_url: Schema.optionalKey(HttpUrl).annotateKey({
-      description:
-        "Where to POST a signed Standard Webhook (webhook-id / webhook-timestamp / webhook-signature) when the request ends, starts watching or is woken: `{ type: \"purchase_request.<status>\", timestamp, data }`, `data` being `id`, `status`, `isbn`, `reason`, `final_price`, `seller_price`, `exchange_rates`, `seller_id`, `order_id` and `counter_offer` as the status resource gives them"
-  }),
-  answer_within_seconds: Schema.optionalKey(
-    Schema.Int.check(Schema.isBetween({ minimum: 5, maximum: 86_400 }, { message: "must be a whole number of seconds from 5 to 86400" })).annotate({
-      description:
-        "How long you are willing to wait for a true answer (default 60): sellers whose request limits are full are asked again until then, and a request they keep from answering ends sellers_busy, never not_available"
-    })
-  ),
-  wait_until: Schema.optionalKey(
-    DateTime.annotate({
-      description:
-        "Make it a want (a standing order): when nothing is offered within max_price now, the request is watching instead of ending — no payment is held — until a copy within max_price is listed or found (then it is bought as usual, the payment method authorized again) or until this time (then it ends expired). At most 30 days ahead. Cancel it while it watches with POST /v1/purchase-requests/{id}/cancel"
-    })
-  )
-})
+/** The request's own schemas are the engine's (`purchases/PurchaseRequest.ts`): defined once. */
+export const { MoneyAmount, MoneyOut, Text, NewPurchaseRequest } = Request
 
 /** The engine's list of statuses: defined once (`purchases/store/rows.ts`). */
 export const PurchaseStatus = Purchases.PurchaseStatus
@@ -137,8 +64,7 @@ export const PurchaseRequest = Schema.Struct({
   id: Schema.String,
   status: PurchaseStatus,
   terminal: Schema.Boolean,
-  isbn: Schema.String,
-  max_price: MoneyOut,
+  ...Request.Shown.fields,
   reason: Schema.NullOr(Schema.String),
   final_price: Schema.NullOr(MoneyOut),
   seller_price: Schema.NullOr(MoneyOut).annotate({
@@ -155,7 +81,6 @@ export const PurchaseRequest = Schema.Struct({
   waiting: Schema.NullOr(Schema.String).annotate({
     description: "Why the request is waiting right now (for a seller's answer, a payment provider, a turn within a seller's limits); null when it is moving or finished"
   }),
-  wait_until: Schema.NullOr(Schema.String).annotate({ description: "A want: until when it watches for a copy within max_price (null: it answers now)" }),
   created_at: Schema.String,
   updated_at: Schema.String,
   completed_at: Schema.NullOr(Schema.String)

@@ -15,8 +15,7 @@ export const toWire = (view: Purchases.PurchaseView) => ({
   id: view.id,
   status: view.status,
   terminal: view.terminal,
-  isbn: view.isbn,
-  max_price: money(view.maxPrice),
+  ...view.request,
   reason: view.reason,
   final_price: view.finalPrice === null ? null : money(view.finalPrice),
   seller_price: view.sellerPrice === null ? null : money(view.sellerPrice),
@@ -61,7 +60,6 @@ export const toWire = (view: Purchases.PurchaseView) => ({
           updated_at: view.quoteProgress.updatedAt
         },
   waiting: view.waiting,
-  wait_until: view.waitUntil === null ? null : view.waitUntil.toISOString(),
   created_at: view.createdAt.toISOString(),
   updated_at: view.updatedAt.toISOString(),
   completed_at: view.completedAt === null ? null : view.completedAt.toISOString()

@@ -5,7 +5,6 @@
  * process, the engine's `submit`, and its refusals as the problems the API documents.
  */
 import { Purchases, RequestBudget } from "@bookbroker/engine"
-import type { Money } from "@bookbroker/adapter-sdk"
 import { Context, Effect, Layer } from "effect"
 import type { AcceptedPurchase, NewPurchaseRequest } from "../api/Purchases.js"
 import { Settings } from "../Config.js"
@@ -37,17 +36,7 @@ export const layer = Layer.effect(
         if (inFlight.has(slot)) return yield* Effect.fail(Problem.idempotencyInFlight(`a request with Idempotency-Key "${key}" is still being accepted; retry shortly`))
         inFlight.add(slot)
         const accepted = yield* purchases
-          .submit({
-            customerId,
-            idempotencyKey: key,
-            isbn: payload.isbn,
-            maxPrice: payload.max_price as Money.Money,
-            paymentToken: payload.payment.token,
-            customer: { name: payload.customer.name, email: payload.customer.email, shippingAddress: payload.customer.shipping_address },
-            ...(payload.notify_url === undefined ? {} : { notifyUrl: payload.notify_url }),
-            ...(payload.answer_within_seconds === undefined ? {} : { answerWithinMillis: payload.answer_within_seconds * 1_000 }),
-            ...(payload.wait_until === undefined ? {} : { waitUntil: new Date(payload.wait_until) })
-          })
+          .submit({ customerId, idempotencyKey: key, request: payload })
           .pipe(
             Effect.ensuring(Effect.sync(() => inFlight.delete(slot))),
             Effect.catchTags({
