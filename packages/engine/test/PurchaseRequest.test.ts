@@ -122,7 +122,7 @@ describe("PurchaseRequest", () => {
       expect(stored).toMatchObject({ request_hash: PurchaseRequest.hash(expected), original_max: 4500 })
 
       const view = yield* purchases.get(accepted.id)
-      expect(view.request).toEqual({ isbn, max_price: { amount: 4500, currency: "JPY" }, wait_until: expected.wait_until })
+      expect(view.request).toMatchObject({ isbn, max_price: { amount: 4500, currency: "JPY" }, wait_until: expected.wait_until })
     }).pipe(Effect.provide(TestLayer))
   )
 })

@@ -8,7 +8,7 @@ import { SqlClient } from "effect/sql"
 import { Effect, Layer, Queue, Result, Stream } from "effect"
 import { signalWork, workChannel } from "../src/purchases/workSignal.js"
 import * as IntakeCommit from "../src/purchases/IntakeCommit.js"
-import type * as PurchaseRequest from "../src/purchases/PurchaseRequest.js"
+import * as PurchaseRequest from "../src/purchases/PurchaseRequest.js"
 import * as Purchases from "../src/purchases/Purchases.js"
 import { TestDatabase } from "../src/testing/index.js"
 
@@ -74,14 +74,7 @@ describe("Purchases intake", () => {
         customer_id: "c-signal",
         idempotency_key: key,
         request_hash: `h-${key}`,
-        isbn,
-        currency: "EUR",
-        max_amount: 3000,
-        payment_token: "tok_approve",
-        customer: { name: "Ada", email: "ada@example.com", shipping_address: { line1: "1 Book Lane", city: "Paris", country: "FR" } },
-        notify_url: null,
-        answer_within_millis: null,
-        wait_until: null
+        ...PurchaseRequest.toColumns(purchase(key).request)
       })
       const committed = yield* Effect.forEach(Array.from({ length: 12 }, (_, i) => `s${i}`), (key) => intake.commit(row(key)), { concurrency: "unbounded" })
       expect(committed.every((one) => one._tag === "Created")).toBe(true)
