@@ -7,35 +7,43 @@ import { Effect, Option, Schema, SchemaGetter, SchemaIssue } from "effect"
 import ISBN from "isbn3"
 
 /**
- * ISBN-13s already judged: `isbn3` checks the registration group by walking its range tables,
- * about 6 µs a call, and every quote a seller answers carries an ISBN. Judging a string is pure,
- * so verdicts are kept: two generations of at most `maxJudged` each, the older dropped when the
- * newer fills, so a verdict used again within the last `maxJudged` judgements is never lost to a
- * clear-out (a catalog larger than the map used to miss every time once it was full).
+ * Verdicts kept, for a pure judgement that costs: two generations of at most `size` each, the
+ * older dropped when the newer fills, so a verdict used again within the last `size` judgements
+ * is never lost to a clear-out (a catalog larger than the map used to miss every time once it
+ * was full).
  */
-let judged = new Map<string, boolean>()
-let judgedBefore = new Map<string, boolean>()
-const maxJudged = 50_000
-
-const remember = (value: string, valid: boolean) => {
-  if (judged.size >= maxJudged) {
-    judgedBefore = judged
-    judged = new Map()
+const verdicts = <V>(size: number) => {
+  let newer = new Map<string, V>()
+  let older = new Map<string, V>()
+  const remember = (key: string, value: V) => {
+    if (newer.size >= size) {
+      older = newer
+      newer = new Map()
+    }
+    newer.set(key, value)
   }
-  judged.set(value, valid)
+  const recall = (key: string): V | undefined => {
+    const known = newer.get(key)
+    if (known !== undefined) return known
+    const before = older.get(key)
+    if (before !== undefined) remember(key, before)
+    return before
+  }
+  return { remember, recall }
 }
+
+/**
+ * ISBN-13s already judged: `isbn3` checks the registration group by walking its range tables,
+ * about 6 µs a call, and every quote a seller answers carries an ISBN.
+ */
+const judged = verdicts<boolean>(50_000)
 
 const isValidIsbn13 = (value: string): boolean => {
   if (!/^97[89]\d{10}$/.test(value)) return false
-  const known = judged.get(value)
+  const known = judged.recall(value)
   if (known !== undefined) return known
-  const before = judgedBefore.get(value)
-  if (before !== undefined) {
-    remember(value, before)
-    return before
-  }
   const valid = ISBN.parse(value) !== null
-  remember(value, valid)
+  judged.remember(value, valid)
   return valid
 }
 
@@ -45,6 +53,9 @@ export const Isbn13 = Schema.String.check(Schema.makeFilter((value: string) => i
 )
 export type Isbn13 = typeof Isbn13.Type
 
+/** Spellings already parsed (every purchase request and every `offers` look-up names one): the ISBN-13, or `false`. */
+const spellings = verdicts<Isbn13 | false>(50_000)
+
 /**
  * Parses an ISBN-10 or ISBN-13 in any usual spelling into an {@link Isbn13}.
  *
@@ -52,11 +63,16 @@ export type Isbn13 = typeof Isbn13.Type
  * Isbn.parse("0-306-40615-2") // Option.some("9780306406157")
  */
 export const parse = (input: string): Option.Option<Isbn13> => {
-  const parsed = ISBN.parse(input.trim())
-  if (parsed === null || parsed.isbn13 === undefined) return Option.none()
+  const spelling = input.trim()
+  const known = spellings.recall(spelling)
+  if (known !== undefined) return known === false ? Option.none() : Option.some(known)
+  const parsed = ISBN.parse(spelling)
+  const isbn = parsed === null || parsed.isbn13 === undefined ? false : (parsed.isbn13 as Isbn13)
+  spellings.remember(spelling, isbn)
+  if (isbn === false) return Option.none()
   // `Isbn13FromString` checks its result as an `Isbn13` next: judged already, not parsed twice.
-  remember(parsed.isbn13, true)
-  return Option.some(parsed.isbn13 as Isbn13)
+  judged.remember(isbn, true)
+  return Option.some(isbn)
 }
 
 /** A schema decoding any ISBN spelling into an {@link Isbn13}; for request bodies and CLI arguments. */
