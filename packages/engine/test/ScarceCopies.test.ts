@@ -1,16 +1,19 @@
 /**
  * Scarce copies, first come first served: the rules alone, then a surge over real PostgreSQL and
  * simulated sellers over HTTP — many requests for one book with few copies, two workers: the
- * earliest get the copies, the sellers are asked once per copy, the rest end not_available.
+ * earliest get the copies, the sellers are asked once per copy, the rest end not_available; and
+ * the same with the cheapest seller rate-limited, its limit shared by the two workers through Redis.
  */
 import type { Isbn } from "@bookbroker/adapter-sdk"
 import { generateIsbns } from "@bookbroker/adapter-sdk/testing"
 import { describe, expect, it } from "@effect/vitest"
+import { randomUUID } from "node:crypto"
 import { Effect } from "effect"
 import { SqlClient } from "effect/sql"
 import * as SandboxGateway from "../src/payments/SandboxGateway.js"
 import * as Purchases from "../src/purchases/Purchases.js"
 import * as ScarceCopies from "../src/purchases/ScarceCopies.js"
+import * as SharedState from "../src/state/SharedState.js"
 import * as Harness from "../src/testing/PurchaseHarness.js"
 
 describe("ScarceCopies rules", () => {
@@ -51,7 +54,7 @@ describe("ScarceCopies rules", () => {
   })
 })
 
-const [isbn] = generateIsbns({ size: 1, seed: 5151 }) as [Isbn.Isbn13]
+const [isbn, surgeIsbn] = generateIsbns({ size: 2, seed: 5151 }) as [Isbn.Isbn13, Isbn.Isbn13]
 const Infrastructure = Harness.infrastructure(new SandboxGateway.SandboxFaults())
 
 describe("a surge for scarce copies", () => {
@@ -91,6 +94,44 @@ describe("a surge for scarce copies", () => {
       expect(toldAtOnce.every((view) => view.attempts.length === 0)).toBe(true)
       const skipped = ended.flatMap((view) => view.attempts).filter((attempt) => attempt.reason?.startsWith("sold_out:") === true)
       expect(toldAtOnce.length + skipped.length).toBeGreaterThan(0)
+    }).pipe(Effect.provide(Infrastructure))
+  )
+})
+
+describe("a surge for scarce copies with the cheapest seller rate-limited", () => {
+  it.live("the earliest still get the copies, the limited seller is never called beyond its limit, every request ends", () =>
+    Effect.gen(function* () {
+      const book = surgeIsbn
+      // 4 copies: the cheapest seller has 2 and takes 3 calls a second (registered at 2/s);
+      // every call beyond its bucket would be answered 429 and counted as a violation.
+      const [limited, ...others] = yield* Harness.SimulatedSellers.startSellers([
+        { name: "limited", stock: [{ isbn: book, price: 900, shipping: 0, quantity: 2 }], latency: { medianMillis: 20 }, rateLimit: { requestsPerSecond: 3, burst: 3 } },
+        { name: "one-copy", stock: [{ isbn: book, price: 1100, shipping: 0, quantity: 1 }], latency: { medianMillis: 20 } },
+        { name: "last-copy", stock: [{ isbn: book, price: 1300, shipping: 0, quantity: 1 }], latency: { medianMillis: 20 } }
+      ])
+      yield* Harness.register([limited!], { requestsPerSecond: 2, burst: 2 })
+      yield* Harness.register(others)
+      // Two worker processes: they share the seller's limit through Redis, as `serve` processes do.
+      const sharedState = SharedState.layerRedis({ url: "redis://127.0.0.1:6379", keyPrefix: `bbtest-${randomUUID()}` })
+      const options = { worker: { concurrency: 6 }, pipeline: { scarceCopyWaitMillis: 120_000 }, sharedState }
+      const w1 = yield* Harness.worker("w1", options)
+      const w2 = yield* Harness.worker("w2", options)
+      const ids: Array<string> = []
+      for (let i = 0; i < 12; i++) ids.push((yield* Harness.submit(book, 2000, { customerId: `limited-surge-${i}` })).id)
+      const purchases = yield* Purchases.Purchases
+      const views = () => Effect.forEach(ids, (id) => purchases.get(id))
+      for (let round = 0; round < 2_000; round++) {
+        if ((yield* views()).every((view) => view.terminal)) break
+        const [a, b] = yield* Effect.all([w1.runOnce, w2.runOnce], { concurrency: 2 })
+        if (a.length + b.length === 0) yield* Effect.sleep(20)
+      }
+      const ended = yield* views()
+      expect(ended.every((view) => view.terminal)).toBe(true)
+      // First come, first served, the rate limit notwithstanding: the four that arrived first.
+      expect(ended.map((view) => view.status)).toEqual([...Array(4).fill("purchased"), ...Array(8).fill("not_available")])
+      expect(limited!.simulator.orders).toHaveLength(2)
+      expect(others.flatMap((seller) => seller.simulator.orders)).toHaveLength(2)
+      expect(limited!.simulator.violations.rate).toBe(0)
     }).pipe(Effect.provide(Infrastructure))
   )
 })

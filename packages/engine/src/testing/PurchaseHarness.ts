@@ -36,6 +36,11 @@ export interface HarnessOptions {
   readonly exchangeRates?: ExchangeRates.ExchangeRatesOptions
   /** Where this engine's runs die (`CrashPoints.ts`); default nowhere. */
   readonly crashAt?: CrashPoints.CrashAt
+  /**
+   * This "process"'s shared state; default its own in-process state. Workers that stand for
+   * processes sharing a seller's limits each take `SharedState.layerRedis` with one key prefix.
+   */
+  readonly sharedState?: Layer.Layer<SharedState.SharedState>
 }
 
 /** The shared infrastructure (database, registry, secrets, payment ledger, directory); the reference adapter plus `adapters`. */
@@ -54,7 +59,7 @@ export const engine = (options: HarnessOptions = {}) =>
     Layer.provideMerge(
       Layer.mergeAll(
         SellerPool.layer(),
-        SharedState.layerMemory(),
+        options.sharedState ?? SharedState.layerMemory(),
         options.offerIndex === true ? OfferIndex.layer() : Layer.empty,
         options.exchangeRates === undefined ? Layer.empty : ExchangeRates.layer(options.exchangeRates).pipe(Layer.orDie),
         options.crashAt === undefined ? Layer.empty : CrashPoints.layer(options.crashAt)
