@@ -210,7 +210,7 @@ export const start = (options: ServeOptions): Effect.Effect<Running, CliError, S
       webhookSecretSource: !background ? undefined : options.webhookSecret !== undefined ? "BOOKBROKER_WEBHOOK_SECRET" : join(options.dataDir, "webhook-secret"),
       mode: {
         database: options.databaseUrl === undefined ? `embedded PostgreSQL in ${join(options.dataDir, "postgres")}` : hidePassword(options.databaseUrl),
-        sharedState: options.redisUrl === undefined ? "in-process" : `Redis at ${hidePassword(options.redisUrl)}`,
+        sharedState: options.redisUrl === undefined ? inProcess : `Redis at ${hidePassword(options.redisUrl)}`,
         payments: options.stripeSecretKey === undefined ? "sandbox ledger" : "Stripe",
         exchangeRates: yield* exchangeRatesMode(context as Context.Context<unknown>)
       },
@@ -231,10 +231,16 @@ const exchangeRatesMode = (context: Context.Context<unknown>) =>
   })
 
 /** What `serve` prints once it is up. */
+const inProcess = "in-process"
+
 export const banner = (running: Running, role: Role): string => {
   const lines = [`bookbroker is running (role: ${role})`]
   lines.push(`  database       ${running.mode.database}`)
   lines.push(`  shared state   ${running.mode.sharedState}`)
+  // API and worker processes both call sellers: each in-process state would grant a seller its whole limit.
+  if (role !== "all" && running.mode.sharedState === inProcess) {
+    lines.push("                 each process keeps its own seller limits: with more than one process, set REDIS_URL so they share them")
+  }
   lines.push(`  payments       ${running.mode.payments}`)
   lines.push(`  exchange rates ${running.mode.exchangeRates}`)
   if (running.baseUrl !== undefined) {
