@@ -102,6 +102,18 @@ describe("PurchaseRequest", () => {
     expect(String(refused)).toMatch(/ISO 4217/)
   })
 
+  it("takes only real dates and times for wait_until: no February 30th rolled over into March", () => {
+    const decode = Schema.decodeUnknownExit(PurchaseRequest.NewPurchaseRequest)
+    for (const real of ["2028-02-29T12:00:00+01:00", "2026-12-31T23:59:59.999Z", "2026-12-10T08:00Z"]) {
+      expect(decode({ ...plain, wait_until: real })._tag).toBe("Success")
+    }
+    for (const unreal of ["2026-02-30T00:00:00Z", "2027-02-29T00:00:00Z", "2026-11-31T12:00:00Z", "2026-12-10T24:00:00Z", "2026-12-10T12:60:00Z", "2026-12-10T12:00:60Z", "2026-13-01T00:00:00Z", "2026-12-00T00:00:00Z", "2026-12-10T12:00:00+24:00"]) {
+      const refused = decode({ ...plain, wait_until: unreal })
+      expect(refused._tag, unreal).toBe("Failure")
+      expect(String(refused)).toMatch(/is not a real date and time/)
+    }
+  })
+
   it.live("the intake stores exactly the columns, and the status shows what was asked", () =>
     Effect.gen(function* () {
       const purchases = yield* Purchases.Purchases
