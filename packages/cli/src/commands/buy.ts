@@ -1,5 +1,6 @@
 import { Command } from "commander"
 import { randomUUID } from "node:crypto"
+import type { EventEmitter } from "node:events"
 import * as Flags from "../Flags.js"
 import { action, run } from "../Run.js"
 import { demoCustomer } from "../DemoCustomer.js"
@@ -9,6 +10,10 @@ interface BuyFlags extends Flags.ClientFlags {
   currency: string
   /** false with --no-wait; a duration with --wait <duration> (a want). */
   wait?: boolean | string
+  /** The duration of a `--wait <duration>` that a later `--no-wait` replaced in `wait`. */
+  waitFor?: string
+  /** false when a `--no-wait` came before a `--wait <duration>` (which replaced it in `wait`). */
+  follow?: boolean
   idempotencyKey?: string
   paymentToken: string
   name: string
@@ -32,7 +37,7 @@ export const command = Flags.client(
     .requiredOption("--max <price>", "the most you will pay, book and shipping, e.g. 30.00")
     .option("--currency <code>", "ISO 4217 currency of --max", "EUR")
     .option("--wait <duration>", "if nothing is offered within --max now, watch for a copy this long (e.g. 14d, 36h; at most 30d): no money is held meanwhile, and it is bought when one is listed")
-    .option("--no-wait", "print the request id and return without following it")
+    .option("--no-wait", "print the request id and return without following it (with --wait <duration>: the want is placed, not followed)")
     .option("--idempotency-key <key>", "reuse to retry safely (default: a new random key per run)")
     .option("--payment-token <token>", "payment method token (sandbox: tok_approve, tok_decline, …)", "tok_approve")
     .option("--name <name>", "customer name", demo.name)
@@ -56,9 +61,29 @@ export const command = Flags.client(
     "\nExit codes: 0 purchased, 2 price_not_met (see the counter-offer), 3 not_available, 4 failed, 5 sellers_busy (try again later), 6 watching (--wait: nothing within --max yet; see bookbroker requests list --watching), 1 bad input or no server.\n"
 )
 
+// `--wait <duration>` and `--no-wait` share commander's `wait`: whichever came last would drop the
+// other without a word (`--wait 14d --no-wait` placed no want). Each is kept apart before it is
+// replaced, so the two together place a want and return at once, in either order.
+// (A commander command is a node EventEmitter; its typings leave `prependListener` out.)
+const events = command as unknown as EventEmitter
+events.prependListener("option:no-wait", () => {
+  const duration: unknown = command.getOptionValue("wait")
+  if (typeof duration === "string") command.setOptionValue("waitFor", duration)
+})
+events.prependListener("option:wait", () => {
+  if (command.getOptionValue("wait") === false) command.setOptionValue("follow", false)
+})
+
+/** What `--wait` / `--no-wait` asked, whichever order they came in. */
+export const waiting = (flags: Pick<BuyFlags, "wait" | "waitFor" | "follow">): { readonly follow: boolean; readonly waitFor?: string } => {
+  const waitFor = typeof flags.wait === "string" ? flags.wait : flags.waitFor
+  return { follow: flags.wait !== false && flags.follow !== false, ...(waitFor === undefined ? {} : { waitFor }) }
+}
+
 command.action(
   action(async (isbn: string, flags: BuyFlags) => {
     const timeout = Number(flags.timeout)
+    const { follow, waitFor } = waiting(flags)
     const result = await run(
       (await import("../services/Buy.js")).buy(Flags.api(flags), await Flags.ui(flags), {
         isbn,
@@ -77,8 +102,8 @@ command.action(
           }
         },
         idempotencyKey: flags.idempotencyKey ?? randomUUID(),
-        wait: flags.wait !== false,
-        ...(typeof flags.wait === "string" ? { waitFor: flags.wait } : {}),
+        wait: follow,
+        ...(waitFor === undefined ? {} : { waitFor }),
         ...(flags.notifyUrl === undefined ? {} : { notifyUrl: flags.notifyUrl }),
         ...(flags.answerWithin === undefined ? {} : { answerWithin: flags.answerWithin }),
         ...(Number.isFinite(timeout) && timeout > 0 ? { timeoutMillis: timeout * 1000 } : {})
