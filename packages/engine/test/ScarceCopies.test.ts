@@ -57,6 +57,29 @@ describe("ScarceCopies rules", () => {
 const [isbn, surgeIsbn] = generateIsbns({ size: 2, seed: 5151 }) as [Isbn.Isbn13, Isbn.Isbn13]
 const Infrastructure = Harness.infrastructure(new SandboxGateway.SandboxFaults())
 
+/**
+ * 12 requests for `book`, one per customer, run by two workers (each its own "process" with
+ * `more`) until every one has ended or `maxRounds` rounds of claims passed; their views, in the
+ * order they arrived. However slow a loaded machine makes the earliest requests, the later ones
+ * wait for them (`scarceCopyWaitMillis`).
+ */
+const surge = (book: Isbn.Isbn13, customers: string, more: Harness.HarnessOptions = {}, maxRounds = 400) =>
+  Effect.gen(function* () {
+    const options = { worker: { concurrency: 6 }, pipeline: { scarceCopyWaitMillis: 120_000 }, ...more }
+    const w1 = yield* Harness.worker("w1", options)
+    const w2 = yield* Harness.worker("w2", options)
+    const ids: Array<string> = []
+    for (let i = 0; i < 12; i++) ids.push((yield* Harness.submit(book, 2000, { customerId: `${customers}-${i}` })).id)
+    const purchases = yield* Purchases.Purchases
+    const views = () => Effect.forEach(ids, (id) => purchases.get(id))
+    for (let round = 0; round < maxRounds; round++) {
+      if ((yield* views()).every((view) => view.terminal)) break
+      const [a, b] = yield* Effect.all([w1.runOnce, w2.runOnce], { concurrency: 2 })
+      if (a.length + b.length === 0) yield* Effect.sleep(20)
+    }
+    return yield* views()
+  })
+
 describe("a surge for scarce copies", () => {
   it.live("the earliest requests get the copies, each seller is asked once per copy, the rest end not_available", () =>
     Effect.gen(function* () {
@@ -66,20 +89,7 @@ describe("a surge for scarce copies", () => {
         { name: "one-copy", stock: [{ isbn, price: 1200, shipping: 0, quantity: 1 }], latency: { medianMillis: 40 } }
       ])
       yield* Harness.register(fleet)
-      // However slow a loaded machine makes the earliest requests, the later ones wait for them.
-      const options = { worker: { concurrency: 6 }, pipeline: { scarceCopyWaitMillis: 120_000 } }
-      const w1 = yield* Harness.worker("w1", options)
-      const w2 = yield* Harness.worker("w2", options)
-      const ids: Array<string> = []
-      for (let i = 0; i < 12; i++) ids.push((yield* Harness.submit(isbn, 2000, { customerId: `surge-${i}` })).id)
-      const purchases = yield* Purchases.Purchases
-      const views = () => Effect.forEach(ids, (id) => purchases.get(id))
-      for (let round = 0; round < 400; round++) {
-        if ((yield* views()).every((view) => view.terminal)) break
-        const [a, b] = yield* Effect.all([w1.runOnce, w2.runOnce], { concurrency: 2 })
-        if (a.length + b.length === 0) yield* Effect.sleep(20)
-      }
-      const ended = yield* views()
+      const ended = yield* surge(isbn, "surge")
       expect(ended.every((view) => view.terminal)).toBe(true)
       // First come, first served: the three that arrived first.
       expect(ended.map((view) => view.status)).toEqual([...Array(3).fill("purchased"), ...Array(9).fill("not_available")])
@@ -113,19 +123,7 @@ describe("a surge for scarce copies with the cheapest seller rate-limited", () =
       yield* Harness.register(others)
       // Two worker processes: they share the seller's limit through Redis, as `serve` processes do.
       const sharedState = SharedState.layerRedis({ url: "redis://127.0.0.1:6379", keyPrefix: `bbtest-${randomUUID()}` })
-      const options = { worker: { concurrency: 6 }, pipeline: { scarceCopyWaitMillis: 120_000 }, sharedState }
-      const w1 = yield* Harness.worker("w1", options)
-      const w2 = yield* Harness.worker("w2", options)
-      const ids: Array<string> = []
-      for (let i = 0; i < 12; i++) ids.push((yield* Harness.submit(book, 2000, { customerId: `limited-surge-${i}` })).id)
-      const purchases = yield* Purchases.Purchases
-      const views = () => Effect.forEach(ids, (id) => purchases.get(id))
-      for (let round = 0; round < 2_000; round++) {
-        if ((yield* views()).every((view) => view.terminal)) break
-        const [a, b] = yield* Effect.all([w1.runOnce, w2.runOnce], { concurrency: 2 })
-        if (a.length + b.length === 0) yield* Effect.sleep(20)
-      }
-      const ended = yield* views()
+      const ended = yield* surge(book, "limited-surge", { sharedState }, 2_000)
       expect(ended.every((view) => view.terminal)).toBe(true)
       // First come, first served, the rate limit notwithstanding: the four that arrived first.
       expect(ended.map((view) => view.status)).toEqual([...Array(4).fill("purchased"), ...Array(8).fill("not_available")])
