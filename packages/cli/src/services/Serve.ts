@@ -230,9 +230,10 @@ const exchangeRatesMode = (context: Context.Context<unknown>) =>
     return `${status.source}, rates of ${status.date}${status.stale === true ? " (stale: not used)" : ""}, ${margin}`
   })
 
-/** What `serve` prints once it is up. */
+/** How the banner names in-process shared state (the embedded default). */
 const inProcess = "in-process"
 
+/** What `serve` prints once it is up. */
 export const banner = (running: Running, role: Role): string => {
   const lines = [`bookbroker is running (role: ${role})`]
   lines.push(`  database       ${running.mode.database}`)
