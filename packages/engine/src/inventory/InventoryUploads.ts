@@ -2,7 +2,7 @@
  * A seller's inventory file into the offer index: the upload as a job.
  *
  * The file streams in (never held whole): `InventoryFile` (or `OnixFile`) parses each chunk, good rows go to a
- * staging table in batches, bad rows are counted and the first `maxErrors` kept with their line,
+ * staging table in batches (`StagingCopy`: one COPY each), bad rows are counted and the first `maxErrors` kept with their line,
  * field and reason. Only when the whole file has been read are its listings applied, in one
  * transaction (the books it describes are written beside it, on a second connection):
  * - **delta**: the listed listings are written; quantity 0 retires (deletes) a listing;
@@ -20,13 +20,15 @@
  * it is in the index; the seller sends it again), and an applied upload whose books had not been
  * written yet gets them written from its staged rows, which then go.
  */
+import { PgClient } from "@effect/sql-pg"
 import { SqlClient, type Statement } from "effect/sql"
 import { Context, Duration, Effect, Exit, Fiber, Layer, Option, Schedule, Schema, Scope, Stream } from "effect"
 import { isUuid } from "../internal/ids.js"
-import { orDie, textArray, uninterruptibleSql } from "../internal/sql.js"
+import { orDie, uninterruptibleSql } from "../internal/sql.js"
 import * as InventoryFile from "./InventoryFile.js"
 import { OfferIndex } from "./OfferIndex.js"
 import * as OnixFile from "./OnixFile.js"
+import * as StagingCopy from "./StagingCopy.js"
 
 /** What an upload may be: a line format (`InventoryFile`), or `onix`: an ONIX for Books 3.0 message (`OnixFile`). */
 export type UploadFormat = InventoryFile.Format | "onix"
@@ -244,6 +246,8 @@ const givenUp = {
 /** What the uploads' statements work with (`make` builds it once). */
 interface UploadsContext {
   readonly sql: SqlClient.SqlClient
+  /** The pool's connection settings: each upload stages its rows on a connection of its own (`StagingCopy`). */
+  readonly connection: PgClient.PgClientConfig
   readonly batchRows: number
   readonly maxErrors: number
   readonly abandonedAfter: number
@@ -268,26 +272,13 @@ const settingsOf = (ctx: UploadsContext, sellerId: string) => {
 }
 
 /** Writes a batch of good rows to the staging table, and the progress so far. */
-const stage = (ctx: UploadsContext, uploadId: string, rows: ReadonlyArray<InventoryFile.ListingRow>, read: number, rejected: number) => {
-  const { sql } = ctx
-  return uninterruptibleSql(
+const stage = (ctx: UploadsContext, staging: StagingCopy.StagingCopy, uploadId: string, rows: ReadonlyArray<InventoryFile.ListingRow>, read: number, rejected: number) =>
+  uninterruptibleSql(
     Effect.andThen(
-      rows.length === 0
-        ? Effect.void
-        : Effect.asVoid(sql`
-            INSERT INTO inventory_staging (upload_id, line, listing_id, isbn, price, shipping, currency, condition, binding, quantity, title, author, publisher, year)
-            SELECT ${uploadId}, * FROM unnest(
-              ${textArray(rows.map((row) => row.line))}::int4[], ${textArray(rows.map((row) => row.listingId))}::text[],
-              ${textArray(rows.map((row) => row.isbn))}::text[], ${textArray(rows.map((row) => row.price))}::int8[],
-              ${textArray(rows.map((row) => row.shipping))}::int8[], ${textArray(rows.map((row) => row.currency))}::text[],
-              ${textArray(rows.map((row) => row.condition))}::text[], ${textArray(rows.map((row) => row.binding))}::text[],
-              ${textArray(rows.map((row) => row.quantity))}::int4[], ${textArray(rows.map((row) => row.title))}::text[],
-              ${textArray(rows.map((row) => row.author))}::text[], ${textArray(rows.map((row) => row.publisher))}::text[],
-              ${textArray(rows.map((row) => row.year))}::int4[])`),
-      sql`UPDATE inventory_uploads SET rows_read = ${read}, rows_rejected = ${rejected}, updated_at = now() WHERE id = ${uploadId}`
+      staging.write(uploadId, rows),
+      ctx.sql`UPDATE inventory_uploads SET rows_read = ${read}, rows_rejected = ${rejected}, updated_at = now() WHERE id = ${uploadId}`
     )
   )
-}
 
 /**
  * What the feeds say about a book the index does not know yet: the first feed to describe a
@@ -526,6 +517,11 @@ const upload = <E>(ctx: UploadsContext, sellerId: string, request: UploadOptions
     const parser =
       request.format === "onix" ? OnixFile.parser({ defaultCurrency: currency }) : InventoryFile.parser(request.format, { defaultCurrency: currency })
     const state = { uploadId: undefined as string | undefined, rejected: 0, errors: [] as Array<InventoryFile.RowError>, pending: [] as Array<InventoryFile.ListingRow> }
+    // The staging connection, opened with the first batch (a file refused at its header opens none).
+    let staging: StagingCopy.StagingCopy | undefined
+    const stager = Effect.suspend(() =>
+      staging !== undefined ? Effect.succeed(staging) : Effect.map(StagingCopy.connect(ctx.connection), (opened) => (staging = opened))
+    )
     const started = Effect.gen(function* () {
       if (state.uploadId !== undefined) return state.uploadId
       const [row] = yield* orDie(sql<{ id: string }>`
@@ -550,10 +546,11 @@ const upload = <E>(ctx: UploadsContext, sellerId: string, request: UploadOptions
       Effect.gen(function* () {
         if (!force && state.pending.length < batchRows) return
         const uploadId = yield* started
+        const copy = yield* stager
         while (state.pending.length >= batchRows || (force && state.pending.length > 0)) {
           const batch = state.pending.splice(0, batchRows)
           yield* settle
-          inFlight = yield* Effect.forkChild(Effect.asVoid(stage(ctx, uploadId, batch, parser.linesRead(), state.rejected)))
+          inFlight = yield* Effect.forkChild(Effect.asVoid(stage(ctx, copy, uploadId, batch, parser.linesRead(), state.rejected)))
         }
         if (force) yield* settle
       })
@@ -571,10 +568,10 @@ const upload = <E>(ctx: UploadsContext, sellerId: string, request: UploadOptions
       yield* flush(true)
       return yield* started
     })
-    const exit = yield* Effect.exit(read)
+    // The staging connection closes once every batch has landed: after the last one, or, when
+    // the file fails, after the one still being written (before the refusal clears the staged rows).
+    const exit = yield* Effect.scoped(Effect.tap(Effect.exit(read), (exit) => (Exit.isFailure(exit) ? Effect.exit(settle) : Effect.void)))
     if (Exit.isFailure(exit)) {
-      // A batch still being written lands before the refusal clears the staged rows.
-      yield* Effect.exit(settle)
       const refusal = Exit.findErrorOption(exit)
       const reason =
         refusal._tag === "Some" && refusal.value instanceof UploadRefused
@@ -666,6 +663,7 @@ export const make = (options: InventoryUploadsOptions = {}) =>
     const sql = yield* SqlClient.SqlClient
     const ctx: UploadsContext = {
       sql,
+      connection: (yield* PgClient.PgClient).config,
       batchRows: options.batchRows ?? 5_000,
       maxErrors: options.maxErrors ?? 100,
       abandonedAfter: options.abandonedAfterMillis ?? 600_000,
@@ -699,5 +697,5 @@ export const make = (options: InventoryUploadsOptions = {}) =>
     return service
   })
 
-export const layer = (options: InventoryUploadsOptions = {}): Layer.Layer<InventoryUploads, never, SqlClient.SqlClient> =>
+export const layer = (options: InventoryUploadsOptions = {}): Layer.Layer<InventoryUploads, never, SqlClient.SqlClient | PgClient.PgClient> =>
   Layer.effect(InventoryUploads, make(options))
