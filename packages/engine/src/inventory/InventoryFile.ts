@@ -547,7 +547,8 @@ const readIsbn = (text: string): Isbn.Isbn13 | undefined => {
     if (length === 10 && i === 9 && (code === 88 || code === 120)) continue
     return undefined
   }
-  const parsed = Isbn.parse(compact)
+  // Each line names its own ISBN: no memory of spellings (`parseOnce`).
+  const parsed = Isbn.parseOnce(compact)
   return Option.isSome(parsed) ? parsed.value : undefined
 }
 

@@ -528,7 +528,7 @@ const isbnOf = (identifiers: ReadonlyArray<{ readonly type: string | null; reado
     for (const identifier of identifiers) {
       if (identifier.type !== wanted) continue
       const compact = (identifier.value ?? "").replace(/[-\s]/g, "")
-      const isbn = /^97[89]\d{10}$/.test(compact) ? Isbn.parse(compact) : Option.none()
+      const isbn = /^97[89]\d{10}$/.test(compact) ? Isbn.parseOnce(compact) : Option.none()
       if (Option.isSome(isbn)) return { value: isbn.value }
       if (wanted === "15") return `IDValue "${identifier.value ?? ""}" of ProductIDType 15 is not a valid ISBN-13 (13 digits, check digit right)`
     }
