@@ -19,6 +19,12 @@ describe("Isbn", () => {
     expect(Isbn.parse("")).toEqual(Option.none())
   })
 
+  it("parseOnce, for bulk input, gives parse's verdict on every spelling", () => {
+    const spellings = ["0-306-40615-2", "0306406152", "978-0-306-40615-7", " 9780306406157 ", "080442957X", "9780306406158", "0306406153", "9786999999990", "hello", ""]
+    for (const spelling of spellings) expect(Isbn.parseOnce(spelling)).toEqual(Isbn.parse(spelling))
+    expect(Isbn.parseOnce("978-0-306-40615-7")).toEqual(Option.some("9780306406157"))
+  })
+
   it("decodes request input with a readable error", () => {
     expect(Schema.decodeUnknownSync(Isbn.Isbn13FromString)("0-306-40615-2")).toBe("9780306406157")
     expect(() => Schema.decodeUnknownSync(Isbn.Isbn13FromString)("9780306406158")).toThrow(/is not a valid ISBN/)
