@@ -18,7 +18,7 @@
 import autocannon from "autocannon"
 import { spawn } from "node:child_process"
 import { createRequire } from "node:module"
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
 import { availableParallelism, loadavg, tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { createInterface } from "node:readline"
@@ -36,7 +36,9 @@ const { values } = parseArgs({
     /** `--profile false` skips the profiled run (Node 20 has no `--no-` flags). */
     profile: { type: "string", default: "true" },
     /** `--built false`: bookbroker from its TypeScript sources through tsx instead of the bundle. */
-    built: { type: "string", default: "true" }
+    built: { type: "string", default: "true" },
+    /** `--keep-profile FILE`: keep the profiled run's .cpuprofile (for a top-down look in DevTools). */
+    "keep-profile": { type: "string" }
   }
 })
 const seconds = Number(values.seconds)
@@ -302,6 +304,7 @@ const profile = async () => {
     await target.stop()
     const file = readdirSync(dir).find((name) => name.endsWith(".cpuprofile"))
     if (file === undefined) throw new Error("no .cpuprofile written")
+    if (values["keep-profile"] !== undefined) copyFileSync(join(dir, file), values["keep-profile"])
     const data = JSON.parse(readFileSync(join(dir, file), "utf8")) as Profile
     const byId = new Map(data.nodes.map((node) => [node.id, node]))
     const self = new Map<number, number>()

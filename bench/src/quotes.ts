@@ -22,6 +22,8 @@ import { AdapterRegistry, Database, OutboundAddress, QuoteEngine, SecretBox, Sel
 import { TestDatabase } from "@bookbroker/engine/testing"
 import { Effect, Layer, ManagedRuntime, Redacted } from "effect"
 import { execFileSync, spawn } from "node:child_process"
+import { writeFileSync } from "node:fs"
+import { Session } from "node:inspector/promises"
 import { createServer } from "node:net"
 import { parseArgs } from "node:util"
 import { Agent, request } from "undici"
@@ -37,7 +39,9 @@ const { values } = parseArgs({
     "no-zipf": { type: "boolean", default: false },
     redis: { type: "boolean", default: false },
     /** With --redis: the per-call run first (so an order effect can be told from the change). */
-    "per-call-first": { type: "boolean", default: false }
+    "per-call-first": { type: "boolean", default: false },
+    /** `--profile FILE`: a V8 CPU profile of the engine's measured window (1b) only, for DevTools. */
+    profile: { type: "string" }
   }
 })
 const sellerCount = Number(values.sellers)
@@ -190,6 +194,12 @@ const engineRun = async (label: string, state?: Layer.Layer<SharedState.SharedSt
   results[label === "engine" ? "fanOutLatencyMillis" : `${label}FanOutLatencyMillis`] = { p50: round(percentile(latencies, 50)), p99: round(percentile(latencies, 99)), max: round(latencies.at(-1)!) }
   console.error(label, "fan-out latency", results[label === "engine" ? "fanOutLatencyMillis" : `${label}FanOutLatencyMillis`])
 
+  const profiler = label === "engine" && values.profile !== undefined ? new Session() : undefined
+  if (profiler !== undefined) {
+    profiler.connect()
+    await profiler.post("Profiler.enable")
+    await profiler.post("Profiler.start")
+  }
   const before = await fleet.stats()
   const redisBefore = counters?.()
   const cpu = process.cpuUsage()
@@ -209,6 +219,11 @@ const engineRun = async (label: string, state?: Layer.Layer<SharedState.SharedSt
   const used = process.cpuUsage(cpu)
   const calls = (await fleet.stats()).calls - before.calls
   const redisAfter = counters?.()
+  if (profiler !== undefined) {
+    const { profile } = await profiler.post("Profiler.stop")
+    writeFileSync(values.profile!, JSON.stringify(profile))
+    profiler.disconnect()
+  }
   const engine: Record<string, number> = {
     callsPerSecond: round(calls / elapsed, 0),
     fanOutsPerSecond: round(requests / elapsed, 1),
