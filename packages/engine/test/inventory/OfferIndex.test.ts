@@ -123,6 +123,33 @@ describe("inventory uploads", () => {
     }).pipe(Effect.provide(engineLayer), Effect.scoped)
   )
 
+  it.live("a listing id named twice in a file takes its last line, on a seller's first upload and on a later one", () =>
+    Effect.gen(function* () {
+      const [seller] = yield* register(yield* SimulatedSellers.startSellers([{ name: "repeater", stock: [] }]))
+      const prices = (sellerId: string) =>
+        Effect.flatMap(SqlClient.SqlClient, (sql) =>
+          sql<{ listing_id: string; price: string; quantity: number }>`SELECT listing_id, price, quantity FROM listings WHERE seller_id = ${sellerId} ORDER BY listing_id`
+        ).pipe(Effect.orDie, Effect.map((rows) => rows.map((row) => [row.listing_id, Number(row.price), row.quantity])))
+      // First listings (inserted straight from the staged rows): A1 repriced further down, B1
+      // listed then retired, C1 retired then listed again.
+      const file = tsv(
+        line("A1", isbnA, "5.00"),
+        line("B1", isbnB, "8.00", "2"),
+        line("C1", isbnC, "", "0"),
+        line("A1", isbnA, "7.00", "3"),
+        line("B1", isbnB, "", "0"),
+        line("C1", isbnC, "6.00")
+      )
+      const first = yield* upload(seller!.id, file)
+      expect(first).toMatchObject({ status: "applied", rowsRead: 6, rowsApplied: 2, listingsRetired: 0 })
+      expect(yield* prices(seller!.id)).toEqual([["A1", 700, 3], ["C1", 600, 1]])
+      // The same rules once the seller has listings (compared with them, through the upsert).
+      const later = yield* upload(seller!.id, tsv(line("A1", isbnA, "9.00"), line("C1", isbnC, "", "0"), line("A1", isbnA, "4.00"), line("D1", isbnD, "1.00"), line("D1", isbnD, "", "0")), "delta")
+      expect(later).toMatchObject({ status: "applied", rowsApplied: 1, listingsRetired: 1 })
+      expect(yield* prices(seller!.id)).toEqual([["A1", 400, 1]])
+    }).pipe(Effect.provide(engineLayer), Effect.scoped)
+  )
+
   it.live("reports bad rows with line, field and reason, and applies the rest", () =>
     Effect.gen(function* () {
       const [seller] = yield* register(yield* SimulatedSellers.startSellers([{ name: "sloppy", stock: [] }]))
