@@ -2,7 +2,7 @@
  * A seller's inventory file into the offer index: the upload as a job.
  *
  * The file streams in (never held whole): `InventoryFile` (or `OnixFile`) parses each chunk, good rows go to a
- * staging table in batches (`StagingCopy`: one COPY each), bad rows are counted and the first `maxErrors` kept with their line,
+ * staging table in batches (`StagingCopy`: one COPY each, on a small pool of its own), bad rows are counted and the first `maxErrors` kept with their line,
  * field and reason. Only when the whole file has been read are its listings applied, in one
  * transaction (the books it describes are written beside it, on a second connection):
  * - **delta**: the listed listings are written; quantity 0 retires (deletes) a listing;
@@ -144,6 +144,8 @@ export class InventoryUploads extends Context.Service<InventoryUploads, Inventor
 export interface InventoryUploadsOptions {
   /** Rows staged per statement; default 5,000. */
   readonly batchRows?: number
+  /** Connections staging may hold at once, whatever the number of uploads (`StagingCopy`); default 4. */
+  readonly stagingConnections?: number
   /** Row errors kept per upload; default 100. */
   readonly maxErrors?: number
   /** An upload still receiving with no progress this long is taken as dead (its server stopped); default 10 min. */
@@ -246,8 +248,8 @@ const givenUp = {
 /** What the uploads' statements work with (`make` builds it once). */
 interface UploadsContext {
   readonly sql: SqlClient.SqlClient
-  /** The pool's connection settings: each upload stages its rows on a connection of its own (`StagingCopy`). */
-  readonly connection: PgClient.PgClientConfig
+  /** Where staged rows go (COPY, `StagingCopy`). */
+  readonly staging: StagingCopy.StagingCopy
   readonly batchRows: number
   readonly maxErrors: number
   readonly abandonedAfter: number
@@ -272,10 +274,10 @@ const settingsOf = (ctx: UploadsContext, sellerId: string) => {
 }
 
 /** Writes a batch of good rows to the staging table, and the progress so far. */
-const stage = (ctx: UploadsContext, staging: StagingCopy.StagingCopy, uploadId: string, rows: ReadonlyArray<InventoryFile.ListingRow>, read: number, rejected: number) =>
+const stage = (ctx: UploadsContext, uploadId: string, rows: ReadonlyArray<InventoryFile.ListingRow>, read: number, rejected: number) =>
   uninterruptibleSql(
     Effect.andThen(
-      staging.write(uploadId, rows),
+      ctx.staging.write(uploadId, rows),
       ctx.sql`UPDATE inventory_uploads SET rows_read = ${read}, rows_rejected = ${rejected}, updated_at = now() WHERE id = ${uploadId}`
     )
   )
@@ -517,11 +519,6 @@ const upload = <E>(ctx: UploadsContext, sellerId: string, request: UploadOptions
     const parser =
       request.format === "onix" ? OnixFile.parser({ defaultCurrency: currency }) : InventoryFile.parser(request.format, { defaultCurrency: currency })
     const state = { uploadId: undefined as string | undefined, rejected: 0, errors: [] as Array<InventoryFile.RowError>, pending: [] as Array<InventoryFile.ListingRow> }
-    // The staging connection, opened with the first batch (a file refused at its header opens none).
-    let staging: StagingCopy.StagingCopy | undefined
-    const stager = Effect.suspend(() =>
-      staging !== undefined ? Effect.succeed(staging) : Effect.map(StagingCopy.connect(ctx.connection), (opened) => (staging = opened))
-    )
     const started = Effect.gen(function* () {
       if (state.uploadId !== undefined) return state.uploadId
       const [row] = yield* orDie(sql<{ id: string }>`
@@ -546,11 +543,10 @@ const upload = <E>(ctx: UploadsContext, sellerId: string, request: UploadOptions
       Effect.gen(function* () {
         if (!force && state.pending.length < batchRows) return
         const uploadId = yield* started
-        const copy = yield* stager
         while (state.pending.length >= batchRows || (force && state.pending.length > 0)) {
           const batch = state.pending.splice(0, batchRows)
           yield* settle
-          inFlight = yield* Effect.forkChild(Effect.asVoid(stage(ctx, copy, uploadId, batch, parser.linesRead(), state.rejected)))
+          inFlight = yield* Effect.forkChild(Effect.asVoid(stage(ctx, uploadId, batch, parser.linesRead(), state.rejected)))
         }
         if (force) yield* settle
       })
@@ -568,10 +564,10 @@ const upload = <E>(ctx: UploadsContext, sellerId: string, request: UploadOptions
       yield* flush(true)
       return yield* started
     })
-    // The staging connection closes once every batch has landed: after the last one, or, when
-    // the file fails, after the one still being written (before the refusal clears the staged rows).
-    const exit = yield* Effect.scoped(Effect.tap(Effect.exit(read), (exit) => (Exit.isFailure(exit) ? Effect.exit(settle) : Effect.void)))
+    const exit = yield* Effect.exit(read)
     if (Exit.isFailure(exit)) {
+      // A batch still being written lands before the refusal clears the staged rows.
+      yield* Effect.exit(settle)
       const refusal = Exit.findErrorOption(exit)
       const reason =
         refusal._tag === "Some" && refusal.value instanceof UploadRefused
@@ -663,7 +659,7 @@ export const make = (options: InventoryUploadsOptions = {}) =>
     const sql = yield* SqlClient.SqlClient
     const ctx: UploadsContext = {
       sql,
-      connection: (yield* PgClient.PgClient).config,
+      staging: yield* StagingCopy.make((yield* PgClient.PgClient).config, { maxConnections: options.stagingConnections ?? 4 }),
       batchRows: options.batchRows ?? 5_000,
       maxErrors: options.maxErrors ?? 100,
       abandonedAfter: options.abandonedAfterMillis ?? 600_000,

@@ -1,11 +1,12 @@
 /**
  * An upload's rows into `inventory_staging` with `COPY … FROM STDIN`: a batch of 5,000 rows costs
  * PostgreSQL about a fifth of what `INSERT … SELECT FROM unnest(…)` did (100,000 staging rows:
- * 144 ms against 760 ms; BENCHMARKS.md, "Inventory feeds"). @effect/sql-pg 4.0.5 refuses COPY
+ * 144 ms against 760 ms; BENCHMARKS.md, "Inventory ingest"). @effect/sql-pg 4.0.5 refuses COPY
  * (its connection treats a `CopyInResponse` as a protocol desync), so the rows go through `pg`
- * and `pg-copy-streams` on one connection of the upload's own, opened with its first batch and
- * closed with the upload. Each batch is one COPY statement, committed on its own as each
- * `INSERT` was: no transaction stays open while a slow file trickles in.
+ * and `pg-copy-streams`, on a small pool of their own (`maxConnections`, 4 by default: however
+ * many sellers upload at once, staging holds no more connections than that; a batch waits for
+ * one). Each batch is one COPY statement, committed on its own as each `INSERT` was: no
+ * transaction stays open while a slow file trickles in.
  *
  * Text format, tab-separated: every value is escaped here (`\\`, tab, newline, carriage return)
  * and a missing one is `\N`. A NUL, which COPY (and PostgreSQL's text) cannot carry, never gets
@@ -61,25 +62,38 @@ const settings = (config: PgClient.PgClientConfig) =>
     } satisfies pg.ClientConfig
   })
 
-/** A connection for COPY, closed with the scope. Its failures are defects, as every other statement's (`internal/sql.ts`). */
-export const connect = (config: PgClient.PgClientConfig): Effect.Effect<StagingCopy, never, Scope.Scope> =>
+/**
+ * The staging pool, closed with the scope; connections open on demand and close after 10 s
+ * idle. A COPY that fails is a defect, as every other statement's failure (`internal/sql.ts`),
+ * and its connection is not reused.
+ */
+export const make = (config: PgClient.PgClientConfig, options: { readonly maxConnections?: number } = {}): Effect.Effect<StagingCopy, never, Scope.Scope> =>
   Effect.gen(function* () {
-    const client = new pg.Client(yield* settings(config))
-    // A connection that breaks between batches: the next batch's COPY fails and says why.
-    client.on("error", () => {})
-    yield* Effect.acquireRelease(
-      Effect.promise(() => client.connect()),
-      () => Effect.promise(() => client.end().catch(() => {}))
+    const pool = yield* Effect.acquireRelease(
+      Effect.map(settings(config), (connection) => new pg.Pool({ ...connection, max: options.maxConnections ?? 4, idleTimeoutMillis: 10_000 })),
+      (pool) => Effect.promise(() => pool.end().catch(() => {}))
     )
+    // An idle connection that breaks: the pool drops it, the next batch opens another.
+    pool.on("error", () => {})
+    const copy = (client: pg.PoolClient, uploadId: string, rows: ReadonlyArray<ListingRow>) =>
+      Effect.callback<void, Error>((resume) => {
+        const stream = client.query(copyFrom(statement))
+        stream.once("error", (error) => resume(Effect.fail(error)))
+        // `finish` comes once PostgreSQL has answered the COPY (its rows are committed).
+        stream.once("finish", () => resume(Effect.void))
+        stream.end(encode(uploadId, rows))
+      })
     const write = (uploadId: string, rows: ReadonlyArray<ListingRow>) =>
       rows.length === 0
         ? Effect.void
-        : Effect.callback<void>((resume) => {
-            const copy = client.query(copyFrom(statement))
-            copy.once("error", (error) => resume(Effect.die(error)))
-            // `finish` comes once PostgreSQL has answered the COPY (its rows are committed).
-            copy.once("finish", () => resume(Effect.void))
-            copy.end(encode(uploadId, rows))
-          })
+        : Effect.uninterruptible(
+            Effect.flatMap(Effect.promise(() => pool.connect()), (client) =>
+              copy(client, uploadId, rows).pipe(
+                Effect.tapError((error) => Effect.sync(() => client.release(error))),
+                Effect.tap(() => Effect.sync(() => client.release())),
+                Effect.orDie
+              )
+            )
+          )
     return { write } satisfies StagingCopy
   })
