@@ -1,10 +1,11 @@
 /**
  * A seller's inventory file into the offer index: the upload as a job.
  *
- * The file streams in (never held whole): `InventoryFile` (or `OnixFile`) parses each chunk, good rows go to a
- * staging table in batches (`StagingCopy`: one COPY each, on a small pool of its own), bad rows are counted and the first `maxErrors` kept with their line,
- * field and reason. Only when the whole file has been read are its listings applied, in one
- * transaction (the books it describes are written beside it, on a second connection):
+ * The file streams in (never held whole): `InventoryFile` (or `OnixFile`) parses each chunk, good
+ * rows go to a staging table in batches (`StagingCopy`: one COPY each, on a small pool of its
+ * own), bad rows are counted and the first `maxErrors` kept with their line, field and reason.
+ * Only when the whole file has been read are its listings applied, in one transaction (the books
+ * it describes are written beside it, on a second connection):
  * - **delta**: the listed listings are written; quantity 0 retires (deletes) a listing;
  * - **snapshot**: the same, and every feed listing of the seller missing from the file is retired;
  *   from then on, while the feed is fresh, a book the seller does not list is a book it does not
