@@ -7,17 +7,16 @@
  */
 import { ByteSize, Cause, Effect } from "effect"
 import { HttpEffect, HttpIncomingMessage, HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
-import { uploadPath } from "./api/Inventory.js"
+import { tooLargeDetail, uploadPath } from "./api/Inventory.js"
 import * as Problem from "./Problem.js"
 import * as SafeText from "./SafeText.js"
 
 const json = (status: number, body: unknown) => HttpServerResponse.jsonUnsafe(body, { status, contentType: "application/problem+json" })
 
-const tooLarge = (maxBodyBytes: number) =>
-  json(413, Problem.body(413, "payload-too-large", "The body is too large", `bodies are limited to ${maxBodyBytes} bytes`))
+const tooLarge = (detail: string) => json(413, Problem.body(413, "payload-too-large", "The body is too large", detail))
 
 /** Past the limit the rest of the body is never read: the connection cannot carry another request, and says so. */
-const tooLargeAndClose = (maxBodyBytes: number) => HttpServerResponse.setHeader(tooLarge(maxBodyBytes), "connection", "close")
+const tooLargeAndClose = (maxBodyBytes: number) => HttpServerResponse.setHeader(tooLarge(`bodies are limited to ${maxBodyBytes} bytes`), "connection", "close")
 
 const unsupportedType = (type: string) =>
   json(415, Problem.body(415, "unsupported-media-type", "The body must be application/json", `send "Content-Type: application/json" (got "${type || "none"}")`))
@@ -32,7 +31,8 @@ const rewrite = (request: HttpServerRequest.HttpServerRequest, response: HttpSer
   if (response.status === 404 && response.body._tag === "Empty") {
     return json(404, Problem.body(404, "not-found", "Not found", `no endpoint ${request.method} ${Problem.shownId(request.url.split("?")[0]!)}`))
   }
-  if (response.status === 413 && response.body._tag === "Empty") return tooLarge(0)
+  // The framework's own 413: an inventory file whose length is past its limit, refused before a byte is read.
+  if (response.status === 413 && response.body._tag === "Empty") return tooLarge(isStreamedBody(request) ? tooLargeDetail : "the body is larger than this endpoint takes")
   // The framework's own refusals of a content type (a text body) are problems too.
   if (response.status === 415 && response.body._tag !== "Empty" && response.headers["content-type"]?.startsWith("application/problem+json") !== true) {
     if (isStreamedBody(request)) {

@@ -2,6 +2,7 @@ import type { Isbn } from "@bookbroker/adapter-sdk"
 import { generateIsbns } from "@bookbroker/adapter-sdk/testing"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
+import { connect } from "node:net"
 import * as TestServer from "./support/TestServer.js"
 
 const [isbn, other, third] = generateIsbns({ size: 3, seed: 1616 }) as [Isbn.Isbn13, Isbn.Isbn13, Isbn.Isbn13]
@@ -114,6 +115,34 @@ describe("inventory feeds", () => {
       expect(anonymous.headers["connection"]).toBe("close")
       expect(csv.headers["connection"]).toBe("close")
       expect(first.headers["connection"]).not.toBe("close")
+    })
+  )
+
+  it.live("a file whose length is past the limit is refused up front with a problem naming the limit, not a limit of 0 bytes", () =>
+    Effect.gen(function* () {
+      const server = yield* TestServer.start()
+      const [seller] = yield* server.registerSellers([{ name: "huge", stock: [] }])
+      // Headers only, announcing 3 GiB: the answer comes before any of it is sent.
+      const answer = yield* Effect.promise(
+        () =>
+          new Promise<string>((resolve, reject) => {
+            const socket = connect(Number(new URL(server.url).port), "127.0.0.1", () =>
+              socket.write(
+                `POST /v1/sellers/me/inventory/uploads?mode=snapshot&currency=EUR HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${seller!.key}\r\n` +
+                  `Content-Type: text/tab-separated-values\r\nContent-Length: ${3 * 1024 ** 3}\r\n\r\n`
+              )
+            )
+            let text = ""
+            socket.on("data", (chunk) => (text += chunk.toString("utf8")))
+            socket.on("close", () => resolve(text))
+            socket.on("error", reject)
+          })
+      )
+      expect(answer).toMatch(/^HTTP\/1\.1 413 /)
+      expect(answer).toMatch(/content-type: application\/problem\+json/i)
+      expect(answer).toMatch(/connection: close/i)
+      expect(answer).toContain(`"detail":"inventory files are limited to ${2 * 1024 ** 3} bytes; nothing of this one was applied"`)
+      expect(yield* server.count("inventory_uploads")).toBe(0)
     })
   )
 

@@ -25,6 +25,8 @@ export const uploadPath = "/v1/sellers/me/inventory/uploads"
 
 /** Largest inventory file: a million listings with long titles fit with room to spare. */
 export const maxInventoryBytes = 2 * 1024 * 1024 * 1024
+/** The refusal of a file past `maxInventoryBytes`: by the handler mid-stream, or by the edge when its length says so up front. */
+export const tooLargeDetail = `inventory files are limited to ${maxInventoryBytes} bytes; nothing of this one was applied`
 
 export const UploadMode = Schema.Literals(["snapshot", "delta"])
 

@@ -8,7 +8,7 @@ import { HttpApiBuilder } from "effect/http-api"
 import { InventoryUploads, OutboundAddress, SellerDirectory } from "@bookbroker/engine"
 import { Effect } from "effect"
 import { BookbrokerApi } from "../Api.js"
-import { type InventorySettings, inventoryContentTypes, maxInventoryBytes } from "../api/Inventory.js"
+import { type InventorySettings, inventoryContentTypes, tooLargeDetail } from "../api/Inventory.js"
 import { CurrentSeller } from "../Auth.js"
 import * as Problem from "../Problem.js"
 
@@ -87,7 +87,7 @@ export const InventoryLive = HttpApiBuilder.group(BookbrokerApi, "inventory", (h
               ),
               // The body went past the size limit: nothing applied.
               Effect.catchTag("HttpApiPayloadTooLarge", () =>
-                Effect.fail(Problem.payloadTooLarge(`inventory files are limited to ${maxInventoryBytes} bytes; nothing of this one was applied`))
+                Effect.fail(Problem.payloadTooLarge(tooLargeDetail))
               )
             )
           return uploadToWire(upload)
