@@ -33,6 +33,11 @@ export interface Truth {
   readonly purchasesAtCheapest: number
   /** Purchases above the cheapest in-stock total: how much above, at most. */
   readonly worstOverpayMinor: number
+  /**
+   * Of the purchases above the cheapest, those where every cheaper seller's last copy went to
+   * another order while this request was open: it raced another request for it, and lost.
+   */
+  readonly overpaidRaced: number
 }
 
 /** Index of calls about which ISBN: seller → ISBN → times. */
@@ -80,6 +85,7 @@ export const check = (
   let purchases = 0
   let purchasesAtCheapest = 0
   let worstOverpayMinor = 0
+  let overpaidRaced = 0
   for (const request of requests) {
     if (request.status === "not_available" || request.status === "price_not_met") {
       for (let seller = 0; seller < stockers.length; seller++) {
@@ -94,13 +100,21 @@ export const check = (
     if (request.status === "purchased" && request.finalMinor !== null) {
       purchases += 1
       let cheapest = Number.POSITIVE_INFINITY
+      const cheaper: Array<number> = []
       for (let seller = 0; seller < stockers.length; seller++) {
         const had = inStockAt(seller, request.isbn, request.createdAt)
-        if (had !== undefined && answeredCleanly(seller, request.isbn, request.createdAt - cacheMillis, request.completedAt)) cheapest = Math.min(cheapest, had.total)
+        if (had !== undefined && answeredCleanly(seller, request.isbn, request.createdAt - cacheMillis, request.completedAt)) {
+          cheapest = Math.min(cheapest, had.total)
+          if (had.total < request.finalMinor) cheaper.push(seller)
+        }
       }
       if (request.finalMinor <= cheapest) purchasesAtCheapest += 1
-      else worstOverpayMinor = Math.max(worstOverpayMinor, request.finalMinor - cheapest)
+      else {
+        worstOverpayMinor = Math.max(worstOverpayMinor, request.finalMinor - cheapest)
+        // Sold out by the time the request ended (not its own order: it bought elsewhere).
+        if (cheaper.every((seller) => inStockAt(seller, request.isbn, request.completedAt + 1) === undefined)) overpaidRaced += 1
+      }
     }
   }
-  return { falseAnswers, purchases, purchasesAtCheapest, worstOverpayMinor }
+  return { falseAnswers, purchases, purchasesAtCheapest, worstOverpayMinor, overpaidRaced }
 }

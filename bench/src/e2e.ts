@@ -13,8 +13,14 @@
  *   pnpm bench:e2e                                   (PostgreSQL on 127.0.0.1, redis-server on the PATH)
  *   pnpm bench:e2e --duration 10 --sellers 50        (a quick smoke run)
  *   pnpm bench:e2e --rate 8 --workers 1,2,3
+ *   pnpm bench:e2e --workers 1 --feeds none,all      (the same run without and with the offer index)
  *
- * Each configuration (`--workers 1,3`: one worker process, then three) gets its own database,
+ * With `--feeds all`, every seller's in-stock books are in the offer index as a fresh snapshot
+ * before the load (`e2e-feeds.ts`: a bulk SQL load of what each seller will answer), so a request
+ * confirms the cheapest indexed sellers live instead of asking every seller; the fleet still sells
+ * from its stock, so a listing can be gone by the time it is confirmed.
+ *
+ * Each configuration (`--workers 1,3`: one worker process, then three; × `--feeds`) gets its own database,
  * Redis, seller fleet (fresh stock) and bookbroker processes, and the same request sequence.
  *
  * The sellers: `fleet.ts --stock lazy` (what each carries is derived from a hash, see
@@ -41,6 +47,7 @@ import { parseArgs } from "node:util"
 import pg from "pg"
 import { Agent, request } from "undici"
 import { catalogIsbns } from "./e2e-catalog.js"
+import { type FeedsLoaded, loadFeeds } from "./e2e-feeds.js"
 import * as Processes from "./e2e-processes.js"
 import { summarize } from "./profile.js"
 import * as Truth from "./e2e-truth.js"
@@ -61,6 +68,12 @@ const { values } = parseArgs({
     catalog: { type: "string", default: "1000000" },
     /** Worker processes per configuration, comma-separated: one run each. */
     workers: { type: "string", default: "1,3" },
+    /**
+     * Offer index per configuration, comma-separated: `none` (sellers asked live, as without
+     * feeds) and/or `all` (every seller's in-stock books loaded as a fresh snapshot feed before
+     * the load, `e2e-feeds.ts`). `--workers 1 --feeds none,all`: the same run without and with feeds.
+     */
+    feeds: { type: "string", default: "none" },
     seed: { type: "string", default: "1" },
     /** Mean share of the sellers carrying a book. */
     coverage: { type: "string", default: "0.1" },
@@ -106,10 +119,12 @@ const sellerCount = Number(values.sellers)
 const catalogSize = Number(values.catalog)
 const seed = Number(values.seed)
 const workerCounts = values.workers.split(",").map((value) => Number(value.trim()))
+const feedModes = values.feeds.split(",").map((value) => value.trim())
 const headroom = Number(values.headroom)
 const drainSeconds = Number(values.drain)
 if (!(rate > 0) || !(duration > 0) || !(sellerCount > 0) || !(catalogSize > 0)) throw new Error("--rate, --duration, --sellers and --catalog must be positive")
 if (workerCounts.some((count) => !Number.isInteger(count) || count < 1)) throw new Error("--workers takes whole numbers above 0, e.g. 1,3")
+if (feedModes.some((mode) => mode !== "none" && mode !== "all")) throw new Error("--feeds takes none and/or all, comma-separated")
 if (!(headroom > 0 && headroom <= 1)) throw new Error("--headroom is a share: above 0, at most 1")
 
 const logDir = mkdtempSync(join(tmpdir(), "bb-e2e-logs-"))
@@ -119,7 +134,9 @@ const log = (message: string) => console.error(`[e2e ${new Date().toISOString().
 const sleep = (millis: number) => new Promise((resolve) => setTimeout(resolve, millis))
 
 // Everything is bounded: a run that hangs past this is killed, its children and databases with it.
-const budgetSeconds = workerCounts.length * (duration + drainSeconds + 240) + 60
+const configurations = workerCounts.flatMap((workers) => feedModes.map((feeds) => ({ workers, feeds: feeds as "none" | "all" })))
+// Loading a million-ISBN index takes a few minutes of its own.
+const budgetSeconds = configurations.reduce((sum, { feeds }) => sum + duration + drainSeconds + 240 + (feeds === "all" ? 600 : 0), 60)
 const abort = Processes.bounded("e2e", budgetSeconds)
 
 // ---------------------------------------------------------------------------------------------
@@ -211,8 +228,8 @@ interface Sample {
   readonly at: number
 }
 
-const runConfiguration = async (workers: number) => {
-  log(`— ${workers} worker process${workers === 1 ? "" : "es"}: starting the seller fleet, Redis, a database`)
+const runConfiguration = async (workers: number, feeds: "none" | "all") => {
+  log(`— ${workers} worker process${workers === 1 ? "" : "es"}${feeds === "all" ? ", with feeds" : ""}: starting the seller fleet, Redis, a database`)
   const fleet = await startFleet(fleetFlags)
   const redis = await Processes.startRedis()
   const database = await Processes.createDatabase("bb_bench_e2e")
@@ -226,6 +243,18 @@ const runConfiguration = async (workers: number) => {
       seller.limits === undefined ? { timeoutMillis: Number(values.timeout) } : registeredLimits(seller.limits)
     )
     await db.connect()
+    let feedsLoaded: FeedsLoaded | undefined
+    if (feeds === "all") {
+      const ids = new Map((await db.query<{ id: string; name: string }>("SELECT id, name FROM sellers", [])).rows.map((row) => [row.name, row.id]))
+      log(`loading every seller's in-stock books into the offer index (${catalogSize.toLocaleString("en")} ISBNs × ${fleet.sellers.length} sellers)`)
+      feedsLoaded = await loadFeeds(
+        database.url,
+        catalogSize,
+        { seed, coverage: Number(values.coverage), soldOut: Number(values["sold-out"]) },
+        fleet.sellers.map((seller, index) => ({ id: ids.get(seller.name)!, index }))
+      )
+      log(`${feedsLoaded.listings.toLocaleString("en")} listings loaded in ${feedsLoaded.seconds} s (indexes ${feedsLoaded.indexSeconds} s)`)
+    }
     const nodeArgs = values["node-args"].split(" ").filter((arg) => arg !== "")
     const environment = { databaseUrl: database.url, redisUrl: redis.url, secretKey, operatorToken, processes: workers + 1, nodeArgs }
     log(`${fleet.sellers.length} sellers registered; starting bookbroker: 1 api + ${workers} worker process(es)`)
@@ -498,6 +527,8 @@ const runConfiguration = async (workers: number) => {
     }
     const result = {
       workers,
+      feeds,
+      ...(feedsLoaded === undefined ? {} : { feedsLoaded }),
       targetRate: rate,
       phases: phases.map((phase) => `${phase.rate}/s × ${phase.seconds} s`).join(", "),
       durationSeconds: duration,
@@ -521,7 +552,8 @@ const runConfiguration = async (workers: number) => {
         purchases: truth.purchases,
         purchasesAtCheapest: truth.purchasesAtCheapest,
         atCheapestPercent: truth.purchases === 0 ? null : round((100 * truth.purchasesAtCheapest) / truth.purchases, 1),
-        worstOverpayMinor: truth.worstOverpayMinor
+        worstOverpayMinor: truth.worstOverpayMinor,
+        overpaidRaced: truth.overpaidRaced
       },
       backlogTimeline,
       backlogPeak: Math.max(0, ...backlogTimeline.map((point) => point.inFlight)),
@@ -592,8 +624,8 @@ type Result = Awaited<ReturnType<typeof runConfiguration>>
 const results: Array<Result> = []
 const started = performance.now()
 try {
-  for (const workers of workerCounts) {
-    results.push(await runConfiguration(workers))
+  for (const { workers, feeds } of configurations) {
+    results.push(await runConfiguration(workers, feeds))
     await sleep(2_000)
   }
 } catch (error) {
@@ -635,7 +667,11 @@ const rows: Array<[string, (r: Result) => string]> = [
   ["false answers (not_available / price_not_met while a seller that had it was never asked)", (r) => String(r.truth.falseAnswers)],
   [
     "purchases at the cheapest in-stock seller",
-    (r) => (r.truth.atCheapestPercent === null ? "—" : `${r.truth.atCheapestPercent} % (${r.truth.purchasesAtCheapest} of ${r.truth.purchases}; worst overpay ${r.truth.worstOverpayMinor} cents)`)
+    (r) =>
+      r.truth.atCheapestPercent === null
+        ? "—"
+        : `${r.truth.atCheapestPercent} % (${r.truth.purchasesAtCheapest} of ${r.truth.purchases}; worst overpay ${r.truth.worstOverpayMinor} cents` +
+          (r.truth.purchases === r.truth.purchasesAtCheapest ? ")" : `; ${r.truth.overpaidRaced} of the others lost the cheaper copies to other requests while open)`)
   ],
   ["requests in flight, peak (sampled every 5 s)", (r) => String(r.backlogPeak)],
   ["seller calls per request (quote + hold + order)", (r) => `${r.sellerCallsPerRequest.total} (${r.sellerCallsPerRequest.quote} + ${r.sellerCallsPerRequest.hold} + ${r.sellerCallsPerRequest.purchase})`],
@@ -682,7 +718,7 @@ const rows: Array<[string, (r: Result) => string]> = [
   ],
   ["load average (1 min) before → after the load", (r) => `${r.loadAverage1m.before} → ${r.loadAverage1m.after}`]
 ]
-const header = `| what | ${results.map((r) => `${r.workers} worker process${r.workers === 1 ? "" : "es"}`).join(" | ")} |`
+const header = `| what | ${results.map((r) => `${r.workers} worker process${r.workers === 1 ? "" : "es"}${r.feeds === "all" ? ", with feeds" : ""}`).join(" | ")} |`
 const table = [header, `| --- | ${results.map(() => "---").join(" | ")} |`, ...rows.map(([label, cell]) => `| ${label} | ${results.map(cell).join(" | ")} |`)].join("\n")
 
 console.log(JSON.stringify({ command: commandLine, node: process.version, results }, null, 2))
