@@ -38,6 +38,8 @@ export interface Truth {
    * another order while this request was open: it raced another request for it, and lost.
    */
   readonly overpaidRaced: number
+  /** The purchases above the cheapest that did not race for its copies: the request, the cheapest seller and its total, what was paid. */
+  readonly overpaidUnraced: ReadonlyArray<{ readonly id: string; readonly seller: string; readonly total: number; readonly paid: number }>
 }
 
 /** Index of calls about which ISBN: seller → ISBN → times. */
@@ -86,6 +88,7 @@ export const check = (
   let purchasesAtCheapest = 0
   let worstOverpayMinor = 0
   let overpaidRaced = 0
+  const overpaidUnraced: Array<Truth["overpaidUnraced"][number]> = []
   for (const request of requests) {
     if (request.status === "not_available" || request.status === "price_not_met") {
       for (let seller = 0; seller < stockers.length; seller++) {
@@ -100,11 +103,15 @@ export const check = (
     if (request.status === "purchased" && request.finalMinor !== null) {
       purchases += 1
       let cheapest = Number.POSITIVE_INFINITY
+      let cheapestSeller = -1
       const cheaper: Array<number> = []
       for (let seller = 0; seller < stockers.length; seller++) {
         const had = inStockAt(seller, request.isbn, request.createdAt)
         if (had !== undefined && answeredCleanly(seller, request.isbn, request.createdAt - cacheMillis, request.completedAt)) {
-          cheapest = Math.min(cheapest, had.total)
+          if (had.total < cheapest) {
+            cheapest = had.total
+            cheapestSeller = seller
+          }
           if (had.total < request.finalMinor) cheaper.push(seller)
         }
       }
@@ -113,8 +120,9 @@ export const check = (
         worstOverpayMinor = Math.max(worstOverpayMinor, request.finalMinor - cheapest)
         // Sold out by the time the request ended (not its own order: it bought elsewhere).
         if (cheaper.every((seller) => inStockAt(seller, request.isbn, request.completedAt + 1) === undefined)) overpaidRaced += 1
+        else overpaidUnraced.push({ id: request.id, seller: fleet.asked.sellers[cheapestSeller]!.name, total: cheapest, paid: request.finalMinor })
       }
     }
   }
-  return { falseAnswers, purchases, purchasesAtCheapest, worstOverpayMinor, overpaidRaced }
+  return { falseAnswers, purchases, purchasesAtCheapest, worstOverpayMinor, overpaidRaced, overpaidUnraced }
 }

@@ -419,22 +419,23 @@ const runConfiguration = async (workers: number, feeds: "none" | "all") => {
       40_000
     )
 
-    // What bookbroker itself knew of each false answer: its reason, how far asking got, its offers
-    // and attempts (which sellers, at what) — so a false answer can be explained after the run.
-    const falseAnswerExamples = await Promise.all(
-      truth.falseAnswers.slice(0, 5).map(async (example) => {
-        const [known] = (
-          await db.query<{ reason: string | null; quote_progress: unknown; offers: unknown; attempts: unknown }>(
-            `SELECT r.reason, r.quote_progress,
-                    (SELECT json_agg(json_build_object('seller', q.seller_name, 'round', q.round, 'total', q.total) ORDER BY q.total) FROM purchase_quotes q WHERE q.request_id = r.id) AS offers,
-                    (SELECT json_agg(json_build_object('seller', a.seller_name, 'status', a.status, 'reason', a.reason) ORDER BY a.rank) FROM purchase_attempts a WHERE a.request_id = r.id) AS attempts
-               FROM purchase_requests r WHERE r.id = $1`,
-            [example.id]
-          )
-        ).rows
-        return { ...example, ...(known === undefined ? {} : { reason: known.reason, quoteProgress: known.quote_progress, offers: known.offers, attempts: known.attempts }) }
-      })
-    )
+    // What bookbroker itself knew of each false answer (and of each purchase above the cheapest
+    // that did not race for its copies): its reason, how far asking got, its offers and attempts
+    // (which sellers, at what) — so it can be explained after the run.
+    const explain = async <E extends { readonly id: string }>(example: E) => {
+      const [known] = (
+        await db.query<{ reason: string | null; quote_progress: unknown; offers: unknown; attempts: unknown }>(
+          `SELECT r.reason, r.quote_progress,
+                  (SELECT json_agg(json_build_object('seller', q.seller_name, 'round', q.round, 'total', q.total) ORDER BY q.total) FROM purchase_quotes q WHERE q.request_id = r.id) AS offers,
+                  (SELECT json_agg(json_build_object('seller', a.seller_name, 'status', a.status, 'reason', a.reason) ORDER BY a.rank) FROM purchase_attempts a WHERE a.request_id = r.id) AS attempts
+             FROM purchase_requests r WHERE r.id = $1`,
+          [example.id]
+        )
+      ).rows
+      return { ...example, ...(known === undefined ? {} : { reason: known.reason, quoteProgress: known.quote_progress, offers: known.offers, attempts: known.attempts }) }
+    }
+    const falseAnswerExamples = await Promise.all(truth.falseAnswers.slice(0, 5).map(explain))
+    const overpaidExamples = await Promise.all(truth.overpaidUnraced.slice(0, 5).map(explain))
 
     const logged = Object.fromEntries(started.map((each, i) => [i === 0 ? "api" : `worker ${i}`, each.problems()]))
 
@@ -553,7 +554,8 @@ const runConfiguration = async (workers: number, feeds: "none" | "all") => {
         purchasesAtCheapest: truth.purchasesAtCheapest,
         atCheapestPercent: truth.purchases === 0 ? null : round((100 * truth.purchasesAtCheapest) / truth.purchases, 1),
         worstOverpayMinor: truth.worstOverpayMinor,
-        overpaidRaced: truth.overpaidRaced
+        overpaidRaced: truth.overpaidRaced,
+        overpaidExamples
       },
       backlogTimeline,
       backlogPeak: Math.max(0, ...backlogTimeline.map((point) => point.inFlight)),
