@@ -226,6 +226,8 @@ interface Sample {
   readonly machine: { busy: number; total: number }
   readonly fleet: FleetStats
   readonly at: number
+  /** Transactions committed or rolled back in the run's database so far (PostgreSQL's statistics; each statement outside a transaction is one). */
+  readonly transactions: number
 }
 
 const runConfiguration = async (workers: number, feeds: "none" | "all") => {
@@ -287,7 +289,10 @@ const runConfiguration = async (workers: number, feeds: "none" | "all") => {
     const sample = async (): Promise<Sample> => {
       const cpu = new Map(processes.map(({ name, pid }) => [name, Processes.cpuSeconds(pid)] as const))
       for (const pid of await postgresPids()) cpu.set(`postgres ${pid}`, Processes.cpuSeconds(pid))
-      return { cpu, machine: Processes.machineCpu(), fleet: await fleet.stats(), at: performance.now() }
+      // The statistics are flushed by each backend at most once a second: read them fresh.
+      await db.query("SELECT pg_stat_clear_snapshot()", [])
+      const [stats] = (await db.query<{ n: string }>("SELECT xact_commit + xact_rollback AS n FROM pg_stat_database WHERE datname = current_database()", [])).rows
+      return { cpu, machine: Processes.machineCpu(), fleet: await fleet.stats(), at: performance.now(), transactions: Number(stats?.n ?? 0) }
     }
 
     // Resident memory every 5 s while the load and the drain run (does anything keep growing?), and the backlog.
@@ -567,6 +572,8 @@ const runConfiguration = async (workers: number, feeds: "none" | "all") => {
         release: perRequest(calls.release)
       },
       offersPerQuotedRequest: round(quotesStored / Math.max(1, quoted), 1),
+      /** Load and drain, every process's (and this driver's few): single statements count one each. */
+      databaseTransactionsPerRequest: round((after.transactions - before.transactions) / Math.max(1, rows.length), 1),
       attempts: Object.fromEntries(attempts.map((row) => [row.status, Number(row.n)])),
       violations: {
         rate: calls.rateViolations,
@@ -678,6 +685,7 @@ const rows: Array<[string, (r: Result) => string]> = [
   ["requests in flight, peak (sampled every 5 s)", (r) => String(r.backlogPeak)],
   ["seller calls per request (quote + hold + order)", (r) => `${r.sellerCallsPerRequest.total} (${r.sellerCallsPerRequest.quote} + ${r.sellerCallsPerRequest.hold} + ${r.sellerCallsPerRequest.purchase})`],
   ["offers per quoted request", (r) => String(r.offersPerQuotedRequest)],
+  ["database transactions per request (a statement outside a transaction is one; all processes, load and drain)", (r) => String(r.databaseTransactionsPerRequest)],
   [
     `quote calls/s at the busiest seller: normal · strict (they allow ${values["seller-rps"]} · ${values["strict-rps"]})`,
     (r) => `${r.busiestSellerQuotesPerSecond.normal} · ${r.busiestSellerQuotesPerSecond.strict ?? "—"}`
