@@ -217,6 +217,8 @@ const json = async (method: "GET" | "POST", url: string, token: string, body?: u
 interface Submission {
   readonly dispatchLagMillis: number
   status?: number
+  /** A refusal's problem detail (its first words), so the table can say which limit answered. */
+  refusal?: string
   error?: string
   latencyMillis?: number
 }
@@ -349,8 +351,15 @@ const runConfiguration = async (workers: number, feeds: "none" | "all") => {
           })
         }).then(
           async (response) => {
-            await response.body.text()
+            const text = await response.body.text()
             submission.status = response.statusCode
+            if (response.statusCode >= 400) {
+              try {
+                submission.refusal = String((JSON.parse(text) as { detail?: unknown }).detail ?? "").slice(0, 60)
+              } catch {
+                submission.refusal = `no problem body, retry-after ${response.headers["retry-after"] ?? "-"}`
+              }
+            }
             submission.latencyMillis = performance.now() - sent
           },
           (error: unknown) => {
@@ -481,7 +490,7 @@ const runConfiguration = async (workers: number, feeds: "none" | "all") => {
     const accepted = submissions.filter((s) => s.status === 202).length
     const statusCodes: Record<string, number> = {}
     for (const s of submissions) {
-      const key = s.error !== undefined ? `error: ${s.error}` : String(s.status)
+      const key = s.error !== undefined ? `error: ${s.error}` : s.refusal === undefined ? String(s.status) : `${s.status} (${s.refusal})`
       statusCodes[key] = (statusCodes[key] ?? 0) + 1
     }
     const intake = sorted(submissions.map((s) => s.latencyMillis))
