@@ -4,6 +4,8 @@ import { Money } from "@bookbroker/adapter-sdk"
 import { generateIsbns } from "@bookbroker/adapter-sdk/testing"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
+import { SqlClient } from "effect/sql"
+import { randomUUID } from "node:crypto"
 import * as Backlog from "../src/purchases/Backlog.js"
 import * as Purchases from "../src/purchases/Purchases.js"
 import { TestDatabase } from "../src/testing/index.js"
@@ -56,6 +58,19 @@ describe("Backlog.decide", () => {
   })
 })
 
+describe("Backlog.pace", () => {
+  it("is the last minute's answers per second, over less than a minute when they began later, at least 10 s", () => {
+    // A steady minute.
+    expect(Backlog.pace(120, 59.9)).toBeCloseTo(2, 1)
+    expect(Backlog.pace(120, 75)).toBe(2)
+    // A load that started from idle 20 s ago: 20 s of answers, not a minute.
+    expect(Backlog.pace(400, 20)).toBe(20)
+    // A handful answered at once is not a pace of thousands.
+    expect(Backlog.pace(40, 0.8)).toBe(4)
+    expect(Backlog.pace(0, 0)).toBe(0)
+  })
+})
+
 const [isbn] = generateIsbns({ size: 1, seed: 99 }) as [Isbn.Isbn13]
 const submission = (key: string, customerId: string): Purchases.NewPurchase => ({
   customerId,
@@ -82,5 +97,51 @@ describe("intake under backpressure", () => {
       const calm = yield* purchases.submit(submission("calm-0", "calm"))
       expect(calm.created).toBe(true)
     }).pipe(Effect.provide(Purchases.layerWith({ backlog: { maxBacklog: 5, refreshMillis: 60_000 } }).pipe(Layer.provideMerge(TestDatabase.layer))))
+  )
+})
+
+describe("the backlog's counts", () => {
+  /** `answered` requests finished over the last `overSeconds`, and 11 in flight for each of 6 customers. */
+  const seed = (answered: number, overSeconds: number) =>
+    Effect.gen(function* () {
+      const sql = yield* SqlClient.SqlClient
+      const row = (customer: string, key: string, status: string, completedSecondsAgo: number | null): Record<string, unknown> => ({
+        id: randomUUID(),
+        customer_id: customer,
+        idempotency_key: key,
+        request_hash: key,
+        isbn,
+        currency: "EUR",
+        original_max: 3000,
+        max_amount: 3000,
+        payment_token: "tok_approve",
+        customer: JSON.stringify({ name: "Ada" }),
+        status,
+        completed_at: completedSecondsAgo === null ? null : new Date(Date.now() - completedSecondsAgo * 1000)
+      })
+      const rows = [
+        ...Array.from({ length: answered }, (_, i) => row("earlier", `done-${i}`, "purchased", (overSeconds * i) / answered)),
+        ...Array.from({ length: 66 }, (_, i) => row(`c${i % 6}`, `open-${i}`, "received", null))
+      ]
+      yield* sql`INSERT INTO purchase_requests ${sql.insert(rows as [Record<string, unknown>, ...Array<Record<string, unknown>>])}`
+      return yield* Backlog.make(sql, { refreshMillis: 60_000 })
+    })
+
+  it.live("a load that began a second ago is measured over that second, not a minute: its customers get in", () =>
+    Effect.gen(function* () {
+      // 40 answered within the last second: 4/s over the 10 s floor, so 240 can be answered within a
+      // minute. Measured over a whole minute (0.67/s) the limit was 64, and these 66 in flight
+      // (11 per customer, a share of 10) turned the next one away.
+      const backlog = yield* seed(40, 0.8)
+      expect((yield* backlog.admit("c0", 60_000))._tag).toBe("Admitted")
+    }).pipe(Effect.scoped, Effect.provide(TestDatabase.layer))
+  )
+
+  it.live("a slow minute still limits the backlog to what it can answer in time", () =>
+    Effect.gen(function* () {
+      // The same 40 answers spread over the minute: 0.68/s, the limit stays at 64.
+      const backlog = yield* seed(40, 59)
+      expect(yield* backlog.admit("c0", 60_000)).toMatchObject({ _tag: "Refused", depth: 66, share: 10 })
+    }).pipe(Effect.scoped, Effect.provide(TestDatabase.layer))
   )
 })

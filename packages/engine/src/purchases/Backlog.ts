@@ -6,7 +6,8 @@
  * within a request's answer time at the pace measured over the last minute (never more than
  * `maxBacklog`) — but only customers at or above their fair share of it (that limit over the
  * customers with requests in flight): one customer's flood fills the backlog, another customer
- * still gets in. Until there is a pace to measure, only `maxBacklog` applies.
+ * still gets in. Until there is a pace to measure, only `maxBacklog` applies. A load that starts
+ * from idle is measured over the time it has run (`pace`), not over a minute it has not run yet.
  *
  * The counts come from PostgreSQL every `refreshMillis` (shared by every API process), plus what
  * this process accepted since; `admit` is a decision on those numbers, with no statement of its own.
@@ -42,6 +43,22 @@ export interface Limits {
   readonly answerWithinSeconds: number
 }
 
+/** The window the pace is measured over, and the least of it a pace is measured over. */
+const paceWindowSeconds = 60
+const minPaceSeconds = 10
+
+/**
+ * Requests finished per second, from the `completed` answers of the last minute and how long ago
+ * the first of them came (`spanSeconds`): over the minute, or over the time since that first
+ * answer when the answers began later — at least `minPaceSeconds`, so a handful answered at once
+ * is not read as a pace. Pure, tested alone.
+ *
+ * @example
+ * pace(40, 0.8) // 4: a load that started a second ago, not 0.67 as if it had run a minute
+ */
+export const pace = (completed: number, spanSeconds: number): number =>
+  completed === 0 ? 0 : completed / Math.min(paceWindowSeconds, Math.max(minPaceSeconds, spanSeconds))
+
 /** The decision, on the counts: pure, tested alone. */
 export const decide = (counts: Counts, customerId: string, limits: Limits): Admission => {
   const mine = counts.byCustomer.get(customerId) ?? 0
@@ -74,12 +91,13 @@ export const make = (sql: SqlClient.SqlClient, options: BacklogOptions = {}): Ef
     const read = Effect.gen(function* () {
       const rows = yield* sql<{ customer_id: string; n: number }>`
         SELECT customer_id, count(*)::int AS n FROM purchase_requests WHERE status IN ${sql.in(activeStatuses)} GROUP BY customer_id`
-      const [done] = yield* sql<{ n: number }>`
-        SELECT count(*)::int AS n FROM purchase_requests WHERE completed_at > now() - interval '60 seconds'`
+      const [done] = yield* sql<{ n: number; span: number }>`
+        SELECT count(*)::int AS n, COALESCE(EXTRACT(EPOCH FROM now() - min(completed_at)), 0)::float8 AS span
+        FROM purchase_requests WHERE completed_at > now() - make_interval(secs => ${paceWindowSeconds})`
       counts = {
         total: rows.reduce((sum, row) => sum + row.n, 0),
         byCustomer: new Map(rows.map((row) => [row.customer_id, row.n])),
-        completedPerSecond: (done?.n ?? 0) / 60
+        completedPerSecond: pace(done?.n ?? 0, done?.span ?? 0)
       }
     })
     yield* Effect.ignore(read)
