@@ -216,6 +216,8 @@ const json = async (method: "GET" | "POST", url: string, token: string, body?: u
 
 interface Submission {
   readonly dispatchLagMillis: number
+  /** When it was due, ms into the load. */
+  readonly dueMillis: number
   status?: number
   /** A refusal's problem detail (its first words), so the table can say which limit answered. */
   refusal?: string
@@ -329,7 +331,7 @@ const runConfiguration = async (workers: number, feeds: "none" | "all") => {
       const wait = due - performance.now()
       if (wait > 0) await sleep(wait)
       const sent = performance.now()
-      const submission: Submission = { dispatchLagMillis: sent - due }
+      const submission: Submission = { dispatchLagMillis: sent - due, dueMillis: dueAt[i]! }
       submissions.push(submission)
       const { isbn, maxMinor } = requests[i]!
       inFlight.push(
@@ -551,6 +553,8 @@ const runConfiguration = async (workers: number, feeds: "none" | "all") => {
       accepted,
       acceptedPerSecond: round(accepted / ((loadEnd - loadStart) / 1000), 2),
       statusCodes,
+      /** When the refused ones were due, seconds into the load (the first 20). */
+      refusedAtSeconds: submissions.filter((s) => s.status !== undefined && s.status >= 400).slice(0, 20).map((s) => round(s.dueMillis / 1000, 2)),
       dispatchLagMillis: { p99: round(percentile(lag, 99), 1), max: round(lag.at(-1) ?? 0, 1) },
       intakeLatencyMillis: p(intake),
       intakeSeconds: round((intakeDone - loadStart) / 1000, 1),
