@@ -6,8 +6,9 @@
  * within a request's answer time at the pace measured over the last minute (never more than
  * `maxBacklog`) — but only customers at or above their fair share of it (that limit over the
  * customers with requests in flight): one customer's flood fills the backlog, another customer
- * still gets in. Until there is a pace to measure, only `maxBacklog` applies. A load that starts
- * from idle is measured over the time it has run (`pace`), not over a minute it has not run yet.
+ * still gets in. Until there is a pace to measure, only `maxBacklog` applies: a load that starts
+ * from idle is measured once it has run 10 s, and over the time it has run (`pace`), not over a
+ * minute it has not run yet.
  *
  * The counts come from PostgreSQL every `refreshMillis` (shared by every API process), plus what
  * this process accepted since; `admit` is a decision on those numbers, with no statement of its own.
@@ -43,21 +44,23 @@ export interface Limits {
   readonly answerWithinSeconds: number
 }
 
-/** The window the pace is measured over, and the least of it a pace is measured over. */
+/** The window the pace is measured over, and how much of it must have passed for a pace to be measured. */
 const paceWindowSeconds = 60
 const minPaceSeconds = 10
 
 /**
  * Requests finished per second, from the `completed` answers of the last minute and how long ago
  * the first of them came (`spanSeconds`): over the minute, or over the time since that first
- * answer when the answers began later — at least `minPaceSeconds`, so a handful answered at once
- * is not read as a pace. Pure, tested alone.
+ * answer when the answers began later. Under `minPaceSeconds` of answers there is no pace yet
+ * (0): a load that starts from idle, its first answers slowed by a cold start, is not judged by
+ * its first second. Pure, tested alone.
  *
  * @example
- * pace(40, 0.8) // 4: a load that started a second ago, not 0.67 as if it had run a minute
+ * pace(400, 20) // 20: a load that started 20 s ago, not 6.7 as if it had run a minute
+ * pace(40, 0.8) // 0: too soon to tell
  */
 export const pace = (completed: number, spanSeconds: number): number =>
-  completed === 0 ? 0 : completed / Math.min(paceWindowSeconds, Math.max(minPaceSeconds, spanSeconds))
+  completed === 0 || spanSeconds < minPaceSeconds ? 0 : completed / Math.min(paceWindowSeconds, spanSeconds)
 
 /** The decision, on the counts: pure, tested alone. */
 export const decide = (counts: Counts, customerId: string, limits: Limits): Admission => {
