@@ -6,29 +6,13 @@
  *   tsx bench/src/e2e-catalog.ts --size 1000000 --seed 1 < indexes.json > isbns.json
  */
 import { generateIsbns } from "@bookbroker/adapter-sdk/testing"
-import { spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
+import { runHelper } from "./support.js"
 
 /** The ISBNs at `indexes` of the catalog of `size` for `seed`, computed in a child process. */
 export const catalogIsbns = (size: number, seed: number, indexes: ReadonlyArray<number>): Promise<Array<string>> =>
-  new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", fileURLToPath(import.meta.url), "--size", String(size), "--seed", String(seed)], {
-      stdio: ["pipe", "pipe", "inherit"]
-    })
-    let output = ""
-    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()))
-    child.once("error", reject)
-    child.once("exit", (code) => {
-      if (code !== 0) return reject(new Error(`the catalog process exited with ${code}`))
-      try {
-        resolve(JSON.parse(output) as Array<string>)
-      } catch (error) {
-        reject(error instanceof Error ? error : new Error(String(error)))
-      }
-    })
-    child.stdin.end(JSON.stringify(indexes))
-  })
+  runHelper(import.meta.url, ["--size", String(size), "--seed", String(seed)], indexes)
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const { values } = parseArgs({ options: { size: { type: "string" }, seed: { type: "string", default: "1" } } })

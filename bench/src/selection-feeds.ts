@@ -26,7 +26,7 @@
 import type { Isbn } from "@bookbroker/adapter-sdk"
 import { ConfirmWalk, Database, OfferIndex } from "@bookbroker/engine"
 import { Effect, Layer, ManagedRuntime } from "effect"
-import pg from "pg"
+import { batchInserter, withLoadConnections, withoutListingIndexes } from "./bulk-listings.js"
 import * as Processes from "./e2e-processes.js"
 import { percentile, round } from "./support.js"
 
@@ -90,15 +90,10 @@ interface Loaded {
   readonly listingsTotalBytes: number
 }
 
-const load = async (url: string, world: World, fed: ReadonlyArray<number>): Promise<Loaded> => {
-  const started = performance.now()
-  const clients = [new pg.Client({ connectionString: url }), new pg.Client({ connectionString: url })]
-  await Promise.all(clients.map((client) => client.connect()))
-  const db = clients[0]!
-  try {
-    // A bench database of its own: foreign-key triggers off and no WAL for the load only.
-    for (const client of clients) await client.query("SET session_replication_role = replica")
-    await db.query("SET maintenance_work_mem = '1GB'")
+const load = (url: string, world: World, fed: ReadonlyArray<number>): Promise<Loaded> =>
+  withLoadConnections(url, "1GB", async (clients) => {
+    const started = performance.now()
+    const db = clients[0]
     await db.query(
       `INSERT INTO sellers (id, name, adapter_kind, adapter_version, config, status)
        SELECT ${sellerUuidSql("i")}, 'seller-' || lpad(i::text, 5, '0'), 'reference', '1.0.0', '{}'::jsonb, 'active'
@@ -110,78 +105,52 @@ const load = async (url: string, world: World, fed: ReadonlyArray<number>): Prom
        SELECT ${sellerUuidSql("i")}, 'USD', now(), now() FROM unnest($1::int4[]) AS i`,
       [fed]
     )
-    const constraints = (
-      await db.query<{ name: string; definition: string }>(
-        "SELECT conname AS name, pg_get_constraintdef(oid) AS definition FROM pg_constraint WHERE conrelid = 'listings'::regclass AND contype IN ('p', 'u')"
-      )
-    ).rows
-    const indexes = (
-      await db.query<{ name: string; definition: string }>(
-        "SELECT indexname AS name, indexdef AS definition FROM pg_indexes WHERE tablename = 'listings' AND indexname NOT IN (SELECT conname FROM pg_constraint WHERE conrelid = 'listings'::regclass)"
-      )
-    ).rows
+    // A bench database of its own: no WAL for the listings.
     await db.query("ALTER TABLE listings SET UNLOGGED")
-    for (const constraint of constraints) await db.query(`ALTER TABLE listings DROP CONSTRAINT ${constraint.name}`)
-    for (const index of indexes) await db.query(`DROP INDEX ${index.name}`)
-
-    const insert = `
-      INSERT INTO listings (seller_id, listing_id, isbn, price, shipping, currency, condition, quantity, source, seen_at)
-      SELECT ${sellerUuidSql("r.s")}, 'L' || r.b, r.isbn, r.price, r.shipping, 'USD', 'good', 1, 'feed', now()
-      FROM unnest($1::int4[], $2::int4[], $3::text[], $4::int8[], $5::int8[]) AS r (s, b, isbn, price, shipping)`
-    let rows = 0
-    let failure: unknown
-    const inFlight: Array<Promise<void>> = clients.map(() => Promise.resolve())
-    let turn = 0
-    const send = async (sellers: Array<number>, books: Array<number>, isbns: Array<string>, prices: Array<number>, shippings: Array<number>) => {
-      const slot = turn++ % clients.length
-      await inFlight[slot]
-      if (failure !== undefined) throw failure
-      const literal = (values: ReadonlyArray<number | string>) => `{${values.join(",")}}`
-      inFlight[slot] = clients[slot]!.query(insert, [literal(sellers), literal(books), literal(isbns), literal(prices), literal(shippings)]).then(
-        (result) => {
-          rows += result.rowCount ?? 0
-        },
-        (error: unknown) => {
-          failure ??= error
-        }
+    let rowsDone = started
+    const { result: rows } = await withoutListingIndexes(db, async () => {
+      const inserter = batchInserter(
+        clients,
+        `INSERT INTO listings (seller_id, listing_id, isbn, price, shipping, currency, condition, quantity, source, seen_at)
+         SELECT ${sellerUuidSql("r.s")}, 'L' || r.b, r.isbn, r.price, r.shipping, 'USD', 'good', 1, 'feed', now()
+         FROM unnest($1::int4[], $2::int4[], $3::text[], $4::int8[], $5::int8[]) AS r (s, b, isbn, price, shipping)`
       )
-    }
-    let sellers: Array<number> = []
-    let books: Array<number> = []
-    let isbns: Array<string> = []
-    let prices: Array<number> = []
-    let shippings: Array<number> = []
-    let nextLog = 5_000_000
-    for (const s of fed) {
-      for (let book = 0; book < world.catalogSize; book++) {
-        if (!world.carries(s, book)) continue
-        sellers.push(s)
-        books.push(book)
-        isbns.push(world.isbns[book]!)
-        prices.push(world.price(s, book, world.basePrice(book)))
-        shippings.push(world.shipping[s]!)
-        if (sellers.length === batchRows) {
-          await send(sellers, books, isbns, prices, shippings)
-          sellers = []
-          books = []
-          isbns = []
-          prices = []
-          shippings = []
-          if (rows >= nextLog) {
-            log(`loaded ${fmt(rows)} listings (${round((performance.now() - started) / 1000, 0)} s)`)
-            nextLog += 5_000_000
+      const literal = (values: ReadonlyArray<number | string>) => `{${values.join(",")}}`
+      let sellers: Array<number> = []
+      let books: Array<number> = []
+      let isbns: Array<string> = []
+      let prices: Array<number> = []
+      let shippings: Array<number> = []
+      let nextLog = 5_000_000
+      for (const s of fed) {
+        for (let book = 0; book < world.catalogSize; book++) {
+          if (!world.carries(s, book)) continue
+          sellers.push(s)
+          books.push(book)
+          isbns.push(world.isbns[book]!)
+          prices.push(world.price(s, book, world.basePrice(book)))
+          shippings.push(world.shipping[s]!)
+          if (sellers.length === batchRows) {
+            await inserter.send([literal(sellers), literal(books), literal(isbns), literal(prices), literal(shippings)])
+            sellers = []
+            books = []
+            isbns = []
+            prices = []
+            shippings = []
+            if (inserter.rows() >= nextLog) {
+              log(`loaded ${fmt(inserter.rows())} listings (${round((performance.now() - started) / 1000, 0)} s)`)
+              nextLog += 5_000_000
+            }
           }
         }
       }
-    }
-    if (sellers.length > 0) await send(sellers, books, isbns, prices, shippings)
-    await Promise.all(inFlight)
-    if (failure !== undefined) throw failure
-    const rowsDone = performance.now()
-    log(`${fmt(rows)} listings inserted in ${round((rowsDone - started) / 1000, 0)} s; rebuilding the indexes`)
-    for (const index of indexes) await db.query(index.definition)
-    for (const constraint of constraints) await db.query(`ALTER TABLE listings ADD CONSTRAINT ${constraint.name} ${constraint.definition}`)
-    await db.query("ANALYZE listings, seller_feeds, sellers")
+      if (sellers.length > 0) await inserter.send([literal(sellers), literal(books), literal(isbns), literal(prices), literal(shippings)])
+      const inserted = await inserter.done()
+      rowsDone = performance.now()
+      log(`${fmt(inserted)} listings inserted in ${round((rowsDone - started) / 1000, 0)} s; rebuilding the indexes`)
+      return inserted
+    })
+    await db.query("ANALYZE seller_feeds, sellers")
     const finished = performance.now()
     const sizes = (
       await db.query<{ table: string; total: string }>("SELECT pg_relation_size('listings') AS table, pg_total_relation_size('listings') AS total")
@@ -194,10 +163,7 @@ const load = async (url: string, world: World, fed: ReadonlyArray<number>): Prom
       tableBytes: Number(sizes.table),
       listingsTotalBytes: Number(sizes.total)
     }
-  } finally {
-    await Promise.all(clients.map((client) => client.end().catch(() => undefined)))
-  }
-}
+  })
 
 // ---------------------------------------------------------------- one request
 

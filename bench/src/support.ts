@@ -1,7 +1,29 @@
-/** Shared bits for benchmarks: the seller fleet child process and percentile maths. */
+/** Shared bits for benchmarks: the seller fleet child process, one-shot helper processes and percentile maths. */
 import { type ChildProcess, spawn } from "node:child_process"
 import { createInterface, type Interface } from "node:readline"
 import { fileURLToPath } from "node:url"
+
+/**
+ * Runs a bench script (`script`: its file URL, run through tsx) in a short-lived process of its
+ * own with `args`, sends it `input` as JSON on stdin, and answers what it prints on stdout as JSON
+ * (its stderr goes to ours): for work whose memory should not count as the driver's.
+ */
+export const runHelper = <A>(script: string, args: ReadonlyArray<string>, input: unknown): Promise<A> =>
+  new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", fileURLToPath(script), ...args], { stdio: ["pipe", "pipe", "inherit"] })
+    let output = ""
+    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()))
+    child.once("error", reject)
+    child.once("exit", (code) => {
+      if (code !== 0) return reject(new Error(`${fileURLToPath(script)} exited with ${code}`))
+      try {
+        resolve(JSON.parse(output) as A)
+      } catch (error) {
+        reject(error instanceof Error ? error : new Error(String(error)))
+      }
+    })
+    child.stdin.end(JSON.stringify(input))
+  })
 
 export interface FleetSeller {
   readonly name: string
