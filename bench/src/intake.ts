@@ -17,7 +17,6 @@
  */
 import autocannon from "autocannon"
 import { spawn } from "node:child_process"
-import { createRequire } from "node:module"
 import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
 import { availableParallelism, loadavg, tmpdir } from "node:os"
 import { dirname, join } from "node:path"
@@ -25,7 +24,7 @@ import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
 import { groupOf, type Profile } from "./profile.js"
-import { round } from "./support.js"
+import { bundle, productionNodeArgs, round } from "./support.js"
 
 const { values } = parseArgs({
   options: {
@@ -61,29 +60,9 @@ interface Target {
 /** A script of this folder through tsx (`nodeArgs` before it). */
 const fromSource = (script: string, nodeArgs: ReadonlyArray<string> = []) => ["--import", "tsx", ...nodeArgs, fileURLToPath(new URL(script, import.meta.url))]
 
-/** esbuild as tsx (which runs every bench) brings it: the same bundler as `pnpm build`'s tsup, no second copy to lock. */
-const { build } = createRequire(fileURLToPath(import.meta.resolve("tsx")))("esbuild") as {
-  readonly build: (options: Record<string, unknown>) => Promise<unknown>
-}
-
 /** `intake-server.ts` with everything it imports as one JavaScript file, as `pnpm build` makes the CLI's. */
-const bundleServer = async (): Promise<string> => {
-  const outfile = join(mkdtempSync(join(tmpdir(), "bb-intake-server-")), "intake-server.mjs")
-  await build({
-    entryPoints: [fileURLToPath(new URL("./intake-server.ts", import.meta.url))],
-    bundle: true,
-    format: "esm",
-    platform: "node",
-    target: "node22",
-    outfile,
-    // Optional drivers no code path here loads.
-    external: ["pg-native", "cloudflare:sockets"],
-    // CommonJS dependencies inside an ES module bundle still call `require`.
-    banner: { js: 'import { createRequire as bbCreateRequire } from "node:module"; const require = bbCreateRequire(import.meta.url);' },
-    logLevel: "error"
-  })
-  return outfile
-}
+const bundleServer = (): Promise<string> =>
+  bundle(fileURLToPath(new URL("./intake-server.ts", import.meta.url)), join(mkdtempSync(join(tmpdir(), "bb-intake-server-")), "intake-server.mjs"))
 
 /** Starts a server process: `argv` is what follows `node`. */
 const start = async (argv: ReadonlyArray<string>): Promise<Target> => {
@@ -227,7 +206,7 @@ interface Side {
 }
 const sides: Array<Side> = []
 const bundled = values.built === "false" ? undefined : await bundleServer()
-const bookbroker = bundled === undefined ? fromSource("./intake-server.ts") : ["--max-semi-space-size=32", bundled]
+const bookbroker = bundled === undefined ? fromSource("./intake-server.ts") : [...productionNodeArgs, bundled]
 for (const [name, argv] of [
   ["bookbroker", bookbroker],
   ["fastify", fromSource("./intake-fastify.ts")]

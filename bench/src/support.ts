@@ -1,7 +1,63 @@
 /** Shared bits for benchmarks: the seller fleet child process, one-shot helper processes and percentile maths. */
-import { type ChildProcess, spawn } from "node:child_process"
+import { type ChildProcess, spawn, spawnSync } from "node:child_process"
+import { rmSync } from "node:fs"
+import { createRequire } from "node:module"
+import { basename, dirname, join } from "node:path"
 import { createInterface, type Interface } from "node:readline"
 import { fileURLToPath } from "node:url"
+
+/**
+ * `entry` (a TypeScript file) with everything it imports as one JavaScript file at `outfile`, as
+ * `pnpm build` makes the CLI's: esbuild as tsx (which runs every bench) brings it, the same
+ * bundler as tsup's, no second copy to lock.
+ */
+export const bundle = async (entry: string, outfile: string): Promise<string> => {
+  const { build } = createRequire(fileURLToPath(import.meta.resolve("tsx")))("esbuild") as {
+    readonly build: (options: Record<string, unknown>) => Promise<unknown>
+  }
+  await build({
+    entryPoints: [entry],
+    bundle: true,
+    format: "esm",
+    platform: "node",
+    target: "node22",
+    outfile,
+    // Optional drivers no code path here loads.
+    external: ["pg-native", "cloudflare:sockets"],
+    // CommonJS dependencies inside an ES module bundle still call `require`.
+    banner: { js: 'import { createRequire as bbCreateRequire } from "node:module"; const require = bbCreateRequire(import.meta.url);' },
+    logLevel: "error"
+  })
+  return outfile
+}
+
+/** The flags bookbroker's production launch gives node (docs/operations.md). */
+export const productionNodeArgs: ReadonlyArray<string> = ["--max-semi-space-size=32"]
+
+/**
+ * Makes the bench script at `scriptUrl` (its `import.meta.url`) run as production runs
+ * bookbroker — built JavaScript under the production launch flags — instead of its sources
+ * through tsx (whose transform wraps functions: a cost per call production does not pay). Run
+ * from the sources, it bundles the script beside itself (so that its relative paths still
+ * resolve), runs the bundle with the same arguments, removes it and exits with its code; run as
+ * the bundle, it returns at once.
+ */
+export const runBuilt = async (scriptUrl: string): Promise<void> => {
+  if (process.env["BOOKBROKER_BENCH_BUILT"] === "1") return
+  const script = fileURLToPath(scriptUrl)
+  const outfile = join(dirname(script), `.${basename(script, ".ts")}.built.mjs`)
+  await bundle(script, outfile)
+  try {
+    const run = spawnSync(process.execPath, [...productionNodeArgs, outfile, ...process.argv.slice(2)], {
+      stdio: "inherit",
+      env: { ...process.env, BOOKBROKER_BENCH_BUILT: "1" }
+    })
+    process.exitCode = run.status ?? 1
+  } finally {
+    rmSync(outfile, { force: true })
+  }
+  process.exit()
+}
 
 /**
  * Runs a bench script (`script`: its file URL, run through tsx) in a short-lived process of its
