@@ -6,7 +6,7 @@
  * into the error taxonomy, and a span. A purchase that may have reached the seller and got no
  * clear answer always comes out as `OutcomeUnknown`.
  */
-import { Array as Arr, Duration, Effect, identity, Option, Redacted, References, Schema } from "effect"
+import { Array as Arr, Duration, Effect, Exit, identity, Option, Redacted, References, Schema } from "effect"
 import { fetch, type Dispatcher, type RequestInit as FetchInit } from "undici"
 import type { AnyAdapter, EffectOperations, Operations } from "./Adapter.js"
 import {
@@ -26,6 +26,7 @@ import {
   type PurchaseRequest
 } from "./Contract.js"
 import { createSellerHttp } from "./Http.js"
+import * as SchemaErrorText from "./internal/schemaError.js"
 import type { Isbn13 } from "./Isbn.js"
 import {
   fromUnknown,
@@ -140,18 +141,19 @@ export const make = (adapter: AnyAdapter, options: MakeOptions): Effect.Effect<S
             : { ...httpOptions, dispatcher: options.dispatcher }
         )
     }
+    const promised: Operations | undefined =
+      adapter.definition._tag === "Promise"
+        ? yield* Effect.tryPromise({
+            try: async () => (adapter.definition._tag === "Promise" ? adapter.definition.create(context) : undefined!),
+            catch: (cause) => invalid(`create() failed: ${describeCause(cause)}`)
+          })
+        : undefined
     const operations: EffectOperations =
       adapter.definition._tag === "Effect"
         ? yield* adapter.definition.make(context).pipe(
             Effect.catchDefect((defect) => Effect.fail(invalid(`make() failed: ${describeCause(defect)}`)))
           )
-        : fromPromises(
-            yield* Effect.tryPromise({
-              try: async () => adapter.definition._tag === "Promise" ? adapter.definition.create(context) : undefined!,
-              catch: (cause) => invalid(`create() failed: ${describeCause(cause)}`)
-            }),
-            limits.timeoutMillis
-          )
+        : fromPromises(promised!, limits.timeoutMillis)
     if (capabilities.holds && operations.hold === undefined) {
       return yield* invalid("the adapter declares holds but has no hold operation")
     }
@@ -161,7 +163,7 @@ export const make = (adapter: AnyAdapter, options: MakeOptions): Effect.Effect<S
     if (capabilities.inventory && operations.inventory === undefined) {
       return yield* invalid("the adapter declares inventory but has no inventory operation")
     }
-    return build(adapter, options.sellerId, capabilities, limits, operations)
+    return build(adapter, options.sellerId, capabilities, limits, operations, promised?.quote.bind(promised))
   })
 
 const build = (
@@ -169,7 +171,9 @@ const build = (
   sellerId: string,
   capabilities: Capabilities,
   limits: Limits,
-  operations: EffectOperations
+  operations: EffectOperations,
+  /** A Promise-style adapter's own quote: called straight, its answer checked as it comes (`promiseCall`). */
+  promisedQuote?: Operations["quote"]
 ): SellerClient => {
   const timeout = Duration.millis(limits.timeoutMillis)
   const attributes = { "seller.id": sellerId, "seller.kind": adapter.kind }
@@ -197,7 +201,7 @@ const build = (
         ? identity
         : Effect.timeoutOrElse({ duration: timeout, orElse: () => Effect.fail(timedOut(operation, limits.timeoutMillis)) }),
       Effect.flatMap(check),
-      Effect.mapError((error) => (error._tag === "OutcomeUnknown" && operation !== "purchase" ? notPurchaseUnknown(operation, error) : error))
+      Effect.mapError((error) => forOperation(operation, error))
     )
 
   const decode = <A, I>(operation: Operation, schema: Schema.Codec<A, I>) => {
@@ -213,10 +217,14 @@ const build = (
   const decodeLookup = decode("lookupOrder", Schema.NullOr(Order))
   const decodeInventory = decode("inventory", InventoryPage)
 
-  const quoteBatch = (isbns: ReadonlyArray<Isbn13>) =>
-    guard("quote", operations.quote({ isbns }), decodeAnswers).pipe(
-      Effect.flatMap((answers) => matchAnswers(isbns, answers))
-    )
+  // The hot path of every fan-out: a Promise-style adapter's quote is one callback, its answer
+  // decoded and matched when it comes (the same checks as `guard`, without an Effect step each).
+  const quoteBatch =
+    promisedQuote === undefined
+      ? (isbns: ReadonlyArray<Isbn13>) =>
+          guard("quote", operations.quote({ isbns }), decodeAnswers).pipe(Effect.flatMap((answers) => matchAnswers(isbns, answers)))
+      : (isbns: ReadonlyArray<Isbn13>) =>
+          promiseCall("quote", limits.timeoutMillis, (signal) => promisedQuote({ isbns }, { signal }), (raw) => answersOf(isbns, raw))
 
   const batchSize = capabilities.batchQuotes?.maxBatchSize ?? 1
 
@@ -321,24 +329,36 @@ const checkPage = (request: InventoryRequest, page: InventoryPage): Effect.Effec
 const QuoteAnswers = Schema.Array(QuoteResult)
 
 /** Pairs answers with the ISBNs asked for: unasked-for or duplicate answers break the contract; silence means not carried. */
-const matchAnswers = (isbns: ReadonlyArray<Isbn13>, answers: ReadonlyArray<QuoteResult>) => {
+const matchAnswers = (isbns: ReadonlyArray<Isbn13>, answers: ReadonlyArray<QuoteResult>): Exit.Exit<ReadonlyArray<QuoteResult>, SellerError> => {
+  // One ISBN asked (nearly every call): its one answer, as it is.
+  if (isbns.length === 1 && answers.length === 1 && answers[0]!.isbn === isbns[0]) {
+    const only = answers[0]!
+    return only instanceof Offer && only.price.currency !== only.shipping.currency ? Exit.fail(mixedCurrencies(only)) : Exit.succeed(answers)
+  }
   const byIsbn = new Map<string, QuoteResult>()
   for (const answer of answers) {
     if (!isbns.includes(answer.isbn) || byIsbn.has(answer.isbn)) {
-      return Effect.fail(
+      return Exit.fail(
         new MalformedSellerResponse({ operation: "quote", detail: `answer for ${answer.isbn}, which was ${byIsbn.has(answer.isbn) ? "answered twice" : "not asked for"}` })
       )
     }
-    if (answer instanceof Offer && answer.price.currency !== answer.shipping.currency) {
-      return Effect.fail(
-        new MalformedSellerResponse({ operation: "quote", detail: `offer ${answer.quoteId} mixes ${answer.price.currency} and ${answer.shipping.currency}` })
-      )
-    }
+    if (answer instanceof Offer && answer.price.currency !== answer.shipping.currency) return Exit.fail(mixedCurrencies(answer))
     byIsbn.set(answer.isbn, answer)
   }
-  return Effect.succeed(
+  return Exit.succeed(
     isbns.map((isbn) => byIsbn.get(isbn) ?? new Unavailable({ available: false, isbn, reason: "not_carried" }))
   )
+}
+
+const mixedCurrencies = (offer: Offer) =>
+  new MalformedSellerResponse({ operation: "quote", detail: `offer ${offer.quoteId} mixes ${offer.price.currency} and ${offer.shipping.currency}` })
+
+const decodeAnswersNow = Schema.decodeUnknownExit(QuoteAnswers, { reportInput: true })
+
+/** A quote call's raw answer decoded against contract v1 and matched with the ISBNs asked for. */
+const answersOf = (isbns: ReadonlyArray<Isbn13>, raw: unknown): Exit.Exit<ReadonlyArray<QuoteResult>, SellerError> => {
+  const decoded = decodeAnswersNow(raw)
+  return Exit.isSuccess(decoded) ? matchAnswers(isbns, decoded.value) : Exit.fail(new MalformedSellerResponse({ operation: "quote", detail: SchemaErrorText.ofExit(decoded) }))
 }
 
 /** A purchase failure that may hide a placed order is never reported as a plain failure. */
@@ -355,49 +375,71 @@ const asPurchaseOutcome = (request: PurchaseRequest, error: SellerError): Seller
 const notPurchaseUnknown = (operation: Operation, error: OutcomeUnknown) =>
   new SellerUnavailable({ operation, reason: "transport", detail: error.detail, mayHaveBeenProcessed: true })
 
+/** Only a purchase has an unknown outcome (an order may have been placed); any other call that got no clear answer just failed. */
+const forOperation = (operation: Operation, error: SellerError): SellerError =>
+  error._tag === "OutcomeUnknown" && operation !== "purchase" ? notPurchaseUnknown(operation, error) : error
+
 const timedOut = (operation: Operation, timeoutMillis: number) =>
   new SellerUnavailable({ operation, reason: "timeout", detail: `no answer within ${timeoutMillis} ms`, mayHaveBeenProcessed: true })
 
-const fromPromises = (operations: Operations, timeoutMillis: number): EffectOperations => {
-  // One AbortController per call, the adapter's signal: aborted by the timer or by the fiber's
-  // interruption (Effect.tryPromise would add a second controller and a listener between them).
-  const lift =
-    <Req, Out>(operation: Operation, run: (request: Req, options: { signal: AbortSignal }) => Promise<Out>) =>
-    (request: Req) =>
-      Effect.callback<Out, SellerError>((resume) => {
-        const controller = new AbortController()
-        let settled = false
-        // An adapter that ignores its signal still loses the race against the timer.
-        const timer = setTimeout(() => {
-          if (settled) return
-          settled = true
-          controller.abort(timedOut(operation, timeoutMillis))
-          resume(Effect.fail(timedOut(operation, timeoutMillis)))
-        }, timeoutMillis)
-        Promise.resolve()
-          .then(() => run(request, { signal: controller.signal }))
-          .then(
-            (value) => {
-              if (settled) return
-              settled = true
-              clearTimeout(timer)
-              resume(Effect.succeed(value))
-            },
-            (error: unknown) => {
-              if (settled) return
-              settled = true
-              clearTimeout(timer)
-              resume(Effect.fail(toSellerError(operation, error)))
-            }
-          )
-        // Interrupted (a deadline, a fan-out that stopped waiting): abort the adapter's call.
-        return Effect.sync(() => {
+/**
+ * One call of a Promise-style operation as an Effect. One AbortController per call, the adapter's
+ * signal: aborted by the timer or by the fiber's interruption (Effect.tryPromise would add a
+ * second controller and a listener between them). `check` turns the answer into the result as it
+ * comes, before the fiber resumes; what the adapter throws is mapped into the error taxonomy.
+ */
+const promiseCall = <Out, A>(
+  operation: Operation,
+  timeoutMillis: number,
+  run: (signal: AbortSignal) => Promise<Out>,
+  check: (value: Out) => Exit.Exit<A, SellerError>
+): Effect.Effect<A, SellerError> =>
+  Effect.callback<A, SellerError>((resume) => {
+    const controller = new AbortController()
+    let settled = false
+    // An adapter that ignores its signal still loses the race against the timer.
+    const timer = setTimeout(() => {
+      if (settled) return
+      settled = true
+      controller.abort(timedOut(operation, timeoutMillis))
+      resume(Effect.fail(timedOut(operation, timeoutMillis)))
+    }, timeoutMillis)
+    Promise.resolve()
+      .then(() => run(controller.signal))
+      .then(
+        (value) => {
           if (settled) return
           settled = true
           clearTimeout(timer)
-          controller.abort()
-        })
-      })
+          let result: Exit.Exit<A, SellerError>
+          try {
+            result = check(value)
+          } catch (defect) {
+            result = Exit.fail(new SellerUnavailable({ operation, reason: "adapter_error", detail: describeCause(defect), mayHaveBeenProcessed: true }))
+          }
+          resume(result)
+        },
+        (error: unknown) => {
+          if (settled) return
+          settled = true
+          clearTimeout(timer)
+          resume(Effect.fail(forOperation(operation, toSellerError(operation, error))))
+        }
+      )
+    // Interrupted (a deadline, a fan-out that stopped waiting): abort the adapter's call.
+    return Effect.sync(() => {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      controller.abort()
+    })
+  })
+
+const fromPromises = (operations: Operations, timeoutMillis: number): EffectOperations => {
+  const lift =
+    <Req, Out>(operation: Operation, run: (request: Req, options: { signal: AbortSignal }) => Promise<Out>) =>
+    (request: Req) =>
+      promiseCall(operation, timeoutMillis, (signal) => run(request, { signal }), Exit.succeed)
   const { hold, release, lookupOrder, inventory } = operations
   return {
     quote: lift("quote", (request, options) => operations.quote(request, options)),
