@@ -18,7 +18,7 @@
  * Besides the metrics, each process keeps the last minute of calls per seller (`recentCalls`) for
  * the operator's seller health view.
  */
-import { Clock, Effect, Metric } from "effect"
+import { Clock, Effect, type Fiber, Metric } from "effect"
 
 export const purchasesTotal = Metric.counter("bookbroker_purchases_total", {
   description: "Purchase requests that reached a terminal status, by outcome",
@@ -108,19 +108,24 @@ const prune = (buckets: Array<Bucket>, second: number) => {
  */
 export const recordSellerCall = (sellerId: string, outcome: SellerCallOutcome, latencyMillis?: number): Effect.Effect<void> =>
   Effect.withFiber((fiber) => {
-    const second = Math.floor(fiber.getRef(Clock.Clock).currentTimeMillisUnsafe() / 1000)
-    const seller = seriesFor(sellerId)
-    prune(seller.buckets, second)
-    let last = seller.buckets.at(-1)
-    if (last === undefined || last[0] !== second) {
-      last = [second, 0, 0, 0]
-      seller.buckets.push(last)
-    }
-    last[outcome === "answered" ? 1 : outcome === "failed" ? 2 : 3] += 1
-    seller.calls[outcome].updateUnsafe(1, fiber.context)
-    if (latencyMillis !== undefined) seller.latency.updateUnsafe(latencyMillis / 1000, fiber.context)
+    recordSellerCallOn(fiber, sellerId, outcome, latencyMillis)
     return Effect.void
   })
+
+/** {@link recordSellerCall} inside a step the caller is already running on `fiber` (no step of its own). */
+export const recordSellerCallOn = (fiber: Fiber.Fiber<unknown, unknown>, sellerId: string, outcome: SellerCallOutcome, latencyMillis?: number): void => {
+  const second = Math.floor(fiber.getRef(Clock.Clock).currentTimeMillisUnsafe() / 1000)
+  const seller = seriesFor(sellerId)
+  prune(seller.buckets, second)
+  let last = seller.buckets.at(-1)
+  if (last === undefined || last[0] !== second) {
+    last = [second, 0, 0, 0]
+    seller.buckets.push(last)
+  }
+  last[outcome === "answered" ? 1 : outcome === "failed" ? 2 : 3] += 1
+  seller.calls[outcome].updateUnsafe(1, fiber.context)
+  if (latencyMillis !== undefined) seller.latency.updateUnsafe(latencyMillis / 1000, fiber.context)
+}
 
 /** Records a purchase request reaching a terminal status, `createdAt` being when it was received. */
 export const recordPurchaseOutcome = (outcome: string, createdAt: Date): Effect.Effect<void> =>

@@ -294,9 +294,11 @@ export const make = (state: SharedStateService, stats: SellerStats, scope: Scope
       (result): Effect.Effect<void> => {
         switch (result._tag) {
           case "Answered":
-            return Effect.sync(() => item.answer({ _tag: "Answered", answer: result.answers[0]!, latencyMillis: result.latencyMillis }))
+            item.answer({ _tag: "Answered", answer: result.answers[0]!, latencyMillis: result.latencyMillis })
+            return Effect.void
           case "Failed":
-            return Effect.sync(() => item.answer(result))
+            item.answer(result)
+            return Effect.void
           case "Denied":
             if (result.reason === "circuit_open") {
               return Effect.flatMap(Clock.currentTimeMillis, (now) => {

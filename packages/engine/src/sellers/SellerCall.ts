@@ -7,8 +7,8 @@
  * same limits, and a seller counts them like any other.
  */
 import type { Contract, Isbn, SellerClient, SellerError } from "@bookbroker/adapter-sdk"
-import { Clock, Effect, Exit, Result } from "effect"
-import { recordSellerCall } from "../Metrics.js"
+import { Clock, Effect, Exit, type Fiber, Result } from "effect"
+import { recordSellerCallOn } from "../Metrics.js"
 import type { Admission, DenialReason, SharedStateService } from "../state/SharedState.js"
 import type { SellerStats } from "./SellerStats.js"
 
@@ -66,19 +66,32 @@ const withPermit = <A, E = never>(
     })
   )
 
+/** How a call under a permit went: its result, how long it took, and whether it counts against the seller's health. */
+interface Called<A> {
+  readonly _tag: "Called"
+  readonly result: Result.Result<A, SellerError.SellerError>
+  readonly latencyMillis: number
+  readonly failed: boolean
+}
+
 /**
  * The call itself under the permit (to be run uninterruptibly; `restore` lets the deadline
- * interrupt the call, and then the permit is `abandoned`: out until it expires), then the permit back.
+ * interrupt the call, and then the permit is `abandoned`: out until it expires), then the permit
+ * back. `observe` sees the outcome on the call's fiber first (records it: no step of its own,
+ * this runs on every seller call).
  */
 const called = <A>(
   state: SharedStateService,
   client: SellerClient.SellerClient,
   admission: Admitted,
   call: Effect.Effect<A, SellerError.SellerError>,
-  restore: <X, Y, Z>(effect: Effect.Effect<X, Y, Z>) => Effect.Effect<X, Y, Z>
-) =>
-  Effect.flatMap(Clock.currentTimeMillis, (started) =>
-    Effect.flatMap(Effect.exit(restore(Effect.result(call))), (exit) => {
+  restore: <X, Y, Z>(effect: Effect.Effect<X, Y, Z>) => Effect.Effect<X, Y, Z>,
+  observe?: (fiber: Fiber.Fiber<unknown, unknown>, called: Called<A>) => void
+): Effect.Effect<Called<A>> =>
+  Effect.withFiber((fiber) => {
+    const clock = fiber.getRef(Clock.Clock)
+    const started = clock.currentTimeMillisUnsafe()
+    return Effect.flatMap(Effect.exit(restore(Effect.result(call))), (exit) => {
       if (Exit.isFailure(exit)) {
         // Interrupted (the request's deadline): not the seller's fault, but the call may be at the
         // seller still, so its permit stays out until it expires (never more calls at once than
@@ -87,11 +100,11 @@ const called = <A>(
       }
       const result = exit.value
       const failed = Result.isFailure(result) && unhealthy(result.failure)
-      return Effect.flatMap(Clock.currentTimeMillis, (ended) =>
-        Effect.as(giveBack(state, client, admission, result, failed), { _tag: "Called", result, latencyMillis: ended - started, failed } as const)
-      )
+      const outcome: Called<A> = { _tag: "Called", result, latencyMillis: clock.currentTimeMillisUnsafe() - started, failed }
+      observe?.(fiber, outcome)
+      return Effect.as(giveBack(state, client, admission, result, failed), outcome)
     })
-  )
+  })
 
 /** What every seller call shares: a permit first (or the denial), then the call under it. */
 const guarded = <A, E>(state: SharedStateService, client: SellerClient.SellerClient, call: Effect.Effect<A, SellerError.SellerError>, beforeSend: Effect.Effect<void, E>) =>
@@ -110,12 +123,14 @@ const quoteUnder = (
   isbns: ReadonlyArray<Isbn.Isbn13>,
   restore: <X, Y, Z>(effect: Effect.Effect<X, Y, Z>) => Effect.Effect<X, Y, Z>
 ): Effect.Effect<Exclude<CallResult, { readonly _tag: "Denied" }>> =>
-  Effect.flatMap(called(state, client, admission, client.quote(isbns), restore), ({ result, latencyMillis, failed }): Effect.Effect<Exclude<CallResult, { readonly _tag: "Denied" }>> => {
-    stats.record(client.sellerId, !failed, latencyMillis)
-    return Result.isFailure(result)
-      ? Effect.as(recordSellerCall(client.sellerId, "failed", latencyMillis), { _tag: "Failed", error: result.failure, latencyMillis } as const)
-      : Effect.as(recordSellerCall(client.sellerId, "answered", latencyMillis), { _tag: "Answered", answers: result.success, latencyMillis } as const)
-  })
+  Effect.map(
+    called(state, client, admission, client.quote(isbns), restore, (fiber, { result, latencyMillis, failed }) => {
+      stats.record(client.sellerId, !failed, latencyMillis)
+      recordSellerCallOn(fiber, client.sellerId, Result.isFailure(result) ? "failed" : "answered", latencyMillis)
+    }),
+    ({ result, latencyMillis }): Exclude<CallResult, { readonly _tag: "Denied" }> =>
+      Result.isFailure(result) ? { _tag: "Failed", error: result.failure, latencyMillis } : { _tag: "Answered", answers: result.success, latencyMillis }
+  )
 
 /**
  * A quote call under a permit the caller already holds (`SellerQueue` takes permits as the
