@@ -2,7 +2,10 @@
  * Quote fan-out benchmark, one run:
  * 1. seller calls/s: raw undici vs the engine, against the same 200 sellers (a static
  *    responder in another process, so the figure is the client's, not the simulator's), taking
- *    turns for `--rounds` windows of `--seconds` each, with the CPU per call of each;
+ *    turns for `--rounds` windows of `--seconds` each, with the CPU per call of each. Raw undici
+ *    twice: 256 calls in flight, each caller going on as soon as its answer is read (1a, the
+ *    floor), and doing the engine's job (1a': 8 fan-outs in flight, each asking all 200 sellers at
+ *    once and waiting for every answer: 1,600 calls in flight, in bursts);
  * 2. 200-seller fan-out latency (sellers answering at once, so this is bookbroker's overhead);
  * 3. seller calls per request at a Zipf workload, caching + coalescing on vs off, against the
  *    full msw simulated sellers.
@@ -58,6 +61,8 @@ if (values.built !== "false") await runBuilt(import.meta.url)
 const sellerCount = Number(values.sellers)
 const seconds = Number(values.seconds)
 const rounds = Number(values.rounds)
+/** Fan-outs in flight in 1b (and 1a'). */
+const fanOutConcurrency = 8
 const catalogSize = Number(values.catalog)
 
 let fleet = await startFleet({ sellers: sellerCount, catalog: catalogSize, coverage: 0.5, latency: 0, seed: 1, responder: "static" })
@@ -115,6 +120,26 @@ const rawWindow = (until: number) =>
     const response = await request(`${seller.url}/api/v1/books/${isbn}/quote`, { dispatcher: rawAgent, headers: { "x-api-key": seller.apiKey } })
     await response.body.json().catch(() => undefined)
   })
+
+// 1a'. Raw undici doing the engine's job: `--concurrency` fan-outs in flight, each asking every
+// seller for one ISBN at once and done when all have answered — the same calls in flight and
+// the same bursts as 1b, without bookbroker.
+const rawFanOutAgent = new Agent({ connections: 32, keepAliveTimeout: 10_000, pipelining: 1 })
+let rawFanOuts = 2000
+const rawFanOutWindow = async (until: number) => {
+  let calls = 0
+  await loop(fanOutConcurrency, until, async () => {
+    const isbn = isbns[rawFanOuts++ % isbns.length]!
+    await Promise.all(
+      fleet.sellers.map(async (seller) => {
+        const response = await request(`${seller.url}/api/v1/books/${isbn}/quote`, { dispatcher: rawFanOutAgent, headers: { "x-api-key": seller.apiKey } })
+        await response.body.json().catch(() => undefined)
+        calls += 1
+      })
+    )
+  })
+  return calls
+}
 
 // 1c. The SDK alone: one SellerClient per seller on one pool, as the engine's SellerPool builds it.
 const sdkAgent = new Agent({ connections: 32, keepAliveTimeout: 10_000, pipelining: 1 })
@@ -213,7 +238,7 @@ const startEngine = async (label: string, state?: Layer.Layer<SharedState.Shared
   let next = 2000
   const window = async (until: number) => {
     const before = await fleet.stats()
-    await loop(8, until, () => quotes(isbns[next++ % isbns.length]!).then(() => fanOuts++))
+    await loop(fanOutConcurrency, until, () => quotes(isbns[next++ % isbns.length]!).then(() => fanOuts++))
     return (await fleet.stats()).calls - before.calls
   }
   return { window, fanOuts: () => fanOuts, dispose: () => runtime.dispose() }
@@ -227,11 +252,13 @@ const startEngine = async (label: string, state?: Layer.Layer<SharedState.Shared
 const engine = await startEngine("engine")
 const sides: Array<{ readonly name: string; readonly window: (until: number) => Promise<number>; readonly windows: Array<Window> }> = [
   { name: "raw", window: rawWindow, windows: [] },
+  { name: "rawFanOut", window: rawFanOutWindow, windows: [] },
   ...(values.sdk ? [{ name: "sdk", window: sdkWindow, windows: [] }] : []),
   { name: "engine", window: engine.window, windows: [] }
 ]
 for (const side of sides) await side.window(Date.now() + 1000) // warm up connections and JIT
 const roundRatios: Array<number> = []
+const fanOutRoundRatios: Array<number> = []
 for (let r = 0; r < rounds; r++) {
   for (const side of sides) {
     const profiler = side.name === values["profile-side"] && r === 0 && values.profile !== undefined ? new Session() : undefined
@@ -252,6 +279,7 @@ for (let r = 0; r < rounds; r++) {
     return w.calls / w.seconds
   }
   roundRatios.push(round(rate("engine") / rate("raw"), 2))
+  fanOutRoundRatios.push(round(rate("engine") / rate("rawFanOut"), 2))
 }
 for (const side of sides) {
   results[side.name] = summary(side.windows)
@@ -265,9 +293,16 @@ results["ratio"] = round(engineSummary.callsPerSecond / rawSummary.callsPerSecon
 results["roundRatios"] = roundRatios
 /** Raw undici's CPU per call over the engine's: the ratio with the fleet's share of the two cores taken out. */
 results["cpuRatio"] = round(rawSummary.cpuMicrosPerCall / engineSummary.cpuMicrosPerCall, 2)
+const rawFanOutSummary = results["rawFanOut"] as { callsPerSecond: number; cpuMicrosPerCall: number }
+/** The same against raw undici doing the engine's job (1a'). */
+results["fanOutRatio"] = round(engineSummary.callsPerSecond / rawFanOutSummary.callsPerSecond, 2)
+results["fanOutRoundRatios"] = fanOutRoundRatios
+results["fanOutCpuRatio"] = round(rawFanOutSummary.cpuMicrosPerCall / engineSummary.cpuMicrosPerCall, 2)
 console.error("ratio", results["ratio"], "rounds", roundRatios, "cpu ratio", results["cpuRatio"])
+console.error("against raw fan-outs: ratio", results["fanOutRatio"], "rounds", fanOutRoundRatios, "cpu ratio", results["fanOutCpuRatio"])
 await engine.dispose()
 await rawAgent.close()
+await rawFanOutAgent.close()
 await sdkAgent.close()
 
 if (values.redis) {
