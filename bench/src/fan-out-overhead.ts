@@ -15,10 +15,10 @@
  */
 import { defineAdapter, type Isbn } from "@bookbroker/adapter-sdk"
 import { generateIsbns } from "@bookbroker/adapter-sdk/testing"
-import { AdapterRegistry, Database, OutboundAddress, QuoteEngine, SecretBox, SellerDirectory, SellerPool, SharedState, Tracing } from "@bookbroker/engine"
-import { TestDatabase } from "@bookbroker/engine/testing"
-import { Effect, Layer, ManagedRuntime, Redacted, Schema } from "effect"
+import { QuoteEngine, SellerDirectory } from "@bookbroker/engine"
+import { Effect, Schema } from "effect"
 import { parseArgs } from "node:util"
+import { quoteEngineRuntime } from "./quote-engine.js"
 import { round, runBuilt } from "./support.js"
 
 const { values } = parseArgs({
@@ -62,15 +62,7 @@ const instant = defineAdapter({
   })
 })
 
-const runtime = ManagedRuntime.make(
-  QuoteEngine.layer({ cache: false, coalesce: false }).pipe(
-    Layer.provideMerge(Layer.mergeAll(SellerDirectory.layer({ refreshMillis: 600_000 }), SellerPool.layer(), SharedState.layerMemory())),
-    Layer.provideMerge(Layer.mergeAll(SecretBox.layer(Redacted.make(SecretBox.generateKey())), AdapterRegistry.layer([instant]), OutboundAddress.layerLoopback)),
-    Layer.provideMerge(Layer.unwrap(Effect.map(TestDatabase.scopedDatabase("bb_bench"), ({ url }) => Database.layer({ url })))),
-    // As production runs without a collector configured: spans off.
-    Layer.provideMerge(Tracing.layer({ endpoint: undefined }))
-  )
-)
+const runtime = quoteEngineRuntime({ cache: false, coalesce: false }, [instant])
 await runtime.runPromise(
   Effect.flatMap(SellerDirectory.SellerDirectory, (directory) =>
     Effect.forEach(

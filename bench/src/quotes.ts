@@ -25,15 +25,15 @@
 import { referenceAdapter } from "@bookbroker/adapter-reference"
 import { SellerClient, type Isbn } from "@bookbroker/adapter-sdk"
 import { generateIsbns, zipfSampler } from "@bookbroker/adapter-sdk/testing"
-import { AdapterRegistry, Database, OutboundAddress, QuoteEngine, SecretBox, SellerDirectory, SellerPool, SharedState, Tracing } from "@bookbroker/engine"
-import { TestDatabase } from "@bookbroker/engine/testing"
-import { Effect, Layer, ManagedRuntime, Redacted } from "effect"
+import { QuoteEngine, SellerDirectory, SharedState } from "@bookbroker/engine"
+import { Effect, type Layer } from "effect"
 import { execFileSync, spawn } from "node:child_process"
 import { writeFileSync } from "node:fs"
 import { Session } from "node:inspector/promises"
 import { createServer } from "node:net"
 import { parseArgs } from "node:util"
 import { Agent, request } from "undici"
+import { quoteEngineRuntime } from "./quote-engine.js"
 import { percentile, round, runBuilt, startFleet, type FleetSeller } from "./support.js"
 
 const { values } = parseArgs({
@@ -53,7 +53,7 @@ const { values } = parseArgs({
     built: { type: "string", default: "true" },
     /** `--profile FILE`: a V8 CPU profile of the engine's measured window (1b) only, for DevTools. */
     profile: { type: "string" },
-    /** `--profile-side raw|sdk|engine`: whose first window `--profile` records (default engine). */
+    /** `--profile-side raw|rawFanOut|sdk|engine`: whose first window `--profile` records (default engine). */
     "profile-side": { type: "string", default: "engine" }
   }
 })
@@ -121,7 +121,7 @@ const rawWindow = (until: number) =>
     await response.body.json().catch(() => undefined)
   })
 
-// 1a'. Raw undici doing the engine's job: `--concurrency` fan-outs in flight, each asking every
+// 1a'. Raw undici doing the engine's job: `fanOutConcurrency` fan-outs in flight, each asking every
 // seller for one ISBN at once and done when all have answered — the same calls in flight and
 // the same bursts as 1b, without bookbroker.
 const rawFanOutAgent = new Agent({ connections: 32, keepAliveTimeout: 10_000, pipelining: 1 })
@@ -143,30 +143,23 @@ const rawFanOutWindow = async (until: number) => {
 
 // 1c. The SDK alone: one SellerClient per seller on one pool, as the engine's SellerPool builds it.
 const sdkAgent = new Agent({ connections: 32, keepAliveTimeout: 10_000, pipelining: 1 })
-const sdkClients = await Effect.runPromise(
-  Effect.forEach(fleet.sellers, (seller) =>
-    SellerClient.make(referenceAdapter, {
-      sellerId: seller.name,
-      config: { baseUrl: seller.url, currency: "EUR" },
-      credentials: { apiKey: seller.apiKey },
-      limits: { timeoutMillis: 3_000 },
-      dispatcher: sdkAgent
-    })
-  )
-)
+const sdkClients = !values.sdk
+  ? []
+  : await Effect.runPromise(
+      Effect.forEach(fleet.sellers, (seller) =>
+        SellerClient.make(referenceAdapter, {
+          sellerId: seller.name,
+          config: { baseUrl: seller.url, currency: "EUR" },
+          credentials: { apiKey: seller.apiKey },
+          limits: { timeoutMillis: 3_000 },
+          dispatcher: sdkAgent
+        })
+      )
+    )
 const sdkWindow = (until: number) => loop(256, until, (i) => Effect.runPromise(sdkClients[i % sdkClients.length]!.quote([isbns[(i * 7919) % isbns.length]!])))
 
 // The engine, in this process, with its real directory in a throw-away database.
-const engineRuntime = (options: QuoteEngine.QuoteEngineOptions, state: Layer.Layer<SharedState.SharedState> = SharedState.layerMemory()) =>
-  ManagedRuntime.make(
-    QuoteEngine.layer(options).pipe(
-      Layer.provideMerge(Layer.mergeAll(SellerDirectory.layer({ refreshMillis: 600_000 }), SellerPool.layer(), state)),
-      Layer.provideMerge(Layer.mergeAll(SecretBox.layer(Redacted.make(SecretBox.generateKey())), AdapterRegistry.layer([referenceAdapter]), OutboundAddress.layerLoopback)),
-      Layer.provideMerge(Layer.unwrap(Effect.map(TestDatabase.scopedDatabase("bb_bench"), ({ url }) => Database.layer({ url })))),
-      // As production runs without a collector configured: spans off.
-      Layer.provideMerge(Tracing.layer({ endpoint: process.env["OTEL_EXPORTER_OTLP_ENDPOINT"] }))
-    )
-  )
+const engineRuntime = (options: QuoteEngine.QuoteEngineOptions, state?: Layer.Layer<SharedState.SharedState>) => quoteEngineRuntime(options, [referenceAdapter], state)
 
 const registerFleet = Effect.gen(function* () {
   const directory = yield* SellerDirectory.SellerDirectory
@@ -257,6 +250,7 @@ const sides: Array<{ readonly name: string; readonly window: (until: number) => 
   { name: "engine", window: engine.window, windows: [] }
 ]
 for (const side of sides) await side.window(Date.now() + 1000) // warm up connections and JIT
+const fanOutsBeforeRounds = engine.fanOuts()
 const roundRatios: Array<number> = []
 const fanOutRoundRatios: Array<number> = []
 for (let r = 0; r < rounds; r++) {
@@ -286,7 +280,7 @@ for (const side of sides) {
   console.error(side.name, results[side.name])
 }
 const engineWindows = sides.find((side) => side.name === "engine")!.windows
-;(results["engine"] as Record<string, number>)["fanOutsPerSecond"] = round(engine.fanOuts() / engineWindows.reduce((sum, w) => sum + w.seconds, 0), 1)
+;(results["engine"] as Record<string, number>)["fanOutsPerSecond"] = round((engine.fanOuts() - fanOutsBeforeRounds) / engineWindows.reduce((sum, w) => sum + w.seconds, 0), 1)
 const rawSummary = results["raw"] as { callsPerSecond: number; cpuMicrosPerCall: number }
 const engineSummary = results["engine"] as { callsPerSecond: number; cpuMicrosPerCall: number }
 results["ratio"] = round(engineSummary.callsPerSecond / rawSummary.callsPerSecond, 2)
