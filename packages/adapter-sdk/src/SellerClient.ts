@@ -6,7 +6,7 @@
  * into the error taxonomy, and a span. A purchase that may have reached the seller and got no
  * clear answer always comes out as `OutcomeUnknown`.
  */
-import { Array as Arr, Duration, Effect, Exit, identity, Option, Redacted, References, Schema } from "effect"
+import { Array as Arr, Duration, Effect, Exit, identity, Option, Redacted, References, Result, Schema } from "effect"
 import { fetch, type Dispatcher, type RequestInit as FetchInit } from "undici"
 import type { AnyAdapter, EffectOperations, Operations } from "./Adapter.js"
 import {
@@ -47,6 +47,14 @@ export interface SellerClient {
    * are sent as several calls, one after the other.
    */
   readonly quote: (isbns: ReadonlyArray<Isbn13>) => Effect.Effect<ReadonlyArray<QuoteResult>, SellerError>
+  /**
+   * `quote` for one ISBN as a callback, for a caller that makes hundreds at once and wants no
+   * fiber for each (the engine's fan-out): starts the call and calls `done` once with its answer
+   * or its error — the same checks, errors and timeout as `quote` —, unless the function it
+   * returns is called first: that aborts the call, and `done` is never called. No span: the
+   * caller traces. Present for Promise-style adapters (whose calls are promises anyway).
+   */
+  readonly startQuote?: (isbn: Isbn13, done: (result: Result.Result<ReadonlyArray<QuoteResult>, SellerError>) => void) => () => void
   /**
    * Reserves an offer. Dies when the seller has no holds (check `capabilities.holds`). With an
    * `idempotencyKey`, a seller that keeps one hold per key answers a replay with the same hold
@@ -234,6 +242,21 @@ const build = (
     adapterVersion: adapter.version,
     capabilities,
     limits,
+    ...(promisedQuote === undefined
+      ? {}
+      : {
+          startQuote: (isbn: Isbn13, done: (result: Result.Result<ReadonlyArray<QuoteResult>, SellerError>) => void) => {
+            const isbns = [isbn]
+            return promiseCallback(
+              "quote",
+              limits.timeoutMillis,
+              (signal) => promisedQuote({ isbns }, { signal }),
+              (raw) => answersOf(isbns, raw),
+              // Every failure `promiseCallback` answers is a seller error (thrown ones are mapped).
+              (exit) => done(Exit.isSuccess(exit) ? Result.succeed(exit.value) : Result.fail(Result.getOrThrow(Exit.findError(exit))))
+            )
+          }
+        }),
     quote: (isbns) =>
       span(
         // One ISBN (nearly every call a fan-out makes) is one batch as it is.
@@ -383,11 +406,59 @@ const timedOut = (operation: Operation, timeoutMillis: number) =>
   new SellerUnavailable({ operation, reason: "timeout", detail: `no answer within ${timeoutMillis} ms`, mayHaveBeenProcessed: true })
 
 /**
- * One call of a Promise-style operation as an Effect. One AbortController per call, the adapter's
- * signal: aborted by the timer or by the fiber's interruption (Effect.tryPromise would add a
- * second controller and a listener between them). `check` turns the answer into the result as it
- * comes, before the fiber resumes; what the adapter throws is mapped into the error taxonomy.
+ * One call of a Promise-style operation, answered through `done` (once, unless the returned
+ * function aborts it first). One AbortController per call, the adapter's signal: aborted by the
+ * timer or by the caller (Effect.tryPromise would add a second controller and a listener
+ * between them). `check` turns the answer into the result as it comes; what the adapter throws
+ * is mapped into the error taxonomy.
  */
+const promiseCallback = <Out, A>(
+  operation: Operation,
+  timeoutMillis: number,
+  run: (signal: AbortSignal) => Promise<Out>,
+  check: (value: Out) => Exit.Exit<A, SellerError>,
+  done: (exit: Exit.Exit<A, SellerError>) => void
+): (() => void) => {
+  const controller = new AbortController()
+  let settled = false
+  // An adapter that ignores its signal still loses the race against the timer.
+  const timer = setTimeout(() => {
+    if (settled) return
+    settled = true
+    controller.abort(timedOut(operation, timeoutMillis))
+    done(Exit.fail(timedOut(operation, timeoutMillis)))
+  }, timeoutMillis)
+  Promise.resolve()
+    .then(() => run(controller.signal))
+    .then(
+      (value) => {
+        if (settled) return
+        settled = true
+        clearTimeout(timer)
+        let result: Exit.Exit<A, SellerError>
+        try {
+          result = check(value)
+        } catch (defect) {
+          result = Exit.fail(new SellerUnavailable({ operation, reason: "adapter_error", detail: describeCause(defect), mayHaveBeenProcessed: true }))
+        }
+        done(result)
+      },
+      (error: unknown) => {
+        if (settled) return
+        settled = true
+        clearTimeout(timer)
+        done(Exit.fail(forOperation(operation, toSellerError(operation, error))))
+      }
+    )
+  return () => {
+    if (settled) return
+    settled = true
+    clearTimeout(timer)
+    controller.abort()
+  }
+}
+
+/** `promiseCallback` as an Effect: interrupted (a deadline, a fan-out that stopped waiting), it aborts the adapter's call. */
 const promiseCall = <Out, A>(
   operation: Operation,
   timeoutMillis: number,
@@ -395,44 +466,8 @@ const promiseCall = <Out, A>(
   check: (value: Out) => Exit.Exit<A, SellerError>
 ): Effect.Effect<A, SellerError> =>
   Effect.callback<A, SellerError>((resume) => {
-    const controller = new AbortController()
-    let settled = false
-    // An adapter that ignores its signal still loses the race against the timer.
-    const timer = setTimeout(() => {
-      if (settled) return
-      settled = true
-      controller.abort(timedOut(operation, timeoutMillis))
-      resume(Effect.fail(timedOut(operation, timeoutMillis)))
-    }, timeoutMillis)
-    Promise.resolve()
-      .then(() => run(controller.signal))
-      .then(
-        (value) => {
-          if (settled) return
-          settled = true
-          clearTimeout(timer)
-          let result: Exit.Exit<A, SellerError>
-          try {
-            result = check(value)
-          } catch (defect) {
-            result = Exit.fail(new SellerUnavailable({ operation, reason: "adapter_error", detail: describeCause(defect), mayHaveBeenProcessed: true }))
-          }
-          resume(result)
-        },
-        (error: unknown) => {
-          if (settled) return
-          settled = true
-          clearTimeout(timer)
-          resume(Effect.fail(forOperation(operation, toSellerError(operation, error))))
-        }
-      )
-    // Interrupted (a deadline, a fan-out that stopped waiting): abort the adapter's call.
-    return Effect.sync(() => {
-      if (settled) return
-      settled = true
-      clearTimeout(timer)
-      controller.abort()
-    })
+    const abort = promiseCallback(operation, timeoutMillis, run, check, resume)
+    return Effect.sync(abort)
   })
 
 const fromPromises = (operations: Operations, timeoutMillis: number): EffectOperations => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Effect, Exit, Option, Redacted, Schema, Tracer } from "effect"
+import { Cause, Effect, Exit, Option, Redacted, Result, Schema, Tracer } from "effect"
 import { defineAdapter, defineEffectAdapter, type AdapterContext, type EffectOperations, type Operations } from "../src/Adapter.js"
 import {
   defaultLimits,
@@ -10,6 +10,7 @@ import {
   type CapabilitiesInput,
   type OrderInput,
   type PurchaseRequest,
+  type QuoteResult,
   type QuoteResultInput
 } from "../src/Contract.js"
 import type { Isbn13 } from "../src/Isbn.js"
@@ -808,6 +809,82 @@ describe("SellerClient spans", () => {
       yield* client.quote([a]).pipe(Effect.withTracerEnabled(false))
       yield* client.quote([a])
       expect(seen).toEqual([undefined, "SellerClient.quote"])
+    })
+  )
+})
+
+describe("SellerClient.startQuote (the callback quote)", () => {
+  /** Starts a callback quote and waits for its one answer (a second call of `done` fails the test). */
+  const started = (client: SellerClient.SellerClient, isbn: Isbn13) =>
+    Effect.callback<Result.Result<ReadonlyArray<QuoteResult>, SellerError>>((resume) => {
+      let calls = 0
+      client.startQuote!(isbn, (result) => {
+        calls += 1
+        if (calls > 1) throw new Error("done called twice")
+        resume(Effect.succeed(result))
+      })
+    })
+
+  it.effect("answers what quote answers: the checked offer, the seller's error, the contract breach", () =>
+    Effect.gen(function* () {
+      const fine = yield* makeClient(promiseAdapter())
+      const answer = yield* started(fine, a)
+      expect(Result.isSuccess(answer)).toBe(true)
+      const [viaCallback] = Result.getOrThrow(answer)
+      const [viaEffect] = yield* fine.quote([a])
+      expect(viaCallback).toBeInstanceOf(Offer)
+      expect(viaCallback).toEqual(viaEffect)
+
+      const rejected = new SellerRejected({ operation: "quote", reason: "auth_failed", status: 401, detail: "bad key" })
+      const refusing = yield* makeClient(promiseAdapter({ operations: { quote: () => Promise.reject(rejected) } }))
+      expectSameError(Result.merge(yield* started(refusing, a)), rejected)
+
+      const malformed = yield* makeClient(promiseAdapter({ operations: { quote: async (request) => [offer(request.isbns[0]!, { price: { amount: -1, currency: "EUR" } })] } }))
+      const breach = Result.merge(yield* started(malformed, a))
+      expect(breach).toBeInstanceOf(MalformedSellerResponse)
+      expect(breach).toEqual(yield* failure(malformed.quote([a])))
+
+      const unasked = yield* makeClient(promiseAdapter({ operations: { quote: async () => [offer(b)] } }))
+      expect(Result.merge(yield* started(unasked, a))).toMatchObject({ _tag: "MalformedSellerResponse", detail: `answer for ${b}, which was not asked for` })
+    })
+  )
+
+  it.live("times out like quote, aborting the adapter's signal; aborted by the caller, it stops the adapter and never answers", () =>
+    Effect.gen(function* () {
+      const signals: Array<AbortSignal> = []
+      const client = yield* makeClient(
+        promiseAdapter({
+          operations: {
+            quote: (_request, { signal }) => {
+              signals.push(signal)
+              return untilAborted(signal)
+            }
+          }
+        }),
+        { limits: { timeoutMillis: 50 } }
+      )
+      const timedOut = Result.merge(yield* started(client, a))
+      expect(timedOut).toMatchObject({ _tag: "SellerUnavailable", reason: "timeout", detail: "no answer within 50 ms" })
+      expect(signals[0]!.aborted).toBe(true)
+
+      let answered = 0
+      const abort = client.startQuote!(a, () => {
+        answered += 1
+      })
+      yield* Effect.sleep("10 millis")
+      abort()
+      expect(signals[1]!.aborted).toBe(true)
+      // Past the timeout: an aborted call never answers, not even with its timeout.
+      yield* Effect.sleep("120 millis")
+      expect(answered).toBe(0)
+    })
+  )
+
+  it.effect("only Promise-style adapters have it: an Effect adapter's quote is an Effect anyway", () =>
+    Effect.gen(function* () {
+      const client = yield* SellerClient.make(effectAdapter({}), { sellerId: "seller-2", config: { currency: "EUR" } })
+      expect(client.startQuote).toBeUndefined()
+      expect((yield* makeClient(promiseAdapter())).startQuote).toBeTypeOf("function")
     })
   )
 })
