@@ -91,6 +91,32 @@ const contract = (name: string, makeLayer: () => Layer.Layer<SharedState.SharedS
         expect(denied(yield* state.admit(id, l)).reason).toBe("concurrency")
       }))
 
+    test("a fan-out's admissions and completions at once: answered in order, within each seller's limits, as one by one", (state) =>
+      Effect.gen(function* () {
+        const busy = seller()
+        const other = seller()
+        const two = limits({ maxConcurrency: 2 })
+        const admissions = yield* state.admitMany([
+          { sellerId: busy, limits: two },
+          { sellerId: other, limits: two },
+          { sellerId: busy, limits: two },
+          { sellerId: busy, limits: two }
+        ])
+        const [first, elsewhere, second] = [admitted(admissions[0]!), admitted(admissions[1]!), admitted(admissions[2]!)]
+        expect(denied(admissions[3]!).reason).toBe("concurrency")
+        expect(yield* state.admitMany([])).toEqual([])
+        // Back together: one success, one failure (the circuit counts it), one abandoned (its permit stays out).
+        yield* state.completeMany([
+          { sellerId: busy, permit: first.permit, outcome: "success", probe: false },
+          { sellerId: other, permit: elsewhere.permit, outcome: "failure", probe: false },
+          { sellerId: busy, permit: second.permit, outcome: "abandoned", probe: false }
+        ])
+        expect((yield* state.circuit(other)).consecutiveFailures).toBe(1)
+        admitted(yield* state.admit(busy, two))
+        expect(denied(yield* state.admit(busy, two)).reason).toBe("concurrency")
+        yield* state.completeMany([])
+      }))
+
     test(
       "concurrency: a permit that is never completed expires after permitTtl",
       (state) =>

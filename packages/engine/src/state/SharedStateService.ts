@@ -98,8 +98,17 @@ export interface SharedStateService {
    * an answer was slow: the Redis implementation then answers `rate_limited` with a short retry.
    */
   readonly admit: (sellerId: string, limits: AdmissionLimits) => Effect.Effect<Admission>
+  /**
+   * `admit` for several calls at once (a fan-out's), in order: one pass in memory, one round
+   * trip to Redis (its scripts are batched per turn).
+   */
+  readonly admitMany: (calls: ReadonlyArray<{ readonly sellerId: string; readonly limits: AdmissionLimits }>) => Effect.Effect<ReadonlyArray<Admission>>
   /** Returns the permit and records the outcome for the circuit breaker. */
   readonly complete: (sellerId: string, permit: string, outcome: CallOutcome, probe: boolean) => Effect.Effect<void>
+  /** `complete` for several permits at once, as `admitMany`. */
+  readonly completeMany: (
+    permits: ReadonlyArray<{ readonly sellerId: string; readonly permit: string; readonly outcome: CallOutcome; readonly probe: boolean }>
+  ) => Effect.Effect<void>
   /**
    * The seller asked us to slow down: no process calls it for `millis`, then at half its rate
    * for {@link slowdownMillis}.

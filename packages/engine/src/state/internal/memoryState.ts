@@ -7,6 +7,7 @@ import type {
   Admission,
   AdmissionLimits,
   CacheEntry,
+  CallOutcome,
   CarrierEntry,
   CarrierOptions,
   CircuitOptions,
@@ -49,7 +50,7 @@ const byTotal = (a: CarrierEntry, b: CarrierEntry): number =>
  * Each seller's limits: circuit, back-off, rate (GCRA) and concurrency (permits until they
  * expire or complete).
  */
-const sellerLimits = (circuitOptions: CircuitOptions): Pick<SharedStateService, "admit" | "complete" | "backoff" | "circuit"> => {
+const sellerLimits = (circuitOptions: CircuitOptions): Pick<SharedStateService, "admit" | "admitMany" | "complete" | "completeMany" | "backoff" | "circuit"> => {
   const sellers = new Map<string, SellerState>()
   let sequence = 0
 
@@ -89,37 +90,42 @@ const sellerLimits = (circuitOptions: CircuitOptions): Pick<SharedStateService, 
     return { _tag: "Admitted", permit, probe }
   }
 
+  const completeAt = (now: number, id: string, permit: string, outcome: CallOutcome, probe: boolean): void => {
+    const state = seller(id)
+    if (outcome === "abandoned") {
+      // The seller may still be at it: the permit stays out until it expires.
+      if (probe) state.probeUntil = 0
+      return
+    }
+    state.permits.delete(permit)
+    if (outcome === "cancelled") {
+      if (probe) state.probeUntil = 0
+      return
+    }
+    if (outcome === "success") {
+      if (probe || state.circuit === "open") {
+        state.circuit = "closed"
+        state.openUntil = 0
+        state.probeUntil = 0
+      }
+      state.failures = 0
+      return
+    }
+    state.failures += 1
+    if (probe || (state.circuit === "closed" && state.failures >= circuitOptions.failureThreshold)) {
+      state.circuit = "open"
+      state.openUntil = now + circuitOptions.openMillis
+      state.probeUntil = 0
+    }
+  }
+
   return {
     admit: (id, limits) => Effect.map(Clock.currentTimeMillis, (now) => admitAt(now, id, limits)),
-
-    complete: (id, permit, outcome, probe) =>
+    admitMany: (calls) => Effect.map(Clock.currentTimeMillis, (now) => calls.map(({ sellerId, limits }) => admitAt(now, sellerId, limits))),
+    complete: (id, permit, outcome, probe) => Effect.map(Clock.currentTimeMillis, (now) => completeAt(now, id, permit, outcome, probe)),
+    completeMany: (permits) =>
       Effect.map(Clock.currentTimeMillis, (now) => {
-        const state = seller(id)
-        if (outcome === "abandoned") {
-          // The seller may still be at it: the permit stays out until it expires.
-          if (probe) state.probeUntil = 0
-          return
-        }
-        state.permits.delete(permit)
-        if (outcome === "cancelled") {
-          if (probe) state.probeUntil = 0
-          return
-        }
-        if (outcome === "success") {
-          if (probe || state.circuit === "open") {
-            state.circuit = "closed"
-            state.openUntil = 0
-            state.probeUntil = 0
-          }
-          state.failures = 0
-          return
-        }
-        state.failures += 1
-        if (probe || (state.circuit === "closed" && state.failures >= circuitOptions.failureThreshold)) {
-          state.circuit = "open"
-          state.openUntil = now + circuitOptions.openMillis
-          state.probeUntil = 0
-        }
+        for (const { sellerId, permit, outcome, probe } of permits) completeAt(now, sellerId, permit, outcome, probe)
       }),
 
     backoff: (id, millis) =>

@@ -745,7 +745,17 @@ const sellerAdmission = (link: Link, memory: SharedStateService, circuitOptions:
       memory.circuit(sellerId)
     )
 
-  return { admit, complete, backoff, circuit }
+  return {
+    admit,
+    // Started together, the scripts go in one batch (`makeScriptBatch`): one round trip.
+    admitMany: (calls: ReadonlyArray<{ readonly sellerId: string; readonly limits: AdmissionLimits }>) =>
+      Effect.forEach(calls, ({ sellerId, limits }) => admit(sellerId, limits), { concurrency: "unbounded" }),
+    complete,
+    completeMany: (permits: ReadonlyArray<{ readonly sellerId: string; readonly permit: string; readonly outcome: CallOutcome; readonly probe: boolean }>) =>
+      Effect.forEach(permits, ({ sellerId, permit, outcome, probe }) => complete(sellerId, permit, outcome, probe), { concurrency: "unbounded", discard: true }),
+    backoff,
+    circuit
+  }
 }
 
 /** The quote cache: answers kept per ISBN and seller for their TTL; misses and failures are just misses. */
