@@ -68,9 +68,9 @@ const record = (answers: Map<string, Answer>, outcomes: Map<string, SellerOutcom
 
 /**
  * Asks each entry's seller in its queue and records each answer as it comes (`onSettled` after
- * each); done when all have settled. No fiber per seller: a waiting call is one small object in
- * its seller's queue (`SellerQueue.Waiting`, kept in `tickets`). Interrupted (the deadline), it
- * stops every wait still open.
+ * each); done when all have settled (`SellerQueue.askAll`: one fiber for the fan-out, a waiting
+ * call one small object in its seller's queue, kept in `tickets`). Interrupted (the deadline),
+ * it stops every wait still open.
  */
 const askAll = (
   ctx: QuoteContext,
@@ -80,34 +80,19 @@ const askAll = (
   settled: (entry: Entry, result: SellerQueue.QueueResult) => void,
   onSettled?: () => void
 ) => (entries: ReadonlyArray<Entry>): Effect.Effect<void> =>
-  Effect.suspend(() => {
-    let left = entries.length
-    if (left === 0) return Effect.void
-    const all = Deferred.makeUnsafe<void>()
-    // One callback for every call of this fan-out (a waiter carries its entry, not a closure).
-    const answered = (result: SellerQueue.QueueResult, entry: Entry) => {
+  ctx.queues.askAll(
+    entries.map((entry) => ({ client: entry.client, about: entry })),
+    isbn,
+    tenant,
+    (result, entry) => {
       settled(entry, result)
       onSettled?.()
-      if (--left === 0) Deferred.doneUnsafe(all, Effect.void)
+    },
+    // Its own waiters: a later fan-out of the same request puts new ones in `tickets`, never for these entries.
+    (entry, ticket) => {
+      tickets.set(entry.seller.id, ticket)
     }
-    // Registering never waits, and is not cut short: every waiter made is one the interruption below can cancel.
-    const register = Effect.forEach(
-      entries,
-      (entry) =>
-        Effect.map(ctx.queues.ask(entry.client, isbn, tenant, answered, entry), (ticket) => {
-          tickets.set(entry.seller.id, ticket)
-        }),
-      { discard: true }
-    )
-    return Effect.andThen(Effect.uninterruptible(register), Deferred.await(all)).pipe(
-      Effect.onInterrupt(() =>
-        Effect.sync(() => {
-          // Its own waiters: a later fan-out of the same request puts new ones in `tickets`, never for these entries.
-          for (const entry of entries) tickets.get(entry.seller.id)?.cancel()
-        })
-      )
-    )
-  })
+  )
 
 /**
  * Asks the entries in parallel until the deadline — all of them, or with more than

@@ -8,7 +8,10 @@
  * call for every request waiting on the same ISBN — and goes on to the next permit without
  * waiting for the answer. A seller with nobody waiting is asked straight away by the request
  * itself (one ISBN per call), the queue taking over only when it refuses: that is most calls,
- * and a pump, a queue entry and two fibers for each were most of their cost.
+ * and a pump, a queue entry and two fibers for each were most of their cost. A fan-out's
+ * direct calls to Promise-style adapters take no fiber at all (`askAll`): their admissions go
+ * in one batch, the calls through the SDK's callback quote, and the fan-out's own fiber records
+ * the answers and gives their permits back together as they come.
  *
  * Whoever waits holds a ticket saying whether its ISBN was ever sent and, if not, what held it
  * back (`rate_limited`, `concurrency`, `backoff`): "not asked" is an outcome a caller can see and
@@ -21,11 +24,11 @@
  * here, so thousands of requests in flight mean hundreds of thousands of waiters (a suspended
  * fiber costs about 1.7 KB; `pnpm bench:inflight`).
  */
-import type { Contract, Isbn, SellerClient } from "@bookbroker/adapter-sdk"
-import { Clock, Effect, Fiber, type Scope } from "effect"
-import { quoteIfAdmitted, quoteWithPermit, type CallResult } from "../sellers/SellerCall.js"
+import type { Contract, Isbn, SellerClient, SellerError } from "@bookbroker/adapter-sdk"
+import { Clock, Effect, Exit, Fiber, References, type Result, type Scope, type Tracer } from "effect"
+import { giveBackMany, quoteIfAdmitted, quoteWithPermit, recordQuote, type CallResult, type Finished } from "../sellers/SellerCall.js"
 import type { SellerStats } from "../sellers/SellerStats.js"
-import { recordSellerCall } from "../Metrics.js"
+import { recordSellerCall, recordSellerCallOn } from "../Metrics.js"
 import type { Admission, DenialReason, SharedStateService } from "../state/SharedState.js"
 
 export type QueueResult =
@@ -49,14 +52,11 @@ interface Batch {
   call: Fiber.Fiber<unknown, unknown> | undefined
 }
 
-/** One ISBN waiting for its seller's answer: its ticket, and how its caller stops waiting. */
-export interface Waiting extends Ticket {
-  /** Stops waiting (nothing once answered); a call every waiter gave up is interrupted, and its permit kept until it expires (`abandoned`: the seller may still be working on it). */
-  readonly cancel: () => void
-}
+/** What a fan-out sees of one of its waiters: its ticket (`askAll` stops the waits itself). */
+export type Waiting = Ticket
 
 /** A waiter: its ticket, its callback, and where it is (a batch sent, or the caller's own direct call). */
-class Item implements Waiting {
+class Item implements Ticket {
   dispatched = false
   heldBy: DenialReason | undefined = undefined
   /** Answered (the callback ran) or cancelled: either way, never answered again. */
@@ -80,6 +80,11 @@ class Item implements Waiting {
     this.settle(result, this.about)
   }
 
+  /**
+   * Stops waiting (nothing once answered); a call every waiter gave up is interrupted, and its
+   * permit kept until it expires (`abandoned`: the seller may still be working on it). A direct
+   * call made without a fiber is `askAll`'s to abort.
+   */
   cancel(): void {
     if (this.over) return
     this.over = true
@@ -101,20 +106,29 @@ interface SellerLine {
   turn: number
 }
 
+/** One call a fan-out makes: the seller's client, and what its answer is about (passed back to `settle`). */
+export interface Call<About> {
+  readonly client: SellerClient.SellerClient
+  readonly about: About
+}
+
 export interface SellerQueues {
   /**
-   * Asks the seller for one ISBN once its turn within the seller's limits comes: `settle` is
-   * called once, with the answer or the seller's fate and `about`, unless the returned waiter is
-   * cancelled first (its ticket then says whether the ISBN was sent). `settle` runs in the
-   * queue's own fiber: it records and returns, and never throws.
+   * Asks each call's seller for one ISBN once its turn within the seller's limits comes, and is
+   * done when every call has settled: `settle` is called once per call, with the answer or the
+   * seller's fate and the call's `about`. `onTicket` gets each call's waiter first (its ticket
+   * says whether the ISBN was sent). Interrupted (the deadline), it stops every wait still open:
+   * a call still at its seller is aborted and its permit kept until it expires (`abandoned`: the
+   * seller may still be working on it). `settle` runs in the queue's own fibers: it records and
+   * returns, and never throws.
    */
-  readonly ask: <About>(
-    client: SellerClient.SellerClient,
+  readonly askAll: <About>(
+    calls: ReadonlyArray<Call<About>>,
     isbn: Isbn.Isbn13,
     tenant: string,
     settle: (result: QueueResult, about: About) => void,
-    about: About
-  ) => Effect.Effect<Waiting>
+    onTicket: (about: About, waiting: Waiting) => void
+  ) => Effect.Effect<void>
   /** ISBNs waiting for a turn, per seller id (for status and backpressure). */
   readonly depth: () => ReadonlyMap<string, number>
 }
@@ -129,6 +143,24 @@ export interface SellerQueueOptions {
 }
 
 type Permit = Extract<Admission, { readonly _tag: "Admitted" }>
+
+/**
+ * A direct call made without a fiber (`SellerClient.startQuote`): its waiter, its permit, and
+ * its result once it comes, until the fan-out records it and gives the permit back.
+ */
+class Started {
+  result: Result.Result<ReadonlyArray<Contract.QuoteResult>, SellerError.SellerError> | undefined = undefined
+  latencyMillis = 0
+  aborted = false
+  abort: () => void = () => undefined
+  constructor(
+    readonly item: Item,
+    readonly client: SellerClient.SellerClient,
+    readonly admission: Permit,
+    readonly started: number,
+    readonly span: Tracer.Span | undefined
+  ) {}
+}
 
 // The line's rules: who waits, who goes next, what one call carries.
 
@@ -314,20 +346,167 @@ export const make = (state: SharedStateService, stats: SellerStats, scope: Scope
     )
   }
 
-  return {
-    ask: (client, isbn, tenant, settle, about) =>
-      Effect.suspend(() => {
+  /**
+   * One fan-out's calls, in one fiber. A seller with nobody waiting that takes one ISBN per call
+   * and has a callback quote (`SellerClient.startQuote`: Promise-style adapters) is asked right
+   * away, without a fiber: the admissions of all of them in one go (`admitMany`: one round trip
+   * to Redis), then the calls; as answers come this fiber records them, gives their permits back
+   * together (`giveBackMany`) and only then answers the waiters. A seller that refuses the permit
+   * has the waiter join its line, as `direct` does; the other calls go through `direct` or the
+   * line as before.
+   */
+  const askAll = <About>(
+    calls: ReadonlyArray<Call<About>>,
+    isbn: Isbn.Isbn13,
+    tenant: string,
+    settle: (result: QueueResult, about: About) => void,
+    onTicket: (about: About, waiting: Waiting) => void
+  ): Effect.Effect<void> =>
+    Effect.withFiber((fiber) => {
+      let left = calls.length
+      if (left === 0) return Effect.void
+      const clock = fiber.getRef(Clock.Clock)
+      const tracing = fiber.getRef(References.TracerEnabled)
+      /** Resumes the fiber waiting for answers, if it waits. */
+      let wake: (() => void) | undefined
+      const nudge = () => {
+        const resume = wake
+        wake = undefined
+        resume?.()
+      }
+      // One callback for every call (a waiter carries its `about`, not a closure).
+      const answered = (result: QueueResult, about: unknown) => {
+        settle(result, about as About)
+        if (--left === 0) nudge()
+      }
+      const since = Date.now()
+      const items: Array<Item> = []
+      const idleLines: Array<{ readonly line: SellerLine; readonly item: Item }> = []
+      const others: Array<Effect.Effect<void>> = []
+      for (const { client, about } of calls) {
         const line = lineFor(client)
-        const item = new Item(isbn, tenant, Date.now(), settle as (result: QueueResult, about: unknown) => void, about)
-        const idle = !line.pumping && line.items.length === 0
-        if (idle && (client.capabilities.batchQuotes?.maxBatchSize ?? 1) <= 1) {
-          return Effect.map(Effect.forkIn(direct(line, item), scope), (fiber): Waiting => {
-            item.direct = fiber
-            return item
-          })
+        const item = new Item(isbn, tenant, since, answered, about)
+        items.push(item)
+        onTicket(about, item)
+        const idle = !line.pumping && line.items.length === 0 && (client.capabilities.batchQuotes?.maxBatchSize ?? 1) <= 1
+        if (idle && client.startQuote !== undefined) idleLines.push({ line, item })
+        else if (idle) {
+          others.push(
+            Effect.map(Effect.forkIn(direct(line, item), scope), (call) => {
+              item.direct = call
+            })
+          )
+        } else others.push(enqueue(line, item))
+      }
+
+      const started: Array<Started> = []
+      const finished: Array<Started> = []
+      const start = (line: SellerLine, item: Item, admission: Permit, span: Tracer.Span | undefined) => {
+        item.dispatched = true
+        const call = new Started(item, line.client, admission, clock.currentTimeMillisUnsafe(), span)
+        started.push(call)
+        call.abort = line.client.startQuote!(isbn, (result) => {
+          call.result = result
+          call.latencyMillis = clock.currentTimeMillisUnsafe() - call.started
+          finished.push(call)
+          nudge()
+        })
+      }
+      /** A permit refused: the waiter joins the seller's line (an open circuit answers at once), as in `direct`. */
+      const refused = (line: SellerLine, item: Item, denial: Exclude<Admission, Permit>): Effect.Effect<void> => {
+        if (denial.reason === "circuit_open") {
+          // Seller selection leaves it out until then.
+          stats.recordDenial(line.client.sellerId, clock.currentTimeMillisUnsafe() + denial.retryAfterMillis)
+          recordSellerCallOn(fiber, line.client.sellerId, "denied")
+          item.answer({ _tag: "CircuitOpen" })
+          return Effect.void
         }
-        return Effect.as(enqueue(line, item), item)
-      }),
+        item.heldBy = denial.reason
+        return enqueue(line, item, Math.max(5, Math.min(denial.retryAfterMillis, maxPauseMillis)))
+      }
+      // Registering never waits, and is not cut short: every waiter made is one the interruption below can stop.
+      const register = Effect.andThen(
+        Effect.all(others, { discard: true }),
+        idleLines.length === 0
+          ? Effect.void
+          : Effect.flatMap(
+              state.admitMany(idleLines.map(({ line }) => ({ sellerId: line.client.sellerId, limits: line.client.limits }))),
+              (admissions) =>
+                Effect.forEach(
+                  idleLines,
+                  ({ line, item }, i): Effect.Effect<void> => {
+                    const admission = admissions[i]!
+                    if (admission._tag === "Denied") return refused(line, item, admission)
+                    if (!tracing) return Effect.sync(() => start(line, item, admission, undefined))
+                    return Effect.map(
+                      Effect.makeSpan("SellerClient.quote", { attributes: { "seller.id": line.client.sellerId, "seller.kind": line.client.kind, "quote.isbns": 1 } }),
+                      (span) => start(line, item, admission, span)
+                    )
+                  },
+                  { discard: true }
+                )
+            )
+      )
+
+      /** The answers that came: recorded, their permits back together, then their waiters answered. */
+      const drain = Effect.suspend(() => {
+        if (finished.length === 0) return Effect.void
+        const batch = finished.splice(0, finished.length)
+        const returned: Array<Finished> = []
+        const results: Array<Exclude<CallResult, { readonly _tag: "Denied" }>> = []
+        for (const call of batch) {
+          const { call: result, failed } = recordQuote(fiber, stats, call.client.sellerId, call.result!, call.latencyMillis)
+          call.span?.end(clock.currentTimeNanosUnsafe(), result._tag === "Answered" ? Exit.void : Exit.fail(result.error))
+          returned.push({ client: call.client, admission: call.admission, result: call.result!, failed })
+          results.push(result)
+        }
+        return Effect.map(giveBackMany(state, returned), () => {
+          for (let i = 0; i < batch.length; i++) {
+            const result = results[i]!
+            batch[i]!.item.answer(result._tag === "Answered" ? { _tag: "Answered", answer: result.answers[0]!, latencyMillis: result.latencyMillis } : result)
+          }
+        })
+      })
+      const more = Effect.suspend(() =>
+        left === 0 || finished.length > 0
+          ? Effect.void
+          : Effect.callback<void>((resume) => {
+              wake = () => resume(Effect.void)
+              return Effect.sync(() => {
+                wake = undefined
+              })
+            })
+      )
+      const untilSettled: Effect.Effect<void> = Effect.suspend(() =>
+        left === 0 ? Effect.void : Effect.andThen(more, Effect.andThen(Effect.uninterruptible(drain), untilSettled))
+      )
+      /**
+       * Stopped (the deadline): the calls still out are aborted (no answer comes after this), the
+       * answers that came are recorded and answered, every other waiter stops, and the aborted
+       * calls' permits stay out until they expire.
+       */
+      const stop = Effect.suspend(() => {
+        const abandoned: Array<{ readonly sellerId: string; readonly permit: string; readonly outcome: "abandoned"; readonly probe: boolean }> = []
+        for (const call of started) {
+          if (call.result !== undefined || call.aborted) continue
+          call.aborted = true
+          call.abort()
+          call.span?.end(clock.currentTimeNanosUnsafe(), Exit.interrupt())
+          abandoned.push({ sellerId: call.client.sellerId, permit: call.admission.permit, outcome: "abandoned", probe: call.admission.probe })
+        }
+        return Effect.andThen(
+          drain,
+          Effect.suspend(() => {
+            for (const item of items) item.cancel()
+            return abandoned.length === 0 ? Effect.void : state.completeMany(abandoned)
+          })
+        )
+      })
+      return Effect.andThen(Effect.uninterruptible(register), untilSettled).pipe(Effect.onInterrupt(() => stop))
+    })
+
+  return {
+    askAll,
     depth: () => new Map([...lines].map(([sellerId, line]) => [sellerId, line.items.filter((item) => !item.over).length]))
   }
 }

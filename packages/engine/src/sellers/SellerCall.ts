@@ -114,6 +114,61 @@ const guarded = <A, E>(state: SharedStateService, client: SellerClient.SellerCli
       admission._tag === "Denied" ? Effect.succeed(admission) : withPermit(state, client, admission, call, beforeSend)
   )
 
+/**
+ * What a finished quote call teaches, recorded on `fiber` without a step of its own (this runs
+ * on every seller call): the seller's health and latency history, the call metrics. Answers the
+ * call's result and whether it counts against the seller's health (`failed`).
+ */
+export const recordQuote = (
+  fiber: Fiber.Fiber<unknown, unknown>,
+  stats: SellerStats,
+  sellerId: string,
+  result: Result.Result<ReadonlyArray<Contract.QuoteResult>, SellerError.SellerError>,
+  latencyMillis: number
+): { readonly call: Exclude<CallResult, { readonly _tag: "Denied" }>; readonly failed: boolean } => {
+  const failed = Result.isFailure(result) && unhealthy(result.failure)
+  stats.record(sellerId, !failed, latencyMillis)
+  recordSellerCallOn(fiber, sellerId, Result.isFailure(result) ? "failed" : "answered", latencyMillis)
+  return {
+    call: Result.isFailure(result) ? { _tag: "Failed", error: result.failure, latencyMillis } : { _tag: "Answered", answers: result.success, latencyMillis },
+    failed
+  }
+}
+
+/** A finished call whose permit goes back (`giveBackMany`). */
+export interface Finished {
+  readonly client: SellerClient.SellerClient
+  readonly admission: Admitted
+  readonly result: Result.Result<unknown, SellerError.SellerError>
+  readonly failed: boolean
+}
+
+/**
+ * The permits of finished calls back at once (one pass in memory, one round trip to Redis),
+ * each with its outcome for the circuit; a seller that said "slow down" slows down for every
+ * process first, as `giveBack` does for one call.
+ */
+export const giveBackMany = (state: SharedStateService, calls: ReadonlyArray<Finished>): Effect.Effect<void> => {
+  const permits = calls.map(({ client, admission, failed }) => ({
+    sellerId: client.sellerId,
+    permit: admission.permit,
+    outcome: failed ? ("failure" as const) : ("success" as const),
+    probe: admission.probe
+  }))
+  const slowing: Array<{ readonly sellerId: string; readonly millis: number }> = []
+  for (const { client, result } of calls) {
+    if (Result.isFailure(result) && slowsDown(result.failure)) {
+      slowing.push({ sellerId: client.sellerId, millis: (result.failure as SellerError.SellerUnavailable).retryAfterMillis ?? 1_000 })
+    }
+  }
+  const completed = state.completeMany(permits)
+  if (slowing.length === 0) return completed
+  return Effect.andThen(
+    Effect.forEach(slowing, ({ sellerId, millis }) => state.backoff(sellerId, millis), { discard: true }),
+    completed
+  )
+}
+
 /** A quote call under a permit, run uninterruptibly with `restore` around the call (see `called`). */
 const quoteUnder = (
   state: SharedStateService,
@@ -122,15 +177,16 @@ const quoteUnder = (
   admission: Admitted,
   isbns: ReadonlyArray<Isbn.Isbn13>,
   restore: <X, Y, Z>(effect: Effect.Effect<X, Y, Z>) => Effect.Effect<X, Y, Z>
-): Effect.Effect<Exclude<CallResult, { readonly _tag: "Denied" }>> =>
-  Effect.map(
-    called(state, client, admission, client.quote(isbns), restore, (fiber, { result, latencyMillis, failed }) => {
-      stats.record(client.sellerId, !failed, latencyMillis)
-      recordSellerCallOn(fiber, client.sellerId, Result.isFailure(result) ? "failed" : "answered", latencyMillis)
+): Effect.Effect<Exclude<CallResult, { readonly _tag: "Denied" }>> => {
+  let recorded: Exclude<CallResult, { readonly _tag: "Denied" }> | undefined
+  return Effect.map(
+    called(state, client, admission, client.quote(isbns), restore, (fiber, { result, latencyMillis }) => {
+      recorded = recordQuote(fiber, stats, client.sellerId, result, latencyMillis).call
     }),
-    ({ result, latencyMillis }): Exclude<CallResult, { readonly _tag: "Denied" }> =>
-      Result.isFailure(result) ? { _tag: "Failed", error: result.failure, latencyMillis } : { _tag: "Answered", answers: result.success, latencyMillis }
+    // `observe` ran before `called` answered.
+    () => recorded!
   )
+}
 
 /**
  * A quote call under a permit the caller already holds (`SellerQueue` takes permits as the
