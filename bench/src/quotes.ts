@@ -11,7 +11,9 @@
  *    full msw simulated sellers.
  * With `--sdk`, also the SDK alone between 1a and 1b: `SellerClient.quote` for the reference
  * adapter, 256 calls in flight, no engine (no admission, queue or metrics) — the HTTP path,
- * guard and answer validation a seller call pays whatever the engine does. `--no-zipf` skips 3.
+ * guard and answer validation a seller call pays whatever the engine does —, and the SDK doing
+ * the engine's job (1c': the fan-outs of 1a' through `SellerClient.startQuote`, the callback
+ * quote the engine uses: the most the engine could reach with this SDK). `--no-zipf` skips 3.
  * The engine runs as production runs it (issue 14): this script and the workspace bundled by
  * esbuild, under the production launch flags (`runBuilt`); `--built false` runs the sources
  * through tsx, as before session 22.
@@ -53,7 +55,7 @@ const { values } = parseArgs({
     built: { type: "string", default: "true" },
     /** `--profile FILE`: a V8 CPU profile of the engine's measured window (1b) only, for DevTools. */
     profile: { type: "string" },
-    /** `--profile-side raw|rawFanOut|sdk|engine`: whose first window `--profile` records (default engine). */
+    /** `--profile-side raw|rawFanOut|sdk|sdkFanOut|engine`: whose first window `--profile` records (default engine). */
     "profile-side": { type: "string", default: "engine" }
   }
 })
@@ -158,6 +160,27 @@ const sdkClients = !values.sdk
     )
 const sdkWindow = (until: number) => loop(256, until, (i) => Effect.runPromise(sdkClients[i % sdkClients.length]!.quote([isbns[(i * 7919) % isbns.length]!])))
 
+// 1c'. The SDK doing the engine's job: 1a''s fan-outs through the callback quote, no engine.
+let sdkFanOuts = 3000
+const sdkFanOutWindow = async (until: number) => {
+  let calls = 0
+  await loop(fanOutConcurrency, until, async () => {
+    const isbn = isbns[sdkFanOuts++ % isbns.length]!
+    await Promise.all(
+      sdkClients.map(
+        (client) =>
+          new Promise<void>((resolve) => {
+            client.startQuote!(isbn, () => {
+              calls += 1
+              resolve()
+            })
+          })
+      )
+    )
+  })
+  return calls
+}
+
 // The engine, in this process, with its real directory in a throw-away database.
 const engineRuntime = (options: QuoteEngine.QuoteEngineOptions, state?: Layer.Layer<SharedState.SharedState>) => quoteEngineRuntime(options, [referenceAdapter], state)
 
@@ -246,7 +269,12 @@ const engine = await startEngine("engine")
 const sides: Array<{ readonly name: string; readonly window: (until: number) => Promise<number>; readonly windows: Array<Window> }> = [
   { name: "raw", window: rawWindow, windows: [] },
   { name: "rawFanOut", window: rawFanOutWindow, windows: [] },
-  ...(values.sdk ? [{ name: "sdk", window: sdkWindow, windows: [] }] : []),
+  ...(values.sdk
+    ? [
+        { name: "sdk", window: sdkWindow, windows: [] },
+        { name: "sdkFanOut", window: sdkFanOutWindow, windows: [] }
+      ]
+    : []),
   { name: "engine", window: engine.window, windows: [] }
 ]
 for (const side of sides) await side.window(Date.now() + 1000) // warm up connections and JIT
