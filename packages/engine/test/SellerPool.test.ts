@@ -51,4 +51,22 @@ describe("SellerPool", () => {
       }).pipe(Effect.provide(Infrastructure), Effect.scoped),
     60_000
   )
+
+  it.live("clients for a fan-out: in order, each the one client of its seller's version, a seller whose config the adapter refuses a failure in its place", () =>
+    Effect.gen(function* () {
+      const directory = yield* SellerDirectory.SellerDirectory.pipe(Effect.provide(SellerDirectory.layer().pipe(Layer.provide(OutboundAddress.layerLoopback))))
+      const good = yield* directory.register({ name: "good", kind: "reference", config: { baseUrl: "http://127.0.0.1:1", currency: "EUR" }, credentials: { apiKey: "k" }, status: "active" })
+      const other = yield* directory.register({ name: "other", kind: "reference", config: { baseUrl: "http://127.0.0.1:2", currency: "EUR" }, credentials: { apiKey: "k" }, status: "active" })
+      const sellers = yield* pool(OutboundAddress.loopback)
+      const built = yield* sellers.client(good)
+      // The same seller as stored, with a config its adapter no longer accepts.
+      const broken = { ...other, id: "broken", config: { currency: "EUR" } }
+      const results = yield* sellers.clients([good, broken, other])
+      expect(results.map((result) => result._tag)).toEqual(["Success", "Failure", "Success"])
+      expect(results[0]!._tag === "Success" && results[0]!.success).toBe(built)
+      expect(results[1]!._tag === "Failure" && results[1]!.failure).toMatchObject({ _tag: "InvalidSellerConfig", sellerId: "broken" })
+      const again = yield* sellers.clients([other, good])
+      expect(again.map((result) => result._tag === "Success" && result.success)).toEqual([results[2]!._tag === "Success" && results[2]!.success, built])
+    }).pipe(Effect.provide(Infrastructure), Effect.scoped)
+  )
 })

@@ -113,8 +113,10 @@ const quotes = (ctx: QuoteContext): QuoteEngineService["quotes"] => (isbn, reque
     const active = yield* ctx.directory.active
     const wanted = request.sellerIds === undefined ? active : active.filter((seller) => request.sellerIds!.includes(seller.id))
     const entries: Array<Entry> = []
-    for (const seller of wanted) {
-      const client = yield* Effect.result(ctx.pool.client(seller))
+    const clients = yield* ctx.pool.clients(wanted)
+    for (let i = 0; i < wanted.length; i++) {
+      const seller = wanted[i]!
+      const client = clients[i]!
       if (client._tag === "Success") entries.push({ seller, client: client.success })
       else outcomes.set(seller.id, { sellerId: seller.id, sellerName: seller.name, status: "skipped", reason: "invalid_config", cached: false, latencyMillis: 0 })
     }

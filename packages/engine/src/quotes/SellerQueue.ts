@@ -25,7 +25,7 @@
  * fiber costs about 1.7 KB; `pnpm bench:inflight`).
  */
 import type { Contract, Isbn, SellerClient, SellerError } from "@bookbroker/adapter-sdk"
-import { Clock, Effect, Exit, Fiber, References, type Result, type Scope, type Tracer } from "effect"
+import { Clock, Effect, Exit, Fiber, References, Result, type Scope, type Tracer } from "effect"
 import { giveBackMany, quoteIfAdmitted, quoteWithPermit, recordQuote, type CallResult, type Finished } from "../sellers/SellerCall.js"
 import type { SellerStats } from "../sellers/SellerStats.js"
 import { recordSellerCall, recordSellerCallOn } from "../Metrics.js"
@@ -148,9 +148,12 @@ type Permit = Extract<Admission, { readonly _tag: "Admitted" }>
  * A direct call made without a fiber (`SellerClient.startQuote`): its waiter, its permit, and
  * its result once it comes, until the fan-out records it and gives the permit back.
  */
-class Started {
-  result: Result.Result<ReadonlyArray<Contract.QuoteResult>, SellerError.SellerError> | undefined = undefined
+class Started implements Finished {
+  result: Result.Result<ReadonlyArray<Contract.QuoteResult>, SellerError.SellerError> = undefined!
+  /** Set with `result`, which is undefined until the call answers. */
+  answered = false
   latencyMillis = 0
+  failed = false
   aborted = false
   abort: () => void = () => undefined
   constructor(
@@ -374,6 +377,19 @@ export const make = (state: SharedStateService, stats: SellerStats, scope: Scope
         wake = undefined
         resume?.()
       }
+      /**
+       * Answers come in bursts (a socket read often completes several): the fan-out wakes once
+       * for all that came in one turn of the event loop, not once per answer.
+       */
+      let wakeScheduled = false
+      const wakeSoon = () => {
+        if (wakeScheduled) return
+        wakeScheduled = true
+        setImmediate(() => {
+          wakeScheduled = false
+          nudge()
+        })
+      }
       // One callback for every call (a waiter carries its `about`, not a closure).
       const answered = (result: QueueResult, about: unknown) => {
         settle(result, about as About)
@@ -407,63 +423,75 @@ export const make = (state: SharedStateService, stats: SellerStats, scope: Scope
         started.push(call)
         call.abort = line.client.startQuote!(isbn, (result) => {
           call.result = result
+          call.answered = true
           call.latencyMillis = clock.currentTimeMillisUnsafe() - call.started
           finished.push(call)
-          nudge()
+          wakeSoon()
         })
       }
-      /** A permit refused: the waiter joins the seller's line (an open circuit answers at once), as in `direct`. */
-      const refused = (line: SellerLine, item: Item, denial: Exclude<Admission, Permit>): Effect.Effect<void> => {
+      /**
+       * A permit refused: the waiter joins the seller's line (answered with the wait that does it),
+       * or, the circuit open, is answered at once, as in `direct`.
+       */
+      const refused = (line: SellerLine, item: Item, denial: Exclude<Admission, Permit>): Effect.Effect<void> | undefined => {
         if (denial.reason === "circuit_open") {
           // Seller selection leaves it out until then.
           stats.recordDenial(line.client.sellerId, clock.currentTimeMillisUnsafe() + denial.retryAfterMillis)
           recordSellerCallOn(fiber, line.client.sellerId, "denied")
           item.answer({ _tag: "CircuitOpen" })
-          return Effect.void
+          return undefined
         }
         item.heldBy = denial.reason
         return enqueue(line, item, Math.max(5, Math.min(denial.retryAfterMillis, maxPauseMillis)))
+      }
+      /** Each admitted call started (in one step: a span each first when tracing is on), each refused one in its line. */
+      const startAll = (admissions: ReadonlyArray<Admission>): Effect.Effect<void> => {
+        if (tracing) {
+          return Effect.forEach(
+            idleLines,
+            ({ line, item }, i): Effect.Effect<void> => {
+              const admission = admissions[i]!
+              if (admission._tag === "Denied") return refused(line, item, admission) ?? Effect.void
+              return Effect.map(
+                Effect.makeSpan("SellerClient.quote", { attributes: { "seller.id": line.client.sellerId, "seller.kind": line.client.kind, "quote.isbns": 1 } }),
+                (span) => start(line, item, admission, span)
+              )
+            },
+            { discard: true }
+          )
+        }
+        const waits: Array<Effect.Effect<void>> = []
+        for (let i = 0; i < idleLines.length; i++) {
+          const { line, item } = idleLines[i]!
+          const admission = admissions[i]!
+          if (admission._tag === "Admitted") start(line, item, admission, undefined)
+          else {
+            const wait = refused(line, item, admission)
+            if (wait !== undefined) waits.push(wait)
+          }
+        }
+        return waits.length === 0 ? Effect.void : Effect.all(waits, { discard: true })
       }
       // Registering never waits, and is not cut short: every waiter made is one the interruption below can stop.
       const register = Effect.andThen(
         Effect.all(others, { discard: true }),
         idleLines.length === 0
           ? Effect.void
-          : Effect.flatMap(
-              state.admitMany(idleLines.map(({ line }) => ({ sellerId: line.client.sellerId, limits: line.client.limits }))),
-              (admissions) =>
-                Effect.forEach(
-                  idleLines,
-                  ({ line, item }, i): Effect.Effect<void> => {
-                    const admission = admissions[i]!
-                    if (admission._tag === "Denied") return refused(line, item, admission)
-                    if (!tracing) return Effect.sync(() => start(line, item, admission, undefined))
-                    return Effect.map(
-                      Effect.makeSpan("SellerClient.quote", { attributes: { "seller.id": line.client.sellerId, "seller.kind": line.client.kind, "quote.isbns": 1 } }),
-                      (span) => start(line, item, admission, span)
-                    )
-                  },
-                  { discard: true }
-                )
-            )
+          : Effect.flatMap(state.admitMany(idleLines.map(({ line }) => ({ sellerId: line.client.sellerId, limits: line.client.limits }))), startAll)
       )
 
       /** The answers that came: recorded, their permits back together, then their waiters answered. */
       const drain = Effect.suspend(() => {
         if (finished.length === 0) return Effect.void
         const batch = finished.splice(0, finished.length)
-        const returned: Array<Finished> = []
-        const results: Array<Exclude<CallResult, { readonly _tag: "Denied" }>> = []
         for (const call of batch) {
-          const { call: result, failed } = recordQuote(fiber, stats, call.client.sellerId, call.result!, call.latencyMillis)
-          call.span?.end(clock.currentTimeNanosUnsafe(), result._tag === "Answered" ? Exit.void : Exit.fail(result.error))
-          returned.push({ client: call.client, admission: call.admission, result: call.result!, failed })
-          results.push(result)
+          const { result, latencyMillis } = call
+          call.failed = recordQuote(fiber, stats, call.client.sellerId, result, latencyMillis)
+          call.span?.end(clock.currentTimeNanosUnsafe(), Result.isSuccess(result) ? Exit.void : Exit.fail(result.failure))
         }
-        return Effect.map(giveBackMany(state, returned), () => {
-          for (let i = 0; i < batch.length; i++) {
-            const result = results[i]!
-            batch[i]!.item.answer(result._tag === "Answered" ? { _tag: "Answered", answer: result.answers[0]!, latencyMillis: result.latencyMillis } : result)
+        return Effect.map(giveBackMany(state, batch), () => {
+          for (const { item, result, latencyMillis } of batch) {
+            item.answer(Result.isSuccess(result) ? { _tag: "Answered", answer: result.success[0]!, latencyMillis } : { _tag: "Failed", error: result.failure, latencyMillis })
           }
         })
       })
@@ -488,7 +516,7 @@ export const make = (state: SharedStateService, stats: SellerStats, scope: Scope
       const stop = Effect.suspend(() => {
         const abandoned: Array<{ readonly sellerId: string; readonly permit: string; readonly outcome: "abandoned"; readonly probe: boolean }> = []
         for (const call of started) {
-          if (call.result !== undefined || call.aborted) continue
+          if (call.answered || call.aborted) continue
           call.aborted = true
           call.abort()
           call.span?.end(clock.currentTimeNanosUnsafe(), Exit.interrupt())

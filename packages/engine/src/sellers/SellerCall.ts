@@ -116,23 +116,20 @@ const guarded = <A, E>(state: SharedStateService, client: SellerClient.SellerCli
 
 /**
  * What a finished quote call teaches, recorded on `fiber` without a step of its own (this runs
- * on every seller call): the seller's health and latency history, the call metrics. Answers the
- * call's result and whether it counts against the seller's health (`failed`).
+ * on every seller call): the seller's health and latency history, the call metrics. Answers
+ * whether it counts against the seller's health (`failed`).
  */
 export const recordQuote = (
   fiber: Fiber.Fiber<unknown, unknown>,
   stats: SellerStats,
   sellerId: string,
-  result: Result.Result<ReadonlyArray<Contract.QuoteResult>, SellerError.SellerError>,
+  result: Result.Result<unknown, SellerError.SellerError>,
   latencyMillis: number
-): { readonly call: Exclude<CallResult, { readonly _tag: "Denied" }>; readonly failed: boolean } => {
+): boolean => {
   const failed = Result.isFailure(result) && unhealthy(result.failure)
   stats.record(sellerId, !failed, latencyMillis)
   recordSellerCallOn(fiber, sellerId, Result.isFailure(result) ? "failed" : "answered", latencyMillis)
-  return {
-    call: Result.isFailure(result) ? { _tag: "Failed", error: result.failure, latencyMillis } : { _tag: "Answered", answers: result.success, latencyMillis },
-    failed
-  }
+  return failed
 }
 
 /** A finished call whose permit goes back (`giveBackMany`). */
@@ -149,12 +146,10 @@ export interface Finished {
  * process first, as `giveBack` does for one call.
  */
 export const giveBackMany = (state: SharedStateService, calls: ReadonlyArray<Finished>): Effect.Effect<void> => {
-  const permits = calls.map(({ client, admission, failed }) => ({
-    sellerId: client.sellerId,
-    permit: admission.permit,
-    outcome: failed ? ("failure" as const) : ("success" as const),
-    probe: admission.probe
-  }))
+  const permits: Array<{ readonly sellerId: string; readonly permit: string; readonly outcome: "success" | "failure"; readonly probe: boolean }> = []
+  for (const { client, admission, failed } of calls) {
+    permits.push({ sellerId: client.sellerId, permit: admission.permit, outcome: failed ? "failure" : "success", probe: admission.probe })
+  }
   const slowing: Array<{ readonly sellerId: string; readonly millis: number }> = []
   for (const { client, result } of calls) {
     if (Result.isFailure(result) && slowsDown(result.failure)) {
@@ -178,13 +173,12 @@ const quoteUnder = (
   isbns: ReadonlyArray<Isbn.Isbn13>,
   restore: <X, Y, Z>(effect: Effect.Effect<X, Y, Z>) => Effect.Effect<X, Y, Z>
 ): Effect.Effect<Exclude<CallResult, { readonly _tag: "Denied" }>> => {
-  let recorded: Exclude<CallResult, { readonly _tag: "Denied" }> | undefined
   return Effect.map(
     called(state, client, admission, client.quote(isbns), restore, (fiber, { result, latencyMillis }) => {
-      recorded = recordQuote(fiber, stats, client.sellerId, result, latencyMillis).call
+      recordQuote(fiber, stats, client.sellerId, result, latencyMillis)
     }),
-    // `observe` ran before `called` answered.
-    () => recorded!
+    ({ result, latencyMillis }): Exclude<CallResult, { readonly _tag: "Denied" }> =>
+      Result.isFailure(result) ? { _tag: "Failed", error: result.failure, latencyMillis } : { _tag: "Answered", answers: result.success, latencyMillis }
   )
 }
 

@@ -77,7 +77,10 @@ const sellerLimits = (circuitOptions: CircuitOptions): Pick<SharedStateService, 
     const tat = Math.max(state.tat, now)
     const allowAt = tat + interval - limits.burst * interval
     if (now < allowAt) return { _tag: "Denied", reason: "rate_limited", retryAfterMillis: Math.ceil(allowAt - now) }
-    for (const [permit, expiresAt] of state.permits) if (expiresAt <= now) state.permits.delete(permit)
+    // `forEach`, not `for … of`: no entry array per permit on every admission.
+    state.permits.forEach((expiresAt, permit, permits) => {
+      if (expiresAt <= now) permits.delete(permit)
+    })
     if (state.permits.size >= limits.maxConcurrency) {
       const soonest = Math.min(...state.permits.values())
       return { _tag: "Denied", reason: "concurrency", retryAfterMillis: Math.max(1, soonest - now) }
