@@ -38,7 +38,7 @@ const verdicts = <V>(size: number) => {
  */
 const judged = verdicts<boolean>(50_000)
 
-const isValidIsbn13 = (value: string): boolean => {
+const validIsbn13 = (value: string): boolean => {
   if (!/^97[89]\d{10}$/.test(value)) return false
   const known = judged.recall(value)
   if (known !== undefined) return known
@@ -48,10 +48,13 @@ const isValidIsbn13 = (value: string): boolean => {
 }
 
 /** A valid ISBN-13 of 13 digits, normalised (no hyphens). */
-export const Isbn13 = Schema.String.check(Schema.makeFilter((value: string) => isValidIsbn13(value) || `"${value}" is not a valid ISBN-13`)).pipe(
+export const Isbn13 = Schema.String.check(Schema.makeFilter((value: string) => validIsbn13(value) || `"${value}" is not a valid ISBN-13`)).pipe(
   Schema.brand("Isbn13")
 )
 export type Isbn13 = typeof Isbn13.Type
+
+/** Whether `value` is an {@link Isbn13} (13 digits, normalised, in a registered range): the check the schema makes. */
+export const isValidIsbn13 = (value: string): value is Isbn13 => validIsbn13(value)
 
 /** Spellings already parsed (every purchase request and every `offers` look-up names one): the ISBN-13, or `false`. */
 const spellings = verdicts<Isbn13 | false>(50_000)

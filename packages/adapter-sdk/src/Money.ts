@@ -13,6 +13,9 @@ export const CurrencyCode = Schema.String.check(
 ).pipe(Schema.brand("CurrencyCode"))
 export type CurrencyCode = typeof CurrencyCode.Type
 
+/** Whether `code` is a {@link CurrencyCode}: the check the schema makes. */
+export const isCurrencyCode = (code: string): code is CurrencyCode => knownCurrencies.has(code)
+
 /** A non-negative whole number of minor units (cents for EUR, yen for JPY). */
 export const MinorUnits = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0), Schema.isLessThanOrEqualTo(Number.MAX_SAFE_INTEGER))
 
