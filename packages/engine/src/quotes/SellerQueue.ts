@@ -478,6 +478,14 @@ export const make = (state: SharedStateService, stats: SellerStats, scope: Scope
         idleLines.length === 0
           ? Effect.void
           : Effect.flatMap(state.admitMany(idleLines.map(({ line }) => ({ sellerId: line.client.sellerId, limits: line.client.limits }))), startAll)
+      ).pipe(
+        // What registering needed is not kept while the fan-out waits (a worker may hold thousands of fan-outs).
+        Effect.andThen(
+          Effect.sync(() => {
+            others.length = 0
+            idleLines.length = 0
+          })
+        )
       )
 
       /** The answers that came: recorded, their permits back together, then their waiters answered. */
