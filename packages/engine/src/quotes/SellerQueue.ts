@@ -29,7 +29,7 @@ import { Clock, Effect, Exit, Fiber, References, Result, type Scope, type Tracer
 import { giveBackMany, quoteIfAdmitted, quoteWithPermit, recordQuote, type CallResult, type Finished } from "../sellers/SellerCall.js"
 import type { SellerStats } from "../sellers/SellerStats.js"
 import { recordSellerCall, recordSellerCallOn } from "../Metrics.js"
-import type { Admission, DenialReason, SharedStateService } from "../state/SharedState.js"
+import type { Admission, DenialReason, PermitReturn, SharedStateService } from "../state/SharedState.js"
 
 export type QueueResult =
   | { readonly _tag: "Answered"; readonly answer: Contract.QuoteResult; readonly latencyMillis: number }
@@ -234,6 +234,8 @@ export const make = (state: SharedStateService, stats: SellerStats, scope: Scope
   const batchWindowMillis = options.batchWindowMillis ?? 5
   const maxPauseMillis = options.maxPauseMillis ?? 250
   const coalesce = options.coalesce ?? true
+  /** How long a refused seller's line waits before asking again: its retry-after, within bounds. */
+  const pauseAfter = (retryAfterMillis: number) => Math.max(5, Math.min(retryAfterMillis, maxPauseMillis))
 
   /** Sends one batch under its permit and answers its waiters. */
   const send = (line: SellerLine, items: ReadonlyArray<Item>, permit: Permit) =>
@@ -272,7 +274,7 @@ export const make = (state: SharedStateService, stats: SellerStats, scope: Scope
             return
           }
           for (const item of line.items) item.heldBy = admission.reason
-          yield* Effect.sleep(Math.max(5, Math.min(admission.retryAfterMillis, maxPauseMillis)))
+          yield* Effect.sleep(pauseAfter(admission.retryAfterMillis))
           continue
         }
         const maxBatch = line.client.capabilities.batchQuotes?.maxBatchSize ?? 1
@@ -315,6 +317,23 @@ export const make = (state: SharedStateService, stats: SellerStats, scope: Scope
     })
 
   /**
+   * A permit refused to a waiter's own call (`direct`, `askAll`): it joins the seller's line,
+   * which asks again after the pause (the returned step), or — the circuit open — it is answered
+   * at once, as the pump answers its line.
+   */
+  const refused = (fiber: Fiber.Fiber<unknown, unknown>, line: SellerLine, item: Item, denial: Exclude<Admission, Permit>): Effect.Effect<void> | undefined => {
+    if (denial.reason === "circuit_open") {
+      // Seller selection leaves it out until then.
+      stats.recordDenial(line.client.sellerId, fiber.getRef(Clock.Clock).currentTimeMillisUnsafe() + denial.retryAfterMillis)
+      recordSellerCallOn(fiber, line.client.sellerId, "denied")
+      item.answer({ _tag: "CircuitOpen" })
+      return undefined
+    }
+    item.heldBy = denial.reason
+    return item.over ? undefined : enqueue(line, item, pauseAfter(denial.retryAfterMillis))
+  }
+
+  /**
    * An idle line (nobody waiting, no pump) with a seller that takes one ISBN per call: the
    * waiter's own call does what the pump would do next — takes a permit and makes the call —
    * without a queue entry and a pump. Refused, it waits in the line as any other (an open circuit
@@ -335,15 +354,7 @@ export const make = (state: SharedStateService, stats: SellerStats, scope: Scope
             item.answer(result)
             return Effect.void
           case "Denied":
-            if (result.reason === "circuit_open") {
-              return Effect.flatMap(Clock.currentTimeMillis, (now) => {
-                // Seller selection leaves it out until then.
-                stats.recordDenial(client.sellerId, now + result.retryAfterMillis)
-                return Effect.andThen(recordSellerCall(client.sellerId, "denied"), Effect.sync(() => item.answer({ _tag: "CircuitOpen" })))
-              })
-            }
-            item.heldBy = result.reason
-            return item.over ? Effect.void : enqueue(line, item, Math.max(5, Math.min(result.retryAfterMillis, maxPauseMillis)))
+            return Effect.withFiber((fiber) => refused(fiber, line, item, result) ?? Effect.void)
         }
       }
     )
@@ -429,21 +440,6 @@ export const make = (state: SharedStateService, stats: SellerStats, scope: Scope
           wakeSoon()
         })
       }
-      /**
-       * A permit refused: the waiter joins the seller's line (answered with the wait that does it),
-       * or, the circuit open, is answered at once, as in `direct`.
-       */
-      const refused = (line: SellerLine, item: Item, denial: Exclude<Admission, Permit>): Effect.Effect<void> | undefined => {
-        if (denial.reason === "circuit_open") {
-          // Seller selection leaves it out until then.
-          stats.recordDenial(line.client.sellerId, clock.currentTimeMillisUnsafe() + denial.retryAfterMillis)
-          recordSellerCallOn(fiber, line.client.sellerId, "denied")
-          item.answer({ _tag: "CircuitOpen" })
-          return undefined
-        }
-        item.heldBy = denial.reason
-        return enqueue(line, item, Math.max(5, Math.min(denial.retryAfterMillis, maxPauseMillis)))
-      }
       /** Each admitted call started (in one step: a span each first when tracing is on), each refused one in its line. */
       const startAll = (admissions: ReadonlyArray<Admission>): Effect.Effect<void> => {
         if (tracing) {
@@ -451,7 +447,7 @@ export const make = (state: SharedStateService, stats: SellerStats, scope: Scope
             idleLines,
             ({ line, item }, i): Effect.Effect<void> => {
               const admission = admissions[i]!
-              if (admission._tag === "Denied") return refused(line, item, admission) ?? Effect.void
+              if (admission._tag === "Denied") return refused(fiber, line, item, admission) ?? Effect.void
               return Effect.map(
                 Effect.makeSpan("SellerClient.quote", { attributes: { "seller.id": line.client.sellerId, "seller.kind": line.client.kind, "quote.isbns": 1 } }),
                 (span) => start(line, item, admission, span)
@@ -466,7 +462,7 @@ export const make = (state: SharedStateService, stats: SellerStats, scope: Scope
           const admission = admissions[i]!
           if (admission._tag === "Admitted") start(line, item, admission, undefined)
           else {
-            const wait = refused(line, item, admission)
+            const wait = refused(fiber, line, item, admission)
             if (wait !== undefined) waits.push(wait)
           }
         }
@@ -522,7 +518,7 @@ export const make = (state: SharedStateService, stats: SellerStats, scope: Scope
        * calls' permits stay out until they expire.
        */
       const stop = Effect.suspend(() => {
-        const abandoned: Array<{ readonly sellerId: string; readonly permit: string; readonly outcome: "abandoned"; readonly probe: boolean }> = []
+        const abandoned: Array<PermitReturn> = []
         for (const call of started) {
           if (call.answered || call.aborted) continue
           call.aborted = true

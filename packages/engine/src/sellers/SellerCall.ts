@@ -9,7 +9,7 @@
 import type { Contract, Isbn, SellerClient, SellerError } from "@bookbroker/adapter-sdk"
 import { Clock, Effect, Exit, type Fiber, Result } from "effect"
 import { recordSellerCallOn } from "../Metrics.js"
-import type { Admission, DenialReason, SharedStateService } from "../state/SharedState.js"
+import type { Admission, DenialReason, PermitReturn, SharedStateService } from "../state/SharedState.js"
 import type { SellerStats } from "./SellerStats.js"
 
 export type CallResult =
@@ -33,13 +33,8 @@ const slowsDown = (error: SellerError.SellerError): boolean =>
   error._tag === "SellerUnavailable" && (error.reason === "rate_limited" || error.retryAfterMillis !== undefined)
 
 /** The permit back with the call's outcome for the circuit (and the seller's "slow down" first, for every process). */
-const giveBack = <A>(state: SharedStateService, client: SellerClient.SellerClient, admission: Admitted, result: Result.Result<A, SellerError.SellerError>, failed: boolean) => {
-  const complete = state.complete(client.sellerId, admission.permit, failed ? "failure" : "success", admission.probe)
-  if (Result.isFailure(result) && slowsDown(result.failure)) {
-    return Effect.andThen(state.backoff(client.sellerId, (result.failure as SellerError.SellerUnavailable).retryAfterMillis ?? 1_000), complete)
-  }
-  return complete
-}
+const giveBack = <A>(state: SharedStateService, client: SellerClient.SellerClient, admission: Admitted, result: Result.Result<A, SellerError.SellerError>, failed: boolean) =>
+  giveBackMany(state, [{ client, admission, result, failed }])
 
 /**
  * A call under a permit already taken: `beforeSend` (what must be recorded before anything is
@@ -143,10 +138,10 @@ export interface Finished {
 /**
  * The permits of finished calls back at once (one pass in memory, one round trip to Redis),
  * each with its outcome for the circuit; a seller that said "slow down" slows down for every
- * process first, as `giveBack` does for one call.
+ * process first (one call's: `giveBack`).
  */
 export const giveBackMany = (state: SharedStateService, calls: ReadonlyArray<Finished>): Effect.Effect<void> => {
-  const permits: Array<{ readonly sellerId: string; readonly permit: string; readonly outcome: "success" | "failure"; readonly probe: boolean }> = []
+  const permits: Array<PermitReturn> = []
   for (const { client, admission, failed } of calls) {
     permits.push({ sellerId: client.sellerId, permit: admission.permit, outcome: failed ? "failure" : "success", probe: admission.probe })
   }

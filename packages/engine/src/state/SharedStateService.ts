@@ -45,6 +45,20 @@ export type Admission =
  */
 export type CallOutcome = "success" | "failure" | "cancelled" | "abandoned"
 
+/** One call of a batch of admissions (`admitMany`). */
+export interface AdmissionRequest {
+  readonly sellerId: string
+  readonly limits: AdmissionLimits
+}
+
+/** One permit of a batch given back (`completeMany`), with the call's outcome. */
+export interface PermitReturn {
+  readonly sellerId: string
+  readonly permit: string
+  readonly outcome: CallOutcome
+  readonly probe: boolean
+}
+
 export interface CircuitSnapshot {
   readonly state: "closed" | "open" | "half_open"
   readonly consecutiveFailures: number
@@ -102,13 +116,11 @@ export interface SharedStateService {
    * `admit` for several calls at once (a fan-out's), in order: one pass in memory, one round
    * trip to Redis (its scripts are batched per turn).
    */
-  readonly admitMany: (calls: ReadonlyArray<{ readonly sellerId: string; readonly limits: AdmissionLimits }>) => Effect.Effect<ReadonlyArray<Admission>>
+  readonly admitMany: (calls: ReadonlyArray<AdmissionRequest>) => Effect.Effect<ReadonlyArray<Admission>>
   /** Returns the permit and records the outcome for the circuit breaker. */
   readonly complete: (sellerId: string, permit: string, outcome: CallOutcome, probe: boolean) => Effect.Effect<void>
   /** `complete` for several permits at once, as `admitMany`. */
-  readonly completeMany: (
-    permits: ReadonlyArray<{ readonly sellerId: string; readonly permit: string; readonly outcome: CallOutcome; readonly probe: boolean }>
-  ) => Effect.Effect<void>
+  readonly completeMany: (permits: ReadonlyArray<PermitReturn>) => Effect.Effect<void>
   /**
    * The seller asked us to slow down: no process calls it for `millis`, then at half its rate
    * for {@link slowdownMillis}.

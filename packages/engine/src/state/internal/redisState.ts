@@ -53,12 +53,14 @@ import { Redis } from "ioredis"
 import type {
   Admission,
   AdmissionLimits,
+  AdmissionRequest,
   CallOutcome,
   CarrierEntry,
   CircuitOptions,
   CircuitSnapshot,
   DenialReason,
   Leadership,
+  PermitReturn,
   Rate,
   RateDecision,
   SharedStateService
@@ -748,10 +750,10 @@ const sellerAdmission = (link: Link, memory: SharedStateService, circuitOptions:
   return {
     admit,
     // Started together, the scripts go in one batch (`makeScriptBatch`): one round trip.
-    admitMany: (calls: ReadonlyArray<{ readonly sellerId: string; readonly limits: AdmissionLimits }>) =>
+    admitMany: (calls: ReadonlyArray<AdmissionRequest>) =>
       Effect.forEach(calls, ({ sellerId, limits }) => admit(sellerId, limits), { concurrency: "unbounded" }),
     complete,
-    completeMany: (permits: ReadonlyArray<{ readonly sellerId: string; readonly permit: string; readonly outcome: CallOutcome; readonly probe: boolean }>) =>
+    completeMany: (permits: ReadonlyArray<PermitReturn>) =>
       Effect.forEach(permits, ({ sellerId, permit, outcome, probe }) => complete(sellerId, permit, outcome, probe), { concurrency: "unbounded", discard: true }),
     backoff,
     circuit
