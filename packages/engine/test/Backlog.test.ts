@@ -134,7 +134,7 @@ describe("the backlog's counts", () => {
       // (11 per customer, a share of 10) turned the next one away (bench:e2e at 60/s: 6 refused
       // 1.1–1.2 s into the load).
       const backlog = yield* seed(5, 0.8)
-      expect((yield* backlog.admit("c0", 60_000))._tag).toBe("Admitted")
+      expect(backlog.admit("c0", 60_000)._tag).toBe("Admitted")
     }).pipe(Effect.scoped, Effect.provide(TestDatabase.layer))
   )
 
@@ -142,7 +142,7 @@ describe("the backlog's counts", () => {
     Effect.gen(function* () {
       // The same 40 answers spread over the minute: 0.68/s, the limit stays at 64.
       const backlog = yield* seed(40, 59)
-      expect(yield* backlog.admit("c0", 60_000)).toMatchObject({ _tag: "Refused", depth: 66, share: 10 })
+      expect(backlog.admit("c0", 60_000)).toMatchObject({ _tag: "Refused", depth: 66, share: 10 })
     }).pipe(Effect.scoped, Effect.provide(TestDatabase.layer))
   )
 
@@ -151,7 +151,7 @@ describe("the backlog's counts", () => {
       // 2.7/s × 60 s: 160 can be answered in time, so 66 in flight leave room. Over a whole minute
       // the limit would be 64.
       const backlog = yield* seed(40, 15)
-      expect((yield* backlog.admit("c0", 60_000))._tag).toBe("Admitted")
+      expect(backlog.admit("c0", 60_000)._tag).toBe("Admitted")
     }).pipe(Effect.scoped, Effect.provide(TestDatabase.layer))
   )
 })

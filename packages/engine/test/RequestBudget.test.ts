@@ -6,6 +6,7 @@
 import { afterAll, describe, expect, it } from "@effect/vitest"
 import { randomUUID } from "node:crypto"
 import { Effect, Layer } from "effect"
+import type { RateDecision } from "../src/state/SharedStateService.js"
 import { Redis } from "ioredis"
 import * as RequestBudget from "../src/state/RequestBudget.js"
 import * as SharedState from "../src/state/SharedState.js"
@@ -17,7 +18,7 @@ const rate = { requestsPerSecond: 0.01, burst: 2 }
 
 const spendAll = (spend: RequestBudget.Spend, subject: string) => Effect.forEach([1, 2, 3], () => spend(subject, rate))
 
-const budgets = (name: string, makeLayer: () => Layer.Layer<SharedState.SharedState>) =>
+const budgets = (name: string, makeLayer: () => Layer.Layer<SharedState.SharedState>, inLine: boolean) =>
   describe(name, () => {
     const withBudget = <A>(body: (budget: RequestBudget.RequestBudgetService, state: SharedState.SharedStateService) => Effect.Effect<A>) =>
       Effect.all([RequestBudget.RequestBudget, SharedState.SharedState]).pipe(
@@ -52,7 +53,7 @@ const budgets = (name: string, makeLayer: () => Layer.Layer<SharedState.SharedSt
       withBudget((budget, state) =>
         Effect.gen(function* () {
           const subject = randomUUID()
-          const before: Record<keyof RequestBudget.RequestBudgetService, string> = {
+          const before: Record<RequestBudget.Budget, string> = {
             customerRequest: `requests:customer:${subject}`,
             sellerRequest: `requests:seller:${subject}`,
             submission: `customer:${subject}`,
@@ -61,17 +62,39 @@ const budgets = (name: string, makeLayer: () => Layer.Layer<SharedState.SharedSt
             registration: `register:${subject}`,
             failedSignIn: `sign-in-failures:${subject}`
           }
-          for (const [name, key] of Object.entries(before) as Array<[keyof RequestBudget.RequestBudgetService, string]>) {
+          for (const [name, key] of Object.entries(before) as Array<[RequestBudget.Budget, string]>) {
             yield* spendAll(budget[name], subject)
             expect((yield* state.rateLimit(key, rate))._tag, name).toBe("Limited")
           }
         })
       )
     )
+
+    it.live(`spendNow spends the same budget as the effect, ${inLine ? "answered in line" : "answered once Redis has"}`, () =>
+      withBudget((budget) =>
+        Effect.gen(function* () {
+          const subject = `subject-${randomUUID()}`
+          const answeredInLine: Array<boolean> = []
+          const spendNow = Effect.callback<RateDecision>((resume) => {
+            let answered = 0
+            budget.spendNow("submission", subject, rate, (exit) => {
+              answered += 1
+              resume(exit)
+            })
+            answeredInLine.push(answered === 1)
+          })
+          const decisions = [yield* budget.submission(subject, rate), yield* spendNow, yield* spendNow]
+          expect(decisions.map((decision) => decision._tag)).toEqual(["Allowed", "Allowed", "Limited"])
+          expect(answeredInLine).toEqual([inLine, inLine])
+          // The other budgets of the subject are untouched.
+          expect(yield* budget.customerRequest(subject, rate)).toEqual({ _tag: "Allowed" })
+        })
+      )
+    )
   })
 
-budgets("RequestBudget over SharedState.layerMemory", () => SharedState.layerMemory())
-budgets("RequestBudget over SharedState.layerRedis", () => SharedState.layerRedis({ url: redisUrl, keyPrefix: redisPrefix }))
+budgets("RequestBudget over SharedState.layerMemory", () => SharedState.layerMemory(), true)
+budgets("RequestBudget over SharedState.layerRedis", () => SharedState.layerRedis({ url: redisUrl, keyPrefix: redisPrefix }), false)
 
 afterAll(async () => {
   const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 })

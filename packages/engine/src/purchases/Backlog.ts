@@ -81,7 +81,8 @@ export const decide = (counts: Counts, customerId: string, limits: Limits): Admi
 }
 
 export interface Backlog {
-  readonly admit: (customerId: string, answerWithinMillis: number) => Effect.Effect<Admission>
+  /** A decision on the counts this process holds (no statement of its own, so no effect: intake calls it in line). */
+  readonly admit: (customerId: string, answerWithinMillis: number) => Admission
 }
 
 export const make = (sql: SqlClient.SqlClient, options: BacklogOptions = {}): Effect.Effect<Backlog, never, Scope.Scope> =>
@@ -109,15 +110,14 @@ export const make = (sql: SqlClient.SqlClient, options: BacklogOptions = {}): Ef
     )
 
     return {
-      admit: (customerId, answerWithinMillis) =>
-        Effect.sync(() => {
-          const decision = decide(counts, customerId, { maxBacklog, minBacklog, answerWithinSeconds: answerWithinMillis / 1_000 })
-          if (decision._tag === "Admitted") {
-            // Until the next read, this process counts what it let in.
-            counts.total += 1
-            counts.byCustomer.set(customerId, (counts.byCustomer.get(customerId) ?? 0) + 1)
-          }
-          return decision
-        })
+      admit: (customerId, answerWithinMillis) => {
+        const decision = decide(counts, customerId, { maxBacklog, minBacklog, answerWithinSeconds: answerWithinMillis / 1_000 })
+        if (decision._tag === "Admitted") {
+          // Until the next read, this process counts what it let in.
+          counts.total += 1
+          counts.byCustomer.set(customerId, (counts.byCustomer.get(customerId) ?? 0) + 1)
+        }
+        return decision
+      }
     }
   })

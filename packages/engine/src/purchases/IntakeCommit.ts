@@ -11,7 +11,7 @@
  */
 import type { SqlClient } from "effect/sql"
 import { randomUUID } from "node:crypto"
-import { Cause, Deferred, Effect, Queue, type Scope } from "effect"
+import { Cause, Effect, Exit, type Scope } from "effect"
 import type { PurchaseStatus } from "./store/PurchaseStore.js"
 import * as PurchaseRequest from "./PurchaseRequest.js"
 import { signalWork, workChannel, workPayload } from "./workSignal.js"
@@ -37,9 +37,13 @@ export type Committed =
   /** The key had made another request, asking something else. */
   | { readonly _tag: "KeyReused"; readonly existingId: string }
 
+/** Told once what became of a row: committed (or what its key had made), or the defect that kept it out. */
+export type CommitDone = (exit: Exit.Exit<Committed>) => void
+
 interface Pending {
   readonly row: IntakeRow & { readonly id: string; readonly created_at: string }
-  readonly done: Deferred.Deferred<Committed>
+  readonly done: CommitDone
+  answered: boolean
 }
 
 /** The arrival clock: microseconds since the epoch, strictly increasing within this process. */
@@ -49,9 +53,21 @@ const arrival = (): number => {
   lastArrival = Math.max(now, lastArrival + 1)
   return lastArrival
 }
-/** Microseconds since the epoch as an ISO 8601 timestamp PostgreSQL reads at full precision. */
-const microsToIso = (micros: number): string =>
-  `${new Date(Math.floor(micros / 1000)).toISOString().slice(0, -1)}${String(micros % 1000).padStart(3, "0")}Z`
+/**
+ * Microseconds since the epoch as an ISO 8601 timestamp PostgreSQL reads at full precision. The
+ * millisecond's text is kept for the next arrivals in the same millisecond (most of them, under load).
+ */
+let lastMillis = Number.NaN
+let lastMillisText = ""
+export const microsToIso = (micros: number): string => {
+  const millis = Math.floor(micros / 1000)
+  if (millis !== lastMillis) {
+    lastMillis = millis
+    lastMillisText = new Date(millis).toISOString().slice(0, -1)
+  }
+  const sub = micros % 1000
+  return `${lastMillisText}${sub < 10 ? "00" : sub < 100 ? "0" : ""}${sub}Z`
+}
 
 const keyOf = (customerId: string, idempotencyKey: string) => `${customerId}\u0000${idempotencyKey}`
 
@@ -64,8 +80,27 @@ export interface IntakeOptions {
 
 export const make = (sql: SqlClient.SqlClient, options: IntakeOptions = {}) =>
   Effect.gen(function* () {
-    const intake = yield* Queue.unbounded<Pending>()
+    const maxBatch = options.maxBatch ?? 256
     const channel = options.workChannel ?? workChannel
+    /** Rows waiting for a writer, oldest first; writers waiting for rows. */
+    const pending: Array<Pending> = []
+    const idleWriters: Array<() => void> = []
+
+    /**
+     * Answers a row's caller, once. The callback runs on the writer's fiber: one that throws is a
+     * defect of the caller, kept to be logged, never a reason to leave the batch's other callers waiting.
+     */
+    const answer = (one: Pending, exit: Exit.Exit<Committed>, thrown: Array<unknown>) => {
+      if (one.answered) return
+      one.answered = true
+      try {
+        one.done(exit)
+      } catch (error) {
+        thrown.push(error)
+      }
+    }
+    const logThrown = (thrown: ReadonlyArray<unknown>) =>
+      thrown.length === 0 ? Effect.void : Effect.logError("intake: a caller's answer callback threw", thrown)
 
     /** The batch as one statement; with `signal`, the same statement wakes an idle worker. */
     const flushTogether = (batch: ReadonlyArray<Pending>, signal: boolean) =>
@@ -105,15 +140,25 @@ export const make = (sql: SqlClient.SqlClient, options: IntakeOptions = {}) =>
               ON r.customer_id = k.customer_id AND r.idempotency_key = k.idempotency_key`
           for (const row of existing) byKey.set(keyOf(row.customer_id, row.idempotency_key), row)
         }
-        yield* Effect.forEach(batch, ({ row, done }) => {
-          if (createdIds.has(row.id)) return Deferred.succeed(done, { _tag: "Created", id: row.id })
+        const thrown: Array<unknown> = []
+        for (const one of batch) {
+          const row = one.row
+          if (createdIds.has(row.id)) {
+            answer(one, Exit.succeed({ _tag: "Created", id: row.id }), thrown)
+            continue
+          }
           const existing = byKey.get(keyOf(row.customer_id, row.idempotency_key))
-          if (existing === undefined) return Deferred.die(done, new Error(`purchase request for key ${row.idempotency_key} was neither created nor found`))
-          return Deferred.succeed(
-            done,
-            existing.request_hash === row.request_hash ? { _tag: "Existing", id: existing.id, status: existing.status } : { _tag: "KeyReused", existingId: existing.id }
+          answer(
+            one,
+            existing === undefined
+              ? Exit.die(new Error(`purchase request for key ${row.idempotency_key} was neither created nor found`))
+              : Exit.succeed(
+                  existing.request_hash === row.request_hash ? { _tag: "Existing", id: existing.id, status: existing.status } : { _tag: "KeyReused", existingId: existing.id }
+                ),
+            thrown
           )
-        }, { discard: true })
+        }
+        yield* logThrown(thrown)
       }).pipe(Effect.withSpan("Purchases.intakeBatch", { attributes: { rows: batch.length } }, { captureStackTrace: false }))
 
     /**
@@ -128,19 +173,43 @@ export const make = (sql: SqlClient.SqlClient, options: IntakeOptions = {}) =>
         Effect.catchCause((cause) =>
           !Cause.hasInterrupts(cause) && (signal || batch.length > 1)
             ? Effect.andThen(Effect.forEach(batch, (one) => flush([one], false), { discard: true }), signalWork(sql, workPayload, channel))
-            : Effect.forEach(batch, ({ done }) => Deferred.failCause(done, Cause.die(Cause.squash(cause))), { discard: true })
+            : Effect.suspend(() => {
+                const thrown: Array<unknown> = []
+                const exit = Exit.die(Cause.squash(cause))
+                for (const one of batch) answer(one, exit, thrown)
+                return logThrown(thrown)
+              })
         )
       )
+
+    /**
+     * The rows waiting when the writer gets to run, up to `maxBatch` (empty when another writer
+     * took them first); a writer with nothing to write waits to be woken by `enqueue`.
+     */
+    const takeBatch = Effect.sync(() => pending.splice(0, maxBatch))
+    const nextBatch = Effect.callback<Array<Pending>>((resume) => {
+      if (pending.length > 0) return resume(takeBatch)
+      const wake = () => resume(takeBatch)
+      idleWriters.push(wake)
+      return Effect.sync(() => {
+        const at = idleWriters.indexOf(wake)
+        if (at >= 0) idleWriters.splice(at, 1)
+      })
+    })
     for (let writer = 0; writer < (options.writers ?? 1); writer++) {
-      yield* Effect.forkScoped(Effect.forever(Effect.flatMap(Queue.takeBetween(intake, 1, options.maxBatch ?? 256), flush)))
+      yield* Effect.forkScoped(Effect.forever(Effect.flatMap(nextBatch, (batch) => (batch.length === 0 ? Effect.void : flush(batch)))))
     }
 
-    /** Stores the row (its `created_at` is now, to the microsecond) once committed, or says what its key had made. */
-    const commit = (row: IntakeRow): Effect.Effect<Committed> =>
-      Effect.gen(function* () {
-        const done = yield* Deferred.make<Committed>()
-        yield* Queue.offer(intake, { row: { ...row, id: randomUUID(), created_at: microsToIso(arrival()) }, done })
-        return yield* Deferred.await(done)
-      })
-    return { commit }
+    /**
+     * Queues the row for the next batch (its `created_at` is now, to the microsecond); `done` hears
+     * once what became of it. No fiber of the caller's: the fast intake lane answers its
+     * requests from here. A row queued is written even if its caller stops waiting.
+     */
+    const enqueue = (row: IntakeRow, done: CommitDone): void => {
+      pending.push({ row: { ...row, id: randomUUID(), created_at: microsToIso(arrival()) }, done, answered: false })
+      idleWriters.pop()?.()
+    }
+    /** Stores the row once committed, or says what its key had made: `enqueue` as an effect. */
+    const commit = (row: IntakeRow): Effect.Effect<Committed> => Effect.callback<Committed>((resume) => enqueue(row, resume))
+    return { commit, enqueue }
   }) satisfies Effect.Effect<unknown, never, Scope.Scope>

@@ -12,7 +12,7 @@
  * The intake's statement, the request hash, the status resource and its OpenAPI follow.
  */
 import { Isbn, Money } from "@bookbroker/adapter-sdk"
-import { createHash } from "node:crypto"
+import { hash as digest } from "node:crypto"
 import { Schema } from "effect"
 
 /** An amount a customer names: a positive whole number of minor units, in a known currency. */
@@ -188,9 +188,7 @@ export const hash = (stored: Columns): string => {
     stored.wait_until
   ]
   const since = hashedSince.flatMap((column) => (stored[column] === null ? [] : [[column, stored[column]]]))
-  return createHash("sha256")
-    .update(JSON.stringify(since.length === 0 ? first : [...first, ...since]))
-    .digest("hex")
+  return digest("sha256", JSON.stringify(since.length === 0 ? first : [...first, ...since]), "hex")
 }
 
 /** What a request's status shows of what was asked (beside its outcome). */

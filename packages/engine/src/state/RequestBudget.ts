@@ -5,7 +5,7 @@
  * budget. The rates are the caller's policy (the server's settings); the key each budget is
  * counted under is decided here, once. A method takes a token when it allows and never fails.
  */
-import { Context, Effect, Layer } from "effect"
+import { Clock, Context, Effect, Exit, Layer } from "effect"
 import { SharedState } from "./SharedState.js"
 import type { Rate, RateDecision } from "./SharedStateService.js"
 
@@ -13,6 +13,16 @@ export type { Rate, RateDecision } from "./SharedStateService.js"
 
 /** One request against a budget: who or where it comes from, at what rate. */
 export type Spend = (subject: string, rate: Rate) => Effect.Effect<RateDecision>
+
+/** The budgets, by name. */
+export type Budget = keyof typeof keys
+
+/**
+ * One request against the budget named `budget`, as a callback: answered in line when the shared
+ * state decides without a round trip (in process), else once its decision came (Redis). `done`
+ * is called once; a failure is a defect (a decision never fails). For the fast intake lane.
+ */
+export type SpendNow = (budget: Budget, subject: string, rate: Rate, done: (decision: Exit.Exit<RateDecision>) => void) => void
 
 export interface RequestBudgetService {
   /** Any request a customer's key signs in (reads included). */
@@ -29,6 +39,8 @@ export interface RequestBudgetService {
   readonly registration: Spend
   /** A credential that proved nothing, from a client address. */
   readonly failedSignIn: Spend
+  /** Any of the above as a callback (`SpendNow`). */
+  readonly spendNow: SpendNow
 }
 
 export class RequestBudget extends Context.Service<RequestBudget, RequestBudgetService>()("@bookbroker/engine/RequestBudget") {}
@@ -42,11 +54,14 @@ export const keys = {
   offerLookup: (customerId: string) => `offers:${customerId}`,
   registration: (address: string) => `register:${address}`,
   failedSignIn: (address: string) => `sign-in-failures:${address}`
-} as const satisfies Record<keyof RequestBudgetService, (subject: string) => string>
+} as const satisfies Record<Exclude<keyof RequestBudgetService, "spendNow">, (subject: string) => string>
 
 // No span per spend: one runs on every request, and `SharedState.rateLimit` has none either.
 export const make = Effect.gen(function* () {
   const state = yield* SharedState
+  const clock = yield* Clock.Clock
+  const run = Effect.runCallbackWith(yield* Effect.context<never>())
+  const inline = state.rateLimitInline
   const spendOn =
     (key: (subject: string) => string): Spend =>
     (subject, rate) =>
@@ -58,7 +73,12 @@ export const make = Effect.gen(function* () {
     search: spendOn(keys.search),
     offerLookup: spendOn(keys.offerLookup),
     registration: spendOn(keys.registration),
-    failedSignIn: spendOn(keys.failedSignIn)
+    failedSignIn: spendOn(keys.failedSignIn),
+    spendNow: (budget, subject, rate, done) => {
+      const key = keys[budget](subject)
+      if (inline !== undefined) return done(Exit.succeed(inline(key, rate, clock.currentTimeMillisUnsafe())))
+      run(state.rateLimit(key, rate), { onExit: done })
+    }
   }
   return service
 })

@@ -13,6 +13,7 @@ import type {
   CircuitOptions,
   CircuitSnapshot,
   Leadership,
+  Rate,
   RateDecision,
   SharedStateService
 } from "../SharedStateService.js"
@@ -147,19 +148,20 @@ const sellerLimits = (circuitOptions: CircuitOptions): Pick<SharedStateService, 
   }
 }
 
-/** The API's own rate limit for its clients, per key (GCRA). */
-const apiRateLimit = (): SharedStateService["rateLimit"] => {
+/** The API's own rate limit for its clients, per key (GCRA): decided in line, and as an effect on the clock. */
+const apiRateLimit = (): Required<Pick<SharedStateService, "rateLimit" | "rateLimitInline">> => {
   const rateTats = new Map<string, number>()
-  return (key, rate) =>
-    Effect.map(Clock.currentTimeMillis, (now): RateDecision => {
-      const interval = 1000 / rate.requestsPerSecond
-      const tat = Math.max(rateTats.get(key) ?? now, now)
-      const allowAt = tat + interval - rate.burst * interval
-      if (now < allowAt) return { _tag: "Limited", retryAfterMillis: Math.ceil(allowAt - now) }
-      if (rateTats.size > 100_000) rateTats.clear()
-      rateTats.set(key, tat + interval)
-      return { _tag: "Allowed" }
-    })
+  const allowed: RateDecision = { _tag: "Allowed" }
+  const rateLimitInline = (key: string, rate: Rate, now: number): RateDecision => {
+    const interval = 1000 / rate.requestsPerSecond
+    const tat = Math.max(rateTats.get(key) ?? now, now)
+    const allowAt = tat + interval - rate.burst * interval
+    if (now < allowAt) return { _tag: "Limited", retryAfterMillis: Math.ceil(allowAt - now) }
+    if (rateTats.size > 100_000) rateTats.clear()
+    rateTats.set(key, tat + interval)
+    return allowed
+  }
+  return { rateLimitInline, rateLimit: (key, rate) => Effect.map(Clock.currentTimeMillis, (now) => rateLimitInline(key, rate, now)) }
 }
 
 /** The quote cache: answers per ISBN and seller until their TTL, the oldest dropped beyond `maxEntries`. */
@@ -275,7 +277,7 @@ const carrierHistoryOf = (carriersPerIsbn: number, carrierTtl: number, maxCarrie
 }
 
 export const makeMemoryState = (options: MemoryStateOptions): SharedStateService => ({
-  rateLimit: apiRateLimit(),
+  ...apiRateLimit(),
   ...sellerLimits(options.circuit),
   ...quoteCache(options.maxCacheEntries ?? 200_000),
   ...singleFlight(),
