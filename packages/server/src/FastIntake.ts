@@ -9,22 +9,28 @@
  * It is the same endpoint, not a second one: the endpoint's own header and payload schemas
  * (from `api/Purchases.ts`, so OpenAPI, the typed client and this lane cannot drift), the edge's
  * body check (`Edge.jsonBody`), `InputErrors.toProblem`, the principal's and the submission's
- * rate limits, and `SubmitPurchase` (shared with the HttpApi handler, with its in-flight keys).
- * The steps run in the order the full path runs them — body, principal budget, headers,
- * payload, submission — and each refusal is the same problem with the same headers (checked by
- * `test/FastIntake.test.ts`, which sends every kind of request down both lanes).
+ * rate limits (`RateLimit.refusal`), and `SubmitPurchase` (shared with the HttpApi handler, with
+ * its in-flight keys). The steps run in the order the full path runs them — body, principal
+ * budget, headers, payload, submission — and each refusal is the same problem with the same
+ * headers (checked by `test/FastIntake.test.ts`, which sends every kind of request down both lanes).
  *
- * Not on this lane: the HTTP server span (the engine's `Purchases.submit` span is still made),
- * so `serve` turns the lane off when tracing is configured (`fastIntake: false`).
+ * No fiber per request: the steps are plain calls, the budgets are decided in line when the shared
+ * state is in process (`RequestBudget.spendNow`), and the answer is written from the group
+ * commit's callback (`SubmitPurchase.submitNow` → the engine's `Purchases.accept`). A fiber per
+ * request, its suspension on the commit and its resumption cost more CPU than the rest of the
+ * request (BENCHMARKS.md, "Intake and status reads", session 24).
+ *
+ * Not on this lane: spans (the HTTP server's and the engine's `Purchases.submit`), so `serve`
+ * turns the lane off when tracing is configured (`fastIntake: false`).
  */
 import { Access, RequestBudget } from "@bookbroker/engine"
-import { Effect, Exit, Layer, Metric, Option, Result, Schedule, Schema } from "effect"
+import { Cause, Effect, Exit, Layer, Metric, Option, Result, Schedule, Schema } from "effect"
 import type { IncomingMessage, Server, ServerResponse } from "node:http"
 import { type NewPurchaseRequest, PurchasesApi } from "./api/Purchases.js"
 import { Settings } from "./Config.js"
 import * as Edge from "./Edge.js"
 import { SubmitPurchase } from "./http/SubmitPurchase.js"
-import { check, RateLimited } from "./http/RateLimit.js"
+import { RateLimited, refusal } from "./http/RateLimit.js"
 import * as InputErrors from "./InputErrors.js"
 import * as Problem from "./Problem.js"
 import * as SignInFailures from "./SignInFailures.js"
@@ -80,26 +86,40 @@ export const make = Effect.gen(function* () {
   const guard = yield* SignInFailures.SignInGuard
   const budget = yield* RequestBudget.RequestBudget
   const settings = yield* Settings
-  const submit = yield* SubmitPurchase
-  const run = Effect.runCallbackWith(yield* Effect.context<never>())
+  const { submitNow } = yield* SubmitPurchase
+  const context = yield* Effect.context<never>()
+  const run = Effect.runCallbackWith(context)
 
-  /** What the full path would answer once the body is in, for a customer it already knows. */
-  const answer = (customerId: string, headers: IncomingMessage["headers"], text: string): Effect.Effect<Answer> =>
-    Effect.gen(function* () {
-      const body = Edge.jsonBody(text)
-      if (body._tag === "Refused") return { status: body.status, body: body.problem }
-      yield* check(budget.customerRequest, customerId, settings.principalRateLimit)
+  /** A request that failed on the way: logged with its cause, answered 500. */
+  const failed = (cause: Cause.Cause<unknown>): Answer => {
+    run(Effect.logError("request failed", cause))
+    return internalError
+  }
+
+  /**
+   * What the full path would answer once the body is in, for a customer it already knows: `done`
+   * hears it once, in line or from the group commit.
+   */
+  const answer = (customerId: string, headers: IncomingMessage["headers"], text: string, done: (answer: Answer) => void): void => {
+    const body = Edge.jsonBody(text)
+    if (body._tag === "Refused") return done({ status: body.status, body: body.problem })
+    budget.spendNow("customerRequest", customerId, settings.principalRateLimit, (decision) => {
+      if (Exit.isFailure(decision)) return done(failed(decision.cause))
+      const limited = refusal(decision.value, settings.principalRateLimit)
+      if (limited !== undefined) return done(problemAnswer(limited.problem, limited.headers))
       const decodedHeaders = decodeHeaders(headers)
-      if (Result.isFailure(decodedHeaders)) return schemaRefusal("Headers", decodedHeaders.failure)
+      if (Result.isFailure(decodedHeaders)) return done(schemaRefusal("Headers", decodedHeaders.failure))
       const payload = decodePayload(body.value)
-      if (Result.isFailure(payload)) return schemaRefusal("Payload", payload.failure)
-      const accepted = yield* submit(customerId, decodedHeaders.success["idempotency-key"], payload.success)
-      return { status: 202, body: accepted } satisfies Answer
-    }).pipe(
-      Effect.catch((refusal) => Effect.succeed(refusal instanceof RateLimited ? problemAnswer(refusal.problem, refusal.headers) : problemAnswer(refusal))),
-      Effect.catchCause((cause) => Effect.as(Effect.logError("request failed", cause), internalError)),
-      Effect.tap(Metric.update(answered, 1))
-    )
+      if (Result.isFailure(payload)) return done(schemaRefusal("Payload", payload.failure))
+      submitNow(customerId, decodedHeaders.success["idempotency-key"], payload.success, (exit) => {
+        if (Exit.isSuccess(exit)) return done({ status: 202, body: exit.value })
+        const refused = Cause.findError(exit.cause)
+        if (Result.isFailure(refused)) return done(failed(exit.cause))
+        const problem = refused.success
+        done(problem instanceof RateLimited ? problemAnswer(problem.problem, problem.headers) : problemAnswer(problem))
+      })
+    })
+  }
 
   let inFlight = 0
   const take: Lane["take"] = (request, response) => {
@@ -124,12 +144,25 @@ export const make = Effect.gen(function* () {
     request.once("end", () => {
       const text = chunks.length === 1 ? chunks[0]!.toString("utf8") : Buffer.concat(chunks).toString("utf8")
       inFlight += 1
-      run(answer(customerId, headers, text), {
-        onExit: (exit) => {
-          inFlight -= 1
-          if (!response.destroyed) send(response, Exit.isSuccess(exit) ? exit.value : internalError)
+      let replied = false
+      const done = (reply: Answer) => {
+        if (replied) return
+        replied = true
+        inFlight -= 1
+        answered.updateUnsafe(1, context)
+        if (response.destroyed) return
+        try {
+          send(response, reply)
+        } catch (error) {
+          // Headers already out, a socket gone under us: nothing more to say to this client.
+          run(Effect.logError("fast intake: could not send the answer", Cause.die(error)))
         }
-      })
+      }
+      try {
+        answer(customerId, headers, text, done)
+      } catch (error) {
+        done(failed(Cause.die(error)))
+      }
     })
     return true
   }

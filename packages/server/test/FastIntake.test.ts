@@ -9,6 +9,7 @@ import type { Isbn } from "@bookbroker/adapter-sdk"
 import { generateIsbns } from "@bookbroker/adapter-sdk/testing"
 import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber, Metric, Schedule, Scope } from "effect"
+import { randomUUID } from "node:crypto"
 import * as FastIntake from "../src/FastIntake.js"
 import type { ServerSettings } from "../src/Config.js"
 import * as TestServer from "./support/TestServer.js"
@@ -85,10 +86,15 @@ const fastAnswered = (server: TestServer.TestServer) =>
  * Starts a server with the lane and one without, signs a customer in on each (the lane takes
  * only keys this process has verified), sends every case to both and compares.
  */
-const compare = (cases: ReadonlyArray<Case>, settings: Partial<ServerSettings> = {}, options: TestServer.StartOptions = {}) =>
+const compare = (
+  cases: ReadonlyArray<Case>,
+  settings: Partial<ServerSettings> = {},
+  options: TestServer.StartOptions | ((lane: "fast" | "slow") => TestServer.StartOptions) = {}
+) =>
   Effect.gen(function* () {
-    const fast = yield* TestServer.start({ ...settings, fastIntake: true }, { workers: false, rememberKeysMillis: remembered, ...options })
-    const slow = yield* TestServer.start({ ...settings, fastIntake: false }, { workers: false, rememberKeysMillis: remembered, ...options })
+    const optionsFor = (lane: "fast" | "slow") => (typeof options === "function" ? options(lane) : options)
+    const fast = yield* TestServer.start({ ...settings, fastIntake: true }, { workers: false, rememberKeysMillis: remembered, ...optionsFor("fast") })
+    const slow = yield* TestServer.start({ ...settings, fastIntake: false }, { workers: false, rememberKeysMillis: remembered, ...optionsFor("slow") })
     const [fastCustomer, slowCustomer] = [yield* fast.customer("Ada"), yield* slow.customer("Ada")]
     // A read signs the key in (one database look-up); from then on this process remembers it.
     expect((yield* fast.call("GET", "/v1/purchase-requests", { token: fastCustomer.key })).status).toBe(200)
@@ -175,6 +181,23 @@ describe("fast intake lane", () => {
         // Counted once at start, then only what each server admits: a count read from PostgreSQL
         // mid-test could predate the first request's commit (an estimate, refreshed every 500 ms).
         { intake: { backlog: { maxBacklog: 1, refreshMillis: 600_000 } } }
+      )
+    })
+  )
+
+  it.live("over Redis shared state (budgets a round trip away), answers as the router does, 429s included", () =>
+    Effect.gen(function* () {
+      // Each server its own key prefix: they must not spend each other's budgets.
+      const run = randomUUID()
+      yield* compare(
+        [
+          { name: "accepted", status: 202, request: post("redis-1"), fast: true },
+          { name: "replayed", status: 202, request: post("redis-1"), fast: true },
+          { name: "every field wrong", status: 422, request: post("redis-2", { body: { isbn: "x" } }), fast: true },
+          { name: "past the submission budget", status: 429, request: post("redis-3"), fast: true }
+        ],
+        { customerRateLimit: { requestsPerSecond: 0.01, burst: 2 } },
+        (lane) => ({ sharedState: { _tag: "Redis", url: "redis://127.0.0.1:6379", keyPrefix: `bbtest-lane-${lane}-${run}` } })
       )
     })
   )

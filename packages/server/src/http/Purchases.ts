@@ -72,7 +72,7 @@ const notFound = (id: string) => Problem.notFound(`no purchase request ${Problem
 export const PurchasesLive = HttpApiBuilder.group(BookbrokerApi, "purchases", (handlers) =>
   Effect.gen(function* () {
     const purchases = yield* Purchases.Purchases
-    const submit = yield* SubmitPurchase
+    const { submit } = yield* SubmitPurchase
     return handlers
       .handle("create", ({ headers, payload }) =>
         Effect.flatMap(CurrentCustomer, (customer) => submit(customer.id, headers["idempotency-key"], payload).pipe(Effect.catchTag("RateLimited", answer)))

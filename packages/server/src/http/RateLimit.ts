@@ -18,22 +18,26 @@ export class RateLimited extends Data.TaggedError("RateLimited")<{
   readonly headers: Readonly<Record<string, string>>
 }> {}
 
+/** What a budget's decision answers: nothing when allowed, the 429 when not. */
+export const refusal = (decision: RequestBudget.RateDecision, rate: Rate): RateLimited | undefined => {
+  if (decision._tag === "Allowed") return undefined
+  const seconds = Math.max(1, Math.ceil(decision.retryAfterMillis / 1000))
+  return new RateLimited({
+    problem: Problem.tooManyRequests(`slow down: try again in ${seconds} s`),
+    headers: {
+      "retry-after": String(seconds),
+      ratelimit: `limit=${rate.burst}, remaining=0, reset=${seconds}`,
+      "ratelimit-policy": `${rate.burst};w=${Math.max(1, Math.round(rate.burst / rate.requestsPerSecond))}`
+    }
+  })
+}
+
 /** One request of `subject` against a budget (e.g. `budget.submission`): `RateLimited` past it. */
 export const check = (spend: RequestBudget.Spend, subject: string, rate: Rate): Effect.Effect<void, RateLimited> =>
   // One GCRA decision (one Redis round trip): no seller-style permits or circuit to undo.
   Effect.flatMap(spend(subject, rate), (decision) => {
-    if (decision._tag === "Allowed") return Effect.void
-    const seconds = Math.max(1, Math.ceil(decision.retryAfterMillis / 1000))
-    return Effect.fail(
-      new RateLimited({
-        problem: Problem.tooManyRequests(`slow down: try again in ${seconds} s`),
-        headers: {
-          "retry-after": String(seconds),
-          ratelimit: `limit=${rate.burst}, remaining=0, reset=${seconds}`,
-          "ratelimit-policy": `${rate.burst};w=${Math.max(1, Math.round(rate.burst / rate.requestsPerSecond))}`
-        }
-      })
-    )
+    const refused = refusal(decision, rate)
+    return refused === undefined ? Effect.void : Effect.fail(refused)
   })
 
 /** A refusal answered through HttpApi: its headers on the response, its problem as the error. */

@@ -1,15 +1,18 @@
 /**
  * Accepting a purchase request, written once for both ways a `POST /v1/purchase-requests`
- * reaches it: the HttpApi handler (`Purchases.ts`) and the fast intake lane (`FastIntake.ts`).
- * The customer's submission budget, one acceptance per Idempotency-Key at a time in this
- * process, the engine's `submit`, and its refusals as the problems the API documents.
+ * reaches it: the HttpApi handler (`Purchases.ts`, through `submit`) and the fast intake lane
+ * (`FastIntake.ts`, through `submitNow`, the same steps as a callback, without a fiber). The
+ * customer's submission budget, one acceptance per Idempotency-Key at a time in this process,
+ * the engine's `submit` / `accept`, and its refusals as the problems the API documents. The
+ * steps' rules are the functions below, used by both forms; `test/FastIntake.test.ts` sends
+ * every kind of request down both.
  */
 import { Purchases, RequestBudget } from "@bookbroker/engine"
-import { Context, Effect, Layer } from "effect"
+import { Clock, Context, Effect, Exit, Layer } from "effect"
 import type { AcceptedPurchase, NewPurchaseRequest } from "../api/Purchases.js"
 import { Settings } from "../Config.js"
 import * as Problem from "../Problem.js"
-import { check, type RateLimited, retryAfter } from "./RateLimit.js"
+import { check, type RateLimited, refusal, retryAfter } from "./RateLimit.js"
 
 export type Refusal = Problem.Conflict | Problem.Unprocessable | RateLimited
 
@@ -19,7 +22,46 @@ export type Submit = (
   payload: typeof NewPurchaseRequest.Type
 ) => Effect.Effect<typeof AcceptedPurchase.Type, Refusal>
 
-export class SubmitPurchase extends Context.Service<SubmitPurchase, Submit>()("@bookbroker/server/SubmitPurchase") {}
+/** `Submit` as a callback: `done` is called once. */
+export type SubmitNow = (
+  customerId: string,
+  idempotencyKey: string,
+  payload: typeof NewPurchaseRequest.Type,
+  done: (exit: Exit.Exit<typeof AcceptedPurchase.Type, Refusal>) => void
+) => void
+
+export interface SubmitPurchaseService {
+  /** For the HttpApi handler: under its request's span, with the engine's `Purchases.submit` span. */
+  readonly submit: Submit
+  /** For the fast lane (which runs only while tracing is off): no fiber, no span. */
+  readonly submitNow: SubmitNow
+}
+
+export class SubmitPurchase extends Context.Service<SubmitPurchase, SubmitPurchaseService>()("@bookbroker/server/SubmitPurchase") {}
+
+/** The engine's refusals as the API's problems. */
+const toProblem = (error: Purchases.SubmitRefusal): Refusal => {
+  switch (error._tag) {
+    case "IdempotencyKeyReused":
+      return Problem.idempotencyMismatch(error.message)
+    case "NotifyUrlRefused":
+      return Problem.validation(error.message, [{ pointer: "/notify_url", detail: error.reason }])
+    case "Backlogged":
+      return retryAfter(error.retryAfterSeconds, error.message)
+    case "WaitUntilRefused":
+      return Problem.validation(error.message, [{ pointer: "/wait_until", detail: error.reason }])
+  }
+}
+
+/** The 202's body. */
+const toWire = (accepted: Purchases.Accepted): typeof AcceptedPurchase.Type => ({
+  id: accepted.id,
+  status: accepted.status,
+  status_url: `/v1/purchase-requests/${accepted.id}`,
+  queue: { depth: accepted.queue.depth, eta_seconds: accepted.queue.etaSeconds }
+})
+
+const stillBeingAccepted = (key: string) => Problem.idempotencyInFlight(`a request with Idempotency-Key "${key}" is still being accepted; retry shortly`)
 
 export const layer = Layer.effect(
   SubmitPurchase,
@@ -27,32 +69,50 @@ export const layer = Layer.effect(
     const purchases = yield* Purchases.Purchases
     const budget = yield* RequestBudget.RequestBudget
     const settings = yield* Settings
+    const clock = yield* Clock.Clock
     /** Keys being accepted right now: a second request with one of them is told to retry. */
     const inFlight = new Set<string>()
+    const slotOf = (customerId: string, key: string) => `${customerId}\u0000${key}`
+
     const submit: Submit = (customerId, key, payload) =>
       Effect.gen(function* () {
         yield* check(budget.submission, customerId, settings.customerRateLimit)
-        const slot = `${customerId}\u0000${key}`
-        if (inFlight.has(slot)) return yield* Effect.fail(Problem.idempotencyInFlight(`a request with Idempotency-Key "${key}" is still being accepted; retry shortly`))
+        const slot = slotOf(customerId, key)
+        if (inFlight.has(slot)) return yield* Effect.fail(stillBeingAccepted(key))
         inFlight.add(slot)
         const accepted = yield* purchases
           .submit({ customerId, idempotencyKey: key, request: payload })
           .pipe(
             Effect.ensuring(Effect.sync(() => inFlight.delete(slot))),
-            Effect.catchTags({
-              IdempotencyKeyReused: (error) => Effect.fail(Problem.idempotencyMismatch(error.message)),
-              NotifyUrlRefused: (error) => Effect.fail(Problem.validation(error.message, [{ pointer: "/notify_url", detail: error.reason }])),
-              Backlogged: (error) => Effect.fail(retryAfter(error.retryAfterSeconds, error.message)),
-              WaitUntilRefused: (error) => Effect.fail(Problem.validation(error.message, [{ pointer: "/wait_until", detail: error.reason }]))
-            })
+            Effect.mapError(toProblem)
           )
-        return {
-          id: accepted.id,
-          status: accepted.status,
-          status_url: `/v1/purchase-requests/${accepted.id}`,
-          queue: { depth: accepted.queue.depth, eta_seconds: accepted.queue.etaSeconds }
+        return toWire(accepted)
+      })
+
+    const submitNow: SubmitNow = (customerId, key, payload, done) =>
+      budget.spendNow("submission", customerId, settings.customerRateLimit, (decision) => {
+        if (Exit.isFailure(decision)) return done(Exit.failCause(decision.cause))
+        const refused = refusal(decision.value, settings.customerRateLimit)
+        if (refused !== undefined) return done(Exit.fail(refused))
+        const slot = slotOf(customerId, key)
+        if (inFlight.has(slot)) return done(Exit.fail(stillBeingAccepted(key)))
+        inFlight.add(slot)
+        let answered = false
+        try {
+          purchases.accept({ customerId, idempotencyKey: key, request: payload }, clock.currentTimeMillisUnsafe(), (exit) => {
+            answered = true
+            inFlight.delete(slot)
+            done(Exit.mapBoth(exit, { onSuccess: toWire, onFailure: toProblem }))
+          })
+        } catch (defect) {
+          // What `done` threw is the caller's; a throw before an answer is a bug on the way, a
+          // defect as the effect form would make it.
+          if (answered) throw defect
+          inFlight.delete(slot)
+          done(Exit.die(defect))
         }
       })
-    return submit
+
+    return { submit, submitNow } satisfies SubmitPurchaseService
   })
 )
