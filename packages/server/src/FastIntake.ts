@@ -103,22 +103,45 @@ export const make = Effect.gen(function* () {
   const answer = (customerId: string, headers: IncomingMessage["headers"], text: string, done: (answer: Answer) => void): void => {
     const body = Edge.jsonBody(text)
     if (body._tag === "Refused") return done({ status: body.status, body: body.problem })
-    budget.spendNow("customerRequest", customerId, settings.principalRateLimit, (decision) => {
-      if (Exit.isFailure(decision)) return done(failed(decision.cause))
-      const limited = refusal(decision.value, settings.principalRateLimit)
-      if (limited !== undefined) return done(problemAnswer(limited.problem, limited.headers))
-      const decodedHeaders = decodeHeaders(headers)
-      if (Result.isFailure(decodedHeaders)) return done(schemaRefusal("Headers", decodedHeaders.failure))
-      const payload = decodePayload(body.value)
-      if (Result.isFailure(payload)) return done(schemaRefusal("Payload", payload.failure))
-      submitNow(customerId, decodedHeaders.success["idempotency-key"], payload.success, (exit) => {
+    budget.spendNow("customerRequest", customerId, settings.principalRateLimit, (decision) =>
+      // Over Redis this runs when the decision comes, outside the caller's try: a throw is answered here.
+      guarded(done, () => afterBudget(customerId, headers, body.value, decision, done))
+    )
+  }
+
+  /** The steps after the principal's budget: headers, payload, then the submission. */
+  const afterBudget = (
+    customerId: string,
+    headers: IncomingMessage["headers"],
+    value: unknown,
+    decision: Exit.Exit<RequestBudget.RateDecision>,
+    done: (answer: Answer) => void
+  ): void => {
+    if (Exit.isFailure(decision)) return done(failed(decision.cause))
+    const limited = refusal(decision.value, settings.principalRateLimit)
+    if (limited !== undefined) return done(problemAnswer(limited.problem, limited.headers))
+    const decodedHeaders = decodeHeaders(headers)
+    if (Result.isFailure(decodedHeaders)) return done(schemaRefusal("Headers", decodedHeaders.failure))
+    const payload = decodePayload(value)
+    if (Result.isFailure(payload)) return done(schemaRefusal("Payload", payload.failure))
+    submitNow(customerId, decodedHeaders.success["idempotency-key"], payload.success, (exit) =>
+      guarded(done, () => {
         if (Exit.isSuccess(exit)) return done({ status: 202, body: exit.value })
         const refused = Cause.findError(exit.cause)
         if (Result.isFailure(refused)) return done(failed(exit.cause))
         const problem = refused.success
         done(problem instanceof RateLimited ? problemAnswer(problem.problem, problem.headers) : problemAnswer(problem))
       })
-    })
+    )
+  }
+
+  /** Runs `body`; what it throws is answered 500 (`done` answers once: a throw after the answer changes nothing). */
+  const guarded = (done: (answer: Answer) => void, body: () => void): void => {
+    try {
+      body()
+    } catch (error) {
+      done(failed(Cause.die(error)))
+    }
   }
 
   let inFlight = 0
@@ -158,11 +181,7 @@ export const make = Effect.gen(function* () {
           run(Effect.logError("fast intake: could not send the answer", Cause.die(error)))
         }
       }
-      try {
-        answer(customerId, headers, text, done)
-      } catch (error) {
-        done(failed(Cause.die(error)))
-      }
+      guarded(done, () => answer(customerId, headers, text, done))
     })
     return true
   }
