@@ -118,10 +118,11 @@ describe("InventoryUploads.recover: what a stopped server left is finished", () 
         Stream.fromEffect(Effect.as(Deferred.await(rest), encoder.encode("")))
       )
       const running = yield* Effect.forkChild(Effect.exit(uploads.upload(sellerId, { mode: "snapshot", format: "tsv", currency: "EUR" }, body)))
-      // Its row is staged (the upload row exists) before it is taken for dead.
-      for (let i = 0; i < 100 && (yield* sql<{ n: string }>`SELECT count(*) AS n FROM inventory_uploads WHERE seller_id = ${sellerId}`)[0]!.n === "0"; i++) {
-        yield* Effect.sleep(20)
-      }
+      // Its row is staged, and the progress saying so written (rows_read 1), before it is taken for
+      // dead: backdated any earlier, that progress write would make it live again (a busy machine
+      // got there: the recovery then found nothing to refuse). Then the stream stalls: no more writes.
+      const staged = sql<{ n: number }>`SELECT count(*)::int AS n FROM inventory_uploads WHERE seller_id = ${sellerId} AND rows_read >= 1`
+      for (let i = 0; i < 1_500 && (yield* staged)[0]!.n === 0; i++) yield* Effect.sleep(20)
       yield* sql`UPDATE inventory_uploads SET updated_at = now() - interval '1 minute' WHERE seller_id = ${sellerId}`
       expect((yield* uploads.recover).refused).toBe(1)
       yield* Deferred.succeed(rest, undefined)
