@@ -72,14 +72,19 @@ export const layer = Layer.effect(
     const clock = yield* Clock.Clock
     /** Keys being accepted right now: a second request with one of them is told to retry. */
     const inFlight = new Set<string>()
-    const slotOf = (customerId: string, key: string) => `${customerId}\u0000${key}`
+    /** Claims the key for this acceptance: its slot, or `undefined` while another request holds it. */
+    const claim = (customerId: string, key: string): string | undefined => {
+      const slot = `${customerId}\u0000${key}`
+      if (inFlight.has(slot)) return undefined
+      inFlight.add(slot)
+      return slot
+    }
 
     const submit: Submit = (customerId, key, payload) =>
       Effect.gen(function* () {
         yield* check(budget.submission, customerId, settings.customerRateLimit)
-        const slot = slotOf(customerId, key)
-        if (inFlight.has(slot)) return yield* Effect.fail(stillBeingAccepted(key))
-        inFlight.add(slot)
+        const slot = claim(customerId, key)
+        if (slot === undefined) return yield* Effect.fail(stillBeingAccepted(key))
         const accepted = yield* purchases
           .submit({ customerId, idempotencyKey: key, request: payload })
           .pipe(
@@ -94,9 +99,8 @@ export const layer = Layer.effect(
         if (Exit.isFailure(decision)) return done(Exit.failCause(decision.cause))
         const refused = refusal(decision.value, settings.customerRateLimit)
         if (refused !== undefined) return done(Exit.fail(refused))
-        const slot = slotOf(customerId, key)
-        if (inFlight.has(slot)) return done(Exit.fail(stillBeingAccepted(key)))
-        inFlight.add(slot)
+        const slot = claim(customerId, key)
+        if (slot === undefined) return done(Exit.fail(stillBeingAccepted(key)))
         let answered = false
         try {
           purchases.accept({ customerId, idempotencyKey: key, request: payload }, clock.currentTimeMillisUnsafe(), (exit) => {
